@@ -1,0 +1,163 @@
+"""The command layer: Typer only here. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from typing import Optional
+
+import typer
+from typer.core import TyperGroup
+
+from .. import __version__
+from ..errors import ByokError, Code, redact
+from . import output
+
+EXAMPLES = """
+
+Examples:
+
+\b
+  printf %s "$OPENAI_KEY" | byok key set openai   # store a key (never from argv)
+  byok key list                                   # what is stored, masked
+  byok models list                                # which models you can use
+  git diff | byok run "write a commit message"    # stdin, then the arguments
+"""
+
+
+@dataclass
+class State:
+    """Per-invocation context, created lazily so that `--help` opens nothing."""
+
+    profile: str = "default"
+    debug: bool = False
+    _store: object = field(default=None, repr=False)
+    _keychain: object = field(default=None, repr=False)
+
+    @property
+    def store(self):
+        if self._store is None:
+            from ..store import Store
+
+            self._store = Store()
+        return self._store
+
+    @property
+    def keychain(self):
+        if self._keychain is None:
+            from ..keychain import Keychain
+
+            self._keychain = Keychain(self.store, self.profile)
+        return self._keychain
+
+
+def state(ctx: typer.Context) -> State:
+    root = ctx.find_root()
+    if not isinstance(root.obj, State):
+        root.obj = State()
+    return root.obj
+
+
+def report(exc: ByokError) -> None:
+    output.error(exc.one_line())
+
+
+class ByokGroup(TyperGroup):
+    """Turns every failure into one line on stderr and a distinct exit status."""
+
+    def invoke(self, ctx):  # noqa: D401 - click API
+        try:
+            return super().invoke(ctx)
+        except ByokError as exc:
+            if state(ctx).debug:
+                _print_traceback()
+            report(exc)
+            raise typer.Exit(exc.exit_status) from None
+        except (KeyboardInterrupt, typer.Abort):
+            sys.stderr.write("\ninterrupted\n")
+            raise typer.Exit(Code.INTERRUPTED.exit_status) from None
+        except BrokenPipeError:
+            _silence_stdout()
+            raise typer.Exit(0) from None
+        except (typer.Exit, typer.TyperException):
+            raise
+        except Exception as exc:  # a bug: say so plainly, keys masked, no traceback
+            if state(ctx).debug:
+                _print_traceback()
+            output.error(redact(f"internal error: {type(exc).__name__}: {exc}")
+                         + " (run with --debug for details)")
+            raise typer.Exit(Code.INTERNAL.exit_status) from None
+
+
+def _print_traceback() -> None:
+    sys.stderr.write(redact(traceback.format_exc()))
+
+
+def _silence_stdout() -> None:
+    # The reader went away (`| head -1`): point stdout at /dev/null so that the
+    # interpreter's final flush does not complain either.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+app = typer.Typer(
+    name="byok", cls=ByokGroup, no_args_is_help=True, add_completion=False,
+    pretty_exceptions_enable=False, rich_markup_mode=None,
+    help="Bring your own AI provider keys: stored encrypted, used with graceful fallbacks."
+         + EXAMPLES,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"byok {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    profile: Optional[str] = typer.Option(
+        None, "--profile", envvar="BYOK_PROFILE", metavar="NAME",
+        help="Settings profile to use (default: 'default')."),
+    debug: bool = typer.Option(False, "--debug", envvar="BYOK_DEBUG",
+                               help="Show tracebacks (keys masked) on failures."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show byok's version and exit."),
+) -> None:
+    st = state(ctx)
+    name = (profile or "default").strip()
+    if not name or len(name) > 64 or not all(c.isalnum() or c in "-_." for c in name):
+        raise typer.BadParameter("use letters, digits, '-', '_' or '.' (at most 64)",
+                                 param_hint="--profile")
+    st.profile = name
+    st.debug = debug
+
+
+def _register() -> None:
+    from . import config, key, models, run
+
+    app.add_typer(key.app, name="key")
+    app.add_typer(models.app, name="models")
+    app.add_typer(config.app, name="config")
+    run.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        app(prog_name="byok")
+    except KeyboardInterrupt:
+        sys.stderr.write("\ninterrupted\n")
+        sys.exit(Code.INTERRUPTED.exit_status)
+    except BrokenPipeError:
+        _silence_stdout()
+        sys.exit(0)

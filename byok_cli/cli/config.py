@@ -1,0 +1,95 @@
+"""`byok config set | get | show`: the profile's settings."""
+
+from __future__ import annotations
+
+import typer
+
+from ..catalog import load
+from ..errors import ByokError, Code
+from . import output, state
+
+app = typer.Typer(help="Show and change the profile's settings.", no_args_is_help=True)
+
+# setting name -> database column
+SETTINGS = {
+    "preferred-provider": "preferred_provider",
+    "openai.model": "openai_model",
+    "anthropic.model": "anthropic_model",
+    "openai.base_url": "openai_base_url",
+    "anthropic.base_url": "anthropic_base_url",
+}
+
+
+def _column(name: str) -> str:
+    column = SETTINGS.get(name.strip().lower())
+    if column is None:
+        raise ByokError(Code.USAGE, f"unknown setting {name!r}",
+                        hint="one of: " + ", ".join(SETTINGS))
+    return column
+
+
+def _check(column: str, value: str) -> str | None:
+    value = value.strip()
+    if column == "preferred_provider":
+        if value not in ("openai", "anthropic", "system"):
+            raise ByokError(Code.USAGE, f"preferred-provider must be openai, anthropic or system, "
+                            f"not {value!r}")
+        return value
+    if value in ("", "default", "none"):
+        return None  # back to the default
+    if column.endswith("_model"):
+        provider = column.split("_")[0]
+        return load().resolve(value, provider)[1]
+    if not value.startswith(("http://", "https://")) or any(c.isspace() for c in value):
+        raise ByokError(Code.USAGE, f"{value!r} is not an http(s) URL")
+    return value.rstrip("/")
+
+
+@app.command("set")
+def set_value(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME"),
+              value: str = typer.Argument(..., metavar="VALUE")) -> None:
+    """Change a setting of the profile ("default" or "none" resets a model or URL).
+
+    Examples:
+
+      byok config set preferred-provider anthropic
+
+      byok config set openai.base_url http://localhost:11434/v1
+    """
+    st = state(ctx)
+    column = _column(name)
+    st.store.set_setting(st.profile, column, _check(column, value))
+    output.info(f"{name} = {st.store.settings(st.profile)[column] or '(default)'} "
+                f"for profile {st.profile!r}")
+
+
+@app.command("get")
+def get_value(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME")) -> None:
+    """Print one setting's value (empty when it is the default).
+
+    Example:
+
+      byok config get preferred-provider
+    """
+    st = state(ctx)
+    value = st.store.settings(st.profile)[_column(name)]
+    typer.echo(value or "")
+
+
+@app.command("show")
+def show(ctx: typer.Context,
+         as_json: bool = typer.Option(False, "--json", help="Print a JSON object.")) -> None:
+    """Show every setting of the profile.
+
+    Example:
+
+      byok --profile work config show --json
+    """
+    st = state(ctx)
+    settings = st.store.settings(st.profile)
+    values = {name: settings[column] for name, column in SETTINGS.items()}
+    if as_json:
+        output.emit_json({"profile": st.profile, **values})
+        return
+    output.table(["setting", "value"], [[k, v if v is not None else "(default)"]
+                                        for k, v in values.items()])

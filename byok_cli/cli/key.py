@@ -1,0 +1,217 @@
+"""`byok key set | list | remove | validate`."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Optional
+
+import typer
+
+from ..errors import ByokError, Code, mask
+from ..keys import ENV_VARS, PROVIDERS, check_provider, normalise_key
+from . import output, state
+
+app = typer.Typer(help="Store, list, check and remove provider keys (stored encrypted).",
+                  no_args_is_help=True)
+
+MAX_STDIN = 64 * 1024
+
+
+def read_secret(provider: str) -> str:
+    """The key from a hidden prompt on a terminal, or from stdin when piped — never argv."""
+    if sys.stdin is None or sys.stdin.closed:
+        raise ByokError(Code.INVALID_FORMAT, "no key given: stdin is closed",
+                        hint=f'pipe it in: printf %s "$KEY" | byok key set {provider}')
+    if sys.stdin.isatty():
+        import getpass
+
+        try:
+            return getpass.getpass(f"{provider} API key (input hidden): ", stream=sys.stderr)
+        except EOFError:
+            return ""
+    data = sys.stdin.buffer.read(MAX_STDIN + 1)
+    if len(data) > MAX_STDIN:
+        raise ByokError(Code.INVALID_FORMAT, f"stdin holds more than {MAX_STDIN // 1024} KiB, "
+                        "which is not an API key; nothing was stored",
+                        hint="pipe only the key itself")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ByokError(Code.INVALID_FORMAT, "the key on stdin is not valid UTF-8 text; "
+                        "nothing was stored") from None
+
+
+def live_check(ctx: typer.Context, provider: str, key: str) -> tuple[str, ByokError | None, int]:
+    """One cheap authenticated call. Returns (status, error, latency in ms)."""
+    from ..providers import Settings, base_url_for, connect
+
+    st = state(ctx)
+    configured = st.store.settings(st.profile).get(f"{provider}_base_url")
+    started = time.monotonic()
+    try:
+        settings = Settings.from_env()
+        connect(provider, key, base_url_for(provider, configured),
+                Settings(settings.timeout, settings.connect_timeout, 1, 5.0)).validate()
+    except ByokError as err:
+        return f"failed: {err.code.value}", err, int((time.monotonic() - started) * 1000)
+    return "valid", None, int((time.monotonic() - started) * 1000)
+
+
+@app.command("set")
+def set_key(
+    ctx: typer.Context,
+    provider: str = typer.Argument(..., help="openai or anthropic", metavar="PROVIDER"),
+    validate: bool = typer.Option(True, "--validate/--no-validate",
+                                  help="Check the key with one cheap call before storing it."),
+    force: bool = typer.Option(False, "--force", help="Store the key even if it is rejected."),
+) -> None:
+    """Store a provider key, encrypted. Reads it from a hidden prompt or from stdin.
+
+    Examples:
+
+      byok key set openai                                 # prompts, input hidden
+
+      printf %s "$ANTHROPIC_KEY" | byok key set anthropic --no-validate
+    """
+    from ..store import now
+
+    provider = check_provider(provider)
+    key = normalise_key(provider, read_secret(provider))
+    st = state(ctx)
+    status, checked_at = "unverified", None
+    if validate:
+        status, err, _ = live_check(ctx, provider, key)
+        checked_at = now()
+        if err is not None:
+            if err.code == Code.UNAUTHORIZED and not force:
+                err.hint = "nothing was stored; use --force to store it anyway"
+                raise err
+            if err.code in (Code.NETWORK_ERROR, Code.PROVIDER_UNAVAILABLE, Code.RATE_LIMITED):
+                status = "unverified"
+                output.warn(f"could not check the key ({err.message}); storing it as unverified")
+            else:
+                output.warn(f"{err.message}; storing it anyway")
+    had_keys = bool(st.store.keys(st.profile))
+    hint = st.keychain.set(provider, key, status, checked_at)
+    output.info(f"stored the {provider} key …{hint} for profile {st.profile!r} ({status})")
+    settings = st.store.settings(st.profile)
+    if settings["preferred_provider"] == "system" and not had_keys:
+        # 'system' uses environment keys only; a first stored key is clearly meant to be used.
+        st.store.set_setting(st.profile, "preferred_provider", provider)
+        output.info(f"preferred provider is now {provider} (was 'system', which uses only "
+                    "environment keys); change it with `byok config set preferred-provider`")
+
+
+@app.command("list")
+def list_keys(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+) -> None:
+    """Show stored and environment keys, masked to their last 4 characters.
+
+    Example:
+
+      byok key list --json
+    """
+    st = state(ctx)
+    reports = st.keychain.report()
+    if as_json:
+        output.emit_json([r.to_dict() for r in reports])
+        return
+    rows = []
+    for r in reports:
+        d = r.to_dict()
+        rows.append([r.provider, d["stored_key"] or "-", d["stored_status"] or "-",
+                     d["stored_set_at"] or "-",
+                     f"{ENV_VARS[r.provider]} {d['environment_key']}" if r.env_hint else "-",
+                     {"user": "stored", "system": "environment"}.get(r.winner or "", "none")])
+    output.table(["provider", "stored", "status", "set at", "environment", "used"], rows)
+
+
+@app.command("remove")
+def remove_key(
+    ctx: typer.Context,
+    provider: str = typer.Argument(..., metavar="PROVIDER", help="openai or anthropic"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Remove a stored key for good (its ciphertext is wiped from the file).
+
+    Example:
+
+      byok key remove openai --yes
+    """
+    provider = check_provider(provider)
+    st = state(ctx)
+    stored = st.store.get_key(st.profile, provider)
+    if stored is None:
+        raise ByokError(Code.NO_KEY, f"no {provider} key is stored for profile {st.profile!r}")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise ByokError(Code.USAGE, "refusing to remove a key without confirmation",
+                            hint="add --yes")
+        if not typer.confirm(f"Remove the stored {provider} key …{stored.hint}?", err=True):
+            raise typer.Exit(1)
+    st.keychain.remove(provider)
+    output.info(f"removed the {provider} key …{stored.hint} from profile {st.profile!r}")
+
+
+@app.command("validate")
+def validate_keys(
+    ctx: typer.Context,
+    provider: Optional[str] = typer.Argument(None, metavar="[PROVIDER]",
+                                             help="openai or anthropic (default: both)"),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+) -> None:
+    """Check the stored and environment keys with one cheap call each.
+
+    Exits 0 only if every key checked is valid.
+
+    Example:
+
+      byok key validate anthropic
+    """
+    st = state(ctx)
+    providers = (check_provider(provider),) if provider else PROVIDERS
+    results, failures = [], []
+    for p in providers:
+        candidates = []
+        if st.store.get_key(st.profile, p):
+            try:
+                candidates.append(("stored", st.keychain.get(p)))
+            except ByokError as err:
+                failures.append(err)
+                results.append({"provider": p, "source": "stored", "key": "?",
+                                "result": err.code.value, "latency_ms": None,
+                                "message": err.message})
+        env = st.keychain.env_key(p)
+        if env:
+            candidates.append(("environment", env))
+        for source, key in candidates:
+            try:
+                normalise_key(p, key)
+                status, err, latency = live_check(ctx, p, key)
+            except ByokError as bad:
+                status, err, latency = f"failed: {bad.code.value}", bad, 0
+            code = err.code.value if err else "VALID"
+            if source == "stored":
+                st.keychain.mark(p, status)
+            results.append({"provider": p, "source": source, "key": mask(key), "result": code,
+                            "latency_ms": latency, "message": err.message if err else None})
+            if err:
+                failures.append(err)
+    if as_json:
+        output.emit_json(results)
+    else:
+        output.table(["provider", "source", "key", "result", "latency"],
+                     [[r["provider"], r["source"], r["key"], r["result"],
+                       f"{r['latency_ms']} ms" if r["latency_ms"] is not None else "-"]
+                      for r in results])
+        for err in failures:
+            output.error(err.one_line())
+    if not results:
+        raise ByokError(Code.NO_KEY, "no key to validate",
+                        hint="store one with `byok key set PROVIDER` or set OPENAI_API_KEY / "
+                             "ANTHROPIC_API_KEY")
+    if failures:
+        raise typer.Exit(failures[0].exit_status)

@@ -1,0 +1,146 @@
+"""`byok models list | default`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+from typing import Optional
+
+import typer
+
+from ..catalog import load
+from ..errors import ByokError, Code
+from ..keys import PROVIDERS, check_provider
+from . import output, state
+
+app = typer.Typer(help="See the models you can use, and choose defaults.", no_args_is_help=True)
+
+
+def _key_sources(st) -> dict[str, str]:
+    """provider -> 'user' or 'system': the key `run` would use first."""
+    settings = st.store.settings(st.profile)
+    system_only = settings["preferred_provider"] == "system"
+    stored = st.store.keys(st.profile)
+    out = {}
+    for p in PROVIDERS:
+        if p in stored and not system_only:
+            out[p] = "user"
+        elif st.keychain.env_key(p):
+            out[p] = "system"
+    return out
+
+
+def _remote(ctx: typer.Context, provider: str, source: str, refresh: bool) -> list[dict]:
+    """The provider's live list, cached in the database for BYOK_MODELS_TTL seconds."""
+    from ..providers import base_url_for, connect
+
+    st = state(ctx)
+    base_url = base_url_for(provider, st.store.settings(st.profile).get(f"{provider}_base_url"))
+    cache_key = base_url or "default"
+    ttl = float(os.environ.get("BYOK_MODELS_TTL", "3600"))
+    cached = None if refresh else st.store.cached_models(provider, cache_key)
+    if cached and time.time() - cached[0] < ttl:
+        return json.loads(cached[1])
+    key = st.keychain.get(provider) if source == "user" else st.keychain.env_key(provider)
+    models = [{"id": m.id, "name": m.name} for m in connect(provider, key, base_url).list_models()]
+    st.store.cache_models(provider, cache_key, time.time(), json.dumps(models))
+    return models
+
+
+@app.command("list")
+def list_models(
+    ctx: typer.Context,
+    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic"),
+    remote: bool = typer.Option(False, "--remote", help="Ask the provider for its live list."),
+    refresh: bool = typer.Option(False, "--refresh", help="With --remote: bypass the cache."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+) -> None:
+    """List the models byok knows, whether you can use each now, and through which key.
+
+    Examples:
+
+      byok models list
+
+      byok models list --provider anthropic --remote --json
+    """
+    st = state(ctx)
+    cat = load()
+    providers = (check_provider(provider),) if provider else PROVIDERS
+    settings = st.store.settings(st.profile)
+    sources = _key_sources(st)
+    today = dt.date.today()
+    rows: list[dict] = []
+    for p in providers:
+        effective_default = cat.resolve(settings.get(f"{p}_model") or cat.default(p), p)[1]
+        live: dict[str, dict] | None = None
+        if remote:
+            if p not in sources:
+                raise ByokError(Code.NO_KEY, f"--remote needs a {p} key",
+                                hint=f"store one with `byok key set {p}`")
+            live = {m["id"]: m for m in _remote(ctx, p, sources[p], refresh)}
+        for m in cat.for_provider(p):
+            rows.append({
+                "provider": p, "id": m.id, "name": m.name, "description": m.description,
+                "aliases": list(m.aliases), "available": p in sources and not m.is_retired(today)
+                and (live is None or m.id in live), "key_source": sources.get(p),
+                "default": m.id == effective_default, "deprecated": m.is_deprecated(today),
+                "retired": m.is_retired(today),
+                "end_of_life": m.end_of_life.isoformat() if m.end_of_life else None,
+                "in_catalog": True, "listed_by_provider": None if live is None else m.id in live})
+        for mid, m in (live or {}).items():
+            if cat.get(mid) is None:
+                rows.append({"provider": p, "id": mid, "name": m.get("name") or mid,
+                             "description": "not in byok's catalogue", "aliases": [],
+                             "available": True, "key_source": sources.get(p),
+                             "default": mid == effective_default, "deprecated": False,
+                             "retired": False, "end_of_life": None, "in_catalog": False,
+                             "listed_by_provider": True})
+    if as_json:
+        output.emit_json(rows)
+        return
+
+    def status(r: dict) -> str:
+        if r["retired"]:
+            return f"retired {r['end_of_life']}"
+        if r["deprecated"]:
+            return f"deprecated, ends {r['end_of_life']}"
+        return "" if r["in_catalog"] else "not in catalogue"
+
+    output.table(
+        ["provider", "model", "default", "available", "key", "aliases", "status", "description"],
+        [[r["provider"], r["id"], "*" if r["default"] else "", "yes" if r["available"] else "no",
+          r["key_source"] or "-", ",".join(r["aliases"]), status(r), r["description"]]
+         for r in rows])
+
+
+@app.command("default")
+def default_model(
+    ctx: typer.Context,
+    model: Optional[str] = typer.Argument(None, help="Model id or alias to make the default."),
+    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic"),
+) -> None:
+    """Show the default model of each provider, or set the default of the model's provider.
+
+    Examples:
+
+      byok models default sonnet
+
+      byok models default --provider openai
+    """
+    st = state(ctx)
+    cat = load()
+    prov = check_provider(provider) if provider else None
+    if model is None:
+        settings = st.store.settings(st.profile)
+        chosen = {p: settings.get(f"{p}_model") for p in ((prov,) if prov else PROVIDERS)}
+        output.table(["provider", "model", "source"],
+                     [[p, m or cat.default(p), "profile" if m else "catalogue"]
+                      for p, m in chosen.items()])
+        return
+    p, model_id = cat.resolve(model, prov)
+    if cat.get(model_id) is None:
+        output.warn(f"{model_id} is not in byok's catalogue; it is stored as given")
+    st.store.set_setting(st.profile, f"{p}_model", model_id)
+    output.info(f"default {p} model for profile {st.profile!r}: {model_id}")

@@ -1,0 +1,72 @@
+"""How commands print: results on stdout, diagnostics on stderr.
+
+On a terminal, tables are drawn with rich (imported only then); otherwise they are plain
+tab-separated lines that ``cut`` and ``awk`` can read. ``NO_COLOR`` turns colour off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Iterable, Sequence
+
+
+def stdout_is_tty() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def colour_allowed(stream=sys.stderr) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    try:
+        return stream.isatty() and os.environ.get("TERM") != "dumb"
+    except (AttributeError, ValueError):
+        return False
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> None:
+    rows = [["" if v is None else str(v) for v in row] for row in rows]
+    if not stdout_is_tty():
+        for row in rows:
+            sys.stdout.write("\t".join(row) + "\n")
+        sys.stdout.flush()
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(*headers, title=title, header_style="bold", box=None, pad_edge=False)
+    for row in rows:
+        t.add_row(*row)
+    Console(no_color=not colour_allowed(sys.stdout), highlight=False).print(t)
+
+
+def _style(text: str, code: str) -> str:
+    return f"\033[{code}m{text}\033[0m" if colour_allowed() else text
+
+
+def warn(message: str) -> None:
+    from ..errors import redact
+
+    sys.stderr.write(_style("warning:", "33") + " " + redact(message) + "\n")
+    sys.stderr.flush()
+
+
+def info(message: str) -> None:
+    from ..errors import redact
+
+    sys.stderr.write(redact(message) + "\n")
+    sys.stderr.flush()
+
+
+def error(message: str) -> None:
+    sys.stderr.write(_style("error:", "31") + " " + message + "\n")
+    sys.stderr.flush()

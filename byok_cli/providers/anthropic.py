@@ -1,0 +1,109 @@
+"""Anthropic adapter over the official ``anthropic`` SDK (imported here and only here)."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import anthropic
+
+from ..errors import ByokError, Code
+from . import (ChatRequest, ChatResult, RemoteModel, Settings, classify, network_error,
+               stream_with_retries, with_retries)
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+DEFAULT_MAX_TOKENS = 4096  # the Messages API requires a limit
+
+_clients: dict[tuple, anthropic.Anthropic] = {}
+
+
+class AnthropicAdapter:
+    provider = "anthropic"
+
+    def __init__(self, key: str, base_url: str | None, settings: Settings):
+        self.settings = settings
+        self.base_url = base_url or DEFAULT_BASE_URL
+        ident = (key, self.base_url, settings.timeout)
+        if ident not in _clients:  # one client (and connection pool) per key per process
+            _clients[ident] = anthropic.Anthropic(
+                api_key=key, base_url=self.base_url, max_retries=0,
+                timeout=anthropic.Timeout(settings.timeout, connect=settings.connect_timeout))
+        self.client = _clients[ident]
+
+    def _error(self, exc: Exception, during: str, model: str | None = None) -> ByokError:
+        if isinstance(exc, anthropic.APIStatusError):
+            # An `error` event inside a 200 stream arrives with status 200: the body decides.
+            status = exc.status_code if exc.status_code >= 400 else None
+            return classify("anthropic", status, exc.body or {}, headers=exc.response.headers,
+                            during=during, model=model)
+        if isinstance(exc, (anthropic.APIConnectionError, anthropic.APITimeoutError)):
+            return network_error("anthropic", exc, self.base_url)
+        return network_error("anthropic", exc, self.base_url)
+
+    def list_models(self) -> list[RemoteModel]:
+        def call() -> list[RemoteModel]:
+            try:
+                # Iterating the page follows `has_more` to the end of the list.
+                return [RemoteModel(m.id, m.display_name)
+                        for m in self.client.models.list(limit=100)]
+            except Exception as exc:
+                raise self._error(exc, "models") from None
+
+        return with_retries(call, self.settings)
+
+    def validate(self) -> None:
+        def call() -> None:
+            try:
+                self.client.models.list(limit=1)
+            except Exception as exc:
+                raise self._error(exc, "models") from None
+
+        with_retries(call, self.settings)
+
+    def chat(self, request: ChatRequest, result: ChatResult) -> Iterator[str]:
+        params: dict = {"model": request.model, "messages": request.messages,
+                        "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS}
+        if request.system:
+            params["system"] = request.system
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        if request.stream:
+            return stream_with_retries(lambda: self._stream(params, result), self.settings)
+        return stream_with_retries(lambda: self._whole(params, result), self.settings)
+
+    def _whole(self, params: dict, result: ChatResult) -> Iterator[str]:
+        try:
+            reply = self.client.messages.create(**params)
+        except Exception as exc:
+            raise self._error(exc, "chat", params["model"]) from None
+        result.finish_reason = reply.stop_reason
+        result.input_tokens = reply.usage.input_tokens
+        result.output_tokens = reply.usage.output_tokens
+        text = "".join(block.text for block in reply.content if block.type == "text")
+        result.text_parts.append(text)
+        yield text
+
+    def _stream(self, params: dict, result: ChatResult) -> Iterator[str]:
+        finished = False
+        try:
+            with self.client.messages.create(**params, stream=True) as stream:
+                for event in stream:
+                    kind = event.type
+                    if kind == "message_start":
+                        result.input_tokens = event.message.usage.input_tokens
+                    elif kind == "content_block_delta" and event.delta.type == "text_delta":
+                        if event.delta.text:
+                            result.text_parts.append(event.delta.text)
+                            yield event.delta.text
+                    elif kind == "message_delta":
+                        result.output_tokens = event.usage.output_tokens
+                        result.finish_reason = event.delta.stop_reason
+                    elif kind == "message_stop":
+                        finished = True
+        except ByokError:
+            raise
+        except Exception as exc:
+            raise self._error(exc, "chat", params["model"]) from None
+        if not finished:
+            # The SDK takes a closed connection for the end of the stream; we do not.
+            raise ByokError(Code.NETWORK_ERROR, "the connection to Anthropic closed before the "
+                            "answer was complete", hint="try again", provider="anthropic")

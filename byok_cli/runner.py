@@ -1,0 +1,120 @@
+"""Carry out a plan: send the prompt, stream the answer, take the fallbacks the plan allows.
+
+A fallback never happens once text has been handed to ``on_text``, so nothing is shown
+twice; a failure after that is reported as incomplete output.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .errors import ByokError, Code
+from .keychain import Keychain
+from .keys import ENV_VARS
+from .providers import ChatRequest, ChatResult, Settings, base_url_for, connect
+from .resolve import KEY_REJECTED, Attempt, Excluded, Plan, next_attempt
+
+_KIND = {Code.UNAUTHORIZED: "key_rejected", Code.QUOTA_EXCEEDED: "key_rejected",
+         Code.DECRYPT_FAILED: "key_unreadable", Code.MODEL_NOT_FOUND: "model_not_found",
+         Code.PROVIDER_UNAVAILABLE: "provider_unavailable",
+         Code.NETWORK_ERROR: "provider_unavailable"}
+
+
+@dataclass
+class RunOutcome:
+    text: str
+    provider: str
+    model: str
+    key_source: str
+    fallbacks: list[dict]
+    input_tokens: int | None
+    output_tokens: int | None
+    latency_ms: int
+    ttft_ms: int | None
+    errors: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "provider": self.provider, "model": self.model,
+                "key_source": self.key_source, "fallbacks": self.fallbacks,
+                "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens},
+                "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms}
+
+
+def _key_for(keychain: Keychain, a: Attempt) -> str:
+    key = keychain.get(a.provider) if a.key_source == "user" else keychain.env_key(a.provider)
+    if not key:
+        raise ByokError(Code.NO_KEY, f"the {a.key_label} disappeared", provider=a.provider)
+    return key
+
+
+def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
+            on_text: Callable[[str], None] = lambda s: None,
+            on_warning: Callable[[str], None] = lambda s: None,
+            settings: Settings | None = None) -> RunOutcome:
+    settings = settings or Settings.from_env()
+    profile_settings = keychain.store.settings(keychain.profile)
+    fallbacks = list(plan.fallbacks)
+    excluded = Excluded()
+    failures: list[tuple[Attempt, ByokError]] = []
+    start = time.monotonic()
+    index: int | None = 0
+    while index is not None:
+        a = plan.attempts[index]
+        result = ChatResult()
+        first_at: float | None = None
+        try:
+            key = _key_for(keychain, a)
+            adapter = connect(a.provider, key, base_url_for(
+                a.provider, profile_settings.get(f"{a.provider}_base_url")), settings)
+            req = ChatRequest(a.model, request.messages, request.system, request.max_tokens,
+                              request.temperature, request.stream)
+            for piece in adapter.chat(req, result):
+                if first_at is None:
+                    first_at = time.monotonic()
+                on_text(piece)
+        except ByokError as err:
+            if first_at is not None:
+                err.partial = True
+            if err.partial:
+                raise
+            failures.append((a, err))
+            if a.key_source == "user" and err.code in KEY_REJECTED:
+                keychain.mark(a.provider, f"failed: {err.code.value}")
+            nxt = next_attempt(plan.attempts, index, err.code, excluded)
+            if nxt is None:
+                raise _final_error(failures) from None
+            b = plan.attempts[nxt]
+            fallbacks.append({"kind": _KIND.get(err.code, err.code.value.lower()),
+                              "code": err.code.value, "from": _label(a), "to": _label(b)})
+            on_warning(f"{err.message}; trying {b.provider} {b.model} with the {b.key_label}")
+            index = nxt
+            continue
+        end = time.monotonic()
+        return RunOutcome(result.text, a.provider, a.model, a.key_source, fallbacks,
+                          result.input_tokens, result.output_tokens,
+                          int((end - start) * 1000),
+                          int((first_at - start) * 1000) if first_at else None,
+                          errors=[{"attempt": _label(f), "code": e.code.value}
+                                  for f, e in failures])
+    raise AssertionError("unreachable")
+
+
+def _label(a: Attempt) -> dict:
+    return {"provider": a.provider, "model": a.model, "key_source": a.key_source}
+
+
+def _final_error(failures: list[tuple[Attempt, ByokError]]) -> ByokError:
+    last_attempt, last = failures[-1]
+    rejected = [a for a, e in failures if e.code in KEY_REJECTED
+                and a.provider == last_attempt.provider]
+    if last.code in KEY_REJECTED and len(rejected) > 1:
+        p = last_attempt.provider
+        return ByokError(last.code, f"{p} rejected both your stored key and {ENV_VARS[p]}",
+                         hint=f"store a valid key with `byok key set {p}` or fix {ENV_VARS[p]}",
+                         provider=p)
+    if len(failures) > 1:
+        tried = ", ".join(f"{a.provider}/{a.model} ({e.code.value})" for a, e in failures[:-1])
+        last.hint = (last.hint + "; " if last.hint else "") + f"also tried {tried}"
+    return last

@@ -1,0 +1,265 @@
+"""The master key (OS keyring or ``BYOK_MASTER_KEY``) and the AES-256-GCM envelope.
+
+Envelope layout (bytes)::
+
+    b"\\x01" | master key id (8 bytes) | nonce (12 bytes) | ciphertext + 16-byte tag
+
+The associated data binds a ciphertext to its profile, provider and shown hint, so a
+ciphertext copied to another row or profile fails to decrypt.
+
+``keyring`` and ``cryptography`` are imported only when a key is actually encrypted or
+decrypted, so commands that only list things start fast.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+import threading
+from dataclasses import dataclass
+from typing import Callable, TypeVar
+
+from .errors import ByokError, Code
+
+SERVICE = "byok"
+ENVELOPE_VERSION = 1
+_NONCE_LEN = 12
+_ID_LEN = 8
+_HEADER_LEN = 1 + _ID_LEN + _NONCE_LEN
+MAKE_KEY_HINT = ('set BYOK_MASTER_KEY to a key of your own: '
+                 'export BYOK_MASTER_KEY="$(python3 -c \'import base64,os;'
+                 'print(base64.urlsafe_b64encode(os.urandom(32)).decode())\')"')
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class MasterKey:
+    key: bytes
+    source: str  # "environment" or "keyring"
+
+    @property
+    def id(self) -> str:
+        return key_id(self.key)
+
+
+def key_id(key: bytes) -> str:
+    """A short public name for a master key (not usable to recover it)."""
+    return hashlib.sha256(b"byok master key id\x00" + key).hexdigest()[:_ID_LEN * 2]
+
+
+def aad(profile: str, provider: str, hint: str) -> bytes:
+    return f"byok/v{ENVELOPE_VERSION}\x00{profile}\x00{provider}\x00{hint}".encode()
+
+
+def encrypt(master: MasterKey, plaintext: str, associated: bytes) -> bytes:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(_NONCE_LEN)
+    sealed = AESGCM(master.key).encrypt(nonce, plaintext.encode(), associated)
+    return bytes([ENVELOPE_VERSION]) + bytes.fromhex(master.id) + nonce + sealed
+
+
+def envelope_key_id(blob: bytes) -> str | None:
+    if len(blob) < _HEADER_LEN + 16 or blob[0] != ENVELOPE_VERSION:
+        return None
+    return blob[1:1 + _ID_LEN].hex()
+
+
+def decrypt(master: MasterKey, blob: bytes, associated: bytes, *, what: str) -> str:
+    """Open an envelope; ``what`` names the secret in messages (e.g. "the stored openai key")."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    made_with = envelope_key_id(blob)
+    if made_with is None:
+        raise ByokError(Code.DECRYPT_FAILED, f"{what} is not a byok envelope this version can read",
+                        hint="store the key again with `byok key set`")
+    if made_with != master.id:
+        raise ByokError(
+            Code.DECRYPT_FAILED,
+            f"{what} was encrypted with master key {made_with}, but the master key in use "
+            f"({master.source}) is {master.id}",
+            hint="use the master key it was made with (unset or fix BYOK_MASTER_KEY), "
+                 "or store the key again with `byok key set`")
+    nonce = blob[1 + _ID_LEN:_HEADER_LEN]
+    try:
+        plain = AESGCM(master.key).decrypt(nonce, blob[_HEADER_LEN:], associated)
+    except InvalidTag:
+        raise ByokError(
+            Code.DECRYPT_FAILED,
+            f"{what} failed its integrity check: the ciphertext was altered or copied from "
+            "another profile or provider",
+            hint="store the key again with `byok key set`") from None
+    return plain.decode()
+
+
+# --- master key sources -------------------------------------------------------------
+
+def master_from_env(value: str) -> MasterKey:
+    try:
+        raw = base64.urlsafe_b64decode(value.strip() + "=" * (-len(value.strip()) % 4))
+    except (ValueError, TypeError):
+        raw = b""
+    if len(raw) != 32:
+        raise ByokError(Code.KEYRING_UNAVAILABLE,
+                        "BYOK_MASTER_KEY must be url-safe base64 of exactly 32 bytes",
+                        hint=MAKE_KEY_HINT)
+    return MasterKey(raw, "environment")
+
+
+def new_master_key() -> bytes:
+    return secrets.token_bytes(32)
+
+
+def _timeout() -> float:
+    try:
+        return float(os.environ.get("BYOK_KEYRING_TIMEOUT", "5"))
+    except ValueError:
+        return 5.0
+
+
+def bounded(call: Callable[[], T], what: str) -> T:
+    """Run a keyring call in a daemon thread; give up after BYOK_KEYRING_TIMEOUT seconds.
+
+    A keyring that waits on an unlock prompt nobody can see must not hang byok.
+    """
+    box: dict = {}
+
+    def run() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # handed back to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="byok-keyring", daemon=True)
+    thread.start()
+    thread.join(_timeout())
+    if thread.is_alive():
+        raise ByokError(Code.KEYRING_UNAVAILABLE,
+                        f"the OS keyring did not answer within {_timeout():g} s while {what} "
+                        "(is it waiting for an unlock prompt?)",
+                        hint="unlock your keyring, or " + MAKE_KEY_HINT)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+# Backends that would keep the master key in plaintext, or not at all.
+_REFUSED_MODULES = ("keyrings.alt", "keyring.backends.null", "keyring.backends.fail")
+
+
+def insecure_reason(backend: object) -> str | None:
+    """Why a keyring backend must not hold the master key, or None when it may."""
+    cls = type(backend)
+    module = cls.__module__
+    name = f"{module}.{cls.__name__}"
+    if module.startswith("keyring.backends.chainer"):
+        usable = [b for b in getattr(backend, "backends", []) if insecure_reason(b) is None]
+        return None if usable else "no usable keyring backend was found"
+    if module.startswith(_REFUSED_MODULES):
+        if module.startswith("keyrings.alt"):
+            return f"the keyring backend {name} is not a secure store"
+        if module.startswith("keyring.backends.null"):
+            return "the keyring backend is 'null', which stores nothing"
+        return "no keyring backend is available"
+    return None
+
+
+def _keyring_error(exc: Exception, action: str) -> ByokError:
+    """Map keyring's exceptions to one actionable message each."""
+    from keyring import errors as kerr
+
+    if isinstance(exc, kerr.KeyringLocked):
+        return ByokError(Code.KEYRING_UNAVAILABLE, f"the OS keyring is locked ({action})",
+                         hint="unlock it (log in to your desktop session), or " + MAKE_KEY_HINT)
+    if isinstance(exc, kerr.InitError):
+        return ByokError(Code.KEYRING_UNAVAILABLE,
+                         f"the OS keyring could not open or create its collection ({action})",
+                         hint="start a Secret Service (gnome-keyring, KeePassXC) and unlock it, "
+                              "or " + MAKE_KEY_HINT)
+    if isinstance(exc, kerr.NoKeyringError):
+        return ByokError(Code.KEYRING_UNAVAILABLE, "no OS keyring backend is available",
+                         hint="install and unlock a keyring (gnome-keyring, KWallet, Keychain), "
+                              "or " + MAKE_KEY_HINT)
+    return ByokError(Code.KEYRING_UNAVAILABLE,
+                     f"the OS keyring failed ({action}): {type(exc).__name__}",
+                     hint="unlock or repair the keyring, or " + MAKE_KEY_HINT)
+
+
+def _account(mk_id: str) -> str:
+    return f"master-key:{mk_id}"
+
+
+class KeyringStore:
+    """The master keys kept in the OS keyring, under service ``byok``."""
+
+    def __init__(self) -> None:
+        self._backend = None
+
+    def backend(self):
+        if self._backend is None:
+            import keyring
+            from keyring import errors as kerr
+
+            try:
+                backend = bounded(keyring.get_keyring, "finding a keyring")
+            except kerr.KeyringError as exc:
+                raise _keyring_error(exc, "finding a backend") from None
+            reason = insecure_reason(backend)
+            if reason and os.environ.get("BYOK_ALLOW_INSECURE_KEYRING") != "1":
+                raise ByokError(Code.KEYRING_UNAVAILABLE, f"refusing to keep the master key: "
+                                f"{reason}",
+                                hint="install or unlock a real keyring, or " + MAKE_KEY_HINT
+                                + " (BYOK_ALLOW_INSECURE_KEYRING=1 overrides this at your risk)")
+            self._backend = backend
+        return self._backend
+
+    def backend_name(self) -> str:
+        b = self.backend()
+        return f"{type(b).__module__}.{type(b).__name__}"
+
+    def get(self, mk_id: str) -> bytes | None:
+        backend = self.backend()
+        try:
+            value = bounded(lambda: backend.get_password(SERVICE, _account(mk_id)),
+                            "reading the master key")
+        except ByokError:
+            raise
+        except Exception as exc:
+            raise _keyring_error(exc, "reading the master key") from None
+        if value is None:
+            return None
+        try:
+            return base64.urlsafe_b64decode(value)
+        except ValueError:
+            return None
+
+    def put(self, key: bytes) -> str:
+        mk_id = key_id(key)
+        backend = self.backend()
+        value = base64.urlsafe_b64encode(key).decode()
+        try:
+            bounded(lambda: backend.set_password(SERVICE, _account(mk_id), value),
+                    "saving a new master key")
+        except ByokError:
+            raise
+        except Exception as exc:
+            raise _keyring_error(exc, "saving a new master key") from None
+        if self.get(mk_id) != key:  # the null backend and its kind "succeed" silently
+            raise ByokError(Code.KEYRING_UNAVAILABLE,
+                            "the OS keyring accepted the master key but does not give it back",
+                            hint=MAKE_KEY_HINT)
+        return mk_id
+
+    def delete(self, mk_id: str) -> None:
+        backend = self.backend()
+        try:
+            bounded(lambda: backend.delete_password(SERVICE, _account(mk_id)),
+                    "removing an old master key")
+        except ByokError:
+            raise
+        except Exception as exc:
+            raise _keyring_error(exc, "removing an old master key") from None
