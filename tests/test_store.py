@@ -1,0 +1,134 @@
+"""SQLite store: schema, migrations, modes, refusal to touch newer or corrupt files."""
+
+import hashlib
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+from byok_cli.errors import ByokError, Code
+from byok_cli.store import DB_NAME, MIGRATIONS, SCHEMA_VERSION, Store, file_mode
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_creates_private_dir_and_file(tmp_path):
+    home = tmp_path / "a" / "b"
+    store = Store(home)
+    store.set_setting("default", "openai_model", "gpt-6-luna")  # forces a WAL write
+    assert file_mode(home) == 0o700
+    for name in (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm"):
+        path = home / name
+        assert path.exists(), name
+        assert file_mode(path) == 0o600, name
+    store.close()
+
+
+def test_modes_hold_under_a_permissive_umask(tmp_path):
+    # The umask is the caller's; byok must not depend on it being strict.
+    code = ("import os; os.umask(0); from byok_cli.store import Store; "
+            f"s = Store({str(tmp_path / 'h')!r}); s.set_setting('p', 'openai_model', 'x')")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert file_mode(tmp_path / "h") == 0o700
+    assert {file_mode(p) for p in (tmp_path / "h").iterdir()} == {0o600}
+
+
+def test_migrates_empty_file_to_current_schema(tmp_path):
+    (tmp_path / DB_NAME).touch(mode=0o600)
+    store = Store(tmp_path)
+    assert store.schema_version() == SCHEMA_VERSION == len(MIGRATIONS)
+    tables = {r[0] for r in store.conn.execute("SELECT name FROM sqlite_master")}
+    assert {"profiles", "api_keys", "master_keys", "api_keys_profile"} <= tables
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.conn.execute("PRAGMA secure_delete").fetchone()[0] == 1
+
+
+def test_reopening_does_not_migrate_again(tmp_path):
+    Store(tmp_path).set_setting("default", "preferred_provider", "openai")
+    assert Store(tmp_path).settings("default")["preferred_provider"] == "openai"
+
+
+def test_newer_database_is_refused_untouched(tmp_path):
+    path = tmp_path / DB_NAME
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE future (x)")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
+    conn.commit()
+    conn.close()
+    before = digest(path)
+    with pytest.raises(ByokError) as err:
+        Store(tmp_path)
+    assert err.value.code == Code.STORE_ERROR
+    assert "newer byok" in err.value.message and "upgrade" in err.value.hint
+    assert digest(path) == before
+    assert not (tmp_path / (DB_NAME + "-wal")).exists()
+
+
+def test_corrupt_database_is_refused_untouched(tmp_path):
+    path = tmp_path / DB_NAME
+    path.write_bytes(b"this is not a database at all " * 200)
+    before = digest(path)
+    with pytest.raises(ByokError) as err:
+        Store(tmp_path)
+    assert err.value.code == Code.STORE_ERROR
+    assert "corrupt" in err.value.message
+    assert digest(path) == before
+
+
+def test_read_only_directory_gives_clear_error(tmp_path):
+    home = tmp_path / "ro"
+    home.mkdir()
+    home.chmod(0o500)
+    try:
+        if sys.platform != "win32" and __import__("os").geteuid() == 0:
+            pytest.skip("root ignores directory permissions")
+        with pytest.raises(ByokError) as err:
+            Store(home)
+        assert err.value.code == Code.STORE_ERROR
+    finally:
+        home.chmod(0o700)
+
+
+def test_settings_default_and_update(tmp_path):
+    store = Store(tmp_path)
+    assert store.settings("default")["preferred_provider"] == "system"
+    store.set_setting("work", "anthropic_model", "claude-haiku-5-5")
+    assert store.settings("work")["anthropic_model"] == "claude-haiku-5-5"
+    assert store.settings("default")["anthropic_model"] is None
+    assert store.profiles() == ["work"]
+
+
+def test_key_crud_is_per_profile(tmp_path):
+    store = Store(tmp_path)
+    store.put_key("default", "openai", b"\x01cipher", "abcd", "mk1", "valid")
+    store.put_key("work", "openai", b"\x01other", "wxyz", "mk1", "unverified")
+    assert store.get_key("default", "openai").hint == "abcd"
+    assert store.get_key("work", "openai").hint == "wxyz"
+    store.put_key("default", "openai", b"\x01new", "efgh", "mk1", "valid")  # replace
+    assert store.get_key("default", "openai").ciphertext == b"\x01new"
+    assert len(store.all_keys()) == 2
+    assert store.delete_key("default", "openai") is True
+    assert store.delete_key("default", "openai") is False
+    assert store.get_key("default", "openai") is None
+    assert store.get_key("work", "openai") is not None
+
+
+def test_check_constraints_reject_unknown_provider(tmp_path):
+    store = Store(tmp_path)
+    with pytest.raises(sqlite3.IntegrityError):
+        store.put_key("default", "mistral", b"x", "abcd", "mk1", "valid")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.set_setting("default", "preferred_provider", "mistral")
+
+
+def test_parallel_writers_do_not_see_locked(tmp_path):
+    code = ("import sys; from byok_cli.store import Store; s = Store(sys.argv[1]); "
+            "[s.set_setting(f'p{i % 5}', 'openai_model', f'm{i}') for i in range(40)]")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)],
+                              stderr=subprocess.PIPE) for _ in range(8)]
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, errors
+    assert len(Store(tmp_path).profiles()) == 5

@@ -1,0 +1,134 @@
+"""The AES-256-GCM envelope and the master key sources."""
+
+import base64
+import os
+import time
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from byok_cli import vault
+from byok_cli.errors import ByokError, Code
+
+MASTER = vault.MasterKey(bytes(range(32)), "environment")
+OTHER = vault.MasterKey(bytes(range(1, 33)), "environment")
+AAD = vault.aad("default", "openai", "abcd")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=0, max_size=3000))
+def test_round_trip_any_text(plaintext):
+    blob = vault.encrypt(MASTER, plaintext, AAD)
+    assert vault.decrypt(MASTER, blob, AAD, what="k") == plaintext
+    assert plaintext.encode() not in blob or len(plaintext) < 4
+
+
+@pytest.mark.parametrize("length", [0, 1, 15, 16, 17, 64, 164, 511, 4096])
+def test_round_trip_lengths(length):
+    text = "x" * length
+    assert vault.decrypt(MASTER, vault.encrypt(MASTER, text, AAD), AAD, what="k") == text
+
+
+def test_envelope_names_master_key_and_version():
+    blob = vault.encrypt(MASTER, "sk-secret", AAD)
+    assert blob[0] == vault.ENVELOPE_VERSION
+    assert vault.envelope_key_id(blob) == MASTER.id
+    assert len(blob) == 1 + 8 + 12 + len("sk-secret") + 16
+
+
+def test_nonces_are_unique():
+    nonces = {vault.encrypt(MASTER, "same", AAD)[9:21] for _ in range(5000)}
+    assert len(nonces) == 5000
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(min_value=0), st.integers(min_value=0, max_value=7))
+def test_any_flipped_bit_is_detected(position, bit):
+    blob = bytearray(vault.encrypt(MASTER, "sk-proj-secret-value", AAD))
+    i = position % len(blob)
+    blob[i] ^= 1 << bit
+    with pytest.raises(ByokError) as err:
+        vault.decrypt(MASTER, bytes(blob), AAD, what="the stored openai key")
+    assert err.value.code == Code.DECRYPT_FAILED
+    assert "openai" in err.value.message
+
+
+@pytest.mark.parametrize("other_aad", [
+    vault.aad("work", "openai", "abcd"),        # copied to another profile
+    vault.aad("default", "anthropic", "abcd"),  # copied to another provider
+    vault.aad("default", "openai", "wxyz"),     # hint altered
+])
+def test_ciphertext_is_bound_to_its_row(other_aad):
+    blob = vault.encrypt(MASTER, "sk-proj-secret", AAD)
+    with pytest.raises(ByokError) as err:
+        vault.decrypt(MASTER, blob, other_aad, what="the stored openai key")
+    assert err.value.code == Code.DECRYPT_FAILED
+    assert "copied from another profile or provider" in err.value.message
+
+
+def test_wrong_master_key_names_both_ids():
+    blob = vault.encrypt(MASTER, "sk-proj-secret", AAD)
+    with pytest.raises(ByokError) as err:
+        vault.decrypt(OTHER, blob, AAD, what="the stored openai key")
+    assert err.value.code == Code.DECRYPT_FAILED
+    assert MASTER.id in err.value.message and OTHER.id in err.value.message
+
+
+@pytest.mark.parametrize("blob", [b"", b"\x02" + bytes(40), b"\x01short"])
+def test_unreadable_envelope(blob):
+    with pytest.raises(ByokError) as err:
+        vault.decrypt(MASTER, blob, AAD, what="the stored openai key")
+    assert err.value.code == Code.DECRYPT_FAILED
+
+
+def test_master_key_from_environment():
+    raw = os.urandom(32)
+    mk = vault.master_from_env(base64.urlsafe_b64encode(raw).decode())
+    assert mk.key == raw and mk.source == "environment"
+    # padding may be left off
+    assert vault.master_from_env(base64.urlsafe_b64encode(raw).decode().rstrip("=")).key == raw
+
+
+@pytest.mark.parametrize("value", ["", "not base64!!", base64.urlsafe_b64encode(b"short").decode(),
+                                   base64.urlsafe_b64encode(os.urandom(33)).decode()])
+def test_bad_master_key_from_environment(value):
+    with pytest.raises(ByokError) as err:
+        vault.master_from_env(value)
+    assert err.value.code == Code.KEYRING_UNAVAILABLE
+    assert "BYOK_MASTER_KEY=" in err.value.hint  # the one-liner that makes one
+
+
+def test_insecure_backends_are_refused():
+    from keyring.backends import chainer, fail, null
+
+    assert "stores nothing" in vault.insecure_reason(null.Keyring())
+    assert vault.insecure_reason(fail.Keyring()) is not None
+    empty = chainer.ChainerBackend.__new__(chainer.ChainerBackend)
+    empty.__dict__["backends"] = []
+    assert vault.insecure_reason(empty) == "no usable keyring backend was found"
+
+
+def test_plaintext_alt_backend_is_refused():
+    plaintext = type("PlaintextKeyring", (), {"__module__": "keyrings.alt.file"})()
+    assert "not a secure store" in vault.insecure_reason(plaintext)
+
+
+def test_secret_service_backend_is_accepted():
+    secret_service = type("Keyring", (), {"__module__": "keyring.backends.SecretService"})()
+    assert vault.insecure_reason(secret_service) is None
+
+
+def test_keyring_calls_are_bounded_in_time(monkeypatch):
+    monkeypatch.setenv("BYOK_KEYRING_TIMEOUT", "0.3")
+    started = time.monotonic()
+    with pytest.raises(ByokError) as err:
+        vault.bounded(lambda: time.sleep(5), "reading the master key")
+    assert time.monotonic() - started < 2
+    assert err.value.code == Code.KEYRING_UNAVAILABLE
+    assert "unlock" in err.value.message
+
+
+def test_bounded_passes_results_and_errors_through():
+    assert vault.bounded(lambda: 42, "x") == 42
+    with pytest.raises(ZeroDivisionError):
+        vault.bounded(lambda: 1 / 0, "x")
