@@ -72,7 +72,7 @@ _SECRETS: set[str] = set()
 
 # Anything shaped like a provider key, including the partly starred echo some APIs send
 # back ("sk-proj-****abcd"). Keep only what ``mask`` would show.
-_KEYLIKE = re.compile(r"\bsk-[A-Za-z0-9_\-*.]{6,}")
+_KEYLIKE = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")
 
 
 def remember_secret(secret: str) -> None:
