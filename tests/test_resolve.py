@@ -1,0 +1,189 @@
+"""Resolution is a pure function: table tests over flags, settings and keys."""
+
+import datetime as dt
+import itertools
+
+import pytest
+
+from byok_cli.catalog import load
+from byok_cli.errors import ByokError, Code
+from byok_cli.resolve import Excluded, KeyAvailability, next_attempt, plan
+
+CAT = load()
+TODAY = dt.date(2026, 11, 25)
+DEF = {"openai": "gpt-6.2-sol", "anthropic": "claude-sonnet-5-5"}
+
+
+def settings(pref="system", openai_model=None, anthropic_model=None):
+    return {"preferred_provider": pref, "openai_model": openai_model,
+            "anthropic_model": anthropic_model}
+
+
+def keys(stored=(), env=()):
+    return KeyAvailability({p: "user" for p in stored}, {p: "envk" for p in env})
+
+
+def route(p):
+    return [(a.provider, a.model, a.key_source, a.role) for a in p.attempts]
+
+
+def test_defaults_are_catalogue_defaults():
+    assert CAT.default("openai") == DEF["openai"] and CAT.default("anthropic") == DEF["anthropic"]
+
+
+def test_preferred_provider_user_key_then_env():
+    p = plan(settings("openai"), keys(["openai"], ["openai"]), CAT, today=TODAY)
+    assert route(p) == [("openai", DEF["openai"], "user", "primary"),
+                        ("openai", DEF["openai"], "system", "key_fallback")]
+
+
+def test_system_uses_only_environment_keys():
+    p = plan(settings("system"), keys(["openai", "anthropic"], ["anthropic"]), CAT, today=TODAY)
+    assert route(p) == [("anthropic", DEF["anthropic"], "system", "primary")]
+
+
+def test_system_with_stored_key_only_says_how_to_use_it():
+    with pytest.raises(ByokError) as err:
+        plan(settings("system"), keys(["openai"]), CAT, today=TODAY)
+    assert err.value.code == Code.NO_KEY
+    assert "preferred-provider openai" in err.value.hint
+
+
+def test_no_key_at_all():
+    with pytest.raises(ByokError) as err:
+        plan(settings("openai"), keys(), CAT, today=TODAY)
+    assert err.value.code == Code.NO_KEY and "byok key set openai" in err.value.hint
+
+
+def test_model_flag_picks_provider_and_wins_over_preference():
+    p = plan(settings("openai", openai_model="gpt-6-luna"), keys(["openai", "anthropic"]), CAT,
+             model="haiku", today=TODAY)
+    assert p.attempts[0].provider == "anthropic" and p.attempts[0].model == "claude-haiku-5-5"
+    assert "-m" in p.attempts[0].reason
+    # the other provider, as fallback, uses its own preferred model
+    assert ("openai", "gpt-6-luna", "user", "provider_fallback") in route(p)
+
+
+def test_provider_flag_wins_and_uses_preferred_model():
+    p = plan(settings("openai", anthropic_model="claude-opus-5-5"), keys(["openai", "anthropic"]),
+             CAT, provider="anthropic", today=TODAY)
+    assert route(p)[0] == ("anthropic", "claude-opus-5-5", "user", "primary")
+    assert ("anthropic", DEF["anthropic"], "user", "model_fallback") in route(p)
+
+
+def test_model_and_provider_mismatch_is_usage_error():
+    with pytest.raises(ByokError) as err:
+        plan(settings("openai"), keys(["openai"]), CAT, model="sonnet", provider="openai",
+             today=TODAY)
+    assert err.value.code == Code.USAGE
+
+
+def test_unknown_model_passes_through_for_its_provider():
+    p = plan(settings("openai"), keys(["openai"]), CAT, model="gpt-7-preview", today=TODAY)
+    assert route(p)[0] == ("openai", "gpt-7-preview", "user", "primary")
+    with pytest.raises(ByokError) as err:
+        plan(settings("openai"), keys(["openai"]), CAT, model="llama-3", today=TODAY)
+    assert err.value.code == Code.MODEL_NOT_FOUND
+
+
+def test_retired_model_falls_back_to_default_before_sending():
+    p = plan(settings("anthropic", anthropic_model="claude-opus-4-20250514"),
+             keys(["anthropic"]), CAT, today=TODAY)
+    assert route(p)[0] == ("anthropic", DEF["anthropic"], "user", "primary")
+    assert p.fallbacks == [{"kind": "model_retired", "provider": "anthropic",
+                            "from": "claude-opus-4-20250514", "to": DEF["anthropic"]}]
+    assert "end of life" in p.warnings[0]
+
+
+def test_retired_model_is_sent_as_is_with_no_fallback():
+    p = plan(settings("anthropic", anthropic_model="claude-opus-4-20250514"),
+             keys(["anthropic"]), CAT, fallback=False, today=TODAY)
+    assert route(p) == [("anthropic", "claude-opus-4-20250514", "user", "primary")]
+    assert "end of life" in p.warnings[0] and p.fallbacks == []
+
+
+def test_deprecated_model_warns():
+    p = plan(settings("openai", openai_model="gpt-4o"), keys(["openai"]), CAT, today=TODAY)
+    assert route(p)[0][1] == "gpt-4o" and "deprecated" in p.warnings[0]
+
+
+def test_no_key_for_preferred_goes_to_other_provider():
+    p = plan(settings("openai"), keys(["anthropic"]), CAT, today=TODAY)
+    assert route(p)[0] == ("anthropic", DEF["anthropic"], "user", "provider_fallback")
+    assert p.fallbacks[0] == {"kind": "no_key", "from": "openai", "to": "anthropic"}
+    with pytest.raises(ByokError):
+        plan(settings("openai"), keys(["anthropic"]), CAT, fallback=False, today=TODAY)
+
+
+def test_no_fallback_keeps_only_key_fallback():
+    p = plan(settings("openai", openai_model="gpt-6-luna"),
+             keys(["openai", "anthropic"], ["openai", "anthropic"]), CAT, fallback=False,
+             today=TODAY)
+    assert route(p) == [("openai", "gpt-6-luna", "user", "primary"),
+                        ("openai", "gpt-6-luna", "system", "key_fallback")]
+
+
+# Every combination of preference, stored keys and environment keys gives a plan whose
+# invariants hold, or a NO_KEY error exactly when no allowed key exists.
+COMBOS = list(itertools.product(
+    ["openai", "anthropic", "system"],
+    [(), ("openai",), ("anthropic",), ("openai", "anthropic")],
+    [(), ("openai",), ("anthropic",), ("openai", "anthropic")],
+    [None, "openai", "anthropic"],
+    [None, "luna", "opus"],
+    [True, False]))
+
+
+@pytest.mark.parametrize("pref, stored, env, provider, model, fallback", COMBOS)
+def test_plan_invariants(pref, stored, env, provider, model, fallback):
+    kw = dict(provider=provider, model=model, fallback=fallback, today=TODAY)
+    try:
+        p = plan(settings(pref), keys(stored, env), CAT, **kw)
+    except ByokError as err:
+        if err.code == Code.USAGE:  # -m luna -p anthropic and the like
+            assert model and provider and CAT.lookup(model).provider != provider
+            return
+        assert err.code == Code.NO_KEY
+        usable = {s for s in stored if pref != "system"} | set(env)
+        wanted = provider or (CAT.lookup(model).provider if model else None) or (
+            pref if pref != "system" else None)
+        assert not usable or (wanted and wanted not in usable and
+                              (not fallback or not (usable - {wanted})))
+        return
+    a0 = p.attempts[0]
+    if pref == "system":
+        assert all(a.key_source == "system" for a in p.attempts)
+    wanted = provider or (CAT.lookup(model).provider if model else None)
+    if wanted and not p.fallbacks:
+        assert a0.provider == wanted
+    if not fallback:
+        assert {a.provider for a in p.attempts} == {a0.provider}
+        assert {a.role for a in p.attempts} <= {"primary", "key_fallback", "provider_fallback"}
+    seen = set()
+    for a in p.attempts:  # no duplicate attempts; user key before env key
+        assert (a.provider, a.model, a.key_source) not in seen
+        seen.add((a.provider, a.model, a.key_source))
+        if a.key_source == "system":
+            assert (a.provider, a.model, "user") in seen or a.provider not in stored or \
+                pref == "system"
+
+
+def test_next_attempt_follows_the_design_order():
+    p = plan(settings("openai", openai_model="gpt-6-luna"),
+             keys(["openai", "anthropic"], ["openai"]), CAT, today=TODAY)
+    a = p.attempts
+    ex = Excluded()
+    # 1. user key rejected -> env key, same provider and model
+    j = next_attempt(a, 0, Code.UNAUTHORIZED, ex)
+    assert (a[j].provider, a[j].model, a[j].key_source) == ("openai", "gpt-6-luna", "system")
+    # 3. then the model is missing -> default model, skipping the rejected user key
+    k = next_attempt(a, j, Code.MODEL_NOT_FOUND, ex)
+    assert (a[k].provider, a[k].model, a[k].key_source) == ("openai", DEF["openai"], "system")
+    # 4. then the provider is down -> the other provider
+    m = next_attempt(a, k, Code.PROVIDER_UNAVAILABLE, ex)
+    assert a[m].provider == "anthropic"
+    # 2. env key rejected -> stop
+    assert next_attempt(a, j, Code.UNAUTHORIZED, Excluded()) is None
+    # rate limits and bad requests are not fallbacks
+    assert next_attempt(a, 0, Code.RATE_LIMITED, Excluded()) is None
+    assert next_attempt(a, 0, Code.BAD_REQUEST, Excluded()) is None

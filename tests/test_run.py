@@ -1,0 +1,293 @@
+"""`byok run` end to end: the installed command, the fake server, every fallback."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from typer.testing import CliRunner
+
+from byok_cli.cli import app
+from byok_cli.errors import Code
+from conftest import (ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, OPENAI_GOOD_ENV, anthropic_key,
+                      assert_no_leak, openai_key)
+
+
+def chats(fake):
+    return [r for r in fake.requests if r["method"] == "POST"]
+
+
+def seen(fake):
+    return [(r["key"], r["model"]) for r in chats(fake)]
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_run_with_stored_key(byok_env, fake, stream):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    args = ["run", "hello", "world"] + ([] if stream else ["--no-stream"])
+    r = byok_env.run(*args)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "Echo[gpt-6.2-sol]: hello world\n"
+    assert r.stderr == ""
+    assert seen(fake) == [(OPENAI_GOOD, "gpt-6.2-sol")]
+    assert chats(fake)[0]["stream"] is stream
+
+
+def test_stdin_then_arguments(byok_env, fake):
+    byok_env.set_key("anthropic", ANTHROPIC_GOOD)
+    r = byok_env.run("run", "summarise", input="some text\n")
+    assert r.returncode == 0, r.stderr
+    assert chats(fake)[0]["messages"] == [{"role": "user", "content": "some text\n\nsummarise"}]
+    only = byok_env.run("run", input="just stdin")
+    assert only.stdout.strip().endswith("just stdin")
+
+
+def test_stdin_from_file(byok_env, fake, tmp_path):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    f = tmp_path / "in.txt"
+    f.write_text("from a file")
+    with open(f, "rb") as fh:
+        proc = subprocess.run([str(BYOK), "run", "and", "args"], stdin=fh, capture_output=True,
+                              env=byok_env.vars, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert chats(fake)[0]["messages"][0]["content"] == "from a file\n\nand args"
+
+
+def test_idle_inherited_pipe_is_not_waited_on(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    # stdin is a pipe that nobody writes to or closes
+    proc = subprocess.Popen([str(BYOK), "run", "hi"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**byok_env.vars, "BYOK_STDIN_TIMEOUT": "0.3"})
+    try:
+        out, err = _wait(proc)
+    finally:
+        proc.stdin.close()
+    assert proc.returncode == 0, err
+    assert out.decode().startswith("Echo[gpt-6.2-sol]: hi")
+    assert b"ignoring it" in err
+
+
+def _wait(proc, timeout=20):
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if proc.poll() is None:
+        proc.kill()
+        pytest.fail("byok blocked on an idle stdin")
+    return proc.stdout.read(), proc.stderr.read()
+
+
+@pytest.mark.parametrize("data, code, words", [
+    (b"", Code.USAGE, "no prompt"),
+    (b"\xff\xfe not text", Code.INVALID_FORMAT, "not UTF-8"),
+    (b"x" * (10 * 1024 * 1024 + 10), Code.INVALID_FORMAT, "MiB"),
+])
+def test_bad_prompts(byok_env, fake, data, code, words):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    r = byok_env.run("run", input=data)
+    assert r.returncode == code.exit_status and words in r.stderr
+    assert "Traceback" not in r.stderr and chats(fake) == []
+
+
+def test_json_output(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    r = byok_env.run("run", "--json", "hi")
+    obj = json.loads(r.stdout)
+    assert obj["text"] == "Echo[gpt-6.2-sol]: hi" and obj["provider"] == "openai"
+    assert obj["model"] == "gpt-6.2-sol" and obj["key_source"] == "user"
+    assert obj["fallbacks"] == [] and obj["usage"]["input_tokens"] == 11
+    assert obj["latency_ms"] >= obj["ttft_ms"] >= 0
+
+
+def test_explain_sends_nothing(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    r = byok_env.run("run", "--explain", "--json", env={"ANTHROPIC_API_KEY": ANTHROPIC_GOOD})
+    plan = json.loads(r.stdout)
+    assert [(a["provider"], a["key_source"], a["role"]) for a in plan["attempts"]] == [
+        ("openai", "user", "primary"), ("anthropic", "system", "provider_fallback")]
+    assert plan["attempts"][0]["key"] == f"stored key (…{OPENAI_GOOD[-4:]})"
+    text = byok_env.run("run", "--explain", env={"ANTHROPIC_API_KEY": ANTHROPIC_GOOD})
+    assert "ANTHROPIC_API_KEY (…" in text.stdout
+    assert fake.requests == []
+    assert_no_leak(OPENAI_GOOD, r.stdout, text.stdout)
+    assert_no_leak(ANTHROPIC_GOOD, r.stdout, text.stdout)
+
+
+def test_fallback_1_rejected_user_key_uses_environment_key(byok_env, fake):
+    bad = openai_key("revoked")
+    byok_env.set_key("openai", bad)
+    r = byok_env.run("run", "--json", "hi", env={"OPENAI_API_KEY": OPENAI_GOOD_ENV})
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert obj["key_source"] == "system" and obj["fallbacks"][0]["kind"] == "key_rejected"
+    assert seen(fake) == [(bad, "gpt-6.2-sol"), (OPENAI_GOOD_ENV, "gpt-6.2-sol")]
+    assert "rejected" in r.stderr and "OPENAI_API_KEY" in r.stderr
+    listing = json.loads(byok_env.run("key", "list", "--json").stdout)
+    assert listing[0]["stored_status"] == "failed: UNAUTHORIZED"
+    assert_no_leak(bad, r.stdout, r.stderr)
+    assert_no_leak(OPENAI_GOOD_ENV, r.stdout, r.stderr, home=byok_env.home)
+
+
+def test_fallback_2_environment_key_fails_too(byok_env, fake):
+    byok_env.set_key("openai", openai_key("revoked"))
+    r = byok_env.run("run", "hi", env={"OPENAI_API_KEY": openai_key("revoked2")})
+    assert r.returncode == Code.UNAUTHORIZED.exit_status
+    assert "rejected both your stored key and OPENAI_API_KEY" in r.stderr
+    assert r.stdout == "" and len(chats(fake)) == 2
+
+
+def test_fallback_3_missing_model_uses_default(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    r = byok_env.run("run", "-m", "gpt-6.9-imaginary", "hi")
+    assert r.returncode == 0, r.stderr
+    assert seen(fake) == [(OPENAI_GOOD, "gpt-6.9-imaginary"), (OPENAI_GOOD, "gpt-6.2-sol")]
+    assert "gpt-6.9-imaginary" in r.stderr and r.stdout.startswith("Echo[gpt-6.2-sol]")
+    fake.reset()
+    r = byok_env.run("run", "-m", "gpt-6.9-imaginary", "--no-fallback", "hi")
+    assert r.returncode == Code.MODEL_NOT_FOUND.exit_status
+    assert len(chats(fake)) == 1
+
+
+def test_fallback_3_retired_model_is_never_sent(byok_env, fake):
+    byok_env.set_key("anthropic", ANTHROPIC_GOOD)
+    r = byok_env.run("run", "--json", "-m", "claude-opus-4-20250514", "hi")
+    assert r.returncode == 0, r.stderr
+    assert seen(fake) == [(ANTHROPIC_GOOD, "claude-sonnet-5-5")]
+    assert json.loads(r.stdout)["fallbacks"][0]["kind"] == "model_retired"
+    assert "end of life" in r.stderr
+
+
+@pytest.mark.parametrize("marker", ["servererr", "overloaded"])
+def test_fallback_4_provider_down_uses_other_provider(byok_env, fake, marker):
+    byok_env.set_key("openai", openai_key(marker))
+    byok_env.set_key("anthropic", ANTHROPIC_GOOD)
+    r = byok_env.run("run", "--json", "hi", env={"BYOK_MAX_RETRIES": "1"})
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert obj["provider"] == "anthropic" and obj["fallbacks"][0]["kind"] == "provider_unavailable"
+    assert seen(fake)[-1] == (ANTHROPIC_GOOD, "claude-sonnet-5-5")
+    assert len(chats(fake)) == 3  # the first try, one retry, then the other provider
+    fake.reset()
+    r = byok_env.run("run", "--no-fallback", "hi", env={"BYOK_MAX_RETRIES": "0"})
+    assert r.returncode == Code.PROVIDER_UNAVAILABLE.exit_status and r.stdout == ""
+
+
+def test_fallback_4_no_key_for_preferred_provider(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    byok_env.run("config", "set", "preferred-provider", "anthropic")
+    r = byok_env.run("run", "hi")
+    assert r.returncode == 0 and "no anthropic key" in r.stderr
+    assert seen(fake) == [(OPENAI_GOOD, "gpt-6.2-sol")]
+
+
+def test_no_key_at_all(byok_env, fake):
+    r = byok_env.run("run", "hi")
+    assert r.returncode == Code.NO_KEY.exit_status
+    assert "byok key set openai" in r.stderr and chats(fake) == []
+
+
+@pytest.mark.parametrize("marker, code", [("quota", Code.QUOTA_EXCEEDED),
+                                          ("limitforever9", Code.RATE_LIMITED),
+                                          ("forbidden", Code.UNAUTHORIZED)])
+def test_exit_codes(byok_env, fake, marker, code):
+    byok_env.set_key("anthropic", anthropic_key(marker))
+    r = byok_env.run("run", "hi")
+    assert r.returncode == code.exit_status, r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("provider, key", [("openai", openai_key("drop")),
+                                           ("anthropic", anthropic_key("drop"))])
+def test_connection_dropped_mid_stream(byok_env, fake, provider, key):
+    byok_env.set_key(provider, key)
+    byok_env.set_key("openai" if provider == "anthropic" else "anthropic",
+                     OPENAI_GOOD if provider == "anthropic" else ANTHROPIC_GOOD)
+    byok_env.run("config", "set", "preferred-provider", provider)
+    r = byok_env.run("run", "a long enough prompt")
+    assert r.returncode == Code.NETWORK_ERROR.exit_status
+    assert r.stdout.startswith("Echo") and r.stdout.endswith("\n")
+    assert "incomplete" in r.stderr
+    assert len(chats(fake)) == 1  # no fallback once output has started
+
+
+def test_closed_stdout_pipe_exits_quietly(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    script = f'"{BYOK}" run "lines:20000" | head -1; echo "status=${{PIPESTATUS[0]}}" >&2'
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, env=byok_env.vars,
+                          timeout=30)
+    assert proc.stdout.decode() == "line 1\n"
+    err = proc.stderr.decode()
+    assert "status=0" in err and "Traceback" not in err and "Broken pipe" not in err
+
+
+def test_ctrl_c_exits_130(byok_env, fake):
+    byok_env.set_key("openai", openai_key("slow"))
+    fake.slow_seconds = 10
+    proc = subprocess.Popen([str(BYOK), "run", "hi"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                            env={**byok_env.vars, "BYOK_TIMEOUT": "30"})
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    assert b"interrupted" in err and b"Traceback" not in err
+
+
+def test_debug_traceback_masks_keys(byok_env, fake):
+    key = openai_key("revoked")
+    byok_env.set_key("openai", key)
+    r = byok_env.run("--debug", "run", "hi")
+    assert r.returncode == Code.UNAUTHORIZED.exit_status
+    assert "Traceback" in r.stderr
+    assert_no_leak(key, r.stdout, r.stderr, home=byok_env.home)
+
+
+def _modules_after(byok_env, *args):
+    code = ("import atexit, json, sys\n"
+            "atexit.register(lambda: sys.__stderr__.write('MODULES=' + json.dumps("
+            "sorted(m for m in sys.modules if m.split('.')[0] in ('openai', 'anthropic', 'rich',"
+            " 'keyring', 'cryptography'))) + '\\n'))\n"
+            f"sys.argv = ['byok'] + {list(args)!r}\n"
+            "from byok_cli.cli import main\nmain()\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, env=byok_env.vars,
+                          timeout=30, stdin=subprocess.DEVNULL)
+    line = [x for x in proc.stderr.decode().splitlines() if x.startswith("MODULES=")][-1]
+    return {m.split(".")[0] for m in json.loads(line[8:])}
+
+
+def test_offline_commands_import_no_sdk(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    for args in (["--version"], ["--help"], ["key", "list"], ["models", "list"],
+                 ["config", "show"], ["run", "--explain"]):
+        loaded = _modules_after(byok_env, *args)
+        assert not loaded & {"openai", "anthropic"}, (args, loaded)
+    assert "keyring" not in _modules_after(byok_env, "key", "list")
+
+
+def test_run_imports_only_the_sdk_it_uses(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    assert {"openai"} <= _modules_after(byok_env, "run", "hi")
+    assert "anthropic" not in _modules_after(byok_env, "run", "hi")
+    byok_env.set_key("anthropic", ANTHROPIC_GOOD)
+    loaded = _modules_after(byok_env, "run", "-m", "haiku", "hi")
+    assert "anthropic" in loaded and "openai" not in loaded
+
+
+def test_typer_runner_run(in_process, fake):
+    runner = CliRunner()
+    runner.invoke(app, ["key", "set", "openai", "--no-validate"], input=OPENAI_GOOD)
+    r = runner.invoke(app, ["run", "--json", "typer", "runner"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["text"] == "Echo[gpt-6.2-sol]: typer runner"
+    r = runner.invoke(app, ["run", "-p", "mistral", "x"])
+    assert r.exit_code == Code.USAGE.exit_status
+
+
+def test_no_color_and_plain_output(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    r = byok_env.run("run", "-m", "gpt-4o", "hi", env={"NO_COLOR": "1"})
+    assert "\x1b[" not in r.stdout + r.stderr and "deprecated" in r.stderr
+
