@@ -64,8 +64,54 @@ def report(exc: ByokError) -> None:
     output.error(exc.one_line())
 
 
+_TRUE, _FALSE = {"1", "true", "yes", "on", "y", "t"}, {"0", "false", "no", "off", "n", "f", ""}
+
+
+def _fast_params(command, help_names: list[str]) -> None:
+    """Give text and flag parameters a light coercer.
+
+    Typer coerces every parameter whose value is not already a bool through a pydantic
+    TypeAdapter; importing pydantic to pass a string through costs ~80 ms, more than
+    typer itself. Text and flags need no such machinery. Other types (numbers with
+    bounds) keep Typer's own coercion. If typer's internals change, this does nothing.
+    """
+    try:
+        from types import SimpleNamespace
+        from typing import List, Optional as Opt
+
+        from typer._coercion import RuntimeParam
+    except ImportError:
+        return
+
+    class Light(RuntimeParam):
+        def _coerce_value(self, value, param, ctx):
+            if self.annotation is bool and isinstance(value, str):
+                word = value.strip().lower()
+                if word in _TRUE | _FALSE:
+                    return word in _TRUE
+                raise typer.BadParameter(f"{value!r} is not a boolean", ctx=ctx, param=param)
+            return list(value) if isinstance(value, (list, tuple)) else value
+
+    light_types = (str, bool, Opt[str], List[str], Opt[List[str]], list[str])
+    params = list(getattr(command, "params", ()))
+    if getattr(command, "_help_option", 0) is None and getattr(command, "add_help_option", 0):
+        params.append(command.get_help_option(SimpleNamespace(help_option_names=help_names)))
+    for param in params:
+        desc = getattr(param, "type_descriptor", None)
+        if (desc is not None and getattr(param, "_runtime_param", 0) is None
+                and desc.annotation in light_types and desc.parameter_info.parser is None):
+            param._runtime_param = Light(desc.parameter_info, desc.annotation)
+    for sub in getattr(command, "commands", {}).values():
+        _fast_params(sub, help_names)
+
+
 class ByokGroup(TyperGroup):
     """Turns every failure into one line on stderr and a distinct exit status."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        if parent is None:
+            _fast_params(self, HELP_NAMES)
+        return super().make_context(info_name, args, parent=parent, **extra)
 
     def invoke(self, ctx):  # noqa: D401 - click API
         try:
@@ -105,12 +151,13 @@ def _silence_stdout() -> None:
         pass
 
 
+HELP_NAMES = ["-h", "--help"]
 app = typer.Typer(
     name="byok", cls=ByokGroup, no_args_is_help=True, add_completion=False,
     pretty_exceptions_enable=False, rich_markup_mode=None,
     help="Bring your own AI provider keys: stored encrypted, used with graceful fallbacks."
          + EXAMPLES,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": HELP_NAMES},
 )
 
 
