@@ -72,8 +72,8 @@ def _fast_params(command, help_names: list[str]) -> None:
 
     Typer coerces every parameter whose value is not already a bool through a pydantic
     TypeAdapter; importing pydantic to pass a string through costs ~80 ms, more than
-    typer itself. Text and flags need no such machinery. Other types (numbers with
-    bounds) keep Typer's own coercion. If typer's internals change, this does nothing.
+    typer itself. Text, flags and bounded numbers need no such machinery; anything else
+    keeps Typer's own coercion. If typer's internals change, this does nothing.
     """
     try:
         from types import SimpleNamespace
@@ -83,6 +83,8 @@ def _fast_params(command, help_names: list[str]) -> None:
     except ImportError:
         return
 
+    numbers = {int: int, float: float, Opt[int]: int, Opt[float]: float}
+
     class Light(RuntimeParam):
         def _coerce_value(self, value, param, ctx):
             if self.annotation is bool and isinstance(value, str):
@@ -90,28 +92,69 @@ def _fast_params(command, help_names: list[str]) -> None:
                 if word in _TRUE | _FALSE:
                     return word in _TRUE
                 raise typer.BadParameter(f"{value!r} is not a boolean", ctx=ctx, param=param)
+            kind = numbers.get(self.annotation)
+            if kind is not None:
+                return self._number(kind, value, param, ctx)
             return list(value) if isinstance(value, (list, tuple)) else value
 
-    light_types = (str, bool, Opt[str], List[str], Opt[List[str]], list[str])
+        def _number(self, kind, value, param, ctx):
+            try:
+                number = kind(value)
+            except (TypeError, ValueError):
+                raise typer.BadParameter(f"{value!r} is not a valid {kind.__name__}",
+                                         ctx=ctx, param=param) from None
+            low, high = self.parameter_info.min, self.parameter_info.max
+            if (low is not None and number < low) or (high is not None and number > high):
+                span = f"{low if low is not None else '-inf'}..{high if high is not None else 'inf'}"
+                raise typer.BadParameter(f"{value} is not in the range {span}",
+                                         ctx=ctx, param=param)
+            return number
+
+    light_types = (str, bool, Opt[str], List[str], Opt[List[str]], list[str], *numbers)
     params = list(getattr(command, "params", ()))
     if getattr(command, "_help_option", 0) is None and getattr(command, "add_help_option", 0):
         params.append(command.get_help_option(SimpleNamespace(help_option_names=help_names)))
     for param in params:
         desc = getattr(param, "type_descriptor", None)
         if (desc is not None and getattr(param, "_runtime_param", 0) is None
-                and desc.annotation in light_types and desc.parameter_info.parser is None):
+                and desc.annotation in light_types and desc.parameter_info.parser is None
+                and not getattr(desc.parameter_info, "clamp", False)):
             param._runtime_param = Light(desc.parameter_info, desc.annotation)
     for sub in getattr(command, "commands", {}).values():
         _fast_params(sub, help_names)
 
 
+# Command groups, each in its own module, imported only when used: `byok run` need not
+# load the key, models and config commands, and `byok key list` need not load `run`.
+COMMANDS = {"run": "run", "key": "key", "models": "models", "config": "config"}
+
+
 class ByokGroup(TyperGroup):
-    """Turns every failure into one line on stderr and a distinct exit status."""
+    """Loads command modules lazily; turns every failure into one line on stderr and a
+    distinct exit status."""
 
     def make_context(self, info_name, args, parent=None, **extra):
         if parent is None:
             _fast_params(self, HELP_NAMES)
         return super().make_context(info_name, args, parent=parent, **extra)
+
+    def list_commands(self, ctx):
+        return list(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        if name not in self.commands:
+            import importlib
+
+            from typer.main import get_command
+
+            module = importlib.import_module(f"{__name__}.{COMMANDS[name]}")
+            command = get_command(module.app)
+            command.name = name
+            _fast_params(command, HELP_NAMES)
+            self.commands[name] = command
+        return self.commands[name]
 
     def invoke(self, ctx):  # noqa: D401 - click API
         try:
@@ -161,6 +204,13 @@ app = typer.Typer(
 )
 
 
+def group(help: str) -> typer.Typer:
+    """A command group styled like the root."""
+    return typer.Typer(help=help, no_args_is_help=True, add_completion=False,
+                       rich_markup_mode=None, pretty_exceptions_enable=False,
+                       context_settings={"help_option_names": HELP_NAMES})
+
+
 def _version(value: bool) -> None:
     if value:
         sys.stdout.write(f"byok {__version__}\n")
@@ -187,16 +237,6 @@ def root(
     st.debug = debug
 
 
-def _register() -> None:
-    from . import config, key, models, run
-
-    app.add_typer(key.app, name="key")
-    app.add_typer(models.app, name="models")
-    app.add_typer(config.app, name="config")
-    run.register(app)
-
-
-_register()
 
 
 def main() -> None:

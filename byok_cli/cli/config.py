@@ -6,9 +6,9 @@ import typer
 
 from ..catalog import load
 from ..errors import ByokError, Code
-from . import output, state
+from . import group, output, state
 
-app = typer.Typer(help="Show and change the profile's settings.", no_args_is_help=True)
+app = group("Show and change the profile's settings.")
 
 # setting name -> database column
 SETTINGS = {

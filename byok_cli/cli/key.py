@@ -10,10 +10,9 @@ import typer
 
 from ..errors import ByokError, Code, mask
 from ..keys import ENV_VARS, PROVIDERS, check_provider, normalise_key
-from . import output, state
+from . import group, output, state
 
-app = typer.Typer(help="Store, list, check and remove provider keys (stored encrypted).",
-                  no_args_is_help=True)
+app = group("Store, list, check and remove provider keys (stored encrypted).")
 
 MAX_STDIN = 64 * 1024
 

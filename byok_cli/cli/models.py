@@ -13,9 +13,9 @@ import typer
 from ..catalog import load
 from ..errors import ByokError, Code
 from ..keys import PROVIDERS, check_provider
-from . import output, state
+from . import group, output, state
 
-app = typer.Typer(help="See the models you can use, and choose defaults.", no_args_is_help=True)
+app = group("See the models you can use, and choose defaults.")
 
 
 def _key_sources(st) -> dict[str, str]:

@@ -159,5 +159,6 @@ def _end_line(shown: list[str]) -> None:
     sys.stdout.flush()
 
 
-def register(app: typer.Typer) -> None:
-    app.command("run")(run)
+app = typer.Typer(rich_markup_mode=None, add_completion=False, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]})
+app.command("run")(run)

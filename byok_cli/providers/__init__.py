@@ -8,7 +8,6 @@ as :class:`~byok_cli.errors.ByokError` with the design's codes. Retries are byok
 
 from __future__ import annotations
 
-import email.utils
 import os
 import random
 import time
@@ -137,6 +136,8 @@ def retry_after(headers: Mapping[str, str] | None) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
+        import email.utils
+
         parsed = email.utils.parsedate_to_datetime(value) if value else None
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 

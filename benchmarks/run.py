@@ -1,0 +1,128 @@
+"""byok's figures: startup of offline commands and `byok run`'s time to first token.
+
+    python benchmarks/run.py [--repeat N]
+
+(a) wall time of `byok --version`, `byok key list`, `byok models list`, `byok config show`
+    against `python -c "import typer"` (goal: at most 2x);
+(b) `byok run` time to first token (process start to first byte on stdout) against a
+    minimal script making the same streamed call with the same SDK (goal: at most 1.1x),
+    both against the fake provider server on 127.0.0.1.
+
+Prints a table; the medians are what the README quotes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from fakeprovider import FakeProviderServer  # noqa: E402
+
+BYOK = Path(sys.executable).with_name("byok")
+OPENAI_KEY = "sk-proj-good-benchmark0000000001"
+ANTHROPIC_KEY = "sk-ant-api03-good-benchmark000001"
+
+BARE = {
+    "openai": """
+import os, sys
+from openai import OpenAI
+c = OpenAI(api_key=os.environ["K"], base_url=os.environ["U"] + "/v1", max_retries=0)
+for ch in c.chat.completions.create(model="gpt-6.2-sol", stream=True,
+        messages=[{"role": "user", "content": "hi"}], stream_options={"include_usage": True}):
+    if ch.choices and ch.choices[0].delta.content:
+        sys.stdout.write(ch.choices[0].delta.content); sys.stdout.flush()
+""",
+    "anthropic": """
+import os, sys
+from anthropic import Anthropic
+c = Anthropic(api_key=os.environ["K"], base_url=os.environ["U"], max_retries=0)
+with c.messages.create(model="claude-sonnet-5-5", max_tokens=100, stream=True,
+        messages=[{"role": "user", "content": "hi"}]) as s:
+    for e in s:
+        if e.type == "content_block_delta":
+            sys.stdout.write(e.delta.text); sys.stdout.flush()
+""",
+}
+
+
+def wall(cmd: list[str], env: dict) -> float:
+    started = time.perf_counter()
+    subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   stdin=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - started
+
+
+def first_byte(cmd: list[str], env: dict) -> float:
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            stdin=subprocess.DEVNULL)
+    proc.stdout.read(1)
+    elapsed = time.perf_counter() - started
+    proc.stdout.read()
+    proc.wait()
+    if proc.returncode:
+        raise SystemExit(f"{cmd} failed with {proc.returncode}")
+    return elapsed
+
+
+def median_ms(fn, repeat: int) -> float:
+    fn()  # warm the OS file cache
+    return statistics.median(fn() for _ in range(repeat)) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args()
+    server = FakeProviderServer().start()
+    home = tempfile.mkdtemp(prefix="byok-bench-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "ANTHROPIC"))}
+    env.update(BYOK_HOME=home, BYOK_MASTER_KEY=base64.urlsafe_b64encode(os.urandom(32)).decode(),
+               OPENAI_BASE_URL=server.url + "/v1", ANTHROPIC_BASE_URL=server.url)
+    for provider, key in (("openai", OPENAI_KEY), ("anthropic", ANTHROPIC_KEY)):
+        subprocess.run([str(BYOK), "key", "set", provider, "--no-validate"], input=key.encode(),
+                       env=env, check=True, capture_output=True)
+    subprocess.run([str(BYOK), "config", "set", "preferred-provider", "openai"], env=env,
+                   check=True, capture_output=True)
+
+    rows = []
+    base = median_ms(lambda: wall([sys.executable, "-c", "import typer"], env), args.repeat)
+    rows.append(("python -c 'import typer'", base, None, None))
+    for cmd in (["--version"], ["key", "list"], ["models", "list"], ["config", "show"]):
+        t = median_ms(lambda: wall([str(BYOK), *cmd], env), args.repeat)
+        rows.append((f"byok {' '.join(cmd)}", t, t / base, 2.0))
+
+    for provider, key in (("openai", OPENAI_KEY), ("anthropic", ANTHROPIC_KEY)):
+        bare_env = {**env, "K": key, "U": server.url}
+        bare = median_ms(lambda: first_byte([sys.executable, "-c", BARE[provider]], bare_env),
+                         args.repeat)
+        ours = median_ms(lambda: first_byte([str(BYOK), "run", "-p", provider, "hi"], env),
+                         args.repeat)
+        rows.append((f"bare {provider} SDK streamed call, first token", bare, None, None))
+        rows.append((f"byok run -p {provider}, first token", ours, ours / bare, 1.1))
+    server.shutdown()
+
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+          f"{platform.python_version()}, {platform.system()} {platform.release()}")
+    print(f"median of {args.repeat} runs\n")
+    print(f"| {'what':<46} | {'ms':>7} | {'ratio':>6} | {'goal':>5} |")
+    print(f"|{'-' * 48}|{'-' * 9}|{'-' * 8}|{'-' * 7}|")
+    for name, ms, ratio, goal in rows:
+        r = f"{ratio:.2f}x" if ratio else ""
+        g = f"{goal:g}x" if goal else ""
+        print(f"| {name:<46} | {ms:7.1f} | {r:>6} | {g:>5} |")
+
+
+if __name__ == "__main__":
+    main()
