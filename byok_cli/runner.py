@@ -58,47 +58,65 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
     fallbacks = list(plan.fallbacks)
     excluded = Excluded()
     failures: list[tuple[Attempt, ByokError]] = []
-    start = time.monotonic()
+    clock: dict = {}  # starts when the first request goes out, not at SDK import
     index: int | None = 0
     while index is not None:
         a = plan.attempts[index]
-        result = ChatResult()
-        first_at: float | None = None
         try:
-            key = _key_for(keychain, a)
-            adapter = connect(a.provider, key, base_url_for(
-                a.provider, profile_settings.get(f"{a.provider}_base_url")), settings)
-            req = ChatRequest(a.model, request.messages, request.system, request.max_tokens,
-                              request.temperature, request.stream)
-            for piece in adapter.chat(req, result):
-                if first_at is None:
-                    first_at = time.monotonic()
-                on_text(piece)
+            return _attempt(a, request, keychain, profile_settings, settings, clock, fallbacks,
+                            failures, on_text)
         except ByokError as err:
-            if first_at is not None:
-                err.partial = True
             if err.partial:
-                raise
+                raise _tagged(err, a, fallbacks)
             failures.append((a, err))
             if a.key_source == "user" and err.code in KEY_REJECTED:
                 keychain.mark(a.provider, f"failed: {err.code.value}")
             nxt = next_attempt(plan.attempts, index, err.code, excluded)
             if nxt is None:
-                raise _final_error(failures) from None
+                raise _tagged(_final_error(failures), a, fallbacks) from None
             b = plan.attempts[nxt]
             fallbacks.append({"kind": _KIND.get(err.code, err.code.value.lower()),
                               "code": err.code.value, "from": _label(a), "to": _label(b)})
             on_warning(f"{err.message}; trying {b.provider} {b.model} with the {b.key_label}")
             index = nxt
-            continue
-        end = time.monotonic()
-        return RunOutcome(result.text, a.provider, a.model, a.key_source, fallbacks,
-                          result.input_tokens, result.output_tokens,
-                          int((end - start) * 1000),
-                          int((first_at - start) * 1000) if first_at else None,
-                          errors=[{"attempt": _label(f), "code": e.code.value}
-                                  for f, e in failures])
+        except KeyboardInterrupt as stop:
+            raise _tagged(stop, a, fallbacks)
     raise AssertionError("unreachable")
+
+
+def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, profile_settings: dict,
+             settings: Settings, clock: dict, fallbacks: list[dict],
+             failures: list[tuple[Attempt, ByokError]],
+             on_text: Callable[[str], None]) -> RunOutcome:
+    result = ChatResult()
+    first_at: float | None = None
+    key = _key_for(keychain, a)
+    adapter = connect(a.provider, key, base_url_for(
+        a.provider, profile_settings.get(f"{a.provider}_base_url")), settings)
+    req = ChatRequest(a.model, request.messages, request.system, request.max_tokens,
+                      request.temperature, request.stream)
+    start = clock.setdefault("start", time.monotonic())
+    try:
+        for piece in adapter.chat(req, result):
+            if first_at is None:
+                first_at = time.monotonic()
+            on_text(piece)
+    except ByokError as err:
+        err.partial = err.partial or first_at is not None
+        raise
+    end = time.monotonic()
+    return RunOutcome(result.text, a.provider, a.model, a.key_source, fallbacks,
+                      result.input_tokens, result.output_tokens,
+                      int((end - start) * 1000),
+                      int((first_at - start) * 1000) if first_at else None,
+                      errors=[{"attempt": _label(f), "code": e.code.value} for f, e in failures])
+
+
+def _tagged(exc: BaseException, a: Attempt, fallbacks: list[dict]) -> BaseException:
+    """Say which attempt failed and which fallbacks came before, for the usage log."""
+    exc.attempt = _label(a)  # type: ignore[attr-defined]
+    exc.fallbacks = list(fallbacks)  # type: ignore[attr-defined]
+    return exc
 
 
 def _label(a: Attempt) -> dict:

@@ -64,6 +64,66 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (provider, base_url)
     );
     """,
+    # 2: conversations, usage log with hourly roll-ups, the `logging` setting
+    """
+    ALTER TABLE profiles ADD COLUMN logging TEXT NOT NULL DEFAULT 'on'
+        CHECK (logging IN ('on', 'off'));
+    CREATE TABLE conversations (
+        id         INTEGER PRIMARY KEY,
+        profile    TEXT NOT NULL,
+        system     TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX conversations_profile ON conversations(profile, id);
+    CREATE TABLE messages (
+        id              INTEGER PRIMARY KEY,
+        conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        role            TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        content         TEXT NOT NULL,
+        provider        TEXT,
+        model           TEXT,
+        created_at      TEXT NOT NULL
+    );
+    CREATE INDEX messages_conversation ON messages(conversation_id, id);
+    CREATE TABLE usage (
+        id            INTEGER PRIMARY KEY,
+        at            REAL NOT NULL,
+        profile       TEXT NOT NULL,
+        provider      TEXT,
+        model         TEXT,
+        key_source    TEXT,
+        fallbacks     TEXT NOT NULL DEFAULT '',
+        input_tokens  INTEGER,
+        output_tokens INTEGER,
+        ttft_ms       INTEGER,
+        latency_ms    INTEGER,
+        code          TEXT NOT NULL
+    );
+    CREATE INDEX usage_profile_at ON usage(profile, at);
+    CREATE TABLE usage_hourly (
+        profile       TEXT NOT NULL,
+        provider      TEXT NOT NULL,
+        model         TEXT NOT NULL,
+        hour          INTEGER NOT NULL,
+        requests      INTEGER NOT NULL DEFAULT 0,
+        errors        INTEGER NOT NULL DEFAULT 0,
+        fallbacks     INTEGER NOT NULL DEFAULT 0,
+        input_tokens  INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (profile, hour, provider, model)
+    );
+    CREATE TABLE usage_buckets (
+        profile  TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model    TEXT NOT NULL,
+        hour     INTEGER NOT NULL,
+        metric   TEXT NOT NULL CHECK (metric IN ('ttft', 'total')),
+        bucket   INTEGER NOT NULL,
+        n        INTEGER NOT NULL,
+        PRIMARY KEY (profile, hour, provider, model, metric, bucket)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -103,8 +163,27 @@ class StoredKey:
     updated_at: str
 
 
+@dataclass
+class Message:
+    role: str
+    content: str
+    provider: str | None = None
+    model: str | None = None
+    created_at: str | None = None
+
+
+@dataclass
+class Conversation:
+    id: int
+    profile: str
+    system: str | None
+    created_at: str
+    updated_at: str
+    messages: list[Message]
+
+
 SETTING_COLUMNS = ("preferred_provider", "openai_model", "anthropic_model",
-                   "openai_base_url", "anthropic_base_url")
+                   "openai_base_url", "anthropic_base_url", "logging")
 
 
 class Store:
@@ -226,7 +305,8 @@ class Store:
             f"SELECT {', '.join(SETTING_COLUMNS)}, created_at, updated_at FROM profiles "
             "WHERE name = ?", (profile,)).fetchone()
         if row is None:
-            return {c: ("system" if c == "preferred_provider" else None) for c in SETTING_COLUMNS}
+            defaults = {"preferred_provider": "system", "logging": "on"}
+            return {c: defaults.get(c) for c in SETTING_COLUMNS}
         names = SETTING_COLUMNS + ("created_at", "updated_at")
         return dict(zip(names, row))
 
@@ -318,6 +398,194 @@ class Store:
             conn.execute("INSERT OR REPLACE INTO model_cache VALUES (?, ?, ?, ?)",
                          (provider, base_url, fetched_at, payload))
 
+    # -- conversations ------------------------------------------------------------------
+    def conversations(self, profile: str, limit: int | None = None) -> list[dict]:
+        sql = ("SELECT c.id, c.created_at, c.updated_at, COUNT(m.id), "
+               "(SELECT content FROM messages WHERE conversation_id = c.id AND role = 'user' "
+               " ORDER BY id LIMIT 1), "
+               "(SELECT model FROM messages WHERE conversation_id = c.id AND role = 'assistant' "
+               " ORDER BY id DESC LIMIT 1) "
+               "FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id "
+               "WHERE c.profile = ? GROUP BY c.id ORDER BY c.id DESC")
+        rows = self.conn.execute(sql + (f" LIMIT {int(limit)}" if limit else ""), (profile,))
+        return [{"id": r[0], "created_at": r[1], "updated_at": r[2], "messages": r[3],
+                 "first_prompt": r[4], "model": r[5]} for r in rows]
+
+
+    def conversation(self, profile: str, cid: int) -> Conversation | None:
+        row = self.conn.execute("SELECT id, profile, system, created_at, updated_at FROM "
+                                "conversations WHERE profile = ? AND id = ?", (profile, cid)).fetchone()
+        if row is None:
+            return None
+        messages = [Message(*m) for m in self.conn.execute(
+            "SELECT role, content, provider, model, created_at FROM messages "
+            "WHERE conversation_id = ? ORDER BY id", (cid,))]
+        return Conversation(*row, messages=messages)
+
+
+    def latest_conversation_id(self, profile: str) -> int | None:
+        row = self.conn.execute("SELECT id FROM conversations WHERE profile = ? "
+                                "ORDER BY updated_at DESC, id DESC LIMIT 1", (profile,)).fetchone()
+        return row[0] if row else None
+
+
+    def append_exchange(self, profile: str, cid: int | None, system: str | None,
+                         new: list[Message]) -> int:
+        """Add messages to a conversation (made if cid is None) in one transaction."""
+        stamp = now()
+        with self.transaction() as conn:
+            if cid is None:
+                cid = conn.execute("INSERT INTO conversations (profile, system, created_at, "
+                                   "updated_at) VALUES (?, ?, ?, ?)",
+                                   (profile, system, stamp, stamp)).lastrowid
+            else:
+                conn.execute("UPDATE conversations SET system = ?, updated_at = ? WHERE id = ?",
+                             (system, stamp, cid))
+            conn.executemany("INSERT INTO messages (conversation_id, role, content, provider, model, "
+                             "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                             [(cid, m.role, m.content, m.provider, m.model, stamp) for m in new])
+        return cid
+
+    def delete_conversations(self, profile: str, cid: int | None = None) -> int:
+        with self.transaction() as conn:
+            if cid is None:
+                cur = conn.execute("DELETE FROM conversations WHERE profile = ?", (profile,))
+            else:
+                cur = conn.execute("DELETE FROM conversations WHERE profile = ? AND id = ?",
+                                   (profile, cid))
+        self.checkpoint()
+        return cur.rowcount
+
+    # -- usage ----------------------------------------------------------------------------
+    def record_usage(self, row: "UsageRow") -> None:
+        """One request: its raw row, and the hourly roll-ups `byok usage` reads."""
+        hour = int(row.at // 3600)
+        errors, fell_back = int(row.code != "OK"), int(bool(row.fallbacks))
+        key = (row.profile, row.provider, row.model, hour)
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO usage (at, profile, provider, model, key_source, fallbacks, "
+                         "input_tokens, output_tokens, ttft_ms, latency_ms, code) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row.values())
+            conn.execute(
+                "INSERT INTO usage_hourly (profile, provider, model, hour, requests, errors, "
+                "fallbacks, input_tokens, output_tokens) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?) "
+                "ON CONFLICT DO UPDATE SET requests = requests + 1, errors = errors + excluded.errors, "
+                "fallbacks = fallbacks + excluded.fallbacks, "
+                "input_tokens = input_tokens + excluded.input_tokens, "
+                "output_tokens = output_tokens + excluded.output_tokens",
+                (*key, errors, fell_back, row.input_tokens or 0, row.output_tokens or 0))
+            for metric, ms in (("ttft", row.ttft_ms), ("total", row.latency_ms)):
+                if ms is not None:
+                    conn.execute("INSERT INTO usage_buckets VALUES (?, ?, ?, ?, ?, ?, 1) "
+                                 "ON CONFLICT DO UPDATE SET n = n + 1",
+                                 (*key, metric, bucket(ms)))
+
+    def rebuild_usage_rollups(self) -> None:
+        """Derive the roll-ups from the raw usage rows again (after bulk imports)."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM usage_hourly")
+            conn.execute("DELETE FROM usage_buckets")
+            conn.execute(
+                "INSERT INTO usage_hourly SELECT profile, provider, model, CAST(at / 3600 AS INT), "
+                "COUNT(*), SUM(code != 'OK'), SUM(fallbacks != ''), "
+                "TOTAL(input_tokens), TOTAL(output_tokens) FROM usage "
+                "GROUP BY profile, provider, model, CAST(at / 3600 AS INT)")
+            for metric, column in (("ttft", "ttft_ms"), ("total", "latency_ms")):
+                conn.execute(
+                    f"INSERT INTO usage_buckets SELECT profile, provider, model, "
+                    f"CAST(at / 3600 AS INT), '{metric}', {bucket_sql(column)}, COUNT(*) "
+                    f"FROM usage WHERE {column} IS NOT NULL "
+                    f"GROUP BY 1, 2, 3, 4, 6")
+
+    def usage_totals(self, profile: str, since: float | None, provider: str | None) -> list[tuple]:
+        """(provider, model, requests, errors, fallbacks, input, output) per provider and model.
+
+        Whole hours come from the roll-ups; the first, partial hour from the raw rows.
+        """
+        where, hourly, raw = self._usage_window(profile, since, provider)
+        sql = (
+            "SELECT provider, model, SUM(r), SUM(e), SUM(f), SUM(i), SUM(o) FROM ("
+            " SELECT provider, model, requests r, errors e, fallbacks f, input_tokens i, "
+            " output_tokens o FROM usage_hourly WHERE profile = ? AND hour > ?" + where +
+            " UNION ALL SELECT provider, model, 1, code != 'OK', fallbacks != '', "
+            " IFNULL(input_tokens, 0), IFNULL(output_tokens, 0) FROM usage "
+            " WHERE profile = ? AND at >= ? AND at < ?" + where +
+            ") GROUP BY provider, model ORDER BY provider, model")
+        return list(self.conn.execute(sql, hourly + raw))
+
+    def usage_buckets(self, profile: str, since: float | None, provider: str | None
+                      ) -> list[tuple]:
+        """(provider, model, metric, bucket, count), the latency histograms."""
+        where, hourly, raw_args = self._usage_window(profile, since, provider)
+        raw = " UNION ALL ".join(
+            f"SELECT provider, model, '{metric}' metric, {bucket_sql(column)} bucket, 1 n "
+            f"FROM usage WHERE profile = ? AND at >= ? AND at < ? AND {column} IS NOT NULL"
+            + where for metric, column in (("ttft", "ttft_ms"), ("total", "latency_ms")))
+        sql = ("SELECT provider, model, metric, bucket, SUM(n) FROM ("
+               " SELECT provider, model, metric, bucket, n FROM usage_buckets "
+               " WHERE profile = ? AND hour > ?" + where + " UNION ALL " + raw +
+               ") GROUP BY provider, model, metric, bucket ORDER BY provider, model, metric, bucket")
+        return list(self.conn.execute(sql, hourly + raw_args + raw_args))
+
+    @staticmethod
+    def _usage_window(profile: str, since: float | None, provider: str | None
+                      ) -> tuple[str, list, list]:
+        """(provider filter, arguments for the whole hours, arguments for the partial hour)."""
+        first_hour = -1 if since is None else int(since // 3600)
+        start = 0.0 if since is None else since
+        edge = 0.0 if since is None else (first_hour + 1) * 3600.0
+        extra = [provider] if provider else []
+        return (" AND provider = ?" if provider else "", [profile, first_hour, *extra],
+                [profile, start, edge, *extra])
+
+
+@dataclass
+class UsageRow:
+    """One request in the usage log. Never any key material, nor anything derived from it."""
+
+    at: float
+    profile: str
+    provider: str
+    model: str
+    key_source: str | None
+    fallbacks: str          # comma-separated kinds, '' when none was taken
+    input_tokens: int | None
+    output_tokens: int | None
+    ttft_ms: int | None
+    latency_ms: int | None
+    code: str               # 'OK' or an error code
+
+    def values(self) -> tuple:
+        return (self.at, self.profile, self.provider, self.model, self.key_source,
+                self.fallbacks, self.input_tokens, self.output_tokens, self.ttft_ms,
+                self.latency_ms, self.code)
+
+
+# Latency histograms keep two significant figures (exact below 100 ms): percentiles come
+# from a few hundred buckets per model, however many requests there were.
+_DECADES = (100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
+
+
+def bucket(ms: int) -> int:
+    ms = max(0, int(ms))
+    if ms < _DECADES[0]:
+        return ms
+    for limit in _DECADES[1:]:
+        if ms < limit:
+            step = limit // 100
+            return ms // step * step
+    step = _DECADES[-1] // 10
+    return ms // step * step
+
+
+def bucket_sql(column: str) -> str:
+    cases = [f"WHEN {column} < {_DECADES[0]} THEN MAX({column}, 0)"]
+    cases += [f"WHEN {column} < {limit} THEN {column} / {limit // 100} * {limit // 100}"
+              for limit in _DECADES[1:]]
+    step = _DECADES[-1] // 10
+    return f"(CASE {' '.join(cases)} ELSE {column} / {step} * {step} END)"
+
 
 def file_mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
+

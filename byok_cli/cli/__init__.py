@@ -126,7 +126,8 @@ def _fast_params(command, help_names: list[str]) -> None:
 
 # Command groups, each in its own module, imported only when used: `byok run` need not
 # load the key, models and config commands, and `byok key list` need not load `run`.
-COMMANDS = {"run": "run", "key": "key", "models": "models", "config": "config"}
+COMMANDS = {"run": "run", "chat": "chat", "key": "key", "models": "models",
+            "config": "config", "history": "history", "usage": "usage"}
 
 
 class ByokGroup(TyperGroup):
@@ -209,6 +210,15 @@ def group(help: str) -> typer.Typer:
     return typer.Typer(help=help, no_args_is_help=True, add_completion=False,
                        rich_markup_mode=None, pretty_exceptions_enable=False,
                        context_settings={"help_option_names": HELP_NAMES})
+
+
+def single(name: str, function) -> typer.Typer:
+    """A lone top-level command (run, chat, usage) in a module of its own."""
+    one = typer.Typer(add_completion=False, rich_markup_mode=None,
+                      pretty_exceptions_enable=False,
+                      context_settings={"help_option_names": HELP_NAMES})
+    one.command(name)(function)
+    return one
 
 
 def _version(value: bool) -> None:

@@ -17,6 +17,7 @@ SETTINGS = {
     "anthropic.model": "anthropic_model",
     "openai.base_url": "openai_base_url",
     "anthropic.base_url": "anthropic_base_url",
+    "logging": "logging",
 }
 
 
@@ -34,6 +35,10 @@ def _check(column: str, value: str) -> str | None:
         if value not in ("openai", "anthropic", "system"):
             raise ByokError(Code.USAGE, f"preferred-provider must be openai, anthropic or system, "
                             f"not {value!r}")
+        return value
+    if column == "logging":
+        if value not in ("on", "off"):
+            raise ByokError(Code.USAGE, f"logging must be on or off, not {value!r}")
         return value
     if value in ("", "default", "none"):
         return None  # back to the default

@@ -70,3 +70,24 @@ def info(message: str) -> None:
 def error(message: str) -> None:
     sys.stderr.write(_style("error:", "31") + " " + message + "\n")
     sys.stderr.flush()
+
+
+class Printer:
+    """Streams text to stdout as it arrives, and ends the line afterwards."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.last = ""
+
+    def __call__(self, piece: str) -> None:
+        if self.quiet or not piece:
+            return
+        self.last = piece
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    def end(self) -> None:
+        if self.last and not self.last.endswith("\n"):
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+        self.last = ""

@@ -11,7 +11,7 @@ from typing import List, Optional
 import typer
 
 from ..errors import ByokError, Code
-from . import output, state
+from . import output, single, state
 
 MAX_INPUT = 10 * 1024 * 1024
 
@@ -92,6 +92,11 @@ def run(
     explain: bool = typer.Option(False, "--explain", help="Show the plan; send nothing."),
     no_fallback: bool = typer.Option(False, "--no-fallback",
                                      help="No model or provider fallback."),
+    cont: bool = typer.Option(False, "--continue", "-c",
+                              help="Continue the latest conversation."),
+    cid: Optional[int] = typer.Option(None, "--cid", min=1, help="Continue conversation ID."),
+    no_log: bool = typer.Option(False, "--no-log",
+                                help="Keep this prompt and answer out of the history."),
 ) -> None:
     """Send a prompt and stream the answer to stdout.
 
@@ -101,64 +106,42 @@ def run(
 
       git diff | byok run -m haiku "write a commit message"
 
+      byok run -c -p anthropic "and now in French"
+
       byok run --explain -p anthropic
     """
-    from ..catalog import load
-    from ..keychain import hint_of
-    from ..keys import PROVIDERS, check_provider
-    from ..providers import ChatRequest
-    from ..resolve import KeyAvailability, plan as make_plan
-    from ..runner import execute
+    from ..ask import AskOptions, ask, find_conversation, make_plan
+    from ..keys import check_provider
 
     st = state(ctx)
     prov = check_provider(provider) if provider else None
-    stored = st.store.keys(st.profile)
-    env = {p: hint_of(k) for p in PROVIDERS if (k := st.keychain.env_key(p))}
-    the_plan = make_plan(st.store.settings(st.profile),
-                         KeyAvailability({p: k.hint for p, k in stored.items()}, env),
-                         load(), model=model, provider=prov, fallback=not no_fallback)
     if explain:
-        _print_plan(the_plan, as_json)
+        _print_plan(make_plan(st.keychain, model, prov, not no_fallback), as_json)
         return
+    conversation = find_conversation(st.keychain, cid, cont)
     text = build_prompt(prompt or [])
-    for w in the_plan.warnings:
-        output.warn(w)
-    request = ChatRequest(model="", messages=[{"role": "user", "content": text}], system=system,
-                          max_tokens=max_tokens, temperature=temperature, stream=not no_stream)
-    shown: list[str] = []
-
-    def show(piece: str) -> None:
-        if as_json:
-            return
-        shown.append(piece)
-        sys.stdout.write(piece)
-        sys.stdout.flush()
-
+    options = AskOptions(model=model, provider=prov, system=system, max_tokens=max_tokens,
+                         temperature=temperature, stream=not no_stream,
+                         fallback=not no_fallback, log=not no_log)
+    printer = output.Printer(quiet=as_json)
     try:
-        outcome = execute(the_plan, request, st.keychain, on_text=show, on_warning=output.warn)
+        result = ask(st.keychain, text, options, conversation_id=conversation,
+                     on_text=printer, on_warning=output.warn)
     except ByokError as err:
-        if shown:
-            _end_line(shown)
+        shown = bool(printer.last)
+        printer.end()
         if err.partial:
-            err.message += " (the output above is incomplete)" if shown else \
-                " (the answer was incomplete)"
+            err.message += (" (the output above is incomplete)" if shown
+                            else " (the answer was incomplete)")
         raise
     except KeyboardInterrupt:
-        if shown:
-            _end_line(shown)
+        printer.end()
         raise
     if as_json:
-        output.emit_json(outcome.to_dict())
+        output.emit_json({**result.outcome.to_dict(),
+                          "conversation_id": result.conversation_id})
     else:
-        _end_line(shown)
+        printer.end()
 
 
-def _end_line(shown: list[str]) -> None:
-    if not "".join(shown[-1:]).endswith("\n"):
-        sys.stdout.write("\n")
-    sys.stdout.flush()
-
-
-app = typer.Typer(rich_markup_mode=None, add_completion=False, pretty_exceptions_enable=False,
-                  context_settings={"help_option_names": ["-h", "--help"]})
-app.command("run")(run)
+app = single("run", run)

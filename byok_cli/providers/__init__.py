@@ -30,6 +30,25 @@ class ChatRequest:
     stream: bool = True
 
 
+def normalise_turns(messages: list[dict]) -> list[dict]:
+    """The turns both APIs accept: no empty messages, roles alternating, a user turn first.
+
+    Consecutive turns of one role (say, after a failed answer) are joined.
+    """
+    out: list[dict] = []
+    for m in messages:
+        text = m.get("content") or ""
+        if not text.strip():
+            continue
+        if out and out[-1]["role"] == m["role"]:
+            out[-1] = {"role": m["role"], "content": out[-1]["content"] + "\n\n" + text}
+        else:
+            out.append({"role": m["role"], "content": text})
+    while out and out[0]["role"] != "user":
+        out.pop(0)
+    return out
+
+
 @dataclass
 class ChatResult:
     """Filled in while a chat streams; complete once the generator is exhausted."""

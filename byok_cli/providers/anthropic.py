@@ -8,7 +8,7 @@ import anthropic
 
 from ..errors import ByokError, Code
 from . import (ChatRequest, ChatResult, RemoteModel, Settings, classify, network_error,
-               stream_with_retries, with_retries)
+               normalise_turns, stream_with_retries, with_retries)
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_MAX_TOKENS = 4096  # the Messages API requires a limit
@@ -60,7 +60,7 @@ class AnthropicAdapter:
         with_retries(call, self.settings)
 
     def chat(self, request: ChatRequest, result: ChatResult) -> Iterator[str]:
-        params: dict = {"model": request.model, "messages": request.messages,
+        params: dict = {"model": request.model, "messages": normalise_turns(request.messages),
                         "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS}
         if request.system:
             params["system"] = request.system

@@ -8,7 +8,7 @@ import openai
 
 from ..errors import ByokError, Code
 from . import (ChatRequest, ChatResult, RemoteModel, Settings, classify, network_error,
-               stream_with_retries, with_retries)
+               normalise_turns, stream_with_retries, with_retries)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # What `run` can use: chat models, not embeddings, speech, images or moderation.
@@ -61,7 +61,7 @@ class OpenAIAdapter:
 
     def chat(self, request: ChatRequest, result: ChatResult) -> Iterator[str]:
         messages = ([{"role": "system", "content": request.system}] if request.system else [])
-        messages += request.messages
+        messages += normalise_turns(request.messages)
         params: dict = {"model": request.model, "messages": messages}
         if request.max_tokens is not None:
             params["max_completion_tokens"] = request.max_tokens

@@ -1,0 +1,128 @@
+"""Ask a question within a conversation: resolve, send with fallbacks, log usage and history.
+
+This is what `byok run` and `byok chat` are built on, and what scripts can call.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .catalog import load
+from .errors import ByokError, Code
+from .keychain import Keychain, hint_of
+from .keys import PROVIDERS
+from .providers import ChatRequest
+from .resolve import KeyAvailability, Plan, plan
+from .runner import RunOutcome, execute
+from .store import Message, UsageRow
+
+
+@dataclass
+class AskOptions:
+    model: str | None = None
+    provider: str | None = None
+    system: str | None = None      # None: keep the conversation's system prompt
+    max_tokens: int | None = None
+    temperature: float | None = None
+    stream: bool = True
+    fallback: bool = True
+    log: bool = True               # store prompt and answer (usage figures are kept anyway)
+
+
+@dataclass
+class AskResult:
+    outcome: RunOutcome
+    conversation_id: int | None
+    warnings: list[str] = field(default_factory=list)
+
+
+def make_plan(keychain: Keychain, model: str | None = None, provider: str | None = None,
+              fallback: bool = True) -> Plan:
+    """The ordered attempts for this profile's settings, keys and environment."""
+    store = keychain.store
+    stored = store.keys(keychain.profile)
+    env = {p: hint_of(k) for p in PROVIDERS if (k := keychain.env_key(p))}
+    return plan(store.settings(keychain.profile),
+                KeyAvailability({p: k.hint for p, k in stored.items()}, env), load(),
+                model=model, provider=provider, fallback=fallback)
+
+
+def find_conversation(keychain: Keychain, cid: int | None, latest: bool) -> int | None:
+    if cid is not None:
+        if keychain.store.conversation(keychain.profile, cid) is None:
+            raise ByokError(Code.USAGE, f"there is no conversation {cid} in profile "
+                            f"{keychain.profile!r}", hint="see `byok history list`")
+        return cid
+    if latest:
+        found = keychain.store.latest_conversation_id(keychain.profile)
+        if found is None:
+            raise ByokError(Code.USAGE, "there is no conversation to continue yet",
+                            hint="start one with `byok run`")
+        return found
+    return None
+
+
+def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
+        conversation_id: int | None = None, history: list[Message] | None = None,
+        on_text: Callable[[str], None] = lambda s: None,
+        on_warning: Callable[[str], None] = lambda s: None) -> AskResult:
+    """Send ``prompt`` (after the conversation's earlier messages, if any) and return the
+    answer. ``history`` gives those messages directly (an unlogged chat keeps them in
+    memory); otherwise they are read from conversation ``conversation_id``.
+
+    Raises ByokError with the design's codes; the usage log gets a row either way.
+    """
+    options = options or AskOptions()
+    store, profile = keychain.store, keychain.profile
+    stored = store.conversation(profile, conversation_id) if conversation_id else None
+    if history is None:
+        history = stored.messages if stored else []
+    model, provider = options.model, options.provider
+    if not model and not provider:
+        last = [m for m in history if m.role == "assistant" and m.model]
+        if last:  # carry on with the model the conversation last used
+            model, provider = last[-1].model, last[-1].provider
+    the_plan = make_plan(keychain, model, provider, options.fallback)
+    for warning in the_plan.warnings:
+        on_warning(warning)
+    system = options.system if options.system is not None else (stored.system if stored
+                                                                 else None)
+    turns = [{"role": m.role, "content": m.content} for m in history]
+    request = ChatRequest(model="", messages=turns + [{"role": "user", "content": prompt}],
+                          system=system, max_tokens=options.max_tokens,
+                          temperature=options.temperature, stream=options.stream)
+    started = time.time()
+    try:
+        outcome = execute(the_plan, request, keychain, on_text=on_text, on_warning=on_warning)
+    except ByokError as err:
+        _log_failure(keychain, started, err.code.value, err)
+        raise
+    except KeyboardInterrupt as stop:
+        _log_failure(keychain, started, Code.INTERRUPTED.value, stop)
+        raise
+    store.record_usage(UsageRow(
+        started, profile, outcome.provider, outcome.model, outcome.key_source,
+        ",".join(f["kind"] for f in outcome.fallbacks), outcome.input_tokens,
+        outcome.output_tokens, outcome.ttft_ms, outcome.latency_ms, "OK"))
+    exchange = [Message("user", prompt),
+                Message("assistant", outcome.text, outcome.provider, outcome.model)]
+    cid = conversation_id
+    if options.log and store.settings(profile)["logging"] == "on":
+        cid = store.append_exchange(profile, conversation_id, system, exchange)
+    history.extend(exchange)  # a caller's in-memory transcript grows too
+    return AskResult(outcome, cid, the_plan.warnings)
+
+
+def _log_failure(keychain: Keychain, started: float, code: str, exc: BaseException) -> None:
+    attempt = getattr(exc, "attempt", None)
+    if attempt is None:
+        return  # nothing was sent
+    try:
+        keychain.store.record_usage(UsageRow(
+            started, keychain.profile, attempt["provider"], attempt["model"],
+            attempt["key_source"], ",".join(f["kind"] for f in getattr(exc, "fallbacks", [])),
+            None, None, None, int((time.time() - started) * 1000), code))
+    except ByokError:
+        pass  # the original failure is what the person needs to see

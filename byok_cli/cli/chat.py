@@ -1,0 +1,120 @@
+"""`byok chat`: an interactive conversation; switch model or provider at any turn."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+
+from ..errors import ByokError
+from . import output, single, state
+
+HELP = ("commands: /model ID-or-alias, /provider NAME, /system TEXT, /history, /exit "
+        "(or Ctrl-D); Ctrl-C stops an answer")
+
+
+def _read_line(interactive: bool) -> str | None:
+    """One line of input, or None at the end. On a terminal, with line editing."""
+    if interactive:
+        try:
+            return input("› ")
+        except EOFError:
+            return None
+    line = sys.stdin.readline()
+    return None if line == "" else line
+
+
+def chat(
+    ctx: typer.Context,
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model id or alias."),
+    provider: Optional[str] = typer.Option(None, "--provider", "-p",
+                                           help="openai or anthropic."),
+    system: Optional[str] = typer.Option(None, "--system", "-s", help="System prompt."),
+    cont: bool = typer.Option(False, "--continue", "-c",
+                              help="Continue the latest conversation."),
+    cid: Optional[int] = typer.Option(None, "--cid", min=1, help="Continue conversation ID."),
+    no_log: bool = typer.Option(False, "--no-log", help="Keep this chat out of the history."),
+    no_fallback: bool = typer.Option(False, "--no-fallback",
+                                     help="No model or provider fallback."),
+) -> None:
+    """Chat interactively. Reads one line a turn (also from a pipe); answers stream.
+
+    In the chat: /model ID-or-alias, /provider NAME, /system TEXT, /history, /exit.
+
+    Examples:
+
+      byok chat -m sonnet
+
+      printf 'hi\\n/model luna\\nand now?\\n' | byok chat
+    """
+    from ..ask import AskOptions, ask, find_conversation
+    from ..catalog import load
+    from ..keys import check_provider
+
+    st = state(ctx)
+    options = AskOptions(model=model, provider=check_provider(provider) if provider else None,
+                         system=system, fallback=not no_fallback, log=not no_log)
+    conversation = find_conversation(st.keychain, cid, cont)
+    stored = st.store.conversation(st.profile, conversation) if conversation else None
+    transcript = list(stored.messages) if stored else []
+    if stored and options.system is None:
+        options.system = stored.system
+    interactive = sys.stdin.isatty()
+    if interactive:
+        try:
+            import readline  # noqa: F401 - line editing and history for input()
+        except ImportError:
+            pass
+        output.info(f"byok chat — {HELP}")
+    printer = output.Printer()
+    while True:
+        try:
+            line = _read_line(interactive)
+        except KeyboardInterrupt:
+            sys.stderr.write("\n")
+            continue
+        if line is None:
+            break
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("/"):
+            word, _, arg = line.partition(" ")
+            arg = arg.strip()
+            try:
+                if word in ("/exit", "/quit"):
+                    break
+                if word == "/model" and arg:
+                    options.provider, options.model = load().resolve(arg)
+                    output.info(f"model: {options.provider} {options.model}")
+                elif word == "/provider" and arg:
+                    options.provider, options.model = check_provider(arg), None
+                    output.info(f"provider: {options.provider}")
+                elif word == "/system":
+                    options.system = arg or None
+                    output.info("system prompt " + ("set" if arg else "cleared"))
+                elif word == "/history":
+                    for m in transcript:
+                        who = "you" if m.role == "user" else f"{m.provider}/{m.model}"
+                        sys.stdout.write(f"[{who}] {m.content}\n")
+                    sys.stdout.flush()
+                else:
+                    output.warn(f"unknown command {line!r}; {HELP}")
+            except ByokError as err:
+                output.error(err.one_line())
+            continue
+        try:
+            result = ask(st.keychain, line, options, conversation_id=conversation,
+                         history=transcript, on_text=printer, on_warning=output.warn)
+            printer.end()
+            conversation = result.conversation_id
+        except KeyboardInterrupt:
+            printer.end()
+            output.info("(answer stopped)")
+        except ByokError as err:  # the session goes on; the turn is not kept
+            printer.end()
+            output.error(err.one_line())
+
+
+app = single("chat", chat)

@@ -1,0 +1,99 @@
+"""`byok history list | show | rm | clear`."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ..errors import ByokError, Code
+from . import group, output, state
+
+app = group("Browse and delete stored conversations.")
+
+
+def _one_line(text: str | None, width: int = 60) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[:width - 1] + "…"
+
+
+@app.command("list")
+def list_conversations(
+    ctx: typer.Context,
+    limit: int = typer.Option(50, "--limit", "-n", min=1, help="How many, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+) -> None:
+    """List conversations, newest first.
+
+    Example:
+
+      byok history list -n 10
+    """
+    st = state(ctx)
+    rows = st.store.conversations(st.profile, limit)
+    if as_json:
+        output.emit_json(rows)
+        return
+    output.table(["id", "updated", "messages", "model", "first prompt"],
+                 [[r["id"], r["updated_at"], r["messages"], r["model"] or "-",
+                   _one_line(r["first_prompt"])] for r in rows])
+
+
+@app.command("show")
+def show(ctx: typer.Context, cid: int = typer.Argument(..., metavar="ID"),
+         as_json: bool = typer.Option(False, "--json", help="Print a JSON object.")) -> None:
+    """Show a conversation's messages, with the model that wrote each answer.
+
+    Example:
+
+      byok history show 3 --json
+    """
+    st = state(ctx)
+    conv = st.store.conversation(st.profile, cid)
+    if conv is None:
+        raise ByokError(Code.USAGE, f"there is no conversation {cid} in profile {st.profile!r}")
+    if as_json:
+        output.emit_json({"id": conv.id, "system": conv.system, "created_at": conv.created_at,
+                          "updated_at": conv.updated_at,
+                          "messages": [m.__dict__ for m in conv.messages]})
+        return
+    if conv.system:
+        sys.stdout.write(f"[system]\n{conv.system}\n\n")
+    for m in conv.messages:
+        who = "user" if m.role == "user" else f"assistant: {m.provider}/{m.model}"
+        sys.stdout.write(f"[{who}]\n{m.content}\n\n")
+    sys.stdout.flush()
+
+
+@app.command("rm")
+def remove(ctx: typer.Context, cid: int = typer.Argument(..., metavar="ID")) -> None:
+    """Delete one conversation.
+
+    Example:
+
+      byok history rm 3
+    """
+    st = state(ctx)
+    if not st.store.delete_conversations(st.profile, cid):
+        raise ByokError(Code.USAGE, f"there is no conversation {cid} in profile {st.profile!r}")
+    output.info(f"deleted conversation {cid}")
+
+
+@app.command("clear")
+def clear(ctx: typer.Context,
+          yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask.")) -> None:
+    """Delete every conversation of the profile (usage figures are kept).
+
+    Example:
+
+      byok history clear --yes
+    """
+    st = state(ctx)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise ByokError(Code.USAGE, "refusing to delete the history without confirmation",
+                            hint="add --yes")
+        if not typer.confirm(f"Delete every conversation of profile {st.profile!r}?", err=True):
+            raise typer.Exit(1)
+    n = st.store.delete_conversations(st.profile)
+    output.info(f"deleted {n} conversation(s)")

@@ -1,0 +1,66 @@
+"""Usage figures per provider and model: requests, tokens, errors, fallbacks, latency."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import time
+
+from .errors import ByokError, Code
+from .store import Store
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_since(text: str | None, now: float | None = None) -> float | None:
+    """'7d', '12h', '30m', '2w', 'all', or an ISO date -> a unix time (None for all)."""
+    if text is None or text.strip().lower() in ("", "all"):
+        return None
+    now = time.time() if now is None else now
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text.lower())
+    if m:
+        return now - float(m.group(1)) * _UNITS[m.group(2)]
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ByokError(Code.USAGE, f"--since {text!r} is not a duration or a date",
+                        hint="use 7d, 24h, 30m, 2w, all, or a date like 2026-11-01") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when.timestamp()
+
+
+def percentile(buckets: list[tuple[int, int]], p: float) -> int | None:
+    """The p-th percentile (nearest rank) of a histogram of (value, count), sorted by value."""
+    total = sum(n for _, n in buckets)
+    if not total:
+        return None
+    rank = max(1, math.ceil(p * total))
+    seen = 0
+    for value, n in buckets:
+        seen += n
+        if seen >= rank:
+            return value
+    return buckets[-1][0]
+
+
+def summary(store: Store, profile: str, since: float | None = None,
+            provider: str | None = None) -> list[dict]:
+    """One dict per provider and model, aggregated in SQL from hourly roll-ups."""
+    hist: dict[tuple, list[tuple[int, int]]] = {}
+    for prov, model, metric, value, n in store.usage_buckets(profile, since, provider):
+        hist.setdefault((prov, model, metric), []).append((value, n))
+    rows = []
+    for prov, model, requests, errors, fallbacks, tokens_in, tokens_out in store.usage_totals(
+            profile, since, provider):
+        ttft = hist.get((prov, model, "ttft"), [])
+        total = hist.get((prov, model, "total"), [])
+        rows.append({
+            "provider": prov, "model": model, "requests": requests, "errors": errors,
+            "fallbacks": fallbacks, "input_tokens": int(tokens_in),
+            "output_tokens": int(tokens_out),
+            "ttft_p50_ms": percentile(ttft, 0.50), "ttft_p95_ms": percentile(ttft, 0.95),
+            "latency_p50_ms": percentile(total, 0.50), "latency_p95_ms": percentile(total, 0.95),
+        })
+    return rows

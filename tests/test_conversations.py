@@ -1,0 +1,254 @@
+"""Conversations across model and provider switches, `byok chat`, history and usage."""
+
+import json
+import sqlite3
+import sys
+import time
+
+import pytest
+from hypothesis import given, strategies as st
+
+from byok_cli.errors import Code
+from byok_cli.store import DB_NAME, Store, UsageRow, bucket, bucket_sql
+from byok_cli.usage import parse_since, percentile, summary
+from conftest import (ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, OPENAI_GOOD_ENV, anthropic_key,
+                      assert_no_leak, openai_key)
+
+
+def posts(fake):
+    return [r for r in fake.requests if r["method"] == "POST"]
+
+
+@pytest.fixture
+def both(byok_env):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    byok_env.set_key("anthropic", ANTHROPIC_GOOD)
+    return byok_env
+
+
+def test_continue_switches_provider_with_history_converted(both, fake):
+    r1 = both.run("run", "-s", "be terse", "first question")
+    assert r1.returncode == 0, r1.stderr
+    r2 = both.run("run", "-c", "-p", "anthropic", "second question")
+    assert r2.returncode == 0, r2.stderr
+    r3 = both.run("run", "-c", "-m", "luna", "third question")
+    assert r3.returncode == 0, r3.stderr
+    first, second, third = posts(fake)
+    assert first["path"] == "/v1/chat/completions"
+    assert first["messages"] == [{"role": "system", "content": "be terse"},
+                                 {"role": "user", "content": "first question"}]
+    # Anthropic: the system prompt moves to the top level; roles alternate
+    assert second["path"] == "/v1/messages" and second["system"] == "be terse"
+    assert second["messages"] == [
+        {"role": "user", "content": "first question"},
+        {"role": "assistant", "content": "Echo[gpt-6.2-sol]: first question"},
+        {"role": "user", "content": "second question"}]
+    # and back to OpenAI with the whole history, system prompt first again
+    assert third["path"] == "/v1/chat/completions" and third["model"] == "gpt-6-luna"
+    assert third["messages"] == [
+        {"role": "system", "content": "be terse"},
+        {"role": "user", "content": "first question"},
+        {"role": "assistant", "content": "Echo[gpt-6.2-sol]: first question"},
+        {"role": "user", "content": "second question"},
+        {"role": "assistant", "content": "Echo[claude-sonnet-5-5]: second question"},
+        {"role": "user", "content": "third question"}]
+    shown = json.loads(both.run("history", "show", "1", "--json").stdout)
+    assert shown["system"] == "be terse"
+    assert [(m["role"], m["provider"], m["model"]) for m in shown["messages"]] == [
+        ("user", None, None), ("assistant", "openai", "gpt-6.2-sol"),
+        ("user", None, None), ("assistant", "anthropic", "claude-sonnet-5-5"),
+        ("user", None, None), ("assistant", "openai", "gpt-6-luna")]
+
+
+def test_continue_keeps_the_last_model(both, fake):
+    both.run("run", "-m", "haiku", "one")
+    both.run("run", "-c", "two")
+    assert [p["model"] for p in posts(fake)] == ["claude-haiku-5-5", "claude-haiku-5-5"]
+
+
+def test_cid_picks_a_conversation(both, fake):
+    both.run("run", "alpha")
+    both.run("run", "beta")
+    r = both.run("run", "--cid", "1", "--json", "gamma")
+    assert json.loads(r.stdout)["conversation_id"] == 1
+    assert [m["content"] for m in posts(fake)[-1]["messages"]] == [
+        "alpha", "Echo[gpt-6.2-sol]: alpha", "gamma"]
+    missing = both.run("run", "--cid", "99", "x")
+    assert missing.returncode == Code.USAGE.exit_status and "no conversation 99" in missing.stderr
+
+
+def test_continue_without_conversation(byok_env):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    r = byok_env.run("run", "-c", "x")
+    assert r.returncode == Code.USAGE.exit_status and "no conversation" in r.stderr
+
+
+def test_no_log_and_logging_setting_keep_text_out(both, fake):
+    both.run("run", "--no-log", "secret plans")
+    both.run("config", "set", "logging", "off")
+    both.run("run", "more secret plans")
+    assert json.loads(both.run("history", "list", "--json").stdout) == []
+    db = (both.home / DB_NAME).read_bytes()
+    assert b"secret plans" not in db
+    usage = json.loads(both.run("usage", "--json").stdout)
+    assert usage[0]["requests"] == 2  # the figures are still kept
+
+
+def test_history_rm_and_clear(both):
+    for word in ("one", "two", "three"):
+        both.run("run", word)
+    listed = json.loads(both.run("history", "list", "--json").stdout)
+    assert [c["id"] for c in listed] == [3, 2, 1] and listed[0]["first_prompt"] == "three"
+    assert both.run("history", "rm", "2").returncode == 0
+    assert both.run("history", "rm", "2").returncode == Code.USAGE.exit_status
+    assert [c["id"] for c in json.loads(both.run("history", "list", "--json").stdout)] == [3, 1]
+    refused = both.run("history", "clear")
+    assert refused.returncode == Code.USAGE.exit_status
+    assert both.run("history", "clear", "--yes").returncode == 0
+    assert json.loads(both.run("history", "list", "--json").stdout) == []
+    assert b"three" not in (both.home / DB_NAME).read_bytes()
+
+
+def test_chat_through_a_pipe(both, fake):
+    script = ("hello\n/system answer in French\n/model haiku\nhow are you\n/provider openai\n"
+              "last one\n/history\n/nonsense\n/exit\nnever sent\n")
+    r = both.run("chat", input=script)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[:3] == ["Echo[gpt-6.2-sol]: hello", "Echo[claude-haiku-5-5]: how are you",
+                         "Echo[gpt-6.2-sol]: last one"]
+    assert "[you] hello" in r.stdout and "unknown command" in r.stderr
+    a, b, c = posts(fake)
+    assert b["path"] == "/v1/messages" and b["system"] == "answer in French"
+    assert b["messages"] == [{"role": "user", "content": "hello"},
+                             {"role": "assistant", "content": "Echo[gpt-6.2-sol]: hello"},
+                             {"role": "user", "content": "how are you"}]
+    assert c["messages"][0] == {"role": "system", "content": "answer in French"}
+    assert len(c["messages"]) == 6 and c["messages"][-1]["content"] == "last one"
+    assert len(json.loads(both.run("history", "list", "--json").stdout)) == 1
+
+
+def test_chat_survives_a_failed_turn(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    r = byok_env.run("chat", "--no-fallback", input="/model gpt-6.9-imaginary\nhi\n/model sol\n"
+                     "hi again\n")
+    assert r.returncode == 0
+    assert "error:" in r.stderr and r.stdout == "Echo[gpt-6.2-sol]: hi again\n"
+    assert posts(fake)[-1]["messages"] == [{"role": "user", "content": "hi again"}]
+
+
+def test_chat_without_log_keeps_context_in_memory(both, fake):
+    both.run("chat", "--no-log", input="one\ntwo\n")
+    assert len(posts(fake)[-1]["messages"]) == 3
+    assert json.loads(both.run("history", "list", "--json").stdout) == []
+
+
+def test_chat_in_a_terminal(both, fake):
+    pexpect = pytest.importorskip("pexpect")
+    both.set_key("anthropic", anthropic_key("slow"))
+    fake.slow_seconds = 8
+    child = pexpect.spawn(str(BYOK), ["chat"], env={**both.vars, "BYOK_TIMEOUT": "30"},
+                          encoding="utf-8", timeout=20)
+    try:
+        child.expect("/exit")            # the banner
+        child.expect("› ")
+        child.sendline("hello terminal")
+        child.expect(r"Echo\[gpt-6.2-sol\]: hello terminal")
+        child.expect("› ")
+        child.sendline("/provider anthropic")
+        child.expect("› ")
+        child.sendline("this will be slow")
+        time.sleep(1.5)
+        child.sendintr()                 # Ctrl-C stops the answer, not the session
+        child.expect(r"answer stopped")
+        child.expect("› ")
+        child.sendline("/provider openai")
+        child.expect("› ")
+        child.sendline("still here")
+        child.expect(r"Echo\[gpt-6.2-sol\]: still here")
+        child.expect("› ")
+        child.sendeof()                  # Ctrl-D ends it
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+
+
+# --- usage ---------------------------------------------------------------------------------
+
+def test_usage_after_success_failure_and_fallback(byok_env, fake):
+    byok_env.set_key("openai", openai_key("revoked"))
+    env = {"OPENAI_API_KEY": OPENAI_GOOD_ENV}
+    assert byok_env.run("run", "fell back", env=env).returncode == 0   # fallback 1
+    assert byok_env.run("run", "ok", env=env).returncode == 0          # stored key still first
+    assert byok_env.run("run", "fails").returncode == Code.UNAUTHORIZED.exit_status
+    rows = json.loads(byok_env.run("usage", "--json").stdout)
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["provider"], row["model"], row["requests"], row["errors"],
+            row["fallbacks"]) == ("openai", "gpt-6.2-sol", 3, 1, 2)
+    assert row["input_tokens"] == 22 and row["ttft_p50_ms"] is not None
+    raw = sqlite3.connect(byok_env.home / DB_NAME).execute(
+        "SELECT key_source, fallbacks, code FROM usage ORDER BY id").fetchall()
+    assert raw == [("system", "key_rejected", "OK"), ("system", "key_rejected", "OK"),
+                   ("user", "", "UNAUTHORIZED")]
+    assert byok_env.run("usage", "--provider", "anthropic", "--json").stdout.strip() == "[]"
+    plain = byok_env.run("usage")
+    assert plain.stdout.startswith("openai\tgpt-6.2-sol\t3\t1\t2\t")
+
+
+def test_no_key_text_in_history_or_usage(byok_env, fake):
+    stored, env_key = openai_key("revoked"), OPENAI_GOOD_ENV
+    byok_env.set_key("openai", stored)
+    byok_env.run("run", "hello", env={"OPENAI_API_KEY": env_key})
+    byok_env.run("chat", input="hi\n", env={"OPENAI_API_KEY": env_key})
+    conn = sqlite3.connect(byok_env.home / DB_NAME)
+    dump = "\n".join(conn.iterdump())
+    for key in (stored, env_key):
+        assert_no_leak(key, dump, home=byok_env.home)
+    usage_cols = {r[1] for r in conn.execute("PRAGMA table_info(usage)")}
+    assert not any("key" in c and c != "key_source" for c in usage_cols)
+
+
+def test_usage_rejects_bad_since(byok_env):
+    r = byok_env.run("usage", "--since", "yesterday-ish")
+    assert r.returncode == Code.USAGE.exit_status and "7d" in r.stderr
+
+
+def test_parse_since():
+    assert parse_since("7d", now=1000000) == 1000000 - 7 * 86400
+    assert parse_since("90m", now=10000) == 10000 - 5400
+    assert parse_since("all") is None and parse_since(None) is None
+    assert parse_since("2026-11-01") == 1793491200.0
+
+
+def test_percentile_nearest_rank():
+    assert percentile([], 0.5) is None
+    values = [(v, 1) for v in range(1, 101)]
+    assert percentile(values, 0.5) == 50 and percentile(values, 0.95) == 95
+    assert percentile([(10, 3), (20, 1)], 0.5) == 10 and percentile([(10, 3), (20, 1)], 0.95) == 20
+
+
+@given(st.integers(min_value=0, max_value=10 ** 9))
+def test_bucket_matches_its_sql(ms):
+    conn = sqlite3.connect(":memory:")
+    assert conn.execute(f"SELECT {bucket_sql('?1')}", (ms,)).fetchone()[0] == bucket(ms)
+    assert bucket(ms) <= ms and (ms < 100 or bucket(ms) >= ms * 0.9)
+
+
+def test_usage_window_combines_rollups_and_partial_hour(tmp_path):
+    store = Store(tmp_path)
+    now = 1_800_000_000.0  # on an hour boundary
+    for i, minutes_ago in enumerate([5, 50, 70, 130, 60 * 24 * 10]):
+        store.record_usage(UsageRow(now - minutes_ago * 60, "p", "openai", "m", "user", "",
+                                    10, 1, 10 + i, 20 + i, "OK"))
+    def requests(since):
+        return sum(r["requests"] for r in summary(store, "p", since))
+    assert requests(None) == 5
+    assert requests(now - 60 * 60) == 2          # 5 and 50 minutes ago
+    assert requests(now - 75 * 60) == 3          # partial first hour from the raw rows
+    assert requests(now - 3 * 3600) == 4
+    rebuilt = summary(store, "p", now - 75 * 60)
+    store.rebuild_usage_rollups()
+    assert summary(store, "p", now - 75 * 60) == rebuilt
+    assert rebuilt[0]["ttft_p50_ms"] == 11 and rebuilt[0]["latency_p95_ms"] == 22
