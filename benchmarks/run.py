@@ -6,7 +6,8 @@
     against `python -c "import typer"` (goal: at most 2x);
 (b) `byok run` time to first token (process start to first byte on stdout) against a
     minimal script making the same streamed call with the same SDK (goal: at most 1.1x),
-    both against the fake provider server on 127.0.0.1.
+    both against the fake provider server on 127.0.0.1;
+(c) `byok usage` over a usage log of 1,000,000 requests (goal: well under a second).
 
 Prints a table; the medians are what the README quotes.
 """
@@ -76,6 +77,34 @@ def first_byte(cmd: list[str], env: dict) -> float:
     return elapsed
 
 
+def fill_usage(home: Path, count: int) -> None:
+    """A usage log of `count` requests over the last 30 days, 8 provider/model pairs."""
+    import random
+
+    sys.path.insert(0, str(ROOT))
+    from byok_cli.store import Store
+
+    store = Store(home)
+    pairs = [("openai", m) for m in ("gpt-6.2-sol", "gpt-6-luna", "gpt-6.1-terra", "gpt-5.5")]
+    pairs += [("anthropic", m) for m in ("claude-sonnet-5-5", "claude-haiku-5-5",
+                                         "claude-opus-5-5", "claude-sonnet-4-6")]
+    rng = random.Random(7)
+    now = time.time()
+    rows = []
+    for i in range(count):
+        provider, model = pairs[i % len(pairs)]
+        ttft = rng.randint(80, 3000)
+        rows.append((now - (count - i) * 30 * 86400 / count, "default", provider, model,
+                     "user", "" if i % 40 else "key_rejected", 50, 400, ttft,
+                     ttft + rng.randint(50, 8000), "OK" if i % 25 else "RATE_LIMITED"))
+    with store.transaction() as conn:
+        conn.executemany("INSERT INTO usage (at, profile, provider, model, key_source, fallbacks, "
+                         "input_tokens, output_tokens, ttft_ms, latency_ms, code) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    store.rebuild_usage_rollups()
+    store.close()
+
+
 def median_ms(fn, repeat: int) -> float:
     fn()  # warm the OS file cache
     return statistics.median(fn() for _ in range(repeat)) * 1000
@@ -112,6 +141,13 @@ def main() -> None:
         rows.append((f"bare {provider} SDK streamed call, first token", bare, None, None))
         rows.append((f"byok run -p {provider}, first token", ours, ours / bare, 1.1))
     server.shutdown()
+
+    usage_home = tempfile.mkdtemp(prefix="byok-bench-usage-")
+    fill_usage(Path(usage_home), 1_000_000)
+    usage_env = {**env, "BYOK_HOME": usage_home}
+    for usage_args in (["usage"], ["usage", "--since", "all"], ["usage", "--since", "90m"]):
+        t = median_ms(lambda: wall([str(BYOK), *usage_args], usage_env), args.repeat)
+        rows.append((f"byok {' '.join(usage_args)} (10^6 requests)", t, None, None))
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, {platform.system()} {platform.release()}")

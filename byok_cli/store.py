@@ -19,6 +19,7 @@ from typing import Iterator
 from .errors import ByokError, Code
 
 DB_NAME = "byok.db"
+DAY = 86400  # the usage roll-ups' period, in seconds
 BUSY_TIMEOUT_MS = 15_000
 
 # Each entry moves the schema from version i to i+1. Never edit a released entry:
@@ -64,7 +65,7 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (provider, base_url)
     );
     """,
-    # 2: conversations, usage log with hourly roll-ups, the `logging` setting
+    # 2: conversations, usage log with daily roll-ups, the `logging` setting
     """
     ALTER TABLE profiles ADD COLUMN logging TEXT NOT NULL DEFAULT 'on'
         CHECK (logging IN ('on', 'off'));
@@ -101,27 +102,27 @@ MIGRATIONS: list[str] = [
         code          TEXT NOT NULL
     );
     CREATE INDEX usage_profile_at ON usage(profile, at);
-    CREATE TABLE usage_hourly (
+    CREATE TABLE usage_daily (
         profile       TEXT NOT NULL,
         provider      TEXT NOT NULL,
         model         TEXT NOT NULL,
-        hour          INTEGER NOT NULL,
+        day           INTEGER NOT NULL,
         requests      INTEGER NOT NULL DEFAULT 0,
         errors        INTEGER NOT NULL DEFAULT 0,
         fallbacks     INTEGER NOT NULL DEFAULT 0,
         input_tokens  INTEGER NOT NULL DEFAULT 0,
         output_tokens INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (profile, hour, provider, model)
+        PRIMARY KEY (profile, day, provider, model)
     );
     CREATE TABLE usage_buckets (
         profile  TEXT NOT NULL,
         provider TEXT NOT NULL,
         model    TEXT NOT NULL,
-        hour     INTEGER NOT NULL,
+        day      INTEGER NOT NULL,
         metric   TEXT NOT NULL CHECK (metric IN ('ttft', 'total')),
         bucket   INTEGER NOT NULL,
         n        INTEGER NOT NULL,
-        PRIMARY KEY (profile, hour, provider, model, metric, bucket)
+        PRIMARY KEY (profile, day, provider, model, metric, bucket)
     );
     """,
 ]
@@ -458,16 +459,16 @@ class Store:
 
     # -- usage ----------------------------------------------------------------------------
     def record_usage(self, row: "UsageRow") -> None:
-        """One request: its raw row, and the hourly roll-ups `byok usage` reads."""
-        hour = int(row.at // 3600)
+        """One request: its raw row, and the daily roll-ups `byok usage` reads."""
+        day = int(row.at // DAY)
         errors, fell_back = int(row.code != "OK"), int(bool(row.fallbacks))
-        key = (row.profile, row.provider, row.model, hour)
+        key = (row.profile, row.provider, row.model, day)
         with self.transaction() as conn:
             conn.execute("INSERT INTO usage (at, profile, provider, model, key_source, fallbacks, "
                          "input_tokens, output_tokens, ttft_ms, latency_ms, code) "
                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row.values())
             conn.execute(
-                "INSERT INTO usage_hourly (profile, provider, model, hour, requests, errors, "
+                "INSERT INTO usage_daily (profile, provider, model, day, requests, errors, "
                 "fallbacks, input_tokens, output_tokens) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?) "
                 "ON CONFLICT DO UPDATE SET requests = requests + 1, errors = errors + excluded.errors, "
                 "fallbacks = fallbacks + excluded.fallbacks, "
@@ -483,59 +484,59 @@ class Store:
     def rebuild_usage_rollups(self) -> None:
         """Derive the roll-ups from the raw usage rows again (after bulk imports)."""
         with self.transaction() as conn:
-            conn.execute("DELETE FROM usage_hourly")
+            conn.execute("DELETE FROM usage_daily")
             conn.execute("DELETE FROM usage_buckets")
             conn.execute(
-                "INSERT INTO usage_hourly SELECT profile, provider, model, CAST(at / 3600 AS INT), "
+                f"INSERT INTO usage_daily SELECT profile, provider, model, CAST(at / {DAY} AS INT), "
                 "COUNT(*), SUM(code != 'OK'), SUM(fallbacks != ''), "
                 "TOTAL(input_tokens), TOTAL(output_tokens) FROM usage "
-                "GROUP BY profile, provider, model, CAST(at / 3600 AS INT)")
+                f"GROUP BY profile, provider, model, CAST(at / {DAY} AS INT)")
             for metric, column in (("ttft", "ttft_ms"), ("total", "latency_ms")):
                 conn.execute(
                     f"INSERT INTO usage_buckets SELECT profile, provider, model, "
-                    f"CAST(at / 3600 AS INT), '{metric}', {bucket_sql(column)}, COUNT(*) "
+                    f"CAST(at / {DAY} AS INT), '{metric}', {bucket_sql(column)}, COUNT(*) "
                     f"FROM usage WHERE {column} IS NOT NULL "
                     f"GROUP BY 1, 2, 3, 4, 6")
 
     def usage_totals(self, profile: str, since: float | None, provider: str | None) -> list[tuple]:
         """(provider, model, requests, errors, fallbacks, input, output) per provider and model.
 
-        Whole hours come from the roll-ups; the first, partial hour from the raw rows.
+        Whole days come from the roll-ups; the first, partial day from the raw rows.
         """
-        where, hourly, raw = self._usage_window(profile, since, provider)
+        where, whole, raw = self._usage_window(profile, since, provider)
         sql = (
             "SELECT provider, model, SUM(r), SUM(e), SUM(f), SUM(i), SUM(o) FROM ("
             " SELECT provider, model, requests r, errors e, fallbacks f, input_tokens i, "
-            " output_tokens o FROM usage_hourly WHERE profile = ? AND hour > ?" + where +
+            " output_tokens o FROM usage_daily WHERE profile = ? AND day > ?" + where +
             " UNION ALL SELECT provider, model, 1, code != 'OK', fallbacks != '', "
             " IFNULL(input_tokens, 0), IFNULL(output_tokens, 0) FROM usage "
             " WHERE profile = ? AND at >= ? AND at < ?" + where +
             ") GROUP BY provider, model ORDER BY provider, model")
-        return list(self.conn.execute(sql, hourly + raw))
+        return list(self.conn.execute(sql, whole + raw))
 
     def usage_buckets(self, profile: str, since: float | None, provider: str | None
                       ) -> list[tuple]:
         """(provider, model, metric, bucket, count), the latency histograms."""
-        where, hourly, raw_args = self._usage_window(profile, since, provider)
+        where, whole, raw_args = self._usage_window(profile, since, provider)
         raw = " UNION ALL ".join(
             f"SELECT provider, model, '{metric}' metric, {bucket_sql(column)} bucket, 1 n "
             f"FROM usage WHERE profile = ? AND at >= ? AND at < ? AND {column} IS NOT NULL"
             + where for metric, column in (("ttft", "ttft_ms"), ("total", "latency_ms")))
         sql = ("SELECT provider, model, metric, bucket, SUM(n) FROM ("
                " SELECT provider, model, metric, bucket, n FROM usage_buckets "
-               " WHERE profile = ? AND hour > ?" + where + " UNION ALL " + raw +
+               " WHERE profile = ? AND day > ?" + where + " UNION ALL " + raw +
                ") GROUP BY provider, model, metric, bucket ORDER BY provider, model, metric, bucket")
-        return list(self.conn.execute(sql, hourly + raw_args + raw_args))
+        return list(self.conn.execute(sql, whole + raw_args + raw_args))
 
     @staticmethod
     def _usage_window(profile: str, since: float | None, provider: str | None
                       ) -> tuple[str, list, list]:
-        """(provider filter, arguments for the whole hours, arguments for the partial hour)."""
-        first_hour = -1 if since is None else int(since // 3600)
+        """(provider filter, arguments for the whole days, arguments for the partial day)."""
+        first_day = -1 if since is None else int(since // DAY)
         start = 0.0 if since is None else since
-        edge = 0.0 if since is None else (first_hour + 1) * 3600.0
+        edge = 0.0 if since is None else (first_day + 1) * float(DAY)
         extra = [provider] if provider else []
-        return (" AND provider = ?" if provider else "", [profile, first_hour, *extra],
+        return (" AND provider = ?" if provider else "", [profile, first_day, *extra],
                 [profile, start, edge, *extra])
 
 

@@ -47,7 +47,7 @@ def percentile(buckets: list[tuple[int, int]], p: float) -> int | None:
 
 def summary(store: Store, profile: str, since: float | None = None,
             provider: str | None = None) -> list[dict]:
-    """One dict per provider and model, aggregated in SQL from hourly roll-ups."""
+    """One dict per provider and model, aggregated in SQL from daily roll-ups."""
     hist: dict[tuple, list[tuple[int, int]]] = {}
     for prov, model, metric, value, n in store.usage_buckets(profile, since, provider):
         hist.setdefault((prov, model, metric), []).append((value, n))

@@ -236,18 +236,18 @@ def test_bucket_matches_its_sql(ms):
     assert bucket(ms) <= ms and (ms < 100 or bucket(ms) >= ms * 0.9)
 
 
-def test_usage_window_combines_rollups_and_partial_hour(tmp_path):
+def test_usage_window_combines_rollups_and_partial_day(tmp_path):
     store = Store(tmp_path)
-    now = 1_800_000_000.0  # on an hour boundary
-    for i, minutes_ago in enumerate([5, 50, 70, 130, 60 * 24 * 10]):
+    now = 1_800_000_000.0 - 1_800_000_000.0 % 86400 + 12 * 3600  # midday
+    for i, minutes_ago in enumerate([5, 50, 70, 13 * 60, 60 * 24 * 10]):
         store.record_usage(UsageRow(now - minutes_ago * 60, "p", "openai", "m", "user", "",
                                     10, 1, 10 + i, 20 + i, "OK"))
     def requests(since):
         return sum(r["requests"] for r in summary(store, "p", since))
     assert requests(None) == 5
-    assert requests(now - 60 * 60) == 2          # 5 and 50 minutes ago
-    assert requests(now - 75 * 60) == 3          # partial first hour from the raw rows
-    assert requests(now - 3 * 3600) == 4
+    assert requests(now - 60 * 60) == 2          # 5 and 50 minutes ago, from the raw rows
+    assert requests(now - 75 * 60) == 3
+    assert requests(now - 14 * 3600) == 4        # yesterday's last hours + today's roll-up
     rebuilt = summary(store, "p", now - 75 * 60)
     store.rebuild_usage_rollups()
     assert summary(store, "p", now - 75 * 60) == rebuilt
