@@ -132,3 +132,23 @@ def test_parallel_writers_do_not_see_locked(tmp_path):
     errors = [p.communicate(timeout=60)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 8, errors
     assert len(Store(tmp_path).profiles()) == 5
+
+
+def test_migration_from_version_1_keeps_data(tmp_path):
+    path = tmp_path / DB_NAME
+    conn = sqlite3.connect(path)
+    conn.executescript(MIGRATIONS[0])
+    conn.execute("INSERT INTO profiles (name, preferred_provider, created_at, updated_at) "
+                 "VALUES ('default', 'openai', 'then', 'then')")
+    conn.execute("INSERT INTO api_keys (profile, provider, ciphertext, hint, master_key_id, "
+                 "created_at, updated_at) VALUES ('default', 'openai', x'01', 'abcd', 'mk', "
+                 "'then', 'then')")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    store = Store(tmp_path)
+    assert store.schema_version() == SCHEMA_VERSION >= 2
+    settings = store.settings("default")
+    assert settings["preferred_provider"] == "openai" and settings["logging"] == "on"
+    assert store.get_key("default", "openai").hint == "abcd"
+    assert store.conversations("default") == []

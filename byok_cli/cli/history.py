@@ -89,11 +89,7 @@ def clear(ctx: typer.Context,
       byok history clear --yes
     """
     st = state(ctx)
-    if not yes:
-        if not sys.stdin.isatty():
-            raise ByokError(Code.USAGE, "refusing to delete the history without confirmation",
-                            hint="add --yes")
-        if not typer.confirm(f"Delete every conversation of profile {st.profile!r}?", err=True):
-            raise typer.Exit(1)
+    output.confirm(f"Delete every conversation of profile {st.profile!r}?", yes,
+                   "delete the history")
     n = st.store.delete_conversations(st.profile)
     output.info(f"deleted {n} conversation(s)")

@@ -145,12 +145,7 @@ def remove_key(
     stored = st.store.get_key(st.profile, provider)
     if stored is None:
         raise ByokError(Code.NO_KEY, f"no {provider} key is stored for profile {st.profile!r}")
-    if not yes:
-        if not sys.stdin.isatty():
-            raise ByokError(Code.USAGE, "refusing to remove a key without confirmation",
-                            hint="add --yes")
-        if not typer.confirm(f"Remove the stored {provider} key …{stored.hint}?", err=True):
-            raise typer.Exit(1)
+    output.confirm(f"Remove the stored {provider} key …{stored.hint}?", yes, "remove a key")
     st.keychain.remove(provider)
     output.info(f"removed the {provider} key …{stored.hint} from profile {st.profile!r}")
 

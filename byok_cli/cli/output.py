@@ -67,6 +67,20 @@ def info(message: str) -> None:
     sys.stderr.flush()
 
 
+def confirm(question: str, yes: bool, what: str) -> None:
+    """Go on only with --yes or a "yes" at a terminal; never guess from a pipe."""
+    if yes:
+        return
+    import typer
+
+    from ..errors import ByokError, Code
+
+    if not sys.stdin.isatty():
+        raise ByokError(Code.USAGE, f"refusing to {what} without confirmation", hint="add --yes")
+    if not typer.confirm(question, err=True):
+        raise typer.Exit(1)
+
+
 def error(message: str) -> None:
     sys.stderr.write(_style("error:", "31") + " " + message + "\n")
     sys.stderr.flush()

@@ -236,27 +236,39 @@ def should_retry(err: ByokError, attempt: int, waited: float, settings: Settings
     return wait
 
 
+class Backoff:
+    """Counts tries and waiting for one call; sleeps before a retry or re-raises."""
+
+    def __init__(self, settings: Settings,
+                 on_retry: Callable[[ByokError, float], None] | None = None):
+        self.settings, self.on_retry = settings, on_retry
+        self.attempt, self.waited = 0, 0.0
+
+    def wait_or_raise(self, err: ByokError) -> None:
+        wait = should_retry(err, self.attempt, self.waited, self.settings)
+        if wait is None:
+            raise err
+        if self.on_retry:
+            self.on_retry(err, wait)
+        time.sleep(wait)
+        self.attempt, self.waited = self.attempt + 1, self.waited + wait
+
+
 def with_retries(call: Callable[[], T], settings: Settings,
                  on_retry: Callable[[ByokError, float], None] | None = None) -> T:
-    attempt, waited = 0, 0.0
+    backoff = Backoff(settings, on_retry)
     while True:
         try:
             return call()
         except ByokError as err:
-            wait = should_retry(err, attempt, waited, settings)
-            if wait is None:
-                raise
-            if on_retry:
-                on_retry(err, wait)
-            time.sleep(wait)
-            attempt, waited = attempt + 1, waited + wait
+            backoff.wait_or_raise(err)
 
 
 def stream_with_retries(start: Callable[[], Iterator[str]], settings: Settings,
                         on_retry: Callable[[ByokError, float], None] | None = None
                         ) -> Iterator[str]:
     """Retry a streamed call only until its first piece of text has been handed out."""
-    attempt, waited = 0, 0.0
+    backoff = Backoff(settings, on_retry)
     while True:
         started = False
         try:
@@ -268,10 +280,37 @@ def stream_with_retries(start: Callable[[], Iterator[str]], settings: Settings,
             if started:
                 err.partial = True
                 raise
-            wait = should_retry(err, attempt, waited, settings)
-            if wait is None:
-                raise
-            if on_retry:
-                on_retry(err, wait)
-            time.sleep(wait)
-            attempt, waited = attempt + 1, waited + wait
+            backoff.wait_or_raise(err)
+
+
+class SDKAdapter:
+    """What both adapters share: one client per key per process, retries around chats."""
+
+    provider = ""
+    default_base_url = ""
+    _clients: dict[tuple, Any] = {}
+
+    def __init__(self, key: str, base_url: str | None, settings: Settings):
+        self.settings = settings
+        self.base_url = base_url or self.default_base_url
+        ident = (self.provider, key, self.base_url, settings.timeout)
+        if ident not in SDKAdapter._clients:  # connection reuse within the process
+            SDKAdapter._clients[ident] = self._make_client(key)
+        self.client = SDKAdapter._clients[ident]
+
+    def _make_client(self, key: str) -> Any:
+        raise NotImplementedError
+
+    def _params(self, request: ChatRequest) -> dict:
+        raise NotImplementedError
+
+    def _stream(self, params: dict, result: ChatResult) -> Iterator[str]:
+        raise NotImplementedError
+
+    def _whole(self, params: dict, result: ChatResult) -> Iterator[str]:
+        raise NotImplementedError
+
+    def chat(self, request: ChatRequest, result: ChatResult) -> Iterator[str]:
+        params = self._params(request)
+        send = self._stream if request.stream else self._whole
+        return stream_with_retries(lambda: send(params, result), self.settings)

@@ -7,27 +7,21 @@ from typing import Iterator
 import anthropic
 
 from ..errors import ByokError, Code
-from . import (ChatRequest, ChatResult, RemoteModel, Settings, classify, network_error,
-               normalise_turns, stream_with_retries, with_retries)
+from . import (ChatRequest, ChatResult, RemoteModel, SDKAdapter, classify, network_error,
+               normalise_turns, with_retries)
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_MAX_TOKENS = 4096  # the Messages API requires a limit
 
-_clients: dict[tuple, anthropic.Anthropic] = {}
 
-
-class AnthropicAdapter:
+class AnthropicAdapter(SDKAdapter):
     provider = "anthropic"
+    default_base_url = DEFAULT_BASE_URL
 
-    def __init__(self, key: str, base_url: str | None, settings: Settings):
-        self.settings = settings
-        self.base_url = base_url or DEFAULT_BASE_URL
-        ident = (key, self.base_url, settings.timeout)
-        if ident not in _clients:  # one client (and connection pool) per key per process
-            _clients[ident] = anthropic.Anthropic(
-                api_key=key, base_url=self.base_url, max_retries=0,
-                timeout=anthropic.Timeout(settings.timeout, connect=settings.connect_timeout))
-        self.client = _clients[ident]
+    def _make_client(self, key: str) -> anthropic.Anthropic:
+        return anthropic.Anthropic(api_key=key, base_url=self.base_url, max_retries=0,
+                                   timeout=anthropic.Timeout(self.settings.timeout,
+                                                             connect=self.settings.connect_timeout))
 
     def _error(self, exc: Exception, during: str, model: str | None = None) -> ByokError:
         if isinstance(exc, anthropic.APIStatusError):
@@ -59,16 +53,14 @@ class AnthropicAdapter:
 
         with_retries(call, self.settings)
 
-    def chat(self, request: ChatRequest, result: ChatResult) -> Iterator[str]:
+    def _params(self, request: ChatRequest) -> dict:
         params: dict = {"model": request.model, "messages": normalise_turns(request.messages),
                         "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS}
         if request.system:
             params["system"] = request.system
         if request.temperature is not None:
             params["temperature"] = request.temperature
-        if request.stream:
-            return stream_with_retries(lambda: self._stream(params, result), self.settings)
-        return stream_with_retries(lambda: self._whole(params, result), self.settings)
+        return params
 
     def _whole(self, params: dict, result: ChatResult) -> Iterator[str]:
         try:

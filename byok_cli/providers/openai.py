@@ -7,8 +7,8 @@ from typing import Iterator
 import openai
 
 from ..errors import ByokError, Code
-from . import (ChatRequest, ChatResult, RemoteModel, Settings, classify, network_error,
-               normalise_turns, stream_with_retries, with_retries)
+from . import (ChatRequest, ChatResult, RemoteModel, SDKAdapter, classify, network_error,
+               normalise_turns, with_retries)
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # What `run` can use: chat models, not embeddings, speech, images or moderation.
@@ -16,25 +16,19 @@ _CHAT_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt-")
 _NOT_CHAT = ("embedding", "whisper", "tts", "dall-e", "moderation", "audio", "realtime",
              "transcribe", "image", "search", "davinci", "babbage")
 
-_clients: dict[tuple, openai.OpenAI] = {}
-
 
 def is_chat_model(model_id: str) -> bool:
     return model_id.startswith(_CHAT_PREFIXES) and not any(w in model_id for w in _NOT_CHAT)
 
 
-class OpenAIAdapter:
+class OpenAIAdapter(SDKAdapter):
     provider = "openai"
+    default_base_url = DEFAULT_BASE_URL
 
-    def __init__(self, key: str, base_url: str | None, settings: Settings):
-        self.settings = settings
-        self.base_url = base_url or DEFAULT_BASE_URL
-        ident = (key, self.base_url, settings.timeout)
-        if ident not in _clients:  # one client (and connection pool) per key per process
-            _clients[ident] = openai.OpenAI(
-                api_key=key, base_url=self.base_url, max_retries=0,
-                timeout=openai.Timeout(settings.timeout, connect=settings.connect_timeout))
-        self.client = _clients[ident]
+    def _make_client(self, key: str) -> openai.OpenAI:
+        return openai.OpenAI(api_key=key, base_url=self.base_url, max_retries=0,
+                             timeout=openai.Timeout(self.settings.timeout,
+                                                    connect=self.settings.connect_timeout))
 
     def _error(self, exc: Exception, during: str, model: str | None = None) -> ByokError:
         if isinstance(exc, openai.APIStatusError):
@@ -59,7 +53,7 @@ class OpenAIAdapter:
     def validate(self) -> None:
         self.list_models()
 
-    def chat(self, request: ChatRequest, result: ChatResult) -> Iterator[str]:
+    def _params(self, request: ChatRequest) -> dict:
         messages = ([{"role": "system", "content": request.system}] if request.system else [])
         messages += normalise_turns(request.messages)
         params: dict = {"model": request.model, "messages": messages}
@@ -67,9 +61,7 @@ class OpenAIAdapter:
             params["max_completion_tokens"] = request.max_tokens
         if request.temperature is not None:
             params["temperature"] = request.temperature
-        if request.stream:
-            return stream_with_retries(lambda: self._stream(params, result), self.settings)
-        return stream_with_retries(lambda: self._whole(params, result), self.settings)
+        return params
 
     def _whole(self, params: dict, result: ChatResult) -> Iterator[str]:
         try:
