@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping
 
 from . import vault
 from .errors import ByokError, Code, remember_secret
@@ -109,16 +109,57 @@ class Keychain:
         self.store.checkpoint()  # leave no copy of the replaced ciphertext in the WAL
         return hint
 
+    def master_for(self, mk_id: str) -> vault.MasterKey:
+        """The master key an envelope names: the one in use, or an older one still in the
+        keyring (a rotation interrupted between its steps leaves both readable)."""
+        current = self.master()
+        if current.id == mk_id or current.source == "environment":
+            return current  # a mismatch is reported by vault.decrypt
+        key = self.keyring.get(mk_id)
+        return vault.MasterKey(key, "keyring") if key else current
+
+    def _open(self, row: StoredKey) -> str:
+        what = f"the stored {row.provider} key of profile {row.profile!r}"
+        key = vault.decrypt(self.master_for(vault.envelope_key_id(row.ciphertext) or ""),
+                            row.ciphertext, vault.aad(row.profile, row.provider, row.hint),
+                            what=what)
+        remember_secret(key)
+        return key
+
     def get(self, provider: str) -> str | None:
         """The decrypted stored key, or None when none is stored."""
         row = self.store.get_key(self.profile, provider)
-        if row is None:
-            return None
-        what = f"the stored {provider} key of profile {self.profile!r}"
-        key = vault.decrypt(self.master(), row.ciphertext,
-                            vault.aad(self.profile, provider, row.hint), what=what)
-        remember_secret(key)
-        return key
+        return self._open(row) if row else None
+
+    def rotate(self, new_key: bytes | None = None,
+               fault: Callable[[str], None] = lambda step: None) -> tuple[str, str, int]:
+        """Re-encrypt every stored key, of every profile, under a new master key.
+
+        Order matters for crash safety: the new master key is saved first, the keys are
+        re-encrypted in one transaction, and the old master key is removed only after the
+        commit. Killed at any point, every key stays readable with the old or the new one.
+        Returns (old id, new id, number of keys).
+        """
+        old = self.master()
+        rows = self.store.all_keys()
+        plain = {(r.profile, r.provider): self._open(r) for r in rows}
+        new = vault.MasterKey(new_key or vault.new_master_key(), old.source)
+        if new.id == old.id:
+            raise ByokError(Code.USAGE, "the new master key is the one already in use")
+        if old.source == "keyring":
+            self.keyring.put(new.key)
+        fault("after-new-key-saved")
+        sealed = [(r.profile, r.provider, vault.encrypt(
+            new, plain[(r.profile, r.provider)], vault.aad(r.profile, r.provider, r.hint)))
+            for r in rows]
+        self.store.reencrypt(sealed, old.id, new.id, fault)
+        fault("after-commit")
+        self.store.checkpoint()
+        if old.source == "keyring":
+            self.keyring.delete(old.id)
+        fault("after-old-key-removed")
+        self._master = new
+        return old.id, new.id, len(rows)
 
     def env_key(self, provider: str) -> str | None:
         value = (self.env.get(ENV_VARS[provider]) or "").strip()

@@ -384,6 +384,21 @@ class Store:
             conn.execute("INSERT OR IGNORE INTO master_keys (id, created_at) VALUES (?, ?)",
                          (mk_id, now()))
 
+    def reencrypt(self, sealed: list[tuple[str, str, bytes]], old_id: str, new_id: str,
+                  fault=lambda step: None) -> None:
+        """Swap in re-encrypted keys and retire the old master key, all or nothing."""
+        stamp = now()
+        with self.transaction() as conn:
+            conn.executemany("UPDATE api_keys SET ciphertext = ?, master_key_id = ? "
+                             "WHERE profile = ? AND provider = ?",
+                             [(blob, new_id, profile, provider)
+                              for profile, provider, blob in sealed])
+            conn.execute("INSERT OR IGNORE INTO master_keys (id, created_at) VALUES (?, ?)",
+                         (new_id, stamp))
+            conn.execute("UPDATE master_keys SET retired_at = ? WHERE id = ? AND id != ?",
+                         (stamp, old_id, new_id))
+            fault("before-commit")
+
     def master_keys(self) -> list[tuple[str, str, str | None]]:
         return list(self.conn.execute("SELECT id, created_at, retired_at FROM master_keys "
                                       "ORDER BY created_at"))

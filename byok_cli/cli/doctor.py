@@ -1,0 +1,144 @@
+"""`byok doctor`: check keyring, database, keys, base URLs and environment; say what to fix."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from urllib.parse import urlparse
+
+import typer
+
+from ..errors import ByokError, Code
+from . import output, single, state
+
+KEY_AGE_WARN_DAYS = 180
+
+
+class Report:
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+        self.worst: Code | None = None
+
+    def add(self, check: str, level: str, detail: str, fix: str | None = None,
+            code: Code | None = None) -> None:
+        self.rows.append({"check": check, "status": level, "detail": detail, "fix": fix})
+        if level == "fail" and self.worst is None:
+            self.worst = code or Code.INTERNAL
+
+
+def _check_keyring(st, r: Report) -> None:
+    if os.environ.get("BYOK_MASTER_KEY"):
+        try:
+            mk = st.keychain.master()
+            r.add("master key", "ok", f"BYOK_MASTER_KEY (id {mk.id})")
+        except ByokError as err:
+            r.add("master key", "fail", err.message, err.hint, err.code)
+        return
+    try:
+        name = st.keychain.keyring.backend_name()
+    except ByokError as err:
+        r.add("keyring", "fail", err.message, err.hint, err.code)
+        return
+    r.add("keyring", "ok", name)
+    if st.store.active_master_key_id() is None:
+        r.add("master key", "ok", "none yet (made when the first key is stored)")
+        return
+    try:
+        mk = st.keychain.master()
+        r.add("master key", "ok", f"id {mk.id}, in the keyring")
+    except ByokError as err:
+        r.add("master key", "fail", err.message, err.hint, err.code)
+
+
+def _check_database(st, r: Report) -> None:
+    from ..store import file_mode
+
+    store = st.store
+    result = store.conn.execute("PRAGMA integrity_check").fetchone()[0]
+    if result == "ok":
+        r.add("database", "ok", f"{store.path} (schema {store.schema_version()})")
+    else:
+        r.add("database", "fail", f"integrity check: {result}",
+              "restore a backup, or move the file aside", Code.STORE_ERROR)
+    loose = [f"{p.name} {oct(file_mode(p))}" for p, want in
+             [(store.home, 0o700)] + [(p, 0o600) for p in store.home.glob("byok.db*")]
+             if file_mode(p) & ~want]
+    if loose:
+        r.add("permissions", "warn", "readable by others: " + ", ".join(loose),
+              f"chmod 700 {store.home} && chmod 600 {store.home}/byok.db*")
+    else:
+        r.add("permissions", "ok", "directory 0700, files 0600")
+
+
+def _check_keys(st, r: Report) -> None:
+    from ..keys import ENV_VARS, PROVIDERS, normalise_key
+
+    now = dt.datetime.now(dt.timezone.utc)
+    for row in st.store.keys(st.profile).values():
+        label = f"stored {row.provider} key …{row.hint}"
+        try:
+            normalise_key(row.provider, st.keychain.get(row.provider) or "")
+        except ByokError as err:
+            r.add(label, "fail", err.message, err.hint, err.code)
+            continue
+        age = (now - dt.datetime.fromisoformat(row.updated_at)).days
+        if row.status.startswith("failed"):
+            r.add(label, "warn", f"last check {row.status} ({row.checked_at})",
+                  f"store a new key with `byok key set {row.provider}`")
+        elif row.status == "unverified":
+            r.add(label, "warn", "never checked with the provider", "run `byok key validate`")
+        elif age > KEY_AGE_WARN_DAYS:
+            r.add(label, "warn", f"{age} days old", "consider rotating it at the provider")
+        else:
+            r.add(label, "ok", f"valid as of {row.checked_at}, {age} days old")
+    for p in PROVIDERS:
+        env = st.keychain.env_key(p)
+        if env:
+            try:
+                normalise_key(p, env)
+                r.add(ENV_VARS[p], "ok", f"set (…{env[-4:]})")
+            except ByokError as err:
+                r.add(ENV_VARS[p], "warn", err.message, f"fix or unset {ENV_VARS[p]}")
+
+
+def _check_base_urls(st, r: Report) -> None:
+    from ..keys import PROVIDERS
+    from ..providers import base_url_for
+
+    settings = st.store.settings(st.profile)
+    for p in PROVIDERS:
+        url = base_url_for(p, settings.get(f"{p}_base_url"))
+        if not url:
+            continue
+        parsed = urlparse(url)
+        local = parsed.hostname in ("localhost", "127.0.0.1", "::1")
+        if parsed.scheme == "http" and not local:
+            r.add(f"{p} base URL", "warn", f"{url} is plain http: keys would cross the network "
+                  "unencrypted", "use https")
+        else:
+            r.add(f"{p} base URL", "ok", url)
+
+
+def doctor(ctx: typer.Context,
+           as_json: bool = typer.Option(False, "--json", help="Print a JSON array.")) -> None:
+    """Check the keyring, database, keys, base URLs and environment, and say what to fix.
+
+    Example:
+
+      byok doctor
+    """
+    st = state(ctx)
+    report = Report()
+    for check in (_check_database, _check_keyring, _check_keys, _check_base_urls):
+        check(st, report)
+    if as_json:
+        output.emit_json(report.rows)
+    else:
+        output.table(["check", "status", "detail", "fix"],
+                     [[x["check"], x["status"], x["detail"], x["fix"] or ""]
+                      for x in report.rows])
+    if report.worst is not None:
+        raise typer.Exit(report.worst.exit_status)
+
+
+app = single("doctor", doctor)

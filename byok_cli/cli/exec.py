@@ -1,0 +1,73 @@
+"""`byok exec -- COMMAND`: run a program with the resolved keys in its environment."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from typing import List, Optional
+
+import typer
+
+from ..errors import ByokError, Code
+from . import output, single, state
+
+MARKER = "BYOK_EXEC"
+
+
+def exec_command(
+    ctx: typer.Context,
+    command: List[str] = typer.Argument(..., metavar="-- COMMAND [ARGS]..."),
+    provider: Optional[str] = typer.Option(
+        None, "--provider", "-p", help="Only this provider's key (default: every provider)."),
+) -> None:
+    """Run COMMAND with OPENAI_API_KEY / ANTHROPIC_API_KEY set from the vault.
+
+    Keys are resolved as for `run` (your stored key wins over the environment's); the
+    command replaces byok, so its exit status and signals are its own. The keys are
+    passed in the environment only, never on a command line.
+
+    Examples:
+
+      byok exec -- python my_script.py
+
+      byok exec -p anthropic -- env | grep -c ANTHROPIC_API_KEY
+    """
+    from ..keys import BASE_URL_VARS, ENV_VARS, PROVIDERS, check_provider
+
+    if os.environ.get(MARKER):
+        raise ByokError(Code.USAGE, "already inside `byok exec` (BYOK_EXEC is set)",
+                        hint="run the command directly, or unset BYOK_EXEC")
+    st = state(ctx)
+    wanted = (check_provider(provider),) if provider else PROVIDERS
+    settings = st.store.settings(st.profile)
+    system_only = settings["preferred_provider"] == "system"
+    env = dict(os.environ)
+    given = []
+    for p in wanted:
+        key = None if system_only else st.keychain.get(p)
+        key = key or st.keychain.env_key(p)
+        if key:
+            env[ENV_VARS[p]] = key
+            given.append(p)
+            base_url = settings.get(f"{p}_base_url")
+            if base_url and not env.get(BASE_URL_VARS[p]):
+                env[BASE_URL_VARS[p]] = base_url
+    if not given:
+        raise ByokError(Code.NO_KEY, "no key to pass on",
+                        hint="store one with `byok key set PROVIDER`")
+    program = shutil.which(command[0], path=env.get("PATH"))
+    if program is None:
+        raise ByokError(Code.USAGE, f"command not found: {command[0]}")
+    env[MARKER] = st.profile
+    if st.debug:
+        output.info(f"byok exec: {', '.join(ENV_VARS[p] for p in given)} set for {command[0]}")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execve(program, command, env)
+    except OSError as exc:
+        raise ByokError(Code.USAGE, f"cannot run {command[0]}: {exc.strerror}") from None
+
+
+app = single("exec", exec_command)
