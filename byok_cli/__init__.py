@@ -1,7 +1,27 @@
 """byok: bring your own AI provider keys.
 
-The command-line tool is built on a small Python API that scripts can use too; see
-:mod:`byok_cli.api`.
+The command-line tool is built on a small Python API that scripts can use too::
+
+    from byok_cli import Byok
+    answer = Byok().ask("hello").outcome.text
+
+See :mod:`byok_cli.api`. Importing this package loads nothing heavy: the API is imported
+on first use, and the provider SDKs only when a request is sent.
 """
 
+from typing import Any
+
 __version__ = "0.1.0"
+__all__ = ["Byok", "ByokError", "Code", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Byok":
+        from .api import Byok
+
+        return Byok
+    if name in ("ByokError", "Code"):
+        from . import errors
+
+        return getattr(errors, name)
+    raise AttributeError(f"module 'byok_cli' has no attribute {name!r}")

@@ -29,28 +29,28 @@ Examples:
 
 @dataclass
 class State:
-    """Per-invocation context, created lazily so that `--help` opens nothing."""
+    """Per-invocation context over the Python API's Byok, opened lazily so that `--help`
+    opens nothing."""
 
     profile: str = "default"
     debug: bool = False
-    _store: object = field(default=None, repr=False)
-    _keychain: object = field(default=None, repr=False)
+    _byok: object = field(default=None, repr=False)
+
+    @property
+    def byok(self):
+        if self._byok is None:
+            from ..api import Byok
+
+            self._byok = Byok(self.profile)
+        return self._byok
 
     @property
     def store(self):
-        if self._store is None:
-            from ..store import Store
-
-            self._store = Store()
-        return self._store
+        return self.byok.store
 
     @property
     def keychain(self):
-        if self._keychain is None:
-            from ..keychain import Keychain
-
-            self._keychain = Keychain(self.store, self.profile)
-        return self._keychain
+        return self.byok.keychain
 
 
 def state(ctx: typer.Context) -> State:
@@ -251,6 +251,10 @@ def root(
 
 
 def main() -> None:
+    if os.environ.get("_BYOK_COMPLETE"):  # the shell asks for completions
+        from typer._completion_classes import completion_init
+
+        completion_init()
     try:
         app(prog_name="byok")
     except KeyboardInterrupt:

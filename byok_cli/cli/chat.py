@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from ..errors import ByokError
-from . import output, single, state
+from . import complete, output, single, state
 
 HELP = ("commands: /model ID-or-alias, /provider NAME, /system TEXT, /history, /exit "
         "(or Ctrl-D); Ctrl-C stops an answer")
@@ -27,9 +27,11 @@ def _read_line(interactive: bool) -> str | None:
 
 def chat(
     ctx: typer.Context,
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model id or alias."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model id or alias.",
+                                        autocompletion=complete.models),
     provider: Optional[str] = typer.Option(None, "--provider", "-p",
-                                           help="openai or anthropic."),
+                                           help="openai or anthropic.",
+                                           autocompletion=complete.providers),
     system: Optional[str] = typer.Option(None, "--system", "-s", help="System prompt."),
     cont: bool = typer.Option(False, "--continue", "-c",
                               help="Continue the latest conversation."),

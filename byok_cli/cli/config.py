@@ -6,7 +6,7 @@ import typer
 
 from ..catalog import load
 from ..errors import ByokError, Code
-from . import group, output, state
+from . import complete, group, output, state
 
 app = group("Show and change the profile's settings.")
 
@@ -51,7 +51,7 @@ def _check(column: str, value: str) -> str | None:
 
 
 @app.command("set")
-def set_value(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME"),
+def set_value(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.settings),
               value: str = typer.Argument(..., metavar="VALUE")) -> None:
     """Change a setting of the profile ("default" or "none" resets a model or URL).
 
@@ -69,7 +69,7 @@ def set_value(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME"
 
 
 @app.command("get")
-def get_value(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME")) -> None:
+def get_value(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.settings)) -> None:
     """Print one setting's value (empty when it is the default).
 
     Example:

@@ -10,7 +10,7 @@ from typing import List, Optional
 import typer
 
 from ..errors import ByokError, Code
-from . import output, single, state
+from . import complete, output, single, state
 
 MARKER = "BYOK_EXEC"
 
@@ -19,7 +19,8 @@ def exec_command(
     ctx: typer.Context,
     command: List[str] = typer.Argument(..., metavar="-- COMMAND [ARGS]..."),
     provider: Optional[str] = typer.Option(
-        None, "--provider", "-p", help="Only this provider's key (default: every provider)."),
+        None, "--provider", "-p", help="Only this provider's key (default: every provider).",
+        autocompletion=complete.providers),
 ) -> None:
     """Run COMMAND with OPENAI_API_KEY / ANTHROPIC_API_KEY set from the vault.
 

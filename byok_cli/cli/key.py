@@ -10,7 +10,7 @@ import typer
 
 from ..errors import ByokError, Code, mask
 from ..keys import ENV_VARS, PROVIDERS, check_provider, normalise_key
-from . import group, output, state
+from . import complete, group, output, state
 
 app = group("Store, list, check and remove provider keys (stored encrypted).")
 
@@ -60,7 +60,7 @@ def live_check(ctx: typer.Context, provider: str, key: str) -> tuple[str, ByokEr
 @app.command("set")
 def set_key(
     ctx: typer.Context,
-    provider: str = typer.Argument(..., help="openai or anthropic", metavar="PROVIDER"),
+    provider: str = typer.Argument(..., help="openai or anthropic", autocompletion=complete.providers, metavar="PROVIDER"),
     validate: bool = typer.Option(True, "--validate/--no-validate",
                                   help="Check the key with one cheap call before storing it."),
     force: bool = typer.Option(False, "--force", help="Store the key even if it is rejected."),
@@ -131,7 +131,8 @@ def list_keys(
 @app.command("remove")
 def remove_key(
     ctx: typer.Context,
-    provider: str = typer.Argument(..., metavar="PROVIDER", help="openai or anthropic"),
+    provider: str = typer.Argument(..., metavar="PROVIDER", help="openai or anthropic",
+                                  autocompletion=complete.providers),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Remove a stored key for good (its ciphertext is wiped from the file).
@@ -154,7 +155,8 @@ def remove_key(
 def validate_keys(
     ctx: typer.Context,
     provider: Optional[str] = typer.Argument(None, metavar="[PROVIDER]",
-                                             help="openai or anthropic (default: both)"),
+                                             help="openai or anthropic (default: both)",
+                                             autocompletion=complete.providers),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:
     """Check the stored and environment keys with one cheap call each.

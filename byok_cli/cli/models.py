@@ -13,7 +13,7 @@ import typer
 from ..catalog import load
 from ..errors import ByokError, Code
 from ..keys import PROVIDERS, check_provider
-from . import group, output, state
+from . import complete, group, output, state
 
 app = group("See the models you can use, and choose defaults.")
 
@@ -52,7 +52,7 @@ def _remote(ctx: typer.Context, provider: str, source: str, refresh: bool) -> li
 @app.command("list")
 def list_models(
     ctx: typer.Context,
-    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic"),
+    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic", autocompletion=complete.providers),
     remote: bool = typer.Option(False, "--remote", help="Ask the provider for its live list."),
     refresh: bool = typer.Option(False, "--refresh", help="With --remote: bypass the cache."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
@@ -118,8 +118,9 @@ def list_models(
 @app.command("default")
 def default_model(
     ctx: typer.Context,
-    model: Optional[str] = typer.Argument(None, help="Model id or alias to make the default."),
-    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic"),
+    model: Optional[str] = typer.Argument(None, help="Model id or alias to make the default.",
+                                           autocompletion=complete.models),
+    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic", autocompletion=complete.providers),
 ) -> None:
     """Show the default model of each provider, or set the default of the model's provider.
 

@@ -11,7 +11,7 @@ from typing import List, Optional
 import typer
 
 from ..errors import ByokError, Code
-from . import output, single, state
+from . import complete, output, single, state
 
 MAX_INPUT = 10 * 1024 * 1024
 
@@ -81,9 +81,11 @@ def run(
     ctx: typer.Context,
     prompt: Optional[List[str]] = typer.Argument(None, help="The prompt (stdin comes first)."),
     system: Optional[str] = typer.Option(None, "--system", "-s", help="System prompt."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model id or alias."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model id or alias.",
+                                        autocompletion=complete.models),
     provider: Optional[str] = typer.Option(None, "--provider", "-p",
-                                           help="openai or anthropic."),
+                                           help="openai or anthropic.",
+                                           autocompletion=complete.providers),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1,
                                              help="Upper bound on the answer's length."),
     temperature: Optional[float] = typer.Option(None, "--temperature", min=0.0, max=2.0),

@@ -1,0 +1,26 @@
+"""Dynamic shell completion: provider names, model ids and aliases, setting names.
+
+Called by the shell at each TAB through `_BYOK_COMPLETE`; reads the catalogue only (no SDK).
+"""
+
+from __future__ import annotations
+
+
+def providers(incomplete: str) -> list[str]:
+    from ..keys import PROVIDERS
+
+    return [p for p in PROVIDERS if p.startswith(incomplete)]
+
+
+def models(incomplete: str) -> list[str]:
+    from ..catalog import load
+
+    cat = load()
+    names = [m.id for m in cat.models] + sorted(cat.aliases())
+    return [n for n in names if n.startswith(incomplete)]
+
+
+def settings(incomplete: str) -> list[str]:
+    from .config import SETTINGS
+
+    return [s for s in SETTINGS if s.startswith(incomplete)]
