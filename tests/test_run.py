@@ -291,3 +291,17 @@ def test_no_color_and_plain_output(byok_env, fake):
     r = byok_env.run("run", "-m", "gpt-4o", "hi", env={"NO_COLOR": "1"})
     assert "\x1b[" not in r.stdout + r.stderr and "deprecated" in r.stderr
 
+
+
+def test_connection_refused_and_malformed_stream(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    refused = byok_env.run("run", "--no-fallback", "hi",
+                           env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1",
+                                "BYOK_MAX_RETRIES": "0"})
+    assert refused.returncode == Code.NETWORK_ERROR.exit_status
+    assert "could not reach OpenAI" in refused.stderr and refused.stdout == ""
+    byok_env.set_key("openai", openai_key("malformed"))
+    bad = byok_env.run("run", "a prompt long enough")
+    assert bad.returncode == Code.NETWORK_ERROR.exit_status
+    assert "malformed" in bad.stderr and "incomplete" in bad.stderr
+    assert bad.stdout.startswith("Echo")

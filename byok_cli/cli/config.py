@@ -51,7 +51,8 @@ def _check(column: str, value: str) -> str | None:
 
 
 @app.command("set")
-def set_value(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.settings),
+def set_value(ctx: typer.Context,
+              name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.settings),
               value: str = typer.Argument(..., metavar="VALUE")) -> None:
     """Change a setting of the profile ("default" or "none" resets a model or URL).
 
@@ -69,7 +70,9 @@ def set_value(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME"
 
 
 @app.command("get")
-def get_value(ctx: typer.Context, name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.settings)) -> None:
+def get_value(ctx: typer.Context,
+              name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.settings)
+              ) -> None:
     """Print one setting's value (empty when it is the default).
 
     Example:

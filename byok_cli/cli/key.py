@@ -60,7 +60,8 @@ def live_check(ctx: typer.Context, provider: str, key: str) -> tuple[str, ByokEr
 @app.command("set")
 def set_key(
     ctx: typer.Context,
-    provider: str = typer.Argument(..., help="openai or anthropic", autocompletion=complete.providers, metavar="PROVIDER"),
+    provider: str = typer.Argument(..., help="openai or anthropic", metavar="PROVIDER",
+                                   autocompletion=complete.providers),
     validate: bool = typer.Option(True, "--validate/--no-validate",
                                   help="Check the key with one cheap call before storing it."),
     force: bool = typer.Option(False, "--force", help="Store the key even if it is rejected."),

@@ -52,7 +52,8 @@ def _remote(ctx: typer.Context, provider: str, source: str, refresh: bool) -> li
 @app.command("list")
 def list_models(
     ctx: typer.Context,
-    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic", autocompletion=complete.providers),
+    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic",
+                                           autocompletion=complete.providers),
     remote: bool = typer.Option(False, "--remote", help="Ask the provider for its live list."),
     refresh: bool = typer.Option(False, "--refresh", help="With --remote: bypass the cache."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
@@ -120,7 +121,9 @@ def default_model(
     ctx: typer.Context,
     model: Optional[str] = typer.Argument(None, help="Model id or alias to make the default.",
                                            autocompletion=complete.models),
-    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic", autocompletion=complete.providers),
+    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic",
+                                           autocompletion=complete.providers),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array (when showing)."),
 ) -> None:
     """Show the default model of each provider, or set the default of the model's provider.
 
@@ -136,9 +139,12 @@ def default_model(
     if model is None:
         settings = st.store.settings(st.profile)
         chosen = {p: settings.get(f"{p}_model") for p in ((prov,) if prov else PROVIDERS)}
-        output.table(["provider", "model", "source"],
-                     [[p, m or cat.default(p), "profile" if m else "catalogue"]
-                      for p, m in chosen.items()])
+        rows = [{"provider": p, "model": m or cat.default(p),
+                 "source": "profile" if m else "catalogue"} for p, m in chosen.items()]
+        if as_json:
+            output.emit_json(rows)
+        else:
+            output.table(["provider", "model", "source"], [list(r.values()) for r in rows])
         return
     p, model_id = cat.resolve(model, prov)
     if cat.get(model_id) is None:

@@ -12,7 +12,8 @@ from . import complete, output, single, state
 def usage(
     ctx: typer.Context,
     since: str = typer.Option("7d", "--since", help="7d, 24h, 30m, 2w, all, or a date."),
-    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic", autocompletion=complete.providers),
+    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic",
+                                           autocompletion=complete.providers),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:
     """Show usage per provider and model. No key material is ever logged.
