@@ -110,6 +110,17 @@ def median_ms(fn, repeat: int) -> float:
     return statistics.median(fn() for _ in range(repeat)) * 1000
 
 
+def paired_ms(base_fn, ours_fn, repeat: int) -> tuple[float, float]:
+    """Medians of the two, measured alternately so that drift in the machine's speed (a
+    shared VM) affects both alike."""
+    base_fn(), ours_fn()
+    base, ours = [], []
+    for _ in range(repeat):
+        base.append(base_fn())
+        ours.append(ours_fn())
+    return statistics.median(base) * 1000, statistics.median(ours) * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=15)
@@ -126,18 +137,19 @@ def main() -> None:
                    check=True, capture_output=True)
 
     rows = []
-    base = median_ms(lambda: wall([sys.executable, "-c", "import typer"], env), args.repeat)
-    rows.append(("python -c 'import typer'", base, None, None))
+    typer_only = [sys.executable, "-c", "import typer"]
     for cmd in (["--version"], ["key", "list"], ["models", "list"], ["config", "show"]):
-        t = median_ms(lambda: wall([str(BYOK), *cmd], env), args.repeat)
+        base, t = paired_ms(lambda: wall(typer_only, env),
+                            lambda: wall([str(BYOK), *cmd], env), args.repeat)
+        if not rows:
+            rows.append(("python -c 'import typer'", base, None, None))
         rows.append((f"byok {' '.join(cmd)}", t, t / base, 2.0))
 
     for provider, key in (("openai", OPENAI_KEY), ("anthropic", ANTHROPIC_KEY)):
         bare_env = {**env, "K": key, "U": server.url}
-        bare = median_ms(lambda: first_byte([sys.executable, "-c", BARE[provider]], bare_env),
-                         args.repeat)
-        ours = median_ms(lambda: first_byte([str(BYOK), "run", "-p", provider, "hi"], env),
-                         args.repeat)
+        bare, ours = paired_ms(
+            lambda: first_byte([sys.executable, "-c", BARE[provider]], bare_env),
+            lambda: first_byte([str(BYOK), "run", "-p", provider, "hi"], env), args.repeat)
         rows.append((f"bare {provider} SDK streamed call, first token", bare, None, None))
         rows.append((f"byok run -p {provider}, first token", ours, ours / bare, 1.1))
     server.shutdown()
