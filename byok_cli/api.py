@@ -62,8 +62,7 @@ class Byok:
 
         provider = check_provider(provider)
         first = self.plan(provider=provider, fallback=False).attempts[0]
-        kc = self.keychain
-        key = kc.get(provider) if first.key_source == "user" else kc.env_key(provider)
+        key = self.keychain.key(provider, first.key_source)
         base_url = base_url_for(provider, self.store.settings(self.profile).get(
             f"{provider}_base_url"))
         if provider == "openai":

@@ -38,14 +38,17 @@ class AskResult:
     warnings: list[str] = field(default_factory=list)
 
 
+def key_availability(keychain: Keychain) -> KeyAvailability:
+    """Which keys the profile and the environment have, by hint (no decryption)."""
+    stored = keychain.store.keys(keychain.profile)
+    env = {p: hint_of(k) for p in PROVIDERS if (k := keychain.env_key(p))}
+    return KeyAvailability({p: k.hint for p, k in stored.items()}, env)
+
+
 def make_plan(keychain: Keychain, model: str | None = None, provider: str | None = None,
               fallback: bool = True) -> Plan:
     """The ordered attempts for this profile's settings, keys and environment."""
-    store = keychain.store
-    stored = store.keys(keychain.profile)
-    env = {p: hint_of(k) for p in PROVIDERS if (k := keychain.env_key(p))}
-    return plan(store.settings(keychain.profile),
-                KeyAvailability({p: k.hint for p, k in stored.items()}, env), load(),
+    return plan(keychain.store.settings(keychain.profile), key_availability(keychain), load(),
                 model=model, provider=provider, fallback=fallback)
 
 

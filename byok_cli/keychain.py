@@ -161,6 +161,10 @@ class Keychain:
         self._master = new
         return old.id, new.id, len(rows)
 
+    def key(self, provider: str, source: str) -> str | None:
+        """The key of a source: "user" (stored, decrypted) or "system" (environment)."""
+        return self.get(provider) if source == "user" else self.env_key(provider)
+
     def env_key(self, provider: str) -> str | None:
         value = (self.env.get(ENV_VARS[provider]) or "").strip()
         if value:

@@ -56,6 +56,18 @@ class KeyAvailability:
     stored: Mapping[str, str]       # provider -> hint of the stored key
     environment: Mapping[str, str]  # provider -> hint of the environment key
 
+    def sources(self, provider: str, settings: Mapping[str, str | None]
+                ) -> list[tuple[str, str]]:
+        """[(key source, hint)] in the order they are tried: the person's stored key first,
+        then the environment's; `preferred-provider system` allows only the latter."""
+        found = []
+        system_only = (settings.get("preferred_provider") or "system") == "system"
+        if not system_only and provider in self.stored:
+            found.append(("user", self.stored[provider]))
+        if provider in self.environment:
+            found.append(("system", self.environment[provider]))
+        return found
+
 
 def plan(settings: Mapping[str, str | None], keys: KeyAvailability, catalog: Catalog, *,
          model: str | None = None, provider: str | None = None, fallback: bool = True,
@@ -66,12 +78,7 @@ def plan(settings: Mapping[str, str | None], keys: KeyAvailability, catalog: Cat
     out = Plan([])
 
     def sources(p: str) -> list[tuple[str, str]]:
-        found = []
-        if not system_only and p in keys.stored:
-            found.append(("user", keys.stored[p]))
-        if p in keys.environment:
-            found.append(("system", keys.environment[p]))
-        return found
+        return keys.sources(p, settings)
 
     flag_provider, flag_model = None, None
     if model:

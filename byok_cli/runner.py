@@ -43,7 +43,7 @@ class RunOutcome:
 
 
 def _key_for(keychain: Keychain, a: Attempt) -> str:
-    key = keychain.get(a.provider) if a.key_source == "user" else keychain.env_key(a.provider)
+    key = keychain.key(a.provider, a.key_source)
     if not key:
         raise ByokError(Code.NO_KEY, f"the {a.key_label} disappeared", provider=a.provider)
     return key

@@ -221,15 +221,19 @@ class KeyringStore:
         b = self.backend()
         return f"{type(b).__module__}.{type(b).__name__}"
 
-    def get(self, mk_id: str) -> bytes | None:
-        backend = self.backend()
+    def _call(self, action: str, call: Callable[[], T]) -> T:
+        """A keyring call, bounded in time, with keyring's errors made actionable."""
         try:
-            value = bounded(lambda: backend.get_password(SERVICE, _account(mk_id)),
-                            "reading the master key")
+            return bounded(call, action)
         except ByokError:
             raise
         except Exception as exc:
-            raise _keyring_error(exc, "reading the master key") from None
+            raise _keyring_error(exc, action) from None
+
+    def get(self, mk_id: str) -> bytes | None:
+        backend = self.backend()
+        value = self._call("reading the master key",
+                           lambda: backend.get_password(SERVICE, _account(mk_id)))
         if value is None:
             return None
         try:
@@ -241,13 +245,8 @@ class KeyringStore:
         mk_id = key_id(key)
         backend = self.backend()
         value = base64.urlsafe_b64encode(key).decode()
-        try:
-            bounded(lambda: backend.set_password(SERVICE, _account(mk_id), value),
-                    "saving a new master key")
-        except ByokError:
-            raise
-        except Exception as exc:
-            raise _keyring_error(exc, "saving a new master key") from None
+        self._call("saving a new master key",
+                   lambda: backend.set_password(SERVICE, _account(mk_id), value))
         if self.get(mk_id) != key:  # the null backend and its kind "succeed" silently
             raise ByokError(Code.KEYRING_UNAVAILABLE,
                             "the OS keyring accepted the master key but does not give it back",
@@ -255,11 +254,14 @@ class KeyringStore:
         return mk_id
 
     def delete(self, mk_id: str) -> None:
+        from keyring.errors import PasswordDeleteError
+
         backend = self.backend()
-        try:
-            bounded(lambda: backend.delete_password(SERVICE, _account(mk_id)),
-                    "removing an old master key")
-        except ByokError:
-            raise
-        except Exception as exc:
-            raise _keyring_error(exc, "removing an old master key") from None
+
+        def remove() -> None:
+            try:
+                backend.delete_password(SERVICE, _account(mk_id))
+            except PasswordDeleteError:
+                pass  # already gone: what we wanted
+
+        self._call("removing an old master key", remove)

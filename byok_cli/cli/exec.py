@@ -34,6 +34,7 @@ def exec_command(
 
       byok exec -p anthropic -- env | grep -c ANTHROPIC_API_KEY
     """
+    from ..ask import key_availability
     from ..keys import BASE_URL_VARS, ENV_VARS, PROVIDERS, check_provider
 
     if os.environ.get(MARKER):
@@ -42,12 +43,12 @@ def exec_command(
     st = state(ctx)
     wanted = (check_provider(provider),) if provider else PROVIDERS
     settings = st.store.settings(st.profile)
-    system_only = settings["preferred_provider"] == "system"
+    keys = key_availability(st.keychain)
     env = dict(os.environ)
     given = []
     for p in wanted:
-        key = None if system_only else st.keychain.get(p)
-        key = key or st.keychain.env_key(p)
+        found = keys.sources(p, settings)
+        key = st.keychain.key(p, found[0][0]) if found else None
         if key:
             env[ENV_VARS[p]] = key
             given.append(p)

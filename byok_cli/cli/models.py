@@ -20,16 +20,11 @@ app = group("See the models you can use, and choose defaults.")
 
 def _key_sources(st) -> dict[str, str]:
     """provider -> 'user' or 'system': the key `run` would use first."""
+    from ..ask import key_availability
+
     settings = st.store.settings(st.profile)
-    system_only = settings["preferred_provider"] == "system"
-    stored = st.store.keys(st.profile)
-    out = {}
-    for p in PROVIDERS:
-        if p in stored and not system_only:
-            out[p] = "user"
-        elif st.keychain.env_key(p):
-            out[p] = "system"
-    return out
+    keys = key_availability(st.keychain)
+    return {p: found[0][0] for p in PROVIDERS if (found := keys.sources(p, settings))}
 
 
 def _remote(ctx: typer.Context, provider: str, source: str, refresh: bool) -> list[dict]:
@@ -43,7 +38,7 @@ def _remote(ctx: typer.Context, provider: str, source: str, refresh: bool) -> li
     cached = None if refresh else st.store.cached_models(provider, cache_key)
     if cached and time.time() - cached[0] < ttl:
         return json.loads(cached[1])
-    key = st.keychain.get(provider) if source == "user" else st.keychain.env_key(provider)
+    key = st.keychain.key(provider, source)
     models = [{"id": m.id, "name": m.name} for m in connect(provider, key, base_url).list_models()]
     st.store.cache_models(provider, cache_key, time.time(), json.dumps(models))
     return models
