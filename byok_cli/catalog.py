@@ -80,17 +80,17 @@ class Catalog:
         if not name or not name.strip():
             raise ByokError(Code.USAGE, "the model name is empty")
         known = self.lookup(name)
-        if known and (provider is None or known.provider == provider):
+        if known:
+            if provider and known.provider != provider:
+                raise ByokError(Code.USAGE, f"{name!r} is a {known.provider} model, not {provider}")
             return known.provider, known.id
-        guessed = provider or self.provider_of(name)
-        if guessed is None:
+        named_for = self.provider_of(name)
+        if provider and named_for not in (None, provider):
+            raise ByokError(Code.USAGE, f"{name!r} is not an {provider} model")
+        if (provider or named_for) is None:
             raise ByokError(Code.MODEL_NOT_FOUND, f"unknown model {name!r}",
                             hint="see `byok models list`, or give the provider with -p")
-        if known is None and provider and self.provider_of(name) not in (None, provider):
-            raise ByokError(Code.USAGE, f"{name!r} is not an {provider} model")
-        if known is not None and provider and known.provider != provider:
-            raise ByokError(Code.USAGE, f"{name!r} is a {known.provider} model, not {provider}")
-        return guessed, name.strip()
+        return provider or named_for, name.strip()
 
     def aliases(self) -> dict[str, str]:
         return {a: m.id for m in self.models for a in m.aliases}
