@@ -233,8 +233,17 @@ class Store:
         if "readonly" in text or "read-only" in text or "unable to open" in text:
             return self._fail("the database or its directory is not writable",
                               "fix the permissions, or set BYOK_HOME to a writable directory")
-        if "disk" in text and "full" in text:
-            return self._fail("the disk is full; nothing was changed", "free some space")
+        if "disk" in text:  # SQLite says "database or disk is full" or "disk I/O error"
+            import shutil
+
+            try:
+                full = shutil.disk_usage(self.home).free < 256 * 1024
+            except OSError:
+                full = False
+            if full or "full" in text:
+                return self._fail("the disk is full; nothing was changed", "free some space")
+            return self._fail("the disk reported an I/O error; nothing was changed",
+                              "check the disk, then run `byok doctor`")
         if "locked" in text or "busy" in text:
             return self._fail("the database stayed locked by another byok process",
                               "try again in a moment")

@@ -263,3 +263,55 @@ def test_leak_scan_across_a_whole_session(byok_env, fake):
         outputs += [r.stdout, r.stderr]
     assert_no_leak(rejected, *outputs, home=byok_env.home)
     assert_no_leak(OPENAI_GOOD_ENV, *outputs, home=byok_env.home)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 400 KiB tmpfs, where the platform lets us mount one (root on Linux)."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)],
+                          capture_output=True)
+    if made.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here: " + made.stderr.decode()[:100])
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_full_disk_loses_nothing(byok_env, tiny_disk):
+    home = tiny_disk / "byok"
+    env = {"BYOK_HOME": str(home)}
+    assert byok_env.run("key", "set", "openai", "--no-validate", input=OPENAI_GOOD,
+                        env=env).returncode == 0
+    filler = tiny_disk / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass
+    r = byok_env.run("key", "set", "anthropic", "--no-validate", input=ANTHROPIC_GOOD, env=env)
+    assert r.returncode == Code.STORE_ERROR.exit_status, r.stderr
+    assert "disk is full" in r.stderr and "Traceback" not in r.stderr
+    filler.unlink()
+    listing = json.loads(byok_env.run("key", "list", "--json", env=env).stdout)
+    assert listing[0]["stored"] is True and listing[1]["stored"] is False
+    assert byok_env.run("exec", "--", "true", env=env).returncode == 0  # still decrypts
+
+
+def test_read_only_data_dir_is_a_clear_error(byok_env, tiny_disk):
+    home = tiny_disk / "byok"
+    env = {"BYOK_HOME": str(home)}
+    assert byok_env.run("key", "set", "openai", "--no-validate", input=OPENAI_GOOD,
+                        env=env).returncode == 0
+    before = sha(home / DB_NAME)
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_disk)], check=True)
+    try:
+        for args in (["key", "list"], ["key", "set", "anthropic", "--no-validate"]):
+            r = byok_env.run(*args, input=ANTHROPIC_GOOD, env=env)
+            assert r.returncode == Code.STORE_ERROR.exit_status, r.stderr
+            assert "not writable" in r.stderr and "Traceback" not in r.stderr
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(tiny_disk)], check=True)
+    assert sha(home / DB_NAME) == before
+    assert json.loads(byok_env.run("key", "list", "--json", env=env).stdout)[0]["stored"]
