@@ -29,16 +29,8 @@ def read_secret(provider: str) -> str:
             return getpass.getpass(f"{provider} API key (input hidden): ", stream=sys.stderr)
         except EOFError:
             return ""
-    data = sys.stdin.buffer.read(MAX_STDIN + 1)
-    if len(data) > MAX_STDIN:
-        raise ByokError(Code.INVALID_FORMAT, f"stdin holds more than {MAX_STDIN // 1024} KiB, "
-                        "which is not an API key; nothing was stored",
-                        hint="pipe only the key itself")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ByokError(Code.INVALID_FORMAT, "the key on stdin is not valid UTF-8 text; "
-                        "nothing was stored") from None
+    return output.read_stdin_text(MAX_STDIN, "that is not an API key, and nothing was stored",
+                                  hint="pipe only the key itself")
 
 
 def live_check(ctx: typer.Context, provider: str, key: str) -> tuple[str, ByokError | None, int]:

@@ -81,6 +81,23 @@ def confirm(question: str, yes: bool, what: str) -> None:
         raise typer.Exit(1)
 
 
+def read_stdin_text(limit: int, outcome: str, hint: str) -> str:
+    """All of stdin as UTF-8 text; more than ``limit`` bytes, or bytes that are not text,
+    are refused with INVALID_FORMAT. ``outcome`` says what did not happen."""
+    from ..errors import ByokError, Code
+
+    data = sys.stdin.buffer.read(limit + 1)
+    if len(data) > limit:
+        size = f"{limit // 1024} KiB" if limit < 1024 * 1024 else f"{limit // 1024 // 1024} MiB"
+        raise ByokError(Code.INVALID_FORMAT, f"stdin holds more than {size}; {outcome}",
+                        hint=hint)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ByokError(Code.INVALID_FORMAT, f"stdin is not UTF-8 text (byte {exc.start}); "
+                        f"{outcome}", hint="convert it first, e.g. with iconv") from None
+
+
 def error(message: str) -> None:
     sys.stderr.write(_style("error:", "31") + " " + message + "\n")
     sys.stderr.flush()

@@ -44,16 +44,8 @@ def read_stdin(have_args: bool) -> str | None:
         if not ready:
             output.warn(f"stdin gave nothing within {wait:g} s; ignoring it")
             return None
-    data = sys.stdin.buffer.read(MAX_INPUT + 1)
-    if len(data) > MAX_INPUT:
-        raise ByokError(Code.INVALID_FORMAT,
-                        f"stdin holds more than {MAX_INPUT // (1024 * 1024)} MiB; nothing was sent",
-                        hint="send a smaller excerpt")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ByokError(Code.INVALID_FORMAT, f"stdin is not UTF-8 text (byte {exc.start}); "
-                        "nothing was sent", hint="convert it first, e.g. with iconv") from None
+    return output.read_stdin_text(MAX_INPUT, "nothing was sent",
+                                  hint="send a smaller excerpt")
 
 
 def build_prompt(args: list[str]) -> str:
