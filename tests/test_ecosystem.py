@@ -14,8 +14,9 @@ from conftest import ANTHROPIC_GOOD, BYOK, OPENAI_GOOD
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_completion_files_are_fresh():
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "completions.py"), "--check"],
+def test_generated_files_are_fresh():
+    """The completions and the fast path's option tables (byok_cli/cli/run_options.py)."""
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "generate.py"), "--check"],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (ROOT / "completions" / "_byok").read_text().startswith("#compdef byok\n")

@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 
 from ..errors import ByokError
-from . import complete, output, single, state
+from . import complete, output
+from .root import single, state
 
 HELP = ("commands: /model ID-or-alias, /provider NAME, /system TEXT, /history, /exit "
         "(or Ctrl-D); Ctrl-C stops an answer")

@@ -6,7 +6,8 @@ import typer
 
 from ..catalog import load
 from ..errors import ByokError, Code
-from . import complete, group, output, state
+from . import complete, output
+from .root import group, state
 
 app = group("Show and change the profile's settings.")
 

@@ -9,7 +9,8 @@ from urllib.parse import urlparse
 import typer
 
 from ..errors import ByokError, Code
-from . import output, single, state
+from . import output
+from .root import single, state
 
 KEY_AGE_WARN_DAYS = 180
 

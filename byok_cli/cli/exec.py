@@ -10,7 +10,8 @@ from typing import List, Optional
 import typer
 
 from ..errors import ByokError, Code
-from . import complete, output, single, state
+from . import complete, output
+from .root import single, state
 
 MARKER = "BYOK_EXEC"
 

@@ -7,7 +7,8 @@ import sys
 import typer
 
 from ..errors import ByokError, Code
-from . import group, output, state
+from . import output
+from .root import group, state
 
 app = group("Browse and delete stored conversations.")
 

@@ -10,7 +10,8 @@ import typer
 
 from ..errors import ByokError, Code, mask
 from ..keys import ENV_VARS, PROVIDERS, check_provider, normalise_key
-from . import complete, group, output, state
+from . import complete, output
+from .root import group, state
 
 app = group("Store, list, check and remove provider keys (stored encrypted).")
 

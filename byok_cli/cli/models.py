@@ -13,7 +13,8 @@ import typer
 from ..catalog import load
 from ..errors import ByokError, Code
 from ..keys import PROVIDERS, check_provider
-from . import complete, group, output, state
+from . import complete, output
+from .root import group, state
 
 app = group("See the models you can use, and choose defaults.")
 

@@ -6,7 +6,8 @@ from typing import Optional
 
 import typer
 
-from . import complete, output, single, state
+from . import complete, output
+from .root import single, state
 
 
 def usage(

@@ -9,7 +9,8 @@ import signal
 import typer
 
 from ..errors import ByokError, Code
-from . import group, output, state
+from . import output
+from .root import group, state
 
 app = group("Inspect the vault and rotate its master key.")
 

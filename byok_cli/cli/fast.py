@@ -1,0 +1,180 @@
+"""The fast path of `byok run`: its usual forms parsed without importing Typer.
+
+Importing Typer (and the click inside it) costs ~30 ms, a third of all that byok adds in
+front of the provider's SDK on the way to the first token. So `main` first tries this
+parser, which reads the option tables generated from the Typer command
+(`run_options.py`, by scripts/generate.py) and follows click's rules for them: options
+before and after the prompt words, `--opt=value`, `-mVALUE`, clustered short flags,
+`--` ending the options, the last of a repeated option winning, BYOK_PROFILE and
+BYOK_DEBUG. On anything else (--help, --version, an unknown option, a number that does
+not parse or is out of range, a bad profile name, another command) it returns None and
+Typer parses instead, so that every usage error still gets Typer's message. A property
+test holds this parser to Typer's results.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from typing import Mapping, Sequence
+
+from . import run_options as spec
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on", "y", "t"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off", "n", "f", ""})
+
+
+def flag_value(text: str) -> bool | None:
+    """A boolean from an environment variable's text, or None when it is not one."""
+    word = text.strip().lower()
+    return word in TRUE_WORDS if word in TRUE_WORDS | FALSE_WORDS else None
+
+
+def number(kind: type, text: object, low: float | None, high: float | None):
+    """`text` as an int or a finite float within [low, high]; ValueError with the reason
+    otherwise (the Typer command's coercion uses this too)."""
+    try:
+        value = kind(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{text!r} is not a valid {kind.__name__}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number")
+    if (low is not None and value < low) or (high is not None and value > high):
+        span = f"{low if low is not None else '-inf'}..{high if high is not None else 'inf'}"
+        raise ValueError(f"{text} is not in the range {span}")
+    return value
+
+
+class _GiveUp(Exception):
+    """Not a form this parser is sure of: let Typer parse it."""
+
+
+def _convert(kind: str, text: str, low, high):
+    if kind == "text":
+        return text
+    try:
+        return number(int if kind == "int" else float, text, low, high)
+    except ValueError:
+        raise _GiveUp from None
+
+
+def _take_option(argv: Sequence[str], i: int, table: Mapping, values: dict) -> int:
+    """Parse the option at argv[i] into `values` (flags as True, others as their text to
+    convert once parsing is done: like click, only the last of a repeated option must be
+    valid); return the index of the next token."""
+    token = argv[i]
+    if token.startswith("--"):
+        name, eq, attached = token.partition("=")
+        if name not in table:
+            raise _GiveUp
+        dest, kind, low, high = table[name]
+        if kind == "flag":
+            if eq:
+                raise _GiveUp
+            values[dest] = True
+            return i + 1
+        if not eq:
+            if i + 1 >= len(argv):
+                raise _GiveUp
+            attached, i = argv[i + 1], i + 1
+        values[dest] = (kind, attached, low, high)
+        return i + 1
+    # Short options: "-c", "-cs TEXT", "-mgpt-5" (click's clustering).
+    for at in range(1, len(token)):
+        name = "-" + token[at]
+        if name not in table:
+            raise _GiveUp
+        dest, kind, low, high = table[name]
+        if kind == "flag":
+            values[dest] = True
+            continue
+        rest = token[at + 1:]
+        if not rest:
+            if i + 1 >= len(argv):
+                raise _GiveUp
+            rest, i = argv[i + 1], i + 1
+        values[dest] = (kind, rest, low, high)
+        break
+    return i + 1
+
+
+def _is_option(token: str) -> bool:
+    return token.startswith("-") and token != "-"
+
+
+def parse(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[dict, dict] | None:
+    """(root parameters, run parameters) as Typer would pass them, or None to let Typer
+    parse `argv` (the arguments after `byok`)."""
+    try:
+        root: dict = {}
+        i = 0
+        while i < len(argv) and _is_option(argv[i]):
+            if argv[i] == "--":
+                i += 1
+                break
+            i = _take_option(argv, i, spec.ROOT_OPTIONS, root)
+        if i >= len(argv) or argv[i] != spec.COMMAND:
+            return None
+        for dest, variable in spec.ROOT_ENVVARS.items():
+            if dest not in root and environ.get(variable):
+                root[dest] = _from_environment(dest, environ[variable])
+        params: dict = {}
+        words: list[str] = []
+        i += 1
+        while i < len(argv):
+            token = argv[i]
+            if token == "--":
+                words += argv[i + 1:]
+                break
+            if _is_option(token):
+                i = _take_option(argv, i, spec.OPTIONS, params)
+            else:
+                words.append(token)
+                i += 1
+        if words:
+            params[spec.ARGUMENT] = words
+        return ({**spec.ROOT_DEFAULTS, **_converted(root)},
+                {**spec.DEFAULTS, **_converted(params)})
+    except _GiveUp:
+        return None
+
+
+def _converted(values: dict) -> dict:
+    return {dest: _convert(*value) if isinstance(value, tuple) else value
+            for dest, value in values.items()}
+
+
+def _from_environment(dest: str, text: str):
+    kind = next(kind for d, kind, _, _ in spec.ROOT_OPTIONS.values() if d == dest)
+    if kind != "flag":
+        return text
+    value = flag_value(text)
+    if value is None:
+        raise _GiveUp
+    return value
+
+
+def run_fast(argv: Sequence[str]) -> int | None:
+    """Run `byok run` if `argv` is one of its usual forms, returning the exit status; None
+    when Typer must parse `argv`."""
+    parsed = parse(argv, os.environ)
+    if parsed is None:
+        return None
+    from .state import State, profile_name
+
+    root, params = parsed
+    profile = profile_name(root["profile"])
+    if profile is None:
+        return None
+    st = State(profile=profile, debug=root["debug"])
+    from .failures import exit_status
+
+    try:
+        from .run_body import run
+
+        run(st, **params)
+        sys.stdout.flush()  # a reader that went away is reported here, not at exit
+    except (Exception, KeyboardInterrupt) as exc:
+        return exit_status(exc, st.debug)
+    return 0

@@ -1,0 +1,39 @@
+"""Per-invocation state shared by the commands; no Typer here, so the fast path can use it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class State:
+    """The profile and --debug of one invocation, over the Python API's Byok, opened
+    lazily so that `--help` opens nothing."""
+
+    profile: str = "default"
+    debug: bool = False
+    _byok: object = field(default=None, repr=False)
+
+    @property
+    def byok(self):
+        if self._byok is None:
+            from ..api import Byok
+
+            self._byok = Byok(self.profile)
+        return self._byok
+
+    @property
+    def store(self):
+        return self.byok.store
+
+    @property
+    def keychain(self):
+        return self.byok.keychain
+
+
+def profile_name(given: str | None) -> str | None:
+    """The profile to use for --profile/BYOK_PROFILE, or None when the name is not allowed."""
+    name = (given or "default").strip()
+    if not name or len(name) > 64 or not all(c.isalnum() or c in "-_." for c in name):
+        return None
+    return name
