@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from .errors import ByokError, Code
 from .keys import PROVIDERS
@@ -20,8 +20,7 @@ def _date(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value if len(value) > 7 else value + "-01")
 
 
-@dataclass(frozen=True)
-class Model:
+class Model(NamedTuple):
     provider: str
     id: str
     name: str
@@ -37,8 +36,7 @@ class Model:
         return bool(self.end_of_life and self.end_of_life <= today)
 
 
-@dataclass(frozen=True)
-class Catalog:
+class Catalog(NamedTuple):
     models: tuple[Model, ...]
     defaults: dict[str, str]
 

@@ -6,8 +6,7 @@ This is the Python API for keys; the ``byok key`` commands are a thin layer over
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Mapping, NamedTuple
 
 from . import vault
 from .errors import ByokError, Code, remember_secret
@@ -15,8 +14,7 @@ from .keys import ENV_VARS, PROVIDERS, normalise_key
 from .store import Store, StoredKey
 
 
-@dataclass(frozen=True)
-class KeyReport:
+class KeyReport(NamedTuple):
     """What may be shown about a provider's keys: never more than the last 4 characters."""
 
     provider: str

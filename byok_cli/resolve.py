@@ -12,8 +12,8 @@ fallbacks, each taken only on the failure it answers (see :func:`next_attempt`):
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
-from typing import Mapping
+from dataclasses import dataclass, field
+from typing import Mapping, NamedTuple
 
 from .catalog import Catalog
 from .errors import ByokError, Code
@@ -23,8 +23,7 @@ KEY_REJECTED = {Code.UNAUTHORIZED, Code.QUOTA_EXCEEDED, Code.DECRYPT_FAILED}
 PROVIDER_DOWN = {Code.PROVIDER_UNAVAILABLE, Code.NETWORK_ERROR}
 
 
-@dataclass(frozen=True)
-class Attempt:
+class Attempt(NamedTuple):
     provider: str
     model: str
     key_source: str  # "user" (stored, encrypted) or "system" (environment)
@@ -45,12 +44,11 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"attempts": [dict(asdict(a), key=a.key_label) for a in self.attempts],
+        return {"attempts": [dict(a._asdict(), key=a.key_label) for a in self.attempts],
                 "fallbacks": self.fallbacks, "warnings": self.warnings}
 
 
-@dataclass(frozen=True)
-class KeyAvailability:
+class KeyAvailability(NamedTuple):
     """Which keys exist, by hint only: resolution never sees key material."""
 
     stored: Mapping[str, str]       # provider -> hint of the stored key

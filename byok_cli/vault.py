@@ -18,8 +18,7 @@ import hashlib
 import os
 import secrets
 import threading
-from dataclasses import dataclass
-from typing import Callable, TypeVar
+from typing import Callable, NamedTuple, TypeVar
 
 from .errors import ByokError, Code
 
@@ -35,14 +34,16 @@ MAKE_KEY_HINT = ('set BYOK_MASTER_KEY to a key of your own: '
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class MasterKey:
+class MasterKey(NamedTuple):
     key: bytes
     source: str  # "environment" or "keyring"
 
     @property
     def id(self) -> str:
         return key_id(self.key)
+
+    def __repr__(self) -> str:  # never the key itself, even in a debugger or a log
+        return f"MasterKey(id={self.id!r}, source={self.source!r})"
 
 
 def key_id(key: bytes) -> str:

@@ -132,3 +132,11 @@ def test_bounded_passes_results_and_errors_through():
     assert vault.bounded(lambda: 42, "x") == 42
     with pytest.raises(ZeroDivisionError):
         vault.bounded(lambda: 1 / 0, "x")
+
+
+def test_master_key_repr_shows_its_id_not_the_key():
+    key = os.urandom(32)
+    shown = repr(vault.MasterKey(key, "environment")) + str(vault.MasterKey(key, "keyring"))
+    assert vault.key_id(key) in shown
+    for form in (repr(key), key.hex(), base64.urlsafe_b64encode(key).decode()):
+        assert form not in shown

@@ -12,7 +12,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, Protocol, TypeVar
+from typing import Any, Callable, Iterator, Mapping, NamedTuple, Protocol, TypeVar
 
 from ..errors import ByokError, Code, redact
 from ..keys import BASE_URL_VARS
@@ -63,8 +63,7 @@ class ChatResult:
         return "".join(self.text_parts)
 
 
-@dataclass(frozen=True)
-class RemoteModel:
+class RemoteModel(NamedTuple):
     id: str
     name: str | None = None
 
@@ -80,8 +79,7 @@ class Adapter(Protocol):
     def chat(self, request: ChatRequest, result: ChatResult) -> Iterator[str]: ...
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Connection settings shared by the adapters."""
 
     timeout: float = 60.0
