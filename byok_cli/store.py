@@ -11,10 +11,9 @@ import contextlib
 import os
 import sqlite3
 import stat
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from .errors import ByokError, Code
 
@@ -151,8 +150,7 @@ def _private_umask() -> Iterator[None]:
         os.umask(old)
 
 
-@dataclass
-class StoredKey:
+class StoredKey(NamedTuple):
     profile: str
     provider: str
     ciphertext: bytes
@@ -164,8 +162,7 @@ class StoredKey:
     updated_at: str
 
 
-@dataclass
-class Message:
+class Message(NamedTuple):
     role: str
     content: str
     provider: str | None = None
@@ -173,8 +170,7 @@ class Message:
     created_at: str | None = None
 
 
-@dataclass
-class Conversation:
+class Conversation(NamedTuple):
     id: int
     profile: str
     system: str | None
@@ -490,7 +486,7 @@ class Store:
         with self.transaction() as conn:
             conn.execute("INSERT INTO usage (at, profile, provider, model, key_source, fallbacks, "
                          "input_tokens, output_tokens, ttft_ms, latency_ms, code) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row.values())
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             conn.execute(
                 "INSERT INTO usage_daily (profile, provider, model, day, requests, errors, "
                 "fallbacks, input_tokens, output_tokens) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?) "
@@ -564,8 +560,7 @@ class Store:
                 [profile, start, edge, *extra])
 
 
-@dataclass
-class UsageRow:
+class UsageRow(NamedTuple):
     """One request in the usage log. Never any key material, nor anything derived from it."""
 
     at: float
@@ -579,11 +574,6 @@ class UsageRow:
     ttft_ms: int | None
     latency_ms: int | None
     code: str               # 'OK' or an error code
-
-    def values(self) -> tuple:
-        return (self.at, self.profile, self.provider, self.model, self.key_source,
-                self.fallbacks, self.input_tokens, self.output_tokens, self.ttft_ms,
-                self.latency_ms, self.code)
 
 
 # Latency histograms keep two significant figures (exact below 100 ms): percentiles come

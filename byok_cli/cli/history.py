@@ -56,7 +56,7 @@ def show(ctx: typer.Context, cid: int = typer.Argument(..., metavar="ID"),
     if as_json:
         output.emit_json({"id": conv.id, "system": conv.system, "created_at": conv.created_at,
                           "updated_at": conv.updated_at,
-                          "messages": [m.__dict__ for m in conv.messages]})
+                          "messages": [m._asdict() for m in conv.messages]})
         return
     if conv.system:
         sys.stdout.write(f"[system]\n{conv.system}\n\n")

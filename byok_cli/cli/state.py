@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
-
-@dataclass
 class State:
     """The profile and --debug of one invocation, over the Python API's Byok, opened
     lazily so that `--help` opens nothing."""
 
-    profile: str = "default"
-    debug: bool = False
-    _byok: object = field(default=None, repr=False)
+    def __init__(self, profile: str = "default", debug: bool = False) -> None:
+        self.profile = profile
+        self.debug = debug
+        self._byok = None
 
     @property
     def byok(self):
