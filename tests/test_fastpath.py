@@ -105,6 +105,13 @@ def test_the_usual_forms_take_the_fast_path():
         assert fast.parse(argv, {}) is None, argv
 
 
+def test_a_bad_profile_name_is_left_to_typer():
+    assert profile_name(" work ") == "work" and profile_name(None) == "default"
+    for name in ("b d", " ", "x" * 65, "a/b"):
+        assert profile_name(name) is None
+        assert fast.run_fast(["--profile", name, "run", "hi"]) is None
+
+
 def test_numbers_are_finite_and_in_range():
     assert fast.number(int, " 7", 1, None) == 7
     assert fast.number(float, "2", 0.0, 2.0) == 2.0
@@ -152,6 +159,8 @@ def test_fast_path_fails_exactly_like_the_typer_command(byok_env, in_process, fa
     typer_run = CliRunner().invoke(app, [*args, "--no-fallback"], input="")
     assert fast_run.returncode == typer_run.exit_code == code.exit_status
     assert fast_run.stdout == typer_run.stdout == ""
-    first = lambda text: [x for x in text.splitlines() if x.startswith("error")]  # noqa: E731
-    assert first(fast_run.stderr) == first(typer_run.stderr) != []
+    def errors(text: str) -> list[str]:
+        return [x for x in text.splitlines() if x.startswith("error")]
+
+    assert errors(fast_run.stderr) == errors(typer_run.stderr) != []
     assert ("Traceback" in fast_run.stderr) == ("--debug" in args)
