@@ -52,7 +52,7 @@ def _kind(annotation) -> str:
     return kinds[base]
 
 
-def _options(function, skip: set[str]) -> tuple[dict, dict, str | None]:
+def _options(function) -> tuple[dict, dict, str | None]:
     """(option name -> (parameter, kind, min, max), parameter -> envvar, argument)."""
     import inspect
 
@@ -64,7 +64,7 @@ def _options(function, skip: set[str]) -> tuple[dict, dict, str | None]:
         info = parameter.default
         if isinstance(info, ArgumentInfo):
             argument = name
-        elif isinstance(info, OptionInfo) and name not in skip and not info.is_eager:
+        elif isinstance(info, OptionInfo) and not info.is_eager:
             kind = _kind(hints[name])
             for decl in info.param_decls:
                 options[decl] = (name, kind, info.min, info.max)
@@ -83,8 +83,8 @@ def run_options() -> str:
     group = typer.main.get_command(root.app)
     root_ctx = group.make_context("byok", ["run"])
     run_ctx = group.get_command(root_ctx, "run").make_context("run", [], parent=root_ctx)
-    root_options, root_envvars, _ = _options(root.root, skip=set())
-    options, envvars, argument = _options(run.run, skip=set())
+    root_options, root_envvars, _ = _options(root.root)
+    options, envvars, argument = _options(run.run)
     assert not envvars, "the fast path reads no environment variables for run's options"
     root_defaults = {name: root_ctx.params[name] for name, *_ in root_options.values()}
     tables = {"ROOT_OPTIONS": root_options, "ROOT_ENVVARS": root_envvars,
