@@ -292,7 +292,6 @@ def test_no_color_and_plain_output(byok_env, fake):
     assert "\x1b[" not in r.stdout + r.stderr and "deprecated" in r.stderr
 
 
-
 def test_connection_refused_and_malformed_stream(byok_env, fake):
     byok_env.set_key("openai", OPENAI_GOOD)
     refused = byok_env.run("run", "--no-fallback", "hi",
