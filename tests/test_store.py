@@ -118,10 +118,11 @@ def test_key_crud_is_per_profile(tmp_path):
 
 def test_check_constraints_reject_unknown_provider(tmp_path):
     store = Store(tmp_path)
-    with pytest.raises(sqlite3.IntegrityError):
-        store.put_key("default", "mistral", b"x", "abcd", "mk1", "valid")
-    with pytest.raises(sqlite3.IntegrityError):
-        store.set_setting("default", "preferred_provider", "mistral")
+    for write in (lambda: store.put_key("default", "mistral", b"x", "abcd", "mk1", "valid"),
+                  lambda: store.set_setting("default", "preferred_provider", "mistral")):
+        with pytest.raises(ByokError) as err:  # one line, not sqlite3's exception
+            write()
+        assert err.value.code == Code.STORE_ERROR and "CHECK constraint" in err.value.message
 
 
 def test_parallel_writers_do_not_see_locked(tmp_path):

@@ -8,7 +8,8 @@ master keys (``keys``), profiles and settings (``settings``), conversations
 from __future__ import annotations
 
 from .conversations import Conversation, ConversationTables, Message
-from .db import DB_NAME, MIGRATIONS, SCHEMA_VERSION, Database, data_dir, file_mode, now
+from .db import MIGRATIONS, SCHEMA_VERSION, Database, now
+from .files import DB_NAME, data_dir, file_mode
 from .keys import KeyTables, StoredKey
 from .settings import SETTING_COLUMNS, SettingsTables
 from .usage import DAY, UsageRow, UsageTables, bucket, bucket_sql
