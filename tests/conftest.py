@@ -111,11 +111,12 @@ def byok_env(tmp_path, master_key, fake_server) -> Env:
 
 @pytest.fixture
 def keyring_env(tmp_path, fake_server) -> Env:
-    """byok with a file-backed test keyring instead of BYOK_MASTER_KEY."""
+    """byok with a file-backed test keyring instead of BYOK_MASTER_KEY. byok accepts only
+    OS keyrings; the test keyring is let in with the documented opt-in, explicitly."""
     home = tmp_path / "byok-home"
     env = _clean_env()
     env.update({"BYOK_HOME": str(home), "PYTHON_KEYRING_BACKEND":
-                "support.fake_keyrings.FileKeyring",
+                "support.fake_keyrings.FileKeyring", "BYOK_ALLOW_INSECURE_KEYRING": "1",
                 "BYOK_TEST_KEYRING": str(tmp_path / "test-keyring.json"),
                 "PYTHONPATH": str(TESTS), "BYOK_KEYRING_TIMEOUT": "2",
                 "OPENAI_BASE_URL": fake_server.url + "/v1",
