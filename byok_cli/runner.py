@@ -17,7 +17,8 @@ from .providers import ChatRequest, ChatResult, Settings, base_url_for, connect
 from .resolve import KEY_REJECTED, Attempt, Excluded, Plan, next_attempt
 
 _KIND = {Code.UNAUTHORIZED: "key_rejected", Code.QUOTA_EXCEEDED: "key_rejected",
-         Code.DECRYPT_FAILED: "key_unreadable", Code.MODEL_NOT_FOUND: "model_not_found",
+         Code.DECRYPT_FAILED: "key_unreadable", Code.KEYRING_UNAVAILABLE: "key_unreadable",
+         Code.MODEL_NOT_FOUND: "model_not_found",
          Code.PROVIDER_UNAVAILABLE: "provider_unavailable",
          Code.NETWORK_ERROR: "provider_unavailable"}
 

@@ -1,4 +1,5 @@
-"""`byok doctor`: check keyring, database, keys, base URLs and environment; say what to fix."""
+"""`byok doctor`: check keyring, database, keys, base URLs and environment; say what to fix
+(and, with --fix, fix what byok can: master keys left in the keyring, an unfinished wipe)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class Report:
             self.worst = code or Code.INTERNAL
 
 
-def _check_keyring(st, r: Report) -> None:
+def _check_keyring(st, r: Report, fix: bool) -> None:
     if os.environ.get("BYOK_MASTER_KEY"):
         try:
             mk = st.keychain.master()
@@ -51,15 +52,15 @@ def _check_keyring(st, r: Report) -> None:
         r.add("master key", "fail", err.message, err.hint, err.code)
 
 
-def _check_database(st, r: Report) -> None:
+def _check_database(st, r: Report, fix: bool) -> None:
     from ..store import file_mode
 
     store = st.store
-    result = store.conn.execute("PRAGMA integrity_check").fetchone()[0]
-    if result == "ok":
+    problems = [row[0] for row in store.conn.execute("PRAGMA integrity_check(5)")]
+    if problems == ["ok"]:
         r.add("database", "ok", f"{store.path} (schema {store.schema_version()})")
     else:
-        r.add("database", "fail", f"integrity check: {result}",
+        r.add("database", "fail", "the database is corrupt: " + "; ".join(map(str, problems)),
               "restore a backup, or move the file aside", Code.STORE_ERROR)
     loose = [f"{p.name} {oct(file_mode(p))}" for p, want in
              [(store.home, 0o700)] + [(p, 0o600) for p in store.home.glob("byok.db*")]
@@ -71,7 +72,14 @@ def _check_database(st, r: Report) -> None:
         r.add("permissions", "ok", "directory 0700, files 0600")
 
 
-def _check_keys(st, r: Report) -> None:
+def _age_days(stamp: str, now: dt.datetime) -> int | None:
+    try:
+        return (now - dt.datetime.fromisoformat(stamp)).days
+    except (TypeError, ValueError):  # a damaged row: the key is judged by reading it
+        return None
+
+
+def _check_keys(st, r: Report, fix: bool) -> None:
     from ..keys import ENV_VARS, PROVIDERS, normalise_key
 
     now = dt.datetime.now(dt.timezone.utc)
@@ -82,13 +90,13 @@ def _check_keys(st, r: Report) -> None:
         except ByokError as err:
             r.add(label, "fail", err.message, err.hint, err.code)
             continue
-        age = (now - dt.datetime.fromisoformat(row.updated_at)).days
+        age = _age_days(row.updated_at, now)
         if row.status.startswith("failed"):
             r.add(label, "warn", f"last check {row.status} ({row.checked_at})",
                   f"store a new key with `byok key set {row.provider}`")
         elif row.status == "unverified":
             r.add(label, "warn", "never checked with the provider", "run `byok key validate`")
-        elif age > KEY_AGE_WARN_DAYS:
+        elif age is not None and age > KEY_AGE_WARN_DAYS:
             r.add(label, "warn", f"{age} days old", "consider rotating it at the provider")
         else:
             r.add(label, "ok", f"valid as of {row.checked_at}, {age} days old")
@@ -102,7 +110,26 @@ def _check_keys(st, r: Report) -> None:
                 r.add(ENV_VARS[p], "warn", err.message, f"fix or unset {ENV_VARS[p]}")
 
 
-def _check_base_urls(st, r: Report) -> None:
+def _check_leftovers(st, r: Report, fix: bool) -> None:
+    """Master keys no stored key needs (left by an interrupted rotation), and a wipe that
+    another process's reading held up."""
+    orphans = st.keychain.orphan_master_keys()
+    if orphans and fix:
+        removed = st.keychain.tidy_master_keys()
+        r.add("master keys", "ok", f"removed {len(removed)} unused master key(s) from the keyring")
+    elif orphans:
+        r.add("master keys", "warn", f"{len(orphans)} master key(s) no stored key needs are "
+              "still in the keyring (an interrupted rotation?)", "byok doctor --fix")
+    if st.store.wipe_pending():
+        if fix and st.store.wipe():
+            r.add("wipe", "ok", "removed keys' ciphertext is now wiped from the file")
+        else:
+            r.add("wipe", "warn", "a removed key's ciphertext is still in the database file: "
+                  "another process keeps reading an older snapshot",
+                  "close other byok or sqlite3 sessions, then `byok doctor --fix`")
+
+
+def _check_base_urls(st, r: Report, fix: bool) -> None:
     from ..keys import PROVIDERS
     from ..providers import base_url_for
 
@@ -120,18 +147,35 @@ def _check_base_urls(st, r: Report) -> None:
             r.add(f"{p} base URL", "ok", url)
 
 
+CHECKS = {"database": _check_database, "keyring": _check_keyring, "keys": _check_keys,
+          "master keys": _check_leftovers, "base URLs": _check_base_urls}
+
+
 def doctor(ctx: typer.Context,
-           as_json: bool = typer.Option(False, "--json", help="Print a JSON array.")) -> None:
+           as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+           fix: bool = typer.Option(False, "--fix", help="Remove master keys no stored key "
+                                    "needs from the keyring; finish an interrupted wipe.")) -> None:
     """Check the keyring, database, keys, base URLs and environment, and say what to fix.
 
-    Example:
+    Examples:
 
       byok doctor
+
+      byok doctor --fix
     """
     st = state(ctx)
     report = Report()
-    for check in (_check_database, _check_keyring, _check_keys, _check_base_urls):
-        check(st, report)
+    try:
+        st.store  # opening checks the directory, the files and the schema
+        checks = CHECKS
+    except ByokError as err:
+        report.add("database", "fail", err.message, err.hint, err.code)
+        checks = {}
+    for name, check in checks.items():
+        try:
+            check(st, report, fix)
+        except ByokError as err:  # one failing check does not hide the others
+            report.add(name, "fail", err.message, err.hint, err.code)
     if as_json:
         output.emit_json(report.rows)
     else:

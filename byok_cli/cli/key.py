@@ -143,6 +143,10 @@ def remove_key(
     output.confirm(f"Remove the stored {provider} key …{stored.hint}?", yes, "remove a key")
     st.keychain.remove(provider)
     output.info(f"removed the {provider} key …{stored.hint} from profile {st.profile!r}")
+    if st.store.wipe_pending():
+        output.warn("another process is still reading the database, so the removed key's "
+                    "ciphertext is still in the file; byok wipes it the next time it runs "
+                    "(or now: `byok doctor --fix`, once that process is done)")
 
 
 @app.command("validate")

@@ -50,7 +50,7 @@ def status(ctx: typer.Context,
                     master_key_created_at=None, master_key_age_days=None)
     else:
         active = store.active_master_key_id()
-        created = dict((k, c) for k, c, _ in store.master_keys()).get(active)
+        created = {k: c for k, c, *_ in store.master_keys()}.get(active)
         try:
             backend = st.keychain.keyring.backend_name()
         except ByokError as err:
