@@ -105,16 +105,23 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     except KeyboardInterrupt as stop:
         _log_failure(keychain, started, Code.INTERRUPTED.value, stop)
         raise
-    store.record_usage(UsageRow(
-        started, profile, outcome.provider, outcome.model, outcome.key_source,
-        ",".join(f["kind"] for f in outcome.fallbacks), outcome.input_tokens,
-        outcome.output_tokens, outcome.ttft_ms, outcome.latency_ms, "OK"))
+    try:
+        store.record_usage(UsageRow(
+            started, profile, outcome.provider, outcome.model, outcome.key_source,
+            ",".join(f["kind"] for f in outcome.fallbacks), outcome.input_tokens,
+            outcome.output_tokens, outcome.ttft_ms, outcome.latency_ms, "OK"))
+    except ByokError as err:  # bookkeeping only: the answer stands
+        on_warning(f"this request is missing from the usage log: {err.message}")
     exchange = [Message("user", prompt),
                 Message("assistant", outcome.text, outcome.provider, outcome.model)]
+    history.extend(exchange)  # a caller's in-memory transcript grows, saved or not
     cid = conversation_id
     if options.log and store.settings(profile)["logging"] == "on":
-        cid = store.append_exchange(profile, conversation_id, system, exchange)
-    history.extend(exchange)  # a caller's in-memory transcript grows too
+        try:
+            cid = store.append_exchange(profile, conversation_id, system, exchange)
+        except ByokError as err:  # the person asked for a history: say it is not kept
+            err.message = f"the answer was not saved in the history: {err.message}"
+            raise
     return AskResult(outcome, cid, the_plan.warnings)
 
 

@@ -71,7 +71,10 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
                 raise _tagged(err, a, fallbacks)
             failures.append((a, err))
             if a.key_source == "user" and err.code in KEY_REJECTED:
-                keychain.mark(a.provider, f"failed: {err.code.value}")
+                try:
+                    keychain.mark(a.provider, f"failed: {err.code.value}")
+                except ByokError as unmarked:  # a read-only or full database: go on anyway
+                    on_warning(f"could not mark the stored key failed: {unmarked.message}")
             nxt = next_attempt(plan.attempts, index, err.code, excluded)
             if nxt is None:
                 raise _tagged(_final_error(failures), a, fallbacks) from None
