@@ -156,6 +156,8 @@ def _guarded(method: Callable) -> Callable:
             raise
         except sqlite3.DatabaseError as exc:
             raise self.connection.store_error(exc) from None
+        except UnicodeDecodeError:  # SQLite's message quoted a damaged schema's bytes
+            raise self.connection.store_error(sqlite3.DatabaseError("malformed")) from None
     return call
 
 
@@ -212,6 +214,7 @@ class Database:
         except sqlite3.DatabaseError as exc:
             raise self.store_error(exc) from None
         conn.store_error = self.store_error
+        conn.text_factory = _text  # a damaged row's bytes must not end in UnicodeDecodeError
         try:
             self._prepare(conn)
         except BaseException:
@@ -334,6 +337,10 @@ class Database:
 
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
