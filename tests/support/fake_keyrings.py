@@ -55,11 +55,22 @@ class FileKeyring(KeyringBackend):
 
 class SlowWritesKeyring(FileKeyring):
     """Writes and deletes take BYOK_TEST_KEYRING_DELAY seconds (default 0.3), like a
-    keyring daemon under load: a rotation's steps stretch out, races show."""
+    keyring daemon under load: a rotation's steps stretch out, races show. While a write
+    is under way, the file BYOK_TEST_KEYRING + ".writing" exists (tests start processes
+    on it)."""
 
     def _change(self, change):
-        time.sleep(float(os.environ.get("BYOK_TEST_KEYRING_DELAY", "0.3")))
-        super()._change(change)
+        marker = self._path() + ".writing"
+        with open(marker, "w"):
+            pass
+        try:
+            time.sleep(float(os.environ.get("BYOK_TEST_KEYRING_DELAY", "0.3")))
+            super()._change(change)
+        finally:
+            try:
+                os.unlink(marker)
+            except FileNotFoundError:
+                pass
 
 
 class LockedKeyring(FileKeyring):
