@@ -153,3 +153,26 @@ def test_migration_from_version_1_keeps_data(tmp_path):
     assert settings["preferred_provider"] == "openai" and settings["logging"] == "on"
     assert store.get_key("default", "openai").hint == "abcd"
     assert store.conversations("default") == []
+
+
+def test_migration_to_version_3_leaves_one_active_master_key(tmp_path):
+    """Schema 2 could end with several unretired master keys (concurrent first key sets):
+    the newest stays active, the others are retired (still readable, removed once unused)."""
+    path = tmp_path / DB_NAME
+    conn = sqlite3.connect(path)
+    for migration in MIGRATIONS[:2]:
+        for statement in migration.split(";"):
+            conn.execute(statement)
+    conn.executemany("INSERT INTO master_keys (id, created_at, retired_at) VALUES (?, ?, ?)",
+                     [("old", "2026-01-01T00:00:00+00:00", "2026-02-01T00:00:00+00:00"),
+                      ("twin-a", "2026-03-01T00:00:00+00:00", None),
+                      ("twin-b", "2026-03-01T00:00:01+00:00", None)])
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    store = Store(tmp_path)
+    states = {mk_id: state for mk_id, _, _, state in store.master_keys()}
+    assert states == {"old": "retired", "twin-a": "retired", "twin-b": "active"}
+    assert store.active_master_key_id() == "twin-b"
+    with pytest.raises(ByokError):  # never two active at once
+        store.conn.execute("UPDATE master_keys SET state = 'active' WHERE id = 'old'")

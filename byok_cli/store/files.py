@@ -70,11 +70,12 @@ def _check_ownership(st: os.stat_result, path: Path, what: str, private_mode: in
     if st.st_uid != me:
         raise _refuse(f"the {what} {path} belongs to {_owner_name(st.st_uid)}, not to you "
                       f"({_owner_name(me)}); byok keeps keys only in a place of your own",
-                      f"chown it to yourself, or set BYOK_HOME to a directory of your own")
+                      "chown it to yourself, or set BYOK_HOME to a directory of your own")
     if st.st_mode & 0o022:
         raise _refuse(f"the {what} {path} can be written by other users (mode "
                       f"{stat.S_IMODE(st.st_mode):04o}); byok will not use it",
-                      f"chmod {private_mode:o} {path}")
+                      f"chmod {private_mode:o} {path}" + (", or set BYOK_HOME to a directory "
+                      "of your own" if stat.S_ISDIR(st.st_mode) else ""))
 
 
 def private_dir(home: Path) -> Path:
