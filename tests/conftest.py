@@ -137,6 +137,19 @@ def in_process(byok_env, monkeypatch):
     return byok_env
 
 
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 400 KiB tmpfs, where the platform lets us mount one (root on Linux)."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)],
+                          capture_output=True)
+    if made.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here: " + made.stderr.decode()[:100])
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
 def assert_no_leak(secret: str, *texts: str, home: Path | None = None) -> None:
     """Neither the whole key nor any 12-character slice of it appears in the texts or in
     any file under home (database, WAL, journal, caches)."""

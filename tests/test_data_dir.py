@@ -218,20 +218,6 @@ def test_a_run_on_a_read_only_database_keeps_its_answer(read_only_db, fake):
     assert "error: the answer was not saved in the history" in logged.stderr
 
 
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 400 KiB tmpfs, where the platform lets us mount one (root on Linux)."""
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)],
-                          capture_output=True)
-    if made.returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here: " + made.stderr.decode()[:100])
-    os.chmod(mount, 0o700)
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
-
-
 def fill(disk):
     with open(disk / "filler", "wb", buffering=0) as f:
         try:

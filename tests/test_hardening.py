@@ -265,19 +265,6 @@ def test_leak_scan_across_a_whole_session(byok_env, fake):
     assert_no_leak(OPENAI_GOOD_ENV, *outputs, home=byok_env.home)
 
 
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 400 KiB tmpfs, where the platform lets us mount one (root on Linux)."""
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)],
-                          capture_output=True)
-    if made.returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here: " + made.stderr.decode()[:100])
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
-
-
 def test_full_disk_loses_nothing(byok_env, tiny_disk):
     home = tiny_disk / "byok"
     env = {"BYOK_HOME": str(home)}

@@ -10,6 +10,10 @@ import pytest
 from byok_cli.errors import ByokError, Code
 from byok_cli.store import DB_NAME, MIGRATIONS, SCHEMA_VERSION, Store, file_mode
 
+# Several tests make their database with sqlite3 (mode 0644): that byok makes it private,
+# and says so, is tested through the CLI in test_data_dir.py.
+pytestmark = pytest.mark.filterwarnings("ignore:made byok.db")
+
 
 def digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
