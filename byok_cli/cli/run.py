@@ -22,7 +22,15 @@ def run(
                                            autocompletion=complete.providers),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1,
                                              help="Upper bound on the answer's length."),
-    temperature: Optional[float] = typer.Option(None, "--temperature", min=0.0, max=2.0),
+    temperature: Optional[float] = typer.Option(
+        None, "--temperature", min=0.0, max=2.0,
+        help="Sampling temperature, for models that take one."),
+    effort: Optional[str] = typer.Option(
+        None, "--effort", metavar="LEVEL", autocompletion=complete.efforts,
+        help="Effort or reasoning level (low, medium, high…), for models that have one."),
+    base_url: Optional[str] = typer.Option(
+        None, "--base-url", metavar="URL",
+        help="API base URL for the provider used (wins over the environment and profile)."),
     no_stream: bool = typer.Option(False, "--no-stream", help="Wait for the whole answer."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object at the end."),
     explain: bool = typer.Option(False, "--explain", help="Show the plan; send nothing."),
@@ -45,6 +53,8 @@ def run(
       byok run -c -p anthropic "and now in French"
 
       byok run --explain -p anthropic
+
+      byok run -m opus --effort low "a quick answer"
     """
     # ctx.params holds every parameter above by name; the fast path passes the same.
     run_prompt(state(ctx), **ctx.params)
