@@ -31,21 +31,29 @@ API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096  # the Messages API requires a limit; the SDK has no default
 
 # Every way byok's requests deliberately differ from the anthropic SDK's for the same
-# inputs. The contract tests compare everything else: method, path, query, headers, body.
+# inputs, by part of the request (header names in lower case; a trailing * is a prefix).
+# The contract tests compare everything else: method, path, query, headers, JSON body.
 SDK_DIFFERENCES = {
-    "header user-agent": "byok/<version> names byok, not the SDK",
-    "header x-stainless-*": "the SDK's reports about itself (language, OS, retry count, "
-                            "timeouts); byok sends none",
-    "header anthropic-version": f"{API_VERSION}, the version Anthropic's documentation names; "
-                                "the SDK sends whatever its release pins (2.14: 2026-10-21)",
-    "header x-api-key / authorization": "byok sends the key as x-api-key, as the documentation "
-                                        "says; the SDK sends Authorization: Bearer",
-    "body max_tokens": f"{DEFAULT_MAX_TOKENS} when --max-tokens is not given (the API requires "
-                       "it; the SDK makes the caller give it, so compare with the SDK called "
-                       f"with max_tokens={DEFAULT_MAX_TOKENS})",
-    "body temperature": "sent for models the catalogue says take it; the SDK 2.14's "
-                        "messages.create() has no temperature parameter (pass it to the SDK "
-                        "through extra_body to compare)",
+    "headers": {
+        "user-agent": "byok/<version> names byok, not the SDK",
+        "x-stainless-*": "the SDK's reports about itself (language, OS, retry count, "
+                         "timeouts); byok sends none",
+        "anthropic-version": f"{API_VERSION}, the version Anthropic's documentation names; "
+                             "the SDK sends what its release pins (2.10 to 2.14: 2026-10-21)",
+        "x-api-key": "byok sends the key as x-api-key, as the documentation says ...",
+        "authorization": "... where the SDK (2.10 to 2.14) sends Authorization: Bearer",
+    },
+    "query": {},
+    "body": {},
+}
+
+# Not differences, but what "the same inputs" means when calling the SDK to compare.
+SDK_SAME_INPUTS = {
+    "max_tokens": f"byok sends {DEFAULT_MAX_TOKENS} when --max-tokens is not given (the API "
+                  "requires a limit, and the SDK has its caller give one): call the SDK with "
+                  f"max_tokens={DEFAULT_MAX_TOKENS}",
+    "temperature": "the SDK 2.14's messages.create() has no temperature parameter: give it "
+                   "as extra_body={'temperature': T}",
 }
 
 

@@ -15,16 +15,21 @@ from .client import Client
 from .errors import Malformed, classify
 from .types import ChatRequest, ChatResult, normalise_turns
 
-# Every way byok's requests deliberately differ from the openai SDK's for the same inputs.
-# The contract tests compare everything else: method, path, query, headers, JSON body.
+# Every way byok's requests deliberately differ from the openai SDK's for the same inputs,
+# by part of the request (header names in lower case; a trailing * is a prefix). The
+# contract tests compare everything else: method, path, query, headers, JSON body.
 SDK_DIFFERENCES = {
-    "header user-agent": "byok/<version> names byok, not the SDK",
-    "header x-stainless-*": "the SDK's reports about itself (language, OS, retry count, "
-                            "timeouts); byok sends none",
-    "query after (GET /models)": "when a gateway pages its model list (has_more, last_id), "
-                                 "byok asks for the next page with ?after=<last_id>, at most "
-                                 "20 pages; the SDK reads the first page only. The first "
-                                 "request is the same.",
+    "headers": {
+        "user-agent": "byok/<version> names byok, not the SDK",
+        "x-stainless-*": "the SDK's reports about itself (language, OS, retry count, "
+                         "timeouts); byok sends none",
+    },
+    "query": {
+        "after": "GET /models: when a gateway pages its model list (has_more, last_id), byok "
+                 "asks for the next page with ?after=<last_id>, for at most 20 pages; the SDK "
+                 "reads one page. The first request is the same.",
+    },
+    "body": {},
 }
 
 # What `run` can use: chat models, not embeddings, speech, images or moderation.
