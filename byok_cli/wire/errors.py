@@ -184,7 +184,7 @@ def classify(provider: str, status: int | None, body: Any, *, headers=None,
         # A wrong base URL, not an outage: retrying or falling back cannot mend it.
         return ByokError(Code.PROVIDER_UNAVAILABLE,
                          f"{name}'s models endpoint was not found (404){detail}",
-                         hint=f"check the base URL (`byok doctor`)", provider=provider,
+                         hint="check the base URL (`byok doctor`)", provider=provider,
                          retryable=False)
     if (status is not None and status >= 500) or (status is None and _looks_like_outage(
             etype, ecode, emsg)):
