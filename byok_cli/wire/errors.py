@@ -31,16 +31,25 @@ class Malformed(Exception):
 
 # --- the words in an error body --------------------------------------------------------------
 
-_ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]+")
-_TAGS = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.S | re.I)
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.S | re.I)
+_PATTERNS: dict[str, re.Pattern] = {}
+
+
+def _pattern(name: str) -> re.Pattern:
+    """Compiled on first use: a run that goes well never needs them."""
+    if not _PATTERNS:
+        _PATTERNS.update(
+            ansi=re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])"),
+            control=re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]+"),
+            tags=re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.S | re.I),
+            title=re.compile(r"<title[^>]*>(.*?)</title\s*>", re.S | re.I),
+            status=re.compile(r"\b5(0[0-4]|29)\b"))
+    return _PATTERNS[name]
 
 
 def clean(text: str, limit: int = MAX_TEXT) -> str:
     """One line of someone else's text, safe to print: control and bidi characters gone,
     whitespace collapsed, cut to `limit`, keys masked."""
-    text = " ".join(_CONTROL.sub(" ", _ANSI.sub("", text)).split())
+    text = " ".join(_pattern("control").sub(" ", _pattern("ansi").sub("", text)).split())
     if len(text) > limit:
         text = text[:limit - 1].rstrip() + "…"
     return redact(text)
@@ -49,8 +58,8 @@ def clean(text: str, limit: int = MAX_TEXT) -> str:
 def _html_text(text: str) -> str:
     import html
 
-    title = _TITLE.search(text)
-    body = _TAGS.sub(" ", _TITLE.sub(" ", text))
+    title = _pattern("title").search(text)
+    body = _pattern("tags").sub(" ", _pattern("title").sub(" ", text))
     words = html.unescape(" ".join(body.split()))
     heading = html.unescape(title.group(1).strip()) if title else ""
     return f"{heading}: {words}" if heading and heading not in words else (words or heading)
@@ -115,7 +124,8 @@ def _looks_like_outage(etype: str, ecode: str, message: str) -> bool:
     if etype in ("overloaded_error", "api_error", "server_error", "service_unavailable",
                  "timeout_error"):
         return True
-    if re.fullmatch(r"5\d\d", ecode.strip()) or re.search(r"\b5(0[0-4]|29)\b", message):
+    if (len(ecode.strip()) == 3 and ecode.strip().startswith("5") and ecode.strip().isdigit()) \
+            or _pattern("status").search(message):
         return True
     low = message.lower()
     return any(w in low for w in _SERVER_WORDS)
