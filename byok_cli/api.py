@@ -66,6 +66,9 @@ class Byok:
         the_plan = self.plan(provider=provider, fallback=False)
         key = self.keychain.key(provider, the_plan.attempts[0].key_source)
         base_url = the_plan.endpoints[provider].url
+        from .wire.transport import check_transport
+
+        check_transport(base_url)  # the SDK would send the key there: the same rule holds
         if provider == "openai":
             import openai
 

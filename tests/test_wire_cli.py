@@ -209,3 +209,22 @@ def test_an_internal_error_is_one_line(capsys):
     assert exit_status(TypeError("line one\nline two " + "x" * 500), False) == 1
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "line one line two" in err and len(err) < 300
+
+
+def test_byok_client_keeps_the_plain_http_rule(in_process, monkeypatch):
+    import byok_cli
+    from byok_cli.errors import ByokError
+
+    b = byok_cli.Byok()
+    b.keychain.set("openai", OPENAI_GOOD)
+    b.store.set_setting("default", "preferred_provider", "openai")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://gw.example.test/v1")
+    with pytest.raises(ByokError) as err:
+        b.client("openai")  # the SDK client would send the key over plain http
+    assert err.value.code == Code.USAGE and "unencrypted" in err.value.message
+
+
+def test_effort_levels_complete():
+    from byok_cli.cli import complete
+
+    assert complete.efforts("m") == ["minimal", "medium", "max"]
