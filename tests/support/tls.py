@@ -36,6 +36,8 @@ class Authority:
                      .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
                      .add_extension(x509.KeyUsage(True, False, False, False, False, True, True,
                                                   False, False), critical=True)
+                     .add_extension(x509.SubjectKeyIdentifier.from_public_key(
+                         self.key.public_key()), critical=False)
                      .sign(self.key, hashes.SHA256()))
         self.pem = directory / f"{name.replace(' ', '-')}.pem"
         self.pem.write_bytes(self.cert.public_bytes(serialization.Encoding.PEM))
@@ -57,6 +59,12 @@ class Authority:
                 .not_valid_after(now + dt.timedelta(days=2))
                 .add_extension(x509.SubjectAlternativeName(names), critical=False)
                 .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+                               critical=False)
+                # Python 3.13 verifies strictly (VERIFY_X509_STRICT), as it should: a real
+                # chain has these identifiers.
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                    self.key.public_key()), critical=False)
+                .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
                                critical=False)
                 .sign(self.key, hashes.SHA256()))
         cert_path = self.directory / f"{hosts[0]}.crt"
