@@ -9,6 +9,7 @@ import typer
 
 from ..errors import ByokError
 from . import complete, output
+from .options import BASE_URL, EFFORT, TEMPERATURE
 from .root import single, state
 
 HELP = ("commands: /model ID-or-alias, /provider NAME, /system TEXT, /history, /exit "
@@ -40,15 +41,9 @@ def chat(
     no_log: bool = typer.Option(False, "--no-log", help="Keep this chat out of the history."),
     no_fallback: bool = typer.Option(False, "--no-fallback",
                                      help="No model or provider fallback."),
-    temperature: Optional[float] = typer.Option(
-        None, "--temperature", min=0.0, max=2.0,
-        help="Sampling temperature, for models that take one."),
-    effort: Optional[str] = typer.Option(
-        None, "--effort", metavar="LEVEL", autocompletion=complete.efforts,
-        help="Effort or reasoning level (low, medium, high…), for models that have one."),
-    base_url: Optional[str] = typer.Option(
-        None, "--base-url", metavar="URL",
-        help="API base URL for the provider used (wins over the environment and profile)."),
+    temperature: Optional[float] = TEMPERATURE,
+    effort: Optional[str] = EFFORT,
+    base_url: Optional[str] = BASE_URL,
 ) -> None:
     """Chat interactively. Reads one line a turn (also from a pipe); answers stream.
 

@@ -7,6 +7,7 @@ from typing import List, Optional
 import typer
 
 from . import complete
+from .options import BASE_URL, EFFORT, TEMPERATURE
 from .root import single, state
 from .run_body import run as run_prompt
 
@@ -22,15 +23,9 @@ def run(
                                            autocompletion=complete.providers),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1,
                                              help="Upper bound on the answer's length."),
-    temperature: Optional[float] = typer.Option(
-        None, "--temperature", min=0.0, max=2.0,
-        help="Sampling temperature, for models that take one."),
-    effort: Optional[str] = typer.Option(
-        None, "--effort", metavar="LEVEL", autocompletion=complete.efforts,
-        help="Effort or reasoning level (low, medium, high…), for models that have one."),
-    base_url: Optional[str] = typer.Option(
-        None, "--base-url", metavar="URL",
-        help="API base URL for the provider used (wins over the environment and profile)."),
+    temperature: Optional[float] = TEMPERATURE,
+    effort: Optional[str] = EFFORT,
+    base_url: Optional[str] = BASE_URL,
     no_stream: bool = typer.Option(False, "--no-stream", help="Wait for the whole answer."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object at the end."),
     explain: bool = typer.Option(False, "--explain", help="Show the plan; send nothing."),
