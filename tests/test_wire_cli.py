@@ -135,11 +135,42 @@ def test_anthropic_tokens_from_a_gateway(byok_env, fake):
     assert out["usage"] == {"input_tokens": 21, "output_tokens": 2}
 
 
-def test_a_streamed_request_answered_whole(byok_env, fake):
-    byok_env.set_key("openai", openai_key("wholejson"))
+@pytest.mark.parametrize("marker", ["wholejson", "nofinish"])
+def test_odd_but_complete_answers(byok_env, fake, marker):
+    """A streamed request answered with one JSON body; an OpenAI stream with [DONE] but no
+    finish reason."""
+    byok_env.set_key("openai", openai_key(marker))
     r = byok_env.run("run", "hi")
-    assert r.returncode == 0 and r.stdout == "Echo[gpt-6.2-sol]: hi\n"
+    assert r.returncode == 0 and r.stdout == "Echo[gpt-6.2-sol]: hi\n" and r.stderr == ""
     assert posts(fake)[0]["stream"] is True
+
+
+def test_an_anthropic_stream_without_message_stop_is_incomplete(byok_env, fake):
+    byok_env.set_key("anthropic", anthropic_key("nostop"))
+    r = byok_env.run("run", "a prompt long enough")
+    assert r.returncode == Code.NETWORK_ERROR.exit_status
+    assert r.stdout == "Echo[claude-sonnet-5-5]: a prompt long enough\n"
+    assert "before the answer was complete (the output above is incomplete)" in r.stderr
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_remote_model_lists_in_odd_shapes(byok_env, fake, provider):
+    key = openai_key if provider == "openai" else anthropic_key
+
+    def listing(marker):
+        byok_env.set_key(provider, key(marker))
+        fake.reset()
+        return byok_env.run("models", "list", "--remote", "--refresh", "--json", "-p", provider)
+
+    bare = listing("barelist")
+    assert bare.returncode == 0, bare.stderr
+    assert {"gpt-7-preview-fake", "claude-brandnew-9"} & {r["id"] for r in json.loads(bare.stdout)}
+    missing = listing("always404")
+    assert missing.returncode == Code.PROVIDER_UNAVAILABLE.exit_status
+    assert "models endpoint was not found" in missing.stderr and len(fake.requests) == 1
+    endless = listing("endless")
+    assert endless.returncode == 0 and "more than 20 pages" in endless.stderr
+    assert len(fake.requests) == 20
 
 
 # --- base URLs ----------------------------------------------------------------------------------
