@@ -15,7 +15,7 @@ from . import output
 from .root import state
 
 WORDS = {"import": "imported", "replace": "replaced", "present": "already stored",
-         "again": "already imported", "conflict": "skipped", "duplicate": "skipped",
+         "again": "as above", "conflict": "skipped", "duplicate": "skipped",
          "invalid": "skipped", "unknown": "skipped", "rejected": "rejected"}
 IN_VAULT = ("imported", "replaced", "already stored", "would import", "would replace")
 

@@ -40,7 +40,7 @@ def plan(keychain: Keychain, reading: Reading, replace: bool) -> list[Step]:
     for file, entry in reading.entries():
         provider = entry.provider
         if provider is None:
-            why = f"{entry.tool_name}: a provider byok does not know"
+            why = "a provider byok does not know"
             steps.append(Step(file, entry, "unknown",
                               f"{why} ({entry.note})" if entry.note else why))
             continue

@@ -5,6 +5,7 @@ Never the key, nor anything derived from it (not even its last four characters).
 
 from __future__ import annotations
 
+import sqlite3
 from typing import NamedTuple
 
 
@@ -31,9 +32,12 @@ class HandoffSummary(NamedTuple):
 
 class HandoffTables:
     def record_handoff(self, handoff: Handoff) -> None:
-        with self.transaction() as conn:
-            conn.execute("INSERT INTO handoffs (at, profile, provider, key_name, source, parent, "
-                         "caller) VALUES (?, ?, ?, ?, ?, ?, ?)", handoff)
+        try:
+            with self.transaction() as conn:
+                conn.execute("INSERT INTO handoffs (at, profile, provider, key_name, source, "
+                             "parent, caller) VALUES (?, ?, ?, ?, ?, ?, ?)", handoff)
+        except sqlite3.DatabaseError as exc:
+            raise self._classify(exc) from None
 
     def handoffs(self, profile: str, since: float | None = None,
                  provider: str | None = None) -> list[HandoffSummary]:
