@@ -44,10 +44,7 @@ class JSON:
         """The top-level members in file order (the text must be a valid JSON object)."""
         decoder = json.JSONDecoder()
         out: list[Member] = []
-        i = _skip(text, 0)
-        if text.startswith("\ufeff", i):
-            i = _skip(text, i + 1)
-        i += 1  # '{'
+        i = _skip(text, 0) + 1  # '{'
         while True:
             i = _skip(text, i)
             if text[i] == "}":
