@@ -30,7 +30,7 @@ class GivenKey(NamedTuple):
     name: str
     source: str          # 'stored' or 'environment'
     key: str
-    status: str | None   # the stored key's status ('valid', 'failed: …'); None for the environment's
+    status: str | None   # the stored key's ('valid', 'failed: …'); None for the environment's
 
     @property
     def failed(self) -> bool:

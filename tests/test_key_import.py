@@ -53,7 +53,8 @@ def vault_rows(env) -> list:
     if not db.exists():
         return []
     return sqlite3.connect(db).execute(
-        "SELECT provider, ciphertext, status, updated_at FROM api_keys ORDER BY provider").fetchall()
+        "SELECT provider, ciphertext, status, updated_at FROM api_keys ORDER BY provider"
+    ).fetchall()
 
 
 def get(env, provider: str) -> str:
@@ -204,7 +205,8 @@ def test_a_rejected_key_is_not_imported_nor_scrubbed(byok_env, fake, tmp_path):
 
 
 BAD = {
-    "bad JSON": ("llm", "keys.json", '{\n  "openai": "sk-proj-good-x-A1b2c3d4e5f6",\n', "not valid JSON"),
+    "bad JSON": ("llm", "keys.json", '{\n  "openai": "sk-proj-good-x-A1b2c3d4e5f6",\n',
+                 "not valid JSON"),
     "JSON of the wrong type": ("llm", "keys.json", '{"openai": 12345678}\n', "not a string"),
     "JSON array": ("llm", "keys.json", '["sk-proj-good-x-A1b2c3d4e5f6"]\n', "not an object"),
     "bad YAML": ("aichat", "config.yaml", "clients:\n- type: openai\n  api_key: [sk-proj-good\n",
@@ -255,7 +257,7 @@ def test_missing_files_unknown_sources_and_empty_files(byok_env, tmp_path):
     assert byok_env.run("key", "import", "fabric", str(tmp_path)).returncode == USAGE
     assert byok_env.run("key", "import", "dotenv").returncode == USAGE
     empty = tmp_path / "keys.json"
-    empty.write_text('{\n  "// Note": "This file stores secret API credentials. Do not share!"\n}\n')
+    empty.write_text('{\n  "// Note": "This file stores secret API credentials."\n}\n')
     r = byok_env.run("key", "import", "llm", str(empty))
     assert r.returncode == NO_KEY and "no API keys found" in r.stderr
 

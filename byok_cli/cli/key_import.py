@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 
 from ..errors import ByokError, Code, mask
-from . import output
+from . import complete, output
 from .root import state
 
 WORDS = {"import": "imported", "replace": "replaced", "present": "already stored",
@@ -23,7 +23,8 @@ IN_VAULT = ("imported", "replaced", "already stored", "would import", "would rep
 def import_keys(
     ctx: typer.Context,
     source: str = typer.Argument(..., metavar="FROM",
-                                 help="llm, aichat, mods, sgpt, dotenv or env"),
+                                 help="llm, aichat, mods, sgpt, dotenv or env",
+                                 autocompletion=complete.import_sources),
     path: Optional[str] = typer.Argument(None, metavar="[PATH]",
                                          help="The tool's file (default: where it keeps it)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would happen; change "

@@ -62,6 +62,16 @@ class Reading:
         return found + [(None, e) for e in self.entries_outside_files]
 
 
+def open_file(path: Path, fmt: Any, name_in_dir: str | None = None) -> tuple[SourceFile, Any]:
+    """Read and parse a tool's file (PATH may be its directory): (the file, its document)."""
+    from .files import read_file
+
+    if name_in_dir and path.is_dir():
+        path = path / name_in_dir
+    data, text, ident, mode = read_file(path)
+    return SourceFile(path, text, data, ident, mode, fmt), fmt.load(text, str(path))
+
+
 def source_module(source: str):
     name = (source or "").strip().lower()
     if name not in SOURCES:

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from ..errors import ByokError, Code
-from . import Entry, Reading, SourceFile, same_url
+from . import Entry, Reading, SourceFile, open_file, same_url
 from .dotenv import read_lines
-from .files import read_file
 from .linefmt import AICHAT_ENV
 from .yamlfmt import YAML
 
@@ -66,10 +65,7 @@ def _present(path: Path) -> bool:
 
 
 def _config_file(path: Path) -> SourceFile:
-    data, text, ident, mode = read_file(path)
-    fmt = YAML()
-    doc = fmt.load(text, str(path))
-    file = SourceFile(path, text, data, ident, mode, fmt)
+    file, doc = open_file(path, YAML())
     if doc is None:
         return file
     if not isinstance(doc, dict):

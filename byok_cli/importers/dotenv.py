@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from ..errors import ByokError, Code
-from . import Entry, Reading, SourceFile, looks_like_key_variable, provider_for_variable
-from .files import read_file
+from . import (Entry, Reading, SourceFile, looks_like_key_variable, open_file,
+               provider_for_variable)
 from .linefmt import DOTENV, Lines
 
 
@@ -24,9 +24,8 @@ def read(path: Path | None, env: Mapping[str, str]) -> Reading:
 
 def read_lines(path: Path, fmt: Lines) -> SourceFile:
     """A NAME=VALUE file: each variable that holds an API key is an entry."""
-    data, text, ident, mode = read_file(path)
-    file = SourceFile(path, text, data, ident, mode, fmt)
-    for index, pair in enumerate(fmt.pairs(text, str(path))):
+    file, _ = open_file(path, fmt)
+    for index, pair in enumerate(fmt.pairs(file.text, str(path))):
         if pair.value and looks_like_key_variable(pair.name):
             file.entries.append(Entry(provider_for_variable(pair.name), pair.name, pair.value,
                                       (index,), tool_label(pair.name), pair.name))
@@ -49,8 +48,8 @@ def exec_lines(entries: list[Entry], get: Callable[[str], str], tool: str) -> li
     """How a tool that reads its key from the environment gets it from byok instead."""
     from ..keys import ENV_VARS
 
-    lines = [f"a tool that read these from the file or the environment gets them from byok "
-             f"when run as", f"  byok exec -- {tool} …"]
+    lines = ["a tool that read these from the file or the environment gets them from byok "
+             "when run as", f"  byok exec -- {tool} …"]
     other = sorted({f'{e.env_var}="$({get(e.provider)})"' for e in entries
                     if e.provider and e.env_var and e.env_var != ENV_VARS[e.provider]})
     if other:

@@ -10,15 +10,13 @@ llm-claude plugins). Source: llm/cli.py ``keys_set``, llm/__init__.py ``user_dir
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Callable, Mapping
 
 from ..errors import ByokError, Code
 from ..keys import ENV_VARS
-from . import Entry, Reading, SourceFile
-from .files import read_file
+from . import Entry, Reading, open_file
 from .jsonfmt import JSON
 
 NAMES = {"openai": "openai", "anthropic": "anthropic", "claude": "anthropic"}
@@ -39,14 +37,9 @@ def default_path(env: Mapping[str, str]) -> Path:
 
 
 def read(path: Path | None, env: Mapping[str, str]) -> Reading:
-    path = path or default_path(env)
-    if path.is_dir():
-        path = path / "keys.json"
-    data, text, ident, mode = read_file(path)
-    fmt = JSON()
-    doc = fmt.load(text, str(path))
-    file = SourceFile(path, text, data, ident, mode, fmt)
-    names = [m.name for m in file.fmt.members(text)]
+    file, doc = open_file(path or default_path(env), JSON(), "keys.json")
+    path = file.path
+    names = [m.name for m in file.fmt.members(file.text)]
     for name, value in doc.items():
         if name == NOTE:
             continue

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from ..errors import ByokError, Code
-from . import Entry, Reading, SourceFile, same_url
-from .files import read_file
+from . import Entry, Reading, open_file, same_url
 from .yamlfmt import YAML
 
 # API name -> (byok provider, its official base URL in mods' template)
@@ -40,13 +39,8 @@ def default_path(env: Mapping[str, str]) -> Path:
 
 
 def read(path: Path | None, env: Mapping[str, str]) -> Reading:
-    path = path or default_path(env)
-    if path.is_dir():
-        path = path / "mods.yml"
-    data, text, ident, mode = read_file(path)
-    fmt = YAML()
-    doc = fmt.load(text, str(path))
-    file = SourceFile(path, text, data, ident, mode, fmt)
+    file, doc = open_file(path or default_path(env), YAML(), "mods.yml")
+    path = file.path
     apis = doc.get("apis") if isinstance(doc, dict) else None
     if doc is not None and not isinstance(doc, dict):
         raise _wrong(path, "its top level is not a mapping")

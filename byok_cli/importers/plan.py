@@ -3,15 +3,15 @@
 Outcomes: ``import`` (no key stored), ``replace`` (a different key is stored; only with
 --replace), ``present`` (this very key is stored already), ``conflict`` (a different key is
 stored and --replace was not given), ``again`` (the key an earlier entry of this source gives
-too), ``duplicate`` (an earlier entry of this source gives this provider another key), ``invalid`` (not a key of that provider's shape), ``unknown`` (a
-provider byok does not know).
+too), ``duplicate`` (an earlier entry of this source gives this provider another key),
+``invalid`` (not a key of that provider's shape), ``unknown`` (a provider byok does not know).
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..errors import ByokError, mask
+from ..errors import ByokError, mask, remember_secret
 from ..keychain import Keychain
 from ..keys import normalise_key
 from . import Entry, Reading, SourceFile
@@ -38,6 +38,8 @@ def plan(keychain: Keychain, reading: Reading, replace: bool) -> list[Step]:
     chosen: dict[str, str] = {}  # provider -> the key this import gives it
     stored_cache: dict[str, str | None] = {}
     for file, entry in reading.entries():
+        if len(entry.key) >= 12:  # masked wherever it might be echoed, known provider or not
+            remember_secret(entry.key.strip())
         provider = entry.provider
         if provider is None:
             why = "a provider byok does not know"
