@@ -178,3 +178,33 @@ def test_llm_keys_json_as_llm_itself_writes_it(tmp_path):
     _, out = scrub_file(llm, path)
     keys.pop("openai")
     assert out["keys.json"][0] == json.dumps(keys, indent=2) + "\n"
+
+
+def test_a_full_disk_during_the_rewrite_leaves_the_file_as_it_was(tmp_path):
+    import subprocess
+
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                          capture_output=True)
+    if made.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        path = mount / ".env"
+        original = f"OPENAI_API_KEY={OK}\n" + "X=" + "x" * 20000 + "\n"
+        path.write_text(original)
+        with open(mount / "filler", "wb", buffering=0) as f:
+            try:
+                while True:
+                    f.write(b"\0" * 4096)
+            except OSError:
+                pass
+        data, _, ident, mode = read_file(path)
+        with pytest.raises(ByokError, match="could not be rewritten") as err:
+            rewrite_file(path, data, ident, mode, original[len(f"OPENAI_API_KEY={OK}\n"):]
+                         .encode())
+        assert err.value.code == Code.INVALID_FORMAT
+        assert path.read_text() == original
+        assert sorted(os.listdir(mount)) == [".env", "filler"]
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)

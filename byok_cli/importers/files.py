@@ -102,11 +102,13 @@ def rewrite_file(path: Path, old: bytes, ident: tuple, mode: int, new: bytes) ->
             os.close(fd)
         _unchanged(path, old, ident)  # last look, just before the swap
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):  # a full disk, say: the original is still in place
+            raise _refuse(path, f"could not be rewritten ({exc.strerror})") from None
         raise
     _fsync_dir(directory)
 
