@@ -127,7 +127,21 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (profile, day, provider, model, metric, bucket)
     );
     """,
-    # 3: master key states. A new master key is recorded as 'pending' before the keyring
+    # 3: hand-offs (`byok key get`): which key went to which program; never the key itself
+    """
+    CREATE TABLE handoffs (
+        id       INTEGER PRIMARY KEY,
+        at       REAL NOT NULL,
+        profile  TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        key_name TEXT NOT NULL DEFAULT 'default',
+        source   TEXT NOT NULL CHECK (source IN ('stored', 'environment')),
+        parent   TEXT NOT NULL,
+        caller   TEXT
+    );
+    CREATE INDEX handoffs_profile_at ON handoffs(profile, at);
+    """,
+    # 4: master key states. A new master key is recorded as 'pending' before the keyring
     # holds it, so a crash leaves no key byok does not know of; at most one is 'active'.
     """
     ALTER TABLE master_keys ADD COLUMN state TEXT NOT NULL DEFAULT 'active'
