@@ -28,7 +28,8 @@ KNOWN_EXITS = {c.exit_status for c in Code} | {0}
 READ_ONLY_COMMANDS = [
     ["key", "list", "--json"], ["key", "list"], ["vault", "status", "--json"],
     ["doctor", "--json"], ["run", "--explain", "-p", "openai"], ["history", "list"],
-    ["history", "show", "1"], ["usage", "--json"], ["config", "show"], ["models", "list"],
+    ["history", "show", "1"], ["usage", "--json"], ["usage", "--handoffs"], ["config", "show"],
+    ["models", "list"],
 ]
 # exec replaces the process that runs it: only through the installed command
 SUBPROCESS_COMMANDS = READ_ONLY_COMMANDS + [["exec", "--", "true"], ["key", "validate"]]
@@ -45,6 +46,20 @@ COLUMNS = {
               "code"],
     "usage_daily": ["day", "requests", "input_tokens", "model"],
     "model_cache": ["fetched_at", "payload"],
+    "handoffs": ["at", "profile", "provider", "key_name", "source", "parent", "caller"],
+}
+# The commands that read each table: a column of the wrong type is read by them too.
+READERS = {
+    "api_keys": [["key", "list", "--json"], ["run", "--explain", "-p", "openai"], ["doctor"]],
+    "profiles": [["config", "show"], ["run", "--explain", "-p", "openai"], ["models", "list"]],
+    "master_keys": [["vault", "status", "--json"], ["doctor", "--json"]],
+    "conversations": [["history", "list"], ["history", "show", "1"]],
+    "messages": [["history", "show", "1", "--json"], ["history", "list"]],
+    "usage": [["usage", "--json"], ["usage"]],
+    "usage_daily": [["usage", "--since", "all"]],
+    "model_cache": [["models", "list"]],
+    "handoffs": [["usage", "--handoffs", "--since", "all"],
+                 ["usage", "--handoffs", "--json", "--since", "all"]],
 }
 WRONG_VALUES = st.one_of(st.integers(-2**63, 2**63 - 1), st.floats(allow_nan=True),
                          st.text(max_size=40), st.binary(max_size=40), st.none())
@@ -74,7 +89,7 @@ def pristine(tmp_path_factory, fake_server):
               openai_key("good-work")),
              (["config", "set", "anthropic.model", "claude-haiku-5-5"], None),
              (["run", "first question"], None), (["run", "-c", "and a second"], None),
-             (["run", "-p", "anthropic", "lines:40"], None)]
+             (["run", "-p", "anthropic", "lines:40"], None), (["key", "get", "openai"], None)]
     for args, data in steps:
         r = subprocess.run([str(BYOK), *args], input=data.encode() if data else None,
                            capture_output=True, env=env, timeout=60,
@@ -169,6 +184,8 @@ def check(returncode: int, stderr: str, args) -> None:
 def test_damaged_databases_in_process(pristine, damage, commands):
     data, master, env = pristine.data, pristine.master, pristine.env
     home = damaged_home(data, damage)
+    if damage[0] == "type":
+        commands = commands + READERS[damage[1][0]]
     try:
         before = readable_keys(home / DB_NAME, master)
         runner = CliRunner()

@@ -224,11 +224,13 @@ class Database:
         try:
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
                                    isolation_level=None, check_same_thread=False,
-                                   factory=_Connection)
+                                   factory=_Connection, detect_types=sqlite3.PARSE_DECLTYPES)
         except sqlite3.DatabaseError as exc:
             raise self.store_error(exc) from None
         conn.store_error = self.store_error
-        conn.text_factory = _text  # a damaged row's bytes must not end in UnicodeDecodeError
+        # A damaged row must not end in UnicodeDecodeError or a blob where text belongs:
+        # a TEXT column is read as text whatever is stored in it (see the converter below).
+        conn.text_factory = _text
         try:
             self._prepare(conn)
         except BaseException:
@@ -269,6 +271,8 @@ class Database:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         # Read the version before anything writes: a newer database must not be altered.
         version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version < 0:  # byok never writes one: a damaged header
+            raise self.store_error(sqlite3.DatabaseError("malformed"))
         if version > SCHEMA_VERSION:
             raise self._fail(
                 f"the database was written by a newer byok (schema {version}, this byok knows "
@@ -355,6 +359,11 @@ class Database:
 
 def _text(data: bytes) -> str:
     return data.decode("utf-8", "replace")
+
+
+# Columns declared TEXT are read through this (connections with PARSE_DECLTYPES only), so
+# a number, a blob or bytes that are not UTF-8 stored in one by damage arrive as text.
+sqlite3.register_converter("TEXT", _text)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

@@ -19,21 +19,14 @@ class StoredKey(NamedTuple):
     updated_at: str
 
 
-def _text(value: object) -> str:
-    """A text column as text, even in a damaged row (a blob, a number or NULL where text
-    was)."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return "" if value is None else str(value)
-
-
 def _stored_key(row: tuple) -> StoredKey:
-    """A row as a StoredKey. The ciphertext stays as it is, for vault.decrypt to judge."""
+    """A row as a StoredKey; a NULL that damage left where text belongs reads as ''.
+    The ciphertext stays as it is, for vault.decrypt to judge."""
     key = StoredKey(*row)
-    damaged = {f: _text(v) for f, v in zip(key._fields, key)
-               if f != "ciphertext" and not isinstance(v, str)
-               and not (f == "checked_at" and v is None)}
-    return key._replace(**damaged) if damaged else key
+    if None not in key:
+        return key
+    return key._replace(**{f: "" for f, v in zip(key._fields, key)
+                           if v is None and f not in ("ciphertext", "checked_at")})
 
 
 # Master keys that no stored key names, by the row or by its envelope's header.
@@ -109,7 +102,7 @@ class KeyTables:
     # -- master keys --------------------------------------------------------------------
     def active_master_key_id(self) -> str | None:
         row = self.conn.execute("SELECT id FROM master_keys WHERE state = 'active'").fetchone()
-        return _text(row[0]) if row else None
+        return row[0] if row else None
 
     def add_pending_master_key(self, mk_id: str) -> None:
         """Record a new master key before the keyring holds it (see the class's note)."""
@@ -143,7 +136,7 @@ class KeyTables:
 
     def unused_master_keys(self) -> list[str]:
         """Retired master keys no stored key needs: to be removed from the keyring."""
-        return [_text(r[0]) for r in self.conn.execute(
+        return [r[0] for r in self.conn.execute(
             f"SELECT id FROM master_keys WHERE state = 'retired' AND {_UNREFERENCED}")]
 
     def forget_master_key(self, mk_id: str) -> None:
