@@ -208,6 +208,7 @@ class Database:
         self.path = self.home / DB_NAME
         self.warn = warn or _python_warning
         self._depth = 0  # transactions open (nested ones join the outermost)
+        self._wipe_unfinished = False
         self.conn = self._open()
 
     # -- opening ------------------------------------------------------------------------
@@ -341,9 +342,11 @@ class Database:
                     busy = 1
                 if not busy:
                     files.unmark(marker)
+                    self._wipe_unfinished = False
                     return True
                 if time.monotonic() >= deadline:
                     files.mark(marker)
+                    self._wipe_unfinished = True
                     return False
                 time.sleep(0.05)
         finally:
@@ -351,7 +354,7 @@ class Database:
 
     def wipe_pending(self) -> bool:
         """Whether a wipe is left for the next byok to finish (see :meth:`wipe`)."""
-        return (self.home / files.WIPE_MARKER).exists()
+        return self._wipe_unfinished or (self.home / files.WIPE_MARKER).exists()
 
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
