@@ -118,8 +118,9 @@ def _check_leftovers(st, r: Report, fix: bool) -> None:
         removed = st.keychain.tidy_master_keys()
         r.add("master keys", "ok", f"removed {len(removed)} unused master key(s) from the keyring")
     elif orphans:
-        r.add("master keys", "warn", f"{len(orphans)} master key(s) no stored key needs are "
-              "still in the keyring (an interrupted rotation?)", "byok doctor --fix")
+        r.add("master keys", "warn", f"{len(orphans)} master key(s) that no stored key needs "
+              "may still be in the keyring (left by an interrupted rotation or key set)",
+              "byok doctor --fix")
     if st.store.wipe_pending():
         if fix and st.store.wipe():
             r.add("wipe", "ok", "removed keys' ciphertext is now wiped from the file")
