@@ -2,11 +2,12 @@
 
 :class:`Store` is the database (``db``) with the queries of each concern mixed in: keys and
 master keys (``keys``), profiles and settings (``settings``), conversations
-(``conversations``) and the usage log (``usage``).
+(``conversations``), the usage log (``usage``) and budgets (``budgets``).
 """
 
 from __future__ import annotations
 
+from .budgets import Budget, BudgetTables, Standing
 from .conversations import Conversation, ConversationTables, Message
 from .db import DB_NAME, MIGRATIONS, SCHEMA_VERSION, Database, data_dir, file_mode, now
 from .keys import KeyTables, StoredKey
@@ -14,10 +15,11 @@ from .settings import SETTING_COLUMNS, SettingsTables
 from .usage import DAY, UsageRow, UsageTables, bucket, bucket_sql
 
 
-class Store(Database, SettingsTables, KeyTables, ConversationTables, UsageTables):
+class Store(Database, SettingsTables, KeyTables, ConversationTables, UsageTables,
+            BudgetTables):
     """The byok database. Opening it creates or migrates it; never alters a newer one."""
 
 
-__all__ = ["DAY", "DB_NAME", "MIGRATIONS", "SCHEMA_VERSION", "SETTING_COLUMNS", "Conversation",
-           "Message", "Store", "StoredKey", "UsageRow", "bucket", "bucket_sql", "data_dir",
-           "file_mode", "now"]
+__all__ = ["DAY", "DB_NAME", "MIGRATIONS", "SCHEMA_VERSION", "SETTING_COLUMNS", "Budget",
+           "Conversation", "Message", "Standing", "Store", "StoredKey", "UsageRow", "bucket",
+           "bucket_sql", "data_dir", "file_mode", "now"]
