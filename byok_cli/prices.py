@@ -131,11 +131,14 @@ def snapshot() -> PriceData:
 
 @functools.lru_cache(maxsize=4)
 def load(home: Path | None) -> PriceData:
-    """The synced copy in ``home`` if there is a readable one, else the bundled snapshot."""
+    """The synced copy in ``home`` if there is a readable one no older than the bundled
+    snapshot (a byok upgrade may bring newer data), else the snapshot."""
+    bundled = snapshot()
     if home is not None:
-        synced = Path(home) / SYNCED_NAME
         try:
-            return read(synced)
-        except (OSError, ValueError):
-            pass  # missing or damaged: the snapshot stands in (`byok doctor` says so)
-    return snapshot()
+            synced = read(Path(home) / SYNCED_NAME)
+        except (OSError, ValueError, KeyError, TypeError):
+            return bundled  # missing or damaged: the snapshot stands in
+        if synced.taken >= bundled.taken:
+            return synced
+    return bundled

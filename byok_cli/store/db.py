@@ -125,7 +125,7 @@ MIGRATIONS: list[str] = [
     );
     """,
     # 3: what requests cost (micro-dollars at the price in force; NULL when unknown), budgets
-    # and the reservations that hold their room while a request is in flight
+    # and the reservations that hold their room while a request is in flight; each price sync
     """
     ALTER TABLE usage ADD COLUMN cached_input_tokens INTEGER;
     ALTER TABLE usage ADD COLUMN cost_micros INTEGER;
@@ -155,6 +155,14 @@ MIGRATIONS: list[str] = [
         expires_at REAL NOT NULL
     );
     CREATE INDEX budget_holds_profile ON budget_holds(profile, at);
+    CREATE TABLE catalog_syncs (
+        id      INTEGER PRIMARY KEY,
+        at      TEXT NOT NULL,
+        url     TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        models  INTEGER,
+        sha256  TEXT
+    );
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
