@@ -77,7 +77,7 @@ def main() -> None:
         lines.append("  }" + ("," if i < len(providers) - 1 else ""))
     lines.append(" }}")
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"{args.out.relative_to(ROOT)}: {catalog_source.count(data['models'])} models "
+    print(f"{args.out}: {catalog_source.count(data['models'])} models "
           f"from litellm {args.version}", file=sys.stderr)
 
 
