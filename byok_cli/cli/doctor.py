@@ -137,13 +137,13 @@ def _models_in_use(st) -> set[tuple[str, str]]:
     return used
 
 
-def _check_catalogue(st, r: Report) -> None:
+def _check_catalogue(st, r: Report, data=None) -> None:
     from ..catalog import load
     from ..catalog_sync import history
     from ..prices import load as load_prices
     from .models import describe
 
-    data = load_prices(st.store.home)
+    data = data or load_prices(st.store.home)
     if data.age_days() > STALE_DAYS:
         r.add("price data", "warn", describe(data), "refresh it with `byok models sync`")
     else:
