@@ -123,7 +123,7 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
 
 def _log_failure(keychain: Keychain, started: float, code: str, exc: BaseException) -> None:
     attempt = getattr(exc, "attempt", None)
-    if attempt is None:
+    if attempt is None or code == Code.BUDGET_EXCEEDED.value:
         return  # nothing was sent
     try:
         keychain.store.record_usage(UsageRow(

@@ -77,10 +77,9 @@ def applicable(budgets: list[Budget], provider: str, key_name: str | None) -> li
 
 
 def dollars(micros: int) -> str:
-    """$1.23, or $0.0042 below a cent: enough digits to be useful, never float noise."""
-    if micros >= 10_000 or micros == 0:
-        return f"${micros / 1_000_000:,.2f}"
-    return f"${micros / 1_000_000:.6f}".rstrip("0")
+    """Micro-dollars as $1.50, $0.095 or $0.000263: exact, at least two decimals."""
+    whole, frac = divmod(micros, 1_000_000)
+    return f"${whole:,}.{f'{frac:06d}'.rstrip('0').ljust(2, '0')}"
 
 
 def resets(period: str, at: float) -> str:
