@@ -7,7 +7,10 @@
 (b) `byok run` time to first token (process start to first byte on stdout) against a
     minimal script making the same streamed call with the same SDK (goal: at most 1.1x),
     both against the fake provider server on 127.0.0.1;
-(c) `byok usage` over a usage log of 1,000,000 requests (goal: well under a second).
+(c) `byok usage` (with costs and totals) and `byok budget list` over a usage log of
+    1,000,000 requests (goal: well under a second);
+(d) what budgets add to `byok run`'s first token (a profile budget against none), and what
+    reading the price data costs a process (import and parse, after the answer).
 
 Prints a table of medians; each ratio is the median of the ratios of back-to-back pairs
 (see paired_ms). The README quotes the latest table.
@@ -95,15 +98,39 @@ def fill_usage(home: Path, count: int) -> None:
     for i in range(count):
         provider, model = pairs[i % len(pairs)]
         ttft = rng.randint(80, 3000)
+        ok = i % 25
+        cost = None if not ok or model == "gpt-6.2-sol" else rng.randint(10, 90_000)
         rows.append((now - (count - i) * 30 * 86400 / count, "default", provider, model,
                      "user", "" if i % 40 else "key_rejected", 50, 400, ttft,
-                     ttft + rng.randint(50, 8000), "OK" if i % 25 else "RATE_LIMITED"))
+                     ttft + rng.randint(50, 8000), "OK" if ok else "RATE_LIMITED", cost))
     with store.transaction() as conn:
         conn.executemany("INSERT INTO usage (at, profile, provider, model, key_source, fallbacks, "
-                         "input_tokens, output_tokens, ttft_ms, latency_ms, code) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                         "input_tokens, output_tokens, ttft_ms, latency_ms, code, cost_micros) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     store.rebuild_usage_rollups()
     store.close()
+
+
+def budget_rows(env: dict, server, repeat: int) -> list[tuple]:
+    """`byok run` to the first token with a profile budget (a hold before sending, its
+    settlement after) against the same run without one; and the price data's load time."""
+    budget_home = tempfile.mkdtemp(prefix="byok-bench-budget-")
+    with_budget = {**env, "BYOK_HOME": budget_home}
+    subprocess.run([str(BYOK), "key", "set", "openai", "--no-validate"],
+                   input=OPENAI_KEY.encode(), env=with_budget, check=True, capture_output=True)
+    subprocess.run([str(BYOK), "budget", "set", "--per", "month", "1000"], env=with_budget,
+                   check=True, capture_output=True)
+    cmd = [str(BYOK), "run", "-p", "openai", "-m", "gpt-6-luna", "hi"]
+    plain, budgeted, ratio = paired_ms(lambda: first_byte(cmd, env),
+                                       lambda: first_byte(cmd, with_budget), repeat)
+    load = [sys.executable, "-c", "import time; t = time.perf_counter(); "
+            "from byok_cli import prices; prices.load(None).info('openai', 'gpt-6-luna'); "
+            "print((time.perf_counter() - t) * 1000)"]
+    loads = [float(subprocess.run(load, capture_output=True, check=True, text=True).stdout)
+             for _ in range(repeat)]
+    return [("byok run -m gpt-6-luna, first token", plain, None, None),
+            ("  the same under a profile budget", budgeted, ratio, None),
+            ("price data: import and parse, in a process", statistics.median(loads), None, None)]
 
 
 def median_ms(fn, repeat: int) -> float:
@@ -132,7 +159,10 @@ def paired_ms(base_fn, ours_fn, repeat: int) -> tuple[float, float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=31)
+    parser.add_argument("--only", choices=("startup", "run", "usage"), action="append",
+                        help="measure only these parts (default: all)")
     args = parser.parse_args()
+    parts = set(args.only or ("startup", "run", "usage"))
     server = FakeProviderServer().start()
     home = tempfile.mkdtemp(prefix="byok-bench-")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI", "ANTHROPIC"))}
@@ -147,6 +177,8 @@ def main() -> None:
     rows = []
     typer_only = [sys.executable, "-c", "import typer"]
     for cmd in (["--version"], ["key", "list"], ["models", "list"], ["config", "show"]):
+        if "startup" not in parts:
+            break
         base, t, ratio = paired_ms(lambda: wall(typer_only, env),
                                    lambda: wall([str(BYOK), *cmd], env), args.repeat)
         if not rows:
@@ -154,20 +186,28 @@ def main() -> None:
         rows.append((f"byok {' '.join(cmd)}", t, ratio, 2.0))
 
     for provider, key in (("openai", OPENAI_KEY), ("anthropic", ANTHROPIC_KEY)):
+        if "run" not in parts:
+            break
         bare_env = {**env, "K": key, "U": server.url}
         bare, ours, ratio = paired_ms(
             lambda: first_byte([sys.executable, "-c", BARE[provider]], bare_env),
             lambda: first_byte([str(BYOK), "run", "-p", provider, "hi"], env), args.repeat)
         rows.append((f"bare {provider} SDK streamed call, first token", bare, None, None))
         rows.append((f"byok run -p {provider}, first token", ours, ratio, 1.1))
+    if "run" in parts:
+        rows += budget_rows(env, server, args.repeat)
     server.shutdown()
 
-    usage_home = tempfile.mkdtemp(prefix="byok-bench-usage-")
-    fill_usage(Path(usage_home), 1_000_000)
-    usage_env = {**env, "BYOK_HOME": usage_home}
-    for usage_args in (["usage"], ["usage", "--since", "all"], ["usage", "--since", "90m"]):
-        t = median_ms(lambda: wall([str(BYOK), *usage_args], usage_env), args.repeat)
-        rows.append((f"byok {' '.join(usage_args)} (10^6 requests)", t, None, None))
+    if "usage" in parts:
+        usage_home = tempfile.mkdtemp(prefix="byok-bench-usage-")
+        fill_usage(Path(usage_home), 1_000_000)
+        usage_env = {**env, "BYOK_HOME": usage_home}
+        subprocess.run([str(BYOK), "budget", "set", "--per", "month", "1000"], env=usage_env,
+                       check=True, capture_output=True)
+        for usage_args in (["usage"], ["usage", "--since", "all"], ["usage", "--since", "90m"],
+                           ["usage", "--since", "30d", "--json"], ["budget", "list"]):
+            t = median_ms(lambda: wall([str(BYOK), *usage_args], usage_env), args.repeat)
+            rows.append((f"byok {' '.join(usage_args)} (10^6 requests)", t, None, None))
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, {platform.system()} {platform.release()}")
