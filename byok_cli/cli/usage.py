@@ -16,6 +16,8 @@ def usage(
     provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic",
                                            autocompletion=complete.providers),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+    handoffs: bool = typer.Option(False, "--handoffs",
+                                  help="Which programs took which key (`byok key get`)."),
 ) -> None:
     """Show usage and cost per provider and model, with totals. No key material is logged.
 
@@ -23,17 +25,27 @@ def usage(
     or no token count was known (never counted as 0). Latency percentiles are exact below
     100 ms and kept to two significant figures above.
 
+    With --handoffs: which programs took which key through `byok key get`, how often and
+    when last (a shell's caller is shown as "claude via sh").
+
     Examples:
 
       byok usage
 
       byok usage --since 30d --provider anthropic --json
+
+      byok usage --handoffs --since all
     """
     from ..keys import check_provider
     from ..usage import parse_since, summary, totals
 
     st = state(ctx)
     start = parse_since(since)
+    if handoffs:
+        from .handoffs import show_handoffs
+
+        show_handoffs(st, start, check_provider(provider) if provider else None, as_json)
+        return
     rows = summary(st.store, st.profile, start, check_provider(provider) if provider else None)
     total = totals(rows)
     if as_json:

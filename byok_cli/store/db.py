@@ -124,7 +124,21 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (profile, day, provider, model, metric, bucket)
     );
     """,
-    # 3: what requests cost (micro-dollars at the price in force; NULL when unknown), budgets
+    # 3: hand-offs (`byok key get`): which key went to which program; never the key itself
+    """
+    CREATE TABLE handoffs (
+        id       INTEGER PRIMARY KEY,
+        at       REAL NOT NULL,
+        profile  TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        key_name TEXT NOT NULL DEFAULT 'default',
+        source   TEXT NOT NULL CHECK (source IN ('stored', 'environment')),
+        parent   TEXT NOT NULL,
+        caller   TEXT
+    );
+    CREATE INDEX handoffs_profile_at ON handoffs(profile, at);
+    """,
+    # 4: what requests cost (micro-dollars at the price in force; NULL when unknown), budgets
     # and the reservations that hold their room while a request is in flight; each price sync
     """
     ALTER TABLE usage ADD COLUMN cached_input_tokens INTEGER;
