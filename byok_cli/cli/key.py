@@ -36,19 +36,22 @@ def read_secret(provider: str) -> str:
 
 
 def live_check(ctx: typer.Context, provider: str, key: str) -> tuple[str, ByokError | None, int]:
-    """One cheap authenticated call. Returns (status, error, latency in ms)."""
-    from ..providers import Settings, base_url_for, connect
+    """One cheap authenticated call. Returns (status, error, the request's own latency in
+    ms: connection and answer, not byok's start-up)."""
+    from ..wire import Settings, connect
+    from ..wire.endpoint import endpoint
 
     st = state(ctx)
-    configured = st.store.settings(st.profile).get(f"{provider}_base_url")
+    where = endpoint(provider, profile=st.store.settings(st.profile).get(f"{provider}_base_url"))
+    settings = Settings.from_env()
+    client = connect(provider, key, where.url,
+                     Settings(settings.timeout, settings.connect_timeout, 1, 5.0))
     started = time.monotonic()
     try:
-        settings = Settings.from_env()
-        connect(provider, key, base_url_for(provider, configured),
-                Settings(settings.timeout, settings.connect_timeout, 1, 5.0)).validate()
+        latency = client.validate()
     except ByokError as err:
         return f"failed: {err.code.value}", err, int((time.monotonic() - started) * 1000)
-    return "valid", None, int((time.monotonic() - started) * 1000)
+    return "valid", None, latency
 
 
 @app.command("set")
