@@ -50,6 +50,18 @@ def test_run_json_gives_the_cost_of_the_reported_tokens(byok_env, fake):
     assert len(costs) == 4 and all(isinstance(c, int) and c > 0 for c in costs)
 
 
+def test_cached_input_tokens_are_priced_at_the_cached_rate(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    out = json.loads(byok_env.run("run", "--json", "-m", "gpt-4o", "cached prompt").stdout)
+    usage = out["usage"]
+    assert (usage["input_tokens"], usage["cached_input_tokens"]) == (11, 8)
+    price = SNAP.info("openai", "gpt-4o").price  # $2.50 in, $1.25 cached, $10 out per million
+    expected = -(-(3 * price.input + 8 * price.cached + usage["output_tokens"] * price.output)
+                 // 1_000_000)
+    assert out["cost_usd"] == expected / 1e6
+    assert expected < cost_of("openai", "gpt-4o", usage)  # cheaper than all at full price
+
+
 def test_unknown_price_is_unknown_never_zero(byok_env, fake):
     byok_env.set_key("openai", OPENAI_GOOD)
     assert SNAP.info("openai", "gpt-6.2-sol") is None  # newer than the snapshot's LiteLLM
