@@ -143,7 +143,8 @@ def fill_usage(home: Path, count: int) -> None:
 
 def budget_rows(env: dict, repeat: int) -> list[tuple]:
     """`byok run` under a profile budget (a hold before sending, its settlement after)
-    against the same run without one; and the price data's import and parse in a process."""
+    against the same run without one; and what reading the price data adds to a process that
+    has loaded `byok run`'s modules (as it does after the answer)."""
     budgeted = {**env, "BYOK_HOME": tempfile.mkdtemp(prefix="byok-bench-budget-")}
     subprocess.run([str(BYOK), "key", "set", "openai", "--no-validate"],
                    input=OPENAI_KEY.encode(), env=budgeted, check=True, capture_output=True)
@@ -151,7 +152,8 @@ def budget_rows(env: dict, repeat: int) -> list[tuple]:
                    check=True, capture_output=True)
     cmd = [str(BYOK), "run", "-p", "openai", "-m", "gpt-6-luna", "hi"]
     base, ours = paired(lambda: run_once(cmd, env), lambda: run_once(cmd, budgeted), repeat)
-    load = [sys.executable, "-c", "import time; t = time.perf_counter(); "
+    load = [sys.executable, "-c", "import time, byok_cli.ask, byok_cli.cli.run_body; "
+            "t = time.perf_counter(); "
             "from byok_cli import prices; prices.load(None).info('openai', 'gpt-6-luna'); "
             "print((time.perf_counter() - t) * 1000)"]
     loads = [float(subprocess.run(load, capture_output=True, check=True, text=True).stdout)
@@ -161,7 +163,7 @@ def budget_rows(env: dict, repeat: int) -> list[tuple]:
              ratio_of(ours, base, "whole")),
             ("  its first token", median_of(ours, "first") * 1000,
              ratio_of(ours, base, "first")),
-            ("price data: import and parse, in a process", statistics.median(loads))]
+            ("  price data: import and parse, after run's modules", statistics.median(loads))]
 
 
 def median_ms(fn, repeat: int) -> float:
