@@ -29,7 +29,7 @@ READ_ONLY_COMMANDS = [
     ["key", "list", "--json"], ["key", "list"], ["vault", "status", "--json"],
     ["doctor", "--json"], ["run", "--explain", "-p", "openai"], ["history", "list"],
     ["history", "show", "1"], ["usage", "--json"], ["usage", "--handoffs"], ["config", "show"],
-    ["models", "list"],
+    ["models", "list"], ["budget", "list"],
 ]
 # exec replaces the process that runs it: only through the installed command
 SUBPROCESS_COMMANDS = READ_ONLY_COMMANDS + [["exec", "--", "true"], ["key", "validate"]]
@@ -43,8 +43,9 @@ COLUMNS = {
     "conversations": ["profile", "system", "created_at", "updated_at"],
     "messages": ["role", "content", "provider", "model", "created_at"],
     "usage": ["at", "profile", "provider", "model", "fallbacks", "input_tokens", "latency_ms",
-              "code"],
-    "usage_daily": ["day", "requests", "input_tokens", "model"],
+              "code", "cost_micros", "cached_input_tokens"],
+    "usage_daily": ["day", "requests", "input_tokens", "model", "cost_micros", "cost_unknown"],
+    "budgets": ["scope", "name", "period", "limit_micros", "created_at"],
     "model_cache": ["fetched_at", "payload"],
     "handoffs": ["at", "profile", "provider", "key_name", "source", "parent", "caller"],
 }
@@ -58,6 +59,8 @@ READERS = {
     "usage": [["usage", "--json"], ["usage"]],
     "usage_daily": [["usage", "--since", "all"]],
     "model_cache": [["models", "list"]],
+    "budgets": [["budget", "list", "--json"], ["budget", "list"],
+                ["run", "--explain", "-p", "openai"]],
     "handoffs": [["usage", "--handoffs", "--since", "all"],
                  ["usage", "--handoffs", "--json", "--since", "all"]],
 }
@@ -89,7 +92,9 @@ def pristine(tmp_path_factory, fake_server):
               openai_key("good-work")),
              (["config", "set", "anthropic.model", "claude-haiku-5-5"], None),
              (["run", "first question"], None), (["run", "-c", "and a second"], None),
-             (["run", "-p", "anthropic", "lines:40"], None), (["key", "get", "openai"], None)]
+             (["run", "-p", "anthropic", "lines:40"], None), (["key", "get", "openai"], None),
+             (["budget", "set", "--per", "month", "20"], None),
+             (["budget", "set", "--provider", "anthropic", "--per", "day", "2.50"], None)]
     for args, data in steps:
         r = subprocess.run([str(BYOK), *args], input=data.encode() if data else None,
                            capture_output=True, env=env, timeout=60,

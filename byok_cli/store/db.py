@@ -9,6 +9,7 @@ the database's own mode. Every SQLite failure reaches callers as a one-line
 from __future__ import annotations
 
 import contextlib
+import math
 import sqlite3
 import time
 from datetime import datetime, timezone
@@ -404,9 +405,24 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
-# Columns declared TEXT are read through this (connections with PARSE_DECLTYPES only), so
-# a number, a blob or bytes that are not UTF-8 stored in one by damage arrive as text.
+def _integer(data: bytes) -> int:
+    try:
+        return int(data)
+    except ValueError:  # a REAL, or text or a blob that damage left in an INTEGER column
+        try:
+            value = float(data)
+        except ValueError:
+            return 0
+        return int(value) if math.isfinite(value) else 0
+
+
+# Columns declared TEXT or INTEGER are read through these (on connections with
+# PARSE_DECLTYPES only), so that what damage stored in one arrives as the declared type:
+# text (bytes that are not UTF-8 replaced), or an integer (0 for what is not a number; a
+# budget of 0 refuses, the safe side). REAL is left alone: SQLite would hand a converter
+# only 15 significant digits.
 sqlite3.register_converter("TEXT", _text)
+sqlite3.register_converter("INTEGER", _integer)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
