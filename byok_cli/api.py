@@ -23,6 +23,7 @@ from .store import Store
 
 if TYPE_CHECKING:  # kept out of start-up: commands that only list things never need them
     from .ask import AskResult
+    from .registry import Provider, Registry
     from .resolve import Plan
 
 __all__ = ["Byok", "ByokError", "Code"]
@@ -46,6 +47,36 @@ class Byok:
     @property
     def store(self) -> Store:
         return self.keychain.store
+
+    @property
+    def registry(self) -> "Registry":
+        """The providers this profile can use: built-ins, presets and its own."""
+        return self.keychain.registry
+
+    def add_provider(self, name: str, api: str, base_url: str, key_env: str | None = None,
+                     needs_key: bool = True) -> "Provider":
+        """Add a provider of the profile's own: any endpoint that speaks one of byok's APIs."""
+        from . import registry
+
+        current = self.registry
+        name = registry.check_name(name, current)
+        api = registry.check_api(api)
+        base_url = registry.check_base_url(base_url)
+        key_env = registry.check_key_env(key_env, current) if key_env else None
+        self.store.add_provider(self.profile, name, api, base_url, key_env, needs_key)
+        self.keychain.forget_registry()
+        return self.registry.require(name)
+
+    def remove_provider(self, name: str) -> "Provider":
+        """Remove a provider of the profile's own (built-ins and presets stay)."""
+        found = self.registry.require(name)
+        if found.kind != "custom":
+            what = "built in" if found.kind == "builtin" else "a preset"
+            raise ByokError(Code.USAGE, f"{found.name!r} is {what} and cannot be removed",
+                            hint="only providers added with `byok provider add` can")
+        self.store.remove_provider(self.profile, found.name)
+        self.keychain.forget_registry()
+        return found
 
     def plan(self, model: str | None = None, provider: str | None = None,
              fallback: bool = True) -> "Plan":

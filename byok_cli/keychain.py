@@ -11,6 +11,7 @@ from typing import Callable, Mapping, NamedTuple
 from . import vault
 from .errors import ByokError, Code, remember_secret
 from .keys import ENV_VARS, PROVIDERS, normalise_key
+from .registry import Registry, builtin
 from .store import Store, StoredKey
 
 
@@ -58,6 +59,18 @@ class Keychain:
         self.env = os.environ if env is None else env
         self._keyring = keyring
         self._master: vault.MasterKey | None = None
+        self._registry: Registry | None = None
+
+    @property
+    def registry(self) -> Registry:
+        """The providers this profile can use: built-ins, presets and its own."""
+        if self._registry is None:
+            self._registry = builtin().with_custom(self.store.custom_providers(self.profile))
+        return self._registry
+
+    def forget_registry(self) -> None:
+        """After a provider was added or removed."""
+        self._registry = None
 
     # -- master key ---------------------------------------------------------------------
     @property

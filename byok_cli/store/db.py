@@ -124,6 +124,19 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (profile, day, provider, model, metric, bucket)
     );
     """,
+    # 3: the person's own providers (`byok provider add`), per profile
+    """
+    CREATE TABLE providers (
+        profile    TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        api        TEXT NOT NULL,
+        base_url   TEXT NOT NULL,
+        key_env    TEXT,
+        needs_key  INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (profile, name)
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
