@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import ByokError, Code
 from .keychain import Keychain
-from .keys import check_provider
 from .store import Store
 
 if TYPE_CHECKING:  # kept out of start-up: commands that only list things never need them
@@ -79,43 +78,38 @@ class Byok:
         return found
 
     def plan(self, model: str | None = None, provider: str | None = None,
-             fallback: bool = True) -> "Plan":
-        """The ordered attempts (provider, model, key source, reason); sends nothing."""
+             fallback: bool = True, *, key: str | None = None, chain: bool = False) -> "Plan":
+        """The ordered attempts (provider, model, key, reason); sends nothing. ``model`` may
+        be ``provider/model``; ``key`` names a stored key (or the environment variable);
+        ``chain`` uses the fallback chain even though -p or -m pin the provider."""
         from .ask import make_plan
 
-        return make_plan(self.keychain, model, check_provider(provider) if provider else None,
-                         fallback)
+        return make_plan(self.keychain, model, provider, fallback, key=key, chain=chain)
 
-    def client(self, provider: str) -> Any:
-        """An official SDK client (``openai.OpenAI`` or ``anthropic.Anthropic``) configured
-        with the key and base URL byok would use for this provider."""
-        from .providers import base_url_for
+    def client(self, provider: str, *, key: str | None = None) -> Any:
+        """An official SDK client of the provider's API kind (``openai.OpenAI`` or
+        ``anthropic.Anthropic``) with the key and base URL byok would use for it."""
+        from .providers import base_url_for, sdk_client
 
-        provider = check_provider(provider)
-        first = self.plan(provider=provider, fallback=False).attempts[0]
-        key = self.keychain.key(provider, first.key_source)
-        base_url = base_url_for(provider, self.store.settings(self.profile).get(
-            f"{provider}_base_url"))
-        if provider == "openai":
-            import openai
-
-            return openai.OpenAI(api_key=key, base_url=base_url)
-        import anthropic
-
-        return anthropic.Anthropic(api_key=key, base_url=base_url)
+        record = self.registry.require(provider)
+        first = self.plan(provider=record.name, fallback=False, key=key).attempts[0]
+        secret = self.keychain.key(record.name, first.key_source, first.key_name)
+        base_url = base_url_for(record, self.store.settings(self.profile)["base_urls"].get(
+            record.name))
+        return sdk_client(record, secret, base_url)
 
     def ask(self, prompt: str, *, model: str | None = None, provider: str | None = None,
-            system: str | None = None, max_tokens: int | None = None,
+            key: str | None = None, system: str | None = None, max_tokens: int | None = None,
             temperature: float | None = None, stream: bool = True, fallback: bool = True,
-            log: bool = True, conversation_id: int | None = None, continue_latest: bool = False,
-            on_text: Callable[[str], None] | None = None,
+            chain: bool = False, log: bool = True, conversation_id: int | None = None,
+            continue_latest: bool = False, on_text: Callable[[str], None] | None = None,
             on_warning: Callable[[str], None] | None = None) -> "AskResult":
         """Send a prompt as `byok run` does and return the answer with its provenance."""
         from .ask import AskOptions, ask, find_conversation
 
-        options = AskOptions(model=model, provider=check_provider(provider) if provider else None,
-                             system=system, max_tokens=max_tokens, temperature=temperature,
-                             stream=stream, fallback=fallback, log=log)
+        options = AskOptions(model=model, provider=provider, key=key, system=system,
+                             max_tokens=max_tokens, temperature=temperature, stream=stream,
+                             fallback=fallback, chain=chain, log=log)
         cid = find_conversation(self.keychain, conversation_id, continue_latest)
         return ask(self.keychain, prompt, options, conversation_id=cid,
                    on_text=on_text or (lambda s: None), on_warning=on_warning or (lambda s: None))

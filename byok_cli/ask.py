@@ -12,7 +12,6 @@ from typing import Callable
 from .catalog import load
 from .errors import ByokError, Code
 from .keychain import Keychain, hint_of
-from .keys import PROVIDERS
 from .providers import ChatRequest
 from .resolve import KeyAvailability, Plan, plan
 from .runner import RunOutcome, execute
@@ -21,13 +20,15 @@ from .store import Message, UsageRow
 
 @dataclass
 class AskOptions:
-    model: str | None = None
-    provider: str | None = None
+    model: str | None = None       # -m: an id, an alias, or provider/model
+    provider: str | None = None    # -p
+    key: str | None = None         # -k: a stored key's name, or the environment variable's
     system: str | None = None      # None: keep the conversation's system prompt
     max_tokens: int | None = None
     temperature: float | None = None
     stream: bool = True
-    fallback: bool = True
+    fallback: bool = True          # False: --no-fallback (no model or provider fallback)
+    chain: bool = False            # --fallback: use the chain even with -p or -m
     log: bool = True               # store prompt and answer (usage figures are kept anyway)
 
 
@@ -39,17 +40,22 @@ class AskResult:
 
 
 def key_availability(keychain: Keychain) -> KeyAvailability:
-    """Which keys the profile and the environment have, by hint (no decryption)."""
-    stored = keychain.store.keys(keychain.profile)
-    env = {p: hint_of(k) for p in PROVIDERS if (k := keychain.env_key(p))}
-    return KeyAvailability({p: k.hint for p, k in stored.items()}, env)
+    """Which keys the profile and the environment have, by name and hint (no decryption)."""
+    stored: dict[str, list[tuple[str, str]]] = {}
+    for k in keychain.store.keys(keychain.profile):
+        stored.setdefault(k.provider, []).append((k.name, k.hint))
+    registry = keychain.registry
+    env = {p.name: (p.key_env, hint_of(k)) for p in registry if (k := keychain.env_key(p.name))}
+    return KeyAvailability(stored, env, frozenset(p.name for p in registry if not p.needs_key))
 
 
 def make_plan(keychain: Keychain, model: str | None = None, provider: str | None = None,
-              fallback: bool = True) -> Plan:
+              fallback: bool = True, *, key: str | None = None, chain: bool = False,
+              pin: bool = True) -> Plan:
     """The ordered attempts for this profile's settings, keys and environment."""
     return plan(keychain.store.settings(keychain.profile), key_availability(keychain), load(),
-                model=model, provider=provider, fallback=fallback)
+                keychain.registry, model=model, provider=provider, key=key, fallback=fallback,
+                chain=chain, pin=pin)
 
 
 def find_conversation(keychain: Keychain, cid: int | None, latest: bool) -> int | None:
@@ -82,12 +88,14 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     stored = store.conversation(profile, conversation_id) if conversation_id else None
     if history is None:
         history = stored.messages if stored else []
-    model, provider = options.model, options.provider
+    model, provider, pin = options.model, options.provider, True
     if not model and not provider:
-        last = [m for m in history if m.role == "assistant" and m.model]
-        if last:  # carry on with the model the conversation last used
-            model, provider = last[-1].model, last[-1].provider
-    the_plan = make_plan(keychain, model, provider, options.fallback)
+        last = [m for m in history if m.role == "assistant" and m.model
+                and m.provider in keychain.registry]
+        if last:  # carry on with the model the conversation last used, unpinned
+            model, provider, pin = last[-1].model, last[-1].provider, False
+    the_plan = make_plan(keychain, model, provider, options.fallback, key=options.key,
+                         chain=options.chain, pin=pin)
     for warning in the_plan.warnings:
         on_warning(warning)
     system = options.system if options.system is not None else (stored.system if stored
@@ -108,7 +116,7 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     store.record_usage(UsageRow(
         started, profile, outcome.provider, outcome.model, outcome.key_source,
         ",".join(f["kind"] for f in outcome.fallbacks), outcome.input_tokens,
-        outcome.output_tokens, outcome.ttft_ms, outcome.latency_ms, "OK"))
+        outcome.output_tokens, outcome.ttft_ms, outcome.latency_ms, "OK", outcome.key_name))
     exchange = [Message("user", prompt),
                 Message("assistant", outcome.text, outcome.provider, outcome.model)]
     cid = conversation_id
@@ -126,6 +134,6 @@ def _log_failure(keychain: Keychain, started: float, code: str, exc: BaseExcepti
         keychain.store.record_usage(UsageRow(
             started, keychain.profile, attempt["provider"], attempt["model"],
             attempt["key_source"], ",".join(f["kind"] for f in getattr(exc, "fallbacks", [])),
-            None, None, None, int((time.time() - started) * 1000), code))
+            None, None, None, int((time.time() - started) * 1000), code, attempt["key_name"]))
     except ByokError:
         pass  # the original failure is what the person needs to see

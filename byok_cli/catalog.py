@@ -8,9 +8,6 @@ import json
 from pathlib import Path
 from typing import NamedTuple
 
-from .errors import ByokError, Code
-from .keys import PROVIDERS
-
 _PATH = Path(__file__).with_name("data") / "catalog.json"
 
 
@@ -37,6 +34,9 @@ class Model(NamedTuple):
 
 
 class Catalog(NamedTuple):
+    """Models by the catalogue provider that serves them (a provider record's ``catalog``).
+    Which provider a name means is :mod:`byok_cli.addressing`'s business."""
+
     models: tuple[Model, ...]
     defaults: dict[str, str]
 
@@ -60,36 +60,6 @@ class Catalog(NamedTuple):
                 return m
         return None
 
-    def provider_of(self, model: str) -> str | None:
-        """The provider of a model id, known or not, by the providers' naming."""
-        known = self.lookup(model)
-        if known:
-            return known.provider
-        m = model.lower()
-        if m.startswith("claude"):
-            return "anthropic"
-        if m.startswith(("gpt-", "o1", "o3", "o4", "chatgpt", "ft:gpt")):
-            return "openai"
-        return None
-
-    def resolve(self, name: str, provider: str | None = None) -> tuple[str, str]:
-        """(provider, model id) for an id or alias; unknown ids pass through when the provider
-        is known, so new models work before the catalogue knows them."""
-        if not name or not name.strip():
-            raise ByokError(Code.USAGE, "the model name is empty")
-        known = self.lookup(name)
-        if known:
-            if provider and known.provider != provider:
-                raise ByokError(Code.USAGE, f"{name!r} is a {known.provider} model, not {provider}")
-            return known.provider, known.id
-        named_for = self.provider_of(name)
-        if provider and named_for not in (None, provider):
-            raise ByokError(Code.USAGE, f"{name!r} is not an {provider} model")
-        if (provider or named_for) is None:
-            raise ByokError(Code.MODEL_NOT_FOUND, f"unknown model {name!r}",
-                            hint="see `byok models list`, or give the provider with -p")
-        return provider or named_for, name.strip()
-
     def aliases(self) -> dict[str, str]:
         return {a: m.id for m in self.models for a in m.aliases}
 
@@ -102,6 +72,4 @@ def load() -> Catalog:
               aliases=tuple(m.get("aliases", ())), deprecated=_date(m.get("deprecated")),
               end_of_life=_date(m.get("end_of_life")))
         for m in data["models"])
-    defaults = dict(data["defaults"])
-    assert set(defaults) == set(PROVIDERS)
-    return Catalog(models, defaults)
+    return Catalog(models, dict(data["defaults"]))

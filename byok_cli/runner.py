@@ -12,7 +12,6 @@ from typing import Callable
 
 from .errors import ByokError, Code
 from .keychain import Keychain
-from .keys import ENV_VARS
 from .providers import ChatRequest, ChatResult, Settings, base_url_for, connect
 from .resolve import KEY_REJECTED, Attempt, Excluded, Plan, next_attempt
 
@@ -28,6 +27,7 @@ class RunOutcome:
     provider: str
     model: str
     key_source: str
+    key_name: str | None
     fallbacks: list[dict]
     input_tokens: int | None
     output_tokens: int | None
@@ -37,13 +37,16 @@ class RunOutcome:
 
     def to_dict(self) -> dict:
         return {"text": self.text, "provider": self.provider, "model": self.model,
-                "key_source": self.key_source, "fallbacks": self.fallbacks,
+                "key_source": self.key_source, "key_name": self.key_name,
+                "fallbacks": self.fallbacks,
                 "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens},
                 "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms}
 
 
-def _key_for(keychain: Keychain, a: Attempt) -> str:
-    key = keychain.key(a.provider, a.key_source)
+def _key_for(keychain: Keychain, a: Attempt) -> str | None:
+    if a.key_source == "none":
+        return None
+    key = keychain.key(a.provider, a.key_source, a.key_name)
     if not key:
         raise ByokError(Code.NO_KEY, f"the {a.key_label} disappeared", provider=a.provider)
     return key
@@ -70,7 +73,7 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
                 raise _tagged(err, a, fallbacks)
             failures.append((a, err))
             if a.key_source == "user" and err.code in KEY_REJECTED:
-                keychain.mark(a.provider, f"failed: {err.code.value}")
+                keychain.mark(a.provider, a.key_name or "default", f"failed: {err.code.value}")
             nxt = next_attempt(plan.attempts, index, err.code, excluded)
             if nxt is None:
                 raise _tagged(_final_error(failures), a, fallbacks) from None
@@ -91,8 +94,9 @@ def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, profile_setti
     result = ChatResult()
     first_at: float | None = None
     key = _key_for(keychain, a)
-    adapter = connect(a.provider, key, base_url_for(
-        a.provider, profile_settings.get(f"{a.provider}_base_url")), settings)
+    record = keychain.registry.require(a.provider)
+    adapter = connect(record, key, base_url_for(
+        record, profile_settings["base_urls"].get(a.provider)), settings)
     req = ChatRequest(a.model, request.messages, request.system, request.max_tokens,
                       request.temperature, request.stream)
     start = clock.setdefault("start", time.monotonic())
@@ -105,7 +109,7 @@ def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, profile_setti
         err.partial = err.partial or first_at is not None
         raise
     end = time.monotonic()
-    return RunOutcome(result.text, a.provider, a.model, a.key_source, fallbacks,
+    return RunOutcome(result.text, a.provider, a.model, a.key_source, a.key_name, fallbacks,
                       result.input_tokens, result.output_tokens,
                       int((end - start) * 1000),
                       int((first_at - start) * 1000) if first_at else None,
@@ -120,7 +124,8 @@ def _tagged(exc: BaseException, a: Attempt, fallbacks: list[dict]) -> BaseExcept
 
 
 def _label(a: Attempt) -> dict:
-    return {"provider": a.provider, "model": a.model, "key_source": a.key_source}
+    return {"provider": a.provider, "model": a.model, "key_source": a.key_source,
+            "key_name": a.key_name}
 
 
 def _final_error(failures: list[tuple[Attempt, ByokError]]) -> ByokError:
@@ -129,10 +134,16 @@ def _final_error(failures: list[tuple[Attempt, ByokError]]) -> ByokError:
                 and a.provider == last_attempt.provider]
     if last.code in KEY_REJECTED and len(rejected) > 1:
         p = last_attempt.provider
-        return ByokError(last.code, f"{p} rejected both your stored key and {ENV_VARS[p]}",
-                         hint=f"store a valid key with `byok key set {p}` or fix {ENV_VARS[p]}",
-                         provider=p)
+        tried = _names([a.key_label.split(" (")[0] for a in rejected])
+        return ByokError(last.code, f"{p} rejected every key tried: {tried}",
+                         hint=f"store a valid key with `byok key set {p}` or fix the "
+                              "environment's", provider=p)
     if len(failures) > 1:
         tried = ", ".join(f"{a.provider}/{a.model} ({e.code.value})" for a, e in failures[:-1])
         last.hint = (last.hint + "; " if last.hint else "") + f"also tried {tried}"
     return last
+
+
+def _names(items: list[str]) -> str:
+    unique = list(dict.fromkeys(items))
+    return unique[0] if len(unique) == 1 else ", ".join(unique[:-1]) + " and " + unique[-1]

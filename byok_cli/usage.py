@@ -1,4 +1,5 @@
-"""Usage figures per provider and model: requests, tokens, errors, fallbacks, latency."""
+"""Usage figures per provider and model (requests, tokens, errors, fallbacks, latency), or
+per provider and key."""
 
 from __future__ import annotations
 
@@ -64,3 +65,13 @@ def summary(store: Store, profile: str, since: float | None = None,
             "latency_p50_ms": percentile(total, 0.50), "latency_p95_ms": percentile(total, 0.95),
         })
     return rows
+
+
+def by_key(store: Store, profile: str, since: float | None = None,
+           provider: str | None = None) -> list[dict]:
+    """One dict per provider and key: the stored key's name, or the environment variable's."""
+    return [{"provider": prov, "key": key, "requests": requests, "errors": errors,
+             "fallbacks": fallbacks, "input_tokens": int(tokens_in),
+             "output_tokens": int(tokens_out)}
+            for prov, key, requests, errors, fallbacks, tokens_in, tokens_out
+            in store.usage_by_key(profile, since, provider)]

@@ -19,9 +19,14 @@ official SDKs talk to it unmodified. The API key of a request decides its fate:
     streamerr      200 then an error event mid-stream (Anthropic `error` event / OpenAI error chunk)
     malformed      streams invalid SSE data
 
+Two mounts stand for other kinds of endpoint, with both APIs under them:
+
+    /gw/...      a gateway (LiteLLM-style) with model ids of its own (GATEWAY_MODELS)
+    /local/...   a local server (Ollama-style) that needs no key at all (LOCAL_MODELS)
+
 Unknown model ids get 404.  The reply text is ``"Echo[<model>]: <last user text>"``;
 a prompt containing ``lines:N`` gets N numbered lines instead.  Every request is
-recorded (path, key, model, messages, system, stream) in ``server.requests``.
+recorded (path, mount, key, model, messages, system, stream) in ``server.requests``.
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ ANTHROPIC_MODELS = [
     "claude-sonnet-4-6", "claude-haiku-4-5", "claude-brandnew-9",
 ]
 ANTHROPIC_PAGE = 3  # small pages so that pagination is exercised
+GATEWAY_MODELS = ["my-gateway-model", "team/llama-70b", "claude-via-gateway"]
+LOCAL_MODELS = ["llama3.2", "qwen2.5:7b"]
+MOUNTS = ("/gw", "/local")
 
 
 def _reply_text(model: str, messages: list) -> str:
@@ -114,8 +122,22 @@ class Handler(BaseHTTPRequestHandler):
             return auth[7:]
         return self.headers.get("x-api-key", "")
 
+    def _route(self) -> tuple[str, str]:
+        """(mount, path under it): "" for the providers' own endpoints."""
+        path = urlparse(self.path).path
+        for mount in MOUNTS:
+            if path.startswith(mount + "/"):
+                return mount, path[len(mount):]
+        return "", path
+
+    def _known_models(self, flavour: str) -> list[str]:
+        mount = self._route()[0]
+        if mount:
+            return GATEWAY_MODELS if mount == "/gw" else LOCAL_MODELS
+        return ANTHROPIC_MODELS if flavour == "anthropic" else OPENAI_MODELS
+
     def _flavour(self) -> str:
-        return "anthropic" if self.path.startswith("/v1/messages") or self.headers.get(
+        return "anthropic" if self._route()[1].startswith("/v1/messages") or self.headers.get(
             "x-api-key") or self.headers.get("anthropic-version") else "openai"
 
     def _send_json(self, status: int, body: dict, headers: dict | None = None) -> None:
@@ -163,6 +185,8 @@ class Handler(BaseHTTPRequestHandler):
     # -- behaviour by key -------------------------------------------------------------
     def _refuse_by_key(self, key: str, streaming: bool) -> bool:
         """Send the error the key asks for; return True when the request is finished."""
+        if self._route()[0] == "/local":
+            return False  # a local server takes any key, or none
         anth = self._flavour() == "anthropic"
         n = self.server.count(key)
         if "good" not in key and not any(m in key for m in (
@@ -213,44 +237,47 @@ class Handler(BaseHTTPRequestHandler):
     # -- routes -----------------------------------------------------------------------
     def do_GET(self):  # noqa: N802
         url = urlparse(self.path)
+        mount, path = self._route()
         key = self._key()
-        self.server.requests.append({"method": "GET", "path": url.path, "key": key,
+        self.server.requests.append({"method": "GET", "path": path, "mount": mount, "key": key,
                                      "flavour": self._flavour()})
-        if url.path != "/v1/models":
+        if path != "/v1/models":
             return self._error(404, "not_found_error", f"Unknown path {url.path}")
         if self._refuse_by_key(key, False):
             return
+        known = self._known_models(self._flavour())
         if self._flavour() == "anthropic":
             q = parse_qs(url.query)
             after = q.get("after_id", [None])[0]
-            start = ANTHROPIC_MODELS.index(after) + 1 if after in ANTHROPIC_MODELS else 0
-            page = ANTHROPIC_MODELS[start:start + ANTHROPIC_PAGE]
+            start = known.index(after) + 1 if after in known else 0
+            page = known[start:start + ANTHROPIC_PAGE]
             data = [{"type": "model", "id": m, "display_name": m.replace("-", " ").title(),
                      "created_at": "2026-01-01T00:00:00Z"} for m in page]
             return self._send_json(200, {
-                "data": data, "has_more": start + ANTHROPIC_PAGE < len(ANTHROPIC_MODELS),
+                "data": data, "has_more": start + ANTHROPIC_PAGE < len(known),
                 "first_id": page[0] if page else None, "last_id": page[-1] if page else None})
         data = [{"id": m, "object": "model", "created": 1767225600, "owned_by": "openai"}
-                for m in OPENAI_MODELS]
+                for m in known]
         return self._send_json(200, {"object": "list", "data": data})
 
     def do_POST(self):  # noqa: N802
-        url = urlparse(self.path)
+        mount, path = self._route()
         key = self._key()
         length = int(self.headers.get("Content-Length") or 0)
         try:
             body = json.loads(self.rfile.read(length) or b"{}")
         except ValueError:
             return self._error(400, "invalid_request_error", "Body is not JSON.")
-        record = {"method": "POST", "path": url.path, "key": key, "model": body.get("model"),
+        record = {"method": "POST", "path": path, "mount": mount, "key": key,
+                  "model": body.get("model"),
                   "messages": body.get("messages"), "system": body.get("system"),
                   "stream": bool(body.get("stream")), "body": body, "flavour": self._flavour()}
         self.server.requests.append(record)
-        if url.path == "/v1/chat/completions":
+        if path == "/v1/chat/completions":
             return self._chat(key, body)
-        if url.path == "/v1/messages":
+        if path == "/v1/messages":
             return self._messages(key, body)
-        return self._error(404, "not_found_error", f"Unknown path {url.path}")
+        return self._error(404, "not_found_error", f"Unknown path {path}")
 
     def _model_ok(self, body: dict, known: list[str]) -> bool:
         if body.get("model") in known:
@@ -265,7 +292,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _chat(self, key: str, body: dict) -> None:
         stream = bool(body.get("stream"))
-        if self._refuse_by_key(key, stream) or not self._model_ok(body, OPENAI_MODELS):
+        if self._refuse_by_key(key, stream) or not self._model_ok(body,
+                                                                 self._known_models("openai")):
             return
         model = body["model"]
         text = _reply_text(model, body.get("messages") or [])
@@ -301,7 +329,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _messages(self, key: str, body: dict) -> None:
         stream = bool(body.get("stream"))
-        if self._refuse_by_key(key, stream) or not self._model_ok(body, ANTHROPIC_MODELS):
+        if self._refuse_by_key(key, stream) or not self._model_ok(
+                body, self._known_models("anthropic")):
             return
         model = body["model"]
         text = _reply_text(model, body.get("messages") or [])

@@ -6,6 +6,7 @@ import pytest
 
 from byok_cli.errors import ByokError, Code
 from byok_cli.providers import ChatRequest, ChatResult, Settings, connect, retry_after
+from byok_cli.registry import builtin
 from conftest import anthropic_key, openai_key
 
 FAST = Settings(timeout=3, connect_timeout=1, max_retries=2, max_wait=3)
@@ -18,7 +19,7 @@ def key_for(provider, marker):
 
 def adapter(fake, provider, marker, settings=FAST):
     url = fake.url + "/v1" if provider == "openai" else fake.url
-    return connect(provider, key_for(provider, marker), url, settings)
+    return connect(builtin().require(provider), key_for(provider, marker), url, settings)
 
 
 def model_for(provider):
@@ -151,7 +152,7 @@ def test_connection_refused_is_a_network_error(provider):
     port = s.getsockname()[1]
     s.close()
     url = f"http://127.0.0.1:{port}" + ("/v1" if provider == "openai" else "")
-    a = connect(provider, key_for(provider, "good"), url,
+    a = connect(builtin().require(provider), key_for(provider, "good"), url,
                 Settings(timeout=1, connect_timeout=1, max_retries=1, max_wait=1))
     with pytest.raises(ByokError) as err:
         a.validate()

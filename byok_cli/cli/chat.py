@@ -11,8 +11,8 @@ from ..errors import ByokError
 from . import complete, output
 from .root import single, state
 
-HELP = ("commands: /model ID-or-alias, /provider NAME, /system TEXT, /history, /exit "
-        "(or Ctrl-D); Ctrl-C stops an answer")
+HELP = ("commands: /model ID, alias or PROVIDER/MODEL, /provider NAME, /system TEXT, "
+        "/history, /exit (or Ctrl-D); Ctrl-C stops an answer")
 
 
 def _read_line(interactive: bool) -> str | None:
@@ -28,11 +28,15 @@ def _read_line(interactive: bool) -> str | None:
 
 def chat(
     ctx: typer.Context,
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model id or alias.",
+    model: Optional[str] = typer.Option(None, "--model", "-m",
+                                        help="Model id, alias, or PROVIDER/MODEL.",
                                         autocompletion=complete.models),
     provider: Optional[str] = typer.Option(None, "--provider", "-p",
-                                           help="openai or anthropic.",
+                                           help="A provider (see `byok provider list`).",
                                            autocompletion=complete.providers),
+    key: Optional[str] = typer.Option(None, "--key", "-k", metavar="NAME",
+                                      help="Which of the provider's keys: a stored key's "
+                                           "name, or its environment variable."),
     system: Optional[str] = typer.Option(None, "--system", "-s", help="System prompt."),
     cont: bool = typer.Option(False, "--continue", "-c",
                               help="Continue the latest conversation."),
@@ -40,6 +44,9 @@ def chat(
     no_log: bool = typer.Option(False, "--no-log", help="Keep this chat out of the history."),
     no_fallback: bool = typer.Option(False, "--no-fallback",
                                      help="No model or provider fallback."),
+    chain: bool = typer.Option(False, "--fallback",
+                               help="With -p or -m: use the fallback chain when that "
+                                    "provider is unavailable."),
 ) -> None:
     """Chat interactively. Reads one line a turn (also from a pipe); answers stream.
 
@@ -51,13 +58,15 @@ def chat(
 
       printf 'hi\\n/model luna\\nand now?\\n' | byok chat
     """
+    from ..addressing import resolve
     from ..ask import AskOptions, ask, find_conversation
     from ..catalog import load
-    from ..keys import check_provider
 
     st = state(ctx)
-    options = AskOptions(model=model, provider=check_provider(provider) if provider else None,
-                         system=system, fallback=not no_fallback, log=not no_log)
+    registry = st.byok.registry
+    options = AskOptions(model=model, provider=registry.require(provider).name if provider
+                         else None, key=key, system=system, fallback=not no_fallback,
+                         chain=chain, log=not no_log)
     conversation = find_conversation(st.keychain, cid, cont)
     stored = st.store.conversation(st.profile, conversation) if conversation else None
     transcript = list(stored.messages) if stored else []
@@ -89,10 +98,17 @@ def chat(
                 if word in ("/exit", "/quit"):
                     break
                 if word == "/model" and arg:
-                    options.provider, options.model = load().resolve(arg)
-                    output.info(f"model: {options.provider} {options.model}")
+                    preferred = st.store.settings(st.profile)["preferred_provider"]
+                    target = resolve(arg, load(), registry, preferred=options.provider or (
+                        None if preferred == "system" else preferred))
+                    if target.provider != options.provider:
+                        options.key = None  # a key name belongs to its provider
+                    options.provider, options.model = target.provider, target.model
+                    shown = "" if target.in_catalog else " (not in catalogue)"
+                    output.info(f"model: {options.provider} {options.model}{shown}")
                 elif word == "/provider" and arg:
-                    options.provider, options.model = check_provider(arg), None
+                    options.provider, options.model = registry.require(arg).name, None
+                    options.key = None  # a key name belongs to the provider it was given for
                     output.info(f"provider: {options.provider}")
                 elif word == "/system":
                     options.system = arg or None

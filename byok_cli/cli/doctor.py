@@ -72,13 +72,17 @@ def _check_database(st, r: Report) -> None:
 
 
 def _check_keys(st, r: Report) -> None:
-    from ..keys import ENV_VARS, PROVIDERS, normalise_key
-
+    registry = st.byok.registry
     now = dt.datetime.now(dt.timezone.utc)
-    for row in st.store.keys(st.profile).values():
-        label = f"stored {row.provider} key …{row.hint}"
+    for row in st.store.keys(st.profile):
+        named = "" if row.name == "default" else f" {row.name!r}"
+        label = f"stored {row.provider} key{named} …{row.hint}"
+        if row.provider not in registry:
+            r.add(label, "warn", f"{row.provider} is not a provider of this profile",
+                  f"remove it with `byok key remove {row.provider} --name {row.name}`")
+            continue
         try:
-            normalise_key(row.provider, st.keychain.get(row.provider) or "")
+            registry.normalise_key(row.provider, st.keychain.get(row.provider, row.name) or "")
         except ByokError as err:
             r.add(label, "fail", err.message, err.hint, err.code)
             continue
@@ -92,32 +96,33 @@ def _check_keys(st, r: Report) -> None:
             r.add(label, "warn", f"{age} days old", "consider rotating it at the provider")
         else:
             r.add(label, "ok", f"valid as of {row.checked_at}, {age} days old")
-    for p in PROVIDERS:
-        env = st.keychain.env_key(p)
+    for p in registry:
+        env = st.keychain.env_key(p.name)
         if env:
             try:
-                normalise_key(p, env)
-                r.add(ENV_VARS[p], "ok", f"set (…{env[-4:]})")
+                registry.normalise_key(p.name, env)
+                r.add(p.key_env, "ok", f"set (…{env[-4:]})")
             except ByokError as err:
-                r.add(ENV_VARS[p], "warn", err.message, f"fix or unset {ENV_VARS[p]}")
+                r.add(p.key_env, "warn", err.message, f"fix or unset {p.key_env}")
 
 
 def _check_base_urls(st, r: Report) -> None:
-    from ..keys import PROVIDERS
     from ..providers import base_url_for
+    from ..registry import is_loopback
 
     settings = st.store.settings(st.profile)
-    for p in PROVIDERS:
-        url = base_url_for(p, settings.get(f"{p}_base_url"))
-        if not url:
+    for p in st.byok.registry:
+        configured = settings["base_urls"].get(p.name)
+        from_env = os.environ.get(p.base_url_env) if p.base_url_env else None
+        if not configured and not from_env and p.kind != "custom":
             continue
+        url = base_url_for(p, configured)
         parsed = urlparse(url)
-        local = parsed.hostname in ("localhost", "127.0.0.1", "::1")
-        if parsed.scheme == "http" and not local:
-            r.add(f"{p} base URL", "warn", f"{url} is plain http: keys would cross the network "
-                  "unencrypted", "use https")
+        if parsed.scheme == "http" and not is_loopback(parsed.hostname or ""):
+            r.add(f"{p.name} base URL", "warn", f"{url} is plain http: keys would cross the "
+                  "network unencrypted", "use https")
         else:
-            r.add(f"{p} base URL", "ok", url)
+            r.add(f"{p.name} base URL", "ok", url)
 
 
 def doctor(ctx: typer.Context,

@@ -1,4 +1,5 @@
-"""`byok usage`: requests, tokens, errors, fallbacks and latency per provider and model."""
+"""`byok usage`: requests, tokens, errors, fallbacks and latency per provider and model, or
+per provider and key."""
 
 from __future__ import annotations
 
@@ -13,11 +14,15 @@ from .root import single, state
 def usage(
     ctx: typer.Context,
     since: str = typer.Option("7d", "--since", help="7d, 24h, 30m, 2w, all, or a date."),
-    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic",
+    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="Only this provider.",
                                            autocompletion=complete.providers),
+    by: str = typer.Option("model", "--by", metavar="model|key",
+                           help="Group per provider and model (default), or per provider "
+                                "and key."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:
-    """Show usage per provider and model. No key material is ever logged.
+    """Show usage per provider and model, or per key. No key material is ever logged: a key
+    is named by its name (stored keys) or its variable (environment keys).
 
     Latency percentiles are exact below 100 ms and kept to two significant figures above.
 
@@ -26,13 +31,27 @@ def usage(
       byok usage
 
       byok usage --since 30d --provider anthropic --json
+
+      byok usage --by key
     """
-    from ..keys import check_provider
-    from ..usage import parse_since, summary
+    from ..errors import ByokError, Code
+    from ..usage import by_key, parse_since, summary
 
     st = state(ctx)
-    rows = summary(st.store, st.profile, parse_since(since),
-                   check_provider(provider) if provider else None)
+    if by not in ("model", "key"):
+        raise ByokError(Code.USAGE, f"--by must be model or key, not {by!r}")
+    # A removed provider's rows stay in the log: filter by the name as given.
+    name = provider.strip().lower() if provider else None
+    if by == "key":
+        rows = by_key(st.store, st.profile, parse_since(since), name)
+        if as_json:
+            output.emit_json(rows)
+            return
+        output.table(["provider", "key", "requests", "errors", "fallbacks", "tokens in/out"],
+                     [[r["provider"], r["key"], r["requests"], r["errors"], r["fallbacks"],
+                       f"{r['input_tokens']}/{r['output_tokens']}"] for r in rows])
+        return
+    rows = summary(st.store, st.profile, parse_since(since), name)
     if as_json:
         output.emit_json(rows)
         return

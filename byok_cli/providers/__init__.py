@@ -12,10 +12,12 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping, NamedTuple, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, NamedTuple, Protocol, TypeVar
 
 from ..errors import ByokError, Code, redact
-from ..keys import BASE_URL_VARS
+
+if TYPE_CHECKING:
+    from ..registry import Provider
 
 T = TypeVar("T")
 
@@ -103,32 +105,40 @@ class Settings(NamedTuple):
                    max_wait=number("BYOK_MAX_RETRY_WAIT", 20.0))
 
 
-def base_url_for(provider: str, configured: str | None,
-                 env: Mapping[str, str] | None = None) -> str | None:
-    """The SDK's own environment variable wins, then the profile's setting."""
+def base_url_for(provider: "Provider", configured: str | None,
+                 env: Mapping[str, str] | None = None) -> str:
+    """The provider's customary environment variable wins, then the profile's setting,
+    then the provider's own base URL."""
     env = os.environ if env is None else env
-    return (env.get(BASE_URL_VARS[provider]) or "").strip() or configured or None
+    from_env = (env.get(provider.base_url_env) or "").strip() if provider.base_url_env else ""
+    return from_env or configured or provider.base_url
 
 
-def connect(provider: str, key: str, base_url: str | None = None,
+# The SDKs insist on a key; a server that needs none ignores the one they are given.
+NO_KEY = "no-key-needed"
+
+
+def connect(provider: "Provider", key: str | None, base_url: str | None = None,
             settings: Settings | None = None) -> Adapter:
-    """An adapter for one provider and key; imports that provider's SDK only."""
+    """An adapter for one provider and key; imports the SDK of its API kind only."""
+    import importlib
+
     settings = settings or Settings.from_env()
-    if provider == "openai":
-        from .openai import OpenAIAdapter
+    module = importlib.import_module(f"{__name__}.{provider.api}")
+    return module.ADAPTER(key or NO_KEY, base_url or provider.base_url, settings,
+                          name=provider.name, title=provider.title,
+                          only_chat=bool(provider.model_prefixes))
 
-        return OpenAIAdapter(key, base_url, settings)
-    if provider == "anthropic":
-        from .anthropic import AnthropicAdapter
 
-        return AnthropicAdapter(key, base_url, settings)
-    raise ByokError(Code.USAGE, f"unknown provider {provider!r}")
+def sdk_client(provider: "Provider", key: str | None, base_url: str) -> Any:
+    """The official SDK's own client for the provider's API kind, for scripts."""
+    import importlib
+
+    module = importlib.import_module(f"{__name__}.{provider.api}")
+    return module.sdk_client(key or NO_KEY, base_url)
 
 
 # --- error mapping shared by the adapters -----------------------------------------------
-
-_NAMES = {"openai": "OpenAI", "anthropic": "Anthropic"}
-
 
 def _body_error(body: Any) -> tuple[str, str, str]:
     """(type, code, message) out of either API's error body."""
@@ -160,9 +170,11 @@ def retry_after(headers: Mapping[str, str] | None) -> float | None:
 
 
 def classify(provider: str, status: int | None, body: Any, *, headers=None,
-             during: str = "chat", model: str | None = None) -> ByokError:
-    """Map an HTTP failure of either API to one ByokError with a message that says what to do."""
-    name = _NAMES[provider]
+             during: str = "chat", model: str | None = None, title: str | None = None
+             ) -> ByokError:
+    """Map an HTTP failure of either API to one ByokError with a message that says what to do.
+    ``provider`` is the registry's name (for hints), ``title`` how messages call it."""
+    name = title or provider
     etype, ecode, emsg = _body_error(body)
     detail = f": {redact(emsg)}" if emsg else ""
     low = f"{etype} {ecode} {emsg}".lower()
@@ -198,8 +210,9 @@ def classify(provider: str, status: int | None, body: Any, *, headers=None,
                      provider=provider)
 
 
-def network_error(provider: str, exc: BaseException, base_url: str) -> ByokError:
-    name = _NAMES[provider]
+def network_error(provider: str, exc: BaseException, base_url: str,
+                  title: str | None = None) -> ByokError:
+    name = title or provider
     if isinstance(exc, ValueError):  # undecodable JSON or SSE
         return ByokError(Code.NETWORK_ERROR, f"{name} sent a malformed response ({base_url})",
                          hint="try again; check the base URL if it persists", provider=provider)
@@ -284,14 +297,16 @@ def stream_with_retries(start: Callable[[], Iterator[str]], settings: Settings,
 class SDKAdapter:
     """What both adapters share: one client per key per process, retries around chats."""
 
-    provider = ""
-    default_base_url = ""
+    api = ""
     _clients: dict[tuple, Any] = {}
 
-    def __init__(self, key: str, base_url: str | None, settings: Settings):
+    def __init__(self, key: str, base_url: str, settings: Settings, *, name: str,
+                 title: str | None = None, only_chat: bool = False):
         self.settings = settings
-        self.base_url = base_url or self.default_base_url
-        ident = (self.provider, key, self.base_url, settings.timeout)
+        self.base_url = base_url
+        self.provider, self.title = name, title or name
+        self.only_chat = only_chat  # keep only chat models in list_models (the API's own)
+        ident = (self.api, key, self.base_url, settings.timeout)
         if ident not in SDKAdapter._clients:  # connection reuse within the process
             SDKAdapter._clients[ident] = self._make_client(key)
         self.client = SDKAdapter._clients[ident]

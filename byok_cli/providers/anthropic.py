@@ -10,13 +10,11 @@ from ..errors import ByokError, Code
 from . import (ChatRequest, ChatResult, RemoteModel, SDKAdapter, classify, network_error,
                normalise_turns, with_retries)
 
-DEFAULT_BASE_URL = "https://api.anthropic.com"
 DEFAULT_MAX_TOKENS = 4096  # the Messages API requires a limit
 
 
 class AnthropicAdapter(SDKAdapter):
-    provider = "anthropic"
-    default_base_url = DEFAULT_BASE_URL
+    api = "anthropic"
 
     def _make_client(self, key: str) -> anthropic.Anthropic:
         return anthropic.Anthropic(api_key=key, base_url=self.base_url, max_retries=0,
@@ -27,11 +25,12 @@ class AnthropicAdapter(SDKAdapter):
         if isinstance(exc, anthropic.APIStatusError):
             # An `error` event inside a 200 stream arrives with status 200: the body decides.
             status = exc.status_code if exc.status_code >= 400 else None
-            return classify("anthropic", status, exc.body or {}, headers=exc.response.headers,
-                            during=during, model=model)
+            return classify(self.provider, status, exc.body or {},
+                            headers=exc.response.headers, during=during, model=model,
+                            title=self.title)
         if isinstance(exc, (anthropic.APIConnectionError, anthropic.APITimeoutError)):
-            return network_error("anthropic", exc, self.base_url)
-        return network_error("anthropic", exc, self.base_url)
+            return network_error(self.provider, exc, self.base_url, self.title)
+        return network_error(self.provider, exc, self.base_url, self.title)
 
     def list_models(self) -> list[RemoteModel]:
         def call() -> list[RemoteModel]:
@@ -97,5 +96,13 @@ class AnthropicAdapter(SDKAdapter):
             raise self._error(exc, "chat", params["model"]) from None
         if not finished:
             # The SDK takes a closed connection for the end of the stream; we do not.
-            raise ByokError(Code.NETWORK_ERROR, "the connection to Anthropic closed before the "
-                            "answer was complete", hint="try again", provider="anthropic")
+            raise ByokError(Code.NETWORK_ERROR, f"the connection to {self.title} closed before "
+                            "the answer was complete", hint="try again", provider=self.provider)
+
+
+ADAPTER = AnthropicAdapter
+
+
+def sdk_client(key: str, base_url: str) -> anthropic.Anthropic:
+    """A plain SDK client, as the SDK's own users make it (its retries and defaults)."""
+    return anthropic.Anthropic(api_key=key, base_url=base_url)

@@ -10,7 +10,6 @@ from ..errors import ByokError, Code
 from . import (ChatRequest, ChatResult, RemoteModel, SDKAdapter, classify, network_error,
                normalise_turns, with_retries)
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # What `run` can use: chat models, not embeddings, speech, images or moderation.
 _CHAT_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt-")
 _NOT_CHAT = ("embedding", "whisper", "tts", "dall-e", "moderation", "audio", "realtime",
@@ -22,8 +21,7 @@ def is_chat_model(model_id: str) -> bool:
 
 
 class OpenAIAdapter(SDKAdapter):
-    provider = "openai"
-    default_base_url = DEFAULT_BASE_URL
+    api = "openai"
 
     def _make_client(self, key: str) -> openai.OpenAI:
         return openai.OpenAI(api_key=key, base_url=self.base_url, max_retries=0,
@@ -32,19 +30,22 @@ class OpenAIAdapter(SDKAdapter):
 
     def _error(self, exc: Exception, during: str, model: str | None = None) -> ByokError:
         if isinstance(exc, openai.APIStatusError):
-            return classify("openai", exc.status_code, exc.body or {}, headers=exc.response.headers,
-                            during=during, model=model)
+            return classify(self.provider, exc.status_code, exc.body or {},
+                            headers=exc.response.headers, during=during, model=model,
+                            title=self.title)
         if isinstance(exc, (openai.APIConnectionError, openai.APITimeoutError)):
-            return network_error("openai", exc, self.base_url)
+            return network_error(self.provider, exc, self.base_url, self.title)
         if isinstance(exc, openai.APIError):  # an error chunk inside a 200 stream
-            return classify("openai", None, {"error": exc.body} if exc.body else
-                            {"error": {"message": exc.message}}, during=during, model=model)
-        return network_error("openai", exc, self.base_url)
+            return classify(self.provider, None, {"error": exc.body} if exc.body else
+                            {"error": {"message": exc.message}}, during=during, model=model,
+                            title=self.title)
+        return network_error(self.provider, exc, self.base_url, self.title)
 
     def list_models(self) -> list[RemoteModel]:
         def call() -> list[RemoteModel]:
             try:
-                return [RemoteModel(m.id) for m in self.client.models.list() if is_chat_model(m.id)]
+                return [RemoteModel(m.id) for m in self.client.models.list()
+                        if not self.only_chat or is_chat_model(m.id)]
             except Exception as exc:
                 raise self._error(exc, "models") from None
 
@@ -99,5 +100,13 @@ class OpenAIAdapter(SDKAdapter):
             raise self._error(exc, "chat", params["model"]) from None
         if result.finish_reason is None:
             # The SDK takes a closed connection for the end of the stream; we do not.
-            raise ByokError(Code.NETWORK_ERROR, "the connection to OpenAI closed before the "
-                            "answer was complete", hint="try again", provider="openai")
+            raise ByokError(Code.NETWORK_ERROR, f"the connection to {self.title} closed before "
+                            "the answer was complete", hint="try again", provider=self.provider)
+
+
+ADAPTER = OpenAIAdapter
+
+
+def sdk_client(key: str, base_url: str) -> openai.OpenAI:
+    """A plain SDK client, as the SDK's own users make it (its retries and defaults)."""
+    return openai.OpenAI(api_key=key, base_url=base_url)

@@ -11,7 +11,7 @@ from .conversations import Conversation, ConversationTables, Message
 from .db import DB_NAME, MIGRATIONS, SCHEMA_VERSION, Database, data_dir, file_mode, now
 from .keys import KeyTables, StoredKey
 from .providers import ProviderTables
-from .settings import SETTING_COLUMNS, SettingsTables
+from .settings import PROFILE_SETTINGS, PROVIDER_SETTINGS, SettingsTables
 from .usage import DAY, UsageRow, UsageTables, bucket, bucket_sql
 
 
@@ -20,6 +20,6 @@ class Store(Database, SettingsTables, KeyTables, ProviderTables, ConversationTab
     """The byok database. Opening it creates or migrates it; never alters a newer one."""
 
 
-__all__ = ["DAY", "DB_NAME", "MIGRATIONS", "SCHEMA_VERSION", "SETTING_COLUMNS", "Conversation",
-           "Message", "Store", "StoredKey", "UsageRow", "bucket", "bucket_sql", "data_dir",
-           "file_mode", "now"]
+__all__ = ["DAY", "DB_NAME", "MIGRATIONS", "PROFILE_SETTINGS", "PROVIDER_SETTINGS",
+           "SCHEMA_VERSION", "Conversation", "Message", "Store", "StoredKey", "UsageRow",
+           "bucket", "bucket_sql", "data_dir", "file_mode", "now"]

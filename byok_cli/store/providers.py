@@ -30,8 +30,14 @@ class ProviderTables:
                 raise ByokError(Code.USAGE, f"the provider {name!r} already exists in profile "
                                 f"{profile!r}") from None
 
-    def remove_provider(self, profile: str, name: str) -> bool:
+    def remove_provider(self, profile: str, name: str) -> int:
+        """Remove it with its settings and stored keys, in one transaction; return how many
+        keys went with it."""
         with self.transaction() as conn:
-            cur = conn.execute("DELETE FROM providers WHERE profile = ? AND name = ?",
-                               (profile, name))
-        return cur.rowcount > 0
+            conn.execute("DELETE FROM providers WHERE profile = ? AND name = ?", (profile, name))
+            conn.execute("DELETE FROM provider_settings WHERE profile = ? AND provider = ?",
+                         (profile, name))
+            keys = conn.execute("DELETE FROM api_keys WHERE profile = ? AND provider = ?",
+                                (profile, name)).rowcount
+        self.checkpoint()  # no copy of the removed ciphertexts stays in the WAL
+        return keys

@@ -21,6 +21,7 @@ class UsageRow(NamedTuple):
     ttft_ms: int | None
     latency_ms: int | None
     code: str               # 'OK' or an error code
+    key_name: str | None = None  # the stored key's name, or the environment variable's
 
 
 class UsageTables:
@@ -31,8 +32,8 @@ class UsageTables:
         key = (row.profile, row.provider, row.model, day)
         with self.transaction() as conn:
             conn.execute("INSERT INTO usage (at, profile, provider, model, key_source, fallbacks, "
-                         "input_tokens, output_tokens, ttft_ms, latency_ms, code) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                         "input_tokens, output_tokens, ttft_ms, latency_ms, code, key_name) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
             conn.execute(
                 "INSERT INTO usage_daily (profile, provider, model, day, requests, errors, "
                 "fallbacks, input_tokens, output_tokens) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?) "
@@ -79,6 +80,19 @@ class UsageTables:
             " WHERE profile = ? AND at >= ? AND at < ?" + where +
             ") GROUP BY provider, model ORDER BY provider, model")
         return list(self.conn.execute(sql, whole + raw))
+
+    def usage_by_key(self, profile: str, since: float | None, provider: str | None
+                     ) -> list[tuple]:
+        """(provider, key name, requests, errors, fallbacks, input, output) per provider and
+        key, from the raw rows (the roll-ups are per model). Rows from before keys had names
+        say which kind of key they used ('user', 'system')."""
+        where = " AND provider = ?" if provider else ""
+        args = [profile, 0.0 if since is None else since] + ([provider] if provider else [])
+        return list(self.conn.execute(
+            "SELECT provider, IFNULL(key_name, IFNULL(key_source, '-')) k, COUNT(*), "
+            "SUM(code != 'OK'), SUM(fallbacks != ''), TOTAL(input_tokens), "
+            "TOTAL(output_tokens) FROM usage WHERE profile = ? AND at >= ?" + where +
+            " GROUP BY provider, k ORDER BY provider, k", args))
 
     def usage_buckets(self, profile: str, since: float | None, provider: str | None
                       ) -> list[tuple]:
