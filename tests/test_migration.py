@@ -5,6 +5,7 @@ profiles' keys, settings, conversations and usage. Every key must still decrypt,
 settings, history and usage must be what they were.
 """
 
+import hashlib
 import json
 import shutil
 import sqlite3
@@ -42,6 +43,9 @@ def raw(home, sql):
 
 
 def test_the_checked_in_file_is_schema_2():
+    # Unchanged since 0.1.0 wrote it (opening it read-write would migrate it).
+    assert hashlib.sha256(SCHEMA2.read_bytes()).hexdigest() == (
+        "852402bc19327762908415402161633bfdeebe0aa1912f89085c7970ea802b1b")
     conn = sqlite3.connect(f"file:{SCHEMA2}?mode=ro&immutable=1", uri=True)  # writes nothing
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     assert conn.execute("SELECT COUNT(*) FROM api_keys").fetchone()[0] == 3
