@@ -9,6 +9,8 @@
 
 Failures raise :class:`byok_cli.errors.ByokError`, whose ``code`` is one of
 :class:`byok_cli.errors.Code`. Keys are never returned except inside an SDK client.
+Requests go through byok's own HTTP client (:mod:`byok_cli.wire`); an SDK is imported only
+by :meth:`Byok.client`.
 """
 
 from __future__ import annotations
@@ -78,29 +80,39 @@ class Byok:
         return found
 
     def plan(self, model: str | None = None, provider: str | None = None,
-             fallback: bool = True, *, key: str | None = None, chain: bool = False) -> "Plan":
-        """The ordered attempts (provider, model, key, reason); sends nothing. ``model`` may
-        be ``provider/model``; ``key`` names a stored key (or the environment variable);
-        ``chain`` uses the fallback chain even though -p or -m pin the provider."""
+             fallback: bool = True, *, key: str | None = None, chain: bool = False,
+             temperature: float | None = None, effort: str | None = None,
+             base_url: str | None = None) -> "Plan":
+        """The ordered attempts (provider, model, key, reason) and the base URL of each
+        provider; sends nothing. ``model`` may be ``provider/model``; ``key`` names a stored
+        key (or the environment variable); ``chain`` uses the fallback chain even though -p
+        or -m pin the provider."""
         from .ask import make_plan
 
-        return make_plan(self.keychain, model, provider, fallback, key=key, chain=chain)
+        return make_plan(self.keychain, model, provider, fallback, key=key, chain=chain,
+                         temperature=temperature, effort=effort, base_url=base_url)
 
     def client(self, provider: str, *, key: str | None = None) -> Any:
         """An official SDK client of the provider's API kind (``openai.OpenAI`` or
         ``anthropic.Anthropic``) with the key and base URL byok would use for it."""
-        from .providers import base_url_for, sdk_client
+        import importlib
+
+        from .registry import wire_module
+        from .wire.transport import check_transport
 
         record = self.registry.require(provider)
-        first = self.plan(provider=record.name, fallback=False, key=key).attempts[0]
+        the_plan = self.plan(provider=record.name, fallback=False, key=key)
+        first = the_plan.attempts[0]
         secret = self.keychain.key(record.name, first.key_source, first.key_name)
-        base_url = base_url_for(record, self.store.settings(self.profile)["base_urls"].get(
-            record.name))
-        return sdk_client(record, secret, base_url)
+        base_url = the_plan.endpoints[record.name].url
+        check_transport(base_url)  # the SDK would send the key there: the same rule holds
+        module = importlib.import_module(f"{__package__}.wire.{wire_module(record.api)}")
+        return module.sdk_client(secret, base_url)
 
     def ask(self, prompt: str, *, model: str | None = None, provider: str | None = None,
             key: str | None = None, system: str | None = None, max_tokens: int | None = None,
-            temperature: float | None = None, stream: bool = True, fallback: bool = True,
+            temperature: float | None = None, effort: str | None = None,
+            base_url: str | None = None, stream: bool = True, fallback: bool = True,
             chain: bool = False, log: bool = True, conversation_id: int | None = None,
             continue_latest: bool = False, on_text: Callable[[str], None] | None = None,
             on_warning: Callable[[str], None] | None = None) -> "AskResult":
@@ -108,8 +120,9 @@ class Byok:
         from .ask import AskOptions, ask, find_conversation
 
         options = AskOptions(model=model, provider=provider, key=key, system=system,
-                             max_tokens=max_tokens, temperature=temperature, stream=stream,
-                             fallback=fallback, chain=chain, log=log)
+                             max_tokens=max_tokens, temperature=temperature, effort=effort,
+                             base_url=base_url, stream=stream, fallback=fallback, chain=chain,
+                             log=log)
         cid = find_conversation(self.keychain, conversation_id, continue_latest)
         return ask(self.keychain, prompt, options, conversation_id=cid,
                    on_text=on_text or (lambda s: None), on_warning=on_warning or (lambda s: None))

@@ -76,14 +76,25 @@ def _record(entry: dict) -> Provider:
 
 
 @functools.lru_cache(maxsize=1)
-def _data() -> tuple[dict[str, str], tuple[Provider, ...]]:
+def _data() -> tuple[dict[str, dict], tuple[Provider, ...]]:
     data = json.loads(_PATH.read_text(encoding="utf-8"))
     return dict(data["api_kinds"]), tuple(_record(e) for e in data["providers"])
 
 
 def api_kinds() -> dict[str, str]:
     """API kind -> what it is, e.g. for `provider add --api`."""
-    return _data()[0]
+    return {kind: about["about"] for kind, about in _data()[0].items()}
+
+
+def wire_module(api: str) -> str:
+    """The byok_cli.wire module that speaks an API kind."""
+    return _data()[0][api]["wire"]
+
+
+def path_prefix(api: str) -> str:
+    """What an API kind's paths start with under the base URL ('/v1' for Messages), so that
+    a base URL ending in it would double it."""
+    return _data()[0][api].get("adds", "")
 
 
 class Registry:
@@ -239,12 +250,12 @@ def check_key_env(variable: str, registry: Registry) -> str:
 
 
 def check_base_url(url: str) -> str:
-    """A base URL keys may be sent to: https, or plain http only to this machine.
-
-    Minimal until the key-safety work's urls.py lands (then this defers to it): no
-    credentials, query or fragment in it; the trailing '/' is dropped.
-    """
+    """A base URL keys may be sent to: an http(s) URL without credentials, query or fragment
+    (the trailing '/' dropped), under the transport rule every request keeps (https, or plain
+    http only to this machine: wire.transport.check_transport)."""
     from urllib.parse import urlsplit
+
+    from .wire.transport import check_transport
 
     given = (url or "").strip()
     try:
@@ -262,19 +273,5 @@ def check_base_url(url: str) -> str:
                         hint="store the key with `byok key set` instead")
     if parts.query or parts.fragment:
         raise ByokError(Code.USAGE, "the base URL must not have a query or a fragment")
-    if parts.scheme == "http" and not is_loopback(host):
-        raise ByokError(Code.USAGE, f"{given} is plain http to another machine: keys would "
-                        "cross the network unencrypted", hint="use https (plain http only "
-                        "to localhost)")
+    check_transport(given)
     return given.rstrip("/")
-
-
-def is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

@@ -12,6 +12,10 @@ fallbacks, each taken only on the failure it answers (see :func:`next_attempt`):
 
 An explicit -p or -m pins the provider: 4 is not taken unless the chain is asked for
 (``chain=True``, `--fallback`). ``fallback=False`` (`--no-fallback`) turns off 3 and 4.
+
+Parameters a model cannot take (--temperature, --effort, per the catalogue) are checked
+here, before anything is sent: refused for the first attempt (a usage error), and an
+attempt whose model cannot take them is left out of the fallbacks.
 """
 
 from __future__ import annotations
@@ -55,10 +59,18 @@ class Plan:
     fallbacks: list[dict] = field(default_factory=list)  # taken before sending anything
     warnings: list[str] = field(default_factory=list)
     chain: list[str] = field(default_factory=list)       # the fallback chain, as planned
+    skipped: list[str] = field(default_factory=list)     # fallbacks left out, and why
+    endpoints: dict = field(default_factory=dict)        # provider -> wire.endpoint.Endpoint
 
     def to_dict(self) -> dict:
-        return {"attempts": [dict(a._asdict(), key=a.key_label) for a in self.attempts],
-                "fallbacks": self.fallbacks, "warnings": self.warnings, "chain": self.chain}
+        def endpoint(provider: str) -> dict:
+            found = self.endpoints.get(provider)
+            return found.to_dict() if found else {}
+
+        return {"attempts": [dict(a._asdict(), key=a.key_label, **endpoint(a.provider))
+                             for a in self.attempts],
+                "fallbacks": self.fallbacks, "warnings": self.warnings, "chain": self.chain,
+                "skipped": self.skipped}
 
 
 class KeySource(NamedTuple):
@@ -95,7 +107,8 @@ class KeyAvailability(NamedTuple):
 def plan(settings: Mapping, keys: KeyAvailability, catalog: Catalog, registry: Registry, *,
          model: str | None = None, provider: str | None = None, key: str | None = None,
          fallback: bool = True, chain: bool = False, pin: bool = True,
-         today: dt.date | None = None) -> Plan:
+         today: dt.date | None = None, temperature: float | None = None,
+         effort: str | None = None) -> Plan:
     """The ordered attempts. ``model`` and ``provider`` are -m and -p; with ``pin`` (the
     default) they pin the provider. ``key`` is -k; ``chain`` is --fallback."""
     today = today or dt.date.today()
@@ -213,7 +226,35 @@ def plan(settings: Mapping, keys: KeyAvailability, catalog: Catalog, registry: R
                 used.add(entry.provider)
                 out.attempts += attempts_for(entry.provider, entry.model, "provider_fallback",
                                              f"fallback when {primary} is unavailable")
+    if temperature is not None or effort is not None:
+        _fit_parameters(out, catalog, registry, temperature, effort, today)
     return out
+
+
+def _fit_parameters(out: Plan, catalog: Catalog, registry: Registry,
+                    temperature: float | None, effort: str | None, today: dt.date) -> None:
+    """Refuse parameters the first model cannot take; drop fallbacks that cannot take them.
+    Effort levels are the API kind's; what a model takes is the catalogue's, when it knows
+    the model (a gateway's own ids are left to the gateway)."""
+    def refuses(a: Attempt) -> str | None:
+        return catalog.refuses(registry.require(a.provider).api, a.model, temperature, effort)
+
+    first = out.attempts[0]
+    why = refuses(first)
+    if why:
+        able = catalog.taking(temperature, effort, today)
+        raise ByokError(Code.USAGE, why + "; nothing was sent",
+                        hint=("leave it out, or choose a model that takes it: "
+                              + ", ".join(able[:6])) if able else "leave it out")
+    kept = []
+    for a in out.attempts:
+        why = refuses(a)
+        line = f"no {a.role.replace('_', ' ')} to {a.provider} {a.model}: {why}"
+        if why and line not in out.skipped:
+            out.skipped.append(line)
+        elif not why:
+            kept.append(a)
+    out.attempts = kept
 
 
 def _no_key(provider: str, system_only: bool, keys: KeyAvailability, registry: Registry,

@@ -158,7 +158,8 @@ def test_a_provider_that_needs_no_key_works_with_none(byok_env, fake):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert (out["provider"], out["model"], out["key_source"]) == ("ollama", "llama3.2", "none")
-    assert sent(fake)[0][0] == "/local" and sent(fake)[0][2] == "llama3.2"
+    assert sent(fake)[0] == ("/local", "", "llama3.2")  # no credentials sent at all
+    assert "authorization" not in chats(fake)[0]["headers"]
     assert json.loads(byok_env.run("key", "list", "--json").stdout)[0]["stored"] is False
     listed = json.loads(byok_env.run("models", "list", "--remote", "-p", "ollama",
                                      "--json").stdout)
@@ -261,6 +262,7 @@ def test_models_list_remote_files_each_model_under_its_provider(byok_env, fake):
     add_gateway(byok_env, fake)
     byok_env.set_key("gw", GW_KEY)
     byok_env.run("config", "set", "ollama.base_url", fake.url + "/local/v1")
+    byok_env.run("config", "set", "lmstudio.base_url", fake.url + "/local/v1")  # not :1234
     r = byok_env.run("models", "list", "--remote", "--json")
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)
@@ -270,6 +272,7 @@ def test_models_list_remote_files_each_model_under_its_provider(byok_env, fake):
     assert "claude-brandnew-9" in by_provider["anthropic"]       # live, outside the catalogue
     assert by_provider["gw"] == {"my-gateway-model", "team/llama-70b", "claude-via-gateway"}
     assert by_provider["ollama"] == {"llama3.2", "qwen2.5:7b"}    # needs no key
+    assert by_provider["lmstudio"] == {"llama3.2", "qwen2.5:7b"}
     assert "openrouter" not in by_provider                         # no key: not asked
     gw_row = next(r for r in rows if r["id"] == "claude-via-gateway")
     assert gw_row["in_catalog"] is False and gw_row["available"] is True

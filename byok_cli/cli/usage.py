@@ -20,9 +20,14 @@ def usage(
                            help="Group per provider and model (default), or per provider "
                                 "and key."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+    handoffs: bool = typer.Option(False, "--handoffs",
+                                  help="Which programs took which key (`byok key get`)."),
 ) -> None:
     """Show usage per provider and model, or per key. No key material is ever logged: a key
     is named by its name (stored keys) or its variable (environment keys).
+
+    With --handoffs: which programs took which key through `byok key get`, how often and
+    when last (a shell's caller is shown as "claude via sh").
 
     Latency percentiles are exact below 100 ms and kept to two significant figures above.
 
@@ -33,6 +38,8 @@ def usage(
       byok usage --since 30d --provider anthropic --json
 
       byok usage --by key
+
+      byok usage --handoffs --since all
     """
     from ..errors import ByokError, Code
     from ..usage import by_key, parse_since, summary
@@ -42,6 +49,11 @@ def usage(
         raise ByokError(Code.USAGE, f"--by must be model or key, not {by!r}")
     # A removed provider's rows stay in the log: filter by the name as given.
     name = provider.strip().lower() if provider else None
+    if handoffs:
+        from .handoffs import show_handoffs
+
+        show_handoffs(st, parse_since(since), name, as_json)
+        return
     if by == "key":
         rows = by_key(st.store, st.profile, parse_since(since), name)
         if as_json:

@@ -2,13 +2,15 @@
 
 :class:`Store` is the database (``db``) with the queries of each concern mixed in: keys and
 master keys (``keys``), the person's own providers (``providers``), profiles and settings
-(``settings``), conversations (``conversations``) and the usage log (``usage``).
+(``settings``), conversations (``conversations``), the usage log (``usage``) and the log of
+keys handed to other programs (``handoffs``).
 """
 
 from __future__ import annotations
 
 from .conversations import Conversation, ConversationTables, Message
 from .db import DB_NAME, MIGRATIONS, SCHEMA_VERSION, Database, data_dir, file_mode, now
+from .handoffs import Handoff, HandoffSummary, HandoffTables
 from .keys import KeyTables, StoredKey
 from .providers import ProviderTables
 from .settings import PROFILE_SETTINGS, PROVIDER_SETTINGS, SettingsTables
@@ -16,10 +18,10 @@ from .usage import DAY, UsageRow, UsageTables, bucket, bucket_sql
 
 
 class Store(Database, SettingsTables, KeyTables, ProviderTables, ConversationTables,
-            UsageTables):
+            UsageTables, HandoffTables):
     """The byok database. Opening it creates or migrates it; never alters a newer one."""
 
 
 __all__ = ["DAY", "DB_NAME", "MIGRATIONS", "PROFILE_SETTINGS", "PROVIDER_SETTINGS",
-           "SCHEMA_VERSION", "Conversation", "Message", "Store", "StoredKey", "UsageRow",
-           "bucket", "bucket_sql", "data_dir", "file_mode", "now"]
+           "SCHEMA_VERSION", "Conversation", "Handoff", "HandoffSummary", "Message", "Store",
+           "StoredKey", "UsageRow", "bucket", "bucket_sql", "data_dir", "file_mode", "now"]

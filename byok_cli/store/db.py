@@ -124,7 +124,21 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (profile, day, provider, model, metric, bucket)
     );
     """,
-    # 3: the person's own providers (`byok provider add`), per profile
+    # 3: hand-offs (`byok key get`): which key went to which program; never the key itself
+    """
+    CREATE TABLE handoffs (
+        id       INTEGER PRIMARY KEY,
+        at       REAL NOT NULL,
+        profile  TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        key_name TEXT NOT NULL DEFAULT 'default',
+        source   TEXT NOT NULL CHECK (source IN ('stored', 'environment')),
+        parent   TEXT NOT NULL,
+        caller   TEXT
+    );
+    CREATE INDEX handoffs_profile_at ON handoffs(profile, at);
+    """,
+    # 4: the person's own providers (`byok provider add`), per profile
     """
     CREATE TABLE providers (
         profile    TEXT NOT NULL,
@@ -137,13 +151,13 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (profile, name)
     );
     """,
-    # 4: named keys in an order the person sets; model and base URL per provider name
+    # 5: named keys in an order the person sets; model and base URL per provider name
     # instead of one column each for two providers; the fallback chain; the key's name on
     # usage rows. The CHECK constraints naming the two providers go: profiles and api_keys
     # are rebuilt (with foreign keys off, see _migrate), keeping every row, row id and
     # ciphertext (a key named `default` has the associated data it always had).
     """
-    CREATE TABLE profiles_v4 (
+    CREATE TABLE profiles_next (
         name               TEXT PRIMARY KEY,
         preferred_provider TEXT NOT NULL DEFAULT 'system',
         logging            TEXT NOT NULL DEFAULT 'on' CHECK (logging IN ('on', 'off')),
@@ -151,9 +165,9 @@ MIGRATIONS: list[str] = [
         created_at         TEXT NOT NULL,
         updated_at         TEXT NOT NULL
     );
-    INSERT INTO profiles_v4 (name, preferred_provider, logging, created_at, updated_at)
+    INSERT INTO profiles_next (name, preferred_provider, logging, created_at, updated_at)
         SELECT name, preferred_provider, logging, created_at, updated_at FROM profiles;
-    INSERT OR IGNORE INTO profiles_v4 (name, created_at, updated_at)
+    INSERT OR IGNORE INTO profiles_next (name, created_at, updated_at)
         SELECT profile, MIN(created_at), MAX(updated_at) FROM api_keys GROUP BY profile;
     CREATE TABLE provider_settings (
         profile  TEXT NOT NULL,
@@ -168,7 +182,7 @@ MIGRATIONS: list[str] = [
     INSERT INTO provider_settings (profile, provider, model, base_url)
         SELECT name, 'anthropic', anthropic_model, anthropic_base_url FROM profiles
         WHERE anthropic_model IS NOT NULL OR anthropic_base_url IS NOT NULL;
-    CREATE TABLE api_keys_v4 (
+    CREATE TABLE api_keys_next (
         id            INTEGER PRIMARY KEY,
         profile       TEXT NOT NULL REFERENCES profiles(name) ON DELETE CASCADE,
         provider      TEXT NOT NULL,
@@ -183,14 +197,14 @@ MIGRATIONS: list[str] = [
         updated_at    TEXT NOT NULL,
         UNIQUE (profile, provider, name)
     );
-    INSERT INTO api_keys_v4 (id, profile, provider, name, position, ciphertext, hint,
+    INSERT INTO api_keys_next (id, profile, provider, name, position, ciphertext, hint,
                              master_key_id, status, checked_at, created_at, updated_at)
         SELECT id, profile, provider, 'default', 0, ciphertext, hint, master_key_id, status,
                checked_at, created_at, updated_at FROM api_keys;
     DROP TABLE api_keys;
     DROP TABLE profiles;
-    ALTER TABLE profiles_v4 RENAME TO profiles;
-    ALTER TABLE api_keys_v4 RENAME TO api_keys;
+    ALTER TABLE profiles_next RENAME TO profiles;
+    ALTER TABLE api_keys_next RENAME TO api_keys;
     CREATE INDEX api_keys_profile ON api_keys(profile, provider, position);
     ALTER TABLE usage ADD COLUMN key_name TEXT;
     """,

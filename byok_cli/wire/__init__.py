@@ -1,0 +1,45 @@
+"""byok's own HTTP client for the two wire protocols it speaks.
+
+    types.py               requests, results, settings (no HTTP)
+    endpoint.py            which base URL, from where (no HTTP)
+    transport.py           HTTP/1.1 over the standard library: proxies, TLS, timeouts, one
+                           kept-alive connection per host; check_transport (https beyond
+                           loopback)
+    sse.py                 server-sent events
+    errors.py              statuses, error bodies and transport failures -> ByokError
+    retry.py               the one retry policy
+    client.py              what both protocols share
+    openai_chat.py         OpenAI Chat Completions
+    anthropic_messages.py  Anthropic Messages
+
+`wire` sends one request and says precisely what happened; it never decides to fall back
+(that is the runner's job). It speaks API kinds, not vendors: which provider speaks which
+is the registry's data. Importing this package loads no HTTP code: `connect` does.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .types import ChatRequest, ChatResult, RemoteModel, Settings
+
+if TYPE_CHECKING:
+    from ..registry import Provider
+    from .client import Client
+
+__all__ = ["ChatRequest", "ChatResult", "RemoteModel", "Settings", "connect"]
+
+
+def connect(provider: "Provider | str", key: str | None, base_url: str,
+            settings: Settings | None = None) -> "Client":
+    """A client for one provider (a registry record, or a built-in's name), key and base URL
+    (see endpoint.endpoint). The provider's API kind picks the protocol module; ``key`` is
+    None for a provider that needs none (no credentials are sent at all)."""
+    import importlib
+
+    from ..registry import builtin, wire_module
+
+    record = builtin().require(provider) if isinstance(provider, str) else provider
+    module = importlib.import_module(f"{__name__}.{wire_module(record.api)}")
+    return module.CLIENT(record.name, key, base_url, settings or Settings.from_env(),
+                         own_models_only=bool(record.model_prefixes))
