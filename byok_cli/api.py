@@ -100,11 +100,19 @@ class Byok:
         from .registry import wire_module
         from .wire.transport import check_transport
 
+        from .ask import key_availability
+        from .wire.endpoint import endpoint
+
         record = self.registry.require(provider)
-        the_plan = self.plan(provider=record.name, fallback=False, key=key)
-        first = the_plan.attempts[0]
-        secret = self.keychain.key(record.name, first.key_source, first.key_name)
-        base_url = the_plan.endpoints[record.name].url
+        settings = self.store.settings(self.profile)
+        found = key_availability(self.keychain).sources(record.name, settings, key)
+        if not found:  # no model is needed here, so this is not a plan
+            raise ByokError(Code.NO_KEY, f"no {record.name} key" + (f" called {key!r}" if key
+                            else " is available"), hint=f"store one with `byok key set "
+                            f"{record.name}`", provider=record.name)
+        secret = self.keychain.key(record.name, found[0].source, found[0].name)
+        where = endpoint(record, profile=settings["base_urls"].get(record.name))
+        base_url = where.url
         check_transport(base_url)  # the SDK would send the key there: the same rule holds
         module = importlib.import_module(f"{__package__}.wire.{wire_module(record.api)}")
         return module.sdk_client(secret, base_url)

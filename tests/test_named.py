@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from byok_cli.errors import Code
+from byok_cli.errors import ByokError, Code
 from conftest import (ANTHROPIC_GOOD, OPENAI_GOOD, OPENAI_GOOD_ENV, anthropic_key,
                       assert_no_leak, openai_key)
 
@@ -292,3 +292,66 @@ def test_removing_a_provider_removes_its_keys(byok_env, fake):
 def test_anthropic_key_for_openai_is_still_refused(byok_env):
     r = byok_env.set_key("openai", anthropic_key("good"))
     assert r.returncode == Code.INVALID_FORMAT.exit_status and "Anthropic key" in r.stderr
+
+
+def test_rotation_keeps_named_keys_and_custom_providers_keys(byok_env, fake):
+    import base64
+    import os
+
+    byok_env.set_key("openai", WORK, "--name", "work")
+    add_gateway(byok_env, fake)
+    byok_env.set_key("gw", OLLAMA_STYLE, "--name", "team")
+    new = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    assert byok_env.run("vault", "rotate", env={"BYOK_NEW_MASTER_KEY": new}).returncode == 0
+    env = {"BYOK_MASTER_KEY": new}
+    assert byok_env.run("run", "-k", "work", "one", env=env).returncode == 0
+    assert byok_env.run("run", "-m", "gw/my-gateway-model", "two", env=env).returncode == 0
+    assert [k for _, k, _ in sent(fake)] == [WORK, OLLAMA_STYLE]
+
+
+def test_a_named_keys_ciphertext_moved_to_another_name_does_not_open(byok_env):
+    import sqlite3
+
+    from byok_cli.store import DB_NAME
+
+    byok_env.set_key("openai", WORK, "--name", "work")
+    byok_env.set_key("openai", PERSONAL, "--name", "personal")
+    db = sqlite3.connect(byok_env.home / DB_NAME)
+    blob, hint = db.execute("SELECT ciphertext, hint FROM api_keys WHERE name = 'work'").fetchone()
+    db.execute("UPDATE api_keys SET ciphertext = ?, hint = ? WHERE name = 'personal'", (blob, hint))
+    db.commit()
+    db.close()
+    r = byok_env.run("key", "validate", "openai", "-k", "personal")
+    assert r.returncode == Code.DECRYPT_FAILED.exit_status
+
+
+def test_chat_moves_to_a_gateway_mid_conversation(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    add_gateway(byok_env, fake)
+    byok_env.set_key("gw", GW_KEY)
+    r = byok_env.run("chat", input="first\n/model gw/team/llama-70b\nsecond\n/provider openai\n"
+                                  "third\n")
+    assert r.returncode == 0, r.stderr
+    assert sent(fake) == [("", OPENAI_GOOD, "gpt-6.2-sol"), ("/gw", GW_KEY, "team/llama-70b"),
+                          ("", OPENAI_GOOD, "gpt-6.2-sol")]
+    assert "(not in catalogue)" in r.stderr
+    user_turns = [m["content"] for m in chats(fake)[-1]["messages"] if m["role"] == "user"]
+    assert user_turns == ["first", "second", "third"]
+
+
+def test_python_api_client_for_a_gateway(byok_env, fake, in_process):
+    from byok_cli import Byok
+
+    b = Byok()
+    b.add_provider("gw", "openai", fake.url + "/gw/v1")
+    b.keychain.set("gw", GW_KEY, name="team")
+    with pytest.raises(ByokError):  # preferred-provider 'system': environment keys only
+        b.client("gw")
+    b.store.set_setting(b.profile, "preferred_provider", "gw")
+    client = b.client("gw")
+    assert type(client).__module__.startswith("openai") and client.api_key == GW_KEY
+    assert str(client.base_url).startswith(fake.url + "/gw/v1")
+    assert [m.id for m in client.models.list()] == ["my-gateway-model", "team/llama-70b",
+                                                   "claude-via-gateway"]
+    answer = b.ask("from python", model="gw/my-gateway-model", key="team").outcome
+    assert (answer.provider, answer.model, answer.key_name) == ("gw", "my-gateway-model", "team")
