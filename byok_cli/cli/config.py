@@ -57,6 +57,13 @@ def _check(st, provider: str | None, field: str, value: str) -> str | None:
         if value.lower() == "none":
             return ""    # no provider fallback at all
         entries = addressing.parse_chain(value, load(), registry)
+        models = st.store.settings(st.profile)["models"]
+        for e in entries:
+            if not (e.model or models.get(e.provider)
+                    or addressing.default_model(registry.require(e.provider), load())):
+                output.warn(f"{e.provider} has no default model: the chain will pass it by "
+                            f"until you write {e.provider}/MODEL or set `byok models default "
+                            f"{e.provider}/MODEL`")
         return ", ".join(str(e) for e in entries)
     if value.lower() in RESET + ("none",):
         return None  # back to the default
