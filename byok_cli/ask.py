@@ -33,6 +33,7 @@ class AskOptions:
     fallback: bool = True          # False: --no-fallback (no model or provider fallback)
     chain: bool = False            # --fallback: use the chain even with -p or -m
     log: bool = True               # store prompt and answer (usage figures are kept anyway)
+    allow_unpriced: bool | None = None  # send at unknown price under a budget (None: setting)
 
 
 @dataclass
@@ -124,7 +125,8 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
                           stream=options.stream)
     started = time.time()
     try:
-        outcome = execute(the_plan, request, keychain, on_text=on_text, on_warning=on_warning)
+        outcome = execute(the_plan, request, keychain, on_text=on_text, on_warning=on_warning,
+                          allow_unpriced=options.allow_unpriced)
     except ByokError as err:
         _log_failure(keychain, started, err.code.value, err)
         raise
@@ -134,7 +136,9 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     store.record_usage(UsageRow(
         started, profile, outcome.provider, outcome.model, outcome.key_source,
         ",".join(f["kind"] for f in outcome.fallbacks), outcome.input_tokens,
-        outcome.output_tokens, outcome.ttft_ms, outcome.latency_ms, "OK", outcome.key_name))
+        outcome.output_tokens, outcome.ttft_ms, outcome.latency_ms, "OK",
+        outcome.cached_input_tokens, outcome.cost_micros, outcome.key_name),
+        hold_id=outcome.hold_id)
     exchange = [Message("user", prompt),
                 Message("assistant", outcome.text, outcome.provider, outcome.model)]
     cid = conversation_id
@@ -146,12 +150,13 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
 
 def _log_failure(keychain: Keychain, started: float, code: str, exc: BaseException) -> None:
     attempt = getattr(exc, "attempt", None)
-    if attempt is None:
+    if attempt is None or code == Code.BUDGET_EXCEEDED.value:
         return  # nothing was sent
     try:
         keychain.store.record_usage(UsageRow(
             started, keychain.profile, attempt["provider"], attempt["model"],
             attempt["key_source"], ",".join(f["kind"] for f in getattr(exc, "fallbacks", [])),
-            None, None, None, int((time.time() - started) * 1000), code, attempt["key_name"]))
+            None, None, None, int((time.time() - started) * 1000), code,
+            key_name=attempt["key_name"]))
     except ByokError:
         pass  # the original failure is what the person needs to see

@@ -7,8 +7,9 @@ fallbacks, each taken only on the failure it answers (see :func:`next_attempt`):
    order the person set, and only then its environment key
 2. the environment key fails too -> stop
 3. the model is not available (404, or past end of life) -> the provider's default model
-4. the provider is unavailable (no key, 5xx/529, network) -> the next entry of the profile's
-   fallback chain, with that entry's own model (never the failed provider's model id)
+4. the provider is unavailable (no key, 5xx/529, network), or a budget refuses it -> the
+   next entry of the profile's fallback chain, with that entry's own model (never the failed
+   provider's model id)
 
 An explicit -p or -m pins the provider: 4 is not taken unless the chain is asked for
 (``chain=True``, `--fallback`). ``fallback=False`` (`--no-fallback`) turns off 3 and 4.
@@ -310,8 +311,8 @@ def next_attempt(attempts: list[Attempt], index: int, code: Code, excluded: Excl
 
         def answers(a: Attempt) -> bool:
             return a.provider == cur.provider and a.model != cur.model
-    elif code in PROVIDER_DOWN:
-        excluded.providers.add(cur.provider)
+    elif code in PROVIDER_DOWN or code == Code.BUDGET_EXCEEDED:
+        excluded.providers.add(cur.provider)  # a budget that refuses it refuses its models too
 
         def answers(a: Attempt) -> bool:
             return a.provider != cur.provider

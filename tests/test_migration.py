@@ -90,13 +90,15 @@ def test_history_and_usage_are_kept(old_home):
     assert raw(old_home, "SELECT conversation_id, role, content, provider, model FROM messages "
                          "ORDER BY id") == before_messages
     after_usage = raw(old_home, "SELECT * FROM usage ORDER BY id")
-    assert [row[:-1] for row in after_usage] == before_usage  # one column more: key_name
-    assert {row[-1] for row in after_usage} == {None}
+    width = len(before_usage[0])  # later columns: cached tokens, cost, key_name (all unknown)
+    assert [row[:width] for row in after_usage] == before_usage
+    assert {row[width:] for row in after_usage} == {(None, None, None)}
     totals = {(r["provider"], r["model"]): r["requests"] for r in summary(store, "default")}
     assert totals == {("anthropic", "claude-haiku-5-5"): 2, ("openai", "gpt-6.2-sol"): 2}
-    assert by_key(store, "work") == [{"provider": "openai", "key": "user", "requests": 1,
-                                      "errors": 0, "fallbacks": 0, "input_tokens": 11,
-                                      "output_tokens": 5}]
+    (work,) = by_key(store, "work")
+    assert work == {**work, "provider": "openai", "key": "user", "requests": 1, "errors": 0,
+                    "fallbacks": 0, "input_tokens": 11, "output_tokens": 5,
+                    "cost_usd": None, "cost_unknown_requests": 1}  # priced before prices
 
 
 def test_check_constraints_naming_two_providers_are_gone(old_home):

@@ -142,9 +142,9 @@ def test_config_set_get_show(byok_env):
                         ).returncode == 0
     show = json.loads(byok_env.run("config", "show", "--json").stdout)
     assert show == {"profile": "default", "preferred-provider": "anthropic", "fallback": None,
-                    "logging": "on", "openai.model": "gpt-6-luna",
-                    "openai.base_url": "http://localhost:8080/v1", "anthropic.model": None,
-                    "anthropic.base_url": None}
+                    "logging": "on", "show-cost": "off", "allow-unpriced": "off",
+                    "openai.model": "gpt-6-luna", "openai.base_url": "http://localhost:8080/v1",
+                    "anthropic.model": None, "anthropic.base_url": None}
     assert byok_env.run("config", "set", "openai.model", "default").returncode == 0
     assert byok_env.run("config", "get", "openai.model").stdout == "\n"
     other = json.loads(byok_env.run("--profile", "x", "config", "show", "--json").stdout)
@@ -155,7 +155,7 @@ def test_config_set_get_show(byok_env):
     ["preferred-provider", "nope"], ["colour", "blue"], ["openai.base_url", "ftp://x"],
     ["openai.base_url", "http://proxy.example.com/v1"], ["nope.model", "x"],
     ["fallback", "nope/x"], ["fallback", "anthropic/gpt-6-luna"],
-    ["anthropic.model", "gpt-6-luna"], ["logging", "maybe"],
+    ["anthropic.model", "gpt-6-luna"], ["logging", "maybe"], ["allow-unpriced", "yes"],
 ])
 def test_config_refuses_bad_settings(byok_env, args):
     r = byok_env.run("config", "set", *args)

@@ -49,7 +49,9 @@ def test_two_openai_keys_side_by_side(byok_env, fake):
     assert [k for _, k, _ in sent(fake)] == [WORK, PERSONAL, PERSONAL]
 
     by_key = json.loads(byok_env.run("usage", "--by", "key", "--json").stdout)
-    assert {(r["key"], r["requests"]) for r in by_key} == {("work", 1), ("personal", 2)}
+    assert {(r["key"], r["requests"]) for r in by_key["rows"]} == {("work", 1), ("personal", 2)}
+    assert by_key["totals"]["requests"] == 3
+    assert "work" in byok_env.run("usage", "--by", "key").stdout.split("\t")
     missing = byok_env.run("run", "-k", "nope", "x")
     assert missing.returncode == Code.NO_KEY.exit_status and "work" in missing.stderr
     removed = byok_env.run("key", "remove", "openai", "--name", "work", "--yes")

@@ -12,7 +12,9 @@ app = group("Show and change the profile's settings.")
 
 # setting name -> profile column; PROVIDER.model and PROVIDER.base_url come on top
 PROFILE_SETTINGS = {"preferred-provider": "preferred_provider", "fallback": "fallback",
-                    "logging": "logging"}
+                    "logging": "logging", "show-cost": "show_cost",
+                    "allow-unpriced": "allow_unpriced"}
+ON_OFF = {"logging", "show_cost", "allow_unpriced"}
 PROVIDER_SETTINGS = ("model", "base_url")
 RESET = ("", "default")
 
@@ -47,9 +49,10 @@ def _check(st, provider: str | None, field: str, value: str) -> str | None:
             raise ByokError(Code.USAGE, f"preferred-provider must be a provider or 'system', "
                             f"not {value!r}", hint="providers: " + ", ".join(registry.names()))
         return value
-    if field == "logging":
+    if field in ON_OFF:
         if value not in ("on", "off"):
-            raise ByokError(Code.USAGE, f"logging must be on or off, not {value!r}")
+            name = next(n for n, c in PROFILE_SETTINGS.items() if c == field)
+            raise ByokError(Code.USAGE, f"{name} must be on or off, not {value!r}")
         return value
     if field == "fallback":
         if value.lower() in RESET:

@@ -1,10 +1,11 @@
-"""`byok models list | default`."""
+"""`byok models list | show | sync | default`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
+import sys
 import time
 from typing import Optional
 
@@ -13,9 +14,12 @@ import typer
 from ..catalog import load
 from ..errors import ByokError, Code
 from . import complete, output
+from .model_prices import describe, limits, per_m, tokens
 from .root import group, state
 
 app = group("See the models you can use, and choose defaults.")
+
+__all__ = ["app", "describe"]
 
 
 def _first_keys(st) -> dict:
@@ -26,6 +30,11 @@ def _first_keys(st) -> dict:
     keys = key_availability(st.keychain)
     return {p.name: found[0] for p in st.byok.registry
             if (found := keys.sources(p.name, settings))}
+
+
+def _prices_of(provider) -> str:
+    """The price data's name for a provider's models: its catalogue's, else its own."""
+    return provider.catalog or provider.name
 
 
 def _remote(st, provider, source, refresh: bool) -> list[dict]:
@@ -53,11 +62,28 @@ def _remote(st, provider, source, refresh: bool) -> list[dict]:
 
 
 def _row(provider: str, mid: str, name: str, key, default: str | None, **extra) -> dict:
-    return {"provider": provider, "id": mid, "name": name, "description": "", "aliases": [],
+    return {"provider": provider, "id": mid, "name": name,
+            "description": "not in byok's catalogue", "aliases": [],
             "available": key is not None, "key_source": key.source if key else None,
             "key_name": key.name if key else None, "default": mid == default,
             "deprecated": False, "retired": False, "end_of_life": None, "in_catalog": False,
             "listed_by_provider": None, **extra}
+
+
+def _live(st, p, key, refresh: bool, one: bool) -> dict[str, dict] | None:
+    """A provider's live models by id; with several providers, one that fails is left out."""
+    if key is None:
+        if one:
+            raise ByokError(Code.NO_KEY, f"--remote needs a {p.name} key",
+                            hint=f"store one with `byok key set {p.name}`")
+        return None
+    try:
+        return {m["id"]: m for m in _remote(st, p, key, refresh)}
+    except ByokError as err:
+        if one:
+            raise
+        output.warn(f"{p.name}: {err.message}; its live list is left out")
+        return None
 
 
 @app.command("list")
@@ -69,9 +95,14 @@ def list_models(
                                 help="Ask each provider with a key (or needing none) for its "
                                      "live list."),
     refresh: bool = typer.Option(False, "--refresh", help="With --remote: bypass the cache."),
+    every: bool = typer.Option(False, "--all",
+                               help="Also every chat model the price data knows."),
+    wide: bool = typer.Option(False, "--wide",
+                              help="Also cached-input price, output limit, aliases."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:
-    """List the models byok knows, whether you can use each now, and through which key.
+    """List the models byok knows, whether you can use each now and through which key, their
+    context window and price (USD per million tokens, input/output).
 
     With --remote, every provider that has a key (or needs none) is asked for its models,
     and each model is listed under the provider that serves it.
@@ -83,9 +114,11 @@ def list_models(
       byok models list --provider anthropic --remote --json
     """
     from ..addressing import default_model
+    from ..prices import load as load_prices
 
     st = state(ctx)
     cat = load()
+    data = load_prices(st.store.home)
     registry = st.byok.registry
     settings = st.store.settings(st.profile)
     first = _first_keys(st)
@@ -100,19 +133,7 @@ def list_models(
     for p in providers:
         effective_default = settings["models"].get(p.name) or default_model(p, cat)
         key = first.get(p.name)
-        live: dict[str, dict] | None = None
-        if remote and p.list_models:
-            if key is None:
-                if provider:
-                    raise ByokError(Code.NO_KEY, f"--remote needs a {p.name} key",
-                                    hint=f"store one with `byok key set {p.name}`")
-            else:
-                try:
-                    live = {m["id"]: m for m in _remote(st, p, key, refresh)}
-                except ByokError as err:
-                    if provider:
-                        raise
-                    output.warn(f"{p.name}: {err.message}; its live list is left out")
+        live = _live(st, p, key, refresh, bool(provider)) if remote and p.list_models else None
         listed = set()
         for m in (cat.for_provider(p.catalog) if p.catalog else []):
             listed.add(m.id)
@@ -129,9 +150,15 @@ def list_models(
             extra.setdefault(effective_default, {"name": effective_default})
         for mid, m in extra.items():
             if mid not in listed:
+                listed.add(mid)
                 rows.append(_row(p.name, mid, m.get("name") or mid, key, effective_default,
-                                 description="not in byok's catalogue",
                                  listed_by_provider=None if live is None else True))
+        if every:
+            rows += [_row(p.name, info.id, info.id, key, None)
+                     for info in data.all(_prices_of(p)) if info.id not in listed]
+    for r in rows:
+        r.update(limits(data.info(_prices_of(registry.require(r["provider"])), r["id"]), data))
+    output.info(f"prices: {describe(data)}")
     if as_json:
         output.emit_json(rows)
         return
@@ -146,13 +173,105 @@ def list_models(
     def via(r: dict) -> str:
         if r["key_source"] is None:
             return "-"
-        return {"user": r["key_name"], "system": r["key_name"]}.get(r["key_source"], "none needed")
+        return r["key_name"] if r["key_source"] in ("user", "system") else "none needed"
 
-    output.table(
-        ["provider", "model", "default", "available", "key", "aliases", "status", "description"],
-        [[r["provider"], r["id"], "*" if r["default"] else "", "yes" if r["available"] else "no",
-          via(r), ",".join(r["aliases"]), status(r), r["description"]]
-         for r in rows])
+    headers = ["provider", "model", "default", "available", "key", "context", "$/M in/out",
+               "status"]
+    wider = ["$/M cached", "max out", "aliases", "description"] if wide else []
+    output.table(headers + wider, [
+        [r["provider"], r["id"], "*" if r["default"] else "", "yes" if r["available"] else "no",
+         via(r), tokens(r["context_window"]),
+         f"{per_m(r['input_per_mtok'])}/{per_m(r['output_per_mtok'])}", status(r)]
+        + ([per_m(r["cached_input_per_mtok"]), tokens(r["max_output_tokens"]),
+            ",".join(r["aliases"]), r["description"]] if wide else [])
+        for r in rows])
+
+
+@app.command("show")
+def show_model(
+    ctx: typer.Context,
+    model: str = typer.Argument(..., help="Model id, alias or PROVIDER/MODEL.",
+                                autocompletion=complete.models),
+    provider: Optional[str] = typer.Option(None, "--provider", "-p",
+                                           autocompletion=complete.providers),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
+) -> None:
+    """Everything byok knows about one model: catalogue entry, limits, prices and their date.
+
+    Examples:
+
+      byok models show sonnet
+
+      byok models show gpt-4o --json
+    """
+    from ..addressing import default_model, resolve
+    from ..prices import load as load_prices
+
+    st = state(ctx)
+    cat = load()
+    data = load_prices(st.store.home)
+    registry = st.byok.registry
+    settings = st.store.settings(st.profile)
+    preferred = settings["preferred_provider"]
+    target = resolve(model, cat, registry, provider=provider,
+                     preferred=None if preferred == "system" else preferred)
+    prov, model_id, record = target.provider, target.model, registry.require(target.provider)
+    known = cat.get(model_id) if target.in_catalog else None
+    info = data.info(_prices_of(record), model_id)
+    if known is None and info is None:
+        raise ByokError(Code.MODEL_NOT_FOUND, f"byok knows nothing of {prov} model {model_id!r}",
+                        hint="see `byok models list --all`, or `byok models sync`")
+    today = dt.date.today()
+    key = _first_keys(st).get(prov)
+    row = {"provider": prov, "id": model_id, "name": known.name if known else model_id,
+           "description": known.description if known else "not in byok's catalogue",
+           "aliases": list(known.aliases) if known else [], "in_catalog": known is not None,
+           "default": model_id == (settings["models"].get(prov) or default_model(record, cat)),
+           "deprecated": known.deprecated.isoformat() if known and known.deprecated else None,
+           "end_of_life": known.end_of_life.isoformat() if known and known.end_of_life else None,
+           "retired": bool(known and known.is_retired(today)),
+           "key_source": key.source if key else None, "key_name": key.name if key else None,
+           **limits(info, data), "price_source": data.source}
+    if as_json:
+        output.emit_json(row)
+        return
+    for name, value in row.items():
+        if name == "price_source":
+            value = describe(data)
+        elif name == "price_tiers":
+            value = "; ".join(f"above {t['above_input_tokens']} input tokens: "
+                              f"{t['input_per_mtok']:g}/{t['output_per_mtok']:g}"
+                              for t in value) or None
+        elif isinstance(value, list):
+            value = ", ".join(value) or None
+        elif isinstance(value, bool):
+            value = "yes" if value else "no"
+        sys.stdout.write(f"{name.replace('_', ' ')}: {'-' if value is None else value}\n")
+
+
+@app.command("sync")
+def sync_models(
+    ctx: typer.Context,
+    url: Optional[str] = typer.Option(None, "--url", help="Where to fetch LiteLLM's "
+                                      "model_prices_and_context_window.json (default: "
+                                      "BYOK_CATALOG_URL, else LiteLLM's GitHub)."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
+) -> None:
+    """Refresh context windows and prices from LiteLLM's public map, if it passes the sanity
+    checks (not empty, not much smaller, keeps most priced models); else keep the old data.
+
+    Example:
+
+      byok models sync
+    """
+    from ..catalog_sync import sync
+
+    st = state(ctx)
+    done = sync(st.store, url)
+    if as_json:
+        output.emit_json(done._asdict())
+        return
+    output.info(f"synced {done.models} models from {done.url} (had {done.before})")
 
 
 @app.command("default")

@@ -138,7 +138,47 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX handoffs_profile_at ON handoffs(profile, at);
     """,
-    # 4: the person's own providers (`byok provider add`), per profile
+    # 4: what requests cost (micro-dollars at the price in force; NULL when unknown), budgets
+    # and the reservations that hold their room while a request is in flight; each price sync
+    """
+    ALTER TABLE usage ADD COLUMN cached_input_tokens INTEGER;
+    ALTER TABLE usage ADD COLUMN cost_micros INTEGER;
+    ALTER TABLE usage_daily ADD COLUMN cost_micros INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage_daily ADD COLUMN cost_unknown INTEGER NOT NULL DEFAULT 0;
+    UPDATE usage_daily SET cost_unknown = requests - errors;
+    ALTER TABLE profiles ADD COLUMN show_cost TEXT NOT NULL DEFAULT 'off'
+        CHECK (show_cost IN ('on', 'off'));
+    ALTER TABLE profiles ADD COLUMN allow_unpriced TEXT NOT NULL DEFAULT 'off'
+        CHECK (allow_unpriced IN ('on', 'off'));
+    CREATE TABLE budgets (
+        profile      TEXT NOT NULL,
+        scope        TEXT NOT NULL CHECK (scope IN ('profile', 'provider', 'key')),
+        name         TEXT NOT NULL DEFAULT '',
+        period       TEXT NOT NULL CHECK (period IN ('day', 'week', 'month')),
+        limit_micros INTEGER NOT NULL CHECK (limit_micros > 0),
+        created_at   TEXT NOT NULL,
+        PRIMARY KEY (profile, scope, name, period)
+    );
+    CREATE TABLE budget_holds (
+        id         INTEGER PRIMARY KEY,
+        profile    TEXT NOT NULL,
+        provider   TEXT NOT NULL,
+        key_name   TEXT,
+        micros     INTEGER NOT NULL,
+        at         REAL NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE INDEX budget_holds_profile ON budget_holds(profile, at);
+    CREATE TABLE catalog_syncs (
+        id      INTEGER PRIMARY KEY,
+        at      TEXT NOT NULL,
+        url     TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        models  INTEGER,
+        sha256  TEXT
+    );
+    """,
+    # 5: the person's own providers (`byok provider add`), per profile
     """
     CREATE TABLE providers (
         profile    TEXT NOT NULL,
@@ -151,7 +191,7 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (profile, name)
     );
     """,
-    # 5: named keys in an order the person sets; model and base URL per provider name
+    # 6: named keys in an order the person sets; model and base URL per provider name
     # instead of one column each for two providers; the fallback chain; the key's name on
     # usage rows. The CHECK constraints naming the two providers go: profiles and api_keys
     # are rebuilt (with foreign keys off, see _migrate), keeping every row, row id and
@@ -161,12 +201,16 @@ MIGRATIONS: list[str] = [
         name               TEXT PRIMARY KEY,
         preferred_provider TEXT NOT NULL DEFAULT 'system',
         logging            TEXT NOT NULL DEFAULT 'on' CHECK (logging IN ('on', 'off')),
+        show_cost          TEXT NOT NULL DEFAULT 'off' CHECK (show_cost IN ('on', 'off')),
+        allow_unpriced     TEXT NOT NULL DEFAULT 'off' CHECK (allow_unpriced IN ('on', 'off')),
         fallback           TEXT,
         created_at         TEXT NOT NULL,
         updated_at         TEXT NOT NULL
     );
-    INSERT INTO profiles_next (name, preferred_provider, logging, created_at, updated_at)
-        SELECT name, preferred_provider, logging, created_at, updated_at FROM profiles;
+    INSERT INTO profiles_next (name, preferred_provider, logging, show_cost, allow_unpriced,
+                               created_at, updated_at)
+        SELECT name, preferred_provider, logging, show_cost, allow_unpriced, created_at,
+               updated_at FROM profiles;
     INSERT OR IGNORE INTO profiles_next (name, created_at, updated_at)
         SELECT profile, MIN(created_at), MAX(updated_at) FROM api_keys GROUP BY profile;
     CREATE TABLE provider_settings (

@@ -7,9 +7,11 @@ import sqlite3
 
 from .db import now
 
-PROFILE_SETTINGS = ("preferred_provider", "logging", "fallback")
+PROFILE_SETTINGS = ("preferred_provider", "logging", "fallback", "show_cost",
+                    "allow_unpriced")
 PROVIDER_SETTINGS = ("model", "base_url")
-DEFAULTS = {"preferred_provider": "system", "logging": "on", "fallback": None}
+DEFAULTS = {"preferred_provider": "system", "logging": "on", "fallback": None,
+            "show_cost": "off", "allow_unpriced": "off"}
 
 
 class SettingsTables:
