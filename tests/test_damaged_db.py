@@ -29,21 +29,23 @@ READ_ONLY_COMMANDS = [
     ["key", "list", "--json"], ["key", "list"], ["vault", "status", "--json"],
     ["doctor", "--json"], ["run", "--explain", "-p", "openai"], ["history", "list"],
     ["history", "show", "1"], ["usage", "--json"], ["usage", "--handoffs"], ["config", "show"],
-    ["models", "list"], ["budget", "list"],
+    ["models", "list"], ["budget", "list"], ["provider", "list"],
 ]
 # exec replaces the process that runs it: only through the installed command
 SUBPROCESS_COMMANDS = READ_ONLY_COMMANDS + [["exec", "--", "true"], ["key", "validate"]]
 # Every column of the tables a command reads, for the wrong-type damage.
 COLUMNS = {
-    "api_keys": ["profile", "provider", "ciphertext", "hint", "master_key_id", "status",
-                 "checked_at", "created_at", "updated_at"],
-    "profiles": ["name", "preferred_provider", "openai_model", "anthropic_model",
-                 "openai_base_url", "anthropic_base_url", "logging", "created_at"],
+    "api_keys": ["profile", "provider", "name", "position", "ciphertext", "hint",
+                 "master_key_id", "status", "checked_at", "created_at", "updated_at"],
+    "profiles": ["name", "preferred_provider", "logging", "show_cost", "allow_unpriced",
+                 "fallback", "created_at"],
+    "provider_settings": ["provider", "model", "base_url"],
+    "providers": ["name", "api", "base_url", "key_env", "needs_key"],
     "master_keys": ["id", "created_at", "retired_at", "state"],
     "conversations": ["profile", "system", "created_at", "updated_at"],
     "messages": ["role", "content", "provider", "model", "created_at"],
     "usage": ["at", "profile", "provider", "model", "fallbacks", "input_tokens", "latency_ms",
-              "code", "cost_micros", "cached_input_tokens"],
+              "code", "cost_micros", "cached_input_tokens", "key_name"],
     "usage_daily": ["day", "requests", "input_tokens", "model", "cost_micros", "cost_unknown"],
     "budgets": ["scope", "name", "period", "limit_micros", "created_at"],
     "model_cache": ["fetched_at", "payload"],
@@ -53,6 +55,9 @@ COLUMNS = {
 READERS = {
     "api_keys": [["key", "list", "--json"], ["run", "--explain", "-p", "openai"], ["doctor"]],
     "profiles": [["config", "show"], ["run", "--explain", "-p", "openai"], ["models", "list"]],
+    "provider_settings": [["config", "show"], ["run", "--explain", "-p", "anthropic"],
+                          ["models", "list"]],
+    "providers": [["provider", "list"], ["key", "list"], ["run", "--explain", "-p", "gw"]],
     "master_keys": [["vault", "status", "--json"], ["doctor", "--json"]],
     "conversations": [["history", "list"], ["history", "show", "1"]],
     "messages": [["history", "show", "1", "--json"], ["history", "list"]],
@@ -90,6 +95,9 @@ def pristine(tmp_path_factory, fake_server):
              (["key", "set", "anthropic", "--no-validate"], ANTHROPIC_GOOD),
              (["--profile", "work", "key", "set", "openai", "--no-validate"],
               openai_key("good-work")),
+             (["key", "set", "openai", "--name", "spare", "--no-validate"], openai_key("good-spare")),
+             (["provider", "add", "gw", "--api", "openai", "--base-url", fake_server.url + "/v1",
+               "--key-env", "GW_KEY"], None),
              (["config", "set", "anthropic.model", "claude-haiku-5-5"], None),
              (["run", "first question"], None), (["run", "-c", "and a second"], None),
              (["run", "-p", "anthropic", "lines:40"], None), (["key", "get", "openai"], None),
@@ -107,20 +115,21 @@ def pristine(tmp_path_factory, fake_server):
 
 
 def readable_keys(db: Path, master: str) -> dict:
-    """{(profile, provider): key} for every stored key that can still be decrypted."""
+    """{(profile, provider, name): key} for every stored key that can still be decrypted."""
     key = vault.master_from_env(master)
     found = {}
     try:
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         conn.text_factory = lambda data: data.decode("utf-8", "replace")
-        rows = conn.execute("SELECT profile, provider, ciphertext, hint FROM api_keys").fetchall()
+        rows = conn.execute("SELECT profile, provider, name, ciphertext, hint FROM api_keys"
+                            ).fetchall()
         conn.close()
     except (sqlite3.Error, UnicodeDecodeError):  # a damaged schema's text in the message
         return found
-    for profile, provider, blob, hint in rows:
+    for profile, provider, name, blob, hint in rows:
         try:
-            found[(profile, provider)] = vault.decrypt(key, blob, vault.aad(profile, provider,
-                                                                            hint), what="k")
+            found[(profile, provider, name)] = vault.decrypt(
+                key, blob, vault.aad(profile, provider, hint, name), what="k")
         except Exception:
             pass
     return found

@@ -1,4 +1,8 @@
-"""Stored provider keys (ciphertext only) and the registry of master key ids."""
+"""Stored provider keys (ciphertext only) and the registry of master key ids.
+
+A profile may keep several keys per provider, each under a name (``default`` when none is
+given), tried in the order the person sets (``position``, then name).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from .db import now
 class StoredKey(NamedTuple):
     profile: str
     provider: str
+    name: str
+    position: int
     ciphertext: bytes
     hint: str
     master_key_id: str
@@ -20,12 +26,13 @@ class StoredKey(NamedTuple):
 
 
 def _stored_key(row: tuple) -> StoredKey:
-    """A row as a StoredKey; a NULL that damage left where text belongs reads as ''.
+    """A row as a StoredKey; a NULL that damage left where text belongs reads as '' (0 for
+    the position).
     The ciphertext stays as it is, for vault.decrypt to judge."""
     key = StoredKey(*row)
     if None not in key:
         return key
-    return key._replace(**{f: "" for f, v in zip(key._fields, key)
+    return key._replace(**{f: 0 if f == "position" else "" for f, v in zip(key._fields, key)
                            if v is None and f not in ("ciphertext", "checked_at")})
 
 
@@ -43,58 +50,79 @@ class KeyTables:
     removed from the keyring once no stored key needs it).
     """
 
-    _KEY_COLUMNS = ("profile, provider, ciphertext, hint, master_key_id, status, checked_at, "
-                    "created_at, updated_at")
+    _KEY_COLUMNS = ("profile, provider, name, position, ciphertext, hint, master_key_id, status, "
+                    "checked_at, created_at, updated_at")
+    _KEY_ORDER = "ORDER BY profile, provider, position, name"
 
-    def get_key(self, profile: str, provider: str) -> StoredKey | None:
-        row = self.conn.execute(f"SELECT {self._KEY_COLUMNS} FROM api_keys "
-                                "WHERE profile = ? AND provider = ?", (profile, provider)).fetchone()
-        return _stored_key(row) if row else None
+    def get_key(self, profile: str, provider: str, name: str = "default") -> StoredKey | None:
+        row = self.conn.execute(f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE profile = ? "
+                                "AND provider = ? AND name = ?", (profile, provider, name))
+        found = row.fetchone()
+        return _stored_key(found) if found else None
 
-    def keys(self, profile: str) -> dict[str, StoredKey]:
-        rows = self.conn.execute(f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE profile = ?",
-                                 (profile,))
-        return {k.provider: k for k in map(_stored_key, rows)}
-
-    def all_keys(self) -> list[StoredKey]:
-        rows = self.conn.execute(f"SELECT {self._KEY_COLUMNS} FROM api_keys")
+    def keys(self, profile: str, provider: str | None = None) -> list[StoredKey]:
+        """The profile's keys (of one provider, or all), each provider's in the order tried."""
+        where, args = ("profile = ?", (profile,)) if provider is None else (
+            "profile = ? AND provider = ?", (profile, provider))
+        rows = self.conn.execute(f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE {where} "
+                                 f"{self._KEY_ORDER}", args)
         return [_stored_key(r) for r in rows]
 
-    def put_key(self, profile: str, provider: str, ciphertext: bytes, hint: str,
+    def all_keys(self) -> list[StoredKey]:
+        rows = self.conn.execute(f"SELECT {self._KEY_COLUMNS} FROM api_keys {self._KEY_ORDER}")
+        return [_stored_key(r) for r in rows]
+
+    def put_key(self, profile: str, provider: str, name: str, ciphertext: bytes, hint: str,
                 master_key_id: str, status: str, checked_at: str | None = None) -> None:
-        """Insert or replace a key in one statement, so a reader sees the old or the new."""
+        """Insert or replace a key in one statement, so a reader sees the old or the new.
+
+        A new name goes last in the provider's order; a replaced key keeps its place.
+        """
         stamp = now()
         with self.transaction() as conn:
             self._ensure_profile(conn, profile)
             conn.execute(
-                "INSERT INTO api_keys (profile, provider, ciphertext, hint, master_key_id, status, "
-                "checked_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (profile, provider) DO UPDATE SET ciphertext = excluded.ciphertext, "
-                "hint = excluded.hint, master_key_id = excluded.master_key_id, "
-                "status = excluded.status, checked_at = excluded.checked_at, "
-                "created_at = excluded.created_at, updated_at = excluded.updated_at",
-                (profile, provider, ciphertext, hint, master_key_id, status, checked_at,
-                 stamp, stamp))
+                "INSERT INTO api_keys (profile, provider, name, position, ciphertext, hint, "
+                "master_key_id, status, checked_at, created_at, updated_at) VALUES (?, ?, ?, "
+                "(SELECT IFNULL(MAX(position) + 1, 0) FROM api_keys WHERE profile = ? AND "
+                "provider = ?), ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (profile, provider, name) DO UPDATE SET "
+                "ciphertext = excluded.ciphertext, hint = excluded.hint, "
+                "master_key_id = excluded.master_key_id, status = excluded.status, "
+                "checked_at = excluded.checked_at, created_at = excluded.created_at, "
+                "updated_at = excluded.updated_at",
+                (profile, provider, name, profile, provider, ciphertext, hint, master_key_id,
+                 status, checked_at, stamp, stamp))
 
     def reseal_key(self, key: StoredKey, ciphertext: bytes, master_key_id: str) -> bool:
         """Replace a key's ciphertext only if it is still the one read (compare-and-swap):
         a key set in between is never overwritten with an older value."""
         with self.transaction() as conn:
             cur = conn.execute("UPDATE api_keys SET ciphertext = ?, master_key_id = ? "
-                               "WHERE profile = ? AND provider = ? AND ciphertext = ?",
-                               (ciphertext, master_key_id, key.profile, key.provider,
-                                key.ciphertext))
+                               "WHERE profile = ? AND provider = ? AND name = ? AND "
+                               "ciphertext = ?", (ciphertext, master_key_id, key.profile,
+                                                  key.provider, key.name, key.ciphertext))
         return cur.rowcount == 1
 
-    def set_key_status(self, profile: str, provider: str, status: str) -> None:
+    def set_key_status(self, profile: str, provider: str, name: str, status: str) -> None:
         with self.transaction() as conn:
-            conn.execute("UPDATE api_keys SET status = ?, checked_at = ? "
-                         "WHERE profile = ? AND provider = ?", (status, now(), profile, provider))
+            conn.execute("UPDATE api_keys SET status = ?, checked_at = ? WHERE profile = ? AND "
+                         "provider = ? AND name = ?", (status, now(), profile, provider, name))
 
-    def delete_key(self, profile: str, provider: str) -> bool:
+    def set_key_order(self, profile: str, provider: str, names: list[str]) -> None:
+        """Put these keys first, in this order; the others keep theirs, after them."""
         with self.transaction() as conn:
-            cur = conn.execute("DELETE FROM api_keys WHERE profile = ? AND provider = ?",
-                               (profile, provider))
+            rest = [r[0] for r in conn.execute(
+                "SELECT name FROM api_keys WHERE profile = ? AND provider = ? "
+                "ORDER BY position, name", (profile, provider)) if r[0] not in names]
+            conn.executemany("UPDATE api_keys SET position = ? WHERE profile = ? AND "
+                             "provider = ? AND name = ?",
+                             [(i, profile, provider, n) for i, n in enumerate(names + rest)])
+
+    def delete_key(self, profile: str, provider: str, name: str = "default") -> bool:
+        with self.transaction() as conn:
+            cur = conn.execute("DELETE FROM api_keys WHERE profile = ? AND provider = ? AND "
+                               "name = ?", (profile, provider, name))
         # Move the WAL's copies of the freed pages back into the (securely zeroed) file.
         self.wipe()
         return cur.rowcount > 0
