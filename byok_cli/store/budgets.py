@@ -48,8 +48,8 @@ class BudgetTables:
                          "limit_micros = excluded.limit_micros", (profile, *budget, now()))
 
     def budgets(self, profile: str) -> list[Budget]:
-        # A limit that damage emptied reads as 0: every request is refused, the safe side.
-        return [Budget(scope, name, period, limit or 0) for scope, name, period, limit in
+        # A limit that damage garbled reads as 0: every request is refused, the safe side.
+        return [Budget(scope, name, period, _micros(limit)) for scope, name, period, limit in
                 self.conn.execute(
             "SELECT scope, name, period, limit_micros FROM budgets WHERE profile = ? "
             "ORDER BY scope != 'profile', scope, name, "
@@ -107,8 +107,8 @@ class BudgetTables:
 
 
 def _micros(total: object) -> int:
-    """A sum of micro-dollars as an integer, even over rows that damage left as text (SQLite
-    then sums as REAL)."""
+    """Micro-dollars (a limit, or a sum) as an integer, even where damage left text or a
+    REAL (0 for what is not a number)."""
     return int(total) if isinstance(total, (int, float)) and math.isfinite(total) else 0
 
 

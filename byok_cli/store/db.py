@@ -9,7 +9,6 @@ the database's own mode. Every SQLite failure reaches callers as a one-line
 from __future__ import annotations
 
 import contextlib
-import math
 import sqlite3
 import time
 from datetime import datetime, timezone
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..errors import ByokError, Code
-from . import files
+from . import connection, files
 from .files import DB_NAME, data_dir
 
 BUSY_TIMEOUT_MS = 15_000
@@ -275,42 +274,6 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _guarded(method: Callable) -> Callable:
-    """A cursor method whose SQLite errors become the store's one-line errors.
-    ProgrammingError (a statement byok got wrong) stays a bug."""
-    def call(self, *args):
-        try:
-            return method(self, *args)
-        except sqlite3.ProgrammingError:
-            raise
-        except sqlite3.DatabaseError as exc:
-            raise self.connection.store_error(exc) from None
-        except UnicodeDecodeError:  # SQLite's message quoted a damaged schema's bytes
-            raise self.connection.store_error(sqlite3.DatabaseError("malformed")) from None
-    return call
-
-
-class _Cursor(sqlite3.Cursor):
-    """Rows can fail too (a corrupt page is met when it is read), not only statements."""
-
-    execute = _guarded(sqlite3.Cursor.execute)
-    executemany = _guarded(sqlite3.Cursor.executemany)
-    fetchone = _guarded(sqlite3.Cursor.fetchone)
-    fetchmany = _guarded(sqlite3.Cursor.fetchmany)
-    fetchall = _guarded(sqlite3.Cursor.fetchall)
-    __next__ = _guarded(sqlite3.Cursor.__next__)
-
-
-class _Connection(sqlite3.Connection):
-    store_error: Callable[[sqlite3.DatabaseError], ByokError]
-
-    def execute(self, sql: str, parameters=()) -> sqlite3.Cursor:  # type: ignore[override]
-        return self.cursor(_Cursor).execute(sql, parameters)
-
-    def executemany(self, sql: str, parameters) -> sqlite3.Cursor:  # type: ignore[override]
-        return self.cursor(_Cursor).executemany(sql, parameters)
-
-
 class Database:
     """One connection to the byok database. Opening it creates or migrates it; never alters a
     newer one. The tables' queries live in the mixins that make up :class:`~byok_cli.store.Store`.
@@ -337,16 +300,7 @@ class Database:
         if tightened:
             self.warn(f"made {', '.join(tightened)} private (0600) in {self.home}: other "
                        "users could read it")
-        try:
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
-                                   isolation_level=None, check_same_thread=False,
-                                   factory=_Connection, detect_types=sqlite3.PARSE_DECLTYPES)
-        except sqlite3.DatabaseError as exc:
-            raise self.store_error(exc) from None
-        conn.store_error = self.store_error
-        # A damaged row must not end in UnicodeDecodeError or a blob where text belongs:
-        # a TEXT column is read as text whatever is stored in it (see the converter below).
-        conn.text_factory = _text
+        conn = connection.connect(self.path, BUSY_TIMEOUT_MS / 1000, self.store_error)
         try:
             self._prepare(conn)
         except BaseException:
@@ -483,30 +437,6 @@ class Database:
 
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
-
-
-def _text(data: bytes) -> str:
-    return data.decode("utf-8", "replace")
-
-
-def _integer(data: bytes) -> int:
-    try:
-        return int(data)
-    except ValueError:  # a REAL, or text or a blob that damage left in an INTEGER column
-        try:
-            value = float(data)
-        except ValueError:
-            return 0
-        return int(value) if math.isfinite(value) else 0
-
-
-# Columns declared TEXT or INTEGER are read through these (on connections with
-# PARSE_DECLTYPES only), so that what damage stored in one arrives as the declared type:
-# text (bytes that are not UTF-8 replaced), or an integer (0 for what is not a number; a
-# budget of 0 refuses, the safe side). REAL is left alone: SQLite would hand a converter
-# only 15 significant digits.
-sqlite3.register_converter("TEXT", _text)
-sqlite3.register_converter("INTEGER", _integer)
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
