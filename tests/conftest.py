@@ -7,6 +7,7 @@ BYOK_HOME and either BYOK_MASTER_KEY or a test keyring backend.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import subprocess
 import sys
@@ -139,17 +140,37 @@ def in_process(byok_env, monkeypatch):
     return byok_env
 
 
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 400 KiB tmpfs, where the platform lets us mount one (root on Linux)."""
-    mount = tmp_path / "tiny"
+@contextlib.contextmanager
+def small_tmpfs(mount: Path, size: str):
+    """A tmpfs of `size` at `mount`, where the platform lets us mount one (root on Linux)."""
     mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", str(mount)],
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
                           capture_output=True)
     if made.returncode != 0:
         pytest.skip("cannot mount a small tmpfs here: " + made.stderr.decode()[:100])
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 400 KiB tmpfs."""
+    with small_tmpfs(tmp_path / "tiny", "400k") as mount:
+        yield mount
+
+
+def fill_disk(directory: Path) -> Path:
+    """Write zeros to directory/filler until the disk is full; return the filler's path."""
+    filler = directory / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass
+    return filler
 
 
 def assert_no_leak(secret: str, *texts: str, home: Path | None = None) -> None:

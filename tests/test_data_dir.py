@@ -14,7 +14,7 @@ import pytest
 
 from byok_cli.errors import Code
 from byok_cli.store import DB_NAME
-from conftest import ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, openai_key
+from conftest import ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, fill_disk, openai_key
 from support.users import (can_drop_root_powers, give_to_another_user, is_root,
                            without_root_powers)
 
@@ -218,22 +218,13 @@ def test_a_run_on_a_read_only_database_keeps_its_answer(read_only_db, fake):
     assert "error: the answer was not saved in the history" in logged.stderr
 
 
-def fill(disk):
-    with open(disk / "filler", "wb", buffering=0) as f:
-        try:
-            while True:
-                f.write(b"\0" * 4096)
-        except OSError:
-            pass
-
-
 def test_a_disk_filling_up_mid_answer_is_exit_14_and_chat_goes_on(byok_env, fake, tiny_disk):
     env = {"BYOK_HOME": str(tiny_disk / "byok")}
     slow = openai_key("slow")  # the fake provider waits before answering
     fake.slow_seconds = 1.5
     assert byok_env.run("key", "set", "openai", "--no-validate", input=slow,
                         env=env).returncode == 0
-    filler = threading.Timer(0.8, fill, (tiny_disk,))  # while the request is in flight
+    filler = threading.Timer(0.8, fill_disk, (tiny_disk,))  # while the request is in flight
     filler.start()
     started = time.monotonic()
     r = byok_env.run("run", "what now", env=env)

@@ -16,7 +16,7 @@ from byok_cli.errors import ByokError, Code
 from byok_cli.registry import builtin
 from byok_cli.store import DB_NAME, SCHEMA_VERSION
 from conftest import (ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, OPENAI_GOOD_ENV, assert_no_leak,
-                      openai_key)
+                      fill_disk, openai_key)
 
 
 def keyring_entries(tmp_path):
@@ -272,13 +272,7 @@ def test_full_disk_loses_nothing(byok_env, tiny_disk):
     env = {"BYOK_HOME": str(home)}
     assert byok_env.run("key", "set", "openai", "--no-validate", input=OPENAI_GOOD,
                         env=env).returncode == 0
-    filler = tiny_disk / "filler"
-    with open(filler, "wb", buffering=0) as f:
-        try:
-            while True:
-                f.write(b"\0" * 4096)
-        except OSError:
-            pass
+    filler = fill_disk(tiny_disk)
     r = byok_env.run("key", "set", "anthropic", "--no-validate", input=ANTHROPIC_GOOD, env=env)
     assert r.returncode == Code.STORE_ERROR.exit_status, r.stderr
     assert "disk is full" in r.stderr and "Traceback" not in r.stderr
