@@ -55,31 +55,6 @@ def test_stdin_from_file(byok_env, fake, tmp_path):
     assert chats(fake)[0]["messages"][0]["content"] == "from a file\n\nand args"
 
 
-def test_idle_inherited_pipe_is_not_waited_on(byok_env, fake):
-    byok_env.set_key("openai", OPENAI_GOOD)
-    # stdin is a pipe that nobody writes to or closes
-    proc = subprocess.Popen([str(BYOK), "run", "hi"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**byok_env.vars, "BYOK_STDIN_TIMEOUT": "0.3"})
-    try:
-        out, err = _wait(proc)
-    finally:
-        proc.stdin.close()
-    assert proc.returncode == 0, err
-    assert out.decode().startswith("Echo[gpt-6.2-sol]: hi")
-    assert b"ignoring it" in err
-
-
-def _wait(proc, timeout=20):
-    deadline = time.monotonic() + timeout
-    while proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if proc.poll() is None:
-        proc.kill()
-        pytest.fail("byok blocked on an idle stdin")
-    return proc.stdout.read(), proc.stderr.read()
-
-
 @pytest.mark.parametrize("data, code, words", [
     (b"", Code.USAGE, "no prompt"),
     (b"\xff\xfe not text", Code.INVALID_FORMAT, "not UTF-8"),

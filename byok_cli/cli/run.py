@@ -33,6 +33,8 @@ def run(
     cid: Optional[int] = typer.Option(None, "--cid", min=1, help="Continue conversation ID."),
     no_log: bool = typer.Option(False, "--no-log",
                                 help="Keep this prompt and answer out of the history."),
+    no_stdin: bool = typer.Option(False, "--no-stdin",
+                                  help="Do not read stdin, even when it is a pipe or a file."),
 ) -> None:
     """Send a prompt and stream the answer to stdout.
 

@@ -4,53 +4,16 @@ both call `run`."""
 
 from __future__ import annotations
 
-import os
-import select
-import stat
-import sys
-
 from ..errors import ByokError, Code
 from . import output
 from .state import State
 
-MAX_INPUT = 10 * 1024 * 1024
 
+def build_prompt(args: list[str], use_stdin: bool = True) -> str:
+    from . import stdin
 
-def _stdin_kind() -> str:
-    """'file', 'pipe' or 'other' (a terminal, /dev/null, nothing)."""
-    try:
-        mode = os.fstat(sys.stdin.fileno()).st_mode
-    except (AttributeError, OSError, ValueError):
-        return "other"
-    if stat.S_ISREG(mode):
-        return "file"
-    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
-        return "pipe"
-    return "other"
-
-
-def read_stdin(have_args: bool) -> str | None:
-    """stdin's text when it is a pipe or a file; never blocks on a terminal.
-
-    With prompt arguments too, an inherited pipe that stays silent for
-    BYOK_STDIN_TIMEOUT seconds (default 1) is ignored rather than waited on forever.
-    """
-    kind = _stdin_kind()
-    if kind == "other":
-        return None
-    if kind == "pipe" and have_args:
-        wait = float(os.environ.get("BYOK_STDIN_TIMEOUT", "1"))
-        ready, _, _ = select.select([sys.stdin], [], [], wait)
-        if not ready:
-            output.warn(f"stdin gave nothing within {wait:g} s; ignoring it")
-            return None
-    return output.read_stdin_text(MAX_INPUT, "nothing was sent",
-                                  hint="send a smaller excerpt")
-
-
-def build_prompt(args: list[str]) -> str:
     joined = " ".join(args).strip()
-    piped = read_stdin(bool(joined))
+    piped = stdin.read(bool(joined), use_stdin)
     parts = [p for p in ((piped or "").strip("\n"), joined) if p and p.strip()]
     if not parts:
         raise ByokError(Code.USAGE, "no prompt given",
@@ -72,7 +35,7 @@ def _print_plan(plan, as_json: bool) -> None:
 def run(st: State, *, prompt: list[str] | None, system: str | None, model: str | None,
         provider: str | None, max_tokens: int | None, temperature: float | None,
         no_stream: bool, as_json: bool, explain: bool, no_fallback: bool, cont: bool,
-        cid: int | None, no_log: bool) -> None:
+        cid: int | None, no_log: bool, no_stdin: bool) -> None:
     """Send a prompt and stream the answer to stdout (the parameters are `byok run`'s)."""
     from ..ask import AskOptions, ask, find_conversation, make_plan
     from ..keys import check_provider
@@ -82,7 +45,7 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
         _print_plan(make_plan(st.keychain, model, prov, not no_fallback), as_json)
         return
     conversation = find_conversation(st.keychain, cid, cont)
-    text = build_prompt(prompt or [])
+    text = build_prompt(prompt or [], not no_stdin)
     options = AskOptions(model=model, provider=prov, system=system, max_tokens=max_tokens,
                          temperature=temperature, stream=not no_stream,
                          fallback=not no_fallback, log=not no_log)

@@ -22,7 +22,8 @@ OPTIONS = {'--system': ('system', 'text', None, None),
  '--continue': ('cont', 'flag', None, None),
  '-c': ('cont', 'flag', None, None),
  '--cid': ('cid', 'int', 1, None),
- '--no-log': ('no_log', 'flag', None, None)}
+ '--no-log': ('no_log', 'flag', None, None),
+ '--no-stdin': ('no_stdin', 'flag', None, None)}
 ARGUMENT = 'prompt'
 DEFAULTS = {'prompt': (),
  'system': None,
@@ -36,4 +37,5 @@ DEFAULTS = {'prompt': (),
  'no_fallback': False,
  'cont': False,
  'cid': None,
- 'no_log': False}
+ 'no_log': False,
+ 'no_stdin': False}
