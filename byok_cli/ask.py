@@ -58,12 +58,8 @@ def find_conversation(keychain: Keychain, cid: int | None, latest: bool) -> int 
             raise ByokError(Code.USAGE, f"there is no conversation {cid} in profile "
                             f"{keychain.profile!r}", hint="see `byok history list`")
         return cid
-    if latest:
-        found = keychain.store.latest_conversation_id(keychain.profile)
-        if found is None:
-            raise ByokError(Code.USAGE, "there is no conversation to continue yet",
-                            hint="start one with `byok run`")
-        return found
+    if latest:  # None when there is none yet: the caller starts a new one
+        return keychain.store.latest_conversation_id(keychain.profile)
     return None
 
 
@@ -105,6 +101,8 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     except KeyboardInterrupt as stop:
         _log_failure(keychain, started, Code.INTERRUPTED.value, stop)
         raise
+    if outcome.key_source == "user":
+        keychain.mark_used(outcome.provider)  # a success clears an earlier failed mark
     store.record_usage(UsageRow(
         started, profile, outcome.provider, outcome.model, outcome.key_source,
         ",".join(f["kind"] for f in outcome.fallbacks), outcome.input_tokens,

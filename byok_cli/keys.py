@@ -9,6 +9,13 @@ from .errors import ByokError, Code
 PROVIDERS = ("openai", "anthropic")
 ENV_VARS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 BASE_URL_VARS = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL"}
+# Key sources: the design's names inside byok ("user", "system"); what people and scripts
+# see, in tables and JSON alike.
+SOURCE_NAMES = {"user": "stored", "system": "environment"}
+
+
+def source_name(source: str | None) -> str | None:
+    return SOURCE_NAMES.get(source or "", source)
 
 # Lenient on length: providers lengthen keys from time to time.
 _ADMIN_PREFIXES = {"openai": ("sk-admin-",), "anthropic": ("sk-ant-admin",)}

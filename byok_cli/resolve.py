@@ -17,7 +17,7 @@ from typing import Mapping, NamedTuple
 
 from .catalog import Catalog
 from .errors import ByokError, Code
-from .keys import ENV_VARS, PROVIDERS
+from .keys import ENV_VARS, PROVIDERS, source_name
 
 KEY_REJECTED = {Code.UNAUTHORIZED, Code.QUOTA_EXCEEDED, Code.DECRYPT_FAILED}
 PROVIDER_DOWN = {Code.PROVIDER_UNAVAILABLE, Code.NETWORK_ERROR}
@@ -44,7 +44,8 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"attempts": [dict(a._asdict(), key=a.key_label) for a in self.attempts],
+        return {"attempts": [dict(a._asdict(), key_source=source_name(a.key_source),
+                                  key=a.key_label) for a in self.attempts],
                 "fallbacks": self.fallbacks, "warnings": self.warnings}
 
 

@@ -12,9 +12,11 @@ from typing import Callable
 
 from .errors import ByokError, Code
 from .keychain import Keychain
-from .keys import ENV_VARS
+from .keys import ENV_VARS, source_name
 from .providers import ChatRequest, ChatResult, Settings, base_url_for, connect
 from .resolve import KEY_REJECTED, Attempt, Excluded, Plan, next_attempt
+
+PROVIDER_VERDICT = {Code.UNAUTHORIZED, Code.QUOTA_EXCEEDED}
 
 _KIND = {Code.UNAUTHORIZED: "key_rejected", Code.QUOTA_EXCEEDED: "key_rejected",
          Code.DECRYPT_FAILED: "key_unreadable", Code.MODEL_NOT_FOUND: "model_not_found",
@@ -37,9 +39,16 @@ class RunOutcome:
 
     def to_dict(self) -> dict:
         return {"text": self.text, "provider": self.provider, "model": self.model,
-                "key_source": self.key_source, "fallbacks": self.fallbacks,
+                "key_source": source_name(self.key_source),
+                "fallbacks": [public_fallback(f) for f in self.fallbacks],
                 "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens},
                 "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms}
+
+
+def public_fallback(fallback: dict) -> dict:
+    """A fallback as JSON shows it: key sources by their public names."""
+    return {k: ({**v, "key_source": source_name(v.get("key_source"))} if isinstance(v, dict)
+                else v) for k, v in fallback.items()}
 
 
 def _key_for(keychain: Keychain, a: Attempt) -> str:
@@ -69,7 +78,9 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
             if err.partial:
                 raise _tagged(err, a, fallbacks)
             failures.append((a, err))
-            if a.key_source == "user" and err.code in KEY_REJECTED:
+            if a.key_source == "user" and err.code in PROVIDER_VERDICT:
+                # Only the provider's verdict marks a key: a key that cannot be opened here
+                # (the master key in the environment is another) may be fine.
                 keychain.mark(a.provider, f"failed: {err.code.value}")
             nxt = next_attempt(plan.attempts, index, err.code, excluded)
             if nxt is None:

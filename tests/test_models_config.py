@@ -56,9 +56,9 @@ def test_models_list_json(byok_env):
     assert {"provider", "id", "name", "available", "key_source", "default",
             "deprecated"} <= set(rows[0])
     by_id = {row["id"]: row for row in rows}
-    assert by_id["claude-sonnet-5-5"]["key_source"] == "user"
+    assert by_id["claude-sonnet-5-5"]["key_source"] == "stored"
     assert by_id["claude-sonnet-5-5"]["default"] is True
-    assert by_id["gpt-6.2-sol"]["key_source"] == "system" and by_id["gpt-6.2-sol"]["available"]
+    assert by_id["gpt-6.2-sol"]["key_source"] == "environment" and by_id["gpt-6.2-sol"]["available"]
     assert by_id["gpt-4o"]["deprecated"] is True
     assert by_id["claude-opus-4-20250514"]["available"] is False  # past end of life
     assert sum(row["default"] for row in rows) == 2
@@ -79,7 +79,7 @@ def test_models_list_remote_merges_and_caches(byok_env, fake):
     r = byok_env.run("models", "list", "--remote", "-p", "anthropic", "--json")
     assert r.returncode == 0, r.stderr
     rows = {row["id"]: row for row in json.loads(r.stdout)}
-    assert rows["claude-brandnew-9"]["in_catalog"] is False
+    assert rows["claude-brandnew-9"]["in_catalogue"] is False
     assert rows["claude-opus-5-5"]["listed_by_provider"] is True
     assert rows["claude-opus-4-20250514"]["listed_by_provider"] is False
     calls = len([x for x in fake.requests if x["path"] == "/v1/models"])

@@ -72,7 +72,7 @@ def test_json_output(byok_env, fake):
     r = byok_env.run("run", "--json", "hi")
     obj = json.loads(r.stdout)
     assert obj["text"] == "Echo[gpt-6.2-sol]: hi" and obj["provider"] == "openai"
-    assert obj["model"] == "gpt-6.2-sol" and obj["key_source"] == "user"
+    assert obj["model"] == "gpt-6.2-sol" and obj["key_source"] == "stored"
     assert obj["fallbacks"] == [] and obj["usage"]["input_tokens"] == 11
     assert obj["latency_ms"] >= obj["ttft_ms"] >= 0
 
@@ -82,7 +82,7 @@ def test_explain_sends_nothing(byok_env, fake):
     r = byok_env.run("run", "--explain", "--json", env={"ANTHROPIC_API_KEY": ANTHROPIC_GOOD})
     plan = json.loads(r.stdout)
     assert [(a["provider"], a["key_source"], a["role"]) for a in plan["attempts"]] == [
-        ("openai", "user", "primary"), ("anthropic", "system", "provider_fallback")]
+        ("openai", "stored", "primary"), ("anthropic", "environment", "provider_fallback")]
     assert plan["attempts"][0]["key"] == f"stored key (…{OPENAI_GOOD[-4:]})"
     text = byok_env.run("run", "--explain", env={"ANTHROPIC_API_KEY": ANTHROPIC_GOOD})
     assert "ANTHROPIC_API_KEY (…" in text.stdout
@@ -97,7 +97,7 @@ def test_fallback_1_rejected_user_key_uses_environment_key(byok_env, fake):
     r = byok_env.run("run", "--json", "hi", env={"OPENAI_API_KEY": OPENAI_GOOD_ENV})
     assert r.returncode == 0, r.stderr
     obj = json.loads(r.stdout)
-    assert obj["key_source"] == "system" and obj["fallbacks"][0]["kind"] == "key_rejected"
+    assert obj["key_source"] == "environment" and obj["fallbacks"][0]["kind"] == "key_rejected"
     assert seen(fake) == [(bad, "gpt-6.2-sol"), (OPENAI_GOOD_ENV, "gpt-6.2-sol")]
     assert "rejected" in r.stderr and "OPENAI_API_KEY" in r.stderr
     listing = json.loads(byok_env.run("key", "list", "--json").stdout)

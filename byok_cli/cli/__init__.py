@@ -9,8 +9,10 @@ import sys
 
 
 def main() -> None:
+    from . import output
     from .failures import exit_status
 
+    output.json_errors = output.wants_json(sys.argv[1:])
     completing = bool(os.environ.get("_BYOK_COMPLETE"))
     if not completing:
         from .fast import run_fast

@@ -7,7 +7,7 @@ import typer
 from ..catalog import load
 from ..errors import ByokError, Code
 from . import complete, output
-from .root import group, state
+from .root import group, no_header_option, state
 
 app = group("Show and change the profile's settings.")
 
@@ -87,7 +87,8 @@ def get_value(ctx: typer.Context,
 
 @app.command("show")
 def show(ctx: typer.Context,
-         as_json: bool = typer.Option(False, "--json", help="Print a JSON object.")) -> None:
+         as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
+         no_header: bool = no_header_option()) -> None:
     """Show every setting of the profile.
 
     Example:
@@ -100,5 +101,6 @@ def show(ctx: typer.Context,
     if as_json:
         output.emit_json({"profile": st.profile, **values})
         return
-    output.table(["setting", "value"], [[k, v if v is not None else "(default)"]
-                                        for k, v in values.items()])
+    output.table(["setting", output.Column("value", whole=False)],
+                 [[k, v if v is not None else "(default)"] for k, v in values.items()],
+                 header=not no_header)

@@ -20,9 +20,11 @@ def exit_status(exc: BaseException, debug: bool) -> int:
         if debug:
             print_traceback()
         output.error(exc.one_line())
+        output.error_json(exc.code.value, exc.message, exc.hint)
         return exc.exit_status
     if isinstance(exc, KeyboardInterrupt):
         sys.stderr.write("\ninterrupted\n")
+        output.error_json(Code.INTERRUPTED.value, "interrupted")
         return Code.INTERRUPTED.exit_status
     if isinstance(exc, BrokenPipeError):
         silence_stdout()
@@ -30,8 +32,9 @@ def exit_status(exc: BaseException, debug: bool) -> int:
     # A bug: say so plainly, keys masked.
     if debug:
         print_traceback()
-    output.error(redact(f"internal error: {type(exc).__name__}: {exc}")
-                 + " (run with --debug for details)")
+    message = redact(f"internal error: {type(exc).__name__}: {exc}")
+    output.error(message + " (run with --debug for details)")
+    output.error_json(Code.INTERNAL.value, message, "run with --debug for details")
     return Code.INTERNAL.exit_status
 
 

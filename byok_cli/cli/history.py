@@ -8,7 +8,7 @@ import typer
 
 from ..errors import ByokError, Code
 from . import output
-from .root import group, state
+from .root import group, no_header_option, state
 
 app = group("Browse and delete stored conversations.")
 
@@ -23,6 +23,7 @@ def list_conversations(
     ctx: typer.Context,
     limit: int = typer.Option(50, "--limit", "-n", min=1, help="How many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+    no_header: bool = no_header_option(),
 ) -> None:
     """List conversations, newest first.
 
@@ -35,9 +36,11 @@ def list_conversations(
     if as_json:
         output.emit_json(rows)
         return
-    output.table(["id", "updated", "messages", "model", "first prompt"],
-                 [[r["id"], r["updated_at"], r["messages"], r["model"] or "-",
-                   _one_line(r["first_prompt"])] for r in rows])
+    output.table(["id", output.Column("updated", show=output.short_time), "messages", "model",
+                  output.text("first prompt")],
+                 [[r["id"], r["updated_at"], r["messages"], r["model"],
+                   _one_line(r["first_prompt"])] for r in rows],
+                 header=not no_header, empty=f"no conversations in profile {st.profile!r} yet")
 
 
 @app.command("show")

@@ -9,9 +9,9 @@ from typing import Optional
 import typer
 
 from ..errors import ByokError, Code, mask
-from ..keys import ENV_VARS, PROVIDERS, check_provider, normalise_key
+from ..keys import PROVIDERS, check_provider, normalise_key
 from . import complete, output
-from .root import group, state
+from .root import group, no_header_option, state
 
 app = group("Store, list, check and remove provider keys (stored encrypted).")
 
@@ -70,8 +70,15 @@ def set_key(
     from ..store import now
 
     provider = check_provider(provider)
-    key = normalise_key(provider, read_secret(provider))
     st = state(ctx)
+    # What would refuse to store the key is checked before asking for it.
+    master = st.keychain.master(create=True)
+    others = sorted({r.master_key_id for r in st.store.all_keys() if r.master_key_id != master.id
+                     and (r.profile, r.provider) != (st.profile, provider)})
+    if others:
+        output.warn(f"other stored keys are sealed with master key {', '.join(others)}; this one "
+                    f"will be sealed with {master.id} (from {master.source})")
+    key = normalise_key(provider, read_secret(provider))
     status, checked_at = "unverified", None
     if validate:
         status, err, _ = live_check(ctx, provider, key)
@@ -100,6 +107,7 @@ def set_key(
 def list_keys(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+    no_header: bool = no_header_option(),
 ) -> None:
     """Show stored and environment keys, masked to their last 4 characters.
 
@@ -115,11 +123,11 @@ def list_keys(
     rows = []
     for r in reports:
         d = r.to_dict()
-        rows.append([r.provider, d["stored_key"] or "-", d["stored_status"] or "-",
-                     d["stored_set_at"] or "-",
-                     f"{ENV_VARS[r.provider]} {d['environment_key']}" if r.env_hint else "-",
-                     {"user": "stored", "system": "environment"}.get(r.winner or "", "none")])
-    output.table(["provider", "stored", "status", "set at", "environment", "used"], rows)
+        rows.append([r.provider, d["stored_key"], d["stored_status"], d["stored_set_at"],
+                     d["environment_key"], d["active"] or "none"])
+    output.table(["provider", "stored", "status",
+                  output.Column("set at", show=output.short_time), "environment", "used"],
+                 rows, header=not no_header)
 
 
 @app.command("remove")
@@ -152,6 +160,7 @@ def validate_keys(
                                              help="openai or anthropic (default: both)",
                                              autocompletion=complete.providers),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+    no_header: bool = no_header_option(),
 ) -> None:
     """Check the stored and environment keys with one cheap call each.
 
@@ -190,18 +199,18 @@ def validate_keys(
                             "latency_ms": latency, "message": err.message if err else None})
             if err:
                 failures.append(err)
-    if as_json:
-        output.emit_json(results)
-    else:
-        output.table(["provider", "source", "key", "result", "latency"],
-                     [[r["provider"], r["source"], r["key"], r["result"],
-                       f"{r['latency_ms']} ms" if r["latency_ms"] is not None else "-"]
-                      for r in results])
-        for err in failures:
-            output.error(err.one_line())
     if not results:
         raise ByokError(Code.NO_KEY, "no key to validate",
                         hint="store one with `byok key set PROVIDER` or set OPENAI_API_KEY / "
                              "ANTHROPIC_API_KEY")
+    if as_json:
+        output.emit_json(results)
+    else:
+        output.table(["provider", "source", "key", "result",
+                      output.Column("latency ms", show=str)],
+                     [[r["provider"], r["source"], r["key"], r["result"], r["latency_ms"]]
+                      for r in results], header=not no_header)
+        for err in failures:
+            output.error(err.one_line())
     if failures:
         raise typer.Exit(failures[0].exit_status)

@@ -12,9 +12,9 @@ import typer
 
 from ..catalog import load
 from ..errors import ByokError, Code
-from ..keys import PROVIDERS, check_provider
+from ..keys import PROVIDERS, check_provider, source_name
 from . import complete, output
-from .root import group, state
+from .root import group, no_header_option, state
 
 app = group("See the models you can use, and choose defaults.")
 
@@ -48,11 +48,13 @@ def _remote(ctx: typer.Context, provider: str, source: str, refresh: bool) -> li
 @app.command("list")
 def list_models(
     ctx: typer.Context,
-    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic",
+    provider: Optional[str] = typer.Option(None, "--provider", "-p", metavar="PROVIDER",
+                                           help="Only this provider's models.",
                                            autocompletion=complete.providers),
     remote: bool = typer.Option(False, "--remote", help="Ask the provider for its live list."),
     refresh: bool = typer.Option(False, "--refresh", help="With --remote: bypass the cache."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+    no_header: bool = no_header_option(),
 ) -> None:
     """List the models byok knows, whether you can use each now, and through which key.
 
@@ -81,35 +83,42 @@ def list_models(
             rows.append({
                 "provider": p, "id": m.id, "name": m.name, "description": m.description,
                 "aliases": list(m.aliases), "available": p in sources and not m.is_retired(today)
-                and (live is None or m.id in live), "key_source": sources.get(p),
+                and (live is None or m.id in live), "key_source": source_name(sources.get(p)),
                 "default": m.id == effective_default, "deprecated": m.is_deprecated(today),
                 "retired": m.is_retired(today),
                 "end_of_life": m.end_of_life.isoformat() if m.end_of_life else None,
-                "in_catalog": True, "listed_by_provider": None if live is None else m.id in live})
+                "in_catalogue": True,
+                "listed_by_provider": None if live is None else m.id in live})
         for mid, m in (live or {}).items():
             if cat.get(mid) is None:
                 rows.append({"provider": p, "id": mid, "name": m.get("name") or mid,
                              "description": "not in byok's catalogue", "aliases": [],
-                             "available": True, "key_source": sources.get(p),
+                             "available": True, "key_source": source_name(sources.get(p)),
                              "default": mid == effective_default, "deprecated": False,
-                             "retired": False, "end_of_life": None, "in_catalog": False,
+                             "retired": False, "end_of_life": None, "in_catalogue": False,
                              "listed_by_provider": True})
     if as_json:
         output.emit_json(rows)
         return
-
-    def status(r: dict) -> str:
-        if r["retired"]:
-            return f"retired {r['end_of_life']}"
-        if r["deprecated"]:
-            return f"deprecated, ends {r['end_of_life']}"
-        return "" if r["in_catalog"] else "not in catalogue"
-
     output.table(
-        ["provider", "model", "default", "available", "key", "aliases", "status", "description"],
-        [[r["provider"], r["id"], "*" if r["default"] else "", "yes" if r["available"] else "no",
-          r["key_source"] or "-", ",".join(r["aliases"]), status(r), r["description"]]
-         for r in rows])
+        ["provider", "model", output.Column("default", show=lambda v: "*" if v == "yes" else ""),
+         "status", output.Column("key", drop=2), "aliases", output.text("description")],
+        [[r["provider"], r["id"], "yes" if r["default"] else "no", _status(r),
+          r["key_source"] or "none", ",".join(r["aliases"]), r["description"]] for r in rows],
+        header=not no_header)
+
+
+def _status(row: dict) -> str:
+    """Whether a model can be used now, in a word or two."""
+    if row["retired"]:
+        return "retired"
+    if row["key_source"] is None:
+        return "no key"
+    if row["listed_by_provider"] is False:
+        return "not listed"
+    if row["deprecated"]:
+        return f"ends {row['end_of_life']}"
+    return "usable"
 
 
 @app.command("default")
@@ -120,6 +129,7 @@ def default_model(
     provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic",
                                            autocompletion=complete.providers),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array (when showing)."),
+    no_header: bool = no_header_option(),
 ) -> None:
     """Show the default model of each provider, or set the default of the model's provider.
 
@@ -140,7 +150,8 @@ def default_model(
         if as_json:
             output.emit_json(rows)
         else:
-            output.table(["provider", "model", "source"], [list(r.values()) for r in rows])
+            output.table(["provider", "model", "source"], [list(r.values()) for r in rows],
+                         header=not no_header)
         return
     p, model_id = cat.resolve(model, prov)
     if cat.get(model_id) is None:

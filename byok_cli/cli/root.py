@@ -9,6 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from .. import __version__
+from ..errors import Code
 from .failures import exit_status
 from .fast import flag_value, number
 from .state import State, profile_name
@@ -94,7 +95,11 @@ class ByokGroup(TyperGroup):
     def make_context(self, info_name, args, parent=None, **extra):
         if parent is None:
             _fast_params(self, HELP_NAMES)
-        return super().make_context(info_name, args, parent=parent, **extra)
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except typer.TyperException as exc:
+            _usage_json(exc)
+            raise
 
     def list_commands(self, ctx):
         return list(COMMANDS)
@@ -119,10 +124,19 @@ class ByokGroup(TyperGroup):
             return super().invoke(ctx)
         except typer.Abort:
             raise typer.Exit(exit_status(KeyboardInterrupt(), False)) from None
-        except (typer.Exit, typer.TyperException):
+        except typer.Exit:
+            raise
+        except typer.TyperException as exc:  # a usage error in a command's arguments
+            _usage_json(exc)
             raise
         except (Exception, KeyboardInterrupt) as exc:
             raise typer.Exit(exit_status(exc, state(ctx).debug)) from None
+
+
+def _usage_json(exc: Exception) -> None:
+    from . import output
+
+    output.error_json(Code.USAGE.value, getattr(exc, "format_message", exc.__str__)())
 
 
 HELP_NAMES = ["-h", "--help"]
@@ -149,6 +163,11 @@ def single(name: str, function) -> typer.Typer:
                       context_settings={"help_option_names": HELP_NAMES})
     one.command(name)(function)
     return one
+
+
+def no_header_option():
+    return typer.Option(False, "--no-header",
+                        help="Leave out the header line of the table or tab-separated list.")
 
 
 def _version(value: bool) -> None:

@@ -35,6 +35,8 @@ def run(
                                 help="Keep this prompt and answer out of the history."),
     no_stdin: bool = typer.Option(False, "--no-stdin",
                                   help="Do not read stdin, even when it is a pipe or a file."),
+    no_header: bool = typer.Option(False, "--no-header",
+                                   help="With --explain: leave out the header line."),
 ) -> None:
     """Send a prompt and stream the answer to stdout.
 

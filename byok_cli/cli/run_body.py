@@ -21,30 +21,34 @@ def build_prompt(args: list[str], use_stdin: bool = True) -> str:
     return "\n\n".join(parts)
 
 
-def _print_plan(plan, as_json: bool) -> None:
+def _print_plan(plan, as_json: bool, header: bool) -> None:
     if as_json:
         output.emit_json(plan.to_dict())
         return
     for w in plan.warnings:
         output.warn(w)
-    output.table(["#", "provider", "model", "key", "role", "reason"],
+    output.table(["#", "provider", "model", "key", output.Column("role", drop=1),
+                  output.Column("reason", whole=False)],
                  [[i + 1, a.provider, a.model, a.key_label, a.role, a.reason]
-                  for i, a in enumerate(plan.attempts)])
+                  for i, a in enumerate(plan.attempts)], header=header)
 
 
 def run(st: State, *, prompt: list[str] | None, system: str | None, model: str | None,
         provider: str | None, max_tokens: int | None, temperature: float | None,
         no_stream: bool, as_json: bool, explain: bool, no_fallback: bool, cont: bool,
-        cid: int | None, no_log: bool, no_stdin: bool) -> None:
+        cid: int | None, no_log: bool, no_stdin: bool, no_header: bool) -> None:
     """Send a prompt and stream the answer to stdout (the parameters are `byok run`'s)."""
     from ..ask import AskOptions, ask, find_conversation, make_plan
     from ..keys import check_provider
 
     prov = check_provider(provider) if provider else None
     if explain:
-        _print_plan(make_plan(st.keychain, model, prov, not no_fallback), as_json)
+        _print_plan(make_plan(st.keychain, model, prov, not no_fallback), as_json, not no_header)
         return
     conversation = find_conversation(st.keychain, cid, cont)
+    if cont and conversation is None:
+        output.info(f"note: profile {st.profile!r} has no conversation to continue yet; "
+                    "starting a new one")
     text = build_prompt(prompt or [], not no_stdin)
     options = AskOptions(model=model, provider=prov, system=system, max_tokens=max_tokens,
                          temperature=temperature, stream=not no_stream,

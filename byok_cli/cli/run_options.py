@@ -23,7 +23,8 @@ OPTIONS = {'--system': ('system', 'text', None, None),
  '-c': ('cont', 'flag', None, None),
  '--cid': ('cid', 'int', 1, None),
  '--no-log': ('no_log', 'flag', None, None),
- '--no-stdin': ('no_stdin', 'flag', None, None)}
+ '--no-stdin': ('no_stdin', 'flag', None, None),
+ '--no-header': ('no_header', 'flag', None, None)}
 ARGUMENT = 'prompt'
 DEFAULTS = {'prompt': (),
  'system': None,
@@ -38,4 +39,5 @@ DEFAULTS = {'prompt': (),
  'cont': False,
  'cid': None,
  'no_log': False,
- 'no_stdin': False}
+ 'no_stdin': False,
+ 'no_header': False}

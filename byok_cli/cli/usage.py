@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from . import complete, output
-from .root import single, state
+from .root import no_header_option, single, state
 
 
 def usage(
@@ -16,6 +16,7 @@ def usage(
     provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic",
                                            autocompletion=complete.providers),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+    no_header: bool = no_header_option(),
 ) -> None:
     """Show usage per provider and model. No key material is ever logged.
 
@@ -37,15 +38,19 @@ def usage(
         output.emit_json(rows)
         return
 
-    def ms(v):
-        return "-" if v is None else f"{v} ms"
+    def ms(header: str, drop: int) -> output.Column:
+        return output.Column(header + " ms", drop=drop)
 
-    output.table(["provider", "model", "requests", "errors", "fallbacks", "tokens in/out",
-                  "ttft p50", "ttft p95", "total p50", "total p95"],
+    period = (" yet" if since.strip().lower() == "all" else
+              f" in the last {since.strip()}" if since.strip()[-1:].isalpha()
+              else f" since {since.strip()}")
+    output.table(["provider", "model", "requests", "errors", output.Column("fallbacks", drop=2),
+                  "tokens in", "tokens out", ms("ttft p50", 3), ms("ttft p95", 1),
+                  ms("total p50", 3), ms("total p95", 1)],
                  [[r["provider"], r["model"], r["requests"], r["errors"], r["fallbacks"],
-                   f"{r['input_tokens']}/{r['output_tokens']}", ms(r["ttft_p50_ms"]),
-                   ms(r["ttft_p95_ms"]), ms(r["latency_p50_ms"]), ms(r["latency_p95_ms"])]
-                  for r in rows])
+                   r["input_tokens"], r["output_tokens"], r["ttft_p50_ms"], r["ttft_p95_ms"],
+                   r["latency_p50_ms"], r["latency_p95_ms"]] for r in rows],
+                 header=not no_header, empty=f"no requests in profile {st.profile!r}{period}")
 
 
 app = single("usage", usage)
