@@ -108,8 +108,8 @@ def _draw(cols: list[Column], rows: list[list[str]], header: bool) -> None:
         return max([cell_len(line) for cell in cells for line in cell.splitlines() or [""]]
                    or [1])
 
-    console = Console(no_color=not colour_allowed(sys.stdout), highlight=False,
-                      soft_wrap=False)
+    colour = colour_allowed(sys.stdout)
+    console = Console(no_color=not colour, highlight=False, soft_wrap=False)
     width = console.width
     visible = list(range(len(cols)))
     widths = {i: natural(i) for i in visible}
@@ -125,13 +125,17 @@ def _draw(cols: list[Column], rows: list[list[str]], header: bool) -> None:
     wrapping = [i for i in visible if not cols[i].whole]
     room = width - needed([i for i in visible if cols[i].whole]) - _GAP * len(wrapping)
     want = sum(widths[i] for i in wrapping)
-    if want > room:  # share what is left in proportion to what each would like
+    if want > room:  # each its minimum, and what is left in proportion to what it would like
+        least = {i: min(widths[i], _MIN_WRAP) for i in wrapping}
+        spare = max(0, room - sum(least.values()))
+        more = sum(widths[i] - least[i] for i in wrapping) or 1
         for i in wrapping:
-            widths[i] = max(min(widths[i], _MIN_WRAP), room * widths[i] // max(want, 1))
+            widths[i] = least[i] + spare * (widths[i] - least[i]) // more
     total = sum(widths[i] for i in visible) + _GAP * (len(visible) - 1)
     t = Table(*[RichColumn(cols[i].header, width=widths[i], no_wrap=cols[i].whole,
                            overflow="fold") for i in visible],
-              show_header=header, header_style="bold", box=None, pad_edge=False)
+              show_header=header, header_style="bold" if colour else "", box=None,
+              pad_edge=False)
     for row in rows:
         t.add_row(*[row[i] for i in visible])
     if total > width:  # even the whole columns do not fit: let the terminal wrap, never cut
