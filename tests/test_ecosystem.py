@@ -1,7 +1,5 @@
 """Shell completions, the Python API, and packaging metadata."""
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,37 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_generated_files_are_fresh():
-    """The completions and the fast path's option tables (byok_cli/cli/run_options.py)."""
+    """The fast path's option tables (byok_cli/cli/run_options.py)."""
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "generate.py"), "--check"],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert (ROOT / "completions" / "_byok").read_text().startswith("#compdef byok\n")
-
-
-def bash_complete(byok_env, words: list[str]) -> list[str]:
-    """What the committed bash completion offers, in a real bash, for `words` + TAB."""
-    script = (f'source "{ROOT / "completions" / "byok.bash"}"\n'
-              f'COMP_WORDS=({" ".join(repr(w) for w in words)}); '
-              f'COMP_CWORD={len(words) - 1}\n'
-              '_byok_completion byok\nprintf "%s\\n" "${COMPREPLY[@]}"\n')
-    env = {**byok_env.vars, "PATH": f"{BYOK.parent}:{os.environ['PATH']}"}
-    proc = subprocess.run(["bash", "--norc", "-c", script], capture_output=True, text=True,
-                          env=env, timeout=30)
-    assert proc.returncode == 0, proc.stderr
-    return [x for x in proc.stdout.splitlines() if x]
-
-
-@pytest.mark.skipif(not shutil.which("bash"), reason="no bash")
-def test_bash_completion_offers_providers_models_and_commands(byok_env):
-    assert bash_complete(byok_env, ["byok", "key", "set", ""]) == ["openai", "anthropic"]
-    models = bash_complete(byok_env, ["byok", "run", "-m", ""])
-    assert {"gpt-6.2-sol", "claude-sonnet-5-5", "sonnet", "haiku", "mini"} <= set(models)
-    assert bash_complete(byok_env, ["byok", "run", "-m", "claude-h"]) == [
-        "claude-haiku-5-5", "claude-haiku-4-5"]
-    assert {"run", "chat", "key", "models", "vault"} <= set(
-        bash_complete(byok_env, ["byok", ""]))
-    assert "--no-fallback" in bash_complete(byok_env, ["byok", "run", "--"])
-    assert "preferred-provider" in bash_complete(byok_env, ["byok", "config", "set", ""])
 
 
 def test_completion_imports_no_sdk(byok_env):

@@ -24,9 +24,9 @@ def main() -> None:
         from .root import app
 
         if completing:  # the shell asks for completions
-            from typer._completion_classes import completion_init
+            from .complete import init
 
-            completion_init()
+            init()
         app(prog_name="byok")
     except (KeyboardInterrupt, BrokenPipeError) as exc:  # while parsing, before invoke
         sys.exit(exit_status(exc, False))

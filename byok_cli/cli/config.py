@@ -20,6 +20,14 @@ SETTINGS = {
     "anthropic.base_url": "anthropic_base_url",
     "logging": "logging",
 }
+SETTINGS_HELP = {
+    "preferred-provider": "openai, anthropic, or system (environment keys only)",
+    "openai.model": "OpenAI model byok uses unless told otherwise",
+    "anthropic.model": "Anthropic model byok uses unless told otherwise",
+    "openai.base_url": "OpenAI-compatible endpoint (a proxy or a local server)",
+    "anthropic.base_url": "Anthropic endpoint (a proxy)",
+    "logging": "on or off: keep prompts and answers in the history",
+}
 
 
 def _column(name: str) -> str:
@@ -53,8 +61,11 @@ def _check(column: str, value: str) -> str | None:
 
 @app.command("set")
 def set_value(ctx: typer.Context,
-              name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.settings),
-              value: str = typer.Argument(..., metavar="VALUE")) -> None:
+              name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.settings,
+                                         help="The setting (see `byok config show`)."),
+              value: str = typer.Argument(..., metavar="VALUE",
+                                          autocompletion=complete.setting_values,
+                                          help="Its new value.")) -> None:
     """Change a setting of the profile ("default" or "none" resets a model or URL).
 
     Examples:
@@ -72,7 +83,8 @@ def set_value(ctx: typer.Context,
 
 @app.command("get")
 def get_value(ctx: typer.Context,
-              name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.settings)
+              name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.settings,
+                                         help="The setting (see `byok config show`).")
               ) -> None:
     """Print one setting's value (empty when it is the default).
 

@@ -19,7 +19,9 @@ MARKER = "BYOK_EXEC"
 
 def exec_command(
     ctx: typer.Context,
-    command: List[str] = typer.Argument(..., metavar="-- COMMAND [ARGS]..."),
+    command: List[str] = typer.Argument(..., metavar="-- COMMAND [ARGS]...",
+                                        autocompletion=complete.commands,
+                                        help="The program to run, and its arguments."),
     provider: Optional[str] = typer.Option(
         None, "--provider", "-p", help="Only this provider's key (default: every provider).",
         autocompletion=complete.providers),

@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import ByokError, Code
-from . import output
+from . import complete, output
 from .root import group, no_header_option, state
 
 app = group("Browse and delete stored conversations.")
@@ -21,7 +21,8 @@ def _one_line(text: str | None, width: int = 60) -> str:
 @app.command("list")
 def list_conversations(
     ctx: typer.Context,
-    limit: int = typer.Option(50, "--limit", "-n", min=1, help="How many, newest first."),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, metavar="N",
+                                help="How many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
     no_header: bool = no_header_option(),
 ) -> None:
@@ -44,7 +45,9 @@ def list_conversations(
 
 
 @app.command("show")
-def show(ctx: typer.Context, cid: int = typer.Argument(..., metavar="ID"),
+def show(ctx: typer.Context,
+         cid: int = typer.Argument(..., metavar="ID", autocompletion=complete.conversations,
+                                   help="The conversation's id (see `byok history list`)."),
          as_json: bool = typer.Option(False, "--json", help="Print a JSON object.")) -> None:
     """Show a conversation's messages, with the model that wrote each answer.
 
@@ -70,7 +73,10 @@ def show(ctx: typer.Context, cid: int = typer.Argument(..., metavar="ID"),
 
 
 @app.command("rm")
-def remove(ctx: typer.Context, cid: int = typer.Argument(..., metavar="ID")) -> None:
+def remove(ctx: typer.Context,
+           cid: int = typer.Argument(..., metavar="ID", autocompletion=complete.conversations,
+                                     help="The conversation's id (see `byok history list`).")
+           ) -> None:
     """Delete one conversation.
 
     Example:

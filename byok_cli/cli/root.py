@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 
 from .. import __version__
 from ..errors import Code
+from . import complete
 from .failures import exit_status
 from .fast import flag_value, number
 from .state import State, profile_name
@@ -19,10 +20,10 @@ EXAMPLES = """
 Examples:
 
 \b
-  printf %s "$OPENAI_KEY" | byok key set openai   # store a key (never from argv)
-  byok key list                                   # what is stored, masked
-  byok models list                                # which models you can use
-  git diff | byok run "write a commit message"    # stdin, then the arguments
+  printf %s "$OPENAI_KEY" | byok key set openai  # store a key (not in argv)
+  byok key list                                  # what is stored, masked
+  byok models list                               # which models you can use
+  git diff | byok run "write a commit message"   # stdin, then the arguments
 """
 
 
@@ -81,11 +82,62 @@ def _fast_params(command, help_names: list[str]) -> None:
         _fast_params(sub, help_names)
 
 
+def _plain_help(command) -> None:
+    """Help in words, not Python types: `PROVIDER`, not `{PROVIDER}`, `PROVIDER <str>` or
+    `<int range>`; numeric bounds said plainly; examples kept on their lines at any width.
+    If typer's internals change, this does nothing."""
+    try:
+        from typer.core import TyperArgument, TyperOption
+    except ImportError:
+        return
+    for param in getattr(command, "params", ()):
+        if isinstance(param, TyperOption) and not param.is_flag:
+            param.metavar = param.metavar or param.name.upper()
+            bounds = _bounds(param.min, param.max)
+            if bounds and bounds not in (param.help or ""):
+                param.help = f"{param.help or ''} ({bounds})".strip()
+            param._get_number_range_help_str = lambda: None
+        elif isinstance(param, TyperArgument):
+            name = (param.metavar or param.name.upper()).strip("[]")
+            if param.nargs != 1 and not name.endswith("..."):
+                name += "..."
+            param.metavar = name
+            shown = name if param.required else f"[{name}]"
+            param._usage_display_name = lambda shown=shown: shown
+            param._rich_display_name = lambda name=name: name
+            param.display_type_rich = lambda ctx: None
+    if getattr(command, "help", None):
+        command.help = _keep_examples(command.help)
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub)
+
+
+def _bounds(low, high) -> str | None:
+    if low is None and high is None:
+        return None
+    if high is None:
+        return f"at least {low}"
+    if low is None:
+        return f"at most {high}"
+    return f"{low} to {high}"
+
+
+def _keep_examples(text: str) -> str:
+    """Mark the paragraphs after "Example(s):" so that click never rewraps them."""
+    paragraphs = text.split("\n\n")
+    examples = False
+    for i, paragraph in enumerate(paragraphs):
+        if examples and paragraph.strip() and not paragraph.startswith("\b"):
+            paragraphs[i] = "\b\n" + paragraph
+        examples = examples or paragraph.strip().rstrip(":") in ("Example", "Examples")
+    return "\n\n".join(paragraphs)
+
+
 # Command groups, each in its own module, imported only when used: `byok run` need not
 # load the key, models and config commands, and `byok key list` need not load `run`.
 COMMANDS = {"run": "run", "chat": "chat", "key": "key", "models": "models",
             "config": "config", "history": "history", "usage": "usage", "exec": "exec",
-            "vault": "vault", "doctor": "doctor"}
+            "vault": "vault", "doctor": "doctor", "completion": "completion"}
 
 
 class ByokGroup(TyperGroup):
@@ -95,6 +147,7 @@ class ByokGroup(TyperGroup):
     def make_context(self, info_name, args, parent=None, **extra):
         if parent is None:
             _fast_params(self, HELP_NAMES)
+            _plain_help(self)
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except typer.TyperException as exc:
@@ -116,6 +169,7 @@ class ByokGroup(TyperGroup):
             command = get_command(module.app)
             command.name = name
             _fast_params(command, HELP_NAMES)
+            _plain_help(command)
             self.commands[name] = command
         return self.commands[name]
 
@@ -181,7 +235,8 @@ def root(
     ctx: typer.Context,
     profile: Optional[str] = typer.Option(
         None, "--profile", envvar="BYOK_PROFILE", metavar="NAME",
-        help="Settings profile to use (default: 'default')."),
+        help="Settings profile to use (default: 'default').",
+        autocompletion=complete.profiles),
     debug: bool = typer.Option(False, "--debug", envvar="BYOK_DEBUG",
                                help="Show tracebacks (keys masked) on failures."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,

@@ -12,7 +12,8 @@ from .root import no_header_option, single, state
 
 def usage(
     ctx: typer.Context,
-    since: str = typer.Option("7d", "--since", help="7d, 24h, 30m, 2w, all, or a date."),
+    since: str = typer.Option("7d", "--since", metavar="WHEN",
+                                help="7d, 24h, 30m, 2w, all, or a date."),
     provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic",
                                            autocompletion=complete.providers),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
