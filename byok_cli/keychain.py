@@ -218,6 +218,15 @@ class Keychain:
         if row is not None and row.status != "valid":
             self.mark(provider, "valid")
 
+    def missing_profile_note(self) -> str | None:
+        """"profile 'wrok' has no keys; profiles: default, work" when this profile has no
+        stored key and others have (a mistyped --profile, most likely)."""
+        with_keys = self.store.profiles_with_keys()
+        if not with_keys or self.profile in with_keys:
+            return None
+        names = sorted(set(self.store.profiles()) | set(with_keys))
+        return f"profile {self.profile!r} has no keys; profiles: {', '.join(names)}"
+
     def report(self, providers: tuple[str, ...] = PROVIDERS) -> list[KeyReport]:
         """What `key list` shows; reads no secret from the keyring."""
         stored = self.store.keys(self.profile)

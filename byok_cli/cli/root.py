@@ -6,6 +6,7 @@ import sys
 from typing import Optional
 
 import typer
+import typer.main
 from typer.core import TyperGroup
 
 from .. import __version__
@@ -28,10 +29,21 @@ Examples:
 
 
 def state(ctx: typer.Context) -> State:
+    """The invocation's state, with --profile and --debug given after the command applied
+    (they win over those before it and the environment's)."""
     root = ctx.find_root()
     if not isinstance(root.obj, State):
         root.obj = State()
-    return root.obj
+    st = root.obj
+    after = ctx.meta.pop("byok.profile", None)
+    if after is not None:
+        name = profile_name(after)
+        if name is None:
+            raise typer.BadParameter(PROFILE_RULE, param_hint="--profile")
+        st.profile = name
+    if ctx.meta.pop("byok.debug", None):
+        st.debug = True
+    return st
 
 
 def _fast_params(command, help_names: list[str]) -> None:
@@ -112,6 +124,37 @@ def _plain_help(command) -> None:
         _plain_help(sub)
 
 
+def _global_options(command) -> None:
+    """--profile and --debug after the command too (`byok key list --profile work`): each
+    leaf command gets both; given there, they win over the root's and the environment."""
+    subcommands = getattr(command, "commands", None)
+    if subcommands is not None:
+        for sub in subcommands.values():
+            _global_options(sub)
+        return
+    carrier = typer.main.get_command(single("carrier", _carrier))
+    for param in carrier.params:
+        if param.name in ("profile", "debug"):
+            param.expose_value = False
+            command.params.append(param)
+
+
+def _given(ctx: typer.Context, param: typer.CallbackParam, value):
+    if value is not None and not ctx.resilient_parsing:
+        ctx.meta[f"byok.{param.name}"] = value  # shared by every context; see state()
+    return value
+
+
+def _carrier(
+    profile: Optional[str] = typer.Option(
+        None, "--profile", metavar="NAME", callback=_given, autocompletion=complete.profiles,
+        help="Settings profile to use (here as before the command)."),
+    debug: Optional[bool] = typer.Option(None, "--debug", callback=_given,
+                                         help="Show tracebacks (keys masked) on failures."),
+) -> None:
+    """Carries the global options that every command accepts after its name too."""
+
+
 def _bounds(low, high) -> str | None:
     if low is None and high is None:
         return None
@@ -137,7 +180,8 @@ def _keep_examples(text: str) -> str:
 # load the key, models and config commands, and `byok key list` need not load `run`.
 COMMANDS = {"run": "run", "chat": "chat", "key": "key", "models": "models",
             "config": "config", "history": "history", "usage": "usage", "exec": "exec",
-            "vault": "vault", "doctor": "doctor", "completion": "completion"}
+            "vault": "vault", "doctor": "doctor", "profile": "profile",
+            "completion": "completion"}
 
 
 class ByokGroup(TyperGroup):
@@ -168,6 +212,7 @@ class ByokGroup(TyperGroup):
             module = importlib.import_module(f"{__package__}.{COMMANDS[name]}")
             command = get_command(module.app)
             command.name = name
+            _global_options(command)
             _fast_params(command, HELP_NAMES)
             _plain_help(command)
             self.commands[name] = command
@@ -184,7 +229,8 @@ class ByokGroup(TyperGroup):
             _usage_json(exc)
             raise
         except (Exception, KeyboardInterrupt) as exc:
-            raise typer.Exit(exit_status(exc, state(ctx).debug)) from None
+            st = state(ctx)
+            raise typer.Exit(exit_status(exc, st.debug, st)) from None
 
 
 def _usage_json(exc: Exception) -> None:
@@ -194,6 +240,7 @@ def _usage_json(exc: Exception) -> None:
 
 
 HELP_NAMES = ["-h", "--help"]
+PROFILE_RULE = "use letters, digits, '-', '_' or '.' (at most 64)"
 app = typer.Typer(
     name="byok", cls=ByokGroup, no_args_is_help=True, add_completion=False,
     pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -245,7 +292,6 @@ def root(
     st = state(ctx)
     name = profile_name(profile)
     if name is None:
-        raise typer.BadParameter("use letters, digits, '-', '_' or '.' (at most 64)",
-                                 param_hint="--profile")
+        raise typer.BadParameter(PROFILE_RULE, param_hint="--profile")
     st.profile = name
     st.debug = debug
