@@ -80,11 +80,12 @@ class Catalog(NamedTuple):
         known = self.lookup(name)
         if known:
             if provider and known.provider != provider:
-                raise ByokError(Code.USAGE, f"{name!r} is a {known.provider} model, not {provider}")
+                raise ByokError(Code.USAGE, f"{name!r} is a model of {known.provider}, "
+                                f"not of {provider}")
             return known.provider, known.id
         named_for = self.provider_of(name)
         if provider and named_for not in (None, provider):
-            raise ByokError(Code.USAGE, f"{name!r} is not an {provider} model")
+            raise ByokError(Code.USAGE, f"{name!r} is not a model of {provider}")
         if (provider or named_for) is None:
             raise ByokError(Code.MODEL_NOT_FOUND, f"unknown model {name!r}",
                             hint="see `byok models list`, or give the provider with -p")

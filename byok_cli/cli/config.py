@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from ..catalog import load
 from ..errors import ByokError, Code
 from . import complete, output
 from .root import group, no_header_option, state
@@ -38,7 +37,7 @@ def _column(name: str) -> str:
     return column
 
 
-def _check(column: str, value: str) -> str | None:
+def _check(st, column: str, value: str) -> str | None:
     value = value.strip()
     if column == "preferred_provider":
         if value not in ("openai", "anthropic", "system"):
@@ -52,8 +51,9 @@ def _check(column: str, value: str) -> str | None:
     if value in ("", "default", "none"):
         return None  # back to the default
     if column.endswith("_model"):
-        provider = column.split("_")[0]
-        return load().resolve(value, provider)[1]
+        from .models import choose_model
+
+        return choose_model(st, value, column.split("_")[0])[1]
     if not value.startswith(("http://", "https://")) or any(c.isspace() for c in value):
         raise ByokError(Code.USAGE, f"{value!r} is not an http(s) URL")
     return value.rstrip("/")
@@ -76,7 +76,7 @@ def set_value(ctx: typer.Context,
     """
     st = state(ctx)
     column = _column(name)
-    st.store.set_setting(st.profile, column, _check(column, value))
+    st.store.set_setting(st.profile, column, _check(st, column, value))
     output.info(f"{name} = {st.store.settings(st.profile)[column] or '(default)'} "
                 f"for profile {st.profile!r}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
 import time
 from typing import Optional
 
@@ -130,8 +131,13 @@ def default_model(
                                            autocompletion=complete.providers),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array (when showing)."),
     no_header: bool = no_header_option(),
+    yes: bool = typer.Option(False, "--yes", "-y",
+                             help="Also make the model's provider the preferred one, unasked."),
 ) -> None:
     """Show the default model of each provider, or set the default of the model's provider.
+
+    When that provider is not the preferred one, asks whether to make it so (so that
+    `byok run` uses the model); --yes does it unasked.
 
     Examples:
 
@@ -153,8 +159,48 @@ def default_model(
             output.table(["provider", "model", "source"], [list(r.values()) for r in rows],
                          header=not no_header)
         return
-    p, model_id = cat.resolve(model, prov)
-    if cat.get(model_id) is None:
-        output.warn(f"{model_id} is not in byok's catalogue; it is stored as given")
+    p, model_id = choose_model(st, model, prov)
     st.store.set_setting(st.profile, f"{p}_model", model_id)
     output.info(f"default {p} model for profile {st.profile!r}: {model_id}")
+    preferred = st.store.settings(st.profile)["preferred_provider"]
+    if preferred == p:
+        return
+    now = ("only environment keys (preferred provider 'system')" if preferred == "system"
+           else f"{preferred} (the preferred provider)")
+    if not (yes or sys.stdin.isatty()):
+        output.info(f"note: `byok run` still uses {now}; to use {model_id}, run "
+                    f"`byok config set preferred-provider {p}`, or this with --yes")
+        return
+    if not yes:
+        output.info(f"`byok run` uses {now}")
+    output.confirm(f"Make {p} the preferred provider, so that `byok run` uses {model_id}?", yes,
+                   f"switch the preferred provider to {p}")
+    st.store.set_setting(st.profile, "preferred_provider", p)
+    output.info(f"preferred provider for profile {st.profile!r}: {p} (was {preferred})")
+    if p not in _key_sources(st):
+        output.warn(f"there is no {p} key yet: store one with `byok key set {p}`")
+
+
+def choose_model(st, name: str, provider: str | None = None) -> tuple[str, str]:
+    """(provider, model id) for a default model: a catalogue model that has not reached end
+    of life, or a model the provider lists or that a custom base URL may serve."""
+    from ..providers import base_url_for
+
+    cat = load()
+    p, model_id = cat.resolve(name, provider)
+    known = cat.get(model_id)
+    if known is not None:
+        if known.is_retired(dt.date.today()):
+            raise ByokError(Code.MODEL_NOT_FOUND, f"{model_id} reached end of life on "
+                            f"{known.end_of_life}", hint=f"use {cat.default(p)} instead", provider=p)
+        return p, model_id
+    base_url = base_url_for(p, st.store.settings(st.profile).get(f"{p}_base_url"))
+    if base_url:
+        output.warn(f"{model_id} is not in byok's catalogue; kept for {base_url}")
+        return p, model_id
+    cached = st.store.cached_models(p, "default")
+    if cached and model_id in {m["id"] for m in json.loads(cached[1])}:
+        return p, model_id
+    raise ByokError(Code.MODEL_NOT_FOUND, f"unknown {p} model {name!r}",
+                    hint=f"see `byok models list -p {p}`, or `--remote` for {p}'s own list",
+                    provider=p)
