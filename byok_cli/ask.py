@@ -63,6 +63,16 @@ def find_conversation(keychain: Keychain, cid: int | None, latest: bool) -> int 
     return None
 
 
+def choose(options: AskOptions, history: list[Message]) -> tuple[str | None, str | None]:
+    """(model, provider) asked for: the options', else the model the conversation last
+    used."""
+    if not options.model and not options.provider:
+        last = [m for m in history if m.role == "assistant" and m.model]
+        if last:
+            return last[-1].model, last[-1].provider
+    return options.model, options.provider
+
+
 def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
         conversation_id: int | None = None, history: list[Message] | None = None,
         on_text: Callable[[str], None] = lambda s: None,
@@ -78,11 +88,7 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     stored = store.conversation(profile, conversation_id) if conversation_id else None
     if history is None:
         history = stored.messages if stored else []
-    model, provider = options.model, options.provider
-    if not model and not provider:
-        last = [m for m in history if m.role == "assistant" and m.model]
-        if last:  # carry on with the model the conversation last used
-            model, provider = last[-1].model, last[-1].provider
+    model, provider = choose(options, history)
     the_plan = make_plan(keychain, model, provider, options.fallback)
     for warning in the_plan.warnings:
         on_warning(warning)

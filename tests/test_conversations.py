@@ -152,7 +152,7 @@ def test_chat_in_a_terminal(both, fake):
     child = pexpect.spawn(str(BYOK), ["chat"], env={**both.vars, "BYOK_TIMEOUT": "30"},
                           encoding="utf-8", timeout=20)
     try:
-        child.expect("/exit")            # the banner
+        child.expect("openai gpt-6.2-sol with the stored key")  # the banner
         child.expect("› ")
         child.sendline("hello terminal")
         child.expect(r"Echo\[gpt-6.2-sol\]: hello terminal")
