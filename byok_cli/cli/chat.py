@@ -9,6 +9,7 @@ import typer
 
 from ..errors import ByokError, Code
 from . import complete, output
+from .progress import Waiting
 from .root import single, state
 
 COMMANDS = [
@@ -134,8 +135,10 @@ def chat(
                 break
             continue
         try:
-            result = ask(st.keychain, line, options, conversation_id=conversation,
-                         history=transcript, on_text=printer, on_warning=output.warn)
+            with Waiting() as waiting:
+                result = ask(st.keychain, line, options, conversation_id=conversation,
+                             history=transcript, on_text=waiting.text(printer),
+                             on_warning=waiting.message(output.warn))
             printer.end()
             conversation = result.conversation_id
         except KeyboardInterrupt:

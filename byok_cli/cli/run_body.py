@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ..errors import ByokError, Code
 from . import output
+from .progress import Waiting
 from .state import State
 
 
@@ -54,9 +55,11 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
                          temperature=temperature, stream=not no_stream,
                          fallback=not no_fallback, log=not no_log)
     printer = output.Printer(quiet=as_json)
+    waiting = Waiting()
     try:
-        result = ask(st.keychain, text, options, conversation_id=conversation,
-                     on_text=printer, on_warning=output.warn)
+        with waiting:
+            result = ask(st.keychain, text, options, conversation_id=conversation,
+                         on_text=waiting.text(printer), on_warning=waiting.message(output.warn))
     except ByokError as err:
         shown = bool(printer.last)
         printer.end()
