@@ -9,6 +9,7 @@ import typer
 
 from ..errors import ByokError, Code
 from . import complete, output
+from .options import BASE_URL, EFFORT, TEMPERATURE
 from .progress import Waiting
 from .root import single, state
 
@@ -89,6 +90,9 @@ def chat(
     no_log: bool = typer.Option(False, "--no-log", help="Keep this chat out of the history."),
     no_fallback: bool = typer.Option(False, "--no-fallback",
                                      help="No model or provider fallback."),
+    temperature: Optional[float] = TEMPERATURE,
+    effort: Optional[str] = EFFORT,
+    base_url: Optional[str] = BASE_URL,
 ) -> None:
     """Chat interactively. Reads one message a turn (also from a pipe); answers stream.
 
@@ -103,10 +107,13 @@ def chat(
     """
     from ..ask import AskOptions, ask, find_conversation
     from ..keys import check_provider
+    from .run_body import effort_level
 
     st = state(ctx)
     options = AskOptions(model=model, provider=check_provider(provider) if provider else None,
-                         system=system, fallback=not no_fallback, log=not no_log)
+                         system=system, fallback=not no_fallback, log=not no_log,
+                         temperature=temperature, effort=effort_level(effort),
+                         base_url=base_url)
     conversation = find_conversation(st.keychain, cid, cont)
     if cont and conversation is None:
         output.info(f"note: profile {st.profile!r} has no conversation to continue yet; "
@@ -154,7 +161,9 @@ def _answering(st, options, transcript):
     from ..ask import choose, make_plan
 
     model, provider = choose(options, transcript)
-    return make_plan(st.keychain, model, provider, options.fallback).attempts[0]
+    return make_plan(st.keychain, model, provider, options.fallback,
+                     temperature=options.temperature, effort=options.effort,
+                     base_url=options.base_url).attempts[0]
 
 
 def _describe(attempt) -> str:

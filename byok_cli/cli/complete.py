@@ -115,6 +115,19 @@ def commands(ctx, incomplete: str) -> list[str]:
     return sorted(found)
 
 
+def efforts(incomplete: str) -> list[str]:
+    from ..catalog import load
+
+    levels = dict.fromkeys(x for v in load().effort_levels.values() for x in v)
+    return [e for e in levels if e.startswith(incomplete)]
+
+
+def import_sources(incomplete: str) -> list[str]:
+    from ..importers import SOURCES
+
+    return [s for s in SOURCES if s.startswith(incomplete)]
+
+
 def shells(incomplete: str) -> list[str]:
     return [s for s in ("bash", "zsh", "fish") if s.startswith(incomplete)]
 

@@ -32,10 +32,14 @@ def exit_status(exc: BaseException, debug: bool, st=None) -> int:
     if isinstance(exc, BrokenPipeError):
         silence_stdout()
         return 0
-    # A bug: say so plainly, keys masked.
+    # A bug: say so plainly, on one line, keys masked. Never a provider or network error:
+    # those are ByokErrors, built where byok knows what happened.
     if debug:
         print_traceback()
-    message = redact(f"internal error: {type(exc).__name__}: {exc}")
+    what = " ".join(f"{type(exc).__name__}: {exc}".split())
+    if len(what) > 200:
+        what = what[:199] + "…"
+    message = redact(f"internal error: {what}")
     output.error(message + " (run with --debug for details)")
     output.error_json(Code.INTERNAL.value, message, "run with --debug for details")
     return Code.INTERNAL.exit_status
