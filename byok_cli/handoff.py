@@ -14,11 +14,10 @@ from typing import NamedTuple
 
 from .errors import ByokError, Code
 from .keychain import Keychain
-from .keys import ENV_VARS
+from .keys import ENV_VARS, source_name
 from .store import Handoff
 
 DEFAULT_NAME = "default"
-SOURCE_NAMES = {"user": "stored", "system": "environment"}
 # A parent that is one of these ran `byok key get` for someone else (`$(…)`, `sh -c`):
 # the log names that someone too.
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "fish", "ksh", "mksh", "ash", "busybox",
@@ -69,7 +68,7 @@ def key_to_give(keychain: Keychain, provider: str, name: str = DEFAULT_NAME) -> 
     if source == "user":
         row = keychain.store.get_key(keychain.profile, provider)
         status = row.status if row else None
-    return GivenKey(provider, name, SOURCE_NAMES[source], key, status)
+    return GivenKey(provider, name, source_name(source), key, status)
 
 
 def record(keychain: Keychain, given: GivenKey, now: float | None = None) -> Handoff:
