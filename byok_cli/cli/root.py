@@ -133,8 +133,9 @@ def _global_options(command) -> None:
             _global_options(sub)
         return
     carrier = typer.main.get_command(single("carrier", _carrier))
+    taken = {opt for param in command.params for opt in getattr(param, "opts", ())}
     for param in carrier.params:
-        if param.name in ("profile", "debug"):
+        if param.name in ("profile", "debug") and not taken & set(param.opts):
             param.expose_value = False
             command.params.append(param)
 
