@@ -35,8 +35,9 @@ class Code(str, enum.Enum):
     DECRYPT_FAILED = ("DECRYPT_FAILED", 13)
     STORE_ERROR = ("STORE_ERROR", 14)
     INCOMPLETE_OUTPUT = ("INCOMPLETE_OUTPUT", 15)
-    DECLINED = ("DECLINED", 16)            # "no" to a confirmation: nothing was changed
-    NEEDS_ATTENTION = ("NEEDS_ATTENTION", 17)  # doctor found warnings (and no failure)
+    BUDGET_EXCEEDED = ("BUDGET_EXCEEDED", 16)
+    DECLINED = ("DECLINED", 17)            # "no" to a confirmation: nothing was changed
+    NEEDS_ATTENTION = ("NEEDS_ATTENTION", 18)  # doctor found warnings (and no failure)
     NOT_EXECUTABLE = ("NOT_EXECUTABLE", 126)   # exec: the shell's codes for these two
     COMMAND_NOT_FOUND = ("COMMAND_NOT_FOUND", 127)
     INTERRUPTED = ("INTERRUPTED", 130)

@@ -92,7 +92,7 @@ def test_no_log_and_logging_setting_keep_text_out(both, fake):
     assert json.loads(both.run("history", "list", "--json").stdout) == []
     db = (both.home / DB_NAME).read_bytes()
     assert b"secret plans" not in db
-    usage = json.loads(both.run("usage", "--json").stdout)
+    usage = json.loads(both.run("usage", "--json").stdout)["rows"]
     assert usage[0]["requests"] == 2  # the figures are still kept
 
 
@@ -184,7 +184,7 @@ def test_usage_after_success_failure_and_fallback(byok_env, fake):
     assert byok_env.run("run", "fell back", env=env).returncode == 0   # fallback 1
     assert byok_env.run("run", "ok", env=env).returncode == 0          # stored key still first
     assert byok_env.run("run", "fails").returncode == Code.UNAUTHORIZED.exit_status
-    rows = json.loads(byok_env.run("usage", "--json").stdout)
+    rows = json.loads(byok_env.run("usage", "--json").stdout)["rows"]
     assert len(rows) == 1
     row = rows[0]
     assert (row["provider"], row["model"], row["requests"], row["errors"],
@@ -194,13 +194,17 @@ def test_usage_after_success_failure_and_fallback(byok_env, fake):
         "SELECT key_source, fallbacks, code FROM usage ORDER BY id").fetchall()
     assert raw == [("system", "key_rejected", "OK"), ("system", "key_rejected", "OK"),
                    ("user", "", "UNAUTHORIZED")]
-    assert byok_env.run("usage", "--provider", "anthropic", "--json").stdout.strip() == "[]"
+    assert json.loads(byok_env.run("usage", "--provider", "anthropic", "--json").stdout)[
+        "rows"] == []
     plain = byok_env.run("usage").stdout.splitlines()
     assert plain[0].split("\t") == ["provider", "model", "requests", "errors", "fallbacks",
-                                    "tokens in", "tokens out", "ttft p50 ms", "ttft p95 ms",
-                                    "total p50 ms", "total p95 ms"]
+                                    "tokens in", "tokens out", "cost usd", "ttft p50 ms",
+                                    "ttft p95 ms", "total p50 ms", "total p95 ms"]
+    row = plain[1].split("\t")
     assert plain[1].startswith("openai\tgpt-6.2-sol\t3\t1\t2\t22\t")
-    assert all(v.isdigit() for v in plain[1].split("\t")[2:])  # bare numbers: no "ms"
+    assert row[7] == "unknown"  # no price for this model: never 0
+    assert all(v.isdigit() for v in row[2:7] + row[8:])  # bare numbers: no "ms"
+    assert plain[2].split("\t")[:3] == ["total", "", "3"]
     assert byok_env.run("usage", "--no-header").stdout.splitlines() == plain[1:]
 
 

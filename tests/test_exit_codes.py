@@ -17,7 +17,7 @@ def test_declining_a_confirmation_has_its_own_status(byok_env):
         child.sendline("n")
         child.expect(pexpect.EOF)
         child.close()
-        assert child.exitstatus == Code.DECLINED.exit_status == 16, args
+        assert child.exitstatus == Code.DECLINED.exit_status == 17, args
         assert b"declined" in child.before
     assert json.loads(byok_env.run("key", "list", "--json").stdout)[0]["stored"] is True
 

@@ -48,6 +48,8 @@ def setting_values(ctx, incomplete: str) -> list:
                   ("system", "environment keys only")]
     elif name == "logging":
         values = [("on", "keep prompts and answers"), ("off", "keep usage figures only")]
+    elif name in ("show-cost", "allow-unpriced"):
+        values = [("on", ""), ("off", "")]
     elif name.endswith(".model"):
         values = [("default", "the catalogue's default"), *_models("", name.split(".")[0])]
     elif name.endswith(".base_url"):

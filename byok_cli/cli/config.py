@@ -18,7 +18,10 @@ SETTINGS = {
     "openai.base_url": "openai_base_url",
     "anthropic.base_url": "anthropic_base_url",
     "logging": "logging",
+    "show-cost": "show_cost",
+    "allow-unpriced": "allow_unpriced",
 }
+ON_OFF = {"logging", "show_cost", "allow_unpriced"}
 SETTINGS_HELP = {
     "preferred-provider": "openai, anthropic, or system (environment keys only)",
     "openai.model": "OpenAI model byok uses unless told otherwise",
@@ -26,6 +29,8 @@ SETTINGS_HELP = {
     "openai.base_url": "OpenAI-compatible endpoint (a proxy or a local server)",
     "anthropic.base_url": "Anthropic endpoint (a proxy)",
     "logging": "on or off: keep prompts and answers in the history",
+    "show-cost": "on or off: show each answer's cost on a terminal",
+    "allow-unpriced": "on or off: send to models of unknown price even under a budget",
 }
 
 
@@ -44,9 +49,10 @@ def _check(st, column: str, value: str) -> str | None:
             raise ByokError(Code.USAGE, f"preferred-provider must be openai, anthropic or system, "
                             f"not {value!r}")
         return value
-    if column == "logging":
+    if column in ON_OFF:
         if value not in ("on", "off"):
-            raise ByokError(Code.USAGE, f"logging must be on or off, not {value!r}")
+            name = next(n for n, c in SETTINGS.items() if c == column)
+            raise ByokError(Code.USAGE, f"{name} must be on or off, not {value!r}")
         return value
     if value in ("", "default", "none"):
         return None  # back to the default

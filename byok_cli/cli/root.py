@@ -181,7 +181,7 @@ def _keep_examples(text: str) -> str:
 # load the key, models and config commands, and `byok key list` need not load `run`.
 COMMANDS = {"run": "run", "chat": "chat", "key": "key", "models": "models",
             "config": "config", "history": "history", "usage": "usage", "exec": "exec",
-            "vault": "vault", "doctor": "doctor", "profile": "profile",
+            "vault": "vault", "doctor": "doctor", "budget": "budget", "profile": "profile",
             "completion": "completion"}
 
 

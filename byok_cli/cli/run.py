@@ -43,6 +43,9 @@ def run(
                                   help="Do not read stdin, even when it is a pipe or a file."),
     no_header: bool = typer.Option(False, "--no-header",
                                    help="With --explain: leave out the header line."),
+    cost: bool = typer.Option(False, "--cost", help="Show what the answer cost, on stderr."),
+    allow_unpriced: bool = typer.Option(False, "--allow-unpriced",
+                                        help="Send to a model of unknown price under a budget."),
 ) -> None:
     """Send a prompt and stream the answer to stdout.
 

@@ -26,7 +26,9 @@ OPTIONS = {'--system': ('system', 'text', None, None),
  '--cid': ('cid', 'int', 1, None),
  '--no-log': ('no_log', 'flag', None, None),
  '--no-stdin': ('no_stdin', 'flag', None, None),
- '--no-header': ('no_header', 'flag', None, None)}
+ '--no-header': ('no_header', 'flag', None, None),
+ '--cost': ('cost', 'flag', None, None),
+ '--allow-unpriced': ('allow_unpriced', 'flag', None, None)}
 ARGUMENT = 'prompt'
 DEFAULTS = {'prompt': (),
  'system': None,
@@ -44,4 +46,6 @@ DEFAULTS = {'prompt': (),
  'cid': None,
  'no_log': False,
  'no_stdin': False,
- 'no_header': False}
+ 'no_header': False,
+ 'cost': False,
+ 'allow_unpriced': False}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import typer
 
@@ -21,12 +21,14 @@ def usage(
                                   help="Which programs took which key (`byok key get`)."),
     no_header: bool = no_header_option(),
 ) -> None:
-    """Show usage per provider and model. No key material is ever logged.
+    """Show usage and cost per provider and model, with totals. No key material is logged.
+
+    Costs are at the price in force when each request was made; "unknown" where no price
+    or no token count was known (never counted as 0). Latency percentiles are exact below
+    100 ms and kept to two significant figures above.
 
     With --handoffs: which programs took which key through `byok key get`, how often and
     when last (a shell's caller is shown as "claude via sh").
-
-    Latency percentiles are exact below 100 ms and kept to two significant figures above.
 
     Examples:
 
@@ -37,19 +39,22 @@ def usage(
       byok usage --handoffs --since all
     """
     from ..keys import check_provider
-    from ..usage import parse_since, summary
+    from ..usage import parse_since, summary, totals
 
     st = state(ctx)
+    start = parse_since(since)
     if handoffs:
         from .handoffs import show_handoffs
 
-        show_handoffs(st, parse_since(since), check_provider(provider) if provider else None,
-                      as_json)
+        show_handoffs(st, start, check_provider(provider) if provider else None, as_json)
         return
-    rows = summary(st.store, st.profile, parse_since(since),
-                   check_provider(provider) if provider else None)
+    rows = summary(st.store, st.profile, start, check_provider(provider) if provider else None)
+    total = totals(rows)
     if as_json:
-        output.emit_json(rows)
+        import datetime as dt
+
+        output.emit_json({"since": None if start is None else dt.datetime.fromtimestamp(
+            start, dt.timezone.utc).isoformat(timespec="seconds"), "rows": rows, "totals": total})
         return
 
     def ms(header: str, drop: int) -> output.Column:
@@ -58,13 +63,46 @@ def usage(
     period = (" yet" if since.strip().lower() == "all" else
               f" in the last {since.strip()}" if since.strip()[-1:].isalpha()
               else f" since {since.strip()}")
+    table = [[r["provider"], r["model"], r["requests"], r["errors"], r["fallbacks"],
+              r["input_tokens"], r["output_tokens"], Cost.of(r), r["ttft_p50_ms"],
+              r["ttft_p95_ms"], r["latency_p50_ms"], r["latency_p95_ms"]] for r in rows]
+    if rows:
+        table.append(["total", "", total["requests"], total["errors"], total["fallbacks"],
+                      total["input_tokens"], total["output_tokens"], Cost.of(total),
+                      None, None, None, None])
     output.table(["provider", "model", "requests", "errors", output.Column("fallbacks", drop=2),
-                  "tokens in", "tokens out", ms("ttft p50", 3), ms("ttft p95", 1),
-                  ms("total p50", 3), ms("total p95", 1)],
-                 [[r["provider"], r["model"], r["requests"], r["errors"], r["fallbacks"],
-                   r["input_tokens"], r["output_tokens"], r["ttft_p50_ms"], r["ttft_p95_ms"],
-                   r["latency_p50_ms"], r["latency_p95_ms"]] for r in rows],
+                  "tokens in", "tokens out", output.Column("cost usd", show=Cost.show),
+                  ms("ttft p50", 3), ms("ttft p95", 1), ms("total p50", 3),
+                  ms("total p95", 1)], table,
                  header=not no_header, empty=f"no requests in profile {st.profile!r}{period}")
+
+
+class Cost(NamedTuple):
+    """A row's cost: bare in tab-separated lines (dollars, or "unknown"), with a dollar
+    sign and the requests of unknown price on a terminal."""
+
+    micros: int | None
+    unknown: int
+    answered: bool
+
+    @classmethod
+    def of(cls, row: dict) -> "Cost":
+        return cls(row["cost_micro_usd"], row["cost_unknown_requests"],
+                   row["requests"] > row["errors"])
+
+    def __str__(self) -> str:
+        if self.micros is None:
+            return "unknown" if self.answered else ""
+        whole, frac = divmod(self.micros, 1_000_000)
+        return f"{whole}.{frac:06d}"
+
+    def show(self) -> str:
+        from ..budget import dollars
+
+        if self.micros is None:
+            return "unknown" if self.answered else "-"
+        return f"≥{dollars(self.micros)} ({self.unknown} unknown)" if self.unknown \
+            else dollars(self.micros)
 
 
 app = single("usage", usage)
