@@ -15,6 +15,7 @@ import pexpect
 import pytest
 
 from conftest import ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, TESTS, _clean_env
+from support.pricedata import MapServer, litellm_map
 
 README = (TESTS.parent / "README.md").read_text()
 OTHER_TOOLS = README[README.index("## Using byok keys in other tools"):
@@ -50,7 +51,15 @@ def quoted() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory, fake_server):
+def price_map():
+    """LiteLLM's map, served on loopback for `byok models sync` (BYOK_CATALOG_URL)."""
+    server = MapServer()
+    yield server.serve("/model_prices_and_context_window.json", litellm_map())
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory, fake_server, price_map):
     """A home where byok was set up as the README's reader would have it: both keys stored
     (in a keyring) and checked, three conversations, a git repository with a change, a
     failing Makefile, an agent script, llm's key file and a stand-in `llm`."""
@@ -58,7 +67,7 @@ def template(tmp_path_factory, fake_server):
     home, work, bin_dir = root / "home", root / "home" / "work", root / "bin"
     work.mkdir(parents=True)
     bin_dir.mkdir()
-    env = environment(root, fake_server.url)
+    env = environment(root, fake_server.url, price_map)
     for provider, key in (("openai", OPENAI_GOOD), ("anthropic", ANTHROPIC_GOOD)):
         run(env, work, f"byok key set {provider}", key)
     for prompt in ("one", "two", "three"):
@@ -87,14 +96,14 @@ def template(tmp_path_factory, fake_server):
     return root
 
 
-def environment(root: Path, url: str) -> dict:
+def environment(root: Path, url: str, price_map: str) -> dict:
     env = {k: v for k, v in _clean_env().items() if not k.startswith("XDG_")}
     env.update(HOME=str(root / "home"), PATH=f"{root / 'bin'}:{BYOK.parent}:{os.environ['PATH']}",
                PYTHONPATH=str(TESTS), PYTHON_KEYRING_BACKEND="support.fake_keyrings.FileKeyring",
                BYOK_TEST_KEYRING=str(root / "home" / "keyring.json"), BYOK_TIMEOUT="20",
                OPENAI_BASE_URL=url + "/v1", ANTHROPIC_BASE_URL=url,
                KEY=OPENAI_GOOD, K=OPENAI_GOOD, OPENAI_KEY=OPENAI_GOOD,
-               ANTHROPIC_KEY=ANTHROPIC_GOOD)
+               ANTHROPIC_KEY=ANTHROPIC_GOOD, BYOK_CATALOG_URL=price_map)
     return env
 
 
@@ -107,10 +116,10 @@ def run(env: dict, cwd: Path, script: str, stdin: str = "") -> subprocess.Comple
 
 
 @pytest.fixture
-def home(template, tmp_path, fake_server):
+def home(template, tmp_path, fake_server, price_map):
     root = tmp_path / "copy"
     shutil.copytree(template, root, symlinks=True)
-    return environment(root, fake_server.url), root / "home" / "work"
+    return environment(root, fake_server.url, price_map), root / "home" / "work"
 
 
 def test_the_readme_has_commands_to_run():
