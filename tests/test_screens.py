@@ -84,7 +84,7 @@ def test_usage_at_80_columns(used):
     status, lines = screen(used, "usage")
     assert status == 0
     fits(lines)
-    whole(lines, "gpt-6.2-sol", "claude-haiku-5-5", "requests", "tokens in", "tokens out")
+    whole(lines, "gpt-6.2-sol", "claude-haiku-5-5", "requests", "tokens in/out", "cost usd")
 
 
 def test_run_explain_at_80_columns(used):
@@ -163,9 +163,16 @@ def test_tab_separated_lines_have_a_header_that_a_flag_drops(used, args):
 
 
 def test_tab_separated_values_are_bare(used):
-    usage = [line.split("\t") for line in used.run("usage").stdout.splitlines()]
-    assert usage[0][5:7] == ["tokens in", "tokens out"]
-    assert all(v.isdigit() for row in usage[1:] for v in row[2:])
+    usage = [dict(zip(lines[0], row)) for lines in
+             [[line.split("\t") for line in used.run("usage").stdout.splitlines()]]
+             for row in lines[1:]]
+    for row in usage:
+        numbers = ["requests", "errors", "fallbacks", "tokens in", "tokens out"]
+        if row["provider"] != "total":
+            numbers += ["ttft p50 ms", "ttft p95 ms", "total p50 ms", "total p95 ms"]
+        assert all(row[n].isdigit() for n in numbers), row
+        assert row["cost usd"] == "unknown" or re.fullmatch(r"\d+\.\d+", row["cost usd"])
+    assert usage[-1]["provider"] == "total"
     history = [line.split("\t") for line in used.run("history", "list").stdout.splitlines()]
     assert history[0][:3] == ["id", "updated", "messages"]
     assert all(re.fullmatch(r"20\d\d-\d\d-\d\dT[\d:]+\+00:00", row[1]) for row in history[1:])

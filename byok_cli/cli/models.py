@@ -121,33 +121,38 @@ def list_models(
         output.emit_json(rows)
         return
 
-    price = {"show": _per_m, "drop": 5}
     extra = [output.Column("$/M cached", drop=3, show=_per_m),
              output.Column("max out", drop=3, show=_tokens)] if wide else []
     output.table(
-        ["provider", "model", output.Column("default", show=lambda v: "*" if v == "yes" else ""),
-         "status", output.Column("key", drop=2), output.Column("context", drop=3, show=_tokens),
-         output.Column("$/M in", **price), output.Column("$/M out", **price), *extra,
+        ["provider", "model", output.Column("default", only="tsv"),
+         output.Column("status", only="tsv"), output.Column("status", only="tty"),
+         output.Column("key", drop=2), output.Column("context", drop=3, show=_tokens),
+         output.Column("$/M in", only="tsv"), output.Column("$/M out", only="tsv"),
+         output.Column("$/M in/out", only="tty", drop=5), *extra,
          output.Column("aliases", drop=4), output.text("description")],
         [[r["provider"], r["id"], "yes" if r["default"] else "no", _status(r),
-          r["key_source"] or "none", r["context_window"], r["input_per_mtok"],
-          r["output_per_mtok"]]
+          _status(r, r["default"]), r["key_source"] or "none", r["context_window"],
+          _bare_price(r["input_per_mtok"]), _bare_price(r["output_per_mtok"]),
+          f"{_per_m(r['input_per_mtok'])}/{_per_m(r['output_per_mtok'])}"]
          + ([r["cached_input_per_mtok"], r["max_output_tokens"]] if wide else [])
          + [",".join(r["aliases"]), r["description"]] for r in rows],
         header=not no_header)
 
 
-def _status(row: dict) -> str:
-    """Whether a model can be used now, in a word or two."""
+def _status(row: dict, default: bool = False) -> str:
+    """Whether a model can be used now, in a word or two; with `default`, marked as the
+    default (on a terminal, where that saves a column)."""
     if row["retired"]:
-        return "retired"
-    if row["key_source"] is None:
-        return "no key"
-    if row["listed_by_provider"] is False:
-        return "not listed"
-    if row["deprecated"]:
-        return f"ends {row['end_of_life']}"
-    return "usable"
+        found = "retired"
+    elif row["key_source"] is None:
+        found = "no key"
+    elif row["listed_by_provider"] is False:
+        found = "not listed"
+    elif row["deprecated"]:
+        found = f"ends {row['end_of_life']}"
+    else:
+        return "default" if default else "usable"
+    return f"{found} (default)" if default else found
 
 
 def _uncatalogued(provider: str, mid: str, name: str, sources: dict,
@@ -182,6 +187,10 @@ def _tokens(n: int | None) -> str:
         return "-"
     return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else (
         f"{n // 1000}k" if n % 1000 == 0 else str(n))
+
+
+def _bare_price(value: float | None) -> str | None:
+    return None if value is None else f"{value:g}"
 
 
 def _per_m(value: float | None) -> str:

@@ -60,12 +60,15 @@ class Column(NamedTuple):
     """A table column. `whole` values (ids, aliases, URLs, paths, key hints, numbers,
     times) are never cut; the others (descriptions, messages) wrap. When a terminal is
     too narrow, columns with `drop` > 0 are left out, lowest first. `show` formats a
-    value for the terminal; tab-separated lines carry the bare value."""
+    value for the terminal; tab-separated lines carry the bare value. `only` ("tty" or
+    "tsv") keeps a column to one of the two, where they need different shapes (two bare
+    numbers in two columns, one compact cell on a terminal)."""
 
     header: str
     whole: bool = True
     drop: int = 0
     show: Callable[[Any], str] | None = None
+    only: str | None = None
 
 
 def text(column: Column | str) -> Column:
@@ -87,7 +90,11 @@ def table(columns: Sequence[Column | str], rows: Iterable[Sequence[Any]],
     if not rows and empty:
         info(empty)
         return
-    if not stdout_is_tty():
+    mode = "tty" if stdout_is_tty() else "tsv"
+    keep = [i for i, c in enumerate(cols) if c.only in (None, mode)]
+    cols = [cols[i] for i in keep]
+    rows = [[row[i] for i in keep] for row in rows]
+    if mode == "tsv":
         lines = ([[c.header for c in cols]] if header else []) + [
             [_bare(v) for v in row] for row in rows]
         sys.stdout.write("".join("\t".join(line) + "\n" for line in lines))

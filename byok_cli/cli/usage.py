@@ -63,15 +63,22 @@ def usage(
     period = (" yet" if since.strip().lower() == "all" else
               f" in the last {since.strip()}" if since.strip()[-1:].isalpha()
               else f" since {since.strip()}")
-    table = [[r["provider"], r["model"], r["requests"], r["errors"], r["fallbacks"],
-              r["input_tokens"], r["output_tokens"], Cost.of(r), r["ttft_p50_ms"],
-              r["ttft_p95_ms"], r["latency_p50_ms"], r["latency_p95_ms"]] for r in rows]
+    def line(r: dict, name: str, model: str, times: list) -> list:
+        return [name, model, r["requests"], r["errors"], r["fallbacks"], r["input_tokens"],
+                r["output_tokens"], f"{r['input_tokens']}/{r['output_tokens']}", Cost.of(r),
+                *times]
+
+    table = [line(r, r["provider"], r["model"], [r["ttft_p50_ms"], r["ttft_p95_ms"],
+                                                 r["latency_p50_ms"], r["latency_p95_ms"]])
+             for r in rows]
     if rows:
-        table.append(["total", "", total["requests"], total["errors"], total["fallbacks"],
-                      total["input_tokens"], total["output_tokens"], Cost.of(total),
-                      None, None, None, None])
-    output.table(["provider", "model", "requests", "errors", output.Column("fallbacks", drop=2),
-                  "tokens in", "tokens out", output.Column("cost usd", show=Cost.show),
+        table.append(line(total, "total", "", [None] * 4))
+    # Tokens in and out: two bare columns for scripts, one "in/out" cell on a terminal.
+    output.table(["provider", "model", "requests", output.Column("errors", drop=4),
+                  output.Column("fallbacks", drop=2), output.Column("tokens in", only="tsv"),
+                  output.Column("tokens out", only="tsv"),
+                  output.Column("tokens in/out", only="tty"),
+                  output.Column("cost usd", whole=False, show=Cost.show),
                   ms("ttft p50", 3), ms("ttft p95", 1), ms("total p50", 3),
                   ms("total p95", 1)], table,
                  header=not no_header, empty=f"no requests in profile {st.profile!r}{period}")
@@ -91,10 +98,11 @@ class Cost(NamedTuple):
                    row["requests"] > row["errors"])
 
     def __str__(self) -> str:
+        from ..budget import decimal_dollars
+
         if self.micros is None:
             return "unknown" if self.answered else ""
-        whole, frac = divmod(self.micros, 1_000_000)
-        return f"{whole}.{frac:06d}"
+        return decimal_dollars(self.micros)
 
     def show(self) -> str:
         from ..budget import dollars
