@@ -1,5 +1,7 @@
 """Shell completions, the Python API, and packaging metadata."""
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +19,39 @@ def test_generated_files_are_fresh():
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "generate.py"), "--check"],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def bash_complete(byok_env, words: list[str]) -> list[str]:
+    """What the packaged bash completion offers, in a real bash, for `words` + TAB."""
+    script = (f'source "{ROOT / "byok_cli" / "data" / "completions" / "byok.bash"}"\n'
+              f'COMP_WORDS=({" ".join(repr(w) for w in words)}); '
+              f'COMP_CWORD={len(words) - 1}\n'
+              '_byok_completion byok\nprintf "%s\\n" "${COMPREPLY[@]}"\n')
+    env = {**byok_env.vars, "PATH": f"{BYOK.parent}:{os.environ['PATH']}"}
+    proc = subprocess.run(["bash", "--norc", "-c", script], capture_output=True, text=True,
+                          env=env, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    return [x for x in proc.stdout.splitlines() if x]
+
+
+@pytest.mark.skipif(not shutil.which("bash"), reason="no bash")
+def test_bash_completion_offers_providers_models_and_commands(byok_env):
+    providers = bash_complete(byok_env, ["byok", "key", "set", ""])
+    assert providers[:2] == ["openai", "anthropic"] and {"openrouter", "ollama"} <= set(providers)
+    byok_env.run("provider", "add", "gw", "--api", "openai", "--base-url", "https://gw.test/v1")
+    assert bash_complete(byok_env, ["byok", "run", "-p", "g"]) == ["groq", "gemini", "gw"]
+    assert bash_complete(byok_env, ["byok", "--profile", "other", "run", "-p", "g"]) == [
+        "groq", "gemini"]  # the profile's own providers
+    models = bash_complete(byok_env, ["byok", "run", "-m", ""])
+    assert {"gpt-6.2-sol", "claude-sonnet-5-5", "sonnet", "haiku", "mini"} <= set(models)
+    assert {"openrouter/", "gw/"} <= set(models)  # provider/ prefixes
+    assert "gw.model" in bash_complete(byok_env, ["byok", "config", "set", "gw."])
+    assert bash_complete(byok_env, ["byok", "run", "-m", "claude-h"]) == [
+        "claude-haiku-5-5", "claude-haiku-4-5"]
+    assert {"run", "chat", "key", "models", "vault"} <= set(
+        bash_complete(byok_env, ["byok", ""]))
+    assert "--no-fallback" in bash_complete(byok_env, ["byok", "run", "--"])
+    assert "preferred-provider" in bash_complete(byok_env, ["byok", "config", "set", ""])
 
 
 def test_completion_imports_no_sdk(byok_env):
@@ -55,7 +90,7 @@ def test_python_api_plan_client_and_ask(in_process, fake):
     assert again.conversation_id == result.conversation_id
     assert fake.requests[-1]["messages"][0] == {"role": "user", "content": "from python"}
     with pytest.raises(ByokError) as err:
-        b.ask("x", provider="mistral")
+        b.ask("x", provider="nope")
     assert err.value.code == Code.USAGE
 
 

@@ -35,7 +35,8 @@ def test_profile_list(byok_env):
     rows = json.loads(byok_env.run("profile", "list", "--json", "--profile", "work").stdout)
     assert [(r["profile"], r["current"], r["preferred_provider"]) for r in rows] == [
         ("default", False, "openai"), ("empty", False, "system"), ("work", True, "anthropic")]
-    assert rows[2]["keys"] == [{"provider": "anthropic", "key": "…" + ANTHROPIC_GOOD[-4:],
+    assert rows[2]["keys"] == [{"provider": "anthropic", "name": "default",
+                                "key": "…" + ANTHROPIC_GOOD[-4:],
                                 "status": "unverified"}]
     text = byok_env.run("profile", "list").stdout.splitlines()
     assert text[0].split("\t") == ["profile", "current", "preferred", "keys"]

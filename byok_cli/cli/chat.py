@@ -14,8 +14,9 @@ from .progress import Waiting
 from .root import single, state
 
 COMMANDS = [
-    ("/model [ID-or-alias]", "show the model that answers, or switch to another"),
-    ("/provider [NAME]", "show the provider that answers, or switch (openai, anthropic)"),
+    ("/model [MODEL]", "show the model that answers, or switch: an id, an alias or "
+                       "PROVIDER/MODEL"),
+    ("/provider [NAME]", "show the provider that answers, or switch (`byok provider list`)"),
     ("/system [TEXT]", "set the system prompt (without TEXT: clear it)"),
     ("/history", "show this conversation so far"),
     ('"""', "start or end a message of several lines"),
@@ -76,11 +77,15 @@ class Turns:
 
 def chat(
     ctx: typer.Context,
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model id or alias.",
+    model: Optional[str] = typer.Option(None, "--model", "-m",
+                                        help="Model id, alias, or PROVIDER/MODEL.",
                                         autocompletion=complete.models),
     provider: Optional[str] = typer.Option(None, "--provider", "-p",
-                                           help="openai or anthropic.",
+                                           help="A provider (see `byok provider list`).",
                                            autocompletion=complete.providers),
+    key: Optional[str] = typer.Option(None, "--key", "-k", metavar="NAME",
+                                      help="Which of the provider's keys: a stored key's "
+                                           "name, or its environment variable."),
     system: Optional[str] = typer.Option(None, "--system", "-s", metavar="TEXT",
                                          help="System prompt."),
     cont: bool = typer.Option(False, "--continue", "-c",
@@ -90,6 +95,9 @@ def chat(
     no_log: bool = typer.Option(False, "--no-log", help="Keep this chat out of the history."),
     no_fallback: bool = typer.Option(False, "--no-fallback",
                                      help="No model or provider fallback."),
+    chain: bool = typer.Option(False, "--fallback",
+                               help="With -p or -m: use the fallback chain when that "
+                                    "provider is unavailable."),
     temperature: Optional[float] = TEMPERATURE,
     effort: Optional[str] = EFFORT,
     base_url: Optional[str] = BASE_URL,
@@ -106,14 +114,14 @@ def chat(
       printf 'hi\\n/model luna\\nand now?\\n' | byok chat
     """
     from ..ask import AskOptions, ask, find_conversation
-    from ..keys import check_provider
     from .run_body import effort_level
 
     st = state(ctx)
-    options = AskOptions(model=model, provider=check_provider(provider) if provider else None,
-                         system=system, fallback=not no_fallback, log=not no_log,
-                         temperature=temperature, effort=effort_level(effort),
-                         base_url=base_url)
+    registry = st.byok.registry
+    options = AskOptions(model=model, provider=registry.require(provider).name if provider
+                         else None, key=key, system=system, fallback=not no_fallback,
+                         chain=chain, log=not no_log, temperature=temperature,
+                         effort=effort_level(effort), base_url=base_url)
     conversation = find_conversation(st.keychain, cid, cont)
     if cont and conversation is None:
         output.info(f"note: profile {st.profile!r} has no conversation to continue yet; "
@@ -158,12 +166,9 @@ def chat(
 
 def _answering(st, options, transcript):
     """The first attempt of the plan for the next turn: provider, model and key."""
-    from ..ask import choose, make_plan
+    from ..ask import plan_for
 
-    model, provider = choose(options, transcript)
-    return make_plan(st.keychain, model, provider, options.fallback,
-                     temperature=options.temperature, effort=options.effort,
-                     base_url=options.base_url).attempts[0]
+    return plan_for(st.keychain, options, transcript).attempts[0]
 
 
 def _describe(attempt) -> str:
@@ -172,8 +177,10 @@ def _describe(attempt) -> str:
 
 def _command(st, line: str, options, transcript) -> str | None:
     """Carry out a chat command; "exit" to leave."""
+    from ..addressing import resolve
     from ..catalog import load
-    from ..keys import check_provider
+
+    registry = st.byok.registry
 
     word, _, arg = line.partition(" ")
     arg = arg.strip()
@@ -185,15 +192,22 @@ def _command(st, line: str, options, transcript) -> str | None:
             sys.stderr.write("".join(f"  {c.ljust(width)}  {text}\n" for c, text in COMMANDS))
         elif word in ("/model", "/provider"):
             if arg:
-                before = (options.provider, options.model)
+                before = (options.provider, options.model, options.key)
                 if word == "/model":
-                    options.provider, options.model = load().resolve(arg)
+                    preferred = st.store.settings(st.profile)["preferred_provider"]
+                    target = resolve(arg, load(), registry, preferred=options.provider or (
+                        None if preferred == "system" else preferred))
+                    changed = target.provider != options.provider
+                    options.provider, options.model = target.provider, target.model
                 else:
-                    options.provider, options.model = check_provider(arg), None
+                    changed = True
+                    options.provider, options.model = registry.require(arg).name, None
+                if changed:
+                    options.key = None  # a key name belongs to its provider
                 try:
                     now = _answering(st, options, transcript)
                 except ByokError:
-                    options.provider, options.model = before  # a switch that cannot answer
+                    options.provider, options.model, options.key = before  # cannot answer
                     raise
                 output.info(f"now answering: {_describe(now)}")
             else:

@@ -1,8 +1,8 @@
 """Shell completion: what each argument may be, and how each shell is told.
 
 Called by the shell at each TAB through `_BYOK_COMPLETE` (scripts in data/completions,
-printed by `byok completion SHELL`). Reads the catalogue and, read-only, the database;
-imports no SDK and writes nothing.
+printed by `byok completion SHELL`). Reads the catalogue, the registry and, read-only, the
+database; imports no SDK and writes nothing.
 """
 
 from __future__ import annotations
@@ -10,13 +10,26 @@ from __future__ import annotations
 import os
 
 
-def providers(incomplete: str) -> list[str]:
-    from ..keys import PROVIDERS
+def _registry(ctx):
+    """The built-ins and presets, and the --profile's own providers when the database opens
+    (``ctx`` is click's context, passed by Typer to a parameter of that name)."""
+    from ..registry import builtin
 
-    return [p for p in PROVIDERS if p.startswith(incomplete)]
+    try:
+        from ..api import Byok
+        from .state import profile_name
+
+        given = ctx.find_root().params.get("profile") if ctx is not None else None
+        return Byok(profile_name(given) or "default").registry
+    except Exception:  # a completion must never fail: fall back to what needs no database
+        return builtin()
 
 
-def _models(incomplete: str, provider: str | None = None) -> list[tuple[str, str]]:
+def providers(ctx, incomplete: str) -> list[str]:
+    return [p for p in _registry(ctx).names() if p.startswith(incomplete)]
+
+
+def _models(incomplete: str, catalogue: str | None = None) -> list[tuple[str, str]]:
     """Model ids and aliases a person may still use (never a retired model), described."""
     import datetime as dt
 
@@ -24,34 +37,41 @@ def _models(incomplete: str, provider: str | None = None) -> list[tuple[str, str
 
     today = dt.date.today()
     usable = [m for m in load().models if not m.is_retired(today)
-              and (provider is None or m.provider == provider)]
+              and (catalogue is None or m.provider == catalogue)]
     found = [(m.id, f"{m.name}: {m.description}") for m in usable]
     found += sorted((a, f"{m.id}") for m in usable for a in m.aliases)
     return [(name, text) for name, text in found if name.startswith(incomplete)]
 
 
-def models(incomplete: str) -> list[tuple[str, str]]:
-    return _models(incomplete)
+def models(ctx, incomplete: str) -> list[tuple[str, str]]:
+    """Catalogue ids and aliases, and `provider/` for addressing any provider's models."""
+    prefixes = [(f"{p}/", "a model of this provider") for p in _registry(ctx).names()]
+    return _models(incomplete) + [p for p in prefixes if p[0].startswith(incomplete)]
 
 
-def settings(incomplete: str) -> list[tuple[str, str]]:
-    from .config import SETTINGS_HELP
+def settings(ctx, incomplete: str) -> list[tuple[str, str]]:
+    from .config import SETTINGS_HELP, names
 
-    return [(name, text) for name, text in SETTINGS_HELP.items() if name.startswith(incomplete)]
+    described = [(n, SETTINGS_HELP.get(n) or SETTINGS_HELP.get(n.rpartition(".")[1], ""))
+                 for n in names(_registry(ctx))]
+    return [(n, text) for n, text in described if n.startswith(incomplete)]
 
 
 def setting_values(ctx, incomplete: str) -> list:
     """The values the setting named before this argument takes."""
     name = (ctx.params.get("name") or "").strip().lower()
+    registry = _registry(ctx)
     if name == "preferred-provider":
-        values = [("openai", "your stored key first"), ("anthropic", "your stored key first"),
-                  ("system", "environment keys only")]
+        values = [(p, "") for p in registry.names()] + [("system", "environment keys only")]
     elif name == "logging":
         values = [("on", "keep prompts and answers"), ("off", "keep usage figures only")]
     elif name in ("show-cost", "allow-unpriced"):
         values = [("on", ""), ("off", "")]
     elif name.endswith(".model"):
-        values = [("default", "the catalogue's default"), *_models("", name.split(".")[0])]
+        found = registry.get(name.rpartition(".")[0])
+        values = [("default", "the catalogue's default")]
+        if found is not None and found.catalog:
+            values += _models("", found.catalog)
     elif name.endswith(".base_url"):
         values = [("default", "the provider's own endpoint")]
     else:

@@ -37,18 +37,19 @@ def list_profiles(
     names = sorted(set(store.profiles()) | set(store.profiles_with_keys()) | {"default"})
     rows = []
     for name in names:
-        keys = store.keys(name)
         rows.append({"profile": name, "current": name == st.profile,
                      "preferred_provider": store.settings(name)["preferred_provider"],
-                     "keys": [{"provider": p, "key": mask_hint(k.hint), "status": k.status}
-                              for p, k in sorted(keys.items())]})
+                     "keys": [{"provider": k.provider, "name": k.name, "key": mask_hint(k.hint),
+                               "status": k.status} for k in store.keys(name)]})
     if as_json:
         output.emit_json(rows)
     else:
         output.table(["profile", output.Column("current", show=lambda v: "*" if v == "yes" else ""),
                       "preferred", output.Column("keys", whole=False)],
                      [[r["profile"], "yes" if r["current"] else "no", r["preferred_provider"],
-                       ", ".join(f"{k['provider']} {k['key']}" for k in r["keys"]) or "none"]
+                       ", ".join(f"{k['provider']}" + ("" if k["name"] == "default" else
+                                                       f" {k['name']}") + f" {k['key']}"
+                                 for k in r["keys"]) or "none"]
                       for r in rows], header=not no_header)
     if st.profile not in names:
         output.info(f"note: profile {st.profile!r} does not exist yet; `byok key set` or "

@@ -179,10 +179,10 @@ def _keep_examples(text: str) -> str:
 
 # Command groups, each in its own module, imported only when used: `byok run` need not
 # load the key, models and config commands, and `byok key list` need not load `run`.
-COMMANDS = {"run": "run", "chat": "chat", "key": "key", "models": "models",
-            "config": "config", "history": "history", "usage": "usage", "exec": "exec",
-            "vault": "vault", "doctor": "doctor", "budget": "budget", "profile": "profile",
-            "completion": "completion"}
+COMMANDS = {"run": "run", "chat": "chat", "key": "key", "provider": "provider",
+            "models": "models", "config": "config", "history": "history", "usage": "usage",
+            "exec": "exec", "vault": "vault", "doctor": "doctor", "budget": "budget",
+            "profile": "profile", "completion": "completion"}
 
 
 class ByokGroup(TyperGroup):

@@ -1,4 +1,5 @@
-"""`byok usage`: requests, tokens, errors, fallbacks and latency per provider and model."""
+"""`byok usage`: requests, tokens, cost, errors, fallbacks and latency per provider and
+model, or per provider and key."""
 
 from __future__ import annotations
 
@@ -13,15 +14,19 @@ from .root import no_header_option, single, state
 def usage(
     ctx: typer.Context,
     since: str = typer.Option("7d", "--since", metavar="WHEN",
-                                help="7d, 24h, 30m, 2w, all, or a date."),
-    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic",
+                              help="7d, 24h, 30m, 2w, all, or a date."),
+    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="Only this provider.",
                                            autocompletion=complete.providers),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+    by: str = typer.Option("model", "--by", metavar="model|key",
+                           help="Group per provider and model (default), or per provider "
+                                "and key."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
     handoffs: bool = typer.Option(False, "--handoffs",
                                   help="Which programs took which key (`byok key get`)."),
     no_header: bool = no_header_option(),
 ) -> None:
-    """Show usage and cost per provider and model, with totals. No key material is logged.
+    """Show usage and cost per provider and model (or per key), with totals. No key material
+    is logged: a key is named by its name (stored keys) or its variable (environment keys).
 
     Costs are at the price in force when each request was made; "unknown" where no price
     or no token count was known (never counted as 0). Latency percentiles are exact below
@@ -36,19 +41,25 @@ def usage(
 
       byok usage --since 30d --provider anthropic --json
 
+      byok usage --by key
+
       byok usage --handoffs --since all
     """
-    from ..keys import check_provider
-    from ..usage import parse_since, summary, totals
+    from ..errors import ByokError, Code
+    from ..usage import by_key, parse_since, summary, totals
 
     st = state(ctx)
+    if by not in ("model", "key"):
+        raise ByokError(Code.USAGE, f"--by must be model or key, not {by!r}")
     start = parse_since(since)
+    # A removed provider's rows stay in the log: filter by the name as given.
+    name = provider.strip().lower() if provider else None
     if handoffs:
         from .handoffs import show_handoffs
 
-        show_handoffs(st, start, check_provider(provider) if provider else None, as_json)
+        show_handoffs(st, start, name, as_json)
         return
-    rows = summary(st.store, st.profile, start, check_provider(provider) if provider else None)
+    rows = (by_key if by == "key" else summary)(st.store, st.profile, start, name)
     total = totals(rows)
     if as_json:
         import datetime as dt
@@ -60,27 +71,27 @@ def usage(
     def ms(header: str, drop: int) -> output.Column:
         return output.Column(header + " ms", drop=drop)
 
-    period = (" yet" if since.strip().lower() == "all" else
-              f" in the last {since.strip()}" if since.strip()[-1:].isalpha()
-              else f" since {since.strip()}")
-    def line(r: dict, name: str, model: str, times: list) -> list:
-        return [name, model, r["requests"], r["errors"], r["fallbacks"], r["input_tokens"],
+    def line(r: dict, name: str, what: str, times: list) -> list:
+        return [name, what, r["requests"], r["errors"], r["fallbacks"], r["input_tokens"],
                 r["output_tokens"], f"{r['input_tokens']}/{r['output_tokens']}", Cost.of(r),
                 *times]
 
-    table = [line(r, r["provider"], r["model"], [r["ttft_p50_ms"], r["ttft_p95_ms"],
-                                                 r["latency_p50_ms"], r["latency_p95_ms"]])
-             for r in rows]
+    period = (" yet" if since.strip().lower() == "all" else
+              f" in the last {since.strip()}" if since.strip()[-1:].isalpha()
+              else f" since {since.strip()}")
+    times = [] if by == "key" else [ms("ttft p50", 3), ms("ttft p95", 1), ms("total p50", 3),
+                                    ms("total p95", 1)]
+    table = [line(r, r["provider"], r[by], [] if by == "key" else [
+        r["ttft_p50_ms"], r["ttft_p95_ms"], r["latency_p50_ms"], r["latency_p95_ms"]])
+        for r in rows]
     if rows:
-        table.append(line(total, "total", "", [None] * 4))
+        table.append(line(total, "total", "", [None] * len(times)))
     # Tokens in and out: two bare columns for scripts, one "in/out" cell on a terminal.
-    output.table(["provider", "model", "requests", output.Column("errors", drop=4),
+    output.table(["provider", by, "requests", output.Column("errors", drop=4),
                   output.Column("fallbacks", drop=2), output.Column("tokens in", only="tsv"),
                   output.Column("tokens out", only="tsv"),
                   output.Column("tokens in/out", only="tty"),
-                  output.Column("cost usd", whole=False, show=Cost.show),
-                  ms("ttft p50", 3), ms("ttft p95", 1), ms("total p50", 3),
-                  ms("total p95", 1)], table,
+                  output.Column("cost usd", whole=False, show=Cost.show), *times], table,
                  header=not no_header, empty=f"no requests in profile {st.profile!r}{period}")
 
 
