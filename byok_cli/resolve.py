@@ -69,9 +69,13 @@ class Plan:
             found = self.endpoints.get(provider)
             return found.to_dict() if found else {}
 
-        return {"attempts": [dict(a._asdict(), key_source=source_name(a.key_source),
-                                  key=a.key_label, **endpoint(a.provider))
-                             for a in self.attempts],
+        def public(a: Attempt) -> dict:
+            shown = a._asdict()
+            shown["in_catalogue"] = shown.pop("in_catalog")
+            return dict(shown, key_source=source_name(a.key_source), key=a.key_label,
+                        **endpoint(a.provider))
+
+        return {"attempts": [public(a) for a in self.attempts],
                 "fallbacks": self.fallbacks, "warnings": self.warnings, "chain": self.chain,
                 "skipped": self.skipped}
 

@@ -50,8 +50,8 @@ def test_errors_say_what_to_do_in_the_chat(byok_env, fake):
                           encoding="utf-8", timeout=20)
     child.logfile_read = seen = io.StringIO()
     child.expect("› ")
-    child.sendline("/model nosuch")
-    child.expect("unknown model 'nosuch' — choose another with /model")
+    child.sendline("/model gpt-4-turbo")
+    child.expect("gpt-4-turbo reached end of life on 2026-10-23 — use gpt-6.2-sol instead")
     child.sendline("/provider anthropic")
     child.expect(r"no anthropic key is available — switch with /provider, or store a key with "
                  r"`byok key set anthropic`")
@@ -98,8 +98,10 @@ def test_multiline_through_a_pipe(byok_env, fake):
 
 def test_an_unknown_model_fails_before_the_first_turn(byok_env, fake):
     byok_env.set_key("openai", OPENAI_GOOD)
-    r = byok_env.run("chat", "-m", "nosuch", input="hi\n")
+    r = byok_env.run("chat", "-m", "nosuch", input="hi\n",
+                     env={"OPENAI_BASE_URL": "", "ANTHROPIC_BASE_URL": ""})
     assert r.returncode == Code.MODEL_NOT_FOUND.exit_status and "nosuch" in r.stderr
+    assert "--remote" in r.stderr  # where to see the provider's own list
     assert fake.requests == []
     nokey = byok_env.run("chat", "-p", "anthropic", "--no-fallback", input="hi\n")
     assert nokey.returncode == Code.NO_KEY.exit_status and fake.requests == []

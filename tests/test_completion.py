@@ -59,7 +59,8 @@ def test_bash(used, tmp_path):
     env = shell_env(used, tmp_path / "home")
     install(env, "mkdir -p ~/.local/share/bash-completion/completions && "
                  "byok completion bash > ~/.local/share/bash-completion/completions/byok")
-    assert bash_complete(env, "byok key set ") == ["openai", "anthropic"]
+    providers = bash_complete(env, "byok key set ")
+    assert providers[:2] == ["openai", "anthropic"] and "openrouter" in providers
     models = bash_complete(env, "byok run -m ")
     assert {"gpt-6.2-sol", "claude-sonnet-5-5", "sonnet", "haiku", "mini"} <= set(models)
     assert "gpt-4-turbo" not in models and "claude-opus-4-20250514" not in models  # retired

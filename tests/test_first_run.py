@@ -116,7 +116,7 @@ def test_a_success_clears_a_failed_mark(in_process, fake):
     b = Byok()
     b.keychain.set("openai", OPENAI_GOOD)
     b.store.set_setting("default", "preferred_provider", "openai")
-    b.keychain.mark("openai", "failed: UNAUTHORIZED")
+    b.keychain.mark("openai", "default", "failed: UNAUTHORIZED")
     b.ask("hi")
     assert b.store.get_key("default", "openai").status == "valid"
 

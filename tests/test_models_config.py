@@ -264,7 +264,7 @@ def test_config_set_refuses_models_like_models_default(byok_env):
         assert "use gpt-6.2-sol instead" in r.stderr
     wrong = byok_env.run("config", "set", "openai.model", "sonnet")
     assert wrong.returncode == Code.USAGE.exit_status
-    assert "'sonnet' is a model of anthropic, not of openai" in wrong.stderr
+    assert "'sonnet' is anthropic's model, not openai's" in wrong.stderr
     assert byok_env.run("config", "get", "openai.model").stdout == "\n"
     # an OpenAI-compatible server may serve models byok does not know
     local = byok_env.run("config", "set", "openai.model", "llama3",

@@ -1,7 +1,9 @@
 """Every command in the README, run as shown, on a fresh home: its code blocks (each as one
 shell script, as a person would type the lines), the commands table's examples, and the
 commands quoted in its prose. Only the commands the README hands to other tools are run
-elsewhere (tests/test_key_docs.py), and the install and test lines by CI (.ci/run)."""
+elsewhere (tests/test_key_docs.py), and the install and test lines by CI (.ci/run).
+Nothing leaves this machine: the providers, the example gateway and a local Ollama are
+the fake server on loopback."""
 
 import json
 import os
@@ -14,7 +16,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from conftest import ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, TESTS, _clean_env
+from conftest import ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, TESTS, _clean_env, openai_key
 from support.pricedata import MapServer, litellm_map
 
 README = (TESTS.parent / "README.md").read_text()
@@ -23,7 +25,11 @@ OTHER_TOOLS = README[README.index("## Using byok keys in other tools"):
 OWN = README.replace(OTHER_TOOLS, "")
 # Mentions of a command in the prose, not examples to run (they need their arguments).
 MENTIONS = {"byok key set", "byok config set", "byok exec --", "byok key get", "byok run",
-            "byok exec"}
+            "byok exec", "byok provider show"}
+# The README's example gateway; tests never leave this machine, so a loopback stand-in
+# (the fake server's /gw) takes its place.
+GATEWAY = "https://llm.example.com/v1"
+GW_KEY = "sk-gw-good-1234567890"
 # Run by CI (.ci/run), not from inside the test suite.
 BY_CI = {"pip install -e '.[test]' && python -m pytest"}
 
@@ -70,6 +76,11 @@ def template(tmp_path_factory, fake_server, price_map):
     env = environment(root, fake_server.url, price_map)
     for provider, key in (("openai", OPENAI_GOOD), ("anthropic", ANTHROPIC_GOOD)):
         run(env, work, f"byok key set {provider}", key)
+    for name in ("work", "personal"):  # the README's named keys
+        run(env, work, f"byok key set openai --name {name}", openai_key(f"good{name}"))
+    # A local Ollama and LM Studio, stood in by the fake server on loopback.
+    for local in ("ollama", "lmstudio"):
+        run(env, work, f"byok config set {local}.base_url {fake_server.url}/local/v1")
     for prompt in ("one", "two", "three"):
         run(env, work, f"byok run {prompt}")
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
@@ -103,8 +114,18 @@ def environment(root: Path, url: str, price_map: str) -> dict:
                BYOK_TEST_KEYRING=str(root / "home" / "keyring.json"), BYOK_TIMEOUT="20",
                OPENAI_BASE_URL=url + "/v1", ANTHROPIC_BASE_URL=url,
                KEY=OPENAI_GOOD, K=OPENAI_GOOD, OPENAI_KEY=OPENAI_GOOD,
-               ANTHROPIC_KEY=ANTHROPIC_GOOD, BYOK_CATALOG_URL=price_map)
+               ANTHROPIC_KEY=ANTHROPIC_GOOD, BYOK_CATALOG_URL=price_map, GW_KEY=GW_KEY,
+               WORK=openai_key("goodwork"))
     return env
+
+
+def as_shown(env: dict, work: Path, command: str, url: str) -> str:
+    """The command with the example gateway on loopback, after adding the gateway when the
+    command uses one it does not add itself."""
+    if re.search(r"\bgw\b", command) and "provider add gw" not in command:
+        run(env, work, f"byok provider add gw --api openai --base-url {url}/gw/v1 "
+                       "--key-env GW_API_KEY && printf %s \"$GW_KEY\" | byok key set gw")
+    return command.replace(GATEWAY, f"{url}/gw/v1")
 
 
 def run(env: dict, cwd: Path, script: str, stdin: str = "") -> subprocess.CompletedProcess:
@@ -119,7 +140,7 @@ def run(env: dict, cwd: Path, script: str, stdin: str = "") -> subprocess.Comple
 def home(template, tmp_path, fake_server, price_map):
     root = tmp_path / "copy"
     shutil.copytree(template, root, symlinks=True)
-    return environment(root, fake_server.url, price_map), root / "home" / "work"
+    return environment(root, fake_server.url, price_map), root / "home" / "work", fake_server.url
 
 
 def test_the_readme_has_commands_to_run():
@@ -128,8 +149,8 @@ def test_the_readme_has_commands_to_run():
 
 @pytest.mark.parametrize("block", blocks(), ids=lambda b: b.strip().splitlines()[0][:40])
 def test_code_block(home, block, fake):
-    env, work = home
-    script = block.replace("pip install . && ", "")  # CI installs byok (.ci/run)
+    env, work, url = home
+    script = as_shown(env, work, block.replace("pip install . && ", ""), url)  # CI installs
     asked = re.search(r"(?:^|&& )byok key set (\w+)", script, re.M)  # typed at its prompt
     typed = {"openai": OPENAI_GOOD, "anthropic": ANTHROPIC_GOOD}[asked.group(1)] if asked else ""
     out = run(env, work, script, stdin=typed)
@@ -146,7 +167,8 @@ def test_code_block(home, block, fake):
 
 @pytest.mark.parametrize("command", table_examples())
 def test_table_example(home, command, fake):
-    env, work = home
+    env, work, url = home
+    command = as_shown(env, work, command, url)
     if command == "byok chat -m sonnet":  # interactive: one message, then Ctrl-D
         child = pexpect.spawn("bash", ["-c", command], cwd=str(work), env=env,
                               encoding="utf-8", timeout=60)
@@ -177,7 +199,8 @@ def test_table_example(home, command, fake):
 
 @pytest.mark.parametrize("command", quoted())
 def test_quoted_command(home, command, fake):
-    env, work = home
+    env, work, url = home
+    command = as_shown(env, work, command, url)
     out = run(env, work, command, stdin="")
     if "byok run" in command:
         assert "Echo[" in out.stdout
@@ -187,7 +210,7 @@ def test_quoted_command(home, command, fake):
 
 
 def test_python_api_example(home, fake):
-    env, work = home
+    env, work, _ = home
     code = re.search(r"```python\n(.*?)```", OWN, re.S).group(1)
     proc = subprocess.run([sys.executable, "-c", code], cwd=work, env=env,
                           capture_output=True, text=True, timeout=120)

@@ -88,7 +88,7 @@ def test_usage_at_80_columns(used):
 
 
 def test_run_explain_at_80_columns(used):
-    status, lines = screen(used, "run", "--explain", "-m", "gpt-4o")
+    status, lines = screen(used, "run", "--explain", "-m", "gpt-4o", "--fallback")
     assert status == 0
     fits(lines)
     whole(lines, "gpt-4o", "gpt-6.2-sol", "claude-sonnet-5-5")
@@ -181,13 +181,13 @@ def test_tab_separated_values_are_bare(used):
 
 
 def test_json_errors_are_json_on_stdout_too(used):
-    for args in (["run", "--json", "-p", "mistral", "hi"], ["models", "list", "--json", "-p", "x"],
+    for args in (["run", "--json", "-p", "nosuch", "hi"], ["models", "list", "--json", "-p", "x"],
                  ["history", "show", "99", "--json"], ["models", "list", "--json", "--bogus"]):
         r = used.run(*args)
         assert r.returncode == 2 and r.stderr.startswith(("error:", "Usage:")), args
         error = json.loads(r.stdout)["error"]
         assert error["code"] == "USAGE" and error["message"], args
-    plain = used.run("run", "-p", "mistral", "hi")
+    plain = used.run("run", "-p", "nosuch", "hi")
     assert plain.stdout == "" and plain.returncode == 2
 
 

@@ -28,12 +28,13 @@ MULTILINE = '"""'
 
 def _chat_hint(err: ByokError) -> ByokError:
     """Say what can be done inside the chat, rather than on the command line."""
-    if err.code == Code.MODEL_NOT_FOUND:
+    flags = err.hint and any(f in err.hint for f in (" -p", " -m", "--provider", "--model"))
+    if err.code == Code.MODEL_NOT_FOUND and (flags or not err.hint):
         err.hint = "choose another with /model (ids and aliases: `byok models list`)"
     elif err.code == Code.NO_KEY:
         err.hint = ("switch with /provider, or store a key with `byok key set "
                     f"{err.provider or 'PROVIDER'}` in another terminal")
-    elif err.hint and any(flag in err.hint for flag in (" -p", " -m", "--provider", "--model")):
+    elif flags:
         err.hint = "see /help"
     return err
 
@@ -122,6 +123,10 @@ def chat(
                          else None, key=key, system=system, fallback=not no_fallback,
                          chain=chain, log=not no_log, temperature=temperature,
                          effort=effort_level(effort), base_url=base_url)
+    if model:  # a model no provider is known to serve fails here, not at the first turn
+        from .model_choice import choose_model
+
+        choose_model(st, model, options.provider)
     conversation = find_conversation(st.keychain, cid, cont)
     if cont and conversation is None:
         output.info(f"note: profile {st.profile!r} has no conversation to continue yet; "
@@ -194,11 +199,16 @@ def _command(st, line: str, options, transcript) -> str | None:
             if arg:
                 before = (options.provider, options.model, options.key)
                 if word == "/model":
+                    from .model_choice import choose_model
+
                     preferred = st.store.settings(st.profile)["preferred_provider"]
                     target = resolve(arg, load(), registry, preferred=options.provider or (
                         None if preferred == "system" else preferred))
+                    choose_model(st, arg, target.provider)
                     changed = target.provider != options.provider
                     options.provider, options.model = target.provider, target.model
+                    if not target.in_catalog:
+                        output.info(f"{target.model} (not in catalogue) is sent as given")
                 else:
                     changed = True
                     options.provider, options.model = registry.require(arg).name, None

@@ -108,7 +108,7 @@ def set_value(ctx: typer.Context,
 
       byok config set preferred-provider anthropic
 
-      byok config set fallback "anthropic/sonnet, openrouter/meta-llama/llama-4-maverick"
+      byok config set fallback "anthropic/sonnet, openrouter"
 
       byok config set openai.base_url http://localhost:11434/v1
     """
