@@ -1,0 +1,1 @@
+../byok_cli/data/completions/byok.bash
