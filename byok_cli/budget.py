@@ -78,8 +78,13 @@ def applicable(budgets: list[Budget], provider: str, key_name: str | None) -> li
 
 def dollars(micros: int) -> str:
     """Micro-dollars as $1.50, $0.095 or $0.000263: exact, at least two decimals."""
+    return "$" + decimal_dollars(micros, ",")
+
+
+def decimal_dollars(micros: int, thousands: str = "") -> str:
+    """Micro-dollars as a bare number (1.50, 0.000263), for scripts: exact."""
     whole, frac = divmod(micros, 1_000_000)
-    return f"${whole:,}.{f'{frac:06d}'.rstrip('0').ljust(2, '0')}"
+    return f"{whole:{thousands}}.{f'{frac:06d}'.rstrip('0').ljust(2, '0')}"
 
 
 def resets(period: str, at: float) -> str:

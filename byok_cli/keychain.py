@@ -1,17 +1,7 @@
 """A profile's provider keys: encrypted on the way into the store, decrypted on use.
 
-This is the Python API for keys; the ``byok key`` commands are a thin layer over it.
-
-How keys stay readable while several byok processes run at once (rotations, `key set`,
-`key remove`, `run`):
-
-- A key is sealed, and a rotation re-seals every key, inside one write transaction that
-  reads the active master key itself: whichever commits first, the other sees.
-- A new master key is recorded as pending before the keyring gets it, and becomes active
-  only in the transaction that first uses it, so a crash leaves no key byok does not know.
-- A master key leaves the keyring only after the transaction that retired it committed,
-  and only when no stored key names it. A reader that finds the master key its envelope
-  names gone reads the row again, once: a rotation re-sealed it meanwhile.
+This is the Python API for keys; the ``byok key`` commands are a thin layer over it. The
+master keys that seal them, and their rotation, are in ``master_keys``.
 """
 
 from __future__ import annotations
@@ -22,8 +12,18 @@ from typing import Callable, Mapping, NamedTuple
 
 from . import vault
 from .errors import ByokError, Code, remember_secret
+from .master_keys import SETTLE_ATTEMPTS, MasterKeyMissing, MasterKeys, unsettled
 from .registry import Provider, Registry, builtin
 from .store import Store, StoredKey
+
+
+# Key sources: the design's names inside byok ("user", "system"); what people and scripts
+# see, in tables and JSON alike.
+SOURCE_NAMES = {"user": "stored", "system": "environment"}
+
+
+def source_name(source: str | None) -> str | None:
+    return SOURCE_NAMES.get(source or "", source)
 
 
 class KeyReport(NamedTuple):
@@ -54,13 +54,8 @@ class KeyReport(NamedTuple):
             "environment_variable": self.provider.key_env,
             "environment_key": mask_hint(self.env_hint) if self.env_hint else None,
             "needs_key": self.provider.needs_key,
-            "active": self.winner,
+            "active": source_name(self.winner),
         }
-
-
-def _unsettled() -> ByokError:
-    return ByokError(Code.KEYRING_UNAVAILABLE, "other byok processes kept replacing the master "
-                     "key while this one needed it", hint="try again")
 
 
 def mask_hint(hint: str) -> str:
@@ -85,23 +80,7 @@ def check_key_name(name: str | None) -> str:
     return given
 
 
-class MasterKeyMissing(ByokError):
-    """The keyring has no entry for a master key that a stored key names."""
-
-    def __init__(self, mk_id: str, backend: str):
-        super().__init__(
-            Code.KEYRING_UNAVAILABLE,
-            f"master key {mk_id} is missing from the OS keyring ({backend})",
-            hint="keys sealed with it cannot be read here: if it is in another keyring or on "
-                 "another machine, use that or set BYOK_MASTER_KEY to it; otherwise store "
-                 "those keys again with `byok key set PROVIDER`")
-        self.mk_id = mk_id
-
-
-_SETTLE_ATTEMPTS = 3  # rounds of making a master key before giving up to other processes
-
-
-class Keychain:
+class Keychain(MasterKeys):
     def __init__(self, store: Store, profile: str = "default",
                  env: Mapping[str, str] | None = None,
                  keyring: vault.KeyringStore | None = None):
@@ -123,100 +102,6 @@ class Keychain:
         """After a provider was added or removed."""
         self._registry = None
 
-    # -- master keys --------------------------------------------------------------------
-    @property
-    def keyring(self) -> vault.KeyringStore:
-        if self._keyring is None:
-            self._keyring = vault.KeyringStore()
-        return self._keyring
-
-    def _env_master(self) -> vault.MasterKey | None:
-        value = self.env.get("BYOK_MASTER_KEY")
-        return vault.master_from_env(value) if value else None
-
-    def master(self) -> vault.MasterKey:
-        """The master key new keys are sealed with: BYOK_MASTER_KEY, else the keyring's
-        active one."""
-        env = self._env_master()
-        if env is not None:
-            return env
-        mk_id = self.store.active_master_key_id()
-        if mk_id is None:
-            raise ByokError(Code.NO_KEY, "no master key exists yet: no key was ever stored")
-        return self.master_for(mk_id)
-
-    def master_for(self, mk_id: str) -> vault.MasterKey:
-        """The master key an envelope names: BYOK_MASTER_KEY (vault.decrypt reports a
-        mismatch), else that key from the keyring."""
-        env = self._env_master()
-        if env is not None:
-            return env
-        if mk_id not in self._opened:
-            key = self.keyring.get(mk_id)
-            if key is None or vault.key_id(key) != mk_id:
-                raise MasterKeyMissing(mk_id, self.keyring.backend_name())
-            self._opened[mk_id] = vault.MasterKey(key, "keyring")
-        return self._opened[mk_id]
-
-    def _sealing_master(self) -> vault.MasterKey | None:
-        """Inside a write transaction: the active master key, or None when a new one must
-        be made (there is none yet, or the keyring lost it)."""
-        env = self._env_master()
-        if env is not None:
-            return env
-        mk_id = self.store.active_master_key_id()
-        if mk_id is None:
-            return None
-        try:
-            return self.master_for(mk_id)
-        except MasterKeyMissing as lost:
-            self.store.retire_master_key(mk_id)
-            self.store.warn(f"{lost.message}; sealing with a new master key (keys sealed with "
-                            f"{mk_id} stay unreadable unless it comes back)")
-            return None
-
-    def _new_pending_master(self) -> vault.MasterKey:
-        """A new master key, recorded as pending, then saved in the keyring."""
-        new = vault.MasterKey(vault.new_master_key(), "keyring")
-        self.store.add_pending_master_key(new.id)
-        self.keyring.put(new.key)
-        self._opened[new.id] = new
-        return new
-
-    def _make_active_master(self) -> None:
-        """Make a master key for a first `key set`. Of several processes doing this at
-        once, one wins; the others retire theirs and use the winner's."""
-        new = self._new_pending_master()
-        with self.store.transaction():
-            won = self.store.active_master_key_id() is None and \
-                self.store.activate_master_key(new.id)
-            if not won:
-                self.store.retire_master_key(new.id)
-        if not won:
-            self._remove_unused_master_keys()
-
-    def _remove_unused_master_keys(self) -> list[str]:
-        """Take retired master keys that no stored key names out of the keyring, then out
-        of the registry (in that order: a crash between leaves a row, never a lost key)."""
-        removed = []
-        for mk_id in self.store.unused_master_keys():
-            self.keyring.delete(mk_id)
-            self.store.forget_master_key(mk_id)
-            self._opened.pop(mk_id, None)
-            removed.append(mk_id)
-        return removed
-
-    def tidy_master_keys(self) -> list[str]:
-        """Remove from the keyring every master key no stored key needs: retired ones, and
-        pending ones that a crashed rotation or first `key set` left. Returns their ids."""
-        self.store.retire_pending_master_keys()
-        return self._remove_unused_master_keys()
-
-    def orphan_master_keys(self) -> list[str]:
-        """Ids of the master keys `tidy_master_keys` would remove (reads no keyring)."""
-        return [mk_id for mk_id, _, _, state in self.store.master_keys()
-                if state == "pending"] + self.store.unused_master_keys()
-
     # -- keys ---------------------------------------------------------------------------
     def set(self, provider: str, raw_key: str, status: str = "unverified",
             checked_at: str | None = None, *, name: str = "default",
@@ -233,7 +118,7 @@ class Keychain:
         key = self.registry.normalise_key(provider, raw_key, check_shape=check_shape)
         remember_secret(key)
         hint = hint_of(key)
-        for _ in range(_SETTLE_ATTEMPTS):
+        for _ in range(SETTLE_ATTEMPTS):
             with self.store.transaction():
                 master = self._sealing_master()
                 if master is not None:
@@ -244,13 +129,13 @@ class Keychain:
             if master is not None:
                 self.store.wipe()  # leave no copy of a replaced ciphertext behind
                 return hint
-            self._make_active_master()
-        raise _unsettled()
+            self.master(create=True)  # make one, or say why not
+        raise unsettled()
 
     def _open(self, row: StoredKey) -> str:
         what = f"the stored {row.provider} key {row.name!r} of profile {row.profile!r}"
         made_with = vault.sealed_with(row.ciphertext, what=what)
-        key = vault.decrypt(self.master_for(made_with), row.ciphertext,
+        key = vault.decrypt(self.master_for(made_with, what), row.ciphertext,
                             vault.aad(row.profile, row.provider, row.hint, row.name), what=what)
         remember_secret(key)
         return key
@@ -274,70 +159,6 @@ class Keychain:
                 raise  # nothing re-sealed it: the master key is really gone
             return self._open(again)
 
-    def rotate(self, new_key: bytes | None = None,
-               fault: Callable[[str], None] = lambda step: None) -> tuple[str, str, int]:
-        """Re-encrypt every stored key, of every profile, under a new master key.
-
-        With BYOK_MASTER_KEY, ``new_key`` is the new key (the caller keeps it); otherwise
-        byok makes one and keeps it in the keyring. The keys are read, decrypted,
-        re-encrypted and written in one write transaction, so a `key set` or `key remove`
-        running at the same time lands wholly before or wholly after; the old master key
-        leaves the keyring only after the commit. Killed at any point, every key stays
-        readable with the old or the new one. Returns (old id, new id, number of keys).
-        """
-        env = self._env_master()
-        if env is not None:
-            return self._rotate_environment(env, new_key, fault)
-        for _ in range(_SETTLE_ATTEMPTS):
-            new = self._new_pending_master()
-            fault("after-new-key-saved")
-            try:
-                with self.store.transaction():
-                    old_id = self.store.active_master_key_id() or "-"
-                    rotated = self.store.activate_master_key(new.id)
-                    if rotated:
-                        count = self._reseal_all(new)
-                        self.store.retire_pending_master_keys(but=new.id)
-                        fault("before-commit")
-            except ByokError:
-                self.store.retire_master_key(new.id)  # never used: out of the keyring too
-                self._remove_unused_master_keys()
-                raise
-            if rotated:
-                fault("after-commit")
-                self.store.wipe()
-                self._remove_unused_master_keys()
-                fault("after-old-key-removed")
-                return old_id, new.id, count
-            self._remove_unused_master_keys()  # a cleanup retired ours first: start over
-        raise _unsettled()
-
-    def _rotate_environment(self, old: vault.MasterKey, new_key: bytes | None,
-                            fault: Callable[[str], None]) -> tuple[str, str, int]:
-        if new_key is None:
-            raise ByokError(Code.USAGE, "the master key comes from BYOK_MASTER_KEY: give the "
-                            "new one too (BYOK_NEW_MASTER_KEY)")
-        new = vault.MasterKey(new_key, "environment")
-        if new.id == old.id:
-            raise ByokError(Code.USAGE, "the new master key is the one already in use")
-        fault("after-new-key-saved")
-        with self.store.transaction():
-            count = self._reseal_all(new)
-            fault("before-commit")
-        fault("after-commit")
-        self.store.wipe()
-        fault("after-old-key-removed")
-        return old.id, new.id, count
-
-    def _reseal_all(self, new: vault.MasterKey) -> int:
-        """Inside a write transaction: every stored key, of every profile, under ``new``."""
-        rows = self.store.all_keys()
-        for row in rows:
-            blob = vault.encrypt(new, self._open(row),
-                                 vault.aad(row.profile, row.provider, row.hint, row.name))
-            self.store.reseal_key(row, blob, new.id)
-        return len(rows)
-
     def key(self, provider: str, source: str, name: str | None = None) -> str | None:
         """The key of a source: "user" (the stored key of that name, decrypted), "system"
         (the provider's environment variable) or "none" (a provider that needs none)."""
@@ -359,6 +180,21 @@ class Keychain:
 
     def mark(self, provider: str, name: str, status: str) -> None:
         self.store.set_key_status(self.profile, provider, name, status)
+
+    def mark_used(self, provider: str, name: str) -> None:
+        """The provider accepted the stored key: it is valid, whatever an earlier check said."""
+        row = self.store.get_key(self.profile, provider, name)
+        if row is not None and row.status != "valid":
+            self.mark(provider, name, "valid")
+
+    def missing_profile_note(self) -> str | None:
+        """"profile 'wrok' has no keys; profiles: default, work" when this profile has no
+        stored key and others have (a mistyped --profile, most likely)."""
+        with_keys = self.store.profiles_with_keys()
+        if not with_keys or self.profile in with_keys:
+            return None
+        names = sorted(set(self.store.profiles()) | set(with_keys))
+        return f"profile {self.profile!r} has no keys; profiles: {', '.join(names)}"
 
     def order(self, provider: str, names: list[str]) -> list[str]:
         """Try these stored keys first, in this order; return the whole order."""

@@ -28,9 +28,17 @@ ENVELOPE_VERSION = 1
 _NONCE_LEN = 12
 _ID_LEN = 8
 _HEADER_LEN = 1 + _ID_LEN + _NONCE_LEN
-MAKE_KEY_HINT = ('set BYOK_MASTER_KEY to a key of your own: '
-                 'export BYOK_MASTER_KEY="$(python3 -c \'import base64,os;'
-                 'print(base64.urlsafe_b64encode(os.urandom(32)).decode())\')"')
+
+
+def make_key_command(variable: str = "BYOK_MASTER_KEY") -> str:
+    """A shell line that puts a new random master key in `variable`."""
+    return (f'export {variable}="$(python3 -c \'import base64,os;'
+            f'print(base64.urlsafe_b64encode(os.urandom(32)).decode())\')"')
+
+
+# Only for a vault that seals nothing yet: a new master key cannot open keys sealed before.
+MAKE_KEY_HINT = ("without a keyring, make a master key of your own and keep it safe: "
+                 + make_key_command())
 
 T = TypeVar("T")
 
@@ -92,12 +100,13 @@ def decrypt(master: MasterKey, blob: bytes, associated: bytes, *, what: str) -> 
 
     made_with = sealed_with(blob, what=what)
     if made_with != master.id:
+        source = "BYOK_MASTER_KEY" if master.source == "environment" else "the OS keyring"
         raise ByokError(
             Code.DECRYPT_FAILED,
-            f"{what} was encrypted with master key {made_with}, but the master key in use "
-            f"({master.source}) is {master.id}",
-            hint="use the master key it was made with (unset or fix BYOK_MASTER_KEY), "
-                 "or store the key again with `byok key set`")
+            f"{what} is sealed with master key {made_with}, but the master key in use "
+            f"(from {source}) is {master.id}",
+            hint=f"set BYOK_MASTER_KEY to master key {made_with}, or unset it if the OS keyring "
+                 "holds that key; if it is lost, store the key again with `byok key set`")
     nonce = blob[1 + _ID_LEN:_HEADER_LEN]
     try:
         plain = AESGCM(master.key).decrypt(nonce, blob[_HEADER_LEN:], associated)
@@ -120,7 +129,7 @@ def master_from_env(value: str) -> MasterKey:
     if len(raw) != 32:
         raise ByokError(Code.KEYRING_UNAVAILABLE,
                         "BYOK_MASTER_KEY must be url-safe base64 of exactly 32 bytes",
-                        hint=MAKE_KEY_HINT)
+                        hint="set it to the master key your keys were stored with")
     return MasterKey(raw, "environment")
 
 
@@ -195,12 +204,12 @@ def bounded(call: Callable[[], T], what: str) -> T:
         raise ByokError(Code.KEYRING_UNAVAILABLE,
                         f"the OS keyring did not answer within {_timeout():g} s while {what} "
                         "(is it waiting for an unlock prompt?)",
-                        hint="unlock your keyring, or " + MAKE_KEY_HINT)
+                        hint="unlock your keyring")
     error = box.get("error")
     if error is not None and not isinstance(error, Exception):
         raise ByokError(Code.KEYRING_UNAVAILABLE, f"the OS keyring backend failed while {what}: "
                         f"it raised {type(error).__name__}",
-                        hint="repair or replace the keyring backend, or " + MAKE_KEY_HINT)
+                        hint="repair or replace the keyring backend")
     if error is not None:
         raise error
     return box["value"]
@@ -256,7 +265,7 @@ def _refuse_backend(backend: object) -> None:
     if not never and os.environ.get(INSECURE_OPT_IN) == "1":
         return
     raise ByokError(Code.KEYRING_UNAVAILABLE, f"refusing to keep the master key: {reason}",
-                    hint="install or unlock an OS keyring, or " + MAKE_KEY_HINT
+                    hint="install or unlock an OS keyring"
                     + ("" if never else f" ({INSECURE_OPT_IN}=1 accepts it at your risk)"))
 
 
@@ -265,11 +274,10 @@ def _load_error(exc: BaseException) -> ByokError:
     chosen = os.environ.get("PYTHON_KEYRING_BACKEND")
     if chosen is not None:
         where = f"PYTHON_KEYRING_BACKEND={chosen!r}"
-        hint = ("unset it, or name an OS keyring (e.g. keyring.backends.SecretService.Keyring), "
-                "or " + MAKE_KEY_HINT)
+        hint = "unset it, or name an OS keyring (e.g. keyring.backends.SecretService.Keyring)"
     else:
         where = "the configured keyring backend (keyringrc.cfg)"
-        hint = "fix keyringrc.cfg (`keyring diagnose` shows where it is), or " + MAKE_KEY_HINT
+        hint = "fix keyringrc.cfg (`keyring diagnose` shows where it is)"
     detail = " ".join(str(exc).split())[:200]
     return ByokError(Code.KEYRING_UNAVAILABLE, f"{where} cannot be used: "
                      f"{type(exc).__name__}" + (f": {detail}" if detail else ""), hint=hint)
@@ -281,19 +289,17 @@ def _keyring_error(exc: Exception, action: str) -> ByokError:
 
     if isinstance(exc, kerr.KeyringLocked):
         return ByokError(Code.KEYRING_UNAVAILABLE, f"the OS keyring is locked ({action})",
-                         hint="unlock it (log in to your desktop session), or " + MAKE_KEY_HINT)
+                         hint="unlock it (log in to your desktop session)")
     if isinstance(exc, kerr.InitError):
         return ByokError(Code.KEYRING_UNAVAILABLE,
                          f"the OS keyring could not open or create its collection ({action})",
-                         hint="start a Secret Service (gnome-keyring, KeePassXC) and unlock it, "
-                              "or " + MAKE_KEY_HINT)
+                         hint="start a Secret Service (gnome-keyring, KeePassXC) and unlock it")
     if isinstance(exc, kerr.NoKeyringError):
         return ByokError(Code.KEYRING_UNAVAILABLE, "no OS keyring backend is available",
-                         hint="install and unlock a keyring (gnome-keyring, KWallet, Keychain), "
-                              "or " + MAKE_KEY_HINT)
+                         hint="install and unlock a keyring (gnome-keyring, KWallet, Keychain)")
     return ByokError(Code.KEYRING_UNAVAILABLE,
                      f"the OS keyring failed ({action}): {type(exc).__name__}",
-                     hint="unlock or repair the keyring, or " + MAKE_KEY_HINT)
+                     hint="unlock or repair the keyring")
 
 
 def _account(mk_id: str) -> str:
@@ -356,7 +362,7 @@ class KeyringStore:
         if self.get(mk_id) != key:  # the null backend and its kind "succeed" silently
             raise ByokError(Code.KEYRING_UNAVAILABLE,
                             "the OS keyring accepted the master key but does not give it back",
-                            hint=MAKE_KEY_HINT)
+                            hint="repair the keyring")
         return mk_id
 
     def delete(self, mk_id: str) -> None:

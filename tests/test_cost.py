@@ -216,9 +216,11 @@ def test_models_list_shows_context_and_prices(byok_env):
     assert sonnet["context_window"] == 1_000_000 and sonnet["input_per_mtok"] == 2.0
     assert sonnet["price_date"] == SNAP.source["taken"]
     assert rows["gpt-6.2-sol"]["input_per_mtok"] is None
-    plain = byok_env.run("models", "list", "-p", "openai").stdout.splitlines()
-    assert any(line.split("\t")[1] == "gpt-4o" and "128k" in line and "2.5/10" in line
-               for line in plain)
+    plain = [line.split("\t") for line in
+             byok_env.run("models", "list", "-p", "openai").stdout.splitlines()]
+    columns = plain[0]
+    gpt4o = dict(zip(columns, next(row for row in plain if row[1] == "gpt-4o")))
+    assert (gpt4o["context"], gpt4o["$/M in"], gpt4o["$/M out"]) == ("128000", "2.5", "10")
     wide = byok_env.run("models", "list", "--wide", "-p", "openai").stdout
     assert "Legacy multimodal model" in wide
     everything = json.loads(byok_env.run("models", "list", "--all", "--json", "-p",

@@ -72,13 +72,12 @@ def test_a_backend_that_raises_systemexit_or_baseexception_has_failed(keyring_en
 
 
 def test_a_keyring_that_times_out_gives_the_terminal_its_echo_back(keyring_env):
+    keyring_env.set_key("openai", OPENAI_GOOD)
     env = {**keyring_env.vars, "PYTHON_KEYRING_BACKEND": fake("PromptingKeyring"),
-           "BYOK_KEYRING_TIMEOUT": "1"}
-    child = pexpect.spawn("bash", ["--norc", "-c", f'"{BYOK}" key set openai --no-validate; '
-                                   'echo "rc=$?"; stty -a'], env=env, encoding="utf-8",
-                          timeout=30)
-    child.expect("input hidden")
-    child.sendline(OPENAI_GOOD)
+           "BYOK_KEYRING_TIMEOUT": "1"}  # its unlock prompt turns echo off, then hangs
+    child = pexpect.spawn("bash", ["--norc", "-c", f'"{BYOK}" exec -- true; echo "rc=$?"; '
+                                   "stty -a"], env=env, encoding="utf-8", timeout=30)
+    child.expect("keyring password: ")
     child.expect(r"rc=(\d+)")
     assert int(child.match.group(1)) == KEYRING
     child.expect(pexpect.EOF)
@@ -104,12 +103,14 @@ def test_a_lost_master_key_names_only_real_ways_out(keyring_env, tmp_path):
     keyring_env.set_key("openai", OPENAI_GOOD)
     (tmp_path / "test-keyring.json").write_text("{}")  # the keyring lost it
     r = keyring_env.run("run", "hi")
-    assert r.returncode == KEYRING
-    assert "missing from the OS keyring" in r.stderr and "vault reset" not in r.stderr
-    assert "`byok key set PROVIDER`" in r.stderr
-    again = keyring_env.set_key("openai", OPENAI_GOOD)  # ... and that way out works
+    assert r.returncode == Code.DECRYPT_FAILED.exit_status
+    assert "the OS keyring do not provide" in r.stderr and "vault reset" not in r.stderr
+    assert "remove the stored keys with `byok key remove` and store them again" in r.stderr
+    # ... and that way out works: the lost master key gives way once nothing needs it
+    assert keyring_env.run("key", "remove", "openai", "--yes").returncode == 0
+    again = keyring_env.set_key("openai", OPENAI_GOOD)
     assert again.returncode == 0, again.stderr
-    assert "sealing with a new master key" in again.stderr
+    assert "new keys are sealed with a new master key" in again.stderr
     assert keyring_env.run("exec", "--", "true").returncode == 0
 
 

@@ -9,8 +9,10 @@ import sys
 
 
 def main() -> None:
+    from . import output
     from .failures import exit_status
 
+    output.json_errors = output.wants_json(sys.argv[1:])
     completing = bool(os.environ.get("_BYOK_COMPLETE"))
     if not completing:
         from .fast import run_fast
@@ -22,9 +24,9 @@ def main() -> None:
         from .root import app
 
         if completing:  # the shell asks for completions
-            from typer._completion_classes import completion_init
+            from .complete import init
 
-            completion_init()
+            init()
         app(prog_name="byok")
     except (KeyboardInterrupt, BrokenPipeError) as exc:  # while parsing, before invoke
         sys.exit(exit_status(exc, False))

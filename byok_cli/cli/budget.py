@@ -9,7 +9,7 @@ import typer
 
 from ..errors import ByokError, Code
 from . import complete, output
-from .root import group, state
+from .root import group, no_header_option, state
 
 app = group("Cap what the profile, a provider or a key spends per day, week or month (UTC).")
 
@@ -118,8 +118,8 @@ def standings(st) -> list[dict]:
 
 @app.command("list")
 def list_budgets(ctx: typer.Context,
-                 as_json: bool = typer.Option(False, "--json", help="Print a JSON array.")
-                 ) -> None:
+                 as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+                 no_header: bool = no_header_option()) -> None:
     """List the profile's budgets with what each period has spent so far.
 
     Example:
@@ -131,8 +131,30 @@ def list_budgets(ctx: typer.Context,
         output.emit_json([{k: v for k, v in r.items() if k not in ("label", "shown")}
                           for r in rows])
         return
-    output.table(["budget", "per", "limit", "spent", "in flight", "resets"],
-                 [[r["label"], r["period"], *r["shown"], r["resets"]] for r in rows])
+    from ..budget import dollars
+
+    money = {"show": dollars}
+    output.table(["budget", "per", output.Column("limit usd", **money),
+                  output.Column("spent usd", **money), output.Column("in flight usd", **money),
+                  output.Column("resets", only="tty"), output.Column("resets", only="tsv")],
+                 [[r["label"], r["period"], Micros(r["limit_micros"]), Micros(r["spent_micros"]),
+                   Micros(r["held_micros"]), r["resets"], _iso(r["resets_at"])] for r in rows],
+                 header=not no_header, empty=f"no budgets in profile {state(ctx).profile!r}")
+
+
+class Micros(int):
+    """Micro-dollars: a bare decimal in tab-separated lines."""
+
+    def __str__(self) -> str:
+        from ..budget import decimal_dollars
+
+        return decimal_dollars(int(self))
+
+
+def _iso(at: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(at, dt.timezone.utc).isoformat(timespec="seconds")
 
 
 @app.command("rm")
@@ -140,8 +162,9 @@ def remove_budget(
     ctx: typer.Context,
     per: Optional[str] = typer.Option(None, "--per", help="Only this period's budget."),
     provider: Optional[str] = typer.Option(None, "--provider", "-p",
+                                           help="Only this provider's budgets.",
                                            autocompletion=complete.providers),
-    key: Optional[str] = typer.Option(None, "--key"),
+    key: Optional[str] = typer.Option(None, "--key", help="Only this key's budgets."),
 ) -> None:
     """Remove the profile's (or a provider's) budgets, or only the one of a period.
 

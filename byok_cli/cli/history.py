@@ -7,8 +7,8 @@ import sys
 import typer
 
 from ..errors import ByokError, Code
-from . import output
-from .root import group, state
+from . import complete, output
+from .root import group, no_header_option, state
 
 app = group("Browse and delete stored conversations.")
 
@@ -21,8 +21,10 @@ def _one_line(text: str | None, width: int = 60) -> str:
 @app.command("list")
 def list_conversations(
     ctx: typer.Context,
-    limit: int = typer.Option(50, "--limit", "-n", min=1, help="How many, newest first."),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, metavar="N",
+                                help="How many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+    no_header: bool = no_header_option(),
 ) -> None:
     """List conversations, newest first.
 
@@ -35,13 +37,17 @@ def list_conversations(
     if as_json:
         output.emit_json(rows)
         return
-    output.table(["id", "updated", "messages", "model", "first prompt"],
-                 [[r["id"], r["updated_at"], r["messages"], r["model"] or "-",
-                   _one_line(r["first_prompt"])] for r in rows])
+    output.table(["id", output.Column("updated", show=output.short_time), "messages", "model",
+                  output.text("first prompt")],
+                 [[r["id"], r["updated_at"], r["messages"], r["model"],
+                   _one_line(r["first_prompt"])] for r in rows],
+                 header=not no_header, empty=f"no conversations in profile {st.profile!r} yet")
 
 
 @app.command("show")
-def show(ctx: typer.Context, cid: int = typer.Argument(..., metavar="ID"),
+def show(ctx: typer.Context,
+         cid: int = typer.Argument(..., metavar="ID", autocompletion=complete.conversations,
+                                   help="The conversation's id (see `byok history list`)."),
          as_json: bool = typer.Option(False, "--json", help="Print a JSON object.")) -> None:
     """Show a conversation's messages, with the model that wrote each answer.
 
@@ -67,7 +73,10 @@ def show(ctx: typer.Context, cid: int = typer.Argument(..., metavar="ID"),
 
 
 @app.command("rm")
-def remove(ctx: typer.Context, cid: int = typer.Argument(..., metavar="ID")) -> None:
+def remove(ctx: typer.Context,
+           cid: int = typer.Argument(..., metavar="ID", autocompletion=complete.conversations,
+                                     help="The conversation's id (see `byok history list`).")
+           ) -> None:
     """Delete one conversation.
 
     Example:

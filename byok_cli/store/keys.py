@@ -104,6 +104,11 @@ class KeyTables:
                                                   key.provider, key.name, key.ciphertext))
         return cur.rowcount == 1
 
+    def sealed_with(self) -> dict[str, int]:
+        """Master key id -> how many stored keys (of every profile) it seals."""
+        return dict(self.conn.execute("SELECT master_key_id, COUNT(*) FROM api_keys "
+                                      "GROUP BY master_key_id ORDER BY MIN(created_at)"))
+
     def set_key_status(self, profile: str, provider: str, name: str, status: str) -> None:
         with self.transaction() as conn:
             conn.execute("UPDATE api_keys SET status = ?, checked_at = ? WHERE profile = ? AND "
@@ -131,6 +136,12 @@ class KeyTables:
     def active_master_key_id(self) -> str | None:
         row = self.conn.execute("SELECT id FROM master_keys WHERE state = 'active'").fetchone()
         return row[0] if row else None
+
+    def knows_master_key(self, mk_id: str) -> bool:
+        """Whether the keyring should hold this master key (any state): one it never held
+        (a BYOK_MASTER_KEY's) is not looked for there."""
+        return self.conn.execute("SELECT 1 FROM master_keys WHERE id = ?",
+                                 (mk_id,)).fetchone() is not None
 
     def add_pending_master_key(self, mk_id: str) -> None:
         """Record a new master key before the keyring holds it (see the class's note)."""
