@@ -33,6 +33,9 @@
     barelist         GET /v1/models answers a bare JSON array
     cursorloop       GET /v1/models: has_more forever, the same cursor each time
     endless          GET /v1/models: has_more forever, a new cursor each time
+    usageneg         usage with input tokens -1000000 (prompt_tokens / input_tokens)
+    usagehuge        usage with input tokens 99999999999999999999999
+    usagefrac        usage with input tokens 1.5 and output tokens "7"
 
 """
 
@@ -45,7 +48,7 @@ MARKERS = ("good", "revoked", "forbidden", "quota", "ratelimit", "limitforever",
            "flaky", "overloaded", "once", "always", "slow", "drop", "streamerr", "malformed",
            "errorbody200", "outage200", "errstr", "errdetail", "errhtml", "errlong",
            "wholejson", "wholenoct", "nofinish", "nostop", "gwtokens", "sseclose", "gzip",
-           "barelist", "cursorloop", "endless")
+           "barelist", "cursorloop", "endless", "usageneg", "usagehuge", "usagefrac")
 GATEWAY_TEXT = "upstream\x1b[31m said:\x00 no\u202e thanks"
 
 
@@ -53,6 +56,21 @@ def _number_after(key: str, marker: str, default: int = 0) -> int:
     found = re.search(re.escape(marker) + r"(\d+)", key)
     return int(found.group(1)) if found else default
 
+
+
+# What a usage marker puts in place of the real counts: (input tokens, output tokens or None).
+BAD_USAGE = {"usageneg": (-1_000_000, None), "usagehuge": (99999999999999999999999, None),
+             "usagefrac": (1.5, "7")}
+
+
+def scripted_usage(key: str, usage: dict, input_name: str, output_name: str) -> dict:
+    """The usage block a key asks for: the real one unless a usage marker replaces counts."""
+    for marker, (tokens_in, tokens_out) in BAD_USAGE.items():
+        if marker in key:
+            usage = {**usage, input_name: tokens_in}
+            if tokens_out is not None:
+                usage[output_name] = tokens_out
+    return usage
 
 
 class Faults:

@@ -114,13 +114,15 @@ class OpenAIChat(Client):
 def _usage(data: dict, result: ChatResult) -> None:
     usage = data.get("usage")
     if isinstance(usage, dict):
-        if isinstance(usage.get("prompt_tokens"), int):
-            result.input_tokens = usage["prompt_tokens"]
-        if isinstance(usage.get("completion_tokens"), int):
-            result.output_tokens = usage["completion_tokens"]
+        # A count that is present but implausible makes that count unknown (not 0).
+        if usage.get("prompt_tokens") is not None:
+            result.input_tokens = result.tokens("prompt_tokens", usage["prompt_tokens"])
+        if usage.get("completion_tokens") is not None:
+            result.output_tokens = result.tokens("completion_tokens", usage["completion_tokens"])
         details = usage.get("prompt_tokens_details")
-        if isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
-            result.cached_input_tokens = details["cached_tokens"]  # priced at the cached rate
+        if isinstance(details, dict) and details.get("cached_tokens") is not None:
+            # priced at the cached rate
+            result.cached_input_tokens = result.tokens("cached_tokens", details["cached_tokens"])
 
 
 def _content(value: Any) -> str:
