@@ -111,6 +111,12 @@ def test_budget_set_list_rm(byok_env):
     ["--per", "month", "inf"], ["--per", "month", "1.0000001"], ["--per", "month", "ten"],
     ["--per", "year", "5"], ["5"], ["--key", "work", "--per", "day", "5"],
     ["--key", "work", "-p", "openai", "--per", "day", "5"], ["-p", "nobody", "--per", "day", "5"],
+    # a decimal comma or a thousands separator: ambiguous, never read as 55 or 1000
+    ["--per", "day", "5,5"], ["--per", "day", "1,000"], ["--per", "day", "1e3"],
+    ["--per", "day", "1e300"], ["--per", "day", "--", "-0"], ["--per", "day", "+5"],
+    ["--per", "day", "Infinity"], ["--per", "day", "NaN"], ["--per", "day", "0x10"],
+    ["--per", "day", "5 5"], ["--per", "day", "$"], ["--per", "day", "9" * 30],
+    ["--per", "day", "5\u0665"],
 ])
 def test_budget_set_refuses_bad_input(byok_env, args):
     r = byok_env.run("budget", "set", *args)

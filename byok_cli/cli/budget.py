@@ -16,19 +16,26 @@ app = group("Cap what the profile, a provider or a key spends per day, week or m
 PER_HELP = "day, week or month (calendar periods in UTC)"
 
 
-def parse_usd(text: str) -> int:
-    """'5', '$0.50', '12.345678' -> micro-dollars; more than six decimals, zero, negative or
-    not a number are refused."""
-    from decimal import Decimal, InvalidOperation
+_PLAIN_AMOUNT = r"\$?([0-9]+(\.[0-9]*)?|\.[0-9]+)"  # ASCII digits only
 
-    cleaned = text.strip().removeprefix("$").replace(",", "")
-    try:
-        amount = Decimal(cleaned)
-    except InvalidOperation:
-        amount = None
-    if amount is None or not amount.is_finite() or amount <= 0:
-        raise ByokError(Code.USAGE, f"{text!r} is not a positive amount of US dollars",
-                        hint="e.g. 5 or 0.50")
+
+def parse_usd(text: str) -> int:
+    """'5', '$0.50', '12.345678' -> micro-dollars. Only plain decimal numbers with a point:
+    '5,5' (a decimal comma, or a thousands separator?) is ambiguous and refused, as are
+    exponents, nan, inf, zero, negative amounts, more than six decimals and more than a
+    billion dollars."""
+    import re
+    from decimal import Decimal
+
+    cleaned = text.strip()
+    if not re.fullmatch(_PLAIN_AMOUNT, cleaned):
+        raise ByokError(Code.USAGE, f"{text!r} is not a plain positive amount of US dollars",
+                        hint="digits with a decimal point, no thousands separators or "
+                             "decimal commas: e.g. 5, 0.50 or 1000")
+    amount = Decimal(cleaned.removeprefix("$"))
+    if amount <= 0:
+        raise ByokError(Code.USAGE, f"{text!r}: a budget must be more than $0",
+                        hint="to stop budgeting, `byok budget rm`")
     micros = amount * 1_000_000
     if micros != micros.to_integral_value() or micros > 10 ** 15:
         raise ByokError(Code.USAGE, f"{text!r}: at most six decimals and a billion dollars")
