@@ -36,6 +36,7 @@
     usageneg         usage with input tokens -1000000 (prompt_tokens / input_tokens)
     usagehuge        usage with input tokens 99999999999999999999999
     usagefrac        usage with input tokens 1.5 and output tokens "7"
+    waitnan          429 every time with retry-after-ms: nan (waitinf: inf, waitneg: -5000)
 
 """
 
@@ -48,7 +49,8 @@ MARKERS = ("good", "revoked", "forbidden", "quota", "ratelimit", "limitforever",
            "flaky", "overloaded", "once", "always", "slow", "drop", "streamerr", "malformed",
            "errorbody200", "outage200", "errstr", "errdetail", "errhtml", "errlong",
            "wholejson", "wholenoct", "nofinish", "nostop", "gwtokens", "sseclose", "gzip",
-           "barelist", "cursorloop", "endless", "usageneg", "usagehuge", "usagefrac")
+           "barelist", "cursorloop", "endless", "usageneg", "usagehuge", "usagefrac", "waitnan",
+           "waitinf", "waitneg")
 GATEWAY_TEXT = "upstream\x1b[31m said:\x00 no\u202e thanks"
 
 
@@ -57,6 +59,8 @@ def _number_after(key: str, marker: str, default: int = 0) -> int:
     return int(found.group(1)) if found else default
 
 
+
+BAD_WAITS = {"waitnan": "nan", "waitinf": "inf", "waitneg": "-5000"}  # retry-after-ms
 
 # What a usage marker puts in place of the real counts: (input tokens, output tokens or None).
 BAD_USAGE = {"usageneg": (-1_000_000, None), "usagehuge": (99999999999999999999999, None),
@@ -114,6 +118,12 @@ class Faults:
                         "Rate limit reached for requests.", "rate_limit_exceeded",
                         headers={"Retry-After": str(wait), "retry-after-ms": str(wait * 1000)})
             return True
+        for marker, wait in BAD_WAITS.items():
+            if marker in key:
+                self._error(429, "rate_limit_error" if anth else "requests",
+                            "Rate limit reached for requests.", "rate_limit_exceeded",
+                            headers={"retry-after-ms": wait})
+                return True
         if "servererr" in key or ("flaky" in key and n == 0):
             self._error(500, "api_error" if anth else "server_error", "The server had an error.")
             return True

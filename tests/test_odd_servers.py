@@ -58,3 +58,15 @@ def test_a_huge_token_count_after_a_printed_answer_exits_0(byok_env, fake):
     assert r.returncode == 0, r.stderr
     assert r.stdout == "Echo[gpt-4o]: hello\n"
     assert "OverflowError" not in r.stderr and "internal error" not in r.stderr
+
+
+# --- Retry-After -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("marker", ["waitnan", "waitinf", "waitneg"])
+def test_a_retry_after_that_is_not_a_finite_positive_number_is_ignored(byok_env, fake, marker):
+    byok_env.set_key("openai", openai_key(marker))
+    r = byok_env.run("run", "-m", "gpt-4o", "--no-fallback", "hi",
+                     env={"BYOK_MAX_RETRIES": "1", "BYOK_MAX_RETRY_WAIT": "3"})
+    assert r.returncode == Code.RATE_LIMITED.exit_status, r.stderr
+    assert "rate limiting" in r.stderr and "retry after" not in r.stderr, r.stderr
+    assert len([x for x in fake.requests if x["method"] == "POST"]) == 2  # byok's own backoff
