@@ -36,6 +36,9 @@ class Synced(NamedTuple):
 def source_url(given: str | None = None) -> str:
     url = (given or os.environ.get(URL_ENV) or catalog_source.DEFAULT_URL).strip()
     parsed = urlparse(url)
+    from .wire.endpoint import port_of
+
+    port_of(parsed, "--url" if given else URL_ENV if os.environ.get(URL_ENV) else "the URL")
     if parsed.scheme == "https" and parsed.hostname:
         return url
     if parsed.scheme == "http" and _loopback(parsed.hostname):

@@ -52,6 +52,11 @@ def _check(column: str, value: str) -> str | None:
         return load().resolve(value, provider)[1]
     if not value.startswith(("http://", "https://")) or any(c.isspace() for c in value):
         raise ByokError(Code.USAGE, f"{value!r} is not an http(s) URL")
+    from urllib.parse import urlsplit
+
+    from ..wire.endpoint import port_of
+
+    port_of(urlsplit(value), next(n for n, c in SETTINGS.items() if c == column))
     return value.rstrip("/")
 
 

@@ -65,6 +65,12 @@ class Client:
                "Connection": "keep-alive", "User-Agent": USER_AGENT}
         if with_body:
             out["Content-Type"] = "application/json"
+        if not sendable(self._key):
+            raise ByokError(Code.USAGE, f"the {name_of(self.provider)} key has a character an "
+                            "HTTP header cannot carry (a line break, a control character or "
+                            "non-ASCII text); nothing was sent", provider=self.provider,
+                            hint=f"store it again with `byok key set {self.provider}`, or fix "
+                                 "the variable it came from")
         out.update(self.auth_headers(self._key))
         return out
 
@@ -189,6 +195,20 @@ class Client:
             return int((time.monotonic() - started) * 1000)
 
         return with_retries(call, self.settings)
+
+
+def sendable(value: str) -> bool:
+    """Printable ASCII: what a header value may hold. http.client refuses
+    line breaks (ValueError) and cannot encode most non-ASCII text."""
+    return value.isascii() and value.isprintable()
+
+
+def header_value(value: str, variable: str) -> str:
+    """``value`` of the environment ``variable``, or a usage error naming both."""
+    if not sendable(value):
+        raise ByokError(Code.USAGE, f"{variable} cannot be sent as an HTTP header: {value!r}",
+                        hint=f"fix or unset {variable}")
+    return value
 
 
 def _is_event_stream(resp: transport.Response) -> bool:

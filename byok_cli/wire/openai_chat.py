@@ -11,7 +11,7 @@ import os
 from typing import Any, Iterator
 
 from . import sse
-from .client import Client
+from .client import Client, header_value
 from .errors import Malformed, classify
 from .types import ChatRequest, ChatResult, normalise_turns
 
@@ -53,7 +53,7 @@ class OpenAIChat(Client):
         for header, variable in (("OpenAI-Organization", "OPENAI_ORG_ID"),
                                  ("OpenAI-Project", "OPENAI_PROJECT_ID")):
             if os.environ.get(variable):
-                out[header] = os.environ[variable]
+                out[header] = header_value(os.environ[variable], variable)
         return out
 
     def keep_model(self, model_id: str) -> bool:

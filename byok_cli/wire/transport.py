@@ -25,6 +25,7 @@ from typing import Iterator, Mapping
 from urllib.parse import urlsplit
 
 from ..errors import ByokError, Code
+from .endpoint import port_of
 from .proxy import Proxy, is_loopback, proxy_for
 from .types import Settings
 
@@ -55,6 +56,7 @@ def check_transport(url: str, env: Mapping[str, str] | None = None) -> None:
     """
     env = os.environ if env is None else env
     parts = urlsplit(url)
+    port_of(parts, "the URL")
     if parts.scheme == "https":
         return
     if parts.scheme == "http" and (is_loopback(parts.hostname)
