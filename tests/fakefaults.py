@@ -37,20 +37,26 @@
     usagehuge        usage with input tokens 99999999999999999999999
     usagefrac        usage with input tokens 1.5 and output tokens "7"
     waitnan          429 every time with retry-after-ms: nan (waitinf: inf, waitneg: -5000)
+    torrent          a streamed answer of 40 MiB of text in 64 KiB pieces, then a normal end
+    keepalive        a stream of nothing but `: keepalive` comments every 0.5 s (for 20 s)
+    pingforever      Anthropic: message_start, then only ping events every 0.5 s (for 20 s)
+    gzipbomb         a 200 answer, gzip-encoded, that inflates to 300 MB of zeros
 
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import time
+import zlib
 
 MARKERS = ("good", "revoked", "forbidden", "quota", "ratelimit", "limitforever", "servererr",
            "flaky", "overloaded", "once", "always", "slow", "drop", "streamerr", "malformed",
            "errorbody200", "outage200", "errstr", "errdetail", "errhtml", "errlong",
            "wholejson", "wholenoct", "nofinish", "nostop", "gwtokens", "sseclose", "gzip",
            "barelist", "cursorloop", "endless", "usageneg", "usagehuge", "usagefrac", "waitnan",
-           "waitinf", "waitneg")
+           "waitinf", "waitneg", "torrent", "keepalive", "pingforever", "gzipbomb")
 GATEWAY_TEXT = "upstream\x1b[31m said:\x00 no\u202e thanks"
 
 
@@ -75,6 +81,18 @@ def scripted_usage(key: str, usage: dict, input_name: str, output_name: str) -> 
             if tokens_out is not None:
                 usage[output_name] = tokens_out
     return usage
+
+
+TORRENT_BYTES = 40 * 1024 * 1024
+TRICKLE_SECONDS = 20.0
+
+
+@functools.lru_cache(maxsize=1)
+def gzip_bomb() -> bytes:
+    """300 MB of zeros, gzip-compressed (about 300 KB), made once."""
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1024 * 1024)
+    return b"".join(z.compress(block) for _ in range(300)) + z.flush()
 
 
 class Faults:
@@ -180,5 +198,49 @@ class Faults:
                         else b"data: {not json\n\n")
         else:
             return False
+        self._end_sse()
+        return True
+
+    def _endless_answer(self, key: str, anthropic: bool) -> bool:
+        """An answer that is too big or never progresses; True when one was sent."""
+        if "gzipbomb" in key:
+            bomb = gzip_bomb()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(bomb)))
+            self.end_headers()
+            self.wfile.write(bomb)
+            return True
+        if not any(m in key for m in ("torrent", "keepalive", "pingforever")):
+            return False
+        self._start_sse()
+        if anthropic:
+            self._sse({"type": "message_start", "message": {
+                "id": "msg_fake", "type": "message", "role": "assistant", "model": "m",
+                "content": [], "usage": {"input_tokens": 1, "output_tokens": 1}}},
+                "message_start")
+        if "torrent" in key:
+            piece = "x" * 65536
+            for _ in range(TORRENT_BYTES // len(piece)):
+                if anthropic:
+                    self._sse({"type": "content_block_delta", "index": 0,
+                               "delta": {"type": "text_delta", "text": piece}},
+                              "content_block_delta")
+                else:
+                    self._sse({"choices": [{"index": 0, "delta": {"content": piece}}]})
+            if anthropic:
+                self._sse({"type": "message_stop"}, "message_stop")
+            else:
+                self._sse({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                self._sse("[DONE]")
+        else:
+            until = time.monotonic() + TRICKLE_SECONDS
+            while time.monotonic() < until:
+                if "pingforever" in key:
+                    self._sse({"type": "ping"}, "ping")
+                else:
+                    self._write(b": keepalive\n\n")
+                time.sleep(0.5)
         self._end_sse()
         return True

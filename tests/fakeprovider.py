@@ -256,6 +256,8 @@ class Handler(Faults, BaseHTTPRequestHandler):
         if "outage200" in key:
             return self._send_json(200, {"error": "Internal Server Error: upstream connect "
                                                   "error or disconnect/reset before headers"})
+        if self._endless_answer(key, anth):
+            return
         text = _reply_text(body["model"], body.get("messages") or [])
         whole = not body.get("stream") or "wholejson" in key or "wholenoct" in key
         content_type = None if "wholenoct" in key else "application/json"

@@ -9,7 +9,7 @@ import pytest
 
 from byok_cli.errors import Code
 from byok_cli.store import DB_NAME
-from conftest import anthropic_key, openai_key
+from conftest import OPENAI_GOOD, anthropic_key, openai_key
 
 
 def usage_rows(home) -> list:
@@ -70,3 +70,67 @@ def test_a_retry_after_that_is_not_a_finite_positive_number_is_ignored(byok_env,
     assert r.returncode == Code.RATE_LIMITED.exit_status, r.stderr
     assert "rate limiting" in r.stderr and "retry after" not in r.stderr, r.stderr
     assert len([x for x in fake.requests if x["method"] == "POST"]) == 2  # byok's own backoff
+
+
+# --- answers without end -------------------------------------------------------------------------
+
+MIB = 1024 * 1024
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_streamed_answer_is_capped_like_a_whole_one(byok_env, fake, provider):
+    # The fake streams 40 MiB of text; byok keeps (and prints) at most 32 MiB, then stops.
+    key = openai_key("torrent") if provider == "openai" else anthropic_key("torrent")
+    byok_env.set_key(provider, key)
+    assert byok_env.run("config", "set", "logging", "on").returncode == 0
+    r = byok_env.run("run", "-p", provider, "--no-fallback", "hi", timeout=120)
+    assert r.returncode == Code.NETWORK_ERROR.exit_status, r.stderr[-500:]
+    assert "more than 32 MiB" in r.stderr and "incomplete" in r.stderr
+    assert 31 * MIB < len(r.stdout) <= 32 * MIB + 1  # what came before the cap stays printed
+    assert set(r.stdout.strip()) == {"x"}
+
+
+def test_a_stream_of_keepalive_comments_times_out(byok_env, fake):
+    byok_env.set_key("openai", openai_key("keepalive"))
+    r = byok_env.run("run", "--no-fallback", "-m", "gpt-4o", "hi",
+                     env={"BYOK_TIMEOUT": "2"}, timeout=60)
+    assert r.returncode == Code.NETWORK_ERROR.exit_status, r.stderr
+    assert "no progress in time" in r.stderr and "keep-alives for 2 s" in r.stderr
+    assert len([x for x in fake.requests if x["method"] == "POST"]) == 1  # not retried
+
+
+def test_a_stream_of_pings_times_out(byok_env, fake):
+    byok_env.set_key("anthropic", anthropic_key("pingforever"))
+    r = byok_env.run("run", "--no-fallback", "-p", "anthropic", "hi",
+                     env={"BYOK_TIMEOUT": "2"}, timeout=60)
+    assert r.returncode == Code.NETWORK_ERROR.exit_status, r.stderr
+    assert "no progress in time" in r.stderr
+
+
+def peak_rss_mib(env, *args: str) -> tuple[float, object]:
+    """Run the installed byok in a fresh process that has no other child, and return its
+    peak resident memory (MiB) and result."""
+    import subprocess
+    import sys
+
+    from conftest import BYOK
+
+    probe = ("import resource, subprocess, sys, json;"
+             "p = subprocess.run(sys.argv[1:], capture_output=True, stdin=subprocess.DEVNULL);"
+             "print(json.dumps([resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,"
+             " p.returncode, p.stderr.decode(errors='replace')]))")
+    out = subprocess.run([sys.executable, "-c", probe, str(BYOK), *args], env=env.vars,
+                         capture_output=True, timeout=120, check=True).stdout
+    kib, code, stderr = json.loads(out)
+    return kib / 1024, (code, stderr)
+
+
+def test_a_gzip_bomb_is_inflated_in_bounded_steps(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    baseline, _ = peak_rss_mib(byok_env, "run", "-m", "gpt-4o", "hi")
+    byok_env.set_key("openai", openai_key("gzipbomb"))  # 300 MB of zeros, gzip-compressed
+    peak, (code, stderr) = peak_rss_mib(byok_env, "run", "--no-fallback", "-m", "gpt-4o",
+                                        "--no-stream", "hi")
+    assert code == Code.NETWORK_ERROR.exit_status and "more than 32 MiB" in stderr, stderr
+    # The 32 MiB limit and one inflating step, not a whole network read inflated at once.
+    assert peak - baseline < 48, (peak, baseline)

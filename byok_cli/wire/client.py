@@ -130,7 +130,9 @@ class Client:
         resp = self.send("POST", self.chat_path, body=body, during="chat", model=request.model)
         try:
             if request.stream and _is_event_stream(resp):
-                yield from self.read_stream(sse.events(resp.lines()), result)
+                watch = _Watch(resp.where, self.settings.timeout)
+                events = watch.events(sse.events(watch.lines(resp.lines())))
+                yield from watch.text(self.read_stream(events, result))
                 resp.finish()  # complete: the connection may serve the next turn
                 return
             # Not streamed, or a gateway that answered a streamed request in one piece.
@@ -195,6 +197,40 @@ class Client:
             return int((time.monotonic() - started) * 1000)
 
         return with_retries(call, self.settings)
+
+
+class _Watch:
+    """Bounds on a streamed answer that the socket's read timeout cannot see: the text kept
+    (in memory and then the history) is capped as a whole body is, and a stream must make
+    progress (an event other than a ping) within the read timeout, whatever keep-alive
+    comments or pings keep its connection busy."""
+
+    def __init__(self, where: str, timeout: float):
+        self.where, self.timeout = where, timeout
+        self.last = time.monotonic()
+        self.kept = 0
+
+    def lines(self, lines: Iterator[str]) -> Iterator[str]:
+        for line in lines:
+            if time.monotonic() - self.last > self.timeout:
+                raise transport.TransportError("stalled", f"{self.where} sent nothing but "
+                                               f"keep-alives for {self.timeout:g} s")
+            yield line
+
+    def events(self, events: Iterator[sse.Event]) -> Iterator[sse.Event]:
+        for event in events:
+            if event.event != "ping" and event.data.replace(" ", "") != '{"type":"ping"}':
+                self.last = time.monotonic()
+            yield event
+
+    def text(self, pieces: Iterator[str]) -> Iterator[str]:
+        for piece in pieces:
+            self.kept += len(piece.encode("utf-8", "surrogatepass"))
+            if self.kept > transport.MAX_BODY:
+                raise transport.TransportError(
+                    "too_large", f"{self.where} sent an answer of more than "
+                    f"{transport.MAX_BODY >> 20} MiB of text")
+            yield piece
 
 
 def sendable(value: str) -> bool:

@@ -230,6 +230,10 @@ def network_error(provider: str, exc: BaseException, base_url: str) -> ByokError
         return ByokError(Code.NETWORK_ERROR, f"{name} did not answer in time ({base_url})",
                          hint="check your connection, or raise BYOK_TIMEOUT", provider=provider,
                          retryable=False)  # a timeout has already cost the whole budget once
+    if kind == "stalled":
+        return ByokError(Code.NETWORK_ERROR, f"{name} made no progress in time ({base_url}): "
+                         f"{detail}", hint="try again later, or raise BYOK_TIMEOUT",
+                         provider=provider, retryable=False)
     if kind == "tls":
         return ByokError(Code.NETWORK_ERROR, f"could not reach {name} securely: {detail}",
                          hint="if a proxy or firewall re-signs TLS, point SSL_CERT_FILE at its "
