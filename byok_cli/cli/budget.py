@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from ..budget import UNPRICED_HINT, price_data_label
 from ..errors import ByokError, Code
 from . import complete, output
 from .root import group, state
@@ -97,6 +98,29 @@ def set_budget(
 
     output.info(f"budget for {budget.label}: {dollars(budget.limit_micros)} per {budget.period} "
                 f"(profile {st.profile!r})")
+    for provider, model in _unpriced_defaults(st, name or None):
+        output.warn(f"{provider}/{model} (the profile's {provider} model) has no known price "
+                    f"({price_data_label(st.store.home)}), so `byok run` refuses it under this "
+                    f"budget — {UNPRICED_HINT}")
+
+
+def _unpriced_defaults(st, provider: str | None) -> list[tuple[str, str]]:
+    """(provider, model) for each model `byok run` would use by default under a budget on
+    ``provider`` (None: every provider) that has no price, so a budget that would refuse a
+    plain `byok run` says so when it is set, not at the next run."""
+    from ..catalog import load
+    from ..prices import load as load_prices
+
+    catalog, prices, settings = load(), load_prices(st.store.home), st.store.settings(st.profile)
+    if settings.get("allow_unpriced") == "on":
+        return []
+    found = []
+    for p in [provider] if provider else sorted(catalog.defaults):
+        model = settings.get(f"{p}_model") or catalog.default(p)
+        info = prices.info(p, model)
+        if info is None or info.price is None:
+            found.append((p, model))
+    return found
 
 
 def standings(st) -> list[dict]:
