@@ -322,3 +322,20 @@ def test_a_hard_linked_file_offered_for_scrubbing_on_a_terminal_is_left_alone(by
     child.close()
     assert child.exitstatus == INVALID and "has 2 hard links" in child.before.decode()
     assert "OPENAI_API_KEY" in arg.read_text()  # imported, but the file is as it was
+
+
+def test_dotenv_values_are_interpolated_as_python_dotenv_does(byok_env, tmp_path):
+    key = "sk-proj-good-interp-A1b2C3d4E5f6G7h8I9j0"
+    ant = "sk-ant-api03-good-interp-B1c2D3e4F5g6H7i8"
+    path = tmp_path / ".env"
+    path.write_text(f"BASE={key}\nOPENAI_API_KEY=${{BASE}}\n"
+                    "ANTHROPIC_API_KEY='${MY_ANTHROPIC_KEY:-none}'\n")
+    r = byok_env.run("key", "import", "dotenv", str(path), "--no-validate", "--scrub",
+                     env={"MY_ANTHROPIC_KEY": ant})
+    assert r.returncode == 0, r.stderr
+    assert get(byok_env, "openai") == key and get(byok_env, "anthropic") == ant
+    assert "${BASE}" not in r.stdout + r.stderr  # never imported as the literal text
+    # The line that named the key is gone; the key itself is on BASE's line, which is not a
+    # key variable, so byok says to remove it by hand.
+    assert path.read_text() == f"BASE={key}\n"
+    assert "still appears elsewhere" in r.stderr
