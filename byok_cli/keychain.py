@@ -80,7 +80,7 @@ class Keychain:
         mk_id = self.store.active_master_key_id()
         if mk_id is None:
             if not create:
-                raise ByokError(Code.NO_KEY, "no master key exists yet: no key was ever stored")
+                raise self._no_master_key()
             key = vault.new_master_key()
             mk_id = self.keyring.put(key)
             self.store.add_master_key(mk_id)
@@ -93,6 +93,22 @@ class Keychain:
                 hint="it was deleted, or this is another user or machine; set BYOK_MASTER_KEY to "
                      "the key it was, or store your provider keys again after `byok vault reset`")
         return vault.MasterKey(key, "keyring")
+
+    def _no_master_key(self) -> ByokError:
+        """Why there is no master key: none was ever made, or keys were stored with one that
+        only BYOK_MASTER_KEY held (a headless home) and the variable is empty or unset."""
+        sealed = sorted({mk for row in self.store.all_keys()
+                         if (mk := vault.envelope_key_id(row.ciphertext))})
+        if not sealed:
+            return ByokError(Code.NO_KEY, "no master key exists yet: no key was ever stored")
+        which = f"master key{'s' if len(sealed) > 1 else ''} {', '.join(sealed)}"
+        if self.env.get("BYOK_MASTER_KEY") is not None:
+            return ByokError(Code.USAGE, f"BYOK_MASTER_KEY is empty, and the stored keys were "
+                             f"sealed with {which}",
+                             hint="set BYOK_MASTER_KEY to the key they were stored with")
+        return ByokError(Code.KEYRING_UNAVAILABLE, f"the stored keys were sealed with {which}, "
+                         "which is not in the OS keyring, and BYOK_MASTER_KEY is not set",
+                         hint="set BYOK_MASTER_KEY to the key they were stored with")
 
     # -- keys ---------------------------------------------------------------------------
     def set(self, provider: str, raw_key: str, status: str = "unverified",

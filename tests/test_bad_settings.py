@@ -61,3 +61,28 @@ def test_a_key_that_cannot_be_sent_is_a_usage_error_that_does_not_show_it(byok_e
     r = byok_env.run("run", "--no-fallback", "hi", env={"OPENAI_API_KEY": key})
     one_line_usage_error(r, "OpenAI key", "nothing was sent")
     assert OPENAI_GOOD[-12:] not in r.stderr and fake.requests == []
+
+
+def test_an_empty_master_key_variable_names_the_key_the_stored_keys_need(byok_env, fake,
+                                                                         master_key, tmp_path):
+    import base64
+    import subprocess
+
+    from byok_cli import vault
+    from conftest import BYOK
+
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    mk_id = vault.key_id(base64.urlsafe_b64decode(master_key))
+    for args in (["run", "hi"], ["key", "get", "openai"]):
+        r = byok_env.run(*args, env={"BYOK_MASTER_KEY": ""})
+        one_line_usage_error(r, "BYOK_MASTER_KEY is empty", f"sealed with master key {mk_id}")
+        assert "no key was ever stored" not in r.stderr
+    # Unset, with a keyring that never held it: the same facts, as a keyring problem.
+    bare = {k: v for k, v in byok_env.vars.items() if k != "BYOK_MASTER_KEY"}
+    bare.update(PYTHON_KEYRING_BACKEND="support.fake_keyrings.FileKeyring",
+                BYOK_TEST_KEYRING=str(tmp_path / "empty-keyring.json"))
+    r = subprocess.run([str(BYOK), "run", "hi"], env=bare, capture_output=True, text=True,
+                       stdin=subprocess.DEVNULL, timeout=60)
+    assert r.returncode == Code.KEYRING_UNAVAILABLE.exit_status, r.stderr
+    assert f"sealed with master key {mk_id}" in r.stderr and "BYOK_MASTER_KEY is not set" in r.stderr
+    assert [x for x in fake.requests if x["method"] == "POST"] == []
