@@ -43,16 +43,20 @@ def parse_usd(text: str) -> int:
     return int(micros)
 
 
-def _scope(key: str | None, provider: str | None) -> tuple[str, str]:
+def _scope(st, key: str | None, provider: str | None) -> tuple[str, str]:
     if key and provider:
         raise ByokError(Code.USAGE, "give --key or --provider, not both")
     if key is not None:
-        raise ByokError(Code.USAGE, "budgets per key need named keys, which this byok does not "
-                        "have yet", hint="budget the provider with --provider")
-    if provider is not None:
-        from ..keys import check_provider
+        # A key is named as usage rows name it: a stored key's name (of whichever provider),
+        # or an environment key's variable.
+        name = key.strip()
+        if st.byok.registry.by_key_env(name) is None:
+            from ..keychain import check_key_name
 
-        return "provider", check_provider(provider)
+            name = check_key_name(name)
+        return "key", name
+    if provider is not None:
+        return "provider", st.byok.registry.require(provider).name
     return "profile", ""
 
 
@@ -91,14 +95,14 @@ def set_budget(
     from ..store import Budget
 
     st = state(ctx)
-    scope, name = _scope(key, provider)
+    scope, name = _scope(st, key, provider)
     budget = Budget(scope, name, _period(per, True), parse_usd(limit))
     st.store.set_budget(st.profile, budget)
     from ..budget import dollars
 
     output.info(f"budget for {budget.label}: {dollars(budget.limit_micros)} per {budget.period} "
                 f"(profile {st.profile!r})")
-    for provider, model in _unpriced_defaults(st, name or None):
+    for provider, model in ([] if scope == "key" else _unpriced_defaults(st, name or None)):
         output.warn(f"{provider}/{model} (the profile's {provider} model) has no known price "
                     f"({price_data_label(st.store.home)}), so `byok run` refuses it under this "
                     f"budget — {UNPRICED_HINT}")
@@ -106,20 +110,25 @@ def set_budget(
 
 def _unpriced_defaults(st, provider: str | None) -> list[tuple[str, str]]:
     """(provider, model) for each model `byok run` would use by default under a budget on
-    ``provider`` (None: every provider) that has no price, so a budget that would refuse a
-    plain `byok run` says so when it is set, not at the next run."""
+    ``provider`` (None: the built-in providers) that has no price, so a budget that would
+    refuse a plain `byok run` says so when it is set, not at the next run."""
+    from ..addressing import default_model
     from ..catalog import load
     from ..prices import load as load_prices
 
     catalog, prices, settings = load(), load_prices(st.store.home), st.store.settings(st.profile)
     if settings.get("allow_unpriced") == "on":
         return []
+    registry = st.byok.registry
+    providers = [registry.require(provider)] if provider else [p for p in registry if p.catalog]
     found = []
-    for p in [provider] if provider else sorted(catalog.defaults):
-        model = settings.get(f"{p}_model") or catalog.default(p)
-        info = prices.info(p, model)
+    for p in providers:
+        model = settings["models"].get(p.name) or default_model(p, catalog)
+        if model is None:
+            continue
+        info = prices.info(p.name, model)
         if info is None or info.price is None:
-            found.append((p, model))
+            found.append((p.name, model))
     return found
 
 
@@ -179,7 +188,7 @@ def remove_budget(
       byok budget rm --provider anthropic
     """
     st = state(ctx)
-    scope, name = _scope(key, provider)
+    scope, name = _scope(st, key, provider)
     removed = st.store.delete_budgets(st.profile, scope, name, _period(per, False))
     if not removed:
         raise ByokError(Code.USAGE, "there is no such budget", hint="see `byok budget list`")

@@ -34,15 +34,18 @@ class Client:
     validate_limit: int | None = None
     max_pages = 20             # a model list longer than this many pages is cut short
 
-    def __init__(self, provider: str, key: str, base_url: str, settings: Settings):
+    def __init__(self, provider: str, key: str | None, base_url: str, settings: Settings, *,
+                 own_models_only: bool = False):
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.settings = settings
-        self._key = key
+        self._key = key         # None: a provider that needs none; no credentials are sent
+        # The API's own endpoint lists more than chat models; a gateway lists what it serves.
+        self.own_models_only = own_models_only
         self.truncated = False  # set when list_models stopped at max_pages
 
     # -- what a protocol module provides -------------------------------------------------
-    def auth_headers(self, key: str) -> dict[str, str]:
+    def auth_headers(self, key: str | None) -> dict[str, str]:
         raise NotImplementedError
 
     def chat_body(self, request: ChatRequest) -> dict:
@@ -65,7 +68,7 @@ class Client:
                "Connection": "keep-alive", "User-Agent": USER_AGENT}
         if with_body:
             out["Content-Type"] = "application/json"
-        if not sendable(self._key):
+        if self._key is not None and not sendable(self._key):
             raise ByokError(Code.USAGE, f"the {name_of(self.provider)} key has a character an "
                             "HTTP header cannot carry (a line break, a control character or "
                             "non-ASCII text); nothing was sent", provider=self.provider,
