@@ -291,18 +291,12 @@ class Handler(Faults, BaseHTTPRequestHandler):
         text = _reply_text(body["model"], body.get("messages") or [])
         whole = not body.get("stream") or "wholejson" in key or "wholenoct" in key
         content_type = None if "wholenoct" in key else "application/json"
-        if anth:
-            if not whole:
-                return self._messages(key, body, text)
-            answer = _anthropic_whole(body["model"], text)
-            answer["usage"] = scripted_usage(key, answer["usage"], "input_tokens",
-                                             "output_tokens")
-            return self._send_json(200, answer, content_type=content_type)
         if not whole:
-            return self._chat(key, body, text)
-        answer = _openai_whole(body["model"], text)
-        answer["usage"] = scripted_usage(key, answer["usage"], "prompt_tokens",
-                                         "completion_tokens")
+            return self._messages(key, body, text) if anth else self._chat(key, body, text)
+        answer = (_anthropic_whole if anth else _openai_whole)(body["model"], text)
+        names = ("input_tokens", "output_tokens") if anth else ("prompt_tokens",
+                                                                "completion_tokens")
+        answer["usage"] = scripted_usage(key, answer["usage"], *names)
         return self._send_json(200, answer, content_type=content_type)
 
     def _model_ok(self, body: dict, anthropic: bool) -> bool:
