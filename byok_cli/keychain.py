@@ -143,7 +143,8 @@ class Keychain:
         return ByokError(
             Code.DECRYPT_FAILED,
             f"{what} {'are' if what.endswith('keys') else 'is'} sealed with master key {mk_id}, "
-            "which BYOK_MASTER_KEY (not set) and the OS keyring do not provide",
+            f"which BYOK_MASTER_KEY ({'empty' if 'BYOK_MASTER_KEY' in self.env else 'not set'}) "
+            "and the OS keyring do not provide",
             hint=f"set BYOK_MASTER_KEY to that master key (byok checks that its id is {mk_id}); "
                  "if it is lost, remove the stored keys with `byok key remove` and store them "
                  "again")
