@@ -29,11 +29,11 @@ class MasterKeyMissing(ByokError):
     """Something is sealed with a master key that neither BYOK_MASTER_KEY nor the keyring
     provides: which key is needed, and how to give it."""
 
-    def __init__(self, mk_id: str, what: str):
+    def __init__(self, mk_id: str, what: str, env_state: str = "not set"):
         super().__init__(
             Code.DECRYPT_FAILED,
             f"{what} {'are' if what.endswith('keys') else 'is'} sealed with master key {mk_id}, "
-            "which BYOK_MASTER_KEY (not set) and the OS keyring do not provide",
+            f"which BYOK_MASTER_KEY ({env_state}) and the OS keyring do not provide",
             hint=f"set BYOK_MASTER_KEY to that master key (byok checks that its id is {mk_id}); "
                  "if it is lost, remove the stored keys with `byok key remove` and store them "
                  "again")
@@ -92,7 +92,8 @@ class MasterKeys:
     def unavailable(self, mk_id: str, what: str) -> MasterKeyMissing:
         """`what` is sealed with master key `mk_id`, which neither BYOK_MASTER_KEY nor the
         keyring provides."""
-        return MasterKeyMissing(mk_id, what)
+        return MasterKeyMissing(mk_id, what,
+                                "empty" if "BYOK_MASTER_KEY" in self.env else "not set")
 
     def advised(self, err: ByokError) -> ByokError:
         """Complete a master key failure's hint with what suits this vault: a master key of

@@ -257,13 +257,16 @@ def check_base_url(url: str) -> str:
 
     from .wire.transport import check_transport
 
+    from .wire.endpoint import port_of
+
     given = (url or "").strip()
     try:
         parts = urlsplit(given)
         host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
         parts, host = None, None
+    if parts is not None:
+        port_of(parts, "the base URL")  # 99999, 0 or words: named, not "not a URL"
     if (parts is None or parts.scheme not in ("http", "https") or not host
             or any(ch.isspace() for ch in given)):
         raise ByokError(Code.USAGE, f"{url!r} is not an http(s) URL",

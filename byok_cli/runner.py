@@ -145,6 +145,10 @@ def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, where: Endpoi
         raise
     outcome.hold_id = hold
     outcome.cached_input_tokens = getattr(result, "cached_input_tokens", None)
+    if result.implausible:
+        spending.on_warning(f"{a.provider} reported implausible token counts "
+                            f"({', '.join(result.implausible)}): this answer's tokens and cost "
+                            "are recorded as unknown")
     if outcome.input_tokens is not None and outcome.output_tokens is not None:
         info = _model_info(keychain, a)
         if info is not None and info.price is not None:

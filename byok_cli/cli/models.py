@@ -295,6 +295,12 @@ def sync_models(
     if as_json:
         output.emit_json(done._asdict())
         return
+    shown = 5
+    for entry in done.skipped[:shown]:
+        output.warn(f"left out {entry}")
+    if len(done.skipped) > shown:
+        output.warn(f"left out {len(done.skipped) - shown} more implausible entries "
+                    "(`byok models sync --json` lists them all)")
     output.info(f"synced {done.models} models from {done.url} (had {done.before})")
 
 

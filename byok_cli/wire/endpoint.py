@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING, Mapping, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import ParseResult, SplitResult, urlsplit
 
 from ..errors import ByokError, Code
 
@@ -54,6 +54,23 @@ def endpoint(provider: "Provider | str", *, flag: str | None = None,
     return Endpoint(record.name, record.base_url, "default", None, variable)
 
 
+def port_of(parts: SplitResult | ParseResult, where: str) -> int | None:
+    """The URL's explicit port (None when it has none), or a usage error naming the URL:
+    urllib raises ValueError for ports over 65535 or not numeric, and takes :0 for no port
+    at all, where a connection would silently go to port 80 or 443."""
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is None and parts.netloc.rpartition("@")[2].endswith(":"):
+        return None  # "host:" is an empty port, which means the default
+    if port is not None and not 1 <= port <= 65535:
+        shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        raise ByokError(Code.USAGE, f"{where} has a bad port: {shown!r}",
+                        hint="a port is a number from 1 to 65535, or none for the default")
+    return port
+
+
 def normalise(provider: "Provider | str", url: str, source: str = "flag"
               ) -> tuple[str, str | None]:
     """(the URL requests go under, a note when it differs from what was given).
@@ -71,6 +88,7 @@ def normalise(provider: "Provider | str", url: str, source: str = "flag"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ByokError(Code.USAGE, f"{where} is not an http(s) URL: {url!r}",
                         hint="e.g. https://gateway.example.com/v1")
+    port_of(parts, where)
     clean = url.rstrip("/")
     if adds and clean.endswith(adds):
         trimmed = clean[:-len(adds)]

@@ -11,7 +11,7 @@ import os
 from typing import Any, Iterator
 
 from . import sse
-from .client import Client
+from .client import Client, header_value
 from .errors import Malformed, classify
 from .types import ChatRequest, ChatResult, normalise_turns
 
@@ -55,7 +55,7 @@ class OpenAIChat(Client):
             for header, variable in (("OpenAI-Organization", "OPENAI_ORG_ID"),
                                      ("OpenAI-Project", "OPENAI_PROJECT_ID")):
                 if os.environ.get(variable):
-                    out[header] = os.environ[variable]
+                    out[header] = header_value(os.environ[variable], variable)
         return out
 
     def keep_model(self, model_id: str) -> bool:
@@ -116,13 +116,15 @@ class OpenAIChat(Client):
 def _usage(data: dict, result: ChatResult) -> None:
     usage = data.get("usage")
     if isinstance(usage, dict):
-        if isinstance(usage.get("prompt_tokens"), int):
-            result.input_tokens = usage["prompt_tokens"]
-        if isinstance(usage.get("completion_tokens"), int):
-            result.output_tokens = usage["completion_tokens"]
+        # A count that is present but implausible makes that count unknown (not 0).
+        if usage.get("prompt_tokens") is not None:
+            result.input_tokens = result.tokens("prompt_tokens", usage["prompt_tokens"])
+        if usage.get("completion_tokens") is not None:
+            result.output_tokens = result.tokens("completion_tokens", usage["completion_tokens"])
         details = usage.get("prompt_tokens_details")
-        if isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
-            result.cached_input_tokens = details["cached_tokens"]  # priced at the cached rate
+        if isinstance(details, dict) and details.get("cached_tokens") is not None:
+            # priced at the cached rate
+            result.cached_input_tokens = result.tokens("cached_tokens", details["cached_tokens"])
 
 
 def _content(value: Any) -> str:
