@@ -1,0 +1,176 @@
+"""byok's main flows through servers we did not write (tests/gateways.py).
+
+Each flow runs the installed `byok` against LiteLLM's proxy, LLMock and fakellm, as a
+user would point it at a gateway: key validate, `models list --remote`, run streamed and
+not, `--json`, `-c` across a provider switch, and a piped `chat`. The answers expected
+are the servers' own (their documented echo or rule behaviour), and where a server can
+tell, the messages that reached it are checked too. LLMock then grades byok's handling of
+the faults it injects. Skipped where a server is not installed; .ci/run installs them
+all and sets BYOK_REQUIRE_SERVERS, which turns such a skip into a failure.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import Env, _clean_env
+from gateways import (ANTHROPIC_KEY, ANTHROPIC_MODEL, OPENAI_KEY, OPENAI_MODEL, Gateway,
+                      llmock_admin, llmock_verdict, start_fakellm, start_litellm,
+                      start_llmock)
+from serverproc import is_loopback
+
+pytestmark = pytest.mark.third_party
+
+MODEL = {"openai": OPENAI_MODEL, "anthropic": ANTHROPIC_MODEL}
+OTHER = {"openai": "anthropic", "anthropic": "openai"}
+ALL, WITH_LISTS = ["litellm", "llmock", "fakellm"], ["litellm", "llmock"]
+FIRST, SECOND = "first question, hello", "second question"
+
+
+def _stop(gateway: Gateway) -> None:
+    peers = gateway.process.remote_peers()
+    gateway.process.stop()
+    assert all(is_loopback(p) for p in peers), f"{gateway.name} talked to {peers}"
+
+
+@pytest.fixture(scope="session")
+def litellm_gateway(tmp_path_factory):
+    gateway, upstream = start_litellm(tmp_path_factory.mktemp("litellm"))
+    yield gateway
+    _stop(gateway)
+    upstream.shutdown()
+
+
+@pytest.fixture(scope="session")
+def llmock_gateway(tmp_path_factory):
+    gateway = start_llmock(tmp_path_factory.mktemp("llmock"))
+    yield gateway
+    _stop(gateway)
+
+
+@pytest.fixture(scope="session")
+def fakellm_gateway(tmp_path_factory):
+    gateway = start_fakellm(tmp_path_factory.mktemp("fakellm"))
+    yield gateway
+    _stop(gateway)
+
+
+@pytest.fixture
+def gateway(request) -> Gateway:
+    return request.getfixturevalue(f"{request.param}_gateway")
+
+
+@pytest.fixture
+def env(tmp_path, master_key, gateway) -> Env:
+    """A fresh byok home, both keys stored, both base URLs at the gateway."""
+    env = _clean_env()
+    env.update({"BYOK_HOME": str(tmp_path / "home"), "BYOK_MASTER_KEY": master_key,
+                "OPENAI_BASE_URL": gateway.openai_url,
+                "ANTHROPIC_BASE_URL": gateway.anthropic_url,
+                "BYOK_TIMEOUT": "20", "BYOK_MAX_RETRY_WAIT": "5"})
+    e = Env(tmp_path / "home", env)
+    assert e.set_key("openai", OPENAI_KEY).returncode == 0
+    assert e.set_key("anthropic", ANTHROPIC_KEY).returncode == 0
+    return e
+
+
+def run(env: Env, provider: str, *args: str, stdin: str | None = None):
+    return env.run("run", "-p", provider, "-m", MODEL[provider], *args, input=stdin)
+
+
+def quiet(result) -> str:
+    """stderr, which must say nothing on success: no retry, no fallback, no warning."""
+    assert result.stderr == "", result.stderr
+    return result.stdout
+
+
+# --- keys and model lists -----------------------------------------------------------------
+
+@pytest.mark.parametrize("gateway", WITH_LISTS, indirect=True)
+def test_key_validate(env, gateway):
+    r = env.run("key", "validate", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert [(x["provider"], x["source"], x["result"]) for x in rows] == [
+        ("openai", "stored", "VALID"), ("anthropic", "stored", "VALID")]
+
+
+@pytest.mark.parametrize("gateway", ["litellm"], indirect=True)
+def test_key_the_gateway_refuses_is_reported_as_such(env, gateway):
+    env.set_key("anthropic", "sk-ant-api03-notthisone-Aa1b2c3d4e5f")
+    r = env.run("key", "validate", "anthropic", "--json")
+    assert [x["result"] for x in json.loads(r.stdout)] == ["UNAUTHORIZED"], r.stderr
+    assert r.returncode == 5
+    answer = env.run("run", "-p", "anthropic", "--no-fallback", "hello")
+    assert answer.returncode == 5 and answer.stdout == ""
+    assert "rejected the key" in answer.stderr and "Traceback" not in answer.stderr
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("gateway", WITH_LISTS, indirect=True)
+def test_models_list_remote(env, gateway, provider):
+    r = env.run("models", "list", "--remote", "--refresh", "-p", provider, "--json")
+    assert r.returncode == 0, r.stderr
+    listed = {row["id"] for row in json.loads(r.stdout) if row["listed_by_provider"]}
+    assert gateway.listed[provider] <= listed, listed
+
+
+# --- answers --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "no-stream"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("gateway", ALL, indirect=True)
+def test_run(env, gateway, provider, stream):
+    r = run(env, provider, *([] if stream else ["--no-stream"]), "hello there")
+    assert r.returncode == 0, r.stderr
+    assert quiet(r) == gateway.reply(MODEL[provider], ["hello there"]) + "\n"
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "no-stream"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("gateway", ALL, indirect=True)
+def test_run_json(env, gateway, provider, stream):
+    r = run(env, provider, "--json", *([] if stream else ["--no-stream"]), "hello json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(quiet(r))
+    assert (out["text"], out["provider"], out["model"], out["fallbacks"]) == (
+        gateway.reply(MODEL[provider], ["hello json"]), provider, MODEL[provider], [])
+    if provider == "openai" and stream and not gateway.openai_stream_usage:
+        # fakellm's OpenAI streams carry no usage: unknown, not zero.
+        assert out["usage"] == {"input_tokens": None, "output_tokens": None}, out
+    else:
+        assert out["usage"]["input_tokens"] > 0 and out["usage"]["output_tokens"] > 0, out
+
+
+@pytest.mark.parametrize("first", ["openai", "anthropic"])
+@pytest.mark.parametrize("gateway", ALL, indirect=True)
+def test_continue_across_a_provider_switch(env, gateway, first):
+    second = OTHER[first]
+    one = run(env, first, FIRST)
+    assert one.returncode == 0, one.stderr
+    answer = gateway.reply(MODEL[first], [FIRST])
+    assert quiet(one) == answer + "\n"
+    two = run(env, second, "-c", SECOND)
+    assert two.returncode == 0, two.stderr
+    conversation = [FIRST, answer, SECOND]
+    assert quiet(two) == gateway.reply(MODEL[second], conversation) + "\n"
+    if gateway.received:
+        assert gateway.received()[-1] == conversation
+    history = json.loads(env.run("history", "show", "1", "--json").stdout)
+    assert [m["provider"] for m in history["messages"] if m["role"] == "assistant"] == [
+        first, second]
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("gateway", ALL, indirect=True)
+def test_piped_chat(env, gateway, provider):
+    r = env.run("chat", "-p", provider, "-m", MODEL[provider], input=f"{FIRST}\n{SECOND}\n")
+    assert r.returncode == 0, r.stderr
+    first = gateway.reply(MODEL[provider], [FIRST])
+    second = gateway.reply(MODEL[provider], [FIRST, first, SECOND])
+    assert first in r.stdout and second in r.stdout
+    assert r.stdout.index(first) < r.stdout.rindex(second)
+    if gateway.received:
+        assert gateway.received()[-2:] == [[FIRST], [FIRST, first, SECOND]]
