@@ -12,6 +12,7 @@ all and sets BYOK_REQUIRE_SERVERS, which turns such a skip into a failure.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -19,7 +20,7 @@ from conftest import Env, _clean_env
 from gateways import (ANTHROPIC_KEY, ANTHROPIC_MODEL, OPENAI_KEY, OPENAI_MODEL, Gateway,
                       llmock_admin, llmock_verdict, start_fakellm, start_litellm,
                       start_llmock)
-from serverproc import is_loopback
+from serverproc import ROOT, is_loopback
 
 pytestmark = pytest.mark.third_party
 
@@ -84,6 +85,18 @@ def quiet(result) -> str:
     """stderr, which must say nothing on success: no retry, no fallback, no warning."""
     assert result.stderr == "", result.stderr
     return result.stdout
+
+
+def test_server_pins_are_exact_hashed_and_safe():
+    """Every package of every server is pinned to one version and a sha256, and LiteLLM
+    is never 1.82.7 or 1.82.8 (they shipped a credential stealer)."""
+    locks = sorted((ROOT / "tests" / "servers").glob("*.lock"))
+    assert {p.stem for p in locks} == set(ALL)
+    for lock in locks:
+        pins = [ln for ln in lock.read_text().splitlines() if ln and not ln.startswith("#")]
+        assert pins and all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[^ =]+ --hash=sha256:[0-9a-f]{64}",
+                                         ln) for ln in pins), lock
+        assert not {"litellm==1.82.7", "litellm==1.82.8"} & {ln.split()[0] for ln in pins}
 
 
 # --- keys and model lists -----------------------------------------------------------------
