@@ -52,8 +52,10 @@ def fake(fake_server):
 
 
 def _clean_env() -> dict:
+    # No proxy of the machine's either: every test talks to 127.0.0.1, or to a proxy it runs.
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("OPENAI_", "ANTHROPIC_", "BYOK_", "PYTHON_KEYRING"))}
+           if not k.startswith(("OPENAI_", "ANTHROPIC_", "BYOK_", "PYTHON_KEYRING"))
+           and not k.lower().endswith("_proxy")}
     env.pop("NO_COLOR", None)
     return env
 

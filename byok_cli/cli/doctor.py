@@ -104,20 +104,26 @@ def _check_keys(st, r: Report) -> None:
 
 def _check_base_urls(st, r: Report) -> None:
     from ..keys import PROVIDERS
-    from ..providers import base_url_for
+    from ..wire.endpoint import endpoint
+    from ..wire.transport import check_transport, is_loopback
 
     settings = st.store.settings(st.profile)
     for p in PROVIDERS:
-        url = base_url_for(p, settings.get(f"{p}_base_url"))
-        if not url:
+        label = f"{p} base URL"
+        try:
+            found = endpoint(p, profile=settings.get(f"{p}_base_url"))
+            check_transport(found.url)
+        except ByokError as err:
+            r.add(label, "fail", err.message, err.hint, err.code)
             continue
-        parsed = urlparse(url)
-        local = parsed.hostname in ("localhost", "127.0.0.1", "::1")
-        if parsed.scheme == "http" and not local:
-            r.add(f"{p} base URL", "warn", f"{url} is plain http: keys would cross the network "
-                  "unencrypted", "use https")
+        shown = f"{found.url} ({found.where})"
+        if found.note:
+            r.add(label, "warn", found.note, f"drop the /v1 from {found.where}")
+        elif urlparse(found.url).scheme == "http" and not is_loopback(urlparse(found.url).hostname):
+            r.add(label, "warn", f"{shown}: plain http, allowed by BYOK_ALLOW_INSECURE_HTTP=1",
+                  "use https")
         else:
-            r.add(f"{p} base URL", "ok", url)
+            r.add(label, "ok", shown)
 
 
 def doctor(ctx: typer.Context,

@@ -30,17 +30,24 @@ def _key_sources(st) -> dict[str, str]:
 
 def _remote(ctx: typer.Context, provider: str, source: str, refresh: bool) -> list[dict]:
     """The provider's live list, cached in the database for BYOK_MODELS_TTL seconds."""
-    from ..providers import base_url_for, connect
+    from ..wire import connect
+    from ..wire.endpoint import endpoint
 
     st = state(ctx)
-    base_url = base_url_for(provider, st.store.settings(st.profile).get(f"{provider}_base_url"))
-    cache_key = base_url or "default"
+    where = endpoint(provider, profile=st.store.settings(st.profile).get(f"{provider}_base_url"))
+    if where.note:
+        output.warn(where.note)
+    cache_key = where.url if where.source != "default" else "default"
     ttl = float(os.environ.get("BYOK_MODELS_TTL", "3600"))
     cached = None if refresh else st.store.cached_models(provider, cache_key)
     if cached and time.time() - cached[0] < ttl:
         return json.loads(cached[1])
     key = st.keychain.key(provider, source)
-    models = [{"id": m.id, "name": m.name} for m in connect(provider, key, base_url).list_models()]
+    client = connect(provider, key, where.url)
+    models = [{"id": m.id, "name": m.name} for m in client.list_models()]
+    if client.truncated:
+        output.warn(f"{provider}'s model list went on for more than {client.max_pages} pages; "
+                    "showing what the first ones held")
     st.store.cache_models(provider, cache_key, time.time(), json.dumps(models))
     return models
 

@@ -124,6 +124,20 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (profile, day, provider, model, metric, bucket)
     );
     """,
+    # 3: hand-offs (`byok key get`): which key went to which program; never the key itself
+    """
+    CREATE TABLE handoffs (
+        id       INTEGER PRIMARY KEY,
+        at       REAL NOT NULL,
+        profile  TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        key_name TEXT NOT NULL DEFAULT 'default',
+        source   TEXT NOT NULL CHECK (source IN ('stored', 'environment')),
+        parent   TEXT NOT NULL,
+        caller   TEXT
+    );
+    CREATE INDEX handoffs_profile_at ON handoffs(profile, at);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
