@@ -27,14 +27,13 @@ from contract_cases import (ANTHROPIC_MODEL, CASES, DEFAULT_MAX_TOKENS, OPENAI_M
 from wirecapture import CaptureServer
 from wirecompare import Allowed, Difference, differences, fields, unexplained
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+ANTHROPIC_VERSION = "2023-06-01"
 
 
-def _same_key_either_form(byok: str, sdk: str) -> bool:
-    """Exactly one credential header, carrying the very key the SDK sends."""
-    forms = re.compile(r"(?:Bearer|x-api-key) (\S+)")
-    a, b = forms.fullmatch(byok), forms.fullmatch(sdk)
-    return bool(a and b and a.group(1) == b.group(1))
+def _x_api_key_same_key(byok: str, sdk: str) -> bool:
+    """Only an x-api-key header, carrying the very key the SDK sends."""
+    ours, theirs = re.fullmatch(r"x-api-key (\S+)", byok), re.fullmatch(r"Bearer (\S+)", sdk)
+    return bool(ours and theirs and ours.group(1) == theirs.group(1))
 
 
 # ----------------------------------------------------------------------------------------
@@ -50,13 +49,13 @@ ALLOWLIST = [
     Allowed("*:header:accept-encoding", "content coding is the HTTP library's choice; "
             "the server answers in any coding the client accepts, or none"),
     Allowed("*:header:connection", "HTTP/1.1 keeps connections alive without it"),
-    Allowed("anthropic:header:anthropic-version", "byok pins the API version it speaks "
-            "(issue 12), documented in one place, instead of taking the SDK's; it must "
-            "still be a version date, the same on every request",
-            lambda byok, sdk: bool(_DATE.fullmatch(byok))),
-    Allowed("anthropic:header:credential", "the Messages API takes the key as x-api-key "
-            "or as Authorization: Bearer (SDK 2.x sends Bearer); byok may choose, but sends "
-            "exactly one, with the same key", _same_key_either_form),
+    Allowed("anthropic:header:anthropic-version", "byok pins the API version it speaks, "
+            "2023-06-01, the one Anthropic's documentation names (byok_cli/wire/"
+            "anthropic_messages.py, README); the SDKs since 2.0 send 2026-10-21, which "
+            "refuses temperature on every model", lambda byok, sdk: byok == ANTHROPIC_VERSION),
+    Allowed("anthropic:header:credential", "byok sends the key as x-api-key, the form the "
+            "Messages API documents (SDK 2.x sends Authorization: Bearer; the API takes "
+            "both); exactly one header, the same key", _x_api_key_same_key),
 ]
 
 # Differences between two SDK releases in the declared range that have been looked at:
@@ -177,9 +176,6 @@ def test_anthropic_sdk_takes_no_temperature():
         "byok's temperature rule for Anthropic (issue 12)")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue 12 (wire client): today the anthropic SDK raises TypeError on `temperature`, "
-    "byok calls it a network error, retries, and answers from OpenAI with exit 0"))
 def test_anthropic_temperature_is_refused_or_sent_where_the_api_takes_it(wire_env, capture):
     argv = ("run", "-p", "anthropic", "-m", ANTHROPIC_MODEL, "--temperature", "0.5", PROMPT)
     result = run_byok(wire_env, capture, "byok.temperature-anthropic", argv)

@@ -28,7 +28,7 @@ class CapturedRequest(dict):
 
 
 class CaptureHandler(Handler):
-    def _record(self) -> None:
+    def _capture(self) -> bytes:
         url = urlsplit(self.path)
         tag, path = "", url.path
         if path.startswith("/t/"):
@@ -37,8 +37,6 @@ class CaptureHandler(Handler):
         body = b""
         if self.command == "POST":
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            # fakeprovider reads the body again: hand it the bytes we took.
-            self.rfile = _Replay(body, self.rfile)
         headers: dict[str, str] = {}
         for name, value in self.headers.items():
             name = name.lower()
@@ -47,14 +45,21 @@ class CaptureHandler(Handler):
             method=self.command, path=path, query=parse_qs(url.query, keep_blank_values=True),
             headers=headers, body=body))
         self.path = path + (f"?{url.query}" if url.query else "")
+        return body
 
     def do_GET(self):  # noqa: N802
-        self._record()
+        self._capture()
         super().do_GET()
 
     def do_POST(self):  # noqa: N802
-        self._record()
-        super().do_POST()
+        # fakeprovider reads the body again: hand it the bytes taken, for this request only
+        # (a kept-alive connection brings the next request through the same handler).
+        connection = self.rfile
+        self.rfile = _Replay(self._capture(), connection)
+        try:
+            super().do_POST()
+        finally:
+            self.rfile = connection
 
 
 class _Replay:
