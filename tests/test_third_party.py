@@ -217,8 +217,6 @@ def test_llmock_rate_limit_waits_for_retry_after(env, gateway, provider):
     assert (attempts(gateway), findings(gateway)) == (2, [])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: Retry-After on 503/529 is not honoured yet "
-                   "(byok retries after its own backoff, < 1 s)")
 @pytest.mark.parametrize("provider, status", [("openai", 503), ("anthropic", 503),
                                               ("anthropic", 529)])
 @pytest.mark.parametrize("gateway", ["llmock"], indirect=True)
@@ -238,8 +236,6 @@ def test_llmock_model_not_found_is_not_retried(env, gateway, provider):
     assert (attempts(gateway), findings(gateway)) == (1, [])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: a 404 from /models is taken for an outage "
-                   "(exit 9) and retried")
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 @pytest.mark.parametrize("gateway", ["llmock"], indirect=True)
 def test_llmock_models_not_found_is_not_retried(env, gateway, provider):
