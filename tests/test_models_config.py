@@ -140,7 +140,8 @@ def test_config_set_get_show(byok_env):
     assert show == {"profile": "default", "preferred-provider": "anthropic",
                     "openai.model": "gpt-6-luna", "anthropic.model": None,
                     "openai.base_url": "http://localhost:8080/v1",
-                    "anthropic.base_url": None, "logging": "on"}
+                    "anthropic.base_url": None, "logging": "on", "show-cost": "off",
+                    "allow-unpriced": "off"}
     assert byok_env.run("config", "set", "openai.model", "default").returncode == 0
     assert byok_env.run("config", "get", "openai.model").stdout == "\n"
     other = json.loads(byok_env.run("--profile", "x", "config", "show", "--json").stdout)
@@ -149,7 +150,7 @@ def test_config_set_get_show(byok_env):
 
 @pytest.mark.parametrize("args", [
     ["preferred-provider", "mistral"], ["colour", "blue"], ["openai.base_url", "ftp://x"],
-    ["anthropic.model", "gpt-6-luna"], ["logging", "maybe"],
+    ["anthropic.model", "gpt-6-luna"], ["logging", "maybe"], ["allow-unpriced", "yes"],
 ])
 def test_config_refuses_bad_settings(byok_env, args):
     r = byok_env.run("config", "set", *args)

@@ -19,7 +19,10 @@ SETTINGS = {
     "openai.base_url": "openai_base_url",
     "anthropic.base_url": "anthropic_base_url",
     "logging": "logging",
+    "show-cost": "show_cost",
+    "allow-unpriced": "allow_unpriced",
 }
+ON_OFF = {"logging", "show_cost", "allow_unpriced"}
 
 
 def _column(name: str) -> str:
@@ -37,9 +40,10 @@ def _check(column: str, value: str) -> str | None:
             raise ByokError(Code.USAGE, f"preferred-provider must be openai, anthropic or system, "
                             f"not {value!r}")
         return value
-    if column == "logging":
+    if column in ON_OFF:
         if value not in ("on", "off"):
-            raise ByokError(Code.USAGE, f"logging must be on or off, not {value!r}")
+            name = next(n for n, c in SETTINGS.items() if c == column)
+            raise ByokError(Code.USAGE, f"{name} must be on or off, not {value!r}")
         return value
     if value in ("", "default", "none"):
         return None  # back to the default
