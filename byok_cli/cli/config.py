@@ -4,74 +4,111 @@ from __future__ import annotations
 
 import typer
 
-from ..catalog import load
 from ..errors import ByokError, Code
 from . import complete, output
 from .root import group, state
 
 app = group("Show and change the profile's settings.")
 
-# setting name -> database column
-SETTINGS = {
-    "preferred-provider": "preferred_provider",
-    "openai.model": "openai_model",
-    "anthropic.model": "anthropic_model",
-    "openai.base_url": "openai_base_url",
-    "anthropic.base_url": "anthropic_base_url",
-    "logging": "logging",
-    "show-cost": "show_cost",
-    "allow-unpriced": "allow_unpriced",
-}
+# setting name -> profile column; PROVIDER.model and PROVIDER.base_url come on top
+PROFILE_SETTINGS = {"preferred-provider": "preferred_provider", "fallback": "fallback",
+                    "logging": "logging", "show-cost": "show_cost",
+                    "allow-unpriced": "allow_unpriced"}
 ON_OFF = {"logging", "show_cost", "allow_unpriced"}
+PROVIDER_SETTINGS = ("model", "base_url")
+RESET = ("", "default")
 
 
-def _column(name: str) -> str:
-    column = SETTINGS.get(name.strip().lower())
-    if column is None:
-        raise ByokError(Code.USAGE, f"unknown setting {name!r}",
-                        hint="one of: " + ", ".join(SETTINGS))
-    return column
+def names(registry) -> list[str]:
+    """Every setting's name, the built-in providers' first."""
+    per_provider = [f"{p.name}.{s}" for p in registry for s in PROVIDER_SETTINGS]
+    return list(PROFILE_SETTINGS) + per_provider
 
 
-def _check(column: str, value: str) -> str | None:
+def _parse(name: str, registry) -> tuple[str | None, str]:
+    """(provider, field) for PROVIDER.model / PROVIDER.base_url, (None, column) otherwise."""
+    given = name.strip().lower()
+    if given in PROFILE_SETTINGS:
+        return None, PROFILE_SETTINGS[given]
+    provider, dot, field = given.rpartition(".")
+    if dot and field in PROVIDER_SETTINGS and registry.get(provider):
+        return registry.get(provider).name, field
+    raise ByokError(Code.USAGE, f"unknown setting {name!r}",
+                    hint="one of: " + ", ".join(PROFILE_SETTINGS) + ", PROVIDER.model, "
+                         "PROVIDER.base_url (e.g. openai.model)")
+
+
+def _check(st, provider: str | None, field: str, value: str) -> str | None:
+    from .. import addressing, registry as reg
+    from ..catalog import load
+
+    registry = st.byok.registry
     value = value.strip()
-    if column == "preferred_provider":
-        if value not in ("openai", "anthropic", "system"):
-            raise ByokError(Code.USAGE, f"preferred-provider must be openai, anthropic or system, "
-                            f"not {value!r}")
+    if field == "preferred_provider":
+        if value != "system" and value not in registry:
+            raise ByokError(Code.USAGE, f"preferred-provider must be a provider or 'system', "
+                            f"not {value!r}", hint="providers: " + ", ".join(registry.names()))
         return value
-    if column in ON_OFF:
+    if field in ON_OFF:
         if value not in ("on", "off"):
-            name = next(n for n, c in SETTINGS.items() if c == column)
+            name = next(n for n, c in PROFILE_SETTINGS.items() if c == field)
             raise ByokError(Code.USAGE, f"{name} must be on or off, not {value!r}")
         return value
-    if value in ("", "default", "none"):
+    if field == "fallback":
+        if value.lower() in RESET:
+            return None  # back to the default: the other built-in provider
+        if value.lower() == "none":
+            return ""    # no provider fallback at all
+        entries = addressing.parse_chain(value, load(), registry)
+        models = st.store.settings(st.profile)["models"]
+        for e in entries:
+            if not (e.model or models.get(e.provider)
+                    or addressing.default_model(registry.require(e.provider), load())):
+                output.warn(f"{e.provider} has no default model: the chain will pass it by "
+                            f"until you write {e.provider}/MODEL or set `byok models default "
+                            f"{e.provider}/MODEL`")
+        return ", ".join(str(e) for e in entries)
+    if value.lower() in RESET + ("none",):
         return None  # back to the default
-    if column.endswith("_model"):
-        provider = column.split("_")[0]
-        return load().resolve(value, provider)[1]
-    if not value.startswith(("http://", "https://")) or any(c.isspace() for c in value):
-        raise ByokError(Code.USAGE, f"{value!r} is not an http(s) URL")
-    return value.rstrip("/")
+    if field == "model":
+        return addressing.resolve(value, load(), registry, provider=provider).model
+    return reg.check_base_url(value)
+
+
+def _get(settings: dict, provider: str | None, field: str):
+    if provider is None:
+        return settings[field]
+    return settings["models" if field == "model" else "base_urls"].get(provider)
 
 
 @app.command("set")
 def set_value(ctx: typer.Context,
               name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.settings),
               value: str = typer.Argument(..., metavar="VALUE")) -> None:
-    """Change a setting of the profile ("default" or "none" resets a model or URL).
+    """Change a setting of the profile ("default" resets it).
+
+    fallback is the chain tried when a provider is unavailable: PROVIDER or PROVIDER/MODEL
+    entries, comma-separated ("none": no provider fallback; default: the other built-in).
 
     Examples:
 
       byok config set preferred-provider anthropic
 
+      byok config set fallback "anthropic/sonnet, openrouter/meta-llama/llama-4-maverick"
+
       byok config set openai.base_url http://localhost:11434/v1
     """
     st = state(ctx)
-    column = _column(name)
-    st.store.set_setting(st.profile, column, _check(column, value))
-    output.info(f"{name} = {st.store.settings(st.profile)[column] or '(default)'} "
-                f"for profile {st.profile!r}")
+    provider, field = _parse(name, st.byok.registry)
+    value = _check(st, provider, field, value)
+    if provider is None:
+        st.store.set_setting(st.profile, field, value)
+    else:
+        st.store.set_provider_setting(st.profile, provider, field, value)
+    shown = _get(st.store.settings(st.profile), provider, field)
+    output.info(f"{name.strip().lower()} = "
+                f"{'(default)' if shown is None else shown or '(none)'} for profile "
+                f"{st.profile!r}")
 
 
 @app.command("get")
@@ -85,14 +122,14 @@ def get_value(ctx: typer.Context,
       byok config get preferred-provider
     """
     st = state(ctx)
-    value = st.store.settings(st.profile)[_column(name)]
-    typer.echo(value or "")
+    provider, field = _parse(name, st.byok.registry)
+    typer.echo(_get(st.store.settings(st.profile), provider, field) or "")
 
 
 @app.command("show")
 def show(ctx: typer.Context,
          as_json: bool = typer.Option(False, "--json", help="Print a JSON object.")) -> None:
-    """Show every setting of the profile.
+    """Show every setting of the profile: the built-in providers' always, others' once set.
 
     Example:
 
@@ -100,7 +137,13 @@ def show(ctx: typer.Context,
     """
     st = state(ctx)
     settings = st.store.settings(st.profile)
-    values = {name: settings[column] for name, column in SETTINGS.items()}
+    registry = st.byok.registry
+    values = {name: settings[column] for name, column in PROFILE_SETTINGS.items()}
+    configured = set(settings["models"]) | set(settings["base_urls"])
+    for p in registry:
+        if p.kind == "builtin" or p.name in configured:
+            values[f"{p.name}.model"] = settings["models"].get(p.name)
+            values[f"{p.name}.base_url"] = settings["base_urls"].get(p.name)
     if as_json:
         output.emit_json({"profile": st.profile, **values})
         return

@@ -19,43 +19,58 @@ MARKER = "BYOK_EXEC"
 def exec_command(
     ctx: typer.Context,
     command: List[str] = typer.Argument(..., metavar="-- COMMAND [ARGS]..."),
-    provider: Optional[str] = typer.Option(
-        None, "--provider", "-p", help="Only this provider's key (default: every provider).",
+    provider: Optional[List[str]] = typer.Option(
+        None, "--provider", "-p", help="Only this provider's key; repeat for several "
+        "(default: every provider with a key and a variable).",
         autocompletion=complete.providers),
+    key: Optional[str] = typer.Option(None, "--key", "-k", metavar="NAME",
+                                      help="With one -p: which of its keys."),
 ) -> None:
-    """Run COMMAND with OPENAI_API_KEY / ANTHROPIC_API_KEY set from the vault.
+    """Run COMMAND with each provider's key variable (OPENAI_API_KEY, ANTHROPIC_API_KEY,
+    OPENROUTER_API_KEY, …) set from the vault, and its base URL variable where it has one.
 
-    Keys are resolved as for `run` (your stored key wins over the environment's); the
-    command replaces byok, so its exit status and signals are its own. The keys are
+    Keys are resolved as for `run` (your stored keys, in order, before the environment's);
+    the command replaces byok, so its exit status and signals are its own. The keys are
     passed in the environment only, never on a command line.
 
     Examples:
 
       byok exec -- python my_script.py
 
-      byok exec -p anthropic -- env | grep -c ANTHROPIC_API_KEY
+      byok exec -p anthropic -p openrouter -- env | grep -c _API_KEY
+
+      byok exec -p openai -k work -- python agent.py
     """
     from ..ask import key_availability
-    from ..keys import BASE_URL_VARS, ENV_VARS, PROVIDERS, check_provider
 
     if os.environ.get(MARKER):
         raise ByokError(Code.USAGE, "already inside `byok exec` (BYOK_EXEC is set)",
                         hint="run the command directly, or unset BYOK_EXEC")
     st = state(ctx)
-    wanted = (check_provider(provider),) if provider else PROVIDERS
+    registry = st.byok.registry
+    if key is not None and len(provider or []) != 1:
+        raise ByokError(Code.USAGE, "-k/--key needs exactly one -p/--provider")
+    wanted = [registry.require(p) for p in dict.fromkeys(provider or [])]
+    for p in wanted:
+        if p.key_env is None and p.needs_key:
+            raise ByokError(Code.USAGE, f"{p.name} has no key variable to set",
+                            hint="a provider of your own gets one with `byok provider add "
+                                 f"{p.name} … --key-env VAR`")
     settings = st.store.settings(st.profile)
     keys = key_availability(st.keychain)
     env = dict(os.environ)
     given = []
-    for p in wanted:
-        found = keys.sources(p, settings)
-        key = st.keychain.key(p, found[0][0]) if found else None
-        if key:
-            env[ENV_VARS[p]] = key
-            given.append(p)
-            base_url = settings.get(f"{p}_base_url")
-            if base_url and not env.get(BASE_URL_VARS[p]):
-                env[BASE_URL_VARS[p]] = base_url
+    for p in wanted or [p for p in registry if p.key_env]:
+        found = keys.sources(p.name, settings, key)
+        if key is not None and not found:
+            raise ByokError(Code.NO_KEY, f"{p.name} has no key called {key!r}")
+        secret = st.keychain.key(p.name, found[0].source, found[0].name) if found else None
+        if secret and p.key_env:
+            env[p.key_env] = secret
+            given.append(p.key_env)
+            base_url = settings["base_urls"].get(p.name)
+            if base_url and p.base_url_env and not env.get(p.base_url_env):
+                env[p.base_url_env] = base_url
     if not given:
         raise ByokError(Code.NO_KEY, "no key to pass on",
                         hint="store one with `byok key set PROVIDER`")
@@ -64,7 +79,7 @@ def exec_command(
         raise ByokError(Code.USAGE, f"command not found: {command[0]}")
     env[MARKER] = st.profile
     if st.debug:
-        output.info(f"byok exec: {', '.join(ENV_VARS[p] for p in given)} set for {command[0]}")
+        output.info(f"byok exec: {', '.join(given)} set for {command[0]}")
     sys.stdout.flush()
     sys.stderr.flush()
     try:
