@@ -18,6 +18,10 @@ official SDKs talk to it unmodified. The API key of a request decides its fate:
     drop           streams a few chunks, then drops the connection
     streamerr      200 then an error event mid-stream (Anthropic `error` event / OpenAI error chunk)
     malformed      streams invalid SSE data
+    echoes         400 whose message echoes the key whole, upper-cased, base64-encoded and
+                   split across lines, with terminal escape sequences (a hostile gateway)
+    hostile        success, but model ids and names carry terminal escape sequences
+    trickle        (with good) streams one chunk every 0.2 s, to be interrupted mid-answer
 
 Unknown model ids get 404.  The reply text is ``"Echo[<model>]: <last user text>"``;
 a prompt containing ``lines:N`` gets N numbered lines instead.  Every request is
@@ -167,7 +171,7 @@ class Handler(BaseHTTPRequestHandler):
         n = self.server.count(key)
         if "good" not in key and not any(m in key for m in (
                 "quota", "ratelimit", "limitforever", "servererr", "flaky", "overloaded",
-                "slow", "drop", "streamerr", "malformed", "forbidden")):
+                "slow", "drop", "streamerr", "malformed", "forbidden", "echoes", "hostile")):
             # Like the real OpenAI API, echo a partly masked key back.
             shown = key[:8] + "*" * max(0, len(key) - 12) + key[-4:]
             if anth:
@@ -176,6 +180,16 @@ class Handler(BaseHTTPRequestHandler):
                 self._error(401, "invalid_request_error",
                             f"Incorrect API key provided: {shown}. You can find your API key at "
                             "https://platform.openai.com/account/api-keys.", "invalid_api_key")
+            return True
+        if "echoes" in key:
+            import base64
+
+            half = len(key) // 2
+            self._error(400, "invalid_request_error",
+                        f"bad key {key}; as sent: {key.upper()}; decoded from "
+                        f"{base64.b64encode(('Basic ' + key).encode()).decode()}; "
+                        f"wrapped: {key[:half]}\n{key[half:]} "
+                        "\x1b]0;pwned\x07\x1b[2J\x1b[31mred\x9b1;1H\u202edone")
             return True
         if "forbidden" in key:
             self._error(403, "permission_error", "Your key lacks permission for this resource.")
@@ -225,13 +239,15 @@ class Handler(BaseHTTPRequestHandler):
             after = q.get("after_id", [None])[0]
             start = ANTHROPIC_MODELS.index(after) + 1 if after in ANTHROPIC_MODELS else 0
             page = ANTHROPIC_MODELS[start:start + ANTHROPIC_PAGE]
-            data = [{"type": "model", "id": m, "display_name": m.replace("-", " ").title(),
+            data = [{"type": "model", "id": m, "display_name": m.replace("-", " ").title()
+                     + ("\x1b[31m\x9b2J" if "hostile" in key else ""),
                      "created_at": "2026-01-01T00:00:00Z"} for m in page]
             return self._send_json(200, {
                 "data": data, "has_more": start + ANTHROPIC_PAGE < len(ANTHROPIC_MODELS),
                 "first_id": page[0] if page else None, "last_id": page[-1] if page else None})
+        models = OPENAI_MODELS + (["gpt-evil\x1b]0;pwned\x07\x1b[2J"] if "hostile" in key else [])
         data = [{"id": m, "object": "model", "created": 1767225600, "owned_by": "openai"}
-                for m in OPENAI_MODELS]
+                for m in models]
         return self._send_json(200, {"object": "list", "data": data})
 
     def do_POST(self):  # noqa: N802
@@ -283,6 +299,8 @@ class Handler(BaseHTTPRequestHandler):
         self._sse({**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
                                          "finish_reason": None}]})
         for i, piece in enumerate(_chunks(text)):
+            if "trickle" in key:
+                time.sleep(0.2)
             if "drop" in key and i == 2:
                 return self._drop()
             if "streamerr" in key and i == 2:
@@ -319,6 +337,8 @@ class Handler(BaseHTTPRequestHandler):
                    "content_block": {"type": "text", "text": ""}}, "content_block_start")
         self._sse({"type": "ping"}, "ping")
         for i, piece in enumerate(_chunks(text)):
+            if "trickle" in key:
+                time.sleep(0.2)
             if "drop" in key and i == 2:
                 return self._drop()
             if "streamerr" in key and i == 2:

@@ -29,12 +29,19 @@ def colour_allowed(stream=sys.stderr) -> bool:
 
 
 def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+    """JSON on stdout, keys masked (a provider may echo one in a message or model name)."""
+    from ..errors import redact
+
+    sys.stdout.write(redact(json.dumps(value, indent=2, ensure_ascii=False, default=str)) + "\n")
     sys.stdout.flush()
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> None:
-    rows = [["" if v is None else str(v) for v in row] for row in rows]
+    """A table on a terminal, tab-separated lines otherwise; cells with keys masked and
+    without control characters."""
+    from ..errors import redact, strip_controls
+
+    rows = [[strip_controls(redact("" if v is None else str(v))) for v in row] for row in rows]
     if not stdout_is_tty():
         for row in rows:
             sys.stdout.write("\t".join(row) + "\n")
@@ -46,24 +53,27 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str | No
     t = Table(*headers, title=title, header_style="bold", box=None, pad_edge=False)
     for row in rows:
         t.add_row(*row)
-    Console(no_color=not colour_allowed(sys.stdout), highlight=False).print(t)
+    Console(no_color=not colour_allowed(sys.stdout), highlight=False, markup=False).print(t)
 
 
 def _style(text: str, code: str) -> str:
     return f"\033[{code}m{text}\033[0m" if colour_allowed() else text
 
 
-def warn(message: str) -> None:
-    from ..errors import redact
+def _clean(message: str) -> str:
+    """A diagnostic as it may be shown: keys masked, no control or escape characters."""
+    from ..errors import redact, strip_controls
 
-    sys.stderr.write(_style("warning:", "33") + " " + redact(message) + "\n")
+    return strip_controls(redact(message))
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(_style("warning:", "33") + " " + _clean(message) + "\n")
     sys.stderr.flush()
 
 
 def info(message: str) -> None:
-    from ..errors import redact
-
-    sys.stderr.write(redact(message) + "\n")
+    sys.stderr.write(_clean(message) + "\n")
     sys.stderr.flush()
 
 
@@ -99,7 +109,7 @@ def read_stdin_text(limit: int, outcome: str, hint: str) -> str:
 
 
 def error(message: str) -> None:
-    sys.stderr.write(_style("error:", "31") + " " + message + "\n")
+    sys.stderr.write(_style("error:", "31") + " " + _clean(message) + "\n")
     sys.stderr.flush()
 
 

@@ -94,7 +94,10 @@ class ByokGroup(TyperGroup):
     def make_context(self, info_name, args, parent=None, **extra):
         if parent is None:
             _fast_params(self, HELP_NAMES)
-        return super().make_context(info_name, args, parent=parent, **extra)
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except typer.TyperException as exc:
+            raise _masked(exc) from None
 
     def list_commands(self, ctx):
         return list(COMMANDS)
@@ -119,10 +122,22 @@ class ByokGroup(TyperGroup):
             return super().invoke(ctx)
         except typer.Abort:
             raise typer.Exit(exit_status(KeyboardInterrupt(), False)) from None
-        except (typer.Exit, typer.TyperException):
+        except typer.Exit:
             raise
+        except typer.TyperException as exc:
+            raise _masked(exc) from None
         except (Exception, KeyboardInterrupt) as exc:
             raise typer.Exit(exit_status(exc, state(ctx).debug)) from None
+
+
+def _masked(exc: typer.TyperException) -> typer.TyperException:
+    """A usage error as Typer will print it, with any key typed on the command line masked
+    (`byok run --sytem sk-…` echoes the word it did not understand)."""
+    from ..errors import redact, strip_controls
+
+    if isinstance(getattr(exc, "message", None), str):
+        exc.message = strip_controls(redact(exc.message))
+    return exc
 
 
 HELP_NAMES = ["-h", "--help"]
