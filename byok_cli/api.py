@@ -58,13 +58,13 @@ class Byok:
     def client(self, provider: str) -> Any:
         """An official SDK client (``openai.OpenAI`` or ``anthropic.Anthropic``) configured
         with the key and base URL byok would use for this provider."""
-        from .providers import base_url_for
+        from .routes import base_url as route
 
         provider = check_provider(provider)
         first = self.plan(provider=provider, fallback=False).attempts[0]
+        base_url = route(provider, first.key_source, self.store.settings(self.profile),
+                         self.keychain.env)
         key = self.keychain.key(provider, first.key_source)
-        base_url = base_url_for(provider, self.store.settings(self.profile).get(
-            f"{provider}_base_url"))
         if provider == "openai":
             import openai
 

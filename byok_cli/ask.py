@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .catalog import load
-from .errors import ByokError, Code
+from .errors import ByokError, Code, looks_like_key
+from .inputs import text
 from .keychain import Keychain, hint_of
 from .keys import PROVIDERS
 from .providers import ChatRequest
 from .resolve import KeyAvailability, Plan, plan
+from .routes import env_key_refusal
 from .runner import RunOutcome, execute
 from .store import Message, UsageRow
 
@@ -39,10 +41,13 @@ class AskResult:
 
 
 def key_availability(keychain: Keychain) -> KeyAvailability:
-    """Which keys the profile and the environment have, by hint (no decryption)."""
+    """Which keys the profile and the environment have, by hint (no decryption), and
+    which environment keys may not go where this profile sends requests."""
     stored = keychain.store.keys(keychain.profile)
     env = {p: hint_of(k) for p in PROVIDERS if (k := keychain.env_key(p))}
-    return KeyAvailability({p: k.hint for p, k in stored.items()}, env)
+    settings = keychain.store.settings(keychain.profile)
+    refused = {p: why for p in env if (why := env_key_refusal(p, settings, keychain.env))}
+    return KeyAvailability({p: k.hint for p, k in stored.items()}, env, refused)
 
 
 def make_plan(keychain: Keychain, model: str | None = None, provider: str | None = None,
@@ -78,6 +83,8 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     Raises ByokError with the design's codes; the usage log gets a row either way.
     """
     options = options or AskOptions()
+    text(prompt, "the prompt")
+    text(options.system, "the system prompt")
     store, profile = keychain.store, keychain.profile
     stored = store.conversation(profile, conversation_id) if conversation_id else None
     if history is None:
@@ -96,6 +103,10 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     request = ChatRequest(model="", messages=turns + [{"role": "user", "content": prompt}],
                           system=system, max_tokens=options.max_tokens,
                           temperature=options.temperature, stream=options.stream)
+    logged = options.log and store.settings(profile)["logging"] == "on"
+    if logged and looks_like_key(prompt):
+        on_warning("the prompt contains what looks like an API key; it is sent, and kept in "
+                   "the history (use --no-log to keep a prompt out of it)")
     started = time.time()
     try:
         outcome = execute(the_plan, request, keychain, on_text=on_text, on_warning=on_warning)
@@ -112,7 +123,7 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     exchange = [Message("user", prompt),
                 Message("assistant", outcome.text, outcome.provider, outcome.model)]
     cid = conversation_id
-    if options.log and store.settings(profile)["logging"] == "on":
+    if logged:
         cid = store.append_exchange(profile, conversation_id, system, exchange)
     history.extend(exchange)  # a caller's in-memory transcript grows too
     return AskResult(outcome, cid, the_plan.warnings)

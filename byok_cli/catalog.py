@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 from typing import NamedTuple
 
-from .errors import ByokError, Code
+from .errors import ByokError, Code, looks_like_key
+from .inputs import text
 from .keys import PROVIDERS
 
 _PATH = Path(__file__).with_name("data") / "catalog.json"
@@ -77,6 +78,10 @@ class Catalog(NamedTuple):
         is known, so new models work before the catalogue knows them."""
         if not name or not name.strip():
             raise ByokError(Code.USAGE, "the model name is empty")
+        text(name, "the model name")
+        if looks_like_key(name):
+            raise ByokError(Code.USAGE, "the model name looks like an API key; it was not used",
+                            hint="give keys with `byok key set`, never as a model name")
         known = self.lookup(name)
         if known:
             if provider and known.provider != provider:

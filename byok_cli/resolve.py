@@ -53,16 +53,19 @@ class KeyAvailability(NamedTuple):
 
     stored: Mapping[str, str]       # provider -> hint of the stored key
     environment: Mapping[str, str]  # provider -> hint of the environment key
+    # provider -> why its environment key may not go to this profile's base URL
+    refused: Mapping[str, str] = {}
 
     def sources(self, provider: str, settings: Mapping[str, str | None]
                 ) -> list[tuple[str, str]]:
         """[(key source, hint)] in the order they are tried: the person's stored key first,
-        then the environment's; `preferred-provider system` allows only the latter."""
+        then the environment's (unless it may not go where this profile sends requests);
+        `preferred-provider system` allows only the latter."""
         found = []
         system_only = (settings.get("preferred_provider") or "system") == "system"
         if not system_only and provider in self.stored:
             found.append(("user", self.stored[provider]))
-        if provider in self.environment:
+        if provider in self.environment and provider not in self.refused:
             found.append(("system", self.environment[provider]))
         return found
 
@@ -141,6 +144,10 @@ def plan(settings: Mapping[str, str | None], keys: KeyAvailability, catalog: Cat
 
 
 def _no_key(provider: str, system_only: bool, keys: KeyAvailability) -> ByokError:
+    if provider in keys.refused:
+        return ByokError(Code.NO_KEY, keys.refused[provider],
+                         hint=f"or store a key for this profile with `byok key set {provider}`",
+                         provider=provider)
     if system_only and provider in keys.stored:
         return ByokError(Code.NO_KEY,
                          f"preferred-provider is 'system', which uses only environment keys, and "

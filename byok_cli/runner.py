@@ -13,8 +13,9 @@ from typing import Callable
 from .errors import ByokError, Code
 from .keychain import Keychain
 from .keys import ENV_VARS
-from .providers import ChatRequest, ChatResult, Settings, base_url_for, connect
+from .providers import ChatRequest, ChatResult, Settings, connect
 from .resolve import KEY_REJECTED, Attempt, Excluded, Plan, next_attempt
+from .routes import base_url
 
 _KIND = {Code.UNAUTHORIZED: "key_rejected", Code.QUOTA_EXCEEDED: "key_rejected",
          Code.DECRYPT_FAILED: "key_unreadable", Code.MODEL_NOT_FOUND: "model_not_found",
@@ -90,9 +91,8 @@ def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, profile_setti
              on_text: Callable[[str], None]) -> RunOutcome:
     result = ChatResult()
     first_at: float | None = None
-    key = _key_for(keychain, a)
-    adapter = connect(a.provider, key, base_url_for(
-        a.provider, profile_settings.get(f"{a.provider}_base_url")), settings)
+    url = base_url(a.provider, a.key_source, profile_settings, keychain.env)
+    adapter = connect(a.provider, _key_for(keychain, a), url, settings)
     req = ChatRequest(a.model, request.messages, request.system, request.max_tokens,
                       request.temperature, request.stream)
     start = clock.setdefault("start", time.monotonic())

@@ -124,6 +124,13 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (profile, day, provider, model, metric, bucket)
     );
     """,
+    # 3: whether a provider's environment key may go to the profile's base URL
+    """
+    ALTER TABLE profiles ADD COLUMN openai_send_env_key TEXT NOT NULL DEFAULT 'off'
+        CHECK (openai_send_env_key IN ('on', 'off'));
+    ALTER TABLE profiles ADD COLUMN anthropic_send_env_key TEXT NOT NULL DEFAULT 'off'
+        CHECK (anthropic_send_env_key IN ('on', 'off'));
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -180,7 +187,8 @@ class Conversation(NamedTuple):
 
 
 SETTING_COLUMNS = ("preferred_provider", "openai_model", "anthropic_model",
-                   "openai_base_url", "anthropic_base_url", "logging")
+                   "openai_base_url", "anthropic_base_url", "logging",
+                   "openai_send_env_key", "anthropic_send_env_key")
 
 
 class Store:

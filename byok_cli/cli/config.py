@@ -19,7 +19,11 @@ SETTINGS = {
     "openai.base_url": "openai_base_url",
     "anthropic.base_url": "anthropic_base_url",
     "logging": "logging",
+    "openai.send_env_key": "openai_send_env_key",
+    "anthropic.send_env_key": "anthropic_send_env_key",
 }
+# Settings whose value is on or off.
+SWITCHES = ("logging", "openai_send_env_key", "anthropic_send_env_key")
 
 
 def _column(name: str) -> str:
@@ -30,25 +34,31 @@ def _column(name: str) -> str:
     return column
 
 
-def _check(column: str, value: str) -> str | None:
+def _check(name: str, column: str, value: str) -> str | None:
+    from ..urls import check
+
     value = value.strip()
     if column == "preferred_provider":
         if value not in ("openai", "anthropic", "system"):
             raise ByokError(Code.USAGE, f"preferred-provider must be openai, anthropic or system, "
                             f"not {value!r}")
         return value
-    if column == "logging":
+    if column in SWITCHES:
         if value not in ("on", "off"):
-            raise ByokError(Code.USAGE, f"logging must be on or off, not {value!r}")
+            raise ByokError(Code.USAGE, f"{name} must be on or off, not {value!r}")
         return value
     if value in ("", "default", "none"):
         return None  # back to the default
     if column.endswith("_model"):
         provider = column.split("_")[0]
         return load().resolve(value, provider)[1]
-    if not value.startswith(("http://", "https://")) or any(c.isspace() for c in value):
-        raise ByokError(Code.USAGE, f"{value!r} is not an http(s) URL")
-    return value.rstrip("/")
+    return check(value, name)
+
+
+def _shown(column: str, value: str | None) -> str | None:
+    from ..urls import shown
+
+    return shown(value) if value and column.endswith("_base_url") else value
 
 
 @app.command("set")
@@ -65,8 +75,8 @@ def set_value(ctx: typer.Context,
     """
     st = state(ctx)
     column = _column(name)
-    st.store.set_setting(st.profile, column, _check(column, value))
-    output.info(f"{name} = {st.store.settings(st.profile)[column] or '(default)'} "
+    st.store.set_setting(st.profile, column, _check(name.strip().lower(), column, value))
+    output.info(f"{name} = {_shown(column, st.store.settings(st.profile)[column]) or '(default)'} "
                 f"for profile {st.profile!r}")
 
 
@@ -81,8 +91,8 @@ def get_value(ctx: typer.Context,
       byok config get preferred-provider
     """
     st = state(ctx)
-    value = st.store.settings(st.profile)[_column(name)]
-    typer.echo(value or "")
+    column = _column(name)
+    typer.echo(_shown(column, st.store.settings(st.profile)[column]) or "")
 
 
 @app.command("show")
@@ -96,7 +106,7 @@ def show(ctx: typer.Context,
     """
     st = state(ctx)
     settings = st.store.settings(st.profile)
-    values = {name: settings[column] for name, column in SETTINGS.items()}
+    values = {name: _shown(column, settings[column]) for name, column in SETTINGS.items()}
     if as_json:
         output.emit_json({"profile": st.profile, **values})
         return

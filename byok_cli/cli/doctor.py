@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from urllib.parse import urlparse
 
 import typer
 
@@ -104,20 +103,19 @@ def _check_keys(st, r: Report) -> None:
 
 def _check_base_urls(st, r: Report) -> None:
     from ..keys import PROVIDERS
-    from ..providers import base_url_for
+    from ..routes import endpoint, env_key_refusal
 
     settings = st.store.settings(st.profile)
     for p in PROVIDERS:
-        url = base_url_for(p, settings.get(f"{p}_base_url"))
-        if not url:
+        try:
+            where = endpoint(p, settings)
+        except ByokError as err:
+            r.add(f"{p} base URL", "fail", err.message, err.hint, err.code)
             continue
-        parsed = urlparse(url)
-        local = parsed.hostname in ("localhost", "127.0.0.1", "::1")
-        if parsed.scheme == "http" and not local:
-            r.add(f"{p} base URL", "warn", f"{url} is plain http: keys would cross the network "
-                  "unencrypted", "use https")
-        else:
-            r.add(f"{p} base URL", "ok", url)
+        if where.url is None:
+            continue
+        refused = env_key_refusal(p, settings) if st.keychain.env_key(p) else None
+        r.add(f"{p} base URL", "warn" if refused else "ok", refused or where.label)
 
 
 def doctor(ctx: typer.Context,

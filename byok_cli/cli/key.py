@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
-from ..errors import ByokError, Code, mask
+from ..errors import ByokError, Code, looks_like_key, mask, remember_secret
 from ..keys import ENV_VARS, PROVIDERS, check_provider, normalise_key
 from . import complete, output
 from .root import group, state
@@ -19,7 +19,11 @@ MAX_STDIN = 64 * 1024
 
 
 def read_secret(provider: str) -> str:
-    """The key from a hidden prompt on a terminal, or from stdin when piped — never argv."""
+    """The key from a hidden prompt on a terminal, or from stdin when piped — never argv.
+    From here on it is masked in everything byok prints."""
+    from ..hardening import no_core_dumps
+
+    no_core_dumps()
     if sys.stdin is None or sys.stdin.closed:
         raise ByokError(Code.INVALID_FORMAT, "no key given: stdin is closed",
                         hint=f'pipe it in: printf %s "$KEY" | byok key set {provider}')
@@ -27,27 +31,49 @@ def read_secret(provider: str) -> str:
         import getpass
 
         try:
-            return getpass.getpass(f"{provider} API key (input hidden): ", stream=sys.stderr)
+            secret = getpass.getpass(f"{provider} API key (input hidden): ", stream=sys.stderr)
         except EOFError:
-            return ""
-    return output.read_stdin_text(MAX_STDIN, "that is not an API key, and nothing was stored",
-                                  hint="pipe only the key itself")
+            secret = ""
+    else:
+        secret = output.read_stdin_text(MAX_STDIN, "that is not an API key, and nothing was "
+                                        "stored", hint="pipe only the key itself")
+    remember_secret(secret.strip())
+    return secret
 
 
-def live_check(ctx: typer.Context, provider: str, key: str) -> tuple[str, ByokError | None, int]:
-    """One cheap authenticated call. Returns (status, error, latency in ms)."""
-    from ..providers import Settings, base_url_for, connect
+def live_check(ctx: typer.Context, provider: str, key: str, source: str
+               ) -> tuple[str, ByokError | None, int]:
+    """One cheap authenticated call with a key from ``source`` ("user": stored or about to
+    be, "system": the environment's). Returns (status, error, latency in ms)."""
+    from ..providers import Settings, connect
+    from ..routes import base_url
 
     st = state(ctx)
-    configured = st.store.settings(st.profile).get(f"{provider}_base_url")
+    url = base_url(provider, source, st.store.settings(st.profile), st.keychain.env)
     started = time.monotonic()
     try:
         settings = Settings.from_env()
-        connect(provider, key, base_url_for(provider, configured),
+        connect(provider, key, url,
                 Settings(settings.timeout, settings.connect_timeout, 1, 5.0)).validate()
     except ByokError as err:
         return f"failed: {err.code.value}", err, int((time.monotonic() - started) * 1000)
     return "valid", None, int((time.monotonic() - started) * 1000)
+
+
+def _refuse_key_on_argv(provider: str, words: list[str]) -> None:
+    """A key typed as an argument (`byok key set openai sk-…`) is refused, masked in every
+    message, with a pointer to the prompt and stdin: argv is visible to every user of the
+    machine (ps, /proc) and lands in shell history."""
+    known = provider.strip().lower() in PROVIDERS
+    if not words and (known or not looks_like_key(provider)):
+        return
+    for word in words if known else [provider, *words]:
+        remember_secret(word.strip())
+    name = provider.strip().lower() if known else "PROVIDER"
+    raise ByokError(Code.USAGE, "keys are never taken from the command line; nothing was "
+                    "stored", hint=f"type it at the hidden prompt of `byok key set {name}`, or "
+                    f"pipe it: printf %s \"$KEY\" | byok key set {name} (and since it is now in "
+                    "your shell history, consider revoking it)")
 
 
 @app.command("set")
@@ -58,6 +84,7 @@ def set_key(
     validate: bool = typer.Option(True, "--validate/--no-validate",
                                   help="Check the key with one cheap call before storing it."),
     force: bool = typer.Option(False, "--force", help="Store the key even if it is rejected."),
+    on_argv: Optional[List[str]] = typer.Argument(None, hidden=True),
 ) -> None:
     """Store a provider key, encrypted. Reads it from a hidden prompt or from stdin.
 
@@ -69,12 +96,13 @@ def set_key(
     """
     from ..store import now
 
+    _refuse_key_on_argv(provider, on_argv or [])
     provider = check_provider(provider)
     key = normalise_key(provider, read_secret(provider))
     st = state(ctx)
     status, checked_at = "unverified", None
     if validate:
-        status, err, _ = live_check(ctx, provider, key)
+        status, err, _ = live_check(ctx, provider, key, "user")
         checked_at = now()
         if err is not None:
             if err.code == Code.UNAUTHORIZED and not force:
@@ -161,8 +189,13 @@ def validate_keys(
 
       byok key validate anthropic
     """
+    from ..routes import endpoint
+
     st = state(ctx)
     providers = (check_provider(provider),) if provider else PROVIDERS
+    settings = st.store.settings(st.profile)
+    for p in providers:  # a base URL no key may go to fails the command before any call
+        endpoint(p, settings, st.keychain.env)
     results, failures = [], []
     for p in providers:
         candidates = []
@@ -180,7 +213,8 @@ def validate_keys(
         for source, key in candidates:
             try:
                 normalise_key(p, key)
-                status, err, latency = live_check(ctx, p, key)
+                status, err, latency = live_check(
+                    ctx, p, key, "user" if source == "stored" else "system")
             except ByokError as bad:
                 status, err, latency = f"failed: {bad.code.value}", bad, 0
             code = err.code.value if err else "VALID"

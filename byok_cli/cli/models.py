@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import time
 from typing import Optional
 
@@ -30,19 +29,27 @@ def _key_sources(st) -> dict[str, str]:
 
 def _remote(ctx: typer.Context, provider: str, source: str, refresh: bool) -> list[dict]:
     """The provider's live list, cached in the database for BYOK_MODELS_TTL seconds."""
-    from ..providers import base_url_for, connect
+    from ..inputs import env_number
+    from ..errors import strip_controls
+    from ..providers import connect
+    from ..routes import base_url as route
+    from ..urls import shown
 
     st = state(ctx)
-    base_url = base_url_for(provider, st.store.settings(st.profile).get(f"{provider}_base_url"))
-    cache_key = base_url or "default"
-    ttl = float(os.environ.get("BYOK_MODELS_TTL", "3600"))
+    base_url = route(provider, source, st.store.settings(st.profile), st.keychain.env)
+    cache_key = shown(base_url) or "default"  # no credentials on disk
+    ttl = env_number("BYOK_MODELS_TTL", 3600, high=10 * 365 * 86400)
     cached = None if refresh else st.store.cached_models(provider, cache_key)
     if cached and time.time() - cached[0] < ttl:
-        return json.loads(cached[1])
-    key = st.keychain.key(provider, source)
-    models = [{"id": m.id, "name": m.name} for m in connect(provider, key, base_url).list_models()]
-    st.store.cache_models(provider, cache_key, time.time(), json.dumps(models))
-    return models
+        models = json.loads(cached[1])
+    else:
+        key = st.keychain.key(provider, source)
+        models = [{"id": m.id, "name": m.name}
+                  for m in connect(provider, key, base_url).list_models()]
+        st.store.cache_models(provider, cache_key, time.time(), json.dumps(models))
+    # Ids and names come from the provider or a gateway: no escape sequences reach a terminal.
+    return [{"id": strip_controls(m["id"]), "name": strip_controls(m["name"] or "") or None}
+            for m in models]
 
 
 @app.command("list")

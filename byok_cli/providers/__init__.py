@@ -8,14 +8,13 @@ as :class:`~byok_cli.errors.ByokError` with the design's codes. Retries are byok
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, NamedTuple, Protocol, TypeVar
 
+from ..inputs import env_number
 from ..errors import ByokError, Code, redact
-from ..keys import BASE_URL_VARS
 
 T = TypeVar("T")
 
@@ -89,25 +88,10 @@ class Settings(NamedTuple):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
-        env = os.environ if env is None else env
-
-        def number(name: str, default: float) -> float:
-            try:
-                return float(env.get(name, default))
-            except ValueError:
-                raise ByokError(Code.USAGE, f"{name} must be a number") from None
-
-        return cls(timeout=number("BYOK_TIMEOUT", 60.0),
-                   connect_timeout=min(number("BYOK_TIMEOUT", 60.0), 10.0),
-                   max_retries=int(number("BYOK_MAX_RETRIES", 2)),
-                   max_wait=number("BYOK_MAX_RETRY_WAIT", 20.0))
-
-
-def base_url_for(provider: str, configured: str | None,
-                 env: Mapping[str, str] | None = None) -> str | None:
-    """The SDK's own environment variable wins, then the profile's setting."""
-    env = os.environ if env is None else env
-    return (env.get(BASE_URL_VARS[provider]) or "").strip() or configured or None
+        timeout = env_number("BYOK_TIMEOUT", 60.0, env=env)
+        return cls(timeout=timeout, connect_timeout=min(timeout, 10.0),
+                   max_retries=env_number("BYOK_MAX_RETRIES", 2, kind=int, high=100, env=env),
+                   max_wait=env_number("BYOK_MAX_RETRY_WAIT", 20.0, env=env))
 
 
 def connect(provider: str, key: str, base_url: str | None = None,
