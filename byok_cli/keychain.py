@@ -10,6 +10,7 @@ from typing import Callable, Mapping, NamedTuple
 
 from . import vault
 from .errors import ByokError, Code, remember_secret
+from .hardening import no_core_dumps
 from .keys import ENV_VARS, PROVIDERS, normalise_key
 from .store import Store, StoredKey
 
@@ -69,6 +70,7 @@ class Keychain:
     def master(self, create: bool = False) -> vault.MasterKey:
         """The master key in use: BYOK_MASTER_KEY, else the keyring's (made on first use)."""
         if self._master is None:
+            no_core_dumps()
             env_value = self.env.get("BYOK_MASTER_KEY")
             if env_value:
                 self._master = vault.master_from_env(env_value)
@@ -166,6 +168,7 @@ class Keychain:
     def env_key(self, provider: str) -> str | None:
         value = (self.env.get(ENV_VARS[provider]) or "").strip()
         if value:
+            no_core_dumps()
             remember_secret(value)
         return value or None
 

@@ -14,20 +14,24 @@ from . import complete, output
 from .root import single, state
 
 MARKER = "BYOK_EXEC"
+# Never handed to the child: with the master key it could decrypt every stored key.
+WITHHELD = ("BYOK_MASTER_KEY", "BYOK_NEW_MASTER_KEY")
 
 
 def exec_command(
     ctx: typer.Context,
     command: List[str] = typer.Argument(..., metavar="-- COMMAND [ARGS]..."),
-    provider: Optional[str] = typer.Option(
-        None, "--provider", "-p", help="Only this provider's key (default: every provider).",
-        autocompletion=complete.providers),
+    provider: Optional[List[str]] = typer.Option(
+        None, "--provider", "-p", help="Only this provider's key; repeat for more "
+        "(default: every provider).", autocompletion=complete.providers),
 ) -> None:
     """Run COMMAND with OPENAI_API_KEY / ANTHROPIC_API_KEY set from the vault.
 
     Keys are resolved as for `run` (your stored key wins over the environment's); the
     command replaces byok, so its exit status and signals are its own. The keys are
-    passed in the environment only, never on a command line.
+    passed in the environment only, never on a command line. The child gets the keys of
+    the providers asked for and nothing else: not the other providers' keys, not
+    BYOK_MASTER_KEY.
 
     Examples:
 
@@ -36,26 +40,35 @@ def exec_command(
       byok exec -p anthropic -- env | grep -c ANTHROPIC_API_KEY
     """
     from ..ask import key_availability
+    from ..hardening import restore_for_child
     from ..keys import BASE_URL_VARS, ENV_VARS, PROVIDERS, check_provider
+    from ..routes import base_url
 
     if os.environ.get(MARKER):
         raise ByokError(Code.USAGE, "already inside `byok exec` (BYOK_EXEC is set)",
                         hint="run the command directly, or unset BYOK_EXEC")
     st = state(ctx)
-    wanted = (check_provider(provider),) if provider else PROVIDERS
+    wanted = tuple(dict.fromkeys(map(check_provider, provider))) if provider else PROVIDERS
     settings = st.store.settings(st.profile)
     keys = key_availability(st.keychain)
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items()
+           if k not in WITHHELD and k not in ENV_VARS.values()}
     given = []
     for p in wanted:
         found = keys.sources(p, settings)
-        key = st.keychain.key(p, found[0][0]) if found else None
-        if key:
-            env[ENV_VARS[p]] = key
-            given.append(p)
-            base_url = settings.get(f"{p}_base_url")
-            if base_url and not env.get(BASE_URL_VARS[p]):
-                env[BASE_URL_VARS[p]] = base_url
+        if not found:
+            if p in keys.refused:
+                output.warn(f"{keys.refused[p]}; {ENV_VARS[p]} is not passed on")
+            continue
+        source = found[0][0]
+        url = base_url(p, source, settings, st.keychain.env)  # refuses an unsafe one
+        key = st.keychain.key(p, source)
+        if not key:
+            continue
+        env[ENV_VARS[p]] = key
+        if url and not env.get(BASE_URL_VARS[p]):
+            env[BASE_URL_VARS[p]] = url
+        given.append(p)
     if not given:
         raise ByokError(Code.NO_KEY, "no key to pass on",
                         hint="store one with `byok key set PROVIDER`")
@@ -67,6 +80,7 @@ def exec_command(
         output.info(f"byok exec: {', '.join(ENV_VARS[p] for p in given)} set for {command[0]}")
     sys.stdout.flush()
     sys.stderr.flush()
+    restore_for_child()
     try:
         os.execve(program, command, env)
     except OSError as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import signal
+from typing import Callable
 
 import typer
 
@@ -15,16 +15,9 @@ from .root import group, state
 app = group("Inspect the vault and rotate its master key.")
 
 
-def _fault_injector():
-    """BYOK_FAULT=STEP kills byok at that step of a rotation: the tests prove that a crash
-    anywhere leaves every key readable."""
-    chosen = os.environ.get("BYOK_FAULT")
-
-    def fault(step: str) -> None:
-        if step == chosen:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return fault
+# Called at each step of a rotation. Only the test suite sets it (in-process, to kill byok
+# at a step and prove a crash anywhere loses nothing); no variable or option reaches it.
+FAULT: Callable[[str], None] = lambda step: None
 
 
 @app.command("status")
@@ -89,11 +82,11 @@ def rotate(ctx: typer.Context) -> None:
             raise ByokError(Code.USAGE, "the master key comes from BYOK_MASTER_KEY, so byok "
                             "cannot make and keep a new one", hint="set BYOK_NEW_MASTER_KEY to "
                             "a new key (" + vault.MAKE_KEY_HINT.split(": ", 1)[1] + ")")
-        new_key = vault.master_from_env(new_value).key
+        new_key = vault.master_from_env(new_value, "BYOK_NEW_MASTER_KEY").key
     if not st.store.all_keys() and not st.store.active_master_key_id() and new_key is None:
         raise ByokError(Code.NO_KEY, "there is no master key to rotate yet",
                         hint="store a key first with `byok key set`")
-    old_id, new_id, count = st.keychain.rotate(new_key, fault=_fault_injector())
+    old_id, new_id, count = st.keychain.rotate(new_key, fault=FAULT)
     output.info(f"rotated the master key {old_id} -> {new_id}; re-encrypted {count} key(s)")
     if new_key is not None:
         output.info("now set BYOK_MASTER_KEY to the value of BYOK_NEW_MASTER_KEY")
