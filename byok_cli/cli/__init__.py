@@ -9,15 +9,18 @@ import sys
 
 
 def main() -> None:
-    from .failures import exit_status
+    from .failures import exit_status, finish, stop_on_signals
+    from .output import guard_std_streams
 
+    guard_std_streams()
+    stop_on_signals()
     completing = bool(os.environ.get("_BYOK_COMPLETE"))
     if not completing:
         from .fast import run_fast
 
         status = run_fast(sys.argv[1:])
         if status is not None:
-            sys.exit(status)
+            sys.exit(finish(status))
     try:
         from .root import app
 
@@ -26,8 +29,10 @@ def main() -> None:
 
             completion_init()
         app(prog_name="byok")
+    except SystemExit as done:
+        sys.exit(finish(done.code))
     except (KeyboardInterrupt, BrokenPipeError) as exc:  # while parsing, before invoke
-        sys.exit(exit_status(exc, False))
+        sys.exit(finish(exit_status(exc, False)))
 
 
 def __getattr__(name: str):

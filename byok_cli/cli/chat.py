@@ -7,23 +7,25 @@ from typing import Optional
 
 import typer
 
-from ..errors import ByokError
+from ..errors import ByokError, Code, Terminated
 from . import complete, output
 from .root import single, state
+from .state import MAX_ID
 
 HELP = ("commands: /model ID-or-alias, /provider NAME, /system TEXT, /history, /exit "
         "(or Ctrl-D); Ctrl-C stops an answer")
 
 
 def _read_line(interactive: bool) -> str | None:
-    """One line of input, or None at the end. On a terminal, with line editing."""
+    """One line of input, or None at the end. On a terminal, with line editing. A line
+    that is not UTF-8 comes back with surrogates, and is refused as a turn."""
     if interactive:
         try:
             return input("› ")
         except EOFError:
             return None
-    line = sys.stdin.readline()
-    return None if line == "" else line
+    line = sys.stdin.buffer.readline()
+    return None if line == b"" else line.decode("utf-8", "surrogateescape")
 
 
 def chat(
@@ -36,7 +38,8 @@ def chat(
     system: Optional[str] = typer.Option(None, "--system", "-s", help="System prompt."),
     cont: bool = typer.Option(False, "--continue", "-c",
                               help="Continue the latest conversation."),
-    cid: Optional[int] = typer.Option(None, "--cid", min=1, help="Continue conversation ID."),
+    cid: Optional[int] = typer.Option(None, "--cid", min=1, max=MAX_ID,
+                                      help="Continue conversation ID."),
     no_log: bool = typer.Option(False, "--no-log", help="Keep this chat out of the history."),
     no_fallback: bool = typer.Option(False, "--no-fallback",
                                      help="No model or provider fallback."),
@@ -56,6 +59,10 @@ def chat(
     from ..keys import check_provider
 
     st = state(ctx)
+    if sys.stdin is None:
+        raise ByokError(Code.USAGE, "stdin is closed: there is nothing to chat with",
+                        hint="run it at a terminal, or pipe lines into it")
+    output.require_stdout()
     options = AskOptions(model=model, provider=check_provider(provider) if provider else None,
                          system=system, fallback=not no_fallback, log=not no_log)
     conversation = find_conversation(st.keychain, cid, cont)
@@ -71,9 +78,12 @@ def chat(
             pass
         output.info(f"byok chat — {HELP}")
     printer = output.Printer()
+    turns, failed = 0, None  # failed: the last failure, while every turn has failed
     while True:
         try:
             line = _read_line(interactive)
+        except Terminated:
+            raise
         except KeyboardInterrupt:
             sys.stderr.write("\n")
             continue
@@ -107,17 +117,26 @@ def chat(
             except ByokError as err:
                 output.error(err.one_line())
             continue
+        turns += 1
         try:
             result = ask(st.keychain, line, options, conversation_id=conversation,
                          history=transcript, on_text=printer, on_warning=output.warn)
             printer.end()
             conversation = result.conversation_id
+            failed = False
+        except Terminated:
+            printer.end()
+            raise
         except KeyboardInterrupt:
             printer.end()
             output.info("(answer stopped)")
         except ByokError as err:  # the session goes on; the turn is not kept
             printer.end()
             output.error(err.one_line())
+            if failed is not False:
+                failed = err
+    if turns and failed:  # every turn failed: a script must be able to tell
+        raise typer.Exit(failed.exit_status)
 
 
 app = single("chat", chat)

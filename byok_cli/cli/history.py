@@ -9,6 +9,7 @@ import typer
 from ..errors import ByokError, Code
 from . import output
 from .root import group, state
+from .state import MAX_ID
 
 app = group("Browse and delete stored conversations.")
 
@@ -21,7 +22,8 @@ def _one_line(text: str | None, width: int = 60) -> str:
 @app.command("list")
 def list_conversations(
     ctx: typer.Context,
-    limit: int = typer.Option(50, "--limit", "-n", min=1, help="How many, newest first."),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, max=MAX_ID,
+                              help="How many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:
     """List conversations, newest first.
@@ -41,7 +43,8 @@ def list_conversations(
 
 
 @app.command("show")
-def show(ctx: typer.Context, cid: int = typer.Argument(..., metavar="ID"),
+def show(ctx: typer.Context,
+         cid: int = typer.Argument(..., metavar="ID", min=1, max=MAX_ID),
          as_json: bool = typer.Option(False, "--json", help="Print a JSON object.")) -> None:
     """Show a conversation's messages, with the model that wrote each answer.
 
@@ -67,7 +70,8 @@ def show(ctx: typer.Context, cid: int = typer.Argument(..., metavar="ID"),
 
 
 @app.command("rm")
-def remove(ctx: typer.Context, cid: int = typer.Argument(..., metavar="ID")) -> None:
+def remove(ctx: typer.Context,
+           cid: int = typer.Argument(..., metavar="ID", min=1, max=MAX_ID)) -> None:
     """Delete one conversation.
 
     Example:

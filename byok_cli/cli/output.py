@@ -12,6 +12,70 @@ import sys
 from typing import Any, Iterable, Sequence
 
 
+def output_error(reason: str):
+    """The failure of a write to stdout (closed, disk full, I/O error): exit 15."""
+    from ..errors import ByokError, Code
+
+    return ByokError(Code.INCOMPLETE_OUTPUT, f"cannot write to stdout: {reason}",
+                     hint="check where the output goes (a full disk, a closed descriptor)")
+
+
+class GuardedStdout:
+    """sys.stdout, with a failed write reported as one clear error instead of a traceback.
+    A reader that went away (BrokenPipeError) is left to the caller, which exits quietly."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def _guard(self, call, *args):
+        if self._stream is None:
+            raise output_error("it is closed")
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise output_error(getattr(exc, "strerror", None) or str(exc)) from None
+
+    def write(self, text: str) -> int:
+        return self._guard(lambda: self._stream.write(text))
+
+    def flush(self) -> None:
+        if self._stream is not None:  # closed: nothing can be waiting to be written
+            self._guard(lambda: self._stream.flush())
+
+    def isatty(self) -> bool:
+        return self._stream is not None and self._stream.isatty()
+
+    def __getattr__(self, name: str):
+        if self._stream is None:
+            raise output_error("it is closed")
+        return getattr(self._stream, name)
+
+
+def guard_std_streams() -> None:
+    """Before anything opens a file: a closed stdin, stdout or stderr (`<&-`, `>&-`) gets
+    /dev/null in its place, so that the database can never land on descriptor 0, 1 or 2
+    and have answers written into it; a closed stdout then fails the first write to it."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    sys.stdout = GuardedStdout(sys.stdout)
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")
+
+
+def require_stdout() -> None:
+    """Fail before sending anything when stdout is closed."""
+    if isinstance(sys.stdout, GuardedStdout) and sys.stdout._stream is None:
+        raise output_error("it is closed")
+
+
 def stdout_is_tty() -> bool:
     try:
         return sys.stdout.isatty()

@@ -8,6 +8,7 @@ import typer
 
 from . import complete
 from .root import single, state
+from .state import MAX_ID
 from .run_body import run as run_prompt
 
 
@@ -30,7 +31,8 @@ def run(
                                      help="No model or provider fallback."),
     cont: bool = typer.Option(False, "--continue", "-c",
                               help="Continue the latest conversation."),
-    cid: Optional[int] = typer.Option(None, "--cid", min=1, help="Continue conversation ID."),
+    cid: Optional[int] = typer.Option(None, "--cid", min=1, max=MAX_ID,
+                                      help="Continue conversation ID."),
     no_log: bool = typer.Option(False, "--no-log",
                                 help="Keep this prompt and answer out of the history."),
 ) -> None:

@@ -39,7 +39,9 @@ def read_stdin(have_args: bool) -> str | None:
     if kind == "other":
         return None
     if kind == "pipe" and have_args:
-        wait = float(os.environ.get("BYOK_STDIN_TIMEOUT", "1"))
+        from ..inputs import env_number
+
+        wait = env_number("BYOK_STDIN_TIMEOUT", 1.0)
         ready, _, _ = select.select([sys.stdin], [], [], wait)
         if not ready:
             output.warn(f"stdin gave nothing within {wait:g} s; ignoring it")
@@ -77,6 +79,7 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
     from ..ask import AskOptions, ask, find_conversation, make_plan
     from ..keys import check_provider
 
+    output.require_stdout()  # before anything is sent
     prov = check_provider(provider) if provider else None
     if explain:
         _print_plan(make_plan(st.keychain, model, prov, not no_fallback), as_json)

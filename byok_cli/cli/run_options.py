@@ -21,7 +21,7 @@ OPTIONS = {'--system': ('system', 'text', None, None),
  '--no-fallback': ('no_fallback', 'flag', None, None),
  '--continue': ('cont', 'flag', None, None),
  '-c': ('cont', 'flag', None, None),
- '--cid': ('cid', 'int', 1, None),
+ '--cid': ('cid', 'int', 1, 9223372036854775807),
  '--no-log': ('no_log', 'flag', None, None)}
 ARGUMENT = 'prompt'
 DEFAULTS = {'prompt': (),
