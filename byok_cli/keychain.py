@@ -162,8 +162,18 @@ class Keychain:
         return old.id, new.id, len(rows)
 
     def key(self, provider: str, source: str) -> str | None:
-        """The key of a source: "user" (stored, decrypted) or "system" (environment)."""
-        return self.get(provider) if source == "user" else self.env_key(provider)
+        """The key of a source: "user" (stored, decrypted) or "system" (environment), to be
+        sent. An environment key that no HTTP header can carry (control or non-ASCII
+        characters) is refused here, naming the variable, rather than sent and failing as
+        a network error."""
+        if source == "user":
+            return self.get(provider)
+        key = self.env_key(provider)
+        if key and not all(" " <= ch <= "~" for ch in key):
+            raise ByokError(Code.INVALID_FORMAT, f"{ENV_VARS[provider]} contains control or "
+                            "non-ASCII characters; it was not sent", provider=provider,
+                            hint=f"set {ENV_VARS[provider]} to the key alone")
+        return key
 
     def env_key(self, provider: str) -> str | None:
         value = (self.env.get(ENV_VARS[provider]) or "").strip()

@@ -191,3 +191,14 @@ def test_the_fast_path_stays_free_of_heavy_imports():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": ""})
     assert r.stdout.strip() == "[]", r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("key", ["sk-caf\u00e9-K1l2m3n4o5p6q7r8s9t0", "sk-ab\x1bcd-efgh-ijkl",
+                                 "sk-proj-line\r\nX-Injected: 1"])
+def test_an_environment_key_no_header_can_carry_is_refused_before_sending(byok_env, fake, key):
+    env = {"OPENAI_API_KEY": key}
+    for args in (["run", "-p", "openai", "hi"], ["models", "list", "--remote", "-p", "openai"]):
+        r = byok_env.run(*args, env=env)
+        assert r.returncode == Code.INVALID_FORMAT.exit_status, r.stderr
+        assert "OPENAI_API_KEY" in one_line(r)
+    assert fake.requests == []
