@@ -128,7 +128,7 @@ def test_doctor_healthy_and_unhealthy(byok_env):
     assert checks["database"]["status"] == "ok" and checks["permissions"]["status"] == "ok"
     assert checks[f"stored openai key …{OPENAI_GOOD[-4:]}"]["status"] == "warn"  # unverified
     os.chmod(byok_env.home, 0o755)
-    byok_env.run("config", "set", "openai.base_url", "http://proxy.example.com/v1")
+    byok_env.run("config", "set", "openai.base_url", "https://proxy.example.com/v1")
     warned = {c["check"]: c for c in json.loads(byok_env.run("doctor", "--json").stdout)}
     assert warned["permissions"]["status"] == "warn" and "chmod 700" in warned["permissions"]["fix"]
     bad = byok_env.run("doctor", env={"BYOK_MASTER_KEY": base64.urlsafe_b64encode(

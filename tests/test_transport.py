@@ -149,7 +149,7 @@ def test_environment_key_not_sent_to_a_profile_base_url(profile_url, fake):
     validate = profile_url.run("key", "validate", "openai", "--json", env=env)
     assert json.loads(validate.stdout)[0]["result"] == "NO_KEY"
     remote = profile_url.run("models", "list", "--remote", "-p", "openai", env=env)
-    assert remote.returncode == Code.NO_KEY.exit_status
+    assert remote.returncode == Code.NO_KEY.exit_status and "send_env_key" in remote.stderr
     assert fake.requests == []
     # The person opts in for this profile: now it goes.
     assert profile_url.run("config", "set", "openai.send_env_key", "on").returncode == 0

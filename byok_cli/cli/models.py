@@ -81,7 +81,10 @@ def list_models(
         live: dict[str, dict] | None = None
         if remote:
             if p not in sources:
-                raise ByokError(Code.NO_KEY, f"--remote needs a {p} key",
+                from ..routes import env_key_refusal
+
+                why = st.keychain.env_key(p) and env_key_refusal(p, settings, st.keychain.env)
+                raise ByokError(Code.NO_KEY, why or f"--remote needs a key for {p}",
                                 hint=f"store one with `byok key set {p}`")
             live = {m["id"]: m for m in _remote(ctx, p, sources[p], refresh)}
         for m in cat.for_provider(p):
