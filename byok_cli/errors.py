@@ -7,7 +7,6 @@ exits with the code's status; no traceback reaches the user.
 
 from __future__ import annotations
 
-import base64
 import enum
 import re
 
@@ -81,6 +80,7 @@ class ByokError(Exception):
 
 
 # --- masking -------------------------------------------------------------------------
+# (Patterns are compiled on first use, through re's cache: most runs print nothing.)
 #
 # Every secret this process handles (a decrypted key, an environment key, a master key) is
 # remembered as the set of its 8-character pieces, lower-cased, and those of its base64
@@ -93,19 +93,19 @@ _PIECE = 8
 _PIECES: dict[str, bool] = {}
 _SEEN: set[str] = set()
 _BODIES: list[str] = []  # the secret parts, lower-cased, for a quick whole-key search
-_RUN = re.compile(r"[A-Za-z0-9_+/=.~\-]{%d,}" % _PIECE)
+_RUN = r"[A-Za-z0-9_+/=.~\-]{%d,}" % _PIECE
 # The public prefixes of provider keys: not secret, and byok's own messages quote them.
-_PUBLIC_PREFIX = re.compile(r"sk-(?:(?:ant|proj|svcacct|None|admin|api\d\d|admin\d\d)-)*+")
+_PUBLIC_PREFIX = r"sk-(?:(?:ant|proj|svcacct|None|admin|api\d\d|admin\d\d)-)*+"
 # A provider key byok never handled, including the starred echo some APIs send back
 # ("sk-proj-****abcd"): 8 or more characters after the public prefix.
-_KEYLIKE = re.compile(r"\bsk-(?:(?:ant|proj|svcacct|None|admin|api\d\d|admin\d\d)-)*+"
-                      r"[A-Za-z0-9_*\-]{8,}")
+_KEYLIKE = (r"\bsk-(?:(?:ant|proj|svcacct|None|admin|api\d\d|admin\d\d)-)*+"
+            r"[A-Za-z0-9_*\-]{8,}")
 # Credentials in a URL: https://user:password@host, https://token@host
-_URL_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://)([^/?#@\s]*)@")
+_URL_USERINFO = r"(\b[A-Za-z][A-Za-z0-9+.\-]*://)([^/?#@\s]*)@"
 
 
 def _secret_part(secret: str) -> str:
-    prefix = _PUBLIC_PREFIX.match(secret)
+    prefix = re.match(_PUBLIC_PREFIX, secret)
     body = secret[prefix.end():] if prefix else secret
     return body if len(body) >= _PIECE else secret
 
@@ -125,6 +125,8 @@ def remember_secret(secret: str) -> None:
         _PIECES[low[i:i + _PIECE]] = _PIECES.get(low[i:i + _PIECE], False) or i == last
     # base64 of the key at any alignment: the characters that encode whole 3-byte groups
     # of the key depend on the key alone.
+    import base64
+
     raw = body.encode("utf-8", "surrogateescape")
     for offset in range(3):
         whole = raw[offset:offset + (len(raw) - offset) // 3 * 3]
@@ -172,11 +174,11 @@ def redact(text: str) -> str:
     if not text:
         return text
     if _PIECES:
-        text = _RUN.sub(lambda m: _mask_run(m.group(0)), text)
+        text = re.sub(_RUN, lambda m: _mask_run(m.group(0)), text)
     if "sk-" in text:
-        text = _KEYLIKE.sub(lambda m: mask(m.group(0)), text)
+        text = re.sub(_KEYLIKE, lambda m: mask(m.group(0)), text)
     if "@" in text:
-        text = _URL_USERINFO.sub(_mask_userinfo, text)
+        text = re.sub(_URL_USERINFO, _mask_userinfo, text)
     return text
 
 
@@ -188,7 +190,7 @@ def _mask_userinfo(m: re.Match) -> str:
 def looks_like_key(text: str) -> bool:
     """True when ``text`` holds something shaped like a provider key, or a key this
     process has handled (in any case). Fast enough for a 10 MiB prompt."""
-    if _KEYLIKE.search(text):
+    if re.search(_KEYLIKE, text):
         return True
     low = text.lower() if _BODIES else ""
     return any(body in low for body in _BODIES)
@@ -197,8 +199,8 @@ def looks_like_key(text: str) -> bool:
 # --- text from elsewhere ---------------------------------------------------------------
 
 # Terminal escape sequences (CSI, OSC, and two-character ESC sequences).
-_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_]?)"
-                      r"|\x9b[0-?]*[ -/]*[@-~]")
+_ESCAPES = (r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_]?)"
+            r"|\x9b[0-?]*[ -/]*[@-~]")
 
 
 def strip_controls(text: str) -> str:
@@ -207,6 +209,6 @@ def strip_controls(text: str) -> str:
     provider or gateway, or any text shown in a diagnostic."""
     if not text or text.isprintable():
         return text
-    text = _ESCAPES.sub("", text)
+    text = re.sub(_ESCAPES, "", text)
     return "".join(ch if ch.isprintable() else " " if ch in "\t\n\r\v\f" else ""
                    for ch in text)

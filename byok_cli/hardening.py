@@ -1,10 +1,11 @@
 """Keep secrets out of core dumps.
 
-Before byok first holds a key (reads the master key, an environment key, or a key typed
-in), the process is made non-dumpable: its core-size limit is set to 0 and, on Linux,
+Before byok reads a master key (so before any key is decrypted) or a key typed in, the
+process is made non-dumpable: its core-size limit is set to 0 and, on Linux,
 ``prctl(PR_SET_DUMPABLE, 0)`` also stops other processes of the same user from attaching
 to it or reading its memory through /proc. Cheap (~1 ms, once), and only on the commands
-that touch keys.
+that decrypt or take a key. (An environment key is in every process the shell starts;
+reading one does not pay for this.)
 """
 
 from __future__ import annotations

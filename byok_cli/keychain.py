@@ -178,7 +178,6 @@ class Keychain:
     def env_key(self, provider: str) -> str | None:
         value = (self.env.get(ENV_VARS[provider]) or "").strip()
         if value:
-            no_core_dumps()
             remember_secret(value)
         return value or None
 

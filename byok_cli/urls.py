@@ -17,10 +17,8 @@ Nothing here knows a provider's name: callers pass the variable and setting name
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from typing import Mapping, NamedTuple
-from urllib.parse import urlsplit
 
 from .errors import ByokError, Code, looks_like_key, redact
 
@@ -41,6 +39,8 @@ def is_loopback(host: str | None) -> bool:
     host = host.strip("[]").rstrip(".").lower()
     if host == "localhost":
         return True
+    import ipaddress  # here, not at the top: listing commands never parse a URL
+
     try:
         ip = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
@@ -77,6 +77,8 @@ def check(text: str, source: str, env: Mapping[str, str] | None = None) -> str:
     if looks_like_key(url):
         raise refuse("the URL contains what looks like an API key; it was not used",
                      hint="give the key with `byok key set`, never inside a URL")
+    from urllib.parse import urlsplit
+
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises on a port that is not a number in range

@@ -68,8 +68,9 @@ def variables(tmp_path, fake_url: str) -> dict[str, st.SearchStrategy[bytes]]:
     master = pick(GOOD_MASTER, GOOD_MASTER.rstrip("="), GOOD_MASTER + "!!",
                   base64.urlsafe_b64encode(bytes(32)).decode(), "", "short", b"\xff" * 44,
                   GOOD_MASTER[:-2] + "B=", " " + GOOD_MASTER + "\n")
-    homes = pick(str(tmp_path / "other-home"), "~nosuchuser-fuzz/x", "", "relative/dir", str(tmp_path / "a-file"),
-                 str(home) + "/" + "d" * 300, b"" + str(home).encode() + b"/\xff\xfe",
+    homes = pick(str(tmp_path / "other-home"), "~nosuchuser-fuzz/x", "", "relative/dir",
+                 str(tmp_path / "a-file"),
+                 str(home) + "/" + "d" * 300, str(home).encode() + b"/\xff\xfe",
                  "~", str(home) + "/../home")
     return {
         "BYOK_HOME": homes, "BYOK_PROFILE": st.one_of(pick("default", "work", "", "a" * 65),

@@ -97,7 +97,8 @@ def test_python_api_process_is_not_dumpable_after_decrypting(byok_env):
               "libc = ctypes.CDLL(None)\n"
               "before = libc.prctl(3, 0, 0, 0, 0)\n"
               "assert Byok().keychain.get('openai').endswith('i9j0')\n"
-              "print(before, libc.prctl(3, 0, 0, 0, 0), resource.getrlimit(resource.RLIMIT_CORE)[0])")
+              "print(before, libc.prctl(3, 0, 0, 0, 0),\n"
+              "      resource.getrlimit(resource.RLIMIT_CORE)[0])")
     r = subprocess.run([sys.executable, "-c", script], env=byok_env.vars, capture_output=True,
                        text=True, timeout=60, preexec_fn=allow_core_dumps)
     assert r.stdout.split() == ["1", "0", "0"], r.stderr
