@@ -24,3 +24,9 @@ def settings(incomplete: str) -> list[str]:
     from .config import SETTINGS
 
     return [s for s in SETTINGS if s.startswith(incomplete)]
+
+
+def import_sources(incomplete: str) -> list[str]:
+    from ..importers import SOURCES
+
+    return [s for s in SOURCES if s.startswith(incomplete)]

@@ -1,4 +1,4 @@
-"""`byok key set | list | remove | validate`."""
+"""`byok key set | list | remove | validate`; `get` and `import` live in modules of their own."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from ..keys import ENV_VARS, PROVIDERS, check_provider, normalise_key
 from . import complete, output
 from .root import group, state
 
-app = group("Store, list, check and remove provider keys (stored encrypted).")
+app = group("Store, list, check and remove provider keys (stored encrypted); hand them to "
+            "other tools; import them from other tools' files.")
 
 MAX_STDIN = 64 * 1024
 
@@ -94,25 +95,42 @@ def set_key(
 
       printf %s "$ANTHROPIC_KEY" | byok key set anthropic --no-validate
     """
-    from ..store import now
-
     _refuse_key_on_argv(provider, on_argv or [])
     provider = check_provider(provider)
     key = normalise_key(provider, read_secret(provider))
+    status, checked_at = checked_status(ctx, provider, key, validate, force)
+    store_checked(ctx, provider, key, status, checked_at)
+
+
+def checked_status(ctx: typer.Context, provider: str, key: str, validate: bool,
+                   force: bool) -> tuple[str, str | None]:
+    """The status a key is stored with, after its live check (unless not `validate`).
+
+    A rejected key raises UNAUTHORIZED unless `force`; a provider that cannot be reached
+    leaves it unverified. `key set` and `key import` both go through here.
+    """
+    from ..store import now
+
+    if not validate:
+        return "unverified", None
+    status, err, _ = live_check(ctx, provider, key, "user")
+    checked_at = now()
+    if err is not None:
+        if err.code == Code.UNAUTHORIZED and not force:
+            err.hint = "nothing was stored; use --force to store it anyway"
+            raise err
+        if err.code in (Code.NETWORK_ERROR, Code.PROVIDER_UNAVAILABLE, Code.RATE_LIMITED):
+            status = "unverified"
+            output.warn(f"could not check the key ({err.message}); storing it as unverified")
+        else:
+            output.warn(f"{err.message}; storing it anyway")
+    return status, checked_at
+
+
+def store_checked(ctx: typer.Context, provider: str, key: str, status: str,
+                  checked_at: str | None) -> str:
+    """Store a checked key, say so on stderr, and return its hint."""
     st = state(ctx)
-    status, checked_at = "unverified", None
-    if validate:
-        status, err, _ = live_check(ctx, provider, key, "user")
-        checked_at = now()
-        if err is not None:
-            if err.code == Code.UNAUTHORIZED and not force:
-                err.hint = "nothing was stored; use --force to store it anyway"
-                raise err
-            if err.code in (Code.NETWORK_ERROR, Code.PROVIDER_UNAVAILABLE, Code.RATE_LIMITED):
-                status = "unverified"
-                output.warn(f"could not check the key ({err.message}); storing it as unverified")
-            else:
-                output.warn(f"{err.message}; storing it anyway")
     had_keys = bool(st.store.keys(st.profile))
     hint = st.keychain.set(provider, key, status, checked_at)
     output.info(f"stored the {provider} key …{hint} for profile {st.profile!r} ({status})")
@@ -122,6 +140,7 @@ def set_key(
         st.store.set_setting(st.profile, "preferred_provider", provider)
         output.info(f"preferred provider is now {provider} (was 'system', which uses only "
                     "environment keys); change it with `byok config set preferred-provider`")
+    return hint
 
 
 @app.command("list")
@@ -239,3 +258,14 @@ def validate_keys(
                              "ANTHROPIC_API_KEY")
     if failures:
         raise typer.Exit(failures[0].exit_status)
+
+
+def _register() -> None:
+    from .key_get import get_key
+    from .key_import import import_keys
+
+    app.command("get")(get_key)
+    app.command("import")(import_keys)
+
+
+_register()

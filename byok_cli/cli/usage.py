@@ -16,8 +16,13 @@ def usage(
     provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic",
                                            autocompletion=complete.providers),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+    handoffs: bool = typer.Option(False, "--handoffs",
+                                  help="Which programs took which key (`byok key get`)."),
 ) -> None:
     """Show usage per provider and model. No key material is ever logged.
+
+    With --handoffs: which programs took which key through `byok key get`, how often and
+    when last (a shell's caller is shown as "claude via sh").
 
     Latency percentiles are exact below 100 ms and kept to two significant figures above.
 
@@ -26,11 +31,19 @@ def usage(
       byok usage
 
       byok usage --since 30d --provider anthropic --json
+
+      byok usage --handoffs --since all
     """
     from ..keys import check_provider
     from ..usage import parse_since, summary
 
     st = state(ctx)
+    if handoffs:
+        from .handoffs import show_handoffs
+
+        show_handoffs(st, parse_since(since), check_provider(provider) if provider else None,
+                      as_json)
+        return
     rows = summary(st.store, st.profile, parse_since(since),
                    check_provider(provider) if provider else None)
     if as_json:

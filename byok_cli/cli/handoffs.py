@@ -1,0 +1,22 @@
+"""`byok usage --handoffs`: which programs took which key through `byok key get`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from . import output
+
+
+def show_handoffs(st, since: float | None, provider: str | None, as_json: bool) -> None:
+    rows = st.store.handoffs(st.profile, since, provider)
+    if as_json:
+        output.emit_json([dict(r._asdict(), first_at=_when(r.first_at), last_at=_when(r.last_at))
+                          for r in rows])
+        return
+    output.table(["program", "provider", "key", "source", "times", "last"],
+                 [[f"{r.caller} via {r.parent}" if r.caller else r.parent, r.provider,
+                   r.key_name, r.source, r.count, _when(r.last_at)] for r in rows])
+
+
+def _when(at: float) -> str:
+    return dt.datetime.fromtimestamp(at, dt.timezone.utc).isoformat(timespec="seconds")

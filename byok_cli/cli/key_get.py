@@ -1,0 +1,89 @@
+"""`byok key get`: a key for another program, on stdout only, and never onto a terminal unasked."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Optional
+
+import typer
+
+from ..errors import ByokError, Code
+from . import complete, output
+from .root import state
+from .state import profile_name
+
+
+def get_key(
+    ctx: typer.Context,
+    provider: str = typer.Argument(..., metavar="PROVIDER", help="openai or anthropic",
+                                   autocompletion=complete.providers),
+    name: str = typer.Option("default", "--name", metavar="KEY",
+                             help="Which of the provider's keys (only 'default' for now)."),
+    profile: Optional[str] = typer.Option(None, "--profile", metavar="NAME",
+                                          help="Profile to take the key from."),
+    reveal: bool = typer.Option(False, "--reveal",
+                                help="Print the key even when stdout is a terminal."),
+    as_json: bool = typer.Option(False, "--json",
+                                 help="Print {provider, name, source, key} as JSON."),
+) -> None:
+    """Print a provider's key, for another program's key command.
+
+    The key byok would use (your stored key, else the environment's) and a newline go to
+    stdout, and nothing else. On a terminal it is refused unless --reveal, so a key is not
+    left on screen. Each hand-off is logged (which key, to which program; never the key):
+    see `byok usage --handoffs`. Exits 4 when there is no key.
+
+    Examples:
+
+      llm "hi" --key "$(byok key get openai)"
+
+      api-key-cmd: byok key get openai          # in mods.yml
+
+      {"apiKeyHelper": "byok key get anthropic"} # in Claude Code's settings.json
+    """
+    from ..handoff import key_to_give, record
+    from ..keys import check_provider
+
+    provider = check_provider(provider)
+    st = state(ctx)
+    if profile is not None:
+        chosen = profile_name(profile)
+        if chosen is None:
+            raise typer.BadParameter("use letters, digits, '-', '_' or '.' (at most 64)",
+                                     param_hint="--profile")
+        st.profile = chosen
+    if output.stdout_is_tty() and not reveal:
+        raise ByokError(Code.USAGE, "refusing to print a key to a terminal",
+                        hint=f'use it as "$(byok key get {provider})" or in a tool\'s key '
+                             "command, or add --reveal to show it here")
+    given = key_to_give(st.keychain, provider, name)
+    if given.failed:
+        output.warn(f"the stored {provider} key is marked {given.status}; it may be rejected "
+                    f"(check it with `byok key validate {provider}`)")
+    try:
+        record(st.keychain, given)
+    except ByokError as err:  # the key is still given: a helper that fails breaks its tool
+        output.warn(f"this hand-off was not logged: {err.message}")
+    write_stdout(json.dumps(given.to_dict()) + "\n" if as_json else given.key + "\n")
+
+
+def write_stdout(text: str) -> None:
+    """Write straight to the stdout file descriptor: whatever wraps sys.stdout (masking,
+    colour, encoding) must not alter a key that another program reads."""
+    data = text.encode("utf-8")
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):  # a test runner's in-memory stdout
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # a full disk, /dev/full: one line and exit 15, not a traceback
+        raise output.output_error(exc.strerror or str(exc)) from None

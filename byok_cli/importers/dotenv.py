@@ -1,0 +1,61 @@
+"""Any .env file (aider's, fabric's, a project's), given by PATH, read by python-dotenv's rules.
+
+Each variable that holds an API key is an entry: OPENAI_API_KEY, ANTHROPIC_API_KEY (and
+aichat's CLAUDE_API_KEY) are byok's; any other ``*_API_KEY`` / ``*_API_TOKEN`` is listed as a
+provider byok does not know.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Mapping
+
+from ..errors import ByokError, Code
+from . import (Entry, Reading, SourceFile, looks_like_key_variable, open_file,
+               provider_for_variable)
+from .linefmt import DOTENV, Lines
+
+
+def read(path: Path | None, env: Mapping[str, str]) -> Reading:
+    if path is None:
+        raise ByokError(Code.USAGE, "which .env file?", hint="byok key import dotenv PATH")
+    return Reading("dotenv", [read_lines(path, DOTENV)])
+
+
+def read_lines(path: Path, fmt: Lines) -> SourceFile:
+    """A NAME=VALUE file: each variable that holds an API key is an entry."""
+    file, _ = open_file(path, fmt)
+    for index, pair in enumerate(fmt.pairs(file.text, str(path))):
+        if pair.value and looks_like_key_variable(pair.name):
+            file.entries.append(Entry(provider_for_variable(pair.name), pair.name, pair.value,
+                                      (index,), tool_label(pair.name), pair.name))
+    return file
+
+
+def tool_label(variable: str) -> str:
+    """'GEMINI_API_KEY' -> 'gemini': the provider a variable is for."""
+    for suffix in ("_API_KEY", "_API_TOKEN"):
+        if variable.upper().endswith(suffix):
+            return variable[:-len(suffix)].lower()
+    return variable.lower()
+
+
+def setup_lines(entries: list[Entry], get: Callable[[str], str]) -> list[str]:
+    return exec_lines(entries, get, "TOOL")
+
+
+def exec_lines(entries: list[Entry], get: Callable[[str], str], tool: str) -> list[str]:
+    """How a tool that reads its key from the environment gets it from byok instead."""
+    from ..keys import ENV_VARS
+
+    lines = ["a tool that read these from the file or the environment gets them from byok "
+             "when run as", f"  byok exec -- {tool} …"]
+    other = sorted({f'{e.env_var}="$({get(e.provider)})"' for e in entries
+                    if e.provider and e.env_var and e.env_var != ENV_VARS[e.provider]})
+    if other:
+        lines += ["(byok exec sets OPENAI_API_KEY and ANTHROPIC_API_KEY; for the others:",
+                  f"  env {' '.join(other)} {tool} …)"]
+    if any(e.provider == "anthropic" for e in entries):
+        lines += ["Claude Code: in ~/.claude/settings.json,",
+                  f'  "apiKeyHelper": "{get("anthropic")}"']
+    return lines

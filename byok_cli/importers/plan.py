@@ -1,0 +1,75 @@
+"""What importing a source would do to a profile's vault, entry by entry; nothing is stored here.
+
+Outcomes: ``import`` (no key stored), ``replace`` (a different key is stored; only with
+--replace), ``present`` (this very key is stored already), ``conflict`` (a different key is
+stored and --replace was not given), ``again`` (the key an earlier entry of this source gives
+too), ``duplicate`` (an earlier entry of this source gives this provider another key),
+``invalid`` (not a key of that provider's shape), ``unknown`` (a provider byok does not know).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..errors import ByokError, mask, remember_secret
+from ..keychain import Keychain
+from ..keys import normalise_key
+from . import Entry, Reading, SourceFile
+
+TAKES = ("import", "replace")          # outcomes that store a key
+IN_VAULT = ("import", "replace", "present")  # outcomes after which the key may be scrubbed
+
+
+class Step(NamedTuple):
+    file: SourceFile | None
+    entry: Entry
+    outcome: str
+    detail: str = ""
+
+    def to_dict(self, result: str | None = None) -> dict:
+        e = self.entry
+        return {"file": str(self.file.path) if self.file else None, "entry": e.label,
+                "provider": e.provider, "tool_provider": e.tool_name, "key": mask(e.key),
+                "outcome": result or self.outcome, "detail": self.detail or None}
+
+
+def plan(keychain: Keychain, reading: Reading, replace: bool) -> list[Step]:
+    steps: list[Step] = []
+    chosen: dict[str, str] = {}  # provider -> the key this import gives it
+    stored_cache: dict[str, str | None] = {}
+    for file, entry in reading.entries():
+        if len(entry.key) >= 12:  # masked wherever it might be echoed, known provider or not
+            remember_secret(entry.key.strip())
+        provider = entry.provider
+        if provider is None:
+            why = "a provider byok does not know"
+            steps.append(Step(file, entry, "unknown",
+                              f"{why} ({entry.note})" if entry.note else why))
+            continue
+        try:
+            key = normalise_key(provider, entry.key)
+        except ByokError as err:
+            steps.append(Step(file, entry, "invalid", err.message))
+            continue
+        entry = entry._replace(key=key)
+        if provider in chosen:
+            same = chosen[provider] == key
+            steps.append(Step(file, entry, "again" if same else "duplicate",
+                              "the same key as above" if same else
+                              f"another {provider} key of this source comes first"))
+            continue
+        chosen[provider] = key
+        if provider not in stored_cache:
+            stored_cache[provider] = keychain.get(provider)
+        stored = stored_cache[provider]
+        if stored is None:
+            steps.append(Step(file, entry, "import"))
+        elif stored == key:
+            steps.append(Step(file, entry, "present", "this key is stored already"))
+        elif replace:
+            steps.append(Step(file, entry, "replace", f"replaces the stored key {mask(stored)}"))
+        else:
+            steps.append(Step(file, entry, "conflict",
+                              f"a different key ({mask(stored)}) is stored; --replace "
+                              "overwrites it"))
+    return steps

@@ -1,0 +1,26 @@
+"""SQLite storage: one connection to one file, its migrations, and one module per concern.
+
+:class:`Store` is the database (``db``) with the queries of each concern mixed in: keys and
+master keys (``keys``), profiles and settings (``settings``), conversations
+(``conversations``), the usage log (``usage``) and the log of keys handed to other
+programs (``handoffs``).
+"""
+
+from __future__ import annotations
+
+from .conversations import Conversation, ConversationTables, Message
+from .db import DB_NAME, MIGRATIONS, SCHEMA_VERSION, Database, data_dir, file_mode, now
+from .handoffs import Handoff, HandoffSummary, HandoffTables
+from .keys import KeyTables, StoredKey
+from .settings import SETTING_COLUMNS, SettingsTables
+from .usage import DAY, UsageRow, UsageTables, bucket, bucket_sql
+
+
+class Store(Database, SettingsTables, KeyTables, ConversationTables, UsageTables,
+            HandoffTables):
+    """The byok database. Opening it creates or migrates it; never alters a newer one."""
+
+
+__all__ = ["DAY", "DB_NAME", "MIGRATIONS", "SCHEMA_VERSION", "SETTING_COLUMNS", "Conversation",
+           "Handoff", "HandoffSummary", "Message", "Store", "StoredKey", "UsageRow", "bucket",
+           "bucket_sql", "data_dir", "file_mode", "now"]

@@ -1,0 +1,100 @@
+"""Stored provider keys (ciphertext only) and the registry of master key ids."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from .db import now
+
+
+class StoredKey(NamedTuple):
+    profile: str
+    provider: str
+    ciphertext: bytes
+    hint: str
+    master_key_id: str
+    status: str
+    checked_at: str | None
+    created_at: str
+    updated_at: str
+
+
+class KeyTables:
+    """Keys are kept as ciphertext only; a key's row names the master key that sealed it."""
+
+    _KEY_COLUMNS = ("profile, provider, ciphertext, hint, master_key_id, status, checked_at, "
+                    "created_at, updated_at")
+
+    def get_key(self, profile: str, provider: str) -> StoredKey | None:
+        row = self.conn.execute(f"SELECT {self._KEY_COLUMNS} FROM api_keys "
+                                "WHERE profile = ? AND provider = ?", (profile, provider)).fetchone()
+        return StoredKey(*row) if row else None
+
+    def keys(self, profile: str) -> dict[str, StoredKey]:
+        rows = self.conn.execute(f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE profile = ?",
+                                 (profile,))
+        return {r[1]: StoredKey(*r) for r in rows}
+
+    def all_keys(self) -> list[StoredKey]:
+        rows = self.conn.execute(f"SELECT {self._KEY_COLUMNS} FROM api_keys")
+        return [StoredKey(*r) for r in rows]
+
+    def put_key(self, profile: str, provider: str, ciphertext: bytes, hint: str,
+                master_key_id: str, status: str, checked_at: str | None = None) -> None:
+        """Insert or replace a key in one statement, so a reader sees the old or the new."""
+        stamp = now()
+        with self.transaction() as conn:
+            self._ensure_profile(conn, profile)
+            conn.execute(
+                "INSERT INTO api_keys (profile, provider, ciphertext, hint, master_key_id, status, "
+                "checked_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (profile, provider) DO UPDATE SET ciphertext = excluded.ciphertext, "
+                "hint = excluded.hint, master_key_id = excluded.master_key_id, "
+                "status = excluded.status, checked_at = excluded.checked_at, "
+                "created_at = excluded.created_at, updated_at = excluded.updated_at",
+                (profile, provider, ciphertext, hint, master_key_id, status, checked_at,
+                 stamp, stamp))
+
+    def set_key_status(self, profile: str, provider: str, status: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE api_keys SET status = ?, checked_at = ? "
+                         "WHERE profile = ? AND provider = ?", (status, now(), profile, provider))
+
+    def delete_key(self, profile: str, provider: str) -> bool:
+        with self.transaction() as conn:
+            cur = conn.execute("DELETE FROM api_keys WHERE profile = ? AND provider = ?",
+                               (profile, provider))
+        # Move the WAL's copies of the freed pages back into the (securely zeroed) file.
+        self.checkpoint()
+        return cur.rowcount > 0
+
+    # -- master keys --------------------------------------------------------------------
+    def active_master_key_id(self) -> str | None:
+        row = self.conn.execute("SELECT id FROM master_keys WHERE retired_at IS NULL "
+                                "ORDER BY created_at DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def add_master_key(self, mk_id: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO master_keys (id, created_at) VALUES (?, ?)",
+                         (mk_id, now()))
+
+    def reencrypt(self, sealed: list[tuple[str, str, bytes]], old_id: str, new_id: str,
+                  fault=lambda step: None) -> None:
+        """Swap in re-encrypted keys and retire the old master key, all or nothing."""
+        stamp = now()
+        with self.transaction() as conn:
+            conn.executemany("UPDATE api_keys SET ciphertext = ?, master_key_id = ? "
+                             "WHERE profile = ? AND provider = ?",
+                             [(blob, new_id, profile, provider)
+                              for profile, provider, blob in sealed])
+            conn.execute("INSERT OR IGNORE INTO master_keys (id, created_at) VALUES (?, ?)",
+                         (new_id, stamp))
+            conn.execute("UPDATE master_keys SET retired_at = ? WHERE id = ? AND id != ?",
+                         (stamp, old_id, new_id))
+            fault("before-commit")
+
+    def master_keys(self) -> list[tuple[str, str, str | None]]:
+        return list(self.conn.execute("SELECT id, created_at, retired_at FROM master_keys "
+                                      "ORDER BY created_at"))
+

@@ -1,0 +1,132 @@
+"""The usage log: one row per request, with daily roll-ups and latency histograms."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+DAY = 86400  # the usage roll-ups' period, in seconds
+
+
+class UsageRow(NamedTuple):
+    """One request in the usage log. Never any key material, nor anything derived from it."""
+
+    at: float
+    profile: str
+    provider: str
+    model: str
+    key_source: str | None
+    fallbacks: str          # comma-separated kinds, '' when none was taken
+    input_tokens: int | None
+    output_tokens: int | None
+    ttft_ms: int | None
+    latency_ms: int | None
+    code: str               # 'OK' or an error code
+
+
+class UsageTables:
+    def record_usage(self, row: UsageRow) -> None:
+        """One request: its raw row, and the daily roll-ups `byok usage` reads."""
+        day = int(row.at // DAY)
+        errors, fell_back = int(row.code != "OK"), int(bool(row.fallbacks))
+        key = (row.profile, row.provider, row.model, day)
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO usage (at, profile, provider, model, key_source, fallbacks, "
+                         "input_tokens, output_tokens, ttft_ms, latency_ms, code) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            conn.execute(
+                "INSERT INTO usage_daily (profile, provider, model, day, requests, errors, "
+                "fallbacks, input_tokens, output_tokens) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?) "
+                "ON CONFLICT DO UPDATE SET requests = requests + 1, errors = errors + excluded.errors, "
+                "fallbacks = fallbacks + excluded.fallbacks, "
+                "input_tokens = input_tokens + excluded.input_tokens, "
+                "output_tokens = output_tokens + excluded.output_tokens",
+                (*key, errors, fell_back, row.input_tokens or 0, row.output_tokens or 0))
+            for metric, ms in (("ttft", row.ttft_ms), ("total", row.latency_ms)):
+                if ms is not None:
+                    conn.execute("INSERT INTO usage_buckets VALUES (?, ?, ?, ?, ?, ?, 1) "
+                                 "ON CONFLICT DO UPDATE SET n = n + 1",
+                                 (*key, metric, bucket(ms)))
+
+    def rebuild_usage_rollups(self) -> None:
+        """Derive the roll-ups from the raw usage rows again (after bulk imports)."""
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM usage_daily")
+            conn.execute("DELETE FROM usage_buckets")
+            conn.execute(
+                f"INSERT INTO usage_daily SELECT profile, provider, model, CAST(at / {DAY} AS INT), "
+                "COUNT(*), SUM(code != 'OK'), SUM(fallbacks != ''), "
+                "TOTAL(input_tokens), TOTAL(output_tokens) FROM usage "
+                f"GROUP BY profile, provider, model, CAST(at / {DAY} AS INT)")
+            for metric, column in (("ttft", "ttft_ms"), ("total", "latency_ms")):
+                conn.execute(
+                    f"INSERT INTO usage_buckets SELECT profile, provider, model, "
+                    f"CAST(at / {DAY} AS INT), '{metric}', {bucket_sql(column)}, COUNT(*) "
+                    f"FROM usage WHERE {column} IS NOT NULL "
+                    f"GROUP BY 1, 2, 3, 4, 6")
+
+    def usage_totals(self, profile: str, since: float | None, provider: str | None) -> list[tuple]:
+        """(provider, model, requests, errors, fallbacks, input, output) per provider and model.
+
+        Whole days come from the roll-ups; the first, partial day from the raw rows.
+        """
+        where, whole, raw = self._usage_window(profile, since, provider)
+        sql = (
+            "SELECT provider, model, SUM(r), SUM(e), SUM(f), SUM(i), SUM(o) FROM ("
+            " SELECT provider, model, requests r, errors e, fallbacks f, input_tokens i, "
+            " output_tokens o FROM usage_daily WHERE profile = ? AND day > ?" + where +
+            " UNION ALL SELECT provider, model, 1, code != 'OK', fallbacks != '', "
+            " IFNULL(input_tokens, 0), IFNULL(output_tokens, 0) FROM usage "
+            " WHERE profile = ? AND at >= ? AND at < ?" + where +
+            ") GROUP BY provider, model ORDER BY provider, model")
+        return list(self.conn.execute(sql, whole + raw))
+
+    def usage_buckets(self, profile: str, since: float | None, provider: str | None
+                      ) -> list[tuple]:
+        """(provider, model, metric, bucket, count), the latency histograms."""
+        where, whole, raw_args = self._usage_window(profile, since, provider)
+        raw = " UNION ALL ".join(
+            f"SELECT provider, model, '{metric}' metric, {bucket_sql(column)} bucket, 1 n "
+            f"FROM usage WHERE profile = ? AND at >= ? AND at < ? AND {column} IS NOT NULL"
+            + where for metric, column in (("ttft", "ttft_ms"), ("total", "latency_ms")))
+        sql = ("SELECT provider, model, metric, bucket, SUM(n) FROM ("
+               " SELECT provider, model, metric, bucket, n FROM usage_buckets "
+               " WHERE profile = ? AND day > ?" + where + " UNION ALL " + raw +
+               ") GROUP BY provider, model, metric, bucket ORDER BY provider, model, metric, bucket")
+        return list(self.conn.execute(sql, whole + raw_args + raw_args))
+
+    @staticmethod
+    def _usage_window(profile: str, since: float | None, provider: str | None
+                      ) -> tuple[str, list, list]:
+        """(provider filter, arguments for the whole days, arguments for the partial day)."""
+        first_day = -1 if since is None else int(since // DAY)
+        start = 0.0 if since is None else since
+        edge = 0.0 if since is None else (first_day + 1) * float(DAY)
+        extra = [provider] if provider else []
+        return (" AND provider = ?" if provider else "", [profile, first_day, *extra],
+                [profile, start, edge, *extra])
+
+
+# Latency histograms keep two significant figures (exact below 100 ms): percentiles come
+# from a few hundred buckets per model, however many requests there were.
+_DECADES = (100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
+
+
+def bucket(ms: int) -> int:
+    ms = max(0, int(ms))
+    if ms < _DECADES[0]:
+        return ms
+    for limit in _DECADES[1:]:
+        if ms < limit:
+            step = limit // 100
+            return ms // step * step
+    step = _DECADES[-1] // 10
+    return ms // step * step
+
+
+def bucket_sql(column: str) -> str:
+    cases = [f"WHEN {column} < {_DECADES[0]} THEN MAX({column}, 0)"]
+    cases += [f"WHEN {column} < {limit} THEN {column} / {limit // 100} * {limit // 100}"
+              for limit in _DECADES[1:]]
+    step = _DECADES[-1] // 10
+    return f"(CASE {' '.join(cases)} ELSE {column} / {step} * {step} END)"
+
