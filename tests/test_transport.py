@@ -158,6 +158,12 @@ def test_environment_key_not_sent_to_a_profile_base_url(profile_url, fake):
     assert [x["key"] for x in fake.requests] == [OPENAI_GOOD_ENV]
 
 
+def test_key_get_still_hands_over_the_environment_key(profile_url):
+    # byok sends it nowhere: the program it goes to has its own endpoint.
+    r = profile_url.run("key", "get", "openai", env={"OPENAI_API_KEY": OPENAI_GOOD_ENV})
+    assert r.returncode == 0 and r.stdout == OPENAI_GOOD_ENV + "\n"
+
+
 def test_fallback_1_does_not_carry_the_environment_key_to_a_profile_base_url(profile_url, fake):
     profile_url.set_key("openai", openai_key("revoked"))
     r = profile_url.run("run", "--no-fallback", "hi", env={"OPENAI_API_KEY": OPENAI_GOOD_ENV})
