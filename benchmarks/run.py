@@ -1,16 +1,20 @@
-"""byok's figures: startup of offline commands and `byok run`'s time to first token.
+"""byok's figures: startup of offline commands, `byok run` against bare SDK scripts, chat.
 
     python benchmarks/run.py [--repeat N]
 
 (a) wall time of `byok --version`, `byok key list`, `byok models list`, `byok config show`
     against `python -c "import typer"` (goal: at most 2x);
-(b) `byok run` time to first token (process start to first byte on stdout) against a
-    minimal script making the same streamed call with the same SDK (goal: at most 1.1x),
-    both against the fake provider server on 127.0.0.1;
-(c) `byok usage` over a usage log of 1,000,000 requests (goal: well under a second).
+(b) `byok run -p P hi`, whole process and to its first token, against a minimal script
+    making the same streamed call with the provider's SDK (goals for the whole process: at
+    most 0.25x the openai script, 0.12x the anthropic one), and byok's peak memory (the
+    child's ru_maxrss; goal: under 40 MiB); all against the fake provider on 127.0.0.1;
+(c) `byok chat`: time to first token of the second turn against the first, in the same
+    process (goal: below 1x, the connection being reused), and how many connections the
+    server saw;
+(d) `byok usage` over a usage log of 1,000,000 requests (goal: well under a second).
 
 Prints a table of medians; each ratio is the median of the ratios of back-to-back pairs
-(see paired_ms). The README quotes the latest table.
+(see paired). The README quotes the latest table.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -65,17 +70,42 @@ def wall(cmd: list[str], env: dict) -> float:
     return time.perf_counter() - started
 
 
-def first_byte(cmd: list[str], env: dict) -> float:
+class Sample(NamedTuple):
+    first: float   # seconds from start to the first byte on stdout
+    whole: float   # seconds from start to exit
+    rss_kib: int   # the child's peak resident memory
+
+
+def run_once(cmd: list[str], env: dict) -> Sample:
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             stdin=subprocess.DEVNULL)
     proc.stdout.read(1)
-    elapsed = time.perf_counter() - started
+    first = time.perf_counter() - started
     proc.stdout.read()
-    proc.wait()
+    _, status, usage = os.wait4(proc.pid, 0)
+    whole = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise SystemExit(f"{cmd} failed with {proc.returncode}")
-    return elapsed
+    return Sample(first, whole, usage.ru_maxrss)
+
+
+def chat_turns(env: dict, provider: str) -> tuple[float, float]:
+    """Seconds to the first byte of the first and of the second answer of one `byok chat`."""
+    proc = subprocess.Popen([str(BYOK), "chat", "-p", provider], env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    times = []
+    for line in (b"first turn\n", b"second turn\n"):
+        started = time.perf_counter()
+        proc.stdin.write(line)
+        proc.stdin.flush()
+        proc.stdout.read(1)
+        times.append(time.perf_counter() - started)
+        proc.stdout.readline()
+    proc.stdin.close()
+    proc.wait()
+    return times[0], times[1]
 
 
 def fill_usage(home: Path, count: int) -> None:
@@ -111,8 +141,8 @@ def median_ms(fn, repeat: int) -> float:
     return statistics.median(fn() for _ in range(repeat)) * 1000
 
 
-def paired_ms(base_fn, ours_fn, repeat: int) -> tuple[float, float, float]:
-    """Medians of the two and the median of their ratios, measured in back-to-back pairs.
+def paired(base_fn, ours_fn, repeat: int) -> tuple[list, list]:
+    """Both measured `repeat` times in back-to-back pairs, alternating which goes first.
 
     A shared VM's speed drifts by tens of percent within a minute; the ratio within a pair
     cancels that drift, where a ratio of two medians does not."""
@@ -125,8 +155,22 @@ def paired_ms(base_fn, ours_fn, repeat: int) -> tuple[float, float, float]:
         else:
             base.append(base_fn())
             ours.append(ours_fn())
+    return base, ours
+
+
+def paired_ms(base_fn, ours_fn, repeat: int) -> tuple[float, float, float]:
+    """Medians of the two (in ms) and the median of their paired ratios."""
+    base, ours = paired(base_fn, ours_fn, repeat)
     ratio = statistics.median(o / b for o, b in zip(ours, base))
     return statistics.median(base) * 1000, statistics.median(ours) * 1000, ratio
+
+
+def ratio_of(ours: list, base: list, field: str) -> float:
+    return statistics.median(getattr(o, field) / getattr(b, field) for o, b in zip(ours, base))
+
+
+def median_of(samples: list, field: str) -> float:
+    return statistics.median(getattr(x, field) for x in samples)
 
 
 def main() -> None:
@@ -153,31 +197,58 @@ def main() -> None:
             rows.append(("python -c 'import typer'", base, None, None))
         rows.append((f"byok {' '.join(cmd)}", t, ratio, 2.0))
 
+    goals = {"openai": 0.25, "anthropic": 0.12}
+    memory = []
     for provider, key in (("openai", OPENAI_KEY), ("anthropic", ANTHROPIC_KEY)):
         bare_env = {**env, "K": key, "U": server.url}
-        bare, ours, ratio = paired_ms(
-            lambda: first_byte([sys.executable, "-c", BARE[provider]], bare_env),
-            lambda: first_byte([str(BYOK), "run", "-p", provider, "hi"], env), args.repeat)
-        rows.append((f"bare {provider} SDK streamed call, first token", bare, None, None))
-        rows.append((f"byok run -p {provider}, first token", ours, ratio, 1.1))
-    server.shutdown()
+        base, ours = paired(lambda: run_once([sys.executable, "-c", BARE[provider]], bare_env),
+                            lambda: run_once([str(BYOK), "run", "-p", provider, "hi"], env),
+                            args.repeat)
+        rows.append((f"bare {provider} SDK streamed call, whole process",
+                     median_of(base, "whole") * 1000, None, None))
+        rows.append((f"bare {provider} SDK streamed call, first token",
+                     median_of(base, "first") * 1000, None, None))
+        rows.append((f"byok run -p {provider}, whole process", median_of(ours, "whole") * 1000,
+                     ratio_of(ours, base, "whole"), goals[provider]))
+        rows.append((f"byok run -p {provider}, first token", median_of(ours, "first") * 1000,
+                     ratio_of(ours, base, "first"), None))
+        memory.append((provider, median_of(base, "rss_kib"), max(x.rss_kib for x in ours)))
 
-    usage_home = tempfile.mkdtemp(prefix="byok-bench-usage-")
-    fill_usage(Path(usage_home), 1_000_000)
-    usage_env = {**env, "BYOK_HOME": usage_home}
-    for usage_args in (["usage"], ["usage", "--since", "all"], ["usage", "--since", "90m"]):
-        t = median_ms(lambda: wall([str(BYOK), *usage_args], usage_env), args.repeat)
-        rows.append((f"byok {' '.join(usage_args)} (10^6 requests)", t, None, None))
+    server.reset()
+    turns = [chat_turns(env, "openai") for _ in range(max(5, args.repeat // 3))]
+    connections = len(server.connections()) / len(turns)
+    server.shutdown()
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, {platform.system()} {platform.release()}")
     print(f"median of {args.repeat} runs; ratio: median of {args.repeat} paired ratios\n")
-    print(f"| {'what':<46} | {'ms':>7} | {'ratio':>6} | {'goal':>5} |")
-    print(f"|{'-' * 48}|{'-' * 9}|{'-' * 8}|{'-' * 7}|")
-    for name, ms, ratio, goal in rows:
+    print(f"| {'what':<50} | {'ms':>7} | {'ratio':>6} | {'goal':>5} |")
+    print(f"|{'-' * 52}|{'-' * 9}|{'-' * 8}|{'-' * 7}|")
+
+    def row(name, ms, ratio=None, goal=None):
         r = f"{ratio:.2f}x" if ratio else ""
         g = f"{goal:g}x" if goal else ""
-        print(f"| {name:<46} | {ms:7.1f} | {r:>6} | {g:>5} |")
+        print(f"| {name:<50} | {ms:7.1f} | {r:>6} | {g:>5} |")
+
+    for r in rows:
+        row(*r)
+    first = statistics.median(t[0] for t in turns) * 1000
+    second = statistics.median(t[1] for t in turns) * 1000
+    row("byok chat, first turn, first token", first)
+    row("byok chat, second turn, first token", second,
+        statistics.median(t[1] / t[0] for t in turns), 1)
+    print(f"\nbyok chat: {connections:g} connection(s) per chat of two turns "
+          f"({len(turns)} chats)")
+    for provider, bare_kib, ours_kib in memory:
+        print(f"peak memory, byok run -p {provider}: {ours_kib / 1024:.1f} MiB at most "
+              f"(goal: under 40); bare {provider} SDK script: {bare_kib / 1024:.1f} MiB")
+    usage_home = tempfile.mkdtemp(prefix="byok-bench-usage-")
+    fill_usage(Path(usage_home), 1_000_000)
+    usage_env = {**env, "BYOK_HOME": usage_home}
+    print()
+    for usage_args in (["usage"], ["usage", "--since", "all"], ["usage", "--since", "90m"]):
+        t = median_ms(lambda: wall([str(BYOK), *usage_args], usage_env), args.repeat)
+        print(f"| {'byok ' + ' '.join(usage_args) + ' (10^6 requests)':<50} | {t:7.1f} |")
 
 
 if __name__ == "__main__":

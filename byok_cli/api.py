@@ -9,6 +9,8 @@
 
 Failures raise :class:`byok_cli.errors.ByokError`, whose ``code`` is one of
 :class:`byok_cli.errors.Code`. Keys are never returned except inside an SDK client.
+Requests go through byok's own HTTP client (:mod:`byok_cli.wire`); an SDK is imported only
+by :meth:`Byok.client`.
 """
 
 from __future__ import annotations
@@ -48,23 +50,27 @@ class Byok:
         return self.keychain.store
 
     def plan(self, model: str | None = None, provider: str | None = None,
-             fallback: bool = True) -> "Plan":
-        """The ordered attempts (provider, model, key source, reason); sends nothing."""
+             fallback: bool = True, *, temperature: float | None = None,
+             effort: str | None = None, base_url: str | None = None) -> "Plan":
+        """The ordered attempts (provider, model, key source, reason) and the base URL of
+        each provider; sends nothing."""
         from .ask import make_plan
 
         return make_plan(self.keychain, model, check_provider(provider) if provider else None,
-                         fallback)
+                         fallback, temperature=temperature, effort=effort, base_url=base_url)
 
     def client(self, provider: str) -> Any:
         """An official SDK client (``openai.OpenAI`` or ``anthropic.Anthropic``) configured
         with the key and base URL byok would use for this provider."""
-        from .routes import base_url as route
+        from .routes import require
 
         provider = check_provider(provider)
-        first = self.plan(provider=provider, fallback=False).attempts[0]
-        base_url = route(provider, first.key_source, self.store.settings(self.profile),
-                         self.keychain.env)
-        key = self.keychain.key(provider, first.key_source)
+        the_plan = self.plan(provider=provider, fallback=False)
+        source = the_plan.attempts[0].key_source
+        where = the_plan.endpoints[provider]  # checked: https, or http to this machine
+        require(where, source, self.store.settings(self.profile))  # the SDK would send it
+        key = self.keychain.key(provider, source)
+        base_url = where.url
         if provider == "openai":
             import openai
 
@@ -75,7 +81,8 @@ class Byok:
 
     def ask(self, prompt: str, *, model: str | None = None, provider: str | None = None,
             system: str | None = None, max_tokens: int | None = None,
-            temperature: float | None = None, stream: bool = True, fallback: bool = True,
+            temperature: float | None = None, effort: str | None = None,
+            base_url: str | None = None, stream: bool = True, fallback: bool = True,
             log: bool = True, conversation_id: int | None = None, continue_latest: bool = False,
             on_text: Callable[[str], None] | None = None,
             on_warning: Callable[[str], None] | None = None) -> "AskResult":
@@ -84,7 +91,8 @@ class Byok:
 
         options = AskOptions(model=model, provider=check_provider(provider) if provider else None,
                              system=system, max_tokens=max_tokens, temperature=temperature,
-                             stream=stream, fallback=fallback, log=log)
+                             effort=effort, base_url=base_url, stream=stream,
+                             fallback=fallback, log=log)
         cid = find_conversation(self.keychain, conversation_id, continue_latest)
         return ask(self.keychain, prompt, options, conversation_id=cid,
                    on_text=on_text or (lambda s: None), on_warning=on_warning or (lambda s: None))

@@ -14,11 +14,12 @@ from .errors import ByokError, Code, looks_like_key
 from .inputs import text
 from .keychain import Keychain, hint_of
 from .keys import PROVIDERS
-from .providers import ChatRequest
 from .resolve import KeyAvailability, Plan, plan
 from .routes import env_key_refusal
 from .runner import RunOutcome, execute
 from .store import Message, UsageRow
+from .wire import ChatRequest
+from .wire.endpoint import endpoint
 
 
 @dataclass
@@ -28,6 +29,8 @@ class AskOptions:
     system: str | None = None      # None: keep the conversation's system prompt
     max_tokens: int | None = None
     temperature: float | None = None
+    effort: str | None = None      # the API's effort / reasoning level (see the catalogue)
+    base_url: str | None = None    # --base-url: for the first attempt's provider
     stream: bool = True
     fallback: bool = True
     log: bool = True               # store prompt and answer (usage figures are kept anyway)
@@ -51,10 +54,28 @@ def key_availability(keychain: Keychain) -> KeyAvailability:
 
 
 def make_plan(keychain: Keychain, model: str | None = None, provider: str | None = None,
-              fallback: bool = True) -> Plan:
-    """The ordered attempts for this profile's settings, keys and environment."""
-    return plan(keychain.store.settings(keychain.profile), key_availability(keychain), load(),
-                model=model, provider=provider, fallback=fallback)
+              fallback: bool = True, *, temperature: float | None = None,
+              effort: str | None = None, base_url: str | None = None) -> Plan:
+    """The ordered attempts for this profile's settings, keys and environment, and the
+    base URL each provider's requests go to (``base_url``, from --base-url, is for the
+    first attempt's provider)."""
+    settings = keychain.store.settings(keychain.profile)
+    keys = key_availability(keychain)
+    if base_url:  # the person's own URL replaces the profile's for the provider it is for
+        named = provider or (load().resolve(model, None)[0] if model else None) or (
+            settings.get("preferred_provider") if settings.get("preferred_provider")
+            in PROVIDERS else None)
+        keys = keys._replace(refused={p: why for p, why in keys.refused.items() if p != named})
+    the_plan = plan(settings, keys, load(), model=model, provider=provider, fallback=fallback,
+                    temperature=temperature, effort=effort)
+    first = the_plan.attempts[0].provider
+    for p in dict.fromkeys(a.provider for a in the_plan.attempts):
+        found = endpoint(p, flag=base_url if p == first else None,
+                         profile=settings.get(f"{p}_base_url"))
+        the_plan.endpoints[p] = found
+        if found.note:
+            the_plan.warnings.append(found.note)
+    return the_plan
 
 
 def find_conversation(keychain: Keychain, cid: int | None, latest: bool) -> int | None:
@@ -94,7 +115,9 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
         last = [m for m in history if m.role == "assistant" and m.model]
         if last:  # carry on with the model the conversation last used
             model, provider = last[-1].model, last[-1].provider
-    the_plan = make_plan(keychain, model, provider, options.fallback)
+    the_plan = make_plan(keychain, model, provider, options.fallback,
+                         temperature=options.temperature, effort=options.effort,
+                         base_url=options.base_url)
     for warning in the_plan.warnings:
         on_warning(warning)
     system = options.system if options.system is not None else (stored.system if stored
@@ -102,7 +125,8 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     turns = [{"role": m.role, "content": m.content} for m in history]
     request = ChatRequest(model="", messages=turns + [{"role": "user", "content": prompt}],
                           system=system, max_tokens=options.max_tokens,
-                          temperature=options.temperature, stream=options.stream)
+                          temperature=options.temperature, effort=options.effort,
+                          stream=options.stream)
     logged = options.log and store.settings(profile)["logging"] == "on"
     if logged and looks_like_key(prompt):
         on_warning("the prompt contains what looks like an API key; it is sent, and kept in "

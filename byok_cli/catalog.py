@@ -1,4 +1,5 @@
-"""The curated model catalogue (``data/catalog.json``): ids, aliases, defaults, end of life."""
+"""The curated model catalogue (``data/catalog.json``): ids, aliases, defaults, end of life,
+and which parameters (temperature, effort) each model takes."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ class Model(NamedTuple):
     aliases: tuple[str, ...] = ()
     deprecated: dt.date | None = None
     end_of_life: dt.date | None = None
+    temperature: bool = True          # takes a sampling temperature
+    effort: tuple[str, ...] = ()      # levels of its effort / reasoning control, if any
 
     def is_deprecated(self, today: dt.date) -> bool:
         return bool(self.deprecated and self.deprecated <= today)
@@ -40,6 +43,7 @@ class Model(NamedTuple):
 class Catalog(NamedTuple):
     models: tuple[Model, ...]
     defaults: dict[str, str]
+    effort_levels: dict[str, tuple[str, ...]] = {}  # every level each provider's API knows
 
     def for_provider(self, provider: str) -> list[Model]:
         return [m for m in self.models if m.provider == provider]
@@ -95,6 +99,30 @@ class Catalog(NamedTuple):
                             hint="see `byok models list`, or give the provider with -p")
         return provider or named_for, name.strip()
 
+    def refuses(self, provider: str, model_id: str, temperature: float | None = None,
+                effort: str | None = None) -> str | None:
+        """Why this model cannot take these parameters, or None when it can (or when the
+        catalogue does not know the model: then the API decides)."""
+        if effort is not None and effort not in self.effort_levels.get(provider, (effort,)):
+            return (f"--effort {effort} is not a level of the {provider} API (one of: "
+                    + ", ".join(self.effort_levels[provider]) + ")")
+        m = self.get(model_id)
+        if m is None:
+            return None
+        if temperature is not None and not m.temperature:
+            return f"{m.id} does not take --temperature"
+        if effort is not None and not m.effort:
+            return f"{m.id} has no effort control (--effort)"
+        if effort is not None and effort not in m.effort:
+            return f"{m.id} takes --effort " + ", ".join(m.effort) + f", not {effort}"
+        return None
+
+    def taking(self, temperature: float | None, effort: str | None,
+               today: dt.date) -> list[str]:
+        """Current models that take these parameters, for a hint."""
+        return [m.id for m in self.models if not m.is_retired(today)
+                and self.refuses(m.provider, m.id, temperature, effort) is None]
+
     def aliases(self) -> dict[str, str]:
         return {a: m.id for m in self.models for a in m.aliases}
 
@@ -105,8 +133,10 @@ def load() -> Catalog:
     models = tuple(
         Model(provider=m["provider"], id=m["id"], name=m["name"], description=m["description"],
               aliases=tuple(m.get("aliases", ())), deprecated=_date(m.get("deprecated")),
-              end_of_life=_date(m.get("end_of_life")))
+              end_of_life=_date(m.get("end_of_life")), temperature=bool(m["temperature"]),
+              effort=tuple(m["effort"]))
         for m in data["models"])
     defaults = dict(data["defaults"])
     assert set(defaults) == set(PROVIDERS)
-    return Catalog(models, defaults)
+    levels = {p: tuple(v) for p, v in data["effort_levels"].items()}
+    return Catalog(models, defaults, levels)

@@ -7,6 +7,10 @@ fallbacks, each taken only on the failure it answers (see :func:`next_attempt`):
 2. the environment key fails too -> stop
 3. the model is not available (404, or past end of life) -> the provider's default model
 4. the provider is unavailable (no key, 5xx/529, network) -> the other provider
+
+Parameters a model cannot take (--temperature, --effort, per the catalogue) are checked
+here, before anything is sent: refused for the first attempt (a usage error), and an
+attempt whose model cannot take them is left out of the fallbacks.
 """
 
 from __future__ import annotations
@@ -42,10 +46,17 @@ class Plan:
     attempts: list[Attempt]
     fallbacks: list[dict] = field(default_factory=list)  # taken before sending anything
     warnings: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)     # fallbacks left out, and why
+    endpoints: dict = field(default_factory=dict)        # provider -> wire.endpoint.Endpoint
 
     def to_dict(self) -> dict:
-        return {"attempts": [dict(a._asdict(), key=a.key_label) for a in self.attempts],
-                "fallbacks": self.fallbacks, "warnings": self.warnings}
+        def endpoint(provider: str) -> dict:
+            found = self.endpoints.get(provider)
+            return found.to_dict() if found else {}
+
+        return {"attempts": [dict(a._asdict(), key=a.key_label, **endpoint(a.provider))
+                             for a in self.attempts],
+                "fallbacks": self.fallbacks, "warnings": self.warnings, "skipped": self.skipped}
 
 
 class KeyAvailability(NamedTuple):
@@ -72,7 +83,8 @@ class KeyAvailability(NamedTuple):
 
 def plan(settings: Mapping[str, str | None], keys: KeyAvailability, catalog: Catalog, *,
          model: str | None = None, provider: str | None = None, fallback: bool = True,
-         today: dt.date | None = None) -> Plan:
+         today: dt.date | None = None, temperature: float | None = None,
+         effort: str | None = None) -> Plan:
     today = today or dt.date.today()
     preferred = settings.get("preferred_provider") or "system"
     system_only = preferred == "system"
@@ -140,7 +152,30 @@ def plan(settings: Mapping[str, str | None], keys: KeyAvailability, catalog: Cat
     if fallback and other and sources(other):
         out.attempts += attempts_for(other, "provider_fallback",
                                      f"fallback when {primary} is unavailable")
+    if temperature is not None or effort is not None:
+        _fit_parameters(out, catalog, temperature, effort, today)
     return out
+
+
+def _fit_parameters(out: Plan, catalog: Catalog, temperature: float | None,
+                    effort: str | None, today: dt.date) -> None:
+    """Refuse parameters the first model cannot take; drop fallbacks that cannot take them."""
+    first = out.attempts[0]
+    why = catalog.refuses(first.provider, first.model, temperature, effort)
+    if why:
+        able = catalog.taking(temperature, effort, today)
+        raise ByokError(Code.USAGE, why + "; nothing was sent",
+                        hint=("leave it out, or choose a model that takes it: "
+                              + ", ".join(able[:6])) if able else "leave it out")
+    kept = []
+    for a in out.attempts:
+        why = catalog.refuses(a.provider, a.model, temperature, effort)
+        line = f"no {a.role.replace('_', ' ')} to {a.provider} {a.model}: {why}"
+        if why and line not in out.skipped:
+            out.skipped.append(line)
+        elif not why:
+            kept.append(a)
+    out.attempts = kept
 
 
 def _no_key(provider: str, system_only: bool, keys: KeyAvailability) -> ByokError:

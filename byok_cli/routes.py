@@ -1,18 +1,21 @@
-"""Where a provider's requests go, and which of its keys may go there (the rules are in
-:mod:`byok_cli.urls`; this module knows the providers' variable and setting names).
+"""Which of a provider's keys may go to the endpoint its requests go to (the rule is in
+:mod:`byok_cli.urls`; the endpoint comes from :mod:`byok_cli.wire.endpoint`; this module
+knows the providers' key variables and the profile's opt-in setting).
 
-Every place that sends a key asks :func:`base_url` first, so that no key leaves byok by
-another road: runs and chats (the runner), `key set`'s and `key validate`'s live checks,
-`models list --remote`, the Python API's SDK clients, and `exec`.
+Every place that sends a key asks here first: the runner (run, chat, the Python API's
+ask), `key set`'s and `key validate`'s live checks, `models list --remote`,
+`Byok.client`, and `exec`. Resolution asks :func:`env_key_refusal` too, so that a refused
+environment key is never planned (and fallback 1 never reaches for it).
 """
 
 from __future__ import annotations
 
-import os
 from typing import Mapping
 
 from . import urls
-from .keys import BASE_URL_VARS, ENV_VARS
+from .errors import ByokError, Code
+from .keys import ENV_VARS
+from .wire.endpoint import Endpoint, endpoint
 
 ON = "on"
 
@@ -22,31 +25,30 @@ def opt_in_setting(provider: str) -> str:
     return f"{provider}.send_env_key"
 
 
-def endpoint(provider: str, settings: Mapping[str, str | None],
-             env: Mapping[str, str] | None = None, *, checked: bool = True) -> urls.Endpoint:
-    """The provider's endpoint for this profile; a usage error naming the variable or the
-    setting when it is not a URL keys may be sent to (unless ``checked`` is False)."""
-    return urls.endpoint(BASE_URL_VARS[provider], f"{provider}.base_url",
-                         settings.get(f"{provider}_base_url"), env, checked=checked)
+def refusal(where: Endpoint, key_source: str, settings: Mapping[str, str | None]
+            ) -> str | None:
+    """Why the key from ``key_source`` ("user" or "system") must not go to ``where``."""
+    p = where.provider
+    return urls.env_key_refusal(key_source, where.source, where.url, where.where, ENV_VARS[p],
+                                settings.get(f"{p}_send_env_key") == ON, opt_in_setting(p))
 
 
-def _opted_in(provider: str, settings: Mapping[str, str | None]) -> bool:
-    return settings.get(f"{provider}_send_env_key") == ON
+def require(where: Endpoint, key_source: str, settings: Mapping[str, str | None]) -> None:
+    """A NO_KEY error when the key from ``key_source`` must not go to ``where``."""
+    why = refusal(where, key_source, settings)
+    if why:
+        raise ByokError(Code.NO_KEY, why, provider=where.provider,
+                        hint=f"or store a key for this profile with `byok key set "
+                             f"{where.provider}`")
 
 
 def env_key_refusal(provider: str, settings: Mapping[str, str | None],
                     env: Mapping[str, str] | None = None) -> str | None:
-    """Why this provider's environment key must not be used with this profile, or None.
-    (Whether the URL itself is acceptable is checked when something is sent.)"""
-    return endpoint(provider, settings, env, checked=False).refusal(
-        urls.ENVIRONMENT_KEY, ENV_VARS[provider], _opted_in(provider, settings),
-        opt_in_setting(provider))
-
-
-def base_url(provider: str, key_source: str, settings: Mapping[str, str | None],
-             env: Mapping[str, str] | None = None) -> str | None:
-    """The base URL (None: the official one) to send the key from ``key_source`` ("user"
-    or "system") to; ByokError when it may not be sent at all."""
-    env = os.environ if env is None else env
-    return endpoint(provider, settings, env).require(
-        key_source, ENV_VARS[provider], _opted_in(provider, settings), opt_in_setting(provider))
+    """Why this provider's environment key must not be used with this profile (no
+    --base-url given), or None. A base URL that is itself unusable is not decided here: it
+    fails the command when something would be sent."""
+    try:
+        where = endpoint(provider, profile=settings.get(f"{provider}_base_url"), env=env)
+    except ByokError:
+        return None
+    return refusal(where, urls.ENVIRONMENT_KEY, settings)

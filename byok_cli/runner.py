@@ -13,9 +13,10 @@ from typing import Callable
 from .errors import ByokError, Code
 from .keychain import Keychain
 from .keys import ENV_VARS
-from .providers import ChatRequest, ChatResult, Settings, connect
 from .resolve import KEY_REJECTED, Attempt, Excluded, Plan, next_attempt
-from .routes import base_url
+from .routes import require
+from .wire import ChatRequest, ChatResult, Settings, connect
+from .wire.endpoint import Endpoint, endpoint
 
 _KIND = {Code.UNAUTHORIZED: "key_rejected", Code.QUOTA_EXCEEDED: "key_rejected",
          Code.DECRYPT_FAILED: "key_unreadable", Code.MODEL_NOT_FOUND: "model_not_found",
@@ -35,12 +36,15 @@ class RunOutcome:
     latency_ms: int
     ttft_ms: int | None
     errors: list[dict] = field(default_factory=list)
+    base_url: str | None = None
+    base_url_source: str | None = None  # flag | environment | profile | default
 
     def to_dict(self) -> dict:
         return {"text": self.text, "provider": self.provider, "model": self.model,
                 "key_source": self.key_source, "fallbacks": self.fallbacks,
                 "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens},
-                "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms}
+                "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms,
+                "base_url": self.base_url, "base_url_source": self.base_url_source}
 
 
 def _key_for(keychain: Keychain, a: Attempt) -> str:
@@ -63,8 +67,11 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
     index: int | None = 0
     while index is not None:
         a = plan.attempts[index]
+        where = plan.endpoints.get(a.provider) or endpoint(
+            a.provider, profile=profile_settings.get(f"{a.provider}_base_url"))
         try:
-            return _attempt(a, request, keychain, profile_settings, settings, clock, fallbacks,
+            require(where, a.key_source, profile_settings)  # planning left such keys out
+            return _attempt(a, request, keychain, where, settings, clock, fallbacks,
                             failures, on_text)
         except ByokError as err:
             if err.partial:
@@ -85,19 +92,19 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
     raise AssertionError("unreachable")
 
 
-def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, profile_settings: dict,
+def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, where: Endpoint,
              settings: Settings, clock: dict, fallbacks: list[dict],
              failures: list[tuple[Attempt, ByokError]],
              on_text: Callable[[str], None]) -> RunOutcome:
     result = ChatResult()
     first_at: float | None = None
-    url = base_url(a.provider, a.key_source, profile_settings, keychain.env)
-    adapter = connect(a.provider, _key_for(keychain, a), url, settings)
+    key = _key_for(keychain, a)
+    client = connect(a.provider, key, where.url, settings)
     req = ChatRequest(a.model, request.messages, request.system, request.max_tokens,
-                      request.temperature, request.stream)
+                      request.temperature, request.effort, request.stream)
     start = clock.setdefault("start", time.monotonic())
     try:
-        for piece in adapter.chat(req, result):
+        for piece in client.chat(req, result):
             if first_at is None:
                 first_at = time.monotonic()
             on_text(piece)
@@ -109,7 +116,8 @@ def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, profile_setti
                       result.input_tokens, result.output_tokens,
                       int((end - start) * 1000),
                       int((first_at - start) * 1000) if first_at else None,
-                      errors=[{"attempt": _label(f), "code": e.code.value} for f, e in failures])
+                      errors=[{"attempt": _label(f), "code": e.code.value} for f, e in failures],
+                      base_url=where.url, base_url_source=where.source)
 
 
 def _tagged(exc: BaseException, a: Attempt, fallbacks: list[dict]) -> BaseException:

@@ -67,6 +67,8 @@ def fake(fake_server):
 
 
 def _clean_env(proxy: RecordingProxy) -> dict:
+    # No proxy of the machine's either: every test talks to 127.0.0.1, or to a proxy it runs
+    # (by default the recording proxy, which forwards nothing).
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OPENAI_", "ANTHROPIC_", "BYOK_", "PYTHON_KEYRING"))
            and not k.lower().endswith("_proxy")}

@@ -204,3 +204,12 @@ def test_an_environment_key_no_header_can_carry_is_refused_before_sending(byok_e
         assert r.returncode == Code.INVALID_FORMAT.exit_status, r.stderr
         assert "OPENAI_API_KEY" in one_line(r)
     assert fake.requests == []
+
+
+@pytest.mark.parametrize("variable", ["OPENAI_ORG_ID", "OPENAI_PROJECT_ID"])
+def test_an_openai_header_variable_with_control_characters_is_a_usage_error(byok_env, fake,
+                                                                             variable):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    r = byok_env.run("run", "--no-fallback", "hi", env={variable: "org\r\nX-Injected: 1"})
+    assert r.returncode == Code.USAGE.exit_status and variable in one_line(r)
+    assert fake.requests == []

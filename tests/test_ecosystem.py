@@ -73,6 +73,10 @@ def test_python_api_plan_client_and_ask(in_process, fake):
     assert type(client).__module__.startswith("openai")
     assert client.api_key == OPENAI_GOOD and str(client.base_url).startswith(fake.url)
     assert [m.id for m in client.models.list()][:1] == ["gpt-6.2-astra"]
+    claude = b.client("anthropic")  # the SDK client the scripts get, as before the wire client
+    assert type(claude).__module__.startswith("anthropic") and claude.api_key == ANTHROPIC_GOOD
+    assert str(claude.base_url).rstrip("/") == fake.url
+    assert [m.id for m in claude.models.list(limit=100)][:1] == ["claude-opus-5-5"]
     pieces = []
     result = b.ask("from python", on_text=pieces.append)
     assert result.outcome.text == "Echo[gpt-6.2-sol]: from python" == "".join(pieces)

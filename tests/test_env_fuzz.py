@@ -1,7 +1,8 @@
 """A property test over the environment (issue 11, "Tests and figures"): random values for
-every BYOK_* variable, the base URL variables and the provider key variables, with a
-random command of the installed `byok`. Whatever the values: no traceback, no "internal
-error", an exit status from the README's table, never 1, and no key printed.
+every BYOK_* variable, the base URL variables, the provider key variables and the OpenAI
+organisation/project variables, with a random command of the installed `byok`. Whatever
+the values: no traceback, no "internal error", an exit status from the README's table,
+never 1, and no key printed.
 
 Requests never leave the machine: HTTP(S)_PROXY points at the recording proxy, and the
 default data dir is inside the test's tmp dir. FUZZ_EXAMPLES sets the number of
@@ -85,6 +86,9 @@ def variables(tmp_path, fake_url: str) -> dict[str, st.SearchStrategy[bytes]]:
         "ANTHROPIC_BASE_URL": st.one_of(urls, env_text()),
         "OPENAI_API_KEY": st.one_of(keys, env_text()),
         "ANTHROPIC_API_KEY": st.one_of(keys, env_text()),
+        "BYOK_CONNECT_TIMEOUT": NUMBERS,
+        "OPENAI_ORG_ID": st.one_of(pick("org-abc", "a\nb", "caf\xe9", ""), env_text()),
+        "OPENAI_PROJECT_ID": st.one_of(pick("proj_abc", "x\r\nInjected: 1", ""), env_text()),
     }
 
 

@@ -1,5 +1,6 @@
 """`byok models …`, `byok config …`, `byok key validate` and the catalogue."""
 
+import datetime as dt
 import json
 import typing
 
@@ -47,6 +48,21 @@ def test_catalogue_shape():
     assert "claude-sonnet-3-5" not in ids  # never a model id (the design's list)
     assert CAT.resolve("sonnet") == ("anthropic", "claude-sonnet-5-5")
     assert CAT.resolve("MINI") == ("openai", "gpt-6-luna")
+    for m in CAT.models:  # every model says which parameters it takes
+        assert isinstance(m.temperature, bool), m.id
+        assert set(m.effort) <= set(CAT.effort_levels[m.provider]), m.id
+    assert CAT.taking(0.5, None, dt.date(2026, 11, 25))  # some model takes a temperature
+
+
+def test_effort_levels_are_the_sdks_own():
+    """Flags a level the catalogue offers that the installed SDK's types do not know."""
+    from anthropic.types import OutputConfigParam
+    from openai.types.shared import ReasoningEffort
+
+    known = {"openai": literal_ids(ReasoningEffort),
+             "anthropic": literal_ids(typing.get_type_hints(OutputConfigParam)["effort"])}
+    for provider, levels in CAT.effort_levels.items():
+        assert set(levels) <= known[provider], provider
 
 
 def test_models_list_json(byok_env):

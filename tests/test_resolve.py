@@ -187,3 +187,46 @@ def test_next_attempt_follows_the_design_order():
     # rate limits and bad requests are not fallbacks
     assert next_attempt(a, 0, Code.RATE_LIMITED, Excluded()) is None
     assert next_attempt(a, 0, Code.BAD_REQUEST, Excluded()) is None
+
+
+# --- parameters a model cannot take (the catalogue says which) --------------------------------
+
+def test_a_parameter_the_first_model_cannot_take_is_refused_before_sending():
+    both = keys(["openai", "anthropic"])
+    for model, params, words in [
+            ("sol", {"temperature": 0.5}, "gpt-6.2-sol does not take --temperature"),
+            ("sonnet", {"temperature": 0.0}, "claude-sonnet-5-5 does not take --temperature"),
+            ("gpt-4o", {"effort": "low"}, "gpt-4o has no effort control"),
+            ("haiku", {"effort": "xhigh"}, "claude-haiku-5-5 takes --effort low, medium, high"),
+            ("sonnet", {"effort": "minimal"}, "not a level of the anthropic API")]:
+        with pytest.raises(ByokError) as err:
+            plan(settings("openai"), both, CAT, model=model, today=TODAY, **params)
+        assert err.value.code == Code.USAGE and words in err.value.message, model
+        if "temperature" in params:
+            assert "gpt-4o" in err.value.hint  # a model that does take it
+
+
+def test_fallbacks_that_cannot_take_a_parameter_are_left_out():
+    both = keys(["openai", "anthropic"], ["openai"])
+    p = plan(settings("openai"), both, CAT, model="gpt-4o", temperature=0.2, today=TODAY)
+    assert route(p) == [("openai", "gpt-4o", "user", "primary"),
+                        ("openai", "gpt-4o", "system", "key_fallback")]
+    assert p.skipped == [
+        "no model fallback to openai gpt-6.2-sol: gpt-6.2-sol does not take --temperature",
+        "no provider fallback to anthropic claude-sonnet-5-5: claude-sonnet-5-5 does not take "
+        "--temperature"]
+    p = plan(settings("anthropic", anthropic_model="claude-opus-5-5"), both, CAT,
+             effort="max", today=TODAY)
+    assert [a.model for a in p.attempts] == ["claude-opus-5-5", "claude-sonnet-5-5"]
+    assert [s.split(":")[0] for s in p.skipped] == ["no provider fallback to openai gpt-6.2-sol",
+                                                    "no key fallback to openai gpt-6.2-sol"]
+
+
+def test_models_the_catalogue_does_not_know_are_left_to_the_api():
+    p = plan(settings("openai"), keys(["openai"]), CAT, model="gpt-7-preview",
+             temperature=1.5, effort="high", today=TODAY)
+    assert p.attempts[0].model == "gpt-7-preview" and p.skipped[0].startswith(
+        "no model fallback to openai gpt-6.2-sol")
+    with pytest.raises(ByokError):  # an unknown level is refused whatever the model
+        plan(settings("openai"), keys(["openai"]), CAT, model="gpt-7-preview", effort="turbo",
+             today=TODAY)

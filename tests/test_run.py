@@ -249,7 +249,7 @@ def _modules_after(byok_env, *args):
     code = ("import atexit, json, sys\n"
             "atexit.register(lambda: sys.__stderr__.write('MODULES=' + json.dumps("
             "sorted(m for m in sys.modules if m.split('.')[0] in ('openai', 'anthropic', 'rich',"
-            " 'keyring', 'cryptography'))) + '\\n'))\n"
+            " 'keyring', 'cryptography', 'httpx', 'httpx2'))) + '\\n'))\n"
             f"sys.argv = ['byok'] + {list(args)!r}\n"
             "from byok_cli.cli import main\nmain()\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, env=byok_env.vars,
@@ -267,13 +267,26 @@ def test_offline_commands_import_no_sdk(byok_env, fake):
     assert "keyring" not in _modules_after(byok_env, "key", "list")
 
 
-def test_run_imports_only_the_sdk_it_uses(byok_env, fake):
+def test_run_and_chat_import_no_sdk(byok_env, fake):
+    """The hot path speaks HTTP itself (byok_cli.wire): neither SDK, nor httpx, is loaded."""
     byok_env.set_key("openai", OPENAI_GOOD)
-    assert {"openai"} <= _modules_after(byok_env, "run", "hi")
-    assert "anthropic" not in _modules_after(byok_env, "run", "hi")
     byok_env.set_key("anthropic", ANTHROPIC_GOOD)
-    loaded = _modules_after(byok_env, "run", "-m", "haiku", "hi")
-    assert "anthropic" in loaded and "openai" not in loaded
+    for args in (["run", "hi"], ["run", "-m", "haiku", "hi"], ["run", "--no-stream", "hi"],
+                 ["key", "validate"], ["models", "list", "--remote", "--refresh"]):
+        loaded = _modules_after(byok_env, *args)
+        assert not loaded & {"openai", "anthropic", "httpx", "httpx2"}, (args, loaded)
+    assert len(chats(fake)) == 3
+    # chat, through Typer, over a pipe
+    code = ("import sys; sys.argv = ['byok', 'chat']\n"
+            "from byok_cli.cli import main\n"
+            "try:\n    main()\nfinally:\n"
+            "    bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('openai', 'anthropic', 'httpx', 'httpx2'))\n"
+            "    sys.__stderr__.write('SDKS=' + ','.join(bad) + '\\n')\n")
+    proc = subprocess.run([sys.executable, "-c", code], input=b"hello\nagain\n",
+                          capture_output=True, env=byok_env.vars, timeout=30)
+    assert proc.stdout.decode().count("Echo[") == 2, proc.stderr
+    assert "SDKS=\n" in proc.stderr.decode()
 
 
 def test_typer_runner_run(in_process, fake):

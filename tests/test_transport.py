@@ -1,238 +1,248 @@
-"""Where keys may go (issue 11, items 1 and 7): https only beyond loopback, for every way a
-base URL arrives and every call that sends a key; an environment key only to its
-provider's official endpoint or to a base URL from the environment too.
-
-Every CLI test runs with HTTP(S)_PROXY pointing at a recording proxy on 127.0.0.1 (see
-conftest), so a request to another host never leaves this machine, and a test can see
-whether byok tried."""
+"""byok's HTTP transport (byok_cli.wire.transport and .proxy): where a key may go, proxies
+with CONNECT tunnels, TLS with the system CA store or SSL_CERT_FILE, kept-alive connections,
+and reading answers as the network delivers them."""
 
 import json
-import subprocess
-import sys
+import socket
+import threading
+import time
 
 import pytest
 
-from byok_cli.errors import Code
-from conftest import OPENAI_GOOD, OPENAI_GOOD_ENV, assert_no_leak, openai_key
+from byok_cli.errors import ByokError, Code
+from byok_cli.wire import ChatRequest, ChatResult, Settings, connect, sse, transport
+from byok_cli.wire.proxy import is_loopback, proxy_for
+from conftest import OPENAI_GOOD
+from fakeprovider import FakeProviderServer
+from support.proxy import ForwardProxy
+from support.tls import Authority
 
-INSECURE = "http://byok-test.invalid/v1"  # plain http, not this machine
-
-
-def one_line_error(r) -> str:
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error:"), r.stderr
-    assert "Traceback" not in r.stderr
-    return lines[0]
+FAST = Settings(timeout=3, connect_timeout=1, max_retries=2, max_wait=3)
 
 
-# --- item 1: every call that sends a key ----------------------------------------------------
+# --- where a key may go -------------------------------------------------------------------
 
-SENDERS = {
-    "key set (live check)": (["key", "set", "openai"], OPENAI_GOOD),
-    "key validate": (["key", "validate", "openai"], None),
-    "models list --remote": (["models", "list", "--remote", "-p", "openai"], None),
-    "run": (["run", "--no-fallback", "-p", "openai", "hi"], None),
-    "chat": (["chat", "--no-fallback", "-p", "openai"], "hi\n"),
-    "exec": (["exec", "-p", "openai", "--", "true"], None),
-}
-
-
-@pytest.mark.parametrize("what", SENDERS)
-def test_plain_http_from_the_environment_fails_before_any_connection(byok_env, fake, proxy,
-                                                                     what):
-    byok_env.set_key("openai", OPENAI_GOOD)
-    args, stdin = SENDERS[what]
-    r = byok_env.run(*args, input=stdin, env={"OPENAI_BASE_URL": INSECURE,
-                                              "OPENAI_API_KEY": OPENAI_GOOD_ENV})
-    assert r.returncode == Code.USAGE.exit_status, (what, r.stderr)
-    line = one_line_error(r)
-    assert "OPENAI_BASE_URL" in line and "plain http" in line and "BYOK_ALLOW_INSECURE_HTTP" in line
-    assert proxy.seen == [] and fake.requests == []
-    assert_no_leak(OPENAI_GOOD, r.stdout, r.stderr)
+def test_loopback_hosts():
+    for host in ("localhost", "LOCALHOST.", "127.0.0.1", "127.9.9.9", "::1", "[::1]",
+                 "::ffff:127.0.0.1"):
+        assert is_loopback(host), host
+    # app.localhost needs DNS to resolve, which may answer anything: not loopback (issue 11)
+    for host in ("127.0.0.1.evil.example", "localhost.evil.example", "10.0.0.1", "::2",
+                 "0.0.0.0", "", None, "example.com", "::ffff:10.0.0.1", "app.localhost"):
+        assert not is_loopback(host), host
 
 
-def test_python_api_refuses_plain_http_too(byok_env, proxy):
-    byok_env.set_key("openai", OPENAI_GOOD)
-    script = ("from byok_cli import Byok, ByokError\n"
-              "for call in (lambda b: b.ask('hi', provider='openai', fallback=False),\n"
-              "             lambda b: b.client('openai')):\n"
-              "    try:\n"
-              "        call(Byok())\n"
-              "        print('sent')\n"
-              "    except ByokError as err:\n"
-              "        print(err.code.value, err.message)\n")
-    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                       env={**byok_env.vars, "OPENAI_BASE_URL": INSECURE}, timeout=60)
-    lines = r.stdout.splitlines()
-    assert len(lines) == 2 and all(x.startswith("USAGE OPENAI_BASE_URL") for x in lines), r
-    assert proxy.seen == []
+def test_a_key_never_goes_over_plain_http_beyond_loopback():
+    for url in ("https://api.openai.com/v1", "http://127.0.0.1:8080/v1", "http://localhost/v1",
+                "http://[::1]:9/v1"):
+        transport.check_transport(url, env={})
+    for url in ("http://api.example.test/v1", "http://10.0.0.5:4000"):
+        with pytest.raises(ByokError) as err:
+            transport.check_transport(url, env={})
+        assert err.value.code == Code.USAGE and "unencrypted" in err.value.message
+        assert "BYOK_ALLOW_INSECURE_HTTP" in err.value.hint
+    for url in ("ftp://x/", "//x"):
+        with pytest.raises(ByokError) as err:
+            transport.check_transport(url, env={})
+        assert err.value.code == Code.USAGE and "http(s)" in err.value.message
+    transport.check_transport("http://10.0.0.5:4000", env={"BYOK_ALLOW_INSECURE_HTTP": "1"})
+    with pytest.raises(ByokError):
+        transport.check_transport("http://10.0.0.5", env={"BYOK_ALLOW_INSECURE_HTTP": "yes"})
 
 
-def test_the_profile_setting_is_refused_at_config_set_and_at_use(byok_env, proxy):
-    r = byok_env.run("config", "set", "openai.base_url", "http://10.0.0.7:8080/v1")
-    assert r.returncode == Code.USAGE.exit_status and "openai.base_url" in one_line_error(r)
-    assert byok_env.run("config", "get", "openai.base_url").stdout == "\n"
-    # One stored before this rule (or through sqlite) is refused when a key would be sent.
-    import sqlite3
+# --- proxies ------------------------------------------------------------------------------
 
-    byok_env.set_key("openai", OPENAI_GOOD)
-    with sqlite3.connect(byok_env.home / "byok.db") as db:
-        db.execute("UPDATE profiles SET openai_base_url = 'http://10.0.0.7:8080/v1'")
-    env = {k: v for k, v in byok_env.vars.items() if k != "OPENAI_BASE_URL"}
-    byok_env.vars = env
-    ran = byok_env.run("run", "--no-fallback", "hi")
-    assert ran.returncode == Code.USAGE.exit_status and "openai.base_url" in one_line_error(ran)
-    doctor = {c["check"]: c for c in json.loads(byok_env.run("doctor", "--json").stdout)}
-    assert doctor["openai base URL"]["status"] == "fail"
-    assert proxy.seen == []
-
-
-@pytest.mark.parametrize("url", ["ftp://example.com/v1", "file:///etc/passwd", "javascript:x",
-                                 "http://[::1", "https://", "https://host:99999/v1",
-                                 "https://exa mple.com", "gopher://127.0.0.1:70/"])
-def test_other_schemes_and_unparseable_urls_are_usage_errors(byok_env, url):
-    r = byok_env.run("config", "set", "anthropic.base_url", url)
-    assert r.returncode == Code.USAGE.exit_status
-    assert "anthropic.base_url" in one_line_error(r)
-    byok_env.set_key("anthropic", "sk-ant-api03-good-Aa1b2c3d4e5f6g7h8i9")
-    env = byok_env.run("run", "-p", "anthropic", "hi", env={"ANTHROPIC_BASE_URL": url})
-    assert env.returncode == Code.USAGE.exit_status
-    assert "ANTHROPIC_BASE_URL" in one_line_error(env)
+def test_proxy_variables():
+    env = {"HTTPS_PROXY": "http://upper:3128", "https_proxy": "lower:8080",
+           "HTTP_PROXY": "http://plain:80", "ALL_PROXY": "http://all:1"}
+    assert proxy_for("https", "api.openai.com", 443, env)[:2] == ("lower", 8080)
+    assert proxy_for("http", "gw.example", 80, env)[:2] == ("plain", 80)
+    assert proxy_for("http", "gw.example", 80, {**env, "REQUEST_METHOD": "GET"})[:2] == ("all", 1)
+    assert proxy_for("https", "127.0.0.1", 443, env) is None  # loopback never via a proxy
+    assert proxy_for("https", "api.openai.com", 443, {}) is None
+    auth = proxy_for("https", "x.example", 443, {"HTTPS_PROXY": "http://me:p%40ss@p:1"})
+    assert auth.authorization == "Basic bWU6cEBzcw=="  # me:p@ss
+    for bad in ("https://p:1", "socks5://p:1", "http://p:notaport"):
+        with pytest.raises(ByokError) as err:
+            proxy_for("https", "x.example", 443, {"HTTPS_PROXY": bad})
+        assert err.value.code == Code.USAGE
 
 
-def test_opt_in_lifts_the_rule_for_a_trusted_network(byok_env, proxy):
-    byok_env.set_key("openai", OPENAI_GOOD)
-    r = byok_env.run("run", "--no-fallback", "hi", env={"OPENAI_BASE_URL": INSECURE,
-                                                        "BYOK_ALLOW_INSECURE_HTTP": "1",
-                                                        "BYOK_MAX_RETRIES": "0"})
-    assert r.returncode != Code.USAGE.exit_status
-    assert [s["target"] for s in proxy.seen] == ["http://byok-test.invalid/v1/chat/completions"]
+@pytest.mark.parametrize("no_proxy, host, port, bypassed", [
+    ("*", "api.openai.com", 443, True),
+    ("openai.com", "api.openai.com", 443, True),
+    (".openai.com", "api.openai.com", 443, True),
+    ("*.openai.com", "api.openai.com", 443, True),
+    ("openai.com", "notopenai.com", 443, False),
+    ("api.openai.com:443", "api.openai.com", 443, True),
+    ("api.openai.com:8443", "api.openai.com", 443, False),
+    ("10.0.0.0/8", "10.1.2.3", 443, True),
+    ("10.0.0.0/8", "11.1.2.3", 443, False),
+    ("[fd00::1]:443", "fd00::1", 443, True),
+    (" , other.example ,API.OPENAI.COM", "api.openai.com", 443, True),
+    ("", "api.openai.com", 443, False),
+])
+def test_no_proxy(no_proxy, host, port, bypassed):
+    env = {"HTTPS_PROXY": "http://proxy.example:3128", "NO_PROXY": no_proxy}
+    assert (proxy_for("https", host, port, env) is None) is bypassed
 
-
-def test_credentials_in_a_base_url_are_masked_wherever_shown(byok_env, proxy):
-    url = "https://alice:hunter2hunter2@127.0.0.1:9/v1"
-    assert byok_env.run("config", "set", "openai.base_url", url).returncode == 0
-    byok_env.set_key("openai", OPENAI_GOOD)
-    env = {k: v for k, v in byok_env.vars.items() if k != "OPENAI_BASE_URL"}
-    byok_env.vars = {**env, "BYOK_MAX_RETRIES": "0"}
-    shown = [byok_env.run(*args) for args in (
-        ["config", "get", "openai.base_url"], ["config", "show"], ["config", "show", "--json"],
-        ["doctor"], ["doctor", "--json"], ["run", "--no-fallback", "hi"],
-        ["--debug", "run", "--no-fallback", "hi"])]
-    assert "alice:***@127.0.0.1" in shown[0].stdout
-    assert any("could not reach OpenAI at https://alice:***@" in r.stderr for r in shown)
-    for r in shown:
-        assert "hunter2" not in r.stdout + r.stderr
-    env_url = byok_env.run("run", "--no-fallback", "hi",
-                           env={"OPENAI_BASE_URL": "https://tok3nt0k3nt0k3n@127.0.0.1:9/v1"})
-    assert "https://***@127.0.0.1:9" in env_url.stderr and "tok3n" not in env_url.stderr
-
-
-# --- item 7: environment keys stay with their provider ----------------------------------------
 
 @pytest.fixture
-def profile_url(byok_env, fake):
-    """A profile whose base URL is the fake server, set in the profile, not the environment."""
-    byok_env.vars = {k: v for k, v in byok_env.vars.items() if not k.endswith("_BASE_URL")}
-    assert byok_env.run("config", "set", "openai.base_url", fake.url + "/v1").returncode == 0
-    assert byok_env.run("config", "set", "preferred-provider", "openai").returncode == 0
-    return byok_env
+def tls_world(tmp_path):
+    """A fake provider with TLS for api.example.test (its CA in ca.pem) behind a proxy that
+    sends every CONNECT there, whatever host is asked for: no name is ever resolved."""
+    ca = Authority(tmp_path)
+    server = FakeProviderServer()
+    server.socket = ca.server_context("api.example.test").wrap_socket(server.socket,
+                                                                     server_side=True)
+    server.start()
+    proxy = ForwardProxy(server.server_address[1]).start()
+    yield ca, server, proxy
+    proxy.shutdown()
+    server.shutdown()
 
 
-def test_environment_key_not_sent_to_a_profile_base_url(profile_url, fake):
-    env = {"OPENAI_API_KEY": OPENAI_GOOD_ENV}
-    r = profile_url.run("run", "--no-fallback", "hi", env=env)
-    assert r.returncode == Code.NO_KEY.exit_status
-    line = one_line_error(r)
-    assert "OPENAI_API_KEY is not sent to the profile's base URL" in line
-    assert "byok config set openai.send_env_key on" in line
-    validate = profile_url.run("key", "validate", "openai", "--json", env=env)
-    assert json.loads(validate.stdout)[0]["result"] == "NO_KEY"
-    remote = profile_url.run("models", "list", "--remote", "-p", "openai", env=env)
-    assert remote.returncode == Code.NO_KEY.exit_status and "send_env_key" in remote.stderr
-    assert fake.requests == []
-    # The person opts in for this profile: now it goes.
-    assert profile_url.run("config", "set", "openai.send_env_key", "on").returncode == 0
-    ok = profile_url.run("run", "--no-fallback", "hi", env=env)
-    assert ok.returncode == 0, ok.stderr
-    assert [x["key"] for x in fake.requests] == [OPENAI_GOOD_ENV]
-
-
-def test_key_get_still_hands_over_the_environment_key(profile_url):
-    # byok sends it nowhere: the program it goes to has its own endpoint.
-    r = profile_url.run("key", "get", "openai", env={"OPENAI_API_KEY": OPENAI_GOOD_ENV})
-    assert r.returncode == 0 and r.stdout == OPENAI_GOOD_ENV + "\n"
-
-
-def test_fallback_1_does_not_carry_the_environment_key_to_a_profile_base_url(profile_url, fake):
-    profile_url.set_key("openai", openai_key("revoked"))
-    r = profile_url.run("run", "--no-fallback", "hi", env={"OPENAI_API_KEY": OPENAI_GOOD_ENV})
-    assert r.returncode == Code.UNAUTHORIZED.exit_status
-    assert [x["key"] for x in fake.requests] == [openai_key("revoked")]
-
-
-def test_stored_key_goes_to_the_profile_base_url_and_env_key_to_an_env_base_url(profile_url,
-                                                                                  fake):
-    profile_url.set_key("openai", OPENAI_GOOD)
-    assert profile_url.run("run", "hi").returncode == 0
-    env = {"OPENAI_API_KEY": OPENAI_GOOD_ENV, "OPENAI_BASE_URL": fake.url + "/v1"}
-    profile_url.run("config", "set", "preferred-provider", "system")
-    assert profile_url.run("run", "hi", env=env).returncode == 0  # the person set both
-    assert [x["key"] for x in fake.requests] == [OPENAI_GOOD, OPENAI_GOOD_ENV]
-
-
-def test_exec_does_not_pair_the_environment_key_with_a_profile_base_url(profile_url, tmp_path):
-    out = tmp_path / "seen"
-    r = profile_url.run("exec", "-p", "openai", "-p", "anthropic", "--", "sh", "-c",
-                        f'printf "%s|%s" "$OPENAI_API_KEY" "$OPENAI_BASE_URL" > {out}',
-                        env={"OPENAI_API_KEY": OPENAI_GOOD_ENV,
-                             "ANTHROPIC_API_KEY": "sk-ant-api03-goodenv-Qq1w2e3r4t5y6u7i8"})
+def test_https_through_a_proxy_tunnel(byok_env, tls_world):
+    ca, server, proxy = tls_world
+    byok_env.set_key("openai", OPENAI_GOOD)
+    r = byok_env.run("run", "--json", "tunnelled", env={
+        "OPENAI_BASE_URL": "https://api.example.test/v1", "HTTPS_PROXY": proxy.url,
+        "SSL_CERT_FILE": str(ca.pem)})
     assert r.returncode == 0, r.stderr
-    assert "OPENAI_API_KEY is not passed on" in r.stderr
-    assert out.read_text() == "|"
+    out = json.loads(r.stdout)
+    assert out["text"] == "Echo[gpt-6.2-sol]: tunnelled"
+    assert (out["base_url"], out["base_url_source"]) == ("https://api.example.test/v1",
+                                                         "environment")
+    assert proxy.heads[0].startswith("CONNECT api.example.test:443 HTTP/1.")
+    assert server.requests[0]["key"] == OPENAI_GOOD
+    assert OPENAI_GOOD[-12:].encode() not in proxy.relayed and b"tunnelled" not in proxy.relayed
 
 
-# --- the rules themselves -------------------------------------------------------------------
-
-@pytest.mark.parametrize("host,loopback", [
-    ("127.0.0.1", True), ("127.8.9.10", True), ("::1", True), ("[::1]", True),
-    ("localhost", True), ("LOCALHOST.", True), ("::ffff:127.0.0.1", True),
-    ("128.0.0.1", False), ("0.0.0.0", False), ("localhost.example.com", False),
-    ("127.0.0.1.nip.io", False), ("10.0.0.1", False), ("::2", False), ("", False),
-    ("127.1", False),
-])
-def test_loopback_hosts(host, loopback):
-    from byok_cli.urls import is_loopback
-
-    assert is_loopback(host) is loopback
-
-
-def test_check_and_endpoint_origins():
-    from byok_cli import urls
-    from byok_cli.errors import ByokError
-
-    assert urls.check(" https://gw.example.com/v1/ ", "X") == "https://gw.example.com/v1"
-    assert urls.check("http://[::1]:8080", "X") == "http://[::1]:8080"
-    for bad in ("http://gw.example.com", "HTTP://10.1.1.1", "https://gw.example.com/\x1b[2J"):
-        with pytest.raises(ByokError) as err:
-            urls.check(bad, "X")
-        assert err.value.code == Code.USAGE and err.value.message.startswith("X: ")
-    assert urls.check("http://gw.example.com", "X", {"BYOK_ALLOW_INSECURE_HTTP": "1"})
-    env = {"V": "https://env.example.com"}
-    assert urls.endpoint("V", "s", "https://profile.example.com", env).origin == urls.ENVIRONMENT
-    assert urls.endpoint("V", "s", "https://profile.example.com", {}).origin == urls.PROFILE
-    assert urls.endpoint("V", "s", None, {"V": "  "}) == urls.Endpoint(None, urls.OFFICIAL, "")
+def test_proxy_credentials_and_refusal(byok_env, tls_world):
+    ca, server, proxy = tls_world
+    proxy.credentials = "me:p@ss"
+    byok_env.set_key("openai", OPENAI_GOOD)
+    env = {"OPENAI_BASE_URL": "https://api.example.test/v1", "SSL_CERT_FILE": str(ca.pem),
+           "HTTPS_PROXY": proxy.url}
+    refused = byok_env.run("run", "hi", env=env)
+    assert refused.returncode == Code.NETWORK_ERROR.exit_status
+    assert "407" in refused.stderr and "HTTPS_PROXY" in refused.stderr
+    assert len(proxy.heads) == 1  # not retried: the proxy's answer will not change
+    ok = byok_env.run("run", "hi", env={**env, "HTTPS_PROXY": proxy.url.replace(
+        "http://", "http://me:p%40ss@")})
+    assert ok.returncode == 0, ok.stderr
 
 
-@pytest.mark.parametrize("origin,source,opt_in,allowed", [
-    ("official", "user", False, True), ("official", "system", False, True),
-    ("environment", "user", False, True), ("environment", "system", False, True),
-    ("profile", "user", False, True), ("profile", "system", False, False),
-    ("profile", "system", True, True),
-])
-def test_which_key_may_go_where(origin, source, opt_in, allowed):
-    from byok_cli.urls import Endpoint
+def test_tls_is_verified_against_the_ca_store(byok_env, tls_world, tmp_path):
+    ca, server, proxy = tls_world
+    other = Authority(tmp_path, "someone else")
+    byok_env.set_key("openai", OPENAI_GOOD)
+    r = byok_env.run("run", "hi", env={"OPENAI_BASE_URL": "https://api.example.test/v1",
+                                       "HTTPS_PROXY": proxy.url, "SSL_CERT_FILE": str(other.pem)})
+    assert r.returncode == Code.NETWORK_ERROR.exit_status
+    assert "securely" in r.stderr and "SSL_CERT_FILE" in r.stderr
+    assert server.requests == [] and len(proxy.heads) == 1  # not retried
 
-    where = Endpoint(None if origin == "official" else "https://x.example.com", origin, "s")
-    assert (where.refusal(source, "OPENAI_API_KEY", opt_in, "openai.send_env_key") is None) \
-        is allowed
+
+def test_plain_http_through_a_proxy_only_when_allowed(byok_env, fake):
+    proxy = ForwardProxy(fake.server_address[1], credentials="u:pw").start()
+    byok_env.set_key("openai", OPENAI_GOOD)
+    env = {"OPENAI_BASE_URL": "http://api.example.test/v1",
+           "HTTP_PROXY": proxy.url.replace("http://", "http://u:pw@")}
+    refused = byok_env.run("run", "hi", env=env)
+    assert refused.returncode == Code.USAGE.exit_status and "unencrypted" in refused.stderr
+    assert proxy.heads == [] and fake.requests == []
+    allowed = byok_env.run("run", "hi", env={**env, "BYOK_ALLOW_INSECURE_HTTP": "1"})
+    assert allowed.returncode == 0, allowed.stderr
+    assert proxy.heads[0].startswith("POST http://api.example.test/v1/chat/completions HTTP/1.1")
+    assert fake.requests[0]["path"] == "/v1/chat/completions"
+    proxy.shutdown()
+
+
+# --- connections and answers, against a server that says exactly what a test scripts ------
+
+class RawServer:
+    """Answers each request on a connection with the next scripted list of byte pieces
+    (sent with a pause between them); closes a connection after `per_connection` answers."""
+
+    def __init__(self, answers: list[list[bytes]], per_connection: int = 99):
+        self.answers, self.per_connection = list(answers), per_connection
+        self.connections = 0
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn):
+        reader = conn.makefile("rb")
+        for _ in range(self.per_connection):
+            head = b""
+            while not head.endswith(b"\r\n\r\n"):
+                line = reader.readline()
+                if not line:
+                    return conn.close()
+                head += line
+            length = [int(x.split(b":")[1]) for x in head.split(b"\r\n")
+                      if x.lower().startswith(b"content-length:")]
+            reader.read(length[0] if length else 0)
+            for piece in self.answers.pop(0):
+                conn.sendall(piece)
+                time.sleep(0.02)
+        time.sleep(0.1)
+        conn.close()
+
+
+def _chunked(*pieces: bytes) -> list[bytes]:
+    head = (b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n")
+    return [head] + [b"%x\r\n%s\r\n" % (len(p), p) for p in pieces] + [b"0\r\n\r\n"]
+
+
+def _stream(url: str) -> tuple[list[str], ChatResult]:
+    result = ChatResult()
+    c = connect("openai", OPENAI_GOOD, url + "/v1", FAST)
+    return list(c.chat(ChatRequest("gpt-4o", [{"role": "user", "content": "x"}]), result)), result
+
+
+def _delta(text: str, finish=None) -> bytes:
+    return json.dumps({"choices": [{"index": 0, "delta": {"content": text},
+                                    "finish_reason": finish}]}).encode()
+
+
+def test_event_lines_split_anywhere_in_cr_lf_and_crlf():
+    one, two = _delta("one "), _delta("two", "stop")
+    server = RawServer([_chunked(b"data: " + one[:9], one[9:] + b"\r", b"\n\r\n: comment\r",
+                                 b"data: " + two + b"\r\r", b"data: [DONE]")])
+    pieces, result = _stream(server.url)
+    assert pieces == ["one ", "two"] and result.finish_reason == "stop"
+
+
+def test_a_closed_idle_connection_is_reopened_once():
+    whole = json.dumps({"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}]})
+    answer = [b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+              + str(len(whole)).encode() + b"\r\n\r\n" + whole.encode()]
+    server = RawServer([answer, answer, answer], per_connection=1)  # closes after each answer
+    c = connect("openai", OPENAI_GOOD, server.url + "/v1", FAST)
+    for _ in range(3):
+        time.sleep(0.2)  # the server has closed the kept-alive connection meanwhile
+        req = ChatRequest("gpt-4o", [{"role": "user", "content": "x"}], stream=False)
+        assert list(c.chat(req, ChatResult())) == ["hi"]
+    assert server.connections == 3
+
+
+def test_sse_parser():
+    lines = ["event: a", "data: 1", "data:2", "", ": comment", "id: 7", "retry: 5", "data",
+             "", "", "event: b", "data: {\"x\": 1}"]
+    assert list(sse.events(lines)) == [sse.Event("a", "1\n2"), sse.Event("", ""),
+                                       sse.Event("b", "{\"x\": 1}")]

@@ -9,6 +9,7 @@ import typer
 
 from ..errors import ByokError, Code, Terminated
 from . import complete, output
+from .options import BASE_URL, EFFORT, TEMPERATURE
 from .root import single, state
 from .state import MAX_ID
 
@@ -43,6 +44,9 @@ def chat(
     no_log: bool = typer.Option(False, "--no-log", help="Keep this chat out of the history."),
     no_fallback: bool = typer.Option(False, "--no-fallback",
                                      help="No model or provider fallback."),
+    temperature: Optional[float] = TEMPERATURE,
+    effort: Optional[str] = EFFORT,
+    base_url: Optional[str] = BASE_URL,
 ) -> None:
     """Chat interactively. Reads one line a turn (also from a pipe); answers stream.
 
@@ -57,6 +61,7 @@ def chat(
     from ..ask import AskOptions, ask, find_conversation
     from ..catalog import load
     from ..keys import check_provider
+    from .run_body import effort_level
 
     st = state(ctx)
     if sys.stdin is None:
@@ -64,7 +69,11 @@ def chat(
                         hint="run it at a terminal, or pipe lines into it")
     output.require_stdout()
     options = AskOptions(model=model, provider=check_provider(provider) if provider else None,
-                         system=system, fallback=not no_fallback, log=not no_log)
+                         system=system, fallback=not no_fallback, log=not no_log,
+                         temperature=temperature, effort=effort_level(effort),
+                         base_url=base_url)
+    if temperature is not None or effort is not None or base_url:
+        _check_parameters(st, options)
     conversation = find_conversation(st.keychain, cid, cont)
     stored = st.store.conversation(st.profile, conversation) if conversation else None
     transcript = list(stored.messages) if stored else []
@@ -137,6 +146,21 @@ def chat(
                 failed = err
     if turns and failed:  # every turn failed: a script must be able to tell
         raise typer.Exit(failed.exit_status)
+
+
+def _check_parameters(st, options) -> None:
+    """A parameter the chosen model cannot take, or a bad --base-url, ends the chat before
+    it starts (a missing key is reported at the first turn, as always)."""
+    from ..ask import make_plan
+    from ..errors import Code
+
+    try:
+        make_plan(st.keychain, options.model, options.provider, options.fallback,
+                  temperature=options.temperature, effort=options.effort,
+                  base_url=options.base_url)
+    except ByokError as err:
+        if err.code == Code.USAGE:
+            raise
 
 
 app = single("chat", chat)

@@ -20,6 +20,13 @@ def models(incomplete: str) -> list[str]:
     return [n for n in names if n.startswith(incomplete)]
 
 
+def efforts(incomplete: str) -> list[str]:
+    from ..catalog import load
+
+    levels = dict.fromkeys(x for v in load().effort_levels.values() for x in v)
+    return [e for e in levels if e.startswith(incomplete)]
+
+
 def settings(incomplete: str) -> list[str]:
     from .config import SETTINGS
 

@@ -103,19 +103,31 @@ def _check_keys(st, r: Report) -> None:
 
 def _check_base_urls(st, r: Report) -> None:
     from ..keys import PROVIDERS
-    from ..routes import endpoint, env_key_refusal
+    from urllib.parse import urlsplit
+
+    from ..routes import env_key_refusal
+    from ..urls import is_loopback, shown
+    from ..wire.endpoint import endpoint
 
     settings = st.store.settings(st.profile)
     for p in PROVIDERS:
+        label = f"{p} base URL"
         try:
-            where = endpoint(p, settings)
+            found = endpoint(p, profile=settings.get(f"{p}_base_url"))
         except ByokError as err:
-            r.add(f"{p} base URL", "fail", err.message, err.hint, err.code)
+            r.add(label, "fail", err.message, err.hint, err.code)
             continue
-        if where.url is None:
-            continue
+        where = f"{shown(found.url)} ({found.where})"
         refused = env_key_refusal(p, settings) if st.keychain.env_key(p) else None
-        r.add(f"{p} base URL", "warn" if refused else "ok", refused or where.label)
+        if found.note:
+            r.add(label, "warn", found.note, f"drop the /v1 from {found.where}")
+        elif refused:
+            r.add(label, "warn", refused)
+        elif found.url.startswith("http:") and not is_loopback(urlsplit(found.url).hostname):
+            r.add(label, "warn", f"{where}: plain http, allowed by BYOK_ALLOW_INSECURE_HTTP=1",
+                  "use https")
+        else:
+            r.add(label, "ok", where)
 
 
 def doctor(ctx: typer.Context,

@@ -42,7 +42,8 @@ def exec_command(
     from ..ask import key_availability
     from ..hardening import restore_for_child
     from ..keys import BASE_URL_VARS, ENV_VARS, PROVIDERS, check_provider
-    from ..routes import base_url
+    from ..routes import require
+    from ..wire.endpoint import endpoint
 
     if os.environ.get(MARKER):
         raise ByokError(Code.USAGE, "already inside `byok exec` (BYOK_EXEC is set)",
@@ -61,13 +62,15 @@ def exec_command(
                 output.warn(f"{keys.refused[p]}; {ENV_VARS[p]} is not passed on")
             continue
         source = found[0][0]
-        url = base_url(p, source, settings, st.keychain.env)  # refuses an unsafe one
+        # The child will send the key where byok would: the same rules hold.
+        where = endpoint(p, profile=settings.get(f"{p}_base_url"), env=st.keychain.env)
+        require(where, source, settings)
         key = st.keychain.key(p, source)
         if not key:
             continue
         env[ENV_VARS[p]] = key
-        if url and not env.get(BASE_URL_VARS[p]):
-            env[BASE_URL_VARS[p]] = url
+        if where.source == "profile":  # the environment's own is already there
+            env[BASE_URL_VARS[p]] = where.url
         given.append(p)
     if not given:
         raise ByokError(Code.NO_KEY, "no key to pass on",

@@ -30,11 +30,14 @@ def exit_status(exc: BaseException, debug: bool) -> int:
     if isinstance(exc, BrokenPipeError):
         silence_stdout()
         return 0
-    # A bug: say so plainly, keys masked.
+    # A bug: say so plainly, on one line, keys masked. Never a provider or network error:
+    # those are ByokErrors, built where byok knows what happened.
     if debug:
         print_traceback()
-    output.error(redact(f"internal error: {type(exc).__name__}: {exc}")
-                 + " (run with --debug for details)")
+    what = " ".join(f"{type(exc).__name__}: {exc}".split())
+    if len(what) > 200:
+        what = what[:199] + "…"
+    output.error(redact(f"internal error: {what}") + " (run with --debug for details)")
     return Code.INTERNAL.exit_status
 
 

@@ -45,20 +45,26 @@ def read_secret(provider: str) -> str:
 def live_check(ctx: typer.Context, provider: str, key: str, source: str
                ) -> tuple[str, ByokError | None, int]:
     """One cheap authenticated call with a key from ``source`` ("user": stored or about to
-    be, "system": the environment's). Returns (status, error, latency in ms)."""
-    from ..providers import Settings, connect
-    from ..routes import base_url
+    be, "system": the environment's). Returns (status, error, the request's own latency in
+    ms: connection and answer, not byok's start-up)."""
+    from ..routes import require
+    from ..wire import Settings, connect
+    from ..wire.endpoint import endpoint
 
     st = state(ctx)
-    url = base_url(provider, source, st.store.settings(st.profile), st.keychain.env)
+    profile_settings = st.store.settings(st.profile)
+    where = endpoint(provider, profile=profile_settings.get(f"{provider}_base_url"),
+                     env=st.keychain.env)
+    require(where, source, profile_settings)
+    settings = Settings.from_env()
+    client = connect(provider, key, where.url,
+                     Settings(settings.timeout, settings.connect_timeout, 1, 5.0))
     started = time.monotonic()
     try:
-        settings = Settings.from_env()
-        connect(provider, key, url,
-                Settings(settings.timeout, settings.connect_timeout, 1, 5.0)).validate()
+        latency = client.validate()
     except ByokError as err:
         return f"failed: {err.code.value}", err, int((time.monotonic() - started) * 1000)
-    return "valid", None, int((time.monotonic() - started) * 1000)
+    return "valid", None, latency
 
 
 def _refuse_key_on_argv(provider: str, words: list[str]) -> None:
@@ -208,13 +214,13 @@ def validate_keys(
 
       byok key validate anthropic
     """
-    from ..routes import endpoint
+    from ..wire.endpoint import endpoint
 
     st = state(ctx)
     providers = (check_provider(provider),) if provider else PROVIDERS
     settings = st.store.settings(st.profile)
     for p in providers:  # a base URL no key may go to fails the command before any call
-        endpoint(p, settings, st.keychain.env)
+        endpoint(p, profile=settings.get(f"{p}_base_url"), env=st.keychain.env)
     results, failures = [], []
     for p in providers:
         candidates = []

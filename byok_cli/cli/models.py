@@ -29,23 +29,31 @@ def _key_sources(st) -> dict[str, str]:
 
 def _remote(ctx: typer.Context, provider: str, source: str, refresh: bool) -> list[dict]:
     """The provider's live list, cached in the database for BYOK_MODELS_TTL seconds."""
-    from ..inputs import env_number
     from ..errors import strip_controls
-    from ..providers import connect
-    from ..routes import base_url as route
+    from ..inputs import env_number
+    from ..routes import require
     from ..urls import shown
+    from ..wire import connect
+    from ..wire.endpoint import endpoint
 
     st = state(ctx)
-    base_url = route(provider, source, st.store.settings(st.profile), st.keychain.env)
-    cache_key = shown(base_url) or "default"  # no credentials on disk
+    settings = st.store.settings(st.profile)
+    where = endpoint(provider, profile=settings.get(f"{provider}_base_url"), env=st.keychain.env)
+    require(where, source, settings)
+    if where.note:
+        output.warn(where.note)
+    cache_key = shown(where.url) if where.source != "default" else "default"  # no password
     ttl = env_number("BYOK_MODELS_TTL", 3600, high=10 * 365 * 86400)
     cached = None if refresh else st.store.cached_models(provider, cache_key)
     if cached and time.time() - cached[0] < ttl:
         models = json.loads(cached[1])
     else:
         key = st.keychain.key(provider, source)
-        models = [{"id": m.id, "name": m.name}
-                  for m in connect(provider, key, base_url).list_models()]
+        client = connect(provider, key, where.url)
+        models = [{"id": m.id, "name": m.name} for m in client.list_models()]
+        if client.truncated:
+            output.warn(f"{provider}'s model list went on for more than {client.max_pages} "
+                        "pages; showing what the first ones held")
         st.store.cache_models(provider, cache_key, time.time(), json.dumps(models))
     # Ids and names come from the provider or a gateway: no escape sequences reach a terminal.
     return [{"id": strip_controls(m["id"]), "name": strip_controls(m["name"] or "") or None}

@@ -7,6 +7,7 @@ from typing import List, Optional
 import typer
 
 from . import complete
+from .options import BASE_URL, EFFORT, TEMPERATURE
 from .root import single, state
 from .state import MAX_ID
 from .run_body import run as run_prompt
@@ -23,7 +24,9 @@ def run(
                                            autocompletion=complete.providers),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1,
                                              help="Upper bound on the answer's length."),
-    temperature: Optional[float] = typer.Option(None, "--temperature", min=0.0, max=2.0),
+    temperature: Optional[float] = TEMPERATURE,
+    effort: Optional[str] = EFFORT,
+    base_url: Optional[str] = BASE_URL,
     no_stream: bool = typer.Option(False, "--no-stream", help="Wait for the whole answer."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object at the end."),
     explain: bool = typer.Option(False, "--explain", help="Show the plan; send nothing."),
@@ -47,6 +50,8 @@ def run(
       byok run -c -p anthropic "and now in French"
 
       byok run --explain -p anthropic
+
+      byok run -m opus --effort low "a quick answer"
     """
     # ctx.params holds every parameter above by name; the fast path passes the same.
     run_prompt(state(ctx), **ctx.params)

@@ -69,26 +69,36 @@ def _print_plan(plan, as_json: bool) -> None:
     output.table(["#", "provider", "model", "key", "role", "reason"],
                  [[i + 1, a.provider, a.model, a.key_label, a.role, a.reason]
                   for i, a in enumerate(plan.attempts)])
+    output.table(["provider", "base URL", "from"],
+                 [[p, e.url, e.where] for p, e in plan.endpoints.items()])
+    for line in plan.skipped:
+        output.info(line)
+
+
+def effort_level(given: str | None) -> str | None:
+    return given.strip().lower() if given is not None else None
 
 
 def run(st: State, *, prompt: list[str] | None, system: str | None, model: str | None,
         provider: str | None, max_tokens: int | None, temperature: float | None,
-        no_stream: bool, as_json: bool, explain: bool, no_fallback: bool, cont: bool,
-        cid: int | None, no_log: bool) -> None:
+        effort: str | None, base_url: str | None, no_stream: bool, as_json: bool,
+        explain: bool, no_fallback: bool, cont: bool, cid: int | None, no_log: bool) -> None:
     """Send a prompt and stream the answer to stdout (the parameters are `byok run`'s)."""
     from ..ask import AskOptions, ask, find_conversation, make_plan
     from ..keys import check_provider
 
     output.require_stdout()  # before anything is sent
     prov = check_provider(provider) if provider else None
+    effort = effort_level(effort)
     if explain:
-        _print_plan(make_plan(st.keychain, model, prov, not no_fallback), as_json)
+        _print_plan(make_plan(st.keychain, model, prov, not no_fallback, temperature=temperature,
+                              effort=effort, base_url=base_url), as_json)
         return
     conversation = find_conversation(st.keychain, cid, cont)
     text = build_prompt(prompt or [])
     options = AskOptions(model=model, provider=prov, system=system, max_tokens=max_tokens,
-                         temperature=temperature, stream=not no_stream,
-                         fallback=not no_fallback, log=not no_log)
+                         temperature=temperature, effort=effort, base_url=base_url,
+                         stream=not no_stream, fallback=not no_fallback, log=not no_log)
     printer = output.Printer(quiet=as_json)
     try:
         result = ask(st.keychain, text, options, conversation_id=conversation,

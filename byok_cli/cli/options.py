@@ -1,0 +1,16 @@
+"""Options `run` and `chat` share: one declaration each, so that both say the same."""
+
+from __future__ import annotations
+
+import typer
+
+from . import complete
+
+TEMPERATURE = typer.Option(None, "--temperature", min=0.0, max=2.0,
+                           help="Sampling temperature, for models that take one.")
+EFFORT = typer.Option(None, "--effort", metavar="LEVEL", autocompletion=complete.efforts,
+                      help="Effort or reasoning level (low, medium, high…), for models that "
+                           "have one.")
+BASE_URL = typer.Option(None, "--base-url", metavar="URL",
+                        help="API base URL for the provider used (wins over the environment "
+                             "and the profile).")

@@ -1,0 +1,224 @@
+"""What both wire protocols share: sending a request with a key, reading the answer in
+whatever shape it comes, paging through model lists, and the one retry policy.
+
+A protocol module (openai_chat, anthropic_messages) says how its requests and answers
+look; this module never names a vendor. Whatever it raises is a ByokError built in
+`errors`, or a bug: no `except Exception` here turns a TypeError into an outage.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Iterator
+from urllib.parse import urlencode
+
+from .. import __version__
+from ..errors import ByokError, Code
+from . import sse, transport
+from .errors import Malformed, classify, incomplete, is_error_body, name_of, network_error
+from .retry import OnRetry, stream_with_retries, with_retries
+from .types import ChatRequest, ChatResult, RemoteModel, Settings
+
+USER_AGENT = f"byok/{__version__}"
+MAX_ERROR_BODY = 1024 * 1024
+
+
+class Client:
+    """One provider, one key, one base URL. Subclasses fill in the protocol."""
+
+    chat_path = ""
+    models_path = ""
+    cursor_param = "after"     # the query parameter that asks for the page after a cursor
+    page_limit: int | None = None
+    validate_limit: int | None = None
+    max_pages = 20             # a model list longer than this many pages is cut short
+
+    def __init__(self, provider: str, key: str, base_url: str, settings: Settings):
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self.settings = settings
+        self._key = key
+        self.truncated = False  # set when list_models stopped at max_pages
+
+    # -- what a protocol module provides -------------------------------------------------
+    def auth_headers(self, key: str) -> dict[str, str]:
+        raise NotImplementedError
+
+    def chat_body(self, request: ChatRequest) -> dict:
+        raise NotImplementedError
+
+    def read_whole(self, data: Any, result: ChatResult) -> str:
+        """The text of a whole (non-streamed) answer; fills in `result`."""
+        raise NotImplementedError
+
+    def read_stream(self, events: Iterator[sse.Event], result: ChatResult) -> Iterator[str]:
+        """The pieces of a streamed answer; returns only once the answer is complete."""
+        raise NotImplementedError
+
+    def keep_model(self, model_id: str) -> bool:
+        return True
+
+    # -- sending ---------------------------------------------------------------------------
+    def headers(self, with_body: bool) -> dict[str, str]:
+        out = {"Accept": "application/json", "Accept-Encoding": "gzip, deflate",
+               "Connection": "keep-alive", "User-Agent": USER_AGENT}
+        if with_body:
+            out["Content-Type"] = "application/json"
+        out.update(self.auth_headers(self._key))
+        return out
+
+    def url(self, path: str, query: dict | None = None) -> str:
+        return self.base_url + path + ("?" + urlencode(query) if query else "")
+
+    def send(self, method: str, path: str, *, query: dict | None = None,
+             body: dict | None = None, during: str, model: str | None = None
+             ) -> transport.Response:
+        """One request; returns a 2xx answer, raises ByokError for anything else."""
+        data = None if body is None else json.dumps(
+            body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        try:
+            resp = transport.request(method, self.url(path, query), self.headers(data is not None),
+                                     data, self.settings)
+        except transport.TransportError as exc:
+            raise network_error(self.provider, exc, self.base_url) from None
+        if 200 <= resp.status < 300:
+            return resp
+        if 300 <= resp.status < 400:
+            resp.close()
+            where = resp.headers.get("location", "elsewhere")
+            raise ByokError(Code.BAD_REQUEST, f"{name_of(self.provider)} answered with a redirect "
+                            f"({resp.status} to {where})",
+                            hint="check the base URL: byok does not follow redirects with a key",
+                            provider=self.provider)
+        try:
+            text = resp.read(MAX_ERROR_BODY)
+        except transport.TransportError:
+            text = b""
+        raise classify(self.provider, resp.status, text, headers=resp.headers, during=during,
+                       model=model)
+
+    def read_json(self, resp: transport.Response) -> Any:
+        try:
+            raw = resp.read()
+        except transport.TransportError as exc:
+            raise network_error(self.provider, exc, self.base_url) from None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise network_error(self.provider, Malformed(f"not JSON: {raw[:80]!r}"),
+                                self.base_url) from None
+
+    # -- chat ------------------------------------------------------------------------------
+    def chat(self, request: ChatRequest, result: ChatResult,
+             on_retry: OnRetry | None = None) -> Iterator[str]:
+        body = self.chat_body(request)
+        return stream_with_retries(lambda: self._chat_once(body, request, result),
+                                   self.settings, on_retry)
+
+    def _chat_once(self, body: dict, request: ChatRequest, result: ChatResult) -> Iterator[str]:
+        result.text_parts.clear()
+        result.input_tokens = result.output_tokens = result.finish_reason = None
+        resp = self.send("POST", self.chat_path, body=body, during="chat", model=request.model)
+        try:
+            if request.stream and _is_event_stream(resp):
+                yield from self.read_stream(sse.events(resp.lines()), result)
+                resp.finish()  # complete: the connection may serve the next turn
+                return
+            # Not streamed, or a gateway that answered a streamed request in one piece.
+            data = self.read_json(resp)
+            if is_error_body(data):
+                raise classify(self.provider, None, data, during="chat", model=request.model)
+            text = self.read_whole(data, result)
+            result.text_parts.append(text)
+            yield text
+        except Malformed as exc:
+            raise network_error(self.provider, exc, self.base_url) from None
+        except transport.TransportError as exc:
+            raise network_error(self.provider, exc, self.base_url) from None
+        finally:
+            resp.close()
+
+    def decode_event(self, event: sse.Event) -> Any:
+        try:
+            return json.loads(event.data)
+        except ValueError:
+            raise Malformed(f"an event that is not JSON: {event.data[:80]!r}") from None
+
+    def incomplete(self) -> ByokError:
+        return incomplete(self.provider)
+
+    # -- models ----------------------------------------------------------------------------
+    def _page(self, cursor: str | None, limit: int | None) -> Any:
+        query: dict = {}
+        if cursor:
+            query[self.cursor_param] = cursor
+        if limit:
+            query["limit"] = limit
+        resp = self.send("GET", self.models_path, query=query or None, during="models")
+        return self.read_json(resp)
+
+    def list_models(self) -> list[RemoteModel]:
+        """Every model the key can use, following pages while a cursor is new and for at
+        most `max_pages` pages. A bare JSON array is accepted as the whole list."""
+        found: dict[str, RemoteModel] = {}
+        seen: set[str | None] = {None}
+        cursor = None
+        self.truncated = False
+        for _ in range(self.max_pages):
+            data = with_retries(lambda: self._page(cursor, self.page_limit), self.settings)
+            models, cursor = _models_page(data, self.provider, self.base_url)
+            for m in models:
+                if self.keep_model(m.id):
+                    found.setdefault(m.id, m)
+            if cursor in seen:
+                break
+            seen.add(cursor)
+        else:
+            self.truncated = True
+        return list(found.values())
+
+    def validate(self) -> int:
+        """One cheap authenticated request; returns its latency in milliseconds (connection
+        set-up included, byok's own start-up not)."""
+        def call() -> int:
+            started = time.monotonic()
+            _models_page(self._page(None, self.validate_limit), self.provider, self.base_url)
+            return int((time.monotonic() - started) * 1000)
+
+        return with_retries(call, self.settings)
+
+
+def _is_event_stream(resp: transport.Response) -> bool:
+    kind = resp.content_type
+    if kind == "text/event-stream":
+        return True
+    if kind == "application/json" or kind.endswith("+json"):
+        return False
+    first = resp.peek().lstrip()[:1]
+    return first not in (b"{", b"[")
+
+
+def _models_page(data: Any, provider: str, base_url: str) -> tuple[list[RemoteModel], str | None]:
+    """(models, cursor of the next page or None) out of {"data": [...]} or a bare array."""
+    if isinstance(data, dict) and is_error_body(data):
+        raise classify(provider, None, data, during="models")
+    items = data if isinstance(data, list) else (
+        data.get("data", data.get("models")) if isinstance(data, dict) else None)
+    if not isinstance(items, list):
+        raise network_error(provider, Malformed("a model list without a list of models"),
+                            base_url)
+    models = []
+    for item in items:
+        if isinstance(item, str):
+            models.append(RemoteModel(item))
+        elif isinstance(item, dict) and isinstance(item.get("id") or item.get("name"), str):
+            mid = item.get("id") or item["name"]
+            label = item.get("display_name") or item.get("name")
+            models.append(RemoteModel(mid, label if isinstance(label, str) and label != mid
+                                      else None))
+    cursor = None
+    if isinstance(data, dict) and data.get("has_more") is True:
+        last = data.get("last_id") or (models[-1].id if models else None)
+        cursor = last if isinstance(last, str) and last else None
+    return models, cursor

@@ -1,0 +1,243 @@
+"""What went wrong with a request, as one ByokError with the design's code.
+
+HTTP statuses and error bodies of either API (and of the gateways in front of them) map
+to codes here; transport failures too. Only what this module builds is a provider or
+network error: a TypeError or KeyError inside byok stays what it is, a bug (exit 1).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any, Mapping
+
+from ..errors import ByokError, Code, redact
+
+NAMES = {"openai": "OpenAI", "anthropic": "Anthropic"}
+MAX_TEXT = 300  # characters of a provider's or gateway's own words kept in a message
+
+# Statuses whose Retry-After is honoured: rate limits, and "come back later" outages.
+RETRY_AFTER_STATUSES = (429, 503, 529)
+
+
+def name_of(provider: str) -> str:
+    return NAMES.get(provider, provider)
+
+
+class Malformed(Exception):
+    """The answer could not be read: not JSON, not an event stream, or not the API's shape."""
+
+
+# --- the words in an error body --------------------------------------------------------------
+
+_PATTERNS: dict[str, re.Pattern] = {}
+
+
+def _pattern(name: str) -> re.Pattern:
+    """Compiled on first use: a run that goes well never needs them."""
+    if not _PATTERNS:
+        _PATTERNS.update(
+            ansi=re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|[@-Z\\-_])"),
+            control=re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]+"),
+            tags=re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.S | re.I),
+            title=re.compile(r"<title[^>]*>(.*?)</title\s*>", re.S | re.I),
+            status=re.compile(r"\b5(0[0-4]|29)\b"))
+    return _PATTERNS[name]
+
+
+def clean(text: str, limit: int = MAX_TEXT) -> str:
+    """One line of someone else's text, safe to print: control and bidi characters gone,
+    whitespace collapsed, cut to `limit`, keys masked."""
+    text = " ".join(_pattern("control").sub(" ", _pattern("ansi").sub("", text)).split())
+    if len(text) > limit:
+        text = text[:limit - 1].rstrip() + "…"
+    return redact(text)
+
+
+def _html_text(text: str) -> str:
+    import html
+
+    title = _pattern("title").search(text)
+    body = _pattern("tags").sub(" ", _pattern("title").sub(" ", text))
+    words = html.unescape(" ".join(body.split()))
+    heading = html.unescape(title.group(1).strip()) if title else ""
+    return f"{heading}: {words}" if heading and heading not in words else (words or heading)
+
+
+def _text_of(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):  # FastAPI-style {"detail": [{"msg": ...}, ...]}
+        return "; ".join(_text_of(v.get("msg") or v.get("message") or v)
+                         if isinstance(v, Mapping) else _text_of(v) for v in value)
+    if isinstance(value, Mapping):
+        for field in ("message", "msg", "detail", "error"):
+            if field in value:
+                return _text_of(value[field])
+    return json.dumps(value, ensure_ascii=False) if value is not None else ""
+
+
+def body_error(body: Any) -> tuple[str, str, str]:
+    """(type, code, message) out of an error body of either API or of a gateway:
+    {"error": {...}}, {"type": "error", "error": {...}}, {"error": "text"}, {"detail": ...},
+    {"message": ...}, HTML, or plain text."""
+    if isinstance(body, (bytes, bytearray)):
+        body = bytes(body).decode("utf-8", "replace")
+    if isinstance(body, str):
+        stripped = body.strip()
+        try:
+            body = json.loads(stripped) if stripped[:1] in ("{", "[") else stripped
+        except ValueError:
+            body = stripped
+    if isinstance(body, str):
+        is_html = body[:200].lstrip().lower().startswith(("<!doctype", "<html", "<head", "<body"))
+        return "", "", _html_text(body) if is_html else body
+    if not isinstance(body, Mapping):
+        return "", "", _text_of(body)
+    err = body.get("error")
+    if isinstance(err, Mapping):
+        return (str(err.get("type") or ""), str(err.get("code") or ""),
+                _text_of(err.get("message") if "message" in err else err))
+    if err is not None:
+        return str(body.get("type") or "") if body.get("type") != "error" else "", \
+            str(body.get("code") or ""), _text_of(err)
+    for field in ("detail", "message", "msg"):
+        if field in body:
+            return str(body.get("type") or ""), str(body.get("code") or ""), _text_of(body[field])
+    return "", "", ""
+
+
+def is_error_body(body: Any) -> bool:
+    """A JSON object that is an error rather than an answer, whatever its HTTP status."""
+    return isinstance(body, Mapping) and (body.get("type") == "error" or (
+        "error" in body and body["error"] not in (None, "", {})) or (
+        "detail" in body and len(body) <= 2))
+
+
+_SERVER_WORDS = ("internal server error", "server error", "service unavailable", "bad gateway",
+                 "gateway timeout", "overloaded", "upstream", "temporarily unavailable",
+                 "try again later", "timed out", "timeout")
+
+
+def _looks_like_outage(etype: str, ecode: str, message: str) -> bool:
+    if etype in ("overloaded_error", "api_error", "server_error", "service_unavailable",
+                 "timeout_error"):
+        return True
+    if (len(ecode.strip()) == 3 and ecode.strip().startswith("5") and ecode.strip().isdigit()) \
+            or _pattern("status").search(message):
+        return True
+    low = message.lower()
+    return any(w in low for w in _SERVER_WORDS)
+
+
+# --- Retry-After ------------------------------------------------------------------------------
+
+def retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds to wait, from retry-after-ms (OpenAI's and Anthropic's) or Retry-After
+    (seconds or an HTTP date)."""
+    if not headers:
+        headers = {}
+    low = {k.lower(): v for k, v in headers.items()}
+    try:
+        if low.get("retry-after-ms") is not None:
+            return max(0.0, float(low["retry-after-ms"]) / 1000)
+    except ValueError:
+        pass
+    value = low.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        import email.utils
+
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+# --- HTTP failures -----------------------------------------------------------------------------
+
+def classify(provider: str, status: int | None, body: Any, *, headers=None,
+             during: str = "chat", model: str | None = None) -> ByokError:
+    """One ByokError for an HTTP failure (status None: an error inside a 200 answer), with a
+    message that carries the provider's (or gateway's) own words and says what to do."""
+    name = name_of(provider)
+    etype, ecode, emsg = body_error(body)
+    said = clean(emsg)
+    detail = f": {said}" if said else ""
+    shown = status if status is not None else (etype or "in a 200 answer")
+    low = f"{etype} {ecode} {emsg}".lower()
+    if status in (401, 403) or etype in ("authentication_error", "permission_error"):
+        return ByokError(Code.UNAUTHORIZED, f"{name} rejected the key ({shown}){detail}",
+                         hint=f"check it, or store a new one with `byok key set {provider}`",
+                         provider=provider)
+    if (status == 402 or "insufficient_quota" in low or "credit balance" in low
+            or "billing" in etype):
+        return ByokError(Code.QUOTA_EXCEEDED, f"{name} says this key's account is out of quota "
+                         f"or credit{detail}", hint="add credit or raise the limit in the "
+                         "provider's billing settings", provider=provider)
+    wait = retry_after(headers) if status in RETRY_AFTER_STATUSES else None
+    after = f" (retry after {wait:g} s)" if wait is not None else ""
+    if status == 429 or etype == "rate_limit_error":
+        return ByokError(Code.RATE_LIMITED, f"{name} is rate limiting this key{after}{detail}",
+                         hint="wait and try again, or lower your request rate",
+                         provider=provider, retry_after=wait)
+    if status == 404 or etype == "not_found_error":
+        if during == "chat":
+            return ByokError(Code.MODEL_NOT_FOUND,
+                             f"{name} does not know the model {model!r} or this key cannot use it",
+                             hint="see `byok models list --remote`", provider=provider)
+        # A wrong base URL, not an outage: retrying or falling back cannot mend it.
+        return ByokError(Code.PROVIDER_UNAVAILABLE,
+                         f"{name}'s models endpoint was not found (404){detail}",
+                         hint="check the base URL (`byok doctor`)", provider=provider,
+                         retryable=False)
+    if (status is not None and status >= 500) or (status is None and _looks_like_outage(
+            etype, ecode, emsg)):
+        return ByokError(Code.PROVIDER_UNAVAILABLE,
+                         f"{name} is unavailable ({shown}){after}{detail}",
+                         hint="try again later", provider=provider, retry_after=wait)
+    return ByokError(Code.BAD_REQUEST, f"{name} refused the request ({shown}){detail}",
+                     provider=provider)
+
+
+# --- no HTTP answer -----------------------------------------------------------------------------
+
+def network_error(provider: str, exc: BaseException, base_url: str) -> ByokError:
+    """A transport failure (see transport.TransportError) or an unreadable answer."""
+    name = name_of(provider)
+    if isinstance(exc, Malformed) or getattr(exc, "kind", None) == "malformed":
+        return ByokError(Code.NETWORK_ERROR, f"{name} sent a malformed response ({base_url}): "
+                         f"{clean(str(exc), 120)}",
+                         hint="try again; check the base URL if it persists", provider=provider)
+    kind = getattr(exc, "kind", "connect")
+    detail = clean(str(exc), 200)
+    if kind == "timeout":
+        return ByokError(Code.NETWORK_ERROR, f"{name} did not answer in time ({base_url})",
+                         hint="check your connection, or raise BYOK_TIMEOUT", provider=provider,
+                         retryable=False)  # a timeout has already cost the whole budget once
+    if kind == "tls":
+        return ByokError(Code.NETWORK_ERROR, f"could not reach {name} securely: {detail}",
+                         hint="if a proxy or firewall re-signs TLS, point SSL_CERT_FILE at its "
+                              "CA bundle", provider=provider, retryable=False)
+    if kind == "proxy":
+        return ByokError(Code.NETWORK_ERROR, f"could not reach {name}: {detail}",
+                         hint="check HTTPS_PROXY / NO_PROXY and the proxy's credentials",
+                         provider=provider, retryable=False)
+    if kind == "too_large":
+        return ByokError(Code.NETWORK_ERROR, f"{name} sent too much: {detail}",
+                         hint="check the base URL", provider=provider, retryable=False)
+    if kind == "dropped":
+        return ByokError(Code.NETWORK_ERROR, f"the connection to {name} broke ({base_url})",
+                         hint="try again", provider=provider)
+    return ByokError(Code.NETWORK_ERROR, f"could not reach {name} at {base_url} ({detail})",
+                     hint="check your connection, proxy and base URL", provider=provider)
+
+
+def incomplete(provider: str) -> ByokError:
+    return ByokError(Code.NETWORK_ERROR, f"the connection to {name_of(provider)} closed before "
+                     "the answer was complete", hint="try again", provider=provider)

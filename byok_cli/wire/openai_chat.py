@@ -1,0 +1,139 @@
+"""OpenAI Chat Completions: POST {base}/chat/completions and GET {base}/models.
+
+The same requests the `openai` SDK sends for the same inputs (captured and compared in
+the contract tests), except for what SDK_DIFFERENCES lists. Also what OpenAI-compatible
+gateways (LiteLLM, vLLM, Ollama, proxies) answer in their own ways is read here.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterator
+
+from ..errors import ByokError, Code
+from . import sse
+from .client import Client
+from .errors import Malformed, classify
+from .types import ChatRequest, ChatResult, normalise_turns
+
+# Every way byok's requests deliberately differ from the openai SDK's for the same inputs,
+# by part of the request (header names in lower case; a trailing * is a prefix). The
+# contract tests compare everything else: method, path, query, headers, JSON body.
+SDK_DIFFERENCES = {
+    "headers": {
+        "user-agent": "byok/<version> names byok, not the SDK",
+        "x-stainless-*": "the SDK's reports about itself (language, OS, retry count, "
+                         "timeouts); byok sends none",
+    },
+    "query": {
+        "after": "GET /models: when a gateway pages its model list (has_more, last_id), byok "
+                 "asks for the next page with ?after=<last_id>, for at most 20 pages; the SDK "
+                 "reads one page. The first request is the same.",
+    },
+    "body": {},
+}
+
+# What `run` can use: chat models, not embeddings, speech, images or moderation.
+_CHAT_PREFIXES = ("gpt-", "o1", "o3", "o4", "chatgpt-")
+_NOT_CHAT = ("embedding", "whisper", "tts", "dall-e", "moderation", "audio", "realtime",
+             "transcribe", "image", "search", "davinci", "babbage")
+
+
+def is_chat_model(model_id: str) -> bool:
+    return model_id.startswith(_CHAT_PREFIXES) and not any(w in model_id for w in _NOT_CHAT)
+
+
+class OpenAIChat(Client):
+    chat_path = "/chat/completions"
+    models_path = "/models"
+    cursor_param = "after"
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        out = {"Authorization": f"Bearer {key}"}
+        # As the SDK does, from the same variables.
+        for header, variable in (("OpenAI-Organization", "OPENAI_ORG_ID"),
+                                 ("OpenAI-Project", "OPENAI_PROJECT_ID")):
+            value = os.environ.get(variable, "").strip()
+            if value and not all(" " <= ch <= "~" for ch in value):
+                raise ByokError(Code.USAGE, f"{variable} contains control or non-ASCII "
+                                "characters; nothing was sent", hint=f"fix or unset {variable}")
+            if value:
+                out[header] = value
+        return out
+
+    def keep_model(self, model_id: str) -> bool:
+        return is_chat_model(model_id)
+
+    def chat_body(self, request: ChatRequest) -> dict:
+        messages = [{"role": "system", "content": request.system}] if request.system else []
+        messages += normalise_turns(request.messages)
+        body: dict = {"model": request.model, "messages": messages}
+        if request.max_tokens is not None:
+            body["max_completion_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.effort is not None:
+            body["reasoning_effort"] = request.effort
+        if request.stream:
+            body["stream"] = True
+            # Usage arrives in a last chunk only when asked for (tokens for --json and usage).
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    def read_whole(self, data: Any, result: ChatResult) -> str:
+        if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+            raise Malformed("an answer without choices")
+        _usage(data, result)
+        choice = data["choices"][0] if data["choices"] else {}
+        if not isinstance(choice, dict):
+            raise Malformed("a choice that is not an object")
+        result.finish_reason = _text(choice.get("finish_reason")) or None
+        message = choice.get("message")
+        return _content(message.get("content") if isinstance(message, dict) else None)
+
+    def read_stream(self, events: Iterator[sse.Event], result: ChatResult) -> Iterator[str]:
+        for event in events:
+            if event.data.strip() == "[DONE]":
+                return  # complete, with or without a finish reason (gateways leave it out)
+            chunk = self.decode_event(event)
+            if not isinstance(chunk, dict):
+                raise Malformed("a stream chunk that is not an object")
+            if event.event == "error" or "error" in chunk and chunk["error"]:
+                raise classify(self.provider, None, chunk, during="chat", model=chunk.get("model"))
+            _usage(chunk, result)
+            for choice in chunk.get("choices") or ():
+                if not isinstance(choice, dict):
+                    raise Malformed("a choice that is not an object")
+                delta = choice.get("delta")
+                piece = _content(delta.get("content") if isinstance(delta, dict) else None)
+                if piece:
+                    result.text_parts.append(piece)
+                    yield piece
+                if choice.get("finish_reason"):
+                    result.finish_reason = _text(choice["finish_reason"])
+        if result.finish_reason is None:
+            # Neither [DONE] nor a finish reason: the connection ended mid-answer.
+            raise self.incomplete()
+
+
+def _usage(data: dict, result: ChatResult) -> None:
+    usage = data.get("usage")
+    if isinstance(usage, dict):
+        if isinstance(usage.get("prompt_tokens"), int):
+            result.input_tokens = usage["prompt_tokens"]
+        if isinstance(usage.get("completion_tokens"), int):
+            result.output_tokens = usage["completion_tokens"]
+
+
+def _content(value: Any) -> str:
+    """Message content: a string, or (from some gateways) a list of text parts."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(p.get("text", "") if isinstance(p, dict) and isinstance(
+            p.get("text", ""), str) else "" for p in value)
+    return ""
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""

@@ -1,0 +1,323 @@
+"""HTTP/1.1 over the standard library: one kept-alive connection per host per process.
+
+Why the standard library: `http.client` + `json` import in ~15 ms, `ssl` ~7 ms more
+(only for https), where `httpx2` takes ~47 ms and the SDKs 0.5–1.3 s. byok sends two
+kinds of request, so what a general client adds is not needed; what it must not lose is:
+
+- proxies: HTTPS_PROXY / HTTP_PROXY / ALL_PROXY and NO_PROXY (lower case first, as curl
+  does); https goes through a CONNECT tunnel, so a proxy never sees a key; loopback hosts
+  never go through a proxy;
+- TLS: the system CA store (OpenSSL's default paths, which honour SSL_CERT_FILE and
+  SSL_CERT_DIR), hostname checking, TLS 1.2 at least;
+- separate connect and read timeouts (see types.Settings);
+- gzip/deflate answers, as the SDKs ask for them too.
+
+`check_transport` is the one call point that decides whether a key may travel to a URL.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import zlib
+from typing import Iterator, Mapping
+from urllib.parse import urlsplit
+
+from ..errors import ByokError, Code
+from .proxy import Proxy, proxy_for
+from .types import Settings
+
+MAX_BODY = 32 * 1024 * 1024   # a whole answer or error body larger than this is refused
+MAX_LINE = 8 * 1024 * 1024    # one line of an event stream
+DRAIN = 64 * 1024             # read at most this much after the end of a stream to reuse it
+
+
+class TransportError(Exception):
+    """No usable HTTP answer: connect, proxy, TLS, timeout, or a dropped connection.
+
+    ``kind`` is one of: connect, timeout, tls, proxy, dropped, too_large, malformed."""
+
+    def __init__(self, kind: str, detail: str):
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+
+
+# --- where a key may go --------------------------------------------------------------------
+
+def check_transport(url: str, env: Mapping[str, str] | None = None) -> None:
+    """Refuse to send a key over plain http to anything but this machine (the rule and its
+    message are urls.check's; endpoint() has applied it already, naming where the URL came
+    from: this is the last gate before a connection, for every request)."""
+    from ..urls import check
+
+    check(url, "the base URL", env)
+
+
+# --- TLS ---------------------------------------------------------------------------------------
+
+_TLS = None
+
+
+def tls_context():
+    """The system's CA store (SSL_CERT_FILE / SSL_CERT_DIR honoured), made once."""
+    global _TLS
+    if _TLS is None:
+        import ssl
+
+        context = ssl.create_default_context()
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        _TLS = context
+    return _TLS
+
+
+# --- connections --------------------------------------------------------------------------------
+
+class _Slot:
+    """A kept-alive connection, whether it has served a request, and the answer in flight."""
+
+    def __init__(self, conn: http.client.HTTPConnection, read_timeout: float):
+        self.conn = conn
+        self.read_timeout = read_timeout
+        self.busy = False
+
+
+_POOL: dict[tuple, _Slot] = {}
+
+
+def _open(scheme: str, host: str, port: int, proxy: Proxy | None,
+          settings: Settings) -> http.client.HTTPConnection:
+    timeout = settings.connect_timeout
+    if scheme == "https":
+        target = (proxy.host, proxy.port) if proxy else (host, port)
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            *target, timeout=timeout, context=tls_context())
+        if proxy:
+            headers = {"Proxy-Authorization": proxy.authorization} if proxy.authorization else None
+            conn.set_tunnel(host, port, headers=headers)
+    elif proxy:
+        conn = http.client.HTTPConnection(proxy.host, proxy.port, timeout=timeout)
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.connect()  # TCP, the proxy's tunnel and the TLS handshake, all within `timeout`
+    except BaseException:
+        conn.close()
+        raise
+    conn.sock.settimeout(settings.timeout)  # then each read may wait this long
+    try:  # requests are small: send them at once rather than wait for an ACK (Nagle)
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except OSError:
+        pass
+    return conn
+
+
+def _failure(exc: BaseException, where: str, proxy: Proxy | None) -> TransportError:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, TimeoutError) or "timed out" in text:
+        return TransportError("timeout", f"no answer from {where} in time")
+    if type(exc).__name__.startswith("SSL") or "CERTIFICATE" in text.upper():
+        return TransportError("tls", f"TLS with {where} failed: {text}")
+    if text.startswith("Tunnel connection failed") and proxy:
+        return TransportError("proxy", f"the proxy {proxy.label} refused the tunnel to {where} "
+                              f"({text.split(':', 1)[-1].strip()})")
+    if isinstance(exc, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+                        http.client.IncompleteRead)):
+        return TransportError("dropped", f"{where} closed the connection ({text})")
+    if proxy and not isinstance(exc, http.client.HTTPException):
+        return TransportError("connect", f"could not use the proxy {proxy.label} for {where} "
+                              f"({text})")
+    return TransportError("connect", f"could not connect to {where} ({text})")
+
+
+# A kept-alive connection the server has meanwhile closed fails like this on first use.
+_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError,
+          ConnectionAbortedError)
+
+
+def request(method: str, url: str, headers: Mapping[str, str], body: bytes | None,
+            settings: Settings) -> "Response":
+    """Send one request; return once the status line and headers are in.
+
+    Raises TransportError when there is no HTTP answer, ByokError when the URL may not
+    carry a key."""
+    check_transport(url)
+    parts = urlsplit(url)
+    scheme, host = parts.scheme, parts.hostname or ""
+    port = parts.port or (443 if scheme == "https" else 80)
+    proxy = proxy_for(scheme, host, port)
+    target = url if (proxy and scheme == "http") else (parts.path or "/") + (
+        "?" + parts.query if parts.query else "")
+    sent = dict(headers)
+    if proxy and scheme == "http" and proxy.authorization:
+        sent["Proxy-Authorization"] = proxy.authorization
+    key = (scheme, host, port, proxy)
+    where = f"{host}:{port}"
+    for _ in range(2):
+        slot = _POOL.get(key)
+        if slot is not None and (slot.busy or slot.conn.sock is None):
+            _discard(key, slot)  # an answer left unread, or closed by the last one
+            slot = None
+        reused = slot is not None
+        try:
+            if slot is None:
+                slot = _POOL[key] = _Slot(_open(scheme, host, port, proxy, settings),
+                                          settings.timeout)
+            else:
+                slot.read_timeout = settings.timeout
+                slot.conn.sock.settimeout(settings.timeout)
+            slot.busy = True
+            slot.conn.request(method, target, body=body, headers=sent)
+            raw = slot.conn.getresponse()
+        except _STALE as exc:
+            _discard(key, slot)
+            if reused:
+                continue  # the server closed the idle connection: once more on a new one
+            raise _failure(exc, where, proxy) from None
+        except (OSError, http.client.HTTPException) as exc:
+            _discard(key, slot)
+            raise _failure(exc, where, proxy) from None
+        return Response(raw, key, slot, where)
+    raise AssertionError("unreachable")
+
+
+def _discard(key: tuple, slot: _Slot | None) -> None:
+    if slot is not None:
+        slot.conn.close()
+        if _POOL.get(key) is slot:
+            del _POOL[key]
+
+
+def close_all() -> None:
+    for key, slot in list(_POOL.items()):
+        _discard(key, slot)
+
+
+class Response:
+    """An answer whose body is read once: whole (`read`) or as it arrives (`lines`).
+
+    Read to its end, it hands its connection back for the next request; closed early, the
+    connection is dropped (its unread rest would otherwise be taken for the next answer)."""
+
+    def __init__(self, raw: http.client.HTTPResponse, key: tuple, slot: _Slot, where: str):
+        self._raw, self._key, self._slot = raw, key, slot
+        self.where = where
+        self.status = raw.status
+        self.headers = {k.lower(): v for k, v in raw.getheaders()}
+        encoding = self.headers.get("content-encoding", "").strip().lower()
+        self._inflate = _Inflater(encoding) if encoding in ("gzip", "x-gzip", "deflate") else None
+        self._done = False
+        self._closed = False
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    def peek(self) -> bytes:
+        """The first bytes of a plain (not compressed) body, without consuming them."""
+        if self._inflate:
+            return b""
+        try:
+            return self._raw.peek(1)
+        except (OSError, http.client.HTTPException):
+            return b""
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body, decoded from gzip/deflate, as the network delivers it. Read to its end,
+        the connection goes back to the pool; a reader that stops early must `close`."""
+        while True:
+            try:
+                data = self._raw.read1(65536)
+            except (OSError, http.client.HTTPException) as exc:
+                self.close()
+                raise _failure(exc, self.where, None) from None
+            if not data:
+                break
+            out = self._inflate.feed(data) if self._inflate else data
+            if out:
+                yield out
+        rest = self._inflate.flush() if self._inflate else b""
+        self._done = True
+        self.close()
+        if rest:
+            yield rest
+
+    def read(self, limit: int = MAX_BODY) -> bytes:
+        parts, size = [], 0
+        for chunk in self.chunks():
+            size += len(chunk)
+            if size > limit:
+                self.close()
+                raise TransportError("too_large", f"{self.where} sent more than "
+                                     f"{limit // (1024 * 1024)} MiB")
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def lines(self) -> Iterator[str]:
+        """Lines of text (UTF-8; CR, LF and CRLF all end a line), the last one even without
+        an ending."""
+        buffer = b""
+        for chunk in self.chunks():
+            buffer += chunk
+            # A CR at the very end may be the first half of a CRLF: keep it for the next chunk.
+            cut = len(buffer) - 1 if buffer.endswith(b"\r") else len(buffer)
+            ready, held = buffer[:cut], buffer[cut:]
+            *complete, partial = ready.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+            for line in complete:
+                yield line.decode("utf-8", "replace")
+            buffer = partial + held
+            if len(buffer) > MAX_LINE:
+                raise TransportError("too_large", f"{self.where} sent a line of more than "
+                                     f"{MAX_LINE // (1024 * 1024)} MiB")
+        if buffer.rstrip(b"\r"):
+            yield buffer.rstrip(b"\r").decode("utf-8", "replace")
+
+    def finish(self) -> None:
+        """The answer is complete (a stream's last event came): read the little that may
+        follow (the chunked trailer), briefly, so that the connection can be reused."""
+        sock = self._slot.conn.sock
+        try:
+            if sock is not None:
+                sock.settimeout(min(sock.gettimeout() or 1.0, 1.0))
+            for _ in range(16):
+                if self._raw.isclosed() or not self._raw.read1(DRAIN):
+                    self._done = True
+                    break
+        except (OSError, http.client.HTTPException):
+            pass
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        reusable = self._done and not self._raw.will_close
+        self._raw.close()
+        self._slot.busy = False
+        if not reusable:
+            _discard(self._key, self._slot)
+        elif self._slot.conn.sock is not None:
+            self._slot.conn.sock.settimeout(self._slot.read_timeout)
+
+
+class _Inflater:
+    def __init__(self, encoding: str):
+        # 32 + 15: a zlib or gzip header, detected; raw deflate (a common server bug) as well.
+        self._z = zlib.decompressobj(32 + zlib.MAX_WBITS)
+        self._first = encoding == "deflate"
+
+    def feed(self, data: bytes) -> bytes:
+        try:
+            out = self._z.decompress(data)
+        except zlib.error:
+            if not self._first:
+                raise TransportError("malformed", "the compressed answer is corrupt") from None
+            self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self._z.decompress(data)
+        self._first = False
+        return out
+
+    def flush(self) -> bytes:
+        return self._z.flush()

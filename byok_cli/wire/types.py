@@ -1,0 +1,78 @@
+"""What a request to a provider is and what comes back, whatever the wire protocol.
+
+No HTTP here: `run --explain` and the planning code use these without loading a socket.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, NamedTuple
+
+
+@dataclass
+class ChatRequest:
+    model: str
+    messages: list[dict]          # [{"role": "user"|"assistant", "content": str}]
+    system: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    effort: str | None = None     # the API's effort / reasoning control, as a level name
+    stream: bool = True
+
+
+def normalise_turns(messages: list[dict]) -> list[dict]:
+    """The turns both APIs accept: no empty messages, roles alternating, a user turn first.
+
+    Consecutive turns of one role (say, after a failed answer) are joined.
+    """
+    out: list[dict] = []
+    for m in messages:
+        text = m.get("content") or ""
+        if not text.strip():
+            continue
+        if out and out[-1]["role"] == m["role"]:
+            out[-1] = {"role": m["role"], "content": out[-1]["content"] + "\n\n" + text}
+        else:
+            out.append({"role": m["role"], "content": text})
+    while out and out[0]["role"] != "user":
+        out.pop(0)
+    return out
+
+
+@dataclass
+class ChatResult:
+    """Filled in while a chat streams; complete once the generator is exhausted."""
+
+    text_parts: list[str] = field(default_factory=list)
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    finish_reason: str | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.text_parts)
+
+
+class RemoteModel(NamedTuple):
+    id: str
+    name: str | None = None
+
+
+class Settings(NamedTuple):
+    """How long to wait and how often to retry; from the environment by default."""
+
+    timeout: float = 60.0          # read timeout: the longest silence within an answer
+    connect_timeout: float = 10.0  # to open the TCP (and proxy, and TLS) connection
+    max_retries: int = 2
+    max_wait: float = 20.0         # never wait longer than this in total before giving up
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        from ..inputs import env_number
+
+        timeout = env_number("BYOK_TIMEOUT", 60.0, env=env) or 60.0
+        return cls(timeout=timeout,
+                   connect_timeout=env_number("BYOK_CONNECT_TIMEOUT", min(timeout, 10.0),
+                                              env=env) or 10.0,
+                   max_retries=env_number("BYOK_MAX_RETRIES", 2, kind=int, high=100, env=env),
+                   max_wait=env_number("BYOK_MAX_RETRY_WAIT", 20.0, env=env))

@@ -1,0 +1,175 @@
+"""The failures tests/fakeprovider.py scripts, chosen by what the request's API key contains:
+
+    key contains     behaviour
+    ------------     ------------------------------------------------------------------------
+    good             success (any other key that matches no marker below gets 401)
+    revoked          401 (also on streaming requests)
+    forbidden        403
+    quota            OpenAI 429 insufficient_quota / Anthropic 400 credit balance too low
+    ratelimitN       429 with Retry-After: N (and retry-after-ms) once, then success
+    limitforeverN    429 with Retry-After: N every time
+    servererr        500 every time
+    flaky            500 on the first request of that key, then success
+    overloaded       529 (Anthropic) / 503 (OpenAI)
+    onceNNN          status NNN with retry-after-ms: 300 once, then success (503, 529, 404...)
+    alwaysNNN        status NNN with Retry-After: 9 every time
+    slow             sleeps `slow_seconds` before answering (to time out)
+    drop             streams a few chunks, then drops the connection
+    streamerr        200 then an error event mid-stream (Anthropic `error` event / OpenAI error chunk)
+    malformed        streams invalid SSE data
+    errorbody200     200 whose JSON body is an error object ("busy with another request")
+    outage200        200 whose body is {"error": "Internal Server Error: upstream ..."}
+    errstrNNN        status NNN, body {"error": "<text with control characters>"}
+    errdetailNNN     status NNN, body {"detail": "..."}
+    errhtmlNNN       status NNN, an HTML page (title, script, control characters)
+    errlongNNN       status NNN, 5000 characters of plain text
+    wholejson        a streamed request answered with one whole JSON body
+    wholenoct        the same without a Content-Type
+    nofinish         OpenAI: a stream whose chunks have no finish_reason, then [DONE]
+    nostop           Anthropic: a stream that ends cleanly without message_stop
+    gwtokens         Anthropic: input tokens 0 in message_start, 21 in message_delta
+    sseclose         streams with Connection: close instead of chunks
+    gzip             gzip-compressed answers (when the client accepts gzip)
+    barelist         GET /v1/models answers a bare JSON array
+    cursorloop       GET /v1/models: has_more forever, the same cursor each time
+    endless          GET /v1/models: has_more forever, a new cursor each time
+    echoes           400 whose message echoes the key whole, upper-cased, base64-encoded and
+                     split across lines, with terminal escape sequences (a hostile gateway)
+    hostile          success, but model ids and names carry terminal escape sequences
+    trickle          streams one piece every 0.2 s, to be interrupted mid-answer
+
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+MARKERS = ("good", "revoked", "forbidden", "quota", "ratelimit", "limitforever", "servererr",
+           "flaky", "overloaded", "once", "always", "slow", "drop", "streamerr", "malformed",
+           "errorbody200", "outage200", "errstr", "errdetail", "errhtml", "errlong",
+           "wholejson", "wholenoct", "nofinish", "nostop", "gwtokens", "sseclose", "gzip",
+           "barelist", "cursorloop", "endless", "echoes", "hostile", "trickle")
+GATEWAY_TEXT = "upstream\x1b[31m said:\x00 no\u202e thanks"
+
+
+def _number_after(key: str, marker: str, default: int = 0) -> int:
+    found = re.search(re.escape(marker) + r"(\d+)", key)
+    return int(found.group(1)) if found else default
+
+
+
+class Faults:
+    """Mixed into the fake's request handler: sends the failure a key asks for."""
+
+    def _refuse_by_key(self, key: str) -> bool:
+        """Send the error the key asks for; return True when the request is finished."""
+        anth = self._flavour() == "anthropic"
+        n = self.server.count(key)
+        if not any(m in key for m in MARKERS):
+            # Like the real OpenAI API, echo a partly masked key back.
+            shown = key[:8] + "*" * max(0, len(key) - 12) + key[-4:]
+            if anth:
+                self._error(401, "authentication_error", "invalid x-api-key")
+            else:
+                self._error(401, "invalid_request_error",
+                            f"Incorrect API key provided: {shown}. You can find your API key at "
+                            "https://platform.openai.com/account/api-keys.", "invalid_api_key")
+            return True
+        if "revoked" in key:
+            self._error(401, "authentication_error" if anth else "invalid_request_error",
+                        "This key has been revoked.", "invalid_api_key")
+            return True
+        if "forbidden" in key:
+            self._error(403, "permission_error", "Your key lacks permission for this resource.")
+            return True
+        if "quota" in key:
+            if anth:
+                self._error(400, "invalid_request_error",
+                            "Your credit balance is too low to access the Anthropic API. Please go to "
+                            "Plans & Billing to upgrade or purchase credits.")
+            else:
+                self._error(429, "insufficient_quota",
+                            "You exceeded your current quota, please check your plan and billing "
+                            "details.", "insufficient_quota")
+            return True
+        if "limitforever" in key or ("ratelimit" in key and n == 0):
+            marker = "limitforever" if "limitforever" in key else "ratelimit"
+            wait = _number_after(key, marker)
+            self._error(429, "rate_limit_error" if anth else "requests",
+                        "Rate limit reached for requests.", "rate_limit_exceeded",
+                        headers={"Retry-After": str(wait), "retry-after-ms": str(wait * 1000)})
+            return True
+        if "servererr" in key or ("flaky" in key and n == 0):
+            self._error(500, "api_error" if anth else "server_error", "The server had an error.")
+            return True
+        if "overloaded" in key:
+            if anth:
+                self._error(529, "overloaded_error", "Overloaded")
+            else:
+                self._error(503, "server_error", "The engine is currently overloaded.")
+            return True
+        if ("once" in key and n == 0) or "always" in key:
+            status = _number_after(key, "once" if "once" in key else "always", 503)
+            wait = {"retry-after-ms": "300", "Retry-After": "1"} if "once" in key else {
+                "Retry-After": "9"}
+            etype = "overloaded_error" if status == 529 else (
+                "not_found_error" if status == 404 else "server_error")
+            self._error(status, etype, f"scripted {status}", headers=wait)
+            return True
+        if "echoes" in key:
+            self._echo_key(key)
+            return True
+        for marker in ("errstr", "errdetail", "errhtml", "errlong"):
+            if marker in key:
+                self._gateway_error(marker, _number_after(key, marker, 502))
+                return True
+        if "slow" in key:
+            time.sleep(self.server.slow_seconds)
+        return False
+
+    def _gateway_error(self, marker: str, status: int) -> None:
+        if marker == "errstr":
+            return self._send_json(status, {"error": GATEWAY_TEXT})
+        if marker == "errdetail":
+            return self._send_json(status, {"detail": "gateway detail: " + GATEWAY_TEXT})
+        if marker == "errhtml":
+            page = ("<!DOCTYPE html><html><head><title>502 Bad Gateway</title>"
+                    "<script>var secret = 1;</script></head><body><h1>Bad Gateway</h1>"
+                    f"<p>The proxy said: {GATEWAY_TEXT} &amp; gave up.</p></body></html>")
+            return self._send_body(status, page.encode(), "text/html")
+        self._send_body(status, (("x" * 40 + "\x07") * 120 + "END").encode(), "text/plain")
+
+    def _echo_key(self, key: str) -> None:
+        import base64
+
+        half = len(key) // 2
+        self._error(400, "invalid_request_error",
+                    f"bad key {key}; as sent: {key.upper()}; decoded from "
+                    f"{base64.b64encode(('Basic ' + key).encode()).decode()}; "
+                    f"wrapped: {key[:half]}\n{key[half:]} "
+                    "\x1b]0;pwned\x07\x1b[2J\x1b[31mred\x9b1;1H\u202edone")
+
+    def _mid_stream_fault(self, key: str, i: int, anthropic: bool) -> bool:
+        """The fault a key asks for at the third piece; True when the stream must stop."""
+        if "trickle" in key:
+            time.sleep(0.2)
+        if i != 2:
+            return False
+        if "drop" in key:
+            self._drop()
+            return True
+        if "streamerr" in key:
+            if anthropic:
+                self._sse({"type": "error", "error": {"type": "overloaded_error",
+                                                      "message": "Overloaded"}}, "error")
+            else:
+                self._sse({"error": {"message": "The server had an error while processing "
+                                     "your request.", "type": "server_error"}})
+        elif "malformed" in key:
+            self._write(b"event: content_block_delta\ndata: {not json\n\n" if anthropic
+                        else b"data: {not json\n\n")
+        else:
+            return False
+        self._end_sse()
+        return True
