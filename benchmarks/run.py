@@ -11,7 +11,10 @@
 (c) `byok chat`: time to first token of the second turn against the first, in the same
     process (goal: below 1x, the connection being reused), and how many connections the
     server saw;
-(d) `byok usage` over a usage log of 1,000,000 requests (goal: well under a second).
+(d) `byok usage` (with costs and totals) and `byok budget list` over a usage log of
+    1,000,000 requests (goal: well under a second);
+(e) what a profile budget adds to `byok run -m gpt-6-luna` (its whole process and first
+    token, against the same run without one), and what reading the price data costs.
 
 Prints a table of medians; each ratio is the median of the ratios of back-to-back pairs
 (see paired). The README quotes the latest table.
@@ -125,15 +128,42 @@ def fill_usage(home: Path, count: int) -> None:
     for i in range(count):
         provider, model = pairs[i % len(pairs)]
         ttft = rng.randint(80, 3000)
+        ok = i % 25
+        cost = None if not ok or model == "gpt-6.2-sol" else rng.randint(10, 90_000)
         rows.append((now - (count - i) * 30 * 86400 / count, "default", provider, model,
                      "user", "" if i % 40 else "key_rejected", 50, 400, ttft,
-                     ttft + rng.randint(50, 8000), "OK" if i % 25 else "RATE_LIMITED"))
+                     ttft + rng.randint(50, 8000), "OK" if ok else "RATE_LIMITED", cost))
     with store.transaction() as conn:
         conn.executemany("INSERT INTO usage (at, profile, provider, model, key_source, fallbacks, "
-                         "input_tokens, output_tokens, ttft_ms, latency_ms, code) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                         "input_tokens, output_tokens, ttft_ms, latency_ms, code, cost_micros) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     store.rebuild_usage_rollups()
     store.close()
+
+
+def budget_rows(env: dict, repeat: int) -> list[tuple]:
+    """`byok run` under a profile budget (a hold before sending, its settlement after)
+    against the same run without one; and what reading the price data adds to a process that
+    has loaded `byok run`'s modules (as it does after the answer)."""
+    budgeted = {**env, "BYOK_HOME": tempfile.mkdtemp(prefix="byok-bench-budget-")}
+    subprocess.run([str(BYOK), "key", "set", "openai", "--no-validate"],
+                   input=OPENAI_KEY.encode(), env=budgeted, check=True, capture_output=True)
+    subprocess.run([str(BYOK), "budget", "set", "--per", "month", "1000"], env=budgeted,
+                   check=True, capture_output=True)
+    cmd = [str(BYOK), "run", "-p", "openai", "-m", "gpt-6-luna", "hi"]
+    base, ours = paired(lambda: run_once(cmd, env), lambda: run_once(cmd, budgeted), repeat)
+    load = [sys.executable, "-c", "import time, byok_cli.ask, byok_cli.cli.run_body; "
+            "t = time.perf_counter(); "
+            "from byok_cli import prices; prices.load(None).info('openai', 'gpt-6-luna'); "
+            "print((time.perf_counter() - t) * 1000)"]
+    loads = [float(subprocess.run(load, capture_output=True, check=True, text=True).stdout)
+             for _ in range(repeat)]
+    return [("byok run -m gpt-6-luna, whole process", median_of(base, "whole") * 1000),
+            ("  the same under a profile budget", median_of(ours, "whole") * 1000,
+             ratio_of(ours, base, "whole")),
+            ("  its first token", median_of(ours, "first") * 1000,
+             ratio_of(ours, base, "first")),
+            ("  price data: import and parse, after run's modules", statistics.median(loads))]
 
 
 def median_ms(fn, repeat: int) -> float:
@@ -214,6 +244,7 @@ def main() -> None:
                      ratio_of(ours, base, "first"), None))
         memory.append((provider, median_of(base, "rss_kib"), max(x.rss_kib for x in ours)))
 
+    rows += budget_rows(env, args.repeat)
     server.reset()
     turns = [chat_turns(env, "openai") for _ in range(max(5, args.repeat // 3))]
     connections = len(server.connections()) / len(turns)
@@ -245,8 +276,11 @@ def main() -> None:
     usage_home = tempfile.mkdtemp(prefix="byok-bench-usage-")
     fill_usage(Path(usage_home), 1_000_000)
     usage_env = {**env, "BYOK_HOME": usage_home}
+    subprocess.run([str(BYOK), "budget", "set", "--per", "month", "1000"], env=usage_env,
+                   check=True, capture_output=True)
     print()
-    for usage_args in (["usage"], ["usage", "--since", "all"], ["usage", "--since", "90m"]):
+    for usage_args in (["usage"], ["usage", "--since", "all"], ["usage", "--since", "90m"],
+                       ["usage", "--since", "30d", "--json"], ["budget", "list"]):
         t = median_ms(lambda: wall([str(BYOK), *usage_args], usage_env), args.repeat)
         print(f"| {'byok ' + ' '.join(usage_args) + ' (10^6 requests)':<50} | {t:7.1f} |")
 

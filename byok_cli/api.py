@@ -84,15 +84,16 @@ class Byok:
             temperature: float | None = None, effort: str | None = None,
             base_url: str | None = None, stream: bool = True, fallback: bool = True,
             log: bool = True, conversation_id: int | None = None, continue_latest: bool = False,
-            on_text: Callable[[str], None] | None = None,
+            allow_unpriced: bool | None = None, on_text: Callable[[str], None] | None = None,
             on_warning: Callable[[str], None] | None = None) -> "AskResult":
-        """Send a prompt as `byok run` does and return the answer with its provenance."""
+        """Send a prompt as `byok run` does and return the answer with its provenance and
+        cost (``result.outcome.cost_micros``); budgets apply as they do to `byok run`."""
         from .ask import AskOptions, ask, find_conversation
 
         options = AskOptions(model=model, provider=check_provider(provider) if provider else None,
                              system=system, max_tokens=max_tokens, temperature=temperature,
                              effort=effort, base_url=base_url, stream=stream,
-                             fallback=fallback, log=log)
+                             fallback=fallback, log=log, allow_unpriced=allow_unpriced)
         cid = find_conversation(self.keychain, conversation_id, continue_latest)
         return ask(self.keychain, prompt, options, conversation_id=cid,
                    on_text=on_text or (lambda s: None), on_warning=on_warning or (lambda s: None))

@@ -34,6 +34,7 @@ class AskOptions:
     stream: bool = True
     fallback: bool = True
     log: bool = True               # store prompt and answer (usage figures are kept anyway)
+    allow_unpriced: bool | None = None  # send at unknown price under a budget (None: setting)
 
 
 @dataclass
@@ -133,7 +134,8 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
                    "the history (use --no-log to keep a prompt out of it)")
     started = time.time()
     try:
-        outcome = execute(the_plan, request, keychain, on_text=on_text, on_warning=on_warning)
+        outcome = execute(the_plan, request, keychain, on_text=on_text, on_warning=on_warning,
+                          allow_unpriced=options.allow_unpriced)
     except ByokError as err:
         _log_failure(keychain, started, err.code.value, err)
         raise
@@ -143,7 +145,8 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     store.record_usage(UsageRow(
         started, profile, outcome.provider, outcome.model, outcome.key_source,
         ",".join(f["kind"] for f in outcome.fallbacks), outcome.input_tokens,
-        outcome.output_tokens, outcome.ttft_ms, outcome.latency_ms, "OK"))
+        outcome.output_tokens, outcome.ttft_ms, outcome.latency_ms, "OK",
+        outcome.cached_input_tokens, outcome.cost_micros), hold_id=outcome.hold_id)
     exchange = [Message("user", prompt),
                 Message("assistant", outcome.text, outcome.provider, outcome.model)]
     cid = conversation_id
@@ -155,7 +158,7 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
 
 def _log_failure(keychain: Keychain, started: float, code: str, exc: BaseException) -> None:
     attempt = getattr(exc, "attempt", None)
-    if attempt is None:
+    if attempt is None or code == Code.BUDGET_EXCEEDED.value:
         return  # nothing was sent
     try:
         keychain.store.record_usage(UsageRow(

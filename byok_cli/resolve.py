@@ -6,7 +6,8 @@ fallbacks, each taken only on the failure it answers (see :func:`next_attempt`):
 1. the person's key rejected (401/403, or no credit) -> the environment key, same provider
 2. the environment key fails too -> stop
 3. the model is not available (404, or past end of life) -> the provider's default model
-4. the provider is unavailable (no key, 5xx/529, network) -> the other provider
+4. the provider is unavailable (no key, 5xx/529, network), or a budget refuses it
+   -> the other provider
 
 Parameters a model cannot take (--temperature, --effort, per the catalogue) are checked
 here, before anything is sent: refused for the first attempt (a usage error), and an
@@ -222,8 +223,8 @@ def next_attempt(attempts: list[Attempt], index: int, code: Code, excluded: Excl
 
         def answers(a: Attempt) -> bool:
             return a.provider == cur.provider and a.model != cur.model
-    elif code in PROVIDER_DOWN:
-        excluded.providers.add(cur.provider)
+    elif code in PROVIDER_DOWN or code == Code.BUDGET_EXCEEDED:
+        excluded.providers.add(cur.provider)  # a budget that refuses it refuses its models too
 
         def answers(a: Attempt) -> bool:
             return a.provider != cur.provider

@@ -21,7 +21,7 @@ from .wire.endpoint import Endpoint, endpoint
 _KIND = {Code.UNAUTHORIZED: "key_rejected", Code.QUOTA_EXCEEDED: "key_rejected",
          Code.DECRYPT_FAILED: "key_unreadable", Code.MODEL_NOT_FOUND: "model_not_found",
          Code.PROVIDER_UNAVAILABLE: "provider_unavailable",
-         Code.NETWORK_ERROR: "provider_unavailable"}
+         Code.NETWORK_ERROR: "provider_unavailable", Code.BUDGET_EXCEEDED: "budget_exceeded"}
 
 
 @dataclass
@@ -38,13 +38,27 @@ class RunOutcome:
     errors: list[dict] = field(default_factory=list)
     base_url: str | None = None
     base_url_source: str | None = None  # flag | environment | profile | default
+    cached_input_tokens: int | None = None
+    cost_micros: int | None = None   # at the price in force now; None when not known
+    hold_id: int | None = None       # the budget reservation the actual cost replaces
 
     def to_dict(self) -> dict:
         return {"text": self.text, "provider": self.provider, "model": self.model,
                 "key_source": self.key_source, "fallbacks": self.fallbacks,
-                "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens},
+                "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+                          "cached_input_tokens": self.cached_input_tokens},
+                "cost_usd": None if self.cost_micros is None else self.cost_micros / 1_000_000,
                 "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms,
                 "base_url": self.base_url, "base_url_source": self.base_url_source}
+
+
+@dataclass
+class Spending:
+    """What the runner needs to hold budget room and price the answer."""
+
+    budgets: list          # the profile's budgets (store.Budget)
+    allow_unpriced: bool = False
+    on_warning: Callable[[str], None] = lambda s: None
 
 
 def _key_for(keychain: Keychain, a: Attempt) -> str:
@@ -57,9 +71,14 @@ def _key_for(keychain: Keychain, a: Attempt) -> str:
 def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
             on_text: Callable[[str], None] = lambda s: None,
             on_warning: Callable[[str], None] = lambda s: None,
-            settings: Settings | None = None) -> RunOutcome:
+            settings: Settings | None = None, allow_unpriced: bool | None = None) -> RunOutcome:
+    """Carry out ``plan``. ``allow_unpriced``: send to a model of unknown price even when a
+    budget applies (None: the profile's `allow-unpriced` setting)."""
     settings = settings or Settings.from_env()
     profile_settings = keychain.store.settings(keychain.profile)
+    if allow_unpriced is None:
+        allow_unpriced = profile_settings.get("allow_unpriced") == "on"
+    spending = Spending(keychain.store.budgets(keychain.profile), allow_unpriced, on_warning)
     fallbacks = list(plan.fallbacks)
     excluded = Excluded()
     failures: list[tuple[Attempt, ByokError]] = []
@@ -72,7 +91,7 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
         try:
             require(where, a.key_source, profile_settings)  # planning left such keys out
             return _attempt(a, request, keychain, where, settings, clock, fallbacks,
-                            failures, on_text)
+                            failures, on_text, spending)
         except ByokError as err:
             if err.partial:
                 raise _tagged(err, a, fallbacks)
@@ -95,10 +114,55 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
 def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, where: Endpoint,
              settings: Settings, clock: dict, fallbacks: list[dict],
              failures: list[tuple[Attempt, ByokError]],
-             on_text: Callable[[str], None]) -> RunOutcome:
+             on_text: Callable[[str], None], spending: Spending) -> RunOutcome:
     result = ChatResult()
-    first_at: float | None = None
     key = _key_for(keychain, a)
+    hold = _hold(a, request, keychain, spending)
+    try:
+        outcome = _send(a, request, key, where, settings, clock, fallbacks, failures, on_text,
+                        result)
+    except BaseException:
+        if hold is not None:
+            keychain.store.release_hold(hold)
+        raise
+    outcome.hold_id = hold
+    outcome.cached_input_tokens = getattr(result, "cached_input_tokens", None)
+    if outcome.input_tokens is not None and outcome.output_tokens is not None:
+        info = _model_info(keychain, a)
+        if info is not None and info.price is not None:
+            outcome.cost_micros = info.price.cost_micros(
+                outcome.input_tokens, outcome.output_tokens, outcome.cached_input_tokens or 0)
+    return outcome
+
+
+def _model_info(keychain: Keychain, a: Attempt):
+    from .prices import load
+
+    return load(keychain.store.home).info(a.provider, a.model)
+
+
+def _hold(a: Attempt, request: ChatRequest, keychain: Keychain, spending: Spending
+          ) -> int | None:
+    """Reserve the attempt's worst-case cost under the budgets that apply (BUDGET_EXCEEDED
+    if one does not allow it); the hold's id, or None when nothing was held."""
+    if not spending.budgets:
+        return None
+    from .budget import reserve
+
+    held = reserve(keychain.store, keychain.profile, spending.budgets, a.provider, a.model,
+                   getattr(a, "key_name", None), _model_info(keychain, a), request.system,
+                   request.messages, request.max_tokens, spending.allow_unpriced)
+    if held is None:
+        return None
+    for warning in held.warnings:
+        spending.on_warning(warning)
+    return held.id
+
+
+def _send(a: Attempt, request: ChatRequest, key: str, where: Endpoint, settings: Settings,
+          clock: dict, fallbacks: list[dict], failures: list[tuple[Attempt, ByokError]],
+          on_text: Callable[[str], None], result: ChatResult) -> RunOutcome:
+    first_at: float | None = None
     client = connect(a.provider, key, where.url, settings)
     req = ChatRequest(a.model, request.messages, request.system, request.max_tokens,
                       request.temperature, request.effort, request.stream)

@@ -57,15 +57,32 @@ def summary(store: Store, profile: str, since: float | None = None,
     for prov, model, metric, value, n in store.usage_buckets(profile, since, provider):
         hist.setdefault((prov, model, metric), []).append((value, n))
     rows = []
-    for prov, model, requests, errors, fallbacks, tokens_in, tokens_out in store.usage_totals(
-            profile, since, provider):
+    for (prov, model, requests, errors, fallbacks, tokens_in, tokens_out, cost,
+         unknown) in store.usage_totals(profile, since, provider):
         ttft = hist.get((prov, model, "ttft"), [])
         total = hist.get((prov, model, "total"), [])
         rows.append({
             "provider": prov, "model": model, "requests": requests, "errors": errors,
             "fallbacks": fallbacks, "input_tokens": int(tokens_in),
-            "output_tokens": int(tokens_out),
+            "output_tokens": int(tokens_out), **_cost(int(cost), int(unknown), requests - errors),
             "ttft_p50_ms": percentile(ttft, 0.50), "ttft_p95_ms": percentile(ttft, 0.95),
             "latency_p50_ms": percentile(total, 0.50), "latency_p95_ms": percentile(total, 0.95),
         })
     return rows
+
+
+def _cost(micros: int, unknown: int, answered: int) -> dict:
+    """The cost fields of a row: micro-dollars summed exactly (as integers); ``cost_usd`` is
+    None when no answer of the row has a known cost, and a lower bound when some have not."""
+    known = answered - unknown
+    return {"cost_usd": micros / 1_000_000 if known > 0 else None,
+            "cost_micro_usd": micros if known > 0 else None, "cost_unknown_requests": unknown}
+
+
+def totals(rows: list[dict]) -> dict:
+    """The rows added up: requests, tokens and cost (exact, from the integer micro-dollars)."""
+    answered = sum(r["requests"] - r["errors"] for r in rows)
+    unknown = sum(r["cost_unknown_requests"] for r in rows)
+    out = {k: sum(r[k] for r in rows) for k in ("requests", "errors", "fallbacks",
+                                                 "input_tokens", "output_tokens")}
+    return {**out, **_cost(sum(r["cost_micro_usd"] or 0 for r in rows), unknown, answered)}

@@ -89,7 +89,7 @@ def test_no_log_and_logging_setting_keep_text_out(both, fake):
     assert json.loads(both.run("history", "list", "--json").stdout) == []
     db = (both.home / DB_NAME).read_bytes()
     assert b"secret plans" not in db
-    usage = json.loads(both.run("usage", "--json").stdout)
+    usage = json.loads(both.run("usage", "--json").stdout)["rows"]
     assert usage[0]["requests"] == 2  # the figures are still kept
 
 
@@ -181,7 +181,7 @@ def test_usage_after_success_failure_and_fallback(byok_env, fake):
     assert byok_env.run("run", "fell back", env=env).returncode == 0   # fallback 1
     assert byok_env.run("run", "ok", env=env).returncode == 0          # stored key still first
     assert byok_env.run("run", "fails").returncode == Code.UNAUTHORIZED.exit_status
-    rows = json.loads(byok_env.run("usage", "--json").stdout)
+    rows = json.loads(byok_env.run("usage", "--json").stdout)["rows"]
     assert len(rows) == 1
     row = rows[0]
     assert (row["provider"], row["model"], row["requests"], row["errors"],
@@ -191,7 +191,8 @@ def test_usage_after_success_failure_and_fallback(byok_env, fake):
         "SELECT key_source, fallbacks, code FROM usage ORDER BY id").fetchall()
     assert raw == [("system", "key_rejected", "OK"), ("system", "key_rejected", "OK"),
                    ("user", "", "UNAUTHORIZED")]
-    assert byok_env.run("usage", "--provider", "anthropic", "--json").stdout.strip() == "[]"
+    assert json.loads(byok_env.run("usage", "--provider", "anthropic", "--json").stdout)[
+        "rows"] == []
     plain = byok_env.run("usage")
     assert plain.stdout.startswith("openai\tgpt-6.2-sol\t3\t1\t2\t")
 

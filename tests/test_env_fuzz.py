@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from conftest import ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, OPENAI_GOOD_ENV, _clean_env
 
-KNOWN_STATUSES = {0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 130}
+KNOWN_STATUSES = {0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 130}
 DEBUG_ON = {b"1", b"true", b"yes", b"on", b"y", b"t"}
 GOOD_MASTER = base64.urlsafe_b64encode(bytes(range(7, 39))).decode()
 
@@ -35,7 +35,8 @@ COMMANDS = [
     (["history", "list"], None), (["chat"], b"hi\n/model haiku\nhello\n"),
     (["key", "set", "openai", "--no-validate"], OPENAI_GOOD.encode()),
     (["key", "set", "anthropic"], ANTHROPIC_GOOD.encode()),
-    (["run", "hi there"], b"piped text\n"),
+    (["run", "hi there"], b"piped text\n"), (["models", "sync"], None),
+    (["budget", "list"], None), (["run", "--cost", "hi"], None),
 ]
 
 
@@ -86,7 +87,7 @@ def variables(tmp_path, fake_url: str) -> dict[str, st.SearchStrategy[bytes]]:
         "ANTHROPIC_BASE_URL": st.one_of(urls, env_text()),
         "OPENAI_API_KEY": st.one_of(keys, env_text()),
         "ANTHROPIC_API_KEY": st.one_of(keys, env_text()),
-        "BYOK_CONNECT_TIMEOUT": NUMBERS,
+        "BYOK_CONNECT_TIMEOUT": NUMBERS, "BYOK_CATALOG_URL": st.one_of(urls, env_text()),
         "OPENAI_ORG_ID": st.one_of(pick("org-abc", "a\nb", "caf\xe9", ""), env_text()),
         "OPENAI_PROJECT_ID": st.one_of(pick("proj_abc", "x\r\nInjected: 1", ""), env_text()),
     }

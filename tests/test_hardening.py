@@ -148,7 +148,7 @@ def test_24_parallel_runs_keep_every_usage_row(byok_env, fake):
     for p, (out, err) in zip(procs, results):
         assert p.returncode == 0, err
         assert b"locked" not in err
-    usage = json.loads(byok_env.run("usage", "--json").stdout)
+    usage = json.loads(byok_env.run("usage", "--json").stdout)["rows"]
     assert usage[0]["requests"] == 24
     assert len(json.loads(byok_env.run("history", "list", "-n", "100", "--json").stdout)) == 24
 

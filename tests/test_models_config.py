@@ -140,8 +140,9 @@ def test_config_set_get_show(byok_env):
     assert show == {"profile": "default", "preferred-provider": "anthropic",
                     "openai.model": "gpt-6-luna", "anthropic.model": None,
                     "openai.base_url": "http://localhost:8080/v1",
-                    "anthropic.base_url": None, "logging": "on",
-                    "openai.send_env_key": "off", "anthropic.send_env_key": "off"}
+                    "anthropic.base_url": None, "logging": "on", "show-cost": "off",
+                    "allow-unpriced": "off", "openai.send_env_key": "off",
+                    "anthropic.send_env_key": "off"}
     assert byok_env.run("config", "set", "openai.model", "default").returncode == 0
     assert byok_env.run("config", "get", "openai.model").stdout == "\n"
     other = json.loads(byok_env.run("--profile", "x", "config", "show", "--json").stdout)
@@ -150,7 +151,7 @@ def test_config_set_get_show(byok_env):
 
 @pytest.mark.parametrize("args", [
     ["preferred-provider", "mistral"], ["colour", "blue"], ["openai.base_url", "ftp://x"],
-    ["anthropic.model", "gpt-6-luna"], ["logging", "maybe"],
+    ["anthropic.model", "gpt-6-luna"], ["logging", "maybe"], ["allow-unpriced", "yes"],
 ])
 def test_config_refuses_bad_settings(byok_env, args):
     r = byok_env.run("config", "set", *args)

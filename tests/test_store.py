@@ -152,3 +152,27 @@ def test_migration_from_version_1_keeps_data(tmp_path):
     assert settings["preferred_provider"] == "openai" and settings["logging"] == "on"
     assert store.get_key("default", "openai").hint == "abcd"
     assert store.conversations("default") == []
+
+
+def test_usage_logged_before_costs_existed_stays_unknown(tmp_path):
+    """Rows from before migration 4 have no price on record: their cost is unknown, not 0."""
+    from byok_cli.usage import summary, totals
+
+    path = tmp_path / DB_NAME
+    conn = sqlite3.connect(path)
+    for step in MIGRATIONS[:3]:
+        conn.executescript(step)
+    conn.executemany("INSERT INTO usage (at, profile, provider, model, fallbacks, input_tokens, "
+                     "output_tokens, code) VALUES (?, 'default', 'openai', 'gpt-4o', '', 10, 5, ?)",
+                     [(86400 * 10 + 5, "OK"), (86400 * 10 + 9, "OK"), (86400 * 10 + 20, "NO_KEY")])
+    conn.execute("INSERT INTO usage_daily (profile, provider, model, day, requests, errors, "
+                 "input_tokens, output_tokens) VALUES ('default', 'openai', 'gpt-4o', 10, 3, 1, "
+                 "30, 15)")
+    conn.execute("PRAGMA user_version = 3")
+    conn.commit()
+    conn.close()
+    store = Store(tmp_path)
+    rows = summary(store, "default", None)
+    assert rows[0]["cost_usd"] is None and rows[0]["cost_unknown_requests"] == 2
+    store.rebuild_usage_rollups()
+    assert totals(summary(store, "default", None))["cost_unknown_requests"] == 2

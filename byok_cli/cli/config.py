@@ -19,11 +19,13 @@ SETTINGS = {
     "openai.base_url": "openai_base_url",
     "anthropic.base_url": "anthropic_base_url",
     "logging": "logging",
+    "show-cost": "show_cost",
+    "allow-unpriced": "allow_unpriced",
     "openai.send_env_key": "openai_send_env_key",
     "anthropic.send_env_key": "anthropic_send_env_key",
 }
-# Settings whose value is on or off.
-SWITCHES = ("logging", "openai_send_env_key", "anthropic_send_env_key")
+ON_OFF = {"logging", "show_cost", "allow_unpriced", "openai_send_env_key",
+          "anthropic_send_env_key"}
 
 
 def _column(name: str) -> str:
@@ -43,7 +45,7 @@ def _check(name: str, column: str, value: str) -> str | None:
             raise ByokError(Code.USAGE, f"preferred-provider must be openai, anthropic or system, "
                             f"not {value!r}")
         return value
-    if column in SWITCHES:
+    if column in ON_OFF:
         if value not in ("on", "off"):
             raise ByokError(Code.USAGE, f"{name} must be on or off, not {value!r}")
         return value

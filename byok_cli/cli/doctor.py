@@ -1,4 +1,5 @@
-"""`byok doctor`: check keyring, database, keys, base URLs and environment; say what to fix."""
+"""`byok doctor`: check keyring, database, keys, base URLs, environment, price data and the
+models in use; say what to fix."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from . import output
 from .root import single, state
 
 KEY_AGE_WARN_DAYS = 180
+STALE_DAYS = 30  # price data older than this, or a model in use retiring within it, is flagged
 
 
 class Report:
@@ -130,9 +132,57 @@ def _check_base_urls(st, r: Report) -> None:
             r.add(label, "ok", where)
 
 
+def _models_in_use(st) -> set[tuple[str, str]]:
+    """The profile's chosen or default model of each provider, and those used in 30 days."""
+    from ..catalog import load
+    from ..keys import PROVIDERS
+    from ..store import DAY
+
+    cat, settings = load(), st.store.settings(st.profile)
+    used = {(p, settings.get(f"{p}_model") or cat.default(p)) for p in PROVIDERS}
+    since = int(dt.datetime.now(dt.timezone.utc).timestamp() // DAY) - 30
+    used |= set(st.store.conn.execute(
+        "SELECT DISTINCT provider, model FROM usage_daily WHERE profile = ? AND day >= ? "
+        "AND requests > errors", (st.profile, since)))
+    return used
+
+
+def _check_catalogue(st, r: Report, data=None) -> None:
+    from ..catalog import load
+    from ..catalog_sync import history
+    from ..prices import load as load_prices
+    from .models import describe
+
+    data = data or load_prices(st.store.home)
+    if data.age_days() > STALE_DAYS:
+        r.add("price data", "warn", describe(data), "refresh it with `byok models sync`")
+    else:
+        r.add("price data", "ok", describe(data))
+    last = history(st.store, 1)
+    if last and last[0]["outcome"] != "ok":
+        r.add("last sync", "warn", f"{last[0]['at']}: {last[0]['outcome']}",
+              "check the source, then `byok models sync` again")
+    today = dt.date.today()
+    soon = today + dt.timedelta(days=STALE_DAYS)
+    cat = load()
+    for provider, model in sorted(_models_in_use(st)):
+        known, info = cat.get(model), data.info(provider, model)
+        ends = (known.end_of_life if known else None) or (info.retires if info else None)
+        label = f"model {provider}/{model}"
+        if ends and ends <= today:
+            r.add(label, "warn", f"retired on {ends}", "choose another with `byok models default`")
+        elif ends and ends <= soon:
+            r.add(label, "warn", f"retires on {ends}, within {STALE_DAYS} days",
+                  "choose another with `byok models default`")
+        elif known and known.is_deprecated(today):
+            r.add(label, "warn", f"deprecated since {known.deprecated}"
+                  + (f", retires {ends}" if ends else ""), "plan a move to a newer model")
+
+
 def doctor(ctx: typer.Context,
            as_json: bool = typer.Option(False, "--json", help="Print a JSON array.")) -> None:
-    """Check the keyring, database, keys, base URLs and environment, and say what to fix.
+    """Check the keyring, database, keys, base URLs, environment, price data (age, last sync)
+    and the models in use (deprecated, or retiring within 30 days), and say what to fix.
 
     Example:
 
@@ -140,7 +190,8 @@ def doctor(ctx: typer.Context,
     """
     st = state(ctx)
     report = Report()
-    for check in (_check_database, _check_keyring, _check_keys, _check_base_urls):
+    for check in (_check_database, _check_keyring, _check_keys, _check_base_urls,
+                  _check_catalogue):
         check(st, report)
     if as_json:
         output.emit_json(report.rows)

@@ -1,9 +1,10 @@
-"""`byok models list | default`."""
+"""`byok models list | show | sync | default`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 import time
 from typing import Optional
 
@@ -67,9 +68,14 @@ def list_models(
                                            autocompletion=complete.providers),
     remote: bool = typer.Option(False, "--remote", help="Ask the provider for its live list."),
     refresh: bool = typer.Option(False, "--refresh", help="With --remote: bypass the cache."),
+    every: bool = typer.Option(False, "--all",
+                               help="Also every chat model the price data knows."),
+    wide: bool = typer.Option(False, "--wide",
+                              help="Also cached-input price, output limit, aliases."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:
-    """List the models byok knows, whether you can use each now, and through which key.
+    """List the models byok knows, whether you can use each now and through which key, their
+    context window and price (USD per million tokens, input/output).
 
     Examples:
 
@@ -77,8 +83,11 @@ def list_models(
 
       byok models list --provider anthropic --remote --json
     """
+    from ..prices import load as load_prices
+
     st = state(ctx)
     cat = load()
+    data = load_prices(st.store.home)
     providers = (check_provider(provider),) if provider else PROVIDERS
     settings = st.store.settings(st.profile)
     sources = _key_sources(st)
@@ -106,12 +115,16 @@ def list_models(
                 "in_catalog": True, "listed_by_provider": None if live is None else m.id in live})
         for mid, m in (live or {}).items():
             if cat.get(mid) is None:
-                rows.append({"provider": p, "id": mid, "name": m.get("name") or mid,
-                             "description": "not in byok's catalogue", "aliases": [],
-                             "available": True, "key_source": sources.get(p),
-                             "default": mid == effective_default, "deprecated": False,
-                             "retired": False, "end_of_life": None, "in_catalog": False,
-                             "listed_by_provider": True})
+                rows.append(_uncatalogued(p, mid, m.get("name") or mid, sources, True,
+                                          mid == effective_default, today))
+        if every:
+            seen = {r["id"] for r in rows if r["provider"] == p}
+            rows += [_uncatalogued(p, info.id, info.id, sources, None, False, today)
+                     for info in data.all(p) if info.id not in seen]
+    for r in rows:
+        info = data.info(r["provider"], r["id"])
+        r.update(_limits(info, data))
+    output.info(f"prices: {describe(data)}")
     if as_json:
         output.emit_json(rows)
         return
@@ -123,11 +136,134 @@ def list_models(
             return f"deprecated, ends {r['end_of_life']}"
         return "" if r["in_catalog"] else "not in catalogue"
 
-    output.table(
-        ["provider", "model", "default", "available", "key", "aliases", "status", "description"],
-        [[r["provider"], r["id"], "*" if r["default"] else "", "yes" if r["available"] else "no",
-          r["key_source"] or "-", ",".join(r["aliases"]), status(r), r["description"]]
-         for r in rows])
+    headers = ["provider", "model", "default", "available", "key", "context", "$/M in/out",
+               "status"]
+    extra = ["$/M cached", "max out", "aliases", "description"] if wide else []
+    output.table(headers + extra, [
+        [r["provider"], r["id"], "*" if r["default"] else "", "yes" if r["available"] else "no",
+         r["key_source"] or "-", _tokens(r["context_window"]),
+         f"{_per_m(r['input_per_mtok'])}/{_per_m(r['output_per_mtok'])}", status(r)]
+        + ([_per_m(r["cached_input_per_mtok"]), _tokens(r["max_output_tokens"]),
+            ",".join(r["aliases"]), r["description"]] if wide else [])
+        for r in rows])
+
+
+def _uncatalogued(provider: str, mid: str, name: str, sources: dict,
+                  listed: bool | None, default: bool, today: dt.date) -> dict:
+    return {"provider": provider, "id": mid, "name": name,
+            "description": "not in byok's catalogue", "aliases": [],
+            "available": provider in sources, "key_source": sources.get(provider),
+            "default": default, "deprecated": False, "retired": False, "end_of_life": None,
+            "in_catalog": False, "listed_by_provider": listed}
+
+
+def _limits(info, data) -> dict:
+    from ..prices import ModelInfo
+
+    blank = ModelInfo("", "", None, None, None, None).to_dict()
+    fields = info.to_dict() if info else blank
+    fields["price_date"] = data.source["taken"][:10] if info and info.price else None
+    return fields
+
+
+def describe(data) -> str:
+    """Where the price data comes from and how old it is, in a line."""
+    src = data.source
+    where = (f"synced from {src['url']}" if src.get("kind") == "sync"
+             else f"byok's snapshot of LiteLLM {src.get('version', '')}".rstrip())
+    age = data.age_days()
+    return f"{where}, taken {src['taken'][:10]} ({age} day{'s' if age != 1 else ''} old)"
+
+
+def _tokens(n: int | None) -> str:
+    if not n:
+        return "-"
+    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else (
+        f"{n // 1000}k" if n % 1000 == 0 else str(n))
+
+
+def _per_m(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+@app.command("show")
+def show_model(
+    ctx: typer.Context,
+    model: str = typer.Argument(..., help="Model id or alias.", autocompletion=complete.models),
+    provider: Optional[str] = typer.Option(None, "--provider", "-p",
+                                           autocompletion=complete.providers),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
+) -> None:
+    """Everything byok knows about one model: catalogue entry, limits, prices and their date.
+
+    Examples:
+
+      byok models show sonnet
+
+      byok models show gpt-4o --json
+    """
+    from ..prices import load as load_prices
+
+    st = state(ctx)
+    cat = load()
+    data = load_prices(st.store.home)
+    prov, model_id = cat.resolve(model, check_provider(provider) if provider else None)
+    known, info = cat.get(model_id), data.info(prov, model_id)
+    if known is None and info is None:
+        raise ByokError(Code.MODEL_NOT_FOUND, f"byok knows nothing of {prov} model {model_id!r}",
+                        hint="see `byok models list --all`, or `byok models sync`")
+    today = dt.date.today()
+    settings = st.store.settings(st.profile)
+    row = {"provider": prov, "id": model_id, "name": known.name if known else model_id,
+           "description": known.description if known else "not in byok's catalogue",
+           "aliases": list(known.aliases) if known else [], "in_catalog": known is not None,
+           "default": model_id == cat.resolve(settings.get(f"{prov}_model")
+                                              or cat.default(prov), prov)[1],
+           "deprecated": known.deprecated.isoformat() if known and known.deprecated else None,
+           "end_of_life": known.end_of_life.isoformat() if known and known.end_of_life else None,
+           "retired": bool(known and known.is_retired(today)),
+           "key_source": _key_sources(st).get(prov), **_limits(info, data),
+           "price_source": data.source}
+    if as_json:
+        output.emit_json(row)
+        return
+    for name, value in row.items():
+        if name == "price_source":
+            value = describe(data)
+        elif name == "price_tiers":
+            value = "; ".join(f"above {t['above_input_tokens']} input tokens: "
+                              f"{t['input_per_mtok']:g}/{t['output_per_mtok']:g}"
+                              for t in value) or None
+        elif isinstance(value, list):
+            value = ", ".join(value) or None
+        elif isinstance(value, bool):
+            value = "yes" if value else "no"
+        sys.stdout.write(f"{name.replace('_', ' ')}: {'-' if value is None else value}\n")
+
+
+@app.command("sync")
+def sync_models(
+    ctx: typer.Context,
+    url: Optional[str] = typer.Option(None, "--url", help="Where to fetch LiteLLM's "
+                                      "model_prices_and_context_window.json (default: "
+                                      "BYOK_CATALOG_URL, else LiteLLM's GitHub)."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
+) -> None:
+    """Refresh context windows and prices from LiteLLM's public map, if it passes the sanity
+    checks (not empty, not much smaller, keeps most priced models); else keep the old data.
+
+    Example:
+
+      byok models sync
+    """
+    from ..catalog_sync import sync
+
+    st = state(ctx)
+    done = sync(st.store, url)
+    if as_json:
+        output.emit_json(done._asdict())
+        return
+    output.info(f"synced {done.models} models from {done.url} (had {done.before})")
 
 
 @app.command("default")

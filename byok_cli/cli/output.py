@@ -83,6 +83,13 @@ def stdout_is_tty() -> bool:
         return False
 
 
+def stderr_is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def colour_allowed(stream=sys.stderr) -> bool:
     if os.environ.get("NO_COLOR"):
         return False

@@ -84,7 +84,7 @@ def _fast_params(command, help_names: list[str]) -> None:
 # load the key, models and config commands, and `byok key list` need not load `run`.
 COMMANDS = {"run": "run", "chat": "chat", "key": "key", "models": "models",
             "config": "config", "history": "history", "usage": "usage", "exec": "exec",
-            "vault": "vault", "doctor": "doctor"}
+            "vault": "vault", "doctor": "doctor", "budget": "budget"}
 
 
 class ByokGroup(TyperGroup):

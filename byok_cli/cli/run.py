@@ -38,6 +38,9 @@ def run(
                                       help="Continue conversation ID."),
     no_log: bool = typer.Option(False, "--no-log",
                                 help="Keep this prompt and answer out of the history."),
+    cost: bool = typer.Option(False, "--cost", help="Show what the answer cost, on stderr."),
+    allow_unpriced: bool = typer.Option(False, "--allow-unpriced",
+                                        help="Send to a model of unknown price under a budget."),
 ) -> None:
     """Send a prompt and stream the answer to stdout.
 

@@ -82,7 +82,8 @@ def effort_level(given: str | None) -> str | None:
 def run(st: State, *, prompt: list[str] | None, system: str | None, model: str | None,
         provider: str | None, max_tokens: int | None, temperature: float | None,
         effort: str | None, base_url: str | None, no_stream: bool, as_json: bool,
-        explain: bool, no_fallback: bool, cont: bool, cid: int | None, no_log: bool) -> None:
+        explain: bool, no_fallback: bool, cont: bool, cid: int | None, no_log: bool,
+        cost: bool = False, allow_unpriced: bool = False) -> None:
     """Send a prompt and stream the answer to stdout (the parameters are `byok run`'s)."""
     from ..ask import AskOptions, ask, find_conversation, make_plan
     from ..keys import check_provider
@@ -98,7 +99,8 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
     text = build_prompt(prompt or [])
     options = AskOptions(model=model, provider=prov, system=system, max_tokens=max_tokens,
                          temperature=temperature, effort=effort, base_url=base_url,
-                         stream=not no_stream, fallback=not no_fallback, log=not no_log)
+                         stream=not no_stream, fallback=not no_fallback, log=not no_log,
+                         allow_unpriced=True if allow_unpriced else None)
     printer = output.Printer(quiet=as_json)
     try:
         result = ask(st.keychain, text, options, conversation_id=conversation,
@@ -118,3 +120,19 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
                           "conversation_id": result.conversation_id})
     else:
         printer.end()
+    if cost or (output.stderr_is_tty()
+                and st.store.settings(st.profile).get("show_cost") == "on"):
+        output.info(cost_line(result.outcome))
+
+
+def cost_line(outcome) -> str:
+    """What one answer cost, for stderr."""
+    tokens = f"{outcome.input_tokens or 0} in / {outcome.output_tokens or 0} out tokens"
+    where = f"{outcome.provider}/{outcome.model}"
+    if outcome.cost_micros is None:
+        why = ("the provider reported no token counts" if outcome.input_tokens is None
+               else "no price is known for it")
+        return f"cost: unknown ({where}: {why})"
+    from ..budget import dollars
+
+    return f"cost: {dollars(outcome.cost_micros)} ({where}, {tokens})"

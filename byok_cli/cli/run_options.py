@@ -24,7 +24,9 @@ OPTIONS = {'--system': ('system', 'text', None, None),
  '--continue': ('cont', 'flag', None, None),
  '-c': ('cont', 'flag', None, None),
  '--cid': ('cid', 'int', 1, 9223372036854775807),
- '--no-log': ('no_log', 'flag', None, None)}
+ '--no-log': ('no_log', 'flag', None, None),
+ '--cost': ('cost', 'flag', None, None),
+ '--allow-unpriced': ('allow_unpriced', 'flag', None, None)}
 ARGUMENT = 'prompt'
 DEFAULTS = {'prompt': (),
  'system': None,
@@ -40,4 +42,6 @@ DEFAULTS = {'prompt': (),
  'no_fallback': False,
  'cont': False,
  'cid': None,
- 'no_log': False}
+ 'no_log': False,
+ 'cost': False,
+ 'allow_unpriced': False}

@@ -2,12 +2,13 @@
 
 :class:`Store` is the database (``db``) with the queries of each concern mixed in: keys and
 master keys (``keys``), profiles and settings (``settings``), conversations
-(``conversations``), the usage log (``usage``) and the log of keys handed to other
-programs (``handoffs``).
+(``conversations``), the usage log (``usage``), budgets (``budgets``) and the log of keys
+handed to other programs (``handoffs``).
 """
 
 from __future__ import annotations
 
+from .budgets import Budget, BudgetTables, Standing
 from .conversations import Conversation, ConversationTables, Message
 from .db import DB_NAME, MIGRATIONS, SCHEMA_VERSION, Database, data_dir, file_mode, now
 from .handoffs import Handoff, HandoffSummary, HandoffTables
@@ -17,10 +18,11 @@ from .usage import DAY, UsageRow, UsageTables, bucket, bucket_sql
 
 
 class Store(Database, SettingsTables, KeyTables, ConversationTables, UsageTables,
-            HandoffTables):
+            BudgetTables, HandoffTables):
     """The byok database. Opening it creates or migrates it; never alters a newer one."""
 
 
-__all__ = ["DAY", "DB_NAME", "MIGRATIONS", "SCHEMA_VERSION", "SETTING_COLUMNS", "Conversation",
-           "Handoff", "HandoffSummary", "Message", "Store", "StoredKey", "UsageRow", "bucket",
+__all__ = ["DAY", "DB_NAME", "MIGRATIONS", "SCHEMA_VERSION", "SETTING_COLUMNS", "Budget",
+           "Conversation", "Handoff", "HandoffSummary", "Message", "Standing", "Store",
+           "StoredKey", "UsageRow", "bucket",
            "bucket_sql", "data_dir", "file_mode", "now"]

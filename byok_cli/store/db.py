@@ -138,7 +138,47 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX handoffs_profile_at ON handoffs(profile, at);
     """,
-    # 4: whether a provider's environment key may go to the profile's base URL
+    # 4: what requests cost (micro-dollars at the price in force; NULL when unknown), budgets
+    # and the reservations that hold their room while a request is in flight; each price sync
+    """
+    ALTER TABLE usage ADD COLUMN cached_input_tokens INTEGER;
+    ALTER TABLE usage ADD COLUMN cost_micros INTEGER;
+    ALTER TABLE usage_daily ADD COLUMN cost_micros INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE usage_daily ADD COLUMN cost_unknown INTEGER NOT NULL DEFAULT 0;
+    UPDATE usage_daily SET cost_unknown = requests - errors;
+    ALTER TABLE profiles ADD COLUMN show_cost TEXT NOT NULL DEFAULT 'off'
+        CHECK (show_cost IN ('on', 'off'));
+    ALTER TABLE profiles ADD COLUMN allow_unpriced TEXT NOT NULL DEFAULT 'off'
+        CHECK (allow_unpriced IN ('on', 'off'));
+    CREATE TABLE budgets (
+        profile      TEXT NOT NULL,
+        scope        TEXT NOT NULL CHECK (scope IN ('profile', 'provider', 'key')),
+        name         TEXT NOT NULL DEFAULT '',
+        period       TEXT NOT NULL CHECK (period IN ('day', 'week', 'month')),
+        limit_micros INTEGER NOT NULL CHECK (limit_micros > 0),
+        created_at   TEXT NOT NULL,
+        PRIMARY KEY (profile, scope, name, period)
+    );
+    CREATE TABLE budget_holds (
+        id         INTEGER PRIMARY KEY,
+        profile    TEXT NOT NULL,
+        provider   TEXT NOT NULL,
+        key_name   TEXT,
+        micros     INTEGER NOT NULL,
+        at         REAL NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE INDEX budget_holds_profile ON budget_holds(profile, at);
+    CREATE TABLE catalog_syncs (
+        id      INTEGER PRIMARY KEY,
+        at      TEXT NOT NULL,
+        url     TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        models  INTEGER,
+        sha256  TEXT
+    );
+    """,
+    # 5: whether a provider's environment key may go to the profile's base URL
     """
     ALTER TABLE profiles ADD COLUMN openai_send_env_key TEXT NOT NULL DEFAULT 'off'
         CHECK (openai_send_env_key IN ('on', 'off'));

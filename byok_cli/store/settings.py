@@ -7,8 +7,8 @@ import sqlite3
 from .db import now
 
 SETTING_COLUMNS = ("preferred_provider", "openai_model", "anthropic_model",
-                   "openai_base_url", "anthropic_base_url", "logging",
-                   "openai_send_env_key", "anthropic_send_env_key")
+                   "openai_base_url", "anthropic_base_url", "logging", "show_cost",
+                   "allow_unpriced", "openai_send_env_key", "anthropic_send_env_key")
 
 
 class SettingsTables:
@@ -24,7 +24,8 @@ class SettingsTables:
             f"SELECT {', '.join(SETTING_COLUMNS)}, created_at, updated_at FROM profiles "
             "WHERE name = ?", (profile,)).fetchone()
         if row is None:
-            defaults = {"preferred_provider": "system", "logging": "on"}
+            defaults = {"preferred_provider": "system", "logging": "on", "show_cost": "off",
+                        "allow_unpriced": "off"}
             return {c: defaults.get(c) for c in SETTING_COLUMNS}
         names = SETTING_COLUMNS + ("created_at", "updated_at")
         return dict(zip(names, row))

@@ -21,26 +21,35 @@ class UsageRow(NamedTuple):
     ttft_ms: int | None
     latency_ms: int | None
     code: str               # 'OK' or an error code
+    cached_input_tokens: int | None = None  # of input_tokens, those billed at the cached rate
+    cost_micros: int | None = None          # USD 10^-6 at the price then; None: not known
 
 
 class UsageTables:
-    def record_usage(self, row: UsageRow) -> None:
-        """One request: its raw row, and the daily roll-ups `byok usage` reads."""
+    def record_usage(self, row: UsageRow, hold_id: int | None = None) -> None:
+        """One request: its raw row, and the daily roll-ups `byok usage` and budgets read. The
+        budget reservation ``hold_id`` gives way to the actual cost in the same transaction."""
         day = int(row.at // DAY)
         errors, fell_back = int(row.code != "OK"), int(bool(row.fallbacks))
+        unknown = int(row.code == "OK" and row.cost_micros is None)
         key = (row.profile, row.provider, row.model, day)
         with self.transaction() as conn:
-            conn.execute("INSERT INTO usage (at, profile, provider, model, key_source, fallbacks, "
-                         "input_tokens, output_tokens, ttft_ms, latency_ms, code) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            conn.execute(f"INSERT INTO usage ({', '.join(UsageRow._fields)}) "
+                         f"VALUES ({', '.join('?' * len(row))})", row)
             conn.execute(
                 "INSERT INTO usage_daily (profile, provider, model, day, requests, errors, "
-                "fallbacks, input_tokens, output_tokens) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?) "
+                "fallbacks, input_tokens, output_tokens, cost_micros, cost_unknown) "
+                "VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT DO UPDATE SET requests = requests + 1, errors = errors + excluded.errors, "
                 "fallbacks = fallbacks + excluded.fallbacks, "
                 "input_tokens = input_tokens + excluded.input_tokens, "
-                "output_tokens = output_tokens + excluded.output_tokens",
-                (*key, errors, fell_back, row.input_tokens or 0, row.output_tokens or 0))
+                "output_tokens = output_tokens + excluded.output_tokens, "
+                "cost_micros = cost_micros + excluded.cost_micros, "
+                "cost_unknown = cost_unknown + excluded.cost_unknown",
+                (*key, errors, fell_back, row.input_tokens or 0, row.output_tokens or 0,
+                 row.cost_micros or 0, unknown))
+            if hold_id is not None:
+                conn.execute("DELETE FROM budget_holds WHERE id = ?", (hold_id,))
             for metric, ms in (("ttft", row.ttft_ms), ("total", row.latency_ms)):
                 if ms is not None:
                     conn.execute("INSERT INTO usage_buckets VALUES (?, ?, ?, ?, ?, ?, 1) "
@@ -55,7 +64,8 @@ class UsageTables:
             conn.execute(
                 f"INSERT INTO usage_daily SELECT profile, provider, model, CAST(at / {DAY} AS INT), "
                 "COUNT(*), SUM(code != 'OK'), SUM(fallbacks != ''), "
-                "TOTAL(input_tokens), TOTAL(output_tokens) FROM usage "
+                "TOTAL(input_tokens), TOTAL(output_tokens), SUM(IFNULL(cost_micros, 0)), "
+                "SUM(code = 'OK' AND cost_micros IS NULL) FROM usage "
                 f"GROUP BY profile, provider, model, CAST(at / {DAY} AS INT)")
             for metric, column in (("ttft", "ttft_ms"), ("total", "latency_ms")):
                 conn.execute(
@@ -65,17 +75,20 @@ class UsageTables:
                     f"GROUP BY 1, 2, 3, 4, 6")
 
     def usage_totals(self, profile: str, since: float | None, provider: str | None) -> list[tuple]:
-        """(provider, model, requests, errors, fallbacks, input, output) per provider and model.
+        """(provider, model, requests, errors, fallbacks, input, output, cost in micro-dollars,
+        successful requests of unknown cost) per provider and model.
 
         Whole days come from the roll-ups; the first, partial day from the raw rows.
         """
         where, whole, raw = self._usage_window(profile, since, provider)
         sql = (
-            "SELECT provider, model, SUM(r), SUM(e), SUM(f), SUM(i), SUM(o) FROM ("
+            "SELECT provider, model, SUM(r), SUM(e), SUM(f), SUM(i), SUM(o), SUM(c), SUM(u) FROM ("
             " SELECT provider, model, requests r, errors e, fallbacks f, input_tokens i, "
-            " output_tokens o FROM usage_daily WHERE profile = ? AND day > ?" + where +
+            " output_tokens o, cost_micros c, cost_unknown u FROM usage_daily "
+            " WHERE profile = ? AND day > ?" + where +
             " UNION ALL SELECT provider, model, 1, code != 'OK', fallbacks != '', "
-            " IFNULL(input_tokens, 0), IFNULL(output_tokens, 0) FROM usage "
+            " IFNULL(input_tokens, 0), IFNULL(output_tokens, 0), IFNULL(cost_micros, 0), "
+            " code = 'OK' AND cost_micros IS NULL FROM usage "
             " WHERE profile = ? AND at >= ? AND at < ?" + where +
             ") GROUP BY provider, model ORDER BY provider, model")
         return list(self.conn.execute(sql, whole + raw))

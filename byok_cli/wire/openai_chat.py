@@ -123,6 +123,9 @@ def _usage(data: dict, result: ChatResult) -> None:
             result.input_tokens = usage["prompt_tokens"]
         if isinstance(usage.get("completion_tokens"), int):
             result.output_tokens = usage["completion_tokens"]
+        details = usage.get("prompt_tokens_details")
+        if isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
+            result.cached_input_tokens = details["cached_tokens"]  # priced at the cached rate
 
 
 def _content(value: Any) -> str:

@@ -46,6 +46,7 @@ class ChatResult:
     text_parts: list[str] = field(default_factory=list)
     input_tokens: int | None = None
     output_tokens: int | None = None
+    cached_input_tokens: int | None = None  # of input_tokens, those billed at the cached rate
     finish_reason: str | None = None
 
     @property

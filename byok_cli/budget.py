@@ -1,0 +1,144 @@
+"""Budget policy: periods, worst-case estimates, and the decision to send or refuse.
+
+Periods are calendar periods in UTC, like the providers' own billing: a day starts at 00:00
+UTC, a week on Monday 00:00 UTC (ISO weeks), a month on the 1st at 00:00 UTC. UTC also keeps
+a period the same for every process and machine, whatever their time zone or daylight saving.
+
+Before a request is sent its worst-case cost is held against every budget that applies:
+
+- input tokens: at most one per byte of the UTF-8 text of the system prompt and messages
+  (byte-level BPE tokenizers, as OpenAI's and Anthropic's are, never make more tokens than
+  bytes), plus 8 per message and 8 for the reply's priming, and never more than the model's
+  context window;
+- output tokens: ``--max-tokens``, else the model's maximum output (else its context window,
+  else 128,000);
+- at the model's price, with the long-prompt tier where the estimate reaches it.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import time
+from typing import Iterable, NamedTuple
+
+from .errors import ByokError, Code
+from .store import Budget, Standing, Store
+
+PERIODS = ("day", "week", "month")
+HOLD_SECONDS = 3600.0   # a hold a crashed process left behind stops counting after this
+WARN_AT = 0.8
+PER_MESSAGE = 8
+UNKNOWN_OUTPUT = 128_000
+_UTC = dt.timezone.utc
+
+
+def period_start(period: str, at: float) -> float:
+    day = dt.datetime.fromtimestamp(at, _UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "week":
+        day -= dt.timedelta(days=day.weekday())
+    elif period == "month":
+        day = day.replace(day=1)
+    return day.timestamp()
+
+
+def period_end(period: str, at: float) -> float:
+    start = dt.datetime.fromtimestamp(period_start(period, at), _UTC)
+    if period == "day":
+        return (start + dt.timedelta(days=1)).timestamp()
+    if period == "week":
+        return (start + dt.timedelta(days=7)).timestamp()
+    days = calendar.monthrange(start.year, start.month)[1]
+    return (start + dt.timedelta(days=days)).timestamp()
+
+
+def estimate_input_tokens(system: str | None, messages: Iterable[dict]) -> int:
+    total, count = len((system or "").encode("utf-8")), 1
+    for m in messages:
+        total += len(str(m.get("content", "")).encode("utf-8"))
+        count += 1
+    return total + PER_MESSAGE * (count + 1)
+
+
+def worst_case(info, system: str | None, messages: list[dict], max_tokens: int | None
+               ) -> tuple[int, int]:
+    """(input, output) tokens a request can at most be billed for."""
+    tokens_in = estimate_input_tokens(system, messages)
+    if info.context_window:
+        tokens_in = min(tokens_in, info.context_window)
+    out = max_tokens or info.max_output or info.context_window or UNKNOWN_OUTPUT
+    return tokens_in, out
+
+
+def applicable(budgets: list[Budget], provider: str, key_name: str | None) -> list[Budget]:
+    return [b for b in budgets if b.scope == "profile"
+            or (b.scope == "provider" and b.name == provider)
+            or (b.scope == "key" and key_name is not None and b.name == key_name)]
+
+
+def dollars(micros: int) -> str:
+    """Micro-dollars as $1.50, $0.095 or $0.000263: exact, at least two decimals."""
+    whole, frac = divmod(micros, 1_000_000)
+    return f"${whole:,}.{f'{frac:06d}'.rstrip('0').ljust(2, '0')}"
+
+
+def resets(period: str, at: float) -> str:
+    end = dt.datetime.fromtimestamp(period_end(period, at), _UTC)
+    return end.strftime("%Y-%m-%d %H:%M UTC")
+
+
+class Hold(NamedTuple):
+    id: int | None        # None: nothing was held (an unpriced model allowed through)
+    micros: int | None
+    warnings: list[str]
+
+
+def reserve(store: Store, profile: str, budgets: list[Budget], provider: str, model: str,
+            key_name: str | None, info, system: str | None, messages: list[dict],
+            max_tokens: int | None, allow_unpriced: bool, at: float | None = None
+            ) -> Hold | None:
+    """Hold the request's worst-case cost against those of the profile's ``budgets`` that
+    apply (None if none do), or refuse with BUDGET_EXCEEDED."""
+    budgets = applicable(budgets, provider, key_name)
+    if not budgets:
+        return None
+    at = time.time() if at is None else at
+    label = ", ".join(f"{b.label} {b.period}" for b in budgets)
+    if info is None or info.price is None:
+        if allow_unpriced:
+            return Hold(None, None, [f"no price is known for {provider}/{model}: the {label} "
+                                     "budget cannot count this request"])
+        raise ByokError(Code.BUDGET_EXCEEDED,
+                        f"no price is known for {provider}/{model} and a budget applies "
+                        f"({label}); nothing was sent",
+                        hint="`byok models sync`, or allow it with --allow-unpriced",
+                        provider=provider)
+    tokens_in, tokens_out = worst_case(info, system, messages, max_tokens)
+    micros = info.price.cost_micros(tokens_in, tokens_out)
+    hold, standings = store.reserve(profile, provider, key_name, micros,
+                                    [(b, period_start(b.period, at)) for b in budgets],
+                                    at, HOLD_SECONDS)
+    if hold is None:
+        s = next(s for s in standings if not s.allows(micros))
+        raise _exceeded(s, micros, provider, at)
+    return Hold(hold, micros, [w for s in standings if (w := _near_limit(s))])
+
+
+def _exceeded(s: Standing, micros: int, provider: str, at: float) -> ByokError:
+    b = s.budget
+    held = f" (+{dollars(s.held)} held by requests in flight)" if s.held else ""
+    return ByokError(
+        Code.BUDGET_EXCEEDED,
+        f"{b.label} budget: {dollars(s.spent)} spent{held} of {dollars(b.limit_micros)} this "
+        f"{b.period}; this request may cost up to {dollars(micros)}; resets "
+        f"{resets(b.period, at)}; nothing was sent",
+        hint="lower --max-tokens, or change the budget with `byok budget set`",
+        provider=provider)
+
+
+def _near_limit(s: Standing) -> str | None:
+    used = s.spent + s.held
+    if used < WARN_AT * s.budget.limit_micros:
+        return None
+    return (f"{s.budget.label} budget: {dollars(used)} of {dollars(s.budget.limit_micros)} "
+            f"spent this {s.budget.period} ({100 * used // s.budget.limit_micros}%)")

@@ -1,0 +1,142 @@
+"""LiteLLM's ``model_prices_and_context_window.json`` reduced to what byok needs.
+
+Used by ``scripts/build_catalog.py`` (the bundled snapshot) and by ``byok models sync``
+(the copy in the data dir), so both hold the same shape:
+
+    {"source": {...}, "models": {provider: {model id: entry}}}
+
+where an entry has ``context`` and ``max_output`` (tokens), ``input``, ``output`` and
+``cached`` (USD per million tokens), ``retires`` (LiteLLM's ``deprecation_date``: the day the
+provider shuts the model down) and ``tiers`` ([threshold, input, output, cached] for prompts
+longer than threshold tokens). Fields LiteLLM does not give are left out.
+
+The sanity checks follow LiteLLM's own for its map (``GetModelCostMap.validate_model_cost_map``):
+a fetched map must be a non-empty object, hold at least a minimum of models and not have
+shrunk below half of the map it replaces; byok also refuses one that drops most of the models
+the current data prices.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+DEFAULT_URL = ("https://raw.githubusercontent.com/BerriAI/litellm/main/"
+               "model_prices_and_context_window.json")
+
+# LiteLLM's provider name -> byok's, for the providers byok knows (built-ins and presets).
+# LiteLLM prefixes all but OpenAI's and Anthropic's ids with its provider name.
+PROVIDERS = {
+    "openai": "openai", "anthropic": "anthropic", "openrouter": "openrouter", "groq": "groq",
+    "together_ai": "together", "deepseek": "deepseek", "mistral": "mistral",
+    "gemini": "gemini", "ollama": "ollama", "lm_studio": "lmstudio",
+}
+MODES = {"chat"}  # byok speaks chat completions and messages only
+
+MIN_MODELS = 50           # LiteLLM's MODEL_COST_MAP_MIN_MODEL_COUNT
+MAX_SHRINK = Decimal("0.5")  # LiteLLM's MODEL_COST_MAP_MAX_SHRINK_RATIO
+MAX_DROPPED = Decimal("0.5")  # byok's: at most half of the models priced now may go
+
+_TIER = re.compile(r"^input_cost_per_token_above_(\d+)k_tokens$")
+
+
+class SourceError(ValueError):
+    """The fetched map fails a sanity check; the message says which."""
+
+
+def per_million(value) -> Decimal | None:
+    """A LiteLLM per-token cost as USD per million tokens, exactly as written in the file."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        return None
+    amount = (Decimal(repr(value)) * 1_000_000).quantize(Decimal("0.000001"))
+    return amount.normalize() if amount else Decimal(0)
+
+
+def _number(value: Decimal | None):
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _tokens(value) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    return int(value)
+
+
+def _entry(raw: dict) -> dict:
+    out: dict = {}
+    for name, field in (("context", "max_input_tokens"), ("max_output", "max_output_tokens")):
+        if (n := _tokens(raw.get(field))) is not None:
+            out[name] = n
+    for name, field in (("input", "input_cost_per_token"), ("output", "output_cost_per_token"),
+                        ("cached", "cache_read_input_token_cost")):
+        if (p := per_million(raw.get(field))) is not None:
+            out[name] = _number(p)
+    date = raw.get("deprecation_date")
+    if isinstance(date, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
+        out["retires"] = date
+    tiers = []
+    for field in raw:
+        m = _TIER.match(field)
+        if not m:
+            continue
+        k = m.group(1) + "k_tokens"
+        prices = [per_million(raw.get(f)) for f in (
+            field, f"output_cost_per_token_above_{k}", f"cache_read_input_token_cost_above_{k}")]
+        if prices[0] is not None and prices[1] is not None:
+            tiers.append([int(m.group(1)) * 1000, *map(_number, prices)])
+    if tiers:
+        out["tiers"] = sorted(tiers)
+    return out
+
+
+def extract(litellm_map: object) -> dict[str, dict[str, dict]]:
+    """{byok provider: {model id: entry}} for the chat models of the providers byok knows."""
+    if not isinstance(litellm_map, dict):
+        raise SourceError("it is not a JSON object")
+    models: dict[str, dict[str, dict]] = {}
+    for key, raw in litellm_map.items():
+        if not isinstance(raw, dict) or raw.get("mode") not in MODES:
+            continue
+        provider = PROVIDERS.get(raw.get("litellm_provider"))  # type: ignore[arg-type]
+        if provider is None or not isinstance(key, str):
+            continue
+        prefix = raw["litellm_provider"] + "/"
+        model_id = key[len(prefix):] if key.startswith(prefix) else key
+        if "/" in model_id and provider in ("openai", "anthropic"):
+            continue  # a route through another service, not the provider's own id
+        entry = _entry(raw)
+        if entry:
+            models.setdefault(provider, {})[model_id] = entry
+    return {p: dict(sorted(ms.items())) for p, ms in sorted(models.items())}
+
+
+def count(models: dict[str, dict[str, dict]]) -> int:
+    return sum(len(ms) for ms in models.values())
+
+
+def priced(models: dict[str, dict[str, dict]]) -> set[tuple[str, str]]:
+    return {(p, m) for p, ms in models.items() for m, e in ms.items() if "input" in e}
+
+
+def check(litellm_map: object, current: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
+    """The extracted models of a fetched map, if it passes the sanity checks against the
+    ``current`` models; else SourceError."""
+    if not isinstance(litellm_map, dict) or not litellm_map:
+        raise SourceError("it is empty" if isinstance(litellm_map, dict)
+                          else "it is not a JSON object")
+    fresh = extract(litellm_map)
+    n, before = count(fresh), count(current)
+    if n < MIN_MODELS:
+        raise SourceError(f"it lists only {n} chat models of byok's providers "
+                          f"(at least {MIN_MODELS} expected)")
+    if before and n < before * MAX_SHRINK:
+        raise SourceError(f"it lists {n} models where the current data has {before}")
+    known = priced(current)
+    if known:
+        kept = known & priced(fresh)
+        if len(known) - len(kept) > len(known) * MAX_DROPPED:
+            raise SourceError(f"it drops {len(known) - len(kept)} of the {len(known)} models "
+                              "priced now")
+    return fresh

@@ -1,0 +1,144 @@
+"""What a model can take and what it costs: context window, output limit, prices.
+
+The data is the copy ``byok models sync`` last wrote to the data dir (``prices.json``), or
+else the snapshot bundled with byok (``data/prices.json``, built by
+``scripts/build_catalog.py`` from LiteLLM's map). It is read only when a price or a limit is
+needed, never on `byok run`'s way to the first token.
+
+Prices are held as integers, in micro-dollars per million tokens, and costs as integer
+micro-dollars (USD 10^-6) rounded up per request: no float drift, no Decimal import on the
+way, and sums of stored costs are exact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from pathlib import Path
+from typing import NamedTuple
+
+SNAPSHOT = Path(__file__).with_name("data") / "prices.json"
+SYNCED_NAME = "prices.json"  # in the data dir
+
+
+MICRO = 1_000_000
+
+
+class Price(NamedTuple):
+    """Micro-dollars per million tokens (USD 2.50 per million is 2_500_000). ``tiers``:
+    (threshold, input, output, cached) for prompts of more than ``threshold`` input tokens,
+    as some providers charge long prompts more."""
+
+    input: int
+    output: int
+    cached: int | None = None
+    tiers: tuple[tuple[int, int, int, int | None], ...] = ()
+
+    def for_prompt(self, input_tokens: int) -> "Price":
+        chosen = self
+        for threshold, i, o, c in self.tiers:
+            if input_tokens > threshold:
+                chosen = Price(i, o, c)
+        return chosen
+
+    def cost_micros(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> int:
+        """Micro-dollars, rounded up. ``input_tokens`` includes the cached ones."""
+        p = self.for_prompt(input_tokens)
+        cached = min(max(cached_tokens, 0), input_tokens) if p.cached is not None else 0
+        scaled = ((input_tokens - cached) * p.input + cached * (p.cached or 0)
+                  + output_tokens * p.output)
+        return -(-scaled // MICRO)
+
+
+class ModelInfo(NamedTuple):
+    provider: str
+    id: str
+    context_window: int | None
+    max_output: int | None
+    price: Price | None
+    retires: dt.date | None
+
+    def to_dict(self) -> dict:
+        p = self.price
+        return {"context_window": self.context_window, "max_output_tokens": self.max_output,
+                "input_per_mtok": usd(p.input) if p else None,
+                "output_per_mtok": usd(p.output) if p else None,
+                "cached_input_per_mtok": usd(p.cached) if p and p.cached is not None else None,
+                "price_tiers": [{"above_input_tokens": t, "input_per_mtok": usd(i),
+                                 "output_per_mtok": usd(o),
+                                 "cached_input_per_mtok": None if c is None else usd(c)}
+                                for t, i, o, c in p.tiers] if p else [],
+                "retires": self.retires.isoformat() if self.retires else None}
+
+
+def usd(micros: int | None) -> float | None:
+    """Micro-dollars as a JSON number of dollars: the nearest double to an amount with at most
+    six decimals prints as exactly those digits."""
+    return None if micros is None else micros / MICRO
+
+
+def _units(value) -> int | None:
+    """USD per million tokens (as the data files write it) in micro-dollars per million."""
+    return None if value is None else round(value * MICRO)
+
+
+def _info(provider: str, model: str, e: dict) -> ModelInfo:
+    price = None
+    if "input" in e and "output" in e:
+        tiers = tuple((int(t[0]), _units(t[1]), _units(t[2]), _units(t[3])) for t in e.get("tiers", ()))
+        price = Price(_units(e["input"]), _units(e["output"]), _units(e.get("cached")), tiers)
+    retires = e.get("retires")
+    return ModelInfo(provider, model, e.get("context"), e.get("max_output"), price,
+                     dt.date.fromisoformat(retires) if retires else None)
+
+
+class PriceData(NamedTuple):
+    models: dict[str, dict[str, dict]]
+    source: dict      # name, url, taken (date) or synced (time), version, kind
+    path: Path
+
+    def info(self, provider: str, model: str) -> ModelInfo | None:
+        entries = self.models.get(provider, {})
+        e = entries.get(model)
+        if e is None:
+            e = entries.get(model.lower())
+        return None if e is None else _info(provider, model, e)
+
+    def all(self, provider: str | None = None) -> list[ModelInfo]:
+        return [_info(p, m, e) for p, ms in self.models.items() if provider in (None, p)
+                for m, e in ms.items()]
+
+    @property
+    def taken(self) -> dt.date:
+        """The day these prices were taken from their source."""
+        return dt.date.fromisoformat(self.source["taken"][:10])
+
+    def age_days(self, today: dt.date | None = None) -> int:
+        return ((today or dt.datetime.now(dt.timezone.utc).date()) - self.taken).days
+
+
+def read(path: Path) -> PriceData:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data.get("models"), dict) or "taken" not in data.get("source", {}):
+        raise ValueError(f"{path} has no models or no date")
+    return PriceData(data["models"], data["source"], path)
+
+
+def snapshot() -> PriceData:
+    return read(SNAPSHOT)
+
+
+@functools.lru_cache(maxsize=4)
+def load(home: Path | None) -> PriceData:
+    """The synced copy in ``home`` if there is a readable one no older than the bundled
+    snapshot (a byok upgrade may bring newer data), else the snapshot."""
+    bundled = snapshot()
+    if home is not None:
+        try:
+            synced = read(Path(home) / SYNCED_NAME)
+        except (OSError, ValueError, KeyError, TypeError):
+            return bundled  # missing or damaged: the snapshot stands in
+        if synced.taken >= bundled.taken:
+            return synced
+    return bundled

@@ -1,0 +1,216 @@
+"""Budgets: periods (UTC) and their rollover, reservations before sending, refusals, the 80%
+warning, unpriced models, fallbacks, and parallel processes that must not overspend."""
+
+import datetime as dt
+import json
+import sqlite3
+import subprocess
+
+import pytest
+
+from byok_cli.budget import period_end, period_start, reserve
+from byok_cli.errors import ByokError, Code
+from byok_cli.prices import ModelInfo, Price
+from byok_cli.store import DB_NAME, Budget, Store, UsageRow
+from conftest import ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, openai_key
+from support.pricedata import write_synced
+
+UTC = dt.timezone.utc
+
+
+def ts(*args) -> float:
+    return dt.datetime(*args, tzinfo=UTC).timestamp()
+
+
+# --- periods ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("period,at,start,end", [
+    ("day", ts(2026, 12, 31, 23, 59, 59), ts(2026, 12, 31), ts(2027, 1, 1)),
+    ("day", ts(2027, 1, 1), ts(2027, 1, 1), ts(2027, 1, 2)),
+    ("week", ts(2026, 11, 29, 23, 59, 59), ts(2026, 11, 23), ts(2026, 11, 30)),  # a Sunday
+    ("week", ts(2026, 11, 30), ts(2026, 11, 30), ts(2026, 12, 7)),               # Monday 00:00
+    ("week", ts(2026, 12, 31, 12), ts(2026, 12, 28), ts(2027, 1, 4)),            # across years
+    ("month", ts(2028, 2, 29, 23), ts(2028, 2, 1), ts(2028, 3, 1)),              # leap year
+    ("month", ts(2026, 12, 15), ts(2026, 12, 1), ts(2027, 1, 1)),
+    ("month", ts(2027, 3, 28, 1, 30), ts(2027, 3, 1), ts(2027, 4, 1)),  # EU DST day: UTC holds
+])
+def test_periods_are_utc_calendar_periods(period, at, start, end):
+    assert (period_start(period, at), period_end(period, at)) == (start, end)
+
+
+PRICED = ModelInfo("openai", "gpt-4.1", 1_000_000, 1000, Price(0, 1_000_000_000), None)
+# $1000 per million output tokens: each output token costs $0.001, input is free
+
+
+def spend(store: Store, at: float, micros: int, provider: str = "openai") -> None:
+    store.record_usage(UsageRow(at, "default", provider, "gpt-4.1", "user", "", 1, 1, 1, 1,
+                                "OK", None, micros))
+
+
+def hold(store: Store, at: float, out_tokens: int = 10, provider: str = "openai"):
+    return reserve(store, "default", store.budgets("default"), provider, "gpt-4.1", None,
+                   PRICED, None, [{"role": "user", "content": ""}], out_tokens, False, at=at)
+
+
+@pytest.mark.parametrize("period,before,after", [
+    ("day", ts(2026, 11, 25, 23, 59, 59), ts(2026, 11, 26)),
+    ("week", ts(2026, 11, 29, 23, 59, 59), ts(2026, 11, 30)),
+    ("month", ts(2026, 11, 30, 23, 59, 59), ts(2026, 12, 1)),
+])
+def test_spending_rolls_over_at_the_period_boundary(in_process, period, before, after):
+    store = Store()
+    store.set_budget("default", Budget("profile", "", period, 100_000))  # $0.10
+    spend(store, before - 60, 95_000)
+    with pytest.raises(ByokError) as refused:
+        hold(store, before)  # $0.095 spent + up to $0.01 > $0.10
+    assert refused.value.code == Code.BUDGET_EXCEEDED
+    assert "$0.095 spent of $0.10 this " + period in refused.value.message
+    assert "resets " + dt.datetime.fromtimestamp(after, UTC).strftime("%Y-%m-%d 00:00 UTC") \
+        in refused.value.message
+    allowed = hold(store, after)  # a new period: nothing spent yet
+    assert allowed.id is not None and allowed.micros == 10_000  # 10 output tokens, input free
+    assert store.standing("default", store.budgets("default")[0], after, after).held == 10_000
+
+
+def test_holds_count_until_settled_or_expired(in_process):
+    store = Store()
+    store.set_budget("default", Budget("provider", "openai", "day", 45_000))
+    at = ts(2026, 11, 25, 12)
+    held = [hold(store, at + i) for i in range(4)]  # 4 x $0.01
+    with pytest.raises(ByokError):
+        hold(store, at + 5)
+    store.release_hold(held[0].id)
+    assert hold(store, at + 6).id is not None
+    assert hold(store, at + 3601 + 6, provider="anthropic") is None  # no budget applies
+    assert hold(store, at + 3600 + 7).id is not None  # the first holds expired after an hour
+    # a hold gives way to the actual cost in the transaction that records it
+    store.record_usage(UsageRow(at, "default", "openai", "gpt-4.1", "user", "", 1, 3, 1, 1,
+                                "OK", None, 3_000), hold_id=held[1].id)
+    s = store.standing("default", store.budgets("default")[0], ts(2026, 11, 25), at + 3700)
+    assert s.spent == 3_000 and s.held == 10_000  # only the hold made after the others expired
+
+
+# --- the CLI ---------------------------------------------------------------------------
+
+def test_budget_set_list_rm(byok_env):
+    assert byok_env.run("budget", "set", "--per", "month", "20").returncode == 0
+    assert byok_env.run("budget", "set", "-p", "anthropic", "--per", "day", "$2.50").returncode == 0
+    assert byok_env.run("budget", "set", "--per", "month", "25").returncode == 0  # changes it
+    rows = json.loads(byok_env.run("budget", "list", "--json").stdout)
+    assert [(r["scope"], r["name"], r["period"], r["limit_micros"]) for r in rows] == [
+        ("profile", None, "month", 25_000_000), ("provider", "anthropic", "day", 2_500_000)]
+    assert rows[0]["spent_usd"] == 0 and rows[0]["resets"].endswith("00:00 UTC")
+    assert "$25.00" in byok_env.run("budget", "list").stdout
+    assert byok_env.run("budget", "rm", "-p", "anthropic").returncode == 0
+    assert byok_env.run("budget", "rm", "-p", "anthropic").returncode == Code.USAGE.exit_status
+    assert len(json.loads(byok_env.run("budget", "list", "--json").stdout)) == 1
+
+
+@pytest.mark.parametrize("args", [
+    ["--per", "month", "0"], ["--per", "month", "--", "-1"], ["--per", "month", "nan"],
+    ["--per", "month", "inf"], ["--per", "month", "1.0000001"], ["--per", "month", "ten"],
+    ["--per", "year", "5"], ["5"], ["--key", "work", "--per", "day", "5"],
+    ["--key", "work", "-p", "openai", "--per", "day", "5"], ["-p", "nobody", "--per", "day", "5"],
+])
+def test_budget_set_refuses_bad_input(byok_env, args):
+    r = byok_env.run("budget", "set", *args)
+    assert r.returncode == Code.USAGE.exit_status, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def priced_home(env, **extra) -> None:
+    """gpt-6-luna at $0 input and $1000 per million output tokens: a run's worst case is exactly
+    its --max-tokens times $0.001, and the fake server's reply to "a b c" is 4 tokens."""
+    write_synced(env.home, {"openai": {"gpt-6-luna": {"context": 1_000_000, "max_output": 1000,
+                                                   "input": 0, "output": 1000}}, **extra})
+
+
+def test_a_run_over_budget_is_refused_before_sending(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    priced_home(byok_env)
+    byok_env.run("budget", "set", "--per", "day", "0.01")
+    ok = byok_env.run("run", "--json", "-m", "gpt-6-luna", "--max-tokens", "4", "a b c")
+    assert ok.returncode == 0 and json.loads(ok.stdout)["cost_usd"] == 0.004
+    sent = fake.seen_keys.get(OPENAI_GOOD, 0)
+    r = byok_env.run("run", "-m", "gpt-6-luna", "--max-tokens", "7", "a b c")  # 0.004 + 0.007
+    assert r.returncode == Code.BUDGET_EXCEEDED.exit_status == 16
+    assert r.stdout == "" and len(r.stderr.strip().splitlines()) == 1
+    assert "profile budget: $0.004 spent of $0.01 this day" in r.stderr
+    assert "may cost up to $0.007" in r.stderr and "resets" in r.stderr
+    assert fake.seen_keys.get(OPENAI_GOOD, 0) == sent  # nothing was sent
+    warned = byok_env.run("run", "-m", "gpt-6-luna", "--max-tokens", "5", "a b c")
+    assert warned.returncode == 0
+    more = byok_env.run("run", "-m", "gpt-6-luna", "--max-tokens", "1", "x")  # 0.008 of 0.01 spent
+    assert more.returncode == 0 and "warning: profile budget: $0.008 of $0.01" in more.stderr
+    holds = sqlite3.connect(byok_env.home / DB_NAME).execute(
+        "SELECT COUNT(*) FROM budget_holds").fetchone()[0]
+    assert holds == 0  # each hold gave way to the actual cost
+
+
+def test_a_failed_request_releases_its_hold(byok_env, fake):
+    byok_env.set_key("openai", openai_key("revoked"))
+    priced_home(byok_env)
+    byok_env.run("budget", "set", "--per", "day", "1")
+    r = byok_env.run("run", "-m", "gpt-6-luna", "--max-tokens", "4", "a b c")
+    assert r.returncode == Code.UNAUTHORIZED.exit_status
+    conn = sqlite3.connect(byok_env.home / DB_NAME)
+    assert conn.execute("SELECT COUNT(*) FROM budget_holds").fetchone()[0] == 0
+
+
+def test_unpriced_models_under_a_budget(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    byok_env.run("budget", "set", "--per", "month", "5")
+    r = byok_env.run("run", "-m", "gpt-6.2-sol", "hello")
+    assert r.returncode == Code.BUDGET_EXCEEDED.exit_status
+    assert "no price is known for openai/gpt-6.2-sol" in r.stderr and "--allow-unpriced" in r.stderr
+    allowed = byok_env.run("run", "--allow-unpriced", "-m", "gpt-6.2-sol", "hello")
+    assert allowed.returncode == 0 and "cannot count this request" in allowed.stderr
+    byok_env.run("config", "set", "allow-unpriced", "on")
+    assert byok_env.run("run", "-m", "gpt-6.2-sol", "hello").returncode == 0
+    assert byok_env.run("run", "hello").returncode == 0  # no budget needed without one
+
+
+def test_fallback_goes_to_a_provider_whose_budget_allows(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    byok_env.set_key("anthropic", ANTHROPIC_GOOD)
+    byok_env.run("config", "set", "preferred-provider", "openai")
+    priced_home(byok_env, anthropic={"claude-sonnet-5-5": {"max_output": 1000, "input": 1,
+                                                           "output": 1}})
+    byok_env.run("budget", "set", "-p", "openai", "--per", "week", "0.001")
+    r = byok_env.run("run", "--json", "-m", "gpt-6-luna", "--max-tokens", "4", "a b c")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["provider"] == "anthropic"
+    assert out["fallbacks"][0]["kind"] == "budget_exceeded"
+    assert "provider openai budget" in r.stderr
+    strict = byok_env.run("run", "--no-fallback", "-m", "gpt-6-luna", "--max-tokens", "4", "a")
+    assert strict.returncode == Code.BUDGET_EXCEEDED.exit_status
+
+
+def test_parallel_runs_cannot_overspend_together(byok_env, fake):
+    """24 `byok run` processes at once against a budget that allows 10. Each run's worst case
+    equals its actual cost (see priced_home), so exactly 10 can be paid for; the slow key
+    keeps them in flight together, so only the reservations stand between them."""
+    key = openai_key("slow")
+    byok_env.set_key("openai", key)
+    priced_home(byok_env)
+    fake.slow_seconds = 1.0
+    assert byok_env.run("budget", "set", "--per", "day", "0.04").returncode == 0
+    procs = [subprocess.Popen([str(BYOK), "run", "-m", "gpt-6-luna", "--max-tokens", "4",
+                               "a b c"], env={**byok_env.vars, "BYOK_TIMEOUT": "30"},
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) for _ in range(24)]
+    results = [(p.wait(timeout=240), p.stderr.read().decode()) for p in procs]
+    for p in procs:
+        p.stdout.close()
+        p.stderr.close()
+    codes = sorted(code for code, _ in results)
+    assert set(codes) <= {0, Code.BUDGET_EXCEEDED.exit_status}, results
+    assert codes.count(0) == 10 and codes.count(16) == 14
+    assert fake.seen_keys.get(key, 0) == 10  # the refused ones never reached the provider
+    conn = sqlite3.connect(byok_env.home / DB_NAME)
+    spent, runs = conn.execute("SELECT SUM(cost_micros), COUNT(*) FROM usage").fetchone()
+    assert runs == 10 and spent == 40_000  # exactly the limit, never more
+    assert conn.execute("SELECT COUNT(*) FROM budget_holds").fetchone()[0] == 0
+    refused = [err for code, err in results if code == 16]
+    assert all("profile budget:" in e and "of $0.04 this day" in e for e in refused)
