@@ -76,7 +76,7 @@ def test_a_prompt_that_is_not_utf8_is_refused_before_anything_is_sent(byok_env, 
     chat = byok_env.run("chat", input=b"caf\xe9\nhello\n")
     assert chat.returncode == 0 and "not valid UTF-8" in chat.stderr and "hello" in chat.stdout
     assert fake.requests and all("\udce9" not in json.dumps(x["messages"]) for x in fake.requests)
-    usage = json.loads(byok_env.run("usage", "--json").stdout)
+    usage = json.loads(byok_env.run("usage", "--json").stdout)["rows"]
     assert sum(u["errors"] for u in usage) == 0  # not logged as a network error
 
 
@@ -167,7 +167,7 @@ def test_a_signal_mid_answer_writes_the_usage_row_and_exits_128_plus_n(byok_env,
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == status, err
     assert b"Traceback" not in err and b"terminated" in err
-    usage = json.loads(byok_env.run("usage", "--json").stdout)
+    usage = json.loads(byok_env.run("usage", "--json").stdout)["rows"]
     assert usage and usage[0]["requests"] == 1 and usage[0]["errors"] == 1
 
 
@@ -213,3 +213,11 @@ def test_an_openai_header_variable_with_control_characters_is_a_usage_error(byok
     r = byok_env.run("run", "--no-fallback", "hi", env={variable: "org\r\nX-Injected: 1"})
     assert r.returncode == Code.USAGE.exit_status and variable in one_line(r)
     assert fake.requests == []
+
+
+def test_models_sync_with_a_bad_timeout_or_url_is_a_usage_error(byok_env):
+    for env in ({"BYOK_TIMEOUT": "abc", "BYOK_CATALOG_URL": "http://127.0.0.1:9/x"},
+                {"BYOK_CATALOG_URL": "http://[::1"}):
+        r = byok_env.run("models", "sync", env=env)
+        assert r.returncode == Code.USAGE.exit_status, r.stderr
+        one_line(r)
