@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import ByokError, Code
 from .keychain import Keychain
-from .keys import check_provider
 from .store import Store
 
 if TYPE_CHECKING:  # kept out of start-up: commands that only list things never need them
     from .ask import AskResult
+    from .registry import Provider, Registry
     from .resolve import Plan
 
 __all__ = ["Byok", "ByokError", "Code"]
@@ -49,51 +49,90 @@ class Byok:
     def store(self) -> Store:
         return self.keychain.store
 
+    @property
+    def registry(self) -> "Registry":
+        """The providers this profile can use: built-ins, presets and its own."""
+        return self.keychain.registry
+
+    def add_provider(self, name: str, api: str, base_url: str, key_env: str | None = None,
+                     needs_key: bool = True) -> "Provider":
+        """Add a provider of the profile's own: any endpoint that speaks one of byok's APIs."""
+        from . import registry
+
+        current = self.registry
+        name = registry.check_name(name, current)
+        api = registry.check_api(api)
+        base_url = registry.check_base_url(base_url)
+        key_env = registry.check_key_env(key_env, current) if key_env else None
+        self.store.add_provider(self.profile, name, api, base_url, key_env, needs_key)
+        self.keychain.forget_registry()
+        return self.registry.require(name)
+
+    def remove_provider(self, name: str) -> "Provider":
+        """Remove a provider of the profile's own (built-ins and presets stay)."""
+        found = self.registry.require(name)
+        if found.kind != "custom":
+            what = "built in" if found.kind == "builtin" else "a preset"
+            raise ByokError(Code.USAGE, f"{found.name!r} is {what} and cannot be removed",
+                            hint="only providers added with `byok provider add` can")
+        self.store.remove_provider(self.profile, found.name)
+        self.keychain.forget_registry()
+        return found
+
     def plan(self, model: str | None = None, provider: str | None = None,
-             fallback: bool = True, *, temperature: float | None = None,
-             effort: str | None = None, base_url: str | None = None) -> "Plan":
-        """The ordered attempts (provider, model, key source, reason) and the base URL of
-        each provider; sends nothing."""
+             fallback: bool = True, *, key: str | None = None, chain: bool = False,
+             temperature: float | None = None, effort: str | None = None,
+             base_url: str | None = None) -> "Plan":
+        """The ordered attempts (provider, model, key, reason) and the base URL of each
+        provider; sends nothing. ``model`` may be ``provider/model``; ``key`` names a stored
+        key (or the environment variable); ``chain`` uses the fallback chain even though -p
+        or -m pin the provider."""
         from .ask import make_plan
 
-        return make_plan(self.keychain, model, check_provider(provider) if provider else None,
-                         fallback, temperature=temperature, effort=effort, base_url=base_url)
+        return make_plan(self.keychain, model, provider, fallback, key=key, chain=chain,
+                         temperature=temperature, effort=effort, base_url=base_url)
 
-    def client(self, provider: str) -> Any:
-        """An official SDK client (``openai.OpenAI`` or ``anthropic.Anthropic``) configured
-        with the key and base URL byok would use for this provider."""
+    def client(self, provider: str, *, key: str | None = None) -> Any:
+        """An official SDK client of the provider's API kind (``openai.OpenAI`` or
+        ``anthropic.Anthropic``) with the key and base URL byok would use for it."""
+        import importlib
+
+        from .ask import key_availability
+        from .registry import wire_module
         from .routes import require
+        from .wire.endpoint import endpoint
 
-        provider = check_provider(provider)
-        the_plan = self.plan(provider=provider, fallback=False)
-        source = the_plan.attempts[0].key_source
-        where = the_plan.endpoints[provider]  # checked: https, or http to this machine
-        require(where, source, self.store.settings(self.profile))  # the SDK would send it
-        key = self.keychain.key(provider, source)
-        base_url = where.url
-        if provider == "openai":
-            import openai
-
-            return openai.OpenAI(api_key=key, base_url=base_url)
-        import anthropic
-
-        return anthropic.Anthropic(api_key=key, base_url=base_url)
+        record = self.registry.require(provider)
+        settings = self.store.settings(self.profile)
+        found = key_availability(self.keychain).sources(record.name, settings, key)
+        if not found:  # no model is needed here, so this is not a plan
+            raise ByokError(Code.NO_KEY, f"no {record.name} key" + (f" called {key!r}" if key
+                            else " is available"), hint=f"store one with `byok key set "
+                            f"{record.name}`", provider=record.name)
+        # The SDK would send the key there: the same rules hold (https, which key where).
+        where = endpoint(record, profile=settings["base_urls"].get(record.name),
+                         env=self.keychain.env)
+        require(where, found[0].source, settings, self.registry)
+        secret = self.keychain.key(record.name, found[0].source, found[0].name)
+        module = importlib.import_module(f"{__package__}.wire.{wire_module(record.api)}")
+        return module.sdk_client(secret, where.url)
 
     def ask(self, prompt: str, *, model: str | None = None, provider: str | None = None,
-            system: str | None = None, max_tokens: int | None = None,
+            key: str | None = None, system: str | None = None, max_tokens: int | None = None,
             temperature: float | None = None, effort: str | None = None,
             base_url: str | None = None, stream: bool = True, fallback: bool = True,
-            log: bool = True, conversation_id: int | None = None, continue_latest: bool = False,
-            allow_unpriced: bool | None = None, on_text: Callable[[str], None] | None = None,
+            chain: bool = False, log: bool = True, conversation_id: int | None = None,
+            continue_latest: bool = False, allow_unpriced: bool | None = None,
+            on_text: Callable[[str], None] | None = None,
             on_warning: Callable[[str], None] | None = None) -> "AskResult":
         """Send a prompt as `byok run` does and return the answer with its provenance and
         cost (``result.outcome.cost_micros``); budgets apply as they do to `byok run`."""
         from .ask import AskOptions, ask, find_conversation
 
-        options = AskOptions(model=model, provider=check_provider(provider) if provider else None,
-                             system=system, max_tokens=max_tokens, temperature=temperature,
-                             effort=effort, base_url=base_url, stream=stream,
-                             fallback=fallback, log=log, allow_unpriced=allow_unpriced)
+        options = AskOptions(model=model, provider=provider, key=key, system=system,
+                             max_tokens=max_tokens, temperature=temperature, effort=effort,
+                             base_url=base_url, stream=stream, fallback=fallback, chain=chain,
+                             log=log, allow_unpriced=allow_unpriced)
         cid = find_conversation(self.keychain, conversation_id, continue_latest)
         return ask(self.keychain, prompt, options, conversation_id=cid,
                    on_text=on_text or (lambda s: None), on_warning=on_warning or (lambda s: None))

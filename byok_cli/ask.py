@@ -13,7 +13,6 @@ from .catalog import load
 from .errors import ByokError, Code, looks_like_key
 from .inputs import text
 from .keychain import Keychain, hint_of
-from .keys import PROVIDERS
 from .resolve import KeyAvailability, Plan, plan
 from .routes import env_key_refusal
 from .runner import RunOutcome, execute
@@ -24,15 +23,17 @@ from .wire.endpoint import endpoint
 
 @dataclass
 class AskOptions:
-    model: str | None = None
-    provider: str | None = None
+    model: str | None = None       # -m: an id, an alias, or provider/model
+    provider: str | None = None    # -p
+    key: str | None = None         # -k: a stored key's name, or the environment variable's
     system: str | None = None      # None: keep the conversation's system prompt
     max_tokens: int | None = None
     temperature: float | None = None
     effort: str | None = None      # the API's effort / reasoning level (see the catalogue)
     base_url: str | None = None    # --base-url: for the first attempt's provider
     stream: bool = True
-    fallback: bool = True
+    fallback: bool = True          # False: --no-fallback (no model or provider fallback)
+    chain: bool = False            # --fallback: use the chain even with -p or -m
     log: bool = True               # store prompt and answer (usage figures are kept anyway)
     allow_unpriced: bool | None = None  # send at unknown price under a budget (None: setting)
 
@@ -45,34 +46,42 @@ class AskResult:
 
 
 def key_availability(keychain: Keychain) -> KeyAvailability:
-    """Which keys the profile and the environment have, by hint (no decryption), and
-    which environment keys may not go where this profile sends requests."""
-    stored = keychain.store.keys(keychain.profile)
-    env = {p: hint_of(k) for p in PROVIDERS if (k := keychain.env_key(p))}
+    """Which keys the profile and the environment have, by name and hint (no decryption),
+    and which environment keys may not go where this profile sends requests."""
+    stored: dict[str, list[tuple[str, str]]] = {}
+    for k in keychain.store.keys(keychain.profile):
+        stored.setdefault(k.provider, []).append((k.name, k.hint))
+    registry = keychain.registry
+    env = {p.name: (p.key_env, hint_of(k)) for p in registry if (k := keychain.env_key(p.name))}
     settings = keychain.store.settings(keychain.profile)
-    refused = {p: why for p in env if (why := env_key_refusal(p, settings, keychain.env))}
-    return KeyAvailability({p: k.hint for p, k in stored.items()}, env, refused)
+    refused = {p: why for p in env if (why := env_key_refusal(
+        registry.require(p), settings, keychain.env))}
+    return KeyAvailability(stored, env, frozenset(p.name for p in registry if not p.needs_key),
+                           refused)
 
 
 def make_plan(keychain: Keychain, model: str | None = None, provider: str | None = None,
-              fallback: bool = True, *, temperature: float | None = None,
+              fallback: bool = True, *, key: str | None = None, chain: bool = False,
+              pin: bool = True, temperature: float | None = None,
               effort: str | None = None, base_url: str | None = None) -> Plan:
     """The ordered attempts for this profile's settings, keys and environment, and the
     base URL each provider's requests go to (``base_url``, from --base-url, is for the
     first attempt's provider)."""
     settings = keychain.store.settings(keychain.profile)
+    registry = keychain.registry
     keys = key_availability(keychain)
     if base_url:  # the person's own URL replaces the profile's for the provider it is for
         named = provider or (load().resolve(model, None)[0] if model else None) or (
             settings.get("preferred_provider") if settings.get("preferred_provider")
-            in PROVIDERS else None)
+            in registry else None)
         keys = keys._replace(refused={p: why for p, why in keys.refused.items() if p != named})
-    the_plan = plan(settings, keys, load(), model=model, provider=provider, fallback=fallback,
+    the_plan = plan(settings, keys, load(), registry, model=model,
+                    provider=provider, key=key, fallback=fallback, chain=chain, pin=pin,
                     temperature=temperature, effort=effort)
     first = the_plan.attempts[0].provider
     for p in dict.fromkeys(a.provider for a in the_plan.attempts):
-        found = endpoint(p, flag=base_url if p == first else None,
-                         profile=settings.get(f"{p}_base_url"))
+        found = endpoint(registry.require(p), flag=base_url if p == first else None,
+                         profile=settings["base_urls"].get(p))
         the_plan.endpoints[p] = found
         if found.note:
             the_plan.warnings.append(found.note)
@@ -111,14 +120,15 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     stored = store.conversation(profile, conversation_id) if conversation_id else None
     if history is None:
         history = stored.messages if stored else []
-    model, provider = options.model, options.provider
+    model, provider, pin = options.model, options.provider, True
     if not model and not provider:
-        last = [m for m in history if m.role == "assistant" and m.model]
-        if last:  # carry on with the model the conversation last used
-            model, provider = last[-1].model, last[-1].provider
-    the_plan = make_plan(keychain, model, provider, options.fallback,
-                         temperature=options.temperature, effort=options.effort,
-                         base_url=options.base_url)
+        last = [m for m in history if m.role == "assistant" and m.model
+                and m.provider in keychain.registry]
+        if last:  # carry on with the model the conversation last used, unpinned
+            model, provider, pin = last[-1].model, last[-1].provider, False
+    the_plan = make_plan(keychain, model, provider, options.fallback, key=options.key,
+                         chain=options.chain, pin=pin, temperature=options.temperature,
+                         effort=options.effort, base_url=options.base_url)
     for warning in the_plan.warnings:
         on_warning(warning)
     system = options.system if options.system is not None else (stored.system if stored
@@ -146,7 +156,8 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
         started, profile, outcome.provider, outcome.model, outcome.key_source,
         ",".join(f["kind"] for f in outcome.fallbacks), outcome.input_tokens,
         outcome.output_tokens, outcome.ttft_ms, outcome.latency_ms, "OK",
-        outcome.cached_input_tokens, outcome.cost_micros), hold_id=outcome.hold_id)
+        outcome.cached_input_tokens, outcome.cost_micros, outcome.key_name),
+        hold_id=outcome.hold_id)
     exchange = [Message("user", prompt),
                 Message("assistant", outcome.text, outcome.provider, outcome.model)]
     cid = conversation_id
@@ -164,6 +175,7 @@ def _log_failure(keychain: Keychain, started: float, code: str, exc: BaseExcepti
         keychain.store.record_usage(UsageRow(
             started, keychain.profile, attempt["provider"], attempt["model"],
             attempt["key_source"], ",".join(f["kind"] for f in getattr(exc, "fallbacks", [])),
-            None, None, None, int((time.time() - started) * 1000), code))
+            None, None, None, int((time.time() - started) * 1000), code,
+            key_name=attempt["key_name"]))
     except ByokError:
         pass  # the original failure is what the person needs to see

@@ -9,10 +9,6 @@ import json
 from pathlib import Path
 from typing import NamedTuple
 
-from .errors import ByokError, Code, looks_like_key
-from .inputs import text
-from .keys import PROVIDERS
-
 _PATH = Path(__file__).with_name("data") / "catalog.json"
 
 
@@ -41,6 +37,10 @@ class Model(NamedTuple):
 
 
 class Catalog(NamedTuple):
+    """Models by the catalogue provider that serves them (a provider record's ``catalog``);
+    effort levels by API kind. Which provider a name means is :mod:`byok_cli.addressing`'s
+    business."""
+
     models: tuple[Model, ...]
     defaults: dict[str, str]
     effort_levels: dict[str, tuple[str, ...]] = {}  # every level each provider's API knows
@@ -65,47 +65,13 @@ class Catalog(NamedTuple):
                 return m
         return None
 
-    def provider_of(self, model: str) -> str | None:
-        """The provider of a model id, known or not, by the providers' naming."""
-        known = self.lookup(model)
-        if known:
-            return known.provider
-        m = model.lower()
-        if m.startswith("claude"):
-            return "anthropic"
-        if m.startswith(("gpt-", "o1", "o3", "o4", "chatgpt", "ft:gpt")):
-            return "openai"
-        return None
-
-    def resolve(self, name: str, provider: str | None = None) -> tuple[str, str]:
-        """(provider, model id) for an id or alias; unknown ids pass through when the provider
-        is known, so new models work before the catalogue knows them."""
-        if not name or not name.strip():
-            raise ByokError(Code.USAGE, "the model name is empty")
-        text(name, "the model name")
-        if looks_like_key(name):
-            raise ByokError(Code.USAGE, "the model name looks like an API key; it was not used",
-                            hint="give keys with `byok key set`, never as a model name")
-        known = self.lookup(name)
-        if known:
-            if provider and known.provider != provider:
-                raise ByokError(Code.USAGE, f"{name!r} is a {known.provider} model, not {provider}")
-            return known.provider, known.id
-        named_for = self.provider_of(name)
-        if provider and named_for not in (None, provider):
-            raise ByokError(Code.USAGE, f"{name!r} is not an {provider} model")
-        if (provider or named_for) is None:
-            raise ByokError(Code.MODEL_NOT_FOUND, f"unknown model {name!r}",
-                            hint="see `byok models list`, or give the provider with -p")
-        return provider or named_for, name.strip()
-
-    def refuses(self, provider: str, model_id: str, temperature: float | None = None,
+    def refuses(self, api: str, model_id: str, temperature: float | None = None,
                 effort: str | None = None) -> str | None:
         """Why this model cannot take these parameters, or None when it can (or when the
         catalogue does not know the model: then the API decides)."""
-        if effort is not None and effort not in self.effort_levels.get(provider, (effort,)):
-            return (f"--effort {effort} is not a level of the {provider} API (one of: "
-                    + ", ".join(self.effort_levels[provider]) + ")")
+        if effort is not None and effort not in self.effort_levels.get(api, (effort,)):
+            return (f"--effort {effort} is not a level of the {api} API (one of: "
+                    + ", ".join(self.effort_levels[api]) + ")")
         m = self.get(model_id)
         if m is None:
             return None
@@ -137,6 +103,5 @@ def load() -> Catalog:
               effort=tuple(m["effort"]))
         for m in data["models"])
     defaults = dict(data["defaults"])
-    assert set(defaults) == set(PROVIDERS)
     levels = {p: tuple(v) for p, v in data["effort_levels"].items()}
     return Catalog(models, defaults, levels)

@@ -14,7 +14,6 @@ from typing import NamedTuple
 
 from .errors import ByokError, Code
 from .keychain import Keychain
-from .keys import ENV_VARS
 from .store import Handoff
 
 DEFAULT_NAME = "default"
@@ -41,37 +40,45 @@ class GivenKey(NamedTuple):
                 "key": self.key}
 
 
-def key_to_give(keychain: Keychain, provider: str, name: str = DEFAULT_NAME) -> GivenKey:
-    """The key `byok run` would use for this provider: the stored one, else the environment's."""
+def key_to_give(keychain: Keychain, provider: str, name: str | None = None) -> GivenKey:
+    """The key `byok run` would use for this provider (its stored keys in order, else the
+    environment's), or the one called ``name`` (a stored key's name, or the variable's)."""
     from .ask import key_availability
 
-    if name != DEFAULT_NAME:
-        raise ByokError(Code.USAGE, f"there is no {provider} key named {name!r}",
-                        hint=f"each provider has one key for now, named {DEFAULT_NAME!r}")
+    record_ = keychain.registry.require(provider)
+    provider, variable = record_.name, record_.key_env
     settings = keychain.store.settings(keychain.profile)
     # The profile's base URL does not rule out the environment key here: byok sends it
     # nowhere, and the program it goes to has its own endpoint (issue 11, item 7).
-    found = key_availability(keychain)._replace(refused={}).sources(provider, settings)
+    found = key_availability(keychain)._replace(refused={}).sources(provider, settings, name)
+    found = [s for s in found if s.source != "none"]
     if not found:
-        stored = keychain.store.get_key(keychain.profile, provider)
-        if stored is not None:  # `preferred-provider system` allows environment keys only
+        stored = [k.name for k in keychain.store.keys(keychain.profile, provider)]
+        if name is not None:
+            raise ByokError(Code.USAGE, f"there is no {provider} key named {name!r}",
+                            hint=f"its keys: {', '.join(stored)}" if stored else
+                            f"store one with `byok key set {provider} --name {name}`")
+        if stored:  # `preferred-provider system` allows environment keys only
             raise ByokError(Code.NO_KEY, f"profile {keychain.profile!r} uses environment keys "
-                            f"only, and {ENV_VARS[provider]} is not set",
-                            hint=f"use the stored key with `byok config set preferred-provider "
-                                 f"{provider}`")
+                            f"only, and {variable or f'{provider} has no variable that'} is "
+                            "not set", hint=f"use the stored key with `byok config set "
+                                            f"preferred-provider {provider}`")
+        missing = f" and {variable} is not set" if variable else ""
         raise ByokError(Code.NO_KEY, f"no {provider} key: none is stored for profile "
-                        f"{keychain.profile!r} and {ENV_VARS[provider]} is not set",
+                        f"{keychain.profile!r}{missing}",
                         hint=f"store one with `byok key set {provider}`")
-    source = found[0][0]
-    # The one keychain call: named keys will pass `name` along with the source.
-    key = keychain.key(provider, source)
+    first = found[0]
+    key = keychain.key(provider, first.source, first.name)
     if not key:
         raise ByokError(Code.NO_KEY, f"the {provider} key is gone (removed meanwhile?)")
     status = None
-    if source == "user":
-        row = keychain.store.get_key(keychain.profile, provider)
+    if first.source == "user":
+        row = keychain.store.get_key(keychain.profile, provider, first.name)
         status = row.status if row else None
-    return GivenKey(provider, name, SOURCE_NAMES[source], key, status)
+    # The hand-off log names a stored key by its name, an environment key as 'default'
+    # (its source says where it came from).
+    given_name = first.name if first.source == "user" else DEFAULT_NAME
+    return GivenKey(provider, given_name, SOURCE_NAMES[first.source], key, status)
 
 
 def record(keychain: Keychain, given: GivenKey, now: float | None = None) -> Handoff:

@@ -6,20 +6,21 @@ This is the Python API for keys; the ``byok key`` commands are a thin layer over
 from __future__ import annotations
 
 import os
+import re
 from typing import Callable, Mapping, NamedTuple
 
 from . import vault
 from .errors import ByokError, Code, remember_secret
 from .hardening import no_core_dumps
-from .keys import ENV_VARS, PROVIDERS, normalise_key
+from .registry import Provider, Registry, builtin
 from .store import Store, StoredKey
 
 
 class KeyReport(NamedTuple):
     """What may be shown about a provider's keys: never more than the last 4 characters."""
 
-    provider: str
-    stored: StoredKey | None
+    provider: Provider
+    stored: list[StoredKey]   # in the order they are tried
     env_hint: str | None
 
     @property
@@ -27,17 +28,22 @@ class KeyReport(NamedTuple):
         return "user" if self.stored else ("system" if self.env_hint else None)
 
     def to_dict(self) -> dict:
-        s = self.stored
+        first = self.stored[0] if self.stored else None
         return {
-            "provider": self.provider,
-            "stored": bool(s),
-            "stored_key": mask_hint(s.hint) if s else None,
-            "stored_status": s.status if s else None,
-            "stored_checked_at": s.checked_at if s else None,
-            "stored_set_at": s.updated_at if s else None,
+            "provider": self.provider.name,
+            "stored": bool(first),
+            "stored_key": mask_hint(first.hint) if first else None,
+            "stored_name": first.name if first else None,
+            "stored_status": first.status if first else None,
+            "stored_checked_at": first.checked_at if first else None,
+            "stored_set_at": first.updated_at if first else None,
+            "keys": [{"name": k.name, "key": mask_hint(k.hint), "status": k.status,
+                      "checked_at": k.checked_at, "set_at": k.updated_at}
+                     for k in self.stored],
             "environment": bool(self.env_hint),
-            "environment_variable": ENV_VARS[self.provider],
+            "environment_variable": self.provider.key_env,
             "environment_key": mask_hint(self.env_hint) if self.env_hint else None,
+            "needs_key": self.provider.needs_key,
             "active": self.winner,
         }
 
@@ -50,6 +56,20 @@ def hint_of(key: str) -> str:
     return key[-4:]
 
 
+def check_key_name(name: str | None) -> str:
+    """A stored key's name: lowercase letters, digits, '.', '_' or '-' (``default`` if none).
+
+    Lowercase only, so that no key name is ever the name of an environment variable, which
+    is how usage rows name environment keys.
+    """
+    given = (name or "default").strip()
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,31}", given):
+        raise ByokError(Code.USAGE, f"{name!r} is not a valid key name",
+                        hint="use lowercase letters, digits, '.', '_' or '-' (at most 32), "
+                             "e.g. work")
+    return given
+
+
 class Keychain:
     def __init__(self, store: Store, profile: str = "default",
                  env: Mapping[str, str] | None = None,
@@ -59,6 +79,18 @@ class Keychain:
         self.env = os.environ if env is None else env
         self._keyring = keyring
         self._master: vault.MasterKey | None = None
+        self._registry: Registry | None = None
+
+    @property
+    def registry(self) -> Registry:
+        """The providers this profile can use: built-ins, presets and its own."""
+        if self._registry is None:
+            self._registry = builtin().with_custom(self.store.custom_providers(self.profile))
+        return self._registry
+
+    def forget_registry(self) -> None:
+        """After a provider was added or removed."""
+        self._registry = None
 
     # -- master key ---------------------------------------------------------------------
     @property
@@ -98,14 +130,20 @@ class Keychain:
 
     # -- keys ---------------------------------------------------------------------------
     def set(self, provider: str, raw_key: str, status: str = "unverified",
-            checked_at: str | None = None) -> str:
-        """Check, encrypt and store a key (replacing any earlier one); return its hint."""
-        key = normalise_key(provider, raw_key)
+            checked_at: str | None = None, *, name: str = "default",
+            check_shape: bool = True) -> str:
+        """Check, encrypt and store a key under a name (replacing a key of that name, which
+        keeps its place in the order); return its hint. ``check_shape=False`` (--force)
+        skips the provider's shape check, never the basic ones."""
+        provider = self.registry.require(provider).name
+        name = check_key_name(name)
+        key = self.registry.normalise_key(provider, raw_key, check_shape=check_shape)
         remember_secret(key)
         master = self.master(create=True)
         hint = hint_of(key)
-        blob = vault.encrypt(master, key, vault.aad(self.profile, provider, hint))
-        self.store.put_key(self.profile, provider, blob, hint, master.id, status, checked_at)
+        blob = vault.encrypt(master, key, vault.aad(self.profile, provider, hint, name))
+        self.store.put_key(self.profile, provider, name, blob, hint, master.id, status,
+                           checked_at)
         self.store.checkpoint()  # leave no copy of the replaced ciphertext in the WAL
         return hint
 
@@ -119,16 +157,16 @@ class Keychain:
         return vault.MasterKey(key, "keyring") if key else current
 
     def _open(self, row: StoredKey) -> str:
-        what = f"the stored {row.provider} key of profile {row.profile!r}"
+        what = f"the stored {row.provider} key {row.name!r} of profile {row.profile!r}"
         key = vault.decrypt(self.master_for(vault.envelope_key_id(row.ciphertext) or ""),
-                            row.ciphertext, vault.aad(row.profile, row.provider, row.hint),
-                            what=what)
+                            row.ciphertext,
+                            vault.aad(row.profile, row.provider, row.hint, row.name), what=what)
         remember_secret(key)
         return key
 
-    def get(self, provider: str) -> str | None:
-        """The decrypted stored key, or None when none is stored."""
-        row = self.store.get_key(self.profile, provider)
+    def get(self, provider: str, name: str = "default") -> str | None:
+        """The decrypted stored key of that name, or None when none is stored."""
+        row = self.store.get_key(self.profile, provider, name)
         return self._open(row) if row else None
 
     def rotate(self, new_key: bytes | None = None,
@@ -142,16 +180,16 @@ class Keychain:
         """
         old = self.master()
         rows = self.store.all_keys()
-        plain = {(r.profile, r.provider): self._open(r) for r in rows}
+        plain = {(r.profile, r.provider, r.name): self._open(r) for r in rows}
         new = vault.MasterKey(new_key or vault.new_master_key(), old.source)
         if new.id == old.id:
             raise ByokError(Code.USAGE, "the new master key is the one already in use")
         if old.source == "keyring":
             self.keyring.put(new.key)
         fault("after-new-key-saved")
-        sealed = [(r.profile, r.provider, vault.encrypt(
-            new, plain[(r.profile, r.provider)], vault.aad(r.profile, r.provider, r.hint)))
-            for r in rows]
+        sealed = [(r.profile, r.provider, r.name, vault.encrypt(
+            new, plain[(r.profile, r.provider, r.name)],
+            vault.aad(r.profile, r.provider, r.hint, r.name))) for r in rows]
         self.store.reencrypt(sealed, old.id, new.id, fault)
         fault("after-commit")
         self.store.checkpoint()
@@ -161,37 +199,64 @@ class Keychain:
         self._master = new
         return old.id, new.id, len(rows)
 
-    def key(self, provider: str, source: str) -> str | None:
-        """The key of a source: "user" (stored, decrypted) or "system" (environment), to be
-        sent. An environment key that no HTTP header can carry (control or non-ASCII
-        characters) is refused here, naming the variable, rather than sent and failing as
-        a network error."""
+    def key(self, provider: str, source: str, name: str | None = None) -> str | None:
+        """The key of a source, to be sent: "user" (the stored key of that name,
+        decrypted), "system" (the provider's environment variable) or "none" (a provider
+        that needs none). An environment key that no HTTP header can carry (control or
+        non-ASCII characters) is refused here, naming the variable, rather than sent and
+        failing as a network error."""
         if source == "user":
-            return self.get(provider)
+            return self.get(provider, name or "default")
+        if source != "system":
+            return None
         key = self.env_key(provider)
         if key and not all(" " <= ch <= "~" for ch in key):
-            raise ByokError(Code.INVALID_FORMAT, f"{ENV_VARS[provider]} contains control or "
-                            "non-ASCII characters; it was not sent", provider=provider,
-                            hint=f"set {ENV_VARS[provider]} to the key alone")
+            variable = self.registry.require(provider).key_env
+            raise ByokError(Code.INVALID_FORMAT, f"{variable} contains control or non-ASCII "
+                            "characters; it was not sent", provider=provider,
+                            hint=f"set {variable} to the key alone")
         return key
 
     def env_key(self, provider: str) -> str | None:
-        value = (self.env.get(ENV_VARS[provider]) or "").strip()
+        """The provider's own environment variable's key, if it has one and it is set."""
+        found = self.registry.get(provider)
+        variable = found.key_env if found else None
+        value = (self.env.get(variable) or "").strip() if variable else ""
         if value:
             remember_secret(value)
         return value or None
 
-    def remove(self, provider: str) -> bool:
-        return self.store.delete_key(self.profile, provider)
+    def remove(self, provider: str, name: str = "default") -> bool:
+        return self.store.delete_key(self.profile, provider, name)
 
-    def mark(self, provider: str, status: str) -> None:
-        self.store.set_key_status(self.profile, provider, status)
+    def mark(self, provider: str, name: str, status: str) -> None:
+        self.store.set_key_status(self.profile, provider, name, status)
 
-    def report(self, providers: tuple[str, ...] = PROVIDERS) -> list[KeyReport]:
-        """What `key list` shows; reads no secret from the keyring."""
-        stored = self.store.keys(self.profile)
+    def order(self, provider: str, names: list[str]) -> list[str]:
+        """Try these stored keys first, in this order; return the whole order."""
+        provider = self.registry.require(provider).name
+        stored = [k.name for k in self.store.keys(self.profile, provider)]
+        wanted = [check_key_name(n) for n in names]
+        unknown = [n for n in wanted if n not in stored]
+        if unknown or len(set(wanted)) != len(wanted):
+            raise ByokError(Code.USAGE, f"no stored {provider} key is called {unknown[0]!r}"
+                            if unknown else "a key is named twice",
+                            hint=f"the stored {provider} keys: " + (", ".join(stored) or "none"))
+        self.store.set_key_order(self.profile, provider, wanted)
+        return [k.name for k in self.store.keys(self.profile, provider)]
+
+    def report(self, providers: list[str] | None = None) -> list[KeyReport]:
+        """What `key list` shows; reads no secret from the keyring. Without a list: the
+        built-ins, and every other provider with a stored or an environment key."""
+        stored: dict[str, list[StoredKey]] = {}
+        for k in self.store.keys(self.profile):
+            stored.setdefault(k.provider, []).append(k)
         out = []
-        for p in providers:
-            env = self.env_key(p)
-            out.append(KeyReport(p, stored.get(p), hint_of(env) if env else None))
+        for p in self.registry:
+            if providers is not None and p.name not in providers:
+                continue
+            env = self.env_key(p.name)
+            if providers is None and p.kind != "builtin" and not env and p.name not in stored:
+                continue
+            out.append(KeyReport(p, stored.get(p.name, []), hint_of(env) if env else None))
         return out

@@ -3,11 +3,16 @@
 The plan is a list of attempts. The first is what byok sends; the rest are the design's
 fallbacks, each taken only on the failure it answers (see :func:`next_attempt`):
 
-1. the person's key rejected (401/403, or no credit) -> the environment key, same provider
+1. a key rejected (401/403, no credit, unreadable) -> the provider's next stored key, in the
+   order the person set, and only then its environment key
 2. the environment key fails too -> stop
 3. the model is not available (404, or past end of life) -> the provider's default model
-4. the provider is unavailable (no key, 5xx/529, network), or a budget refuses it
-   -> the other provider
+4. the provider is unavailable (no key, 5xx/529, network), or a budget refuses it -> the
+   next entry of the profile's fallback chain, with that entry's own model (never the failed
+   provider's model id)
+
+An explicit -p or -m pins the provider: 4 is not taken unless the chain is asked for
+(``chain=True``, `--fallback`). ``fallback=False`` (`--no-fallback`) turns off 3 and 4.
 
 Parameters a model cannot take (--temperature, --effort, per the catalogue) are checked
 here, before anything is sent: refused for the first attempt (a usage error), and an
@@ -18,11 +23,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Mapping, NamedTuple
+from typing import Mapping, NamedTuple, Sequence
 
+from .addressing import ChainEntry, default_chain, default_model, parse_chain, resolve
 from .catalog import Catalog
 from .errors import ByokError, Code
-from .keys import ENV_VARS, PROVIDERS
+from .registry import Registry
 
 KEY_REJECTED = {Code.UNAUTHORIZED, Code.QUOTA_EXCEEDED, Code.DECRYPT_FAILED}
 PROVIDER_DOWN = {Code.PROVIDER_UNAVAILABLE, Code.NETWORK_ERROR}
@@ -31,15 +37,21 @@ PROVIDER_DOWN = {Code.PROVIDER_UNAVAILABLE, Code.NETWORK_ERROR}
 class Attempt(NamedTuple):
     provider: str
     model: str
-    key_source: str  # "user" (stored, encrypted) or "system" (environment)
+    key_source: str  # "user" (stored, encrypted), "system" (environment) or "none"
     key_hint: str    # last 4 characters, for display
     reason: str
     role: str = "primary"  # primary | key_fallback | model_fallback | provider_fallback
+    key_name: str | None = None  # the stored key's name, or the environment variable's
+    in_catalog: bool = True
 
     @property
     def key_label(self) -> str:
-        where = "stored key" if self.key_source == "user" else ENV_VARS[self.provider]
-        return f"{where} (…{self.key_hint})"
+        if self.key_source == "none":
+            return "no key (none needed)"
+        if self.key_source == "system":
+            return f"{self.key_name} (…{self.key_hint})"
+        named = "" if self.key_name in (None, "default") else f" {self.key_name!r}"
+        return f"stored key{named} (…{self.key_hint})"
 
 
 @dataclass
@@ -47,6 +59,7 @@ class Plan:
     attempts: list[Attempt]
     fallbacks: list[dict] = field(default_factory=list)  # taken before sending anything
     warnings: list[str] = field(default_factory=list)
+    chain: list[str] = field(default_factory=list)       # the fallback chain, as planned
     skipped: list[str] = field(default_factory=list)     # fallbacks left out, and why
     endpoints: dict = field(default_factory=dict)        # provider -> wire.endpoint.Endpoint
 
@@ -57,112 +70,181 @@ class Plan:
 
         return {"attempts": [dict(a._asdict(), key=a.key_label, **endpoint(a.provider))
                              for a in self.attempts],
-                "fallbacks": self.fallbacks, "warnings": self.warnings, "skipped": self.skipped}
+                "fallbacks": self.fallbacks, "warnings": self.warnings, "chain": self.chain,
+                "skipped": self.skipped}
+
+
+class KeySource(NamedTuple):
+    source: str        # user | system | none
+    name: str | None   # stored key's name, environment variable's, or None
+    hint: str
 
 
 class KeyAvailability(NamedTuple):
-    """Which keys exist, by hint only: resolution never sees key material."""
+    """Which keys exist, by name and hint only: resolution never sees key material."""
 
-    stored: Mapping[str, str]       # provider -> hint of the stored key
-    environment: Mapping[str, str]  # provider -> hint of the environment key
-    # provider -> why its environment key may not go to this profile's base URL
+    stored: Mapping[str, Sequence[tuple[str, str]]]  # provider -> [(name, hint)], in order
+    environment: Mapping[str, tuple[str, str]]       # provider -> (variable, hint)
+    keyless: frozenset = frozenset()                 # providers that need no key
+    # provider -> why its environment key may not go to this profile's base URL (issue 11)
     refused: Mapping[str, str] = {}
 
-    def sources(self, provider: str, settings: Mapping[str, str | None]
-                ) -> list[tuple[str, str]]:
-        """[(key source, hint)] in the order they are tried: the person's stored key first,
+    def sources(self, provider: str, settings: Mapping, key: str | None = None
+                ) -> list[KeySource]:
+        """The keys tried for a provider, in order: the stored keys in the person's order,
         then the environment's (unless it may not go where this profile sends requests);
-        `preferred-provider system` allows only the latter."""
-        found = []
+        `preferred-provider system` allows only the latter. ``key`` picks one: a stored
+        key's name, or the environment variable's. A provider that needs no key and has
+        none gets one source, "none"."""
+        stored = [KeySource("user", n, h) for n, h in self.stored.get(provider, ())]
+        env = None if provider in self.refused else self.environment.get(provider)
+        from_env = [KeySource("system", *env)] if env else []
+        if key is not None:
+            return [s for s in stored + from_env if s.name == key]
         system_only = (settings.get("preferred_provider") or "system") == "system"
-        if not system_only and provider in self.stored:
-            found.append(("user", self.stored[provider]))
-        if provider in self.environment and provider not in self.refused:
-            found.append(("system", self.environment[provider]))
+        found = ([] if system_only else stored) + from_env
+        if not found and provider in self.keyless:
+            found = [KeySource("none", None, "")]
         return found
 
 
-def plan(settings: Mapping[str, str | None], keys: KeyAvailability, catalog: Catalog, *,
-         model: str | None = None, provider: str | None = None, fallback: bool = True,
+def plan(settings: Mapping, keys: KeyAvailability, catalog: Catalog, registry: Registry, *,
+         model: str | None = None, provider: str | None = None, key: str | None = None,
+         fallback: bool = True, chain: bool = False, pin: bool = True,
          today: dt.date | None = None, temperature: float | None = None,
          effort: str | None = None) -> Plan:
+    """The ordered attempts. ``model`` and ``provider`` are -m and -p; with ``pin`` (the
+    default) they pin the provider. ``key`` is -k; ``chain`` is --fallback."""
     today = today or dt.date.today()
     preferred = settings.get("preferred_provider") or "system"
     system_only = preferred == "system"
+    models = settings.get("models") or {}
     out = Plan([])
 
-    def sources(p: str) -> list[tuple[str, str]]:
-        return keys.sources(p, settings)
+    def sources(p: str, k: str | None = None) -> list[KeySource]:
+        return keys.sources(p, settings, k)
 
-    flag_provider, flag_model = None, None
+    # -- the primary provider and model ------------------------------------------------
+    flag_model, in_catalog = None, True
     if model:
-        flag_provider, flag_model = catalog.resolve(model, provider)
-    primary = provider or flag_provider
-    why = ("-p/--provider" if provider else "the model given with -m" if flag_provider else None)
-    if primary is None:
+        target = resolve(model, catalog, registry, provider=provider,
+                         preferred=None if system_only else preferred)
+        primary, flag_model, in_catalog = target.provider, target.model, target.in_catalog
+        why = {"prefix": "the provider named in -m", "provider": "-p/--provider",
+               "catalogue": "the model given with -m", "name": "the model given with -m",
+               "preference": "preferred provider"}[target.via]
+    elif provider:
+        primary, why = registry.require(provider).name, "-p/--provider"
+    elif not system_only and preferred in registry:
+        primary, why = preferred, "preferred provider"
+    else:
         if not system_only:
-            primary, why = preferred, "preferred provider"
-        else:
-            with_env = [p for p in PROVIDERS if sources(p)]
-            primary = with_env[0] if with_env else PROVIDERS[0]
-            why = "preferred provider 'system': environment keys only"
+            out.warnings.append(f"the preferred provider {preferred!r} no longer exists; "
+                                "using environment keys")
+        with_env = [p.name for p in registry if keys.environment.get(p.name)]
+        primary = with_env[0] if with_env else registry.builtins()[0].name
+        why = "preferred provider 'system': environment keys only"
+    pinned = pin and bool(model or provider)
+    if key is not None and not sources(primary, key):
+        raise _no_named_key(primary, key, keys)
 
-    def model_for(p: str) -> tuple[str, str]:
-        if flag_model and p == primary:
+    # -- the fallback chain --------------------------------------------------------------
+    text = settings.get("fallback")
+    entries = (parse_chain(text, catalog, registry, out.warnings) if text is not None
+               else default_chain(registry))  # "" is a chain of none
+    entries = [e for e in entries if e.provider != primary]
+    out.chain = [str(e) for e in entries]
+    use_chain = fallback and (chain or not pinned)
+
+    def model_for(p: str, entry_model: str | None, is_primary: bool) -> tuple[str | None, str]:
+        if is_primary and flag_model:
             return flag_model, "from -m/--model"
-        configured = settings.get(f"{p}_model")
-        if configured:
-            return configured, "your preferred model"
-        return catalog.default(p), "the default model"
+        if entry_model:
+            return entry_model, "the fallback chain's model"
+        if models.get(p):
+            return models[p], "your preferred model"
+        return default_model(registry.require(p), catalog), "the default model"
 
-    def attempts_for(p: str, role: str, because: str) -> list[Attempt]:
-        chosen, model_why = model_for(p)
-        default = catalog.default(p)
-        known = catalog.get(chosen)
+    def attempts_for(p: str, entry_model: str | None, role: str, because: str,
+                     is_primary: bool = False) -> list[Attempt]:
+        record = registry.require(p)
+        chosen, model_why = model_for(p, entry_model, is_primary)
+        default = default_model(record, catalog)
+        found = sources(p, key if is_primary else None)
+        if chosen is None and is_primary:
+            raise ByokError(Code.USAGE, f"no model to use with {p}: it has no default",
+                            hint=f"give one with -m {p}/MODEL, or set it with `byok models "
+                                 f"default {p}/MODEL`", provider=p)
+        if chosen is None:
+            if found:
+                out.warnings.append(f"no model to use with {p}: set one with `byok models "
+                                    f"default {p}/MODEL`; leaving it out")
+            return []
+        known = catalog.get(chosen) if record.catalog else None
+        known = known if known and known.provider == record.catalog else None
+        listed = known is not None or (is_primary and flag_model == chosen and in_catalog)
+        if not listed:
+            model_why += " (not in catalogue)"
         if known and known.is_retired(today):
-            if fallback and chosen != default:
+            if fallback and default and chosen != default:
                 out.warnings.append(f"{chosen} reached end of life on {known.end_of_life}; "
                                     f"using {default} instead")
                 out.fallbacks.append({"kind": "model_retired", "provider": p, "from": chosen,
                                       "to": default})
-                chosen, model_why = default, f"the default model ({known.id} is retired)"
+                chosen, model_why, listed = default, f"the default model ({known.id} is " \
+                                                     f"retired)", True
             else:
                 out.warnings.append(f"{chosen} reached end of life on {known.end_of_life}")
         elif known and known.is_deprecated(today):
             out.warnings.append(f"{chosen} is deprecated and will stop working on "
                                 f"{known.end_of_life}")
-        found = sources(p)
-        result = [Attempt(p, chosen, src, hint, f"{because}; {model_why}",
-                          role if i == 0 else "key_fallback")
-                  for i, (src, hint) in enumerate(found)]
-        if fallback and chosen != default:
-            result += [Attempt(p, default, src, hint, "fallback when the model is not available",
-                               "model_fallback") for src, hint in found]
+        result = [Attempt(p, chosen, s.source, s.hint, f"{because}; {model_why}",
+                          role if i == 0 else "key_fallback", s.name, listed)
+                  for i, s in enumerate(found)]
+        if fallback and default and chosen != default:
+            result += [Attempt(p, default, s.source, s.hint,
+                               "fallback when the model is not available", "model_fallback",
+                               s.name, catalog.get(default) is not None) for s in found]
         return result
 
-    other = [p for p in PROVIDERS if p != primary][0]
-    first = attempts_for(primary, "primary", why)
+    first = attempts_for(primary, None, "primary", why, is_primary=True)
     if not first:
-        if not (fallback and sources(other)):
-            raise _no_key(primary, system_only, keys)
-        out.warnings.append(f"no {primary} key is available; using {other} instead")
-        out.fallbacks.append({"kind": "no_key", "from": primary, "to": other})
-        primary, other = other, None
-        first = attempts_for(primary, "provider_fallback", f"no {out.fallbacks[-1]['from']} key")
+        if not use_chain:
+            raise _no_key(primary, system_only, keys, registry, pinned and fallback)
+        for i, entry in enumerate(entries):
+            first = attempts_for(entry.provider, entry.model, "provider_fallback",
+                                 f"no {primary} key")
+            if first:
+                out.warnings.append(f"no {primary} key is available; using {entry.provider} "
+                                    "instead")
+                out.fallbacks.append({"kind": "no_key", "from": primary, "to": entry.provider})
+                primary, entries = entry.provider, entries[i + 1:]
+                break
+        else:
+            raise _no_key(primary, system_only, keys, registry, False)
     out.attempts = first
-    if fallback and other and sources(other):
-        out.attempts += attempts_for(other, "provider_fallback",
-                                     f"fallback when {primary} is unavailable")
+    if use_chain:
+        used = {primary}
+        for entry in entries:
+            if entry.provider not in used:
+                used.add(entry.provider)
+                out.attempts += attempts_for(entry.provider, entry.model, "provider_fallback",
+                                             f"fallback when {primary} is unavailable")
     if temperature is not None or effort is not None:
-        _fit_parameters(out, catalog, temperature, effort, today)
+        _fit_parameters(out, catalog, registry, temperature, effort, today)
     return out
 
 
-def _fit_parameters(out: Plan, catalog: Catalog, temperature: float | None,
-                    effort: str | None, today: dt.date) -> None:
-    """Refuse parameters the first model cannot take; drop fallbacks that cannot take them."""
+def _fit_parameters(out: Plan, catalog: Catalog, registry: Registry,
+                    temperature: float | None, effort: str | None, today: dt.date) -> None:
+    """Refuse parameters the first model cannot take; drop fallbacks that cannot take them.
+    Effort levels are the API kind's; what a model takes is the catalogue's, when it knows
+    the model (a gateway's own ids are left to the gateway)."""
+    def refuses(a: Attempt) -> str | None:
+        return catalog.refuses(registry.require(a.provider).api, a.model, temperature, effort)
+
     first = out.attempts[0]
-    why = catalog.refuses(first.provider, first.model, temperature, effort)
+    why = refuses(first)
     if why:
         able = catalog.taking(temperature, effort, today)
         raise ByokError(Code.USAGE, why + "; nothing was sent",
@@ -170,7 +252,7 @@ def _fit_parameters(out: Plan, catalog: Catalog, temperature: float | None,
                               + ", ".join(able[:6])) if able else "leave it out")
     kept = []
     for a in out.attempts:
-        why = catalog.refuses(a.provider, a.model, temperature, effort)
+        why = refuses(a)
         line = f"no {a.role.replace('_', ' ')} to {a.provider} {a.model}: {why}"
         if why and line not in out.skipped:
             out.skipped.append(line)
@@ -179,32 +261,44 @@ def _fit_parameters(out: Plan, catalog: Catalog, temperature: float | None,
     out.attempts = kept
 
 
-def _no_key(provider: str, system_only: bool, keys: KeyAvailability) -> ByokError:
+def _no_key(provider: str, system_only: bool, keys: KeyAvailability, registry: Registry,
+            pinned: bool) -> ByokError:
     if provider in keys.refused:
-        return ByokError(Code.NO_KEY, keys.refused[provider],
-                         hint=f"or store a key for this profile with `byok key set {provider}`",
-                         provider=provider)
-    if system_only and provider in keys.stored:
-        return ByokError(Code.NO_KEY,
-                         f"preferred-provider is 'system', which uses only environment keys, and "
-                         f"{ENV_VARS[provider]} is not set",
-                         hint=f"use your stored key: `byok config set preferred-provider {provider}`")
+        return ByokError(Code.NO_KEY, keys.refused[provider], provider=provider,
+                         hint=f"or store a key for this profile with `byok key set {provider}`")
+    variable = registry.require(provider).key_env
+    if system_only and keys.stored.get(provider):
+        missing = f"{variable} is not set" if variable else f"{provider} has no variable"
+        return ByokError(Code.NO_KEY, "preferred-provider is 'system', which uses only "
+                         f"environment keys, and {missing}",
+                         hint=f"use your stored key: `byok config set preferred-provider "
+                              f"{provider}`", provider=provider)
+    where = f"`byok key set {provider}`" + (f" or set {variable}" if variable else "")
+    also = "; or add --fallback to use the fallback chain" if pinned else ""
     return ByokError(Code.NO_KEY, f"no {provider} key is available",
-                     hint=f"store one with `byok key set {provider}` or set {ENV_VARS[provider]}",
-                     provider=provider)
+                     hint=f"store one with {where}{also}", provider=provider)
+
+
+def _no_named_key(provider: str, key: str, keys: KeyAvailability) -> ByokError:
+    names = [n for n, _ in keys.stored.get(provider, ())]
+    env = keys.environment.get(provider)
+    names += [env[0]] if env else []
+    return ByokError(Code.NO_KEY, f"{provider} has no key called {key!r}",
+                     hint=f"its keys: {', '.join(names)}" if names else
+                     f"store one with `byok key set {provider} --name {key}`", provider=provider)
 
 
 @dataclass
 class Excluded:
     """What earlier attempts ruled out."""
 
-    keys: set = field(default_factory=set)      # (provider, key_source)
+    keys: set = field(default_factory=set)      # (provider, key_source, key_name)
     models: set = field(default_factory=set)    # (provider, model)
     providers: set = field(default_factory=set)
 
     def rules_out(self, a: Attempt) -> bool:
-        return ((a.provider, a.key_source) in self.keys or (a.provider, a.model) in self.models
-                or a.provider in self.providers)
+        return ((a.provider, a.key_source, a.key_name) in self.keys
+                or (a.provider, a.model) in self.models or a.provider in self.providers)
 
 
 def next_attempt(attempts: list[Attempt], index: int, code: Code, excluded: Excluded
@@ -212,7 +306,7 @@ def next_attempt(attempts: list[Attempt], index: int, code: Code, excluded: Excl
     """The attempt that answers the failure of ``attempts[index]``, or None to stop."""
     cur = attempts[index]
     if code in KEY_REJECTED:
-        excluded.keys.add((cur.provider, cur.key_source))
+        excluded.keys.add((cur.provider, cur.key_source, cur.key_name))
         if cur.key_source != "user":
             return None  # the environment key failed too: stop (fallback 2)
 
@@ -234,3 +328,7 @@ def next_attempt(attempts: list[Attempt], index: int, code: Code, excluded: Excl
         if answers(attempts[j]) and not excluded.rules_out(attempts[j]):
             return j
     return None
+
+
+__all__ = ["Attempt", "ChainEntry", "Excluded", "KEY_REJECTED", "KeyAvailability",
+           "KeySource", "PROVIDER_DOWN", "Plan", "next_attempt", "plan"]

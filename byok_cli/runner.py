@@ -12,7 +12,7 @@ from typing import Callable
 
 from .errors import ByokError, Code
 from .keychain import Keychain
-from .keys import ENV_VARS
+from .registry import Provider
 from .resolve import KEY_REJECTED, Attempt, Excluded, Plan, next_attempt
 from .routes import require
 from .wire import ChatRequest, ChatResult, Settings, connect
@@ -30,6 +30,7 @@ class RunOutcome:
     provider: str
     model: str
     key_source: str
+    key_name: str | None
     fallbacks: list[dict]
     input_tokens: int | None
     output_tokens: int | None
@@ -44,7 +45,8 @@ class RunOutcome:
 
     def to_dict(self) -> dict:
         return {"text": self.text, "provider": self.provider, "model": self.model,
-                "key_source": self.key_source, "fallbacks": self.fallbacks,
+                "key_source": self.key_source, "key_name": self.key_name,
+                "fallbacks": self.fallbacks,
                 "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
                           "cached_input_tokens": self.cached_input_tokens},
                 "cost_usd": None if self.cost_micros is None else self.cost_micros / 1_000_000,
@@ -61,8 +63,10 @@ class Spending:
     on_warning: Callable[[str], None] = lambda s: None
 
 
-def _key_for(keychain: Keychain, a: Attempt) -> str:
-    key = keychain.key(a.provider, a.key_source)
+def _key_for(keychain: Keychain, a: Attempt) -> str | None:
+    if a.key_source == "none":
+        return None  # a provider that needs no key is sent none
+    key = keychain.key(a.provider, a.key_source, a.key_name)
     if not key:
         raise ByokError(Code.NO_KEY, f"the {a.key_label} disappeared", provider=a.provider)
     return key
@@ -87,9 +91,11 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
     while index is not None:
         a = plan.attempts[index]
         where = plan.endpoints.get(a.provider) or endpoint(
-            a.provider, profile=profile_settings.get(f"{a.provider}_base_url"))
+            keychain.registry.require(a.provider),
+            profile=profile_settings["base_urls"].get(a.provider))
         try:
-            require(where, a.key_source, profile_settings)  # planning left such keys out
+            # (planning left such keys out; this is the last gate)
+            require(where, a.key_source, profile_settings, keychain.registry)
             return _attempt(a, request, keychain, where, settings, clock, fallbacks,
                             failures, on_text, spending)
         except ByokError as err:
@@ -97,7 +103,7 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
                 raise _tagged(err, a, fallbacks)
             failures.append((a, err))
             if a.key_source == "user" and err.code in KEY_REJECTED:
-                keychain.mark(a.provider, f"failed: {err.code.value}")
+                keychain.mark(a.provider, a.key_name or "default", f"failed: {err.code.value}")
             nxt = next_attempt(plan.attempts, index, err.code, excluded)
             if nxt is None:
                 raise _tagged(_final_error(failures), a, fallbacks) from None
@@ -119,8 +125,8 @@ def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, where: Endpoi
     key = _key_for(keychain, a)
     hold = _hold(a, request, keychain, spending)
     try:
-        outcome = _send(a, request, key, where, settings, clock, fallbacks, failures, on_text,
-                        result)
+        outcome = _send(a, keychain.registry.require(a.provider), request, key, where,
+                        settings, clock, fallbacks, failures, on_text, result)
     except BaseException:
         if hold is not None:
             keychain.store.release_hold(hold)
@@ -138,7 +144,10 @@ def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, where: Endpoi
 def _model_info(keychain: Keychain, a: Attempt):
     from .prices import load
 
-    return load(keychain.store.home).info(a.provider, a.model)
+    record = keychain.registry.require(a.provider)
+    # Prices are the catalogue's: a provider serving a catalogue has its prices; a gateway's
+    # own ids have none (their cost is unknown, never 0).
+    return load(keychain.store.home).info(record.catalog or record.name, a.model)
 
 
 def _hold(a: Attempt, request: ChatRequest, keychain: Keychain, spending: Spending
@@ -150,7 +159,7 @@ def _hold(a: Attempt, request: ChatRequest, keychain: Keychain, spending: Spendi
     from .budget import reserve
 
     held = reserve(keychain.store, keychain.profile, spending.budgets, a.provider, a.model,
-                   getattr(a, "key_name", None), _model_info(keychain, a), request.system,
+                   a.key_name, _model_info(keychain, a), request.system,
                    request.messages, request.max_tokens, spending.allow_unpriced)
     if held is None:
         return None
@@ -159,11 +168,12 @@ def _hold(a: Attempt, request: ChatRequest, keychain: Keychain, spending: Spendi
     return held.id
 
 
-def _send(a: Attempt, request: ChatRequest, key: str, where: Endpoint, settings: Settings,
-          clock: dict, fallbacks: list[dict], failures: list[tuple[Attempt, ByokError]],
-          on_text: Callable[[str], None], result: ChatResult) -> RunOutcome:
+def _send(a: Attempt, provider: Provider, request: ChatRequest, key: str | None,
+          where: Endpoint, settings: Settings, clock: dict, fallbacks: list[dict],
+          failures: list[tuple[Attempt, ByokError]], on_text: Callable[[str], None],
+          result: ChatResult) -> RunOutcome:
     first_at: float | None = None
-    client = connect(a.provider, key, where.url, settings)
+    client = connect(provider, key, where.url, settings)
     req = ChatRequest(a.model, request.messages, request.system, request.max_tokens,
                       request.temperature, request.effort, request.stream)
     start = clock.setdefault("start", time.monotonic())
@@ -176,7 +186,7 @@ def _send(a: Attempt, request: ChatRequest, key: str, where: Endpoint, settings:
         err.partial = err.partial or first_at is not None
         raise
     end = time.monotonic()
-    return RunOutcome(result.text, a.provider, a.model, a.key_source, fallbacks,
+    return RunOutcome(result.text, a.provider, a.model, a.key_source, a.key_name, fallbacks,
                       result.input_tokens, result.output_tokens,
                       int((end - start) * 1000),
                       int((first_at - start) * 1000) if first_at else None,
@@ -192,7 +202,8 @@ def _tagged(exc: BaseException, a: Attempt, fallbacks: list[dict]) -> BaseExcept
 
 
 def _label(a: Attempt) -> dict:
-    return {"provider": a.provider, "model": a.model, "key_source": a.key_source}
+    return {"provider": a.provider, "model": a.model, "key_source": a.key_source,
+            "key_name": a.key_name}
 
 
 def _final_error(failures: list[tuple[Attempt, ByokError]]) -> ByokError:
@@ -201,10 +212,16 @@ def _final_error(failures: list[tuple[Attempt, ByokError]]) -> ByokError:
                 and a.provider == last_attempt.provider]
     if last.code in KEY_REJECTED and len(rejected) > 1:
         p = last_attempt.provider
-        return ByokError(last.code, f"{p} rejected both your stored key and {ENV_VARS[p]}",
-                         hint=f"store a valid key with `byok key set {p}` or fix {ENV_VARS[p]}",
-                         provider=p)
+        tried = _names([a.key_label.split(" (")[0] for a in rejected])
+        return ByokError(last.code, f"{p} rejected every key tried: {tried}",
+                         hint=f"store a valid key with `byok key set {p}` or fix the "
+                              "environment's", provider=p)
     if len(failures) > 1:
         tried = ", ".join(f"{a.provider}/{a.model} ({e.code.value})" for a, e in failures[:-1])
         last.hint = (last.hint + "; " if last.hint else "") + f"also tried {tried}"
     return last
+
+
+def _names(items: list[str]) -> str:
+    unique = list(dict.fromkeys(items))
+    return unique[0] if len(unique) == 1 else ", ".join(unique[:-1]) + " and " + unique[-1]

@@ -90,13 +90,13 @@ def check(text: str, source: str, env: Mapping[str, str] | None = None) -> str:
         parts.port  # noqa: B018 - raises on a port that is not a number in range
         host = parts.hostname
     except ValueError as exc:
-        raise refuse(f"{shown(url)!r} is not a valid URL ({exc})") from None
+        raise refuse(f"{shown(url)!r} is not an http(s) URL ({exc})") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise refuse(f"{shown(url)!r} is not an http(s) URL",
                      hint="use https://…, or http:// for a server on this machine")
     if not host:
-        raise refuse(f"{shown(url)!r} has no host")
+        raise refuse(f"{shown(url)!r} is not an http(s) URL (no host)")
     if scheme == "http" and not is_loopback(host) and not insecure_http_allowed(env):
         raise refuse(f"refusing to send a key over plain http to {host}: it would cross the "
                      "network unencrypted (only https, or http to this machine: 127.0.0.1, "

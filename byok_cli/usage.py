@@ -1,4 +1,5 @@
-"""Usage figures per provider and model: requests, tokens, errors, fallbacks, latency."""
+"""Usage figures per provider and model (requests, tokens, errors, fallbacks, latency), or
+per provider and key."""
 
 from __future__ import annotations
 
@@ -86,3 +87,15 @@ def totals(rows: list[dict]) -> dict:
     out = {k: sum(r[k] for r in rows) for k in ("requests", "errors", "fallbacks",
                                                  "input_tokens", "output_tokens")}
     return {**out, **_cost(sum(r["cost_micro_usd"] or 0 for r in rows), unknown, answered)}
+
+
+def by_key(store: Store, profile: str, since: float | None = None,
+           provider: str | None = None) -> list[dict]:
+    """One dict per provider and key (the stored key's name, or the environment variable's),
+    with its requests, tokens and cost."""
+    return [{"provider": prov, "key": key, "requests": requests, "errors": errors,
+             "fallbacks": fallbacks, "input_tokens": int(tokens_in),
+             "output_tokens": int(tokens_out),
+             **_cost(int(cost), int(unknown), requests - errors)}
+            for prov, key, requests, errors, fallbacks, tokens_in, tokens_out, cost, unknown
+            in store.usage_by_key(profile, since, provider)]

@@ -4,8 +4,8 @@ Envelope layout (bytes)::
 
     b"\\x01" | master key id (8 bytes) | nonce (12 bytes) | ciphertext + 16-byte tag
 
-The associated data binds a ciphertext to its profile, provider and shown hint, so a
-ciphertext copied to another row or profile fails to decrypt.
+The associated data binds a ciphertext to its profile, provider, shown hint and key name,
+so a ciphertext copied to another row or profile fails to decrypt.
 
 ``keyring`` and ``cryptography`` are imported only when a key is actually encrypted or
 decrypted, so commands that only list things start fast.
@@ -52,8 +52,12 @@ def key_id(key: bytes) -> str:
     return hashlib.sha256(b"byok master key id\x00" + key).hexdigest()[:_ID_LEN * 2]
 
 
-def aad(profile: str, provider: str, hint: str) -> bytes:
-    return f"byok/v{ENVELOPE_VERSION}\x00{profile}\x00{provider}\x00{hint}".encode()
+def aad(profile: str, provider: str, hint: str, name: str = "default") -> bytes:
+    """The associated data binding a ciphertext to its row. A key named ``default`` has the
+    data every key had before keys had names, so ciphertexts from then still open; another
+    name is bound too (no key or hint holds a NUL, so the two forms cannot collide)."""
+    bound = f"byok/v{ENVELOPE_VERSION}\x00{profile}\x00{provider}\x00{hint}"
+    return (bound if name == "default" else f"{bound}\x00{name}").encode()
 
 
 def encrypt(master: MasterKey, plaintext: str, associated: bytes) -> bytes:

@@ -8,9 +8,15 @@ SDKs talk to it unmodified. The API key of a request decides its fate:
              the markers script failures (revoked, quota, ratelimitN, servererr, drop,
              errorbody200, gzip, endless, ...: see fakefaults.py)
 
+Two mounts stand for other kinds of endpoint, with both APIs under them:
+
+    /gw/...      a gateway (LiteLLM-style) with model ids of its own (GATEWAY_MODELS)
+    /local/...   a local server (Ollama-style) that needs no key at all (LOCAL_MODELS)
+
 Unknown model ids get 404.  The reply text is ``"Echo[<model>]: <last user text>"``;
 a prompt containing ``lines:N`` gets N numbered lines instead.  Every request is
-recorded (method, path, query, headers, key, body, client port) in ``server.requests``.
+recorded (method, mount, path, query, headers, key, body, client port) in
+``server.requests``.
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ ANTHROPIC_MODELS = [
     "claude-sonnet-4-6", "claude-haiku-4-5", "claude-brandnew-9",
 ]
 ANTHROPIC_PAGE = 3  # small pages so that pagination is exercised
+GATEWAY_MODELS = ["my-gateway-model", "team/llama-70b", "claude-via-gateway"]
+LOCAL_MODELS = ["llama3.2", "qwen2.5:7b"]
+MOUNTS = ("/gw", "/local")
 def _reply_text(model: str, messages: list) -> str:
     last = ""
     for m in reversed(messages):
@@ -110,8 +119,22 @@ class Handler(Faults, BaseHTTPRequestHandler):
             return auth[7:]
         return self.headers.get("x-api-key", "")
 
+    def _route(self) -> tuple[str, str]:
+        """(mount, path under it): "" for the providers' own endpoints."""
+        path = urlparse(self.path).path
+        for mount in MOUNTS:
+            if path.startswith(mount + "/"):
+                return mount, path[len(mount):]
+        return "", path
+
+    def _models(self, anthropic: bool) -> list[str]:
+        mount = self._route()[0]
+        if mount:
+            return GATEWAY_MODELS if mount == "/gw" else LOCAL_MODELS
+        return ANTHROPIC_MODELS if anthropic else OPENAI_MODELS
+
     def _flavour(self) -> str:
-        return "anthropic" if self.path.startswith("/v1/messages") or self.headers.get(
+        return "anthropic" if self._route()[1].startswith("/v1/messages") or self.headers.get(
             "x-api-key") or self.headers.get("anthropic-version") else "openai"
 
     def _gzip(self) -> bool:
@@ -192,7 +215,9 @@ class Handler(Faults, BaseHTTPRequestHandler):
 
     def _record(self, body: dict | None) -> dict:
         url = urlparse(self.path)
-        record = {"method": self.command, "path": url.path, "query": parse_qs(url.query),
+        mount, path = self._route()
+        record = {"method": self.command, "mount": mount, "path": path,
+                  "query": parse_qs(url.query),
                   "raw_query": url.query, "headers": {k.lower(): v for k, v in self.headers.items()},
                   "key": self._key(), "flavour": self._flavour(),
                   "client_port": self.client_address[1], "body": body}
@@ -203,18 +228,23 @@ class Handler(Faults, BaseHTTPRequestHandler):
         return record
 
     # -- routes -----------------------------------------------------------------------
+    def _refused(self, key: str) -> bool:
+        # a local server takes any key, or none
+        return self._route()[0] != "/local" and self._refuse_by_key(key)
+
     def do_GET(self):  # noqa: N802
         url = urlparse(self.path)
+        path = self._route()[1]
         key = self._key()
         self._record(None)
-        if url.path != "/v1/models":
-            return self._error(404, "not_found_error", f"Unknown path {url.path}")
-        if self._refuse_by_key(key):
+        if path != "/v1/models":
+            return self._error(404, "not_found_error", f"Unknown path {path}")
+        if self._refused(key):
             return
+        known = self._models(self._flavour() == "anthropic")
         q = parse_qs(url.query)
         if "barelist" in key:
-            ids = ANTHROPIC_MODELS if self._flavour() == "anthropic" else OPENAI_MODELS
-            return self._send_json(200, [{"id": m, "object": "model"} for m in ids])
+            return self._send_json(200, [{"id": m, "object": "model"} for m in known])
         if "cursorloop" in key or "endless" in key:
             after = q.get("after_id", q.get("after", ["p0"]))[0]
             cursor = "p1" if "cursorloop" in key else f"p{int(after[1:]) + 1}"
@@ -225,21 +255,21 @@ class Handler(Faults, BaseHTTPRequestHandler):
         if self._flavour() == "anthropic":
             after = q.get("after_id", [None])[0]
             limit = int(q.get("limit", [ANTHROPIC_PAGE])[0])
-            start = ANTHROPIC_MODELS.index(after) + 1 if after in ANTHROPIC_MODELS else 0
-            page = ANTHROPIC_MODELS[start:start + min(limit, ANTHROPIC_PAGE)]
+            start = known.index(after) + 1 if after in known else 0
+            page = known[start:start + min(limit, ANTHROPIC_PAGE)]
             data = [{"type": "model", "id": m, "display_name": m.replace("-", " ").title()
                      + ("\x1b[31m\x9b2J" if "hostile" in key else ""),
                      "created_at": "2026-01-01T00:00:00Z"} for m in page]
             return self._send_json(200, {
-                "data": data, "has_more": start + len(page) < len(ANTHROPIC_MODELS),
+                "data": data, "has_more": start + len(page) < len(known),
                 "first_id": page[0] if page else None, "last_id": page[-1] if page else None})
-        models = OPENAI_MODELS + (["gpt-evil\x1b]0;pwned\x07\x1b[2J"] if "hostile" in key else [])
+        models = known + (["gpt-evil\x1b]0;pwned\x07\x1b[2J"] if "hostile" in key else [])
         data = [{"id": m, "object": "model", "created": 1767225600, "owned_by": "openai"}
                 for m in models]
         return self._send_json(200, {"object": "list", "data": data})
 
     def do_POST(self):  # noqa: N802
-        url = urlparse(self.path)
+        path = self._route()[1]
         key = self._key()
         length = int(self.headers.get("Content-Length") or 0)
         try:
@@ -247,10 +277,10 @@ class Handler(Faults, BaseHTTPRequestHandler):
         except ValueError:
             return self._error(400, "invalid_request_error", "Body is not JSON.")
         self._record(body)
-        if url.path not in ("/v1/chat/completions", "/v1/messages"):
-            return self._error(404, "not_found_error", f"Unknown path {url.path}")
-        anth = url.path == "/v1/messages"
-        if self._refuse_by_key(key) or not self._model_ok(body, anth):
+        if path not in ("/v1/chat/completions", "/v1/messages"):
+            return self._error(404, "not_found_error", f"Unknown path {path}")
+        anth = path == "/v1/messages"
+        if self._refused(key) or not self._model_ok(body, anth):
             return
         if "errorbody200" in key:
             return self._error(200, "invalid_request_error",
@@ -268,7 +298,7 @@ class Handler(Faults, BaseHTTPRequestHandler):
             200, _openai_whole(body["model"], text), content_type=content_type)
 
     def _model_ok(self, body: dict, anthropic: bool) -> bool:
-        if body.get("model") in (ANTHROPIC_MODELS if anthropic else OPENAI_MODELS):
+        if body.get("model") in self._models(anthropic):
             return True
         if self._flavour() == "anthropic":
             self._error(404, "not_found_error", f"model: {body.get('model')}")

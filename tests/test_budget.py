@@ -109,7 +109,7 @@ def test_budget_set_list_rm(byok_env):
 @pytest.mark.parametrize("args", [
     ["--per", "month", "0"], ["--per", "month", "--", "-1"], ["--per", "month", "nan"],
     ["--per", "month", "inf"], ["--per", "month", "1.0000001"], ["--per", "month", "ten"],
-    ["--per", "year", "5"], ["5"], ["--key", "work", "--per", "day", "5"],
+    ["--per", "year", "5"], ["5"], ["--key", "Work Key", "--per", "day", "5"],
     ["--key", "work", "-p", "openai", "--per", "day", "5"], ["-p", "nobody", "--per", "day", "5"],
 ])
 def test_budget_set_refuses_bad_input(byok_env, args):
@@ -177,7 +177,9 @@ def test_fallback_goes_to_a_provider_whose_budget_allows(byok_env, fake):
     priced_home(byok_env, anthropic={"claude-sonnet-5-5": {"max_output": 1000, "input": 1,
                                                            "output": 1}})
     byok_env.run("budget", "set", "-p", "openai", "--per", "week", "0.001")
-    r = byok_env.run("run", "--json", "-m", "gpt-6-luna", "--max-tokens", "4", "a b c")
+    # -m pins the provider; --fallback lets the chain answer what openai's budget refuses
+    r = byok_env.run("run", "--json", "-m", "gpt-6-luna", "--fallback", "--max-tokens", "4",
+                     "a b c")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["provider"] == "anthropic"
@@ -185,6 +187,24 @@ def test_fallback_goes_to_a_provider_whose_budget_allows(byok_env, fake):
     assert "provider openai budget" in r.stderr
     strict = byok_env.run("run", "--no-fallback", "-m", "gpt-6-luna", "--max-tokens", "4", "a")
     assert strict.returncode == Code.BUDGET_EXCEEDED.exit_status
+
+
+def test_a_budget_per_named_key(byok_env, fake):
+    work, personal = openai_key("good-work"), openai_key("good-personal")
+    byok_env.set_key("openai", work, "--name", "work")
+    byok_env.set_key("openai", personal, "--name", "personal")
+    priced_home(byok_env)
+    assert byok_env.run("budget", "set", "--key", "work", "--per", "day", "0.005").returncode == 0
+    ok = byok_env.run("run", "-k", "work", "-m", "gpt-6-luna", "--max-tokens", "4", "a b c")
+    assert ok.returncode == 0, ok.stderr
+    refused = byok_env.run("run", "-k", "work", "-m", "gpt-6-luna", "--max-tokens", "4", "a b c")
+    assert refused.returncode == Code.BUDGET_EXCEEDED.exit_status
+    assert "key work budget" in refused.stderr
+    other = byok_env.run("run", "-k", "personal", "-m", "gpt-6-luna", "--max-tokens", "4", "a")
+    assert other.returncode == 0, other.stderr
+    assert [r["key"] for r in fake.requests if r["method"] == "POST"] == [work, personal]
+    rows = json.loads(byok_env.run("budget", "list", "--json").stdout)
+    assert [(r["scope"], r["name"], r["spent_micros"]) for r in rows] == [("key", "work", 4000)]
 
 
 def test_parallel_runs_cannot_overspend_together(byok_env, fake):

@@ -23,7 +23,8 @@ def test_set_list_replace_remove_never_leaks(byok_env):
     assert rows[0]["provider"] == "openai" and rows[0]["stored_key"] == "…" + OPENAI_GOOD[-4:]
     assert rows[0]["active"] == "user" and rows[1]["stored"] is False
     plain = byok_env.run("key", "list")
-    assert plain.stdout.splitlines()[0].split("\t")[:2] == ["openai", "…" + OPENAI_GOOD[-4:]]
+    assert plain.stdout.splitlines()[0].split("\t")[:3] == ["openai", "default",
+                                                           "…" + OPENAI_GOOD[-4:]]
     assert_no_leak(OPENAI_GOOD, r.stdout, r.stderr, listing.stdout, plain.stdout,
                    home=byok_env.home)
 
@@ -98,9 +99,9 @@ def test_key_is_never_taken_from_argv(byok_env):
 
 
 def test_unknown_provider(byok_env):
-    r = byok_env.set_key("mistral", OPENAI_GOOD)
+    r = byok_env.set_key("nope", OPENAI_GOOD)
     assert r.returncode == Code.USAGE.exit_status
-    assert "unknown provider 'mistral'" in r.stderr and "openai, anthropic" in r.stderr
+    assert "unknown provider 'nope'" in r.stderr and "openai, anthropic" in r.stderr
 
 
 def test_remove_needs_confirmation_when_not_a_terminal(byok_env):

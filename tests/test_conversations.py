@@ -207,7 +207,10 @@ def test_no_key_text_in_history_or_usage(byok_env, fake):
     for key in (stored, env_key):
         assert_no_leak(key, dump, home=byok_env.home)
     usage_cols = {r[1] for r in conn.execute("PRAGMA table_info(usage)")}
-    assert not any("key" in c and c != "key_source" for c in usage_cols)
+    assert {c for c in usage_cols if "key" in c} == {"key_source", "key_name"}
+    # a key is named by its name or its variable, never by anything taken from it
+    names = {r[0] for r in conn.execute("SELECT key_name FROM usage")}
+    assert names <= {"default", "OPENAI_API_KEY"} and names
 
 
 def test_usage_rejects_bad_since(byok_env):

@@ -37,9 +37,16 @@ def bash_complete(byok_env, words: list[str]) -> list[str]:
 
 @pytest.mark.skipif(not shutil.which("bash"), reason="no bash")
 def test_bash_completion_offers_providers_models_and_commands(byok_env):
-    assert bash_complete(byok_env, ["byok", "key", "set", ""]) == ["openai", "anthropic"]
+    providers = bash_complete(byok_env, ["byok", "key", "set", ""])
+    assert providers[:2] == ["openai", "anthropic"] and {"openrouter", "ollama"} <= set(providers)
+    byok_env.run("provider", "add", "gw", "--api", "openai", "--base-url", "https://gw.test/v1")
+    assert bash_complete(byok_env, ["byok", "run", "-p", "g"]) == ["groq", "gemini", "gw"]
+    assert bash_complete(byok_env, ["byok", "--profile", "other", "run", "-p", "g"]) == [
+        "groq", "gemini"]  # the profile's own providers
     models = bash_complete(byok_env, ["byok", "run", "-m", ""])
     assert {"gpt-6.2-sol", "claude-sonnet-5-5", "sonnet", "haiku", "mini"} <= set(models)
+    assert {"openrouter/", "gw/"} <= set(models)  # provider/ prefixes
+    assert "gw.model" in bash_complete(byok_env, ["byok", "config", "set", "gw."])
     assert bash_complete(byok_env, ["byok", "run", "-m", "claude-h"]) == [
         "claude-haiku-5-5", "claude-haiku-4-5"]
     assert {"run", "chat", "key", "models", "vault"} <= set(
@@ -84,7 +91,7 @@ def test_python_api_plan_client_and_ask(in_process, fake):
     assert again.conversation_id == result.conversation_id
     assert fake.requests[-1]["messages"][0] == {"role": "user", "content": "from python"}
     with pytest.raises(ByokError) as err:
-        b.ask("x", provider="mistral")
+        b.ask("x", provider="nope")
     assert err.value.code == Code.USAGE
 
 

@@ -147,7 +147,7 @@ def test_run_answers_without_importing_typer(byok_env, fake):
     (["run", "hi"], None, Code.NO_KEY),
     (["run", "hi"], openai_key("revoked"), Code.UNAUTHORIZED),
     (["run", "-m", "no-such-model", "hi"], OPENAI_GOOD, Code.MODEL_NOT_FOUND),
-    (["run", "-p", "mistral", "hi"], OPENAI_GOOD, Code.USAGE),
+    (["run", "-p", "nope", "hi"], OPENAI_GOOD, Code.USAGE),
     (["run"], OPENAI_GOOD, Code.USAGE),
     (["--debug", "run", "hi"], openai_key("servererr"), Code.PROVIDER_UNAVAILABLE),
 ])

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from byok_cli.errors import ByokError, Code
-from byok_cli.keys import normalise_key
+from byok_cli.registry import builtin
 from byok_cli.store import DB_NAME, SCHEMA_VERSION
 from conftest import (ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, OPENAI_GOOD_ENV, TESTS,
                       assert_no_leak, openai_key)
@@ -128,9 +128,11 @@ def test_doctor_healthy_and_unhealthy(byok_env):
     assert checks["database"]["status"] == "ok" and checks["permissions"]["status"] == "ok"
     assert checks[f"stored openai key …{OPENAI_GOOD[-4:]}"]["status"] == "warn"  # unverified
     os.chmod(byok_env.home, 0o755)
-    byok_env.run("config", "set", "openai.base_url", "https://proxy.example.com/v1")
-    warned = {c["check"]: c for c in json.loads(byok_env.run("doctor", "--json").stdout)}
+    plain_http = {"OPENAI_BASE_URL": "http://proxy.example.com/v1"}
+    warned = {c["check"]: c for c in json.loads(byok_env.run("doctor", "--json",
+                                                             env=plain_http).stdout)}
     assert warned["permissions"]["status"] == "warn" and "chmod 700" in warned["permissions"]["fix"]
+    assert warned["openai base URL"]["status"] == "fail"  # plain http is refused
     bad = byok_env.run("doctor", env={"BYOK_MASTER_KEY": base64.urlsafe_b64encode(
         os.urandom(32)).decode()})
     assert bad.returncode == Code.DECRYPT_FAILED.exit_status
@@ -199,7 +201,7 @@ def test_full_disk_is_a_clear_error(byok_env):
 def test_key_parsing_never_crashes(raw):
     for provider in ("openai", "anthropic"):
         try:
-            key = normalise_key(provider, raw)
+            key = builtin().normalise_key(provider, raw)
         except ByokError as err:
             assert err.code == Code.INVALID_FORMAT
             assert raw.strip() == "" or raw.strip() not in err.message or len(raw.strip()) < 4
@@ -210,12 +212,12 @@ def test_key_parsing_never_crashes(raw):
 @given(st.from_regex(r"sk-(proj-|svcacct-)?[A-Za-z0-9_-]{8,120}", fullmatch=True))
 def test_valid_openai_shapes_are_accepted(key):
     if not key.startswith("sk-admin-") and not key.startswith("sk-ant-"):
-        assert normalise_key("openai", f"  {key}\n") == key
+        assert builtin().normalise_key("openai", f"  {key}\n") == key
 
 
 @given(st.from_regex(r"sk-ant-api03-[A-Za-z0-9_-]{8,120}", fullmatch=True))
 def test_valid_anthropic_shapes_are_accepted(key):
-    assert normalise_key("anthropic", key + "\r\n") == key
+    assert builtin().normalise_key("anthropic", key + "\r\n") == key
 
 
 FUZZ_ARGS = st.lists(st.one_of(

@@ -116,7 +116,7 @@ def test_names_profiles_and_bad_input(byok_env):
     assert byok_env.run("key", "get", "openai", "--name", "default").stdout == OPENAI_GOOD + "\n"
     named = byok_env.run("key", "get", "openai", "--name", "ci")
     assert named.returncode == USAGE and "no openai key named 'ci'" in named.stderr
-    assert byok_env.run("key", "get", "mistral").returncode == USAGE
+    assert byok_env.run("key", "get", "nope").returncode == USAGE
     assert byok_env.run("key", "get", "openai", "--profile", "../x").returncode == USAGE
 
 

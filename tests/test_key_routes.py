@@ -77,7 +77,8 @@ def test_the_profile_setting_is_refused_at_config_set_and_at_use(byok_env, proxy
 
     byok_env.set_key("openai", OPENAI_GOOD)
     with sqlite3.connect(byok_env.home / "byok.db") as db:
-        db.execute("UPDATE profiles SET openai_base_url = 'http://10.0.0.7:8080/v1'")
+        db.execute("INSERT INTO provider_settings (profile, provider, base_url) "
+                   "VALUES ('default', 'openai', 'http://10.0.0.7:8080/v1')")
     env = {k: v for k, v in byok_env.vars.items() if k != "OPENAI_BASE_URL"}
     byok_env.vars = env
     ran = byok_env.run("run", "--no-fallback", "hi")
@@ -111,17 +112,15 @@ def test_opt_in_lifts_the_rule_for_a_trusted_network(byok_env, proxy):
 
 def test_credentials_in_a_base_url_are_masked_wherever_shown(byok_env, proxy):
     url = "https://alice:hunter2hunter2@127.0.0.1:9/v1"
-    assert byok_env.run("config", "set", "openai.base_url", url).returncode == 0
+    refused = byok_env.run("config", "set", "openai.base_url", url)  # never stored
+    assert refused.returncode == Code.USAGE.exit_status and "credentials" in refused.stderr
     byok_env.set_key("openai", OPENAI_GOOD)
-    env = {k: v for k, v in byok_env.vars.items() if k != "OPENAI_BASE_URL"}
-    byok_env.vars = {**env, "BYOK_MAX_RETRIES": "0"}
-    shown = [byok_env.run(*args) for args in (
-        ["config", "get", "openai.base_url"], ["config", "show"], ["config", "show", "--json"],
+    env = {"OPENAI_BASE_URL": url, "BYOK_MAX_RETRIES": "0"}
+    shown = [byok_env.run(*args, env=env) for args in (
         ["doctor"], ["doctor", "--json"], ["run", "--no-fallback", "hi"],
-        ["--debug", "run", "--no-fallback", "hi"])]
-    assert "alice:***@127.0.0.1" in shown[0].stdout
-    assert any("could not reach OpenAI at https://alice:***@" in r.stderr for r in shown)
-    for r in shown:
+        ["--debug", "run", "--no-fallback", "hi"], ["run", "--explain", "--json"])]
+    assert any("https://alice:***@127.0.0.1" in r.stdout + r.stderr for r in shown)
+    for r in shown + [refused]:
         assert "hunter2" not in r.stdout + r.stderr
     env_url = byok_env.run("run", "--no-fallback", "hi",
                            env={"OPENAI_BASE_URL": "https://tok3nt0k3nt0k3n@127.0.0.1:9/v1"})

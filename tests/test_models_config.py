@@ -6,8 +6,10 @@ import typing
 
 import pytest
 
+from byok_cli.addressing import resolve
 from byok_cli.catalog import load
 from byok_cli.errors import Code
+from byok_cli.registry import builtin
 from conftest import (ANTHROPIC_GOOD, OPENAI_GOOD, OPENAI_GOOD_ENV, anthropic_key,
                       assert_no_leak, openai_key)
 
@@ -46,8 +48,10 @@ def test_catalogue_shape():
         d = CAT.get(CAT.default(p))
         assert d and d.provider == p and d.end_of_life is None
     assert "claude-sonnet-3-5" not in ids  # never a model id (the design's list)
-    assert CAT.resolve("sonnet") == ("anthropic", "claude-sonnet-5-5")
-    assert CAT.resolve("MINI") == ("openai", "gpt-6-luna")
+    assert resolve("sonnet", CAT, builtin())[:2] == ("anthropic", "claude-sonnet-5-5")
+    assert resolve("MINI", CAT, builtin())[:2] == ("openai", "gpt-6-luna")
+    for provider in {m.provider for m in CAT.models}:  # every catalogue has its provider
+        assert builtin().require(provider).catalog == provider
     for m in CAT.models:  # every model says which parameters it takes
         assert isinstance(m.temperature, bool), m.id
         assert set(m.effort) <= set(CAT.effort_levels[m.provider]), m.id
@@ -137,12 +141,11 @@ def test_config_set_get_show(byok_env):
     assert byok_env.run("config", "set", "openai.base_url", "http://localhost:8080/v1/"
                         ).returncode == 0
     show = json.loads(byok_env.run("config", "show", "--json").stdout)
-    assert show == {"profile": "default", "preferred-provider": "anthropic",
-                    "openai.model": "gpt-6-luna", "anthropic.model": None,
-                    "openai.base_url": "http://localhost:8080/v1",
-                    "anthropic.base_url": None, "logging": "on", "show-cost": "off",
-                    "allow-unpriced": "off", "openai.send_env_key": "off",
-                    "anthropic.send_env_key": "off"}
+    assert show == {"profile": "default", "preferred-provider": "anthropic", "fallback": None,
+                    "logging": "on", "show-cost": "off", "allow-unpriced": "off",
+                    "openai.model": "gpt-6-luna", "openai.base_url": "http://localhost:8080/v1",
+                    "openai.send_env_key": None, "anthropic.model": None,
+                    "anthropic.base_url": None, "anthropic.send_env_key": None}
     assert byok_env.run("config", "set", "openai.model", "default").returncode == 0
     assert byok_env.run("config", "get", "openai.model").stdout == "\n"
     other = json.loads(byok_env.run("--profile", "x", "config", "show", "--json").stdout)
@@ -150,7 +153,9 @@ def test_config_set_get_show(byok_env):
 
 
 @pytest.mark.parametrize("args", [
-    ["preferred-provider", "mistral"], ["colour", "blue"], ["openai.base_url", "ftp://x"],
+    ["preferred-provider", "nope"], ["colour", "blue"], ["openai.base_url", "ftp://x"],
+    ["openai.base_url", "http://proxy.example.com/v1"], ["nope.model", "x"],
+    ["fallback", "nope/x"], ["fallback", "anthropic/gpt-6-luna"],
     ["anthropic.model", "gpt-6-luna"], ["logging", "maybe"], ["allow-unpriced", "yes"],
 ])
 def test_config_refuses_bad_settings(byok_env, args):

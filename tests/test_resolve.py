@@ -1,4 +1,4 @@
-"""Resolution is a pure function: table tests over flags, settings and keys."""
+"""Resolution is a pure function: table tests over flags, settings, keys and chains."""
 
 import datetime as dt
 import itertools
@@ -7,20 +7,36 @@ import pytest
 
 from byok_cli.catalog import load
 from byok_cli.errors import ByokError, Code
-from byok_cli.resolve import Excluded, KeyAvailability, next_attempt, plan
+from byok_cli.registry import builtin
+from byok_cli.resolve import Excluded, KeyAvailability, next_attempt
+from byok_cli.resolve import plan as _plan
 
 CAT = load()
+REG = builtin().with_custom([("gw", "openai", "https://gw.test/v1", "GW_KEY", 1),
+                             ("local", "anthropic", "http://localhost:4000", None, 0)])
 TODAY = dt.date(2026, 11, 25)
 DEF = {"openai": "gpt-6.2-sol", "anthropic": "claude-sonnet-5-5"}
+VARS = {p.name: p.key_env for p in REG}
 
 
-def settings(pref="system", openai_model=None, anthropic_model=None):
-    return {"preferred_provider": pref, "openai_model": openai_model,
-            "anthropic_model": anthropic_model}
+def settings(pref="system", openai_model=None, anthropic_model=None, fallback=None, **models):
+    chosen = {"openai": openai_model, "anthropic": anthropic_model, **models}
+    return {"preferred_provider": pref, "fallback": fallback,
+            "models": {p: m for p, m in chosen.items() if m}, "base_urls": {}}
 
 
 def keys(stored=(), env=()):
-    return KeyAvailability({p: "user" for p in stored}, {p: "envk" for p in env})
+    """stored: provider names (one key called default) or (provider, [names]) pairs."""
+    by_provider = {}
+    for entry in stored:
+        provider, names = (entry, ["default"]) if isinstance(entry, str) else entry
+        by_provider[provider] = [(n, "user") for n in names]
+    return KeyAvailability(by_provider, {p: (VARS[p], "envk") for p in env},
+                           frozenset(p.name for p in REG if not p.needs_key))
+
+
+def plan(*args, **kw):
+    return _plan(*args[:3], REG, **kw)
 
 
 def route(p):
@@ -60,7 +76,10 @@ def test_model_flag_picks_provider_and_wins_over_preference():
              model="haiku", today=TODAY)
     assert p.attempts[0].provider == "anthropic" and p.attempts[0].model == "claude-haiku-5-5"
     assert "-m" in p.attempts[0].reason
-    # the other provider, as fallback, uses its own preferred model
+    assert {a.provider for a in p.attempts} == {"anthropic"}  # -m pins the provider
+    # with --fallback, the other provider uses its own preferred model, never haiku's id
+    p = plan(settings("openai", openai_model="gpt-6-luna"), keys(["openai", "anthropic"]), CAT,
+             model="haiku", chain=True, today=TODAY)
     assert ("openai", "gpt-6-luna", "user", "provider_fallback") in route(p)
 
 
@@ -81,8 +100,13 @@ def test_model_and_provider_mismatch_is_usage_error():
 def test_unknown_model_passes_through_for_its_provider():
     p = plan(settings("openai"), keys(["openai"]), CAT, model="gpt-7-preview", today=TODAY)
     assert route(p)[0] == ("openai", "gpt-7-preview", "user", "primary")
-    with pytest.raises(ByokError) as err:
-        plan(settings("openai"), keys(["openai"]), CAT, model="llama-3", today=TODAY)
+    assert "not in catalogue" in p.attempts[0].reason and not p.attempts[0].in_catalog
+    # known from the profile's preference
+    p = plan(settings("openai"), keys(["openai"]), CAT, model="llama-3", today=TODAY)
+    assert route(p)[0] == ("openai", "llama-3", "user", "primary")
+    assert "not in catalogue" in p.attempts[0].reason
+    with pytest.raises(ByokError) as err:  # no provider known at all
+        plan(settings("system"), keys(env=["openai"]), CAT, model="llama-3", today=TODAY)
     assert err.value.code == Code.MODEL_NOT_FOUND
 
 
@@ -115,6 +139,15 @@ def test_no_key_for_preferred_goes_to_other_provider():
         plan(settings("openai"), keys(["anthropic"]), CAT, fallback=False, today=TODAY)
 
 
+def test_model_flag_with_no_key_fails_instead_of_sending_the_id_elsewhere():
+    # Issue 13: `-m sonnet` with only an OpenAI key used to send claude-sonnet-5-5 to OpenAI.
+    with pytest.raises(ByokError) as err:
+        plan(settings("openai"), keys(["openai"]), CAT, model="sonnet", today=TODAY)
+    assert err.value.code == Code.NO_KEY and "--fallback" in err.value.hint
+    p = plan(settings("openai"), keys(["openai"]), CAT, model="sonnet", chain=True, today=TODAY)
+    assert route(p)[0] == ("openai", DEF["openai"], "user", "provider_fallback")
+
+
 def test_no_fallback_keeps_only_key_fallback():
     p = plan(settings("openai", openai_model="gpt-6-luna"),
              keys(["openai", "anthropic"], ["openai", "anthropic"]), CAT, fallback=False,
@@ -137,6 +170,10 @@ COMBOS = list(itertools.product(
 @pytest.mark.parametrize("pref, stored, env, provider, model, fallback", COMBOS)
 def test_plan_invariants(pref, stored, env, provider, model, fallback):
     kw = dict(provider=provider, model=model, fallback=fallback, today=TODAY)
+    pinned = bool(provider or model)
+    wanted = provider or (CAT.lookup(model).provider if model else None) or (
+        pref if pref != "system" else None)
+    usable = {s for s in stored if pref != "system"} | set(env)
     try:
         p = plan(settings(pref), keys(stored, env), CAT, **kw)
     except ByokError as err:
@@ -144,17 +181,18 @@ def test_plan_invariants(pref, stored, env, provider, model, fallback):
             assert model and provider and CAT.lookup(model).provider != provider
             return
         assert err.code == Code.NO_KEY
-        usable = {s for s in stored if pref != "system"} | set(env)
-        wanted = provider or (CAT.lookup(model).provider if model else None) or (
-            pref if pref != "system" else None)
-        assert not usable or (wanted and wanted not in usable and
-                              (not fallback or not (usable - {wanted})))
+        if pinned:  # a pinned provider's failure is the command's
+            assert wanted not in usable
+        else:
+            assert not usable or (wanted and wanted not in usable and
+                                  (not fallback or not (usable - {wanted})))
         return
     a0 = p.attempts[0]
     if pref == "system":
         assert all(a.key_source == "system" for a in p.attempts)
-    wanted = provider or (CAT.lookup(model).provider if model else None)
-    if wanted and not p.fallbacks:
+    if pinned:
+        assert {a.provider for a in p.attempts} == {wanted} and not p.fallbacks
+    elif wanted and not p.fallbacks:
         assert a0.provider == wanted
     if not fallback:
         assert {a.provider for a in p.attempts} == {a0.provider}
@@ -166,6 +204,9 @@ def test_plan_invariants(pref, stored, env, provider, model, fallback):
         if a.key_source == "system":
             assert (a.provider, a.model, "user") in seen or a.provider not in stored or \
                 pref == "system"
+        if a.provider != a0.provider:  # a fallback provider never gets another's model id
+            known = CAT.get(a.model)
+            assert known is None or known.provider == a.provider
 
 
 def test_next_attempt_follows_the_design_order():
@@ -189,6 +230,154 @@ def test_next_attempt_follows_the_design_order():
     assert next_attempt(a, 0, Code.BAD_REQUEST, Excluded()) is None
 
 
+# --- named providers, named keys, prefixes, unknown ids and chains (issue 13) -----------
+
+def labels(p):
+    return [(a.provider, a.model, a.key_name, a.role) for a in p.attempts]
+
+
+@pytest.mark.parametrize("model, provider, expected", [
+    ("openrouter/meta-llama/llama-4-maverick", None, ("openrouter", "meta-llama/llama-4-maverick")),
+    ("gw/team/llama-70b", None, ("gw", "team/llama-70b")),
+    ("gw/sonnet", None, ("gw", "sonnet")),                    # a gateway's own id, as given
+    ("anthropic/sonnet", None, ("anthropic", "claude-sonnet-5-5")),  # alias under its provider
+    ("team/llama-70b", "gw", ("gw", "team/llama-70b")),       # 'team' is no provider: an id
+    ("my-gateway-model", "gw", ("gw", "my-gateway-model")),
+    ("claude-brandnew-9", None, ("anthropic", "claude-brandnew-9")),  # by its customary prefix
+    ("luna", None, ("openai", "gpt-6-luna")),
+])
+def test_model_addressing(model, provider, expected):
+    p = plan(settings("system"), keys(env=["openai", "anthropic", "openrouter"],
+                                      stored=["gw"]), CAT, model=model, provider=provider,
+             key="default" if expected[0] == "gw" else None, today=TODAY)
+    assert (p.attempts[0].provider, p.attempts[0].model) == expected
+
+
+@pytest.mark.parametrize("model, provider", [
+    ("anthropic/gpt-6-luna", None),    # another catalogue's model under a built-in
+    ("openai/sonnet", None),
+    ("gw/x", "openai"),                # the prefix and -p disagree
+    ("sonnet", "openai"),
+])
+def test_addressing_refuses_contradictions(model, provider):
+    with pytest.raises(ByokError) as err:
+        plan(settings("openai"), keys(["openai", "anthropic"]), CAT, model=model,
+             provider=provider, today=TODAY)
+    assert err.value.code == Code.USAGE
+
+
+def test_unknown_id_under_a_named_provider_is_sent_as_is_and_marked():
+    p = plan(settings("gw"), keys(["gw"]), CAT, model="my-gateway-model", today=TODAY)
+    assert labels(p)[0] == ("gw", "my-gateway-model", "default", "primary")
+    assert "not in catalogue" in p.attempts[0].reason
+    with pytest.raises(ByokError) as err:  # a provider with no catalogue and no model set
+        plan(settings("gw"), keys(["gw"]), CAT, today=TODAY)
+    assert err.value.code == Code.USAGE and "gw/MODEL" in err.value.hint
+    p = plan(settings("gw", gw="team/llama-70b"), keys(["gw"]), CAT, today=TODAY)
+    assert labels(p)[0] == ("gw", "team/llama-70b", "default", "primary")
+
+
+def test_named_keys_in_order_then_the_environment():
+    p = plan(settings("openai", openai_model="gpt-6-luna"),
+             keys([("openai", ["work", "personal"])], ["openai"]), CAT, today=TODAY)
+    assert labels(p)[:3] == [("openai", "gpt-6-luna", "work", "primary"),
+                             ("openai", "gpt-6-luna", "personal", "key_fallback"),
+                             ("openai", "gpt-6-luna", "OPENAI_API_KEY", "key_fallback")]
+
+
+def test_a_rejected_named_key_falls_through_to_the_next_then_the_environment():
+    p = plan(settings("openai", openai_model="gpt-6-luna"),
+             keys([("openai", ["work", "personal"]), "anthropic"], ["openai"]), CAT, today=TODAY)
+    a, ex = p.attempts, Excluded()
+    j = next_attempt(a, 0, Code.UNAUTHORIZED, ex)
+    assert (a[j].key_name, a[j].model) == ("personal", "gpt-6-luna")
+    k = next_attempt(a, j, Code.QUOTA_EXCEEDED, ex)
+    assert (a[k].key_source, a[k].key_name) == ("system", "OPENAI_API_KEY")
+    assert next_attempt(a, k, Code.UNAUTHORIZED, Excluded()) is None  # the environment's too
+    # the model falls back with the keys not ruled out; the chain after that
+    m = next_attempt(a, k, Code.MODEL_NOT_FOUND, ex)
+    assert (a[m].model, a[m].key_name) == (DEF["openai"], "OPENAI_API_KEY")
+    assert a[next_attempt(a, m, Code.NETWORK_ERROR, ex)].provider == "anthropic"
+
+
+def test_key_flag_picks_one_key():
+    both = keys([("openai", ["work", "personal"])], ["openai"])
+    p = plan(settings("openai"), both, CAT, key="personal", today=TODAY)
+    assert {a.key_name for a in p.attempts if a.provider == "openai"} == {"personal"}
+    p = plan(settings("openai"), both, CAT, key="OPENAI_API_KEY", today=TODAY)
+    assert p.attempts[0].key_source == "system"
+    with pytest.raises(ByokError) as err:
+        plan(settings("openai"), both, CAT, key="nope", today=TODAY)
+    assert err.value.code == Code.NO_KEY and "work, personal" in err.value.hint
+
+
+def test_a_provider_that_needs_no_key_works_with_none():
+    p = plan(settings("system"), keys(), CAT, model="ollama/llama3.2", today=TODAY)
+    assert (p.attempts[0].provider, p.attempts[0].key_source) == ("ollama", "none")
+    assert p.attempts[0].key_label.startswith("no key")
+    p = plan(settings("openai"), keys(["openai"]), CAT, provider="local", model="qwen",
+             today=TODAY)
+    assert route(p) == [("local", "qwen", "none", "primary")]
+
+
+def test_the_chain_defaults_to_the_other_builtin():
+    p = plan(settings("anthropic"), keys(["openai", "anthropic"]), CAT, today=TODAY)
+    assert p.chain == ["openai"]
+    assert [a.provider for a in p.attempts if a.role == "provider_fallback"] == ["openai"]
+    p = plan(settings("gw", gw="m1"), keys(["openai", "anthropic", "gw"]), CAT, today=TODAY)
+    assert p.chain == ["openai", "anthropic"]
+
+
+def test_chain_entries_use_their_own_model():
+    chain = "anthropic/haiku, openrouter, gw/team/llama-70b"
+    p = plan(settings("openai", fallback=chain, openrouter="meta-llama/llama-4-maverick"),
+             keys(["openai", "anthropic", "openrouter", "gw"]), CAT, today=TODAY)
+    fallbacks = [(a.provider, a.model) for a in p.attempts if a.role == "provider_fallback"]
+    assert fallbacks == [("anthropic", "claude-haiku-5-5"),
+                         ("openrouter", "meta-llama/llama-4-maverick"),
+                         ("gw", "team/llama-70b")]
+    assert p.chain == ["anthropic/claude-haiku-5-5", "openrouter", "gw/team/llama-70b"]
+    a, ex = p.attempts, Excluded()
+    j = next_attempt(a, 0, Code.PROVIDER_UNAVAILABLE, ex)
+    assert (a[j].provider, a[j].model) == ("anthropic", "claude-haiku-5-5")
+    k = next_attempt(a, j, Code.NETWORK_ERROR, ex)
+    assert (a[k].provider, a[k].model) == ("openrouter", "meta-llama/llama-4-maverick")
+
+
+def test_chain_entries_without_a_key_or_a_model_are_skipped():
+    p = plan(settings("openai", fallback="gw, groq, anthropic"),
+             keys(["openai", "anthropic", "gw"]), CAT, today=TODAY)
+    # gw has a key but no model: left out, with a warning; groq has no key: left out
+    assert [a.provider for a in p.attempts if a.role == "provider_fallback"] == ["anthropic"]
+    assert any("no model to use with gw" in w for w in p.warnings)
+
+
+def test_pinned_provider_fails_alone_unless_the_chain_is_asked_for():
+    both = keys(["openai", "anthropic"])
+    pinned = plan(settings("openai"), both, CAT, provider="openai", today=TODAY)
+    assert {a.provider for a in pinned.attempts} == {"openai"}
+    assert next_attempt(pinned.attempts, 0, Code.PROVIDER_UNAVAILABLE, Excluded()) is None
+    asked = plan(settings("openai"), both, CAT, provider="openai", chain=True, today=TODAY)
+    j = next_attempt(asked.attempts, 0, Code.PROVIDER_UNAVAILABLE, Excluded())
+    assert (asked.attempts[j].provider, asked.attempts[j].model) == ("anthropic",
+                                                                     DEF["anthropic"])
+    # unpinned (the preference, or a conversation carried on): the chain is used
+    free = plan(settings("openai"), both, CAT, model="sol", provider="openai", pin=False,
+                today=TODAY)
+    assert "anthropic" in {a.provider for a in free.attempts}
+
+
+def test_no_fallback_chain_at_all():
+    p = plan(settings("openai", fallback=""), keys(["openai", "anthropic"]), CAT, today=TODAY)
+    assert {a.provider for a in p.attempts} == {"openai"} and p.chain == []
+
+
+def test_a_removed_provider_in_the_chain_is_left_out_with_a_warning():
+    p = plan(settings("openai", fallback="gone/x, anthropic"), keys(["openai", "anthropic"]),
+             CAT, today=TODAY)
+    assert p.chain == ["anthropic"] and any("gone/x" in w for w in p.warnings)
+
+
 # --- parameters a model cannot take (the catalogue says which) --------------------------------
 
 def test_a_parameter_the_first_model_cannot_take_is_refused_before_sending():
@@ -208,7 +397,8 @@ def test_a_parameter_the_first_model_cannot_take_is_refused_before_sending():
 
 def test_fallbacks_that_cannot_take_a_parameter_are_left_out():
     both = keys(["openai", "anthropic"], ["openai"])
-    p = plan(settings("openai"), both, CAT, model="gpt-4o", temperature=0.2, today=TODAY)
+    p = plan(settings("openai"), both, CAT, model="gpt-4o", temperature=0.2, chain=True,
+             today=TODAY)
     assert route(p) == [("openai", "gpt-4o", "user", "primary"),
                         ("openai", "gpt-4o", "system", "key_fallback")]
     assert p.skipped == [

@@ -18,7 +18,7 @@ def digest(path):
 def test_creates_private_dir_and_file(tmp_path):
     home = tmp_path / "a" / "b"
     store = Store(home)
-    store.set_setting("default", "openai_model", "gpt-6-luna")  # forces a WAL write
+    store.set_provider_setting("default", "openai", "model", "gpt-6-luna")  # a WAL write
     assert file_mode(home) == 0o700
     for name in (DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm"):
         path = home / name
@@ -30,7 +30,7 @@ def test_creates_private_dir_and_file(tmp_path):
 def test_modes_hold_under_a_permissive_umask(tmp_path):
     # The umask is the caller's; byok must not depend on it being strict.
     code = ("import os; os.umask(0); from byok_cli.store import Store; "
-            f"s = Store({str(tmp_path / 'h')!r}); s.set_setting('p', 'openai_model', 'x')")
+            f"s = Store({str(tmp_path / 'h')!r}); s.set_provider_setting('p', 'openai', 'model', 'x')")
     subprocess.run([sys.executable, "-c", code], check=True)
     assert file_mode(tmp_path / "h") == 0o700
     assert {file_mode(p) for p in (tmp_path / "h").iterdir()} == {0o600}
@@ -95,19 +95,26 @@ def test_read_only_directory_gives_clear_error(tmp_path):
 def test_settings_default_and_update(tmp_path):
     store = Store(tmp_path)
     assert store.settings("default")["preferred_provider"] == "system"
-    store.set_setting("work", "anthropic_model", "claude-haiku-5-5")
-    assert store.settings("work")["anthropic_model"] == "claude-haiku-5-5"
-    assert store.settings("default")["anthropic_model"] is None
+    store.set_provider_setting("work", "anthropic", "model", "claude-haiku-5-5")
+    store.set_provider_setting("work", "gw", "base_url", "https://gw.test")
+    assert store.settings("work")["models"] == {"anthropic": "claude-haiku-5-5"}
+    assert store.settings("work")["base_urls"] == {"gw": "https://gw.test"}
+    assert store.settings("default")["models"] == {}
+    store.set_provider_setting("work", "gw", "base_url", None)  # back to the default
+    assert store.conn.execute("SELECT COUNT(*) FROM provider_settings WHERE provider = 'gw'"
+                              ).fetchone()[0] == 0
+    store.set_setting("work", "fallback", "anthropic, openrouter")
+    assert store.settings("work")["fallback"] == "anthropic, openrouter"
     assert store.profiles() == ["work"]
 
 
-def test_key_crud_is_per_profile(tmp_path):
+def test_key_crud_is_per_profile_and_name(tmp_path):
     store = Store(tmp_path)
-    store.put_key("default", "openai", b"\x01cipher", "abcd", "mk1", "valid")
-    store.put_key("work", "openai", b"\x01other", "wxyz", "mk1", "unverified")
+    store.put_key("default", "openai", "default", b"\x01cipher", "abcd", "mk1", "valid")
+    store.put_key("work", "openai", "default", b"\x01other", "wxyz", "mk1", "unverified")
     assert store.get_key("default", "openai").hint == "abcd"
     assert store.get_key("work", "openai").hint == "wxyz"
-    store.put_key("default", "openai", b"\x01new", "efgh", "mk1", "valid")  # replace
+    store.put_key("default", "openai", "default", b"\x01new", "efgh", "mk1", "valid")  # replace
     assert store.get_key("default", "openai").ciphertext == b"\x01new"
     assert len(store.all_keys()) == 2
     assert store.delete_key("default", "openai") is True
@@ -116,17 +123,32 @@ def test_key_crud_is_per_profile(tmp_path):
     assert store.get_key("work", "openai") is not None
 
 
-def test_check_constraints_reject_unknown_provider(tmp_path):
+def test_named_keys_keep_the_order_set(tmp_path):
     store = Store(tmp_path)
+    for name in ("work", "personal", "default"):
+        store.put_key("p", "openai", name, b"\x01" + name.encode(), name[:4], "mk1", "valid")
+    assert [k.name for k in store.keys("p", "openai")] == ["work", "personal", "default"]
+    store.put_key("p", "openai", "work", b"\x01again", "agai", "mk1", "valid")  # keeps its place
+    assert [k.name for k in store.keys("p")] == ["work", "personal", "default"]
+    store.set_key_order("p", "openai", ["default", "work"])
+    assert [(k.name, k.position) for k in store.keys("p", "openai")] == [
+        ("default", 0), ("work", 1), ("personal", 2)]
+
+
+def test_any_provider_name_is_storable(tmp_path):
+    # The schema no longer names the providers: the registry decides what exists.
+    store = Store(tmp_path)
+    store.put_key("default", "mistral", "default", b"x", "abcd", "mk1", "valid")
+    store.set_setting("default", "preferred_provider", "my-gateway")
+    assert store.get_key("default", "mistral").hint == "abcd"
+    assert store.settings("default")["preferred_provider"] == "my-gateway"
     with pytest.raises(sqlite3.IntegrityError):
-        store.put_key("default", "mistral", b"x", "abcd", "mk1", "valid")
-    with pytest.raises(sqlite3.IntegrityError):
-        store.set_setting("default", "preferred_provider", "mistral")
+        store.set_setting("default", "logging", "sometimes")
 
 
 def test_parallel_writers_do_not_see_locked(tmp_path):
     code = ("import sys; from byok_cli.store import Store; s = Store(sys.argv[1]); "
-            "[s.set_setting(f'p{i % 5}', 'openai_model', f'm{i}') for i in range(40)]")
+            "[s.set_provider_setting(f'p{i % 5}', 'openai', 'model', f'm{i}') for i in range(40)]")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)],
                               stderr=subprocess.PIPE) for _ in range(8)]
     errors = [p.communicate(timeout=60)[1] for p in procs]
@@ -151,6 +173,7 @@ def test_migration_from_version_1_keeps_data(tmp_path):
     settings = store.settings("default")
     assert settings["preferred_provider"] == "openai" and settings["logging"] == "on"
     assert store.get_key("default", "openai").hint == "abcd"
+    assert store.get_key("default", "openai").name == "default"
     assert store.conversations("default") == []
 
 

@@ -57,6 +57,7 @@ def test_any_flipped_bit_is_detected(position, bit):
     vault.aad("work", "openai", "abcd"),        # copied to another profile
     vault.aad("default", "anthropic", "abcd"),  # copied to another provider
     vault.aad("default", "openai", "wxyz"),     # hint altered
+    vault.aad("default", "openai", "abcd", "work"),  # copied to another key name
 ])
 def test_ciphertext_is_bound_to_its_row(other_aad):
     blob = vault.encrypt(MASTER, "sk-proj-secret", AAD)
@@ -140,3 +141,10 @@ def test_master_key_repr_shows_its_id_not_the_key():
     assert vault.key_id(key) in shown
     for form in (repr(key), key.hex(), base64.urlsafe_b64encode(key).decode()):
         assert form not in shown
+
+
+def test_the_default_key_name_keeps_the_associated_data_keys_always_had():
+    # Keys stored before keys had names open as the key called 'default'.
+    assert vault.aad("p", "openai", "abcd") == vault.aad("p", "openai", "abcd", "default") == (
+        b"byok/v1\x00p\x00openai\x00abcd")
+    assert vault.aad("p", "openai", "abcd", "work") == b"byok/v1\x00p\x00openai\x00abcd\x00work"

@@ -65,17 +65,19 @@ def test_parameters_the_model_takes_are_sent(byok_env, fake, args, provider, fie
 def test_fallbacks_that_cannot_take_the_parameter_are_left_out(byok_env, fake):
     byok_env.set_key("openai", openai_key("servererr"))
     byok_env.set_key("anthropic", ANTHROPIC_GOOD)
-    plan = json.loads(byok_env.run("run", "--explain", "--json", "-m", "gpt-4o",
+    # -m pins the provider; --fallback asks for the chain, whose models are checked too
+    plan = json.loads(byok_env.run("run", "--explain", "--json", "-m", "gpt-4o", "--fallback",
                                    "--temperature", "0.3").stdout)
     assert [a["model"] for a in plan["attempts"]] == ["gpt-4o"]
     assert any("claude-sonnet-5-5" in s and "temperature" in s for s in plan["skipped"])
-    r = byok_env.run("run", "-m", "gpt-4o", "--temperature", "0.3", "hi",
+    r = byok_env.run("run", "-m", "gpt-4o", "--fallback", "--temperature", "0.3", "hi",
                      env={"BYOK_MAX_RETRIES": "0"})
     assert r.returncode == Code.PROVIDER_UNAVAILABLE.exit_status
     assert [x["flavour"] for x in posts(fake)] == ["openai"]  # no fallback to a model that
     # would refuse the temperature; without it the usual fallback happens
     fake.reset()
-    assert byok_env.run("run", "-m", "gpt-4o", "hi", env={"BYOK_MAX_RETRIES": "0"}).returncode == 0
+    assert byok_env.run("run", "-m", "gpt-4o", "--fallback", "hi",
+                        env={"BYOK_MAX_RETRIES": "0"}).returncode == 0
 
 
 # --- bugs are not outages --------------------------------------------------------------------

@@ -35,16 +35,20 @@ def parse_usd(text: str) -> int:
     return int(micros)
 
 
-def _scope(key: str | None, provider: str | None) -> tuple[str, str]:
+def _scope(st, key: str | None, provider: str | None) -> tuple[str, str]:
     if key and provider:
         raise ByokError(Code.USAGE, "give --key or --provider, not both")
     if key is not None:
-        raise ByokError(Code.USAGE, "budgets per key need named keys, which this byok does not "
-                        "have yet", hint="budget the provider with --provider")
-    if provider is not None:
-        from ..keys import check_provider
+        # A key is named as usage rows name it: a stored key's name (of whichever provider),
+        # or an environment key's variable.
+        name = key.strip()
+        if st.byok.registry.by_key_env(name) is None:
+            from ..keychain import check_key_name
 
-        return "provider", check_provider(provider)
+            name = check_key_name(name)
+        return "key", name
+    if provider is not None:
+        return "provider", st.byok.registry.require(provider).name
     return "profile", ""
 
 
@@ -83,7 +87,7 @@ def set_budget(
     from ..store import Budget
 
     st = state(ctx)
-    scope, name = _scope(key, provider)
+    scope, name = _scope(st, key, provider)
     budget = Budget(scope, name, _period(per, True), parse_usd(limit))
     st.store.set_budget(st.profile, budget)
     from ..budget import dollars
@@ -148,7 +152,7 @@ def remove_budget(
       byok budget rm --provider anthropic
     """
     st = state(ctx)
-    scope, name = _scope(key, provider)
+    scope, name = _scope(st, key, provider)
     removed = st.store.delete_budgets(st.profile, scope, name, _period(per, False))
     if not removed:
         raise ByokError(Code.USAGE, "there is no such budget", hint="see `byok budget list`")

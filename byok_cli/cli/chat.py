@@ -13,8 +13,8 @@ from .options import BASE_URL, EFFORT, TEMPERATURE
 from .root import single, state
 from .state import MAX_ID
 
-HELP = ("commands: /model ID-or-alias, /provider NAME, /system TEXT, /history, /exit "
-        "(or Ctrl-D); Ctrl-C stops an answer")
+HELP = ("commands: /model ID, alias or PROVIDER/MODEL, /provider NAME, /system TEXT, "
+        "/history, /exit (or Ctrl-D); Ctrl-C stops an answer")
 
 
 def _read_line(interactive: bool) -> str | None:
@@ -31,11 +31,15 @@ def _read_line(interactive: bool) -> str | None:
 
 def chat(
     ctx: typer.Context,
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model id or alias.",
+    model: Optional[str] = typer.Option(None, "--model", "-m",
+                                        help="Model id, alias, or PROVIDER/MODEL.",
                                         autocompletion=complete.models),
     provider: Optional[str] = typer.Option(None, "--provider", "-p",
-                                           help="openai or anthropic.",
+                                           help="A provider (see `byok provider list`).",
                                            autocompletion=complete.providers),
+    key: Optional[str] = typer.Option(None, "--key", "-k", metavar="NAME",
+                                      help="Which of the provider's keys: a stored key's "
+                                           "name, or its environment variable."),
     system: Optional[str] = typer.Option(None, "--system", "-s", help="System prompt."),
     cont: bool = typer.Option(False, "--continue", "-c",
                               help="Continue the latest conversation."),
@@ -44,6 +48,9 @@ def chat(
     no_log: bool = typer.Option(False, "--no-log", help="Keep this chat out of the history."),
     no_fallback: bool = typer.Option(False, "--no-fallback",
                                      help="No model or provider fallback."),
+    chain: bool = typer.Option(False, "--fallback",
+                               help="With -p or -m: use the fallback chain when that "
+                                    "provider is unavailable."),
     temperature: Optional[float] = TEMPERATURE,
     effort: Optional[str] = EFFORT,
     base_url: Optional[str] = BASE_URL,
@@ -58,9 +65,9 @@ def chat(
 
       printf 'hi\\n/model luna\\nand now?\\n' | byok chat
     """
+    from ..addressing import resolve
     from ..ask import AskOptions, ask, find_conversation
     from ..catalog import load
-    from ..keys import check_provider
     from .run_body import effort_level
 
     st = state(ctx)
@@ -68,10 +75,11 @@ def chat(
         raise ByokError(Code.USAGE, "stdin is closed: there is nothing to chat with",
                         hint="run it at a terminal, or pipe lines into it")
     output.require_stdout()
-    options = AskOptions(model=model, provider=check_provider(provider) if provider else None,
-                         system=system, fallback=not no_fallback, log=not no_log,
-                         temperature=temperature, effort=effort_level(effort),
-                         base_url=base_url)
+    registry = st.byok.registry
+    options = AskOptions(model=model, provider=registry.require(provider).name if provider
+                         else None, key=key, system=system, fallback=not no_fallback,
+                         chain=chain, log=not no_log, temperature=temperature,
+                         effort=effort_level(effort), base_url=base_url)
     if temperature is not None or effort is not None or base_url:
         _check_parameters(st, options)
     conversation = find_conversation(st.keychain, cid, cont)
@@ -108,10 +116,17 @@ def chat(
                 if word in ("/exit", "/quit"):
                     break
                 if word == "/model" and arg:
-                    options.provider, options.model = load().resolve(arg)
-                    output.info(f"model: {options.provider} {options.model}")
+                    preferred = st.store.settings(st.profile)["preferred_provider"]
+                    target = resolve(arg, load(), registry, preferred=options.provider or (
+                        None if preferred == "system" else preferred))
+                    if target.provider != options.provider:
+                        options.key = None  # a key name belongs to its provider
+                    options.provider, options.model = target.provider, target.model
+                    shown = "" if target.in_catalog else " (not in catalogue)"
+                    output.info(f"model: {options.provider} {options.model}{shown}")
                 elif word == "/provider" and arg:
-                    options.provider, options.model = check_provider(arg), None
+                    options.provider, options.model = registry.require(arg).name, None
+                    options.key = None  # a key name belongs to the provider it was given for
                     output.info(f"provider: {options.provider}")
                 elif word == "/system":
                     options.system = arg or None
@@ -156,8 +171,8 @@ def _check_parameters(st, options) -> None:
 
     try:
         make_plan(st.keychain, options.model, options.provider, options.fallback,
-                  temperature=options.temperature, effort=options.effort,
-                  base_url=options.base_url)
+                  key=options.key, chain=options.chain, temperature=options.temperature,
+                  effort=options.effort, base_url=options.base_url)
     except ByokError as err:
         if err.code == Code.USAGE:
             raise

@@ -4,82 +4,121 @@ from __future__ import annotations
 
 import typer
 
-from ..catalog import load
 from ..errors import ByokError, Code
 from . import complete, output
 from .root import group, state
 
 app = group("Show and change the profile's settings.")
 
-# setting name -> database column
-SETTINGS = {
-    "preferred-provider": "preferred_provider",
-    "openai.model": "openai_model",
-    "anthropic.model": "anthropic_model",
-    "openai.base_url": "openai_base_url",
-    "anthropic.base_url": "anthropic_base_url",
-    "logging": "logging",
-    "show-cost": "show_cost",
-    "allow-unpriced": "allow_unpriced",
-    "openai.send_env_key": "openai_send_env_key",
-    "anthropic.send_env_key": "anthropic_send_env_key",
-}
-ON_OFF = {"logging", "show_cost", "allow_unpriced", "openai_send_env_key",
-          "anthropic_send_env_key"}
+# setting name -> profile column; PROVIDER.model and PROVIDER.base_url come on top
+PROFILE_SETTINGS = {"preferred-provider": "preferred_provider", "fallback": "fallback",
+                    "logging": "logging", "show-cost": "show_cost",
+                    "allow-unpriced": "allow_unpriced"}
+ON_OFF = {"logging", "show_cost", "allow_unpriced"}
+PROVIDER_SETTINGS = ("model", "base_url", "send_env_key")
+# PROVIDER.send_env_key on: the provider's environment key may go to this profile's
+# PROVIDER.base_url (off, the default: only the profile's stored keys go there; issue 11)
+PER_PROVIDER = {"model": "models", "base_url": "base_urls", "send_env_key": "send_env_keys"}
+RESET = ("", "default")
 
 
-def _column(name: str) -> str:
-    column = SETTINGS.get(name.strip().lower())
-    if column is None:
-        raise ByokError(Code.USAGE, f"unknown setting {name!r}",
-                        hint="one of: " + ", ".join(SETTINGS))
-    return column
+def names(registry) -> list[str]:
+    """Every setting's name, the built-in providers' first."""
+    per_provider = [f"{p.name}.{s}" for p in registry for s in PROVIDER_SETTINGS]
+    return list(PROFILE_SETTINGS) + per_provider
 
 
-def _check(name: str, column: str, value: str) -> str | None:
-    from ..urls import check
+def _parse(name: str, registry) -> tuple[str | None, str]:
+    """(provider, field) for PROVIDER.model / PROVIDER.base_url, (None, column) otherwise."""
+    given = name.strip().lower()
+    if given in PROFILE_SETTINGS:
+        return None, PROFILE_SETTINGS[given]
+    provider, dot, field = given.rpartition(".")
+    if dot and field in PROVIDER_SETTINGS and registry.get(provider):
+        return registry.get(provider).name, field
+    raise ByokError(Code.USAGE, f"unknown setting {name!r}",
+                    hint="one of: " + ", ".join(PROFILE_SETTINGS) + ", PROVIDER.model, "
+                         "PROVIDER.base_url, PROVIDER.send_env_key (e.g. openai.model)")
 
+
+def _check(st, provider: str | None, field: str, value: str) -> str | None:
+    from .. import addressing, registry as reg
+    from ..catalog import load
+
+    registry = st.byok.registry
     value = value.strip()
-    if column == "preferred_provider":
-        if value not in ("openai", "anthropic", "system"):
-            raise ByokError(Code.USAGE, f"preferred-provider must be openai, anthropic or system, "
-                            f"not {value!r}")
+    if field == "preferred_provider":
+        if value != "system" and value not in registry:
+            raise ByokError(Code.USAGE, f"preferred-provider must be a provider or 'system', "
+                            f"not {value!r}", hint="providers: " + ", ".join(registry.names()))
         return value
-    if column in ON_OFF:
+    if field in ON_OFF:
         if value not in ("on", "off"):
+            name = next(n for n, c in PROFILE_SETTINGS.items() if c == field)
             raise ByokError(Code.USAGE, f"{name} must be on or off, not {value!r}")
         return value
-    if value in ("", "default", "none"):
+    if field == "fallback":
+        if value.lower() in RESET:
+            return None  # back to the default: the other built-in provider
+        if value.lower() == "none":
+            return ""    # no provider fallback at all
+        entries = addressing.parse_chain(value, load(), registry)
+        models = st.store.settings(st.profile)["models"]
+        for e in entries:
+            if not (e.model or models.get(e.provider)
+                    or addressing.default_model(registry.require(e.provider), load())):
+                output.warn(f"{e.provider} has no default model: the chain will pass it by "
+                            f"until you write {e.provider}/MODEL or set `byok models default "
+                            f"{e.provider}/MODEL`")
+        return ", ".join(str(e) for e in entries)
+    if field == "send_env_key":
+        if value.lower() in RESET:
+            return None  # back to the default: off
+        if value not in ("on", "off"):
+            raise ByokError(Code.USAGE, f"{provider}.send_env_key must be on or off, not "
+                            f"{value!r}")
+        return value
+    if value.lower() in RESET + ("none",):
         return None  # back to the default
-    if column.endswith("_model"):
-        provider = column.split("_")[0]
-        return load().resolve(value, provider)[1]
-    return check(value, name)
+    if field == "model":
+        return addressing.resolve(value, load(), registry, provider=provider).model
+    return reg.check_base_url(value, f"{provider}.base_url")
 
 
-def _shown(column: str, value: str | None) -> str | None:
-    from ..urls import shown
-
-    return shown(value) if value and column.endswith("_base_url") else value
+def _get(settings: dict, provider: str | None, field: str):
+    if provider is None:
+        return settings[field]
+    return settings[PER_PROVIDER[field]].get(provider)
 
 
 @app.command("set")
 def set_value(ctx: typer.Context,
               name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.settings),
               value: str = typer.Argument(..., metavar="VALUE")) -> None:
-    """Change a setting of the profile ("default" or "none" resets a model or URL).
+    """Change a setting of the profile ("default" resets it).
+
+    fallback is the chain tried when a provider is unavailable: PROVIDER or PROVIDER/MODEL
+    entries, comma-separated ("none": no provider fallback; default: the other built-in).
 
     Examples:
 
       byok config set preferred-provider anthropic
 
+      byok config set fallback "anthropic/sonnet, openrouter/meta-llama/llama-4-maverick"
+
       byok config set openai.base_url http://localhost:11434/v1
     """
     st = state(ctx)
-    column = _column(name)
-    st.store.set_setting(st.profile, column, _check(name.strip().lower(), column, value))
-    output.info(f"{name} = {_shown(column, st.store.settings(st.profile)[column]) or '(default)'} "
-                f"for profile {st.profile!r}")
+    provider, field = _parse(name, st.byok.registry)
+    value = _check(st, provider, field, value)
+    if provider is None:
+        st.store.set_setting(st.profile, field, value)
+    else:
+        st.store.set_provider_setting(st.profile, provider, field, value)
+    shown = _get(st.store.settings(st.profile), provider, field)
+    output.info(f"{name.strip().lower()} = "
+                f"{'(default)' if shown is None else shown or '(none)'} for profile "
+                f"{st.profile!r}")
 
 
 @app.command("get")
@@ -93,14 +132,14 @@ def get_value(ctx: typer.Context,
       byok config get preferred-provider
     """
     st = state(ctx)
-    column = _column(name)
-    typer.echo(_shown(column, st.store.settings(st.profile)[column]) or "")
+    provider, field = _parse(name, st.byok.registry)
+    typer.echo(_get(st.store.settings(st.profile), provider, field) or "")
 
 
 @app.command("show")
 def show(ctx: typer.Context,
          as_json: bool = typer.Option(False, "--json", help="Print a JSON object.")) -> None:
-    """Show every setting of the profile.
+    """Show every setting of the profile: the built-in providers' always, others' once set.
 
     Example:
 
@@ -108,7 +147,13 @@ def show(ctx: typer.Context,
     """
     st = state(ctx)
     settings = st.store.settings(st.profile)
-    values = {name: _shown(column, settings[column]) for name, column in SETTINGS.items()}
+    registry = st.byok.registry
+    values = {name: settings[column] for name, column in PROFILE_SETTINGS.items()}
+    configured = set().union(*(settings[kind] for kind in PER_PROVIDER.values()))
+    for p in registry:
+        if p.kind == "builtin" or p.name in configured:
+            for field, kind in PER_PROVIDER.items():
+                values[f"{p.name}.{field}"] = settings[kind].get(p.name)
     if as_json:
         output.emit_json({"profile": st.profile, **values})
         return

@@ -73,13 +73,17 @@ def _check_database(st, r: Report) -> None:
 
 
 def _check_keys(st, r: Report) -> None:
-    from ..keys import ENV_VARS, PROVIDERS, normalise_key
-
+    registry = st.byok.registry
     now = dt.datetime.now(dt.timezone.utc)
-    for row in st.store.keys(st.profile).values():
-        label = f"stored {row.provider} key …{row.hint}"
+    for row in st.store.keys(st.profile):
+        named = "" if row.name == "default" else f" {row.name!r}"
+        label = f"stored {row.provider} key{named} …{row.hint}"
+        if row.provider not in registry:
+            r.add(label, "warn", f"{row.provider} is not a provider of this profile",
+                  f"remove it with `byok key remove {row.provider} --name {row.name}`")
+            continue
         try:
-            normalise_key(row.provider, st.keychain.get(row.provider) or "")
+            registry.normalise_key(row.provider, st.keychain.get(row.provider, row.name) or "")
         except ByokError as err:
             r.add(label, "fail", err.message, err.hint, err.code)
             continue
@@ -93,34 +97,39 @@ def _check_keys(st, r: Report) -> None:
             r.add(label, "warn", f"{age} days old", "consider rotating it at the provider")
         else:
             r.add(label, "ok", f"valid as of {row.checked_at}, {age} days old")
-    for p in PROVIDERS:
-        env = st.keychain.env_key(p)
+    for p in registry:
+        env = st.keychain.env_key(p.name)
         if env:
             try:
-                normalise_key(p, env)
-                r.add(ENV_VARS[p], "ok", f"set (…{env[-4:]})")
+                registry.normalise_key(p.name, env)
+                r.add(p.key_env, "ok", f"set (…{env[-4:]})")
             except ByokError as err:
-                r.add(ENV_VARS[p], "warn", err.message, f"fix or unset {ENV_VARS[p]}")
+                r.add(p.key_env, "warn", err.message, f"fix or unset {p.key_env}")
 
 
 def _check_base_urls(st, r: Report) -> None:
-    from ..keys import PROVIDERS
     from urllib.parse import urlsplit
 
     from ..routes import env_key_refusal
     from ..urls import is_loopback, shown
     from ..wire.endpoint import endpoint
+    from ..wire.transport import check_transport
 
     settings = st.store.settings(st.profile)
-    for p in PROVIDERS:
-        label = f"{p} base URL"
+    for p in st.byok.registry:
+        configured = settings["base_urls"].get(p.name)
+        from_env = os.environ.get(p.base_url_env) if p.base_url_env else None
+        if p.kind == "preset" and not configured and not from_env:
+            continue  # a preset's own URL is data checked by the tests; no line per preset
+        label = f"{p.name} base URL"
         try:
-            found = endpoint(p, profile=settings.get(f"{p}_base_url"))
+            found = endpoint(p, profile=configured)
+            check_transport(found.url)  # a custom provider's own URL, too
         except ByokError as err:
             r.add(label, "fail", err.message, err.hint, err.code)
             continue
         where = f"{shown(found.url)} ({found.where})"
-        refused = env_key_refusal(p, settings) if st.keychain.env_key(p) else None
+        refused = env_key_refusal(p, settings) if st.keychain.env_key(p.name) else None
         if found.note:
             r.add(label, "warn", found.note, f"drop the /v1 from {found.where}")
         elif refused:
@@ -134,12 +143,14 @@ def _check_base_urls(st, r: Report) -> None:
 
 def _models_in_use(st) -> set[tuple[str, str]]:
     """The profile's chosen or default model of each provider, and those used in 30 days."""
+    from ..addressing import default_model
     from ..catalog import load
-    from ..keys import PROVIDERS
     from ..store import DAY
 
     cat, settings = load(), st.store.settings(st.profile)
-    used = {(p, settings.get(f"{p}_model") or cat.default(p)) for p in PROVIDERS}
+    used = {(p.name, model) for p in st.byok.registry
+            if (model := settings["models"].get(p.name) or (
+                default_model(p, cat) if p.kind == "builtin" else None))}
     since = int(dt.datetime.now(dt.timezone.utc).timestamp() // DAY) - 30
     used |= set(st.store.conn.execute(
         "SELECT DISTINCT provider, model FROM usage_daily WHERE profile = ? AND day >= ? "
@@ -165,8 +176,11 @@ def _check_catalogue(st, r: Report, data=None) -> None:
     today = dt.date.today()
     soon = today + dt.timedelta(days=STALE_DAYS)
     cat = load()
+    registry = st.byok.registry
     for provider, model in sorted(_models_in_use(st)):
-        known, info = cat.get(model), data.info(provider, model)
+        record = registry.get(provider)
+        priced_as = (record.catalog or record.name) if record else provider
+        known, info = cat.get(model), data.info(priced_as, model)
         ends = (known.end_of_life if known else None) or (info.retires if info else None)
         label = f"model {provider}/{model}"
         if ends and ends <= today:

@@ -22,13 +22,17 @@ def exec_command(
     ctx: typer.Context,
     command: List[str] = typer.Argument(..., metavar="-- COMMAND [ARGS]..."),
     provider: Optional[List[str]] = typer.Option(
-        None, "--provider", "-p", help="Only this provider's key; repeat for more "
-        "(default: every provider).", autocompletion=complete.providers),
+        None, "--provider", "-p", help="Only this provider's key; repeat for several "
+        "(default: every provider with a key and a variable).",
+        autocompletion=complete.providers),
+    key: Optional[str] = typer.Option(None, "--key", "-k", metavar="NAME",
+                                      help="With one -p: which of its keys."),
 ) -> None:
-    """Run COMMAND with OPENAI_API_KEY / ANTHROPIC_API_KEY set from the vault.
+    """Run COMMAND with each provider's key variable (OPENAI_API_KEY, ANTHROPIC_API_KEY,
+    OPENROUTER_API_KEY, …) set from the vault, and its base URL variable where it has one.
 
-    Keys are resolved as for `run` (your stored key wins over the environment's); the
-    command replaces byok, so its exit status and signals are its own. The keys are
+    Keys are resolved as for `run` (your stored keys, in order, before the environment's);
+    the command replaces byok, so its exit status and signals are its own. The keys are
     passed in the environment only, never on a command line. The child gets the keys of
     the providers asked for and nothing else: not the other providers' keys, not
     BYOK_MASTER_KEY.
@@ -37,11 +41,12 @@ def exec_command(
 
       byok exec -- python my_script.py
 
-      byok exec -p anthropic -- env | grep -c ANTHROPIC_API_KEY
+      byok exec -p anthropic -p openrouter -- env | grep -c _API_KEY
+
+      byok exec -p openai -k work -- python agent.py
     """
     from ..ask import key_availability
     from ..hardening import restore_for_child
-    from ..keys import BASE_URL_VARS, ENV_VARS, PROVIDERS, check_provider
     from ..routes import require
     from ..wire.endpoint import endpoint
 
@@ -49,29 +54,37 @@ def exec_command(
         raise ByokError(Code.USAGE, "already inside `byok exec` (BYOK_EXEC is set)",
                         hint="run the command directly, or unset BYOK_EXEC")
     st = state(ctx)
-    wanted = tuple(dict.fromkeys(map(check_provider, provider))) if provider else PROVIDERS
+    registry = st.byok.registry
+    if key is not None and len(provider or []) != 1:
+        raise ByokError(Code.USAGE, "-k/--key needs exactly one -p/--provider")
+    wanted = [registry.require(p) for p in dict.fromkeys(provider or [])]
+    for p in wanted:
+        if p.key_env is None and p.needs_key:
+            raise ByokError(Code.USAGE, f"{p.name} has no key variable to set",
+                            hint="a provider of your own gets one with `byok provider add "
+                                 f"{p.name} … --key-env VAR`")
     settings = st.store.settings(st.profile)
     keys = key_availability(st.keychain)
+    # Only what was asked for: no master key, no key of a provider not given below.
+    key_variables = {p.key_env for p in registry if p.key_env}
     env = {k: v for k, v in os.environ.items()
-           if k not in WITHHELD and k not in ENV_VARS.values()}
+           if k not in WITHHELD and k not in key_variables}
     given = []
-    for p in wanted:
-        found = keys.sources(p, settings)
-        if not found:
-            if p in keys.refused:
-                output.warn(f"{keys.refused[p]}; {ENV_VARS[p]} is not passed on")
-            continue
-        source = found[0][0]
-        # The child will send the key where byok would: the same rules hold.
-        where = endpoint(p, profile=settings.get(f"{p}_base_url"), env=st.keychain.env)
-        require(where, source, settings)
-        key = st.keychain.key(p, source)
-        if not key:
-            continue
-        env[ENV_VARS[p]] = key
-        if where.source == "profile":  # the environment's own is already there
-            env[BASE_URL_VARS[p]] = where.url
-        given.append(p)
+    for p in wanted or [p for p in registry if p.key_env]:
+        found = keys.sources(p.name, settings, key)
+        if key is not None and not found:
+            raise ByokError(Code.NO_KEY, f"{p.name} has no key called {key!r}")
+        if not found and p.name in keys.refused:
+            output.warn(f"{keys.refused[p.name]}; {p.key_env} is not passed on")
+        secret = st.keychain.key(p.name, found[0].source, found[0].name) if found else None
+        if secret and p.key_env:
+            # The child will send the key where byok would: the same rules hold.
+            where = endpoint(p, profile=settings["base_urls"].get(p.name), env=st.keychain.env)
+            require(where, found[0].source, settings, registry)
+            env[p.key_env] = secret
+            given.append(p.key_env)
+            if where.source == "profile" and p.base_url_env:  # the environment's is there
+                env[p.base_url_env] = where.url
     if not given:
         raise ByokError(Code.NO_KEY, "no key to pass on",
                         hint="store one with `byok key set PROVIDER`")
@@ -80,7 +93,7 @@ def exec_command(
         raise ByokError(Code.USAGE, f"command not found: {command[0]}")
     env[MARKER] = st.profile
     if st.debug:
-        output.info(f"byok exec: {', '.join(ENV_VARS[p] for p in given)} set for {command[0]}")
+        output.info(f"byok exec: {', '.join(given)} set for {command[0]}")
     sys.stdout.flush()
     sys.stderr.flush()
     restore_for_child()

@@ -9,7 +9,6 @@ from typing import List, Optional
 import typer
 
 from ..errors import ByokError, Code, looks_like_key, mask, remember_secret
-from ..keys import ENV_VARS, PROVIDERS, check_provider, normalise_key
 from . import complete, output
 from .root import group, state
 
@@ -42,7 +41,7 @@ def read_secret(provider: str) -> str:
     return secret
 
 
-def live_check(ctx: typer.Context, provider: str, key: str, source: str
+def live_check(ctx: typer.Context, provider: str, key: str | None, source: str
                ) -> tuple[str, ByokError | None, int]:
     """One cheap authenticated call with a key from ``source`` ("user": stored or about to
     be, "system": the environment's). Returns (status, error, the request's own latency in
@@ -53,11 +52,12 @@ def live_check(ctx: typer.Context, provider: str, key: str, source: str
 
     st = state(ctx)
     profile_settings = st.store.settings(st.profile)
-    where = endpoint(provider, profile=profile_settings.get(f"{provider}_base_url"),
+    record = st.byok.registry.require(provider)
+    where = endpoint(record, profile=profile_settings["base_urls"].get(record.name),
                      env=st.keychain.env)
-    require(where, source, profile_settings)
+    require(where, source, profile_settings, st.byok.registry)
     settings = Settings.from_env()
-    client = connect(provider, key, where.url,
+    client = connect(record, key, where.url,
                      Settings(settings.timeout, settings.connect_timeout, 1, 5.0))
     started = time.monotonic()
     try:
@@ -67,11 +67,11 @@ def live_check(ctx: typer.Context, provider: str, key: str, source: str
     return "valid", None, latency
 
 
-def _refuse_key_on_argv(provider: str, words: list[str]) -> None:
+def _refuse_key_on_argv(provider: str, words: list[str], registry) -> None:
     """A key typed as an argument (`byok key set openai sk-…`) is refused, masked in every
     message, with a pointer to the prompt and stdin: argv is visible to every user of the
     machine (ps, /proc) and lands in shell history."""
-    known = provider.strip().lower() in PROVIDERS
+    known = registry.get(provider) is not None
     if not words and (known or not looks_like_key(provider)):
         return
     for word in words if known else [provider, *words]:
@@ -86,11 +86,15 @@ def _refuse_key_on_argv(provider: str, words: list[str]) -> None:
 @app.command("set")
 def set_key(
     ctx: typer.Context,
-    provider: str = typer.Argument(..., help="openai or anthropic", metavar="PROVIDER",
-                                   autocompletion=complete.providers),
+    provider: str = typer.Argument(..., help="A provider (see `byok provider list`).",
+                                   metavar="PROVIDER", autocompletion=complete.providers),
+    name: str = typer.Option("default", "--name", "-n", metavar="NAME",
+                             help="Keep several keys per provider under names (work, personal)."),
     validate: bool = typer.Option(True, "--validate/--no-validate",
                                   help="Check the key with one cheap call before storing it."),
-    force: bool = typer.Option(False, "--force", help="Store the key even if it is rejected."),
+    force: bool = typer.Option(False, "--force",
+                               help="Store the key even if its shape is unexpected or the "
+                                    "provider rejects it."),
     on_argv: Optional[List[str]] = typer.Argument(None, hidden=True),
 ) -> None:
     """Store a provider key, encrypted. Reads it from a hidden prompt or from stdin.
@@ -99,13 +103,20 @@ def set_key(
 
       byok key set openai                                 # prompts, input hidden
 
+      printf %s "$WORK_KEY" | byok key set openai --name work
+
       printf %s "$ANTHROPIC_KEY" | byok key set anthropic --no-validate
     """
-    _refuse_key_on_argv(provider, on_argv or [])
-    provider = check_provider(provider)
-    key = normalise_key(provider, read_secret(provider))
+    from ..keychain import check_key_name
+
+    st = state(ctx)
+    _refuse_key_on_argv(provider, on_argv or [], st.byok.registry)
+    provider = st.byok.registry.require(provider).name
+    name = check_key_name(name)
+    key = st.byok.registry.normalise_key(provider, read_secret(provider),
+                                         check_shape=not force)
     status, checked_at = checked_status(ctx, provider, key, validate, force)
-    store_checked(ctx, provider, key, status, checked_at)
+    store_checked(ctx, provider, key, status, checked_at, name=name, check_shape=not force)
 
 
 def checked_status(ctx: typer.Context, provider: str, key: str, validate: bool,
@@ -134,12 +145,15 @@ def checked_status(ctx: typer.Context, provider: str, key: str, validate: bool,
 
 
 def store_checked(ctx: typer.Context, provider: str, key: str, status: str,
-                  checked_at: str | None) -> str:
-    """Store a checked key, say so on stderr, and return its hint."""
+                  checked_at: str | None, *, name: str = "default",
+                  check_shape: bool = True) -> str:
+    """Store a checked key under its name, say so on stderr, and return its hint."""
     st = state(ctx)
     had_keys = bool(st.store.keys(st.profile))
-    hint = st.keychain.set(provider, key, status, checked_at)
-    output.info(f"stored the {provider} key …{hint} for profile {st.profile!r} ({status})")
+    hint = st.keychain.set(provider, key, status, checked_at, name=name,
+                           check_shape=check_shape)
+    named = "" if name == "default" else f" {name!r}"
+    output.info(f"stored the {provider} key{named} …{hint} for profile {st.profile!r} ({status})")
     settings = st.store.settings(st.profile)
     if settings["preferred_provider"] == "system" and not had_keys:
         # 'system' uses environment keys only; a first stored key is clearly meant to be used.
@@ -154,7 +168,10 @@ def list_keys(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:
-    """Show stored and environment keys, masked to their last 4 characters.
+    """Show stored and environment keys by name, masked to their last 4 characters.
+
+    One line per key, in the order each provider's keys are tried. The built-in providers
+    are always listed; other providers once they have a key.
 
     Example:
 
@@ -167,101 +184,151 @@ def list_keys(
         return
     rows = []
     for r in reports:
-        d = r.to_dict()
-        rows.append([r.provider, d["stored_key"] or "-", d["stored_status"] or "-",
-                     d["stored_set_at"] or "-",
-                     f"{ENV_VARS[r.provider]} {d['environment_key']}" if r.env_hint else "-",
-                     {"user": "stored", "system": "environment"}.get(r.winner or "", "none")])
-    output.table(["provider", "stored", "status", "set at", "environment", "used"], rows)
+        order = 0
+        for k in r.stored:
+            order += 1
+            rows.append([r.provider.name, k.name, "…" + k.hint, k.status, k.updated_at, order])
+        if r.env_hint:
+            order += 1
+            rows.append([r.provider.name, r.provider.key_env, "…" + r.env_hint, "environment",
+                         "-", order])
+        if not order:
+            rows.append([r.provider.name, "-", "-", "none needed" if not r.provider.needs_key
+                         else "none", "-", "-"])
+    output.table(["provider", "name", "key", "status", "set at", "order"], rows)
+
+
+@app.command("order")
+def order_keys(
+    ctx: typer.Context,
+    provider: str = typer.Argument(..., metavar="PROVIDER", autocompletion=complete.providers),
+    names: List[str] = typer.Argument(..., metavar="NAME..."),
+) -> None:
+    """Set the order a provider's stored keys are tried in (the environment's key comes last).
+
+    A key the provider rejects gives way to the next one. Keys not named keep their order,
+    after the ones named.
+
+    Example:
+
+      byok key order openai work personal
+    """
+    st = state(ctx)
+    order = st.keychain.order(provider, names)
+    output.info(f"{st.byok.registry.require(provider).name} keys are tried in this order: "
+                + ", ".join(order))
 
 
 @app.command("remove")
 def remove_key(
     ctx: typer.Context,
-    provider: str = typer.Argument(..., metavar="PROVIDER", help="openai or anthropic",
+    provider: str = typer.Argument(..., metavar="PROVIDER", help="A provider with a stored key.",
                                   autocompletion=complete.providers),
+    name: str = typer.Option("default", "--name", "-n", metavar="NAME",
+                             help="Which of its keys (default: the one called default)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Remove a stored key for good (its ciphertext is wiped from the file).
 
     Example:
 
-      byok key remove openai --yes
+      byok key remove openai --name work --yes
     """
-    provider = check_provider(provider)
+    from ..keychain import check_key_name
+
     st = state(ctx)
-    stored = st.store.get_key(st.profile, provider)
+    provider = st.byok.registry.require(provider).name
+    name = check_key_name(name)
+    stored = st.store.get_key(st.profile, provider, name)
     if stored is None:
-        raise ByokError(Code.NO_KEY, f"no {provider} key is stored for profile {st.profile!r}")
-    output.confirm(f"Remove the stored {provider} key …{stored.hint}?", yes, "remove a key")
-    st.keychain.remove(provider)
-    output.info(f"removed the {provider} key …{stored.hint} from profile {st.profile!r}")
+        names = [k.name for k in st.store.keys(st.profile, provider)]
+        raise ByokError(Code.NO_KEY, f"no {provider} key called {name!r} is stored for profile "
+                        f"{st.profile!r}", hint=f"its stored keys: {', '.join(names)}"
+                        if names else None)
+    named = "" if name == "default" else f" {name!r}"
+    output.confirm(f"Remove the stored {provider} key{named} …{stored.hint}?", yes,
+                   "remove a key")
+    st.keychain.remove(provider, name)
+    output.info(f"removed the {provider} key{named} …{stored.hint} from profile {st.profile!r}")
 
 
 @app.command("validate")
 def validate_keys(
     ctx: typer.Context,
     provider: Optional[str] = typer.Argument(None, metavar="[PROVIDER]",
-                                             help="openai or anthropic (default: both)",
+                                             help="One provider (default: every provider "
+                                                  "with a key)",
                                              autocompletion=complete.providers),
+    key: Optional[str] = typer.Option(None, "--key", "-k", metavar="NAME",
+                                      help="Only this key: a stored key's name, or the "
+                                           "environment variable's."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:
     """Check the stored and environment keys with one cheap call each.
 
     Exits 0 only if every key checked is valid.
 
-    Example:
+    Examples:
 
       byok key validate anthropic
+
+      byok key validate openai -k work
     """
     from ..wire.endpoint import endpoint
 
     st = state(ctx)
-    providers = (check_provider(provider),) if provider else PROVIDERS
+    registry = st.byok.registry
+    reports = st.keychain.report([registry.require(provider).name] if provider else None)
     settings = st.store.settings(st.profile)
-    for p in providers:  # a base URL no key may go to fails the command before any call
-        endpoint(p, profile=settings.get(f"{p}_base_url"), env=st.keychain.env)
+    for r in reports:  # a base URL no key may go to fails the command before any call
+        endpoint(r.provider, profile=settings["base_urls"].get(r.provider.name),
+                 env=st.keychain.env)
     results, failures = [], []
-    for p in providers:
-        candidates = []
-        if st.store.get_key(st.profile, p):
+    for r in reports:
+        p = r.provider.name
+        candidates: list[tuple[str, str, str | None]] = []
+        for stored in r.stored:
+            if key is not None and stored.name != key:
+                continue
             try:
-                candidates.append(("stored", st.keychain.get(p)))
+                candidates.append(("stored", stored.name, st.keychain.get(p, stored.name)))
             except ByokError as err:
                 failures.append(err)
-                results.append({"provider": p, "source": "stored", "key": "?",
-                                "result": err.code.value, "latency_ms": None,
+                results.append({"provider": p, "source": "stored", "name": stored.name,
+                                "key": "?", "result": err.code.value, "latency_ms": None,
                                 "message": err.message})
         env = st.keychain.env_key(p)
-        if env:
-            candidates.append(("environment", env))
-        for source, key in candidates:
+        if env and key in (None, r.provider.key_env):
+            candidates.append(("environment", r.provider.key_env, env))
+        for source, name, secret in candidates:
             try:
-                normalise_key(p, key)
+                registry.normalise_key(p, secret or "")
                 status, err, latency = live_check(
-                    ctx, p, key, "user" if source == "stored" else "system")
+                    ctx, p, secret, "user" if source == "stored" else "system")
             except ByokError as bad:
                 status, err, latency = f"failed: {bad.code.value}", bad, 0
             code = err.code.value if err else "VALID"
             if source == "stored":
-                st.keychain.mark(p, status)
-            results.append({"provider": p, "source": source, "key": mask(key), "result": code,
-                            "latency_ms": latency, "message": err.message if err else None})
+                st.keychain.mark(p, name, status)
+            results.append({"provider": p, "source": source, "name": name, "key": mask(secret),
+                            "result": code, "latency_ms": latency,
+                            "message": err.message if err else None})
             if err:
                 failures.append(err)
     if as_json:
         output.emit_json(results)
     else:
-        output.table(["provider", "source", "key", "result", "latency"],
-                     [[r["provider"], r["source"], r["key"], r["result"],
+        output.table(["provider", "source", "name", "key", "result", "latency"],
+                     [[r["provider"], r["source"], r["name"], r["key"], r["result"],
                        f"{r['latency_ms']} ms" if r["latency_ms"] is not None else "-"]
                       for r in results])
         for err in failures:
             output.error(err.one_line())
     if not results:
-        raise ByokError(Code.NO_KEY, "no key to validate",
-                        hint="store one with `byok key set PROVIDER` or set OPENAI_API_KEY / "
-                             "ANTHROPIC_API_KEY")
+        what = f"no key called {key!r}" if key else "no key"
+        raise ByokError(Code.NO_KEY, f"{what} to validate",
+                        hint="store one with `byok key set PROVIDER` or set the provider's "
+                             "environment variable (see `byok provider list`)")
     if failures:
         raise typer.Exit(failures[0].exit_status)
 

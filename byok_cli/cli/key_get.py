@@ -17,10 +17,13 @@ from .state import profile_name
 
 def get_key(
     ctx: typer.Context,
-    provider: str = typer.Argument(..., metavar="PROVIDER", help="openai or anthropic",
+    provider: str = typer.Argument(..., metavar="PROVIDER",
+                                   help="A provider (see `byok provider list`).",
                                    autocompletion=complete.providers),
-    name: str = typer.Option("default", "--name", metavar="KEY",
-                             help="Which of the provider's keys (only 'default' for now)."),
+    name: Optional[str] = typer.Option(None, "--name", "--key", "-k", metavar="NAME",
+                                       help="Which of the provider's keys: a stored key's "
+                                            "name, or its environment variable (default: the "
+                                            "one `byok run` would use first)."),
     profile: Optional[str] = typer.Option(None, "--profile", metavar="NAME",
                                           help="Profile to take the key from."),
     reveal: bool = typer.Option(False, "--reveal",
@@ -44,9 +47,7 @@ def get_key(
       {"apiKeyHelper": "byok key get anthropic"} # in Claude Code's settings.json
     """
     from ..handoff import key_to_give, record
-    from ..keys import check_provider
 
-    provider = check_provider(provider)
     st = state(ctx)
     if profile is not None:
         chosen = profile_name(profile)
@@ -59,6 +60,7 @@ def get_key(
                         hint=f'use it as "$(byok key get {provider})" or in a tool\'s key '
                              "command, or add --reveal to show it here")
     given = key_to_give(st.keychain, provider, name)
+    provider = given.provider
     if given.failed:
         output.warn(f"the stored {provider} key is marked {given.status}; it may be rejected "
                     f"(check it with `byok key validate {provider}`)")

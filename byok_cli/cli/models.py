@@ -12,23 +12,31 @@ import typer
 
 from ..catalog import load
 from ..errors import ByokError, Code
-from ..keys import PROVIDERS, check_provider
 from . import complete, output
+from .model_prices import describe, limits, per_m, tokens
 from .root import group, state
 
 app = group("See the models you can use, and choose defaults.")
 
+__all__ = ["app", "describe"]
 
-def _key_sources(st) -> dict[str, str]:
-    """provider -> 'user' or 'system': the key `run` would use first."""
+
+def _first_keys(st) -> dict:
+    """provider -> the key `run` would try first, as a KeySource (source, name, hint)."""
     from ..ask import key_availability
 
     settings = st.store.settings(st.profile)
     keys = key_availability(st.keychain)
-    return {p: found[0][0] for p in PROVIDERS if (found := keys.sources(p, settings))}
+    return {p.name: found[0] for p in st.byok.registry
+            if (found := keys.sources(p.name, settings))}
 
 
-def _remote(ctx: typer.Context, provider: str, source: str, refresh: bool) -> list[dict]:
+def _prices_of(provider) -> str:
+    """The price data's name for a provider's models: its catalogue's, else its own."""
+    return provider.catalog or provider.name
+
+
+def _remote(st, provider, source, refresh: bool) -> list[dict]:
     """The provider's live list, cached in the database for BYOK_MODELS_TTL seconds."""
     from ..errors import strip_controls
     from ..inputs import env_number
@@ -37,36 +45,67 @@ def _remote(ctx: typer.Context, provider: str, source: str, refresh: bool) -> li
     from ..wire import connect
     from ..wire.endpoint import endpoint
 
-    st = state(ctx)
     settings = st.store.settings(st.profile)
-    where = endpoint(provider, profile=settings.get(f"{provider}_base_url"), env=st.keychain.env)
-    require(where, source, settings)
+    where = endpoint(provider, profile=settings["base_urls"].get(provider.name),
+                     env=st.keychain.env)
+    require(where, source.source, settings, st.byok.registry)
     if where.note:
         output.warn(where.note)
     cache_key = shown(where.url) if where.source != "default" else "default"  # no password
     ttl = env_number("BYOK_MODELS_TTL", 3600, high=10 * 365 * 86400)
-    cached = None if refresh else st.store.cached_models(provider, cache_key)
+    cached = None if refresh else st.store.cached_models(provider.name, cache_key)
     if cached and time.time() - cached[0] < ttl:
         models = json.loads(cached[1])
     else:
-        key = st.keychain.key(provider, source)
+        key = st.keychain.key(provider.name, source.source, source.name)
         client = connect(provider, key, where.url)
         models = [{"id": m.id, "name": m.name} for m in client.list_models()]
         if client.truncated:
-            output.warn(f"{provider}'s model list went on for more than {client.max_pages} "
-                        "pages; showing what the first ones held")
-        st.store.cache_models(provider, cache_key, time.time(), json.dumps(models))
+            output.warn(f"{provider.name}'s model list went on for more than "
+                        f"{client.max_pages} pages; showing what the first ones held")
+        st.store.cache_models(provider.name, cache_key, time.time(), json.dumps(models))
     # Ids and names come from the provider or a gateway: no escape sequences reach a terminal.
     return [{"id": strip_controls(m["id"]), "name": strip_controls(m["name"] or "") or None}
             for m in models]
 
 
+def _row(provider: str, mid: str, name: str, key, default: str | None, **extra) -> dict:
+    return {"provider": provider, "id": mid, "name": name,
+            "description": "not in byok's catalogue", "aliases": [],
+            "available": key is not None, "key_source": key.source if key else None,
+            "key_name": key.name if key else None, "default": mid == default,
+            "deprecated": False, "retired": False, "end_of_life": None, "in_catalog": False,
+            "listed_by_provider": None, **extra}
+
+
+def _live(st, p, key, refresh: bool, one: bool) -> dict[str, dict] | None:
+    """A provider's live models by id; with several providers, one that fails is left out."""
+    if key is None:
+        if one:
+            from ..routes import env_key_refusal
+
+            why = st.keychain.env_key(p.name) and env_key_refusal(
+                p, st.store.settings(st.profile), st.keychain.env)
+            raise ByokError(Code.NO_KEY, why or f"--remote needs a {p.name} key",
+                            hint=f"store one with `byok key set {p.name}`")
+        return None
+    try:
+        return {m["id"]: m for m in _remote(st, p, key, refresh)}
+    except ByokError as err:
+        if one:
+            raise
+        output.warn(f"{p.name}: {err.message}; its live list is left out")
+        return None
+
+
 @app.command("list")
 def list_models(
     ctx: typer.Context,
-    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic",
+    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="Only this provider.",
                                            autocompletion=complete.providers),
-    remote: bool = typer.Option(False, "--remote", help="Ask the provider for its live list."),
+    remote: bool = typer.Option(False, "--remote",
+                                help="Ask each provider with a key (or needing none) for its "
+                                     "live list."),
     refresh: bool = typer.Option(False, "--refresh", help="With --remote: bypass the cache."),
     every: bool = typer.Option(False, "--all",
                                help="Also every chat model the price data knows."),
@@ -77,53 +116,60 @@ def list_models(
     """List the models byok knows, whether you can use each now and through which key, their
     context window and price (USD per million tokens, input/output).
 
+    With --remote, every provider that has a key (or needs none) is asked for its models,
+    and each model is listed under the provider that serves it.
+
     Examples:
 
       byok models list
 
       byok models list --provider anthropic --remote --json
     """
+    from ..addressing import default_model
     from ..prices import load as load_prices
 
     st = state(ctx)
     cat = load()
     data = load_prices(st.store.home)
-    providers = (check_provider(provider),) if provider else PROVIDERS
+    registry = st.byok.registry
     settings = st.store.settings(st.profile)
-    sources = _key_sources(st)
+    first = _first_keys(st)
     today = dt.date.today()
+    if provider:
+        providers = [registry.require(provider)]
+    elif remote:
+        providers = [p for p in registry if p.catalog or (p.name in first and p.list_models)]
+    else:
+        providers = [p for p in registry if p.catalog or p.name in settings["models"]]
     rows: list[dict] = []
     for p in providers:
-        effective_default = cat.resolve(settings.get(f"{p}_model") or cat.default(p), p)[1]
-        live: dict[str, dict] | None = None
-        if remote:
-            if p not in sources:
-                from ..routes import env_key_refusal
-
-                why = st.keychain.env_key(p) and env_key_refusal(p, settings, st.keychain.env)
-                raise ByokError(Code.NO_KEY, why or f"--remote needs a key for {p}",
-                                hint=f"store one with `byok key set {p}`")
-            live = {m["id"]: m for m in _remote(ctx, p, sources[p], refresh)}
-        for m in cat.for_provider(p):
-            rows.append({
-                "provider": p, "id": m.id, "name": m.name, "description": m.description,
-                "aliases": list(m.aliases), "available": p in sources and not m.is_retired(today)
-                and (live is None or m.id in live), "key_source": sources.get(p),
-                "default": m.id == effective_default, "deprecated": m.is_deprecated(today),
-                "retired": m.is_retired(today),
-                "end_of_life": m.end_of_life.isoformat() if m.end_of_life else None,
-                "in_catalog": True, "listed_by_provider": None if live is None else m.id in live})
-        for mid, m in (live or {}).items():
-            if cat.get(mid) is None:
-                rows.append(_uncatalogued(p, mid, m.get("name") or mid, sources, True,
-                                          mid == effective_default, today))
+        effective_default = settings["models"].get(p.name) or default_model(p, cat)
+        key = first.get(p.name)
+        live = _live(st, p, key, refresh, bool(provider)) if remote and p.list_models else None
+        listed = set()
+        for m in (cat.for_provider(p.catalog) if p.catalog else []):
+            listed.add(m.id)
+            rows.append(_row(
+                p.name, m.id, m.name, key, effective_default, description=m.description,
+                aliases=list(m.aliases), deprecated=m.is_deprecated(today),
+                retired=m.is_retired(today), in_catalog=True,
+                available=key is not None and not m.is_retired(today)
+                and (live is None or m.id in live),
+                end_of_life=m.end_of_life.isoformat() if m.end_of_life else None,
+                listed_by_provider=None if live is None else m.id in live))
+        extra = dict(live or {})
+        if effective_default and effective_default not in listed and live is None:
+            extra.setdefault(effective_default, {"name": effective_default})
+        for mid, m in extra.items():
+            if mid not in listed:
+                listed.add(mid)
+                rows.append(_row(p.name, mid, m.get("name") or mid, key, effective_default,
+                                 listed_by_provider=None if live is None else True))
         if every:
-            seen = {r["id"] for r in rows if r["provider"] == p}
-            rows += [_uncatalogued(p, info.id, info.id, sources, None, False, today)
-                     for info in data.all(p) if info.id not in seen]
+            rows += [_row(p.name, info.id, info.id, key, None)
+                     for info in data.all(_prices_of(p)) if info.id not in listed]
     for r in rows:
-        info = data.info(r["provider"], r["id"])
-        r.update(_limits(info, data))
+        r.update(limits(data.info(_prices_of(registry.require(r["provider"])), r["id"]), data))
     output.info(f"prices: {describe(data)}")
     if as_json:
         output.emit_json(rows)
@@ -136,60 +182,28 @@ def list_models(
             return f"deprecated, ends {r['end_of_life']}"
         return "" if r["in_catalog"] else "not in catalogue"
 
+    def via(r: dict) -> str:
+        if r["key_source"] is None:
+            return "-"
+        return r["key_name"] if r["key_source"] in ("user", "system") else "none needed"
+
     headers = ["provider", "model", "default", "available", "key", "context", "$/M in/out",
                "status"]
-    extra = ["$/M cached", "max out", "aliases", "description"] if wide else []
-    output.table(headers + extra, [
+    wider = ["$/M cached", "max out", "aliases", "description"] if wide else []
+    output.table(headers + wider, [
         [r["provider"], r["id"], "*" if r["default"] else "", "yes" if r["available"] else "no",
-         r["key_source"] or "-", _tokens(r["context_window"]),
-         f"{_per_m(r['input_per_mtok'])}/{_per_m(r['output_per_mtok'])}", status(r)]
-        + ([_per_m(r["cached_input_per_mtok"]), _tokens(r["max_output_tokens"]),
+         via(r), tokens(r["context_window"]),
+         f"{per_m(r['input_per_mtok'])}/{per_m(r['output_per_mtok'])}", status(r)]
+        + ([per_m(r["cached_input_per_mtok"]), tokens(r["max_output_tokens"]),
             ",".join(r["aliases"]), r["description"]] if wide else [])
         for r in rows])
-
-
-def _uncatalogued(provider: str, mid: str, name: str, sources: dict,
-                  listed: bool | None, default: bool, today: dt.date) -> dict:
-    return {"provider": provider, "id": mid, "name": name,
-            "description": "not in byok's catalogue", "aliases": [],
-            "available": provider in sources, "key_source": sources.get(provider),
-            "default": default, "deprecated": False, "retired": False, "end_of_life": None,
-            "in_catalog": False, "listed_by_provider": listed}
-
-
-def _limits(info, data) -> dict:
-    from ..prices import ModelInfo
-
-    blank = ModelInfo("", "", None, None, None, None).to_dict()
-    fields = info.to_dict() if info else blank
-    fields["price_date"] = data.source["taken"][:10] if info and info.price else None
-    return fields
-
-
-def describe(data) -> str:
-    """Where the price data comes from and how old it is, in a line."""
-    src = data.source
-    where = (f"synced from {src['url']}" if src.get("kind") == "sync"
-             else f"byok's snapshot of LiteLLM {src.get('version', '')}".rstrip())
-    age = data.age_days()
-    return f"{where}, taken {src['taken'][:10]} ({age} day{'s' if age != 1 else ''} old)"
-
-
-def _tokens(n: int | None) -> str:
-    if not n:
-        return "-"
-    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else (
-        f"{n // 1000}k" if n % 1000 == 0 else str(n))
-
-
-def _per_m(value: float | None) -> str:
-    return "-" if value is None else f"{value:g}"
 
 
 @app.command("show")
 def show_model(
     ctx: typer.Context,
-    model: str = typer.Argument(..., help="Model id or alias.", autocompletion=complete.models),
+    model: str = typer.Argument(..., help="Model id, alias or PROVIDER/MODEL.",
+                                autocompletion=complete.models),
     provider: Optional[str] = typer.Option(None, "--provider", "-p",
                                            autocompletion=complete.providers),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
@@ -202,28 +216,34 @@ def show_model(
 
       byok models show gpt-4o --json
     """
+    from ..addressing import default_model, resolve
     from ..prices import load as load_prices
 
     st = state(ctx)
     cat = load()
     data = load_prices(st.store.home)
-    prov, model_id = cat.resolve(model, check_provider(provider) if provider else None)
-    known, info = cat.get(model_id), data.info(prov, model_id)
+    registry = st.byok.registry
+    settings = st.store.settings(st.profile)
+    preferred = settings["preferred_provider"]
+    target = resolve(model, cat, registry, provider=provider,
+                     preferred=None if preferred == "system" else preferred)
+    prov, model_id, record = target.provider, target.model, registry.require(target.provider)
+    known = cat.get(model_id) if target.in_catalog else None
+    info = data.info(_prices_of(record), model_id)
     if known is None and info is None:
         raise ByokError(Code.MODEL_NOT_FOUND, f"byok knows nothing of {prov} model {model_id!r}",
                         hint="see `byok models list --all`, or `byok models sync`")
     today = dt.date.today()
-    settings = st.store.settings(st.profile)
+    key = _first_keys(st).get(prov)
     row = {"provider": prov, "id": model_id, "name": known.name if known else model_id,
            "description": known.description if known else "not in byok's catalogue",
            "aliases": list(known.aliases) if known else [], "in_catalog": known is not None,
-           "default": model_id == cat.resolve(settings.get(f"{prov}_model")
-                                              or cat.default(prov), prov)[1],
+           "default": model_id == (settings["models"].get(prov) or default_model(record, cat)),
            "deprecated": known.deprecated.isoformat() if known and known.deprecated else None,
            "end_of_life": known.end_of_life.isoformat() if known and known.end_of_life else None,
            "retired": bool(known and known.is_retired(today)),
-           "key_source": _key_sources(st).get(prov), **_limits(info, data),
-           "price_source": data.source}
+           "key_source": key.source if key else None, "key_name": key.name if key else None,
+           **limits(info, data), "price_source": data.source}
     if as_json:
         output.emit_json(row)
         return
@@ -267,11 +287,12 @@ def sync_models(
 
 
 @app.command("default")
-def default_model(
+def default_model_command(
     ctx: typer.Context,
-    model: Optional[str] = typer.Argument(None, help="Model id or alias to make the default.",
-                                           autocompletion=complete.models),
-    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic",
+    model: Optional[str] = typer.Argument(None, help="An id, an alias, or PROVIDER/MODEL to make "
+                                          "its provider's default.",
+                                          autocompletion=complete.models),
+    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="Which provider.",
                                            autocompletion=complete.providers),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array (when showing)."),
 ) -> None:
@@ -281,23 +302,34 @@ def default_model(
 
       byok models default sonnet
 
+      byok models default openrouter/meta-llama/llama-4-maverick
+
       byok models default --provider openai
     """
+    from ..addressing import default_model, resolve
+
     st = state(ctx)
     cat = load()
-    prov = check_provider(provider) if provider else None
+    registry = st.byok.registry
+    settings = st.store.settings(st.profile)
     if model is None:
-        settings = st.store.settings(st.profile)
-        chosen = {p: settings.get(f"{p}_model") for p in ((prov,) if prov else PROVIDERS)}
-        rows = [{"provider": p, "model": m or cat.default(p),
-                 "source": "profile" if m else "catalogue"} for p, m in chosen.items()]
+        shown = ([registry.require(provider)] if provider else
+                 [p for p in registry if p.kind == "builtin" or p.name in settings["models"]])
+        rows = []
+        for p in shown:
+            chosen = settings["models"].get(p.name)
+            rows.append({"provider": p.name, "model": chosen or default_model(p, cat),
+                         "source": "profile" if chosen else "catalogue"})
         if as_json:
             output.emit_json(rows)
         else:
-            output.table(["provider", "model", "source"], [list(r.values()) for r in rows])
+            output.table(["provider", "model", "source"],
+                         [[r["provider"], r["model"] or "-", r["source"]] for r in rows])
         return
-    p, model_id = cat.resolve(model, prov)
-    if cat.get(model_id) is None:
-        output.warn(f"{model_id} is not in byok's catalogue; it is stored as given")
-    st.store.set_setting(st.profile, f"{p}_model", model_id)
-    output.info(f"default {p} model for profile {st.profile!r}: {model_id}")
+    preferred = settings["preferred_provider"]
+    target = resolve(model, cat, registry, provider=provider,
+                     preferred=None if preferred == "system" else preferred)
+    if not target.in_catalog:
+        output.warn(f"{target.model} is not in byok's catalogue; it is stored as given")
+    st.store.set_provider_setting(st.profile, target.provider, "model", target.model)
+    output.info(f"default {target.provider} model for profile {st.profile!r}: {target.model}")

@@ -82,9 +82,9 @@ def _fast_params(command, help_names: list[str]) -> None:
 
 # Command groups, each in its own module, imported only when used: `byok run` need not
 # load the key, models and config commands, and `byok key list` need not load `run`.
-COMMANDS = {"run": "run", "chat": "chat", "key": "key", "models": "models",
-            "config": "config", "history": "history", "usage": "usage", "exec": "exec",
-            "vault": "vault", "doctor": "doctor", "budget": "budget"}
+COMMANDS = {"run": "run", "chat": "chat", "key": "key", "provider": "provider",
+            "models": "models", "config": "config", "history": "history", "usage": "usage",
+            "exec": "exec", "vault": "vault", "doctor": "doctor", "budget": "budget"}
 
 
 class ByokGroup(TyperGroup):

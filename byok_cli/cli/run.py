@@ -17,11 +17,15 @@ def run(
     ctx: typer.Context,
     prompt: Optional[List[str]] = typer.Argument(None, help="The prompt (stdin comes first)."),
     system: Optional[str] = typer.Option(None, "--system", "-s", help="System prompt."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model id or alias.",
+    model: Optional[str] = typer.Option(None, "--model", "-m",
+                                        help="Model id, alias, or PROVIDER/MODEL.",
                                         autocompletion=complete.models),
     provider: Optional[str] = typer.Option(None, "--provider", "-p",
-                                           help="openai or anthropic.",
+                                           help="A provider (see `byok provider list`).",
                                            autocompletion=complete.providers),
+    key: Optional[str] = typer.Option(None, "--key", "-k", metavar="NAME",
+                                      help="Which of the provider's keys: a stored key's "
+                                           "name, or its environment variable."),
     max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1,
                                              help="Upper bound on the answer's length."),
     temperature: Optional[float] = TEMPERATURE,
@@ -32,6 +36,9 @@ def run(
     explain: bool = typer.Option(False, "--explain", help="Show the plan; send nothing."),
     no_fallback: bool = typer.Option(False, "--no-fallback",
                                      help="No model or provider fallback."),
+    chain: bool = typer.Option(False, "--fallback",
+                               help="With -p or -m: use the fallback chain when that "
+                                    "provider is unavailable."),
     cont: bool = typer.Option(False, "--continue", "-c",
                               help="Continue the latest conversation."),
     cid: Optional[int] = typer.Option(None, "--cid", min=1, max=MAX_ID,
@@ -51,6 +58,8 @@ def run(
       git diff | byok run -m haiku "write a commit message"
 
       byok run -c -p anthropic "and now in French"
+
+      byok run -m openrouter/meta-llama/llama-4-maverick -k work "hi"
 
       byok run --explain -p anthropic
 

@@ -73,6 +73,7 @@ def _print_plan(plan, as_json: bool) -> None:
                  [[p, e.url, e.where] for p, e in plan.endpoints.items()])
     for line in plan.skipped:
         output.info(line)
+    output.info("fallback chain: " + (", ".join(plan.chain) or "(none)"))
 
 
 def effort_level(given: str | None) -> str | None:
@@ -80,26 +81,27 @@ def effort_level(given: str | None) -> str | None:
 
 
 def run(st: State, *, prompt: list[str] | None, system: str | None, model: str | None,
-        provider: str | None, max_tokens: int | None, temperature: float | None,
-        effort: str | None, base_url: str | None, no_stream: bool, as_json: bool,
-        explain: bool, no_fallback: bool, cont: bool, cid: int | None, no_log: bool,
-        cost: bool = False, allow_unpriced: bool = False) -> None:
+        provider: str | None, key: str | None, max_tokens: int | None,
+        temperature: float | None, effort: str | None, base_url: str | None,
+        no_stream: bool, as_json: bool, explain: bool, no_fallback: bool, chain: bool,
+        cont: bool, cid: int | None, no_log: bool, cost: bool = False,
+        allow_unpriced: bool = False) -> None:
     """Send a prompt and stream the answer to stdout (the parameters are `byok run`'s)."""
     from ..ask import AskOptions, ask, find_conversation, make_plan
-    from ..keys import check_provider
 
     output.require_stdout()  # before anything is sent
-    prov = check_provider(provider) if provider else None
     effort = effort_level(effort)
     if explain:
-        _print_plan(make_plan(st.keychain, model, prov, not no_fallback, temperature=temperature,
-                              effort=effort, base_url=base_url), as_json)
+        _print_plan(make_plan(st.keychain, model, provider, not no_fallback, key=key,
+                              chain=chain, temperature=temperature, effort=effort,
+                              base_url=base_url), as_json)
         return
     conversation = find_conversation(st.keychain, cid, cont)
     text = build_prompt(prompt or [])
-    options = AskOptions(model=model, provider=prov, system=system, max_tokens=max_tokens,
-                         temperature=temperature, effort=effort, base_url=base_url,
-                         stream=not no_stream, fallback=not no_fallback, log=not no_log,
+    options = AskOptions(model=model, provider=provider, key=key, system=system,
+                         max_tokens=max_tokens, temperature=temperature, effort=effort,
+                         base_url=base_url, stream=not no_stream, fallback=not no_fallback,
+                         chain=chain, log=not no_log,
                          allow_unpriced=True if allow_unpriced else None)
     printer = output.Printer(quiet=as_json)
     try:

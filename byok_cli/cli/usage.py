@@ -1,4 +1,5 @@
-"""`byok usage`: requests, tokens, errors, fallbacks and latency per provider and model."""
+"""`byok usage`: requests, tokens, cost, errors, fallbacks and latency per provider and
+model, or per provider and key."""
 
 from __future__ import annotations
 
@@ -13,13 +14,17 @@ from .root import single, state
 def usage(
     ctx: typer.Context,
     since: str = typer.Option("7d", "--since", help="7d, 24h, 30m, 2w, all, or a date."),
-    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="openai or anthropic",
+    provider: Optional[str] = typer.Option(None, "--provider", "-p", help="Only this provider.",
                                            autocompletion=complete.providers),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+    by: str = typer.Option("model", "--by", metavar="model|key",
+                           help="Group per provider and model (default), or per provider "
+                                "and key."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
     handoffs: bool = typer.Option(False, "--handoffs",
                                   help="Which programs took which key (`byok key get`)."),
 ) -> None:
-    """Show usage and cost per provider and model, with totals. No key material is logged.
+    """Show usage and cost per provider and model (or per key), with totals. No key material
+    is logged: a key is named by its name (stored keys) or its variable (environment keys).
 
     Costs are at the price in force when each request was made; "unknown" where no price
     or no token count was known (never counted as 0). Latency percentiles are exact below
@@ -34,19 +39,25 @@ def usage(
 
       byok usage --since 30d --provider anthropic --json
 
+      byok usage --by key
+
       byok usage --handoffs --since all
     """
-    from ..keys import check_provider
-    from ..usage import parse_since, summary, totals
+    from ..errors import ByokError, Code
+    from ..usage import by_key, parse_since, summary, totals
 
     st = state(ctx)
+    if by not in ("model", "key"):
+        raise ByokError(Code.USAGE, f"--by must be model or key, not {by!r}")
     start = parse_since(since)
+    # A removed provider's rows stay in the log: filter by the name as given.
+    name = provider.strip().lower() if provider else None
     if handoffs:
         from .handoffs import show_handoffs
 
-        show_handoffs(st, start, check_provider(provider) if provider else None, as_json)
+        show_handoffs(st, start, name, as_json)
         return
-    rows = summary(st.store, st.profile, start, check_provider(provider) if provider else None)
+    rows = (by_key if by == "key" else summary)(st.store, st.profile, start, name)
     total = totals(rows)
     if as_json:
         import datetime as dt
@@ -67,6 +78,15 @@ def usage(
         return f"≥{shown} ({r['cost_unknown_requests']} unknown)" if r[
             "cost_unknown_requests"] else shown
 
+    if by == "key":
+        table = [[r["provider"], r["key"], r["requests"], r["errors"], r["fallbacks"],
+                  f"{r['input_tokens']}/{r['output_tokens']}", cost(r)] for r in rows]
+        if rows:
+            table.append(["total", "", total["requests"], total["errors"], total["fallbacks"],
+                          f"{total['input_tokens']}/{total['output_tokens']}", cost(total)])
+        output.table(["provider", "key", "requests", "errors", "fallbacks", "tokens in/out",
+                      "cost"], table)
+        return
     table = [[r["provider"], r["model"], r["requests"], r["errors"], r["fallbacks"],
               f"{r['input_tokens']}/{r['output_tokens']}", cost(r), ms(r["ttft_p50_ms"]),
               ms(r["ttft_p95_ms"]), ms(r["latency_p50_ms"]), ms(r["latency_p95_ms"])]

@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any, Mapping, NamedTuple
 
 from ..errors import ByokError, Code
-from ..keys import ENV_VARS
+from ..registry import builtin
 
 SOURCES = ("llm", "aichat", "mods", "sgpt", "dotenv", "env")
 
-# Environment variable -> byok provider. CLAUDE_API_KEY is aichat's name for its `claude` client.
-KEY_VARIABLES = {**{var: provider for provider, var in ENV_VARS.items()},
+# Environment variable -> byok provider: the built-ins' own variables (other tools' files
+# name other services' keys too; those are listed as unknown and left alone);
+# CLAUDE_API_KEY is aichat's name for its `claude` client.
+KEY_VARIABLES = {**{p.key_env: p.name for p in builtin().builtins()},
                  "CLAUDE_API_KEY": "anthropic"}
 
 

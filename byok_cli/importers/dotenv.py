@@ -46,14 +46,15 @@ def setup_lines(entries: list[Entry], get: Callable[[str], str]) -> list[str]:
 
 def exec_lines(entries: list[Entry], get: Callable[[str], str], tool: str) -> list[str]:
     """How a tool that reads its key from the environment gets it from byok instead."""
-    from ..keys import ENV_VARS
+    from ..registry import builtin
 
     lines = ["a tool that read these from the file or the environment gets them from byok "
              "when run as", f"  byok exec -- {tool} …"]
     other = sorted({f'{e.env_var}="$({get(e.provider)})"' for e in entries
-                    if e.provider and e.env_var and e.env_var != ENV_VARS[e.provider]})
+                    if e.provider and e.env_var
+                    and e.env_var != builtin().require(e.provider).key_env})
     if other:
-        lines += ["(byok exec sets OPENAI_API_KEY and ANTHROPIC_API_KEY; for the others:",
+        lines += ["(byok exec sets each provider's own variable; for the others:",
                   f"  env {' '.join(other)} {tool} …)"]
     if any(e.provider == "anthropic" for e in entries):
         lines += ["Claude Code: in ~/.claude/settings.json,",

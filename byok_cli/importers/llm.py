@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 from ..errors import ByokError, Code
-from ..keys import ENV_VARS
+from ..registry import builtin
 from . import Entry, Reading, open_file
 from .jsonfmt import JSON
 
@@ -53,7 +53,7 @@ def read(path: Path | None, env: Mapping[str, str]) -> Reading:
             continue
         provider = NAMES.get(name)
         file.entries.append(Entry(provider, name, value, (name,), name,
-                                  ENV_VARS[provider] if provider else None))
+                                  builtin().require(provider).key_env if provider else None))
     return Reading("llm", [file])
 
 

@@ -13,7 +13,6 @@ from typing import NamedTuple
 
 from ..errors import ByokError, mask, remember_secret
 from ..keychain import Keychain
-from ..keys import normalise_key
 from . import Entry, Reading, SourceFile
 
 TAKES = ("import", "replace")          # outcomes that store a key
@@ -47,7 +46,7 @@ def plan(keychain: Keychain, reading: Reading, replace: bool) -> list[Step]:
                               f"{why} ({entry.note})" if entry.note else why))
             continue
         try:
-            key = normalise_key(provider, entry.key)
+            key = keychain.registry.normalise_key(provider, entry.key)
         except ByokError as err:
             steps.append(Step(file, entry, "invalid", err.message))
             continue

@@ -1,9 +1,9 @@
 """SQLite storage: one connection to one file, its migrations, and one module per concern.
 
 :class:`Store` is the database (``db``) with the queries of each concern mixed in: keys and
-master keys (``keys``), profiles and settings (``settings``), conversations
-(``conversations``), the usage log (``usage``), budgets (``budgets``) and the log of keys
-handed to other programs (``handoffs``).
+master keys (``keys``), the person's own providers (``providers``), profiles and settings
+(``settings``), conversations (``conversations``), the usage log (``usage``), budgets
+(``budgets``) and the log of keys handed to other programs (``handoffs``).
 """
 
 from __future__ import annotations
@@ -13,16 +13,17 @@ from .conversations import Conversation, ConversationTables, Message
 from .db import DB_NAME, MIGRATIONS, SCHEMA_VERSION, Database, data_dir, file_mode, now
 from .handoffs import Handoff, HandoffSummary, HandoffTables
 from .keys import KeyTables, StoredKey
-from .settings import SETTING_COLUMNS, SettingsTables
+from .providers import ProviderTables
+from .settings import PROFILE_SETTINGS, PROVIDER_SETTINGS, SettingsTables
 from .usage import DAY, UsageRow, UsageTables, bucket, bucket_sql
 
 
-class Store(Database, SettingsTables, KeyTables, ConversationTables, UsageTables,
-            BudgetTables, HandoffTables):
+class Store(Database, SettingsTables, KeyTables, ProviderTables, ConversationTables,
+            UsageTables, BudgetTables, HandoffTables):
     """The byok database. Opening it creates or migrates it; never alters a newer one."""
 
 
-__all__ = ["DAY", "DB_NAME", "MIGRATIONS", "SCHEMA_VERSION", "SETTING_COLUMNS", "Budget",
-           "Conversation", "Handoff", "HandoffSummary", "Message", "Standing", "Store",
-           "StoredKey", "UsageRow", "bucket",
-           "bucket_sql", "data_dir", "file_mode", "now"]
+__all__ = ["DAY", "DB_NAME", "MIGRATIONS", "PROFILE_SETTINGS", "PROVIDER_SETTINGS",
+           "SCHEMA_VERSION", "Budget", "Conversation", "Handoff", "HandoffSummary", "Message",
+           "Standing", "Store", "StoredKey", "UsageRow", "bucket", "bucket_sql", "data_dir",
+           "file_mode", "now"]

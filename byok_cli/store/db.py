@@ -178,12 +178,85 @@ MIGRATIONS: list[str] = [
         sha256  TEXT
     );
     """,
-    # 5: whether a provider's environment key may go to the profile's base URL
+    # 5: the person's own providers (`byok provider add`), per profile
     """
-    ALTER TABLE profiles ADD COLUMN openai_send_env_key TEXT NOT NULL DEFAULT 'off'
-        CHECK (openai_send_env_key IN ('on', 'off'));
-    ALTER TABLE profiles ADD COLUMN anthropic_send_env_key TEXT NOT NULL DEFAULT 'off'
-        CHECK (anthropic_send_env_key IN ('on', 'off'));
+    CREATE TABLE providers (
+        profile    TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        api        TEXT NOT NULL,
+        base_url   TEXT NOT NULL,
+        key_env    TEXT,
+        needs_key  INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (profile, name)
+    );
+    """,
+    # 6: named keys in an order the person sets; model and base URL per provider name
+    # instead of one column each for two providers; the fallback chain; the key's name on
+    # usage rows. The CHECK constraints naming the two providers go: profiles and api_keys
+    # are rebuilt (with foreign keys off, see _migrate), keeping every row, row id and
+    # ciphertext (a key named `default` has the associated data it always had).
+    """
+    CREATE TABLE profiles_next (
+        name               TEXT PRIMARY KEY,
+        preferred_provider TEXT NOT NULL DEFAULT 'system',
+        logging            TEXT NOT NULL DEFAULT 'on' CHECK (logging IN ('on', 'off')),
+        show_cost          TEXT NOT NULL DEFAULT 'off' CHECK (show_cost IN ('on', 'off')),
+        allow_unpriced     TEXT NOT NULL DEFAULT 'off' CHECK (allow_unpriced IN ('on', 'off')),
+        fallback           TEXT,
+        created_at         TEXT NOT NULL,
+        updated_at         TEXT NOT NULL
+    );
+    INSERT INTO profiles_next (name, preferred_provider, logging, show_cost, allow_unpriced,
+                               created_at, updated_at)
+        SELECT name, preferred_provider, logging, show_cost, allow_unpriced, created_at,
+               updated_at FROM profiles;
+    INSERT OR IGNORE INTO profiles_next (name, created_at, updated_at)
+        SELECT profile, MIN(created_at), MAX(updated_at) FROM api_keys GROUP BY profile;
+    CREATE TABLE provider_settings (
+        profile  TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model    TEXT,
+        base_url TEXT,
+        PRIMARY KEY (profile, provider)
+    );
+    INSERT INTO provider_settings (profile, provider, model, base_url)
+        SELECT name, 'openai', openai_model, openai_base_url FROM profiles
+        WHERE openai_model IS NOT NULL OR openai_base_url IS NOT NULL;
+    INSERT INTO provider_settings (profile, provider, model, base_url)
+        SELECT name, 'anthropic', anthropic_model, anthropic_base_url FROM profiles
+        WHERE anthropic_model IS NOT NULL OR anthropic_base_url IS NOT NULL;
+    CREATE TABLE api_keys_next (
+        id            INTEGER PRIMARY KEY,
+        profile       TEXT NOT NULL REFERENCES profiles(name) ON DELETE CASCADE,
+        provider      TEXT NOT NULL,
+        name          TEXT NOT NULL DEFAULT 'default',
+        position      INTEGER NOT NULL DEFAULT 0,
+        ciphertext    BLOB NOT NULL,
+        hint          TEXT NOT NULL,
+        master_key_id TEXT NOT NULL,
+        status        TEXT NOT NULL DEFAULT 'unverified',
+        checked_at    TEXT,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL,
+        UNIQUE (profile, provider, name)
+    );
+    INSERT INTO api_keys_next (id, profile, provider, name, position, ciphertext, hint,
+                             master_key_id, status, checked_at, created_at, updated_at)
+        SELECT id, profile, provider, 'default', 0, ciphertext, hint, master_key_id, status,
+               checked_at, created_at, updated_at FROM api_keys;
+    DROP TABLE api_keys;
+    DROP TABLE profiles;
+    ALTER TABLE profiles_next RENAME TO profiles;
+    ALTER TABLE api_keys_next RENAME TO api_keys;
+    CREATE INDEX api_keys_profile ON api_keys(profile, provider, position);
+    ALTER TABLE usage ADD COLUMN key_name TEXT;
+    """,
+    # 7: per profile and provider, whether the environment key may go to the profile's
+    # base URL for it (`byok config set PROVIDER.send_env_key on`; NULL: off)
+    """
+    ALTER TABLE provider_settings ADD COLUMN send_env_key TEXT
+        CHECK (send_env_key IN ('on', 'off'));
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -302,6 +375,10 @@ class Database:
             self._migrate(conn)
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
+        # Foreign keys are off while tables are rebuilt (SQLite's documented procedure):
+        # dropping a parent table would otherwise delete its children's rows. They are
+        # checked before the commit instead. The pragma has no effect inside a transaction.
+        conn.execute("PRAGMA foreign_keys = OFF")
         conn.execute("BEGIN IMMEDIATE")
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may
@@ -309,11 +386,16 @@ class Database:
                 for statement in MIGRATIONS[step].split(";"):
                     if statement.strip():
                         conn.execute(statement)
+            broken = conn.execute("PRAGMA foreign_key_check").fetchone()
+            if broken is not None:
+                raise sqlite3.IntegrityError(f"foreign key check failed on {broken[0]}")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        finally:
+            conn.execute("PRAGMA foreign_keys = ON")
 
     def close(self) -> None:
         self.conn.close()

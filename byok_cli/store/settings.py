@@ -1,4 +1,5 @@
-"""Profiles (the design's per-user settings) and the cache of providers' model lists."""
+"""Profiles (the design's per-user settings), per-provider settings, and the cache of
+providers' model lists."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import sqlite3
 
 from .db import now
 
-SETTING_COLUMNS = ("preferred_provider", "openai_model", "anthropic_model",
-                   "openai_base_url", "anthropic_base_url", "logging", "show_cost",
-                   "allow_unpriced", "openai_send_env_key", "anthropic_send_env_key")
+PROFILE_SETTINGS = ("preferred_provider", "logging", "fallback", "show_cost",
+                    "allow_unpriced")
+PROVIDER_SETTINGS = ("model", "base_url", "send_env_key")
+DEFAULTS = {"preferred_provider": "system", "logging": "on", "fallback": None,
+            "show_cost": "off", "allow_unpriced": "off"}
 
 
 class SettingsTables:
@@ -20,23 +23,49 @@ class SettingsTables:
                      "VALUES (?, ?, ?)", (profile, stamp, stamp))
 
     def settings(self, profile: str) -> dict:
+        """The profile's settings: preferred_provider, logging, fallback (the chain's text,
+        None for the default), and per provider: models {provider: model}, base_urls
+        {provider: URL} and send_env_keys {provider: on|off}, holding only what was set."""
         row = self.conn.execute(
-            f"SELECT {', '.join(SETTING_COLUMNS)}, created_at, updated_at FROM profiles "
+            f"SELECT {', '.join(PROFILE_SETTINGS)}, created_at, updated_at FROM profiles "
             "WHERE name = ?", (profile,)).fetchone()
-        if row is None:
-            defaults = {"preferred_provider": "system", "logging": "on", "show_cost": "off",
-                        "allow_unpriced": "off"}
-            return {c: defaults.get(c) for c in SETTING_COLUMNS}
-        names = SETTING_COLUMNS + ("created_at", "updated_at")
-        return dict(zip(names, row))
+        out = dict(zip(PROFILE_SETTINGS + ("created_at", "updated_at"), row)) if row else {
+            **DEFAULTS, "created_at": None, "updated_at": None}
+        out["models"], out["base_urls"], out["send_env_keys"] = {}, {}, {}
+        for provider, model, base_url, send_env_key in self.conn.execute(
+                "SELECT provider, model, base_url, send_env_key FROM provider_settings "
+                "WHERE profile = ? ORDER BY provider", (profile,)):
+            if model is not None:
+                out["models"][provider] = model
+            if base_url is not None:
+                out["base_urls"][provider] = base_url
+            if send_env_key is not None:
+                out["send_env_keys"][provider] = send_env_key
+        return out
 
-    def set_setting(self, profile: str, column: str, value: str | None) -> None:
-        if column not in SETTING_COLUMNS:
-            raise ValueError(column)
+    def set_setting(self, profile: str, name: str, value: str | None) -> None:
+        if name not in PROFILE_SETTINGS:
+            raise ValueError(name)
         with self.transaction() as conn:
             self._ensure_profile(conn, profile)
-            conn.execute(f"UPDATE profiles SET {column} = ?, updated_at = ? WHERE name = ?",
+            conn.execute(f"UPDATE profiles SET {name} = ?, updated_at = ? WHERE name = ?",
                          (value, now(), profile))
+
+    def set_provider_setting(self, profile: str, provider: str, name: str,
+                             value: str | None) -> None:
+        """A provider's model, base_url or send_env_key for this profile (None: back to the
+        default)."""
+        if name not in PROVIDER_SETTINGS:
+            raise ValueError(name)
+        with self.transaction() as conn:
+            self._ensure_profile(conn, profile)
+            conn.execute(f"INSERT INTO provider_settings (profile, provider, {name}) "
+                         f"VALUES (?, ?, ?) ON CONFLICT (profile, provider) DO UPDATE SET "
+                         f"{name} = excluded.{name}", (profile, provider, value))
+            conn.execute("DELETE FROM provider_settings WHERE profile = ? AND provider = ? "
+                         "AND model IS NULL AND base_url IS NULL AND send_env_key IS NULL",
+                         (profile, provider))
+            conn.execute("UPDATE profiles SET updated_at = ? WHERE name = ?", (now(), profile))
 
     def profiles(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT name FROM profiles ORDER BY name")]
@@ -51,4 +80,3 @@ class SettingsTables:
         with self.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO model_cache VALUES (?, ?, ?, ?)",
                          (provider, base_url, fetched_at, payload))
-

@@ -23,6 +23,7 @@ class UsageRow(NamedTuple):
     code: str               # 'OK' or an error code
     cached_input_tokens: int | None = None  # of input_tokens, those billed at the cached rate
     cost_micros: int | None = None          # USD 10^-6 at the price then; None: not known
+    key_name: str | None = None  # the stored key's name, or the environment variable's
 
 
 class UsageTables:
@@ -92,6 +93,22 @@ class UsageTables:
             " WHERE profile = ? AND at >= ? AND at < ?" + where +
             ") GROUP BY provider, model ORDER BY provider, model")
         return list(self.conn.execute(sql, whole + raw))
+
+    def usage_by_key(self, profile: str, since: float | None, provider: str | None
+                     ) -> list[tuple]:
+        """(provider, key name, requests, errors, fallbacks, input, output, cost in
+        micro-dollars, successful requests of unknown cost) per provider and key, from the raw
+        rows (the roll-ups are per model). Rows from before keys had names say which kind of
+        key they used ('user', 'system')."""
+        where = " AND provider = ?" if provider else ""
+        args = [profile, 0.0 if since is None else since] + ([provider] if provider else [])
+        return list(self.conn.execute(
+            "SELECT provider, IFNULL(key_name, IFNULL(key_source, '-')) k, COUNT(*), "
+            "SUM(code != 'OK'), SUM(fallbacks != ''), TOTAL(input_tokens), "
+            "TOTAL(output_tokens), TOTAL(IFNULL(cost_micros, 0)), "
+            "SUM(code = 'OK' AND cost_micros IS NULL) FROM usage "
+            "WHERE profile = ? AND at >= ?" + where +
+            " GROUP BY provider, k ORDER BY provider, k", args))
 
     def usage_buckets(self, profile: str, since: float | None, provider: str | None
                       ) -> list[tuple]:

@@ -13,7 +13,8 @@
     anthropic_messages.py  Anthropic Messages
 
 `wire` sends one request and says precisely what happened; it never decides to fall back
-(that is the runner's job). Importing this package loads no HTTP code: `connect` does.
+(that is the runner's job). It speaks API kinds, not vendors: which provider speaks which
+is the registry's data. Importing this package loads no HTTP code: `connect` does.
 """
 
 from __future__ import annotations
@@ -23,27 +24,22 @@ from typing import TYPE_CHECKING
 from .types import ChatRequest, ChatResult, RemoteModel, Settings
 
 if TYPE_CHECKING:
+    from ..registry import Provider
     from .client import Client
 
-__all__ = ["ChatRequest", "ChatResult", "RemoteModel", "Settings", "connect", "API_KINDS"]
-
-# Which wire protocol each provider speaks.
-API_KINDS = {"openai": "openai_chat", "anthropic": "anthropic_messages"}
+__all__ = ["ChatRequest", "ChatResult", "RemoteModel", "Settings", "connect"]
 
 
-def connect(provider: str, key: str, base_url: str, settings: Settings | None = None
-            ) -> "Client":
-    """A client for one provider, key and base URL (see endpoint.endpoint)."""
-    from ..errors import ByokError, Code
+def connect(provider: "Provider | str", key: str | None, base_url: str,
+            settings: Settings | None = None) -> "Client":
+    """A client for one provider (a registry record, or a built-in's name), key and base URL
+    (see endpoint.endpoint). The provider's API kind picks the protocol module; ``key`` is
+    None for a provider that needs none (no credentials are sent at all)."""
+    import importlib
 
-    settings = settings or Settings.from_env()
-    kind = API_KINDS.get(provider)
-    if kind == "openai_chat":
-        from .openai_chat import OpenAIChat
+    from ..registry import builtin, wire_module
 
-        return OpenAIChat(provider, key, base_url, settings)
-    if kind == "anthropic_messages":
-        from .anthropic_messages import AnthropicMessages
-
-        return AnthropicMessages(provider, key, base_url, settings)
-    raise ByokError(Code.USAGE, f"unknown provider {provider!r}")
+    record = builtin().require(provider) if isinstance(provider, str) else provider
+    module = importlib.import_module(f"{__name__}.{wire_module(record.api)}")
+    return module.CLIENT(record.name, key, base_url, settings or Settings.from_env(),
+                         own_models_only=bool(record.model_prefixes))

@@ -64,8 +64,9 @@ class AnthropicMessages(Client):
     page_limit = 100
     validate_limit = 1
 
-    def auth_headers(self, key: str) -> dict[str, str]:
-        return {"x-api-key": key, "anthropic-version": API_VERSION}
+    def auth_headers(self, key: str | None) -> dict[str, str]:
+        return {"x-api-key": key, "anthropic-version": API_VERSION} if key else {
+            "anthropic-version": API_VERSION}
 
     def chat_body(self, request: ChatRequest) -> dict:
         body: dict = {"model": request.model, "messages": normalise_turns(request.messages),
@@ -126,3 +127,14 @@ def _usage(usage: Any, result: ChatResult) -> None:
         result.input_tokens = usage["input_tokens"]
     if isinstance(usage.get("output_tokens"), int):
         result.output_tokens = usage["output_tokens"]
+
+
+CLIENT = AnthropicMessages
+
+
+def sdk_client(key: str | None, base_url: str):
+    """The official `anthropic` SDK's client with this key and base URL, for scripts
+    (`Byok.client`): the SDK is imported here only, on that call."""
+    import anthropic
+
+    return anthropic.Anthropic(api_key=key or "no-key-needed", base_url=base_url)

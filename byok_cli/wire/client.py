@@ -34,15 +34,18 @@ class Client:
     validate_limit: int | None = None
     max_pages = 20             # a model list longer than this many pages is cut short
 
-    def __init__(self, provider: str, key: str, base_url: str, settings: Settings):
+    def __init__(self, provider: str, key: str | None, base_url: str, settings: Settings, *,
+                 own_models_only: bool = False):
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.settings = settings
-        self._key = key
+        self._key = key         # None: a provider that needs none; no credentials are sent
+        # The API's own endpoint lists more than chat models; a gateway lists what it serves.
+        self.own_models_only = own_models_only
         self.truncated = False  # set when list_models stopped at max_pages
 
     # -- what a protocol module provides -------------------------------------------------
-    def auth_headers(self, key: str) -> dict[str, str]:
+    def auth_headers(self, key: str | None) -> dict[str, str]:
         raise NotImplementedError
 
     def chat_body(self, request: ChatRequest) -> dict:

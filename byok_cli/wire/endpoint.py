@@ -1,20 +1,19 @@
 """Which base URL a provider's requests go to, and where that choice came from.
 
-Pure: no HTTP. The order is --base-url, then the environment (OPENAI_BASE_URL /
-ANTHROPIC_BASE_URL, as the SDKs read them), then the profile's `*.base_url`, then the
-provider's own API.
+Pure: no HTTP. The order is --base-url, then the provider's customary environment variable
+(OPENAI_BASE_URL / ANTHROPIC_BASE_URL, as the SDKs read them), then the profile's
+`PROVIDER.base_url`, then the provider's own (its registry record's).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Mapping, NamedTuple
+from typing import TYPE_CHECKING, Mapping, NamedTuple
 
-from ..keys import BASE_URL_VARS
 from ..urls import check
 
-DEFAULT_BASE_URLS = {"openai": "https://api.openai.com/v1",
-                     "anthropic": "https://api.anthropic.com"}
+if TYPE_CHECKING:
+    from ..registry import Provider
 
 
 class Endpoint(NamedTuple):
@@ -22,11 +21,12 @@ class Endpoint(NamedTuple):
     url: str            # what requests are sent under, normalised
     source: str         # flag | environment | profile | default
     note: str | None = None  # set when the given URL was changed on the way
+    variable: str | None = None  # the provider's base URL variable, if it has one
 
     @property
     def where(self) -> str:
         """The setting a person would edit to change it."""
-        return {"flag": "--base-url", "environment": BASE_URL_VARS[self.provider],
+        return {"flag": "--base-url", "environment": self.variable or "the environment",
                 "profile": f"the profile's {self.provider}.base_url",
                 "default": "byok's default"}[self.source]
 
@@ -34,31 +34,43 @@ class Endpoint(NamedTuple):
         return {"base_url": self.url, "base_url_source": self.source}
 
 
-def endpoint(provider: str, *, flag: str | None = None, profile: str | None = None,
-             env: Mapping[str, str] | None = None) -> Endpoint:
+def _record(provider: "Provider | str") -> "Provider":
+    from ..registry import builtin
+
+    return builtin().require(provider) if isinstance(provider, str) else provider
+
+
+def endpoint(provider: "Provider | str", *, flag: str | None = None,
+             profile: str | None = None, env: Mapping[str, str] | None = None) -> Endpoint:
+    record = _record(provider)
     env = os.environ if env is None else env
-    for source, given in (("flag", flag), ("environment", env.get(BASE_URL_VARS[provider])),
+    variable = record.base_url_env
+    for source, given in (("flag", flag), ("environment", env.get(variable) if variable else None),
                           ("profile", profile)):
         if given and given.strip():
-            url, note = normalise(provider, given.strip(), source, env)
-            return Endpoint(provider, url, source, note)
-    return Endpoint(provider, DEFAULT_BASE_URLS[provider], "default")
+            url, note = normalise(record, given.strip(), source, env)
+            return Endpoint(record.name, url, source, note, variable)
+    return Endpoint(record.name, record.base_url, "default", None, variable)
 
 
-def normalise(provider: str, url: str, source: str = "flag",
+def normalise(provider: "Provider | str", url: str, source: str = "flag",
               env: Mapping[str, str] | None = None) -> tuple[str, str | None]:
     """(the URL requests go under, a note when it differs from what was given).
 
     The URL must be one a key may go to (urls.check: https, or http to this machine; the
     error names where it came from), so a bad one fails the command before any connection.
-    Anthropic paths are /v1/messages and /v1/models under the base URL, so a base URL that
-    already ends in /v1 (as OpenAI's does) would send requests to /v1/v1/messages: the
-    suffix is dropped, with a note. OpenAI-style base URLs keep their /v1.
+    Some API kinds add a path prefix themselves (Messages: /v1/messages, /v1/models), so a
+    base URL that already ends in it (as OpenAI's does in /v1) would double it: the suffix is
+    dropped, with a note. Base URLs of the other kinds keep their /v1.
     """
-    clean = check(url, Endpoint(provider, url, source).where, env)
-    if provider == "anthropic" and clean.endswith("/v1"):
-        trimmed = clean[:-3]
-        where = Endpoint(provider, url, source).where
-        return trimmed, (f"{where} ends in /v1, which byok adds itself; using {trimmed} "
-                         f"(remove the /v1 to silence this note)")
+    from ..registry import path_prefix
+
+    record = _record(provider)
+    adds = path_prefix(record.api)
+    where = Endpoint(record.name, url, source, None, record.base_url_env).where
+    clean = check(url, where, env)
+    if adds and clean.endswith(adds):
+        trimmed = clean[:-len(adds)]
+        return trimmed, (f"{where} ends in {adds}, which byok adds itself; using {trimmed} "
+                         f"(remove the {adds} to silence this note)")
     return clean, None

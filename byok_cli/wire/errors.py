@@ -14,7 +14,6 @@ from typing import Any, Mapping
 
 from ..errors import ByokError, Code, redact
 
-NAMES = {"openai": "OpenAI", "anthropic": "Anthropic"}
 MAX_TEXT = 300  # characters of a provider's or gateway's own words kept in a message
 
 # Statuses whose Retry-After is honoured: rate limits, and "come back later" outages.
@@ -22,7 +21,11 @@ RETRY_AFTER_STATUSES = (429, 503, 529)
 
 
 def name_of(provider: str) -> str:
-    return NAMES.get(provider, provider)
+    """How messages call a provider: its registry title (OpenAI, OpenRouter), else its name."""
+    from ..registry import builtin
+
+    found = builtin().get(provider)
+    return found.title if found else provider
 
 
 class Malformed(Exception):

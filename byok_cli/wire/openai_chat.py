@@ -48,21 +48,24 @@ class OpenAIChat(Client):
     models_path = "/models"
     cursor_param = "after"
 
-    def auth_headers(self, key: str) -> dict[str, str]:
-        out = {"Authorization": f"Bearer {key}"}
-        # As the SDK does, from the same variables.
-        for header, variable in (("OpenAI-Organization", "OPENAI_ORG_ID"),
-                                 ("OpenAI-Project", "OPENAI_PROJECT_ID")):
-            value = os.environ.get(variable, "").strip()
-            if value and not all(" " <= ch <= "~" for ch in value):
-                raise ByokError(Code.USAGE, f"{variable} contains control or non-ASCII "
-                                "characters; nothing was sent", hint=f"fix or unset {variable}")
-            if value:
-                out[header] = value
+    def auth_headers(self, key: str | None) -> dict[str, str]:
+        out = {"Authorization": f"Bearer {key}"} if key else {}
+        # As the SDK does, from the same variables; they are OpenAI's own, so they go to
+        # OpenAI only, never to another service speaking its API.
+        if self.provider == "openai":
+            for header, variable in (("OpenAI-Organization", "OPENAI_ORG_ID"),
+                                     ("OpenAI-Project", "OPENAI_PROJECT_ID")):
+                value = os.environ.get(variable, "").strip()
+                if value and not all(" " <= ch <= "~" for ch in value):
+                    raise ByokError(Code.USAGE, f"{variable} contains control or non-ASCII "
+                                    "characters; nothing was sent",
+                                    hint=f"fix or unset {variable}")
+                if value:
+                    out[header] = value
         return out
 
     def keep_model(self, model_id: str) -> bool:
-        return is_chat_model(model_id)
+        return not self.own_models_only or is_chat_model(model_id)
 
     def chat_body(self, request: ChatRequest) -> dict:
         messages = [{"role": "system", "content": request.system}] if request.system else []
@@ -140,3 +143,14 @@ def _content(value: Any) -> str:
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
+
+
+CLIENT = OpenAIChat
+
+
+def sdk_client(key: str | None, base_url: str):
+    """The official `openai` SDK's client with this key and base URL, for scripts
+    (`Byok.client`): the SDK is imported here only, on that call."""
+    import openai
+
+    return openai.OpenAI(api_key=key or "no-key-needed", base_url=base_url)

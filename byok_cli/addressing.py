@@ -1,0 +1,166 @@
+"""Which provider and model a name means: `provider/model`, catalogue ids and aliases, ids
+the catalogue does not know, and the fallback chain's entries. Pure: no I/O.
+
+A name is read in this order:
+
+1. ``provider/model`` when the first segment names a provider (``openrouter/meta-llama/x``
+   is OpenRouter's ``meta-llama/x``; ``meta-llama/x`` alone is not a prefix);
+2. a catalogue id or alias, for the provider whose catalogue it is in;
+3. an id the catalogue does not know, sent as is to the provider that is known: from -p,
+   from the id's customary prefix (``claude…``, ``gpt-…``), or the profile's preference.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from .catalog import Catalog
+from .errors import ByokError, Code, looks_like_key
+from .inputs import text
+from .registry import Provider, Registry
+
+
+class Target(NamedTuple):
+    provider: str
+    model: str
+    in_catalog: bool
+    via: str            # how the provider was found: prefix | provider | catalogue | name | preference
+
+
+def split_prefix(name: str, registry: Registry) -> tuple[Provider | None, str]:
+    """(the provider a `provider/` prefix names, the rest), or (None, the name)."""
+    head, slash, rest = name.partition("/")
+    found = registry.get(head) if slash else None
+    if found is None or not rest.strip():
+        return None, name
+    return found, rest.strip()
+
+
+def _catalogue_model(catalog: Catalog, provider: Provider, name: str) -> tuple[str, bool]:
+    """The id to send to ``provider`` for ``name``: its catalogue's id for a known id or alias,
+    else the name as given. Refuses another catalogue's model for a provider with one."""
+    known = catalog.lookup(name)
+    if provider.catalog is None:
+        # A gateway's own ids (`sonnet`, `team/llama-70b`) are its business: sent as given.
+        return name, False
+    if known is not None:
+        if known.provider != provider.catalog:
+            raise ByokError(Code.USAGE, f"{name!r} is {known.provider}'s model, not "
+                            f"{provider.name}'s", hint=f"use -p {known.provider}, or "
+                            f"{provider.name}/MODEL for one of its own")
+        return known.id, True
+    return name, False
+
+
+def _named_for(name: str, registry: Registry) -> Provider | None:
+    low = name.lower()
+    for p in registry:
+        if p.model_prefixes and low.startswith(p.model_prefixes):
+            return p
+    return None
+
+
+def _catalogue_provider(catalog_name: str, registry: Registry) -> Provider | None:
+    """The provider that serves a catalogue: the built-in linked to it first."""
+    linked = [p for p in registry if p.catalog == catalog_name]
+    return next((p for p in linked if p.kind == "builtin"), linked[0] if linked else None)
+
+
+def resolve(name: str, catalog: Catalog, registry: Registry, *, provider: str | None = None,
+            preferred: str | None = None) -> Target:
+    """The provider and model id ``name`` means (see the module's docstring)."""
+    name = (name or "").strip()
+    if not name:
+        raise ByokError(Code.USAGE, "the model name is empty")
+    text(name, "the model name")
+    if looks_like_key(name):
+        raise ByokError(Code.USAGE, "the model name looks like an API key; it was not used",
+                        hint="give keys with `byok key set`, never as a model name")
+    given = registry.require(provider) if provider else None
+    prefixed, rest = split_prefix(name, registry)
+    if prefixed is not None:
+        if given is not None and given.name != prefixed.name:
+            raise ByokError(Code.USAGE, f"{name!r} names the provider {prefixed.name}, not "
+                            f"{given.name}")
+        model, known = _catalogue_model(catalog, prefixed, rest)
+        return Target(prefixed.name, model, known, "prefix")
+    if given is not None:
+        named_for = _named_for(name, registry)
+        if (given.catalog and named_for is not None and named_for.catalog
+                and named_for.catalog != given.catalog and catalog.lookup(name) is None):
+            raise ByokError(Code.USAGE, f"{name!r} is not {_article(given.name)} {given.name} "
+                            "model", hint=f"use -p {named_for.name}")
+        model, known = _catalogue_model(catalog, given, name)
+        return Target(given.name, model, known, "provider")
+    known = catalog.lookup(name)
+    if known is not None:
+        serving = _catalogue_provider(known.provider, registry)
+        if serving is not None:
+            return Target(serving.name, known.id, True, "catalogue")
+    named_for = _named_for(name, registry)
+    if named_for is not None:
+        return Target(named_for.name, name, False, "name")
+    fallback = registry.get(preferred)
+    if fallback is not None:
+        model, in_catalog = _catalogue_model(catalog, fallback, name)
+        return Target(fallback.name, model, in_catalog, "preference")
+    raise ByokError(Code.MODEL_NOT_FOUND, f"unknown model {name!r}",
+                    hint="see `byok models list`, give the provider with -p, or write "
+                         "PROVIDER/MODEL")
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def default_model(provider: Provider, catalog: Catalog) -> str | None:
+    """The provider's own default: its catalogue's, else its record's, else none."""
+    if provider.catalog and provider.catalog in catalog.defaults:
+        return catalog.default(provider.catalog)
+    return provider.default_model
+
+
+# --- the fallback chain ------------------------------------------------------------------
+
+class ChainEntry(NamedTuple):
+    provider: str
+    model: str | None    # None: that provider's preferred, else its default model
+    in_catalog: bool = True
+
+    def __str__(self) -> str:
+        return self.provider + (f"/{self.model}" if self.model else "")
+
+
+def parse_chain(text: str, catalog: Catalog, registry: Registry,
+                warnings: list[str] | None = None) -> list[ChainEntry]:
+    """`anthropic/sonnet, openrouter` -> entries; every entry must start with a provider.
+
+    With a ``warnings`` list, an entry that no longer makes sense (its provider was removed)
+    is left out with a warning instead of failing: the chain is read on every run.
+    """
+    out: list[ChainEntry] = []
+    for part in (text or "").replace("\n", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            provider = registry.get(part.partition("/")[0])
+            if provider is None:
+                raise ByokError(Code.USAGE, f"fallback entry {part!r} does not start with a "
+                                "provider", hint="write PROVIDER or PROVIDER/MODEL, e.g. "
+                                "anthropic/sonnet; providers: " + ", ".join(registry.names()))
+            if "/" in part:
+                target = resolve(part, catalog, registry)
+                out.append(ChainEntry(target.provider, target.model, target.in_catalog))
+            else:
+                out.append(ChainEntry(provider.name, None))
+        except ByokError as err:
+            if warnings is None:
+                raise
+            warnings.append(f"{err.message}; leaving it out of the fallback chain")
+    return out
+
+
+def default_chain(registry: Registry) -> list[ChainEntry]:
+    """Without a chain set: the built-in providers (the other one, as before chains)."""
+    return [ChainEntry(p.name, None) for p in registry.builtins()]

@@ -1,0 +1,111 @@
+"""`byok provider add | list | show | remove`: the endpoints byok can send to."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from . import complete, output
+from .root import group, state
+
+app = group("List the providers byok knows, and add your own (any OpenAI- or "
+            "Anthropic-compatible endpoint).")
+
+
+def _where_key(p) -> str:
+    if not p.needs_key:
+        return "none needed"
+    return f"byok key set {p.name}" + (f" or {p.key_env}" if p.key_env else "")
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME",
+                               help="Lowercase letters, digits, '-' or '_'; how you address "
+                                    "it (-p NAME, NAME/model)."),
+    api: str = typer.Option(..., "--api", metavar="openai|anthropic",
+                            help="The API it speaks: openai (Chat Completions) or anthropic "
+                                 "(Messages)."),
+    base_url: str = typer.Option(..., "--base-url", metavar="URL",
+                                 help="https, or plain http only to this machine."),
+    key_env: Optional[str] = typer.Option(None, "--key-env", metavar="VAR",
+                                          help="Environment variable holding its key."),
+    no_key: bool = typer.Option(False, "--no-key",
+                                help="It needs no key (a local server)."),
+) -> None:
+    """Add a provider of your own to the profile.
+
+    Examples:
+
+      byok provider add gw --api openai --base-url https://llm.example.com/v1 --key-env GW_KEY
+
+      byok provider add vllm --api openai --base-url http://localhost:8000/v1 --no-key
+    """
+    st = state(ctx)
+    p = st.byok.add_provider(name, api, base_url, key_env, needs_key=not no_key)
+    output.info(f"added provider {p.name} ({p.api} API at {p.base_url}) to profile "
+                f"{st.profile!r}; key: {_where_key(p)}")
+
+
+@app.command("list")
+def list_providers(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+) -> None:
+    """List the built-in providers, the presets and the profile's own.
+
+    Example:
+
+      byok provider list --json
+    """
+    st = state(ctx)
+    providers = list(st.byok.registry)
+    if as_json:
+        output.emit_json([p.to_dict() for p in providers])
+        return
+    output.table(["name", "kind", "api", "base url", "key"],
+                 [[p.name, p.kind, p.api, p.base_url,
+                   (p.key_env or "-") if p.needs_key else "none needed"] for p in providers])
+
+
+@app.command("show")
+def show(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.providers),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
+) -> None:
+    """Show one provider: its API, base URL, key variable and where its data came from.
+
+    Example:
+
+      byok provider show openrouter
+    """
+    st = state(ctx)
+    p = st.byok.registry.require(name)
+    if as_json:
+        output.emit_json(p.to_dict())
+        return
+    output.table(["field", "value"], [[k, "-" if v is None else v]
+                                      for k, v in p.to_dict().items()])
+
+
+@app.command("remove")
+def remove(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.providers),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Remove a provider you added (built-ins and presets cannot be removed).
+
+    Example:
+
+      byok provider remove gw --yes
+    """
+    st = state(ctx)
+    p = st.byok.registry.require(name)
+    if p.kind == "custom":
+        output.confirm(f"Remove the provider {p.name} ({p.base_url})?", yes, "remove a provider")
+    removed = st.byok.remove_provider(p.name)
+    output.info(f"removed provider {removed.name} from profile {st.profile!r}")
