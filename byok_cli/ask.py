@@ -94,13 +94,23 @@ def find_conversation(keychain: Keychain, cid: int | None, latest: bool) -> int 
             raise ByokError(Code.USAGE, f"there is no conversation {cid} in profile "
                             f"{keychain.profile!r}", hint="see `byok history list`")
         return cid
-    if latest:
-        found = keychain.store.latest_conversation_id(keychain.profile)
-        if found is None:
-            raise ByokError(Code.USAGE, "there is no conversation to continue yet",
-                            hint="start one with `byok run`")
-        return found
+    if latest:  # None when there is none yet: the caller starts a new one
+        return keychain.store.latest_conversation_id(keychain.profile)
     return None
+
+
+def plan_for(keychain: Keychain, options: AskOptions, history: list[Message]) -> Plan:
+    """The plan for the next turn: the options' model and provider, else the model the
+    conversation last used (unpinned: the chain may move on from it)."""
+    model, provider, pin = options.model, options.provider, True
+    if not model and not provider:
+        last = [m for m in history if m.role == "assistant" and m.model
+                and m.provider in keychain.registry]
+        if last:
+            model, provider, pin = last[-1].model, last[-1].provider, False
+    return make_plan(keychain, model, provider, options.fallback, key=options.key,
+                     chain=options.chain, pin=pin, temperature=options.temperature,
+                     effort=options.effort, base_url=options.base_url)
 
 
 def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
@@ -120,15 +130,7 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     stored = store.conversation(profile, conversation_id) if conversation_id else None
     if history is None:
         history = stored.messages if stored else []
-    model, provider, pin = options.model, options.provider, True
-    if not model and not provider:
-        last = [m for m in history if m.role == "assistant" and m.model
-                and m.provider in keychain.registry]
-        if last:  # carry on with the model the conversation last used, unpinned
-            model, provider, pin = last[-1].model, last[-1].provider, False
-    the_plan = make_plan(keychain, model, provider, options.fallback, key=options.key,
-                         chain=options.chain, pin=pin, temperature=options.temperature,
-                         effort=options.effort, base_url=options.base_url)
+    the_plan = plan_for(keychain, options, history)
     for warning in the_plan.warnings:
         on_warning(warning)
     system = options.system if options.system is not None else (stored.system if stored
@@ -152,6 +154,8 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     except KeyboardInterrupt as stop:
         _log_failure(keychain, started, Code.INTERRUPTED.value, stop)
         raise
+    if outcome.key_source == "user":  # a success clears an earlier failed mark
+        keychain.mark_used(outcome.provider, outcome.key_name or "default")
     store.record_usage(UsageRow(
         started, profile, outcome.provider, outcome.model, outcome.key_source,
         ",".join(f["kind"] for f in outcome.fallbacks), outcome.input_tokens,

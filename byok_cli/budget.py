@@ -78,13 +78,33 @@ def applicable(budgets: list[Budget], provider: str, key_name: str | None) -> li
 
 def dollars(micros: int) -> str:
     """Micro-dollars as $1.50, $0.095 or $0.000263: exact, at least two decimals."""
+    return "$" + decimal_dollars(micros, ",")
+
+
+def decimal_dollars(micros: int, thousands: str = "") -> str:
+    """Micro-dollars as a bare number (1.50, 0.000263), for scripts: exact."""
     whole, frac = divmod(micros, 1_000_000)
-    return f"${whole:,}.{f'{frac:06d}'.rstrip('0').ljust(2, '0')}"
+    return f"{whole:{thousands}}.{f'{frac:06d}'.rstrip('0').ljust(2, '0')}"
 
 
 def resets(period: str, at: float) -> str:
     end = dt.datetime.fromtimestamp(period_end(period, at), _UTC)
     return end.strftime("%Y-%m-%d %H:%M UTC")
+
+
+UNPRICED_HINT = ("`byok models sync` fetches LiteLLM's current prices; --allow-unpriced (or "
+                 "`byok config set allow-unpriced on`) sends it uncounted; or -m a priced model "
+                 "(`byok models list`)")
+
+
+def price_data_label(home) -> str:
+    """Which prices byok has: 'LiteLLM 1.110.2, taken 2026-11-25' or 'synced 2026-12-01'."""
+    from .prices import load
+
+    data = load(home)
+    version = data.source.get("version")
+    taken = str(data.source.get("taken", ""))[:10]
+    return f"LiteLLM {version}, taken {taken}" if version else f"synced {taken}"
 
 
 class Hold(NamedTuple):
@@ -109,10 +129,9 @@ def reserve(store: Store, profile: str, budgets: list[Budget], provider: str, mo
             return Hold(None, None, [f"no price is known for {provider}/{model}: the {label} "
                                      "budget cannot count this request"])
         raise ByokError(Code.BUDGET_EXCEEDED,
-                        f"no price is known for {provider}/{model} and a budget applies "
-                        f"({label}); nothing was sent",
-                        hint="`byok models sync`, or allow it with --allow-unpriced",
-                        provider=provider)
+                        f"no price is known for {provider}/{model} in byok's price data "
+                        f"({price_data_label(store.home)}) and a budget applies ({label}); "
+                        "nothing was sent", hint=UNPRICED_HINT, provider=provider)
     tokens_in, tokens_out = worst_case(info, system, messages, max_tokens)
     micros = info.price.cost_micros(tokens_in, tokens_out)
     hold, standings = store.reserve(profile, provider, key_name, micros,

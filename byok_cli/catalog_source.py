@@ -44,10 +44,29 @@ class SourceError(ValueError):
     """The fetched map fails a sanity check; the message says which."""
 
 
-def per_million(value) -> Decimal | None:
-    """A LiteLLM per-token cost as USD per million tokens, exactly as written in the file."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+# Beyond these a value is a typo or an attack, not a model: the dearest models cost hundreds
+# of dollars per million tokens, and no context window nears a billion tokens.
+MAX_PER_MILLION = Decimal(10_000)
+MAX_TOKENS = 10**9
+
+
+class Implausible(ValueError):
+    """One entry's field holds a value no real model has; the message names the field."""
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 30 else text[:29] + "…"
+
+
+def per_million(value, field: str = "cost") -> Decimal | None:
+    """A LiteLLM per-token cost as USD per million tokens, exactly as written in the file;
+    None when absent, Implausible when not a finite price of at most MAX_PER_MILLION."""
+    if value is None:
         return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            0 <= value * 1_000_000 <= MAX_PER_MILLION):  # also false for NaN
+        raise Implausible(f"{field} {_shown(value)} is not a plausible price")
     amount = (Decimal(repr(value)) * 1_000_000).quantize(Decimal("0.000001"))
     return amount.normalize() if amount else Decimal(0)
 
@@ -58,20 +77,25 @@ def _number(value: Decimal | None):
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def _tokens(value) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+def _tokens(value, field: str) -> int | None:
+    """A token limit; None when absent, Implausible unless a whole number from 1 to
+    MAX_TOKENS (1.5 is not read as 1, 1e30 not as a context window)."""
+    if value is None:
         return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+            1 <= value <= MAX_TOKENS) or value != int(value):
+        raise Implausible(f"{field} {_shown(value)} is not a plausible number of tokens")
     return int(value)
 
 
 def _entry(raw: dict) -> dict:
     out: dict = {}
     for name, field in (("context", "max_input_tokens"), ("max_output", "max_output_tokens")):
-        if (n := _tokens(raw.get(field))) is not None:
+        if (n := _tokens(raw.get(field), field)) is not None:
             out[name] = n
     for name, field in (("input", "input_cost_per_token"), ("output", "output_cost_per_token"),
                         ("cached", "cache_read_input_token_cost")):
-        if (p := per_million(raw.get(field))) is not None:
+        if (p := per_million(raw.get(field), field)) is not None:
             out[name] = _number(p)
     date = raw.get("deprecation_date")
     if isinstance(date, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
@@ -82,8 +106,8 @@ def _entry(raw: dict) -> dict:
         if not m:
             continue
         k = m.group(1) + "k_tokens"
-        prices = [per_million(raw.get(f)) for f in (
-            field, f"output_cost_per_token_above_{k}", f"cache_read_input_token_cost_above_{k}")]
+        names = (field, f"output_cost_per_token_above_{k}", f"cache_read_input_token_cost_above_{k}")
+        prices = [per_million(raw.get(f), f) for f in names]
         if prices[0] is not None and prices[1] is not None:
             tiers.append([int(m.group(1)) * 1000, *map(_number, prices)])
     if tiers:
@@ -91,8 +115,10 @@ def _entry(raw: dict) -> dict:
     return out
 
 
-def extract(litellm_map: object) -> dict[str, dict[str, dict]]:
-    """{byok provider: {model id: entry}} for the chat models of the providers byok knows."""
+def extract(litellm_map: object, skipped: list[str] | None = None
+            ) -> dict[str, dict[str, dict]]:
+    """{byok provider: {model id: entry}} for the chat models of the providers byok knows.
+    An entry with an implausible value is left out whole, and named in ``skipped``."""
     if not isinstance(litellm_map, dict):
         raise SourceError("it is not a JSON object")
     models: dict[str, dict[str, dict]] = {}
@@ -106,7 +132,12 @@ def extract(litellm_map: object) -> dict[str, dict[str, dict]]:
         model_id = key[len(prefix):] if key.startswith(prefix) else key
         if "/" in model_id and provider in ("openai", "anthropic"):
             continue  # a route through another service, not the provider's own id
-        entry = _entry(raw)
+        try:
+            entry = _entry(raw)
+        except Implausible as exc:
+            if skipped is not None:
+                skipped.append(f"{provider}/{model_id}: {exc}")
+            continue
         if entry:
             models.setdefault(provider, {})[model_id] = entry
     return {p: dict(sorted(ms.items())) for p, ms in sorted(models.items())}
@@ -120,13 +151,14 @@ def priced(models: dict[str, dict[str, dict]]) -> set[tuple[str, str]]:
     return {(p, m) for p, ms in models.items() for m, e in ms.items() if "input" in e}
 
 
-def check(litellm_map: object, current: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
+def check(litellm_map: object, current: dict[str, dict[str, dict]],
+          skipped: list[str] | None = None) -> dict[str, dict[str, dict]]:
     """The extracted models of a fetched map, if it passes the sanity checks against the
-    ``current`` models; else SourceError."""
+    ``current`` models; else SourceError. Implausible entries are named in ``skipped``."""
     if not isinstance(litellm_map, dict) or not litellm_map:
         raise SourceError("it is empty" if isinstance(litellm_map, dict)
                           else "it is not a JSON object")
-    fresh = extract(litellm_map)
+    fresh = extract(litellm_map, skipped)
     n, before = count(fresh), count(current)
     if n < MIN_MODELS:
         raise SourceError(f"it lists only {n} chat models of byok's providers "

@@ -32,6 +32,7 @@ class Synced(NamedTuple):
     models: int
     before: int
     taken: str
+    skipped: list[str] = []  # "provider/model: why", entries left out as implausible
 
 
 def source_url(given: str | None = None) -> str:
@@ -41,6 +42,10 @@ def source_url(given: str | None = None) -> str:
         host = parsed.hostname
     except ValueError:  # http://[::1 and the like
         parsed, host = None, None
+    if parsed:
+        from .urls import port_of
+
+        port_of(parsed, "--url" if given else URL_ENV if os.environ.get(URL_ENV) else "the URL")
     if parsed and parsed.scheme == "https" and host:
         return url
     if parsed and parsed.scheme == "http" and is_loopback(host):
@@ -79,7 +84,8 @@ def sync(store: Store, url: str | None = None, timeout: float | None = None) -> 
             raw = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             raise catalog_source.SourceError("it is not JSON (truncated?)") from None
-        fresh = catalog_source.check(raw, current.models)
+        skipped: list[str] = []
+        fresh = catalog_source.check(raw, current.models, skipped)
     except catalog_source.SourceError as exc:
         _record(store, url, f"refused: {exc}", None, None)
         raise ByokError(Code.INVALID_FORMAT, f"refused the data from {url}: {exc}",
@@ -94,7 +100,7 @@ def sync(store: Store, url: str | None = None, timeout: float | None = None) -> 
     _write(store.home / prices.SYNCED_NAME, json.dumps(data, separators=(",", ":")))
     prices.load.cache_clear()
     _record(store, url, "ok", catalog_source.count(fresh), digest)
-    return Synced(url, catalog_source.count(fresh), before, taken)
+    return Synced(url, catalog_source.count(fresh), before, taken, skipped)
 
 
 def _write(path: Path, text: str) -> None:

@@ -36,6 +36,10 @@ class Code(str, enum.Enum):
     STORE_ERROR = ("STORE_ERROR", 14)
     INCOMPLETE_OUTPUT = ("INCOMPLETE_OUTPUT", 15)
     BUDGET_EXCEEDED = ("BUDGET_EXCEEDED", 16)
+    DECLINED = ("DECLINED", 17)            # "no" to a confirmation: nothing was changed
+    NEEDS_ATTENTION = ("NEEDS_ATTENTION", 18)  # doctor found warnings (and no failure)
+    NOT_EXECUTABLE = ("NOT_EXECUTABLE", 126)   # exec: the shell's codes for these two
+    COMMAND_NOT_FOUND = ("COMMAND_NOT_FOUND", 127)
     INTERRUPTED = ("INTERRUPTED", 130)
 
 

@@ -13,11 +13,10 @@ import time
 from typing import NamedTuple
 
 from .errors import ByokError, Code
-from .keychain import Keychain
+from .keychain import Keychain, source_name
 from .store import Handoff
 
 DEFAULT_NAME = "default"
-SOURCE_NAMES = {"user": "stored", "system": "environment"}
 # A parent that is one of these ran `byok key get` for someone else (`$(…)`, `sh -c`):
 # the log names that someone too.
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "fish", "ksh", "mksh", "ash", "busybox",
@@ -78,7 +77,7 @@ def key_to_give(keychain: Keychain, provider: str, name: str | None = None) -> G
     # The hand-off log names a stored key by its name, an environment key as 'default'
     # (its source says where it came from).
     given_name = first.name if first.source == "user" else DEFAULT_NAME
-    return GivenKey(provider, given_name, SOURCE_NAMES[first.source], key, status)
+    return GivenKey(provider, given_name, source_name(first.source), key, status)
 
 
 def record(keychain: Keychain, given: GivenKey, now: float | None = None) -> Handoff:

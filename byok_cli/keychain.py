@@ -16,6 +16,15 @@ from .registry import Provider, Registry, builtin
 from .store import Store, StoredKey
 
 
+# Key sources: the design's names inside byok ("user", "system"); what people and scripts
+# see, in tables and JSON alike.
+SOURCE_NAMES = {"user": "stored", "system": "environment"}
+
+
+def source_name(source: str | None) -> str | None:
+    return SOURCE_NAMES.get(source or "", source)
+
+
 class KeyReport(NamedTuple):
     """What may be shown about a provider's keys: never more than the last 4 characters."""
 
@@ -44,7 +53,7 @@ class KeyReport(NamedTuple):
             "environment_variable": self.provider.key_env,
             "environment_key": mask_hint(self.env_hint) if self.env_hint else None,
             "needs_key": self.provider.needs_key,
-            "active": self.winner,
+            "active": source_name(self.winner),
         }
 
 
@@ -104,15 +113,21 @@ class Keychain:
         if self._master is None:
             no_core_dumps()
             env_value = self.env.get("BYOK_MASTER_KEY")
-            if env_value:
-                self._master = vault.master_from_env(env_value)
-            else:
-                self._master = self._master_from_keyring(create)
+            try:
+                if env_value:
+                    self._master = vault.master_from_env(env_value)
+                else:
+                    self._master = self._master_from_keyring(create)
+            except ByokError as err:
+                raise self.advised(err) from None
         return self._master
 
     def _master_from_keyring(self, create: bool) -> vault.MasterKey:
         mk_id = self.store.active_master_key_id()
         if mk_id is None:
+            sealed = self.store.sealed_with()
+            if sealed:  # sealed with a BYOK_MASTER_KEY that is not set now
+                raise self.unavailable(next(iter(sealed)), "the stored keys")
             if not create:
                 raise ByokError(Code.NO_KEY, "no master key exists yet: no key was ever stored")
             key = vault.new_master_key()
@@ -121,12 +136,34 @@ class Keychain:
             return vault.MasterKey(key, "keyring")
         key = self.keyring.get(mk_id)
         if key is None or vault.key_id(key) != mk_id:
-            raise ByokError(
-                Code.KEYRING_UNAVAILABLE,
-                f"master key {mk_id} is missing from the OS keyring ({self.keyring.backend_name()})",
-                hint="it was deleted, or this is another user or machine; set BYOK_MASTER_KEY to "
-                     "the key it was, or store your provider keys again after `byok vault reset`")
+            raise self.unavailable(mk_id, "the stored keys")
         return vault.MasterKey(key, "keyring")
+
+    def unavailable(self, mk_id: str, what: str) -> ByokError:
+        """`what` is sealed with master key `mk_id`, which neither BYOK_MASTER_KEY nor the
+        keyring provides: say which key is needed and how to give it."""
+        return ByokError(
+            Code.DECRYPT_FAILED,
+            f"{what} {'are' if what.endswith('keys') else 'is'} sealed with master key {mk_id}, "
+            f"which BYOK_MASTER_KEY ({'empty' if 'BYOK_MASTER_KEY' in self.env else 'not set'}) "
+            "and the OS keyring do not provide",
+            hint=f"set BYOK_MASTER_KEY to that master key (byok checks that its id is {mk_id}); "
+                 "if it is lost, remove the stored keys with `byok key remove` and store them "
+                 "again")
+
+    def advised(self, err: ByokError) -> ByokError:
+        """Complete a master key failure's hint with what suits this vault: a master key of
+        one's own only while nothing is sealed yet (a new one cannot open sealed keys)."""
+        if err.code != Code.KEYRING_UNAVAILABLE:
+            return err
+        sealed = self.store.sealed_with()
+        if sealed:
+            extra = (f"your stored keys need master key {', '.join(sealed)}; if you made it "
+                     "yourself, set BYOK_MASTER_KEY to it (a new one cannot open them)")
+        else:
+            extra = vault.MAKE_KEY_HINT
+        err.hint = f"{err.hint}; or, {extra}" if err.hint else extra
+        return err
 
     # -- keys ---------------------------------------------------------------------------
     def set(self, provider: str, raw_key: str, status: str = "unverified",
@@ -147,19 +184,29 @@ class Keychain:
         self.store.checkpoint()  # leave no copy of the replaced ciphertext in the WAL
         return hint
 
-    def master_for(self, mk_id: str) -> vault.MasterKey:
-        """The master key an envelope names: the one in use, or an older one still in the
-        keyring (a rotation interrupted between its steps leaves both readable)."""
+    def master_for(self, mk_id: str, what: str = "the stored key") -> vault.MasterKey:
+        """The master key an envelope names: BYOK_MASTER_KEY when set (vault.decrypt reports
+        a mismatch), else the keyring's: the active one, or an older one still there (a
+        rotation interrupted between its steps leaves both readable)."""
+        if self.env.get("BYOK_MASTER_KEY"):
+            return self.master()
+        if self.store.active_master_key_id() is None:
+            raise self.unavailable(mk_id, what)
         current = self.master()
-        if current.id == mk_id or current.source == "environment":
-            return current  # a mismatch is reported by vault.decrypt
-        key = self.keyring.get(mk_id)
-        return vault.MasterKey(key, "keyring") if key else current
+        if current.id == mk_id:
+            return current
+        try:
+            key = self.keyring.get(mk_id)
+        except ByokError as err:
+            raise self.advised(err) from None
+        if key is None or vault.key_id(key) != mk_id:
+            raise self.unavailable(mk_id, what)
+        return vault.MasterKey(key, "keyring")
 
     def _open(self, row: StoredKey) -> str:
         what = f"the stored {row.provider} key {row.name!r} of profile {row.profile!r}"
-        key = vault.decrypt(self.master_for(vault.envelope_key_id(row.ciphertext) or ""),
-                            row.ciphertext,
+        mk_id = vault.envelope_key_id(row.ciphertext) or row.master_key_id
+        key = vault.decrypt(self.master_for(mk_id, what), row.ciphertext,
                             vault.aad(row.profile, row.provider, row.hint, row.name), what=what)
         remember_secret(key)
         return key
@@ -200,22 +247,11 @@ class Keychain:
         return old.id, new.id, len(rows)
 
     def key(self, provider: str, source: str, name: str | None = None) -> str | None:
-        """The key of a source, to be sent: "user" (the stored key of that name,
-        decrypted), "system" (the provider's environment variable) or "none" (a provider
-        that needs none). An environment key that no HTTP header can carry (control or
-        non-ASCII characters) is refused here, naming the variable, rather than sent and
-        failing as a network error."""
+        """The key of a source: "user" (the stored key of that name, decrypted), "system"
+        (the provider's environment variable) or "none" (a provider that needs none)."""
         if source == "user":
             return self.get(provider, name or "default")
-        if source != "system":
-            return None
-        key = self.env_key(provider)
-        if key and not all(" " <= ch <= "~" for ch in key):
-            variable = self.registry.require(provider).key_env
-            raise ByokError(Code.INVALID_FORMAT, f"{variable} contains control or non-ASCII "
-                            "characters; it was not sent", provider=provider,
-                            hint=f"set {variable} to the key alone")
-        return key
+        return self.env_key(provider) if source == "system" else None
 
     def env_key(self, provider: str) -> str | None:
         """The provider's own environment variable's key, if it has one and it is set."""
@@ -231,6 +267,21 @@ class Keychain:
 
     def mark(self, provider: str, name: str, status: str) -> None:
         self.store.set_key_status(self.profile, provider, name, status)
+
+    def mark_used(self, provider: str, name: str) -> None:
+        """The provider accepted the stored key: it is valid, whatever an earlier check said."""
+        row = self.store.get_key(self.profile, provider, name)
+        if row is not None and row.status != "valid":
+            self.mark(provider, name, "valid")
+
+    def missing_profile_note(self) -> str | None:
+        """"profile 'wrok' has no keys; profiles: default, work" when this profile has no
+        stored key and others have (a mistyped --profile, most likely)."""
+        with_keys = self.store.profiles_with_keys()
+        if not with_keys or self.profile in with_keys:
+            return None
+        names = sorted(set(self.store.profiles()) | set(with_keys))
+        return f"profile {self.profile!r} has no keys; profiles: {', '.join(names)}"
 
     def order(self, provider: str, names: list[str]) -> list[str]:
         """Try these stored keys first, in this order; return the whole order."""

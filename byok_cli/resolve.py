@@ -28,6 +28,7 @@ from typing import Mapping, NamedTuple, Sequence
 from .addressing import ChainEntry, default_chain, default_model, parse_chain, resolve
 from .catalog import Catalog
 from .errors import ByokError, Code
+from .keychain import source_name
 from .registry import Registry
 
 KEY_REJECTED = {Code.UNAUTHORIZED, Code.QUOTA_EXCEEDED, Code.DECRYPT_FAILED}
@@ -68,8 +69,13 @@ class Plan:
             found = self.endpoints.get(provider)
             return found.to_dict() if found else {}
 
-        return {"attempts": [dict(a._asdict(), key=a.key_label, **endpoint(a.provider))
-                             for a in self.attempts],
+        def public(a: Attempt) -> dict:
+            shown = a._asdict()
+            shown["in_catalogue"] = shown.pop("in_catalog")
+            return dict(shown, key_source=source_name(a.key_source), key=a.key_label,
+                        **endpoint(a.provider))
+
+        return {"attempts": [public(a) for a in self.attempts],
                 "fallbacks": self.fallbacks, "warnings": self.warnings, "chain": self.chain,
                 "skipped": self.skipped}
 

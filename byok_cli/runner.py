@@ -11,12 +11,14 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .errors import ByokError, Code
-from .keychain import Keychain
+from .keychain import Keychain, source_name
 from .registry import Provider
 from .resolve import KEY_REJECTED, Attempt, Excluded, Plan, next_attempt
 from .routes import require
 from .wire import ChatRequest, ChatResult, Settings, connect
 from .wire.endpoint import Endpoint, endpoint
+
+PROVIDER_VERDICT = {Code.UNAUTHORIZED, Code.QUOTA_EXCEEDED}
 
 _KIND = {Code.UNAUTHORIZED: "key_rejected", Code.QUOTA_EXCEEDED: "key_rejected",
          Code.DECRYPT_FAILED: "key_unreadable", Code.MODEL_NOT_FOUND: "model_not_found",
@@ -45,13 +47,19 @@ class RunOutcome:
 
     def to_dict(self) -> dict:
         return {"text": self.text, "provider": self.provider, "model": self.model,
-                "key_source": self.key_source, "key_name": self.key_name,
-                "fallbacks": self.fallbacks,
+                "key_source": source_name(self.key_source), "key_name": self.key_name,
+                "fallbacks": [public_fallback(f) for f in self.fallbacks],
                 "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
                           "cached_input_tokens": self.cached_input_tokens},
                 "cost_usd": None if self.cost_micros is None else self.cost_micros / 1_000_000,
                 "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms,
                 "base_url": self.base_url, "base_url_source": self.base_url_source}
+
+
+def public_fallback(fallback: dict) -> dict:
+    """A fallback as JSON shows it: key sources by their public names."""
+    return {k: ({**v, "key_source": source_name(v.get("key_source"))} if isinstance(v, dict)
+                else v) for k, v in fallback.items()}
 
 
 @dataclass
@@ -102,7 +110,9 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
             if err.partial:
                 raise _tagged(err, a, fallbacks)
             failures.append((a, err))
-            if a.key_source == "user" and err.code in KEY_REJECTED:
+            if a.key_source == "user" and err.code in PROVIDER_VERDICT:
+                # Only the provider's verdict marks a key: a key that cannot be opened here
+                # (the master key in the environment is another) may be fine.
                 keychain.mark(a.provider, a.key_name or "default", f"failed: {err.code.value}")
             nxt = next_attempt(plan.attempts, index, err.code, excluded)
             if nxt is None:
@@ -133,6 +143,10 @@ def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, where: Endpoi
         raise
     outcome.hold_id = hold
     outcome.cached_input_tokens = getattr(result, "cached_input_tokens", None)
+    if result.implausible:
+        spending.on_warning(f"{a.provider} reported implausible token counts "
+                            f"({', '.join(result.implausible)}): this answer's tokens and cost "
+                            "are recorded as unknown")
     if outcome.input_tokens is not None and outcome.output_tokens is not None:
         info = _model_info(keychain, a)
         if info is not None and info.price is not None:

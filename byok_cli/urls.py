@@ -87,7 +87,6 @@ def check(text: str, source: str, env: Mapping[str, str] | None = None) -> str:
 
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises on a port that is not a number in range
         host = parts.hostname
     except ValueError as exc:
         raise refuse(f"{shown(url)!r} is not an http(s) URL ({exc})") from None
@@ -97,12 +96,31 @@ def check(text: str, source: str, env: Mapping[str, str] | None = None) -> str:
                      hint="use https://…, or http:// for a server on this machine")
     if not host:
         raise refuse(f"{shown(url)!r} is not an http(s) URL (no host)")
+    port_of(parts, source)
     if scheme == "http" and not is_loopback(host) and not insecure_http_allowed(env):
         raise refuse(f"refusing to send a key over plain http to {host}: it would cross the "
                      "network unencrypted (only https, or http to this machine: 127.0.0.1, "
                      "::1, localhost)", hint=f"use https://, or set {ALLOW_INSECURE_HTTP}=1 "
                      "if the whole network path is yours")
     return url.rstrip("/")
+
+
+def port_of(parts, where: str) -> int | None:
+    """The URL's explicit port (None when it has none), or a usage error naming the URL:
+    urllib raises ValueError for ports over 65535 or not numeric, and takes :0 for no port
+    at all, where a connection would silently go to port 80 or 443. (``parts``: a
+    urllib.parse SplitResult or ParseResult.)"""
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is None and parts.netloc.rpartition("@")[2].endswith(":"):
+        return None  # "host:" is an empty port, which means the default
+    if port is not None and not 1 <= port <= 65535:
+        bare = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        raise ByokError(Code.USAGE, f"{where} has a bad port: {bare!r}",
+                        hint="a port is a number from 1 to 65535, or none for the default")
+    return port
 
 
 def env_key_refusal(key_source: str, origin: str, url: str | None, where: str,

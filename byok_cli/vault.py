@@ -28,9 +28,17 @@ ENVELOPE_VERSION = 1
 _NONCE_LEN = 12
 _ID_LEN = 8
 _HEADER_LEN = 1 + _ID_LEN + _NONCE_LEN
-MAKE_KEY_HINT = ('set BYOK_MASTER_KEY to a key of your own: '
-                 'export BYOK_MASTER_KEY="$(python3 -c \'import base64,os;'
-                 'print(base64.urlsafe_b64encode(os.urandom(32)).decode())\')"')
+
+
+def make_key_command(variable: str = "BYOK_MASTER_KEY") -> str:
+    """A shell line that puts a new random master key in `variable`."""
+    return (f'export {variable}="$(python3 -c \'import base64,os;'
+            f'print(base64.urlsafe_b64encode(os.urandom(32)).decode())\')"')
+
+
+# Only for a vault that seals nothing yet: a new master key cannot open keys sealed before.
+MAKE_KEY_HINT = ("without a keyring, make a master key of your own and keep it safe: "
+                 + make_key_command())
 
 T = TypeVar("T")
 
@@ -84,12 +92,13 @@ def decrypt(master: MasterKey, blob: bytes, associated: bytes, *, what: str) -> 
         raise ByokError(Code.DECRYPT_FAILED, f"{what} is not a byok envelope this version can read",
                         hint="store the key again with `byok key set`")
     if made_with != master.id:
+        source = "BYOK_MASTER_KEY" if master.source == "environment" else "the OS keyring"
         raise ByokError(
             Code.DECRYPT_FAILED,
-            f"{what} was encrypted with master key {made_with}, but the master key in use "
-            f"({master.source}) is {master.id}",
-            hint="use the master key it was made with (unset or fix BYOK_MASTER_KEY), "
-                 "or store the key again with `byok key set`")
+            f"{what} is sealed with master key {made_with}, but the master key in use "
+            f"(from {source}) is {master.id}",
+            hint=f"set BYOK_MASTER_KEY to master key {made_with}, or unset it if the OS keyring "
+                 "holds that key; if it is lost, store the key again with `byok key set`")
     nonce = blob[1 + _ID_LEN:_HEADER_LEN]
     try:
         plain = AESGCM(master.key).decrypt(nonce, blob[_HEADER_LEN:], associated)
@@ -118,10 +127,10 @@ def master_from_env(value: str, variable: str = "BYOK_MASTER_KEY") -> MasterKey:
         raise ByokError(Code.KEYRING_UNAVAILABLE,
                         f"{variable} must be url-safe base64 of exactly 32 bytes "
                         "(43 characters of A-Z a-z 0-9 - _, and an optional =)",
-                        hint=MAKE_KEY_HINT)
+                        hint="set it to the master key your keys were stored with")
     if not any(raw):
         raise ByokError(Code.KEYRING_UNAVAILABLE, f"{variable} is all zero bytes, not a key",
-                        hint=MAKE_KEY_HINT)
+                        hint="set it to the master key your keys were stored with")
     return MasterKey(raw, "environment")
 
 
@@ -156,7 +165,7 @@ def bounded(call: Callable[[], T], what: str) -> T:
         raise ByokError(Code.KEYRING_UNAVAILABLE,
                         f"the OS keyring did not answer within {wait:g} s while {what} "
                         "(is it waiting for an unlock prompt?)",
-                        hint="unlock your keyring, or " + MAKE_KEY_HINT)
+                        hint="unlock your keyring")
     if "error" in box:
         raise box["error"]
     return box["value"]
@@ -189,19 +198,17 @@ def _keyring_error(exc: Exception, action: str) -> ByokError:
 
     if isinstance(exc, kerr.KeyringLocked):
         return ByokError(Code.KEYRING_UNAVAILABLE, f"the OS keyring is locked ({action})",
-                         hint="unlock it (log in to your desktop session), or " + MAKE_KEY_HINT)
+                         hint="unlock it (log in to your desktop session)")
     if isinstance(exc, kerr.InitError):
         return ByokError(Code.KEYRING_UNAVAILABLE,
                          f"the OS keyring could not open or create its collection ({action})",
-                         hint="start a Secret Service (gnome-keyring, KeePassXC) and unlock it, "
-                              "or " + MAKE_KEY_HINT)
+                         hint="start a Secret Service (gnome-keyring, KeePassXC) and unlock it")
     if isinstance(exc, kerr.NoKeyringError):
         return ByokError(Code.KEYRING_UNAVAILABLE, "no OS keyring backend is available",
-                         hint="install and unlock a keyring (gnome-keyring, KWallet, Keychain), "
-                              "or " + MAKE_KEY_HINT)
+                         hint="install and unlock a keyring (gnome-keyring, KWallet, Keychain)")
     return ByokError(Code.KEYRING_UNAVAILABLE,
                      f"the OS keyring failed ({action}): {type(exc).__name__}",
-                     hint="unlock or repair the keyring, or " + MAKE_KEY_HINT)
+                     hint="unlock or repair the keyring")
 
 
 def _account(mk_id: str) -> str:
@@ -227,8 +234,8 @@ class KeyringStore:
             if reason and os.environ.get("BYOK_ALLOW_INSECURE_KEYRING") != "1":
                 raise ByokError(Code.KEYRING_UNAVAILABLE, f"refusing to keep the master key: "
                                 f"{reason}",
-                                hint="install or unlock a real keyring, or " + MAKE_KEY_HINT
-                                + " (BYOK_ALLOW_INSECURE_KEYRING=1 overrides this at your risk)")
+                                hint="install or unlock a real keyring "
+                                "(BYOK_ALLOW_INSECURE_KEYRING=1 overrides this at your risk)")
             self._backend = backend
         return self._backend
 
@@ -265,7 +272,7 @@ class KeyringStore:
         if self.get(mk_id) != key:  # the null backend and its kind "succeed" silently
             raise ByokError(Code.KEYRING_UNAVAILABLE,
                             "the OS keyring accepted the master key but does not give it back",
-                            hint=MAKE_KEY_HINT)
+                            hint="repair the keyring")
         return mk_id
 
     def delete(self, mk_id: str) -> None:

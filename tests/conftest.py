@@ -66,14 +66,15 @@ def fake(fake_server):
     return fake_server
 
 
-def _clean_env(proxy: RecordingProxy) -> dict:
+def _clean_env(proxy: RecordingProxy | None = None) -> dict:
     # No proxy of the machine's either: every test talks to 127.0.0.1, or to a proxy it runs
     # (by default the recording proxy, which forwards nothing).
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OPENAI_", "ANTHROPIC_", "BYOK_", "PYTHON_KEYRING"))
            and not k.lower().endswith("_proxy")}
     env.pop("NO_COLOR", None)
-    env.update(proxy.env())  # nothing byok sends can leave this machine
+    if proxy is not None:
+        env.update(proxy.env())  # nothing byok sends can leave this machine
     return env
 
 

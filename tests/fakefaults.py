@@ -33,6 +33,14 @@
     barelist         GET /v1/models answers a bare JSON array
     cursorloop       GET /v1/models: has_more forever, the same cursor each time
     endless          GET /v1/models: has_more forever, a new cursor each time
+    usageneg         usage with input tokens -1000000 (prompt_tokens / input_tokens)
+    usagehuge        usage with input tokens 99999999999999999999999
+    usagefrac        usage with input tokens 1.5 and output tokens "7"
+    waitnan          429 every time with retry-after-ms: nan (waitinf: inf, waitneg: -5000)
+    torrent          a streamed answer of 40 MiB of text in 64 KiB pieces, then a normal end
+    keepalive        a stream of nothing but `: keepalive` comments every 0.5 s (for 20 s)
+    pingforever      Anthropic: message_start, then only ping events every 0.5 s (for 20 s)
+    gzipbomb         a 200 answer, gzip-encoded, that inflates to 300 MB of zeros
     echoes           400 whose message echoes the key whole, upper-cased, base64-encoded and
                      split across lines, with terminal escape sequences (a hostile gateway)
     hostile          success, but model ids and names carry terminal escape sequences
@@ -42,14 +50,18 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import time
+import zlib
 
 MARKERS = ("good", "revoked", "forbidden", "quota", "ratelimit", "limitforever", "servererr",
            "flaky", "overloaded", "once", "always", "slow", "drop", "streamerr", "malformed",
            "errorbody200", "outage200", "errstr", "errdetail", "errhtml", "errlong",
            "wholejson", "wholenoct", "nofinish", "nostop", "gwtokens", "sseclose", "gzip",
-           "barelist", "cursorloop", "endless", "echoes", "hostile", "trickle")
+           "barelist", "cursorloop", "endless", "usageneg", "usagehuge", "usagefrac", "waitnan",
+           "waitinf", "waitneg", "torrent", "keepalive", "pingforever", "gzipbomb", "echoes",
+           "hostile", "trickle")
 GATEWAY_TEXT = "upstream\x1b[31m said:\x00 no\u202e thanks"
 
 
@@ -57,6 +69,35 @@ def _number_after(key: str, marker: str, default: int = 0) -> int:
     found = re.search(re.escape(marker) + r"(\d+)", key)
     return int(found.group(1)) if found else default
 
+
+
+BAD_WAITS = {"waitnan": "nan", "waitinf": "inf", "waitneg": "-5000"}  # retry-after-ms
+
+# What a usage marker puts in place of the real counts: (input tokens, output tokens or None).
+BAD_USAGE = {"usageneg": (-1_000_000, None), "usagehuge": (99999999999999999999999, None),
+             "usagefrac": (1.5, "7")}
+
+
+def scripted_usage(key: str, usage: dict, input_name: str, output_name: str) -> dict:
+    """The usage block a key asks for: the real one unless a usage marker replaces counts."""
+    for marker, (tokens_in, tokens_out) in BAD_USAGE.items():
+        if marker in key:
+            usage = {**usage, input_name: tokens_in}
+            if tokens_out is not None:
+                usage[output_name] = tokens_out
+    return usage
+
+
+TORRENT_BYTES = 40 * 1024 * 1024
+TRICKLE_SECONDS = 20.0
+
+
+@functools.lru_cache(maxsize=1)
+def gzip_bomb() -> bytes:
+    """300 MB of zeros, gzip-compressed (about 300 KB), made once."""
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = bytes(1024 * 1024)
+    return b"".join(z.compress(block) for _ in range(300)) + z.flush()
 
 
 class Faults:
@@ -100,6 +141,12 @@ class Faults:
                         "Rate limit reached for requests.", "rate_limit_exceeded",
                         headers={"Retry-After": str(wait), "retry-after-ms": str(wait * 1000)})
             return True
+        for marker, wait in BAD_WAITS.items():
+            if marker in key:
+                self._error(429, "rate_limit_error" if anth else "requests",
+                            "Rate limit reached for requests.", "rate_limit_exceeded",
+                            headers={"retry-after-ms": wait})
+                return True
         if "servererr" in key or ("flaky" in key and n == 0):
             self._error(500, "api_error" if anth else "server_error", "The server had an error.")
             return True
@@ -171,5 +218,49 @@ class Faults:
                         else b"data: {not json\n\n")
         else:
             return False
+        self._end_sse()
+        return True
+
+    def _endless_answer(self, key: str, anthropic: bool) -> bool:
+        """An answer that is too big or never progresses; True when one was sent."""
+        if "gzipbomb" in key:
+            bomb = gzip_bomb()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(bomb)))
+            self.end_headers()
+            self.wfile.write(bomb)
+            return True
+        if not any(m in key for m in ("torrent", "keepalive", "pingforever")):
+            return False
+        self._start_sse()
+        if anthropic:
+            self._sse({"type": "message_start", "message": {
+                "id": "msg_fake", "type": "message", "role": "assistant", "model": "m",
+                "content": [], "usage": {"input_tokens": 1, "output_tokens": 1}}},
+                "message_start")
+        if "torrent" in key:
+            piece = "x" * 65536
+            for _ in range(TORRENT_BYTES // len(piece)):
+                if anthropic:
+                    self._sse({"type": "content_block_delta", "index": 0,
+                               "delta": {"type": "text_delta", "text": piece}},
+                              "content_block_delta")
+                else:
+                    self._sse({"choices": [{"index": 0, "delta": {"content": piece}}]})
+            if anthropic:
+                self._sse({"type": "message_stop"}, "message_stop")
+            else:
+                self._sse({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                self._sse("[DONE]")
+        else:
+            until = time.monotonic() + TRICKLE_SECONDS
+            while time.monotonic() < until:
+                if "pingforever" in key:
+                    self._sse({"type": "ping"}, "ping")
+                else:
+                    self._write(b": keepalive\n\n")
+                time.sleep(0.5)
         self._end_sse()
         return True

@@ -30,7 +30,7 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-from fakefaults import Faults
+from fakefaults import Faults, scripted_usage
 
 OPENAI_MODELS = [
     "gpt-6.2-astra", "gpt-6.2-sol", "gpt-6.1-terra", "gpt-6-luna", "gpt-5.6-sol",
@@ -288,14 +288,18 @@ class Handler(Faults, BaseHTTPRequestHandler):
         if "outage200" in key:
             return self._send_json(200, {"error": "Internal Server Error: upstream connect "
                                                   "error or disconnect/reset before headers"})
+        if self._endless_answer(key, anth):
+            return
         text = _reply_text(body["model"], body.get("messages") or [])
         whole = not body.get("stream") or "wholejson" in key or "wholenoct" in key
         content_type = None if "wholenoct" in key else "application/json"
-        if anth:
-            return self._messages(key, body, text) if not whole else self._send_json(
-                200, _anthropic_whole(body["model"], text), content_type=content_type)
-        return self._chat(key, body, text) if not whole else self._send_json(
-            200, _openai_whole(body["model"], text), content_type=content_type)
+        if not whole:
+            return self._messages(key, body, text) if anth else self._chat(key, body, text)
+        answer = (_anthropic_whole if anth else _openai_whole)(body["model"], text)
+        names = ("input_tokens", "output_tokens") if anth else ("prompt_tokens",
+                                                                "completion_tokens")
+        answer["usage"] = scripted_usage(key, answer["usage"], *names)
+        return self._send_json(200, answer, content_type=content_type)
 
     def _model_ok(self, body: dict, anthropic: bool) -> bool:
         if body.get("model") in self._models(anthropic):
@@ -310,7 +314,7 @@ class Handler(Faults, BaseHTTPRequestHandler):
 
     def _chat(self, key: str, body: dict, text: str) -> None:
         model = body["model"]
-        usage = _openai_usage(text)
+        usage = scripted_usage(key, _openai_usage(text), "prompt_tokens", "completion_tokens")
         chunk = {"id": "chatcmpl-fake", "created": 1767225600, "model": model,
                  "object": "chat.completion.chunk"}
         finish = None if "nofinish" in key else "stop"
@@ -334,7 +338,9 @@ class Handler(Faults, BaseHTTPRequestHandler):
         gateway = "gwtokens" in key
         message = {"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
                    "stop_reason": None, "stop_sequence": None,
-                   "usage": {"input_tokens": 0 if gateway else 13, "output_tokens": 1}}
+                   "usage": scripted_usage(key, {"input_tokens": 0 if gateway else 13,
+                                                 "output_tokens": 1}, "input_tokens",
+                                           "output_tokens")}
         self._start_sse()
         self._sse({"type": "message_start", "message": {**message, "content": []}}, "message_start")
         self._sse({"type": "content_block_start", "index": 0,

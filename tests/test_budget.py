@@ -100,7 +100,7 @@ def test_budget_set_list_rm(byok_env):
     assert [(r["scope"], r["name"], r["period"], r["limit_micros"]) for r in rows] == [
         ("profile", None, "month", 25_000_000), ("provider", "anthropic", "day", 2_500_000)]
     assert rows[0]["spent_usd"] == 0 and rows[0]["resets"].endswith("00:00 UTC")
-    assert "$25.00" in byok_env.run("budget", "list").stdout
+    assert "\t25.00\t" in byok_env.run("budget", "list").stdout  # bare dollars
     assert byok_env.run("budget", "rm", "-p", "anthropic").returncode == 0
     assert byok_env.run("budget", "rm", "-p", "anthropic").returncode == Code.USAGE.exit_status
     assert len(json.loads(byok_env.run("budget", "list", "--json").stdout)) == 1
@@ -111,6 +111,12 @@ def test_budget_set_list_rm(byok_env):
     ["--per", "month", "inf"], ["--per", "month", "1.0000001"], ["--per", "month", "ten"],
     ["--per", "year", "5"], ["5"], ["--key", "Work Key", "--per", "day", "5"],
     ["--key", "work", "-p", "openai", "--per", "day", "5"], ["-p", "nobody", "--per", "day", "5"],
+    # a decimal comma or a thousands separator: ambiguous, never read as 55 or 1000
+    ["--per", "day", "5,5"], ["--per", "day", "1,000"], ["--per", "day", "1e3"],
+    ["--per", "day", "1e300"], ["--per", "day", "--", "-0"], ["--per", "day", "+5"],
+    ["--per", "day", "Infinity"], ["--per", "day", "NaN"], ["--per", "day", "0x10"],
+    ["--per", "day", "5 5"], ["--per", "day", "$"], ["--per", "day", "9" * 30],
+    ["--per", "day", "5\u0665"],
 ])
 def test_budget_set_refuses_bad_input(byok_env, args):
     r = byok_env.run("budget", "set", *args)
@@ -159,14 +165,24 @@ def test_a_failed_request_releases_its_hold(byok_env, fake):
 
 def test_unpriced_models_under_a_budget(byok_env, fake):
     byok_env.set_key("openai", OPENAI_GOOD)
-    byok_env.run("budget", "set", "--per", "month", "5")
-    r = byok_env.run("run", "-m", "gpt-6.2-sol", "hello")
+    # The default OpenAI model is newer than the bundled LiteLLM release: setting the budget
+    # says at once that a plain `byok run` will be refused, and how to proceed.
+    set_ = byok_env.run("budget", "set", "--per", "month", "5")
+    assert set_.returncode == 0
+    assert "openai/gpt-6.2-sol (the profile's openai model) has no known price (LiteLLM " \
+        in set_.stderr and "byok models sync" in set_.stderr
+    r = byok_env.run("run", "hello")
     assert r.returncode == Code.BUDGET_EXCEEDED.exit_status
-    assert "no price is known for openai/gpt-6.2-sol" in r.stderr and "--allow-unpriced" in r.stderr
+    assert "no price is known for openai/gpt-6.2-sol in byok's price data (LiteLLM " in r.stderr
+    for way in ("byok models sync", "--allow-unpriced", "allow-unpriced on", "-m a priced model"):
+        assert way in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
     allowed = byok_env.run("run", "--allow-unpriced", "-m", "gpt-6.2-sol", "hello")
     assert allowed.returncode == 0 and "cannot count this request" in allowed.stderr
     byok_env.run("config", "set", "allow-unpriced", "on")
     assert byok_env.run("run", "-m", "gpt-6.2-sol", "hello").returncode == 0
+    quiet = byok_env.run("budget", "set", "--per", "day", "1")  # allowed: nothing to warn of
+    assert quiet.returncode == 0 and "no known price" not in quiet.stderr
     assert byok_env.run("run", "hello").returncode == 0  # no budget needed without one
 
 

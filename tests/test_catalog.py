@@ -93,8 +93,11 @@ def test_per_million_is_exact():
     assert str(catalog_source.per_million(1.25e-07)) == "0.125"
     assert str(catalog_source.per_million(3.3e-07)) == "0.33"
     assert catalog_source.per_million(0) == 0
-    assert catalog_source.per_million(-1e-6) is None
-    assert catalog_source.per_million("1e-6") is None and catalog_source.per_million(True) is None
+    assert catalog_source.per_million(None) is None  # absent
+    for implausible in (-1e-6, "1e-6", True, float("nan"), float("inf"), 1e300, 0.011):
+        with pytest.raises(catalog_source.Implausible):
+            catalog_source.per_million(implausible)
+    assert catalog_source.per_million(0.01) == 10_000  # the dearest price still taken
 
 
 def litellm_entry(provider="openai", mode="chat", **extra):

@@ -1,11 +1,13 @@
 """`byok key …` through the installed command, plus the keyring policy end to end."""
 
+import base64
 import json
 import sqlite3
 
 import pytest
 from typer.testing import CliRunner
 
+from byok_cli import vault
 from byok_cli.cli import app
 from byok_cli.errors import Code
 from byok_cli.store import DB_NAME
@@ -21,9 +23,9 @@ def test_set_list_replace_remove_never_leaks(byok_env):
     listing = byok_env.run("key", "list", "--json")
     rows = json.loads(listing.stdout)
     assert rows[0]["provider"] == "openai" and rows[0]["stored_key"] == "…" + OPENAI_GOOD[-4:]
-    assert rows[0]["active"] == "user" and rows[1]["stored"] is False
+    assert rows[0]["active"] == "stored" and rows[1]["stored"] is False
     plain = byok_env.run("key", "list")
-    assert plain.stdout.splitlines()[0].split("\t")[:3] == ["openai", "default",
+    assert plain.stdout.splitlines()[1].split("\t")[:3] == ["openai", "default",
                                                            "…" + OPENAI_GOOD[-4:]]
     assert_no_leak(OPENAI_GOOD, r.stdout, r.stderr, listing.stdout, plain.stdout,
                    home=byok_env.home)
@@ -55,7 +57,7 @@ def test_environment_key_is_shown_masked(byok_env):
     r = byok_env.run("key", "list", "--json", env={"OPENAI_API_KEY": env_key})
     row = json.loads(r.stdout)[0]
     assert row["environment"] is True and row["environment_key"] == "…" + env_key[-4:]
-    assert row["active"] == "system"
+    assert row["active"] == "environment"
     assert_no_leak(env_key, r.stdout, r.stderr)
 
 
@@ -140,13 +142,14 @@ def test_ciphertext_moved_to_another_profile_fails_clearly(byok_env):
 
 def test_wrong_master_key_is_a_clear_error(byok_env, master_key):
     byok_env.set_key("openai", OPENAI_GOOD)
-    import base64
     import os
 
     other = base64.urlsafe_b64encode(os.urandom(32)).decode()
     r = byok_env.run("key", "validate", "openai", env={"BYOK_MASTER_KEY": other})
     assert r.returncode == Code.DECRYPT_FAILED.exit_status
-    assert "was encrypted with master key" in r.stderr
+    needed = vault.key_id(base64.urlsafe_b64decode(master_key))
+    assert f"is sealed with master key {needed}" in r.stderr
+    assert f"set BYOK_MASTER_KEY to master key {needed}" in r.stderr
 
 
 def test_help_has_examples(byok_env):
@@ -184,8 +187,9 @@ def test_missing_keyring_entry_is_a_clear_error(keyring_env, tmp_path):
     keyring_env.set_key("openai", OPENAI_GOOD)
     (tmp_path / "test-keyring.json").write_text("{}")
     r = keyring_env.run("run", "hi")
-    assert r.returncode == Code.KEYRING_UNAVAILABLE.exit_status
-    assert "missing from the OS keyring" in r.stderr and "BYOK_MASTER_KEY" in r.stderr
+    assert r.returncode == Code.DECRYPT_FAILED.exit_status
+    assert "sealed with master key" in r.stderr and "the OS keyring do not provide" in r.stderr
+    assert "set BYOK_MASTER_KEY to that master key" in r.stderr
 
 
 @pytest.mark.parametrize("backend, words", [

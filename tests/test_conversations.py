@@ -79,7 +79,10 @@ def test_cid_picks_a_conversation(both, fake):
 def test_continue_without_conversation(byok_env):
     byok_env.set_key("openai", OPENAI_GOOD)
     r = byok_env.run("run", "-c", "x")
-    assert r.returncode == Code.USAGE.exit_status and "no conversation" in r.stderr
+    assert r.returncode == 0 and r.stdout == "Echo[gpt-6.2-sol]: x\n"
+    assert "no conversation to continue yet; starting a new one" in r.stderr
+    again = byok_env.run("run", "-c", "y")
+    assert again.returncode == 0 and again.stderr == ""
 
 
 def test_no_log_and_logging_setting_keep_text_out(both, fake):
@@ -149,7 +152,7 @@ def test_chat_in_a_terminal(both, fake):
     child = pexpect.spawn(str(BYOK), ["chat"], env={**both.vars, "BYOK_TIMEOUT": "30"},
                           encoding="utf-8", timeout=20)
     try:
-        child.expect("/exit")            # the banner
+        child.expect("openai gpt-6.2-sol with the stored key")  # the banner
         child.expect("› ")
         child.sendline("hello terminal")
         child.expect(r"Echo\[gpt-6.2-sol\]: hello terminal")
@@ -193,8 +196,16 @@ def test_usage_after_success_failure_and_fallback(byok_env, fake):
                    ("user", "", "UNAUTHORIZED")]
     assert json.loads(byok_env.run("usage", "--provider", "anthropic", "--json").stdout)[
         "rows"] == []
-    plain = byok_env.run("usage")
-    assert plain.stdout.startswith("openai\tgpt-6.2-sol\t3\t1\t2\t")
+    plain = byok_env.run("usage").stdout.splitlines()
+    assert plain[0].split("\t") == ["provider", "model", "requests", "errors", "fallbacks",
+                                    "tokens in", "tokens out", "cost usd", "ttft p50 ms",
+                                    "ttft p95 ms", "total p50 ms", "total p95 ms"]
+    row = plain[1].split("\t")
+    assert plain[1].startswith("openai\tgpt-6.2-sol\t3\t1\t2\t22\t")
+    assert row[7] == "unknown"  # no price for this model: never 0
+    assert all(v.isdigit() for v in row[2:7] + row[8:])  # bare numbers: no "ms"
+    assert plain[2].split("\t")[:3] == ["total", "", "3"]
+    assert byok_env.run("usage", "--no-header").stdout.splitlines() == plain[1:]
 
 
 def test_no_key_text_in_history_or_usage(byok_env, fake):

@@ -180,6 +180,30 @@ def test_a_bad_sync_is_refused_and_the_old_data_kept(byok_env, maps, body, statu
     assert outcomes[0] == "ok" and outcomes[1].startswith(("refused", "failed"))
 
 
+@pytest.mark.parametrize("field, value", [
+    ("input_cost_per_token", 1e300), ("input_cost_per_token", float("nan")),
+    ("output_cost_per_token", float("inf")), ("input_cost_per_token", -1e-06),
+    ("input_cost_per_token", "0.000001"), ("max_input_tokens", 1.5),
+    ("max_input_tokens", 1e30), ("max_output_tokens", -5), ("max_output_tokens", True),
+])
+def test_a_sync_leaves_out_implausible_entries_with_a_note(byok_env, maps, field, value):
+    served = litellm_map()
+    served["gpt-4o"][field] = value
+    served["gpt-4o-mini"]["input_cost_per_token_above_200k_tokens"] = 1e300  # a tier too
+    served["gpt-4o-mini"]["output_cost_per_token_above_200k_tokens"] = 1e-05
+    r = sync(byok_env, maps.serve("/odd.json", served))
+    assert r.returncode == 0, r.stderr
+    notes = [line for line in r.stderr.splitlines() if "left out" in line]
+    assert len(notes) == 2, r.stderr
+    assert f"left out openai/gpt-4o: {field} " in notes[0] + notes[1]
+    assert "openai/gpt-4o-mini: input_cost_per_token_above_200k_tokens 1e+300" in r.stderr
+    assert "synced" in r.stderr and "Traceback" not in r.stderr
+    shown = byok_env.run("models", "show", "gpt-4o", "--json")
+    assert json.loads(shown.stdout)["input_per_mtok"] is None  # unpriced, not 1e300 nor 0
+    assert json.loads(byok_env.run("models", "sync", "--url", maps.serve("/odd2.json", served),
+                                   "--json").stdout)["skipped"][0].startswith("openai/gpt-4o")
+
+
 def test_a_sync_that_shrinks_or_drops_most_models_is_refused(byok_env, maps):
     full = litellm_map()
     few = dict(list(full.items())[:120])
@@ -216,9 +240,11 @@ def test_models_list_shows_context_and_prices(byok_env):
     assert sonnet["context_window"] == 1_000_000 and sonnet["input_per_mtok"] == 2.0
     assert sonnet["price_date"] == SNAP.source["taken"]
     assert rows["gpt-6.2-sol"]["input_per_mtok"] is None
-    plain = byok_env.run("models", "list", "-p", "openai").stdout.splitlines()
-    assert any(line.split("\t")[1] == "gpt-4o" and "128k" in line and "2.5/10" in line
-               for line in plain)
+    plain = [line.split("\t") for line in
+             byok_env.run("models", "list", "-p", "openai").stdout.splitlines()]
+    columns = plain[0]
+    gpt4o = dict(zip(columns, next(row for row in plain if row[1] == "gpt-4o")))
+    assert (gpt4o["context"], gpt4o["$/M in"], gpt4o["$/M out"]) == ("128000", "2.5", "10")
     wide = byok_env.run("models", "list", "--wide", "-p", "openai").stdout
     assert "Legacy multimodal model" in wide
     everything = json.loads(byok_env.run("models", "list", "--all", "--json", "-p",

@@ -15,16 +15,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_generated_files_are_fresh():
-    """The completions and the fast path's option tables (byok_cli/cli/run_options.py)."""
+    """The fast path's option tables (byok_cli/cli/run_options.py)."""
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "generate.py"), "--check"],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert (ROOT / "completions" / "_byok").read_text().startswith("#compdef byok\n")
 
 
 def bash_complete(byok_env, words: list[str]) -> list[str]:
-    """What the committed bash completion offers, in a real bash, for `words` + TAB."""
-    script = (f'source "{ROOT / "completions" / "byok.bash"}"\n'
+    """What the packaged bash completion offers, in a real bash, for `words` + TAB."""
+    script = (f'source "{ROOT / "byok_cli" / "data" / "completions" / "byok.bash"}"\n'
               f'COMP_WORDS=({" ".join(repr(w) for w in words)}); '
               f'COMP_CWORD={len(words) - 1}\n'
               '_byok_completion byok\nprintf "%s\\n" "${COMPREPLY[@]}"\n')

@@ -45,6 +45,9 @@ def typer_parse(argv: list[str], environ: dict[str, str]):
             os.environ.pop(k, None)
         os.environ.update(saved)
     root = {k: v for k, v in root_ctx.params.items() if k in fast.spec.ROOT_DEFAULTS}
+    for k in root:  # --profile and --debug after `run` win (see root.state)
+        if run_ctx.meta.get(f"byok.{k}") is not None:
+            root[k] = run_ctx.meta[f"byok.{k}"]
     return root, dict(run_ctx.params)
 
 
@@ -60,7 +63,8 @@ def same(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
-OPTION_NAMES = sorted(fast.spec.OPTIONS) + ["-h", "--help", "--nope", "-x", "-cs", "-cm",
+OPTION_NAMES = sorted(fast.spec.OPTIONS) + ["--profile", "--debug", "--profile=w",
+                                            "-h", "--help", "--nope", "-x", "-cs", "-cm",
                                             "-sc", "-c-", "--json=1", "--model=", "-m=",
                                             "--temperature=0.5", "--max-tokens=3", "--"]
 VALUES = ["hi", "", "-", "a b", "openai", "anthropic", "haiku", "5", "0", "-1", "1_0", " 7",
@@ -84,6 +88,8 @@ ENVIRONMENTS = [{}, {"BYOK_PROFILE": "env1"}, {"BYOK_PROFILE": ""},
          environ={})
 @example(root=["--profile=w"], command="run", words=["--temperature=0.5", "--cid", "3"],
          environ={"BYOK_DEBUG": "yes"})
+@example(root=["--profile", "work"], command="run", words=["hi", "--profile", "home", "--debug"],
+         environ={"BYOK_PROFILE": "env1"})
 def test_fast_parser_agrees_with_typer(root, command, words, environ):
     argv = [*root, command, *words]
     ours, theirs = fast.parse(argv, environ), typer_parse(argv, environ)
@@ -98,6 +104,7 @@ def test_fast_parser_agrees_with_typer(root, command, words, environ):
 def test_the_usual_forms_take_the_fast_path():
     for argv in (["run", "hi"], ["run", "-p", "anthropic", "-m", "haiku", "a", "b"],
                  ["--profile", "work", "run", "--json", "--no-stream", "hi"],
+                 ["run", "hi", "--profile", "work"], ["run", "--debug", "-c", "hi"],
                  ["run", "-c", "--", "--not-an-option"], ["run", "--explain"]):
         assert fast.parse(argv, {}) is not None, argv
     for argv in (["run", "--help"], ["--version"], ["key", "list"], ["run", "--max-tokens", "0"],

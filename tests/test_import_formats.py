@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from byok_cli.errors import ByokError, Code
 from byok_cli.importers import aichat, dotenv, llm, mods
 from byok_cli.importers.files import read_file, rewrite_file
-from byok_cli.importers.linefmt import AICHAT_ENV, DOTENV, SGPTRC
+from byok_cli.importers.linefmt import AICHAT_ENV, DOTENV, SGPTRC, dotenv_values
 from byok_cli.importers.scrub import scrubbed_text
 
 OK = "sk-proj-good-fmt-A1b2C3d4E5f6G7h8"
@@ -97,6 +97,19 @@ def test_dotenv_reads_as_python_dotenv_does():
     assert pairs == [("A", "multi\nline # not a comment", 2), ("B", "x'y", 4),
                      ("C", "plain value", 5), ("D", "a#b", 6), ("E", "", 7), ("F", None, 8),
                      ("G", 'q"t', 9), ("H", "#", 11)]
+
+
+def test_dotenv_interpolates_as_python_dotenv_does():
+    # Each value as python-dotenv 1.2.2's dotenv_values() gives it for this file and
+    # environment (checked against it): the lines above first, then the environment, then
+    # the default; single- and double-quoted values alike; bare $NAME left alone.
+    text = ("BASE=sk-proj-abc\nA=${BASE}\nB='${BASE}'\nC=\"${BASE}x\"\nD=${NOPE:-dflt}\n"
+            "E=${HOME}\nF=$BASE\nG=${LATER}\nLATER=1\nH=${EMPTY:-d}\nEMPTY=\nI=${EMPTY:-d}\n"
+            "J=${BASE:-other}${HOME}\nK\nL=${K:-d}\nHOME=mine\nM=${HOME}\n")
+    values = dotenv_values(DOTENV.pairs(text), {"HOME": "/root", "LATER": "env"})
+    assert values == ["sk-proj-abc", "sk-proj-abc", "sk-proj-abc", "sk-proj-abcx", "dflt",
+                      "/root", "$BASE", "env", "1", "d", "", "", "sk-proj-abc/root", None, "",
+                      "mine", "mine"]
 
 
 def test_aichat_env_and_sgptrc_read_as_their_tools_do():

@@ -292,3 +292,50 @@ def test_a_file_changed_between_read_and_scrub_is_left_alone(byok_env, tmp_path)
     assert "changed since it was read" in child.before.decode()
     assert arg.read_text() == changed
     assert [p.name for p in where.iterdir()] == [".env"]
+
+
+@pytest.mark.parametrize("name", ["llm", "dotenv"])
+def test_a_file_with_hard_links_is_not_scrubbed(byok_env, tmp_path, name):
+    source, where, arg = copy_case(tmp_path, name)
+    target = arg if arg.is_file() else next(p for p in where.iterdir() if p.is_file())
+    other = tmp_path / "elsewhere"
+    os.link(target, other)  # the same file under a second name, which a rewrite cannot reach
+    before = snapshot(where)
+    r = byok_env.run("key", "import", source, str(arg), "--scrub", "--no-validate")
+    assert r.returncode == INVALID, r.stderr
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and "has 2 hard links" in errors[0]
+    assert "nothing was imported or changed" in errors[0] and "find / -xdev -samefile" in errors[0]
+    assert snapshot(where) == before and other.read_bytes() == target.read_bytes()
+    assert vault_rows(byok_env) == []
+    # Without --scrub the import itself is harmless.
+    assert byok_env.run("key", "import", source, str(arg), "--no-validate").returncode == 0
+
+
+def test_a_hard_linked_file_offered_for_scrubbing_on_a_terminal_is_left_alone(byok_env, tmp_path):
+    source, where, arg = copy_case(tmp_path, "sgpt")
+    os.link(arg, tmp_path / "elsewhere")
+    pexpect, child = _spawn(byok_env, "key", "import", source, str(arg), "--no-validate")
+    child.expect(r"\[y/N\]")
+    child.sendline("y")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == INVALID and "has 2 hard links" in child.before.decode()
+    assert "OPENAI_API_KEY" in arg.read_text()  # imported, but the file is as it was
+
+
+def test_dotenv_values_are_interpolated_as_python_dotenv_does(byok_env, tmp_path):
+    key = "sk-proj-good-interp-A1b2C3d4E5f6G7h8I9j0"
+    ant = "sk-ant-api03-good-interp-B1c2D3e4F5g6H7i8"
+    path = tmp_path / ".env"
+    path.write_text(f"BASE={key}\nOPENAI_API_KEY=${{BASE}}\n"
+                    "ANTHROPIC_API_KEY='${MY_ANTHROPIC_KEY:-none}'\n")
+    r = byok_env.run("key", "import", "dotenv", str(path), "--no-validate", "--scrub",
+                     env={"MY_ANTHROPIC_KEY": ant})
+    assert r.returncode == 0, r.stderr
+    assert get(byok_env, "openai") == key and get(byok_env, "anthropic") == ant
+    assert "${BASE}" not in r.stdout + r.stderr  # never imported as the literal text
+    # The line that named the key is gone; the key itself is on BASE's line, which is not a
+    # key variable, so byok says to remove it by hand.
+    assert path.read_text() == f"BASE={key}\n"
+    assert "still appears elsewhere" in r.stderr

@@ -63,7 +63,8 @@ def test_exec_child_cannot_decrypt_the_vault(byok_env, tmp_path):
     assert r.returncode == 0, r.stderr
     seen = out.read_text()
     status = int(re.search(r"exit=(\d+)", seen).group(1))
-    assert status in (Code.KEYRING_UNAVAILABLE.exit_status, Code.NO_KEY.exit_status), seen
+    assert status in (Code.KEYRING_UNAVAILABLE.exit_status, Code.NO_KEY.exit_status,
+                      Code.DECRYPT_FAILED.exit_status), seen
     assert "VALID" not in seen
     assert_no_leak(ANTHROPIC_GOOD, seen)
 

@@ -76,9 +76,9 @@ def test_models_list_json(byok_env):
     assert {"provider", "id", "name", "available", "key_source", "default",
             "deprecated"} <= set(rows[0])
     by_id = {row["id"]: row for row in rows}
-    assert by_id["claude-sonnet-5-5"]["key_source"] == "user"
+    assert by_id["claude-sonnet-5-5"]["key_source"] == "stored"
     assert by_id["claude-sonnet-5-5"]["default"] is True
-    assert by_id["gpt-6.2-sol"]["key_source"] == "system" and by_id["gpt-6.2-sol"]["available"]
+    assert by_id["gpt-6.2-sol"]["key_source"] == "environment" and by_id["gpt-6.2-sol"]["available"]
     assert by_id["gpt-4o"]["deprecated"] is True
     assert by_id["claude-opus-4-20250514"]["available"] is False  # past end of life
     assert sum(row["default"] for row in rows) == 2
@@ -99,7 +99,7 @@ def test_models_list_remote_merges_and_caches(byok_env, fake):
     r = byok_env.run("models", "list", "--remote", "-p", "anthropic", "--json")
     assert r.returncode == 0, r.stderr
     rows = {row["id"]: row for row in json.loads(r.stdout)}
-    assert rows["claude-brandnew-9"]["in_catalog"] is False
+    assert rows["claude-brandnew-9"]["in_catalogue"] is False
     assert rows["claude-opus-5-5"]["listed_by_provider"] is True
     assert rows["claude-opus-4-20250514"]["listed_by_provider"] is False
     calls = len([x for x in fake.requests if x["path"] == "/v1/models"])
@@ -214,3 +214,60 @@ def test_key_validate_reports_each_key(byok_env, fake):
     assert listing[1]["stored_status"] == "failed: UNAUTHORIZED"
     none = byok_env.run("--profile", "empty", "key", "validate")
     assert none.returncode == Code.NO_KEY.exit_status
+
+
+# --- choosing a default model ---------------------------------------------------------------
+
+NO_BASE_URL = {"OPENAI_BASE_URL": "", "ANTHROPIC_BASE_URL": ""}
+
+
+def test_models_default_offers_to_switch_the_preferred_provider(byok_env, fake):
+    import pexpect
+
+    from conftest import BYOK
+
+    byok_env.set_key("openai", OPENAI_GOOD)
+    byok_env.set_key("anthropic", ANTHROPIC_GOOD)
+    assert byok_env.run("config", "get", "preferred-provider").stdout == "openai\n"
+    piped = byok_env.run("models", "default", "sonnet")  # cannot ask: changes only the model
+    assert piped.returncode == 0 and "still uses openai" in piped.stderr
+    assert byok_env.run("config", "get", "anthropic.model").stdout == "claude-sonnet-5-5\n"
+    for answer, status, preferred in (("n", Code.DECLINED.exit_status, "openai"),
+                                      ("y", 0, "anthropic")):
+        child = pexpect.spawn(str(BYOK), ["models", "default", "sonnet"], env=byok_env.vars,
+                              timeout=20)
+        child.expect("default anthropic model for profile 'default': claude-sonnet-5-5")
+        child.expect(r"Make anthropic the preferred provider.*\[y/N\]")
+        child.sendline(answer)
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == status
+        assert byok_env.run("config", "get", "preferred-provider").stdout == preferred + "\n"
+    r = byok_env.run("run", "hi")
+    assert r.stdout == "Echo[claude-sonnet-5-5]: hi\n"  # `byok run` now uses Sonnet
+    byok_env.run("config", "set", "preferred-provider", "openai")
+    yes = byok_env.run("models", "default", "haiku", "--yes")
+    assert yes.returncode == 0 and "preferred provider for profile 'default': anthropic" in \
+        yes.stderr
+    assert byok_env.run("run", "hi").stdout == "Echo[claude-haiku-5-5]: hi\n"
+
+
+def test_config_set_refuses_models_like_models_default(byok_env):
+    for args in (["config", "set", "openai.model", "nosuch"], ["models", "default", "nosuch"],
+                 ["models", "default", "-p", "openai", "nosuch"]):
+        r = byok_env.run(*args, env=NO_BASE_URL)
+        assert r.returncode == Code.MODEL_NOT_FOUND.exit_status and "nosuch" in r.stderr, args
+    for args in (["config", "set", "openai.model", "gpt-4-turbo"],
+                 ["models", "default", "gpt-4-turbo"]):
+        r = byok_env.run(*args, env=NO_BASE_URL)
+        assert r.returncode == Code.MODEL_NOT_FOUND.exit_status, args
+        assert "reached end of life on 2026-10-23" in r.stderr
+        assert "use gpt-6.2-sol instead" in r.stderr
+    wrong = byok_env.run("config", "set", "openai.model", "sonnet")
+    assert wrong.returncode == Code.USAGE.exit_status
+    assert "'sonnet' is anthropic's model, not openai's" in wrong.stderr
+    assert byok_env.run("config", "get", "openai.model").stdout == "\n"
+    # an OpenAI-compatible server may serve models byok does not know
+    local = byok_env.run("config", "set", "openai.model", "llama3",
+                         env={"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"})
+    assert local.returncode == 0 and "not in byok's catalogue" in local.stderr

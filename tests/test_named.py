@@ -39,7 +39,7 @@ def test_two_openai_keys_side_by_side(byok_env, fake):
     assert [(k["name"], k["key"]) for k in listed["keys"]] == [
         ("work", "…" + WORK[-4:]), ("personal", "…" + PERSONAL[-4:])]
     plain = byok_env.run("key", "list").stdout.splitlines()
-    assert [line.split("\t")[:3] for line in plain[:2]] == [
+    assert [line.split("\t")[:3] for line in plain[1:3]] == [
         ["openai", "work", "…" + WORK[-4:]], ["openai", "personal", "…" + PERSONAL[-4:]]]
 
     assert byok_env.run("run", "first").returncode == 0  # the first in order
@@ -69,12 +69,12 @@ def test_a_rejected_named_key_falls_through_to_the_next_then_the_environment(byo
     r = byok_env.run("run", "--json", "hello")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert (out["key_source"], out["key_name"]) == ("user", "spare")
+    assert (out["key_source"], out["key_name"]) == ("stored", "spare")
     assert [k for _, k, _ in sent(fake)] == [revoked, openai_key("revoked-personal"), PERSONAL]
     statuses = {k["name"]: k["status"] for k in json.loads(
         byok_env.run("key", "list", "--json").stdout)[0]["keys"]}
     assert statuses == {"work": "failed: UNAUTHORIZED", "personal": "failed: UNAUTHORIZED",
-                        "spare": "unverified"}
+                        "spare": "valid"}  # the provider took it: verified by use
     # with every stored key rejected, the environment's is next
     byok_env.run("key", "remove", "openai", "--name", "spare", "--yes")
     fake.reset()
@@ -117,9 +117,9 @@ def test_gateway_with_its_own_model_ids(byok_env, fake):
     explained = byok_env.run("run", "--explain", "-m", "gw/my-gateway-model", "--json")
     first = json.loads(explained.stdout)["attempts"][0]
     assert first["provider"] == "gw" and "not in catalogue" in first["reason"]
-    assert first["in_catalog"] is False
+    assert first["in_catalogue"] is False
     listed = json.loads(byok_env.run("models", "list", "--remote", "-p", "gw", "--json").stdout)
-    assert {(m["provider"], m["id"], m["in_catalog"]) for m in listed} == {
+    assert {(m["provider"], m["id"], m["in_catalogue"]) for m in listed} == {
         ("gw", m, False) for m in ("my-gateway-model", "team/llama-70b", "claude-via-gateway")}
     # the gateway's own ids are its business: an unknown one is refused by it, not by byok
     missing = byok_env.run("run", "-m", "gw/no-such", "--no-fallback", "x")
@@ -277,7 +277,7 @@ def test_models_list_remote_files_each_model_under_its_provider(byok_env, fake):
     assert by_provider["lmstudio"] == {"llama3.2", "qwen2.5:7b"}
     assert "openrouter" not in by_provider                         # no key: not asked
     gw_row = next(r for r in rows if r["id"] == "claude-via-gateway")
-    assert gw_row["in_catalog"] is False and gw_row["available"] is True
+    assert gw_row["in_catalogue"] is False and gw_row["available"] is True
     assert not any(r["provider"] == "anthropic" and r["id"] in by_provider["gw"] for r in rows)
 
 

@@ -134,7 +134,7 @@ def test_unknown_provider_lists_the_choices():
     (["gw", "--api", "openai", "--base-url", "ftp://gw.test"], "not an http(s) URL"),
     (["gw", "--api", "openai", "--base-url", "gw.test/v1"], "not an http(s) URL"),
     (["gw", "--api", "openai", "--base-url", "https://"], "not an http(s) URL"),
-    (["gw", "--api", "openai", "--base-url", "https://gw.test:99999"], "not an http(s) URL"),
+    (["gw", "--api", "openai", "--base-url", "https://gw.test:99999"], "has a bad port"),
     (["gw", "--api", "openai", "--base-url", "https://me:pw@gw.test"], "credentials"),
     (["gw", "--api", "openai", "--base-url", "https://gw.test/v1?key=1"], "query"),
     (["gw", "--api", "openai", "--base-url", "https://gw.test", "--key-env", "OPENAI_API_KEY"],

@@ -340,4 +340,8 @@ def test_retry_after_parsing():
     assert retry_after({"Retry-After": "7"}) == 7
     assert retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0
     assert retry_after({"retry-after": "soon"}) is None
+    for bad in ("nan", "inf", "-infinity", "-1", "1e400"):  # ignored, never "retry after 0 s"
+        assert retry_after({"retry-after-ms": bad}) is None
+        assert retry_after({"retry-after": bad}) is None
+        assert retry_after({"retry-after-ms": bad, "retry-after": "2"}) == 2
     assert retry_after({}) is None

@@ -9,11 +9,12 @@ import sys
 
 
 def main() -> None:
+    from . import output
     from .failures import exit_status, finish, stop_on_signals
-    from .output import guard_std_streams
 
-    guard_std_streams()
+    output.guard_std_streams()
     stop_on_signals()
+    output.json_errors = output.wants_json(sys.argv[1:])
     completing = bool(os.environ.get("_BYOK_COMPLETE"))
     if not completing:
         from .fast import run_fast
@@ -25,9 +26,9 @@ def main() -> None:
         from .root import app
 
         if completing:  # the shell asks for completions
-            from typer._completion_classes import completion_init
+            from .complete import init
 
-            completion_init()
+            init()
         app(prog_name="byok")
     except SystemExit as done:
         sys.exit(finish(done.code))

@@ -7,28 +7,36 @@ from typing import Optional
 
 import typer
 
+from ..budget import UNPRICED_HINT, price_data_label
 from ..errors import ByokError, Code
 from . import complete, output
-from .root import group, state
+from .root import group, no_header_option, state
 
 app = group("Cap what the profile, a provider or a key spends per day, week or month (UTC).")
 
 PER_HELP = "day, week or month (calendar periods in UTC)"
 
 
-def parse_usd(text: str) -> int:
-    """'5', '$0.50', '12.345678' -> micro-dollars; more than six decimals, zero, negative or
-    not a number are refused."""
-    from decimal import Decimal, InvalidOperation
+_PLAIN_AMOUNT = r"\$?([0-9]+(\.[0-9]*)?|\.[0-9]+)"  # ASCII digits only
 
-    cleaned = text.strip().removeprefix("$").replace(",", "")
-    try:
-        amount = Decimal(cleaned)
-    except InvalidOperation:
-        amount = None
-    if amount is None or not amount.is_finite() or amount <= 0:
-        raise ByokError(Code.USAGE, f"{text!r} is not a positive amount of US dollars",
-                        hint="e.g. 5 or 0.50")
+
+def parse_usd(text: str) -> int:
+    """'5', '$0.50', '12.345678' -> micro-dollars. Only plain decimal numbers with a point:
+    '5,5' (a decimal comma, or a thousands separator?) is ambiguous and refused, as are
+    exponents, nan, inf, zero, negative amounts, more than six decimals and more than a
+    billion dollars."""
+    import re
+    from decimal import Decimal
+
+    cleaned = text.strip()
+    if not re.fullmatch(_PLAIN_AMOUNT, cleaned):
+        raise ByokError(Code.USAGE, f"{text!r} is not a plain positive amount of US dollars",
+                        hint="digits with a decimal point, no thousands separators or "
+                             "decimal commas: e.g. 5, 0.50 or 1000")
+    amount = Decimal(cleaned.removeprefix("$"))
+    if amount <= 0:
+        raise ByokError(Code.USAGE, f"{text!r}: a budget must be more than $0",
+                        hint="to stop budgeting, `byok budget rm`")
     micros = amount * 1_000_000
     if micros != micros.to_integral_value() or micros > 10 ** 15:
         raise ByokError(Code.USAGE, f"{text!r}: at most six decimals and a billion dollars")
@@ -94,6 +102,34 @@ def set_budget(
 
     output.info(f"budget for {budget.label}: {dollars(budget.limit_micros)} per {budget.period} "
                 f"(profile {st.profile!r})")
+    for provider, model in ([] if scope == "key" else _unpriced_defaults(st, name or None)):
+        output.warn(f"{provider}/{model} (the profile's {provider} model) has no known price "
+                    f"({price_data_label(st.store.home)}), so `byok run` refuses it under this "
+                    f"budget — {UNPRICED_HINT}")
+
+
+def _unpriced_defaults(st, provider: str | None) -> list[tuple[str, str]]:
+    """(provider, model) for each model `byok run` would use by default under a budget on
+    ``provider`` (None: the built-in providers) that has no price, so a budget that would
+    refuse a plain `byok run` says so when it is set, not at the next run."""
+    from ..addressing import default_model
+    from ..catalog import load
+    from ..prices import load as load_prices
+
+    catalog, prices, settings = load(), load_prices(st.store.home), st.store.settings(st.profile)
+    if settings.get("allow_unpriced") == "on":
+        return []
+    registry = st.byok.registry
+    providers = [registry.require(provider)] if provider else [p for p in registry if p.catalog]
+    found = []
+    for p in providers:
+        model = settings["models"].get(p.name) or default_model(p, catalog)
+        if model is None:
+            continue
+        info = prices.info(p.name, model)
+        if info is None or info.price is None:
+            found.append((p.name, model))
+    return found
 
 
 def standings(st) -> list[dict]:
@@ -118,8 +154,8 @@ def standings(st) -> list[dict]:
 
 @app.command("list")
 def list_budgets(ctx: typer.Context,
-                 as_json: bool = typer.Option(False, "--json", help="Print a JSON array.")
-                 ) -> None:
+                 as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+                 no_header: bool = no_header_option()) -> None:
     """List the profile's budgets with what each period has spent so far.
 
     Example:
@@ -131,8 +167,30 @@ def list_budgets(ctx: typer.Context,
         output.emit_json([{k: v for k, v in r.items() if k not in ("label", "shown")}
                           for r in rows])
         return
-    output.table(["budget", "per", "limit", "spent", "in flight", "resets"],
-                 [[r["label"], r["period"], *r["shown"], r["resets"]] for r in rows])
+    from ..budget import dollars
+
+    money = {"show": dollars}
+    output.table(["budget", "per", output.Column("limit usd", **money),
+                  output.Column("spent usd", **money), output.Column("in flight usd", **money),
+                  output.Column("resets", only="tty"), output.Column("resets", only="tsv")],
+                 [[r["label"], r["period"], Micros(r["limit_micros"]), Micros(r["spent_micros"]),
+                   Micros(r["held_micros"]), r["resets"], _iso(r["resets_at"])] for r in rows],
+                 header=not no_header, empty=f"no budgets in profile {state(ctx).profile!r}")
+
+
+class Micros(int):
+    """Micro-dollars: a bare decimal in tab-separated lines."""
+
+    def __str__(self) -> str:
+        from ..budget import decimal_dollars
+
+        return decimal_dollars(int(self))
+
+
+def _iso(at: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(at, dt.timezone.utc).isoformat(timespec="seconds")
 
 
 @app.command("rm")
@@ -140,8 +198,9 @@ def remove_budget(
     ctx: typer.Context,
     per: Optional[str] = typer.Option(None, "--per", help="Only this period's budget."),
     provider: Optional[str] = typer.Option(None, "--provider", "-p",
+                                           help="Only this provider's budgets.",
                                            autocompletion=complete.providers),
-    key: Optional[str] = typer.Option(None, "--key"),
+    key: Optional[str] = typer.Option(None, "--key", help="Only this key's budgets."),
 ) -> None:
     """Remove the profile's (or a provider's) budgets, or only the one of a period.
 

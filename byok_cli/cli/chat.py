@@ -10,23 +10,73 @@ import typer
 from ..errors import ByokError, Code, Terminated
 from . import complete, output
 from .options import BASE_URL, EFFORT, TEMPERATURE
+from .progress import Waiting
 from .root import single, state
 from .state import MAX_ID
 
-HELP = ("commands: /model ID, alias or PROVIDER/MODEL, /provider NAME, /system TEXT, "
-        "/history, /exit (or Ctrl-D); Ctrl-C stops an answer")
+COMMANDS = [
+    ("/model [MODEL]", "show the model that answers, or switch: an id, an alias or "
+                       "PROVIDER/MODEL"),
+    ("/provider [NAME]", "show the provider that answers, or switch (`byok provider list`)"),
+    ("/system [TEXT]", "set the system prompt (without TEXT: clear it)"),
+    ("/history", "show this conversation so far"),
+    ('"""', "start or end a message of several lines"),
+    ("/help", "this list"),
+    ("/exit", "leave (or Ctrl-D); Ctrl-C stops an answer, not the chat"),
+]
+MULTILINE = '"""'
 
 
-def _read_line(interactive: bool) -> str | None:
-    """One line of input, or None at the end. On a terminal, with line editing. A line
-    that is not UTF-8 comes back with surrogates, and is refused as a turn."""
-    if interactive:
-        try:
-            return input("› ")
-        except EOFError:
-            return None
-    line = sys.stdin.buffer.readline()
-    return None if line == b"" else line.decode("utf-8", "surrogateescape")
+def _chat_hint(err: ByokError) -> ByokError:
+    """Say what can be done inside the chat, rather than on the command line."""
+    flags = err.hint and any(f in err.hint for f in (" -p", " -m", "--provider", "--model"))
+    if err.code == Code.MODEL_NOT_FOUND and (flags or not err.hint):
+        err.hint = "choose another with /model (ids and aliases: `byok models list`)"
+    elif err.code == Code.NO_KEY:
+        err.hint = ("switch with /provider, or store a key with `byok key set "
+                    f"{err.provider or 'PROVIDER'}` in another terminal")
+    elif flags:
+        err.hint = "see /help"
+    return err
+
+
+class Turns:
+    """Messages as a person types them: one line each, or several between lines of
+    triple quotes; on a terminal with line editing, and a pasted block (bracketed paste)
+    stays one message."""
+
+    def __init__(self) -> None:
+        self.interactive = sys.stdin.isatty()
+        if self.interactive:
+            try:
+                import readline
+
+                readline.parse_and_bind("set enable-bracketed-paste on")
+            except (ImportError, AttributeError):
+                pass
+
+    def _line(self, prompt: str) -> str | None:
+        if self.interactive:
+            try:
+                return input(prompt)
+            except EOFError:
+                sys.stdout.write("\n")  # leave the prompt's line
+                sys.stdout.flush()
+                return None
+        # Bytes, then text: a line that is not UTF-8 keeps its bytes as surrogates and is
+        # refused as a turn (ask's check), instead of ending the chat.
+        line = sys.stdin.buffer.readline().decode("utf-8", "surrogateescape")
+        return None if line == "" else line.rstrip("\n")
+
+    def next(self) -> str | None:
+        """The next message or command, or None at the end of input."""
+        line = self._line("› ")
+        if line is None or line.strip() != MULTILINE:
+            return line
+        lines: list[str] = []
+        while (more := self._line("… ")) is not None and more.strip() != MULTILINE:
+            lines.append(more)
+        return "\n".join(lines)
 
 
 def chat(
@@ -40,10 +90,11 @@ def chat(
     key: Optional[str] = typer.Option(None, "--key", "-k", metavar="NAME",
                                       help="Which of the provider's keys: a stored key's "
                                            "name, or its environment variable."),
-    system: Optional[str] = typer.Option(None, "--system", "-s", help="System prompt."),
+    system: Optional[str] = typer.Option(None, "--system", "-s", metavar="TEXT",
+                                         help="System prompt."),
     cont: bool = typer.Option(False, "--continue", "-c",
                               help="Continue the latest conversation."),
-    cid: Optional[int] = typer.Option(None, "--cid", min=1, max=MAX_ID,
+    cid: Optional[int] = typer.Option(None, "--cid", min=1, max=MAX_ID, metavar="ID",
                                       help="Continue conversation ID."),
     no_log: bool = typer.Option(False, "--no-log", help="Keep this chat out of the history."),
     no_fallback: bool = typer.Option(False, "--no-fallback",
@@ -55,9 +106,10 @@ def chat(
     effort: Optional[str] = EFFORT,
     base_url: Optional[str] = BASE_URL,
 ) -> None:
-    """Chat interactively. Reads one line a turn (also from a pipe); answers stream.
+    """Chat interactively. Reads one message a turn (also from a pipe); answers stream.
 
-    In the chat: /model ID-or-alias, /provider NAME, /system TEXT, /history, /exit.
+    In the chat: /model, /provider, /system, /history, /help, /exit; a line of three
+    double quotes starts and ends a message of several lines.
 
     Examples:
 
@@ -65,9 +117,7 @@ def chat(
 
       printf 'hi\\n/model luna\\nand now?\\n' | byok chat
     """
-    from ..addressing import resolve
     from ..ask import AskOptions, ask, find_conversation
-    from ..catalog import load
     from .run_body import effort_level
 
     st = state(ctx)
@@ -80,25 +130,27 @@ def chat(
                          else None, key=key, system=system, fallback=not no_fallback,
                          chain=chain, log=not no_log, temperature=temperature,
                          effort=effort_level(effort), base_url=base_url)
-    if temperature is not None or effort is not None or base_url:
-        _check_parameters(st, options)
+    if model:  # a model no provider is known to serve fails here, not at the first turn
+        from .model_choice import choose_model
+
+        choose_model(st, model, options.provider)
     conversation = find_conversation(st.keychain, cid, cont)
+    if cont and conversation is None:
+        output.info(f"note: profile {st.profile!r} has no conversation to continue yet; "
+                    "starting a new one")
     stored = st.store.conversation(st.profile, conversation) if conversation else None
     transcript = list(stored.messages) if stored else []
     if stored and options.system is None:
         options.system = stored.system
-    interactive = sys.stdin.isatty()
-    if interactive:
-        try:
-            import readline  # noqa: F401 - line editing and history for input()
-        except ImportError:
-            pass
-        output.info(f"byok chat — {HELP}")
+    first = _answering(st, options, transcript)  # fails here, before the first turn
+    turns = Turns()
+    if turns.interactive:
+        output.info(f"byok chat — {_describe(first)}; /help for commands, Ctrl-D to leave")
     printer = output.Printer()
-    turns, failed = 0, None  # failed: the last failure, while every turn has failed
+    asked, failed = 0, None  # failed: the last failure, while every turn has failed
     while True:
         try:
-            line = _read_line(interactive)
+            line = turns.next()
         except Terminated:
             raise
         except KeyboardInterrupt:
@@ -106,45 +158,18 @@ def chat(
             continue
         if line is None:
             break
-        line = line.strip()
-        if not line:
+        if not line.strip():
             continue
-        if line.startswith("/"):
-            word, _, arg = line.partition(" ")
-            arg = arg.strip()
-            try:
-                if word in ("/exit", "/quit"):
-                    break
-                if word == "/model" and arg:
-                    preferred = st.store.settings(st.profile)["preferred_provider"]
-                    target = resolve(arg, load(), registry, preferred=options.provider or (
-                        None if preferred == "system" else preferred))
-                    if target.provider != options.provider:
-                        options.key = None  # a key name belongs to its provider
-                    options.provider, options.model = target.provider, target.model
-                    shown = "" if target.in_catalog else " (not in catalogue)"
-                    output.info(f"model: {options.provider} {options.model}{shown}")
-                elif word == "/provider" and arg:
-                    options.provider, options.model = registry.require(arg).name, None
-                    options.key = None  # a key name belongs to the provider it was given for
-                    output.info(f"provider: {options.provider}")
-                elif word == "/system":
-                    options.system = arg or None
-                    output.info("system prompt " + ("set" if arg else "cleared"))
-                elif word == "/history":
-                    for m in transcript:
-                        who = "you" if m.role == "user" else f"{m.provider}/{m.model}"
-                        sys.stdout.write(f"[{who}] {m.content}\n")
-                    sys.stdout.flush()
-                else:
-                    output.warn(f"unknown command {line!r}; {HELP}")
-            except ByokError as err:
-                output.error(err.one_line())
+        if line.startswith("/") and "\n" not in line:
+            if _command(st, line.strip(), options, transcript) == "exit":
+                break
             continue
-        turns += 1
+        asked += 1
         try:
-            result = ask(st.keychain, line, options, conversation_id=conversation,
-                         history=transcript, on_text=printer, on_warning=output.warn)
+            with Waiting() as waiting:
+                result = ask(st.keychain, line, options, conversation_id=conversation,
+                             history=transcript, on_text=waiting.text(printer),
+                             on_warning=waiting.message(output.warn))
             printer.end()
             conversation = result.conversation_id
             failed = False
@@ -156,26 +181,81 @@ def chat(
             output.info("(answer stopped)")
         except ByokError as err:  # the session goes on; the turn is not kept
             printer.end()
-            output.error(err.one_line())
+            output.error(_chat_hint(err).one_line())
             if failed is not False:
                 failed = err
-    if turns and failed:  # every turn failed: a script must be able to tell
+    if asked and failed:  # every turn failed: a script must be able to tell
         raise typer.Exit(failed.exit_status)
 
 
-def _check_parameters(st, options) -> None:
-    """A parameter the chosen model cannot take, or a bad --base-url, ends the chat before
-    it starts (a missing key is reported at the first turn, as always)."""
-    from ..ask import make_plan
-    from ..errors import Code
+def _answering(st, options, transcript):
+    """The first attempt of the plan for the next turn: provider, model and key."""
+    from ..ask import plan_for
 
+    return plan_for(st.keychain, options, transcript).attempts[0]
+
+
+def _describe(attempt) -> str:
+    return f"{attempt.provider} {attempt.model} with the {attempt.key_label}"
+
+
+def _command(st, line: str, options, transcript) -> str | None:
+    """Carry out a chat command; "exit" to leave."""
+    from ..addressing import resolve
+    from ..catalog import load
+
+    registry = st.byok.registry
+
+    word, _, arg = line.partition(" ")
+    arg = arg.strip()
     try:
-        make_plan(st.keychain, options.model, options.provider, options.fallback,
-                  key=options.key, chain=options.chain, temperature=options.temperature,
-                  effort=options.effort, base_url=options.base_url)
+        if word in ("/exit", "/quit"):
+            return "exit"
+        if word == "/help":
+            width = max(len(c) for c, _ in COMMANDS)
+            sys.stderr.write("".join(f"  {c.ljust(width)}  {text}\n" for c, text in COMMANDS))
+        elif word in ("/model", "/provider"):
+            if arg:
+                before = (options.provider, options.model, options.key)
+                if word == "/model":
+                    from .model_choice import choose_model
+
+                    preferred = st.store.settings(st.profile)["preferred_provider"]
+                    target = resolve(arg, load(), registry, preferred=options.provider or (
+                        None if preferred == "system" else preferred))
+                    choose_model(st, arg, target.provider)
+                    changed = target.provider != options.provider
+                    options.provider, options.model = target.provider, target.model
+                    if not target.in_catalog:
+                        output.info(f"{target.model} (not in catalogue) is sent as given")
+                else:
+                    changed = True
+                    options.provider, options.model = registry.require(arg).name, None
+                if changed:
+                    options.key = None  # a key name belongs to its provider
+                try:
+                    now = _answering(st, options, transcript)
+                except ByokError:
+                    options.provider, options.model, options.key = before  # cannot answer
+                    raise
+                output.info(f"now answering: {_describe(now)}")
+            else:
+                now = _answering(st, options, transcript)
+                output.info(f"{word[1:]}: {now.provider if word == '/provider' else now.model} "
+                            f"({_describe(now)})")
+        elif word == "/system":
+            options.system = arg or None
+            output.info("system prompt " + ("set" if arg else "cleared"))
+        elif word == "/history":
+            for m in transcript:
+                who = "you" if m.role == "user" else f"{m.provider}/{m.model}"
+                sys.stdout.write(f"[{who}] {m.content}\n")
+            sys.stdout.flush()
+        else:
+            output.warn(f"unknown command {line!r}; /help lists them")
     except ByokError as err:
-        if err.code == Code.USAGE:
-            raise
+        output.error(_chat_hint(err).one_line())
+    return None
 
 
 app = single("chat", chat)

@@ -6,7 +6,7 @@ import typer
 
 from ..errors import ByokError, Code
 from . import complete, output
-from .root import group, state
+from .root import group, no_header_option, state
 
 app = group("Show and change the profile's settings.")
 
@@ -20,6 +20,15 @@ PROVIDER_SETTINGS = ("model", "base_url", "send_env_key")
 # PROVIDER.base_url (off, the default: only the profile's stored keys go there; issue 11)
 PER_PROVIDER = {"model": "models", "base_url": "base_urls", "send_env_key": "send_env_keys"}
 RESET = ("", "default")
+SETTINGS_HELP = {  # PROVIDER.model and PROVIDER.base_url by their last part
+    "preferred-provider": "a provider, or system (environment keys only)",
+    "fallback": "the chain tried when a provider is unavailable",
+    "logging": "on or off: keep prompts and answers in the history",
+    "show-cost": "on or off: show each answer's cost on a terminal",
+    "allow-unpriced": "on or off: send to models of unknown price even under a budget",
+    "model": "the model byok uses for this provider unless told otherwise",
+    "base_url": "this provider's endpoint (a proxy, a gateway or a local server)",
+}
 
 
 def names(registry) -> list[str]:
@@ -81,7 +90,9 @@ def _check(st, provider: str | None, field: str, value: str) -> str | None:
     if value.lower() in RESET + ("none",):
         return None  # back to the default
     if field == "model":
-        return addressing.resolve(value, load(), registry, provider=provider).model
+        from .model_choice import choose_model
+
+        return choose_model(st, value, provider).model
     return reg.check_base_url(value, f"{provider}.base_url")
 
 
@@ -93,8 +104,11 @@ def _get(settings: dict, provider: str | None, field: str):
 
 @app.command("set")
 def set_value(ctx: typer.Context,
-              name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.settings),
-              value: str = typer.Argument(..., metavar="VALUE")) -> None:
+              name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.settings,
+                                         help="The setting (see `byok config show`)."),
+              value: str = typer.Argument(..., metavar="VALUE",
+                                          autocompletion=complete.setting_values,
+                                          help="Its new value.")) -> None:
     """Change a setting of the profile ("default" resets it).
 
     fallback is the chain tried when a provider is unavailable: PROVIDER or PROVIDER/MODEL
@@ -104,7 +118,7 @@ def set_value(ctx: typer.Context,
 
       byok config set preferred-provider anthropic
 
-      byok config set fallback "anthropic/sonnet, openrouter/meta-llama/llama-4-maverick"
+      byok config set fallback "anthropic/sonnet, openrouter"
 
       byok config set openai.base_url http://localhost:11434/v1
     """
@@ -123,7 +137,8 @@ def set_value(ctx: typer.Context,
 
 @app.command("get")
 def get_value(ctx: typer.Context,
-              name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.settings)
+              name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.settings,
+                                         help="The setting (see `byok config show`).")
               ) -> None:
     """Print one setting's value (empty when it is the default).
 
@@ -138,7 +153,8 @@ def get_value(ctx: typer.Context,
 
 @app.command("show")
 def show(ctx: typer.Context,
-         as_json: bool = typer.Option(False, "--json", help="Print a JSON object.")) -> None:
+         as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
+         no_header: bool = no_header_option()) -> None:
     """Show every setting of the profile: the built-in providers' always, others' once set.
 
     Example:
@@ -157,5 +173,6 @@ def show(ctx: typer.Context,
     if as_json:
         output.emit_json({"profile": st.profile, **values})
         return
-    output.table(["setting", "value"], [[k, v if v is not None else "(default)"]
-                                        for k, v in values.items()])
+    output.table(["setting", output.Column("value", whole=False)],
+                 [[k, v if v is not None else "(default)"] for k, v in values.items()],
+                 header=not no_header)

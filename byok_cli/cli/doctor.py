@@ -10,7 +10,7 @@ import typer
 
 from ..errors import ByokError, Code
 from . import output
-from .root import single, state
+from .root import no_header_option, single, state
 
 KEY_AGE_WARN_DAYS = 180
 STALE_DAYS = 30  # price data older than this, or a model in use retiring within it, is flagged
@@ -29,20 +29,29 @@ class Report:
 
 
 def _check_keyring(st, r: Report) -> None:
+    sealed = st.store.sealed_with()
     if os.environ.get("BYOK_MASTER_KEY"):
         try:
             mk = st.keychain.master()
-            r.add("master key", "ok", f"BYOK_MASTER_KEY (id {mk.id})")
         except ByokError as err:
             r.add("master key", "fail", err.message, err.hint, err.code)
+            return
+        others = [m for m in sealed if m != mk.id]
+        if others:
+            r.add("master key", "fail", f"BYOK_MASTER_KEY is master key {mk.id}, but stored keys "
+                  f"are sealed with {', '.join(others)}",
+                  f"set BYOK_MASTER_KEY to master key {others[0]}, or unset it if the OS keyring "
+                  "holds that key", Code.DECRYPT_FAILED)
+        else:
+            r.add("master key", "ok", f"BYOK_MASTER_KEY (id {mk.id})")
         return
     try:
         name = st.keychain.keyring.backend_name()
     except ByokError as err:
-        r.add("keyring", "fail", err.message, err.hint, err.code)
+        r.add("keyring", "fail", err.message, st.keychain.advised(err).hint, err.code)
         return
     r.add("keyring", "ok", name)
-    if st.store.active_master_key_id() is None:
+    if st.store.active_master_key_id() is None and not sealed:
         r.add("master key", "ok", "none yet (made when the first key is stored)")
         return
     try:
@@ -89,14 +98,17 @@ def _check_keys(st, r: Report) -> None:
             continue
         age = (now - dt.datetime.fromisoformat(row.updated_at)).days
         if row.status.startswith("failed"):
-            r.add(label, "warn", f"last check {row.status} ({row.checked_at})",
+            r.add(label, "warn", f"the provider refused it ({row.status.split(': ')[-1]}, "
+                  f"{output.short_time(row.checked_at)})",
+                  f"check it again with `byok key validate {row.provider}`; if it is refused, "
                   f"store a new key with `byok key set {row.provider}`")
         elif row.status == "unverified":
             r.add(label, "warn", "never checked with the provider", "run `byok key validate`")
         elif age > KEY_AGE_WARN_DAYS:
             r.add(label, "warn", f"{age} days old", "consider rotating it at the provider")
         else:
-            r.add(label, "ok", f"valid as of {row.checked_at}, {age} days old")
+            r.add(label, "ok", f"valid as of {output.short_time(row.checked_at)}, "
+                  f"{age} days old")
     for p in registry:
         env = st.keychain.env_key(p.name)
         if env:
@@ -194,7 +206,8 @@ def _check_catalogue(st, r: Report, data=None) -> None:
 
 
 def doctor(ctx: typer.Context,
-           as_json: bool = typer.Option(False, "--json", help="Print a JSON array.")) -> None:
+           as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+           no_header: bool = no_header_option()) -> None:
     """Check the keyring, database, keys, base URLs, environment, price data (age, last sync)
     and the models in use (deprecated, or retiring within 30 days), and say what to fix.
 
@@ -210,11 +223,14 @@ def doctor(ctx: typer.Context,
     if as_json:
         output.emit_json(report.rows)
     else:
-        output.table(["check", "status", "detail", "fix"],
-                     [[x["check"], x["status"], x["detail"], x["fix"] or ""]
-                      for x in report.rows])
+        output.table(["check", "status", output.Column("detail", whole=False),
+                      output.Column("fix", whole=False)],
+                     [[x["check"], x["status"], x["detail"], x["fix"]] for x in report.rows],
+                     header=not no_header)
     if report.worst is not None:
         raise typer.Exit(report.worst.exit_status)
+    if any(x["status"] == "warn" for x in report.rows):
+        raise typer.Exit(Code.NEEDS_ATTENTION.exit_status)
 
 
 app = single("doctor", doctor)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import sys
@@ -20,7 +21,9 @@ WITHHELD = ("BYOK_MASTER_KEY", "BYOK_NEW_MASTER_KEY")
 
 def exec_command(
     ctx: typer.Context,
-    command: List[str] = typer.Argument(..., metavar="-- COMMAND [ARGS]..."),
+    command: List[str] = typer.Argument(..., metavar="-- COMMAND [ARGS]...",
+                                        autocompletion=complete.commands,
+                                        help="The program to run, and its arguments."),
     provider: Optional[List[str]] = typer.Option(
         None, "--provider", "-p", help="Only this provider's key; repeat for several "
         "(default: every provider with a key and a variable).",
@@ -88,9 +91,7 @@ def exec_command(
     if not given:
         raise ByokError(Code.NO_KEY, "no key to pass on",
                         hint="store one with `byok key set PROVIDER`")
-    program = shutil.which(command[0], path=env.get("PATH"))
-    if program is None:
-        raise ByokError(Code.USAGE, f"command not found: {command[0]}")
+    program = _find(command[0], env.get("PATH"))
     env[MARKER] = st.profile
     if st.debug:
         output.info(f"byok exec: {', '.join(given)} set for {command[0]}")
@@ -100,7 +101,31 @@ def exec_command(
     try:
         os.execve(program, command, env)
     except OSError as exc:
-        raise ByokError(Code.USAGE, f"cannot run {command[0]}: {exc.strerror}") from None
+        code = Code.COMMAND_NOT_FOUND if exc.errno == errno.ENOENT else Code.NOT_EXECUTABLE
+        raise ByokError(code, f"cannot run {command[0]}: {exc.strerror}") from None
+
+
+def _find(name: str, path: str | None) -> str:
+    """The program to run, as a shell finds it: a missing command is 127, one that is
+    there but cannot be run is 126."""
+    if os.sep in name:
+        candidates = [name]
+    else:
+        found = shutil.which(name, path=path)
+        if found:
+            return found
+        candidates = [os.path.join(d or ".", name) for d in (path or os.defpath).split(os.pathsep)]
+    for candidate in candidates:
+        if os.path.isdir(candidate):
+            if os.sep in name:
+                raise ByokError(Code.NOT_EXECUTABLE, f"{name} is a directory")
+            continue
+        if os.path.exists(candidate):
+            if not os.access(candidate, os.X_OK):
+                raise ByokError(Code.NOT_EXECUTABLE, f"{name} is not executable",
+                                hint=f"chmod +x {candidate}")
+            return candidate
+    raise ByokError(Code.COMMAND_NOT_FOUND, f"command not found: {name}")
 
 
 app = single("exec", exec_command)

@@ -13,19 +13,25 @@ from ..errors import ByokError, Code, Terminated, redact
 from . import output
 
 
-def exit_status(exc: BaseException, debug: bool) -> int:
+def exit_status(exc: BaseException, debug: bool, st=None) -> int:
     """Report `exc` on stderr (with a masked traceback under --debug) and return the exit
-    status it stands for."""
+    status it stands for. With the invocation's state `st`, a missing key in a profile
+    that has none names the profiles that do."""
+    if isinstance(exc, ByokError) and exc.code == Code.NO_KEY and st is not None:
+        _name_profiles(exc, st)
     if isinstance(exc, ByokError):
         if debug:
             print_traceback()
         output.error(exc.one_line())
+        output.error_json(exc.code.value, exc.message, exc.hint)
         return exc.exit_status
     if isinstance(exc, Terminated):
         sys.stderr.write(f"\nterminated ({exc.name})\n")
+        output.error_json(Code.INTERRUPTED.value, f"terminated ({exc.name})")
         return exc.exit_status
     if isinstance(exc, KeyboardInterrupt):
         sys.stderr.write("\ninterrupted\n")
+        output.error_json(Code.INTERRUPTED.value, "interrupted")
         return Code.INTERRUPTED.exit_status
     if isinstance(exc, BrokenPipeError):
         silence_stdout()
@@ -37,8 +43,20 @@ def exit_status(exc: BaseException, debug: bool) -> int:
     what = " ".join(f"{type(exc).__name__}: {exc}".split())
     if len(what) > 200:
         what = what[:199] + "…"
-    output.error(redact(f"internal error: {what}") + " (run with --debug for details)")
+    message = redact(f"internal error: {what}")
+    output.error(message + " (run with --debug for details)")
+    output.error_json(Code.INTERNAL.value, message, "run with --debug for details")
     return Code.INTERNAL.exit_status
+
+
+def _name_profiles(exc: ByokError, st) -> None:
+    try:
+        note = st.keychain.missing_profile_note()
+    except ByokError:
+        return  # the original failure is what matters
+    if note:
+        exc.message = note
+        exc.hint = "check --profile (or BYOK_PROFILE)" + (f", or {exc.hint}" if exc.hint else "")
 
 
 def print_traceback() -> None:

@@ -6,10 +6,11 @@ parser, which reads the option tables generated from the Typer command
 (`run_options.py`, by scripts/generate.py) and follows click's rules for them: options
 before and after the prompt words, `--opt=value`, `-mVALUE`, clustered short flags,
 `--` ending the options, the last of a repeated option winning, BYOK_PROFILE and
-BYOK_DEBUG. On anything else (--help, --version, an unknown option, a number that does
-not parse or is out of range, a bad profile name, another command) it returns None and
-Typer parses instead, so that every usage error still gets Typer's message. A property
-test holds this parser to Typer's results.
+BYOK_DEBUG, and --profile and --debug after `run` too. On anything else (--help,
+--version, an unknown option, a number that does not parse or is out of range, a bad
+profile name, another command) it returns None and Typer parses instead, so that every
+usage error still gets Typer's message. A property test holds this parser to Typer's
+results.
 """
 
 from __future__ import annotations
@@ -113,7 +114,11 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[dict, dict] 
                 words += argv[i + 1:]
                 break
             if _is_option(token):
-                i = _take_option(argv, i, spec.OPTIONS, params)
+                name = token.partition("=")[0]
+                if name in spec.ROOT_OPTIONS and name not in spec.OPTIONS:
+                    i = _take_option(argv, i, spec.ROOT_OPTIONS, root)  # `run … --profile w`
+                else:
+                    i = _take_option(argv, i, spec.OPTIONS, params)
             else:
                 words.append(token)
                 i += 1
@@ -161,5 +166,5 @@ def run_fast(argv: Sequence[str]) -> int | None:
         run(st, **params)
         sys.stdout.flush()  # a reader that went away is reported here, not at exit
     except (Exception, KeyboardInterrupt) as exc:
-        return exit_status(exc, st.debug)
+        return exit_status(exc, st.debug, st)
     return 0

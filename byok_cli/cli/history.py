@@ -7,8 +7,8 @@ import sys
 import typer
 
 from ..errors import ByokError, Code
-from . import output
-from .root import group, state
+from . import complete, output
+from .root import group, no_header_option, state
 from .state import MAX_ID
 
 app = group("Browse and delete stored conversations.")
@@ -22,9 +22,10 @@ def _one_line(text: str | None, width: int = 60) -> str:
 @app.command("list")
 def list_conversations(
     ctx: typer.Context,
-    limit: int = typer.Option(50, "--limit", "-n", min=1, max=MAX_ID,
+    limit: int = typer.Option(50, "--limit", "-n", min=1, max=MAX_ID, metavar="N",
                               help="How many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+    no_header: bool = no_header_option(),
 ) -> None:
     """List conversations, newest first.
 
@@ -37,14 +38,26 @@ def list_conversations(
     if as_json:
         output.emit_json(rows)
         return
-    output.table(["id", "updated", "messages", "model", "first prompt"],
-                 [[r["id"], r["updated_at"], r["messages"], r["model"] or "-",
-                   _one_line(r["first_prompt"])] for r in rows])
+    output.table(["id", output.Column("updated", show=output.short_time), "messages", "model",
+                  output.text("first prompt")],
+                 [[r["id"], r["updated_at"], r["messages"], r["model"],
+                   _one_line(r["first_prompt"])] for r in rows],
+                 header=not no_header, empty=f"no conversations in profile {st.profile!r} yet")
+
+
+def _conversation_id(cid: int) -> int:
+    """``cid`` when SQLite can hold it (1 to 2**63 - 1); a usage error otherwise (the
+    argument declares no range: help text stays words)."""
+    if not 1 <= cid <= MAX_ID:
+        raise ByokError(Code.USAGE, f"{cid} is not a conversation id",
+                        hint="ids are whole numbers from 1 (see `byok history list`)")
+    return cid
 
 
 @app.command("show")
 def show(ctx: typer.Context,
-         cid: int = typer.Argument(..., metavar="ID", min=1, max=MAX_ID),
+         cid: int = typer.Argument(..., metavar="ID", autocompletion=complete.conversations,
+                                   help="The conversation's id (see `byok history list`)."),
          as_json: bool = typer.Option(False, "--json", help="Print a JSON object.")) -> None:
     """Show a conversation's messages, with the model that wrote each answer.
 
@@ -53,7 +66,7 @@ def show(ctx: typer.Context,
       byok history show 3 --json
     """
     st = state(ctx)
-    conv = st.store.conversation(st.profile, cid)
+    conv = st.store.conversation(st.profile, _conversation_id(cid))
     if conv is None:
         raise ByokError(Code.USAGE, f"there is no conversation {cid} in profile {st.profile!r}")
     if as_json:
@@ -71,7 +84,9 @@ def show(ctx: typer.Context,
 
 @app.command("rm")
 def remove(ctx: typer.Context,
-           cid: int = typer.Argument(..., metavar="ID", min=1, max=MAX_ID)) -> None:
+           cid: int = typer.Argument(..., metavar="ID", autocompletion=complete.conversations,
+                                     help="The conversation's id (see `byok history list`).")
+           ) -> None:
     """Delete one conversation.
 
     Example:
@@ -79,7 +94,7 @@ def remove(ctx: typer.Context,
       byok history rm 3
     """
     st = state(ctx)
-    if not st.store.delete_conversations(st.profile, cid):
+    if not st.store.delete_conversations(st.profile, _conversation_id(cid)):
         raise ByokError(Code.USAGE, f"there is no conversation {cid} in profile {st.profile!r}")
     output.info(f"deleted conversation {cid}")
 

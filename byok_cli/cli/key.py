@@ -10,7 +10,7 @@ import typer
 
 from ..errors import ByokError, Code, looks_like_key, mask, remember_secret
 from . import complete, output
-from .root import group, state
+from .root import group, no_header_option, state
 
 app = group("Store, list, check and remove provider keys (stored encrypted); hand them to "
             "other tools; import them from other tools' files.")
@@ -95,7 +95,8 @@ def set_key(
     force: bool = typer.Option(False, "--force",
                                help="Store the key even if its shape is unexpected or the "
                                     "provider rejects it."),
-    on_argv: Optional[List[str]] = typer.Argument(None, hidden=True),
+    on_argv: Optional[List[str]] = typer.Argument(
+        None, hidden=True, help="Refused: a key is never taken from the command line."),
 ) -> None:
     """Store a provider key, encrypted. Reads it from a hidden prompt or from stdin.
 
@@ -113,10 +114,23 @@ def set_key(
     _refuse_key_on_argv(provider, on_argv or [], st.byok.registry)
     provider = st.byok.registry.require(provider).name
     name = check_key_name(name)
+    check_master(ctx, provider, name)  # what would refuse to store the key, before asking
     key = st.byok.registry.normalise_key(provider, read_secret(provider),
                                          check_shape=not force)
     status, checked_at = checked_status(ctx, provider, key, validate, force)
     store_checked(ctx, provider, key, status, checked_at, name=name, check_shape=not force)
+
+
+def check_master(ctx: typer.Context, provider: str, name: str) -> None:
+    """The master key (BYOK_MASTER_KEY, or the keyring's, made on first use) is there to
+    seal a key; say so when other keys are sealed with another."""
+    st = state(ctx)
+    master = st.keychain.master(create=True)
+    others = sorted({r.master_key_id for r in st.store.all_keys() if r.master_key_id != master.id
+                     and (r.profile, r.provider, r.name) != (st.profile, provider, name)})
+    if others:
+        output.warn(f"other stored keys are sealed with master key {', '.join(others)}; this one "
+                    f"will be sealed with {master.id} (from {master.source})")
 
 
 def checked_status(ctx: typer.Context, provider: str, key: str, validate: bool,
@@ -167,6 +181,7 @@ def store_checked(ctx: typer.Context, provider: str, key: str, status: str,
 def list_keys(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+    no_header: bool = no_header_option(),
 ) -> None:
     """Show stored and environment keys by name, masked to their last 4 characters.
 
@@ -191,18 +206,22 @@ def list_keys(
         if r.env_hint:
             order += 1
             rows.append([r.provider.name, r.provider.key_env, "…" + r.env_hint, "environment",
-                         "-", order])
+                         None, order])
         if not order:
-            rows.append([r.provider.name, "-", "-", "none needed" if not r.provider.needs_key
-                         else "none", "-", "-"])
-    output.table(["provider", "name", "key", "status", "set at", "order"], rows)
+            rows.append([r.provider.name, None, None, "none needed" if not r.provider.needs_key
+                         else "none", None, None])
+    output.table(["provider", "name", "key", "status",
+                  output.Column("set at", show=output.short_time), "order"], rows,
+                 header=not no_header)
 
 
 @app.command("order")
 def order_keys(
     ctx: typer.Context,
-    provider: str = typer.Argument(..., metavar="PROVIDER", autocompletion=complete.providers),
-    names: List[str] = typer.Argument(..., metavar="NAME..."),
+    provider: str = typer.Argument(..., metavar="PROVIDER", autocompletion=complete.providers,
+                                   help="A provider with stored keys."),
+    names: List[str] = typer.Argument(..., metavar="NAME...",
+                                      help="Its stored keys' names, first to be tried first."),
 ) -> None:
     """Set the order a provider's stored keys are tried in (the environment's key comes last).
 
@@ -263,6 +282,7 @@ def validate_keys(
                                       help="Only this key: a stored key's name, or the "
                                            "environment variable's."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+    no_header: bool = no_header_option(),
 ) -> None:
     """Check the stored and environment keys with one cheap call each.
 
@@ -315,20 +335,20 @@ def validate_keys(
                             "message": err.message if err else None})
             if err:
                 failures.append(err)
-    if as_json:
-        output.emit_json(results)
-    else:
-        output.table(["provider", "source", "name", "key", "result", "latency"],
-                     [[r["provider"], r["source"], r["name"], r["key"], r["result"],
-                       f"{r['latency_ms']} ms" if r["latency_ms"] is not None else "-"]
-                      for r in results])
-        for err in failures:
-            output.error(err.one_line())
     if not results:
         what = f"no key called {key!r}" if key else "no key"
         raise ByokError(Code.NO_KEY, f"{what} to validate",
                         hint="store one with `byok key set PROVIDER` or set the provider's "
                              "environment variable (see `byok provider list`)")
+    if as_json:
+        output.emit_json(results)
+    else:
+        output.table(["provider", "source", "name", "key", "result",
+                      output.Column("latency ms", show=str)],
+                     [[r["provider"], r["source"], r["name"], r["key"], r["result"],
+                       r["latency_ms"]] for r in results], header=not no_header)
+        for err in failures:
+            output.error(err.one_line())
     if failures:
         raise typer.Exit(failures[0].exit_status)
 

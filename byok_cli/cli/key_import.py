@@ -63,6 +63,10 @@ def import_keys(
     reading = module.read(Path(path).expanduser() if path else None, os.environ)
     for file in reading.files:
         output.info(f"reading {file.path}")
+        if scrub:
+            from ..importers.files import refuse_hard_links
+
+            refuse_hard_links(file.path, "nothing was imported or changed")
     steps = plan(st.keychain, reading, replace)
     if not steps:
         where = ", ".join(str(f.path) for f in reading.files) or "the environment"

@@ -12,9 +12,10 @@ import typer
 
 from ..catalog import load
 from ..errors import ByokError, Code
+from ..keychain import source_name
 from . import complete, output
 from .model_prices import describe, limits, per_m, tokens
-from .root import group, state
+from .root import group, no_header_option, state
 
 app = group("See the models you can use, and choose defaults.")
 
@@ -74,7 +75,7 @@ def _row(provider: str, mid: str, name: str, key, default: str | None, **extra) 
             "description": "not in byok's catalogue", "aliases": [],
             "available": key is not None, "key_source": key.source if key else None,
             "key_name": key.name if key else None, "default": mid == default,
-            "deprecated": False, "retired": False, "end_of_life": None, "in_catalog": False,
+            "deprecated": False, "retired": False, "end_of_life": None, "in_catalogue": False,
             "listed_by_provider": None, **extra}
 
 
@@ -112,6 +113,7 @@ def list_models(
     wide: bool = typer.Option(False, "--wide",
                               help="Also cached-input price, output limit, aliases."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+    no_header: bool = no_header_option(),
 ) -> None:
     """List the models byok knows, whether you can use each now and through which key, their
     context window and price (USD per million tokens, input/output).
@@ -152,7 +154,7 @@ def list_models(
             rows.append(_row(
                 p.name, m.id, m.name, key, effective_default, description=m.description,
                 aliases=list(m.aliases), deprecated=m.is_deprecated(today),
-                retired=m.is_retired(today), in_catalog=True,
+                retired=m.is_retired(today), in_catalogue=True,
                 available=key is not None and not m.is_retired(today)
                 and (live is None or m.id in live),
                 end_of_life=m.end_of_life.isoformat() if m.end_of_life else None,
@@ -172,31 +174,50 @@ def list_models(
         r.update(limits(data.info(_prices_of(registry.require(r["provider"])), r["id"]), data))
     output.info(f"prices: {describe(data)}")
     if as_json:
-        output.emit_json(rows)
+        output.emit_json([{**r, "key_source": source_name(r["key_source"])} for r in rows])
         return
-
-    def status(r: dict) -> str:
-        if r["retired"]:
-            return f"retired {r['end_of_life']}"
-        if r["deprecated"]:
-            return f"deprecated, ends {r['end_of_life']}"
-        return "" if r["in_catalog"] else "not in catalogue"
 
     def via(r: dict) -> str:
         if r["key_source"] is None:
-            return "-"
+            return "none"
         return r["key_name"] if r["key_source"] in ("user", "system") else "none needed"
 
-    headers = ["provider", "model", "default", "available", "key", "context", "$/M in/out",
-               "status"]
-    wider = ["$/M cached", "max out", "aliases", "description"] if wide else []
-    output.table(headers + wider, [
-        [r["provider"], r["id"], "*" if r["default"] else "", "yes" if r["available"] else "no",
-         via(r), tokens(r["context_window"]),
-         f"{per_m(r['input_per_mtok'])}/{per_m(r['output_per_mtok'])}", status(r)]
-        + ([per_m(r["cached_input_per_mtok"]), tokens(r["max_output_tokens"]),
-            ",".join(r["aliases"]), r["description"]] if wide else [])
-        for r in rows])
+    extra = [output.Column("$/M cached", drop=3, show=per_m),
+             output.Column("max out", drop=3, show=tokens)] if wide else []
+    output.table(
+        ["provider", "model", output.Column("default", only="tsv"),
+         output.Column("status", only="tsv"), output.Column("status", only="tty"),
+         output.Column("key", drop=2), output.Column("context", drop=3, show=tokens),
+         output.Column("$/M in", only="tsv"), output.Column("$/M out", only="tsv"),
+         output.Column("$/M in/out", only="tty", drop=5), *extra,
+         output.Column("aliases", drop=4), output.text("description")],
+        [[r["provider"], r["id"], "yes" if r["default"] else "no", _status(r),
+          _status(r, r["default"]), via(r), r["context_window"],
+          _bare_price(r["input_per_mtok"]), _bare_price(r["output_per_mtok"]),
+          f"{per_m(r['input_per_mtok'])}/{per_m(r['output_per_mtok'])}"]
+         + ([r["cached_input_per_mtok"], r["max_output_tokens"]] if wide else [])
+         + [",".join(r["aliases"]), r["description"]] for r in rows],
+        header=not no_header)
+
+
+def _status(row: dict, default: bool = False) -> str:
+    """Whether a model can be used now, in a word or two; with `default`, marked as the
+    default (on a terminal, where that saves a column)."""
+    if row["retired"]:
+        found = "retired"
+    elif row["key_source"] is None:
+        found = "no key"
+    elif row["listed_by_provider"] is False:
+        found = "not listed"
+    elif row["deprecated"]:
+        found = f"ends {row['end_of_life']}"
+    else:
+        return "default" if default else "usable"
+    return f"{found} (default)" if default else found
+
+
+def _bare_price(value: float | None) -> str | None:
+    return None if value is None else f"{value:g}"
 
 
 @app.command("show")
@@ -205,6 +226,8 @@ def show_model(
     model: str = typer.Argument(..., help="Model id, alias or PROVIDER/MODEL.",
                                 autocompletion=complete.models),
     provider: Optional[str] = typer.Option(None, "--provider", "-p",
+                                           help="The model's provider, for an id byok does "
+                                                "not know.",
                                            autocompletion=complete.providers),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
 ) -> None:
@@ -237,12 +260,13 @@ def show_model(
     key = _first_keys(st).get(prov)
     row = {"provider": prov, "id": model_id, "name": known.name if known else model_id,
            "description": known.description if known else "not in byok's catalogue",
-           "aliases": list(known.aliases) if known else [], "in_catalog": known is not None,
+           "aliases": list(known.aliases) if known else [], "in_catalogue": known is not None,
            "default": model_id == (settings["models"].get(prov) or default_model(record, cat)),
            "deprecated": known.deprecated.isoformat() if known and known.deprecated else None,
            "end_of_life": known.end_of_life.isoformat() if known and known.end_of_life else None,
            "retired": bool(known and known.is_retired(today)),
-           "key_source": key.source if key else None, "key_name": key.name if key else None,
+           "key_source": source_name(key.source) if key else None,
+           "key_name": key.name if key else None,
            **limits(info, data), "price_source": data.source}
     if as_json:
         output.emit_json(row)
@@ -283,6 +307,12 @@ def sync_models(
     if as_json:
         output.emit_json(done._asdict())
         return
+    shown = 5
+    for entry in done.skipped[:shown]:
+        output.warn(f"left out {entry}")
+    if len(done.skipped) > shown:
+        output.warn(f"left out {len(done.skipped) - shown} more implausible entries "
+                    "(`byok models sync --json` lists them all)")
     output.info(f"synced {done.models} models from {done.url} (had {done.before})")
 
 
@@ -295,8 +325,14 @@ def default_model_command(
     provider: Optional[str] = typer.Option(None, "--provider", "-p", help="Which provider.",
                                            autocompletion=complete.providers),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array (when showing)."),
+    no_header: bool = no_header_option(),
+    yes: bool = typer.Option(False, "--yes", "-y",
+                             help="Also make the model's provider the preferred one, unasked."),
 ) -> None:
     """Show the default model of each provider, or set the default of the model's provider.
+
+    When that provider is not the preferred one, asks whether to make it so (so that
+    `byok run` uses the model); --yes does it unasked.
 
     Examples:
 
@@ -306,7 +342,8 @@ def default_model_command(
 
       byok models default --provider openai
     """
-    from ..addressing import default_model, resolve
+    from ..addressing import default_model
+    from .model_choice import choose_model, offer_preferred
 
     st = state(ctx)
     cat = load()
@@ -324,12 +361,10 @@ def default_model_command(
             output.emit_json(rows)
         else:
             output.table(["provider", "model", "source"],
-                         [[r["provider"], r["model"] or "-", r["source"]] for r in rows])
+                         [[r["provider"], r["model"] or "-", r["source"]] for r in rows],
+                         header=not no_header)
         return
-    preferred = settings["preferred_provider"]
-    target = resolve(model, cat, registry, provider=provider,
-                     preferred=None if preferred == "system" else preferred)
-    if not target.in_catalog:
-        output.warn(f"{target.model} is not in byok's catalogue; it is stored as given")
+    target = choose_model(st, model, provider)
     st.store.set_provider_setting(st.profile, target.provider, "model", target.model)
     output.info(f"default {target.provider} model for profile {st.profile!r}: {target.model}")
+    offer_preferred(st, target.provider, target.model, yes)

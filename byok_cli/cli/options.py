@@ -6,8 +6,9 @@ import typer
 
 from . import complete
 
-TEMPERATURE = typer.Option(None, "--temperature", min=0.0, max=2.0,
-                           help="Sampling temperature, for models that take one.")
+TEMPERATURE = typer.Option(None, "--temperature", min=0.0, max=2.0, metavar="T",
+                           help="Sampling temperature, for models that take one: lower is "
+                                "more predictable.")
 EFFORT = typer.Option(None, "--effort", metavar="LEVEL", autocompletion=complete.efforts,
                       help="Effort or reasoning level (low, medium, high…), for models that "
                            "have one.")

@@ -9,7 +9,28 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
+
+
+# Set by the entry point when the command line asks for --json: errors are then also
+# reported as {"error": {...}} on stdout, for scripts.
+json_errors = False
+
+
+def wants_json(argv: Sequence[str]) -> bool:
+    """Whether `argv` (the arguments after `byok`) asks for --json before any `--`."""
+    options = argv[:list(argv).index("--")] if "--" in argv else argv
+    return "--json" in options
+
+
+def error_json(code: str, message: str, hint: str | None = None) -> None:
+    if json_errors:
+        from ..errors import ByokError
+
+        try:
+            emit_json({"error": {"code": code, "message": message, "hint": hint}})
+        except (ByokError, BrokenPipeError):
+            pass  # stdout is what failed (closed, full): the line on stderr says so
 
 
 def output_error(reason: str):
@@ -107,24 +128,124 @@ def emit_json(value: Any) -> None:
     sys.stdout.flush()
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> None:
-    """A table on a terminal, tab-separated lines otherwise; cells with keys masked and
-    without control characters."""
+class Column(NamedTuple):
+    """A table column. `whole` values (ids, aliases, URLs, paths, key hints, numbers,
+    times) are never cut; the others (descriptions, messages) wrap. When a terminal is
+    too narrow, columns with `drop` > 0 are left out, lowest first. `show` formats a
+    value for the terminal; tab-separated lines carry the bare value. `only` ("tty" or
+    "tsv") keeps a column to one of the two, where they need different shapes (two bare
+    numbers in two columns, one compact cell on a terminal)."""
+
+    header: str
+    whole: bool = True
+    drop: int = 0
+    show: Callable[[Any], str] | None = None
+    only: str | None = None
+
+
+def text(column: Column | str) -> Column:
+    """A column of running text: it wraps, and goes first on a narrow terminal."""
+    return Column(column, whole=False, drop=1) if isinstance(column, str) else column
+
+
+_MIN_WRAP = 16  # narrowest a wrapping column may become
+_GAP = 2
+
+
+def table(columns: Sequence[Column | str], rows: Iterable[Sequence[Any]],
+          header: bool = True, empty: str | None = None) -> None:
+    """Rows as a table on a terminal, as tab-separated bare values otherwise (a header
+    line first unless `header` is False). With no rows and `empty`, say that instead on
+    stderr, in one line."""
     from ..errors import redact, strip_controls
 
-    rows = [[strip_controls(redact("" if v is None else str(v))) for v in row] for row in rows]
-    if not stdout_is_tty():
-        for row in rows:
-            sys.stdout.write("\t".join(row) + "\n")
+    cols = [c if isinstance(c, Column) else Column(c) for c in columns]
+    # Keys masked and control characters gone (a model name may come from a gateway).
+    rows = [[strip_controls(redact(v)) if isinstance(v, str) else v for v in row]
+            for row in rows]
+    if not rows and empty:
+        info(empty)
+        return
+    mode = "tty" if stdout_is_tty() else "tsv"
+    keep = [i for i, c in enumerate(cols) if c.only in (None, mode)]
+    cols = [cols[i] for i in keep]
+    rows = [[row[i] for i in keep] for row in rows]
+    if mode == "tsv":
+        lines = ([[c.header for c in cols]] if header else []) + [
+            [_bare(v) for v in row] for row in rows]
+        sys.stdout.write("".join("\t".join(line) + "\n" for line in lines))
         sys.stdout.flush()
         return
-    from rich.console import Console
-    from rich.table import Table
+    shown = [[c.show(v) if c.show and v is not None else _bare(v) for c, v in zip(cols, row)]
+             for row in rows]
+    _draw(cols, shown, header)
 
-    t = Table(*headers, title=title, header_style="bold", box=None, pad_edge=False)
+
+def _bare(value: Any) -> str:
+    if value is None:
+        return ""
+    return " ".join(str(value).split("\t"))
+
+
+def _draw(cols: list[Column], rows: list[list[str]], header: bool) -> None:
+    from rich.cells import cell_len
+    from rich.console import Console
+    from rich.table import Column as RichColumn, Table
+
+    def natural(i: int) -> int:
+        cells = [cols[i].header] if header else []
+        cells += [r[i] for r in rows]
+        return max([cell_len(line) for cell in cells for line in cell.splitlines() or [""]]
+                   or [1])
+
+    colour = colour_allowed(sys.stdout)
+    console = Console(no_color=not colour, highlight=False, soft_wrap=False, markup=False)
+    width = console.width
+    visible = list(range(len(cols)))
+    widths = {i: natural(i) for i in visible}
+
+    def needed(keep: list[int]) -> int:
+        return (sum(widths[i] if cols[i].whole else min(widths[i], _MIN_WRAP) for i in keep)
+                + _GAP * (len(keep) - 1))
+
+    for level in sorted({c.drop for c in cols if c.drop}):
+        if needed(visible) <= width:
+            break
+        visible = [i for i in visible if cols[i].drop != level]
+    wrapping = [i for i in visible if not cols[i].whole]
+    room = width - needed([i for i in visible if cols[i].whole]) - _GAP * len(wrapping)
+    want = sum(widths[i] for i in wrapping)
+    if want > room:  # each its minimum, and what is left in proportion to what it would like
+        least = {i: min(widths[i], _MIN_WRAP) for i in wrapping}
+        spare = max(0, room - sum(least.values()))
+        more = sum(widths[i] - least[i] for i in wrapping) or 1
+        for i in wrapping:
+            widths[i] = least[i] + spare * (widths[i] - least[i]) // more
+    total = sum(widths[i] for i in visible) + _GAP * (len(visible) - 1)
+    t = Table(*[RichColumn(cols[i].header, width=widths[i], no_wrap=cols[i].whole,
+                           overflow="fold") for i in visible],
+              show_header=header, header_style="bold" if colour else "", box=None,
+              pad_edge=False)
     for row in rows:
-        t.add_row(*row)
-    Console(no_color=not colour_allowed(sys.stdout), highlight=False, markup=False).print(t)
+        t.add_row(*[row[i] for i in visible])
+    if total > width:  # even the whole columns do not fit: let the terminal wrap, never cut
+        console.width = total
+    console.print(t)
+
+
+def short_time(value: str | None) -> str:
+    """An ISO time as '2026-11-25 14:38' in local time, for people."""
+    if not value:
+        return "-"
+    import datetime as dt
+
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if when.tzinfo is not None:
+        when = when.astimezone()
+    return when.strftime("%Y-%m-%d %H:%M")
 
 
 def _style(text: str, code: str) -> str:
@@ -149,7 +270,8 @@ def info(message: str) -> None:
 
 
 def confirm(question: str, yes: bool, what: str) -> None:
-    """Go on only with --yes or a "yes" at a terminal; never guess from a pipe."""
+    """Go on only with --yes or a "yes" at a terminal; never guess from a pipe. A "no"
+    is DECLINED (its own exit status), not a failure."""
     if yes:
         return
     import typer
@@ -159,7 +281,7 @@ def confirm(question: str, yes: bool, what: str) -> None:
     if not sys.stdin.isatty():
         raise ByokError(Code.USAGE, f"refusing to {what} without confirmation", hint="add --yes")
     if not typer.confirm(question, err=True):
-        raise typer.Exit(1)
+        raise ByokError(Code.DECLINED, f"declined: did not {what}")
 
 
 def read_stdin_text(limit: int, outcome: str, hint: str) -> str:

@@ -39,9 +39,11 @@ def add(
 
     Examples:
 
-      byok provider add gw --api openai --base-url https://llm.example.com/v1 --key-env GW_KEY
+      byok provider add gw --api openai --key-env GW_KEY \\
+          --base-url https://llm.example.com/v1
 
-      byok provider add vllm --api openai --base-url http://localhost:8000/v1 --no-key
+      byok provider add vllm --api openai --no-key \\
+          --base-url http://localhost:8000/v1
     """
     st = state(ctx)
     p = st.byok.add_provider(name, api, base_url, key_env, needs_key=not no_key)
@@ -73,7 +75,8 @@ def list_providers(
 @app.command("show")
 def show(
     ctx: typer.Context,
-    name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.providers),
+    name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.providers,
+                               help="The provider's name (see `byok provider list`)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
 ) -> None:
     """Show one provider: its API, base URL, key variable and where its data came from.
@@ -94,7 +97,8 @@ def show(
 @app.command("remove")
 def remove(
     ctx: typer.Context,
-    name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.providers),
+    name: str = typer.Argument(..., metavar="NAME", autocompletion=complete.providers,
+                               help="The provider's name (see `byok provider list`)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Remove a provider you added (built-ins and presets cannot be removed).

@@ -6,9 +6,12 @@ import sys
 from typing import Optional
 
 import typer
+import typer.main
 from typer.core import TyperGroup
 
 from .. import __version__
+from ..errors import Code
+from . import complete
 from .failures import exit_status
 from .fast import flag_value, number
 from .state import State, profile_name
@@ -18,18 +21,29 @@ EXAMPLES = """
 Examples:
 
 \b
-  printf %s "$OPENAI_KEY" | byok key set openai   # store a key (never from argv)
-  byok key list                                   # what is stored, masked
-  byok models list                                # which models you can use
-  git diff | byok run "write a commit message"    # stdin, then the arguments
+  printf %s "$OPENAI_KEY" | byok key set openai  # store a key (not in argv)
+  byok key list                                  # what is stored, masked
+  byok models list                               # which models you can use
+  git diff | byok run "write a commit message"   # stdin, then the arguments
 """
 
 
 def state(ctx: typer.Context) -> State:
+    """The invocation's state, with --profile and --debug given after the command applied
+    (they win over those before it and the environment's)."""
     root = ctx.find_root()
     if not isinstance(root.obj, State):
         root.obj = State()
-    return root.obj
+    st = root.obj
+    after = ctx.meta.pop("byok.profile", None)
+    if after is not None:
+        name = profile_name(after)
+        if name is None:
+            raise typer.BadParameter(PROFILE_RULE, param_hint="--profile")
+        st.profile = name
+    if ctx.meta.pop("byok.debug", None):
+        st.debug = True
+    return st
 
 
 def _fast_params(command, help_names: list[str]) -> None:
@@ -80,11 +94,95 @@ def _fast_params(command, help_names: list[str]) -> None:
         _fast_params(sub, help_names)
 
 
+def _plain_help(command) -> None:
+    """Help in words, not Python types: `PROVIDER`, not `{PROVIDER}`, `PROVIDER <str>` or
+    `<int range>`; numeric bounds said plainly; examples kept on their lines at any width.
+    If typer's internals change, this does nothing."""
+    try:
+        from typer.core import TyperArgument, TyperOption
+    except ImportError:
+        return
+    for param in getattr(command, "params", ()):
+        if isinstance(param, TyperOption) and not param.is_flag:
+            param.metavar = param.metavar or param.name.upper()
+            bounds = _bounds(param.min, param.max)
+            if bounds and bounds not in (param.help or ""):
+                param.help = f"{param.help or ''} ({bounds})".strip()
+            param._get_number_range_help_str = lambda: None
+        elif isinstance(param, TyperArgument):
+            name = (param.metavar or param.name.upper()).strip("[]")
+            if param.nargs != 1 and not name.endswith("..."):
+                name += "..."
+            param.metavar = name
+            shown = name if param.required else f"[{name}]"
+            param._usage_display_name = lambda shown=shown: shown
+            param._rich_display_name = lambda name=name: name
+            param.display_type_rich = lambda ctx: None
+    if getattr(command, "help", None):
+        command.help = _keep_examples(command.help)
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub)
+
+
+def _global_options(command) -> None:
+    """--profile and --debug after the command too (`byok key list --profile work`): each
+    leaf command gets both; given there, they win over the root's and the environment."""
+    subcommands = getattr(command, "commands", None)
+    if subcommands is not None:
+        for sub in subcommands.values():
+            _global_options(sub)
+        return
+    carrier = typer.main.get_command(single("carrier", _carrier))
+    taken = {opt for param in command.params for opt in getattr(param, "opts", ())}
+    for param in carrier.params:
+        if param.name in ("profile", "debug") and not taken & set(param.opts):
+            param.expose_value = False
+            command.params.append(param)
+
+
+def _given(ctx: typer.Context, param: typer.CallbackParam, value):
+    if value is not None and not ctx.resilient_parsing:
+        ctx.meta[f"byok.{param.name}"] = value  # shared by every context; see state()
+    return value
+
+
+def _carrier(
+    profile: Optional[str] = typer.Option(
+        None, "--profile", metavar="NAME", callback=_given, autocompletion=complete.profiles,
+        help="Settings profile to use (here as before the command)."),
+    debug: Optional[bool] = typer.Option(None, "--debug", callback=_given,
+                                         help="Show tracebacks (keys masked) on failures."),
+) -> None:
+    """Carries the global options that every command accepts after its name too."""
+
+
+def _bounds(low, high) -> str | None:
+    if low is None and high is None:
+        return None
+    if high is None:
+        return f"at least {low}"
+    if low is None:
+        return f"at most {high}"
+    return f"{low} to {high}"
+
+
+def _keep_examples(text: str) -> str:
+    """Mark the paragraphs after "Example(s):" so that click never rewraps them."""
+    paragraphs = text.split("\n\n")
+    examples = False
+    for i, paragraph in enumerate(paragraphs):
+        if examples and paragraph.strip() and not paragraph.startswith("\b"):
+            paragraphs[i] = "\b\n" + paragraph
+        examples = examples or paragraph.strip().rstrip(":") in ("Example", "Examples")
+    return "\n\n".join(paragraphs)
+
+
 # Command groups, each in its own module, imported only when used: `byok run` need not
 # load the key, models and config commands, and `byok key list` need not load `run`.
 COMMANDS = {"run": "run", "chat": "chat", "key": "key", "provider": "provider",
             "models": "models", "config": "config", "history": "history", "usage": "usage",
-            "exec": "exec", "vault": "vault", "doctor": "doctor", "budget": "budget"}
+            "exec": "exec", "vault": "vault", "doctor": "doctor", "budget": "budget",
+            "profile": "profile", "completion": "completion"}
 
 
 class ByokGroup(TyperGroup):
@@ -94,10 +192,12 @@ class ByokGroup(TyperGroup):
     def make_context(self, info_name, args, parent=None, **extra):
         if parent is None:
             _fast_params(self, HELP_NAMES)
+            _plain_help(self)
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except typer.TyperException as exc:
-            raise _masked(exc) from None
+            _usage_json(_masked(exc))
+            raise
 
     def list_commands(self, ctx):
         return list(COMMANDS)
@@ -113,7 +213,9 @@ class ByokGroup(TyperGroup):
             module = importlib.import_module(f"{__package__}.{COMMANDS[name]}")
             command = get_command(module.app)
             command.name = name
+            _global_options(command)
             _fast_params(command, HELP_NAMES)
+            _plain_help(command)
             self.commands[name] = command
         return self.commands[name]
 
@@ -124,10 +226,18 @@ class ByokGroup(TyperGroup):
             raise typer.Exit(exit_status(KeyboardInterrupt(), False)) from None
         except typer.Exit:
             raise
-        except typer.TyperException as exc:
-            raise _masked(exc) from None
+        except typer.TyperException as exc:  # a usage error in a command's arguments
+            _usage_json(_masked(exc))
+            raise
         except (Exception, KeyboardInterrupt) as exc:
-            raise typer.Exit(exit_status(exc, state(ctx).debug)) from None
+            st = state(ctx)
+            raise typer.Exit(exit_status(exc, st.debug, st)) from None
+
+
+def _usage_json(exc: Exception) -> None:
+    from . import output
+
+    output.error_json(Code.USAGE.value, getattr(exc, "format_message", exc.__str__)())
 
 
 def _masked(exc: typer.TyperException) -> typer.TyperException:
@@ -141,6 +251,7 @@ def _masked(exc: typer.TyperException) -> typer.TyperException:
 
 
 HELP_NAMES = ["-h", "--help"]
+PROFILE_RULE = "use letters, digits, '-', '_' or '.' (at most 64)"
 app = typer.Typer(
     name="byok", cls=ByokGroup, no_args_is_help=True, add_completion=False,
     pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -166,6 +277,11 @@ def single(name: str, function) -> typer.Typer:
     return one
 
 
+def no_header_option():
+    return typer.Option(False, "--no-header",
+                        help="Leave out the header line of the table or tab-separated list.")
+
+
 def _version(value: bool) -> None:
     if value:
         sys.stdout.write(f"byok {__version__}\n")
@@ -177,7 +293,8 @@ def root(
     ctx: typer.Context,
     profile: Optional[str] = typer.Option(
         None, "--profile", envvar="BYOK_PROFILE", metavar="NAME",
-        help="Settings profile to use (default: 'default')."),
+        help="Settings profile to use (default: 'default').",
+        autocompletion=complete.profiles),
     debug: bool = typer.Option(False, "--debug", envvar="BYOK_DEBUG",
                                help="Show tracebacks (keys masked) on failures."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
@@ -186,7 +303,6 @@ def root(
     st = state(ctx)
     name = profile_name(profile)
     if name is None:
-        raise typer.BadParameter("use letters, digits, '-', '_' or '.' (at most 64)",
-                                 param_hint="--profile")
+        raise typer.BadParameter(PROFILE_RULE, param_hint="--profile")
     st.profile = name
     st.debug = debug

@@ -28,6 +28,8 @@ OPTIONS = {'--system': ('system', 'text', None, None),
  '-c': ('cont', 'flag', None, None),
  '--cid': ('cid', 'int', 1, 9223372036854775807),
  '--no-log': ('no_log', 'flag', None, None),
+ '--no-stdin': ('no_stdin', 'flag', None, None),
+ '--no-header': ('no_header', 'flag', None, None),
  '--cost': ('cost', 'flag', None, None),
  '--allow-unpriced': ('allow_unpriced', 'flag', None, None)}
 ARGUMENT = 'prompt'
@@ -48,5 +50,7 @@ DEFAULTS = {'prompt': (),
  'cont': False,
  'cid': None,
  'no_log': False,
+ 'no_stdin': False,
+ 'no_header': False,
  'cost': False,
  'allow_unpriced': False}

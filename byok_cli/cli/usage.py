@@ -3,17 +3,18 @@ model, or per provider and key."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import typer
 
 from . import complete, output
-from .root import single, state
+from .root import no_header_option, single, state
 
 
 def usage(
     ctx: typer.Context,
-    since: str = typer.Option("7d", "--since", help="7d, 24h, 30m, 2w, all, or a date."),
+    since: str = typer.Option("7d", "--since", metavar="WHEN",
+                              help="7d, 24h, 30m, 2w, all, or a date."),
     provider: Optional[str] = typer.Option(None, "--provider", "-p", help="Only this provider.",
                                            autocompletion=complete.providers),
     by: str = typer.Option("model", "--by", metavar="model|key",
@@ -22,6 +23,7 @@ def usage(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
     handoffs: bool = typer.Option(False, "--handoffs",
                                   help="Which programs took which key (`byok key get`)."),
+    no_header: bool = no_header_option(),
 ) -> None:
     """Show usage and cost per provider and model (or per key), with totals. No key material
     is logged: a key is named by its name (stored keys) or its variable (environment keys).
@@ -66,37 +68,60 @@ def usage(
             start, dt.timezone.utc).isoformat(timespec="seconds"), "rows": rows, "totals": total})
         return
 
-    def ms(v):
-        return "-" if v is None else f"{v} ms"
+    def ms(header: str, drop: int) -> output.Column:
+        return output.Column(header + " ms", drop=drop)
 
-    def cost(r):
+    def line(r: dict, name: str, what: str, times: list) -> list:
+        return [name, what, r["requests"], r["errors"], r["fallbacks"], r["input_tokens"],
+                r["output_tokens"], f"{r['input_tokens']}/{r['output_tokens']}", Cost.of(r),
+                *times]
+
+    period = (" yet" if since.strip().lower() == "all" else
+              f" in the last {since.strip()}" if since.strip()[-1:].isalpha()
+              else f" since {since.strip()}")
+    times = [] if by == "key" else [ms("ttft p50", 3), ms("ttft p95", 1), ms("total p50", 3),
+                                    ms("total p95", 1)]
+    table = [line(r, r["provider"], r[by], [] if by == "key" else [
+        r["ttft_p50_ms"], r["ttft_p95_ms"], r["latency_p50_ms"], r["latency_p95_ms"]])
+        for r in rows]
+    if rows:
+        table.append(line(total, "total", "", [None] * len(times)))
+    # Tokens in and out: two bare columns for scripts, one "in/out" cell on a terminal.
+    output.table(["provider", by, "requests", output.Column("errors", drop=4),
+                  output.Column("fallbacks", drop=2), output.Column("tokens in", only="tsv"),
+                  output.Column("tokens out", only="tsv"),
+                  output.Column("tokens in/out", only="tty"),
+                  output.Column("cost usd", whole=False, show=Cost.show), *times], table,
+                 header=not no_header, empty=f"no requests in profile {st.profile!r}{period}")
+
+
+class Cost(NamedTuple):
+    """A row's cost: bare in tab-separated lines (dollars, or "unknown"), with a dollar
+    sign and the requests of unknown price on a terminal."""
+
+    micros: int | None
+    unknown: int
+    answered: bool
+
+    @classmethod
+    def of(cls, row: dict) -> "Cost":
+        return cls(row["cost_micro_usd"], row["cost_unknown_requests"],
+                   row["requests"] > row["errors"])
+
+    def __str__(self) -> str:
+        from ..budget import decimal_dollars
+
+        if self.micros is None:
+            return "unknown" if self.answered else ""
+        return decimal_dollars(self.micros)
+
+    def show(self) -> str:
         from ..budget import dollars
 
-        if r["cost_micro_usd"] is None:
-            return "unknown" if r["requests"] > r["errors"] else "-"
-        shown = dollars(r["cost_micro_usd"])
-        return f"≥{shown} ({r['cost_unknown_requests']} unknown)" if r[
-            "cost_unknown_requests"] else shown
-
-    if by == "key":
-        table = [[r["provider"], r["key"], r["requests"], r["errors"], r["fallbacks"],
-                  f"{r['input_tokens']}/{r['output_tokens']}", cost(r)] for r in rows]
-        if rows:
-            table.append(["total", "", total["requests"], total["errors"], total["fallbacks"],
-                          f"{total['input_tokens']}/{total['output_tokens']}", cost(total)])
-        output.table(["provider", "key", "requests", "errors", "fallbacks", "tokens in/out",
-                      "cost"], table)
-        return
-    table = [[r["provider"], r["model"], r["requests"], r["errors"], r["fallbacks"],
-              f"{r['input_tokens']}/{r['output_tokens']}", cost(r), ms(r["ttft_p50_ms"]),
-              ms(r["ttft_p95_ms"]), ms(r["latency_p50_ms"]), ms(r["latency_p95_ms"])]
-             for r in rows]
-    if rows:
-        table.append(["total", "", total["requests"], total["errors"], total["fallbacks"],
-                      f"{total['input_tokens']}/{total['output_tokens']}", cost(total),
-                      "", "", "", ""])
-    output.table(["provider", "model", "requests", "errors", "fallbacks", "tokens in/out",
-                  "cost", "ttft p50", "ttft p95", "total p50", "total p95"], table)
+        if self.micros is None:
+            return "unknown" if self.answered else "-"
+        return f"≥{dollars(self.micros)} ({self.unknown} unknown)" if self.unknown \
+            else dollars(self.micros)
 
 
 app = single("usage", usage)

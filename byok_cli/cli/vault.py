@@ -10,7 +10,7 @@ import typer
 
 from ..errors import ByokError, Code
 from . import output
-from .root import group, state
+from .root import group, no_header_option, state
 
 app = group("Inspect the vault and rotate its master key.")
 
@@ -22,8 +22,11 @@ FAULT: Callable[[str], None] = lambda step: None
 
 @app.command("status")
 def status(ctx: typer.Context,
-           as_json: bool = typer.Option(False, "--json", help="Print a JSON object.")) -> None:
+           as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
+           no_header: bool = no_header_option()) -> None:
     """Keyring backend, master key id and age, database, schema, stored keys. Nothing secret.
+
+    Names the master key the stored keys need when it is not available.
 
     Example:
 
@@ -34,13 +37,16 @@ def status(ctx: typer.Context,
     st = state(ctx)
     store = st.store
     env_value = os.environ.get("BYOK_MASTER_KEY")
+    sealed = store.sealed_with()
     info: dict = {"database": str(store.path), "schema_version": store.schema_version(),
-                  "stored_keys": len(store.all_keys()),
+                  "stored_keys": sum(sealed.values()),
                   "profile": st.profile, "profile_keys": len(store.keys(st.profile))}
     if env_value:
+        in_use = vault.master_from_env(env_value).id
         info.update(master_key_source="environment (BYOK_MASTER_KEY)",
-                    master_key_id=vault.master_from_env(env_value).id, keyring_backend=None,
+                    master_key_id=in_use, keyring_backend=None,
                     master_key_created_at=None, master_key_age_days=None)
+        missing = [mk for mk in sealed if mk != in_use]
     else:
         active = store.active_master_key_id()
         created = dict((k, c) for k, c, _ in store.master_keys()).get(active)
@@ -51,13 +57,34 @@ def status(ctx: typer.Context,
         age = None
         if created:
             age = (dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(created)).days
-        info.update(master_key_source="keyring" if active else "none yet",
-                    master_key_id=active, keyring_backend=backend,
+        source = "keyring" if active else ("BYOK_MASTER_KEY (not set)" if sealed else "none yet")
+        info.update(master_key_source=source, master_key_id=active, keyring_backend=backend,
                     master_key_created_at=created, master_key_age_days=age)
+        missing = [mk for mk in sealed if not _in_keyring(st, mk)]
+    info["sealed_with"] = sealed
+    info["missing_master_keys"] = missing
     if as_json:
         output.emit_json(info)
-        return
-    output.table(["item", "value"], [[k, "-" if v is None else v] for k, v in info.items()])
+    else:
+        shown = {**info, "sealed_with": ", ".join(f"{mk} ({n} key{'s' * (n != 1)})"
+                                                   for mk, n in sealed.items()) or None,
+                 "missing_master_keys": ", ".join(missing) or None}
+        output.table(["item", output.Column("value", whole=False)],
+                     [[k, "-" if v is None else v] for k, v in shown.items()],
+                     header=not no_header)
+    if missing:
+        needed = ", ".join(f"{mk} ({sealed[mk]} key{'s' * (sealed[mk] != 1)})" for mk in missing)
+        output.warn(f"stored keys need master key {needed}, which "
+                    + ("BYOK_MASTER_KEY is not" if env_value else
+                       "BYOK_MASTER_KEY (not set) and the OS keyring do not provide")
+                    + "; set BYOK_MASTER_KEY to it (byok checks its id)")
+
+
+def _in_keyring(st, mk_id: str) -> bool:
+    try:
+        return st.keychain.keyring.get(mk_id) is not None
+    except ByokError:
+        return False
 
 
 @app.command("rotate")
@@ -80,8 +107,10 @@ def rotate(ctx: typer.Context) -> None:
         new_value = os.environ.get("BYOK_NEW_MASTER_KEY")
         if not new_value:
             raise ByokError(Code.USAGE, "the master key comes from BYOK_MASTER_KEY, so byok "
-                            "cannot make and keep a new one", hint="set BYOK_NEW_MASTER_KEY to "
-                            "a new key (" + vault.MAKE_KEY_HINT.split(": ", 1)[1] + ")")
+                            "cannot make and keep a new one",
+                            hint="give the new key in BYOK_NEW_MASTER_KEY (and keep "
+                                 "BYOK_MASTER_KEY as it is): "
+                                 + vault.make_key_command("BYOK_NEW_MASTER_KEY"))
         new_key = vault.master_from_env(new_value, "BYOK_NEW_MASTER_KEY").key
     if not st.store.all_keys() and not st.store.active_master_key_id() and new_key is None:
         raise ByokError(Code.NO_KEY, "there is no master key to rotate yet",
@@ -89,4 +118,5 @@ def rotate(ctx: typer.Context) -> None:
     old_id, new_id, count = st.keychain.rotate(new_key, fault=FAULT)
     output.info(f"rotated the master key {old_id} -> {new_id}; re-encrypted {count} key(s)")
     if new_key is not None:
-        output.info("now set BYOK_MASTER_KEY to the value of BYOK_NEW_MASTER_KEY")
+        output.info("now use the new key: export BYOK_MASTER_KEY=\"$BYOK_NEW_MASTER_KEY\"; "
+                    "unset BYOK_NEW_MASTER_KEY (and update it wherever you keep it)")

@@ -13,21 +13,24 @@ from typing import Callable, Mapping
 from ..errors import ByokError, Code
 from . import (Entry, Reading, SourceFile, looks_like_key_variable, open_file,
                provider_for_variable)
-from .linefmt import DOTENV, Lines
+from .linefmt import DOTENV, Lines, dotenv_values
 
 
 def read(path: Path | None, env: Mapping[str, str]) -> Reading:
     if path is None:
         raise ByokError(Code.USAGE, "which .env file?", hint="byok key import dotenv PATH")
-    return Reading("dotenv", [read_lines(path, DOTENV)])
+    return Reading("dotenv", [read_lines(path, DOTENV, env)])
 
 
-def read_lines(path: Path, fmt: Lines) -> SourceFile:
-    """A NAME=VALUE file: each variable that holds an API key is an entry."""
+def read_lines(path: Path, fmt: Lines, env: Mapping[str, str] | None = None) -> SourceFile:
+    """A NAME=VALUE file: each variable that holds an API key is an entry. With ``env``,
+    values are interpolated from it as python-dotenv does (see linefmt.dotenv_values)."""
     file, _ = open_file(path, fmt)
-    for index, pair in enumerate(fmt.pairs(file.text, str(path))):
-        if pair.value and looks_like_key_variable(pair.name):
-            file.entries.append(Entry(provider_for_variable(pair.name), pair.name, pair.value,
+    pairs = fmt.pairs(file.text, str(path))
+    values = dotenv_values(pairs, env) if env is not None else [p.value for p in pairs]
+    for index, (pair, value) in enumerate(zip(pairs, values)):
+        if value and looks_like_key_variable(pair.name):
+            file.entries.append(Entry(provider_for_variable(pair.name), pair.name, value,
                                       (index,), tool_label(pair.name), pair.name))
     return file
 

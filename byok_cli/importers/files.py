@@ -78,9 +78,25 @@ def _unchanged(path: Path, data: bytes, ident: tuple) -> None:
         raise _refuse(path, "changed since it was read", hint="run the import again")
 
 
+def refuse_hard_links(path: Path, done: str = "nothing was changed") -> None:
+    """A file with more than one name (a hard link) cannot be scrubbed: the rewrite replaces
+    this name only, and the key stays in the file under its other names."""
+    try:
+        links = os.lstat(path).st_nlink
+    except OSError:
+        return  # read_file says what is wrong with it
+    if links > 1:
+        raise ByokError(Code.INVALID_FORMAT,
+                        f"{path}: has {links} hard links, so scrubbing it would leave the key "
+                        f"under the other {links - 1} name{'s' if links > 2 else ''}; {done}",
+                        hint=f"find them with `find / -xdev -samefile {path}` and remove the "
+                             "extra links, or import without --scrub")
+
+
 def rewrite_file(path: Path, old: bytes, ident: tuple, mode: int, new: bytes) -> None:
     """Replace the file's contents with `new`, atomically, if it still holds `old`."""
     _unchanged(path, old, ident)
+    refuse_hard_links(path)
     directory = path.parent
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".byok-tmp", dir=directory)

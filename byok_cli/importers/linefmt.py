@@ -5,7 +5,7 @@ shell_gpt's .sgptrc. A key is removed by deleting its line."""
 from __future__ import annotations
 
 import re
-from typing import Callable, NamedTuple
+from typing import Callable, Mapping, NamedTuple
 
 from ..errors import ByokError, Code
 
@@ -96,6 +96,32 @@ def dotenv_pairs(text: str, where: str) -> list[Pair]:
             value = None
         out.append(Pair(m.group("name"), value, pos, m.end(), number))
         pos = m.end()
+    return out
+
+
+_VARIABLE = re.compile(r"\$\{(?P<name>[^}:]*)(?::-(?P<default>[^}]*))?\}")
+
+
+def dotenv_values(pairs: list[Pair], env: Mapping[str, str]) -> list[str | None]:
+    """The values as python-dotenv's ``dotenv_values()`` gives them (it interpolates by
+    default): ``${NAME}`` and ``${NAME:-default}`` in any value, quoted or not, take NAME
+    from the lines above, else from the environment, else the default, else ""; a NAME
+    present but empty stays empty; bare ``$NAME`` is left as it is."""
+    seen: dict[str, str | None] = {}
+    out: list[str | None] = []
+    for pair in pairs:
+        value = pair.value
+        if value is not None:
+            scope = {**env, **seen}
+
+            def resolve(m: re.Match) -> str:
+                default = m.group("default") if m.group("default") is not None else ""
+                found = scope.get(m.group("name"), default)
+                return found if found is not None else ""
+
+            value = _VARIABLE.sub(resolve, value)
+        seen[pair.name] = value
+        out.append(value)
     return out
 
 

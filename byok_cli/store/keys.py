@@ -72,6 +72,11 @@ class KeyTables:
                 (profile, provider, name, profile, provider, ciphertext, hint, master_key_id,
                  status, checked_at, stamp, stamp))
 
+    def sealed_with(self) -> dict[str, int]:
+        """Master key id -> how many stored keys (of every profile) it seals."""
+        return dict(self.conn.execute("SELECT master_key_id, COUNT(*) FROM api_keys "
+                                      "GROUP BY master_key_id ORDER BY MIN(created_at)"))
+
     def set_key_status(self, profile: str, provider: str, name: str, status: str) -> None:
         with self.transaction() as conn:
             conn.execute("UPDATE api_keys SET status = ?, checked_at = ? WHERE profile = ? AND "

@@ -70,6 +70,10 @@ class SettingsTables:
     def profiles(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT name FROM profiles ORDER BY name")]
 
+    def profiles_with_keys(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT profile FROM api_keys "
+                                                "ORDER BY profile")]
+
     # -- model cache --------------------------------------------------------------------
     def cached_models(self, provider: str, base_url: str) -> tuple[float, str] | None:
         row = self.conn.execute("SELECT fetched_at, payload FROM model_cache "

@@ -122,11 +122,11 @@ class AnthropicMessages(Client):
 def _usage(usage: Any, result: ChatResult) -> None:
     if not isinstance(usage, dict):
         return
-    if isinstance(usage.get("input_tokens"), int) and (
-            usage["input_tokens"] > 0 or result.input_tokens is None):
-        result.input_tokens = usage["input_tokens"]
-    if isinstance(usage.get("output_tokens"), int):
-        result.output_tokens = usage["output_tokens"]
+    given = usage.get("input_tokens")
+    if given is not None and (given != 0 or result.input_tokens is None):
+        result.input_tokens = result.tokens("input_tokens", given)
+    if usage.get("output_tokens") is not None:
+        result.output_tokens = result.tokens("output_tokens", usage["output_tokens"])
 
 
 CLIENT = AnthropicMessages

@@ -68,6 +68,12 @@ class Client:
                "Connection": "keep-alive", "User-Agent": USER_AGENT}
         if with_body:
             out["Content-Type"] = "application/json"
+        if self._key is not None and not sendable(self._key):
+            raise ByokError(Code.USAGE, f"the {name_of(self.provider)} key has a character an "
+                            "HTTP header cannot carry (a line break, a control character or "
+                            "non-ASCII text); nothing was sent", provider=self.provider,
+                            hint=f"store it again with `byok key set {self.provider}`, or fix "
+                                 "the variable it came from")
         out.update(self.auth_headers(self._key))
         return out
 
@@ -123,10 +129,13 @@ class Client:
         result.text_parts.clear()
         result.input_tokens = result.output_tokens = result.finish_reason = None
         result.cached_input_tokens = None
+        result.implausible.clear()
         resp = self.send("POST", self.chat_path, body=body, during="chat", model=request.model)
         try:
             if request.stream and _is_event_stream(resp):
-                yield from self.read_stream(sse.events(resp.lines()), result)
+                watch = _Watch(resp.where, self.settings.timeout)
+                events = watch.events(sse.events(watch.lines(resp.lines())))
+                yield from watch.text(self.read_stream(events, result))
                 resp.finish()  # complete: the connection may serve the next turn
                 return
             # Not streamed, or a gateway that answered a streamed request in one piece.
@@ -191,6 +200,54 @@ class Client:
             return int((time.monotonic() - started) * 1000)
 
         return with_retries(call, self.settings)
+
+
+class _Watch:
+    """Bounds on a streamed answer that the socket's read timeout cannot see: the text kept
+    (in memory and then the history) is capped as a whole body is, and a stream must make
+    progress (an event other than a ping) within the read timeout, whatever keep-alive
+    comments or pings keep its connection busy."""
+
+    def __init__(self, where: str, timeout: float):
+        self.where, self.timeout = where, timeout
+        self.last = time.monotonic()
+        self.kept = 0
+
+    def lines(self, lines: Iterator[str]) -> Iterator[str]:
+        for line in lines:
+            if time.monotonic() - self.last > self.timeout:
+                raise transport.TransportError("stalled", f"{self.where} sent nothing but "
+                                               f"keep-alives for {self.timeout:g} s")
+            yield line
+
+    def events(self, events: Iterator[sse.Event]) -> Iterator[sse.Event]:
+        for event in events:
+            if event.event != "ping" and event.data.replace(" ", "") != '{"type":"ping"}':
+                self.last = time.monotonic()
+            yield event
+
+    def text(self, pieces: Iterator[str]) -> Iterator[str]:
+        for piece in pieces:
+            self.kept += len(piece.encode("utf-8", "surrogatepass"))
+            if self.kept > transport.MAX_BODY:
+                raise transport.TransportError(
+                    "too_large", f"{self.where} sent an answer of more than "
+                    f"{transport.MAX_BODY >> 20} MiB of text")
+            yield piece
+
+
+def sendable(value: str) -> bool:
+    """Printable ASCII: what a header value may hold. http.client refuses
+    line breaks (ValueError) and cannot encode most non-ASCII text."""
+    return value.isascii() and value.isprintable()
+
+
+def header_value(value: str, variable: str) -> str:
+    """``value`` of the environment ``variable``, or a usage error naming both."""
+    if not sendable(value):
+        raise ByokError(Code.USAGE, f"{variable} cannot be sent as an HTTP header: {value!r}",
+                        hint=f"fix or unset {variable}")
+    return value
 
 
 def _is_event_stream(resp: transport.Response) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Mapping, NamedTuple
 
-from ..urls import check
+from ..urls import check, port_of  # noqa: F401 - port_of: wire modules import it here
 
 if TYPE_CHECKING:
     from ..registry import Provider

@@ -136,30 +136,40 @@ def _looks_like_outage(etype: str, ecode: str, message: str) -> bool:
 
 # --- Retry-After ------------------------------------------------------------------------------
 
+def _seconds(text: str | None, per_second: float = 1.0) -> float | None:
+    """A finite, non-negative number of seconds, or None (nan, inf, -1, words: ignored)."""
+    if text is None:
+        return None
+    try:
+        value = float(text) / per_second
+    except ValueError:
+        return None
+    return value if 0 <= value < float("inf") else None
+
+
 def retry_after(headers: Mapping[str, str] | None) -> float | None:
     """Seconds to wait, from retry-after-ms (OpenAI's and Anthropic's) or Retry-After
-    (seconds or an HTTP date)."""
+    (seconds or an HTTP date). A value that is not a finite, non-negative number is
+    ignored, as if the header were not there."""
     if not headers:
         headers = {}
     low = {k.lower(): v for k, v in headers.items()}
-    try:
-        if low.get("retry-after-ms") is not None:
-            return max(0.0, float(low["retry-after-ms"]) / 1000)
-    except ValueError:
-        pass
+    wait = _seconds(low.get("retry-after-ms"), 1000)
+    if wait is not None:
+        return wait
     value = low.get("retry-after")
     if value is None:
         return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        import email.utils
+    wait = _seconds(value)
+    if wait is not None:
+        return wait
+    import email.utils
 
-        try:
-            parsed = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
 # --- HTTP failures -----------------------------------------------------------------------------
@@ -223,6 +233,10 @@ def network_error(provider: str, exc: BaseException, base_url: str) -> ByokError
         return ByokError(Code.NETWORK_ERROR, f"{name} did not answer in time ({base_url})",
                          hint="check your connection, or raise BYOK_TIMEOUT", provider=provider,
                          retryable=False)  # a timeout has already cost the whole budget once
+    if kind == "stalled":
+        return ByokError(Code.NETWORK_ERROR, f"{name} made no progress in time ({base_url}): "
+                         f"{detail}", hint="try again later, or raise BYOK_TIMEOUT",
+                         provider=provider, retryable=False)
     if kind == "tls":
         return ByokError(Code.NETWORK_ERROR, f"could not reach {name} securely: {detail}",
                          hint="if a proxy or firewall re-signs TLS, point SSL_CERT_FILE at its "

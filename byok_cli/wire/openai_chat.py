@@ -10,9 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any, Iterator
 
-from ..errors import ByokError, Code
 from . import sse
-from .client import Client
+from .client import Client, header_value
 from .errors import Malformed, classify
 from .types import ChatRequest, ChatResult, normalise_turns
 
@@ -55,13 +54,8 @@ class OpenAIChat(Client):
         if self.provider == "openai":
             for header, variable in (("OpenAI-Organization", "OPENAI_ORG_ID"),
                                      ("OpenAI-Project", "OPENAI_PROJECT_ID")):
-                value = os.environ.get(variable, "").strip()
-                if value and not all(" " <= ch <= "~" for ch in value):
-                    raise ByokError(Code.USAGE, f"{variable} contains control or non-ASCII "
-                                    "characters; nothing was sent",
-                                    hint=f"fix or unset {variable}")
-                if value:
-                    out[header] = value
+                if os.environ.get(variable):
+                    out[header] = header_value(os.environ[variable], variable)
         return out
 
     def keep_model(self, model_id: str) -> bool:
@@ -122,13 +116,15 @@ class OpenAIChat(Client):
 def _usage(data: dict, result: ChatResult) -> None:
     usage = data.get("usage")
     if isinstance(usage, dict):
-        if isinstance(usage.get("prompt_tokens"), int):
-            result.input_tokens = usage["prompt_tokens"]
-        if isinstance(usage.get("completion_tokens"), int):
-            result.output_tokens = usage["completion_tokens"]
+        # A count that is present but implausible makes that count unknown (not 0).
+        if usage.get("prompt_tokens") is not None:
+            result.input_tokens = result.tokens("prompt_tokens", usage["prompt_tokens"])
+        if usage.get("completion_tokens") is not None:
+            result.output_tokens = result.tokens("completion_tokens", usage["completion_tokens"])
         details = usage.get("prompt_tokens_details")
-        if isinstance(details, dict) and isinstance(details.get("cached_tokens"), int):
-            result.cached_input_tokens = details["cached_tokens"]  # priced at the cached rate
+        if isinstance(details, dict) and details.get("cached_tokens") is not None:
+            # priced at the cached rate
+            result.cached_input_tokens = result.tokens("cached_tokens", details["cached_tokens"])
 
 
 def _content(value: Any) -> str:

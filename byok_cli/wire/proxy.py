@@ -16,7 +16,7 @@ from typing import Mapping, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from ..errors import ByokError, Code
-from ..urls import is_loopback  # one definition: the transport rule's (re-exported here)
+from ..urls import is_loopback, port_of  # one definition each (is_loopback re-exported)
 
 
 class Proxy(NamedTuple):
@@ -71,6 +71,14 @@ def _in_network(host: str, cidr: str) -> bool:
         return False
 
 
+def _source(env: Mapping[str, str], scheme: str) -> str:
+    """The variable the proxy URL came from, spelled as it was set (lower case wins)."""
+    for name in (f"{scheme.upper()}_PROXY", "ALL_PROXY"):
+        if _env(env, name):
+            return name.lower() if (env.get(name.lower()) or "").strip() else name
+    return f"{scheme.upper()}_PROXY"
+
+
 def proxy_for(scheme: str, host: str, port: int,
               env: Mapping[str, str] | None = None) -> Proxy | None:
     env = os.environ if env is None else env
@@ -84,14 +92,10 @@ def proxy_for(scheme: str, host: str, port: int,
     parts = urlsplit(url)
     if parts.scheme != "http" or not parts.hostname:
         raise ByokError(Code.USAGE, f"unsupported proxy {parts.scheme}://{parts.hostname or ''} "
-                        f"(from {scheme.upper()}_PROXY)",
+                        f"(from {_source(env, scheme)})",
                         hint="byok speaks to http:// proxies (https goes through them in a "
                              "CONNECT tunnel)")
-    try:
-        proxy_port = parts.port or 80
-    except ValueError:
-        raise ByokError(Code.USAGE, f"the proxy URL in {scheme.upper()}_PROXY has a bad port")\
-            from None
+    proxy_port = port_of(parts, f"the proxy URL in {_source(env, scheme)}") or 80
     auth = None
     if parts.username is not None:
         pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"

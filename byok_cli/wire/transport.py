@@ -31,12 +31,14 @@ from .types import Settings
 MAX_BODY = 32 * 1024 * 1024   # a whole answer or error body larger than this is refused
 MAX_LINE = 8 * 1024 * 1024    # one line of an event stream
 DRAIN = 64 * 1024             # read at most this much after the end of a stream to reuse it
+INFLATE_STEP = 256 * 1024     # a compressed answer is inflated this much at a time
 
 
 class TransportError(Exception):
     """No usable HTTP answer: connect, proxy, TLS, timeout, or a dropped connection.
 
-    ``kind`` is one of: connect, timeout, tls, proxy, dropped, too_large, malformed."""
+    ``kind`` is one of: connect, timeout, stalled (only keep-alives), tls, proxy, dropped,
+    too_large, malformed."""
 
     def __init__(self, kind: str, detail: str):
         super().__init__(detail)
@@ -234,9 +236,10 @@ class Response:
                 raise _failure(exc, self.where, None) from None
             if not data:
                 break
-            out = self._inflate.feed(data) if self._inflate else data
-            if out:
-                yield out
+            if self._inflate:
+                yield from self._inflate.feed(data)
+            else:
+                yield data
         rest = self._inflate.flush() if self._inflate else b""
         self._done = True
         self.close()
@@ -308,16 +311,22 @@ class _Inflater:
         self._z = zlib.decompressobj(32 + zlib.MAX_WBITS)
         self._first = encoding == "deflate"
 
-    def feed(self, data: bytes) -> bytes:
-        try:
-            out = self._z.decompress(data)
-        except zlib.error:
-            if not self._first:
-                raise TransportError("malformed", "the compressed answer is corrupt") from None
-            self._z = zlib.decompressobj(-zlib.MAX_WBITS)
-            out = self._z.decompress(data)
-        self._first = False
-        return out
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """What ``data`` inflates to, in pieces of at most INFLATE_STEP bytes: a reader that
+        stops at its limit stops a compression bomb there, rather than after inflating a
+        whole network read (64 KiB of zeros inflate to 64 MiB)."""
+        while data:
+            try:
+                out = self._z.decompress(data, INFLATE_STEP)
+            except zlib.error:
+                if not self._first:
+                    raise TransportError("malformed", "the compressed answer is corrupt") from None
+                self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+                out = self._z.decompress(data, INFLATE_STEP)
+            self._first = False
+            data = self._z.unconsumed_tail
+            if out:
+                yield out
 
     def flush(self) -> bytes:
         return self._z.flush()

@@ -39,6 +39,18 @@ def normalise_turns(messages: list[dict]) -> list[dict]:
     return out
 
 
+# No request is billed for a billion tokens or more (the largest context windows hold about
+# ten million): a count above this, below 0 or not an integer is a gateway's bug, not usage.
+MAX_TOKENS = 10**9
+
+
+def token_count(value: object) -> int | None:
+    """A token count as a provider reported it, or None when no real request has it
+    (negative, fractional, a string, a boolean, absurdly large): such a count must neither
+    credit a budget nor overflow the usage log, so tokens and cost become unknown."""
+    return value if type(value) is int and 0 <= value <= MAX_TOKENS else None
+
+
 @dataclass
 class ChatResult:
     """Filled in while a chat streams; complete once the generator is exhausted."""
@@ -48,6 +60,15 @@ class ChatResult:
     output_tokens: int | None = None
     cached_input_tokens: int | None = None  # of input_tokens, those billed at the cached rate
     finish_reason: str | None = None
+    implausible: list[str] = field(default_factory=list)  # counts refused, as "field=value"
+
+    def tokens(self, name: str, value: object) -> int | None:
+        """``value`` if it is a plausible count, else None, noting the refused one."""
+        count = token_count(value)
+        if count is None and value is not None:
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:39] + "…"
+            self.implausible.append(f"{name}={shown}")
+        return count
 
     @property
     def text(self) -> str:

@@ -25,10 +25,9 @@ class RecordingProxy(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
     def env(self) -> dict:
-        # Upper case only, so that a test's own HTTPS_PROXY=… replaces it (lower case would
-        # win over it, as curl has it).
-        return {"HTTP_PROXY": self.url, "HTTPS_PROXY": self.url, "ALL_PROXY": self.url,
-                "NO_PROXY": "127.0.0.1,localhost,::1"}
+        # ALL_PROXY only, the variable with the lowest priority, so that a test's own
+        # HTTPS_PROXY / https_proxy / ALL_PROXY replaces it.
+        return {"ALL_PROXY": self.url, "NO_PROXY": "127.0.0.1,localhost,::1"}
 
     def start(self) -> "RecordingProxy":
         threading.Thread(target=self.serve_forever, daemon=True).start()
