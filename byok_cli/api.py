@@ -33,16 +33,20 @@ __all__ = ["Byok", "ByokError", "Code"]
 class Byok:
     """One profile of one byok data directory."""
 
-    def __init__(self, profile: str = "default", home: str | Path | None = None):
+    def __init__(self, profile: str = "default", home: str | Path | None = None,
+                 on_warning: Callable[[str], None] | None = None):
+        """``on_warning`` hears what byok changed or could not do on its own (a database
+        made private, a master key made anew); by default, Python's warnings."""
         self.profile = profile
         self._home = Path(home) if home else None
+        self._on_warning = on_warning
         self._keychain: Keychain | None = None
 
     @property
     def keychain(self) -> Keychain:
         """The profile's keys (set, remove, report); opened on first use."""
         if self._keychain is None:
-            self._keychain = Keychain(Store(self._home), self.profile)
+            self._keychain = Keychain(Store(self._home, warn=self._on_warning), self.profile)
         return self._keychain
 
     @property

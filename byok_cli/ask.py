@@ -154,20 +154,27 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     except KeyboardInterrupt as stop:
         _log_failure(keychain, started, Code.INTERRUPTED.value, stop)
         raise
-    if outcome.key_source == "user":  # a success clears an earlier failed mark
-        keychain.mark_used(outcome.provider, outcome.key_name or "default")
-    store.record_usage(UsageRow(
-        started, profile, outcome.provider, outcome.model, outcome.key_source,
-        ",".join(f["kind"] for f in outcome.fallbacks), outcome.input_tokens,
-        outcome.output_tokens, outcome.ttft_ms, outcome.latency_ms, "OK",
-        outcome.cached_input_tokens, outcome.cost_micros, outcome.key_name),
-        hold_id=outcome.hold_id)
+    try:  # bookkeeping only: the answer stands
+        if outcome.key_source == "user":  # a success clears an earlier failed mark
+            keychain.mark_used(outcome.provider, outcome.key_name or "default")
+        store.record_usage(UsageRow(
+            started, profile, outcome.provider, outcome.model, outcome.key_source,
+            ",".join(f["kind"] for f in outcome.fallbacks), outcome.input_tokens,
+            outcome.output_tokens, outcome.ttft_ms, outcome.latency_ms, "OK",
+            outcome.cached_input_tokens, outcome.cost_micros, outcome.key_name),
+            hold_id=outcome.hold_id)
+    except ByokError as err:
+        on_warning(f"this request is missing from the usage log: {err.message}")
     exchange = [Message("user", prompt),
                 Message("assistant", outcome.text, outcome.provider, outcome.model)]
+    history.extend(exchange)  # a caller's in-memory transcript grows, saved or not
     cid = conversation_id
     if logged:
-        cid = store.append_exchange(profile, conversation_id, system, exchange)
-    history.extend(exchange)  # a caller's in-memory transcript grows too
+        try:
+            cid = store.append_exchange(profile, conversation_id, system, exchange)
+        except ByokError as err:  # the person asked for a history: say it is not kept
+            err.message = f"the answer was not saved in the history: {err.message}"
+            raise
     return AskResult(outcome, cid, the_plan.warnings)
 
 

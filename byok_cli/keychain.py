@@ -1,6 +1,7 @@
 """A profile's provider keys: encrypted on the way into the store, decrypted on use.
 
-This is the Python API for keys; the ``byok key`` commands are a thin layer over it.
+This is the Python API for keys; the ``byok key`` commands are a thin layer over it. The
+master keys that seal them, and their rotation, are in ``master_keys``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Callable, Mapping, NamedTuple
 
 from . import vault
 from .errors import ByokError, Code, remember_secret
-from .hardening import no_core_dumps
+from .master_keys import SETTLE_ATTEMPTS, MasterKeyMissing, MasterKeys, unsettled
 from .registry import Provider, Registry, builtin
 from .store import Store, StoredKey
 
@@ -79,7 +80,7 @@ def check_key_name(name: str | None) -> str:
     return given
 
 
-class Keychain:
+class Keychain(MasterKeys):
     def __init__(self, store: Store, profile: str = "default",
                  env: Mapping[str, str] | None = None,
                  keyring: vault.KeyringStore | None = None):
@@ -87,7 +88,7 @@ class Keychain:
         self.profile = profile
         self.env = os.environ if env is None else env
         self._keyring = keyring
-        self._master: vault.MasterKey | None = None
+        self._opened: dict[str, vault.MasterKey] = {}  # read from the keyring, by id
         self._registry: Registry | None = None
 
     @property
@@ -101,150 +102,62 @@ class Keychain:
         """After a provider was added or removed."""
         self._registry = None
 
-    # -- master key ---------------------------------------------------------------------
-    @property
-    def keyring(self) -> vault.KeyringStore:
-        if self._keyring is None:
-            self._keyring = vault.KeyringStore()
-        return self._keyring
-
-    def master(self, create: bool = False) -> vault.MasterKey:
-        """The master key in use: BYOK_MASTER_KEY, else the keyring's (made on first use)."""
-        if self._master is None:
-            no_core_dumps()
-            env_value = self.env.get("BYOK_MASTER_KEY")
-            try:
-                if env_value:
-                    self._master = vault.master_from_env(env_value)
-                else:
-                    self._master = self._master_from_keyring(create)
-            except ByokError as err:
-                raise self.advised(err) from None
-        return self._master
-
-    def _master_from_keyring(self, create: bool) -> vault.MasterKey:
-        mk_id = self.store.active_master_key_id()
-        if mk_id is None:
-            sealed = self.store.sealed_with()
-            if sealed:  # sealed with a BYOK_MASTER_KEY that is not set now
-                raise self.unavailable(next(iter(sealed)), "the stored keys")
-            if not create:
-                raise ByokError(Code.NO_KEY, "no master key exists yet: no key was ever stored")
-            key = vault.new_master_key()
-            mk_id = self.keyring.put(key)
-            self.store.add_master_key(mk_id)
-            return vault.MasterKey(key, "keyring")
-        key = self.keyring.get(mk_id)
-        if key is None or vault.key_id(key) != mk_id:
-            raise self.unavailable(mk_id, "the stored keys")
-        return vault.MasterKey(key, "keyring")
-
-    def unavailable(self, mk_id: str, what: str) -> ByokError:
-        """`what` is sealed with master key `mk_id`, which neither BYOK_MASTER_KEY nor the
-        keyring provides: say which key is needed and how to give it."""
-        return ByokError(
-            Code.DECRYPT_FAILED,
-            f"{what} {'are' if what.endswith('keys') else 'is'} sealed with master key {mk_id}, "
-            f"which BYOK_MASTER_KEY ({'empty' if 'BYOK_MASTER_KEY' in self.env else 'not set'}) "
-            "and the OS keyring do not provide",
-            hint=f"set BYOK_MASTER_KEY to that master key (byok checks that its id is {mk_id}); "
-                 "if it is lost, remove the stored keys with `byok key remove` and store them "
-                 "again")
-
-    def advised(self, err: ByokError) -> ByokError:
-        """Complete a master key failure's hint with what suits this vault: a master key of
-        one's own only while nothing is sealed yet (a new one cannot open sealed keys)."""
-        if err.code != Code.KEYRING_UNAVAILABLE:
-            return err
-        sealed = self.store.sealed_with()
-        if sealed:
-            extra = (f"your stored keys need master key {', '.join(sealed)}; if you made it "
-                     "yourself, set BYOK_MASTER_KEY to it (a new one cannot open them)")
-        else:
-            extra = vault.MAKE_KEY_HINT
-        err.hint = f"{err.hint}; or, {extra}" if err.hint else extra
-        return err
-
     # -- keys ---------------------------------------------------------------------------
     def set(self, provider: str, raw_key: str, status: str = "unverified",
             checked_at: str | None = None, *, name: str = "default",
             check_shape: bool = True) -> str:
         """Check, encrypt and store a key under a name (replacing a key of that name, which
         keeps its place in the order); return its hint. ``check_shape=False`` (--force)
-        skips the provider's shape check, never the basic ones."""
+        skips the provider's shape check, never the basic ones.
+
+        It is sealed with the master key that is active inside its own write transaction,
+        so a rotation committing at the same time cannot leave it under a retired key.
+        """
         provider = self.registry.require(provider).name
         name = check_key_name(name)
         key = self.registry.normalise_key(provider, raw_key, check_shape=check_shape)
         remember_secret(key)
-        master = self.master(create=True)
         hint = hint_of(key)
-        blob = vault.encrypt(master, key, vault.aad(self.profile, provider, hint, name))
-        self.store.put_key(self.profile, provider, name, blob, hint, master.id, status,
-                           checked_at)
-        self.store.checkpoint()  # leave no copy of the replaced ciphertext in the WAL
-        return hint
-
-    def master_for(self, mk_id: str, what: str = "the stored key") -> vault.MasterKey:
-        """The master key an envelope names: BYOK_MASTER_KEY when set (vault.decrypt reports
-        a mismatch), else the keyring's: the active one, or an older one still there (a
-        rotation interrupted between its steps leaves both readable)."""
-        if self.env.get("BYOK_MASTER_KEY"):
-            return self.master()
-        if self.store.active_master_key_id() is None:
-            raise self.unavailable(mk_id, what)
-        current = self.master()
-        if current.id == mk_id:
-            return current
-        try:
-            key = self.keyring.get(mk_id)
-        except ByokError as err:
-            raise self.advised(err) from None
-        if key is None or vault.key_id(key) != mk_id:
-            raise self.unavailable(mk_id, what)
-        return vault.MasterKey(key, "keyring")
+        for _ in range(SETTLE_ATTEMPTS):
+            with self.store.transaction():
+                master = self._sealing_master()
+                if master is not None:
+                    blob = vault.encrypt(master, key,
+                                         vault.aad(self.profile, provider, hint, name))
+                    self.store.put_key(self.profile, provider, name, blob, hint, master.id,
+                                       status, checked_at)
+            if master is not None:
+                self.store.wipe()  # leave no copy of a replaced ciphertext behind
+                return hint
+            self.master(create=True)  # make one, or say why not
+        raise unsettled()
 
     def _open(self, row: StoredKey) -> str:
         what = f"the stored {row.provider} key {row.name!r} of profile {row.profile!r}"
-        mk_id = vault.envelope_key_id(row.ciphertext) or row.master_key_id
-        key = vault.decrypt(self.master_for(mk_id, what), row.ciphertext,
+        made_with = vault.sealed_with(row.ciphertext, what=what)
+        key = vault.decrypt(self.master_for(made_with, what), row.ciphertext,
                             vault.aad(row.profile, row.provider, row.hint, row.name), what=what)
         remember_secret(key)
         return key
 
     def get(self, provider: str, name: str = "default") -> str | None:
-        """The decrypted stored key of that name, or None when none is stored."""
-        row = self.store.get_key(self.profile, provider, name)
-        return self._open(row) if row else None
+        """The decrypted stored key of that name, or None when none is stored.
 
-    def rotate(self, new_key: bytes | None = None,
-               fault: Callable[[str], None] = lambda step: None) -> tuple[str, str, int]:
-        """Re-encrypt every stored key, of every profile, under a new master key.
-
-        Order matters for crash safety: the new master key is saved first, the keys are
-        re-encrypted in one transaction, and the old master key is removed only after the
-        commit. Killed at any point, every key stays readable with the old or the new one.
-        Returns (old id, new id, number of keys).
+        A rotation that commits between reading the row and reading the master key it
+        names is no failure: the row is read again, once.
         """
-        old = self.master()
-        rows = self.store.all_keys()
-        plain = {(r.profile, r.provider, r.name): self._open(r) for r in rows}
-        new = vault.MasterKey(new_key or vault.new_master_key(), old.source)
-        if new.id == old.id:
-            raise ByokError(Code.USAGE, "the new master key is the one already in use")
-        if old.source == "keyring":
-            self.keyring.put(new.key)
-        fault("after-new-key-saved")
-        sealed = [(r.profile, r.provider, r.name, vault.encrypt(
-            new, plain[(r.profile, r.provider, r.name)],
-            vault.aad(r.profile, r.provider, r.hint, r.name))) for r in rows]
-        self.store.reencrypt(sealed, old.id, new.id, fault)
-        fault("after-commit")
-        self.store.checkpoint()
-        if old.source == "keyring":
-            self.keyring.delete(old.id)
-        fault("after-old-key-removed")
-        self._master = new
-        return old.id, new.id, len(rows)
+        row = self.store.get_key(self.profile, provider, name)
+        if row is None:
+            return None
+        try:
+            return self._open(row)
+        except MasterKeyMissing:
+            again = self.store.get_key(self.profile, provider, name)
+            if again is None:
+                return None  # removed meanwhile
+            if again.ciphertext == row.ciphertext:
+                raise  # nothing re-sealed it: the master key is really gone
+            return self._open(again)
 
     def key(self, provider: str, source: str, name: str | None = None) -> str | None:
         """The key of a source: "user" (the stored key of that name, decrypted), "system"

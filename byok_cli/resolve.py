@@ -32,6 +32,9 @@ from .keychain import source_name
 from .registry import Registry
 
 KEY_REJECTED = {Code.UNAUTHORIZED, Code.QUOTA_EXCEEDED, Code.DECRYPT_FAILED}
+# A stored key the keyring cannot give back (locked, or its master key gone) is passed
+# over like a rejected one (fallback 1), but not marked failed: the key itself is fine.
+KEY_UNREADABLE = {Code.KEYRING_UNAVAILABLE}
 PROVIDER_DOWN = {Code.PROVIDER_UNAVAILABLE, Code.NETWORK_ERROR}
 
 
@@ -311,7 +314,7 @@ def next_attempt(attempts: list[Attempt], index: int, code: Code, excluded: Excl
                  ) -> int | None:
     """The attempt that answers the failure of ``attempts[index]``, or None to stop."""
     cur = attempts[index]
-    if code in KEY_REJECTED:
+    if code in KEY_REJECTED or code in KEY_UNREADABLE:
         excluded.keys.add((cur.provider, cur.key_source, cur.key_name))
         if cur.key_source != "user":
             return None  # the environment key failed too: stop (fallback 2)

@@ -21,7 +21,8 @@ from .wire.endpoint import Endpoint, endpoint
 PROVIDER_VERDICT = {Code.UNAUTHORIZED, Code.QUOTA_EXCEEDED}
 
 _KIND = {Code.UNAUTHORIZED: "key_rejected", Code.QUOTA_EXCEEDED: "key_rejected",
-         Code.DECRYPT_FAILED: "key_unreadable", Code.MODEL_NOT_FOUND: "model_not_found",
+         Code.DECRYPT_FAILED: "key_unreadable", Code.KEYRING_UNAVAILABLE: "key_unreadable",
+         Code.MODEL_NOT_FOUND: "model_not_found",
          Code.PROVIDER_UNAVAILABLE: "provider_unavailable",
          Code.NETWORK_ERROR: "provider_unavailable", Code.BUDGET_EXCEEDED: "budget_exceeded"}
 
@@ -113,7 +114,11 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
             if a.key_source == "user" and err.code in PROVIDER_VERDICT:
                 # Only the provider's verdict marks a key: a key that cannot be opened here
                 # (the master key in the environment is another) may be fine.
-                keychain.mark(a.provider, a.key_name or "default", f"failed: {err.code.value}")
+                try:
+                    keychain.mark(a.provider, a.key_name or "default",
+                                  f"failed: {err.code.value}")
+                except ByokError as unmarked:  # a read-only or full database: go on anyway
+                    on_warning(f"could not mark the stored key failed: {unmarked.message}")
             nxt = next_attempt(plan.attempts, index, err.code, excluded)
             if nxt is None:
                 raise _tagged(_final_error(failures), a, fallbacks) from None

@@ -14,12 +14,13 @@ decrypted, so commands that only list things start fast.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import re
 import secrets
 import threading
-from typing import Callable, NamedTuple, TypeVar
+from typing import Callable, Iterator, NamedTuple, TypeVar
 
 from .errors import ByokError, Code, remember_secret
 
@@ -77,9 +78,20 @@ def encrypt(master: MasterKey, plaintext: str, associated: bytes) -> bytes:
 
 
 def envelope_key_id(blob: bytes) -> str | None:
-    if len(blob) < _HEADER_LEN + 16 or blob[0] != ENVELOPE_VERSION:
+    """The id of the master key an envelope was sealed with; None when ``blob`` is not an
+    envelope (not even bytes, in a damaged database)."""
+    if not isinstance(blob, bytes) or len(blob) < _HEADER_LEN + 16 or blob[0] != ENVELOPE_VERSION:
         return None
     return blob[1:1 + _ID_LEN].hex()
+
+
+def sealed_with(blob: bytes, *, what: str) -> str:
+    """The id of the master key an envelope names; DECRYPT_FAILED when it is none."""
+    made_with = envelope_key_id(blob)
+    if made_with is None:
+        raise ByokError(Code.DECRYPT_FAILED, f"{what} is not a byok envelope this version can read",
+                        hint="store the key again with `byok key set`")
+    return made_with
 
 
 def decrypt(master: MasterKey, blob: bytes, associated: bytes, *, what: str) -> str:
@@ -87,10 +99,7 @@ def decrypt(master: MasterKey, blob: bytes, associated: bytes, *, what: str) -> 
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    made_with = envelope_key_id(blob)
-    if made_with is None:
-        raise ByokError(Code.DECRYPT_FAILED, f"{what} is not a byok envelope this version can read",
-                        hint="store the key again with `byok key set`")
+    made_with = sealed_with(blob, what=what)
     if made_with != master.id:
         source = "BYOK_MASTER_KEY" if master.source == "environment" else "the OS keyring"
         raise ByokError(
@@ -144,10 +153,48 @@ def _timeout() -> float:
     return env_number("BYOK_KEYRING_TIMEOUT", 5.0, high=3600)
 
 
+@contextlib.contextmanager
+def _controlling_terminal() -> Iterator[int | None]:
+    """A descriptor of the controlling terminal, or None without one (or without termios)."""
+    try:
+        import termios  # noqa: F401 - POSIX only
+
+        fd = os.open("/dev/tty", os.O_RDWR | getattr(os, "O_NOCTTY", 0))
+    except (ImportError, OSError):
+        yield None
+        return
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _terminal_modes() -> list | None:
+    """The terminal's modes (echo, line editing), to put back after an abandoned call."""
+    with _controlling_terminal() as fd:
+        if fd is not None:
+            import termios
+
+            with contextlib.suppress(termios.error):
+                return termios.tcgetattr(fd)
+    return None
+
+
+def _restore_terminal(modes: list | None) -> None:
+    with _controlling_terminal() as fd:
+        if fd is not None and modes is not None:
+            import termios
+
+            with contextlib.suppress(termios.error):
+                termios.tcsetattr(fd, termios.TCSANOW, modes)
+
+
 def bounded(call: Callable[[], T], what: str) -> T:
     """Run a keyring call in a daemon thread; give up after BYOK_KEYRING_TIMEOUT seconds.
 
-    A keyring that waits on an unlock prompt nobody can see must not hang byok.
+    A keyring that waits on an unlock prompt nobody can see must not hang byok, nor leave
+    the terminal as its prompt set it (echo off). A backend that raises SystemExit or any
+    other BaseException has failed: that is never taken for success.
     """
     box: dict = {}
     wait = _timeout()
@@ -158,38 +205,92 @@ def bounded(call: Callable[[], T], what: str) -> T:
         except BaseException as exc:  # handed back to the caller's thread
             box["error"] = exc
 
+    terminal = _terminal_modes()
     thread = threading.Thread(target=run, name="byok-keyring", daemon=True)
     thread.start()
     thread.join(wait)
     if thread.is_alive():
+        _restore_terminal(terminal)
         raise ByokError(Code.KEYRING_UNAVAILABLE,
                         f"the OS keyring did not answer within {wait:g} s while {what} "
                         "(is it waiting for an unlock prompt?)",
                         hint="unlock your keyring")
-    if "error" in box:
-        raise box["error"]
+    error = box.get("error")
+    if error is not None and not isinstance(error, Exception):
+        raise ByokError(Code.KEYRING_UNAVAILABLE, f"the OS keyring backend failed while {what}: "
+                        f"it raised {type(error).__name__}",
+                        hint="repair or replace the keyring backend")
+    if error is not None:
+        raise error
     return box["value"]
 
 
-# Backends that would keep the master key in plaintext, or not at all.
-_REFUSED_MODULES = ("keyrings.alt", "keyring.backends.null", "keyring.backends.fail")
+# The backends that keep secrets in an OS store: anything else is refused unless the
+# person opts in with BYOK_ALLOW_INSECURE_KEYRING=1 (null and fail never hold a key).
+OS_KEYRINGS = {
+    "keyring.backends.macOS.Keyring": "macOS Keychain",
+    "keyring.backends.Windows.WinVaultKeyring": "Windows Credential Locker",
+    "keyring.backends.SecretService.Keyring": "Secret Service",
+    "keyring.backends.libsecret.Keyring": "Secret Service (libsecret)",
+    "keyring.backends.kwallet.DBusKeyring": "KWallet",
+    "keyring.backends.kwallet.DBusKeyringKWallet4": "KWallet",
+}
+_CHAINER = "keyring.backends.chainer.ChainerBackend"
+INSECURE_OPT_IN = "BYOK_ALLOW_INSECURE_KEYRING"
+
+
+def backend_class_name(backend: object) -> str:
+    cls = type(backend)
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def insecure_reason(backend: object) -> str | None:
     """Why a keyring backend must not hold the master key, or None when it may."""
-    cls = type(backend)
-    module = cls.__module__
-    name = f"{module}.{cls.__name__}"
-    if module.startswith("keyring.backends.chainer"):
-        usable = [b for b in getattr(backend, "backends", []) if insecure_reason(b) is None]
-        return None if usable else "no usable keyring backend was found"
-    if module.startswith(_REFUSED_MODULES):
-        if module.startswith("keyrings.alt"):
-            return f"the keyring backend {name} is not a secure store"
-        if module.startswith("keyring.backends.null"):
-            return "the keyring backend is 'null', which stores nothing"
+    name = backend_class_name(backend)
+    if name in OS_KEYRINGS:
+        return None
+    if name == "keyring.backends.null.Keyring":
+        return "the keyring backend is 'null', which stores nothing"
+    if name == "keyring.backends.fail.Keyring":
         return "no keyring backend is available"
-    return None
+    if name == _CHAINER:
+        members = list(getattr(backend, "backends", []))
+        if not members:
+            return "no usable keyring backend was found"
+        others = [backend_class_name(b) for b in members if insecure_reason(b) is not None]
+        if others:
+            return (f"the keyring chain includes {', '.join(others)}, which is not an OS "
+                    "keyring")
+        return None
+    return (f"the keyring backend {name} is not an OS keyring (byok accepts macOS Keychain, "
+            "Windows Credential Locker, Secret Service and KWallet)")
+
+
+def _refuse_backend(backend: object) -> None:
+    reason = insecure_reason(backend)
+    if reason is None:
+        return
+    never = backend_class_name(backend) in ("keyring.backends.null.Keyring",
+                                            "keyring.backends.fail.Keyring")
+    if not never and os.environ.get(INSECURE_OPT_IN) == "1":
+        return
+    raise ByokError(Code.KEYRING_UNAVAILABLE, f"refusing to keep the master key: {reason}",
+                    hint="install or unlock an OS keyring"
+                    + ("" if never else f" ({INSECURE_OPT_IN}=1 accepts it at your risk)"))
+
+
+def _load_error(exc: BaseException) -> ByokError:
+    """keyring could not even load a backend: name where the choice came from."""
+    chosen = os.environ.get("PYTHON_KEYRING_BACKEND")
+    if chosen is not None:
+        where = f"PYTHON_KEYRING_BACKEND={chosen!r}"
+        hint = "unset it, or name an OS keyring (e.g. keyring.backends.SecretService.Keyring)"
+    else:
+        where = "the configured keyring backend (keyringrc.cfg)"
+        hint = "fix keyringrc.cfg (`keyring diagnose` shows where it is)"
+    detail = " ".join(str(exc).split())[:200]
+    return ByokError(Code.KEYRING_UNAVAILABLE, f"{where} cannot be used: "
+                     f"{type(exc).__name__}" + (f": {detail}" if detail else ""), hint=hint)
 
 
 def _keyring_error(exc: Exception, action: str) -> ByokError:
@@ -222,26 +323,25 @@ class KeyringStore:
         self._backend = None
 
     def backend(self):
+        """The keyring backend, if it is one byok may keep the master key in."""
         if self._backend is None:
             import keyring
             from keyring import errors as kerr
 
             try:
                 backend = bounded(keyring.get_keyring, "finding a keyring")
+            except ByokError:
+                raise
             except kerr.KeyringError as exc:
                 raise _keyring_error(exc, "finding a backend") from None
-            reason = insecure_reason(backend)
-            if reason and os.environ.get("BYOK_ALLOW_INSECURE_KEYRING") != "1":
-                raise ByokError(Code.KEYRING_UNAVAILABLE, f"refusing to keep the master key: "
-                                f"{reason}",
-                                hint="install or unlock a real keyring "
-                                "(BYOK_ALLOW_INSECURE_KEYRING=1 overrides this at your risk)")
+            except Exception as exc:  # a backend that does not load: a bad name, no D-Bus
+                raise _load_error(exc) from None
+            _refuse_backend(backend)
             self._backend = backend
         return self._backend
 
     def backend_name(self) -> str:
-        b = self.backend()
-        return f"{type(b).__module__}.{type(b).__name__}"
+        return backend_class_name(self.backend())
 
     def _call(self, action: str, call: Callable[[], T]) -> T:
         """A keyring call, bounded in time, with keyring's errors made actionable."""

@@ -7,6 +7,7 @@ BYOK_HOME and either BYOK_MASTER_KEY or a test keyring backend.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import subprocess
 import sys
@@ -131,11 +132,12 @@ def byok_env(tmp_path, master_key, fake_server, proxy_server) -> Env:
 
 @pytest.fixture
 def keyring_env(tmp_path, fake_server, proxy_server) -> Env:
-    """byok with a file-backed test keyring instead of BYOK_MASTER_KEY."""
+    """byok with a file-backed test keyring instead of BYOK_MASTER_KEY. byok accepts only
+    OS keyrings; the test keyring is let in with the documented opt-in, explicitly."""
     home = tmp_path / "byok-home"
     env = _clean_env(proxy_server)
     env.update({"BYOK_HOME": str(home), "PYTHON_KEYRING_BACKEND":
-                "support.fake_keyrings.FileKeyring",
+                "support.fake_keyrings.FileKeyring", "BYOK_ALLOW_INSECURE_KEYRING": "1",
                 "BYOK_TEST_KEYRING": str(tmp_path / "test-keyring.json"),
                 "PYTHONPATH": str(TESTS), "BYOK_KEYRING_TIMEOUT": "2",
                 "OPENAI_BASE_URL": fake_server.url + "/v1",
@@ -154,6 +156,39 @@ def in_process(byok_env, monkeypatch):
         if k.startswith(("OPENAI_", "ANTHROPIC_", "BYOK_")):
             monkeypatch.setenv(k, v)
     return byok_env
+
+
+@contextlib.contextmanager
+def small_tmpfs(mount: Path, size: str):
+    """A tmpfs of `size` at `mount`, where the platform lets us mount one (root on Linux)."""
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)],
+                          capture_output=True)
+    if made.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here: " + made.stderr.decode()[:100])
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 400 KiB tmpfs."""
+    with small_tmpfs(tmp_path / "tiny", "400k") as mount:
+        yield mount
+
+
+def fill_disk(directory: Path) -> Path:
+    """Write zeros to directory/filler until the disk is full; return the filler's path."""
+    filler = directory / "filler"
+    with open(filler, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass
+    return filler
 
 
 def assert_no_leak(secret: str, *texts: str, home: Path | None = None) -> None:

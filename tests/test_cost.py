@@ -2,7 +2,9 @@
 the time; `models sync` from a loopback server; `models list/show`; `usage` with costs."""
 
 import datetime as dt
+import functools
 import json
+import operator
 import sqlite3
 import stat
 
@@ -107,7 +109,9 @@ def test_usage_sums_costs_exactly_where_floats_would_drift(in_process):
     rows = summary(store, "default", now - 86400 * 30)
     total = totals(rows)
     assert total["cost_micro_usd"] == 600_000_000 and total["cost_usd"] == 600.0
-    assert sum([0.1, 0.2, 0.3] * 1000) != 600.0  # what a float sum would have said
+    # What adding floats one by one would have said. Not sum(): since Python 3.12 it
+    # compensates for rounding and gives exactly 600.0 here.
+    assert functools.reduce(operator.add, [0.1, 0.2, 0.3] * 1000) != 600.0
     store.rebuild_usage_rollups()  # the roll-ups rebuilt from raw rows agree
     assert totals(summary(store, "default", None))["cost_micro_usd"] == 600_000_000
 

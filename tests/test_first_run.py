@@ -55,6 +55,7 @@ def test_a_key_sealed_with_byok_master_key_names_it_when_it_is_missing(byok_env,
     without = {**byok_env.vars}
     del without["BYOK_MASTER_KEY"]
     without.update(PYTHON_KEYRING_BACKEND="support.fake_keyrings.FileKeyring",
+                   BYOK_ALLOW_INSECURE_KEYRING="1",  # the test keyring is no OS keyring
                    BYOK_TEST_KEYRING=str(byok_env.home.parent / "keyring.json"))
     code, _, err = _run_without(without, "run", "hi")
     assert code == Code.DECRYPT_FAILED.exit_status

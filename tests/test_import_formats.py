@@ -11,6 +11,7 @@ from byok_cli.importers import aichat, dotenv, llm, mods
 from byok_cli.importers.files import read_file, rewrite_file
 from byok_cli.importers.linefmt import AICHAT_ENV, DOTENV, SGPTRC, dotenv_values
 from byok_cli.importers.scrub import scrubbed_text
+from conftest import fill_disk, small_tmpfs
 
 OK = "sk-proj-good-fmt-A1b2C3d4E5f6G7h8"
 ANT = "sk-ant-api03-good-fmt-B1c2D3e4F5g6"
@@ -194,24 +195,11 @@ def test_llm_keys_json_as_llm_itself_writes_it(tmp_path):
 
 
 def test_a_full_disk_during_the_rewrite_leaves_the_file_as_it_was(tmp_path):
-    import subprocess
-
-    mount = tmp_path / "tiny"
-    mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
-                          capture_output=True)
-    if made.returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here")
-    try:
+    with small_tmpfs(tmp_path / "tiny", "64k") as mount:
         path = mount / ".env"
         original = f"OPENAI_API_KEY={OK}\n" + "X=" + "x" * 20000 + "\n"
         path.write_text(original)
-        with open(mount / "filler", "wb", buffering=0) as f:
-            try:
-                while True:
-                    f.write(b"\0" * 4096)
-            except OSError:
-                pass
+        fill_disk(mount)
         data, _, ident, mode = read_file(path)
         with pytest.raises(ByokError, match="could not be rewritten") as err:
             rewrite_file(path, data, ident, mode, original[len(f"OPENAI_API_KEY={OK}\n"):]
@@ -219,5 +207,3 @@ def test_a_full_disk_during_the_rewrite_leaves_the_file_as_it_was(tmp_path):
         assert err.value.code == Code.INVALID_FORMAT
         assert path.read_text() == original
         assert sorted(os.listdir(mount)) == [".env", "filler"]
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)

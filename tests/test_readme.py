@@ -111,6 +111,7 @@ def environment(root: Path, url: str, price_map: str) -> dict:
     env = {k: v for k, v in _clean_env().items() if not k.startswith("XDG_")}
     env.update(HOME=str(root / "home"), PATH=f"{root / 'bin'}:{BYOK.parent}:{os.environ['PATH']}",
                PYTHONPATH=str(TESTS), PYTHON_KEYRING_BACKEND="support.fake_keyrings.FileKeyring",
+               BYOK_ALLOW_INSECURE_KEYRING="1",  # the test keyring is no OS keyring
                BYOK_TEST_KEYRING=str(root / "home" / "keyring.json"), BYOK_TIMEOUT="20",
                OPENAI_BASE_URL=url + "/v1", ANTHROPIC_BASE_URL=url,
                KEY=OPENAI_GOOD, K=OPENAI_GOOD, OPENAI_KEY=OPENAI_GOOD,

@@ -10,6 +10,10 @@ import pytest
 from byok_cli.errors import ByokError, Code
 from byok_cli.store import DB_NAME, MIGRATIONS, SCHEMA_VERSION, Store, file_mode
 
+# Several tests make their database with sqlite3 (mode 0644): that byok makes it private,
+# and says so, is tested through the CLI in test_data_dir.py.
+pytestmark = pytest.mark.filterwarnings("ignore:made byok.db")
+
 
 def digest(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -142,8 +146,9 @@ def test_any_provider_name_is_storable(tmp_path):
     store.set_setting("default", "preferred_provider", "my-gateway")
     assert store.get_key("default", "mistral").hint == "abcd"
     assert store.settings("default")["preferred_provider"] == "my-gateway"
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(ByokError) as err:  # one line, not sqlite3's exception
         store.set_setting("default", "logging", "sometimes")
+    assert err.value.code == Code.STORE_ERROR and "CHECK constraint" in err.value.message
 
 
 def test_parallel_writers_do_not_see_locked(tmp_path):
@@ -199,3 +204,26 @@ def test_usage_logged_before_costs_existed_stays_unknown(tmp_path):
     assert rows[0]["cost_usd"] is None and rows[0]["cost_unknown_requests"] == 2
     store.rebuild_usage_rollups()
     assert totals(summary(store, "default", None))["cost_unknown_requests"] == 2
+
+
+def test_master_key_states_migration_leaves_one_active(tmp_path):
+    """Schema 2 could end with several unretired master keys (concurrent first key sets):
+    the newest stays active, the others are retired (still readable, removed once unused)."""
+    path = tmp_path / DB_NAME
+    conn = sqlite3.connect(path)
+    for migration in MIGRATIONS[:2]:
+        for statement in migration.split(";"):
+            conn.execute(statement)
+    conn.executemany("INSERT INTO master_keys (id, created_at, retired_at) VALUES (?, ?, ?)",
+                     [("old", "2026-01-01T00:00:00+00:00", "2026-02-01T00:00:00+00:00"),
+                      ("twin-a", "2026-03-01T00:00:00+00:00", None),
+                      ("twin-b", "2026-03-01T00:00:01+00:00", None)])
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    store = Store(tmp_path)
+    states = {mk_id: state for mk_id, _, _, state in store.master_keys()}
+    assert states == {"old": "retired", "twin-a": "retired", "twin-b": "active"}
+    assert store.active_master_key_id() == "twin-b"
+    with pytest.raises(ByokError):  # never two active at once
+        store.conn.execute("UPDATE master_keys SET state = 'active' WHERE id = 'old'")

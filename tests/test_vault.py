@@ -100,23 +100,57 @@ def test_bad_master_key_from_environment(value):
 
 
 def test_insecure_backends_are_refused():
-    from keyring.backends import chainer, fail, null
+    from keyring.backends import fail, null
 
     assert "stores nothing" in vault.insecure_reason(null.Keyring())
     assert vault.insecure_reason(fail.Keyring()) is not None
-    empty = chainer.ChainerBackend.__new__(chainer.ChainerBackend)
-    empty.__dict__["backends"] = []
-    assert vault.insecure_reason(empty) == "no usable keyring backend was found"
 
 
-def test_plaintext_alt_backend_is_refused():
-    plaintext = type("PlaintextKeyring", (), {"__module__": "keyrings.alt.file"})()
-    assert "not a secure store" in vault.insecure_reason(plaintext)
+def backend_named(qualified: str) -> object:
+    """An object whose class has the given module and name, as a keyring backend would."""
+    module, _, name = qualified.rpartition(".")
+    return type(name, (), {"__module__": module, "__qualname__": name})()
 
 
-def test_secret_service_backend_is_accepted():
-    secret_service = type("Keyring", (), {"__module__": "keyring.backends.SecretService"})()
-    assert vault.insecure_reason(secret_service) is None
+@pytest.mark.parametrize("name", sorted(vault.OS_KEYRINGS))
+def test_os_keyrings_are_accepted(name):
+    assert vault.insecure_reason(backend_named(name)) is None
+
+
+@pytest.mark.parametrize("name", [
+    "keyrings.alt.file.PlaintextKeyring", "keyrings.alt.file.EncryptedKeyring",
+    "keyrings.alt.Windows.RegistryKeyring", "keyrings.cryptfile.file.PlaintextKeyring",
+    "keyrings.cryptfile.cryptfile.CryptFileKeyring", "some_vendor.keyring.CloudKeyring",
+    "support.fake_keyrings.FileKeyring",
+    # the right name in the wrong module is someone else's class
+    "my_keyrings.SecretService.Keyring",
+])
+def test_anything_else_is_refused(name):
+    assert "is not an OS keyring" in vault.insecure_reason(backend_named(name))
+
+
+def test_a_subclass_of_an_os_keyring_is_not_one():
+    from keyring.backends import SecretService
+
+    class Lookalike(SecretService.Keyring):
+        pass
+
+    assert vault.insecure_reason(Lookalike.__new__(Lookalike)) is not None
+
+
+def test_a_chain_is_accepted_only_when_every_member_is_an_os_keyring(monkeypatch):
+    from keyring.backends import chainer
+
+    def chain_of(*names):  # the chainer's members are those keyring finds usable
+        monkeypatch.setattr(chainer.ChainerBackend, "backends", [backend_named(n) for n in names])
+        return chainer.ChainerBackend.__new__(chainer.ChainerBackend)
+
+    assert vault.insecure_reason(chain_of("keyring.backends.SecretService.Keyring",
+                                          "keyring.backends.kwallet.DBusKeyring")) is None
+    mixed = vault.insecure_reason(chain_of("keyring.backends.SecretService.Keyring",
+                                           "keyrings.alt.file.PlaintextKeyring"))
+    assert "keyrings.alt.file.PlaintextKeyring" in mixed
+    assert vault.insecure_reason(chain_of()) == "no usable keyring backend was found"
 
 
 def test_keyring_calls_are_bounded_in_time(monkeypatch):

@@ -1,5 +1,6 @@
 """`byok doctor`: check keyring, database, keys, base URLs, environment, price data and the
-models in use; say what to fix."""
+models in use; say what to fix (and, with --fix, fix what byok can: master keys left in the
+keyring, an unfinished wipe)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ class Report:
             self.worst = code or Code.INTERNAL
 
 
-def _check_keyring(st, r: Report) -> None:
+def _check_keyring(st, r: Report, fix: bool) -> None:
     sealed = st.store.sealed_with()
     if os.environ.get("BYOK_MASTER_KEY"):
         try:
@@ -61,15 +62,15 @@ def _check_keyring(st, r: Report) -> None:
         r.add("master key", "fail", err.message, err.hint, err.code)
 
 
-def _check_database(st, r: Report) -> None:
+def _check_database(st, r: Report, fix: bool) -> None:
     from ..store import file_mode
 
     store = st.store
-    result = store.conn.execute("PRAGMA integrity_check").fetchone()[0]
-    if result == "ok":
+    problems = [row[0] for row in store.conn.execute("PRAGMA integrity_check(5)")]
+    if problems == ["ok"]:
         r.add("database", "ok", f"{store.path} (schema {store.schema_version()})")
     else:
-        r.add("database", "fail", f"integrity check: {result}",
+        r.add("database", "fail", "the database is corrupt: " + "; ".join(map(str, problems)),
               "restore a backup, or move the file aside", Code.STORE_ERROR)
     loose = [f"{p.name} {oct(file_mode(p))}" for p, want in
              [(store.home, 0o700)] + [(p, 0o600) for p in store.home.glob("byok.db*")]
@@ -81,7 +82,14 @@ def _check_database(st, r: Report) -> None:
         r.add("permissions", "ok", "directory 0700, files 0600")
 
 
-def _check_keys(st, r: Report) -> None:
+def _age_days(stamp: str, now: dt.datetime) -> int | None:
+    try:
+        return (now - dt.datetime.fromisoformat(stamp)).days
+    except (TypeError, ValueError):  # a damaged row: the key is judged by reading it
+        return None
+
+
+def _check_keys(st, r: Report, fix: bool) -> None:
     registry = st.byok.registry
     now = dt.datetime.now(dt.timezone.utc)
     for row in st.store.keys(st.profile):
@@ -96,7 +104,7 @@ def _check_keys(st, r: Report) -> None:
         except ByokError as err:
             r.add(label, "fail", err.message, err.hint, err.code)
             continue
-        age = (now - dt.datetime.fromisoformat(row.updated_at)).days
+        age = _age_days(row.updated_at, now)
         if row.status.startswith("failed"):
             r.add(label, "warn", f"the provider refused it ({row.status.split(': ')[-1]}, "
                   f"{output.short_time(row.checked_at)})",
@@ -104,7 +112,7 @@ def _check_keys(st, r: Report) -> None:
                   f"store a new key with `byok key set {row.provider}`")
         elif row.status == "unverified":
             r.add(label, "warn", "never checked with the provider", "run `byok key validate`")
-        elif age > KEY_AGE_WARN_DAYS:
+        elif age is not None and age > KEY_AGE_WARN_DAYS:
             r.add(label, "warn", f"{age} days old", "consider rotating it at the provider")
         else:
             r.add(label, "ok", f"valid as of {output.short_time(row.checked_at)}, "
@@ -119,7 +127,27 @@ def _check_keys(st, r: Report) -> None:
                 r.add(p.key_env, "warn", err.message, f"fix or unset {p.key_env}")
 
 
-def _check_base_urls(st, r: Report) -> None:
+def _check_leftovers(st, r: Report, fix: bool) -> None:
+    """Master keys no stored key needs (left by an interrupted rotation), and a wipe that
+    another process's reading held up."""
+    orphans = st.keychain.orphan_master_keys()
+    if orphans and fix:
+        removed = st.keychain.tidy_master_keys()
+        r.add("master keys", "ok", f"removed {len(removed)} unused master key(s) from the keyring")
+    elif orphans:
+        r.add("master keys", "warn", f"{len(orphans)} master key(s) that no stored key needs "
+              "may still be in the keyring (left by an interrupted rotation or key set)",
+              "byok doctor --fix")
+    if st.store.wipe_pending():
+        if fix and st.store.wipe():
+            r.add("wipe", "ok", "removed keys' ciphertext is now wiped from the file")
+        else:
+            r.add("wipe", "warn", "a removed key's ciphertext is still in the database file: "
+                  "another process keeps reading an older snapshot",
+                  "close other byok or sqlite3 sessions, then `byok doctor --fix`")
+
+
+def _check_base_urls(st, r: Report, fix: bool) -> None:
     from urllib.parse import urlsplit
 
     from ..routes import env_key_refusal
@@ -205,21 +233,42 @@ def _check_catalogue(st, r: Report, data=None) -> None:
                   + (f", retires {ends}" if ends else ""), "plan a move to a newer model")
 
 
+def _check_prices(st, r: Report, fix: bool) -> None:
+    _check_catalogue(st, r)
+
+
+CHECKS = {"database": _check_database, "keyring": _check_keyring, "keys": _check_keys,
+          "master keys": _check_leftovers, "base URLs": _check_base_urls,
+          "price data": _check_prices}
+
+
 def doctor(ctx: typer.Context,
            as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
-           no_header: bool = no_header_option()) -> None:
+           no_header: bool = no_header_option(),
+           fix: bool = typer.Option(False, "--fix", help="Remove master keys no stored key "
+                                    "needs from the keyring; finish an interrupted wipe.")) -> None:
     """Check the keyring, database, keys, base URLs, environment, price data (age, last sync)
     and the models in use (deprecated, or retiring within 30 days), and say what to fix.
 
-    Example:
+    Examples:
 
       byok doctor
+
+      byok doctor --fix
     """
     st = state(ctx)
     report = Report()
-    for check in (_check_database, _check_keyring, _check_keys, _check_base_urls,
-                  _check_catalogue):
-        check(st, report)
+    try:
+        st.store  # opening checks the directory, the files and the schema
+        checks = CHECKS
+    except ByokError as err:
+        report.add("database", "fail", err.message, err.hint, err.code)
+        checks = {}
+    for name, check in checks.items():
+        try:
+            check(st, report, fix)
+        except ByokError as err:  # one failing check does not hide the others
+            report.add(name, "fail", err.message, err.hint, err.code)
     if as_json:
         output.emit_json(report.rows)
     else:

@@ -19,4 +19,7 @@ def show_handoffs(st, since: float | None, provider: str | None, as_json: bool) 
 
 
 def _when(at: float) -> str:
-    return dt.datetime.fromtimestamp(at, dt.timezone.utc).isoformat(timespec="seconds")
+    try:
+        return dt.datetime.fromtimestamp(float(at), dt.timezone.utc).isoformat(timespec="seconds")
+    except (TypeError, ValueError, OverflowError, OSError):  # a damaged row's time
+        return "?"

@@ -269,6 +269,10 @@ def remove_key(
                    "remove a key")
     st.keychain.remove(provider, name)
     output.info(f"removed the {provider} key{named} …{stored.hint} from profile {st.profile!r}")
+    if st.store.wipe_pending():
+        output.warn("another process is still reading the database, so the removed key's "
+                    "ciphertext is still in the file; byok wipes it the next time it runs "
+                    "(or now: `byok doctor --fix`, once that process is done)")
 
 
 @app.command("validate")

@@ -20,8 +20,9 @@ class State:
     def byok(self):
         if self._byok is None:
             from ..api import Byok
+            from .output import warn
 
-            self._byok = Byok(self.profile)
+            self._byok = Byok(self.profile, on_warning=warn)
         return self._byok
 
     @property

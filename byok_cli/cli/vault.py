@@ -49,7 +49,7 @@ def status(ctx: typer.Context,
         missing = [mk for mk in sealed if mk != in_use]
     else:
         active = store.active_master_key_id()
-        created = dict((k, c) for k, c, _ in store.master_keys()).get(active)
+        created = {k: c for k, c, *_ in store.master_keys()}.get(active)
         try:
             backend = st.keychain.keyring.backend_name()
         except ByokError as err:

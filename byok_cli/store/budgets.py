@@ -10,6 +10,7 @@ the same room. The hold is deleted in the transaction that records the actual co
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 from .db import now
@@ -47,7 +48,9 @@ class BudgetTables:
                          "limit_micros = excluded.limit_micros", (profile, *budget, now()))
 
     def budgets(self, profile: str) -> list[Budget]:
-        return [Budget(*r) for r in self.conn.execute(
+        # A limit that damage garbled reads as 0: every request is refused, the safe side.
+        return [Budget(scope, name, period, _micros(limit)) for scope, name, period, limit in
+                self.conn.execute(
             "SELECT scope, name, period, limit_micros FROM budgets WHERE profile = ? "
             "ORDER BY scope != 'profile', scope, name, "
             "CASE period WHEN 'day' THEN 0 WHEN 'week' THEN 1 ELSE 2 END", (profile,))]
@@ -66,7 +69,7 @@ class BudgetTables:
         held = self.conn.execute(
             "SELECT IFNULL(SUM(micros), 0) FROM budget_holds WHERE profile = ? AND at >= ? "
             "AND expires_at > ?" + where, (profile, start, at, *args)).fetchone()[0]
-        return Standing(budget, start, spent, held)
+        return Standing(budget, start, _micros(spent), _micros(held))
 
     def _spent(self, profile: str, budget: Budget, start: float) -> int:
         if budget.scope == "key":
@@ -101,6 +104,12 @@ class BudgetTables:
     def release_hold(self, hold_id: int) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM budget_holds WHERE id = ?", (hold_id,))
+
+
+def _micros(total: object) -> int:
+    """Micro-dollars (a limit, or a sum) as an integer, even where damage left text or a
+    REAL (0 for what is not a number)."""
+    return int(total) if isinstance(total, (int, float)) and math.isfinite(total) else 0
 
 
 def _scope_filter(budget: Budget) -> tuple[str, list]:

@@ -76,6 +76,6 @@ class ConversationTables:
             else:
                 cur = conn.execute("DELETE FROM conversations WHERE profile = ? AND id = ?",
                                    (profile, cid))
-        self.checkpoint()
+        self.wipe()
         return cur.rowcount
 

@@ -1,24 +1,27 @@
-"""The database file: where it lives, how it is opened, its schema and forward-only migrations.
+"""The database file: how it is opened, its schema and forward-only migrations.
 
-One file, ``byok.db``, in ``BYOK_HOME`` or the platform's user data dir. The directory is
-made 0700 and the database 0600 before SQLite writes a byte; SQLite gives its ``-wal``,
-``-shm`` and journal files the database's own mode.
+One file, ``byok.db``, in ``BYOK_HOME`` or the platform's user data dir (see ``files``
+for who may own it and its modes). SQLite gives its ``-wal``, ``-shm`` and journal files
+the database's own mode. Every SQLite failure reaches callers as a one-line
+:class:`~byok_cli.errors.ByokError` (``STORE_ERROR``), whichever statement or row met it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
-import stat
+import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..errors import ByokError, Code
+from . import connection, files
+from .files import DB_NAME, data_dir
 
-DB_NAME = "byok.db"
 BUSY_TIMEOUT_MS = 15_000
+WIPE_WAIT = 3.0        # seconds a wipe waits for other processes to stop reading old pages
+WIPE_WAIT_AT_OPEN = 0.2
 
 
 # Each entry moves the schema from version i to i+1. Never edit a released entry:
@@ -252,7 +255,18 @@ MIGRATIONS: list[str] = [
     CREATE INDEX api_keys_profile ON api_keys(profile, provider, position);
     ALTER TABLE usage ADD COLUMN key_name TEXT;
     """,
-    # 7: per profile and provider, whether the environment key may go to the profile's
+    # 7: master key states. A new master key is recorded as 'pending' before the keyring
+    # holds it, so a crash leaves no key byok does not know of; at most one is 'active'.
+    """
+    ALTER TABLE master_keys ADD COLUMN state TEXT NOT NULL DEFAULT 'active'
+        CHECK (state IN ('pending', 'active', 'retired'));
+    UPDATE master_keys SET state = 'retired' WHERE retired_at IS NOT NULL;
+    UPDATE master_keys SET state = 'retired', retired_at = strftime('%Y-%m-%dT%H:%M:%S+00:00')
+        WHERE state = 'active' AND id != (SELECT id FROM master_keys WHERE state = 'active'
+                                          ORDER BY created_at DESC, rowid DESC LIMIT 1);
+    CREATE UNIQUE INDEX master_keys_one_active ON master_keys(state) WHERE state = 'active';
+    """,
+    # 8: per profile and provider, whether the environment key may go to the profile's
     # base URL for it (`byok config set PROVIDER.send_env_key on`; NULL: off)
     """
     ALTER TABLE provider_settings ADD COLUMN send_env_key TEXT
@@ -266,41 +280,19 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def data_dir() -> Path:
-    home = os.environ.get("BYOK_HOME")
-    if home:
-        try:
-            return Path(home).expanduser()
-        except RuntimeError:  # ~nosuchuser
-            raise ByokError(Code.USAGE, f"BYOK_HOME: cannot expand {home.split('/')[0]!r}: "
-                            "no such user", hint="give a full path") from None
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("byok", appauthor=False))
-
-
-@contextlib.contextmanager
-def _private_umask() -> Iterator[None]:
-    old = os.umask(0o077)
-    try:
-        yield
-    finally:
-        os.umask(old)
-
-
-
-def file_mode(path: Path) -> int:
-    return stat.S_IMODE(path.stat().st_mode)
-
-
-
 class Database:
     """One connection to the byok database. Opening it creates or migrates it; never alters a
-    newer one. The tables' queries live in the mixins that make up :class:`~byok_cli.store.Store`."""
+    newer one. The tables' queries live in the mixins that make up :class:`~byok_cli.store.Store`.
 
-    def __init__(self, home: Path | None = None):
+    ``warn`` hears what opening changed (files made private); by default, Python's warnings.
+    """
+
+    def __init__(self, home: Path | None = None, warn: Callable[[str], None] | None = None):
         self.home = Path(home) if home else data_dir()
         self.path = self.home / DB_NAME
+        self.warn = warn or _python_warning
+        self._depth = 0  # transactions open (nested ones join the outermost)
+        self._wipe_unfinished = False
         self.conn = self._open()
 
     # -- opening ------------------------------------------------------------------------
@@ -308,31 +300,25 @@ class Database:
         return ByokError(Code.STORE_ERROR, f"{what} ({self.path})", hint=hint)
 
     def _open(self) -> sqlite3.Connection:
-        with _private_umask():
-            try:
-                self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-            except OSError as exc:
-                raise self._fail(f"cannot create the data directory: {exc.strerror}",
-                                 "set BYOK_HOME to a writable directory") from None
-            if not self.path.exists():
-                try:
-                    os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-                except FileExistsError:
-                    pass  # another byok process made it first
-                except OSError as exc:
-                    raise self._fail(f"cannot create the database: {exc.strerror}",
-                                     "check the directory's permissions or set BYOK_HOME") from None
-            elif not self.path.is_file():
-                raise self._fail("the database path is not a file", "move it aside")
-            try:
-                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
-                                       isolation_level=None, check_same_thread=False)
-                self._prepare(conn)
-            except sqlite3.DatabaseError as exc:
-                raise self._classify(exc) from None
+        self.home = files.private_dir(self.home)
+        self.path = self.home / DB_NAME
+        tightened = files.private_database_files(self.home)
+        if tightened:
+            self.warn(f"made {', '.join(tightened)} private (0600) in {self.home}: other "
+                       "users could read it")
+        conn = connection.connect(self.path, BUSY_TIMEOUT_MS / 1000, self.store_error)
+        try:
+            self._prepare(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self.conn = conn
+        if (self.home / files.WIPE_MARKER).exists():
+            self.wipe(WIPE_WAIT_AT_OPEN)  # an earlier `key remove` could not finish its wipe
         return conn
 
-    def _classify(self, exc: sqlite3.DatabaseError) -> ByokError:
+    def store_error(self, exc: sqlite3.DatabaseError) -> ByokError:
+        """What an SQLite failure means for the person, in one line."""
         text = str(exc).lower()
         if "not a database" in text or "malformed" in text or "corrupt" in text:
             return self._fail("the database is corrupt; byok left it untouched",
@@ -361,8 +347,9 @@ class Database:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         # Read the version before anything writes: a newer database must not be altered.
         version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version < 0:  # byok never writes one: a damaged header
+            raise self.store_error(sqlite3.DatabaseError("malformed"))
         if version > SCHEMA_VERSION:
-            conn.close()
             raise self._fail(
                 f"the database was written by a newer byok (schema {version}, this byok knows "
                 f"{SCHEMA_VERSION}); it was left untouched", "upgrade byok")
@@ -388,11 +375,12 @@ class Database:
                         conn.execute(statement)
             broken = conn.execute("PRAGMA foreign_key_check").fetchone()
             if broken is not None:
-                raise sqlite3.IntegrityError(f"foreign key check failed on {broken[0]}")
+                raise self.store_error(sqlite3.IntegrityError(
+                    f"foreign key check failed on {broken[0]}"))
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         finally:
             conn.execute("PRAGMA foreign_keys = ON")
@@ -402,27 +390,68 @@ class Database:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """An IMMEDIATE transaction: writers queue on the busy timeout instead of failing."""
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.DatabaseError as exc:
-            raise self._classify(exc) from None
+        """An IMMEDIATE transaction: writers queue on the busy timeout instead of failing.
+        Inside another, it joins that one: all of it commits, or none."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.conn
+            finally:
+                self._depth -= 1
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
         try:
             yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        try:
             self.conn.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            self.conn.execute("ROLLBACK")
-            raise self._classify(exc) from None
+        except BaseException:
+            _rollback(self.conn)
+            raise
+        finally:
+            self._depth = 0
 
-    def checkpoint(self) -> None:
-        """Move the WAL's pages back into the file, so freed (zeroed) pages leave no copy."""
-        with contextlib.suppress(sqlite3.DatabaseError):
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    def wipe(self, wait: float = WIPE_WAIT) -> bool:
+        """Checkpoint the WAL into the file and truncate it, so that pages freed (and
+        zeroed, with secure_delete) keep no old copy. A process still reading an older
+        snapshot holds on to the old pages: wait for it up to ``wait`` seconds; if it is
+        still there, leave a marker so that the next byok to open the database finishes.
+        True when the wipe is done."""
+        marker = self.home / files.WIPE_MARKER
+        deadline = time.monotonic() + wait
+        self.conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        try:
+            while True:
+                try:
+                    busy = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                except ByokError:
+                    busy = 1
+                if not busy:
+                    files.unmark(marker)
+                    self._wipe_unfinished = False
+                    return True
+                if time.monotonic() >= deadline:
+                    files.mark(marker)
+                    self._wipe_unfinished = True
+                    return False
+                time.sleep(0.05)
+        finally:
+            self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    def wipe_pending(self) -> bool:
+        """Whether a wipe is left for the next byok to finish (see :meth:`wipe`)."""
+        return self._wipe_unfinished or (self.home / files.WIPE_MARKER).exists()
 
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
 
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    # SQLite has already rolled back after some failures (a full disk): nothing to undo.
+    with contextlib.suppress(sqlite3.Error, ByokError):
+        conn.execute("ROLLBACK")
+
+
+def _python_warning(message: str) -> None:
+    import warnings
+
+    warnings.warn(message, stacklevel=3)

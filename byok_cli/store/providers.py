@@ -5,8 +5,6 @@ Built-ins and presets are data (data/providers.json); only what a person adds li
 
 from __future__ import annotations
 
-import sqlite3
-
 from ..errors import ByokError, Code
 from .db import now
 
@@ -22,13 +20,13 @@ class ProviderTables:
                      key_env: str | None, needs_key: bool) -> None:
         with self.transaction() as conn:
             self._ensure_profile(conn, profile)
-            try:
-                conn.execute("INSERT INTO providers (profile, name, api, base_url, key_env, "
-                             "needs_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                             (profile, name, api, base_url, key_env, int(needs_key), now()))
-            except sqlite3.IntegrityError:
+            if conn.execute("SELECT 1 FROM providers WHERE profile = ? AND name = ?",
+                            (profile, name)).fetchone():
                 raise ByokError(Code.USAGE, f"the provider {name!r} already exists in profile "
-                                f"{profile!r}") from None
+                                f"{profile!r}")
+            conn.execute("INSERT INTO providers (profile, name, api, base_url, key_env, "
+                         "needs_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (profile, name, api, base_url, key_env, int(needs_key), now()))
 
     def remove_provider(self, profile: str, name: str) -> int:
         """Remove it with its settings and stored keys, in one transaction; return how many
@@ -39,5 +37,5 @@ class ProviderTables:
                          (profile, name))
             keys = conn.execute("DELETE FROM api_keys WHERE profile = ? AND provider = ?",
                                 (profile, name)).rowcount
-        self.checkpoint()  # no copy of the removed ciphertexts stays in the WAL
+        self.wipe()  # no copy of the removed ciphertexts stays in the WAL
         return keys
