@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .catalog import Catalog
-from .errors import ByokError, Code
+from .errors import ByokError, Code, looks_like_key
+from .inputs import text
 from .registry import Provider, Registry
 
 
@@ -71,6 +72,10 @@ def resolve(name: str, catalog: Catalog, registry: Registry, *, provider: str | 
     name = (name or "").strip()
     if not name:
         raise ByokError(Code.USAGE, "the model name is empty")
+    text(name, "the model name")
+    if looks_like_key(name):
+        raise ByokError(Code.USAGE, "the model name looks like an API key; it was not used",
+                        hint="give keys with `byok key set`, never as a model name")
     given = registry.require(provider) if provider else None
     prefixed, rest = split_prefix(name, registry)
     if prefixed is not None:

@@ -101,10 +101,9 @@ class Byok:
         ``anthropic.Anthropic``) with the key and base URL byok would use for it."""
         import importlib
 
-        from .registry import wire_module
-        from .wire.transport import check_transport
-
         from .ask import key_availability
+        from .registry import wire_module
+        from .routes import require
         from .wire.endpoint import endpoint
 
         record = self.registry.require(provider)
@@ -114,12 +113,13 @@ class Byok:
             raise ByokError(Code.NO_KEY, f"no {record.name} key" + (f" called {key!r}" if key
                             else " is available"), hint=f"store one with `byok key set "
                             f"{record.name}`", provider=record.name)
+        # The SDK would send the key there: the same rules hold (https, which key where).
+        where = endpoint(record, profile=settings["base_urls"].get(record.name),
+                         env=self.keychain.env)
+        require(where, found[0].source, settings, self.registry)
         secret = self.keychain.key(record.name, found[0].source, found[0].name)
-        where = endpoint(record, profile=settings["base_urls"].get(record.name))
-        base_url = where.url
-        check_transport(base_url)  # the SDK would send the key there: the same rule holds
         module = importlib.import_module(f"{__package__}.wire.{wire_module(record.api)}")
-        return module.sdk_client(secret, base_url)
+        return module.sdk_client(secret, where.url)
 
     def ask(self, prompt: str, *, model: str | None = None, provider: str | None = None,
             key: str | None = None, system: str | None = None, max_tokens: int | None = None,

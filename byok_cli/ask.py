@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .catalog import load
-from .errors import ByokError, Code
+from .errors import ByokError, Code, looks_like_key
+from .inputs import text
 from .keychain import Keychain, hint_of
 from .resolve import KeyAvailability, Plan, plan
+from .routes import env_key_refusal
 from .runner import RunOutcome, execute
 from .store import Message, UsageRow
 from .wire import ChatRequest
@@ -44,13 +46,18 @@ class AskResult:
 
 
 def key_availability(keychain: Keychain) -> KeyAvailability:
-    """Which keys the profile and the environment have, by name and hint (no decryption)."""
+    """Which keys the profile and the environment have, by name and hint (no decryption),
+    and which environment keys may not go where this profile sends requests."""
     stored: dict[str, list[tuple[str, str]]] = {}
     for k in keychain.store.keys(keychain.profile):
         stored.setdefault(k.provider, []).append((k.name, k.hint))
     registry = keychain.registry
     env = {p.name: (p.key_env, hint_of(k)) for p in registry if (k := keychain.env_key(p.name))}
-    return KeyAvailability(stored, env, frozenset(p.name for p in registry if not p.needs_key))
+    settings = keychain.store.settings(keychain.profile)
+    refused = {p: why for p in env if (why := env_key_refusal(
+        registry.require(p), settings, keychain.env))}
+    return KeyAvailability(stored, env, frozenset(p.name for p in registry if not p.needs_key),
+                           refused)
 
 
 def make_plan(keychain: Keychain, model: str | None = None, provider: str | None = None,
@@ -62,7 +69,13 @@ def make_plan(keychain: Keychain, model: str | None = None, provider: str | None
     first attempt's provider)."""
     settings = keychain.store.settings(keychain.profile)
     registry = keychain.registry
-    the_plan = plan(settings, key_availability(keychain), load(), registry, model=model,
+    keys = key_availability(keychain)
+    if base_url:  # the person's own URL replaces the profile's for the provider it is for
+        named = provider or (load().resolve(model, None)[0] if model else None) or (
+            settings.get("preferred_provider") if settings.get("preferred_provider")
+            in registry else None)
+        keys = keys._replace(refused={p: why for p, why in keys.refused.items() if p != named})
+    the_plan = plan(settings, keys, load(), registry, model=model,
                     provider=provider, key=key, fallback=fallback, chain=chain, pin=pin,
                     temperature=temperature, effort=effort)
     first = the_plan.attempts[0].provider
@@ -111,6 +124,8 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     Raises ByokError with the design's codes; the usage log gets a row either way.
     """
     options = options or AskOptions()
+    text(prompt, "the prompt")
+    text(options.system, "the system prompt")
     store, profile = keychain.store, keychain.profile
     stored = store.conversation(profile, conversation_id) if conversation_id else None
     if history is None:
@@ -125,6 +140,10 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
                           system=system, max_tokens=options.max_tokens,
                           temperature=options.temperature, effort=options.effort,
                           stream=options.stream)
+    logged = options.log and store.settings(profile)["logging"] == "on"
+    if logged and looks_like_key(prompt):
+        on_warning("the prompt contains what looks like an API key; it is sent, and kept in "
+                   "the history (use --no-log to keep a prompt out of it)")
     started = time.time()
     try:
         outcome = execute(the_plan, request, keychain, on_text=on_text, on_warning=on_warning,
@@ -150,7 +169,7 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
                 Message("assistant", outcome.text, outcome.provider, outcome.model)]
     history.extend(exchange)  # a caller's in-memory transcript grows, saved or not
     cid = conversation_id
-    if options.log and store.settings(profile)["logging"] == "on":
+    if logged:
         try:
             cid = store.append_exchange(profile, conversation_id, system, exchange)
         except ByokError as err:  # the person asked for a history: say it is not kept

@@ -9,7 +9,6 @@ kept or refused, is recorded in the database (``catalog_syncs``) with its date a
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import os
 import urllib.error
@@ -20,7 +19,9 @@ from urllib.parse import urlparse
 
 from . import catalog_source, prices
 from .errors import ByokError, Code
+from .inputs import env_number
 from .store import Store, now
+from .urls import is_loopback
 
 URL_ENV = "BYOK_CATALOG_URL"
 MAX_BYTES = 64 * 1024 * 1024   # LiteLLM's map is ~3.5 MB
@@ -36,25 +37,21 @@ class Synced(NamedTuple):
 
 def source_url(given: str | None = None) -> str:
     url = (given or os.environ.get(URL_ENV) or catalog_source.DEFAULT_URL).strip()
-    parsed = urlparse(url)
-    from .wire.endpoint import port_of
+    try:
+        parsed = urlparse(url)
+        host = parsed.hostname
+    except ValueError:  # http://[::1 and the like
+        parsed, host = None, None
+    if parsed:
+        from .urls import port_of
 
-    port_of(parsed, "--url" if given else URL_ENV if os.environ.get(URL_ENV) else "the URL")
-    if parsed.scheme == "https" and parsed.hostname:
+        port_of(parsed, "--url" if given else URL_ENV if os.environ.get(URL_ENV) else "the URL")
+    if parsed and parsed.scheme == "https" and host:
         return url
-    if parsed.scheme == "http" and _loopback(parsed.hostname):
+    if parsed and parsed.scheme == "http" and is_loopback(host):
         return url
     raise ByokError(Code.USAGE, f"{url!r} is not an https URL (plain http only to this machine)",
                     hint=f"set {URL_ENV} or --url to an https URL")
-
-
-def _loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host or "").is_loopback
-    except ValueError:
-        return False
 
 
 def fetch(url: str, timeout: float) -> bytes:
@@ -78,7 +75,7 @@ def fetch(url: str, timeout: float) -> bytes:
 def sync(store: Store, url: str | None = None, timeout: float | None = None) -> Synced:
     """Refresh the price data in ``store.home`` from ``url``; ByokError if it is refused."""
     url = source_url(url)
-    timeout = timeout or float(os.environ.get("BYOK_TIMEOUT", "60"))
+    timeout = timeout or env_number("BYOK_TIMEOUT", 60.0) or 60.0
     current = prices.load(store.home)
     before = catalog_source.count(current.models)
     try:

@@ -43,18 +43,31 @@ class Code(str, enum.Enum):
     INTERRUPTED = ("INTERRUPTED", 130)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: stop like Ctrl-C (the usage row is written), exit 128 + signal."""
+
+    def __init__(self, signum: int, name: str):
+        super().__init__(name)
+        self.signum, self.name = signum, name
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.signum
+
+
 class ByokError(Exception):
     """A failure with a code, a one-line message and, optionally, what to do about it."""
 
     def __init__(self, code: Code, message: str, *, hint: str | None = None,
                  provider: str | None = None, retry_after: float | None = None,
                  retryable: bool = True):
-        super().__init__(redact(message))
+        message = strip_controls(redact(message))
+        super().__init__(message)
         self.code = code
         self.retryable = retryable  # False: retrying cannot help (e.g. a timeout already waited)
         self.partial = False  # True: it failed after some output had been shown
-        self.message = redact(message)
-        self.hint = redact(hint) if hint else None
+        self.message = message
+        self.hint = strip_controls(redact(hint)) if hint else None
         self.provider = provider
         self.retry_after = retry_after
 
@@ -71,18 +84,61 @@ class ByokError(Exception):
                 "provider": self.provider}
 
 
-# Secrets this process has handled (decrypted or read from the environment). Anything
-# printed through ``redact`` has them masked, whatever shape they have.
-_SECRETS: set[str] = set()
+# --- masking -------------------------------------------------------------------------
+# (Patterns are compiled on first use, through re's cache: most runs print nothing.)
+#
+# Every secret this process handles (a decrypted key, an environment key, a master key) is
+# remembered as the set of its 8-character pieces, lower-cased, and those of its base64
+# encodings. ``redact`` looks only inside runs of key-alphabet characters at least 8 long
+# and masks every stretch covered by such pieces: a key echoed whole, in part, upper-cased,
+# split across lines or base64-encoded. Without remembered secrets it costs two regex scans.
 
-# Anything shaped like a provider key, including the partly starred echo some APIs send
-# back ("sk-proj-****abcd"). Keep only what ``mask`` would show.
-_KEYLIKE = re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}")
+_PIECE = 8
+# piece -> True when it is the end of a key (whose last 4 characters may be shown)
+_PIECES: dict[str, bool] = {}
+_SEEN: set[str] = set()
+_BODIES: list[str] = []  # the secret parts, lower-cased, for a quick whole-key search
+_RUN = r"[A-Za-z0-9_+/=.~\-]{%d,}" % _PIECE
+# The public prefixes of provider keys: not secret, and byok's own messages quote them.
+_PUBLIC_PREFIX = r"sk-(?:(?:ant|proj|svcacct|None|admin|api\d\d|admin\d\d)-)*+"
+# A provider key byok never handled, including the starred echo some APIs send back
+# ("sk-proj-****abcd"): 8 or more characters after the public prefix.
+_KEYLIKE = (r"\bsk-(?:(?:ant|proj|svcacct|None|admin|api\d\d|admin\d\d)-)*+"
+            r"[A-Za-z0-9_*\-]{8,}")
+# Credentials in a URL: https://user:password@host, https://token@host
+_URL_USERINFO = r"(\b[A-Za-z][A-Za-z0-9+.\-]*://)([^/?#@\s]*)@"
+
+
+def _secret_part(secret: str) -> str:
+    prefix = re.match(_PUBLIC_PREFIX, secret)
+    body = secret[prefix.end():] if prefix else secret
+    return body if len(body) >= _PIECE else secret
 
 
 def remember_secret(secret: str) -> None:
-    if secret:
-        _SECRETS.add(secret)
+    """Mask ``secret`` (and pieces and encodings of it) in everything printed from now on."""
+    if not secret or secret in _SEEN:
+        return
+    _SEEN.add(secret)
+    body = _secret_part(secret)
+    if len(body) < _PIECE:
+        return  # too short to mask without garbling ordinary text
+    low = body.lower()
+    _BODIES.append(low)
+    last = len(low) - _PIECE
+    for i in range(last + 1):
+        _PIECES[low[i:i + _PIECE]] = _PIECES.get(low[i:i + _PIECE], False) or i == last
+    # base64 of the key at any alignment: the characters that encode whole 3-byte groups
+    # of the key depend on the key alone.
+    import base64
+
+    raw = body.encode("utf-8", "surrogateescape")
+    for offset in range(3):
+        whole = raw[offset:offset + (len(raw) - offset) // 3 * 3]
+        for encoded in {base64.b64encode(whole).decode().lower(),
+                        base64.urlsafe_b64encode(whole).decode().lower()}:
+            for i in range(len(encoded) - _PIECE + 1):
+                _PIECES.setdefault(encoded[i:i + _PIECE], False)
 
 
 def mask(key: str | None) -> str:
@@ -92,10 +148,72 @@ def mask(key: str | None) -> str:
     return "…" + key[-4:] if len(key) > 8 else "…"
 
 
+def _mask_run(run: str) -> str:
+    low = run.lower()
+    covered = [False] * len(run)
+    tail_at: set[int] = set()  # where a covered stretch ends a key: its last 4 may show
+    for i in range(len(low) - _PIECE + 1):
+        is_tail = _PIECES.get(low[i:i + _PIECE])
+        if is_tail is not None:
+            covered[i:i + _PIECE] = [True] * _PIECE
+            if is_tail:
+                tail_at.add(i + _PIECE)
+    if not any(covered):
+        return run
+    out, i = [], 0
+    while i < len(run):
+        if not covered[i]:
+            out.append(run[i])
+            i += 1
+            continue
+        j = i
+        while j < len(run) and covered[j]:
+            j += 1
+        out.append("…" + run[j - 4:j] if j in tail_at else "…")
+        i = j
+    return "".join(out)
+
+
 def redact(text: str) -> str:
+    """``text`` with remembered secrets, key-shaped strings and URL credentials masked."""
     if not text:
         return text
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, mask(secret))
-    return _KEYLIKE.sub(lambda m: mask(m.group(0)), text)
+    if _PIECES:
+        text = re.sub(_RUN, lambda m: _mask_run(m.group(0)), text)
+    if "sk-" in text:
+        text = re.sub(_KEYLIKE, lambda m: mask(m.group(0)), text)
+    if "@" in text:
+        text = re.sub(_URL_USERINFO, _mask_userinfo, text)
+    return text
+
+
+def _mask_userinfo(m: re.Match) -> str:
+    user, colon, _ = m.group(2).partition(":")
+    return f"{m.group(1)}{user}:***@" if colon and user else f"{m.group(1)}***@"
+
+
+def looks_like_key(text: str) -> bool:
+    """True when ``text`` holds something shaped like a provider key, or a key this
+    process has handled (in any case). Fast enough for a 10 MiB prompt."""
+    if re.search(_KEYLIKE, text):
+        return True
+    low = text.lower() if _BODIES else ""
+    return any(body in low for body in _BODIES)
+
+
+# --- text from elsewhere ---------------------------------------------------------------
+
+# Terminal escape sequences (CSI, OSC, and two-character ESC sequences).
+_ESCAPES = (r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-_]?)"
+            r"|\x9b[0-?]*[ -/]*[@-~]")
+
+
+def strip_controls(text: str) -> str:
+    """``text`` without terminal escape sequences or control characters (C0, C1, DEL,
+    bidirectional overrides); whitespace controls become spaces. For text that came from a
+    provider or gateway, or any text shown in a diagnostic."""
+    if not text or text.isprintable():
+        return text
+    text = re.sub(_ESCAPES, "", text)
+    return "".join(ch if ch.isprintable() else " " if ch in "\t\n\r\v\f" else ""
+                   for ch in text)

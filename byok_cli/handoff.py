@@ -47,7 +47,9 @@ def key_to_give(keychain: Keychain, provider: str, name: str | None = None) -> G
     record_ = keychain.registry.require(provider)
     provider, variable = record_.name, record_.key_env
     settings = keychain.store.settings(keychain.profile)
-    found = key_availability(keychain).sources(provider, settings, name)
+    # The profile's base URL does not rule out the environment key here: byok sends it
+    # nowhere, and the program it goes to has its own endpoint (issue 11, item 7).
+    found = key_availability(keychain)._replace(refused={}).sources(provider, settings, name)
     found = [s for s in found if s.source != "none"]
     if not found:
         stored = [k.name for k in keychain.store.keys(keychain.profile, provider)]

@@ -20,6 +20,7 @@ from typing import Callable, Mapping
 
 from . import vault
 from .errors import ByokError, Code
+from .hardening import no_core_dumps
 from .store import Store, StoredKey
 
 SETTLE_ATTEMPTS = 3  # rounds of making a master key before giving up to other processes
@@ -69,6 +70,7 @@ class MasterKeys:
         """The master key new keys are sealed with: BYOK_MASTER_KEY, else the keyring's
         active one; with ``create``, made when there is none (or none that the keyring
         still has and a stored key needs)."""
+        no_core_dumps()  # before any master key is read (issue 11, item 10)
         try:
             env = self._env_master()
             if env is not None:
@@ -113,6 +115,7 @@ class MasterKeys:
         """The master key an envelope names: BYOK_MASTER_KEY when set (vault.decrypt reports
         a mismatch), else that key from the keyring (the active one, or an older one a
         rotation has not removed yet)."""
+        no_core_dumps()
         env = self._env_master()
         if env is not None:
             return env

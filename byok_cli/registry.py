@@ -249,32 +249,19 @@ def check_key_env(variable: str, registry: Registry) -> str:
     return given
 
 
-def check_base_url(url: str) -> str:
+def check_base_url(url: str, source: str = "the base URL") -> str:
     """A base URL keys may be sent to: an http(s) URL without credentials, query or fragment
-    (the trailing '/' dropped), under the transport rule every request keeps (https, or plain
-    http only to this machine: wire.transport.check_transport)."""
+    (the trailing '/' dropped), under the transport rule every request keeps (urls.check:
+    https, or plain http only to this machine; errors name ``source``)."""
     from urllib.parse import urlsplit
 
-    from .wire.transport import check_transport
+    from .urls import check
 
-    from .wire.endpoint import port_of
-
-    given = (url or "").strip()
-    try:
-        parts = urlsplit(given)
-        host = parts.hostname
-    except ValueError:
-        parts, host = None, None
-    if parts is not None:
-        port_of(parts, "the base URL")  # 99999, 0 or words: named, not "not a URL"
-    if (parts is None or parts.scheme not in ("http", "https") or not host
-            or any(ch.isspace() for ch in given)):
-        raise ByokError(Code.USAGE, f"{url!r} is not an http(s) URL",
-                        hint="e.g. https://gateway.example.com/v1")
+    given = check(url or "", source)
+    parts = urlsplit(given)
     if parts.username or parts.password:
         raise ByokError(Code.USAGE, "the base URL must not carry credentials",
                         hint="store the key with `byok key set` instead")
     if parts.query or parts.fragment:
         raise ByokError(Code.USAGE, "the base URL must not have a query or a fragment")
-    check_transport(given)
-    return given.rstrip("/")
+    return given

@@ -95,15 +95,18 @@ class KeyAvailability(NamedTuple):
     stored: Mapping[str, Sequence[tuple[str, str]]]  # provider -> [(name, hint)], in order
     environment: Mapping[str, tuple[str, str]]       # provider -> (variable, hint)
     keyless: frozenset = frozenset()                 # providers that need no key
+    # provider -> why its environment key may not go to this profile's base URL (issue 11)
+    refused: Mapping[str, str] = {}
 
     def sources(self, provider: str, settings: Mapping, key: str | None = None
                 ) -> list[KeySource]:
         """The keys tried for a provider, in order: the stored keys in the person's order,
-        then the environment's; `preferred-provider system` allows only the latter. ``key``
-        picks one: a stored key's name, or the environment variable's. A provider that
-        needs no key and has none gets one source, "none"."""
+        then the environment's (unless it may not go where this profile sends requests);
+        `preferred-provider system` allows only the latter. ``key`` picks one: a stored
+        key's name, or the environment variable's. A provider that needs no key and has
+        none gets one source, "none"."""
         stored = [KeySource("user", n, h) for n, h in self.stored.get(provider, ())]
-        env = self.environment.get(provider)
+        env = None if provider in self.refused else self.environment.get(provider)
         from_env = [KeySource("system", *env)] if env else []
         if key is not None:
             return [s for s in stored + from_env if s.name == key]
@@ -269,6 +272,9 @@ def _fit_parameters(out: Plan, catalog: Catalog, registry: Registry,
 
 def _no_key(provider: str, system_only: bool, keys: KeyAvailability, registry: Registry,
             pinned: bool) -> ByokError:
+    if provider in keys.refused:
+        return ByokError(Code.NO_KEY, keys.refused[provider], provider=provider,
+                         hint=f"or store a key for this profile with `byok key set {provider}`")
     variable = registry.require(provider).key_env
     if system_only and keys.stored.get(provider):
         missing = f"{variable} is not set" if variable else f"{provider} has no variable"

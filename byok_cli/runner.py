@@ -14,6 +14,7 @@ from .errors import ByokError, Code
 from .keychain import Keychain, source_name
 from .registry import Provider
 from .resolve import KEY_REJECTED, Attempt, Excluded, Plan, next_attempt
+from .routes import require
 from .wire import ChatRequest, ChatResult, Settings, connect
 from .wire.endpoint import Endpoint, endpoint
 
@@ -102,6 +103,8 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
             keychain.registry.require(a.provider),
             profile=profile_settings["base_urls"].get(a.provider))
         try:
+            # (planning left such keys out; this is the last gate)
+            require(where, a.key_source, profile_settings, keychain.registry)
             return _attempt(a, request, keychain, where, settings, clock, fallbacks,
                             failures, on_text, spending)
         except ByokError as err:

@@ -12,6 +12,7 @@ from .errors import ByokError, Code
 from .store import Store
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_LONGEST = 1000 * 366 * 86400  # seconds; beyond this a duration is surely a typo
 
 
 def parse_since(text: str | None, now: float | None = None) -> float | None:
@@ -21,7 +22,11 @@ def parse_since(text: str | None, now: float | None = None) -> float | None:
     now = time.time() if now is None else now
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text.lower())
     if m:
-        return now - float(m.group(1)) * _UNITS[m.group(2)]
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+        if seconds > _LONGEST:
+            raise ByokError(Code.USAGE, f"--since {text!r} reaches back more than 1000 years",
+                            hint="use --since all")
+        return now - seconds
     try:
         when = dt.datetime.fromisoformat(text.strip())
     except ValueError:

@@ -17,11 +17,12 @@ import base64
 import contextlib
 import hashlib
 import os
+import re
 import secrets
 import threading
 from typing import Callable, Iterator, NamedTuple, TypeVar
 
-from .errors import ByokError, Code
+from .errors import ByokError, Code, remember_secret
 
 SERVICE = "byok"
 ENVELOPE_VERSION = 1
@@ -121,14 +122,23 @@ def decrypt(master: MasterKey, blob: bytes, associated: bytes, *, what: str) -> 
 
 # --- master key sources -------------------------------------------------------------
 
-def master_from_env(value: str) -> MasterKey:
-    try:
-        raw = base64.urlsafe_b64decode(value.strip() + "=" * (-len(value.strip()) % 4))
-    except (ValueError, TypeError):
-        raw = b""
+def master_from_env(value: str, variable: str = "BYOK_MASTER_KEY") -> MasterKey:
+    """The master key in ``variable``: exactly 32 bytes as url-safe base64 (43 characters
+    and an optional "="; surrounding whitespace is ignored), nothing else, not all zero."""
+    text = value.strip()
+    remember_secret(text)
+    raw = b""
+    if re.fullmatch(r"[A-Za-z0-9_-]{43}=?", text):
+        raw = base64.urlsafe_b64decode(text.rstrip("=") + "=")
+        if base64.urlsafe_b64encode(raw).decode().rstrip("=") != text.rstrip("="):
+            raw = b""  # stray bits in the last character: not the encoding of a key
     if len(raw) != 32:
         raise ByokError(Code.KEYRING_UNAVAILABLE,
-                        "BYOK_MASTER_KEY must be url-safe base64 of exactly 32 bytes",
+                        f"{variable} must be url-safe base64 of exactly 32 bytes "
+                        "(43 characters of A-Z a-z 0-9 - _, and an optional =)",
+                        hint="set it to the master key your keys were stored with")
+    if not any(raw):
+        raise ByokError(Code.KEYRING_UNAVAILABLE, f"{variable} is all zero bytes, not a key",
                         hint="set it to the master key your keys were stored with")
     return MasterKey(raw, "environment")
 
@@ -138,10 +148,9 @@ def new_master_key() -> bytes:
 
 
 def _timeout() -> float:
-    try:
-        return float(os.environ.get("BYOK_KEYRING_TIMEOUT", "5"))
-    except ValueError:
-        return 5.0
+    from .inputs import env_number
+
+    return env_number("BYOK_KEYRING_TIMEOUT", 5.0, high=3600)
 
 
 @contextlib.contextmanager
@@ -188,6 +197,7 @@ def bounded(call: Callable[[], T], what: str) -> T:
     other BaseException has failed: that is never taken for success.
     """
     box: dict = {}
+    wait = _timeout()
 
     def run() -> None:
         try:
@@ -198,11 +208,11 @@ def bounded(call: Callable[[], T], what: str) -> T:
     terminal = _terminal_modes()
     thread = threading.Thread(target=run, name="byok-keyring", daemon=True)
     thread.start()
-    thread.join(_timeout())
+    thread.join(wait)
     if thread.is_alive():
         _restore_terminal(terminal)
         raise ByokError(Code.KEYRING_UNAVAILABLE,
-                        f"the OS keyring did not answer within {_timeout():g} s while {what} "
+                        f"the OS keyring did not answer within {wait:g} s while {what} "
                         "(is it waiting for an unlock prompt?)",
                         hint="unlock your keyring")
     error = box.get("error")

@@ -20,6 +20,7 @@ TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
 
 from fakeprovider import FakeProviderServer  # noqa: E402
+from support.recording_proxy import RecordingProxy  # noqa: E402
 
 BYOK = Path(sys.executable).with_name("byok")
 
@@ -45,6 +46,20 @@ def fake_server():
     server.shutdown()
 
 
+@pytest.fixture(scope="session")
+def proxy_server():
+    """Where any request to a host other than this machine goes instead of the network."""
+    server = RecordingProxy().start()
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture
+def proxy(proxy_server):
+    proxy_server.seen.clear()
+    return proxy_server
+
+
 @pytest.fixture
 def fake(fake_server):
     fake_server.reset()
@@ -52,12 +67,15 @@ def fake(fake_server):
     return fake_server
 
 
-def _clean_env() -> dict:
-    # No proxy of the machine's either: every test talks to 127.0.0.1, or to a proxy it runs.
+def _clean_env(proxy: RecordingProxy | None = None) -> dict:
+    # No proxy of the machine's either: every test talks to 127.0.0.1, or to a proxy it runs
+    # (by default the recording proxy, which forwards nothing).
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OPENAI_", "ANTHROPIC_", "BYOK_", "PYTHON_KEYRING"))
            and not k.lower().endswith("_proxy")}
     env.pop("NO_COLOR", None)
+    if proxy is not None:
+        env.update(proxy.env())  # nothing byok sends can leave this machine
     return env
 
 
@@ -102,9 +120,9 @@ def master_key() -> str:
 
 
 @pytest.fixture
-def byok_env(tmp_path, master_key, fake_server) -> Env:
+def byok_env(tmp_path, master_key, fake_server, proxy_server) -> Env:
     home = tmp_path / "byok-home"
-    env = _clean_env()
+    env = _clean_env(proxy_server)
     env.update({"BYOK_HOME": str(home), "BYOK_MASTER_KEY": master_key,
                 "OPENAI_BASE_URL": fake_server.url + "/v1",
                 "ANTHROPIC_BASE_URL": fake_server.url, "BYOK_TIMEOUT": "3",
@@ -113,11 +131,11 @@ def byok_env(tmp_path, master_key, fake_server) -> Env:
 
 
 @pytest.fixture
-def keyring_env(tmp_path, fake_server) -> Env:
+def keyring_env(tmp_path, fake_server, proxy_server) -> Env:
     """byok with a file-backed test keyring instead of BYOK_MASTER_KEY. byok accepts only
     OS keyrings; the test keyring is let in with the documented opt-in, explicitly."""
     home = tmp_path / "byok-home"
-    env = _clean_env()
+    env = _clean_env(proxy_server)
     env.update({"BYOK_HOME": str(home), "PYTHON_KEYRING_BACKEND":
                 "support.fake_keyrings.FileKeyring", "BYOK_ALLOW_INSECURE_KEYRING": "1",
                 "BYOK_TEST_KEYRING": str(tmp_path / "test-keyring.json"),

@@ -41,6 +41,10 @@
     keepalive        a stream of nothing but `: keepalive` comments every 0.5 s (for 20 s)
     pingforever      Anthropic: message_start, then only ping events every 0.5 s (for 20 s)
     gzipbomb         a 200 answer, gzip-encoded, that inflates to 300 MB of zeros
+    echoes           400 whose message echoes the key whole, upper-cased, base64-encoded and
+                     split across lines, with terminal escape sequences (a hostile gateway)
+    hostile          success, but model ids and names carry terminal escape sequences
+    trickle          streams one piece every 0.2 s, to be interrupted mid-answer
 
 """
 
@@ -56,7 +60,8 @@ MARKERS = ("good", "revoked", "forbidden", "quota", "ratelimit", "limitforever",
            "errorbody200", "outage200", "errstr", "errdetail", "errhtml", "errlong",
            "wholejson", "wholenoct", "nofinish", "nostop", "gwtokens", "sseclose", "gzip",
            "barelist", "cursorloop", "endless", "usageneg", "usagehuge", "usagefrac", "waitnan",
-           "waitinf", "waitneg", "torrent", "keepalive", "pingforever", "gzipbomb")
+           "waitinf", "waitneg", "torrent", "keepalive", "pingforever", "gzipbomb", "echoes",
+           "hostile", "trickle")
 GATEWAY_TEXT = "upstream\x1b[31m said:\x00 no\u202e thanks"
 
 
@@ -159,6 +164,9 @@ class Faults:
                 "not_found_error" if status == 404 else "server_error")
             self._error(status, etype, f"scripted {status}", headers=wait)
             return True
+        if "echoes" in key:
+            self._echo_key(key)
+            return True
         for marker in ("errstr", "errdetail", "errhtml", "errlong"):
             if marker in key:
                 self._gateway_error(marker, _number_after(key, marker, 502))
@@ -179,8 +187,20 @@ class Faults:
             return self._send_body(status, page.encode(), "text/html")
         self._send_body(status, (("x" * 40 + "\x07") * 120 + "END").encode(), "text/plain")
 
+    def _echo_key(self, key: str) -> None:
+        import base64
+
+        half = len(key) // 2
+        self._error(400, "invalid_request_error",
+                    f"bad key {key}; as sent: {key.upper()}; decoded from "
+                    f"{base64.b64encode(('Basic ' + key).encode()).decode()}; "
+                    f"wrapped: {key[:half]}\n{key[half:]} "
+                    "\x1b]0;pwned\x07\x1b[2J\x1b[31mred\x9b1;1H\u202edone")
+
     def _mid_stream_fault(self, key: str, i: int, anthropic: bool) -> bool:
         """The fault a key asks for at the third piece; True when the stream must stop."""
+        if "trickle" in key:
+            time.sleep(0.2)
         if i != 2:
             return False
         if "drop" in key:

@@ -257,13 +257,15 @@ class Handler(Faults, BaseHTTPRequestHandler):
             limit = int(q.get("limit", [ANTHROPIC_PAGE])[0])
             start = known.index(after) + 1 if after in known else 0
             page = known[start:start + min(limit, ANTHROPIC_PAGE)]
-            data = [{"type": "model", "id": m, "display_name": m.replace("-", " ").title(),
+            data = [{"type": "model", "id": m, "display_name": m.replace("-", " ").title()
+                     + ("\x1b[31m\x9b2J" if "hostile" in key else ""),
                      "created_at": "2026-01-01T00:00:00Z"} for m in page]
             return self._send_json(200, {
                 "data": data, "has_more": start + len(page) < len(known),
                 "first_id": page[0] if page else None, "last_id": page[-1] if page else None})
+        models = known + (["gpt-evil\x1b]0;pwned\x07\x1b[2J"] if "hostile" in key else [])
         data = [{"id": m, "object": "model", "created": 1767225600, "owned_by": "openai"}
-                for m in known]
+                for m in models]
         return self._send_json(200, {"object": "list", "data": data})
 
     def do_POST(self):  # noqa: N802

@@ -27,7 +27,7 @@ def test_a_base_url_with_an_impossible_port_is_a_usage_error(byok_env, fake, url
     one_line_usage_error(byok_env.run("run", "hi", env={"OPENAI_BASE_URL": url}),
                          "OPENAI_BASE_URL", url)
     one_line_usage_error(byok_env.run("config", "set", "openai.base_url", url),
-                         "base URL has a bad port", url)
+                         "openai.base_url has a bad port", url)
     one_line_usage_error(byok_env.run("models", "sync", "--url", url), "--url", url)
     assert fake.requests == []
 

@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import sys
 import time
 
 import pytest
@@ -15,8 +16,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from byok_cli.errors import ByokError, Code
 from byok_cli.registry import builtin
 from byok_cli.store import DB_NAME, SCHEMA_VERSION
-from conftest import (ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, OPENAI_GOOD_ENV, assert_no_leak,
-                      fill_disk, openai_key)
+from conftest import (ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, OPENAI_GOOD_ENV, TESTS,
+                      assert_no_leak, fill_disk, openai_key)
 
 
 def keyring_entries(tmp_path):
@@ -61,7 +62,8 @@ def test_rotate_reencrypts_everything_and_drops_old_key(keyring_env, tmp_path):
 def test_rotate_killed_at_any_step_loses_nothing(keyring_env, step):
     keyring_env.set_key("openai", OPENAI_GOOD)
     keyring_env.set_key("anthropic", ANTHROPIC_GOOD)
-    r = keyring_env.run("vault", "rotate", env={"BYOK_FAULT": step})
+    r = subprocess.run([sys.executable, str(TESTS / "support" / "rotate_with_fault.py"), step],
+                       env=keyring_env.vars, capture_output=True, timeout=60)
     assert r.returncode == -9  # killed
     for provider in ("openai", "anthropic"):
         check = keyring_env.run("key", "validate", provider, "--json")

@@ -144,7 +144,8 @@ def test_config_set_get_show(byok_env):
     assert show == {"profile": "default", "preferred-provider": "anthropic", "fallback": None,
                     "logging": "on", "show-cost": "off", "allow-unpriced": "off",
                     "openai.model": "gpt-6-luna", "openai.base_url": "http://localhost:8080/v1",
-                    "anthropic.model": None, "anthropic.base_url": None}
+                    "openai.send_env_key": None, "anthropic.model": None,
+                    "anthropic.base_url": None, "anthropic.send_env_key": None}
     assert byok_env.run("config", "set", "openai.model", "default").returncode == 0
     assert byok_env.run("config", "get", "openai.model").stdout == "\n"
     other = json.loads(byok_env.run("--profile", "x", "config", "show", "--json").stdout)

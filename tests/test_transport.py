@@ -24,10 +24,11 @@ FAST = Settings(timeout=3, connect_timeout=1, max_retries=2, max_wait=3)
 
 def test_loopback_hosts():
     for host in ("localhost", "LOCALHOST.", "127.0.0.1", "127.9.9.9", "::1", "[::1]",
-                 "::ffff:127.0.0.1", "app.localhost"):
+                 "::ffff:127.0.0.1"):
         assert is_loopback(host), host
+    # app.localhost needs DNS to resolve, which may answer anything: not loopback (issue 11)
     for host in ("127.0.0.1.evil.example", "localhost.evil.example", "10.0.0.1", "::2",
-                 "0.0.0.0", "", None, "example.com", "::ffff:10.0.0.1"):
+                 "0.0.0.0", "", None, "example.com", "::ffff:10.0.0.1", "app.localhost"):
         assert not is_loopback(host), host
 
 
@@ -35,11 +36,15 @@ def test_a_key_never_goes_over_plain_http_beyond_loopback():
     for url in ("https://api.openai.com/v1", "http://127.0.0.1:8080/v1", "http://localhost/v1",
                 "http://[::1]:9/v1"):
         transport.check_transport(url, env={})
-    for url in ("http://api.example.test/v1", "http://10.0.0.5:4000", "ftp://x/", "//x"):
+    for url in ("http://api.example.test/v1", "http://10.0.0.5:4000"):
         with pytest.raises(ByokError) as err:
             transport.check_transport(url, env={})
         assert err.value.code == Code.USAGE and "unencrypted" in err.value.message
         assert "BYOK_ALLOW_INSECURE_HTTP" in err.value.hint
+    for url in ("ftp://x/", "//x"):
+        with pytest.raises(ByokError) as err:
+            transport.check_transport(url, env={})
+        assert err.value.code == Code.USAGE and "http(s)" in err.value.message
     transport.check_transport("http://10.0.0.5:4000", env={"BYOK_ALLOW_INSECURE_HTTP": "1"})
     with pytest.raises(ByokError):
         transport.check_transport("http://10.0.0.5", env={"BYOK_ALLOW_INSECURE_HTTP": "yes"})

@@ -10,8 +10,10 @@ import sys
 
 def main() -> None:
     from . import output
-    from .failures import exit_status
+    from .failures import exit_status, finish, stop_on_signals
 
+    output.guard_std_streams()
+    stop_on_signals()
     output.json_errors = output.wants_json(sys.argv[1:])
     completing = bool(os.environ.get("_BYOK_COMPLETE"))
     if not completing:
@@ -19,7 +21,7 @@ def main() -> None:
 
         status = run_fast(sys.argv[1:])
         if status is not None:
-            sys.exit(status)
+            sys.exit(finish(status))
     try:
         from .root import app
 
@@ -28,8 +30,10 @@ def main() -> None:
 
             init()
         app(prog_name="byok")
+    except SystemExit as done:
+        sys.exit(finish(done.code))
     except (KeyboardInterrupt, BrokenPipeError) as exc:  # while parsing, before invoke
-        sys.exit(exit_status(exc, False))
+        sys.exit(finish(exit_status(exc, False)))
 
 
 def __getattr__(name: str):

@@ -7,11 +7,12 @@ from typing import Optional
 
 import typer
 
-from ..errors import ByokError, Code
+from ..errors import ByokError, Code, Terminated
 from . import complete, output
 from .options import BASE_URL, EFFORT, TEMPERATURE
 from .progress import Waiting
 from .root import single, state
+from .state import MAX_ID
 
 COMMANDS = [
     ("/model [MODEL]", "show the model that answers, or switch: an id, an alias or "
@@ -62,7 +63,9 @@ class Turns:
                 sys.stdout.write("\n")  # leave the prompt's line
                 sys.stdout.flush()
                 return None
-        line = sys.stdin.readline()
+        # Bytes, then text: a line that is not UTF-8 keeps its bytes as surrogates and is
+        # refused as a turn (ask's check), instead of ending the chat.
+        line = sys.stdin.buffer.readline().decode("utf-8", "surrogateescape")
         return None if line == "" else line.rstrip("\n")
 
     def next(self) -> str | None:
@@ -91,7 +94,7 @@ def chat(
                                          help="System prompt."),
     cont: bool = typer.Option(False, "--continue", "-c",
                               help="Continue the latest conversation."),
-    cid: Optional[int] = typer.Option(None, "--cid", min=1, metavar="ID",
+    cid: Optional[int] = typer.Option(None, "--cid", min=1, max=MAX_ID, metavar="ID",
                                       help="Continue conversation ID."),
     no_log: bool = typer.Option(False, "--no-log", help="Keep this chat out of the history."),
     no_fallback: bool = typer.Option(False, "--no-fallback",
@@ -118,6 +121,10 @@ def chat(
     from .run_body import effort_level
 
     st = state(ctx)
+    if sys.stdin is None:
+        raise ByokError(Code.USAGE, "stdin is closed: there is nothing to chat with",
+                        hint="run it at a terminal, or pipe lines into it")
+    output.require_stdout()
     registry = st.byok.registry
     options = AskOptions(model=model, provider=registry.require(provider).name if provider
                          else None, key=key, system=system, fallback=not no_fallback,
@@ -140,9 +147,12 @@ def chat(
     if turns.interactive:
         output.info(f"byok chat — {_describe(first)}; /help for commands, Ctrl-D to leave")
     printer = output.Printer()
+    asked, failed = 0, None  # failed: the last failure, while every turn has failed
     while True:
         try:
             line = turns.next()
+        except Terminated:
+            raise
         except KeyboardInterrupt:
             sys.stderr.write("\n")
             continue
@@ -154,6 +164,7 @@ def chat(
             if _command(st, line.strip(), options, transcript) == "exit":
                 break
             continue
+        asked += 1
         try:
             with Waiting() as waiting:
                 result = ask(st.keychain, line, options, conversation_id=conversation,
@@ -161,12 +172,20 @@ def chat(
                              on_warning=waiting.message(output.warn))
             printer.end()
             conversation = result.conversation_id
+            failed = False
+        except Terminated:
+            printer.end()
+            raise
         except KeyboardInterrupt:
             printer.end()
             output.info("(answer stopped)")
         except ByokError as err:  # the session goes on; the turn is not kept
             printer.end()
             output.error(_chat_hint(err).one_line())
+            if failed is not False:
+                failed = err
+    if asked and failed:  # every turn failed: a script must be able to tell
+        raise typer.Exit(failed.exit_status)
 
 
 def _answering(st, options, transcript):

@@ -15,7 +15,10 @@ PROFILE_SETTINGS = {"preferred-provider": "preferred_provider", "fallback": "fal
                     "logging": "logging", "show-cost": "show_cost",
                     "allow-unpriced": "allow_unpriced"}
 ON_OFF = {"logging", "show_cost", "allow_unpriced"}
-PROVIDER_SETTINGS = ("model", "base_url")
+PROVIDER_SETTINGS = ("model", "base_url", "send_env_key")
+# PROVIDER.send_env_key on: the provider's environment key may go to this profile's
+# PROVIDER.base_url (off, the default: only the profile's stored keys go there; issue 11)
+PER_PROVIDER = {"model": "models", "base_url": "base_urls", "send_env_key": "send_env_keys"}
 RESET = ("", "default")
 SETTINGS_HELP = {  # PROVIDER.model and PROVIDER.base_url by their last part
     "preferred-provider": "a provider, or system (environment keys only)",
@@ -44,7 +47,7 @@ def _parse(name: str, registry) -> tuple[str | None, str]:
         return registry.get(provider).name, field
     raise ByokError(Code.USAGE, f"unknown setting {name!r}",
                     hint="one of: " + ", ".join(PROFILE_SETTINGS) + ", PROVIDER.model, "
-                         "PROVIDER.base_url (e.g. openai.model)")
+                         "PROVIDER.base_url, PROVIDER.send_env_key (e.g. openai.model)")
 
 
 def _check(st, provider: str | None, field: str, value: str) -> str | None:
@@ -77,19 +80,26 @@ def _check(st, provider: str | None, field: str, value: str) -> str | None:
                             f"until you write {e.provider}/MODEL or set `byok models default "
                             f"{e.provider}/MODEL`")
         return ", ".join(str(e) for e in entries)
+    if field == "send_env_key":
+        if value.lower() in RESET:
+            return None  # back to the default: off
+        if value not in ("on", "off"):
+            raise ByokError(Code.USAGE, f"{provider}.send_env_key must be on or off, not "
+                            f"{value!r}")
+        return value
     if value.lower() in RESET + ("none",):
         return None  # back to the default
     if field == "model":
         from .model_choice import choose_model
 
         return choose_model(st, value, provider).model
-    return reg.check_base_url(value)
+    return reg.check_base_url(value, f"{provider}.base_url")
 
 
 def _get(settings: dict, provider: str | None, field: str):
     if provider is None:
         return settings[field]
-    return settings["models" if field == "model" else "base_urls"].get(provider)
+    return settings[PER_PROVIDER[field]].get(provider)
 
 
 @app.command("set")
@@ -155,11 +165,11 @@ def show(ctx: typer.Context,
     settings = st.store.settings(st.profile)
     registry = st.byok.registry
     values = {name: settings[column] for name, column in PROFILE_SETTINGS.items()}
-    configured = set(settings["models"]) | set(settings["base_urls"])
+    configured = set().union(*(settings[kind] for kind in PER_PROVIDER.values()))
     for p in registry:
         if p.kind == "builtin" or p.name in configured:
-            values[f"{p.name}.model"] = settings["models"].get(p.name)
-            values[f"{p.name}.base_url"] = settings["base_urls"].get(p.name)
+            for field, kind in PER_PROVIDER.items():
+                values[f"{p.name}.{field}"] = settings[kind].get(p.name)
     if as_json:
         output.emit_json({"profile": st.profile, **values})
         return

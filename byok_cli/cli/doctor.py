@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from urllib.parse import urlparse
 
 import typer
 
@@ -149,8 +148,12 @@ def _check_leftovers(st, r: Report, fix: bool) -> None:
 
 
 def _check_base_urls(st, r: Report, fix: bool) -> None:
+    from urllib.parse import urlsplit
+
+    from ..routes import env_key_refusal
+    from ..urls import is_loopback, shown
     from ..wire.endpoint import endpoint
-    from ..wire.transport import check_transport, is_loopback
+    from ..wire.transport import check_transport
 
     settings = st.store.settings(st.profile)
     for p in st.byok.registry:
@@ -161,18 +164,21 @@ def _check_base_urls(st, r: Report, fix: bool) -> None:
         label = f"{p.name} base URL"
         try:
             found = endpoint(p, profile=configured)
-            check_transport(found.url)
+            check_transport(found.url)  # a custom provider's own URL, too
         except ByokError as err:
             r.add(label, "fail", err.message, err.hint, err.code)
             continue
-        shown = f"{found.url} ({found.where})"
+        where = f"{shown(found.url)} ({found.where})"
+        refused = env_key_refusal(p, settings) if st.keychain.env_key(p.name) else None
         if found.note:
             r.add(label, "warn", found.note, f"drop the /v1 from {found.where}")
-        elif urlparse(found.url).scheme == "http" and not is_loopback(urlparse(found.url).hostname):
-            r.add(label, "warn", f"{shown}: plain http, allowed by BYOK_ALLOW_INSECURE_HTTP=1",
+        elif refused:
+            r.add(label, "warn", refused)
+        elif found.url.startswith("http:") and not is_loopback(urlsplit(found.url).hostname):
+            r.add(label, "warn", f"{where}: plain http, allowed by BYOK_ALLOW_INSECURE_HTTP=1",
                   "use https")
         else:
-            r.add(label, "ok", shown)
+            r.add(label, "ok", where)
 
 
 def _models_in_use(st) -> set[tuple[str, str]]:

@@ -15,6 +15,8 @@ from . import complete, output
 from .root import single, state
 
 MARKER = "BYOK_EXEC"
+# Never handed to the child: with the master key it could decrypt every stored key.
+WITHHELD = ("BYOK_MASTER_KEY", "BYOK_NEW_MASTER_KEY")
 
 
 def exec_command(
@@ -34,7 +36,9 @@ def exec_command(
 
     Keys are resolved as for `run` (your stored keys, in order, before the environment's);
     the command replaces byok, so its exit status and signals are its own. The keys are
-    passed in the environment only, never on a command line.
+    passed in the environment only, never on a command line. The child gets the keys of
+    the providers asked for and nothing else: not the other providers' keys, not
+    BYOK_MASTER_KEY.
 
     Examples:
 
@@ -45,6 +49,9 @@ def exec_command(
       byok exec -p openai -k work -- python agent.py
     """
     from ..ask import key_availability
+    from ..hardening import restore_for_child
+    from ..routes import require
+    from ..wire.endpoint import endpoint
 
     if os.environ.get(MARKER):
         raise ByokError(Code.USAGE, "already inside `byok exec` (BYOK_EXEC is set)",
@@ -61,19 +68,26 @@ def exec_command(
                                  f"{p.name} … --key-env VAR`")
     settings = st.store.settings(st.profile)
     keys = key_availability(st.keychain)
-    env = dict(os.environ)
+    # Only what was asked for: no master key, no key of a provider not given below.
+    key_variables = {p.key_env for p in registry if p.key_env}
+    env = {k: v for k, v in os.environ.items()
+           if k not in WITHHELD and k not in key_variables}
     given = []
     for p in wanted or [p for p in registry if p.key_env]:
         found = keys.sources(p.name, settings, key)
         if key is not None and not found:
             raise ByokError(Code.NO_KEY, f"{p.name} has no key called {key!r}")
+        if not found and p.name in keys.refused:
+            output.warn(f"{keys.refused[p.name]}; {p.key_env} is not passed on")
         secret = st.keychain.key(p.name, found[0].source, found[0].name) if found else None
         if secret and p.key_env:
+            # The child will send the key where byok would: the same rules hold.
+            where = endpoint(p, profile=settings["base_urls"].get(p.name), env=st.keychain.env)
+            require(where, found[0].source, settings, registry)
             env[p.key_env] = secret
             given.append(p.key_env)
-            base_url = settings["base_urls"].get(p.name)
-            if base_url and p.base_url_env and not env.get(p.base_url_env):
-                env[p.base_url_env] = base_url
+            if where.source == "profile" and p.base_url_env:  # the environment's is there
+                env[p.base_url_env] = where.url
     if not given:
         raise ByokError(Code.NO_KEY, "no key to pass on",
                         hint="store one with `byok key set PROVIDER`")
@@ -83,6 +97,7 @@ def exec_command(
         output.info(f"byok exec: {', '.join(given)} set for {command[0]}")
     sys.stdout.flush()
     sys.stderr.flush()
+    restore_for_child()
     try:
         os.execve(program, command, env)
     except OSError as exc:

@@ -9,7 +9,7 @@ import os
 import sys
 import traceback
 
-from ..errors import ByokError, Code, redact
+from ..errors import ByokError, Code, Terminated, redact
 from . import output
 
 
@@ -24,6 +24,10 @@ def exit_status(exc: BaseException, debug: bool, st=None) -> int:
             print_traceback()
         output.error(exc.one_line())
         output.error_json(exc.code.value, exc.message, exc.hint)
+        return exc.exit_status
+    if isinstance(exc, Terminated):
+        sys.stderr.write(f"\nterminated ({exc.name})\n")
+        output.error_json(Code.INTERRUPTED.value, f"terminated ({exc.name})")
         return exc.exit_status
     if isinstance(exc, KeyboardInterrupt):
         sys.stderr.write("\ninterrupted\n")
@@ -65,5 +69,33 @@ def silence_stdout() -> None:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
+    except Exception:  # no file descriptor behind stdout (closed, or a test's buffer)
         pass
+
+
+def finish(status: object) -> object:
+    """The exit status, once stdout's last buffered bytes are out (a full disk or a closed
+    stdout is reported here rather than by the interpreter on its way out)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
+    except ByokError as err:
+        silence_stdout()
+        output.error(err.one_line())
+        return status or err.exit_status
+    return status
+
+
+def stop_on_signals() -> None:
+    """SIGTERM and SIGHUP stop byok as Ctrl-C does (the usage row is written), with exit
+    status 128 + the signal's number; a second one of them ends it at once."""
+    import signal
+
+    def stop(signum, frame) -> None:
+        signal.signal(signum, signal.SIG_DFL)
+        raise Terminated(signum, signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, stop)

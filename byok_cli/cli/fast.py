@@ -15,11 +15,11 @@ results.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from typing import Mapping, Sequence
 
+from ..inputs import number
 from . import run_options as spec
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on", "y", "t"})
@@ -30,21 +30,6 @@ def flag_value(text: str) -> bool | None:
     """A boolean from an environment variable's text, or None when it is not one."""
     word = text.strip().lower()
     return word in TRUE_WORDS if word in TRUE_WORDS | FALSE_WORDS else None
-
-
-def number(kind: type, text: object, low: float | None, high: float | None):
-    """`text` as an int or a finite float within [low, high]; ValueError with the reason
-    otherwise (the Typer command's coercion uses this too)."""
-    try:
-        value = kind(text)
-    except (TypeError, ValueError):
-        raise ValueError(f"{text!r} is not a valid {kind.__name__}") from None
-    if not math.isfinite(value):
-        raise ValueError(f"{text!r} is not a finite number")
-    if (low is not None and value < low) or (high is not None and value > high):
-        span = f"{low if low is not None else '-inf'}..{high if high is not None else 'inf'}"
-        raise ValueError(f"{text} is not in the range {span}")
-    return value
 
 
 class _GiveUp(Exception):

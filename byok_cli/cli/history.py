@@ -9,6 +9,7 @@ import typer
 from ..errors import ByokError, Code
 from . import complete, output
 from .root import group, no_header_option, state
+from .state import MAX_ID
 
 app = group("Browse and delete stored conversations.")
 
@@ -21,8 +22,8 @@ def _one_line(text: str | None, width: int = 60) -> str:
 @app.command("list")
 def list_conversations(
     ctx: typer.Context,
-    limit: int = typer.Option(50, "--limit", "-n", min=1, metavar="N",
-                                help="How many, newest first."),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, max=MAX_ID, metavar="N",
+                              help="How many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
     no_header: bool = no_header_option(),
 ) -> None:
@@ -44,6 +45,15 @@ def list_conversations(
                  header=not no_header, empty=f"no conversations in profile {st.profile!r} yet")
 
 
+def _conversation_id(cid: int) -> int:
+    """``cid`` when SQLite can hold it (1 to 2**63 - 1); a usage error otherwise (the
+    argument declares no range: help text stays words)."""
+    if not 1 <= cid <= MAX_ID:
+        raise ByokError(Code.USAGE, f"{cid} is not a conversation id",
+                        hint="ids are whole numbers from 1 (see `byok history list`)")
+    return cid
+
+
 @app.command("show")
 def show(ctx: typer.Context,
          cid: int = typer.Argument(..., metavar="ID", autocompletion=complete.conversations,
@@ -56,7 +66,7 @@ def show(ctx: typer.Context,
       byok history show 3 --json
     """
     st = state(ctx)
-    conv = st.store.conversation(st.profile, cid)
+    conv = st.store.conversation(st.profile, _conversation_id(cid))
     if conv is None:
         raise ByokError(Code.USAGE, f"there is no conversation {cid} in profile {st.profile!r}")
     if as_json:
@@ -84,7 +94,7 @@ def remove(ctx: typer.Context,
       byok history rm 3
     """
     st = state(ctx)
-    if not st.store.delete_conversations(st.profile, cid):
+    if not st.store.delete_conversations(st.profile, _conversation_id(cid)):
         raise ByokError(Code.USAGE, f"there is no conversation {cid} in profile {st.profile!r}")
     output.info(f"deleted conversation {cid}")
 

@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import typer
 
-from ..errors import ByokError, Code, mask
+from ..errors import ByokError, Code, looks_like_key, mask, remember_secret
 from . import complete, output
 from .root import group, no_header_option, state
 
@@ -19,7 +19,11 @@ MAX_STDIN = 64 * 1024
 
 
 def read_secret(provider: str) -> str:
-    """The key from a hidden prompt on a terminal, or from stdin when piped — never argv."""
+    """The key from a hidden prompt on a terminal, or from stdin when piped — never argv.
+    From here on it is masked in everything byok prints."""
+    from ..hardening import no_core_dumps
+
+    no_core_dumps()
     if sys.stdin is None or sys.stdin.closed:
         raise ByokError(Code.INVALID_FORMAT, "no key given: stdin is closed",
                         hint=f'pipe it in: printf %s "$KEY" | byok key set {provider}')
@@ -27,24 +31,31 @@ def read_secret(provider: str) -> str:
         import getpass
 
         try:
-            return getpass.getpass(f"{provider} API key (input hidden): ", stream=sys.stderr)
+            secret = getpass.getpass(f"{provider} API key (input hidden): ", stream=sys.stderr)
         except EOFError:
-            return ""
-    return output.read_stdin_text(MAX_STDIN, "that is not an API key, and nothing was stored",
-                                  hint="pipe only the key itself")
+            secret = ""
+    else:
+        secret = output.read_stdin_text(MAX_STDIN, "that is not an API key, and nothing was "
+                                        "stored", hint="pipe only the key itself")
+    remember_secret(secret.strip())
+    return secret
 
 
-def live_check(ctx: typer.Context, provider: str, key: str | None
+def live_check(ctx: typer.Context, provider: str, key: str | None, source: str
                ) -> tuple[str, ByokError | None, int]:
-    """One cheap authenticated call. Returns (status, error, the request's own latency in
+    """One cheap authenticated call with a key from ``source`` ("user": stored or about to
+    be, "system": the environment's). Returns (status, error, the request's own latency in
     ms: connection and answer, not byok's start-up)."""
+    from ..routes import require
     from ..wire import Settings, connect
     from ..wire.endpoint import endpoint
 
     st = state(ctx)
+    profile_settings = st.store.settings(st.profile)
     record = st.byok.registry.require(provider)
-    where = endpoint(record, profile=st.store.settings(st.profile)["base_urls"].get(
-        record.name))
+    where = endpoint(record, profile=profile_settings["base_urls"].get(record.name),
+                     env=st.keychain.env)
+    require(where, source, profile_settings, st.byok.registry)
     settings = Settings.from_env()
     client = connect(record, key, where.url,
                      Settings(settings.timeout, settings.connect_timeout, 1, 5.0))
@@ -54,6 +65,22 @@ def live_check(ctx: typer.Context, provider: str, key: str | None
     except ByokError as err:
         return f"failed: {err.code.value}", err, int((time.monotonic() - started) * 1000)
     return "valid", None, latency
+
+
+def _refuse_key_on_argv(provider: str, words: list[str], registry) -> None:
+    """A key typed as an argument (`byok key set openai sk-…`) is refused, masked in every
+    message, with a pointer to the prompt and stdin: argv is visible to every user of the
+    machine (ps, /proc) and lands in shell history."""
+    known = registry.get(provider) is not None
+    if not words and (known or not looks_like_key(provider)):
+        return
+    for word in words if known else [provider, *words]:
+        remember_secret(word.strip())
+    name = provider.strip().lower() if known else "PROVIDER"
+    raise ByokError(Code.USAGE, "keys are never taken from the command line; nothing was "
+                    "stored", hint=f"type it at the hidden prompt of `byok key set {name}`, or "
+                    f"pipe it: printf %s \"$KEY\" | byok key set {name} (and since it is now in "
+                    "your shell history, consider revoking it)")
 
 
 @app.command("set")
@@ -68,6 +95,8 @@ def set_key(
     force: bool = typer.Option(False, "--force",
                                help="Store the key even if its shape is unexpected or the "
                                     "provider rejects it."),
+    on_argv: Optional[List[str]] = typer.Argument(
+        None, hidden=True, help="Refused: a key is never taken from the command line."),
 ) -> None:
     """Store a provider key, encrypted. Reads it from a hidden prompt or from stdin.
 
@@ -82,6 +111,7 @@ def set_key(
     from ..keychain import check_key_name
 
     st = state(ctx)
+    _refuse_key_on_argv(provider, on_argv or [], st.byok.registry)
     provider = st.byok.registry.require(provider).name
     name = check_key_name(name)
     check_master(ctx, provider, name)  # what would refuse to store the key, before asking
@@ -114,7 +144,7 @@ def checked_status(ctx: typer.Context, provider: str, key: str, validate: bool,
 
     if not validate:
         return "unverified", None
-    status, err, _ = live_check(ctx, provider, key)
+    status, err, _ = live_check(ctx, provider, key, "user")
     checked_at = now()
     if err is not None:
         if err.code == Code.UNAUTHORIZED and not force:
@@ -268,9 +298,15 @@ def validate_keys(
 
       byok key validate openai -k work
     """
+    from ..wire.endpoint import endpoint
+
     st = state(ctx)
     registry = st.byok.registry
     reports = st.keychain.report([registry.require(provider).name] if provider else None)
+    settings = st.store.settings(st.profile)
+    for r in reports:  # a base URL no key may go to fails the command before any call
+        endpoint(r.provider, profile=settings["base_urls"].get(r.provider.name),
+                 env=st.keychain.env)
     results, failures = [], []
     for r in reports:
         p = r.provider.name
@@ -291,7 +327,8 @@ def validate_keys(
         for source, name, secret in candidates:
             try:
                 registry.normalise_key(p, secret or "")
-                status, err, latency = live_check(ctx, p, secret)
+                status, err, latency = live_check(
+                    ctx, p, secret, "user" if source == "stored" else "system")
             except ByokError as bad:
                 status, err, latency = f"failed: {bad.code.value}", bad, 0
             code = err.code.value if err else "VALID"

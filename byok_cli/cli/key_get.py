@@ -82,5 +82,10 @@ def write_stdout(text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    while data:
-        data = data[os.write(fd, data):]
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # a full disk, /dev/full: one line and exit 15, not a traceback
+        raise output.output_error(exc.strerror or str(exc)) from None

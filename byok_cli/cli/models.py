@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sys
 import time
 from typing import Optional
@@ -40,26 +39,35 @@ def _prices_of(provider) -> str:
 
 def _remote(st, provider, source, refresh: bool) -> list[dict]:
     """The provider's live list, cached in the database for BYOK_MODELS_TTL seconds."""
+    from ..errors import strip_controls
+    from ..inputs import env_number
+    from ..routes import require
+    from ..urls import shown
     from ..wire import connect
     from ..wire.endpoint import endpoint
 
-    where = endpoint(provider, profile=st.store.settings(st.profile)["base_urls"].get(
-        provider.name))
+    settings = st.store.settings(st.profile)
+    where = endpoint(provider, profile=settings["base_urls"].get(provider.name),
+                     env=st.keychain.env)
+    require(where, source.source, settings, st.byok.registry)
     if where.note:
         output.warn(where.note)
-    cache_key = where.url if where.source != "default" else "default"
-    ttl = float(os.environ.get("BYOK_MODELS_TTL", "3600"))
+    cache_key = shown(where.url) if where.source != "default" else "default"  # no password
+    ttl = env_number("BYOK_MODELS_TTL", 3600, high=10 * 365 * 86400)
     cached = None if refresh else st.store.cached_models(provider.name, cache_key)
     if cached and time.time() - cached[0] < ttl:
-        return json.loads(cached[1])
-    key = st.keychain.key(provider.name, source.source, source.name)
-    client = connect(provider, key, where.url)
-    models = [{"id": m.id, "name": m.name} for m in client.list_models()]
-    if client.truncated:
-        output.warn(f"{provider.name}'s model list went on for more than {client.max_pages} "
-                    "pages; showing what the first ones held")
-    st.store.cache_models(provider.name, cache_key, time.time(), json.dumps(models))
-    return models
+        models = json.loads(cached[1])
+    else:
+        key = st.keychain.key(provider.name, source.source, source.name)
+        client = connect(provider, key, where.url)
+        models = [{"id": m.id, "name": m.name} for m in client.list_models()]
+        if client.truncated:
+            output.warn(f"{provider.name}'s model list went on for more than "
+                        f"{client.max_pages} pages; showing what the first ones held")
+        st.store.cache_models(provider.name, cache_key, time.time(), json.dumps(models))
+    # Ids and names come from the provider or a gateway: no escape sequences reach a terminal.
+    return [{"id": strip_controls(m["id"]), "name": strip_controls(m["name"] or "") or None}
+            for m in models]
 
 
 def _row(provider: str, mid: str, name: str, key, default: str | None, **extra) -> dict:
@@ -75,7 +83,11 @@ def _live(st, p, key, refresh: bool, one: bool) -> dict[str, dict] | None:
     """A provider's live models by id; with several providers, one that fails is left out."""
     if key is None:
         if one:
-            raise ByokError(Code.NO_KEY, f"--remote needs a {p.name} key",
+            from ..routes import env_key_refusal
+
+            why = st.keychain.env_key(p.name) and env_key_refusal(
+                p, st.store.settings(st.profile), st.keychain.env)
+            raise ByokError(Code.NO_KEY, why or f"--remote needs a {p.name} key",
                             hint=f"store one with `byok key set {p.name}`")
         return None
     try:

@@ -25,7 +25,76 @@ def wants_json(argv: Sequence[str]) -> bool:
 
 def error_json(code: str, message: str, hint: str | None = None) -> None:
     if json_errors:
-        emit_json({"error": {"code": code, "message": message, "hint": hint}})
+        from ..errors import ByokError
+
+        try:
+            emit_json({"error": {"code": code, "message": message, "hint": hint}})
+        except (ByokError, BrokenPipeError):
+            pass  # stdout is what failed (closed, full): the line on stderr says so
+
+
+def output_error(reason: str):
+    """The failure of a write to stdout (closed, disk full, I/O error): exit 15."""
+    from ..errors import ByokError, Code
+
+    return ByokError(Code.INCOMPLETE_OUTPUT, f"cannot write to stdout: {reason}",
+                     hint="check where the output goes (a full disk, a closed descriptor)")
+
+
+class GuardedStdout:
+    """sys.stdout, with a failed write reported as one clear error instead of a traceback.
+    A reader that went away (BrokenPipeError) is left to the caller, which exits quietly."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def _guard(self, call, *args):
+        if self._stream is None:
+            raise output_error("it is closed")
+        try:
+            return call(*args)
+        except BrokenPipeError:
+            raise
+        except (OSError, ValueError) as exc:
+            raise output_error(getattr(exc, "strerror", None) or str(exc)) from None
+
+    def write(self, text: str) -> int:
+        return self._guard(lambda: self._stream.write(text))
+
+    def flush(self) -> None:
+        if self._stream is not None:  # closed: nothing can be waiting to be written
+            self._guard(lambda: self._stream.flush())
+
+    def isatty(self) -> bool:
+        return self._stream is not None and self._stream.isatty()
+
+    def __getattr__(self, name: str):
+        if self._stream is None:
+            raise output_error("it is closed")
+        return getattr(self._stream, name)
+
+
+def guard_std_streams() -> None:
+    """Before anything opens a file: a closed stdin, stdout or stderr (`<&-`, `>&-`) gets
+    /dev/null in its place, so that the database can never land on descriptor 0, 1 or 2
+    and have answers written into it; a closed stdout then fails the first write to it."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    sys.stdout = GuardedStdout(sys.stdout)
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")
+
+
+def require_stdout() -> None:
+    """Fail before sending anything when stdout is closed."""
+    if isinstance(sys.stdout, GuardedStdout) and sys.stdout._stream is None:
+        raise output_error("it is closed")
 
 
 def stdout_is_tty() -> bool:
@@ -52,7 +121,10 @@ def colour_allowed(stream=sys.stderr) -> bool:
 
 
 def emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+    """JSON on stdout, keys masked (a provider may echo one in a message or model name)."""
+    from ..errors import redact
+
+    sys.stdout.write(redact(json.dumps(value, indent=2, ensure_ascii=False, default=str)) + "\n")
     sys.stdout.flush()
 
 
@@ -85,8 +157,12 @@ def table(columns: Sequence[Column | str], rows: Iterable[Sequence[Any]],
     """Rows as a table on a terminal, as tab-separated bare values otherwise (a header
     line first unless `header` is False). With no rows and `empty`, say that instead on
     stderr, in one line."""
+    from ..errors import redact, strip_controls
+
     cols = [c if isinstance(c, Column) else Column(c) for c in columns]
-    rows = list(rows)
+    # Keys masked and control characters gone (a model name may come from a gateway).
+    rows = [[strip_controls(redact(v)) if isinstance(v, str) else v for v in row]
+            for row in rows]
     if not rows and empty:
         info(empty)
         return
@@ -123,7 +199,7 @@ def _draw(cols: list[Column], rows: list[list[str]], header: bool) -> None:
                    or [1])
 
     colour = colour_allowed(sys.stdout)
-    console = Console(no_color=not colour, highlight=False, soft_wrap=False)
+    console = Console(no_color=not colour, highlight=False, soft_wrap=False, markup=False)
     width = console.width
     visible = list(range(len(cols)))
     widths = {i: natural(i) for i in visible}
@@ -176,17 +252,20 @@ def _style(text: str, code: str) -> str:
     return f"\033[{code}m{text}\033[0m" if colour_allowed() else text
 
 
-def warn(message: str) -> None:
-    from ..errors import redact
+def _clean(message: str) -> str:
+    """A diagnostic as it may be shown: keys masked, no control or escape characters."""
+    from ..errors import redact, strip_controls
 
-    sys.stderr.write(_style("warning:", "33") + " " + redact(message) + "\n")
+    return strip_controls(redact(message))
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(_style("warning:", "33") + " " + _clean(message) + "\n")
     sys.stderr.flush()
 
 
 def info(message: str) -> None:
-    from ..errors import redact
-
-    sys.stderr.write(redact(message) + "\n")
+    sys.stderr.write(_clean(message) + "\n")
     sys.stderr.flush()
 
 
@@ -223,7 +302,7 @@ def read_stdin_text(limit: int, outcome: str, hint: str) -> str:
 
 
 def error(message: str) -> None:
-    sys.stderr.write(_style("error:", "31") + " " + message + "\n")
+    sys.stderr.write(_style("error:", "31") + " " + _clean(message) + "\n")
     sys.stderr.flush()
 
 

@@ -196,7 +196,7 @@ class ByokGroup(TyperGroup):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except typer.TyperException as exc:
-            _usage_json(exc)
+            _usage_json(_masked(exc))
             raise
 
     def list_commands(self, ctx):
@@ -227,7 +227,7 @@ class ByokGroup(TyperGroup):
         except typer.Exit:
             raise
         except typer.TyperException as exc:  # a usage error in a command's arguments
-            _usage_json(exc)
+            _usage_json(_masked(exc))
             raise
         except (Exception, KeyboardInterrupt) as exc:
             st = state(ctx)
@@ -238,6 +238,16 @@ def _usage_json(exc: Exception) -> None:
     from . import output
 
     output.error_json(Code.USAGE.value, getattr(exc, "format_message", exc.__str__)())
+
+
+def _masked(exc: typer.TyperException) -> typer.TyperException:
+    """A usage error as Typer will print it, with any key typed on the command line masked
+    (`byok run --sytem sk-…` echoes the word it did not understand)."""
+    from ..errors import redact, strip_controls
+
+    if isinstance(getattr(exc, "message", None), str):
+        exc.message = strip_controls(redact(exc.message))
+    return exc
 
 
 HELP_NAMES = ["-h", "--help"]

@@ -9,6 +9,7 @@ import typer
 from . import complete
 from .options import BASE_URL, EFFORT, TEMPERATURE
 from .root import single, state
+from .state import MAX_ID
 from .run_body import run as run_prompt
 
 
@@ -42,7 +43,7 @@ def run(
                                     "provider is unavailable."),
     cont: bool = typer.Option(False, "--continue", "-c",
                               help="Continue the latest conversation."),
-    cid: Optional[int] = typer.Option(None, "--cid", min=1, metavar="ID",
+    cid: Optional[int] = typer.Option(None, "--cid", min=1, max=MAX_ID, metavar="ID",
                                       help="Continue conversation ID."),
     no_log: bool = typer.Option(False, "--no-log",
                                 help="Keep this prompt and answer out of the history."),

@@ -52,6 +52,7 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
     """Send a prompt and stream the answer to stdout (the parameters are `byok run`'s)."""
     from ..ask import AskOptions, ask, find_conversation, make_plan
 
+    output.require_stdout()  # before anything is sent
     effort = effort_level(effort)
     if explain:
         _print_plan(make_plan(st.keychain, model, provider, not no_fallback, key=key,

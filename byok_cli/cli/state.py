@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# SQLite's largest integer: a conversation id or a count beyond it is refused as a usage
+# error by the option itself, before it can overflow a query.
+MAX_ID = 2**63 - 1
+
 
 class State:
     """The profile and --debug of one invocation, over the Python API's Byok, opened

@@ -88,11 +88,9 @@ def inherited(fd: int = 0) -> bool:
 
 
 def _timeout() -> float:
-    try:
-        value = float(os.environ.get("BYOK_STDIN_TIMEOUT", "1"))
-    except ValueError:
-        return 1.0
-    return value if value >= 0 else 1.0
+    from ..inputs import env_number
+
+    return env_number("BYOK_STDIN_TIMEOUT", 1.0)
 
 
 def read(have_args: bool, enabled: bool = True) -> str | None:

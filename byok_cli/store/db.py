@@ -266,6 +266,12 @@ MIGRATIONS: list[str] = [
                                           ORDER BY created_at DESC, rowid DESC LIMIT 1);
     CREATE UNIQUE INDEX master_keys_one_active ON master_keys(state) WHERE state = 'active';
     """,
+    # 8: per profile and provider, whether the environment key may go to the profile's
+    # base URL for it (`byok config set PROVIDER.send_env_key on`; NULL: off)
+    """
+    ALTER TABLE provider_settings ADD COLUMN send_env_key TEXT
+        CHECK (send_env_key IN ('on', 'off'));
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -30,7 +30,11 @@ _POSIX = hasattr(os, "geteuid")
 def data_dir() -> Path:
     home = os.environ.get("BYOK_HOME")
     if home:
-        return Path(home).expanduser()
+        try:
+            return Path(home).expanduser()
+        except RuntimeError:  # ~nosuchuser
+            raise ByokError(Code.USAGE, f"BYOK_HOME: cannot expand {home.split('/')[0]!r}: "
+                            "no such user", hint="give a full path") from None
     import platformdirs
 
     return Path(platformdirs.user_data_dir("byok", appauthor=False))

@@ -9,7 +9,7 @@ from .db import now
 
 PROFILE_SETTINGS = ("preferred_provider", "logging", "fallback", "show_cost",
                     "allow_unpriced")
-PROVIDER_SETTINGS = ("model", "base_url")
+PROVIDER_SETTINGS = ("model", "base_url", "send_env_key")
 DEFAULTS = {"preferred_provider": "system", "logging": "on", "fallback": None,
             "show_cost": "off", "allow_unpriced": "off"}
 
@@ -24,21 +24,23 @@ class SettingsTables:
 
     def settings(self, profile: str) -> dict:
         """The profile's settings: preferred_provider, logging, fallback (the chain's text,
-        None for the default), and per provider: models {provider: model} and base_urls
-        {provider: URL}, holding only what was set."""
+        None for the default), and per provider: models {provider: model}, base_urls
+        {provider: URL} and send_env_keys {provider: on|off}, holding only what was set."""
         row = self.conn.execute(
             f"SELECT {', '.join(PROFILE_SETTINGS)}, created_at, updated_at FROM profiles "
             "WHERE name = ?", (profile,)).fetchone()
         out = dict(zip(PROFILE_SETTINGS + ("created_at", "updated_at"), row)) if row else {
             **DEFAULTS, "created_at": None, "updated_at": None}
-        out["models"], out["base_urls"] = {}, {}
-        for provider, model, base_url in self.conn.execute(
-                "SELECT provider, model, base_url FROM provider_settings WHERE profile = ? "
-                "ORDER BY provider", (profile,)):
+        out["models"], out["base_urls"], out["send_env_keys"] = {}, {}, {}
+        for provider, model, base_url, send_env_key in self.conn.execute(
+                "SELECT provider, model, base_url, send_env_key FROM provider_settings "
+                "WHERE profile = ? ORDER BY provider", (profile,)):
             if model is not None:
                 out["models"][provider] = model
             if base_url is not None:
                 out["base_urls"][provider] = base_url
+            if send_env_key is not None:
+                out["send_env_keys"][provider] = send_env_key
         return out
 
     def set_setting(self, profile: str, name: str, value: str | None) -> None:
@@ -51,7 +53,8 @@ class SettingsTables:
 
     def set_provider_setting(self, profile: str, provider: str, name: str,
                              value: str | None) -> None:
-        """A provider's model or base_url for this profile (None: back to the default)."""
+        """A provider's model, base_url or send_env_key for this profile (None: back to the
+        default)."""
         if name not in PROVIDER_SETTINGS:
             raise ValueError(name)
         with self.transaction() as conn:
@@ -60,7 +63,8 @@ class SettingsTables:
                          f"VALUES (?, ?, ?) ON CONFLICT (profile, provider) DO UPDATE SET "
                          f"{name} = excluded.{name}", (profile, provider, value))
             conn.execute("DELETE FROM provider_settings WHERE profile = ? AND provider = ? "
-                         "AND model IS NULL AND base_url IS NULL", (profile, provider))
+                         "AND model IS NULL AND base_url IS NULL AND send_env_key IS NULL",
+                         (profile, provider))
             conn.execute("UPDATE profiles SET updated_at = ? WHERE name = ?", (now(), profile))
 
     def profiles(self) -> list[str]:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING, Mapping, NamedTuple
-from urllib.parse import ParseResult, SplitResult, urlsplit
 
-from ..errors import ByokError, Code
+from ..urls import check, port_of  # noqa: F401 - port_of: wire modules import it here
 
 if TYPE_CHECKING:
     from ..registry import Provider
@@ -49,32 +48,17 @@ def endpoint(provider: "Provider | str", *, flag: str | None = None,
     for source, given in (("flag", flag), ("environment", env.get(variable) if variable else None),
                           ("profile", profile)):
         if given and given.strip():
-            url, note = normalise(record, given.strip(), source)
+            url, note = normalise(record, given.strip(), source, env)
             return Endpoint(record.name, url, source, note, variable)
     return Endpoint(record.name, record.base_url, "default", None, variable)
 
 
-def port_of(parts: SplitResult | ParseResult, where: str) -> int | None:
-    """The URL's explicit port (None when it has none), or a usage error naming the URL:
-    urllib raises ValueError for ports over 65535 or not numeric, and takes :0 for no port
-    at all, where a connection would silently go to port 80 or 443."""
-    try:
-        port = parts.port
-    except ValueError:
-        port = -1
-    if port is None and parts.netloc.rpartition("@")[2].endswith(":"):
-        return None  # "host:" is an empty port, which means the default
-    if port is not None and not 1 <= port <= 65535:
-        shown = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
-        raise ByokError(Code.USAGE, f"{where} has a bad port: {shown!r}",
-                        hint="a port is a number from 1 to 65535, or none for the default")
-    return port
-
-
-def normalise(provider: "Provider | str", url: str, source: str = "flag"
-              ) -> tuple[str, str | None]:
+def normalise(provider: "Provider | str", url: str, source: str = "flag",
+              env: Mapping[str, str] | None = None) -> tuple[str, str | None]:
     """(the URL requests go under, a note when it differs from what was given).
 
+    The URL must be one a key may go to (urls.check: https, or http to this machine; the
+    error names where it came from), so a bad one fails the command before any connection.
     Some API kinds add a path prefix themselves (Messages: /v1/messages, /v1/models), so a
     base URL that already ends in it (as OpenAI's does in /v1) would double it: the suffix is
     dropped, with a note. Base URLs of the other kinds keep their /v1.
@@ -83,13 +67,8 @@ def normalise(provider: "Provider | str", url: str, source: str = "flag"
 
     record = _record(provider)
     adds = path_prefix(record.api)
-    parts = urlsplit(url)
     where = Endpoint(record.name, url, source, None, record.base_url_env).where
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ByokError(Code.USAGE, f"{where} is not an http(s) URL: {url!r}",
-                        hint="e.g. https://gateway.example.com/v1")
-    port_of(parts, where)
-    clean = url.rstrip("/")
+    clean = check(url, where, env)
     if adds and clean.endswith(adds):
         trimmed = clean[:-len(adds)]
         return trimmed, (f"{where} ends in {adds}, which byok adds itself; using {trimmed} "

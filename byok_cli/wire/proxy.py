@@ -12,32 +12,11 @@ from __future__ import annotations
 
 import base64
 import os
-import socket
 from typing import Mapping, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from ..errors import ByokError, Code
-from .endpoint import port_of
-
-
-def is_loopback(host: str | None) -> bool:
-    """localhost, 127.0.0.0/8, ::1 (and ::ffff:127.x): addresses that never leave the machine."""
-    if not host:
-        return False
-    host = host.strip("[]").lower().rstrip(".")
-    if host in ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback") \
-            or host.endswith(".localhost"):
-        return True
-    try:
-        return socket.inet_pton(socket.AF_INET, host)[0] == 127
-    except OSError:
-        pass
-    try:
-        packed = socket.inet_pton(socket.AF_INET6, host)
-    except OSError:
-        return False
-    return packed == bytes(15) + b"\x01" or (packed[:12] == bytes(10) + b"\xff\xff"
-                                              and packed[12] == 127)
+from ..urls import is_loopback, port_of  # one definition each (is_loopback re-exported)
 
 
 class Proxy(NamedTuple):

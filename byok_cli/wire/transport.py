@@ -25,8 +25,7 @@ from typing import Iterator, Mapping
 from urllib.parse import urlsplit
 
 from ..errors import ByokError, Code
-from .endpoint import port_of
-from .proxy import Proxy, is_loopback, proxy_for
+from .proxy import Proxy, proxy_for
 from .types import Settings
 
 MAX_BODY = 32 * 1024 * 1024   # a whole answer or error body larger than this is refused
@@ -50,24 +49,12 @@ class TransportError(Exception):
 # --- where a key may go --------------------------------------------------------------------
 
 def check_transport(url: str, env: Mapping[str, str] | None = None) -> None:
-    """Refuse to send a key over plain http to anything but this machine.
+    """Refuse to send a key over plain http to anything but this machine (the rule and its
+    message are urls.check's; endpoint() has applied it already, naming where the URL came
+    from: this is the last gate before a connection, for every request)."""
+    from ..urls import check
 
-    https goes anywhere; http only to a loopback address, unless BYOK_ALLOW_INSECURE_HTTP=1
-    says the network in between is the person's own. Every request byok sends carries a
-    key, so every request passes here.
-    """
-    env = os.environ if env is None else env
-    parts = urlsplit(url)
-    port_of(parts, "the URL")
-    if parts.scheme == "https":
-        return
-    if parts.scheme == "http" and (is_loopback(parts.hostname)
-                                   or env.get("BYOK_ALLOW_INSECURE_HTTP") == "1"):
-        return
-    raise ByokError(Code.USAGE, f"refusing to send an API key over plain {parts.scheme or '?'} "
-                    f"to {parts.hostname or url}: it would cross the network unencrypted",
-                    hint="use an https:// base URL (or set BYOK_ALLOW_INSECURE_HTTP=1 if the "
-                         "whole network path is yours)")
+    check(url, "the base URL", env)
 
 
 # --- TLS ---------------------------------------------------------------------------------------

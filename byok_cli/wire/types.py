@@ -5,11 +5,8 @@ No HTTP here: `run --explain` and the planning code use these without loading a 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Mapping, NamedTuple
-
-from ..errors import ByokError, Code
 
 
 @dataclass
@@ -93,22 +90,11 @@ class Settings(NamedTuple):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
-        env = os.environ if env is None else env
+        from ..inputs import env_number
 
-        def number(name: str, default: float) -> float:
-            text = env.get(name)
-            if text is None or not text.strip():
-                return default
-            try:
-                value = float(text)
-            except ValueError:
-                raise ByokError(Code.USAGE, f"{name} must be a number, not {text!r}") from None
-            if not value >= 0 or value == float("inf"):
-                raise ByokError(Code.USAGE, f"{name} must be a finite number of at least 0")
-            return value
-
-        timeout = number("BYOK_TIMEOUT", 60.0) or 60.0
+        timeout = env_number("BYOK_TIMEOUT", 60.0, env=env) or 60.0
         return cls(timeout=timeout,
-                   connect_timeout=number("BYOK_CONNECT_TIMEOUT", min(timeout, 10.0)) or 10.0,
-                   max_retries=int(number("BYOK_MAX_RETRIES", 2)),
-                   max_wait=number("BYOK_MAX_RETRY_WAIT", 20.0))
+                   connect_timeout=env_number("BYOK_CONNECT_TIMEOUT", min(timeout, 10.0),
+                                              env=env) or 10.0,
+                   max_retries=env_number("BYOK_MAX_RETRIES", 2, kind=int, high=100, env=env),
+                   max_wait=env_number("BYOK_MAX_RETRY_WAIT", 20.0, env=env))

@@ -1,0 +1,64 @@
+"""Values from the command line and the environment, checked one way.
+
+Text must be valid UTF-8 (:func:`text`): arguments that are not arrive as surrogates and
+would fail only when sent. Every BYOK_* number (BYOK_TIMEOUT, BYOK_MAX_RETRIES, BYOK_MAX_RETRY_WAIT,
+BYOK_KEYRING_TIMEOUT, BYOK_STDIN_TIMEOUT, BYOK_MODELS_TTL) is read by :func:`env_number`:
+a value that is not a finite number in range is a usage error naming the variable, never
+a silent default and never a crash. Imports nothing heavy (the fast path uses it).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Mapping
+
+
+def number(kind: type, text: object, low: float | None, high: float | None):
+    """`text` as an int or a finite float within [low, high]; ValueError with the reason
+    otherwise (the command line's options use this too)."""
+    try:
+        value = kind(text)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"{text!r} is not a valid {kind.__name__}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number")
+    if (low is not None and value < low) or (high is not None and value > high):
+        span = f"{low if low is not None else '-inf'}..{high if high is not None else 'inf'}"
+        raise ValueError(f"{text} is not in the range {span}")
+    return value
+
+
+def env_number(name: str, default: float, *, kind: type = float, low: float = 0,
+               high: float = 86400, env: Mapping[str, str] | None = None):
+    """The number in environment variable ``name`` (``default`` when unset or empty); a
+    usage error naming the variable when it is not a ``kind`` in [low, high]."""
+    env = os.environ if env is None else env
+    text = (env.get(name) or "").strip()
+    if not text:
+        return kind(default)
+    try:
+        return number(kind, text, low, high)
+    except ValueError:
+        from .errors import ByokError, Code
+
+        shown = text if len(text) <= 40 else text[:40] + "…"
+        what = "a whole number" if kind is int else "a number"
+        raise ByokError(Code.USAGE, f"{name} must be {what} from {low:g} to {high:g}, not "
+                        f"{shown!r}", hint=f"fix it, or unset it for the default ({default:g})"
+                        ) from None
+
+
+def text(value: str | None, what: str) -> str | None:
+    """``value`` unchanged when it is valid UTF-8 text; a usage error naming ``what``
+    otherwise (arguments and variables that are not UTF-8 reach Python as surrogates)."""
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        from .errors import ByokError, Code
+
+        raise ByokError(Code.USAGE, f"{what} is not valid UTF-8 text (character {exc.start})",
+                        hint="nothing was sent; convert it first, e.g. with iconv") from None
+    return value

@@ -1,0 +1,135 @@
+"""Base URLs: which ones a key may be sent to, and how they are shown.
+
+The rules, in one place for every HTTP client byok has (wire's transport, the SDK clients
+that `Byok.client` hands out, `exec`'s child):
+
+- **Transport** (:func:`check`). ``https://`` anywhere; plain ``http://`` only to a loopback
+  host (127.0.0.0/8, ::1, ``localhost``), unless ``BYOK_ALLOW_INSECURE_HTTP=1``. Any other
+  scheme, a URL that does not parse, one with control characters or one that carries
+  something shaped like a key is a usage error naming where it came from.
+- **Which key goes where** (:func:`env_key_refusal`). A stored key may go to any endpoint
+  that passed the transport rule. An environment key goes to the provider's official
+  endpoint, or to a base URL the person gave now too (the environment, or --base-url); to a
+  base URL from the profile only if the profile opts in.
+- **Display** (:func:`shown`). Credentials in a URL (``https://user:pass@host``) are
+  masked wherever it is shown.
+
+Nothing here knows a provider: callers pass names (see routes.py and wire/endpoint.py).
+Imports only errors, and urllib only when a URL is checked.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping
+
+from .errors import ByokError, Code, looks_like_key, redact
+
+ALLOW_INSECURE_HTTP = "BYOK_ALLOW_INSECURE_HTTP"
+
+# Where a base URL came from, as wire.endpoint.Endpoint.source names it.
+FLAG = "flag"                # --base-url
+ENVIRONMENT = "environment"  # OPENAI_BASE_URL / ANTHROPIC_BASE_URL
+PROFILE = "profile"          # `byok config set <provider>.base_url`
+DEFAULT = "default"          # the provider's own endpoint
+
+STORED_KEY = "user"          # key sources, as resolve names them
+ENVIRONMENT_KEY = "system"
+
+
+def is_loopback(host: str | None) -> bool:
+    """127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) or ``localhost``: addresses that never
+    leave the machine. Nothing that needs DNS (``app.localhost`` may resolve anywhere)."""
+    if not host:
+        return False
+    host = host.strip("[]").rstrip(".").lower().split("%", 1)[0]
+    if host == "localhost":
+        return True
+    import ipaddress  # urllib.parse has loaded it already; socket would cost ~5 ms more
+
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return ip.is_loopback or bool(mapped and mapped.is_loopback)
+
+
+def insecure_http_allowed(env: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if env is None else env
+    return env.get(ALLOW_INSECURE_HTTP, "").strip() == "1"
+
+
+def shown(url: str | None) -> str:
+    """The URL as it may be printed: user info masked (``https://user:***@host``)."""
+    return redact(url) if url else ""
+
+
+def check(text: str, source: str, env: Mapping[str, str] | None = None) -> str:
+    """``text`` as a base URL that keys may be sent to, without a trailing slash; a usage
+    error naming ``source`` (a variable or setting) otherwise."""
+    url = text.strip()
+
+    def refuse(why: str, hint: str | None = None) -> ByokError:
+        return ByokError(Code.USAGE, f"{source}: {why}", hint=hint)
+
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError:
+        raise refuse("the URL is not valid UTF-8") from None
+    if not url or any(not ch.isprintable() or ch.isspace() for ch in url):
+        raise refuse(f"{shown(url)!r} is not a URL (empty, or spaces or control characters "
+                     "in it)")
+    if looks_like_key(url):
+        raise refuse("the URL contains what looks like an API key; it was not used",
+                     hint="give the key with `byok key set`, never inside a URL")
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:
+        raise refuse(f"{shown(url)!r} is not an http(s) URL ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise refuse(f"{shown(url)!r} is not an http(s) URL",
+                     hint="use https://…, or http:// for a server on this machine")
+    if not host:
+        raise refuse(f"{shown(url)!r} is not an http(s) URL (no host)")
+    port_of(parts, source)
+    if scheme == "http" and not is_loopback(host) and not insecure_http_allowed(env):
+        raise refuse(f"refusing to send a key over plain http to {host}: it would cross the "
+                     "network unencrypted (only https, or http to this machine: 127.0.0.1, "
+                     "::1, localhost)", hint=f"use https://, or set {ALLOW_INSECURE_HTTP}=1 "
+                     "if the whole network path is yours")
+    return url.rstrip("/")
+
+
+def port_of(parts, where: str) -> int | None:
+    """The URL's explicit port (None when it has none), or a usage error naming the URL:
+    urllib raises ValueError for ports over 65535 or not numeric, and takes :0 for no port
+    at all, where a connection would silently go to port 80 or 443. (``parts``: a
+    urllib.parse SplitResult or ParseResult.)"""
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is None and parts.netloc.rpartition("@")[2].endswith(":"):
+        return None  # "host:" is an empty port, which means the default
+    if port is not None and not 1 <= port <= 65535:
+        bare = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        raise ByokError(Code.USAGE, f"{where} has a bad port: {bare!r}",
+                        hint="a port is a number from 1 to 65535, or none for the default")
+    return port
+
+
+def env_key_refusal(key_source: str, origin: str, url: str | None, where: str,
+                    key_name: str, opt_in: bool, opt_in_setting: str) -> str | None:
+    """Why a key from ``key_source`` ("user": stored, "system": the environment's) must not
+    go to ``url``, which came from ``origin`` (named ``where``), or None when it may.
+    ``key_name`` names the environment key (OPENAI_API_KEY); ``opt_in`` is the profile's
+    ``opt_in_setting``."""
+    if key_source != ENVIRONMENT_KEY or origin != PROFILE or opt_in:
+        return None
+    return (f"{key_name} is not sent to the profile's base URL {shown(url)} ({where}); only "
+            f"the profile's stored key is (opt in with `byok config set {opt_in_setting} on`)")

@@ -1,0 +1,156 @@
+"""What byok prints (issue 11, items 8, 9 and 11): keys masked however they are echoed back,
+settings that look like a key refused, text from a provider stripped of control and escape
+characters (but the answer on stdout passed through as is)."""
+
+import base64
+import json
+import re
+
+import pytest
+
+from byok_cli.errors import Code
+from conftest import OPENAI_GOOD, openai_key
+
+ECHOES = openai_key("echoes")                  # the fake server echoes it back every way
+GATEWAY_TOKEN = "gw_echoes_Tq8Wm3Xr6Zp1Lv5Nb9Kc2Hd7"  # an environment key without sk-
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def secret_body(key: str) -> str:
+    return re.sub(r"^sk-(?:(?:proj|ant|api\d\d)-)*", "", key)
+
+
+def assert_masked(key: str, *texts: str) -> None:
+    """No run of 8 characters of the key's secret part, in any case, nor a piece of its
+    base64 encoding at any alignment, appears in the texts."""
+    body = secret_body(key)
+    pieces = {body[i:i + 8].lower() for i in range(len(body) - 7)}
+    raw = body.encode()
+    for offset in range(3):
+        whole = base64.b64encode(raw[offset:offset + (len(raw) - offset) // 3 * 3]).decode()
+        pieces |= {whole[i:i + 8].lower() for i in range(len(whole) - 7)}
+    for text in texts:
+        low = text.lower()
+        leaked = [p for p in pieces if p in low]
+        assert not leaked, f"key material {leaked[:3]} in {text!r}"
+
+
+# --- item 8: masking catches every echo -------------------------------------------------------
+
+def test_a_key_echoed_whole_upper_cased_base64_or_split_is_masked_everywhere(byok_env, fake):
+    byok_env.set_key("openai", ECHOES)
+    runs = [byok_env.run("run", "--no-fallback", "hi"),
+            byok_env.run("--debug", "run", "--no-fallback", "hi"),
+            byok_env.run("run", "--json", "--no-fallback", "hi"),
+            byok_env.run("key", "validate", "openai", "--json"),
+            byok_env.run("key", "validate", "openai"),
+            byok_env.run("key", "set", "openai", input=ECHOES)]  # checked live: warns
+    assert runs[0].returncode == Code.BAD_REQUEST.exit_status
+    assert "bad key sk-proj-…" in runs[0].stderr and "as sent: SK-PROJ-…" in runs[0].stderr
+    assert "Traceback" in runs[1].stderr
+    assert json.loads(runs[3].stdout)[0]["result"] == "BAD_REQUEST"
+    assert "storing it anyway" in runs[5].stderr
+    for r in runs:
+        assert_masked(ECHOES, r.stdout, r.stderr)
+
+
+def test_an_environment_key_of_any_shape_is_masked(byok_env, fake):
+    env = {"OPENAI_API_KEY": GATEWAY_TOKEN}
+    runs = [byok_env.run("run", "-p", "openai", "--no-fallback", "hi", env=env),
+            byok_env.run("--debug", "run", "-p", "openai", "--no-fallback", "hi", env=env),
+            byok_env.run("key", "validate", "--json", env=env)]
+    assert runs[0].returncode == Code.BAD_REQUEST.exit_status
+    assert fake.requests[0]["key"] == GATEWAY_TOKEN  # it was sent, and echoed back
+    for r in runs:
+        assert_masked(GATEWAY_TOKEN, r.stdout, r.stderr)
+
+
+@pytest.mark.parametrize("argv", [
+    ["key", "set", "openai", OPENAI_GOOD],
+    ["key", "set", OPENAI_GOOD],
+    ["key", "set", "anthropic", "--no-validate", "my-gateway-token-Tq8Wm3Xr6Zp1"],
+])
+def test_a_key_typed_on_the_command_line_is_refused_masked_and_explained(byok_env, argv):
+    r = byok_env.run(*argv)
+    assert r.returncode == Code.USAGE.exit_status
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "never taken from the command line" in lines[0]
+    assert "prompt" in lines[0] and "printf %s" in lines[0]
+    assert_masked(argv[-1], r.stdout, r.stderr)
+    assert json.loads(byok_env.run("key", "list", "--json").stdout)[0]["stored"] is False
+
+
+def test_byoks_own_wording_is_not_garbled(byok_env):
+    r = byok_env.run("key", "set", "anthropic", "--no-validate", input="sk-ant-!!")
+    assert r.returncode == Code.INVALID_FORMAT.exit_status
+    assert "(sk-ant-api03-…)" in r.stderr
+    o = byok_env.run("key", "set", "openai", "--no-validate", input="pk-nope-123456789")
+    assert "(sk-… or sk-proj-…)" in o.stderr
+
+
+def test_masking_unit():
+    from byok_cli.errors import mask, redact, remember_secret
+
+    key = "sk-proj-unitTest-Zq1Wx2Ec3Rv4Tb5Yn6Um7"
+    remember_secret(key)
+    assert redact(f"got {key}") == "got sk-proj-…6Um7"
+    assert redact(f"GOT {key.upper()}") == "GOT SK-PROJ-…6UM7"
+    assert redact("part " + key[12:24]) == "part …"
+    assert "Zq1W" not in redact(base64.urlsafe_b64encode(b"x:" + key.encode()).decode())
+    assert redact("a sk-ant-api03-… and sk-… or sk-proj-…") == \
+        "a sk-ant-api03-… and sk-… or sk-proj-…"
+    assert redact("sk-proj-****************abcd") == "…abcd" == mask("sk-proj-xxxxabcd")
+    assert redact("https://me:pw@h/x and https://tok@h") == "https://me:***@h/x and https://***@h"
+
+
+# --- item 9: settings that look like a key --------------------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ["config", "set", "openai.model", OPENAI_GOOD],
+    ["config", "set", "anthropic.base_url", f"https://gw.example.com/{OPENAI_GOOD}/v1"],
+    ["config", "set", "openai.base_url", f"https://gw.example.com/v1?key={OPENAI_GOOD}"],
+    ["models", "default", OPENAI_GOOD],
+    ["run", "-m", OPENAI_GOOD, "hi"],
+])
+def test_settings_that_look_like_a_key_are_refused(byok_env, fake, args):
+    r = byok_env.run(*args)
+    assert r.returncode == Code.USAGE.exit_status
+    assert "looks like an API key" in r.stderr
+    assert_masked(OPENAI_GOOD, r.stdout, r.stderr)
+    shown = byok_env.run("config", "show", "--json").stdout
+    assert secret_body(OPENAI_GOOD)[:8] not in shown and fake.requests == []
+
+
+def test_a_prompt_with_a_key_is_sent_with_a_warning_about_the_history(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    prompt = f"why does {openai_key('other')} fail?"
+    r = byok_env.run("run", prompt)
+    assert r.returncode == 0 and fake.requests[-1]["messages"][-1]["content"] == prompt
+    assert "looks like an API key" in r.stderr and "--no-log" in r.stderr
+    quiet = byok_env.run("run", "--no-log", prompt)
+    assert quiet.returncode == 0 and "looks like" not in quiet.stderr
+    plain = byok_env.run("run", "no key in this one")
+    assert "looks like" not in plain.stderr
+
+
+# --- item 11: text from a provider or gateway ------------------------------------------------
+
+def test_model_names_and_errors_from_a_gateway_lose_their_escape_sequences(byok_env, fake):
+    env = {"OPENAI_API_KEY": openai_key("hostile"),
+           "ANTHROPIC_API_KEY": "sk-ant-api03-hostile-M1n2b3v4c5x6z7l8k9"}
+    table = byok_env.run("models", "list", "--remote", env=env)
+    as_json = byok_env.run("models", "list", "--remote", "--json", "--refresh", env=env)
+    assert table.returncode == 0 and as_json.returncode == 0
+    assert "gpt-evil" in table.stdout and not CONTROL.search(table.stdout)
+    rows = json.loads(as_json.stdout)
+    assert not any(CONTROL.search(r["id"] + (r["name"] or "")) for r in rows)
+    assert not CONTROL.search(as_json.stdout.encode().decode("unicode_escape", "ignore"))
+    byok_env.set_key("openai", ECHOES)
+    err = byok_env.run("run", "--no-fallback", "hi")
+    assert "done" in err.stderr and not CONTROL.search(err.stderr.replace("\n", ""))
+
+
+def test_the_answer_on_stdout_passes_through_as_is(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    r = byok_env.run("run", "say \x1b[1mbold\x1b[0m")
+    assert r.returncode == 0 and "\x1b[1mbold\x1b[0m" in r.stdout
