@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from .budgets import Budget, BudgetTables, Standing
 from .conversations import Conversation, ConversationTables, Message
-from .db import MIGRATIONS, SCHEMA_VERSION, Database, now
+from .db import Database, now
+from .migrations import MIGRATIONS, SCHEMA_VERSION
 from .files import DB_NAME, data_dir, file_mode
 from .handoffs import Handoff, HandoffSummary, HandoffTables
 from .keys import KeyTables, StoredKey
