@@ -96,6 +96,18 @@ def test_no_log_and_logging_setting_keep_text_out(both, fake):
     assert usage[0]["requests"] == 2  # the figures are still kept
 
 
+def test_a_key_in_a_kept_prompt_is_masked_when_shown(both, fake):
+    pasted = "sk-proj-" + "Zq7" * 12 + "wxyz"
+    r = both.run("run", f"why is {pasted} rejected?")
+    assert r.returncode == 0 and "kept in the history" in r.stderr
+    shown = both.run("history", "show", "1")
+    as_json = both.run("history", "show", "1", "--json")
+    assert shown.returncode == as_json.returncode == 0
+    for out in (shown.stdout, as_json.stdout):
+        assert pasted not in out and pasted[-20:] not in out and "…wxyz" in out
+    assert "why is" in shown.stdout
+
+
 def test_history_rm_and_clear(both):
     for word in ("one", "two", "three"):
         both.run("run", word)

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from ..errors import ByokError, Code
+from ..errors import ByokError, Code, redact
 from . import complete, output
 from .root import group, no_header_option, state
 from .state import MAX_ID
@@ -74,11 +74,12 @@ def show(ctx: typer.Context,
                           "updated_at": conv.updated_at,
                           "messages": [m._asdict() for m in conv.messages]})
         return
+    # Masked as --json is: a prompt may have held a key (`run` warned it would be kept).
     if conv.system:
-        sys.stdout.write(f"[system]\n{conv.system}\n\n")
+        sys.stdout.write(redact(f"[system]\n{conv.system}\n\n"))
     for m in conv.messages:
         who = "user" if m.role == "user" else f"assistant: {m.provider}/{m.model}"
-        sys.stdout.write(f"[{who}]\n{m.content}\n\n")
+        sys.stdout.write(redact(f"[{who}]\n{m.content}\n\n"))
     sys.stdout.flush()
 
 
