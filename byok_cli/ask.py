@@ -116,10 +116,13 @@ def plan_for(keychain: Keychain, options: AskOptions, history: list[Message]) ->
 def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
         conversation_id: int | None = None, history: list[Message] | None = None,
         on_text: Callable[[str], None] = lambda s: None,
-        on_warning: Callable[[str], None] = lambda s: None) -> AskResult:
+        on_warning: Callable[[str], None] = lambda s: None,
+        on_note: Callable[[str], None] | None = None) -> AskResult:
     """Send ``prompt`` (after the conversation's earlier messages, if any) and return the
     answer. ``history`` gives those messages directly (an unlogged chat keeps them in
-    memory); otherwise they are read from conversation ``conversation_id``.
+    memory); otherwise they are read from conversation ``conversation_id``. ``on_note``
+    hears the plan's notes on the configuration (a base URL trimmed of /v1), which are the
+    same every turn; by default ``on_warning`` does.
 
     Raises ByokError with the design's codes; the usage log gets a row either way.
     """
@@ -132,7 +135,7 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
         history = stored.messages if stored else []
     the_plan = plan_for(keychain, options, history)
     for warning in the_plan.warnings:
-        on_warning(warning)
+        (on_note or on_warning)(warning)
     system = options.system if options.system is not None else (stored.system if stored
                                                                  else None)
     turns = [{"role": m.role, "content": m.content} for m in history]

@@ -188,6 +188,10 @@ def test_an_anthropic_base_url_ending_in_v1_is_normalised(byok_env, fake):
     doctor = json.loads(byok_env.run("doctor", "--json", env=env).stdout)
     row = next(x for x in doctor if x["check"] == "anthropic base URL")
     assert row["status"] == "warn" and "/v1" in row["fix"]
+    chat = byok_env.run("chat", input="one\ntwo\nthree\n", env=env)
+    assert chat.returncode == 0, chat.stderr
+    assert chat.stderr.count("ANTHROPIC_BASE_URL ends in /v1") == 1  # once a session
+    assert len(posts(fake)) == 4
 
 
 def test_base_url_and_where_it_came_from(byok_env, fake):

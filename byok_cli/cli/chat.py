@@ -148,6 +148,14 @@ def chat(
         output.info(f"byok chat — {_describe(first)}; /help for commands, Ctrl-D to leave")
     printer = output.Printer()
     asked, failed = 0, None  # failed: the last failure, while every turn has failed
+    noted: set[str] = set()  # notes on the configuration, said once a session
+
+    def note_once(say):
+        def receive(text: str) -> None:
+            if text not in noted:
+                noted.add(text)
+                say(text)
+        return receive
     while True:
         try:
             line = turns.next()
@@ -169,7 +177,8 @@ def chat(
             with Waiting() as waiting:
                 result = ask(st.keychain, line, options, conversation_id=conversation,
                              history=transcript, on_text=waiting.text(printer),
-                             on_warning=waiting.message(output.warn))
+                             on_warning=waiting.message(output.warn),
+                             on_note=note_once(waiting.message(output.warn)))
             printer.end()
             conversation = result.conversation_id
             failed = False
