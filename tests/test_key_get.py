@@ -192,3 +192,23 @@ def test_requesting_programs_reads_the_process_tree():
     name, caller = requesting_programs(os.getpid())
     assert name == process_info(os.getpid())[0] and name not in SHELLS and caller is None
     assert process_info(10 ** 9) == ("unknown", None)  # no such process
+
+
+def test_the_log_keeps_a_row_per_program_key_and_day_not_per_call(tmp_path):
+    from byok_cli.store import DAY, Handoff, Store
+
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    store = Store(home)
+    monday = 20_000 * DAY  # a UTC midnight
+    calls = [monday + i * 60 for i in range(500)] + [monday + DAY + 5, monday + DAY + 7]
+    for at in calls:
+        store.record_handoff(Handoff(at, "default", "openai", "default", "stored", "mods", None))
+    store.record_handoff(Handoff(monday + 9, "default", "openai", "default", "stored", "llm",
+                                 "bash"))
+    assert store.conn.execute("SELECT COUNT(*) FROM handoffs").fetchone()[0] == 3
+    rows = {r.parent: r for r in store.handoffs("default")}
+    assert rows["mods"].count == 502 and rows["llm"].count == 1
+    assert (rows["mods"].first_at, rows["mods"].last_at) == (monday, monday + DAY + 7)
+    later = store.handoffs("default", since=monday + DAY)  # only the second day's row
+    assert [(r.parent, r.count) for r in later] == [("mods", 2)]

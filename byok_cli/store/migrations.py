@@ -251,5 +251,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE provider_settings ADD COLUMN send_env_key TEXT
         CHECK (send_env_key IN ('on', 'off'));
     """,
+    # 9: the hand-off log keeps one row per program, key and UTC day, counting the hand-offs
+    # (a tool that runs `byok key get` on every call would otherwise add a row each time)
+    """
+    ALTER TABLE handoffs ADD COLUMN count INTEGER NOT NULL DEFAULT 1 CHECK (count >= 1);
+    ALTER TABLE handoffs ADD COLUMN last_at REAL;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
