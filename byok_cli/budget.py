@@ -128,10 +128,10 @@ def reserve(store: Store, profile: str, budgets: list[Budget], provider: str, mo
         if allow_unpriced:
             return Hold(None, None, [f"no price is known for {provider}/{model}: the {label} "
                                      "budget cannot count this request"])
-        raise ByokError(Code.BUDGET_EXCEEDED,
-                        f"no price is known for {provider}/{model} in byok's price data "
-                        f"({price_data_label(store.home)}) and a budget applies ({label}); "
-                        "nothing was sent", hint=UNPRICED_HINT, provider=provider)
+        raise _refusal(ByokError(
+            Code.BUDGET_EXCEEDED, f"no price is known for {provider}/{model} in byok's price "
+            f"data ({price_data_label(store.home)}) and a budget applies ({label}); nothing "
+            "was sent", hint=UNPRICED_HINT, provider=provider), "model")
     tokens_in, tokens_out = worst_case(info, system, messages, max_tokens)
     micros = info.price.cost_micros(tokens_in, tokens_out)
     hold, standings = store.reserve(profile, provider, key_name, micros,
@@ -146,13 +146,20 @@ def reserve(store: Store, profile: str, budgets: list[Budget], provider: str, mo
 def _exceeded(s: Standing, micros: int, provider: str, at: float) -> ByokError:
     b = s.budget
     held = f" (+{dollars(s.held)} held by requests in flight)" if s.held else ""
-    return ByokError(
+    return _refusal(ByokError(
         Code.BUDGET_EXCEEDED,
         f"{b.label} budget: {dollars(s.spent)} spent{held} of {dollars(b.limit_micros)} this "
         f"{b.period}; this request may cost up to {dollars(micros)}; resets "
         f"{resets(b.period, at)}; nothing was sent",
         hint="lower --max-tokens, or change the budget with `byok budget set`",
-        provider=provider)
+        provider=provider), b.scope)
+
+
+def _refusal(err: ByokError, scope: str) -> ByokError:
+    """``err``, saying what it refuses (resolve.next_attempt: a refused key or model leaves
+    the provider's other keys and models to try)."""
+    err.budget_scope = scope  # type: ignore[attr-defined]
+    return err
 
 
 def _near_limit(s: Standing) -> str | None:

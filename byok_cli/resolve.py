@@ -310,11 +310,22 @@ class Excluded:
                 or (a.provider, a.model) in self.models or a.provider in self.providers)
 
 
-def next_attempt(attempts: list[Attempt], index: int, code: Code, excluded: Excluded
-                 ) -> int | None:
-    """The attempt that answers the failure of ``attempts[index]``, or None to stop."""
+def next_attempt(attempts: list[Attempt], index: int, code: Code, excluded: Excluded,
+                 budget_scope: str | None = None) -> int | None:
+    """The attempt that answers the failure of ``attempts[index]``, or None to stop.
+    ``budget_scope`` says what a BUDGET_EXCEEDED refused: a 'key' budget only that key (the
+    provider's next key may go on), 'model' (no price known) only that model, a 'provider'
+    or 'profile' budget the provider."""
     cur = attempts[index]
-    if code in KEY_REJECTED or code in KEY_UNREADABLE:
+    if code == Code.BUDGET_EXCEEDED and budget_scope in ("key", "model"):
+        if budget_scope == "key":
+            excluded.keys.add((cur.provider, cur.key_source, cur.key_name))
+        else:
+            excluded.models.add((cur.provider, cur.model))
+
+        def answers(a: Attempt) -> bool:
+            return True  # whatever the exclusions leave, in the plan's order
+    elif code in KEY_REJECTED or code in KEY_UNREADABLE:
         excluded.keys.add((cur.provider, cur.key_source, cur.key_name))
         if cur.key_source != "user":
             return None  # the environment key failed too: stop (fallback 2)

@@ -119,7 +119,8 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
                                   f"failed: {err.code.value}")
                 except ByokError as unmarked:  # a read-only or full database: go on anyway
                     on_warning(f"could not mark the stored key failed: {unmarked.message}")
-            nxt = next_attempt(plan.attempts, index, err.code, excluded)
+            nxt = next_attempt(plan.attempts, index, err.code, excluded,
+                               getattr(err, "budget_scope", None))
             if nxt is None:
                 raise _tagged(_final_error(failures), a, fallbacks) from None
             b = plan.attempts[nxt]

@@ -221,6 +221,14 @@ def test_a_budget_per_named_key(byok_env, fake):
     assert [r["key"] for r in fake.requests if r["method"] == "POST"] == [work, personal]
     rows = json.loads(byok_env.run("budget", "list", "--json").stdout)
     assert [(r["scope"], r["name"], r["spent_micros"]) for r in rows] == [("key", "work", 4000)]
+    # Unpinned, the key's budget refuses only that key: openai's next key answers.
+    byok_env.run("key", "order", "openai", "work", "personal")
+    moved = byok_env.run("run", "--json", "-m", "gpt-6-luna", "--max-tokens", "4", "a")
+    assert moved.returncode == 0, moved.stderr
+    out = json.loads(moved.stdout)
+    assert out["provider"] == "openai"  # (key_name is masked: this fake key contains it)
+    assert out["fallbacks"][0]["kind"] == "budget_exceeded" and "key work budget" in moved.stderr
+    assert [r["key"] for r in fake.requests if r["method"] == "POST"][-1] == personal
 
 
 def test_parallel_runs_cannot_overspend_together(byok_env, fake):

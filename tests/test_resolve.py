@@ -420,3 +420,19 @@ def test_models_the_catalogue_does_not_know_are_left_to_the_api():
     with pytest.raises(ByokError):  # an unknown level is refused whatever the model
         plan(settings("openai"), keys(["openai"]), CAT, model="gpt-7-preview", effort="turbo",
              today=TODAY)
+
+
+def test_a_budget_refusal_rules_out_what_it_refused():
+    p = plan(settings("openai", openai_model="gpt-6-luna"),
+             keys(["openai", "anthropic"], ["openai"]), CAT, today=TODAY)
+    a = p.attempts
+    # a key's budget: the same model with the provider's next key (here the environment's)
+    j = next_attempt(a, 0, Code.BUDGET_EXCEEDED, Excluded(), "key")
+    assert (a[j].provider, a[j].model, a[j].key_source) == ("openai", "gpt-6-luna", "system")
+    # no price for the model: the provider's other model
+    k = next_attempt(a, 0, Code.BUDGET_EXCEEDED, Excluded(), "model")
+    assert (a[k].provider, a[k].model) == ("openai", DEF["openai"])
+    # a provider's (or the profile's) budget: another provider
+    for scope in ("provider", "profile", None):
+        m = next_attempt(a, 0, Code.BUDGET_EXCEEDED, Excluded(), scope)
+        assert a[m].provider == "anthropic"
