@@ -142,7 +142,7 @@ def test_a_key_that_also_appears_in_a_comment_is_reported(tmp_path):
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.one_of(
     st.sampled_from(["# comment\n", "\n", "AIDER_MODEL=sonnet\n", 'X="a b" # c\n',
-                     "export PATHS='/a:/b'\n", "GEMINI_API_KEY=AIzaFAKE123\n"]),
+                     "export PATHS='/a:/b'\n", "COHERE_API_KEY=FAKEco123\n"]),
     st.sampled_from([f"OPENAI_API_KEY={OK}\n", f'export ANTHROPIC_API_KEY="{ANT}"\n',
                      f"OPENAI_API_KEY='{OK}'   # mine\n"])), max_size=12))
 def test_dotenv_scrub_removes_exactly_the_key_lines(tmp_path_factory, lines):

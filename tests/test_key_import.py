@@ -33,7 +33,7 @@ CASES = {
     "sgpt": ("sgpt", "sgpt", ".sgptrc", {"openai": "sk-proj-good-sgpt-G1h2I3j4K5l6M7n8O9"}, []),
     "dotenv": ("dotenv", "dotenv", ".env",
                {"openai": "sk-proj-good-dotenv-K1l2M3n4O5p6Q7r8S9",
-                "anthropic": "sk-ant-api03-good-dotenv-L1m2N3o4P5q6R7s8"}, ["gemini"]),
+                "anthropic": "sk-ant-api03-good-dotenv-L1m2N3o4P5q6R7s8"}, ["cohere"]),
 }
 
 
@@ -161,13 +161,14 @@ def test_default_locations_are_found_as_each_tool_finds_them(byok_env, tmp_path)
 
 def test_env_source_imports_and_cannot_be_scrubbed(byok_env, fake):
     key = openai_key("good-env")
-    env = {"OPENAI_API_KEY": key, "GROQ_API_KEY": "gsk_FAKE0123456789abcdefgh"}
+    env = {"OPENAI_API_KEY": key, "COHERE_API_KEY": "FAKEco0123456789abcdefgh"}
     assert byok_env.run("key", "import", "env", "--scrub", env=env).returncode == USAGE
     r = byok_env.run("key", "import", "env", "--json", env=env)
     assert r.returncode == 0, r.stderr
     rows = {row["entry"]: row for row in json.loads(r.stdout)}
     assert rows["OPENAI_API_KEY"]["result"] == "imported"
-    assert rows["GROQ_API_KEY"]["result"] == "skipped" and rows["GROQ_API_KEY"]["provider"] is None
+    assert rows["COHERE_API_KEY"]["result"] == "skipped"
+    assert rows["COHERE_API_KEY"]["provider"] is None
     assert get(byok_env, "openai") == key
     assert_no_leak(key, r.stdout, r.stderr)
     assert byok_env.run("key", "import", "env", "somefile").returncode == USAGE
@@ -339,3 +340,19 @@ def test_dotenv_values_are_interpolated_as_python_dotenv_does(byok_env, tmp_path
     # key variable, so byok says to remove it by hand.
     assert path.read_text() == f"BASE={key}\n"
     assert "still appears elsewhere" in r.stderr
+
+
+def test_presets_variables_are_imported_as_their_providers(byok_env, tmp_path):
+    groq, mistral = "gsk_FAKE0123456789abcdefghijklmnop", "FAKEmistral0123456789abcdef"
+    env = {"GROQ_API_KEY": groq}
+    # (--no-validate: a live check would go to the presets' real hosts)
+    r = byok_env.run("key", "import", "env", "--no-validate", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    rows = {row["entry"]: row for row in json.loads(r.stdout)}
+    assert (rows["GROQ_API_KEY"]["provider"], rows["GROQ_API_KEY"]["result"]) == ("groq",
+                                                                                "imported")
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(f"MISTRAL_API_KEY={mistral}\n")
+    assert byok_env.run("key", "import", "dotenv", str(dotenv), "--no-validate").returncode == 0
+    assert get(byok_env, "groq") == groq and get(byok_env, "mistral") == mistral
+    assert_no_leak(groq, r.stdout, r.stderr)

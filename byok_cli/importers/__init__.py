@@ -20,10 +20,10 @@ from ..registry import builtin
 
 SOURCES = ("llm", "aichat", "mods", "sgpt", "dotenv", "env")
 
-# Environment variable -> byok provider: the built-ins' own variables (other tools' files
-# name other services' keys too; those are listed as unknown and left alone);
+# Environment variable -> byok provider: the built-ins' and presets' own variables (other
+# tools' files name other services' keys too; those are listed as unknown and left alone);
 # CLAUDE_API_KEY is aichat's name for its `claude` client.
-KEY_VARIABLES = {**{p.key_env: p.name for p in builtin().builtins()},
+KEY_VARIABLES = {**{p.key_env: p.name for p in builtin() if p.key_env},
                  "CLAUDE_API_KEY": "anthropic"}
 
 
