@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Callable, Mapping, NamedTuple
+from typing import Mapping, NamedTuple
 
 from . import vault
 from .errors import ByokError, Code, remember_secret

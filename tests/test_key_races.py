@@ -63,7 +63,7 @@ def start(env, delay, *args, input=None, after_keyring_write=False):
     """A byok process that starts after `delay` seconds (a shell sleeps, not the test) or,
     with `after_keyring_write`, once a keyring write has begun (a rotation saving its new
     master key: the moment a key set must not be lost in). Its stdin is given at once."""
-    wait = (f'until [ -e "$BYOK_TEST_KEYRING.writing" ]; do sleep 0.02; done; '
+    wait = ('until [ -e "$BYOK_TEST_KEYRING.writing" ]; do sleep 0.02; done; '
             if after_keyring_write else "")
     command = f"{wait}sleep {delay:.2f}; exec \"$0\" \"$@\""
     proc = subprocess.Popen(["sh", "-c", command, str(BYOK), *args], env=env.vars,

@@ -18,13 +18,11 @@ kinds of request, so what a general client adds is not needed; what it must not 
 from __future__ import annotations
 
 import http.client
-import os
 import socket
 import zlib
 from typing import Iterator, Mapping
 from urllib.parse import urlsplit
 
-from ..errors import ByokError, Code
 from .proxy import Proxy, proxy_for
 from .types import Settings
 
