@@ -89,6 +89,9 @@ def make_plan(keychain: Keychain, model: str | None = None, provider: str | None
 
 
 def find_conversation(keychain: Keychain, cid: int | None, latest: bool) -> int | None:
+    if cid is not None and latest:  # two answers to one question: refuse to guess
+        raise ByokError(Code.USAGE, "-c/--continue and --cid cannot be used together",
+                        hint="--cid ID continues that conversation; -c the latest")
     if cid is not None:
         if keychain.store.conversation(keychain.profile, cid) is None:
             raise ByokError(Code.USAGE, f"there is no conversation {cid} in profile "

@@ -20,12 +20,18 @@ def number(kind: type, text: object, low: float | None, high: float | None):
     try:
         value = kind(text)
     except (TypeError, ValueError, OverflowError):
-        raise ValueError(f"{text!r} is not a valid {kind.__name__}") from None
+        what = "a whole number" if kind is int else "a number"
+        raise ValueError(f"{text!r} is not {what}") from None
     if not math.isfinite(value):
         raise ValueError(f"{text!r} is not a finite number")
     if (low is not None and value < low) or (high is not None and value > high):
-        span = f"{low if low is not None else '-inf'}..{high if high is not None else 'inf'}"
-        raise ValueError(f"{text} is not in the range {span}")
+        if high is None:
+            span = f"at least {low}"
+        elif low is None:
+            span = f"at most {high}"
+        else:
+            span = f"from {low} to {high}"
+        raise ValueError(f"{text} is out of range: it must be {span}")
     return value
 
 

@@ -105,7 +105,8 @@ def _plain_help(command) -> None:
     for param in getattr(command, "params", ()):
         if isinstance(param, TyperOption) and not param.is_flag:
             param.metavar = param.metavar or param.name.upper()
-            bounds = _bounds(param.min, param.max)
+            # An ID's bounds (1 to 2**63-1) say nothing a person needs.
+            bounds = None if param.metavar == "ID" else _bounds(param.min, param.max)
             if bounds and bounds not in (param.help or ""):
                 param.help = f"{param.help or ''} ({bounds})".strip()
             param._get_number_range_help_str = lambda: None
@@ -196,8 +197,7 @@ class ByokGroup(TyperGroup):
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except typer.TyperException as exc:
-            _usage_json(_masked(exc))
-            raise
+            raise _one_line(exc) from None
 
     def list_commands(self, ctx):
         return list(COMMANDS)
@@ -227,27 +227,64 @@ class ByokGroup(TyperGroup):
         except typer.Exit:
             raise
         except typer.TyperException as exc:  # a usage error in a command's arguments
-            _usage_json(_masked(exc))
-            raise
+            raise _one_line(exc) from None
         except (Exception, KeyboardInterrupt) as exc:
             st = state(ctx)
             raise typer.Exit(exit_status(exc, st.debug, st)) from None
 
 
-def _usage_json(exc: Exception) -> None:
+def _usage_json(message: str) -> None:
     from . import output
 
-    output.error_json(Code.USAGE.value, getattr(exc, "format_message", exc.__str__)())
+    output.error_json(Code.USAGE.value, message)
 
 
-def _masked(exc: typer.TyperException) -> typer.TyperException:
-    """A usage error as Typer will print it, with any key typed on the command line masked
-    (`byok run --sytem sk-…` echoes the word it did not understand)."""
+def _one_line(exc: typer.TyperException) -> typer.TyperException:
+    """A usage error as byok prints every error: one line on stderr, keys masked (`byok run
+    --sytem sk-…` echoes the word it did not understand), with where to look; exit 2.
+    A group called without a command shows its help instead, on its lines."""
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
     from ..errors import redact, strip_controls
 
-    if isinstance(getattr(exc, "message", None), str):
-        exc.message = strip_controls(redact(exc.message))
-    return exc
+    if not isinstance(exc, UsageError):
+        return exc  # not a usage error (Click's own exits): left as Click shows it
+    ctx = exc.ctx
+    if isinstance(exc, NoArgsIsHelpError):
+        # byok's own help: newlines kept, anything else that is not printable dropped.
+        exc.message = "\n".join(strip_controls(redact(line))
+                                for line in exc.message.split("\n"))
+        _usage_json(f"{ctx.command_path}: a command is missing")
+        return exc
+    message = strip_controls(redact(exc.format_message())).strip().rstrip(".")
+    if message[:1].isupper() and message[1:2].islower():
+        message = message[0].lower() + message[1:]
+    if message.startswith("no such command") and "Did you mean" not in message and ctx:
+        from difflib import get_close_matches
+
+        typo = message.split("'")[1] if message.count("'") >= 2 else ""
+        near = get_close_matches(typo, ctx.command.list_commands(ctx))
+        if near:
+            message = message.rstrip(".") + f"; did you mean {near[0]!r}?"
+    message = message.replace(". Did you mean", "; did you mean")
+    _usage_json(message)
+    return UsageLine(message, ctx)
+
+
+class UsageLine(typer.BadParameter):
+    """A usage error shown as one line: `error: MESSAGE — see 'byok run -h'`."""
+
+    def __init__(self, message: str, ctx) -> None:
+        super().__init__(message, ctx=ctx)
+
+    def format_message(self) -> str:
+        return self.message
+
+    def show(self, file=None) -> None:
+        from . import output
+
+        where = f" — see '{self.ctx.command_path} -h'" if self.ctx is not None else ""
+        output.error(self.message + where)
 
 
 HELP_NAMES = ["-h", "--help"]
