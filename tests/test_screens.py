@@ -10,7 +10,7 @@ import pytest
 from rich.cells import cell_len
 
 from byok_cli.errors import Code
-from conftest import ANTHROPIC_GOOD, BYOK, OPENAI_GOOD
+from conftest import ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, openai_key
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 SHORT_TIME = re.compile(r"\b20\d\d-\d\d-\d\d \d\d:\d\d\b")
@@ -207,3 +207,46 @@ def test_no_color_means_no_escape_codes(used):
                           timeout=30, dimensions=(40, 80), encoding="utf-8")
     child.expect(pexpect.EOF)
     assert "\x1b[" not in child.before and "provider" in child.before
+
+
+def test_provider_list_at_80_columns(byok_env):
+    status, lines = screen(byok_env, "provider", "list")
+    assert status == 0
+    fits(lines)
+    whole(lines, "https://generativelanguage.googleapis.com/v1beta/openai", "openrouter")
+    wider = screen(byok_env, "provider", "list", width=110)[1]
+    fits(wider, 110)
+    whole(wider, "OPENROUTER_API_KEY", "builtin", "anthropic")  # room for every column
+
+
+def test_key_list_with_a_failed_key_at_80_columns(byok_env, fake):
+    byok_env.set_key("openai", openai_key("servererr"), "--name", "a-longer-key-name")
+    byok_env.set_key("anthropic", ANTHROPIC_GOOD)
+    byok_env.run("key", "validate")
+    status, lines = screen(byok_env, "key", "list")
+    assert status == 0
+    fits(lines)
+    whole(lines, "PROVIDER_UNAVAILABLE", "a-longer-key-name", f"…{ANTHROPIC_GOOD[-4:]}")
+
+
+def test_doctor_keeps_urls_and_codes_whole_where_they_fit(byok_env, fake):
+    url = "http://127.0.0.1:18734/v1"
+    byok_env.run("provider", "add", "gw", "--api", "openai", "--base-url", url)
+    byok_env.set_key("gw", "sk-gw-abcdefghijklmnop1234")
+    byok_env.set_key("openai", openai_key("servererr"))
+    byok_env.run("key", "validate")
+    status, lines = screen(byok_env, "doctor")
+    assert status == Code.NEEDS_ATTENTION.exit_status
+    fits(lines)
+    whole(lines, url, "(PROVIDER_UNAVAILABLE,", fake.url + "/v1", "`byok")
+
+
+def test_models_list_wide_shows_its_columns_at_any_width(byok_env):
+    plain = screen(byok_env, "models", "list")[1]
+    status, wide = screen(byok_env, "models", "list", "--wide")
+    assert status == 0 and wide != plain
+    header = next(line for line in wide if line.startswith("provider"))
+    for column in ("$/M cached", "max out", "aliases", "description", "context", "key"):
+        assert column in header, header
+    whole(wide, "gpt-6.2-sol", "sol,gpt")
+    fits(plain)

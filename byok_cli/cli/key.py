@@ -210,8 +210,8 @@ def list_keys(
         if not order:
             rows.append([r.provider.name, None, None, "none needed" if not r.provider.needs_key
                          else "none", None, None])
-    output.table(["provider", "name", "key", "status",
-                  output.Column("set at", show=output.short_time), "order"], rows,
+    output.table(["provider", "name", "key", output.Column("status", whole=False),
+                  output.Column("set at", drop=1, show=output.short_time), "order"], rows,
                  header=not no_header)
 
 

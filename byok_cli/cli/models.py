@@ -197,7 +197,7 @@ def list_models(
           f"{per_m(r['input_per_mtok'])}/{per_m(r['output_per_mtok'])}"]
          + ([r["cached_input_per_mtok"], r["max_output_tokens"]] if wide else [])
          + [",".join(r["aliases"]), r["description"]] for r in rows],
-        header=not no_header)
+        header=not no_header, drop=not wide)
 
 
 def _status(row: dict, default: bool = False) -> str:

@@ -153,10 +153,11 @@ _GAP = 2
 
 
 def table(columns: Sequence[Column | str], rows: Iterable[Sequence[Any]],
-          header: bool = True, empty: str | None = None) -> None:
+          header: bool = True, empty: str | None = None, drop: bool = True) -> None:
     """Rows as a table on a terminal, as tab-separated bare values otherwise (a header
     line first unless `header` is False). With no rows and `empty`, say that instead on
-    stderr, in one line."""
+    stderr, in one line. `drop=False` (asked for with --wide) keeps every column however
+    narrow the terminal: lines longer than it are the terminal's to wrap (or `less -S`)."""
     from ..errors import redact, strip_controls
 
     cols = [c if isinstance(c, Column) else Column(c) for c in columns]
@@ -178,7 +179,7 @@ def table(columns: Sequence[Column | str], rows: Iterable[Sequence[Any]],
         return
     shown = [[c.show(v) if c.show and v is not None else _bare(v) for c, v in zip(cols, row)]
              for row in rows]
-    _draw(cols, shown, header)
+    _draw(cols if drop else [c._replace(drop=0) for c in cols], shown, header)
 
 
 def _bare(value: Any) -> str:
@@ -204,8 +205,17 @@ def _draw(cols: list[Column], rows: list[list[str]], header: bool) -> None:
     visible = list(range(len(cols)))
     widths = {i: natural(i) for i in visible}
 
-    def needed(keep: list[int]) -> int:
-        return (sum(widths[i] if cols[i].whole else min(widths[i], _MIN_WRAP) for i in keep)
+    def longest_word(i: int) -> int:
+        return max([cell_len(word) for r in rows for word in r[i].split()] or [1])
+
+    # A wrapping column is at least as wide as its longest word (a URL, a path, an error
+    # code in a sentence) where the terminal has room for that: words are not cut.
+    words = {i: min(widths[i], max(_MIN_WRAP, longest_word(i)))
+             for i in visible if not cols[i].whole}
+
+    def needed(keep: list[int], least: dict | None = None) -> int:
+        least = words if least is None else least
+        return (sum(widths[i] if cols[i].whole else least[i] for i in keep)
                 + _GAP * (len(keep) - 1))
 
     for level in sorted({c.drop for c in cols if c.drop}):
@@ -216,7 +226,13 @@ def _draw(cols: list[Column], rows: list[list[str]], header: bool) -> None:
     room = width - needed([i for i in visible if cols[i].whole]) - _GAP * len(wrapping)
     want = sum(widths[i] for i in wrapping)
     if want > room:  # each its minimum, and what is left in proportion to what it would like
-        least = {i: min(widths[i], _MIN_WRAP) for i in wrapping}
+        least = {i: words[i] for i in wrapping}
+        while sum(least.values()) > room:  # a word too long for any layout folds, the
+            i = max(least, key=least.get)   # longest first, and the shorter stay whole
+            floor = min(widths[i], _MIN_WRAP)
+            if least[i] <= floor:
+                break
+            least[i] = max(floor, least[i] - (sum(least.values()) - room))
         spare = max(0, room - sum(least.values()))
         more = sum(widths[i] - least[i] for i in wrapping) or 1
         for i in wrapping:

@@ -67,7 +67,10 @@ def list_providers(
     if as_json:
         output.emit_json([p.to_dict() for p in providers])
         return
-    output.table(["name", "kind", "api", "base url", "key"],
+    # At 80 columns a long base URL (Gemini's) leaves no room for the kind, the API and
+    # the key variable, in that order; `provider show NAME` and --json have them all.
+    output.table(["name", output.Column("kind", drop=1), output.Column("api", drop=2),
+                  "base url", output.Column("key", drop=3)],
                  [[p.name, p.kind, p.api, p.base_url,
                    (p.key_env or "-") if p.needs_key else "none needed"] for p in providers])
 
