@@ -18,8 +18,8 @@ def sent(fake) -> list[str]:
 def chat(byok_env, fake):
     byok_env.set_key("openai", OPENAI_GOOD)
     byok_env.set_key("anthropic", ANTHROPIC_GOOD)
-    child = pexpect.spawn(str(BYOK), ["chat"], env=byok_env.vars, encoding="utf-8", timeout=20,
-                          dimensions=(40, 100))
+    child = pexpect.spawn(str(BYOK), ["chat"], env={**byok_env.vars, "TERM": "xterm-256color"},
+                          encoding="utf-8", timeout=20, dimensions=(40, 100))
     yield child
     child.close(force=True)
 
@@ -105,3 +105,36 @@ def test_an_unknown_model_fails_before_the_first_turn(byok_env, fake):
     assert fake.requests == []
     nokey = byok_env.run("chat", "-p", "anthropic", "--no-fallback", input="hi\n")
     assert nokey.returncode == Code.NO_KEY.exit_status and fake.requests == []
+
+
+@pytest.mark.parametrize("term", ["dumb", None])
+def test_a_dumb_terminal_gets_no_bracketed_paste_escapes(byok_env, fake, term):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    env = {k: v for k, v in byok_env.vars.items() if k != "TERM"}
+    if term:
+        env["TERM"] = term
+    child = pexpect.spawn(str(BYOK), ["chat"], env=env, encoding="utf-8", timeout=20,
+                          dimensions=(40, 80))
+    child.expect("› ")
+    seen = child.before
+    child.sendline("hi")
+    child.expect(r"Echo\[gpt-6.2-sol\]: hi")
+    seen += child.before
+    child.expect("› ")
+    seen += child.before
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    seen += child.before
+    child.close()
+    assert "\x1b[?2004" not in seen, repr(seen)
+
+
+def test_a_real_terminal_gets_bracketed_paste(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    child = pexpect.spawn(str(BYOK), ["chat"], env={**byok_env.vars, "TERM": "xterm"},
+                          encoding="utf-8", timeout=20, dimensions=(40, 80))
+    child.expect(r"\x1b\[\?2004h")
+    child.expect("› ")
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()

@@ -46,12 +46,19 @@ class Turns:
     stays one message."""
 
     def __init__(self) -> None:
+        import os
+
         self.interactive = sys.stdin.isatty()
         if self.interactive:
+            # Only a terminal that understands it is asked for bracketed paste: a dumb
+            # one (an editor's shell buffer, a serial console) would show the escapes.
+            capable = (sys.stdout.isatty()
+                       and os.environ.get("TERM", "dumb") not in ("", "dumb"))
             try:
                 import readline
 
-                readline.parse_and_bind("set enable-bracketed-paste on")
+                readline.parse_and_bind("set enable-bracketed-paste "
+                                        + ("on" if capable else "off"))
             except (ImportError, AttributeError):
                 pass
 
