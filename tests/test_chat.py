@@ -138,3 +138,29 @@ def test_a_real_terminal_gets_bracketed_paste(byok_env, fake):
     child.sendeof()
     child.expect(pexpect.EOF)
     child.close()
+
+
+def test_the_banner_fits_80_columns(byok_env, fake):
+    byok_env.set_key("anthropic", ANTHROPIC_GOOD, "--name", "personal-laptop")
+    child = pexpect.spawn(str(BYOK), ["chat"], env={**byok_env.vars, "TERM": "xterm"},
+                          encoding="utf-8", timeout=20, dimensions=(40, 80))
+    child.expect("› ")
+    banner = [line for line in child.before.replace("\x1b[?2004h", "").split("\r\n") if line]
+    child.close(force=True)
+    assert banner[0].startswith("byok chat — anthropic ") and "stored key" in banner[0]
+    assert banner[1] == "/help for commands, Ctrl-D to leave"
+    assert all(len(line) <= 80 for line in banner), banner
+
+
+def test_chat_says_how_to_choose_a_model_and_what_an_unknown_one_means(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    byok_env.run("provider", "add", "gw", "--api", "openai", "--base-url", fake.url + "/v1",
+                 "--no-key")
+    byok_env.run("config", "set", "openai.base_url", fake.url + "/v1")
+    r = byok_env.run("chat", input="/provider gw\n/model nosuch\n")
+    lines = r.stderr.splitlines()
+    assert any("no model to use with gw" in x and "/model gw/MODEL" in x for x in lines), lines
+    assert not any("see /help" in x for x in lines), lines
+    assert any(f"nosuch is not in byok's catalogue: it is sent as given to openai at "
+               f"{fake.url}/v1, which may reject it" in x for x in lines), lines
+    assert not any("kept for" in x for x in lines), lines

@@ -35,6 +35,9 @@ def _chat_hint(err: ByokError) -> ByokError:
     elif err.code == Code.NO_KEY:
         err.hint = ("switch with /provider, or store a key with `byok key set "
                     f"{err.provider or 'PROVIDER'}` in another terminal")
+    elif flags and err.provider and f"-m {err.provider}/MODEL" in err.hint:
+        err.hint = (f"choose one with /model {err.provider}/MODEL (`byok models list "
+                    f"--remote -p {err.provider}` shows what it serves)")
     elif flags:
         err.hint = "see /help"
     return err
@@ -152,7 +155,9 @@ def chat(
     first = _answering(st, options, transcript)  # fails here, before the first turn
     turns = Turns()
     if turns.interactive:
-        output.info(f"byok chat — {_describe(first)}; /help for commands, Ctrl-D to leave")
+        # Two lines, so that each fits an 80-column terminal.
+        output.info(f"byok chat — {_describe(first)}")
+        output.info("/help for commands, Ctrl-D to leave")
     printer = output.Printer()
     asked, failed = 0, None  # failed: the last failure, while every turn has failed
     noted: set[str] = set()  # notes on the configuration, said once a session
@@ -242,8 +247,10 @@ def _command(st, line: str, options, transcript) -> str | None:
                     choose_model(st, arg, target.provider)
                     changed = target.provider != options.provider
                     options.provider, options.model = target.provider, target.model
-                    if not target.in_catalog:
-                        output.info(f"{target.model} (not in catalogue) is sent as given")
+                    if not target.in_catalog and not registry.require(target.provider).catalog:
+                        # (a provider with a catalogue: choose_model has warned already)
+                        output.info(f"{target.model} (not in catalogue) is sent as given to "
+                                    f"{target.provider}")
                 else:
                     changed = True
                     options.provider, options.model = registry.require(arg).name, None

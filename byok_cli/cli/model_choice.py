@@ -38,7 +38,8 @@ def choose_model(st, name: str, provider: str | None = None):
         return target
     where = endpoint(record, profile=settings["base_urls"].get(record.name))
     if where.source != "default":  # an OpenAI-compatible server may serve any model
-        output.warn(f"{target.model} is not in byok's catalogue; kept for {where.url}")
+        output.warn(f"{target.model} is not in byok's catalogue: it is sent as given to "
+                    f"{record.name} at {where.url}, which may reject it")
         return target
     cached = st.store.cached_models(record.name, "default")
     if cached and target.model in {m["id"] for m in json.loads(cached[1])}:
