@@ -147,8 +147,9 @@ def test_the_banner_fits_80_columns(byok_env, fake):
     child.expect("› ")
     banner = [line for line in child.before.replace("\x1b[?2004h", "").split("\r\n") if line]
     child.close(force=True)
-    assert banner[0].startswith("byok chat — anthropic ") and "stored key" in banner[0]
-    assert banner[1] == "/help for commands, Ctrl-D to leave"
+    assert banner[0] == "byok chat — anthropic claude-sonnet-5-5"
+    assert banner[1].strip() == f"with the stored key 'personal-laptop' (…{ANTHROPIC_GOOD[-4:]})"
+    assert banner[2] == "/help for commands, Ctrl-D to leave"
     assert all(len(line) <= 80 for line in banner), banner
 
 

@@ -155,9 +155,7 @@ def chat(
     first = _answering(st, options, transcript)  # fails here, before the first turn
     turns = Turns()
     if turns.interactive:
-        # Two lines, so that each fits an 80-column terminal.
-        output.info(f"byok chat — {_describe(first)}")
-        output.info("/help for commands, Ctrl-D to leave")
+        _banner(first)
     printer = output.Printer()
     asked, failed = 0, None  # failed: the last failure, while every turn has failed
     noted: set[str] = set()  # notes on the configuration, said once a session
@@ -214,6 +212,18 @@ def _answering(st, options, transcript):
     from ..ask import plan_for
 
     return plan_for(st.keychain, options, transcript).attempts[0]
+
+
+def _banner(attempt) -> None:
+    """What answers, and how to get help, in lines that fit the terminal."""
+    import shutil
+
+    width = shutil.get_terminal_size().columns
+    first = f"byok chat — {_describe(attempt)}"
+    if len(first) > width:
+        first = f"byok chat — {attempt.provider} {attempt.model}\n  with the {attempt.key_label}"
+    for line in first.split("\n") + ["/help for commands, Ctrl-D to leave"]:
+        output.info(line)
 
 
 def _describe(attempt) -> str:
