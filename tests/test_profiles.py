@@ -3,6 +3,8 @@ profile named in errors about missing keys."""
 
 import json
 
+import pytest
+
 from byok_cli.errors import Code
 from conftest import ANTHROPIC_GOOD, OPENAI_GOOD
 
@@ -56,3 +58,17 @@ def test_a_mistyped_profile_is_named_in_missing_key_errors(byok_env, fake):
     # a profile with keys of its own is not second-guessed
     r = byok_env.run("--profile", "work", "run", "-p", "anthropic", "--no-fallback", "hi")
     assert r.returncode == Code.NO_KEY.exit_status and "profiles:" not in r.stderr
+
+
+@pytest.mark.parametrize("args", [["key", "list"], ["history", "list"], ["usage"],
+                                  ["config", "show"], ["key", "list", "--json"]])
+def test_a_mistyped_profile_is_named_on_stderr_by_read_only_commands(byok_env, args):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    byok_env.set_key("openai", OPENAI_GOOD, "--profile", "work")
+    r = byok_env.run(*args, "--profile", "wrok")
+    assert r.returncode == 0, r.stderr
+    assert ("warning: profile 'wrok' does not exist yet; profiles: default, work "
+            "— check --profile (or BYOK_PROFILE)") in r.stderr, r.stderr
+    assert "wrok" not in r.stdout
+    for fine in ("work", "default"):  # a profile that exists: no such warning
+        assert "does not exist" not in byok_env.run(*args, "--profile", fine).stderr

@@ -7,6 +7,7 @@ import typer
 from ..errors import ByokError, Code
 from . import complete, output
 from .root import group, no_header_option, state
+from .state import note_unknown_profile
 
 app = group("Show and change the profile's settings.")
 
@@ -163,6 +164,7 @@ def show(ctx: typer.Context,
     """
     st = state(ctx)
     settings = st.store.settings(st.profile)
+    note_unknown_profile(st)
     registry = st.byok.registry
     values = {name: settings[column] for name, column in PROFILE_SETTINGS.items()}
     configured = set().union(*(settings[kind] for kind in PER_PROVIDER.values()))

@@ -9,7 +9,7 @@ import typer
 from ..errors import ByokError, Code, redact
 from . import complete, output
 from .root import group, no_header_option, state
-from .state import MAX_ID
+from .state import MAX_ID, note_unknown_profile
 
 app = group("Browse and delete stored conversations.")
 
@@ -35,6 +35,7 @@ def list_conversations(
     """
     st = state(ctx)
     rows = st.store.conversations(st.profile, limit)
+    note_unknown_profile(st, not rows)
     if as_json:
         output.emit_json(rows)
         return

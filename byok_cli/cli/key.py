@@ -11,6 +11,7 @@ import typer
 from ..errors import ByokError, Code, looks_like_key, mask, remember_secret
 from . import complete, output
 from .root import group, no_header_option, state
+from .state import note_unknown_profile
 
 app = group("Store, list, check and remove provider keys (stored encrypted); hand them to "
             "other tools; import them from other tools' files.")
@@ -194,6 +195,7 @@ def list_keys(
     """
     st = state(ctx)
     reports = st.keychain.report()
+    note_unknown_profile(st, not any(r.stored for r in reports))
     if as_json:
         output.emit_json([r.to_dict() for r in reports])
         return

@@ -34,6 +34,22 @@ class State:
         return self.byok.keychain
 
 
+def note_unknown_profile(st, empty: bool = True) -> None:
+    """A read-only command on a profile never made (no key, no setting: a mistyped
+    --profile, most likely) says so on stderr, naming the profiles there are, when it has
+    nothing of that profile's to show. It still succeeds: an empty profile is not an error,
+    and `run` fails anyway (naming the profiles) when it finds no key."""
+    if not empty or st.profile == "default":
+        return
+    store = st.store
+    known = set(store.profiles()) | set(store.profiles_with_keys())
+    if known and st.profile not in known:
+        from .output import warn
+
+        warn(f"profile {st.profile!r} does not exist yet; profiles: {', '.join(sorted(known))} "
+             "— check --profile (or BYOK_PROFILE)")
+
+
 def profile_name(given: str | None) -> str | None:
     """The profile to use for --profile/BYOK_PROFILE, or None when the name is not allowed."""
     name = (given or "default").strip()

@@ -9,6 +9,7 @@ import typer
 
 from . import complete, output
 from .root import no_header_option, single, state
+from .state import note_unknown_profile
 
 
 def usage(
@@ -61,6 +62,7 @@ def usage(
         return
     rows = (by_key if by == "key" else summary)(st.store, st.profile, start, name)
     total = totals(rows)
+    note_unknown_profile(st, not rows)
     if as_json:
         import datetime as dt
 
