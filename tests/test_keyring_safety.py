@@ -133,3 +133,15 @@ def test_no_message_names_a_command_that_does_not_exist():
         assert group is not None, f"`byok {command}` does not exist"
         if sub and hasattr(group, "commands"):
             assert sub in group.commands, f"`byok {command} {sub}` does not exist"
+
+
+def test_doctor_warns_about_a_keyring_let_in_by_the_opt_in(keyring_env):
+    keyring_env.set_key("openai", OPENAI_GOOD)
+    r = keyring_env.run("doctor", "--json")
+    checks = {c["check"]: c for c in json.loads(r.stdout)}
+    keyring = checks["keyring"]
+    assert keyring["status"] == "warn", keyring
+    assert "support.fake_keyrings.FileKeyring is not an OS keyring" in keyring["detail"]
+    assert "BYOK_ALLOW_INSECURE_KEYRING=1" in keyring["detail"]
+    assert "unset BYOK_ALLOW_INSECURE_KEYRING" in keyring["fix"]
+    assert r.returncode == Code.NEEDS_ATTENTION.exit_status

@@ -51,7 +51,14 @@ def _check_keyring(st, r: Report, fix: bool) -> None:
     except ByokError as err:
         r.add("keyring", "fail", err.message, st.keychain.advised(err).hint, err.code)
         return
-    r.add("keyring", "ok", name)
+    from ..vault import INSECURE_OPT_IN, insecure_reason
+
+    if insecure_reason(st.keychain.keyring.backend()) is not None:  # let in by the opt-in
+        r.add("keyring", "warn", f"{name} is not an OS keyring (allowed by {INSECURE_OPT_IN}=1)",
+              f"keep the master key in an OS keyring (Secret Service, KWallet, macOS Keychain, "
+              f"Windows Credential Locker) and unset {INSECURE_OPT_IN}")
+    else:
+        r.add("keyring", "ok", name)
     if st.store.active_master_key_id() is None and not sealed:
         r.add("master key", "ok", "none yet (made when the first key is stored)")
         return
