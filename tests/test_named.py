@@ -357,3 +357,27 @@ def test_python_api_client_for_a_gateway(byok_env, fake, in_process):
                                                    "claude-via-gateway"]
     answer = b.ask("from python", model="gw/my-gateway-model", key="team").outcome
     assert (answer.provider, answer.model, answer.key_name) == ("gw", "my-gateway-model", "team")
+
+
+def test_a_custom_providers_url_is_labelled_as_its_definition_and_the_key_rule_holds(
+        byok_env, fake):
+    add_gateway(byok_env, fake, "gw", "openai", "--key-env", "GW_API_KEY")
+    env = {"GW_API_KEY": GW_KEY}
+    explained = byok_env.run("run", "--explain", "-m", "gw/team/llama-70b", env=env)
+    assert explained.returncode == 0, explained.stderr
+    assert "its definition (`byok provider add`)" in explained.stdout
+    assert "byok's default" not in "".join(x for x in explained.stdout.splitlines()
+                                            if "/gw/" in x)
+    doctor = {c["check"]: c for c in json.loads(byok_env.run("doctor", "--json", env=env).stdout)}
+    assert "its definition (`byok provider add`)" in doctor["gw base URL"]["detail"]
+    assert "byok's default" in doctor["openai base URL"]["detail"] or \
+        fake.url in doctor["openai base URL"]["detail"]
+    # The rule is unchanged: the environment's GW_API_KEY goes to gw's own URL from its
+    # definition; to a URL the profile sets instead, only with the opt-in.
+    r = byok_env.run("run", "-m", "gw/team/llama-70b", "hi", env=env)
+    assert r.returncode == 0, r.stderr
+    assert sent(fake)[-1] == ("/gw", GW_KEY, "team/llama-70b")
+    byok_env.run("config", "set", "gw.base_url", fake.url + "/other/v1")
+    refused = byok_env.run("run", "-m", "gw/team/llama-70b", "hi", env=env)
+    assert refused.returncode != 0 and "GW_API_KEY is not sent to the profile's base URL" in \
+        refused.stderr, refused.stderr

@@ -22,13 +22,15 @@ class Endpoint(NamedTuple):
     source: str         # flag | environment | profile | default
     note: str | None = None  # set when the given URL was changed on the way
     variable: str | None = None  # the provider's base URL variable, if it has one
+    custom: bool = False  # the provider is the person's own (`byok provider add`)
 
     @property
     def where(self) -> str:
         """The setting a person would edit to change it."""
         return {"flag": "--base-url", "environment": self.variable or "the environment",
                 "profile": f"the profile's {self.provider}.base_url",
-                "default": "byok's default"}[self.source]
+                "default": "its definition (`byok provider add`)" if self.custom
+                else "byok's default"}[self.source]
 
     def to_dict(self) -> dict:
         return {"base_url": self.url, "base_url_source": self.source}
@@ -50,7 +52,8 @@ def endpoint(provider: "Provider | str", *, flag: str | None = None,
         if given and given.strip():
             url, note = normalise(record, given.strip(), source, env)
             return Endpoint(record.name, url, source, note, variable)
-    return Endpoint(record.name, record.base_url, "default", None, variable)
+    return Endpoint(record.name, record.base_url, "default", None, variable,
+                    record.kind == "custom")
 
 
 def normalise(provider: "Provider | str", url: str, source: str = "flag",
