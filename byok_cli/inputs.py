@@ -21,7 +21,7 @@ def number(kind: type, text: object, low: float | None, high: float | None):
         value = kind(text)
     except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{text!r} is not a valid {kind.__name__}") from None
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):  # (a huge int is no float)
         raise ValueError(f"{text!r} is not a finite number")
     if (low is not None and value < low) or (high is not None and value > high):
         span = f"{low if low is not None else '-inf'}..{high if high is not None else 'inf'}"
