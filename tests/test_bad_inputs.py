@@ -243,3 +243,15 @@ def test_models_sync_with_a_bad_timeout_or_url_is_a_usage_error(byok_env):
         r = byok_env.run("models", "sync", env=env)
         assert r.returncode == Code.USAGE.exit_status, r.stderr
         one_line(r)
+
+
+@pytest.mark.parametrize("variable,value", [("BYOK_MODELS_TTL", "abc"),
+                                            ("OPENAI_BASE_URL", "http://evil.example/v1")])
+def test_a_bad_variable_fails_models_list_remote_across_all_providers(byok_env, fake, variable,
+                                                                      value):
+    """Without -p a provider whose live list fails is left out with a warning; a bad
+    variable of the person's own is not such a failure: it fails the command."""
+    byok_env.set_key("openai", OPENAI_GOOD)
+    r = byok_env.run("models", "list", "--remote", env={variable: value})
+    assert r.returncode == Code.USAGE.exit_status, r.stderr
+    assert variable in one_line(r) and r.stdout == ""
