@@ -159,6 +159,19 @@ def test_environment_key_not_sent_to_a_profile_base_url(profile_url, fake):
     assert [x["key"] for x in fake.requests] == [OPENAI_GOOD_ENV]
 
 
+@pytest.mark.parametrize("preferred", ["openai", "system"])
+def test_a_base_url_given_now_may_take_the_environment_key(profile_url, fake, preferred):
+    """--base-url (or the Python API's base_url) is the person's own, given with the key in
+    the environment: the key may go there, whichever provider the plan puts first."""
+    profile_url.run("config", "set", "preferred-provider", preferred)
+    env = {"OPENAI_API_KEY": OPENAI_GOOD_ENV}
+    r = profile_url.run("run", "--no-fallback", "--base-url", fake.url + "/v1", "hi", env=env)
+    assert r.returncode == 0, r.stderr
+    assert profile_url.run("run", "--no-fallback", "hi", env=env).returncode == \
+        Code.NO_KEY.exit_status  # the profile's URL still does not get it
+    assert [x["key"] for x in fake.requests] == [OPENAI_GOOD_ENV]
+
+
 def test_key_get_still_hands_over_the_environment_key(profile_url):
     # byok sends it nowhere: the program it goes to has its own endpoint.
     r = profile_url.run("key", "get", "openai", env={"OPENAI_API_KEY": OPENAI_GOOD_ENV})
