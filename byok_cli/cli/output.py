@@ -252,8 +252,9 @@ def _draw(cols: list[Column], rows: list[list[str]], header: bool) -> None:
     want = sum(widths[i] for i in wrapping)
     if want > room:  # each its minimum, and what is left in proportion to what it would like
         least = {i: words[i] for i in wrapping}
-        while sum(least.values()) > room:  # a word too long for any layout folds, the
-            i = max(least, key=least.get)   # longest first, and the shorter stay whole
+        # A word too long for any layout folds, the longest first; the shorter stay whole.
+        while least and sum(least.values()) > room:
+            i = max(least, key=least.get)
             floor = min(widths[i], _MIN_WRAP)
             if least[i] <= floor:
                 break
