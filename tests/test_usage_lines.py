@@ -38,7 +38,8 @@ def test_help_without_a_command_on_a_terminal(byok_env):
 @pytest.mark.parametrize("args, words", [
     (["run", "--max-tokens", "abc", "hi"],
      "error: invalid value for '--max-tokens': 'abc' is not a whole number — see 'byok run -h'"),
-    (["run", "--max-tokens", "0", "hi"], "'--max-tokens': 0 is out of range: it must be at least 1"),
+    (["run", "--max-tokens", "0", "hi"],
+     "'--max-tokens': 0 is out of range: it must be at least 1"),
     (["history", "rm", "abc"], "'abc' is not a whole number — see 'byok history rm -h'"),
     (["exec"], "error: missing argument '-- COMMAND [ARGS]...' — see 'byok exec -h'"),
     (["kye"], "error: no such command 'kye'; did you mean 'key'? — see 'byok -h'"),
