@@ -201,6 +201,13 @@ def looks_like_key(text: str) -> bool:
     return any(body in low for body in _BODIES)
 
 
+def holds_secret(text: str | None) -> bool:
+    """True when masking would change ``text``: it holds a key byok handled (whole, in
+    part, encoded), a key shape, or URL credentials. For text from elsewhere that byok
+    would keep or print (a model id a gateway lists): such text is left out, not kept."""
+    return bool(text) and (looks_like_key(text) or redact(text) != text)
+
+
 # --- text from elsewhere ---------------------------------------------------------------
 
 # Terminal escape sequences (CSI, OSC, and two-character ESC sequences).
