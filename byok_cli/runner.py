@@ -41,7 +41,7 @@ class RunOutcome:
     ttft_ms: int | None
     errors: list[dict] = field(default_factory=list)
     base_url: str | None = None
-    base_url_source: str | None = None  # flag | environment | profile | default
+    base_url_source: str | None = None  # flag | environment | profile | default | provider
     cached_input_tokens: int | None = None
     cost_micros: int | None = None   # at the price in force now; None when not known
     hold_id: int | None = None       # the budget reservation the actual cost replaces

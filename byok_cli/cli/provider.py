@@ -47,6 +47,10 @@ def add(
     """
     st = state(ctx)
     p = st.byok.add_provider(name, api, base_url, key_env, needs_key=not no_key)
+    given = base_url.strip().rstrip("/")
+    if given != p.base_url:  # add_provider trimmed the path its API adds itself
+        output.info(f"note: --base-url ends in {given[len(p.base_url):]}, which the {p.api} "
+                    f"API adds itself; stored as {p.base_url}")
     output.info(f"added provider {p.name} ({p.api} API at {p.base_url}) to profile "
                 f"{st.profile!r}; key: {_where_key(p)}")
 
