@@ -11,14 +11,12 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .errors import ByokError, Code
-from .keychain import Keychain, source_name
+from .keychain import PROVIDER_VERDICT, Keychain, source_name
 from .registry import Provider
 from .resolve import KEY_REJECTED, Attempt, Excluded, Plan, next_attempt
 from .routes import require
 from .wire import ChatRequest, ChatResult, Settings, connect
 from .wire.endpoint import Endpoint, endpoint
-
-PROVIDER_VERDICT = {Code.UNAUTHORIZED, Code.QUOTA_EXCEEDED}
 
 _KIND = {Code.UNAUTHORIZED: "key_rejected", Code.QUOTA_EXCEEDED: "key_rejected",
          Code.DECRYPT_FAILED: "key_unreadable", Code.KEYRING_UNAVAILABLE: "key_unreadable",
