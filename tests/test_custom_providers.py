@@ -56,3 +56,45 @@ def test_an_unnormalised_stored_url_is_reported_by_doctor(byok_env, fake):
     assert r.returncode == 0, r.stderr
     assert "/v1" in r.stderr  # the note, as for ANTHROPIC_BASE_URL
     assert [(c["mount"], c["path"]) for c in chats(fake)] == [("/gw", "/v1/messages")]
+
+
+def add_gw(env, fake):
+    r = env.run("provider", "add", "gw", "--api", "openai", "--base-url", fake.url + "/gw/v1")
+    assert r.returncode == 0, r.stderr
+
+
+def test_removing_a_provider_says_what_goes_with_it(byok_env, fake):
+    add_gw(byok_env, fake)
+    byok_env.set_key("gw", "sk-gw-good-1234567890", "--name", "a")
+    byok_env.set_key("gw", "sk-gw-good-second-0000", "--name", "b")
+    assert byok_env.run("config", "set", "fallback",
+                        "gw/team/llama-70b, anthropic").returncode == 0
+    asked = byok_env.run("provider", "remove", "gw")  # not a terminal: refused, says why
+    assert asked.returncode != 0
+    assert json.loads(byok_env.run("provider", "show", "gw", "--json").stdout)["name"] == "gw"
+    r = byok_env.run("provider", "remove", "gw", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert "2 stored keys" in r.stderr and "gw/team/llama-70b" in r.stderr
+    assert byok_env.run("config", "get", "fallback").stdout.strip() == "anthropic"
+    # the first key made gw the preferred provider: that goes too, and is said
+    assert "preferred provider is 'system'" in r.stderr
+    assert byok_env.run("config", "get", "preferred-provider").stdout.strip() == "system"
+    listed = json.loads(byok_env.run("key", "list", "--json").stdout)
+    assert not [row for row in listed if row["provider"] == "gw"]
+
+
+def test_doctor_and_run_name_a_chain_entry_whose_provider_is_gone(byok_env, fake):
+    byok_env.set_key("openai", "sk-proj-good-Oa1b2c3d4e5f6g7h8i9j0")
+    assert byok_env.run("config", "set", "fallback", "anthropic").returncode == 0
+    import sqlite3
+
+    db = next(p for p in byok_env.files() if p.name.endswith(".db"))
+    with sqlite3.connect(db) as conn:  # as a chain set before its provider was removed
+        conn.execute("UPDATE profiles SET fallback = 'gw/team/llama-70b, anthropic'")
+    doctor = json.loads(byok_env.run("doctor", "--json").stdout)
+    chain = [c for c in doctor if c["check"] == "fallback chain"]
+    assert len(chain) == 1 and chain[0]["status"] == "warn"
+    assert "provider 'gw'" in chain[0]["detail"] and "no longer exists" in chain[0]["detail"]
+    r = byok_env.run("run", "hi")
+    assert r.returncode == 0, r.stderr
+    assert "no longer exists" in r.stderr and "does not start with a provider" not in r.stderr

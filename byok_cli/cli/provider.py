@@ -113,7 +113,16 @@ def remove(
     """
     st = state(ctx)
     p = st.byok.registry.require(name)
+    keys, entries, preferred = (st.byok.provider_ties(p.name) if p.kind == "custom"
+                                else (0, [], False))
+    with_keys = f" and its {keys} stored key{'s' * (keys != 1)}" if keys else ""
+    chain = f"drop {', '.join(entries)} from the fallback chain" if entries else ""
     if p.kind == "custom":
-        output.confirm(f"Remove the provider {p.name} ({p.base_url})?", yes, "remove a provider")
+        output.confirm(f"Remove the provider {p.name} ({p.base_url}){with_keys}"
+                       f"{', and ' + chain if chain else ''}?", yes, "remove a provider")
     removed = st.byok.remove_provider(p.name)
-    output.info(f"removed provider {removed.name} from profile {st.profile!r}")
+    output.info(f"removed provider {removed.name}{with_keys} from profile {st.profile!r}"
+                + (f"; {chain.replace('drop', 'dropped', 1)} (now: "
+                   f"{st.store.settings(st.profile)['fallback'] or 'none'})" if chain else "")
+                + ("; the preferred provider is 'system' again (see `byok config set "
+                   "preferred-provider`)" if preferred else ""))
