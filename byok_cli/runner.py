@@ -162,10 +162,10 @@ def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, where: Endpoi
 def _model_info(keychain: Keychain, a: Attempt):
     from .prices import load
 
+    from .prices import model_info
+
     record = keychain.registry.require(a.provider)
-    # Prices are the catalogue's: a provider serving a catalogue has its prices; a gateway's
-    # own ids have none (their cost is unknown, never 0).
-    return load(keychain.store.home).info(record.catalog or record.name, a.model)
+    return model_info(load(keychain.store.home), record, a.model)
 
 
 def _hold(a: Attempt, request: ChatRequest, keychain: Keychain, spending: Spending
@@ -178,7 +178,8 @@ def _hold(a: Attempt, request: ChatRequest, keychain: Keychain, spending: Spendi
 
     held = reserve(keychain.store, keychain.profile, spending.budgets, a.provider, a.model,
                    a.key_name, _model_info(keychain, a), request.system,
-                   request.messages, request.max_tokens, spending.allow_unpriced)
+                   request.messages, request.max_tokens, spending.allow_unpriced,
+                   syncable=bool(keychain.registry.require(a.provider).catalog))
     if held is None:
         return None
     for warning in held.warnings:
