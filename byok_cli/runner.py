@@ -106,7 +106,8 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
             return _attempt(a, request, keychain, where, settings, clock, fallbacks,
                             failures, on_text, spending)
         except ByokError as err:
-            if err.partial:
+            if err.partial:  # the answer broke off after output started: exit 15, whatever
+                err.code = Code.INCOMPLETE_OUTPUT  # broke it (the message says what did)
                 raise _tagged(err, a, fallbacks)
             failures.append((a, err))
             if a.key_source == "user" and err.code in PROVIDER_VERDICT:
