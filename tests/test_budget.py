@@ -286,3 +286,14 @@ def test_a_gateways_own_model_gets_only_hints_that_can_help(byok_env, fake):
     assert "--allow-unpriced" in refused.stderr and "allow-unpriced on" in refused.stderr
     allowed = byok_env.run("run", "--allow-unpriced", "-m", "gw/team/llama-70b", "hi", env=gw)
     assert allowed.returncode == 0, allowed.stderr
+
+
+def test_a_budget_set_below_this_periods_spending_says_so(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    priced_home(byok_env)
+    assert byok_env.run("run", "-m", "gpt-6-luna", "--max-tokens", "4", "a b c").returncode == 0
+    r = byok_env.run("budget", "set", "--provider", "openai", "--per", "day", "0.001")
+    assert r.returncode == 0, r.stderr  # accepted, and said
+    assert "already spent $0.004" in r.stderr and "refused until it resets" in r.stderr
+    roomy = byok_env.run("budget", "set", "--provider", "openai", "--per", "day", "1")
+    assert "already spent" not in roomy.stderr

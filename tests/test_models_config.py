@@ -271,3 +271,12 @@ def test_config_set_refuses_models_like_models_default(byok_env):
     local = byok_env.run("config", "set", "openai.model", "llama3",
                          env={"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"})
     assert local.returncode == 0 and "not in byok's catalogue" in local.stderr
+
+
+def test_config_set_model_warns_of_a_deprecated_model_as_run_does(byok_env):
+    # gpt-4o: deprecated in the catalogue, end of life 2027-01-14
+    r = byok_env.run("config", "set", "openai.model", "gpt-4o")
+    assert r.returncode == 0, r.stderr
+    assert "gpt-4o is deprecated and will stop working on 2027-01-14" in r.stderr
+    quiet = byok_env.run("config", "set", "openai.model", "gpt-6.2-sol")
+    assert "deprecated" not in quiet.stderr
