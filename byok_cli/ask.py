@@ -70,14 +70,22 @@ def make_plan(keychain: Keychain, model: str | None = None, provider: str | None
     settings = keychain.store.settings(keychain.profile)
     registry = keychain.registry
     keys = key_availability(keychain)
+    def planned(keys: KeyAvailability) -> Plan:
+        return plan(settings, keys, load(), registry, model=model, provider=provider, key=key,
+                    fallback=fallback, chain=chain, pin=pin, temperature=temperature,
+                    effort=effort)
+
     if base_url:  # the person's own URL replaces the profile's for the provider it is for
         named = provider or (load().resolve(model, None)[0] if model else None) or (
             settings.get("preferred_provider") if settings.get("preferred_provider")
             in registry else None)
+        if named is None and keys.refused:  # ("system"): the provider planned first
+            try:
+                named = planned(keys._replace(refused={})).attempts[0].provider
+            except ByokError:
+                pass
         keys = keys._replace(refused={p: why for p, why in keys.refused.items() if p != named})
-    the_plan = plan(settings, keys, load(), registry, model=model,
-                    provider=provider, key=key, fallback=fallback, chain=chain, pin=pin,
-                    temperature=temperature, effort=effort)
+    the_plan = planned(keys)
     first = the_plan.attempts[0].provider
     for p in dict.fromkeys(a.provider for a in the_plan.attempts):
         found = endpoint(registry.require(p), flag=base_url if p == first else None,

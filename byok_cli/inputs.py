@@ -21,7 +21,7 @@ def number(kind: type, text: object, low: float | None, high: float | None):
         value = kind(text)
     except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{text!r} is not a valid {kind.__name__}") from None
-    if not math.isfinite(value):
+    if isinstance(value, float) and not math.isfinite(value):  # (a huge int is no float)
         raise ValueError(f"{text!r} is not a finite number")
     if (low is not None and value < low) or (high is not None and value > high):
         span = f"{low if low is not None else '-inf'}..{high if high is not None else 'inf'}"
@@ -44,9 +44,14 @@ def env_number(name: str, default: float, *, kind: type = float, low: float = 0,
 
         shown = text if len(text) <= 40 else text[:40] + "…"
         what = "a whole number" if kind is int else "a number"
-        raise ByokError(Code.USAGE, f"{name} must be {what} from {low:g} to {high:g}, not "
-                        f"{shown!r}", hint=f"fix it, or unset it for the default ({default:g})"
-                        ) from None
+        raise ByokError(Code.USAGE, f"{name} must be {what} from {_plain(low)} to "
+                        f"{_plain(high)}, not {shown!r}",
+                        hint=f"fix it, or unset it for the default ({_plain(default)})") from None
+
+
+def _plain(value: float) -> str:
+    """315360000, not 3.1536e+08; 0.5 stays 0.5."""
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:g}"
 
 
 def text(value: str | None, what: str) -> str | None:

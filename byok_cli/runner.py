@@ -13,7 +13,7 @@ from typing import Callable
 from .errors import ByokError, Code
 from .keychain import PROVIDER_VERDICT, Keychain, source_name
 from .registry import Provider
-from .resolve import KEY_REJECTED, Attempt, Excluded, Plan, next_attempt
+from .resolve import KEY_REJECTED, KEY_UNREADABLE, Attempt, Excluded, Plan, next_attempt
 from .routes import require
 from .wire import ChatRequest, ChatResult, Settings, connect
 from .wire.endpoint import Endpoint, endpoint
@@ -228,11 +228,21 @@ def _label(a: Attempt) -> dict:
 
 def _final_error(failures: list[tuple[Attempt, ByokError]]) -> ByokError:
     last_attempt, last = failures[-1]
-    rejected = [a for a, e in failures if e.code in KEY_REJECTED
-                and a.provider == last_attempt.provider]
-    if last.code in KEY_REJECTED and len(rejected) > 1:
-        p = last_attempt.provider
+    p = last_attempt.provider
+    mine = [(a, e) for a, e in failures if a.provider == p]
+    rejected = [a for a, e in mine if e.code in PROVIDER_VERDICT]
+    if last.code in KEY_REJECTED and len(mine) > 1 and all(
+            e.code in KEY_REJECTED | KEY_UNREADABLE for _, e in mine):
+        # Only the provider's verdict says a key is bad; a key this process could not open
+        # (another master key, a locked keyring) is fine, and its own error says why.
+        unopened = [e for _, e in mine if e.code not in PROVIDER_VERDICT]
+        if not rejected:
+            return unopened[-1]
         tried = _names([a.key_label.split(" (")[0] for a in rejected])
+        if unopened:
+            # the master key is what to fix first: it may open a key that works
+            return ByokError(unopened[-1].code, f"{p} rejected {tried}; and "
+                             f"{unopened[-1].message}", hint=unopened[-1].hint, provider=p)
         return ByokError(last.code, f"{p} rejected every key tried: {tried}",
                          hint=f"store a valid key with `byok key set {p}` or fix the "
                               "environment's", provider=p)

@@ -42,7 +42,11 @@ def is_loopback(host: str | None) -> bool:
     leave the machine. Nothing that needs DNS (``app.localhost`` may resolve anywhere)."""
     if not host:
         return False
-    host = host.strip("[]").rstrip(".").lower().split("%", 1)[0]
+    host = host.strip("[]").rstrip(".").lower()
+    if "%" in host:  # only an IPv6 address has a zone ("fe80::1%eth0"); a name never has one
+        if ":" not in host:
+            return False
+        host = host.split("%", 1)[0]
     if host == "localhost":
         return True
     import ipaddress  # urllib.parse has loaded it already; socket would cost ~5 ms more
@@ -96,6 +100,8 @@ def check(text: str, source: str, env: Mapping[str, str] | None = None) -> str:
                      hint="use https://…, or http:// for a server on this machine")
     if not host:
         raise refuse(f"{shown(url)!r} is not an http(s) URL (no host)")
+    if "%" in host and ":" not in host:  # a percent sign is no part of a host name
+        raise refuse(f"{shown(url)!r} is not an http(s) URL (a '%' in the host name)")
     port_of(parts, source)
     if scheme == "http" and not is_loopback(host) and not insecure_http_allowed(env):
         raise refuse(f"refusing to send a key over plain http to {host}: it would cross the "

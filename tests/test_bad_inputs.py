@@ -95,6 +95,8 @@ def test_a_prompt_that_is_not_utf8_is_refused_before_anything_is_sent(byok_env, 
     ("<&-", "chat", Code.USAGE),
     ("<&-", "run", Code.USAGE),
     ("<&-", "key set openai", Code.INVALID_FORMAT),
+    (">/dev/full", "--help", Code.INCOMPLETE_OUTPUT),
+    (">&-", "--version", Code.INCOMPLETE_OUTPUT),
 ])
 def test_closed_or_full_standard_streams(byok_env, fake, redirect, args, code):
     byok_env.set_key("openai", OPENAI_GOOD)
@@ -104,6 +106,17 @@ def test_closed_or_full_standard_streams(byok_env, fake, redirect, args, code):
     line = one_line(r)
     if code == Code.INCOMPLETE_OUTPUT:
         assert "cannot write to stdout" in line
+
+
+@pytest.mark.parametrize("args,code", [("key list", Code.INCOMPLETE_OUTPUT),
+                                       ("run hi", Code.INCOMPLETE_OUTPUT),
+                                       ("--help", Code.INCOMPLETE_OUTPUT),
+                                       ("nosuchcommand", Code.USAGE)])
+def test_a_full_stderr_changes_no_exit_status(byok_env, fake, args, code):
+    """Nowhere to say what failed: the exit status still says it, and is never 1."""
+    byok_env.set_key("openai", OPENAI_GOOD)
+    r = shell(byok_env, f"byok {args} >/dev/full 2>/dev/full")
+    assert r.returncode == code.exit_status, (args, r.returncode)
 
 
 def test_a_closed_stdout_sends_nothing_and_never_lands_in_the_database(byok_env, fake):
@@ -131,7 +144,8 @@ NUMBER_VARIABLES = {
 }
 
 
-@pytest.mark.parametrize("value", ["abc", "nan", "inf", "-1", "1e309", "-inf", "0x10", "1,5"])
+@pytest.mark.parametrize("value", ["abc", "nan", "inf", "-1", "1e309", "-inf", "0x10", "1,5",
+                                   "9" * 400])
 @pytest.mark.parametrize("variable", NUMBER_VARIABLES)
 def test_malformed_numbers_in_the_environment_name_the_variable(byok_env, variable, value):
     byok_env.set_key("openai", OPENAI_GOOD)
@@ -229,3 +243,15 @@ def test_models_sync_with_a_bad_timeout_or_url_is_a_usage_error(byok_env):
         r = byok_env.run("models", "sync", env=env)
         assert r.returncode == Code.USAGE.exit_status, r.stderr
         one_line(r)
+
+
+@pytest.mark.parametrize("variable,value", [("BYOK_MODELS_TTL", "abc"),
+                                            ("OPENAI_BASE_URL", "http://evil.example/v1")])
+def test_a_bad_variable_fails_models_list_remote_across_all_providers(byok_env, fake, variable,
+                                                                      value):
+    """Without -p a provider whose live list fails is left out with a warning; a bad
+    variable of the person's own is not such a failure: it fails the command."""
+    byok_env.set_key("openai", OPENAI_GOOD)
+    r = byok_env.run("models", "list", "--remote", env={variable: value})
+    assert r.returncode == Code.USAGE.exit_status, r.stderr
+    assert variable in one_line(r) and r.stdout == ""

@@ -140,6 +140,24 @@ def test_ciphertext_moved_to_another_profile_fails_clearly(byok_env):
     assert_no_leak(OPENAI_GOOD, r.stdout, r.stderr)
 
 
+def test_a_stale_master_key_is_never_called_rejected_keys(byok_env, master_key, fake):
+    """After a rotation, a run still on the old BYOK_MASTER_KEY cannot open any of the
+    provider's keys: it says which master key they need, never that the provider rejected
+    them or that they must be stored again while they are fine."""
+    import os
+
+    byok_env.set_key("openai", OPENAI_GOOD)
+    byok_env.set_key("openai", openai_key("good-work"), "--name", "work")
+    new = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    assert byok_env.run("vault", "rotate", env={"BYOK_NEW_MASTER_KEY": new}).returncode == 0
+    r = byok_env.run("run", "hi")
+    assert r.returncode == Code.DECRYPT_FAILED.exit_status
+    needed = vault.key_id(base64.urlsafe_b64decode(new))
+    last = r.stderr.strip().splitlines()[-1]
+    assert f"sealed with master key {needed}" in last and "BYOK_MASTER_KEY" in last
+    assert "rejected" not in r.stderr and not [q for q in fake.requests if q["method"] == "POST"]
+
+
 def test_wrong_master_key_is_a_clear_error(byok_env, master_key):
     byok_env.set_key("openai", OPENAI_GOOD)
     import os

@@ -90,7 +90,9 @@ def test_the_profile_setting_is_refused_at_config_set_and_at_use(byok_env, proxy
 
 @pytest.mark.parametrize("url", ["ftp://example.com/v1", "file:///etc/passwd", "javascript:x",
                                  "http://[::1", "https://", "https://host:99999/v1",
-                                 "https://exa mple.com", "gopher://127.0.0.1:70/"])
+                                 "https://exa mple.com", "gopher://127.0.0.1:70/",
+                                 "http://localhost%2e.evil.com:18080/v1",
+                                 "http://127.0.0.1%25evil.com/"])
 def test_other_schemes_and_unparseable_urls_are_usage_errors(byok_env, url):
     r = byok_env.run("config", "set", "anthropic.base_url", url)
     assert r.returncode == Code.USAGE.exit_status
@@ -157,6 +159,19 @@ def test_environment_key_not_sent_to_a_profile_base_url(profile_url, fake):
     assert [x["key"] for x in fake.requests] == [OPENAI_GOOD_ENV]
 
 
+@pytest.mark.parametrize("preferred", ["openai", "system"])
+def test_a_base_url_given_now_may_take_the_environment_key(profile_url, fake, preferred):
+    """--base-url (or the Python API's base_url) is the person's own, given with the key in
+    the environment: the key may go there, whichever provider the plan puts first."""
+    profile_url.run("config", "set", "preferred-provider", preferred)
+    env = {"OPENAI_API_KEY": OPENAI_GOOD_ENV}
+    r = profile_url.run("run", "--no-fallback", "--base-url", fake.url + "/v1", "hi", env=env)
+    assert r.returncode == 0, r.stderr
+    assert profile_url.run("run", "--no-fallback", "hi", env=env).returncode == \
+        Code.NO_KEY.exit_status  # the profile's URL still does not get it
+    assert [x["key"] for x in fake.requests] == [OPENAI_GOOD_ENV]
+
+
 def test_key_get_still_hands_over_the_environment_key(profile_url):
     # byok sends it nowhere: the program it goes to has its own endpoint.
     r = profile_url.run("key", "get", "openai", env={"OPENAI_API_KEY": OPENAI_GOOD_ENV})
@@ -198,7 +213,8 @@ def test_exec_does_not_pair_the_environment_key_with_a_profile_base_url(profile_
     ("localhost", True), ("LOCALHOST.", True), ("::ffff:127.0.0.1", True),
     ("128.0.0.1", False), ("0.0.0.0", False), ("localhost.example.com", False),
     ("127.0.0.1.nip.io", False), ("10.0.0.1", False), ("::2", False), ("", False),
-    ("127.1", False),
+    ("127.1", False), ("localhost%2e.evil.com", False), ("127.0.0.1%25evil.com", False),
+    ("::1%lo", True), ("::1%25.evil.com", True),  # an IPv6 zone: the address is still ::1
 ])
 def test_loopback_hosts(host, loopback):
     from byok_cli.urls import is_loopback

@@ -302,3 +302,23 @@ def test_connection_refused_and_malformed_stream(byok_env, fake):
     # ("malformed" itself is part of this test key, so masking hides the word)
     assert "sent a" in bad.stderr and "response" in bad.stderr and "incomplete" in bad.stderr
     assert bad.stdout.startswith("Echo")
+
+
+def test_the_final_error_tells_rejected_keys_from_keys_that_could_not_be_opened():
+    from byok_cli.errors import ByokError
+    from byok_cli.resolve import Attempt
+    from byok_cli.runner import _final_error
+
+    def attempt(name, source="user"):
+        return Attempt("openai", "m", source, "abcd", "", key_name=name)
+
+    unopened = ByokError(Code.DECRYPT_FAILED, "the stored openai key 'b' is sealed with "
+                         "master key 1234", hint="set BYOK_MASTER_KEY")
+    rejected = ByokError(Code.UNAUTHORIZED, "openai rejected the key")
+    both = _final_error([(attempt("a"), rejected), (attempt("b"), unopened)])
+    assert both.code == Code.DECRYPT_FAILED and both.hint == "set BYOK_MASTER_KEY"
+    assert both.message.startswith("openai rejected stored key 'a'; and the stored openai key")
+    assert _final_error([(attempt("a"), unopened), (attempt("b"), unopened)]) is unopened
+    every = _final_error([(attempt("a"), rejected), (attempt("OPENAI_API_KEY", "system"),
+                                                     rejected)])
+    assert every.message == "openai rejected every key tried: stored key 'a' and OPENAI_API_KEY"

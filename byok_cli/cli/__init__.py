@@ -9,6 +9,7 @@ import sys
 
 
 def main() -> None:
+    from ..errors import ByokError
     from . import output
     from .failures import exit_status, finish, stop_on_signals
 
@@ -33,6 +34,8 @@ def main() -> None:
     except SystemExit as done:
         sys.exit(finish(done.code))
     except (KeyboardInterrupt, BrokenPipeError) as exc:  # while parsing, before invoke
+        sys.exit(finish(exit_status(exc, False)))
+    except ByokError as exc:  # while parsing: --help or --version to a closed or full stdout
         sys.exit(finish(exit_status(exc, False)))
 
 

@@ -93,7 +93,7 @@ def _live(st, p, key, refresh: bool, one: bool) -> dict[str, dict] | None:
     try:
         return {m["id"]: m for m in _remote(st, p, key, refresh)}
     except ByokError as err:
-        if one:
+        if one or err.code == Code.USAGE:  # a bad setting or variable is the person's to fix
             raise
         output.warn(f"{p.name}: {err.message}; its live list is left out")
         return None

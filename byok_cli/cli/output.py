@@ -74,6 +74,30 @@ class GuardedStdout:
         return getattr(self._stream, name)
 
 
+class SparedStderr:
+    """sys.stderr, where a failed write (`2>/dev/full`, a closed pipe) is dropped: a
+    diagnostic that cannot be shown must not turn into another failure; the exit status
+    still says what happened."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError):
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def guard_std_streams() -> None:
     """Before anything opens a file: a closed stdin, stdout or stderr (`<&-`, `>&-`) gets
     /dev/null in its place, so that the database can never land on descriptor 0, 1 or 2
@@ -89,6 +113,7 @@ def guard_std_streams() -> None:
     sys.stdout = GuardedStdout(sys.stdout)
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w", encoding="utf-8")
+    sys.stderr = SparedStderr(sys.stderr)
 
 
 def require_stdout() -> None:
