@@ -20,7 +20,7 @@ INVALID, USAGE, NO_KEY = (Code.INVALID_FORMAT.exit_status, Code.USAGE.exit_statu
 CASES = {
     "llm": ("llm", "llm", ".", {"openai": "sk-proj-good-llm-A1b2C3d4E5f6G7h8I9j0",
                                 "anthropic": "sk-ant-api03-good-llm-B1c2D3e4F5g6H7i8J9"},
-            ["gemini"]),
+            ["cohere"]),
     "aichat": ("aichat", "aichat", ".", {"openai": "sk-proj-good-aichat-C1d2E3f4G5h6I7j8K9",
                                          "anthropic": "sk-ant-api03-good-aichat-D1e2F3g4H5i6J7k8"},
                ["groq"]),
