@@ -155,6 +155,10 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     if logged and looks_like_key(prompt):
         on_warning("the prompt contains what looks like an API key; it is sent, and kept in "
                    "the history (use --no-log to keep a prompt out of it)")
+    if logged and system and system != (stored.system if stored else None) \
+            and looks_like_key(system):  # said once, when it is set, not every turn
+        on_warning("the system prompt contains what looks like an API key; it is sent, and "
+                   "kept in the history (use --no-log to keep it out)")
     started = time.time()
     try:
         outcome = execute(the_plan, request, keychain, on_text=on_text, on_warning=on_warning,

@@ -115,6 +115,19 @@ def _entry(raw: dict) -> dict:
     return out
 
 
+def _odd_id(model_id: str) -> str | None:
+    """Why a model id is no plausible id, or None. Control and format characters (ESC,
+    C1, bidirectional overrides) would reach JSON output and other programs as they are;
+    a key shape in an id is someone's key, not a model."""
+    from .errors import holds_secret
+
+    if not model_id.isprintable():
+        return "the id has control or format characters"
+    if holds_secret(model_id):
+        return "the id looks like an API key"
+    return None
+
+
 def extract(litellm_map: object, skipped: list[str] | None = None
             ) -> dict[str, dict[str, dict]]:
     """{byok provider: {model id: entry}} for the chat models of the providers byok knows.
@@ -132,6 +145,11 @@ def extract(litellm_map: object, skipped: list[str] | None = None
         model_id = key[len(prefix):] if key.startswith(prefix) else key
         if "/" in model_id and provider in ("openai", "anthropic"):
             continue  # a route through another service, not the provider's own id
+        odd = _odd_id(model_id)
+        if odd:
+            if skipped is not None:
+                skipped.append(f"{provider}/{ascii(model_id)[1:-1]}: {odd}")
+            continue
         try:
             entry = _entry(raw)
         except Implausible as exc:

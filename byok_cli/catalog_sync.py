@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlparse
@@ -21,7 +19,7 @@ from . import catalog_source, prices
 from .errors import ByokError, Code
 from .inputs import env_number
 from .store import Store, now
-from .urls import is_loopback
+from .urls import is_loopback, shown
 
 URL_ENV = "BYOK_CATALOG_URL"
 MAX_BYTES = 64 * 1024 * 1024   # LiteLLM's map is ~3.5 MB
@@ -55,21 +53,31 @@ def source_url(given: str | None = None) -> str:
 
 
 def fetch(url: str, timeout: float) -> bytes:
-    request = urllib.request.Request(url, headers={"User-Agent": "byok models sync",
-                                                   "Accept": "application/json"})
+    """The body at ``url``, through byok's own transport, so that its proxy rules hold
+    (HTTPS_PROXY / NO_PROXY, a CONNECT tunnel for https, never a proxy for loopback) as
+    for every other request byok makes. No key is sent."""
+    from .wire.transport import TransportError, request
+    from .wire.types import Settings
+
+    settings = Settings.from_env()._replace(timeout=timeout)
+    where = shown(url)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310 (checked)
-            body = reply.read(MAX_BYTES + 1)
-    except urllib.error.HTTPError as exc:
-        code = Code.PROVIDER_UNAVAILABLE if exc.code >= 500 else Code.BAD_REQUEST
-        raise ByokError(code, f"{url} answered HTTP {exc.code}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise ByokError(Code.NETWORK_ERROR, f"cannot fetch {url}: {reason}",
+        reply = request("GET", url, {"User-Agent": "byok models sync",
+                                     "Accept": "application/json",
+                                     "Accept-Encoding": "gzip"}, None, settings)
+        try:
+            if reply.status != 200:
+                code = Code.PROVIDER_UNAVAILABLE if reply.status >= 500 else Code.BAD_REQUEST
+                raise ByokError(code, f"{where} answered HTTP {reply.status}")
+            return reply.read(MAX_BYTES)
+        finally:
+            reply.close()
+    except TransportError as exc:
+        if exc.kind == "too_large":
+            raise ByokError(Code.INVALID_FORMAT,
+                            f"{where} sent more than {MAX_BYTES >> 20} MiB") from None
+        raise ByokError(Code.NETWORK_ERROR, f"cannot fetch {where}: {exc.detail}",
                         hint="check the network, or set BYOK_CATALOG_URL") from None
-    if len(body) > MAX_BYTES:
-        raise ByokError(Code.INVALID_FORMAT, f"{url} sent more than {MAX_BYTES >> 20} MiB")
-    return body
 
 
 def sync(store: Store, url: str | None = None, timeout: float | None = None) -> Synced:
@@ -95,12 +103,12 @@ def sync(store: Store, url: str | None = None, timeout: float | None = None) -> 
         raise
     digest = hashlib.sha256(body).hexdigest()
     taken = now()
-    data = {"source": {"name": "LiteLLM model_prices_and_context_window.json", "url": url,
+    data = {"source": {"name": "LiteLLM model_prices_and_context_window.json", "url": shown(url),
                        "taken": taken, "kind": "sync", "sha256": digest}, "models": fresh}
     _write(store.home / prices.SYNCED_NAME, json.dumps(data, separators=(",", ":")))
     prices.load.cache_clear()
     _record(store, url, "ok", catalog_source.count(fresh), digest)
-    return Synced(url, catalog_source.count(fresh), before, taken, skipped)
+    return Synced(shown(url), catalog_source.count(fresh), before, taken, skipped)
 
 
 def _write(path: Path, text: str) -> None:
@@ -121,7 +129,8 @@ def _record(store: Store, url: str, outcome: str, models: int | None,
             digest: str | None) -> None:
     with store.transaction() as conn:
         conn.execute("INSERT INTO catalog_syncs (at, url, outcome, models, sha256) "
-                     "VALUES (?, ?, ?, ?, ?)", (now(), url, outcome[:500], models, digest))
+                     "VALUES (?, ?, ?, ?, ?)", (now(), shown(url), outcome[:500], models,
+                                                digest))  # a password in it is masked
 
 
 def history(store: Store, limit: int = 10) -> list[dict]:

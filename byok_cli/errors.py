@@ -102,9 +102,15 @@ _RUN = r"[A-Za-z0-9_+/=.~\-]{%d,}" % _PIECE
 # The public prefixes of provider keys: not secret, and byok's own messages quote them.
 _PUBLIC_PREFIX = r"sk-(?:(?:ant|proj|svcacct|None|admin|api\d\d|admin\d\d)-)*+"
 # A provider key byok never handled, including the starred echo some APIs send back
-# ("sk-proj-****abcd"): 8 or more characters after the public prefix.
+# ("sk-proj-****abcd"): 8 or more characters after the public prefix. Besides sk- (OpenAI,
+# Anthropic, OpenRouter's sk-or-v1-, DeepSeek), the documented prefixes of the presets'
+# keys (data/providers.json): Groq gsk_, Gemini (Google AI Studio) AIza, Together tgp_v1_.
+# Those need a long run after the prefix (real keys have 35 to 52 characters there), so
+# that ordinary text that happens to start so is left alone.
 _KEYLIKE = (r"\bsk-(?:(?:ant|proj|svcacct|None|admin|api\d\d|admin\d\d)-)*+"
-            r"[A-Za-z0-9_*\-]{8,}")
+            r"[A-Za-z0-9_*\-]{8,}"
+            r"|\b(?:gsk_|AIza|tgp_v1_)[A-Za-z0-9_*\-]{20,}")
+_KEY_PREFIXES = ("sk-", "gsk_", "AIza", "tgp_v1_")  # a quick test before the regex
 # Credentials in a URL: https://user:password@host, https://token@host
 _URL_USERINFO = r"(\b[A-Za-z][A-Za-z0-9+.\-]*://)([^/?#@\s]*)@"
 
@@ -180,7 +186,7 @@ def redact(text: str) -> str:
         return text
     if _PIECES:
         text = re.sub(_RUN, lambda m: _mask_run(m.group(0)), text)
-    if "sk-" in text:
+    if any(prefix in text for prefix in _KEY_PREFIXES):
         text = re.sub(_KEYLIKE, lambda m: mask(m.group(0)), text)
     if "@" in text:
         text = re.sub(_URL_USERINFO, _mask_userinfo, text)
@@ -195,10 +201,17 @@ def _mask_userinfo(m: re.Match) -> str:
 def looks_like_key(text: str) -> bool:
     """True when ``text`` holds something shaped like a provider key, or a key this
     process has handled (in any case). Fast enough for a 10 MiB prompt."""
-    if re.search(_KEYLIKE, text):
+    if any(prefix in text for prefix in _KEY_PREFIXES) and re.search(_KEYLIKE, text):
         return True
     low = text.lower() if _BODIES else ""
     return any(body in low for body in _BODIES)
+
+
+def holds_secret(text: str | None) -> bool:
+    """True when masking would change ``text``: it holds a key byok handled (whole, in
+    part, encoded), a key shape, or URL credentials. For text from elsewhere that byok
+    would keep or print (a model id a gateway lists): such text is left out, not kept."""
+    return bool(text) and (looks_like_key(text) or redact(text) != text)
 
 
 # --- text from elsewhere ---------------------------------------------------------------

@@ -11,7 +11,7 @@ import re
 from typing import Mapping, NamedTuple
 
 from . import vault
-from .errors import ByokError, Code, remember_secret
+from .errors import ByokError, Code, looks_like_key, remember_secret
 from .master_keys import SETTLE_ATTEMPTS, MasterKeyMissing, MasterKeys, unsettled
 from .registry import Provider, Registry, builtin
 from .store import Store, StoredKey
@@ -87,6 +87,10 @@ def check_key_name(name: str | None) -> str:
     is how usage rows name environment keys.
     """
     given = (name or "default").strip()
+    if looks_like_key(given):
+        raise ByokError(Code.USAGE, "the key name looks like an API key; it was not used",
+                        hint="name it for what it is for (e.g. work); the key itself goes "
+                             "to the prompt or stdin")
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,31}", given):
         raise ByokError(Code.USAGE, f"{name!r} is not a valid key name",
                         hint="use lowercase letters, digits, '.', '_' or '-' (at most 32), "
@@ -104,6 +108,8 @@ class Keychain(MasterKeys):
         self._keyring = keyring
         self._opened: dict[str, vault.MasterKey] = {}  # read from the keyring, by id
         self._registry: Registry | None = None
+        for variable in vault.MASTER_KEY_VARIABLES:  # masked, and warned about in a prompt,
+            remember_secret((self.env.get(variable) or "").strip())  # before it is parsed
 
     @property
     def registry(self) -> Registry:

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 
-from .errors import ByokError, Code
+from .errors import ByokError, Code, looks_like_key
 
 _PATH = Path(__file__).with_name("data") / "providers.json"
 
@@ -211,6 +211,9 @@ def _builtin() -> Registry:
 def check_name(name: str, registry: Registry) -> str:
     """A new provider's name: lowercase, starts with a letter, no '/', not taken."""
     given = (name or "").strip().lower()
+    if looks_like_key(name or ""):
+        raise ByokError(Code.USAGE, "the provider name looks like an API key; it was not used",
+                        hint="give keys with `byok key set`, never as a name")
     if not re.fullmatch(_NAME, given):
         raise ByokError(Code.USAGE, f"{name!r} is not a valid provider name",
                         hint="use a lowercase letter, then letters, digits, '-' or '_' "

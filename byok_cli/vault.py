@@ -29,6 +29,9 @@ ENVELOPE_VERSION = 1
 _NONCE_LEN = 12
 _ID_LEN = 8
 _HEADER_LEN = 1 + _ID_LEN + _NONCE_LEN
+# Where a master key may come from the environment: never passed to a child (`exec`), and
+# remembered for masking as soon as byok starts, before any is parsed.
+MASTER_KEY_VARIABLES = ("BYOK_MASTER_KEY", "BYOK_NEW_MASTER_KEY")
 
 
 def make_key_command(variable: str = "BYOK_MASTER_KEY") -> str:
@@ -358,6 +361,7 @@ class KeyringStore:
                            lambda: backend.get_password(SERVICE, _account(mk_id)))
         if value is None:
             return None
+        remember_secret(value)
         try:
             return base64.urlsafe_b64decode(value)
         except ValueError:

@@ -11,12 +11,30 @@ from typing import List, Optional
 import typer
 
 from ..errors import ByokError, Code
+from ..vault import MASTER_KEY_VARIABLES
 from . import complete, output
 from .root import single, state
 
 MARKER = "BYOK_EXEC"
 # Never handed to the child: with the master key it could decrypt every stored key.
-WITHHELD = ("BYOK_MASTER_KEY", "BYOK_NEW_MASTER_KEY")
+WITHHELD = MASTER_KEY_VARIABLES
+
+
+def provider_key_variables(st) -> set[str]:
+    """Every variable byok knows to hold an AI provider key, none of which reaches the
+    child unless it asked for that provider: the key variables of the built-ins, the
+    presets and the custom providers of every profile in the store (a key stays a key in
+    another profile), the names other tools read them under (aichat's CLAUDE_API_KEY),
+    and the admin-key siblings of those variables (OPENAI_ADMIN_KEY, which manages an
+    organisation and makes no model calls). Other secrets (GITHUB_TOKEN) are not byok's
+    to hide: it is no sandbox."""
+    from ..importers import KEY_VARIABLES
+
+    names = {p.key_env for p in st.byok.registry if p.key_env} | set(KEY_VARIABLES)
+    for profile in st.store.profiles():
+        names |= {row[3] for row in st.store.custom_providers(profile) if row[3]}
+    return names | {n[:-len("_API_KEY")] + "_ADMIN_KEY" for n in names
+                    if n.endswith("_API_KEY")}
 
 
 def exec_command(
@@ -37,8 +55,9 @@ def exec_command(
     Keys are resolved as for `run` (your stored keys, in order, before the environment's);
     the command replaces byok, so its exit status and signals are its own. The keys are
     passed in the environment only, never on a command line. The child gets the keys of
-    the providers asked for and nothing else: not the other providers' keys, not
-    BYOK_MASTER_KEY.
+    the providers asked for and no other AI provider key byok knows of (any profile's,
+    admin keys, other tools' names for them), nor BYOK_MASTER_KEY. Other secrets in your
+    environment (GITHUB_TOKEN, …) pass through: byok is not a sandbox.
 
     Examples:
 
@@ -69,7 +88,7 @@ def exec_command(
     settings = st.store.settings(st.profile)
     keys = key_availability(st.keychain)
     # Only what was asked for: no master key, no key of a provider not given below.
-    key_variables = {p.key_env for p in registry if p.key_env}
+    key_variables = provider_key_variables(st)
     env = {k: v for k, v in os.environ.items()
            if k not in WITHHELD and k not in key_variables}
     given = []

@@ -52,8 +52,9 @@ def get_key(
     if profile is not None:
         chosen = profile_name(profile)
         if chosen is None:
-            raise typer.BadParameter("use letters, digits, '-', '_' or '.' (at most 64)",
-                                     param_hint="--profile")
+            from .root import PROFILE_RULE
+
+            raise typer.BadParameter(PROFILE_RULE, param_hint="--profile")
         st.profile = chosen
     if output.stdout_is_tty() and not reveal:
         raise ByokError(Code.USAGE, "refusing to print a key to a terminal",

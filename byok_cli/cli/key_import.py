@@ -52,9 +52,11 @@ def import_keys(
 
       byok key import dotenv ~/.aider/.env --no-validate
     """
+    from ..hardening import no_core_dumps
     from ..importers import source_module
     from ..importers.plan import plan
 
+    no_core_dumps()  # plaintext keys are read, whether or not a stored one is opened
     module = source_module(source)
     if scrub and source.strip().lower() == "env":
         raise ByokError(Code.USAGE, "the environment cannot be scrubbed",

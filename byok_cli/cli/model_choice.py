@@ -4,7 +4,6 @@ may be chosen, and making the model's provider the preferred one so that `byok r
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 
 from ..errors import ByokError, Code
@@ -43,8 +42,10 @@ def choose_model(st, name: str, provider: str | None = None):
     if where.source != "default":  # an OpenAI-compatible server may serve any model
         output.warn(f"{target.model} is not in byok's catalogue; kept for {where.url}")
         return target
+    from ..model_lists import cached as cached_list
+
     cached = st.store.cached_models(record.name, "default")
-    if cached and target.model in {m["id"] for m in json.loads(cached[1])}:
+    if cached and target.model in {m["id"] for m in cached_list(cached[1]) or []}:
         return target
     raise ByokError(Code.MODEL_NOT_FOUND, f"unknown {record.name} model {name!r}",
                     hint=f"see `byok models list -p {record.name}`, or `--remote` for "

@@ -39,7 +39,7 @@ def _prices_of(provider) -> str:
 
 def _remote(st, provider, source, refresh: bool) -> list[dict]:
     """The provider's live list, cached in the database for BYOK_MODELS_TTL seconds."""
-    from ..errors import strip_controls
+    from .. import model_lists
     from ..inputs import env_number
     from ..routes import require
     from ..urls import shown
@@ -55,19 +55,23 @@ def _remote(st, provider, source, refresh: bool) -> list[dict]:
     cache_key = shown(where.url) if where.source != "default" else "default"  # no password
     ttl = env_number("BYOK_MODELS_TTL", 3600, high=10 * 365 * 86400)
     cached = None if refresh else st.store.cached_models(provider.name, cache_key)
-    if cached and time.time() - cached[0] < ttl:
-        models = json.loads(cached[1])
-    else:
+    models = model_lists.cached(cached[1]) if cached and time.time() - cached[0] < ttl else None
+    if models is None:
         key = st.keychain.key(provider.name, source.source, source.name)
         client = connect(provider, key, where.url)
-        models = [{"id": m.id, "name": m.name} for m in client.list_models()]
+        models, dropped = model_lists.checked(client.list_models())
+        if dropped:
+            output.warn(f"{provider.name} listed {dropped} model id(s) that look like a key; "
+                        "left out (never cached or shown)")
         if client.truncated:
             output.warn(f"{provider.name}'s model list went on for more than "
                         f"{client.max_pages} pages; showing what the first ones held")
-        st.store.cache_models(provider.name, cache_key, time.time(), json.dumps(models))
-    # Ids and names come from the provider or a gateway: no escape sequences reach a terminal.
-    return [{"id": strip_controls(m["id"]), "name": strip_controls(m["name"] or "") or None}
-            for m in models]
+        st.store.cache_models(provider.name, cache_key, time.time(),
+                              model_lists.payload(models))
+        if cached:
+            st.store.wipe()  # the list replaced may be one kept before ids were checked
+    return models
+
 
 
 def _row(provider: str, mid: str, name: str, key, default: str | None, **extra) -> dict:

@@ -251,7 +251,7 @@ def _masked(exc: typer.TyperException) -> typer.TyperException:
 
 
 HELP_NAMES = ["-h", "--help"]
-PROFILE_RULE = "use letters, digits, '-', '_' or '.' (at most 64)"
+PROFILE_RULE = "use letters, digits, '-', '_' or '.' (at most 64), not an API key"
 app = typer.Typer(
     name="byok", cls=ByokGroup, no_args_is_help=True, add_completion=False,
     pretty_exceptions_enable=False, rich_markup_mode=None,

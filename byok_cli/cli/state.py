@@ -36,7 +36,9 @@ class State:
 
 def profile_name(given: str | None) -> str | None:
     """The profile to use for --profile/BYOK_PROFILE, or None when the name is not allowed."""
+    from ..errors import looks_like_key
+
     name = (given or "default").strip()
     if not name or len(name) > 64 or not all(c.isalnum() or c in "-_." for c in name):
         return None
-    return name
+    return None if looks_like_key(name) else name  # a key pasted in the wrong place
