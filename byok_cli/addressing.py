@@ -144,7 +144,13 @@ def parse_chain(text: str, catalog: Catalog, registry: Registry,
         if not part:
             continue
         try:
-            provider = registry.get(part.partition("/")[0])
+            named = part.partition("/")[0]
+            provider = registry.get(named)
+            if provider is None and "/" in part:
+                raise ByokError(Code.USAGE, f"fallback entry {part!r} names the provider "
+                                f"{named.strip().lower()!r}, which no longer exists (or never "
+                                "did) in this profile", hint="providers: "
+                                + ", ".join(registry.names()))
             if provider is None:
                 raise ByokError(Code.USAGE, f"fallback entry {part!r} does not start with a "
                                 "provider", hint="write PROVIDER or PROVIDER/MODEL, e.g. "
@@ -159,6 +165,16 @@ def parse_chain(text: str, catalog: Catalog, registry: Registry,
                 raise
             warnings.append(f"{err.message}; leaving it out of the fallback chain")
     return out
+
+
+def chain_without(text: str | None, provider: str) -> tuple[str | None, list[str]]:
+    """(the chain's text without the entries naming ``provider``, those entries): what
+    removing the provider does to it. An unset chain stays unset."""
+    if text is None:
+        return None, []
+    parts = [p.strip() for p in text.replace("\n", ",").split(",") if p.strip()]
+    dropped = [p for p in parts if p.partition("/")[0].strip().lower() == provider]
+    return ", ".join(p for p in parts if p not in dropped), dropped
 
 
 def default_chain(registry: Registry) -> list[ChainEntry]:

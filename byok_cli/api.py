@@ -67,19 +67,43 @@ class Byok:
         name = registry.check_name(name, current)
         api = registry.check_api(api)
         base_url = registry.check_base_url(base_url)
+        # stored as requests will use it: a Messages URL without the /v1 byok adds itself
+        base_url = registry.trim_added_prefix(api, base_url)
         key_env = registry.check_key_env(key_env, current) if key_env else None
         self.store.add_provider(self.profile, name, api, base_url, key_env, needs_key)
         self.keychain.forget_registry()
         return self.registry.require(name)
 
+    def provider_ties(self, name: str) -> tuple[int, list[str], bool]:
+        """What removing the provider takes with it: (its stored keys, the fallback chain's
+        entries naming it, whether it is the preferred provider)."""
+        from .addressing import chain_without
+
+        found = self.registry.require(name)
+        keys = sum(1 for k in self.store.keys(self.profile) if k.provider == found.name)
+        settings = self.store.settings(self.profile)
+        return (keys, chain_without(settings.get("fallback"), found.name)[1],
+                settings.get("preferred_provider") == found.name)
+
     def remove_provider(self, name: str) -> "Provider":
-        """Remove a provider of the profile's own (built-ins and presets stay)."""
+        """Remove a provider of the profile's own (built-ins and presets stay), with its
+        stored keys (wiped as `key remove` wipes them), the fallback chain's entries naming
+        it, and its place as the preferred provider (back to 'system'; see
+        :meth:`provider_ties`)."""
+        from .addressing import chain_without
+
         found = self.registry.require(name)
         if found.kind != "custom":
             what = "built in" if found.kind == "builtin" else "a preset"
             raise ByokError(Code.USAGE, f"{found.name!r} is {what} and cannot be removed",
                             hint="only providers added with `byok provider add` can")
         self.store.remove_provider(self.profile, found.name)
+        settings = self.store.settings(self.profile)
+        kept, dropped = chain_without(settings.get("fallback"), found.name)
+        if dropped:
+            self.store.set_setting(self.profile, "fallback", kept)
+        if settings.get("preferred_provider") == found.name:
+            self.store.set_setting(self.profile, "preferred_provider", "system")
         self.keychain.forget_registry()
         return found
 

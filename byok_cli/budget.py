@@ -95,6 +95,10 @@ def resets(period: str, at: float) -> str:
 UNPRICED_HINT = ("`byok models sync` fetches LiteLLM's current prices; --allow-unpriced (or "
                  "`byok config set allow-unpriced on`) sends it uncounted; or -m a priced model "
                  "(`byok models list`)")
+# for a gateway's own model ids, which no price data will ever list
+UNPRICEABLE_HINT = ("no price data lists this provider's own model ids: --allow-unpriced (or "
+                    "`byok config set allow-unpriced on`) sends it uncounted; or -m a priced "
+                    "model (`byok models list`)")
 
 
 def price_data_label(home) -> str:
@@ -115,10 +119,11 @@ class Hold(NamedTuple):
 
 def reserve(store: Store, profile: str, budgets: list[Budget], provider: str, model: str,
             key_name: str | None, info, system: str | None, messages: list[dict],
-            max_tokens: int | None, allow_unpriced: bool, at: float | None = None
-            ) -> Hold | None:
+            max_tokens: int | None, allow_unpriced: bool, at: float | None = None,
+            syncable: bool = True) -> Hold | None:
     """Hold the request's worst-case cost against those of the profile's ``budgets`` that
-    apply (None if none do), or refuse with BUDGET_EXCEEDED."""
+    apply (None if none do), or refuse with BUDGET_EXCEEDED. ``syncable``: the provider
+    serves a catalogue, so synced price data may price a model it lacks today."""
     budgets = applicable(budgets, provider, key_name)
     if not budgets:
         return None
@@ -131,9 +136,12 @@ def reserve(store: Store, profile: str, budgets: list[Budget], provider: str, mo
         raise _refusal(ByokError(
             Code.BUDGET_EXCEEDED, f"no price is known for {provider}/{model} in byok's price "
             f"data ({price_data_label(store.home)}) and a budget applies ({label}); nothing "
-            "was sent", hint=UNPRICED_HINT, provider=provider), "model")
+            "was sent", hint=UNPRICED_HINT if syncable else UNPRICEABLE_HINT,
+            provider=provider), "model")
     tokens_in, tokens_out = worst_case(info, system, messages, max_tokens)
     micros = info.price.cost_micros(tokens_in, tokens_out)
+    if micros == 0:  # free (a local server): no budget, however spent, has a say
+        return Hold(None, 0, [])
     hold, standings = store.reserve(profile, provider, key_name, micros,
                                     [(b, period_start(b.period, at)) for b in budgets],
                                     at, HOLD_SECONDS)

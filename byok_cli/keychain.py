@@ -22,6 +22,20 @@ from .store import Store, StoredKey
 SOURCE_NAMES = {"user": "stored", "system": "environment"}
 
 
+# The provider's verdict on a key (it refused it, or the account has no credit): the only
+# failures that mark a stored key failed. An outage, a network error or a rate limit says
+# nothing about the key, so its status stays as it was.
+PROVIDER_VERDICT = frozenset({Code.UNAUTHORIZED, Code.QUOTA_EXCEEDED})
+
+
+def status_after_check(err: ByokError | None) -> str | None:
+    """A stored key's status after a live check that ended in ``err`` (None: it answered);
+    None when the check says nothing about the key."""
+    if err is None:
+        return "valid"
+    return f"failed: {err.code.value}" if err.code in PROVIDER_VERDICT else None
+
+
 def source_name(source: str | None) -> str | None:
     return SOURCE_NAMES.get(source or "", source)
 

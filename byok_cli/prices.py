@@ -93,6 +93,24 @@ def _info(provider: str, model: str, e: dict) -> ModelInfo:
                      dt.date.fromisoformat(retires) if retires else None)
 
 
+FREE = Price(0, 0, 0)
+
+
+def model_info(data: "PriceData", provider, model: str) -> ModelInfo | None:
+    """What byok knows of ``model`` at the :class:`~byok_cli.registry.Provider` ``provider``.
+
+    Prices are the catalogue's: a provider serving a catalogue has its prices; a gateway's
+    own ids have none (their cost is unknown, never 0). A provider that needs no key (a
+    local server: Ollama, LM Studio, one added with --no-key) bills nobody: it costs $0.
+    """
+    found = data.info(provider.catalog or provider.name, model)
+    if provider.needs_key:
+        return found
+    if found is not None:
+        return found._replace(price=FREE)
+    return ModelInfo(provider.name, model, None, None, FREE, None)
+
+
 class PriceData(NamedTuple):
     models: dict[str, dict[str, dict]]
     source: dict      # name, url, taken (date) or synced (time), version, kind

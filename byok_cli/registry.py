@@ -97,6 +97,12 @@ def path_prefix(api: str) -> str:
     return _data()[0][api].get("adds", "")
 
 
+def trim_added_prefix(api: str, url: str) -> str:
+    """``url`` without the path prefix its API kind adds itself (a Messages base URL's /v1)."""
+    adds = path_prefix(api)
+    return url[:-len(adds)] if adds and url.endswith(adds) else url
+
+
 class Registry:
     """The providers one profile can use: built-ins and presets first, then its own."""
 

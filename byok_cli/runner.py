@@ -11,14 +11,12 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .errors import ByokError, Code
-from .keychain import Keychain, source_name
+from .keychain import PROVIDER_VERDICT, Keychain, source_name
 from .registry import Provider
 from .resolve import KEY_REJECTED, KEY_UNREADABLE, Attempt, Excluded, Plan, next_attempt
 from .routes import require
 from .wire import ChatRequest, ChatResult, Settings, connect
 from .wire.endpoint import Endpoint, endpoint
-
-PROVIDER_VERDICT = {Code.UNAUTHORIZED, Code.QUOTA_EXCEEDED}
 
 _KIND = {Code.UNAUTHORIZED: "key_rejected", Code.QUOTA_EXCEEDED: "key_rejected",
          Code.DECRYPT_FAILED: "key_unreadable", Code.KEYRING_UNAVAILABLE: "key_unreadable",
@@ -41,7 +39,7 @@ class RunOutcome:
     ttft_ms: int | None
     errors: list[dict] = field(default_factory=list)
     base_url: str | None = None
-    base_url_source: str | None = None  # flag | environment | profile | default
+    base_url_source: str | None = None  # flag | environment | profile | default | provider
     cached_input_tokens: int | None = None
     cost_micros: int | None = None   # at the price in force now; None when not known
     hold_id: int | None = None       # the budget reservation the actual cost replaces
@@ -108,7 +106,8 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
             return _attempt(a, request, keychain, where, settings, clock, fallbacks,
                             failures, on_text, spending)
         except ByokError as err:
-            if err.partial:
+            if err.partial:  # the answer broke off after output started: exit 15, whatever
+                err.code = Code.INCOMPLETE_OUTPUT  # broke it (the message says what did)
                 raise _tagged(err, a, fallbacks)
             failures.append((a, err))
             if a.key_source == "user" and err.code in PROVIDER_VERDICT:
@@ -164,10 +163,10 @@ def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, where: Endpoi
 def _model_info(keychain: Keychain, a: Attempt):
     from .prices import load
 
+    from .prices import model_info
+
     record = keychain.registry.require(a.provider)
-    # Prices are the catalogue's: a provider serving a catalogue has its prices; a gateway's
-    # own ids have none (their cost is unknown, never 0).
-    return load(keychain.store.home).info(record.catalog or record.name, a.model)
+    return model_info(load(keychain.store.home), record, a.model)
 
 
 def _hold(a: Attempt, request: ChatRequest, keychain: Keychain, spending: Spending
@@ -180,7 +179,8 @@ def _hold(a: Attempt, request: ChatRequest, keychain: Keychain, spending: Spendi
 
     held = reserve(keychain.store, keychain.profile, spending.budgets, a.provider, a.model,
                    a.key_name, _model_info(keychain, a), request.system,
-                   request.messages, request.max_tokens, spending.allow_unpriced)
+                   request.messages, request.max_tokens, spending.allow_unpriced,
+                   syncable=bool(keychain.registry.require(a.provider).catalog))
     if held is None:
         return None
     for warning in held.warnings:

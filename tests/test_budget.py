@@ -258,3 +258,42 @@ def test_parallel_runs_cannot_overspend_together(byok_env, fake):
     assert conn.execute("SELECT COUNT(*) FROM budget_holds").fetchone()[0] == 0
     refused = [err for code, err in results if code == 16]
     assert all("profile budget:" in e and "of $0.04 this day" in e for e in refused)
+
+
+def test_a_local_server_costs_nothing_under_a_budget(byok_env, fake):
+    r = byok_env.run("provider", "add", "loc", "--api", "openai", "--no-key", "--base-url",
+                     fake.url + "/local/v1")
+    assert r.returncode == 0, r.stderr
+    byok_env.run("budget", "set", "--per", "month", "20")
+    local = byok_env.run("run", "--json", "-m", "loc/llama3.2", "hi")
+    assert local.returncode == 0, local.stderr
+    assert json.loads(local.stdout)["cost_usd"] == 0
+    # a keyless preset too, under a budget no priced request fits
+    byok_env.run("config", "set", "ollama.base_url", fake.url + "/local/v1")
+    assert byok_env.run("budget", "set", "--per", "month", "0.000001").returncode == 0
+    assert byok_env.run("run", "-m", "ollama/llama3.2", "hi").returncode == 0
+
+
+def test_a_gateways_own_model_gets_only_hints_that_can_help(byok_env, fake):
+    r = byok_env.run("provider", "add", "gw", "--api", "openai", "--base-url",
+                     fake.url + "/gw/v1", "--key-env", "GW_KEY")
+    assert r.returncode == 0, r.stderr
+    byok_env.run("budget", "set", "--per", "month", "20")
+    gw = {"GW_KEY": "sk-gw-good-1234567890"}
+    refused = byok_env.run("run", "-m", "gw/team/llama-70b", "hi", env=gw)
+    assert refused.returncode == Code.BUDGET_EXCEEDED.exit_status
+    assert "models sync" not in refused.stderr
+    assert "--allow-unpriced" in refused.stderr and "allow-unpriced on" in refused.stderr
+    allowed = byok_env.run("run", "--allow-unpriced", "-m", "gw/team/llama-70b", "hi", env=gw)
+    assert allowed.returncode == 0, allowed.stderr
+
+
+def test_a_budget_set_below_this_periods_spending_says_so(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    priced_home(byok_env)
+    assert byok_env.run("run", "-m", "gpt-6-luna", "--max-tokens", "4", "a b c").returncode == 0
+    r = byok_env.run("budget", "set", "--provider", "openai", "--per", "day", "0.001")
+    assert r.returncode == 0, r.stderr  # accepted, and said
+    assert "already spent $0.004" in r.stderr and "refused until it resets" in r.stderr
+    roomy = byok_env.run("budget", "set", "--provider", "openai", "--per", "day", "1")
+    assert "already spent" not in roomy.stderr

@@ -278,3 +278,20 @@ def test_usage_window_combines_rollups_and_partial_day(tmp_path):
     store.rebuild_usage_rollups()
     assert summary(store, "p", now - 75 * 60) == rebuilt
     assert rebuilt[0]["ttft_p50_ms"] == 11 and rebuilt[0]["latency_p95_ms"] == 22
+
+
+def test_history_list_is_newest_updated_first_and_ids_are_never_reused(both, fake):
+    for word in ("one", "two", "three"):
+        assert both.run("run", word).returncode == 0
+    assert both.run("run", "--cid", "1", "more of one").returncode == 0
+    listed = json.loads(both.run("history", "list", "--json").stdout)
+    assert [c["id"] for c in listed] == [1, 3, 2]  # the top one is what -c continues
+    assert both.run("run", "-c", "and again").returncode == 0
+    assert json.loads(both.run("history", "show", "1", "--json").stdout)["messages"][-2][
+        "content"] == "and again"
+    assert both.run("history", "rm", "3").returncode == 0
+    assert both.run("run", "four").returncode == 0
+    ids = [c["id"] for c in json.loads(both.run("history", "list", "--json").stdout)]
+    assert ids == [4, 1, 2]  # a saved --cid 3 cannot continue "four"
+    gone = both.run("run", "--cid", "3", "x")
+    assert gone.returncode != 0

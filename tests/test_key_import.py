@@ -20,7 +20,7 @@ INVALID, USAGE, NO_KEY = (Code.INVALID_FORMAT.exit_status, Code.USAGE.exit_statu
 CASES = {
     "llm": ("llm", "llm", ".", {"openai": "sk-proj-good-llm-A1b2C3d4E5f6G7h8I9j0",
                                 "anthropic": "sk-ant-api03-good-llm-B1c2D3e4F5g6H7i8J9"},
-            ["gemini"]),
+            ["cohere"]),
     "aichat": ("aichat", "aichat", ".", {"openai": "sk-proj-good-aichat-C1d2E3f4G5h6I7j8K9",
                                          "anthropic": "sk-ant-api03-good-aichat-D1e2F3g4H5i6J7k8"},
                ["groq"]),
@@ -356,3 +356,20 @@ def test_presets_variables_are_imported_as_their_providers(byok_env, tmp_path):
     assert byok_env.run("key", "import", "dotenv", str(dotenv), "--no-validate").returncode == 0
     assert get(byok_env, "groq") == groq and get(byok_env, "mistral") == mistral
     assert_no_leak(groq, r.stdout, r.stderr)
+
+
+def test_llm_plugins_key_names_are_imported_as_the_presets(byok_env, tmp_path):
+    # llm-mistral stores its key as "mistral", llm-groq as "groq" (their needs_key)
+    groq, mistral = "gsk_FAKE0123456789abcdefghijklmnop", "FAKEmistral0123456789abcdef"
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"// Note": "This file stores secret API credentials. Do not "
+                                "share!", "mistral": mistral, "groq": groq,
+                                "cohere": "FAKEcohere0123456789abcdef"}, indent=2) + "\n")
+    r = byok_env.run("key", "import", "llm", str(keys), "--no-validate", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = {row["entry"]: row for row in json.loads(r.stdout)}
+    assert (rows["mistral"]["provider"], rows["mistral"]["result"]) == ("mistral", "imported")
+    assert (rows["groq"]["provider"], rows["groq"]["result"]) == ("groq", "imported")
+    assert rows["cohere"]["result"] != "imported"  # still a provider byok does not know
+    assert get(byok_env, "groq") == groq and get(byok_env, "mistral") == mistral
+    assert_no_leak(mistral, r.stdout, r.stderr)

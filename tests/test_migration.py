@@ -15,6 +15,7 @@ import pytest
 from byok_cli.errors import ByokError, Code
 from byok_cli.keychain import Keychain
 from byok_cli.store import DB_NAME, SCHEMA_VERSION, Store
+from byok_cli.store.conversations import Message
 from byok_cli.usage import by_key, summary
 from conftest import TESTS
 
@@ -142,3 +143,17 @@ def test_the_cli_uses_the_migrated_keys(old_home, byok_env, fake):
     assert new_key.returncode == 0, new_key.stderr
     assert Keychain(Store(byok_env.home), "default",
                     env=env).get("openai") == KEYS[("default", "openai")]
+
+
+def test_conversation_ids_are_never_reused_after_the_migration(old_home):
+    store = Store(old_home)
+    schema = raw(old_home, "SELECT sql FROM sqlite_master WHERE name = 'conversations'")[0][0]
+    assert "AUTOINCREMENT" in schema
+    fks = raw(old_home, "PRAGMA foreign_key_list(messages)")
+    assert [(fk[2], fk[3], fk[4], fk[6]) for fk in fks] == [
+        ("conversations", "conversation_id", "id", "CASCADE")]
+    assert raw(old_home, "PRAGMA foreign_key_check") == []
+    assert store.delete_conversations("default", 3) == 1
+    assert raw(old_home, "SELECT COUNT(*) FROM messages WHERE conversation_id = 3") == [(0,)]
+    new = store.append_exchange("default", None, None, [Message("user", "after")])
+    assert new == 4

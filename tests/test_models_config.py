@@ -271,3 +271,24 @@ def test_config_set_refuses_models_like_models_default(byok_env):
     local = byok_env.run("config", "set", "openai.model", "llama3",
                          env={"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"})
     assert local.returncode == 0 and "not in byok's catalogue" in local.stderr
+
+
+def test_config_set_model_warns_of_a_deprecated_model_as_run_does(byok_env):
+    # gpt-4o: deprecated in the catalogue, end of life 2027-01-14
+    r = byok_env.run("config", "set", "openai.model", "gpt-4o")
+    assert r.returncode == 0, r.stderr
+    assert "gpt-4o is deprecated and will stop working on 2027-01-14" in r.stderr
+    quiet = byok_env.run("config", "set", "openai.model", "gpt-6.2-sol")
+    assert "deprecated" not in quiet.stderr
+
+
+def test_models_list_remote_asks_a_local_servers_preset_only_once_it_is_used(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    r = byok_env.run("models", "list", "--remote", "--json")
+    assert r.returncode == 0, r.stderr
+    assert "ollama" not in r.stderr and "lmstudio" not in r.stderr
+    assert "11434" not in r.stderr and "1234" not in r.stderr
+    assert not fake.requests or all(q["mount"] != "/local" for q in fake.requests)
+    byok_env.run("config", "set", "ollama.base_url", fake.url + "/local/v1")
+    used = json.loads(byok_env.run("models", "list", "--remote", "--json").stdout)
+    assert {m["id"] for m in used if m["provider"] == "ollama"} == {"llama3.2", "qwen2.5:7b"}

@@ -2,6 +2,7 @@
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 
 from byok_cli.cli import app
 from byok_cli.errors import Code
+from byok_cli.store import DB_NAME
 from conftest import (ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, OPENAI_GOOD_ENV, anthropic_key,
                       assert_no_leak, openai_key)
 
@@ -182,10 +184,17 @@ def test_connection_dropped_mid_stream(byok_env, fake, provider, key):
                      OPENAI_GOOD if provider == "anthropic" else ANTHROPIC_GOOD)
     byok_env.run("config", "set", "preferred-provider", provider)
     r = byok_env.run("run", "a long enough prompt")
-    assert r.returncode == Code.NETWORK_ERROR.exit_status
+    # README's exit codes: 15, the answer broke off after output had started
+    assert r.returncode == Code.INCOMPLETE_OUTPUT.exit_status == 15
     assert r.stdout.startswith("Echo") and r.stdout.endswith("\n")
-    assert "incomplete" in r.stderr
+    assert "incomplete" in r.stderr and "broke" in r.stderr  # and what broke it
     assert len(chats(fake)) == 1  # no fallback once output has started
+    as_json = byok_env.run("run", "--json", "-p", provider, "lines:10")
+    assert as_json.returncode == 15
+    assert json.loads(as_json.stdout)["error"]["code"] == "INCOMPLETE_OUTPUT"
+    logged = sqlite3.connect(byok_env.home / DB_NAME).execute(
+        "SELECT DISTINCT code FROM usage").fetchall()
+    assert logged == [("INCOMPLETE_OUTPUT",)]
 
 
 def test_closed_stdout_pipe_exits_quietly(byok_env, fake):
@@ -289,7 +298,7 @@ def test_connection_refused_and_malformed_stream(byok_env, fake):
     assert "could not reach OpenAI" in refused.stderr and refused.stdout == ""
     byok_env.set_key("openai", openai_key("malformed"))
     bad = byok_env.run("run", "a prompt long enough")
-    assert bad.returncode == Code.NETWORK_ERROR.exit_status
+    assert bad.returncode == Code.INCOMPLETE_OUTPUT.exit_status  # after "Echo…" was printed
     # ("malformed" itself is part of this test key, so masking hides the word)
     assert "sent a" in bad.stderr and "response" in bad.stderr and "incomplete" in bad.stderr
     assert bad.stdout.startswith("Echo")

@@ -252,12 +252,12 @@ def test_llmock_models_not_found_is_not_retried(env, gateway, provider):
 @pytest.mark.parametrize("gateway", ["llmock"], indirect=True)
 def test_llmock_stream_broken_mid_answer_is_reported_incomplete(env, gateway, provider, kind):
     """After text has been printed byok neither retries nor falls back (nothing is printed
-    twice): it must say the answer is incomplete and exit 10. LLMock's verdict counts any
+    twice): it must say the answer is incomplete and exit 15. LLMock's verdict counts any
     truncated stream not retried as accepted, so byok's own output is judged here."""
     chunks = 5 if provider == "anthropic" else 3  # Anthropic's first 3 events carry no text
     inject(gateway, provider, {"type": "stream_fault", "kind": kind, "after_chunks": chunks})
     r = run(env, provider, "hello")
-    assert r.returncode == 10, r.stderr
+    assert r.returncode == 15, r.stderr
     partial = r.stdout[:-1] if r.stdout.endswith("\n") else r.stdout  # the line is ended
     assert partial and HELLO.startswith(partial) and partial != HELLO
     assert "incomplete" in r.stderr and attempts(gateway) == 1

@@ -150,7 +150,7 @@ def test_odd_but_complete_answers(byok_env, fake, marker):
 def test_an_anthropic_stream_without_message_stop_is_incomplete(byok_env, fake):
     byok_env.set_key("anthropic", anthropic_key("nostop"))
     r = byok_env.run("run", "a prompt long enough")
-    assert r.returncode == Code.NETWORK_ERROR.exit_status
+    assert r.returncode == Code.INCOMPLETE_OUTPUT.exit_status
     assert r.stdout == "Echo[claude-sonnet-5-5]: a prompt long enough\n"
     assert "before the answer was complete (the output above is incomplete)" in r.stderr
 

@@ -102,10 +102,27 @@ def set_budget(
 
     output.info(f"budget for {budget.label}: {dollars(budget.limit_micros)} per {budget.period} "
                 f"(profile {st.profile!r})")
+    _say_if_spent(st, budget)
     for provider, model in ([] if scope == "key" else _unpriced_defaults(st, name or None)):
         output.warn(f"{provider}/{model} (the profile's {provider} model) has no known price "
                     f"({price_data_label(st.store.home)}), so `byok run` refuses it under this "
                     f"budget — {UNPRICED_HINT}")
+
+
+def _say_if_spent(st, budget) -> None:
+    """A budget set below what its period has already spent refuses every priced request
+    until the period resets: say so now, not at the next run."""
+    import time
+
+    from ..budget import dollars, period_start, resets
+
+    at = time.time()
+    spent = st.store.standing(st.profile, budget, period_start(budget.period, at), at).spent
+    if spent >= budget.limit_micros:
+        output.warn(f"this {budget.period} has already spent {dollars(spent)} under the "
+                    f"{budget.label} budget, at or over its {dollars(budget.limit_micros)}: "
+                    f"priced requests it covers are refused until it resets "
+                    f"({resets(budget.period, at)})")
 
 
 def _unpriced_defaults(st, provider: str | None) -> list[tuple[str, str]]:

@@ -188,6 +188,19 @@ def _check_base_urls(st, r: Report, fix: bool) -> None:
             r.add(label, "ok", where)
 
 
+def _check_chain(st, r: Report, fix: bool) -> None:
+    """Each fallback chain entry that `run` would leave out (its provider removed, say)."""
+    from ..addressing import parse_chain
+    from ..catalog import load
+
+    text = st.store.settings(st.profile).get("fallback")
+    left_out: list[str] = []
+    parse_chain(text or "", load(), st.byok.registry, left_out)
+    for warning in left_out:
+        r.add("fallback chain", "warn", warning,
+              "fix it with `byok config set fallback \"...\"`")
+
+
 def _models_in_use(st) -> set[tuple[str, str]]:
     """The profile's chosen or default model of each provider, and those used in 30 days."""
     from ..addressing import default_model
@@ -246,7 +259,7 @@ def _check_prices(st, r: Report, fix: bool) -> None:
 
 CHECKS = {"database": _check_database, "keyring": _check_keyring, "keys": _check_keys,
           "master keys": _check_leftovers, "base URLs": _check_base_urls,
-          "price data": _check_prices}
+          "fallback chain": _check_chain, "price data": _check_prices}
 
 
 def doctor(ctx: typer.Context,

@@ -141,6 +141,7 @@ def checked_status(ctx: typer.Context, provider: str, key: str, validate: bool,
     A rejected key raises UNAUTHORIZED unless `force`; a provider that cannot be reached
     leaves it unverified. `key set` and `key import` both go through here.
     """
+    from ..keychain import status_after_check
     from ..store import now
 
     if not validate:
@@ -151,7 +152,7 @@ def checked_status(ctx: typer.Context, provider: str, key: str, validate: bool,
         if err.code == Code.UNAUTHORIZED and not force:
             err.hint = "nothing was stored; use --force to store it anyway"
             raise err
-        if err.code in (Code.NETWORK_ERROR, Code.PROVIDER_UNAVAILABLE, Code.RATE_LIMITED):
+        if status_after_check(err) is None:  # an outage, not the provider's verdict
             status = "unverified"
             output.warn(f"could not check the key ({err.message}); storing it as unverified")
         else:
@@ -300,6 +301,7 @@ def validate_keys(
 
       byok key validate openai -k work
     """
+    from ..keychain import status_after_check
     from ..wire.endpoint import endpoint
 
     st = state(ctx)
@@ -309,7 +311,7 @@ def validate_keys(
     for r in reports:  # a base URL no key may go to fails the command before any call
         endpoint(r.provider, profile=settings["base_urls"].get(r.provider.name),
                  env=st.keychain.env)
-    results, failures = [], []
+    results, failures, notes = [], [], []
     for r in reports:
         p = r.provider.name
         candidates: list[tuple[str, str, str | None]] = []
@@ -335,7 +337,12 @@ def validate_keys(
                 status, err, latency = f"failed: {bad.code.value}", bad, 0
             code = err.code.value if err else "VALID"
             if source == "stored":
-                st.keychain.mark(p, name, status)
+                verdict = status_after_check(err)
+                if verdict:
+                    st.keychain.mark(p, name, verdict)
+                else:
+                    notes.append(f"{p} key {name!r}: its stored status is unchanged "
+                                 f"({code} says nothing about the key)")
             results.append({"provider": p, "source": source, "name": name, "key": mask(secret),
                             "result": code, "latency_ms": latency,
                             "message": err.message if err else None})
@@ -355,6 +362,8 @@ def validate_keys(
                        r["latency_ms"]] for r in results], header=not no_header)
         for err in failures:
             output.error(err.one_line())
+    for note in notes:
+        output.info(note)
     if failures:
         raise typer.Exit(failures[0].exit_status)
 

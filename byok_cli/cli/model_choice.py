@@ -32,6 +32,9 @@ def choose_model(st, name: str, provider: str | None = None):
                             f"{known.end_of_life}",
                             hint=f"use {default_model(record, cat)} instead",
                             provider=target.provider)
+        if known is not None and known.is_deprecated(dt.date.today()):  # as `run` warns
+            output.warn(f"{target.model} is deprecated and will stop working on "
+                        f"{known.end_of_life}; consider {default_model(record, cat)}")
         return target
     if not record.catalog:  # a gateway's or a local server's own ids
         return target

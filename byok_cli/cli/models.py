@@ -103,6 +103,20 @@ def _live(st, p, key, refresh: bool, one: bool) -> dict[str, dict] | None:
         return None
 
 
+def _in_use(p, settings: dict) -> bool:
+    """Whether --remote asks a provider without --provider: a keyless preset (a local
+    server: Ollama, LM Studio) only once the profile uses it (a base URL, a model, the
+    preferred provider or a fallback chain entry naming it), so a machine without one is
+    not probed and warned about on every listing."""
+    from ..addressing import chain_without
+
+    if p.needs_key or p.kind != "preset":
+        return True
+    return (p.name in settings["base_urls"] or p.name in settings["models"]
+            or settings.get("preferred_provider") == p.name
+            or bool(chain_without(settings.get("fallback"), p.name)[1]))
+
+
 @app.command("list")
 def list_models(
     ctx: typer.Context,
@@ -122,8 +136,9 @@ def list_models(
     """List the models byok knows, whether you can use each now and through which key, their
     context window and price (USD per million tokens, input/output).
 
-    With --remote, every provider that has a key (or needs none) is asked for its models,
-    and each model is listed under the provider that serves it.
+    With --remote, every provider that has a key is asked for its models, and each model is
+    listed under the provider that serves it; a local server's preset (Ollama, LM Studio)
+    only once the profile uses it, or with --provider.
 
     Examples:
 
@@ -144,7 +159,8 @@ def list_models(
     if provider:
         providers = [registry.require(provider)]
     elif remote:
-        providers = [p for p in registry if p.catalog or (p.name in first and p.list_models)]
+        providers = [p for p in registry if p.catalog or (p.name in first and p.list_models
+                                                          and _in_use(p, settings))]
     else:
         providers = [p for p in registry if p.catalog or p.name in settings["models"]]
     rows: list[dict] = []

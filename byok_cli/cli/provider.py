@@ -47,6 +47,10 @@ def add(
     """
     st = state(ctx)
     p = st.byok.add_provider(name, api, base_url, key_env, needs_key=not no_key)
+    given = base_url.strip().rstrip("/")
+    if given != p.base_url:  # add_provider trimmed the path its API adds itself
+        output.info(f"note: --base-url ends in {given[len(p.base_url):]}, which the {p.api} "
+                    f"API adds itself; stored as {p.base_url}")
     output.info(f"added provider {p.name} ({p.api} API at {p.base_url}) to profile "
                 f"{st.profile!r}; key: {_where_key(p)}")
 
@@ -112,7 +116,16 @@ def remove(
     """
     st = state(ctx)
     p = st.byok.registry.require(name)
+    keys, entries, preferred = (st.byok.provider_ties(p.name) if p.kind == "custom"
+                                else (0, [], False))
+    with_keys = f" and its {keys} stored key{'s' * (keys != 1)}" if keys else ""
+    chain = f"drop {', '.join(entries)} from the fallback chain" if entries else ""
     if p.kind == "custom":
-        output.confirm(f"Remove the provider {p.name} ({p.base_url})?", yes, "remove a provider")
+        output.confirm(f"Remove the provider {p.name} ({p.base_url}){with_keys}"
+                       f"{', and ' + chain if chain else ''}?", yes, "remove a provider")
     removed = st.byok.remove_provider(p.name)
-    output.info(f"removed provider {removed.name} from profile {st.profile!r}")
+    output.info(f"removed provider {removed.name}{with_keys} from profile {st.profile!r}"
+                + (f"; {chain.replace('drop', 'dropped', 1)} (now: "
+                   f"{st.store.settings(st.profile)['fallback'] or 'none'})" if chain else "")
+                + ("; the preferred provider is 'system' again (see `byok config set "
+                   "preferred-provider`)" if preferred else ""))

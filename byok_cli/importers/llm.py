@@ -5,7 +5,10 @@ Where: ``$LLM_USER_PATH/keys.json``, else click's app dir for "io.datasette.llm"
 on macOS, ``%APPDATA%\\io.datasette.llm`` on Windows). Format: one JSON object, written with
 ``json.dumps(keys, indent=2) + "\\n"``, starting with a ``"// Note"`` member; names are key
 aliases: ``openai`` (llm itself), ``anthropic`` (llm-anthropic), ``claude`` (the older
-llm-claude plugins). Source: llm/cli.py ``keys_set``, llm/__init__.py ``user_dir``.
+llm-claude plugins), and the plugins' for byok's presets, each its model class's
+``needs_key``: ``mistral`` (llm-mistral), ``groq`` (llm-groq), ``openrouter``
+(llm-openrouter), ``gemini`` (llm-gemini), ``deepseek`` (llm-deepseek), ``together``
+(llm-together). Source: llm/cli.py ``keys_set``, llm/__init__.py ``user_dir``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from ..registry import builtin
 from . import Entry, Reading, open_file
 from .jsonfmt import JSON
 
-NAMES = {"openai": "openai", "anthropic": "anthropic", "claude": "anthropic"}
+NAMES = {"openai": "openai", "anthropic": "anthropic", "claude": "anthropic",
+         **{plugin: plugin for plugin in ("mistral", "groq", "openrouter", "gemini", "deepseek",
+                                          "together")}}
 NOTE = "// Note"
 
 

@@ -24,6 +24,11 @@ class Conversation(NamedTuple):
     messages: list[Message]
 
 
+# Most recently updated first: `history list`'s top row is what `run -c` continues. Within
+# one second (updated_at's resolution) the latest message decides.
+NEWEST_FIRST = "c.updated_at DESC, MAX(m.id) DESC, c.id DESC"
+
+
 class ConversationTables:
     def conversations(self, profile: str, limit: int | None = None) -> list[dict]:
         sql = ("SELECT c.id, c.created_at, c.updated_at, COUNT(m.id), "
@@ -32,7 +37,7 @@ class ConversationTables:
                "(SELECT model FROM messages WHERE conversation_id = c.id AND role = 'assistant' "
                " ORDER BY id DESC LIMIT 1) "
                "FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id "
-               "WHERE c.profile = ? GROUP BY c.id ORDER BY c.id DESC")
+               "WHERE c.profile = ? GROUP BY c.id ORDER BY " + NEWEST_FIRST)
         rows = self.conn.execute(sql + (f" LIMIT {int(limit)}" if limit else ""), (profile,))
         return [{"id": r[0], "created_at": r[1], "updated_at": r[2], "messages": r[3],
                  "first_prompt": r[4], "model": r[5]} for r in rows]
@@ -48,8 +53,9 @@ class ConversationTables:
         return Conversation(*row, messages=messages)
 
     def latest_conversation_id(self, profile: str) -> int | None:
-        row = self.conn.execute("SELECT id FROM conversations WHERE profile = ? "
-                                "ORDER BY updated_at DESC, id DESC LIMIT 1", (profile,)).fetchone()
+        row = self.conn.execute("SELECT c.id FROM conversations c LEFT JOIN messages m ON "
+                                "m.conversation_id = c.id WHERE c.profile = ? GROUP BY c.id "
+                                "ORDER BY " + NEWEST_FIRST + " LIMIT 1", (profile,)).fetchone()
         return row[0] if row else None
 
     def append_exchange(self, profile: str, cid: int | None, system: str | None,

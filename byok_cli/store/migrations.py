@@ -257,5 +257,23 @@ MIGRATIONS: list[str] = [
     ALTER TABLE handoffs ADD COLUMN count INTEGER NOT NULL DEFAULT 1 CHECK (count >= 1);
     ALTER TABLE handoffs ADD COLUMN last_at REAL;
     """,
+    # 10: conversation ids are never reused (AUTOINCREMENT), so a saved `--cid 20` cannot
+    # continue another conversation after `history rm`. SQLite's table rebuild: ids kept,
+    # messages' foreign key names the table by name and holds once it is renamed back.
+    """
+    CREATE TABLE conversations_next (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        profile    TEXT NOT NULL,
+        system     TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    INSERT INTO conversations_next (id, profile, system, created_at, updated_at)
+        SELECT id, profile, system, created_at, updated_at FROM conversations;
+    DROP TABLE conversations;
+    ALTER TABLE conversations_next RENAME TO conversations;
+    CREATE INDEX conversations_profile ON conversations(profile, id);
+    CREATE INDEX conversations_updated ON conversations(profile, updated_at);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -2,7 +2,9 @@
 
 Pure: no HTTP. The order is --base-url, then the provider's customary environment variable
 (OPENAI_BASE_URL / ANTHROPIC_BASE_URL, as the SDKs read them), then the profile's
-`PROVIDER.base_url`, then the provider's own (its registry record's).
+`PROVIDER.base_url`, then the provider's own (its registry record's). Every source goes
+through :func:`normalise`, a custom provider's own URL too (one stored before `provider add`
+trimmed it would otherwise double the Messages /v1).
 """
 
 from __future__ import annotations
@@ -19,18 +21,17 @@ if TYPE_CHECKING:
 class Endpoint(NamedTuple):
     provider: str
     url: str            # what requests are sent under, normalised
-    source: str         # flag | environment | profile | default
+    source: str         # flag | environment | profile | default | provider (a custom one's own)
     note: str | None = None  # set when the given URL was changed on the way
     variable: str | None = None  # the provider's base URL variable, if it has one
-    custom: bool = False  # the provider is the person's own (`byok provider add`)
 
     @property
     def where(self) -> str:
         """The setting a person would edit to change it."""
         return {"flag": "--base-url", "environment": self.variable or "the environment",
                 "profile": f"the profile's {self.provider}.base_url",
-                "default": "its definition (`byok provider add`)" if self.custom
-                else "byok's default"}[self.source]
+                "default": "byok's default",
+                "provider": "its definition (`byok provider add`)"}[self.source]
 
     def to_dict(self) -> dict:
         return {"base_url": self.url, "base_url_source": self.source}
@@ -52,8 +53,10 @@ def endpoint(provider: "Provider | str", *, flag: str | None = None,
         if given and given.strip():
             url, note = normalise(record, given.strip(), source, env)
             return Endpoint(record.name, url, source, note, variable)
-    return Endpoint(record.name, record.base_url, "default", None, variable,
-                    record.kind == "custom")
+    if record.kind == "custom":
+        url, note = normalise(record, record.base_url, "provider", env)
+        return Endpoint(record.name, url, "provider", note, variable)
+    return Endpoint(record.name, record.base_url, "default", None, variable)
 
 
 def normalise(provider: "Provider | str", url: str, source: str = "flag",
@@ -66,14 +69,14 @@ def normalise(provider: "Provider | str", url: str, source: str = "flag",
     base URL that already ends in it (as OpenAI's does in /v1) would double it: the suffix is
     dropped, with a note. Base URLs of the other kinds keep their /v1.
     """
-    from ..registry import path_prefix
+    from ..registry import path_prefix, trim_added_prefix
 
     record = _record(provider)
-    adds = path_prefix(record.api)
     where = Endpoint(record.name, url, source, None, record.base_url_env).where
     clean = check(url, where, env)
-    if adds and clean.endswith(adds):
-        trimmed = clean[:-len(adds)]
+    trimmed = trim_added_prefix(record.api, clean)
+    if trimmed != clean:
+        adds = path_prefix(record.api)
         return trimmed, (f"{where} ends in {adds}, which byok adds itself; using {trimmed} "
                          f"(remove the {adds} to silence this note)")
     return clean, None
