@@ -365,11 +365,11 @@ def test_a_custom_providers_url_is_labelled_as_its_definition_and_the_key_rule_h
     env = {"GW_API_KEY": GW_KEY}
     explained = byok_env.run("run", "--explain", "-m", "gw/team/llama-70b", env=env)
     assert explained.returncode == 0, explained.stderr
-    assert "its definition (`byok provider add`)" in explained.stdout
+    assert "gw's definition (`byok provider add`)" in explained.stdout
     assert "byok's default" not in "".join(x for x in explained.stdout.splitlines()
                                             if "/gw/" in x)
     doctor = {c["check"]: c for c in json.loads(byok_env.run("doctor", "--json", env=env).stdout)}
-    assert "its definition (`byok provider add`)" in doctor["gw base URL"]["detail"]
+    assert "gw's definition (`byok provider add`)" in doctor["gw base URL"]["detail"]
     assert "byok's default" in doctor["openai base URL"]["detail"] or \
         fake.url in doctor["openai base URL"]["detail"]
     # The rule is unchanged: the environment's GW_API_KEY goes to gw's own URL from its

@@ -31,7 +31,7 @@ class Endpoint(NamedTuple):
         return {"flag": "--base-url", "environment": self.variable or "the environment",
                 "profile": f"the profile's {self.provider}.base_url",
                 "default": "byok's default",
-                "provider": "its definition (`byok provider add`)"}[self.source]
+                "provider": f"{self.provider}'s definition (`byok provider add`)"}[self.source]
 
     def to_dict(self) -> dict:
         return {"base_url": self.url, "base_url_source": self.source}
