@@ -220,25 +220,27 @@ def test_provider_list_at_80_columns(byok_env):
 
 
 def test_key_list_with_a_failed_key_at_80_columns(byok_env, fake):
-    byok_env.set_key("openai", openai_key("servererr"), "--name", "a-longer-key-name")
+    # (only the provider's verdict marks a key failed: a key out of credit)
+    byok_env.set_key("openai", openai_key("quota"), "--name", "a-longer-key-name",
+                     "--no-validate")
     byok_env.set_key("anthropic", ANTHROPIC_GOOD)
     byok_env.run("key", "validate")
     status, lines = screen(byok_env, "key", "list")
     assert status == 0
     fits(lines)
-    whole(lines, "PROVIDER_UNAVAILABLE", "a-longer-key-name", f"…{ANTHROPIC_GOOD[-4:]}")
+    whole(lines, "QUOTA_EXCEEDED", "a-longer-key-name", f"…{ANTHROPIC_GOOD[-4:]}")
 
 
 def test_doctor_keeps_urls_and_codes_whole_where_they_fit(byok_env, fake):
     url = "http://127.0.0.1:18734/v1"
     byok_env.run("provider", "add", "gw", "--api", "openai", "--base-url", url)
     byok_env.set_key("gw", "sk-gw-abcdefghijklmnop1234")
-    byok_env.set_key("openai", openai_key("servererr"))
+    byok_env.set_key("openai", openai_key("quota"), "--no-validate")
     byok_env.run("key", "validate")
     status, lines = screen(byok_env, "doctor")
     assert status == Code.NEEDS_ATTENTION.exit_status
     fits(lines)
-    whole(lines, url, "(PROVIDER_UNAVAILABLE,", fake.url + "/v1", "`byok")
+    whole(lines, url, "(QUOTA_EXCEEDED,", fake.url + "/v1", "`byok")
 
 
 def test_models_list_wide_shows_its_columns_at_any_width(byok_env):
