@@ -39,10 +39,11 @@ ENVIRONMENT_KEY = "system"
 
 def is_loopback(host: str | None) -> bool:
     """127.0.0.0/8, ::1 (also as ::ffff:127.x.y.z) or ``localhost``: addresses that never
-    leave the machine. Nothing that needs DNS (``app.localhost`` may resolve anywhere)."""
+    leave the machine. Nothing that needs DNS (``app.localhost`` or ``localhost.`` may
+    resolve anywhere); the transport connects to ``localhost`` without asking a resolver."""
     if not host:
         return False
-    host = host.strip("[]").rstrip(".").lower()
+    host = host.strip("[]").lower()  # "localhost." is a DNS name, looked up as such: not here
     if "%" in host:  # only an IPv6 address has a zone ("fe80::1%eth0"); a name never has one
         if ":" not in host:
             return False

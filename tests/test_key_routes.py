@@ -92,6 +92,7 @@ def test_the_profile_setting_is_refused_at_config_set_and_at_use(byok_env, proxy
                                  "http://[::1", "https://", "https://host:99999/v1",
                                  "https://exa mple.com", "gopher://127.0.0.1:70/",
                                  "http://localhost%2e.evil.com:18080/v1",
+                                 "http://localhost.:18080/v1",
                                  "http://127.0.0.1%25evil.com/"])
 def test_other_schemes_and_unparseable_urls_are_usage_errors(byok_env, url):
     r = byok_env.run("config", "set", "anthropic.base_url", url)
@@ -210,7 +211,8 @@ def test_exec_does_not_pair_the_environment_key_with_a_profile_base_url(profile_
 
 @pytest.mark.parametrize("host,loopback", [
     ("127.0.0.1", True), ("127.8.9.10", True), ("::1", True), ("[::1]", True),
-    ("localhost", True), ("LOCALHOST.", True), ("::ffff:127.0.0.1", True),
+    ("localhost", True), ("LOCALHOST", True), ("::ffff:127.0.0.1", True),
+    ("localhost.", False), ("LOCALHOST.", False),  # fully qualified: DNS answers for it
     ("128.0.0.1", False), ("0.0.0.0", False), ("localhost.example.com", False),
     ("127.0.0.1.nip.io", False), ("10.0.0.1", False), ("::2", False), ("", False),
     ("127.1", False), ("localhost%2e.evil.com", False), ("127.0.0.1%25evil.com", False),

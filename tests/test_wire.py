@@ -345,3 +345,25 @@ def test_retry_after_parsing():
         assert retry_after({"retry-after": bad}) is None
         assert retry_after({"retry-after-ms": bad, "retry-after": "2"}) == 2
     assert retry_after({}) is None
+
+
+def test_localhost_is_reached_without_asking_a_resolver(fake, monkeypatch):
+    """A key goes over plain http to "localhost" only because it stays on this machine, so
+    the name must not be looked up (a resolver or /etc/hosts could send it anywhere)."""
+    import socket
+
+    from byok_cli.wire import transport
+
+    real = socket.getaddrinfo
+
+    def no_lookup_of_localhost(host, *args, **kwargs):
+        if str(host).lower().startswith("localhost"):
+            raise socket.gaierror("no resolver for localhost in this test")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_lookup_of_localhost)
+    port = fake.url.rsplit(":", 1)[1]
+    answer = transport.request("GET", f"http://localhost:{port}/v1/models",
+                               {"Authorization": "Bearer " + openai_key("good")}, None, FAST)
+    assert answer.status == 200
+    assert fake.requests[-1]["path"] == "/v1/models"

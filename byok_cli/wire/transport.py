@@ -100,6 +100,8 @@ def _open(scheme: str, host: str, port: int, proxy: Proxy | None,
         conn = http.client.HTTPConnection(proxy.host, proxy.port, timeout=timeout)
     else:
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        if host.lower() == "localhost":  # this machine, whatever a resolver would say
+            conn._create_connection = _to_loopback  # type: ignore[attr-defined]
     try:
         conn.connect()  # TCP, the proxy's tunnel and the TLS handshake, all within `timeout`
     except BaseException:
@@ -111,6 +113,18 @@ def _open(scheme: str, host: str, port: int, proxy: Proxy | None,
     except OSError:
         pass
     return conn
+
+
+def _to_loopback(address: tuple, timeout=None, source_address=None) -> socket.socket:
+    """A connection to ``localhost``'s port on 127.0.0.1, else ::1, never through DNS or
+    /etc/hosts: a plain-http key may go to "localhost" only because it stays here."""
+    failure: OSError | None = None
+    for ip in ("127.0.0.1", "::1"):
+        try:
+            return socket.create_connection((ip, address[1]), timeout, source_address)
+        except OSError as exc:
+            failure = exc
+    raise failure  # type: ignore[misc]
 
 
 def _failure(exc: BaseException, where: str, proxy: Proxy | None) -> TransportError:
