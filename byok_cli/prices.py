@@ -96,15 +96,18 @@ def _info(provider: str, model: str, e: dict) -> ModelInfo:
 FREE = Price(0, 0, 0)
 
 
-def model_info(data: "PriceData", provider, model: str) -> ModelInfo | None:
+def model_info(data: "PriceData", provider, model: str, keyless: bool = False
+               ) -> ModelInfo | None:
     """What byok knows of ``model`` at the :class:`~byok_cli.registry.Provider` ``provider``.
 
     Prices are the catalogue's: a provider serving a catalogue has its prices; a gateway's
-    own ids have none (their cost is unknown, never 0). A provider that needs no key (a
-    local server: Ollama, LM Studio, one added with --no-key) bills nobody: it costs $0.
+    own ids have none (their cost is unknown, never 0). A request that carries no key
+    (``keyless``) to a provider that needs none (a local server: Ollama, LM Studio, one
+    added with --no-key) bills nobody: it costs $0. One that carries a key is billed by
+    someone, whatever the provider's definition says.
     """
     found = data.info(provider.catalog or provider.name, model)
-    if provider.needs_key:
+    if provider.needs_key or not keyless:
         return found
     if found is not None:
         return found._replace(price=FREE)

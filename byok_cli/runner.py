@@ -161,12 +161,11 @@ def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, where: Endpoi
 
 
 def _model_info(keychain: Keychain, a: Attempt):
-    from .prices import load
-
-    from .prices import model_info
+    from .prices import load, model_info
 
     record = keychain.registry.require(a.provider)
-    return model_info(load(keychain.store.home), record, a.model)
+    return model_info(load(keychain.store.home), record, a.model,
+                      keyless=a.key_source == "none")
 
 
 def _hold(a: Attempt, request: ChatRequest, keychain: Keychain, spending: Spending

@@ -272,6 +272,11 @@ def test_a_local_server_costs_nothing_under_a_budget(byok_env, fake):
     byok_env.run("config", "set", "ollama.base_url", fake.url + "/local/v1")
     assert byok_env.run("budget", "set", "--per", "month", "0.000001").returncode == 0
     assert byok_env.run("run", "-m", "ollama/llama3.2", "hi").returncode == 0
+    # A keyless definition carrying a key is billed by someone: never counted as free.
+    byok_env.set_key("loc", OPENAI_GOOD, "--no-validate")
+    paid = byok_env.run("run", "-m", "loc/gpt-4o", "--max-tokens", "100000", "hi")
+    assert paid.returncode == Code.BUDGET_EXCEEDED.exit_status, paid.stderr
+    assert OPENAI_GOOD not in [r["key"] for r in fake.requests]  # refused before sending
 
 
 def test_a_gateways_own_model_gets_only_hints_that_can_help(byok_env, fake):
