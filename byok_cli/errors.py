@@ -107,9 +107,12 @@ _PUBLIC_PREFIX = r"sk-(?:(?:ant|proj|svcacct|None|admin|api\d\d|admin\d\d)-)*+"
 # keys (data/providers.json): Groq gsk_, Gemini (Google AI Studio) AIza, Together tgp_v1_.
 # Those need a long run after the prefix (real keys have 35 to 52 characters there), so
 # that ordinary text that happens to start so is left alone.
-_KEYLIKE = (r"\bsk-(?:(?:ant|proj|svcacct|None|admin|api\d\d|admin\d\d)-)*+"
+# A bare "sk-" must start a word ("risk-assessment-…" is no key); the providers' own
+# prefixes (sk-proj-, sk-ant-, gsk_, AIza, …) are rare enough to be found glued to a word.
+_KEYLIKE = (r"(?:\bsk-|sk-(?=(?:ant|proj|svcacct|admin)-))"
+            r"(?:(?:ant|proj|svcacct|None|admin|api\d\d|admin\d\d)-)*+"
             r"[A-Za-z0-9_*\-]{8,}"
-            r"|\b(?:gsk_|AIza|tgp_v1_)[A-Za-z0-9_*\-]{20,}")
+            r"|(?:gsk_|AIza|tgp_v1_)[A-Za-z0-9_*\-]{20,}")
 _KEY_PREFIXES = ("sk-", "gsk_", "AIza", "tgp_v1_")  # a quick test before the regex
 # Credentials in a URL: https://user:password@host, https://token@host
 _URL_USERINFO = r"(\b[A-Za-z][A-Za-z0-9+.\-]*://)([^/?#@\s]*)@"

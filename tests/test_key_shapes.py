@@ -30,9 +30,17 @@ def test_the_presets_key_shapes_are_recognised_and_masked(key):
     assert redact(f"model {key!r} not found") == f"model '…{key[-4:]}' not found"
 
 
+@pytest.mark.parametrize("glued", ["--max-tokens=xx", "X", "profile-", "_"])
+@pytest.mark.parametrize("key", [GROQ, GEMINI, TOGETHER, OPENAI_GOOD])
+def test_a_key_glued_to_a_word_is_still_recognised(glued, key):
+    assert looks_like_key(glued + key)
+    assert key[4:-4] not in redact(f"error: {glued}{key} is bad")
+
+
 @pytest.mark.parametrize("text", [
     "the gsk_ prefix", "AIzawesome tool", "gsk_short1234", "AIzaSyShort", "see tgp_v1_ docs",
     "expected shape (gsk_…)", "GROQ_API_KEY=gsk_…", "sk-… or sk-proj-…",
+    "a risk-assessment-document", "the task-oriented-approach",
 ])
 def test_ordinary_text_with_a_prefix_is_left_alone(text):
     assert not looks_like_key(text) and redact(text) == text
