@@ -66,8 +66,18 @@ def insecure_http_allowed(env: Mapping[str, str] | None = None) -> bool:
 
 
 def shown(url: str | None) -> str:
-    """The URL as it may be printed: user info masked (``https://user:***@host``)."""
-    return redact(url) if url else ""
+    """The URL as it may be printed: user info masked (``https://user:***@host``), and the
+    values of its query too (``?token=***``: tokens travel there, as on raw GitHub URLs)."""
+    if not url:
+        return ""
+    text = redact(url)
+    base, mark, rest = text.partition("?")
+    if not mark:
+        return text
+    query, hash_mark, fragment = rest.partition("#")
+    masked = "&".join(name + ("=***" if eq else "") for name, eq, _ in
+                      (pair.partition("=") for pair in query.split("&")))
+    return f"{base}?{masked}{hash_mark}{fragment}"
 
 
 def check(text: str, source: str, env: Mapping[str, str] | None = None) -> str:

@@ -92,7 +92,8 @@ def test_sync_never_sends_a_loopback_request_through_a_proxy(byok_env, maps, pro
 
 
 def test_a_catalog_urls_password_is_kept_masked(byok_env, maps):
-    url = maps.serve("/good.json", litellm_map()).replace("http://", "http://me:Pw9sEcReT7x@")
+    url = maps.serve("/good.json", litellm_map()).replace("http://", "http://me:Pw9sEcReT7x@") \
+        + "?token=ghp_Tok3nT0k3nT0k3n&ref=main"  # a token in the query, as raw GitHub takes one
     r = byok_env.run("models", "sync", "--url", url, "--json")
     assert r.returncode == 0, r.stderr
     bad = byok_env.run("models", "sync", "--url", url.replace("good", "missing"))
@@ -103,4 +104,4 @@ def test_a_catalog_urls_password_is_kept_masked(byok_env, maps):
     listed = byok_env.run("models", "list", "--json")
     for text in (r.stdout, r.stderr, bad.stderr, listed.stderr, " ".join(kept),
                  (byok_env.home / "prices.json").read_text()):
-        assert "Pw9sEcReT7x" not in text
+        assert "Pw9sEcReT7x" not in text and "Tok3n" not in text

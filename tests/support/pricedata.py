@@ -59,7 +59,7 @@ class MapServer:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
-                body = files.get(self.path)
+                body = files.get(self.path.split("?")[0])  # (a query is no part of it)
                 if body is None:
                     self.send_error(404)
                     return
