@@ -16,6 +16,8 @@ OTHERS = {"GW9_API_KEY": "gw9-token-Tq8Wm3Xr6Zp1Lv5Nb9",            # another pr
           "OPENAI_ADMIN_KEY": "sk-admin-Aa1b2c3d4e5f6g7h8i9j0",
           "ANTHROPIC_ADMIN_KEY": "sk-ant-admin01-Bb1c2d3e4f5g6h7i8j9",
           "GROQ_API_KEY": "gsk_" + "Wq3Rt5Yu7Io9Pa2Sd4Fg6Hj8Kl1Zx3Cv5Bn7Mm9Qw2Er4Ty6Ui8Op",
+          "ANTHROPIC_AUTH_TOKEN": "sk-ant-oat01-Cc1d2e3f4g5h6i7j8k9",  # the SDK's bearer token
+          "GOOGLE_API_KEY": "AIzaSy" + "Gq3Rt5Yu7Io9Pa2Sd4Fg6Hj8Kl1Zx3Cv",  # the Gemini SDK's
           "GITHUB_TOKEN": "ghp_not-an-ai-key-0123456789"}
 
 
@@ -27,7 +29,7 @@ def test_exec_child_gets_no_provider_key_it_did_not_ask_for(byok_env, tmp_path, 
     seen = child_env(byok_env, tmp_path, "-p", "openai", env=OTHERS)
     assert seen["OPENAI_API_KEY"] == OPENAI_GOOD
     for name in ("GW9_API_KEY", "CLAUDE_API_KEY", "OPENAI_ADMIN_KEY", "ANTHROPIC_ADMIN_KEY",
-                 "GROQ_API_KEY"):
+                 "GROQ_API_KEY", "ANTHROPIC_AUTH_TOKEN", "GOOGLE_API_KEY"):
         assert name not in seen, name
     assert seen["GITHUB_TOKEN"] == OTHERS["GITHUB_TOKEN"]  # not byok's: it is no sandbox
     asked = child_env(byok_env, tmp_path, "-p", "groq", env=OTHERS)

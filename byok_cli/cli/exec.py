@@ -18,19 +18,24 @@ from .root import single, state
 MARKER = "BYOK_EXEC"
 # Never handed to the child: with the master key it could decrypt every stored key.
 WITHHELD = MASTER_KEY_VARIABLES
+# Credentials the providers' own SDKs and tools read under other names: the anthropic SDK
+# and Claude Code's ANTHROPIC_AUTH_TOKEN, the Gemini SDK's GOOGLE_API_KEY.
+SDK_KEY_VARIABLES = {"ANTHROPIC_AUTH_TOKEN", "GOOGLE_API_KEY"}
 
 
 def provider_key_variables(st) -> set[str]:
     """Every variable byok knows to hold an AI provider key, none of which reaches the
     child unless it asked for that provider: the key variables of the built-ins, the
     presets and the custom providers of every profile in the store (a key stays a key in
-    another profile), the names other tools read them under (aichat's CLAUDE_API_KEY),
+    another profile), the names other tools read them under (aichat's CLAUDE_API_KEY,
+    SDK_KEY_VARIABLES),
     and the admin-key siblings of those variables (OPENAI_ADMIN_KEY, which manages an
     organisation and makes no model calls). Other secrets (GITHUB_TOKEN) are not byok's
     to hide: it is no sandbox."""
     from ..importers import KEY_VARIABLES
 
-    names = {p.key_env for p in st.byok.registry if p.key_env} | set(KEY_VARIABLES)
+    names = ({p.key_env for p in st.byok.registry if p.key_env} | set(KEY_VARIABLES)
+             | SDK_KEY_VARIABLES)
     for profile in st.store.profiles():
         names |= {row[3] for row in st.store.custom_providers(profile) if row[3]}
     return names | {n[:-len("_API_KEY")] + "_ADMIN_KEY" for n in names
