@@ -18,6 +18,8 @@ def number(kind: type, text: object, low: float | None, high: float | None):
     """`text` as an int or a finite float within [low, high]; ValueError with the reason
     otherwise (the command line's options use this too)."""
     try:
+        if isinstance(text, str) and (not text.isascii() or "_" in text):
+            raise ValueError  # Python reads "1_000" and "１２"; nobody means them
         value = kind(text)
     except (TypeError, ValueError, OverflowError):
         what = "a whole number" if kind is int else "a number"

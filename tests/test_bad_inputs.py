@@ -145,7 +145,7 @@ NUMBER_VARIABLES = {
 
 
 @pytest.mark.parametrize("value", ["abc", "nan", "inf", "-1", "1e309", "-inf", "0x10", "1,5",
-                                   "9" * 400])
+                                   "9" * 400, "1_000", "\uff11\uff12"])
 @pytest.mark.parametrize("variable", NUMBER_VARIABLES)
 def test_malformed_numbers_in_the_environment_name_the_variable(byok_env, variable, value):
     byok_env.set_key("openai", OPENAI_GOOD)
