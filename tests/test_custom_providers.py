@@ -69,6 +69,7 @@ def test_removing_a_provider_says_what_goes_with_it(byok_env, fake):
     byok_env.set_key("gw", "sk-gw-good-second-0000", "--name", "b")
     assert byok_env.run("config", "set", "fallback",
                         "gw/team/llama-70b, anthropic").returncode == 0
+    assert byok_env.run("budget", "set", "-p", "gw", "--per", "day", "1").returncode == 0
     asked = byok_env.run("provider", "remove", "gw")  # not a terminal: refused, says why
     assert asked.returncode != 0
     assert json.loads(byok_env.run("provider", "show", "gw", "--json").stdout)["name"] == "gw"
@@ -81,6 +82,7 @@ def test_removing_a_provider_says_what_goes_with_it(byok_env, fake):
     assert byok_env.run("config", "get", "preferred-provider").stdout.strip() == "system"
     listed = json.loads(byok_env.run("key", "list", "--json").stdout)
     assert not [row for row in listed if row["provider"] == "gw"]
+    assert json.loads(byok_env.run("budget", "list", "--json").stdout) == []  # its budget too
 
 
 def test_doctor_and_run_name_a_chain_entry_whose_provider_is_gone(byok_env, fake):

@@ -29,12 +29,14 @@ class ProviderTables:
                          (profile, name, api, base_url, key_env, int(needs_key), now()))
 
     def remove_provider(self, profile: str, name: str) -> int:
-        """Remove it with its settings and stored keys, in one transaction; return how many
-        keys went with it."""
+        """Remove it with its settings, its budgets and stored keys, in one transaction;
+        return how many keys went with it."""
         with self.transaction() as conn:
             conn.execute("DELETE FROM providers WHERE profile = ? AND name = ?", (profile, name))
             conn.execute("DELETE FROM provider_settings WHERE profile = ? AND provider = ?",
                          (profile, name))
+            conn.execute("DELETE FROM budgets WHERE profile = ? AND scope = 'provider' "
+                         "AND name = ?", (profile, name))
             keys = conn.execute("DELETE FROM api_keys WHERE profile = ? AND provider = ?",
                                 (profile, name)).rowcount
         self.wipe()  # no copy of the removed ciphertexts stays in the WAL
