@@ -7,7 +7,6 @@ import sqlite3
 
 import pytest
 
-from byok_cli.errors import Code
 from support.listing_gateway import ListingGateway
 from support.pricedata import MapServer, litellm_map
 from test_masking import CONTROL, assert_masked

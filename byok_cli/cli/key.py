@@ -331,10 +331,10 @@ def validate_keys(
         for source, name, secret in candidates:
             try:
                 registry.normalise_key(p, secret or "")
-                status, err, latency = live_check(
+                _, err, latency = live_check(
                     ctx, p, secret, "user" if source == "stored" else "system")
             except ByokError as bad:
-                status, err, latency = f"failed: {bad.code.value}", bad, 0
+                err, latency = bad, 0
             code = err.code.value if err else "VALID"
             if source == "stored":
                 verdict = status_after_check(err)
