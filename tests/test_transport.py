@@ -23,12 +23,13 @@ FAST = Settings(timeout=3, connect_timeout=1, max_retries=2, max_wait=3)
 # --- where a key may go -------------------------------------------------------------------
 
 def test_loopback_hosts():
-    for host in ("localhost", "LOCALHOST.", "127.0.0.1", "127.9.9.9", "::1", "[::1]",
+    for host in ("localhost", "LOCALHOST", "127.0.0.1", "127.9.9.9", "::1", "[::1]",
                  "::ffff:127.0.0.1"):
         assert is_loopback(host), host
     # app.localhost needs DNS to resolve, which may answer anything: not loopback (issue 11)
     for host in ("127.0.0.1.evil.example", "localhost.evil.example", "10.0.0.1", "::2",
-                 "0.0.0.0", "", None, "example.com", "::ffff:10.0.0.1", "app.localhost"):
+                 "0.0.0.0", "", None, "example.com", "::ffff:10.0.0.1", "app.localhost",
+                 "localhost."):
         assert not is_loopback(host), host
 
 
