@@ -70,6 +70,7 @@ def make_plan(keychain: Keychain, model: str | None = None, provider: str | None
     settings = keychain.store.settings(keychain.profile)
     registry = keychain.registry
     keys = key_availability(keychain)
+
     def planned(keys: KeyAvailability) -> Plan:
         return plan(settings, keys, load(), registry, model=model, provider=provider, key=key,
                     fallback=fallback, chain=chain, pin=pin, temperature=temperature,
@@ -147,8 +148,8 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     the_plan = plan_for(keychain, options, history)
     for warning in the_plan.warnings:
         (on_note or on_warning)(warning)
-    system = options.system if options.system is not None else (stored.system if stored
-                                                                 else None)
+    stored_system = stored.system if stored else None
+    system = options.system if options.system is not None else stored_system
     turns = [{"role": m.role, "content": m.content} for m in history]
     request = ChatRequest(model="", messages=turns + [{"role": "user", "content": prompt}],
                           system=system, max_tokens=options.max_tokens,
@@ -158,7 +159,7 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     if logged and looks_like_key(prompt):
         on_warning("the prompt contains what looks like an API key; it is sent, and kept in "
                    "the history (use --no-log to keep a prompt out of it)")
-    if logged and system and system != (stored.system if stored else None) \
+    if logged and system and system != stored_system \
             and looks_like_key(system):  # said once, when it is set, not every turn
         on_warning("the system prompt contains what looks like an API key; it is sent, and "
                    "kept in the history (use --no-log to keep it out)")

@@ -92,13 +92,11 @@ def resets(period: str, at: float) -> str:
     return end.strftime("%Y-%m-%d %H:%M UTC")
 
 
-UNPRICED_HINT = ("`byok models sync` fetches LiteLLM's current prices; --allow-unpriced (or "
-                 "`byok config set allow-unpriced on`) sends it uncounted; or -m a priced model "
-                 "(`byok models list`)")
+_UNCOUNTED = ("--allow-unpriced (or `byok config set allow-unpriced on`) sends it uncounted; "
+              "or -m a priced model (`byok models list`)")
+UNPRICED_HINT = "`byok models sync` fetches LiteLLM's current prices; " + _UNCOUNTED
 # for a gateway's own model ids, which no price data will ever list
-UNPRICEABLE_HINT = ("no price data lists this provider's own model ids: --allow-unpriced (or "
-                    "`byok config set allow-unpriced on`) sends it uncounted; or -m a priced "
-                    "model (`byok models list`)")
+UNPRICEABLE_HINT = "no price data lists this provider's own model ids: " + _UNCOUNTED
 
 
 def price_data_label(home) -> str:

@@ -22,8 +22,7 @@ def number(kind: type, text: object, low: float | None, high: float | None):
             raise ValueError  # Python reads "1_000" and "１２"; nobody means them
         value = kind(text)
     except (TypeError, ValueError, OverflowError):
-        what = "a whole number" if kind is int else "a number"
-        raise ValueError(f"{text!r} is not {what}") from None
+        raise ValueError(f"{text!r} is not {_what(kind)}") from None
     if isinstance(value, float) and not math.isfinite(value):  # (a huge int is no float)
         raise ValueError(f"{text!r} is not a finite number")
     if (low is not None and value < low) or (high is not None and value > high):
@@ -51,10 +50,13 @@ def env_number(name: str, default: float, *, kind: type = float, low: float = 0,
         from .errors import ByokError, Code
 
         shown = text if len(text) <= 40 else text[:40] + "…"
-        what = "a whole number" if kind is int else "a number"
-        raise ByokError(Code.USAGE, f"{name} must be {what} from {_plain(low)} to "
+        raise ByokError(Code.USAGE, f"{name} must be {_what(kind)} from {_plain(low)} to "
                         f"{_plain(high)}, not {shown!r}",
                         hint=f"fix it, or unset it for the default ({_plain(default)})") from None
+
+
+def _what(kind: type) -> str:
+    return "a whole number" if kind is int else "a number"
 
 
 def _plain(value: float) -> str:

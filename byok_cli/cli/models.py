@@ -72,7 +72,6 @@ def _remote(st, provider, source, refresh: bool) -> list[dict]:
     return models
 
 
-
 def _row(provider: str, mid: str, name: str, key, default: str | None, **extra) -> dict:
     return {"provider": provider, "id": mid, "name": name,
             "description": "not in byok's catalogue", "aliases": [],
