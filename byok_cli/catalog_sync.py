@@ -12,14 +12,16 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlparse
 
 from . import catalog_source, prices
 from .errors import ByokError, Code
-from .inputs import env_number
 from .store import Store, now
 from .urls import is_loopback, shown
+
+if TYPE_CHECKING:
+    from .wire.types import Settings
 
 URL_ENV = "BYOK_CATALOG_URL"
 MAX_BYTES = 64 * 1024 * 1024   # LiteLLM's map is ~3.5 MB
@@ -52,14 +54,12 @@ def source_url(given: str | None = None) -> str:
                     hint=f"set {URL_ENV} or --url to an https URL")
 
 
-def fetch(url: str, timeout: float) -> bytes:
+def fetch(url: str, settings: "Settings") -> bytes:
     """The body at ``url``, through byok's own transport, so that its proxy rules hold
     (HTTPS_PROXY / NO_PROXY, a CONNECT tunnel for https, never a proxy for loopback) as
     for every other request byok makes. No key is sent."""
     from .wire.transport import TransportError, request
-    from .wire.types import Settings
 
-    settings = Settings.from_env()._replace(timeout=timeout)
     where = shown(url)
     try:
         reply = request("GET", url, {"User-Agent": "byok models sync",
@@ -82,12 +82,16 @@ def fetch(url: str, timeout: float) -> bytes:
 
 def sync(store: Store, url: str | None = None, timeout: float | None = None) -> Synced:
     """Refresh the price data in ``store.home`` from ``url``; ByokError if it is refused."""
+    from .wire.types import Settings
+
     url = source_url(url)
-    timeout = timeout or env_number("BYOK_TIMEOUT", 60.0) or 60.0
+    settings = Settings.from_env()  # BYOK_TIMEOUT and the rest, as for every request
+    if timeout:
+        settings = settings._replace(timeout=timeout)
     current = prices.load(store.home)
     before = catalog_source.count(current.models)
     try:
-        body = fetch(url, timeout)
+        body = fetch(url, settings)
         try:
             raw = json.loads(body)
         except (ValueError, UnicodeDecodeError):
@@ -96,7 +100,7 @@ def sync(store: Store, url: str | None = None, timeout: float | None = None) -> 
         fresh = catalog_source.check(raw, current.models, skipped)
     except catalog_source.SourceError as exc:
         _record(store, url, f"refused: {exc}", None, None)
-        raise ByokError(Code.INVALID_FORMAT, f"refused the data from {url}: {exc}",
+        raise ByokError(Code.INVALID_FORMAT, f"refused the data from {shown(url)}: {exc}",
                         hint=f"kept the data of {current.source['taken']}") from None
     except ByokError as err:
         _record(store, url, f"failed: {err.message}", None, None)

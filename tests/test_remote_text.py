@@ -7,6 +7,7 @@ import sqlite3
 
 import pytest
 
+from byok_cli.errors import Code
 from support.listing_gateway import ListingGateway
 from support.pricedata import MapServer, litellm_map
 from test_masking import CONTROL, assert_masked
@@ -97,10 +98,13 @@ def test_a_catalog_urls_password_is_kept_masked(byok_env, maps):
     assert r.returncode == 0, r.stderr
     bad = byok_env.run("models", "sync", "--url", url.replace("good", "missing"))
     assert bad.returncode != 0
+    maps.serve("/broken.json", b"{not json")
+    refused = byok_env.run("models", "sync", "--url", url.replace("good", "broken"))
+    assert refused.returncode == Code.INVALID_FORMAT.exit_status, refused.stderr
     with sqlite3.connect(byok_env.home / "byok.db") as db:
         kept = [u for (u,) in db.execute("SELECT url FROM catalog_syncs")]
-    assert len(kept) == 2 and all("me:***@127.0.0.1" in u for u in kept), kept
+    assert len(kept) == 3 and all("me:***@127.0.0.1" in u for u in kept), kept
     listed = byok_env.run("models", "list", "--json")
-    for text in (r.stdout, r.stderr, bad.stderr, listed.stderr, " ".join(kept),
+    for text in (r.stdout, r.stderr, bad.stderr, refused.stderr, listed.stderr, " ".join(kept),
                  (byok_env.home / "prices.json").read_text()):
         assert "Pw9sEcReT7x" not in text and "Tok3n" not in text
