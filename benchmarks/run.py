@@ -131,7 +131,7 @@ def fill_usage(home: Path, count: int) -> None:
         ok = i % 25
         cost = None if not ok or model == "gpt-6.2-sol" else rng.randint(10, 90_000)
         rows.append((now - (count - i) * 30 * 86400 / count, "default", provider, model,
-                     "user", "" if i % 40 else "key_rejected", 50, 400, ttft,
+                     "stored", "" if i % 40 else "key_rejected", 50, 400, ttft,
                      ttft + rng.randint(50, 8000), "OK" if ok else "RATE_LIMITED", cost))
     with store.transaction() as conn:
         conn.executemany("INSERT INTO usage (at, profile, provider, model, key_source, fallbacks, "
@@ -152,7 +152,7 @@ def budget_rows(env: dict, repeat: int) -> list[tuple]:
                    check=True, capture_output=True)
     cmd = [str(BYOK), "run", "-p", "openai", "-m", "gpt-6-luna", "hi"]
     base, ours = paired(lambda: run_once(cmd, env), lambda: run_once(cmd, budgeted), repeat)
-    load = [sys.executable, "-c", "import time, byok_cli.ask, byok_cli.cli.run_body; "
+    load = [sys.executable, "-c", "import time, byok_cli.routing.ask, byok_cli.cli.run_body; "
             "t = time.perf_counter(); "
             "from byok_cli import prices; prices.load(None).info('openai', 'gpt-6-luna'); "
             "print((time.perf_counter() - t) * 1000)"]

@@ -11,7 +11,8 @@ on first use, and the provider SDKs only when a request is sent.
 
 from typing import Any
 
-__version__ = "0.1.0"
+from .version import __version__
+
 __all__ = ["Byok", "ByokError", "Code", "__version__"]
 
 

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import ByokError, Code
-from .keychain import Keychain
+from .secrets.keychain import Keychain
 from .store import Store
 
 if TYPE_CHECKING:  # kept out of start-up: commands that only list things never need them
-    from .ask import AskResult
+    from .routing.ask import AskResult
     from .registry import Provider, Registry
-    from .resolve import Plan
+    from .routing.resolve import Plan
 
 __all__ = ["Byok", "ByokError", "Code"]
 
@@ -77,7 +77,7 @@ class Byok:
     def provider_ties(self, name: str) -> tuple[int, list[str], bool]:
         """What removing the provider takes with it: (its stored keys, the fallback chain's
         entries naming it, whether it is the preferred provider)."""
-        from .addressing import chain_without
+        from .routing.addressing import chain_without
 
         found = self.registry.require(name)
         keys = sum(1 for k in self.store.keys(self.profile) if k.provider == found.name)
@@ -90,7 +90,7 @@ class Byok:
         stored keys (wiped as `key remove` wipes them), the fallback chain's entries naming
         it, and its place as the preferred provider (back to 'system'; see
         :meth:`provider_ties`)."""
-        from .addressing import chain_without
+        from .routing.addressing import chain_without
 
         found = self.registry.require(name)
         if found.kind != "custom":
@@ -115,7 +115,7 @@ class Byok:
         provider; sends nothing. ``model`` may be ``provider/model``; ``key`` names a stored
         key (or the environment variable); ``chain`` uses the fallback chain even though -p
         or -m pin the provider."""
-        from .ask import make_plan
+        from .routing.ask import make_plan
 
         return make_plan(self.keychain, model, provider, fallback, key=key, chain=chain,
                          temperature=temperature, effort=effort, base_url=base_url)
@@ -125,9 +125,9 @@ class Byok:
         ``anthropic.Anthropic``) with the key and base URL byok would use for it."""
         import importlib
 
-        from .ask import key_availability
+        from .routing.ask import key_availability
         from .registry import wire_module
-        from .routes import require
+        from .routing.routes import require
         from .wire.endpoint import endpoint
 
         record = self.registry.require(provider)
@@ -155,7 +155,7 @@ class Byok:
             on_warning: Callable[[str], None] | None = None) -> "AskResult":
         """Send a prompt as `byok run` does and return the answer with its provenance and
         cost (``result.outcome.cost_micros``); budgets apply as they do to `byok run`."""
-        from .ask import AskOptions, ask, find_conversation
+        from .routing.ask import AskOptions, ask, find_conversation
 
         options = AskOptions(model=model, provider=provider, key=key, system=system,
                              max_tokens=max_tokens, temperature=temperature, effort=effort,

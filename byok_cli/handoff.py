@@ -13,7 +13,7 @@ import time
 from typing import NamedTuple
 
 from .errors import ByokError, Code
-from .keychain import Keychain, source_name
+from .secrets.keychain import Keychain
 from .store import Handoff
 
 DEFAULT_NAME = "default"
@@ -42,7 +42,7 @@ class GivenKey(NamedTuple):
 def key_to_give(keychain: Keychain, provider: str, name: str | None = None) -> GivenKey:
     """The key `byok run` would use for this provider (its stored keys in order, else the
     environment's), or the one called ``name`` (a stored key's name, or the variable's)."""
-    from .ask import key_availability
+    from .routing.ask import key_availability
 
     record_ = keychain.registry.require(provider)
     provider, variable = record_.name, record_.key_env
@@ -71,13 +71,13 @@ def key_to_give(keychain: Keychain, provider: str, name: str | None = None) -> G
     if not key:
         raise ByokError(Code.NO_KEY, f"the {provider} key is gone (removed meanwhile?)")
     status = None
-    if first.source == "user":
+    if first.source == "stored":
         row = keychain.store.get_key(keychain.profile, provider, first.name)
         status = row.status if row else None
     # The hand-off log names a stored key by its name, an environment key as 'default'
     # (its source says where it came from).
-    given_name = first.name if first.source == "user" else DEFAULT_NAME
-    return GivenKey(provider, given_name, source_name(first.source), key, status)
+    given_name = first.name if first.source == "stored" else DEFAULT_NAME
+    return GivenKey(provider, given_name, first.source, key, status)
 
 
 def record(keychain: Keychain, given: GivenKey, now: float | None = None) -> Handoff:

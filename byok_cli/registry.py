@@ -41,7 +41,7 @@ class Provider(NamedTuple):
     title: str
     api: str                     # the wire protocol: a key of api_kinds in providers.json
     base_url: str
-    key_env: str | None = None   # the environment variable of its "system" key
+    key_env: str | None = None   # the environment variable of its environment key
     base_url_env: str | None = None
     needs_key: bool = True
     list_models: bool = True

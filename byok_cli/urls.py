@@ -33,8 +33,8 @@ ENVIRONMENT = "environment"  # OPENAI_BASE_URL / ANTHROPIC_BASE_URL
 PROFILE = "profile"          # `byok config set <provider>.base_url`
 DEFAULT = "default"          # the provider's own endpoint
 
-STORED_KEY = "user"          # key sources, as resolve names them
-ENVIRONMENT_KEY = "system"
+STORED_KEY = "stored"        # key sources, as resolve names them
+ENVIRONMENT_KEY = "environment"
 
 
 def is_loopback(host: str | None) -> bool:
@@ -142,7 +142,7 @@ def port_of(parts, where: str) -> int | None:
 
 def env_key_refusal(key_source: str, origin: str, url: str | None, where: str,
                     key_name: str, opt_in: bool, opt_in_setting: str) -> str | None:
-    """Why a key from ``key_source`` ("user": stored, "system": the environment's) must not
+    """Why a key from ``key_source`` ("stored", or "environment") must not
     go to ``url``, which came from ``origin`` (named ``where``), or None when it may.
     ``key_name`` names the environment key (OPENAI_API_KEY); ``opt_in`` is the profile's
     ``opt_in_setting``."""

@@ -6,7 +6,7 @@ on PyPI ships (litellm/model_prices_and_context_window_backup.json).
     python scripts/build_catalog.py --wheel litellm-….whl
 
 The wheel is only unzipped, never installed or imported. Only chat models of the providers
-byok knows are kept (byok_cli/catalog_source.py says which).
+byok knows are kept (byok_cli/catalog/source.py says which).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from byok_cli import catalog_source  # noqa: E402
+from byok_cli.catalog import source as catalog_source  # noqa: E402
 
 PINNED = "1.110.2"
 # 1.82.7 and 1.82.8 shipped a credential stealer; 1.107.0 was reported compromised too

@@ -68,7 +68,7 @@ def test_an_empty_master_key_variable_names_the_key_the_stored_keys_need(byok_en
     import base64
     import subprocess
 
-    from byok_cli import vault
+    from byok_cli.secrets import vault
     from conftest import BYOK
 
     assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0

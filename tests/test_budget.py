@@ -8,9 +8,9 @@ import subprocess
 
 import pytest
 
-from byok_cli.budget import period_end, period_start, reserve
+from byok_cli.routing.budget import period_end, period_start, reserve
 from byok_cli.errors import ByokError, Code
-from byok_cli.prices import ModelInfo, Price
+from byok_cli.catalog.prices import ModelInfo, Price
 from byok_cli.store import DB_NAME, Budget, Store, UsageRow
 from conftest import ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, openai_key
 from support.pricedata import write_synced
@@ -43,7 +43,7 @@ PRICED = ModelInfo("openai", "gpt-4.1", 1_000_000, 1000, Price(0, 1_000_000_000)
 
 
 def spend(store: Store, at: float, micros: int, provider: str = "openai") -> None:
-    store.record_usage(UsageRow(at, "default", provider, "gpt-4.1", "user", "", 1, 1, 1, 1,
+    store.record_usage(UsageRow(at, "default", provider, "gpt-4.1", "stored", "", 1, 1, 1, 1,
                                 "OK", None, micros))
 
 
@@ -84,7 +84,7 @@ def test_holds_count_until_settled_or_expired(in_process):
     assert hold(store, at + 3601 + 6, provider="anthropic") is None  # no budget applies
     assert hold(store, at + 3600 + 7).id is not None  # the first holds expired after an hour
     # a hold gives way to the actual cost in the transaction that records it
-    store.record_usage(UsageRow(at, "default", "openai", "gpt-4.1", "user", "", 1, 3, 1, 1,
+    store.record_usage(UsageRow(at, "default", "openai", "gpt-4.1", "stored", "", 1, 3, 1, 1,
                                 "OK", None, 3_000), hold_id=held[1].id)
     s = store.standing("default", store.budgets("default")[0], ts(2026, 11, 25), at + 3700)
     assert s.spent == 3_000 and s.held == 10_000  # only the hold made after the others expired

@@ -7,8 +7,8 @@ import typing
 
 import pytest
 
-from byok_cli import catalog_source, prices
-from byok_cli.catalog import load as load_catalog
+from byok_cli.catalog import source as catalog_source, prices
+from byok_cli.catalog.curated import load as load_catalog
 
 SNAPSHOT = prices.snapshot()
 

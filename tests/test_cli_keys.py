@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 from typer.testing import CliRunner
 
-from byok_cli import vault
+from byok_cli.secrets import vault
 from byok_cli.cli import app
 from byok_cli.errors import Code
 from byok_cli.store import DB_NAME

@@ -204,8 +204,8 @@ def test_usage_after_success_failure_and_fallback(byok_env, fake):
     assert row["input_tokens"] == 22 and row["ttft_p50_ms"] is not None
     raw = sqlite3.connect(byok_env.home / DB_NAME).execute(
         "SELECT key_source, fallbacks, code FROM usage ORDER BY id").fetchall()
-    assert raw == [("system", "key_rejected", "OK"), ("system", "key_rejected", "OK"),
-                   ("user", "", "UNAUTHORIZED")]
+    assert raw == [("environment", "key_rejected", "OK"), ("environment", "key_rejected", "OK"),
+                   ("stored", "", "UNAUTHORIZED")]
     assert json.loads(byok_env.run("usage", "--provider", "anthropic", "--json").stdout)[
         "rows"] == []
     plain = byok_env.run("usage").stdout.splitlines()
@@ -266,7 +266,7 @@ def test_usage_window_combines_rollups_and_partial_day(tmp_path):
     store = Store(tmp_path)
     now = 1_800_000_000.0 - 1_800_000_000.0 % 86400 + 12 * 3600  # midday
     for i, minutes_ago in enumerate([5, 50, 70, 13 * 60, 60 * 24 * 10]):
-        store.record_usage(UsageRow(now - minutes_ago * 60, "p", "openai", "m", "user", "",
+        store.record_usage(UsageRow(now - minutes_ago * 60, "p", "openai", "m", "stored", "",
                                     10, 1, 10 + i, 20 + i, "OK"))
     def requests(since):
         return sum(r["requests"] for r in summary(store, "p", since))

@@ -10,9 +10,9 @@ import stat
 
 import pytest
 
-from byok_cli import catalog_source
+from byok_cli.catalog import source as catalog_source
 from byok_cli.errors import Code
-from byok_cli.prices import snapshot
+from byok_cli.catalog.prices import snapshot
 from byok_cli.store import DB_NAME
 from conftest import ANTHROPIC_GOOD, BYOK, OPENAI_GOOD
 from support.pricedata import MapServer, litellm_map, write_synced
@@ -104,7 +104,7 @@ def test_usage_sums_costs_exactly_where_floats_would_drift(in_process):
     now = dt.datetime.now(dt.timezone.utc).timestamp()
     for i in range(3000):
         cost = (100_000, 200_000, 300_000)[i % 3]  # $0.10, $0.20, $0.30
-        store.record_usage(UsageRow(now - i, "default", "openai", "gpt-4o", "user", "", 10, 10,
+        store.record_usage(UsageRow(now - i, "default", "openai", "gpt-4o", "stored", "", 10, 10,
                                     5, 9, "OK", None, cost))
     rows = summary(store, "default", now - 86400 * 30)
     total = totals(rows)
@@ -280,7 +280,7 @@ def test_doctor_flags_a_model_in_use_that_retires_soon(byok_env):
 def test_doctor_warns_on_stale_price_data(in_process):
     from byok_cli.cli.doctor import Report, _check_catalogue
     from byok_cli.cli.state import State
-    from byok_cli.prices import PriceData
+    from byok_cli.catalog.prices import PriceData
 
     old = (dt.date.today() - dt.timedelta(days=45)).isoformat()
     data = PriceData(SNAP.models, {**SNAP.source, "taken": old}, SNAP.path)

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from typer.testing import CliRunner
 
-from byok_cli import vault
+from byok_cli.secrets import vault
 from byok_cli.cli.root import app
 from byok_cli.errors import Code
 from byok_cli.store import DB_NAME

@@ -10,7 +10,7 @@ import subprocess
 import pexpect
 import pytest
 
-from byok_cli import vault
+from byok_cli.secrets import vault
 from byok_cli.errors import Code
 from conftest import BYOK, OPENAI_GOOD, OPENAI_GOOD_ENV, openai_key
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from byok_cli import vault
+from byok_cli.secrets import vault
 from byok_cli.errors import Code
 from byok_cli.store import DB_NAME
 from conftest import BYOK, OPENAI_GOOD, TESTS, anthropic_key, openai_key

@@ -248,11 +248,11 @@ def test_check_and_endpoint_origins():
 
 
 @pytest.mark.parametrize("origin,source,opt_in,allowed", [
-    ("default", "user", False, True), ("default", "system", False, True),
-    ("environment", "user", False, True), ("environment", "system", False, True),
-    ("flag", "system", False, True),
-    ("profile", "user", False, True), ("profile", "system", False, False),
-    ("profile", "system", True, True),
+    ("default", "stored", False, True), ("default", "environment", False, True),
+    ("environment", "stored", False, True), ("environment", "environment", False, True),
+    ("flag", "environment", False, True),
+    ("profile", "stored", False, True), ("profile", "environment", False, False),
+    ("profile", "environment", True, True),
 ])
 def test_which_key_may_go_where(origin, source, opt_in, allowed):
     from byok_cli.urls import env_key_refusal

@@ -13,7 +13,7 @@ import sqlite3
 import pytest
 
 from byok_cli.errors import ByokError, Code
-from byok_cli.keychain import Keychain
+from byok_cli.secrets.keychain import Keychain
 from byok_cli.store import DB_NAME, SCHEMA_VERSION, Store
 from byok_cli.store.conversations import Message
 from byok_cli.usage import by_key, summary
@@ -26,13 +26,18 @@ KEYS = {("default", "openai"): "sk-proj-good-migrated-default-A1b2C3d4",
         ("work", "openai"): "sk-proj-good-migrated-work-Z1x2C3v4B5n6"}
 
 
-@pytest.fixture
-def old_home(tmp_path):
+def copied_home(tmp_path, database):
+    """A data dir holding a copy of ``database`` (a checked-in file is never opened itself)."""
     home = tmp_path / "home"
     home.mkdir(mode=0o700)
-    shutil.copy(SCHEMA2, home / DB_NAME)
+    shutil.copy(database, home / DB_NAME)
     (home / DB_NAME).chmod(0o600)
     return home
+
+
+@pytest.fixture
+def old_home(tmp_path):
+    return copied_home(tmp_path, SCHEMA2)
 
 
 def raw(home, sql):
@@ -92,12 +97,16 @@ def test_history_and_usage_are_kept(old_home):
                          "ORDER BY id") == before_messages
     after_usage = raw(old_home, "SELECT * FROM usage ORDER BY id")
     width = len(before_usage[0])  # later columns: cached tokens, cost, key_name (all unknown)
-    assert [row[:width] for row in after_usage] == before_usage
+    source = 5  # key_source: 'user'/'system' then, 'stored'/'environment' since migration 11
+    renamed = {"user": "stored", "system": "environment"}
+    assert [row[:width] for row in after_usage] == [
+        row[:source] + (renamed.get(row[source], row[source]),) + row[source + 1:]
+        for row in before_usage]
     assert {row[width:] for row in after_usage} == {(None, None, None)}
     totals = {(r["provider"], r["model"]): r["requests"] for r in summary(store, "default")}
     assert totals == {("anthropic", "claude-haiku-5-5"): 2, ("openai", "gpt-6.2-sol"): 2}
     (work,) = by_key(store, "work")
-    assert work == {**work, "provider": "openai", "key": "user", "requests": 1, "errors": 0,
+    assert work == {**work, "provider": "openai", "key": "stored", "requests": 1, "errors": 0,
                     "fallbacks": 0, "input_tokens": 11, "output_tokens": 5,
                     "cost_usd": None, "cost_unknown_requests": 1}  # priced before prices
 

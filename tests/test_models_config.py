@@ -6,8 +6,8 @@ import typing
 
 import pytest
 
-from byok_cli.addressing import resolve
-from byok_cli.catalog import load
+from byok_cli.routing.addressing import resolve
+from byok_cli.catalog.curated import load
 from byok_cli.errors import Code
 from byok_cli.registry import builtin
 from conftest import (ANTHROPIC_GOOD, OPENAI_GOOD, OPENAI_GOOD_ENV, anthropic_key,

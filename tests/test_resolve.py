@@ -6,7 +6,7 @@ import itertools
 import pytest
 
 from byok_cli.errors import ByokError, Code
-from byok_cli.resolve import Excluded, next_attempt
+from byok_cli.routing.resolve import Excluded, next_attempt
 from support.plans import CAT, DEF, TODAY, keys, plan, route, settings
 
 
@@ -16,13 +16,13 @@ def test_defaults_are_catalogue_defaults():
 
 def test_preferred_provider_user_key_then_env():
     p = plan(settings("openai"), keys(["openai"], ["openai"]), CAT, today=TODAY)
-    assert route(p) == [("openai", DEF["openai"], "user", "primary"),
-                        ("openai", DEF["openai"], "system", "key_fallback")]
+    assert route(p) == [("openai", DEF["openai"], "stored", "primary"),
+                        ("openai", DEF["openai"], "environment", "key_fallback")]
 
 
 def test_system_uses_only_environment_keys():
     p = plan(settings("system"), keys(["openai", "anthropic"], ["anthropic"]), CAT, today=TODAY)
-    assert route(p) == [("anthropic", DEF["anthropic"], "system", "primary")]
+    assert route(p) == [("anthropic", DEF["anthropic"], "environment", "primary")]
 
 
 def test_system_with_stored_key_only_says_how_to_use_it():
@@ -47,14 +47,14 @@ def test_model_flag_picks_provider_and_wins_over_preference():
     # with --fallback, the other provider uses its own preferred model, never haiku's id
     p = plan(settings("openai", openai_model="gpt-6-luna"), keys(["openai", "anthropic"]), CAT,
              model="haiku", chain=True, today=TODAY)
-    assert ("openai", "gpt-6-luna", "user", "provider_fallback") in route(p)
+    assert ("openai", "gpt-6-luna", "stored", "provider_fallback") in route(p)
 
 
 def test_provider_flag_wins_and_uses_preferred_model():
     p = plan(settings("openai", anthropic_model="claude-opus-5-5"), keys(["openai", "anthropic"]),
              CAT, provider="anthropic", today=TODAY)
-    assert route(p)[0] == ("anthropic", "claude-opus-5-5", "user", "primary")
-    assert ("anthropic", DEF["anthropic"], "user", "model_fallback") in route(p)
+    assert route(p)[0] == ("anthropic", "claude-opus-5-5", "stored", "primary")
+    assert ("anthropic", DEF["anthropic"], "stored", "model_fallback") in route(p)
 
 
 def test_model_and_provider_mismatch_is_usage_error():
@@ -66,11 +66,11 @@ def test_model_and_provider_mismatch_is_usage_error():
 
 def test_unknown_model_passes_through_for_its_provider():
     p = plan(settings("openai"), keys(["openai"]), CAT, model="gpt-7-preview", today=TODAY)
-    assert route(p)[0] == ("openai", "gpt-7-preview", "user", "primary")
+    assert route(p)[0] == ("openai", "gpt-7-preview", "stored", "primary")
     assert "not in catalogue" in p.attempts[0].reason and not p.attempts[0].in_catalog
     # known from the profile's preference
     p = plan(settings("openai"), keys(["openai"]), CAT, model="llama-3", today=TODAY)
-    assert route(p)[0] == ("openai", "llama-3", "user", "primary")
+    assert route(p)[0] == ("openai", "llama-3", "stored", "primary")
     assert "not in catalogue" in p.attempts[0].reason
     with pytest.raises(ByokError) as err:  # no provider known at all
         plan(settings("system"), keys(env=["openai"]), CAT, model="llama-3", today=TODAY)
@@ -80,7 +80,7 @@ def test_unknown_model_passes_through_for_its_provider():
 def test_retired_model_falls_back_to_default_before_sending():
     p = plan(settings("anthropic", anthropic_model="claude-opus-4-20250514"),
              keys(["anthropic"]), CAT, today=TODAY)
-    assert route(p)[0] == ("anthropic", DEF["anthropic"], "user", "primary")
+    assert route(p)[0] == ("anthropic", DEF["anthropic"], "stored", "primary")
     assert p.fallbacks == [{"kind": "model_retired", "provider": "anthropic",
                             "from": "claude-opus-4-20250514", "to": DEF["anthropic"]}]
     assert "end of life" in p.warnings[0]
@@ -89,7 +89,7 @@ def test_retired_model_falls_back_to_default_before_sending():
 def test_retired_model_is_sent_as_is_with_no_fallback():
     p = plan(settings("anthropic", anthropic_model="claude-opus-4-20250514"),
              keys(["anthropic"]), CAT, fallback=False, today=TODAY)
-    assert route(p) == [("anthropic", "claude-opus-4-20250514", "user", "primary")]
+    assert route(p) == [("anthropic", "claude-opus-4-20250514", "stored", "primary")]
     assert "end of life" in p.warnings[0] and p.fallbacks == []
 
 
@@ -100,7 +100,7 @@ def test_deprecated_model_warns():
 
 def test_no_key_for_preferred_goes_to_other_provider():
     p = plan(settings("openai"), keys(["anthropic"]), CAT, today=TODAY)
-    assert route(p)[0] == ("anthropic", DEF["anthropic"], "user", "provider_fallback")
+    assert route(p)[0] == ("anthropic", DEF["anthropic"], "stored", "provider_fallback")
     assert p.fallbacks[0] == {"kind": "no_key", "from": "openai", "to": "anthropic"}
     with pytest.raises(ByokError):
         plan(settings("openai"), keys(["anthropic"]), CAT, fallback=False, today=TODAY)
@@ -112,15 +112,15 @@ def test_model_flag_with_no_key_fails_instead_of_sending_the_id_elsewhere():
         plan(settings("openai"), keys(["openai"]), CAT, model="sonnet", today=TODAY)
     assert err.value.code == Code.NO_KEY and "--fallback" in err.value.hint
     p = plan(settings("openai"), keys(["openai"]), CAT, model="sonnet", chain=True, today=TODAY)
-    assert route(p)[0] == ("openai", DEF["openai"], "user", "provider_fallback")
+    assert route(p)[0] == ("openai", DEF["openai"], "stored", "provider_fallback")
 
 
 def test_no_fallback_keeps_only_key_fallback():
     p = plan(settings("openai", openai_model="gpt-6-luna"),
              keys(["openai", "anthropic"], ["openai", "anthropic"]), CAT, fallback=False,
              today=TODAY)
-    assert route(p) == [("openai", "gpt-6-luna", "user", "primary"),
-                        ("openai", "gpt-6-luna", "system", "key_fallback")]
+    assert route(p) == [("openai", "gpt-6-luna", "stored", "primary"),
+                        ("openai", "gpt-6-luna", "environment", "key_fallback")]
 
 
 # Every combination of preference, stored keys and environment keys gives a plan whose
@@ -156,7 +156,7 @@ def test_plan_invariants(pref, stored, env, provider, model, fallback):
         return
     a0 = p.attempts[0]
     if pref == "system":
-        assert all(a.key_source == "system" for a in p.attempts)
+        assert all(a.key_source == "environment" for a in p.attempts)
     if pinned:
         assert {a.provider for a in p.attempts} == {wanted} and not p.fallbacks
     elif wanted and not p.fallbacks:
@@ -168,8 +168,8 @@ def test_plan_invariants(pref, stored, env, provider, model, fallback):
     for a in p.attempts:  # no duplicate attempts; user key before env key
         assert (a.provider, a.model, a.key_source) not in seen
         seen.add((a.provider, a.model, a.key_source))
-        if a.key_source == "system":
-            assert (a.provider, a.model, "user") in seen or a.provider not in stored or \
+        if a.key_source == "environment":
+            assert (a.provider, a.model, "stored") in seen or a.provider not in stored or \
                 pref == "system"
         if a.provider != a0.provider:  # a fallback provider never gets another's model id
             known = CAT.get(a.model)
@@ -183,10 +183,10 @@ def test_next_attempt_follows_the_design_order():
     ex = Excluded()
     # 1. user key rejected -> env key, same provider and model
     j = next_attempt(a, 0, Code.UNAUTHORIZED, ex)
-    assert (a[j].provider, a[j].model, a[j].key_source) == ("openai", "gpt-6-luna", "system")
+    assert (a[j].provider, a[j].model, a[j].key_source) == ("openai", "gpt-6-luna", "environment")
     # 3. then the model is missing -> default model, skipping the rejected user key
     k = next_attempt(a, j, Code.MODEL_NOT_FOUND, ex)
-    assert (a[k].provider, a[k].model, a[k].key_source) == ("openai", DEF["openai"], "system")
+    assert (a[k].provider, a[k].model, a[k].key_source) == ("openai", DEF["openai"], "environment")
     # 4. then the provider is down -> the other provider
     m = next_attempt(a, k, Code.PROVIDER_UNAVAILABLE, ex)
     assert a[m].provider == "anthropic"

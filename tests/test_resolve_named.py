@@ -4,7 +4,7 @@ parameters a model can take, and budgets' refusals."""
 import pytest
 
 from byok_cli.errors import ByokError, Code
-from byok_cli.resolve import Excluded, next_attempt
+from byok_cli.routing.resolve import Excluded, next_attempt
 from support.plans import CAT, DEF, TODAY, keys, plan, route, settings
 
 
@@ -70,7 +70,7 @@ def test_a_rejected_named_key_falls_through_to_the_next_then_the_environment():
     j = next_attempt(a, 0, Code.UNAUTHORIZED, ex)
     assert (a[j].key_name, a[j].model) == ("personal", "gpt-6-luna")
     k = next_attempt(a, j, Code.QUOTA_EXCEEDED, ex)
-    assert (a[k].key_source, a[k].key_name) == ("system", "OPENAI_API_KEY")
+    assert (a[k].key_source, a[k].key_name) == ("environment", "OPENAI_API_KEY")
     assert next_attempt(a, k, Code.UNAUTHORIZED, Excluded()) is None  # the environment's too
     # the model falls back with the keys not ruled out; the chain after that
     m = next_attempt(a, k, Code.MODEL_NOT_FOUND, ex)
@@ -83,7 +83,7 @@ def test_key_flag_picks_one_key():
     p = plan(settings("openai"), both, CAT, key="personal", today=TODAY)
     assert {a.key_name for a in p.attempts if a.provider == "openai"} == {"personal"}
     p = plan(settings("openai"), both, CAT, key="OPENAI_API_KEY", today=TODAY)
-    assert p.attempts[0].key_source == "system"
+    assert p.attempts[0].key_source == "environment"
     with pytest.raises(ByokError) as err:
         plan(settings("openai"), both, CAT, key="nope", today=TODAY)
     assert err.value.code == Code.NO_KEY and "work, personal" in err.value.hint
@@ -177,8 +177,8 @@ def test_fallbacks_that_cannot_take_a_parameter_are_left_out():
     both = keys(["openai", "anthropic"], ["openai"])
     p = plan(settings("openai"), both, CAT, model="gpt-4o", temperature=0.2, chain=True,
              today=TODAY)
-    assert route(p) == [("openai", "gpt-4o", "user", "primary"),
-                        ("openai", "gpt-4o", "system", "key_fallback")]
+    assert route(p) == [("openai", "gpt-4o", "stored", "primary"),
+                        ("openai", "gpt-4o", "environment", "key_fallback")]
     assert p.skipped == [
         "no model fallback to openai gpt-6.2-sol: gpt-6.2-sol does not take --temperature",
         "no provider fallback to anthropic claude-sonnet-5-5: claude-sonnet-5-5 does not take "
@@ -206,7 +206,7 @@ def test_a_budget_refusal_rules_out_what_it_refused():
     a = p.attempts
     # a key's budget: the same model with the provider's next key (here the environment's)
     j = next_attempt(a, 0, Code.BUDGET_EXCEEDED, Excluded(), "key")
-    assert (a[j].provider, a[j].model, a[j].key_source) == ("openai", "gpt-6-luna", "system")
+    assert (a[j].provider, a[j].model, a[j].key_source) == ("openai", "gpt-6-luna", "environment")
     # no price for the model: the provider's other model
     k = next_attempt(a, 0, Code.BUDGET_EXCEEDED, Excluded(), "model")
     assert (a[k].provider, a[k].model) == ("openai", DEF["openai"])

@@ -306,10 +306,10 @@ def test_connection_refused_and_malformed_stream(byok_env, fake):
 
 def test_the_final_error_tells_rejected_keys_from_keys_that_could_not_be_opened():
     from byok_cli.errors import ByokError
-    from byok_cli.resolve import Attempt
-    from byok_cli.runner import _final_error
+    from byok_cli.routing.resolve import Attempt
+    from byok_cli.routing.runner import _final_error
 
-    def attempt(name, source="user"):
+    def attempt(name, source="stored"):
         return Attempt("openai", "m", source, "abcd", "", key_name=name)
 
     unopened = ByokError(Code.DECRYPT_FAILED, "the stored openai key 'b' is sealed with "
@@ -319,6 +319,6 @@ def test_the_final_error_tells_rejected_keys_from_keys_that_could_not_be_opened(
     assert both.code == Code.DECRYPT_FAILED and both.hint == "set BYOK_MASTER_KEY"
     assert both.message.startswith("openai rejected stored key 'a'; and the stored openai key")
     assert _final_error([(attempt("a"), unopened), (attempt("b"), unopened)]) is unopened
-    every = _final_error([(attempt("a"), rejected), (attempt("OPENAI_API_KEY", "system"),
+    every = _final_error([(attempt("a"), rejected), (attempt("OPENAI_API_KEY", "environment"),
                                                      rejected)])
     assert every.message == "openai rejected every key tried: stored key 'a' and OPENAI_API_KEY"

@@ -64,7 +64,7 @@ def used(byok_env, fake):
 
 
 def test_models_list_at_80_columns(used):
-    from byok_cli.catalog import load
+    from byok_cli.catalog.curated import load
 
     status, lines = screen(used, "models", "list")
     assert status == 0

@@ -7,7 +7,7 @@ import time
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from byok_cli import vault
+from byok_cli.secrets import vault
 from byok_cli.errors import ByokError, Code
 
 MASTER = vault.MasterKey(bytes(range(32)), "environment")

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from ..budget import UNPRICED_HINT, price_data_label
+from ..routing.budget import UNPRICED_HINT, price_data_label
 from ..errors import ByokError, Code
 from . import complete, output
 from .root import group, no_header_option, state
@@ -51,7 +51,7 @@ def _scope(st, key: str | None, provider: str | None) -> tuple[str, str]:
         # or an environment key's variable.
         name = key.strip()
         if st.byok.registry.by_key_env(name) is None:
-            from ..keychain import check_key_name
+            from ..secrets.keychain import check_key_name
 
             name = check_key_name(name)
         return "key", name
@@ -61,7 +61,7 @@ def _scope(st, key: str | None, provider: str | None) -> tuple[str, str]:
 
 
 def _period(per: str | None, required: bool) -> str | None:
-    from ..budget import PERIODS
+    from ..routing.budget import PERIODS
 
     if per is None:
         if required:
@@ -98,7 +98,7 @@ def set_budget(
     scope, name = _scope(st, key, provider)
     budget = Budget(scope, name, _period(per, True), parse_usd(limit))
     st.store.set_budget(st.profile, budget)
-    from ..budget import dollars
+    from ..routing.budget import dollars
 
     output.info(f"budget for {budget.label}: {dollars(budget.limit_micros)} per {budget.period} "
                 f"(profile {st.profile!r})")
@@ -114,7 +114,7 @@ def _say_if_spent(st, budget) -> None:
     until the period resets: say so now, not at the next run."""
     import time
 
-    from ..budget import dollars, period_start, resets
+    from ..routing.budget import dollars, period_start, resets
 
     at = time.time()
     spent = st.store.standing(st.profile, budget, period_start(budget.period, at), at).spent
@@ -129,9 +129,9 @@ def _unpriced_defaults(st, provider: str | None) -> list[tuple[str, str]]:
     """(provider, model) for each model `byok run` would use by default under a budget on
     ``provider`` (None: the built-in providers) that has no price, so a budget that would
     refuse a plain `byok run` says so when it is set, not at the next run."""
-    from ..addressing import default_model
-    from ..catalog import load
-    from ..prices import load as load_prices
+    from ..routing.addressing import default_model
+    from ..catalog.curated import load
+    from ..catalog.prices import load as load_prices
 
     catalog, prices, settings = load(), load_prices(st.store.home), st.store.settings(st.profile)
     if settings.get("allow_unpriced") == "on":
@@ -151,7 +151,7 @@ def _unpriced_defaults(st, provider: str | None) -> list[tuple[str, str]]:
 
 def standings(st) -> list[dict]:
     """Each budget of the profile with its current period's spending."""
-    from ..budget import dollars, period_end, period_start, resets
+    from ..routing.budget import dollars, period_end, period_start, resets
 
     at = time.time()
     rows = []
@@ -184,7 +184,7 @@ def list_budgets(ctx: typer.Context,
         output.emit_json([{k: v for k, v in r.items() if k not in ("label", "shown")}
                           for r in rows])
         return
-    from ..budget import dollars
+    from ..routing.budget import dollars
 
     money = {"show": dollars}
     output.table(["budget", "per", output.Column("limit usd", **money),
@@ -199,7 +199,7 @@ class Micros(int):
     """Micro-dollars: a bare decimal in tab-separated lines."""
 
     def __str__(self) -> str:
-        from ..budget import decimal_dollars
+        from ..routing.budget import decimal_dollars
 
         return decimal_dollars(int(self))
 

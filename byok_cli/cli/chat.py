@@ -127,7 +127,7 @@ def chat(
 
       printf 'hi\\n/model luna\\nand now?\\n' | byok chat
     """
-    from ..ask import AskOptions, ask, find_conversation
+    from ..routing.ask import AskOptions, ask, find_conversation
     from .run_body import effort_level
 
     st = state(ctx)
@@ -209,7 +209,7 @@ def chat(
 
 def _answering(st, options, transcript):
     """The first attempt of the plan for the next turn: provider, model and key."""
-    from ..ask import plan_for
+    from ..routing.ask import plan_for
 
     return plan_for(st.keychain, options, transcript).attempts[0]
 
@@ -232,8 +232,8 @@ def _describe(attempt) -> str:
 
 def _command(st, line: str, options, transcript) -> str | None:
     """Carry out a chat command; "exit" to leave."""
-    from ..addressing import resolve
-    from ..catalog import load
+    from ..routing.addressing import resolve
+    from ..catalog.curated import load
 
     registry = st.byok.registry
 

@@ -33,7 +33,7 @@ def _models(incomplete: str, catalogue: str | None = None) -> list[tuple[str, st
     """Model ids and aliases a person may still use (never a retired model), described."""
     import datetime as dt
 
-    from ..catalog import load
+    from ..catalog.curated import load
 
     today = dt.date.today()
     usable = [m for m in load().models if not m.is_retired(today)
@@ -50,7 +50,7 @@ def models(ctx, incomplete: str) -> list[tuple[str, str]]:
 
 
 def settings(ctx, incomplete: str) -> list[tuple[str, str]]:
-    from .config import SETTINGS_HELP, names
+    from .setting_names import SETTINGS_HELP, names
 
     described = [(n, SETTINGS_HELP.get(n) or SETTINGS_HELP.get(n.rpartition(".")[1], ""))
                  for n in names(_registry(ctx))]
@@ -138,7 +138,7 @@ def commands(ctx, incomplete: str) -> list[str]:
 
 
 def efforts(incomplete: str) -> list[str]:
-    from ..catalog import load
+    from ..catalog.curated import load
 
     levels = dict.fromkeys(x for v in load().effort_levels.values() for x in v)
     return [e for e in levels if e.startswith(incomplete)]

@@ -51,7 +51,7 @@ def _check_keyring(st, r: Report, fix: bool) -> None:
     except ByokError as err:
         r.add("keyring", "fail", err.message, st.keychain.advised(err).hint, err.code)
         return
-    from ..vault import INSECURE_OPT_IN, insecure_reason
+    from ..secrets.vault import INSECURE_OPT_IN, insecure_reason
 
     if insecure_reason(st.keychain.keyring.backend()) is not None:  # let in by the opt-in
         r.add("keyring", "warn", f"{name} is not an OS keyring (allowed by {INSECURE_OPT_IN}=1)",
@@ -157,7 +157,7 @@ def _check_leftovers(st, r: Report, fix: bool) -> None:
 def _check_base_urls(st, r: Report, fix: bool) -> None:
     from urllib.parse import urlsplit
 
-    from ..routes import env_key_refusal
+    from ..routing.routes import env_key_refusal
     from ..urls import is_loopback, shown
     from ..wire.endpoint import endpoint
     from ..wire.transport import check_transport
@@ -190,8 +190,8 @@ def _check_base_urls(st, r: Report, fix: bool) -> None:
 
 def _check_chain(st, r: Report, fix: bool) -> None:
     """Each fallback chain entry that `run` would leave out (its provider removed, say)."""
-    from ..addressing import parse_chain
-    from ..catalog import load
+    from ..routing.addressing import parse_chain
+    from ..catalog.curated import load
 
     text = st.store.settings(st.profile).get("fallback")
     left_out: list[str] = []
@@ -203,8 +203,8 @@ def _check_chain(st, r: Report, fix: bool) -> None:
 
 def _models_in_use(st) -> set[tuple[str, str]]:
     """The profile's chosen or default model of each provider, and those used in 30 days."""
-    from ..addressing import default_model
-    from ..catalog import load
+    from ..routing.addressing import default_model
+    from ..catalog.curated import load
     from ..store import DAY
 
     cat, settings = load(), st.store.settings(st.profile)
@@ -219,9 +219,9 @@ def _models_in_use(st) -> set[tuple[str, str]]:
 
 
 def _check_catalogue(st, r: Report, data=None) -> None:
-    from ..catalog import load
-    from ..catalog_sync import history
-    from ..prices import load as load_prices
+    from ..catalog.curated import load
+    from ..catalog.sync import history
+    from ..catalog.prices import load as load_prices
     from .models import describe
 
     data = data or load_prices(st.store.home)

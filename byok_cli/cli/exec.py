@@ -11,7 +11,7 @@ from typing import List, Optional
 import typer
 
 from ..errors import ByokError, Code
-from ..vault import MASTER_KEY_VARIABLES
+from ..secrets.vault import MASTER_KEY_VARIABLES
 from . import complete, output
 from .root import single, state
 
@@ -72,9 +72,9 @@ def exec_command(
 
       byok exec -p openai -k work -- python agent.py
     """
-    from ..ask import key_availability
-    from ..hardening import restore_for_child
-    from ..routes import require
+    from ..routing.ask import key_availability
+    from ..secrets.hardening import restore_for_child
+    from ..routing.routes import require
     from ..wire.endpoint import endpoint
 
     if os.environ.get(MARKER):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-import time
 from typing import List, Optional
 
 import typer
 
 from ..errors import ByokError, Code, looks_like_key, mask, remember_secret
 from . import complete, output
+from .key_checks import checked_status, live_check, store_checked
 from .root import group, no_header_option, state
 from .state import note_unknown_profile
 
@@ -22,7 +22,7 @@ MAX_STDIN = 64 * 1024
 def read_secret(provider: str) -> str:
     """The key from a hidden prompt on a terminal, or from stdin when piped — never argv.
     From here on it is masked in everything byok prints."""
-    from ..hardening import no_core_dumps
+    from ..secrets.hardening import no_core_dumps
 
     no_core_dumps()
     if sys.stdin is None or sys.stdin.closed:
@@ -40,32 +40,6 @@ def read_secret(provider: str) -> str:
                                         "stored", hint="pipe only the key itself")
     remember_secret(secret.strip())
     return secret
-
-
-def live_check(ctx: typer.Context, provider: str, key: str | None, source: str
-               ) -> tuple[str, ByokError | None, int]:
-    """One cheap authenticated call with a key from ``source`` ("user": stored or about to
-    be, "system": the environment's). Returns (status, error, the request's own latency in
-    ms: connection and answer, not byok's start-up)."""
-    from ..routes import require
-    from ..wire import Settings, connect
-    from ..wire.endpoint import endpoint
-
-    st = state(ctx)
-    profile_settings = st.store.settings(st.profile)
-    record = st.byok.registry.require(provider)
-    where = endpoint(record, profile=profile_settings["base_urls"].get(record.name),
-                     env=st.keychain.env)
-    require(where, source, profile_settings, st.byok.registry)
-    settings = Settings.from_env()
-    client = connect(record, key, where.url,
-                     Settings(settings.timeout, settings.connect_timeout, 1, 5.0))
-    started = time.monotonic()
-    try:
-        latency = client.validate()
-    except ByokError as err:
-        return f"failed: {err.code.value}", err, int((time.monotonic() - started) * 1000)
-    return "valid", None, latency
 
 
 def _refuse_key_on_argv(provider: str, words: list[str], registry) -> None:
@@ -109,7 +83,7 @@ def set_key(
 
       printf %s "$ANTHROPIC_KEY" | byok key set anthropic --no-validate
     """
-    from ..keychain import check_key_name
+    from ..secrets.keychain import check_key_name
 
     st = state(ctx)
     _refuse_key_on_argv(provider, on_argv or [], st.byok.registry)
@@ -132,51 +106,6 @@ def check_master(ctx: typer.Context, provider: str, name: str) -> None:
     if others:
         output.warn(f"other stored keys are sealed with master key {', '.join(others)}; this one "
                     f"will be sealed with {master.id} (from {master.source})")
-
-
-def checked_status(ctx: typer.Context, provider: str, key: str, validate: bool,
-                   force: bool) -> tuple[str, str | None]:
-    """The status a key is stored with, after its live check (unless not `validate`).
-
-    A rejected key raises UNAUTHORIZED unless `force`; a provider that cannot be reached
-    leaves it unverified. `key set` and `key import` both go through here.
-    """
-    from ..keychain import status_after_check
-    from ..store import now
-
-    if not validate:
-        return "unverified", None
-    status, err, _ = live_check(ctx, provider, key, "user")
-    checked_at = now()
-    if err is not None:
-        if err.code == Code.UNAUTHORIZED and not force:
-            err.hint = "nothing was stored; use --force to store it anyway"
-            raise err
-        if status_after_check(err) is None:  # an outage, not the provider's verdict
-            status = "unverified"
-            output.warn(f"could not check the key ({err.message}); storing it as unverified")
-        else:
-            output.warn(f"{err.message}; storing it anyway")
-    return status, checked_at
-
-
-def store_checked(ctx: typer.Context, provider: str, key: str, status: str,
-                  checked_at: str | None, *, name: str = "default",
-                  check_shape: bool = True) -> str:
-    """Store a checked key under its name, say so on stderr, and return its hint."""
-    st = state(ctx)
-    had_keys = bool(st.store.keys(st.profile))
-    hint = st.keychain.set(provider, key, status, checked_at, name=name,
-                           check_shape=check_shape)
-    named = "" if name == "default" else f" {name!r}"
-    output.info(f"stored the {provider} key{named} …{hint} for profile {st.profile!r} ({status})")
-    settings = st.store.settings(st.profile)
-    if settings["preferred_provider"] == "system" and not had_keys:
-        # 'system' uses environment keys only; a first stored key is clearly meant to be used.
-        st.store.set_setting(st.profile, "preferred_provider", provider)
-        output.info(f"preferred provider is now {provider} (was 'system', which uses only "
-                    "environment keys); change it with `byok config set preferred-provider`")
-    return hint
 
 
 @app.command("list")
@@ -256,7 +185,7 @@ def remove_key(
 
       byok key remove openai --name work --yes
     """
-    from ..keychain import check_key_name
+    from ..secrets.keychain import check_key_name
 
     st = state(ctx)
     provider = st.byok.registry.require(provider).name
@@ -301,7 +230,7 @@ def validate_keys(
 
       byok key validate openai -k work
     """
-    from ..keychain import status_after_check
+    from ..secrets.keychain import status_after_check
     from ..wire.endpoint import endpoint
 
     st = state(ctx)
@@ -332,7 +261,7 @@ def validate_keys(
             try:
                 registry.normalise_key(p, secret or "")
                 _, err, latency = live_check(
-                    ctx, p, secret, "user" if source == "stored" else "system")
+                    ctx, p, secret, source)
             except ByokError as bad:
                 err, latency = bad, 0
             code = err.code.value if err else "VALID"

@@ -52,7 +52,7 @@ def import_keys(
 
       byok key import dotenv ~/.aider/.env --no-validate
     """
-    from ..hardening import no_core_dumps
+    from ..secrets.hardening import no_core_dumps
     from ..importers import source_module
     from ..importers.plan import plan
 
@@ -94,7 +94,7 @@ def import_keys(
 
 def _carry_out(ctx: typer.Context, step, dry_run: bool, validate: bool) -> str:
     from ..importers.plan import TAKES
-    from .key import checked_status, store_checked
+    from .key_checks import checked_status, store_checked
 
     if step.outcome not in TAKES:
         return WORDS[step.outcome]

@@ -14,8 +14,8 @@ def choose_model(st, name: str, provider: str | None = None):
     """The addressing Target for a default model: a catalogue model that has not reached
     end of life; for a provider with a catalogue, another id only when the provider lists
     it or a custom base URL may serve it; any id for a gateway without a catalogue."""
-    from ..addressing import default_model, resolve
-    from ..catalog import load
+    from ..routing.addressing import default_model, resolve
+    from ..catalog.curated import load
     from ..wire.endpoint import endpoint
 
     cat = load()
@@ -43,7 +43,7 @@ def choose_model(st, name: str, provider: str | None = None):
         output.warn(f"{target.model} is not in byok's catalogue: it is sent as given to "
                     f"{record.name} at {where.url}, which may reject it")
         return target
-    from ..model_lists import cached as cached_list
+    from ..catalog.model_lists import cached as cached_list
 
     cached = st.store.cached_models(record.name, "default")
     if cached and target.model in {m["id"] for m in cached_list(cached[1]) or []}:
@@ -56,7 +56,7 @@ def choose_model(st, name: str, provider: str | None = None):
 def offer_preferred(st, provider: str, model_id: str, yes: bool) -> None:
     """When `provider` is not the preferred one, `byok run` does not use its default model:
     say so, and make it the preferred provider with --yes or a "yes" at a terminal."""
-    from ..ask import key_availability
+    from ..routing.ask import key_availability
 
     preferred = st.store.settings(st.profile)["preferred_provider"]
     if preferred == provider:

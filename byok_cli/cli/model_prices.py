@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def limits(info, data) -> dict:
-    from ..prices import ModelInfo
+    from ..catalog.prices import ModelInfo
 
     blank = ModelInfo("", "", None, None, None, None).to_dict()
     fields = info.to_dict() if info else blank

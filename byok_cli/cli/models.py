@@ -9,9 +9,8 @@ from typing import Optional
 
 import typer
 
-from ..catalog import load
+from ..catalog.curated import load
 from ..errors import ByokError, Code
-from ..keychain import source_name
 from . import complete, output
 from .model_prices import describe, limits, per_m, tokens
 from .root import group, no_header_option, state
@@ -23,7 +22,7 @@ __all__ = ["app", "describe"]
 
 def _first_keys(st) -> dict:
     """provider -> the key `run` would try first, as a KeySource (source, name, hint)."""
-    from ..ask import key_availability
+    from ..routing.ask import key_availability
 
     settings = st.store.settings(st.profile)
     keys = key_availability(st.keychain)
@@ -38,9 +37,9 @@ def _prices_of(provider) -> str:
 
 def _remote(st, provider, source, refresh: bool) -> list[dict]:
     """The provider's live list, cached in the database for BYOK_MODELS_TTL seconds."""
-    from .. import model_lists
+    from ..catalog import model_lists
     from ..inputs import env_number
-    from ..routes import require
+    from ..routing.routes import require
     from ..urls import shown
     from ..wire import connect
     from ..wire.endpoint import endpoint
@@ -85,7 +84,7 @@ def _live(st, p, key, refresh: bool, one: bool) -> dict[str, dict] | None:
     """A provider's live models by id; with several providers, one that fails is left out."""
     if key is None:
         if one:
-            from ..routes import env_key_refusal
+            from ..routing.routes import env_key_refusal
 
             why = st.keychain.env_key(p.name) and env_key_refusal(
                 p, st.store.settings(st.profile), st.keychain.env)
@@ -106,7 +105,7 @@ def _in_use(p, settings: dict) -> bool:
     server: Ollama, LM Studio) only once the profile uses it (a base URL, a model, the
     preferred provider or a fallback chain entry naming it), so a machine without one is
     not probed and warned about on every listing."""
-    from ..addressing import chain_without
+    from ..routing.addressing import chain_without
 
     if p.needs_key or p.kind != "preset":
         return True
@@ -144,8 +143,8 @@ def list_models(
 
       byok models list --provider anthropic --remote --json
     """
-    from ..addressing import default_model
-    from ..prices import load as load_prices
+    from ..routing.addressing import default_model
+    from ..catalog.prices import load as load_prices
 
     st = state(ctx)
     cat = load()
@@ -192,13 +191,13 @@ def list_models(
         r.update(limits(data.info(_prices_of(registry.require(r["provider"])), r["id"]), data))
     output.info(f"prices: {describe(data)}")
     if as_json:
-        output.emit_json([{**r, "key_source": source_name(r["key_source"])} for r in rows])
+        output.emit_json(rows)
         return
 
     def via(r: dict) -> str:
         if r["key_source"] is None:
             return "none"
-        return r["key_name"] if r["key_source"] in ("user", "system") else "none needed"
+        return r["key_name"] if r["key_source"] in ("stored", "environment") else "none needed"
 
     extra = [output.Column("$/M cached", drop=3, show=per_m),
              output.Column("max out", drop=3, show=tokens)] if wide else []
@@ -257,8 +256,8 @@ def show_model(
 
       byok models show gpt-4o --json
     """
-    from ..addressing import default_model, resolve
-    from ..prices import load as load_prices
+    from ..routing.addressing import default_model, resolve
+    from ..catalog.prices import load as load_prices
 
     st = state(ctx)
     cat = load()
@@ -283,7 +282,7 @@ def show_model(
            "deprecated": known.deprecated.isoformat() if known and known.deprecated else None,
            "end_of_life": known.end_of_life.isoformat() if known and known.end_of_life else None,
            "retired": bool(known and known.is_retired(today)),
-           "key_source": source_name(key.source) if key else None,
+           "key_source": key.source if key else None,
            "key_name": key.name if key else None,
            **limits(info, data), "price_source": data.source}
     if as_json:
@@ -318,7 +317,7 @@ def sync_models(
 
       byok models sync
     """
-    from ..catalog_sync import sync
+    from ..catalog.sync import sync
 
     st = state(ctx)
     done = sync(st.store, url)
@@ -360,7 +359,7 @@ def default_model_command(
 
       byok models default --provider openai
     """
-    from ..addressing import default_model
+    from ..routing.addressing import default_model
     from .model_choice import choose_model, offer_preferred
 
     st = state(ctx)

@@ -30,7 +30,7 @@ def list_profiles(
 
       byok profile list --json
     """
-    from ..keychain import mask_hint
+    from ..secrets.keychain import mask_hint
 
     st = state(ctx)
     store = st.store

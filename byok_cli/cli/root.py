@@ -9,7 +9,7 @@ import typer
 import typer.main
 from typer.core import TyperGroup
 
-from .. import __version__
+from ..version import __version__
 from ..errors import Code
 from . import complete
 from .failures import exit_status

@@ -50,7 +50,7 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
         cont: bool, cid: int | None, no_log: bool, no_stdin: bool = False,
         no_header: bool = False, cost: bool = False, allow_unpriced: bool = False) -> None:
     """Send a prompt and stream the answer to stdout (the parameters are `byok run`'s)."""
-    from ..ask import AskOptions, ask, find_conversation, make_plan
+    from ..routing.ask import AskOptions, ask, find_conversation, make_plan
 
     output.require_stdout()  # before anything is sent
     effort = effort_level(effort)
@@ -103,6 +103,6 @@ def cost_line(outcome) -> str:
         why = ("the provider reported no token counts" if outcome.input_tokens is None
                else "no price is known for it")
         return f"cost: unknown ({where}: {why})"
-    from ..budget import dollars
+    from ..routing.budget import dollars
 
     return f"cost: {dollars(outcome.cost_micros)} ({where}, {tokens})"

@@ -111,14 +111,14 @@ class Cost(NamedTuple):
                    row["requests"] > row["errors"])
 
     def __str__(self) -> str:
-        from ..budget import decimal_dollars
+        from ..routing.budget import decimal_dollars
 
         if self.micros is None:
             return "unknown" if self.answered else ""
         return decimal_dollars(self.micros)
 
     def show(self) -> str:
-        from ..budget import dollars
+        from ..routing.budget import dollars
 
         if self.micros is None:
             return "unknown" if self.answered else "-"

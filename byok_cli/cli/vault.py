@@ -32,7 +32,7 @@ def status(ctx: typer.Context,
 
       byok vault status --json
     """
-    from .. import vault
+    from ..secrets import vault
 
     st = state(ctx)
     store = st.store
@@ -99,7 +99,7 @@ def rotate(ctx: typer.Context) -> None:
 
       byok vault rotate
     """
-    from .. import vault
+    from ..secrets import vault
 
     st = state(ctx)
     new_key = None

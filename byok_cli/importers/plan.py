@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..errors import ByokError, mask, remember_secret
-from ..keychain import Keychain
+from ..secrets.keychain import Keychain
 from . import Entry, Reading, SourceFile
 
 TAKES = ("import", "replace")          # outcomes that store a key

@@ -275,5 +275,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX conversations_profile ON conversations(profile, id);
     CREATE INDEX conversations_updated ON conversations(profile, updated_at);
     """,
+    # 11: one vocabulary for where a key came from: the usage log said 'user' and 'system'
+    # (the design's words), while tables and JSON said 'stored' and 'environment'. Only this
+    # migration still knows the old words.
+    """
+    UPDATE usage SET key_source = CASE key_source WHEN 'user' THEN 'stored'
+                                                  ELSE 'environment' END
+        WHERE key_source IN ('user', 'system');
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -99,7 +99,7 @@ class UsageTables:
         """(provider, key name, requests, errors, fallbacks, input, output, cost in
         micro-dollars, successful requests of unknown cost) per provider and key, from the raw
         rows (the roll-ups are per model). Rows from before keys had names say which kind of
-        key they used ('user', 'system')."""
+        key they used ('stored', 'environment')."""
         where = " AND provider = ?" if provider else ""
         args = [profile, 0.0 if since is None else since] + ([provider] if provider else [])
         return list(self.conn.execute(

@@ -13,7 +13,7 @@ import time
 from typing import Any, Iterator
 from urllib.parse import urlencode
 
-from .. import __version__
+from ..version import __version__
 from ..errors import ByokError, Code
 from . import sse, transport
 from .errors import Malformed, classify, incomplete, is_error_body, name_of, network_error

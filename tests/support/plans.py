@@ -3,10 +3,10 @@ server, and builders for settings and key availability."""
 
 import datetime as dt
 
-from byok_cli.catalog import load
+from byok_cli.catalog.curated import load
 from byok_cli.registry import builtin
-from byok_cli.resolve import KeyAvailability
-from byok_cli.resolve import plan as _plan
+from byok_cli.routing.resolve import KeyAvailability
+from byok_cli.routing.resolve import plan as _plan
 
 CAT = load()
 REG = builtin().with_custom([("gw", "openai", "https://gw.test/v1", "GW_KEY", 1),

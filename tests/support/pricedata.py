@@ -9,7 +9,7 @@ import json
 import threading
 from pathlib import Path
 
-from byok_cli import catalog_source, prices
+from byok_cli.catalog import source as catalog_source, prices
 
 LITELLM_NAME = {byok: litellm for litellm, byok in catalog_source.PROVIDERS.items()}
 

@@ -26,10 +26,9 @@ from dataclasses import dataclass, field
 from typing import Mapping, NamedTuple, Sequence
 
 from .addressing import ChainEntry, default_chain, default_model, parse_chain, resolve
-from .catalog import Catalog
-from .errors import ByokError, Code
-from .keychain import source_name
-from .registry import Registry
+from ..catalog.curated import Catalog
+from ..errors import ByokError, Code
+from ..registry import Registry
 
 KEY_REJECTED = {Code.UNAUTHORIZED, Code.QUOTA_EXCEEDED, Code.DECRYPT_FAILED}
 # A stored key the keyring cannot give back (locked, or its master key gone) is passed
@@ -41,7 +40,7 @@ PROVIDER_DOWN = {Code.PROVIDER_UNAVAILABLE, Code.NETWORK_ERROR}
 class Attempt(NamedTuple):
     provider: str
     model: str
-    key_source: str  # "user" (stored, encrypted), "system" (environment) or "none"
+    key_source: str  # "stored" (encrypted in the vault), "environment" or "none"
     key_hint: str    # last 4 characters, for display
     reason: str
     role: str = "primary"  # primary | key_fallback | model_fallback | provider_fallback
@@ -52,7 +51,7 @@ class Attempt(NamedTuple):
     def key_label(self) -> str:
         if self.key_source == "none":
             return "no key (none needed)"
-        if self.key_source == "system":
+        if self.key_source == "environment":
             return f"{self.key_name} (…{self.key_hint})"
         named = "" if self.key_name in (None, "default") else f" {self.key_name!r}"
         return f"stored key{named} (…{self.key_hint})"
@@ -75,7 +74,7 @@ class Plan:
         def public(a: Attempt) -> dict:
             shown = a._asdict()
             shown["in_catalogue"] = shown.pop("in_catalog")
-            return dict(shown, key_source=source_name(a.key_source), key=a.key_label,
+            return dict(shown, key_source=a.key_source, key=a.key_label,
                         **endpoint(a.provider))
 
         return {"attempts": [public(a) for a in self.attempts],
@@ -105,9 +104,9 @@ class KeyAvailability(NamedTuple):
         `preferred-provider system` allows only the latter. ``key`` picks one: a stored
         key's name, or the environment variable's. A provider that needs no key and has
         none gets one source, "none"."""
-        stored = [KeySource("user", n, h) for n, h in self.stored.get(provider, ())]
+        stored = [KeySource("stored", n, h) for n, h in self.stored.get(provider, ())]
         env = None if provider in self.refused else self.environment.get(provider)
-        from_env = [KeySource("system", *env)] if env else []
+        from_env = [KeySource("environment", *env)] if env else []
         if key is not None:
             return [s for s in stored + from_env if s.name == key]
         system_only = (settings.get("preferred_provider") or "system") == "system"
@@ -327,7 +326,7 @@ def next_attempt(attempts: list[Attempt], index: int, code: Code, excluded: Excl
             return True  # whatever the exclusions leave, in the plan's order
     elif code in KEY_REJECTED or code in KEY_UNREADABLE:
         excluded.keys.add((cur.provider, cur.key_source, cur.key_name))
-        if cur.key_source != "user":
+        if cur.key_source != "stored":
             return None  # the environment key failed too: stop (fallback 2)
 
         def answers(a: Attempt) -> bool:

@@ -9,16 +9,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .catalog import load
-from .errors import ByokError, Code, looks_like_key
-from .inputs import text
-from .keychain import Keychain, hint_of
+from ..catalog.curated import load
+from ..errors import ByokError, Code, looks_like_key
+from ..inputs import text
+from ..secrets.keychain import Keychain, hint_of
 from .resolve import KeyAvailability, Plan, plan
 from .routes import env_key_refusal
 from .runner import RunOutcome, execute
-from .store import Message, UsageRow
-from .wire import ChatRequest
-from .wire.endpoint import endpoint
+from ..store import Message, UsageRow
+from ..wire import ChatRequest
+from ..wire.endpoint import endpoint
 
 
 @dataclass
@@ -80,7 +80,7 @@ def make_plan(keychain: Keychain, model: str | None = None, provider: str | None
         named = provider or (load().resolve(model, None)[0] if model else None) or (
             settings.get("preferred_provider") if settings.get("preferred_provider")
             in registry else None)
-        if named is None and keys.refused:  # ("system"): the provider planned first
+        if named is None and keys.refused:  # ("environment"): the provider planned first
             try:
                 named = planned(keys._replace(refused={})).attempts[0].provider
             except ByokError:
@@ -174,7 +174,7 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
         _log_failure(keychain, started, Code.INTERRUPTED.value, stop)
         raise
     try:  # bookkeeping only: the answer stands
-        if outcome.key_source == "user":  # a success clears an earlier failed mark
+        if outcome.key_source == "stored":  # a success clears an earlier failed mark
             keychain.mark_used(outcome.provider, outcome.key_name or "default")
         store.record_usage(UsageRow(
             started, profile, outcome.provider, outcome.model, outcome.key_source,

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlparse
 
-from . import catalog_source, prices
-from .errors import ByokError, Code
-from .store import Store, now
-from .urls import is_loopback, shown
+from . import source as catalog_source, prices
+from ..errors import ByokError, Code
+from ..store import Store, now
+from ..urls import is_loopback, shown
 
 if TYPE_CHECKING:
-    from .wire.types import Settings
+    from ..wire.types import Settings
 
 URL_ENV = "BYOK_CATALOG_URL"
 MAX_BYTES = 64 * 1024 * 1024   # LiteLLM's map is ~3.5 MB
@@ -43,7 +43,7 @@ def source_url(given: str | None = None) -> str:
     except ValueError:  # http://[::1 and the like
         parsed, host = None, None
     if parsed:
-        from .urls import port_of
+        from ..urls import port_of
 
         port_of(parsed, "--url" if given else URL_ENV if os.environ.get(URL_ENV) else "the URL")
     if parsed and parsed.scheme == "https" and host:
@@ -58,7 +58,7 @@ def fetch(url: str, settings: "Settings") -> bytes:
     """The body at ``url``, through byok's own transport, so that its proxy rules hold
     (HTTPS_PROXY / NO_PROXY, a CONNECT tunnel for https, never a proxy for loopback) as
     for every other request byok makes. No key is sent."""
-    from .wire.transport import TransportError, request
+    from ..wire.transport import TransportError, request
 
     where = shown(url)
     try:
@@ -82,7 +82,7 @@ def fetch(url: str, settings: "Settings") -> bytes:
 
 def sync(store: Store, url: str | None = None, timeout: float | None = None) -> Synced:
     """Refresh the price data in ``store.home`` from ``url``; ByokError if it is refused."""
-    from .wire.types import Settings
+    from ..wire.types import Settings
 
     url = source_url(url)
     settings = Settings.from_env()  # BYOK_TIMEOUT and the rest, as for every request

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping
 
-from . import urls
-from .errors import ByokError, Code
-from .wire.endpoint import Endpoint, endpoint
+from .. import urls
+from ..errors import ByokError, Code
+from ..wire.endpoint import Endpoint, endpoint
 
 if TYPE_CHECKING:
-    from .registry import Provider, Registry
+    from ..registry import Provider, Registry
 
 ON = "on"
 
@@ -29,7 +29,7 @@ def opt_in_setting(provider: str) -> str:
 
 def refusal(where: Endpoint, key_source: str, settings: Mapping, registry: "Registry"
             ) -> str | None:
-    """Why the key from ``key_source`` ("user", "system" or "none") must not go to
+    """Why the key from ``key_source`` ("stored", "environment" or "none") must not go to
     ``where``, or None when it may."""
     p = where.provider
     variable = registry.require(p).key_env or "the environment key"
@@ -52,7 +52,7 @@ def env_key_refusal(record: "Provider", settings: Mapping,
     """Why this provider's environment key must not be used with this profile (no
     --base-url given), or None. A base URL that is itself unusable is not decided here: it
     fails the command when something would be sent."""
-    from .registry import Registry
+    from ..registry import Registry
 
     try:
         where = endpoint(record, profile=(settings.get("base_urls") or {}).get(record.name),

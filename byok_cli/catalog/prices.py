@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import NamedTuple
 
-SNAPSHOT = Path(__file__).with_name("data") / "prices.json"
+SNAPSHOT = Path(__file__).parent.parent / "data" / "prices.json"
 SYNCED_NAME = "prices.json"  # in the data dir
 
 

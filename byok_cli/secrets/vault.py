@@ -22,7 +22,7 @@ import secrets
 import threading
 from typing import Callable, Iterator, NamedTuple, TypeVar
 
-from .errors import ByokError, Code, remember_secret
+from ..errors import ByokError, Code, remember_secret
 
 SERVICE = "byok"
 ENVELOPE_VERSION = 1
@@ -151,7 +151,7 @@ def new_master_key() -> bytes:
 
 
 def _timeout() -> float:
-    from .inputs import env_number
+    from ..inputs import env_number
 
     return env_number("BYOK_KEYRING_TIMEOUT", 5.0, high=3600)
 

@@ -22,8 +22,8 @@ import datetime as dt
 import time
 from typing import Iterable, NamedTuple
 
-from .errors import ByokError, Code
-from .store import Budget, Standing, Store
+from ..errors import ByokError, Code
+from ..store import Budget, Standing, Store
 
 PERIODS = ("day", "week", "month")
 HOLD_SECONDS = 3600.0   # a hold a crashed process left behind stops counting after this
@@ -101,7 +101,7 @@ UNPRICEABLE_HINT = "no price data lists this provider's own model ids: " + _UNCO
 
 def price_data_label(home) -> str:
     """Which prices byok has: 'LiteLLM 1.110.2, taken 2026-11-25' or 'synced 2026-12-01'."""
-    from .prices import load
+    from ..catalog.prices import load
 
     data = load(home)
     version = data.source.get("version")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Iterable
 
-from .errors import holds_secret, strip_controls
+from ..errors import holds_secret, strip_controls
 
 # 2: ids checked for keys before they are kept. A list cached before (a bare JSON array)
 # counts as stale, so it is fetched again and replaced.

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import NamedTuple
 
-_PATH = Path(__file__).with_name("data") / "catalog.json"
+_PATH = Path(__file__).parent.parent / "data" / "catalog.json"
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -38,7 +38,7 @@ class Model(NamedTuple):
 
 class Catalog(NamedTuple):
     """Models by the catalogue provider that serves them (a provider record's ``catalog``);
-    effort levels by API kind. Which provider a name means is :mod:`byok_cli.addressing`'s
+    effort levels by API kind. Which provider a name means is :mod:`byok_cli.routing.addressing`'s
     business."""
 
     models: tuple[Model, ...]

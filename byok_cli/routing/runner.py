@@ -10,13 +10,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .errors import ByokError, Code
-from .keychain import PROVIDER_VERDICT, Keychain, source_name
-from .registry import Provider
+from ..errors import ByokError, Code
+from ..secrets.keychain import PROVIDER_VERDICT, Keychain
+from ..registry import Provider
 from .resolve import KEY_REJECTED, KEY_UNREADABLE, Attempt, Excluded, Plan, next_attempt
 from .routes import require
-from .wire import ChatRequest, ChatResult, Settings, connect
-from .wire.endpoint import Endpoint, endpoint
+from ..wire import ChatRequest, ChatResult, Settings, connect
+from ..wire.endpoint import Endpoint, endpoint
 
 _KIND = {Code.UNAUTHORIZED: "key_rejected", Code.QUOTA_EXCEEDED: "key_rejected",
          Code.DECRYPT_FAILED: "key_unreadable", Code.KEYRING_UNAVAILABLE: "key_unreadable",
@@ -46,19 +46,13 @@ class RunOutcome:
 
     def to_dict(self) -> dict:
         return {"text": self.text, "provider": self.provider, "model": self.model,
-                "key_source": source_name(self.key_source), "key_name": self.key_name,
-                "fallbacks": [public_fallback(f) for f in self.fallbacks],
+                "key_source": self.key_source, "key_name": self.key_name,
+                "fallbacks": self.fallbacks,
                 "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
                           "cached_input_tokens": self.cached_input_tokens},
                 "cost_usd": None if self.cost_micros is None else self.cost_micros / 1_000_000,
                 "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms,
                 "base_url": self.base_url, "base_url_source": self.base_url_source}
-
-
-def public_fallback(fallback: dict) -> dict:
-    """A fallback as JSON shows it: key sources by their public names."""
-    return {k: ({**v, "key_source": source_name(v.get("key_source"))} if isinstance(v, dict)
-                else v) for k, v in fallback.items()}
 
 
 @dataclass
@@ -110,7 +104,7 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
                 err.code = Code.INCOMPLETE_OUTPUT  # broke it (the message says what did)
                 raise _tagged(err, a, fallbacks)
             failures.append((a, err))
-            if a.key_source == "user" and err.code in PROVIDER_VERDICT:
+            if a.key_source == "stored" and err.code in PROVIDER_VERDICT:
                 # Only the provider's verdict marks a key: a key that cannot be opened here
                 # (the master key in the environment is another) may be fine.
                 try:
@@ -161,7 +155,7 @@ def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, where: Endpoi
 
 
 def _model_info(keychain: Keychain, a: Attempt):
-    from .prices import load, model_info
+    from ..catalog.prices import load, model_info
 
     record = keychain.registry.require(a.provider)
     return model_info(load(keychain.store.home), record, a.model,

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .catalog import Catalog
-from .errors import ByokError, Code, looks_like_key
-from .inputs import text
-from .registry import Provider, Registry
+from ..catalog.curated import Catalog
+from ..errors import ByokError, Code, looks_like_key
+from ..inputs import text
+from ..registry import Provider, Registry
 
 
 class Target(NamedTuple):

@@ -119,7 +119,7 @@ def _odd_id(model_id: str) -> str | None:
     """Why a model id is no plausible id, or None. Control and format characters (ESC,
     C1, bidirectional overrides) would reach JSON output and other programs as they are;
     a key shape in an id is someone's key, not a model."""
-    from .errors import holds_secret
+    from ..errors import holds_secret
 
     if not model_id.isprintable():
         return "the id has control or format characters"

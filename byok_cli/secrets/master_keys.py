@@ -19,9 +19,9 @@ import contextlib
 from typing import Callable, Mapping
 
 from . import vault
-from .errors import ByokError, Code
+from ..errors import ByokError, Code
 from .hardening import no_core_dumps
-from .store import Store, StoredKey
+from ..store import Store, StoredKey
 
 SETTLE_ATTEMPTS = 3  # rounds of making a master key before giving up to other processes
 

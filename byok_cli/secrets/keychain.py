@@ -11,15 +11,10 @@ import re
 from typing import Mapping, NamedTuple
 
 from . import vault
-from .errors import ByokError, Code, looks_like_key, remember_secret
+from ..errors import ByokError, Code, looks_like_key, remember_secret
 from .master_keys import SETTLE_ATTEMPTS, MasterKeyMissing, MasterKeys, unsettled
-from .registry import Provider, Registry, builtin
-from .store import Store, StoredKey
-
-
-# Key sources: the design's names inside byok ("user", "system"); what people and scripts
-# see, in tables and JSON alike.
-SOURCE_NAMES = {"user": "stored", "system": "environment"}
+from ..registry import Provider, Registry, builtin
+from ..store import Store, StoredKey
 
 
 # The provider's verdict on a key (it refused it, or the account has no credit): the only
@@ -36,10 +31,6 @@ def status_after_check(err: ByokError | None) -> str | None:
     return f"failed: {err.code.value}" if err.code in PROVIDER_VERDICT else None
 
 
-def source_name(source: str | None) -> str | None:
-    return SOURCE_NAMES.get(source or "", source)
-
-
 class KeyReport(NamedTuple):
     """What may be shown about a provider's keys: never more than the last 4 characters."""
 
@@ -49,7 +40,7 @@ class KeyReport(NamedTuple):
 
     @property
     def winner(self) -> str | None:
-        return "user" if self.stored else ("system" if self.env_hint else None)
+        return "stored" if self.stored else ("environment" if self.env_hint else None)
 
     def to_dict(self) -> dict:
         first = self.stored[0] if self.stored else None
@@ -68,7 +59,7 @@ class KeyReport(NamedTuple):
             "environment_variable": self.provider.key_env,
             "environment_key": mask_hint(self.env_hint) if self.env_hint else None,
             "needs_key": self.provider.needs_key,
-            "active": source_name(self.winner),
+            "active": self.winner,
         }
 
 
@@ -180,11 +171,11 @@ class Keychain(MasterKeys):
             return self._open(again)
 
     def key(self, provider: str, source: str, name: str | None = None) -> str | None:
-        """The key of a source: "user" (the stored key of that name, decrypted), "system"
+        """The key of a source: "stored" (the stored key of that name, decrypted), "environment"
         (the provider's environment variable) or "none" (a provider that needs none)."""
-        if source == "user":
+        if source == "stored":
             return self.get(provider, name or "default")
-        return self.env_key(provider) if source == "system" else None
+        return self.env_key(provider) if source == "environment" else None
 
     def env_key(self, provider: str) -> str | None:
         """The provider's own environment variable's key, if it has one and it is set."""

@@ -1,0 +1,84 @@
+"""A key's live check and its storing, shared by `byok key set`, `key validate` and
+`key import` (a module of their own, so that `key` and `key_import` need not import each
+other)."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from ..errors import ByokError, Code
+from . import output
+from .root import state
+
+
+def live_check(ctx: typer.Context, provider: str, key: str | None, source: str
+               ) -> tuple[str, ByokError | None, int]:
+    """One cheap authenticated call with a key from ``source`` ("stored": stored or about
+    to be, "environment": the environment's). Returns (status, error, the request's own latency in
+    ms: connection and answer, not byok's start-up)."""
+    from ..routing.routes import require
+    from ..wire import Settings, connect
+    from ..wire.endpoint import endpoint
+
+    st = state(ctx)
+    profile_settings = st.store.settings(st.profile)
+    record = st.byok.registry.require(provider)
+    where = endpoint(record, profile=profile_settings["base_urls"].get(record.name),
+                     env=st.keychain.env)
+    require(where, source, profile_settings, st.byok.registry)
+    settings = Settings.from_env()
+    client = connect(record, key, where.url,
+                     Settings(settings.timeout, settings.connect_timeout, 1, 5.0))
+    started = time.monotonic()
+    try:
+        latency = client.validate()
+    except ByokError as err:
+        return f"failed: {err.code.value}", err, int((time.monotonic() - started) * 1000)
+    return "valid", None, latency
+
+
+def checked_status(ctx: typer.Context, provider: str, key: str, validate: bool,
+                   force: bool) -> tuple[str, str | None]:
+    """The status a key is stored with, after its live check (unless not `validate`).
+
+    A rejected key raises UNAUTHORIZED unless `force`; a provider that cannot be reached
+    leaves it unverified. `key set` and `key import` both go through here.
+    """
+    from ..secrets.keychain import status_after_check
+    from ..store import now
+
+    if not validate:
+        return "unverified", None
+    status, err, _ = live_check(ctx, provider, key, "stored")
+    checked_at = now()
+    if err is not None:
+        if err.code == Code.UNAUTHORIZED and not force:
+            err.hint = "nothing was stored; use --force to store it anyway"
+            raise err
+        if status_after_check(err) is None:  # an outage, not the provider's verdict
+            status = "unverified"
+            output.warn(f"could not check the key ({err.message}); storing it as unverified")
+        else:
+            output.warn(f"{err.message}; storing it anyway")
+    return status, checked_at
+
+
+def store_checked(ctx: typer.Context, provider: str, key: str, status: str,
+                  checked_at: str | None, *, name: str = "default",
+                  check_shape: bool = True) -> str:
+    """Store a checked key under its name, say so on stderr, and return its hint."""
+    st = state(ctx)
+    had_keys = bool(st.store.keys(st.profile))
+    hint = st.keychain.set(provider, key, status, checked_at, name=name,
+                           check_shape=check_shape)
+    named = "" if name == "default" else f" {name!r}"
+    output.info(f"stored the {provider} key{named} …{hint} for profile {st.profile!r} ({status})")
+    settings = st.store.settings(st.profile)
+    if settings["preferred_provider"] == "system" and not had_keys:
+        # 'system' uses environment keys only; a first stored key is clearly meant to be used.
+        st.store.set_setting(st.profile, "preferred_provider", provider)
+        output.info(f"preferred provider is now {provider} (was 'system', which uses only "
+                    "environment keys); change it with `byok config set preferred-provider`")
+    return hint

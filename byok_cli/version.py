@@ -1,0 +1,4 @@
+"""byok's version, apart from the package so that modules can name it without importing
+the package (and its lazy API) first."""
+
+__version__ = "0.1.0"
