@@ -18,6 +18,11 @@ def _date(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value if len(value) > 7 else value + "-01")
 
 
+# The sampling temperatures each API documents: OpenAI's Chat Completions takes 0 to 2,
+# Anthropic's Messages API 0 to 1 (a 1.5 meant for OpenAI is refused before it is sent).
+TEMPERATURE_RANGES = {"openai": (0.0, 2.0), "anthropic": (0.0, 1.0)}
+
+
 class Model(NamedTuple):
     provider: str
     id: str
@@ -72,6 +77,11 @@ class Catalog(NamedTuple):
         if effort is not None and effort not in self.effort_levels.get(api, (effort,)):
             return (f"--effort {effort} is not a level of the {api} API (one of: "
                     + ", ".join(self.effort_levels[api]) + ")")
+        if temperature is not None and api in TEMPERATURE_RANGES:
+            low, high = TEMPERATURE_RANGES[api]
+            if not low <= temperature <= high:
+                return (f"--temperature {temperature:g} is outside the {api} API's range "
+                        f"({low:g} to {high:g})")
         m = self.get(model_id)
         if m is None:
             return None

@@ -13,6 +13,7 @@ from ..catalog.curated import load
 from ..errors import ByokError, Code, looks_like_key
 from ..inputs import text
 from ..secrets.keychain import Keychain, hint_of
+from .addressing import resolve
 from .resolve import KeyAvailability, Plan, plan
 from .routes import env_key_refusal
 from .runner import RunOutcome, execute
@@ -77,9 +78,10 @@ def make_plan(keychain: Keychain, model: str | None = None, provider: str | None
                     effort=effort)
 
     if base_url:  # the person's own URL replaces the profile's for the provider it is for
-        named = provider or (load().resolve(model, None)[0] if model else None) or (
-            settings.get("preferred_provider") if settings.get("preferred_provider")
-            in registry else None)
+        preferred = settings.get("preferred_provider") if settings.get(
+            "preferred_provider") in registry else None
+        named = provider or (resolve(model, load(), registry, preferred=preferred).provider
+                             if model else None) or preferred
         if named is None and keys.refused:  # ("environment"): the provider planned first
             try:
                 named = planned(keys._replace(refused={})).attempts[0].provider
