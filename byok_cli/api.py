@@ -152,15 +152,19 @@ class Byok:
             chain: bool = False, log: bool = True, conversation_id: int | None = None,
             continue_latest: bool = False, allow_unpriced: bool | None = None,
             on_text: Callable[[str], None] | None = None,
-            on_warning: Callable[[str], None] | None = None) -> "AskResult":
+            on_warning: Callable[[str], None] | None = None,
+            strict: bool = False) -> "AskResult":
         """Send a prompt as `byok run` does and return the answer with its provenance and
-        cost (``result.outcome.cost_micros``); budgets apply as they do to `byok run`."""
+        cost (``result.outcome.cost_micros``); budgets apply as they do to `byok run`.
+        A refusal, a content filter or an answer that is only a tool call raises ByokError
+        (REFUSED, UNEXPECTED_TOOL_CALL) with the answer as its ``outcome``; so does a cut-off
+        answer with ``strict`` (TRUNCATED)."""
         from .routing.ask import AskOptions, ask, find_conversation
 
         options = AskOptions(model=model, provider=provider, key=key, system=system,
                              max_tokens=max_tokens, temperature=temperature, effort=effort,
                              base_url=base_url, stream=stream, fallback=fallback, chain=chain,
-                             log=log, allow_unpriced=allow_unpriced)
+                             log=log, allow_unpriced=allow_unpriced, strict=strict)
         cid = find_conversation(self.keychain, conversation_id, continue_latest)
         return ask(self.keychain, prompt, options, conversation_id=cid,
                    on_text=on_text or (lambda s: None), on_warning=on_warning or (lambda s: None))

@@ -38,6 +38,9 @@ class Code(str, enum.Enum):
     BUDGET_EXCEEDED = ("BUDGET_EXCEEDED", 16)
     DECLINED = ("DECLINED", 17)            # "no" to a confirmation: nothing was changed
     NEEDS_ATTENTION = ("NEEDS_ATTENTION", 18)  # doctor found warnings (and no failure)
+    REFUSED = ("REFUSED", 19)              # the model refused, or a content filter stopped it
+    TRUNCATED = ("TRUNCATED", 20)          # cut off at the token limit, under --strict
+    UNEXPECTED_TOOL_CALL = ("UNEXPECTED_TOOL_CALL", 21)  # the answer was only a tool call
     NOT_EXECUTABLE = ("NOT_EXECUTABLE", 126)   # exec: the shell's codes for these two
     COMMAND_NOT_FOUND = ("COMMAND_NOT_FOUND", 127)
     INTERRUPTED = ("INTERRUPTED", 130)

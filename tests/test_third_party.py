@@ -270,3 +270,40 @@ def test_llmock_stream_broken_before_any_text_is_retried(env, gateway, provider)
     r = run(env, provider, "hello")
     assert (r.returncode, r.stdout) == (0, HELLO + "\n"), r.stderr
     assert (attempts(gateway), findings(gateway)) == (2, [])
+
+
+# --- a gateway's own errors (issue 22) ------------------------------------------------------
+
+@pytest.mark.parametrize("gateway", ["litellm"], indirect=True)
+def test_litellm_over_budget_key_is_quota_and_the_next_key_is_tried(env, gateway):
+    """LiteLLM's answer for a virtual key whose budget is spent (type budget_exceeded) is
+    QUOTA_EXCEEDED: not a rate limit to wait out, and the next stored key is tried."""
+    env.run("key", "remove", "openai", "--yes")
+    assert env.set_key("openai", "sk-proj-overbudget-Oa1b2c3d4e5f6g7h8", "--name",
+                       "spent").returncode == 0
+    alone = env.run("run", "-p", "openai", "-m", OPENAI_MODEL, "--no-fallback", "hello")
+    assert alone.returncode == 6, alone.stderr
+    assert "budget is spent" in alone.stderr and "rate" not in alone.stderr
+    assert env.set_key("openai", OPENAI_KEY, "--name", "backup").returncode == 0
+    r = run(env, "openai", "--json", "hello")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["key_name"] == "backup" and out["text"] == f"Echo[{OPENAI_MODEL}]: hello"
+    assert [f["code"] for f in out["fallbacks"]] == ["QUOTA_EXCEEDED"]
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("gateway", ["litellm"], indirect=True)
+def test_litellm_invalid_model_name_is_model_not_found(env, gateway, provider):
+    """LiteLLM answers a model it does not route with 400 "Invalid model name": that is
+    MODEL_NOT_FOUND (exit 8), so the model fallback and the chain apply, as to a 404."""
+    r = env.run("run", "-p", provider, "-m", "no-such-model-here", "--no-fallback", "hello")
+    assert r.returncode == 8, r.stderr
+    assert "does not know the model 'no-such-model-here'" in r.stderr
+    # the model fallback applies: the provider's default model, which the gateway routes
+    env.run("config", "set", f"{provider}.model", MODEL[provider])
+    r = env.run("run", "-p", provider, "-m", "no-such-model-here", "--json", "hello")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["text"] == f"Echo[{MODEL[provider]}]: hello"
+    assert [f["kind"] for f in out["fallbacks"]] == ["model_not_found"]

@@ -54,6 +54,9 @@ def run(
     cost: bool = typer.Option(False, "--cost", help="Show what the answer cost, on stderr."),
     allow_unpriced: bool = typer.Option(False, "--allow-unpriced",
                                         help="Send to a model of unknown price under a budget."),
+    strict: bool = typer.Option(False, "--strict",
+                                help="An answer cut off at the token limit is an error "
+                                     "(exit 20), not a warning."),
 ) -> None:
     """Send a prompt and stream the answer to stdout.
 

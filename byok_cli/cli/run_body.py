@@ -48,7 +48,8 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
         temperature: float | None, effort: str | None, base_url: str | None,
         no_stream: bool, as_json: bool, explain: bool, no_fallback: bool, chain: bool,
         cont: bool, cid: int | None, no_log: bool, no_stdin: bool = False,
-        no_header: bool = False, cost: bool = False, allow_unpriced: bool = False) -> None:
+        no_header: bool = False, cost: bool = False, allow_unpriced: bool = False,
+        strict: bool = False) -> None:
     """Send a prompt and stream the answer to stdout (the parameters are `byok run`'s)."""
     from ..routing.ask import AskOptions, ask, find_conversation, make_plan
 
@@ -68,7 +69,7 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
                          max_tokens=max_tokens, temperature=temperature, effort=effort,
                          base_url=base_url, stream=not no_stream, fallback=not no_fallback,
                          chain=chain, log=not no_log,
-                         allow_unpriced=True if allow_unpriced else None)
+                         allow_unpriced=True if allow_unpriced else None, strict=strict)
     printer = output.Printer(quiet=as_json)
     waiting = Waiting()
     try:

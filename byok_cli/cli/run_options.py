@@ -31,7 +31,8 @@ OPTIONS = {'--system': ('system', 'text', None, None),
  '--no-stdin': ('no_stdin', 'flag', None, None),
  '--no-header': ('no_header', 'flag', None, None),
  '--cost': ('cost', 'flag', None, None),
- '--allow-unpriced': ('allow_unpriced', 'flag', None, None)}
+ '--allow-unpriced': ('allow_unpriced', 'flag', None, None),
+ '--strict': ('strict', 'flag', None, None)}
 ARGUMENT = 'prompt'
 DEFAULTS = {'prompt': (),
  'system': None,
@@ -53,4 +54,5 @@ DEFAULTS = {'prompt': (),
  'no_stdin': False,
  'no_header': False,
  'cost': False,
- 'allow_unpriced': False}
+ 'allow_unpriced': False,
+ 'strict': False}

@@ -17,6 +17,7 @@ from .addressing import resolve
 from .resolve import KeyAvailability, Plan, plan
 from .routes import env_key_refusal
 from .runner import RunOutcome, execute
+from ..wire.errors import clean
 from ..store import Message, UsageRow
 from ..wire import ChatRequest
 from ..wire.endpoint import endpoint
@@ -37,6 +38,7 @@ class AskOptions:
     chain: bool = False            # --fallback: use the chain even with -p or -m
     log: bool = True               # store prompt and answer (usage figures are kept anyway)
     allow_unpriced: bool | None = None  # send at unknown price under a budget (None: setting)
+    strict: bool = False           # a cut-off answer (the token limit) is an error
 
 
 @dataclass
@@ -175,17 +177,30 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     except KeyboardInterrupt as stop:
         _log_failure(keychain, started, Code.INTERRUPTED.value, stop)
         raise
+    verdict = answer_verdict(outcome, options.strict)
     try:  # bookkeeping only: the answer stands
         if outcome.key_source == "stored":  # a success clears an earlier failed mark
             keychain.mark_used(outcome.provider, outcome.key_name or "default")
+        code = verdict.code.value if verdict and verdict.code != Code.TRUNCATED else "OK"
         store.record_usage(UsageRow(
             started, profile, outcome.provider, outcome.model, outcome.key_source,
             ",".join(f["kind"] for f in outcome.fallbacks), outcome.input_tokens,
-            outcome.output_tokens, outcome.ttft_ms, outcome.latency_ms, "OK",
-            outcome.cached_input_tokens, outcome.cost_micros, outcome.key_name),
-            hold_id=outcome.hold_id)
+            outcome.output_tokens, outcome.ttft_ms, outcome.latency_ms, code,
+            outcome.cached_input_tokens, outcome.cost_micros, outcome.key_name,
+            outcome.stop_reason), hold_id=outcome.hold_id)
     except ByokError as err:
         on_warning(f"this request is missing from the usage log: {err.message}")
+    if outcome.stop_reason == "length":
+        on_warning(f"the answer was cut off at the token limit ({outcome.provider} "
+                   f"{outcome.provider_stop_reason or 'length'})"
+                   + ("" if options.strict else "; raise --max-tokens, or add --strict to "
+                      "make this an error"))
+    elif outcome.tool_calls and outcome.text.strip() and verdict is None:
+        on_warning("the model also asked to call " + _tools(outcome.tool_calls)
+                   + ", which byok does not offer; it was not called")
+    if verdict is not None and verdict.code != Code.TRUNCATED:
+        verdict.outcome = outcome  # type: ignore[attr-defined]
+        raise verdict  # nothing worth a history was said
     exchange = [Message("user", prompt),
                 Message("assistant", outcome.text, outcome.provider, outcome.model)]
     history.extend(exchange)  # a caller's in-memory transcript grows, saved or not
@@ -196,7 +211,41 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
         except ByokError as err:  # the person asked for a history: say it is not kept
             err.message = f"the answer was not saved in the history: {err.message}"
             raise
+    if verdict is not None:  # --strict: the cut-off answer is kept, and is an error
+        verdict.outcome = outcome  # type: ignore[attr-defined]
+        raise verdict
     return AskResult(outcome, cid, the_plan.warnings)
+
+
+def answer_verdict(outcome: RunOutcome, strict: bool = False) -> ByokError | None:
+    """The error an answer is, though the request succeeded: a refusal, a content filter, an
+    answer that is only a tool call (byok offers no tools), or (``strict``) a cut-off one."""
+    who = f"{outcome.provider} {outcome.served_model or outcome.model}"
+    said = clean(outcome.refusal or (outcome.text if outcome.stop_reason == "refusal" else ""))
+    if outcome.stop_reason == "refusal" or outcome.refusal:
+        return ByokError(Code.REFUSED, f"{who} refused to answer" + (f": {said}" if said
+                         else ""), hint="rephrase the request, or try another model",
+                         provider=outcome.provider)
+    if outcome.stop_reason == "content_filter":
+        return ByokError(Code.REFUSED, f"{who}'s content filter stopped the answer"
+                         + (" part-way" if outcome.text.strip() else ""),
+                         hint="rephrase the request, or try another model",
+                         provider=outcome.provider)
+    if not outcome.text.strip() and (outcome.tool_calls or outcome.stop_reason == "tool_call"):
+        called = _tools(outcome.tool_calls) if outcome.tool_calls else "a tool"
+        return ByokError(Code.UNEXPECTED_TOOL_CALL, f"{who} answered only by asking to call "
+                         f"{called}; byok offers no tools, so there is no answer",
+                         hint="a gateway or server may be adding tools to the request",
+                         provider=outcome.provider)
+    if strict and outcome.stop_reason == "length":
+        return ByokError(Code.TRUNCATED, f"{who}'s answer was cut off at the token limit",
+                         hint="raise --max-tokens", provider=outcome.provider)
+    return None
+
+
+def _tools(names: list[str]) -> str:
+    shown = ", ".join(repr(clean(n, 60)) for n in dict.fromkeys(names))
+    return ("the tool " if len(set(names)) == 1 else "the tools ") + shown
 
 
 def _log_failure(keychain: Keychain, started: float, code: str, exc: BaseException) -> None:

@@ -43,6 +43,11 @@ class RunOutcome:
     cached_input_tokens: int | None = None
     cost_micros: int | None = None   # at the price in force now; None when not known
     hold_id: int | None = None       # the budget reservation the actual cost replaces
+    stop_reason: str | None = None   # why the answer ended (wire.STOP_REASONS)
+    provider_stop_reason: str | None = None  # the provider's own word for it
+    served_model: str | None = None  # the model the provider says answered
+    refusal: str = ""                # a refusal given apart from the text (OpenAI's field)
+    tool_calls: list[str] = field(default_factory=list)  # tools the model called (none offered)
 
     def to_dict(self) -> dict:
         return {"text": self.text, "provider": self.provider, "model": self.model,
@@ -52,7 +57,10 @@ class RunOutcome:
                           "cached_input_tokens": self.cached_input_tokens},
                 "cost_usd": None if self.cost_micros is None else self.cost_micros / 1_000_000,
                 "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms,
-                "base_url": self.base_url, "base_url_source": self.base_url_source}
+                "base_url": self.base_url, "base_url_source": self.base_url_source,
+                "stop_reason": self.stop_reason,
+                "provider_stop_reason": self.provider_stop_reason,
+                "served_model": self.served_model}
 
 
 @dataclass
@@ -141,7 +149,12 @@ def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, where: Endpoi
             keychain.store.release_hold(hold)
         raise
     outcome.hold_id = hold
-    outcome.cached_input_tokens = getattr(result, "cached_input_tokens", None)
+    outcome.cached_input_tokens = result.cached_input_tokens
+    # A stream that ended complete without saying why (some gateways): an ordinary end.
+    outcome.stop_reason = result.stop_reason or "end"
+    outcome.provider_stop_reason = result.finish_reason
+    outcome.served_model = result.served_model
+    outcome.refusal, outcome.tool_calls = result.refusal, list(result.tool_calls)
     if result.implausible:
         spending.on_warning(f"{a.provider} reported implausible token counts "
                             f"({', '.join(result.implausible)}): this answer's tokens and cost "

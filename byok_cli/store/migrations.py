@@ -283,5 +283,9 @@ MIGRATIONS: list[str] = [
                                                   ELSE 'environment' END
         WHERE key_source IN ('user', 'system');
     """,
+    # 12: why each answer ended (end, length, refusal, content_filter, tool_call, other)
+    """
+    ALTER TABLE usage ADD COLUMN stop_reason TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

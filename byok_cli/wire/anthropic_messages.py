@@ -84,9 +84,11 @@ class AnthropicMessages(Client):
     def read_whole(self, data: Any, result: ChatResult) -> str:
         if not isinstance(data, dict) or not isinstance(data.get("content"), list):
             raise Malformed("an answer without content")
-        result.finish_reason = data.get("stop_reason") if isinstance(
-            data.get("stop_reason"), str) else None
+        result.stopped(data.get("stop_reason"), STOPS)
+        result.served(data.get("model"))
         _usage(data.get("usage"), result)
+        for block in data["content"]:
+            _tool_block(block, result)
         return "".join(b["text"] for b in data["content"] if isinstance(b, dict)
                        and b.get("type") == "text" and isinstance(b.get("text"), str))
 
@@ -100,7 +102,11 @@ class AnthropicMessages(Client):
                 raise classify(self.provider, None, data, during="chat")
             if kind == "message_start":
                 message = data.get("message")
-                _usage(message.get("usage") if isinstance(message, dict) else None, result)
+                if isinstance(message, dict):
+                    _usage(message.get("usage"), result)
+                    result.served(message.get("model"))
+            elif kind == "content_block_start":
+                _tool_block(data.get("content_block"), result)
             elif kind == "content_block_delta":
                 delta = data.get("delta")
                 if isinstance(delta, dict) and delta.get("type") == "text_delta":
@@ -112,11 +118,24 @@ class AnthropicMessages(Client):
                 # Gateways put the input tokens here (and leave 0 in message_start).
                 _usage(data.get("usage"), result)
                 delta = data.get("delta")
-                if isinstance(delta, dict) and isinstance(delta.get("stop_reason"), str):
-                    result.finish_reason = delta["stop_reason"]
+                if isinstance(delta, dict):
+                    result.stopped(delta.get("stop_reason"), STOPS)
             elif kind == "message_stop":
                 return  # the one sign that the answer is complete
         raise self.incomplete()
+
+
+# stop_reason -> byok's stop reasons (types.STOP_REASONS); pause_turn and others are `other`.
+STOPS = {"end_turn": "end", "stop_sequence": "end", "max_tokens": "length",
+         "model_context_window_exceeded": "length", "refusal": "refusal",
+         "tool_use": "tool_call"}
+MAX_TOOLS = 20  # tool names kept from one answer
+
+
+def _tool_block(block: Any, result: ChatResult) -> None:
+    if isinstance(block, dict) and block.get("type") in ("tool_use", "server_tool_use") \
+            and isinstance(block.get("name"), str) and len(result.tool_calls) < MAX_TOOLS:
+        result.tool_calls.append(block["name"][:100])
 
 
 def _usage(usage: Any, result: ChatResult) -> None:

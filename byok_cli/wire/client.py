@@ -126,10 +126,7 @@ class Client:
                                    self.settings, on_retry)
 
     def _chat_once(self, body: dict, request: ChatRequest, result: ChatResult) -> Iterator[str]:
-        result.text_parts.clear()
-        result.input_tokens = result.output_tokens = result.finish_reason = None
-        result.cached_input_tokens = None
-        result.implausible.clear()
+        result.reset()
         resp = self.send("POST", self.chat_path, body=body, during="chat", model=request.model)
         try:
             if request.stream and _is_event_stream(resp):

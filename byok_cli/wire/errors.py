@@ -134,6 +134,31 @@ def _looks_like_outage(etype: str, ecode: str, message: str) -> bool:
     return any(w in low for w in _SERVER_WORDS)
 
 
+# A gateway's own budget for a key (LiteLLM: type budget_exceeded in a 400, 422 or 429, or its
+# words "Budget has been exceeded" / "Max budget limit reached"): spent, not rate limited.
+_BUDGET_WORDS = ("budget has been exceeded", "max budget limit reached", "budget exceeded",
+                 "exceeded budget", "exceeded your budget")
+
+
+def is_budget_answer(etype: str, message: str) -> bool:
+    low = message.lower()
+    return etype == "budget_exceeded" or any(w in low for w in _BUDGET_WORDS)
+
+
+def is_unknown_model(ecode: str, message: str) -> bool:
+    """A 400 that says the model is unknown, as gateways word it (LiteLLM "Invalid model name
+    passed in model=…", vLLM and Ollama "model … does not exist / not found", OpenRouter
+    "… is not a valid model ID"): the model fallback and the chain apply, as to a 404."""
+    if ecode == "model_not_found":
+        return True
+    if "unknown_model" not in _PATTERNS:
+        _PATTERNS["unknown_model"] = re.compile(
+            r"\b(invalid|unknown|unsupported|no such) model\b|not a valid model"
+            r"|\bmodel\b[^.;]{0,120}\b(does not exist|doesn't exist|not found|is not supported)"
+            r"|model_not_found", re.I)
+    return bool(_PATTERNS["unknown_model"].search(message[:2000]))
+
+
 # --- Retry-After ------------------------------------------------------------------------------
 
 def _seconds(text: str | None, per_second: float = 1.0) -> float | None:
@@ -184,6 +209,10 @@ def classify(provider: str, status: int | None, body: Any, *, headers=None,
     detail = f": {said}" if said else ""
     shown = status if status is not None else (etype or "in a 200 answer")
     low = f"{etype} {ecode} {emsg}".lower()
+    if is_budget_answer(etype, emsg):  # a gateway's budget for this key: the next key may do
+        return ByokError(Code.QUOTA_EXCEEDED, f"{name} says this key's budget is spent "
+                         f"({shown}){detail}", hint="raise the key's budget on the gateway, or "
+                         "use another key", provider=provider)
     if status in (401, 403) or etype in ("authentication_error", "permission_error"):
         return ByokError(Code.UNAUTHORIZED, f"{name} rejected the key ({shown}){detail}",
                          hint=f"check it, or store a new one with `byok key set {provider}`",
@@ -199,10 +228,12 @@ def classify(provider: str, status: int | None, body: Any, *, headers=None,
         return ByokError(Code.RATE_LIMITED, f"{name} is rate limiting this key{after}{detail}",
                          hint="wait and try again, or lower your request rate",
                          provider=provider, retry_after=wait)
-    if status == 404 or etype == "not_found_error":
+    if status == 404 or etype == "not_found_error" or (
+            status == 400 and during == "chat" and is_unknown_model(ecode, emsg)):
         if during == "chat":
             return ByokError(Code.MODEL_NOT_FOUND,
-                             f"{name} does not know the model {model!r} or this key cannot use it",
+                             f"{name} does not know the model {model!r} or this key cannot use "
+                             f"it ({shown}){detail}",
                              hint="see `byok models list --remote`", provider=provider)
         # A wrong base URL, not an outage: retrying or falling back cannot mend it.
         return ByokError(Code.PROVIDER_UNAVAILABLE,

@@ -81,12 +81,16 @@ class OpenAIChat(Client):
         if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
             raise Malformed("an answer without choices")
         _usage(data, result)
+        result.served(data.get("model"))
         choice = data["choices"][0] if data["choices"] else {}
         if not isinstance(choice, dict):
             raise Malformed("a choice that is not an object")
-        result.finish_reason = _text(choice.get("finish_reason")) or None
+        result.stopped(choice.get("finish_reason"), STOPS)
         message = choice.get("message")
-        return _content(message.get("content") if isinstance(message, dict) else None)
+        if not isinstance(message, dict):
+            return ""
+        _message_extras(message, result)
+        return _content(message.get("content"))
 
     def read_stream(self, events: Iterator[sse.Event], result: ChatResult) -> Iterator[str]:
         for event in events:
@@ -98,19 +102,44 @@ class OpenAIChat(Client):
             if event.event == "error" or "error" in chunk and chunk["error"]:
                 raise classify(self.provider, None, chunk, during="chat", model=chunk.get("model"))
             _usage(chunk, result)
+            result.served(chunk.get("model"))
             for choice in chunk.get("choices") or ():
                 if not isinstance(choice, dict):
                     raise Malformed("a choice that is not an object")
                 delta = choice.get("delta")
-                piece = _content(delta.get("content") if isinstance(delta, dict) else None)
+                if not isinstance(delta, dict):
+                    delta = {}
+                _message_extras(delta, result)
+                piece = _content(delta.get("content"))
                 if piece:
                     result.text_parts.append(piece)
                     yield piece
-                if choice.get("finish_reason"):
-                    result.finish_reason = _text(choice["finish_reason"])
+                result.stopped(choice.get("finish_reason"), STOPS)
         if result.finish_reason is None:
             # Neither [DONE] nor a finish reason: the connection ended mid-answer.
             raise self.incomplete()
+
+
+# finish_reason -> byok's stop reasons (types.STOP_REASONS); function_call is the older name.
+STOPS = {"stop": "end", "length": "length", "content_filter": "content_filter",
+         "tool_calls": "tool_call", "function_call": "tool_call"}
+MAX_TOOLS = 20  # tool names kept from one answer (a hostile server may send thousands)
+
+
+def _message_extras(message: dict, result: ChatResult) -> None:
+    """What a message (or a stream's delta) says besides text: a refusal, tools called."""
+    refusal = message.get("refusal")
+    if isinstance(refusal, str) and refusal:
+        result.refusal_parts.append(refusal)
+        result.stop_reason = "refusal"
+    calls = message.get("tool_calls")
+    if isinstance(message.get("function_call"), dict):
+        calls = [{"function": message["function_call"]}]
+    for call in calls if isinstance(calls, list) else ():
+        function = call.get("function") if isinstance(call, dict) else None
+        name = function.get("name") if isinstance(function, dict) else None
+        if isinstance(name, str) and name and len(result.tool_calls) < MAX_TOOLS:
+            result.tool_calls.append(name[:100])
 
 
 def _usage(data: dict, result: ChatResult) -> None:
@@ -135,10 +164,6 @@ def _content(value: Any) -> str:
         return "".join(p.get("text", "") if isinstance(p, dict) and isinstance(
             p.get("text", ""), str) else "" for p in value)
     return ""
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
 
 
 CLIENT = OpenAIChat

@@ -51,6 +51,12 @@ def token_count(value: object) -> int | None:
     return value if type(value) is int and 0 <= value <= MAX_TOKENS else None
 
 
+# Why an answer ended, in one vocabulary for every API: `end` (complete), `length` (cut off
+# at the token limit), `refusal`, `content_filter`, `tool_call` (the model called a tool:
+# byok offers none), `other` (a word byok does not know; the provider's word is kept).
+STOP_REASONS = ("end", "length", "refusal", "content_filter", "tool_call", "other")
+
+
 @dataclass
 class ChatResult:
     """Filled in while a chat streams; complete once the generator is exhausted."""
@@ -59,8 +65,38 @@ class ChatResult:
     input_tokens: int | None = None
     output_tokens: int | None = None
     cached_input_tokens: int | None = None  # of input_tokens, those billed at the cached rate
-    finish_reason: str | None = None
+    finish_reason: str | None = None  # the provider's own word for why the answer ended
+    stop_reason: str | None = None    # that word normalised: one of STOP_REASONS
+    served_model: str | None = None   # the model the provider says answered
+    refusal_parts: list[str] = field(default_factory=list)  # OpenAI's `refusal` text
+    tool_calls: list[str] = field(default_factory=list)     # names of tools the model called
     implausible: list[str] = field(default_factory=list)  # counts refused, as "field=value"
+
+    def reset(self) -> None:
+        """Empty again, for a retried request."""
+        fresh = ChatResult()
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if isinstance(value, list):
+                value.clear()  # the same lists: callers may hold them
+            else:
+                setattr(self, name, getattr(fresh, name))
+
+    def stopped(self, word: object, table: Mapping[str, str]) -> None:
+        """Note the provider's stop word and its normalised meaning (``table``: word ->
+        one of STOP_REASONS; an unknown word is `other`, the word kept)."""
+        if isinstance(word, str) and word:
+            self.finish_reason = word
+            # OpenAI says `stop` after a refusal given in its own field: the refusal stands
+            self.stop_reason = "refusal" if self.refusal_parts else table.get(word, "other")
+
+    def served(self, model: object) -> None:
+        if isinstance(model, str) and model and self.served_model is None:
+            self.served_model = model[:200]
+
+    @property
+    def refusal(self) -> str:
+        return "".join(self.refusal_parts)
 
     def tokens(self, name: str, value: object) -> int | None:
         """``value`` if it is a plausible count, else None, noting the refused one."""
