@@ -345,3 +345,55 @@ def test_an_over_budget_answer_exits_quota(byok_env, scripted):
     r = byok_env.run("run", "-p", "openai", "--no-fallback", "hi", env=env)
     assert r.returncode == Code.QUOTA_EXCEEDED.exit_status == 6
     assert "budget is spent (400): Budget has been exceeded!" in r.stderr
+
+
+# --- prompt-cache and reasoning tokens ------------------------------------------------------------
+
+def test_anthropic_cache_tokens_are_counted_and_priced(byok_env, scripted):
+    """claude-haiku-4-5: $1 in, $5 out, $0.10 cache read per million; no cache-write price in
+    the data, so 1.25 x input (Anthropic's 5-minute rate). 10 plain + 1000 read + 2000 written
+    input tokens, 100 output: 10 + 100 + 2500 + 500 micro-dollars (without the cache: 510)."""
+    usage = {"input_tokens": 10, "cache_read_input_tokens": 1000,
+             "cache_creation_input_tokens": 2000, "output_tokens": 100}
+    events = anthropic_stream("end_turn")
+    events[0][1]["message"]["usage"] = {**usage, "output_tokens": 1}
+    events[-2][1]["usage"] = usage  # message_delta: cumulative, as the API sends it
+    for answer in ((200, events), (200, {**anthropic_whole("end_turn"), "usage": usage})):
+        r = cli_scripted(byok_env, scripted, answer, "-m", "claude-haiku-4-5", "--json",
+                         provider="anthropic")
+        assert r.returncode == 0, r.stderr
+        out = json.loads(r.stdout)
+        assert out["usage"] == {"input_tokens": 3010, "output_tokens": 100,
+                                "cached_input_tokens": 1000, "cache_write_tokens": 2000,
+                                "reasoning_tokens": None}
+        assert out["cost_usd"] == 0.00311
+    summary = byok_env.run("usage", "--json").stdout
+    assert '"cost_micro_usd": 6220' in summary.replace("\n", " ").replace("  ", " "), summary
+
+
+def test_openai_cached_and_reasoning_tokens(byok_env, scripted):
+    """gpt-4o: $2.50 in, $10 out, $1.25 cached per million: 1000 prompt tokens of which 800
+    cached, 50 completion tokens of which 30 reasoning: 500 + 1000 + 500 micro-dollars."""
+    body = openai_whole("stop")
+    body["usage"] = {"prompt_tokens": 1000, "completion_tokens": 50, "total_tokens": 1050,
+                     "prompt_tokens_details": {"cached_tokens": 800},
+                     "completion_tokens_details": {"reasoning_tokens": 30}}
+    r = cli_scripted(byok_env, scripted, (200, body), "-m", "gpt-4o", "--json")
+    out = json.loads(r.stdout)
+    assert out["usage"] == {"input_tokens": 1000, "output_tokens": 50,
+                            "cached_input_tokens": 800, "cache_write_tokens": None,
+                            "reasoning_tokens": 30}
+    assert out["cost_usd"] == 0.002
+
+
+def test_cache_write_price_from_the_data_when_it_has_one():
+    from byok_cli.catalog.prices import Price
+    from byok_cli.catalog.source import _entry
+
+    entry = _entry({"input_cost_per_token": 3e-06, "output_cost_per_token": 1.5e-05,
+                    "cache_read_input_token_cost": 3e-07,
+                    "cache_creation_input_token_cost": 3.75e-06})
+    assert entry == {"input": 3, "output": 15, "cached": 0.3, "cache_write": 3.75}
+    price = Price(3_000_000, 15_000_000, 300_000, (), 4_000_000)  # a made-up write price
+    assert price.cost_micros(1_000_000, 0, 0, 1_000_000) == 4_000_000
+    assert Price(3_000_000, 15_000_000).cost_micros(1_000_000, 0, 0, 1_000_000) == 3_750_000

@@ -23,6 +23,9 @@ SYNCED_NAME = "prices.json"  # in the data dir
 
 
 MICRO = 1_000_000
+# Writing to a prompt cache where the price data has no price for it: 1.25 times the input
+# price, Anthropic's documented rate for its (default) 5-minute cache.
+CACHE_WRITE = (5, 4)
 
 
 class Price(NamedTuple):
@@ -34,6 +37,7 @@ class Price(NamedTuple):
     output: int
     cached: int | None = None
     tiers: tuple[tuple[int, int, int, int | None], ...] = ()
+    cache_write: int | None = None  # writing a prompt cache (Anthropic); None: CACHE_WRITE x input
 
     def for_prompt(self, input_tokens: int) -> "Price":
         chosen = self
@@ -42,12 +46,17 @@ class Price(NamedTuple):
                 chosen = Price(i, o, c)
         return chosen
 
-    def cost_micros(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> int:
-        """Micro-dollars, rounded up. ``input_tokens`` includes the cached ones."""
+    def cost_micros(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0,
+                    cache_write_tokens: int = 0) -> int:
+        """Micro-dollars, rounded up. ``input_tokens`` includes the cached ones (read from the
+        prompt cache) and those written to it."""
         p = self.for_prompt(input_tokens)
         cached = min(max(cached_tokens, 0), input_tokens) if p.cached is not None else 0
-        scaled = ((input_tokens - cached) * p.input + cached * (p.cached or 0)
-                  + output_tokens * p.output)
+        written = min(max(cache_write_tokens, 0), input_tokens - cached)
+        write_price = (self.cache_write if p is self and self.cache_write is not None
+                       else p.input * CACHE_WRITE[0] // CACHE_WRITE[1])
+        scaled = ((input_tokens - cached - written) * p.input + cached * (p.cached or 0)
+                  + written * write_price + output_tokens * p.output)
         return -(-scaled // MICRO)
 
 
@@ -65,6 +74,9 @@ class ModelInfo(NamedTuple):
                 "input_per_mtok": usd(p.input) if p else None,
                 "output_per_mtok": usd(p.output) if p else None,
                 "cached_input_per_mtok": usd(p.cached) if p and p.cached is not None else None,
+                "cache_write_per_mtok": usd(p.cache_write if p.cache_write is not None
+                                            else p.input * CACHE_WRITE[0] // CACHE_WRITE[1])
+                if p else None,
                 "price_tiers": [{"above_input_tokens": t, "input_per_mtok": usd(i),
                                  "output_per_mtok": usd(o),
                                  "cached_input_per_mtok": None if c is None else usd(c)}
@@ -87,7 +99,8 @@ def _info(provider: str, model: str, e: dict) -> ModelInfo:
     price = None
     if "input" in e and "output" in e:
         tiers = tuple((int(t[0]), _units(t[1]), _units(t[2]), _units(t[3])) for t in e.get("tiers", ()))
-        price = Price(_units(e["input"]), _units(e["output"]), _units(e.get("cached")), tiers)
+        price = Price(_units(e["input"]), _units(e["output"]), _units(e.get("cached")), tiers,
+                      _units(e.get("cache_write")))
     retires = e.get("retires")
     return ModelInfo(provider, model, e.get("context"), e.get("max_output"), price,
                      dt.date.fromisoformat(retires) if retires else None)

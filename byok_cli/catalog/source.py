@@ -5,8 +5,8 @@ Used by ``scripts/build_catalog.py`` (the bundled snapshot) and by ``byok models
 
     {"source": {...}, "models": {provider: {model id: entry}}}
 
-where an entry has ``context`` and ``max_output`` (tokens), ``input``, ``output`` and
-``cached`` (USD per million tokens), ``retires`` (LiteLLM's ``deprecation_date``: the day the
+where an entry has ``context`` and ``max_output`` (tokens), ``input``, ``output``, ``cached``
+and ``cache_write`` (USD per million tokens), ``retires`` (LiteLLM's ``deprecation_date``: the day the
 provider shuts the model down) and ``tiers`` ([threshold, input, output, cached] for prompts
 longer than threshold tokens). Fields LiteLLM does not give are left out.
 
@@ -94,7 +94,8 @@ def _entry(raw: dict) -> dict:
         if (n := _tokens(raw.get(field), field)) is not None:
             out[name] = n
     for name, field in (("input", "input_cost_per_token"), ("output", "output_cost_per_token"),
-                        ("cached", "cache_read_input_token_cost")):
+                        ("cached", "cache_read_input_token_cost"),
+                        ("cache_write", "cache_creation_input_token_cost")):
         if (p := per_million(raw.get(field), field)) is not None:
             out[name] = _number(p)
     date = raw.get("deprecation_date")

@@ -187,7 +187,8 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
             ",".join(f["kind"] for f in outcome.fallbacks), outcome.input_tokens,
             outcome.output_tokens, outcome.ttft_ms, outcome.latency_ms, code,
             outcome.cached_input_tokens, outcome.cost_micros, outcome.key_name,
-            outcome.stop_reason), hold_id=outcome.hold_id)
+            outcome.stop_reason, outcome.cache_write_tokens, outcome.reasoning_tokens),
+            hold_id=outcome.hold_id)
     except ByokError as err:
         on_warning(f"this request is missing from the usage log: {err.message}")
     if outcome.stop_reason == "length":

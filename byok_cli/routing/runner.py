@@ -40,7 +40,9 @@ class RunOutcome:
     errors: list[dict] = field(default_factory=list)
     base_url: str | None = None
     base_url_source: str | None = None  # flag | environment | profile | default | provider
-    cached_input_tokens: int | None = None
+    cached_input_tokens: int | None = None   # of input_tokens: read from a prompt cache
+    cache_write_tokens: int | None = None    # of input_tokens: written to a prompt cache
+    reasoning_tokens: int | None = None      # of output_tokens: spent reasoning
     cost_micros: int | None = None   # at the price in force now; None when not known
     hold_id: int | None = None       # the budget reservation the actual cost replaces
     stop_reason: str | None = None   # why the answer ended (wire.STOP_REASONS)
@@ -54,7 +56,9 @@ class RunOutcome:
                 "key_source": self.key_source, "key_name": self.key_name,
                 "fallbacks": self.fallbacks,
                 "usage": {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
-                          "cached_input_tokens": self.cached_input_tokens},
+                          "cached_input_tokens": self.cached_input_tokens,
+                          "cache_write_tokens": self.cache_write_tokens,
+                          "reasoning_tokens": self.reasoning_tokens},
                 "cost_usd": None if self.cost_micros is None else self.cost_micros / 1_000_000,
                 "latency_ms": self.latency_ms, "ttft_ms": self.ttft_ms,
                 "base_url": self.base_url, "base_url_source": self.base_url_source,
@@ -150,6 +154,8 @@ def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, where: Endpoi
         raise
     outcome.hold_id = hold
     outcome.cached_input_tokens = result.cached_input_tokens
+    outcome.cache_write_tokens = result.cache_write_tokens
+    outcome.reasoning_tokens = result.reasoning_tokens
     # A stream that ended complete without saying why (some gateways): an ordinary end.
     outcome.stop_reason = result.stop_reason or "end"
     outcome.provider_stop_reason = result.finish_reason
@@ -163,7 +169,8 @@ def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, where: Endpoi
         info = _model_info(keychain, a)
         if info is not None and info.price is not None:
             outcome.cost_micros = info.price.cost_micros(
-                outcome.input_tokens, outcome.output_tokens, outcome.cached_input_tokens or 0)
+                outcome.input_tokens, outcome.output_tokens, outcome.cached_input_tokens or 0,
+                outcome.cache_write_tokens or 0)
     return outcome
 
 

@@ -283,9 +283,12 @@ MIGRATIONS: list[str] = [
                                                   ELSE 'environment' END
         WHERE key_source IN ('user', 'system');
     """,
-    # 12: why each answer ended (end, length, refusal, content_filter, tool_call, other)
+    # 12: why each answer ended (end, length, refusal, content_filter, tool_call, other), the
+    # input tokens written to a prompt cache (priced apart) and the output tokens of reasoning
     """
     ALTER TABLE usage ADD COLUMN stop_reason TEXT;
+    ALTER TABLE usage ADD COLUMN cache_write_tokens INTEGER;
+    ALTER TABLE usage ADD COLUMN reasoning_tokens INTEGER;
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -25,6 +25,8 @@ class UsageRow(NamedTuple):
     cost_micros: int | None = None          # USD 10^-6 at the price then; None: not known
     key_name: str | None = None  # the stored key's name, or the environment variable's
     stop_reason: str | None = None  # why the answer ended (wire.STOP_REASONS); None: failed
+    cache_write_tokens: int | None = None  # of input_tokens, those written to a prompt cache
+    reasoning_tokens: int | None = None    # of output_tokens, those spent reasoning
 
 
 class UsageTables:

@@ -139,11 +139,21 @@ def _tool_block(block: Any, result: ChatResult) -> None:
 
 
 def _usage(usage: Any, result: ChatResult) -> None:
+    """Anthropic counts the prompt in three parts: ``input_tokens`` (not cached), and
+    ``cache_read_input_tokens`` and ``cache_creation_input_tokens``. byok's input_tokens is
+    their sum (as OpenAI's prompt_tokens includes its cached tokens), with the two cache
+    parts noted for their own prices."""
     if not isinstance(usage, dict):
         return
+    for name, attr in (("cache_read_input_tokens", "cached_input_tokens"),
+                       ("cache_creation_input_tokens", "cache_write_tokens")):
+        if usage.get(name) is not None:
+            setattr(result, attr, result.tokens(name, usage[name]))
     given = usage.get("input_tokens")
     if given is not None and (given != 0 or result.input_tokens is None):
-        result.input_tokens = result.tokens("input_tokens", given)
+        plain = result.tokens("input_tokens", given)
+        cache = (result.cached_input_tokens or 0) + (result.cache_write_tokens or 0)
+        result.input_tokens = None if plain is None else plain + cache
     if usage.get("output_tokens") is not None:
         result.output_tokens = result.tokens("output_tokens", usage["output_tokens"])
 

@@ -154,6 +154,10 @@ def _usage(data: dict, result: ChatResult) -> None:
         if isinstance(details, dict) and details.get("cached_tokens") is not None:
             # priced at the cached rate
             result.cached_input_tokens = result.tokens("cached_tokens", details["cached_tokens"])
+        details = usage.get("completion_tokens_details")
+        if isinstance(details, dict) and details.get("reasoning_tokens") is not None:
+            result.reasoning_tokens = result.tokens("reasoning_tokens",
+                                                    details["reasoning_tokens"])
 
 
 def _content(value: Any) -> str:

@@ -64,7 +64,9 @@ class ChatResult:
     text_parts: list[str] = field(default_factory=list)
     input_tokens: int | None = None
     output_tokens: int | None = None
-    cached_input_tokens: int | None = None  # of input_tokens, those billed at the cached rate
+    cached_input_tokens: int | None = None  # of input_tokens, those read from a prompt cache
+    cache_write_tokens: int | None = None   # of input_tokens, those written to a prompt cache
+    reasoning_tokens: int | None = None     # of output_tokens, those spent reasoning
     finish_reason: str | None = None  # the provider's own word for why the answer ended
     stop_reason: str | None = None    # that word normalised: one of STOP_REASONS
     served_model: str | None = None   # the model the provider says answered
