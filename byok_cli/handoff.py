@@ -10,7 +10,8 @@ import os
 import subprocess
 import sys
 import time
-from typing import NamedTuple
+from typing import Mapping, NamedTuple
+from urllib.parse import urlsplit
 
 from .errors import ByokError, Code
 from .secrets.keychain import Keychain
@@ -37,6 +38,60 @@ class GivenKey(NamedTuple):
     def to_dict(self) -> dict:
         return {"provider": self.provider, "name": self.name, "source": self.source,
                 "key": self.key}
+
+
+# The variables a program of each API kind reads (the SDKs' own), for providers that name
+# none of their own (a custom provider).
+API_VARIABLES = {"openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL"),
+                 "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")}
+
+
+class KeyWithEndpoint(NamedTuple):
+    """A key with where it goes: what another program needs besides the key itself, so that
+    a gateway's key is not sent to the provider's own URL."""
+
+    given: "GivenKey"
+    base_url: str
+    base_url_source: str   # environment | profile | default | provider (wire.endpoint)
+    key_env: str
+    base_url_env: str
+    official: bool         # the provider's own base URL
+
+    def to_dict(self) -> dict:
+        return {**self.given.to_dict(), "base_url": self.base_url,
+                "base_url_source": self.base_url_source, "official_base_url": self.official,
+                "key_env": self.key_env, "base_url_env": self.base_url_env}
+
+    def exports(self, env: Mapping[str, str]) -> list[str]:
+        """`export` lines for a POSIX shell. A loopback base URL is added to NO_PROXY (and
+        no_proxy), so that the program does not send the key through a proxy to it."""
+        import shlex
+
+        from .urls import is_loopback
+
+        lines = [f"export {self.key_env}={shlex.quote(self.given.key)}",
+                 f"export {self.base_url_env}={shlex.quote(self.base_url)}"]
+        host = urlsplit(self.base_url).hostname
+        if is_loopback(host):
+            for variable in ("NO_PROXY", "no_proxy"):
+                have = [h.strip() for h in env.get(variable, "").split(",") if h.strip()]
+                wanted = have + [h for h in (host, "127.0.0.1", "localhost", "::1")
+                                 if h not in have]
+                lines.append(f"export {variable}={shlex.quote(','.join(dict.fromkeys(wanted)))}")
+        return lines
+
+
+def with_endpoint(keychain: Keychain, given: "GivenKey") -> KeyWithEndpoint:
+    from .wire.endpoint import endpoint
+
+    record_ = keychain.registry.require(given.provider)
+    settings = keychain.store.settings(keychain.profile)
+    where = endpoint(record_, profile=settings["base_urls"].get(record_.name), env=keychain.env)
+    key_env, url_env = API_VARIABLES.get(record_.api, API_VARIABLES["openai"])
+    official = where.source in ("default", "provider") or where.url.rstrip("/") \
+        == record_.base_url.rstrip("/")
+    return KeyWithEndpoint(given, where.url, where.source, record_.key_env or key_env,
+                           record_.base_url_env or url_env, official)
 
 
 def key_to_give(keychain: Keychain, provider: str, name: str | None = None) -> GivenKey:

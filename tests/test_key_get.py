@@ -37,8 +37,9 @@ def test_debug_and_masking_do_not_touch_stdout_and_nothing_else_prints_it(byok_e
     byok_env.set_key("anthropic", ANTHROPIC_GOOD)
     r = byok_env.run("--debug", "key", "get", "anthropic", "--json")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout) == {"provider": "anthropic", "name": "default",
-                                    "source": "stored", "key": ANTHROPIC_GOOD}
+    got = json.loads(r.stdout)
+    assert {k: got[k] for k in ("provider", "name", "source", "key")} == {
+        "provider": "anthropic", "name": "default", "source": "stored", "key": ANTHROPIC_GOOD}
     assert_no_leak(ANTHROPIC_GOOD, r.stderr)
     # the masking every message goes through would have hidden it: key get bypasses it
     remember_secret(ANTHROPIC_GOOD)
@@ -212,3 +213,69 @@ def test_the_log_keeps_a_row_per_program_key_and_day_not_per_call(tmp_path):
     assert (rows["mods"].first_at, rows["mods"].last_at) == (monday, monday + DAY + 7)
     later = store.handoffs("default", since=monday + DAY)  # only the second day's row
     assert [(r.parent, r.count) for r in later] == [("mods", 2)]
+
+
+# --- the key with its base URL (issue 22) ---------------------------------------------------
+
+def test_json_gives_the_base_url_and_the_variables(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    r = byok_env.run("key", "get", "openai", "--json")
+    assert r.returncode == 0 and r.stderr == "", r.stderr  # the URL from the environment
+    assert json.loads(r.stdout) == {
+        "provider": "openai", "name": "default", "source": "stored", "key": OPENAI_GOOD,
+        "base_url": fake.url + "/v1", "base_url_source": "environment",
+        "official_base_url": False, "key_env": "OPENAI_API_KEY",
+        "base_url_env": "OPENAI_BASE_URL"}
+    official = byok_env.run("key", "get", "openai", "--json", env={"OPENAI_BASE_URL": ""})
+    got = json.loads(official.stdout)
+    assert (got["base_url"], got["base_url_source"], got["official_base_url"]) == (
+        "https://api.openai.com/v1", "default", True)
+    assert official.stderr == ""
+
+
+def test_a_profile_base_url_is_warned_about_and_exported(byok_env, fake):
+    """The README's `llm --key "$(byok key get openai)"` with openai.base_url at a gateway
+    would send the gateway's key to api.openai.com: say so, and --env gives both."""
+    byok_env.set_key("openai", OPENAI_GOOD)
+    byok_env.run("config", "set", "openai.base_url", "https://gw.example.test/v1")
+    plain = byok_env.run("key", "get", "openai", env={"OPENAI_BASE_URL": ""})
+    assert plain.stdout == OPENAI_GOOD + "\n"
+    assert "https://gw.example.test/v1" in plain.stderr and "not openai's own" in plain.stderr
+    r = byok_env.run("key", "get", "openai", "--env", env={"OPENAI_BASE_URL": ""})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (f"export OPENAI_API_KEY={OPENAI_GOOD}\n"
+                        "export OPENAI_BASE_URL=https://gw.example.test/v1\n")
+    # and a shell reads them back as they were
+    shown = subprocess.run(["/bin/sh", "-c", r.stdout + 'printf "%s|%s" "$OPENAI_API_KEY" '
+                            '"$OPENAI_BASE_URL"'], capture_output=True, text=True)
+    assert shown.stdout == f"{OPENAI_GOOD}|https://gw.example.test/v1"
+    assert_no_leak(OPENAI_GOOD, plain.stderr, r.stderr)
+
+
+def test_env_for_a_loopback_base_url_adds_it_to_no_proxy(byok_env, fake):
+    """A program given a key for a server on this machine must not send it through a proxy."""
+    byok_env.set_key("anthropic", ANTHROPIC_GOOD)
+    r = byok_env.run("key", "get", "anthropic", "--env",
+                     env={"NO_PROXY": "corp.example", "no_proxy": ""})
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[:2] == [f"export ANTHROPIC_API_KEY={ANTHROPIC_GOOD}",
+                         f"export ANTHROPIC_BASE_URL={fake.url}"]
+    assert "export NO_PROXY=corp.example,127.0.0.1,localhost,::1" in lines
+    assert "export no_proxy=127.0.0.1,localhost,::1" in lines
+    both = byok_env.run("key", "get", "anthropic", "--env", "--json")
+    assert both.returncode == USAGE and ANTHROPIC_GOOD not in both.stdout + both.stderr
+
+
+def test_env_quotes_what_a_shell_would_read_otherwise(byok_env):
+    """A custom provider's URL with shell characters stays one word."""
+    byok_env.set_key("openai", OPENAI_GOOD)
+    url = "https://gw.example.test/v1?team=a&x=$(touch /tmp/pwned-byok)"
+    r = byok_env.run("key", "get", "openai", "--env", env={"OPENAI_BASE_URL": url})
+    if r.returncode != 0:  # a URL byok refuses is refused here too: nothing printed
+        assert r.stdout == ""
+        return
+    out = subprocess.run(["/bin/sh", "-c", r.stdout + 'printf %s "$OPENAI_BASE_URL"'],
+                         capture_output=True, text=True).stdout
+    assert out.startswith("https://gw.example.test/v1") and not os.path.exists(
+        "/tmp/pwned-byok")

@@ -29,7 +29,11 @@ def get_key(
     reveal: bool = typer.Option(False, "--reveal",
                                 help="Print the key even when stdout is a terminal."),
     as_json: bool = typer.Option(False, "--json",
-                                 help="Print {provider, name, source, key} as JSON."),
+                                 help="Print the key with its base URL and the provider's "
+                                      "variable names, as JSON."),
+    as_env: bool = typer.Option(False, "--env",
+                                help="Print shell `export` lines for the key and its base "
+                                     "URL (and NO_PROXY for a base URL on this machine)."),
 ) -> None:
     """Print a provider's key, for another program's key command.
 
@@ -45,8 +49,10 @@ def get_key(
       api-key-cmd: byok key get openai          # in mods.yml
 
       {"apiKeyHelper": "byok key get anthropic"} # in Claude Code's settings.json
+
+      eval "$(byok key get openai --env)" && llm "hi"
     """
-    from ..handoff import key_to_give, record
+    from ..handoff import key_to_give, record, with_endpoint
 
     st = state(ctx)
     if profile is not None:
@@ -56,6 +62,9 @@ def get_key(
 
             raise typer.BadParameter(PROFILE_RULE, param_hint="--profile")
         st.profile = chosen
+    if as_json and as_env:
+        raise ByokError(Code.USAGE, "--json and --env cannot be used together",
+                        hint="--json for a program, --env for a shell")
     if output.stdout_is_tty() and not reveal:
         raise ByokError(Code.USAGE, "refusing to print a key to a terminal",
                         hint=f'use it as "$(byok key get {provider})" or in a tool\'s key '
@@ -69,7 +78,19 @@ def get_key(
         record(st.keychain, given)
     except ByokError as err:  # the key is still given: a helper that fails breaks its tool
         output.warn(f"this hand-off was not logged: {err.message}")
-    write_stdout(json.dumps(given.to_dict()) + "\n" if as_json else given.key + "\n")
+    where = with_endpoint(st.keychain, given)
+    # The key is for that URL: a program that uses its own sends it to the wrong place. (A
+    # URL from the environment is the program's too, through the same variable.)
+    if not where.official and where.base_url_source != "environment":
+        output.warn(f"this {provider} key is used with {where.base_url} (from "
+                    f"{where.base_url_source}), not {provider}'s own URL: give the program "
+                    f"that base URL too (`--env` or `--json`)")
+    if as_json:
+        write_stdout(json.dumps(where.to_dict()) + "\n")
+    elif as_env:
+        write_stdout("".join(line + "\n" for line in where.exports(st.keychain.env)))
+    else:
+        write_stdout(given.key + "\n")
 
 
 def write_stdout(text: str) -> None:
