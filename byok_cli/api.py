@@ -153,18 +153,29 @@ class Byok:
             continue_latest: bool = False, allow_unpriced: bool | None = None,
             on_text: Callable[[str], None] | None = None,
             on_warning: Callable[[str], None] | None = None,
-            strict: bool = False) -> "AskResult":
+            strict: bool = False, schema: "str | dict | None" = None) -> "AskResult":
         """Send a prompt as `byok run` does and return the answer with its provenance and
         cost (``result.outcome.cost_micros``); budgets apply as they do to `byok run`.
         A refusal, a content filter or an answer that is only a tool call raises ByokError
         (REFUSED, UNEXPECTED_TOOL_CALL) with the answer as its ``outcome``; so does a cut-off
-        answer with ``strict`` (TRUNCATED)."""
+        answer with ``strict`` (TRUNCATED). ``schema`` (a JSON Schema as a dict, or as
+        `run --schema` takes it) asks for JSON that fits it, in ``result.outcome.data``;
+        an answer that is not such JSON raises SCHEMA_MISMATCH."""
         from .routing.ask import AskOptions, ask, find_conversation
 
         options = AskOptions(model=model, provider=provider, key=key, system=system,
                              max_tokens=max_tokens, temperature=temperature, effort=effort,
                              base_url=base_url, stream=stream, fallback=fallback, chain=chain,
-                             log=log, allow_unpriced=allow_unpriced, strict=strict)
+                             log=log, allow_unpriced=allow_unpriced, strict=strict,
+                             schema=_schema(schema))
         cid = find_conversation(self.keychain, conversation_id, continue_latest)
         return ask(self.keychain, prompt, options, conversation_id=cid,
                    on_text=on_text or (lambda s: None), on_warning=on_warning or (lambda s: None))
+
+
+def _schema(schema: "str | dict | None") -> dict | None:
+    if schema is None or isinstance(schema, dict):
+        return schema
+    from .schema import load
+
+    return load(schema)

@@ -41,6 +41,7 @@ class Code(str, enum.Enum):
     REFUSED = ("REFUSED", 19)              # the model refused, or a content filter stopped it
     TRUNCATED = ("TRUNCATED", 20)          # cut off at the token limit, under --strict
     UNEXPECTED_TOOL_CALL = ("UNEXPECTED_TOOL_CALL", 21)  # the answer was only a tool call
+    SCHEMA_MISMATCH = ("SCHEMA_MISMATCH", 22)  # --schema: the answer is not JSON or breaks it
     NOT_EXECUTABLE = ("NOT_EXECUTABLE", 126)   # exec: the shell's codes for these two
     COMMAND_NOT_FOUND = ("COMMAND_NOT_FOUND", 127)
     INTERRUPTED = ("INTERRUPTED", 130)

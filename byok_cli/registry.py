@@ -51,6 +51,7 @@ class Provider(NamedTuple):
     shape: KeyShape | None = None
     source: str | None = None    # where base_url and key_env were checked
     kind: str = "custom"         # builtin | preset | custom
+    schema: bool = True          # its API takes a JSON Schema for the answer (--schema)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "title": self.title, "kind": self.kind, "api": self.api,
@@ -72,7 +73,8 @@ def _record(entry: dict) -> Provider:
         model_prefixes=tuple(entry.get("model_prefixes", ())),
         shape=KeyShape(shape["prefix"], shape["pattern"], shape["example"],
                        tuple(shape.get("admin_prefixes", ()))) if shape else None,
-        source=entry.get("source"), kind=entry.get("kind", "preset"))
+        source=entry.get("source"), kind=entry.get("kind", "preset"),
+        schema=entry.get("schema", True))
 
 
 @functools.lru_cache(maxsize=1)

@@ -14,6 +14,8 @@ page of Anthropic's; ``models list --remote`` reads Anthropic's list in pages of
 
 from __future__ import annotations
 
+import json
+
 from typing import NamedTuple
 
 OPENAI_MODEL = "gpt-6.2-sol"
@@ -66,6 +68,14 @@ def anthropic_chat(messages: list, stream: bool = True, **extra) -> SDKCall:
     return SDKCall("anthropic", "chat", params)
 
 
+# --schema: llm's concise form, and an open JSON Schema (OpenAI's strict mode cannot take it)
+CONCISE = "name, age int: in years"
+CONCISE_SCHEMA = {"type": "object", "properties": {
+    "name": {"type": "string"}, "age": {"type": "integer", "description": "in years"}},
+    "required": ["name", "age"], "additionalProperties": False}
+OPEN_SCHEMA = {"type": "object", "properties": {"tags": {"type": "array",
+                                                         "items": {"type": "string"}}}}
+
 RUN_O = ("run", "-p", "openai", "-m", OPENAI_MODEL)
 RUN_A = ("run", "-p", "anthropic", "-m", ANTHROPIC_MODEL)
 FIRST, SECOND = "first question", "second question"
@@ -97,7 +107,23 @@ CASES = [
          (SDKCall("openai", "models", {}),)),
     Case("openai-models-remote", "openai", ("models", "list", "--remote", "-p", "openai"),
          (SDKCall("openai", "models", {}),)),
+    Case("openai-run-schema-strict", "openai", (*RUN_O, "--schema", CONCISE, PROMPT),
+         (openai_chat([user(PROMPT)], response_format={"type": "json_schema", "json_schema": {
+             "name": "answer", "schema": CONCISE_SCHEMA, "strict": True}}),)),
+    Case("openai-run-schema-open", "openai",
+         (*RUN_O, "--no-stream", "--schema", json.dumps(OPEN_SCHEMA), PROMPT),
+         (openai_chat([user(PROMPT)], stream=False, response_format={
+             "type": "json_schema", "json_schema": {"name": "answer", "schema": OPEN_SCHEMA,
+                                                    "strict": False}}),)),
     # --- Anthropic Messages ---
+    Case("anthropic-run-schema", "anthropic", (*RUN_A, "--schema", CONCISE, PROMPT),
+         (anthropic_chat([user(PROMPT)], output_config={"format": {
+             "type": "json_schema", "schema": CONCISE_SCHEMA}}),)),
+    Case("anthropic-run-schema-effort", "anthropic",
+         (*RUN_A, "--no-stream", "--effort", "low", "--schema", json.dumps(OPEN_SCHEMA),
+          PROMPT),
+         (anthropic_chat([user(PROMPT)], stream=False, output_config={
+             "effort": "low", "format": {"type": "json_schema", "schema": OPEN_SCHEMA}}),)),
     Case("anthropic-run-stream", "anthropic", (*RUN_A, PROMPT),
          (anthropic_chat([user(PROMPT)]),)),
     Case("anthropic-run-no-stream", "anthropic", (*RUN_A, "--no-stream", PROMPT),

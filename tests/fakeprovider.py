@@ -60,6 +60,44 @@ def _reply_text(model: str, messages: list) -> str:
     return f"Echo[{model}]: {last}"
 
 
+def _requested_schema(body: dict):
+    """The JSON Schema a request asks the answer to fit: OpenAI's response_format or
+    Anthropic's output_config.format (structured outputs), else None."""
+    fmt = body.get("response_format") or {}
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        return (fmt.get("json_schema") or {}).get("schema")
+    fmt = (body.get("output_config") or {}).get("format") or {}
+    return fmt.get("schema") if fmt.get("type") == "json_schema" else None
+
+
+def _instance(schema, body: dict, root, depth: int = 0):
+    """A value that fits the schema (its first choice everywhere), as a model held to it
+    would answer: strings are "Echo[<model>]", numbers 42, lists of one item."""
+    if not isinstance(schema, dict) or depth > 20:
+        return None
+    if isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#/"):
+        target = root
+        for part in schema["$ref"][2:].split("/"):
+            target = target.get(part, {})
+        return _instance(target, body, root, depth + 1)
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for word in ("anyOf", "oneOf"):
+        if schema.get(word):
+            return _instance(schema[word][0], body, root, depth + 1)
+    kind = schema.get("type", "object")
+    kind = kind[0] if isinstance(kind, list) else kind
+    if kind == "object":
+        return {name: _instance(sub, body, root, depth + 1)
+                for name, sub in (schema.get("properties") or {}).items()}
+    if kind == "array":
+        return [_instance(schema.get("items") or {}, body, root, depth + 1)]
+    return {"string": f"Echo[{body.get('model')}]", "integer": 42, "number": 4.2,
+            "boolean": True, "null": None}.get(kind)
+
+
 def _chunks(text: str, size: int = 4) -> list[str]:
     return [text[i:i + size] for i in range(0, len(text), size)] or [""]
 
@@ -290,7 +328,9 @@ class Handler(Faults, BaseHTTPRequestHandler):
                                                   "error or disconnect/reset before headers"})
         if self._endless_answer(key, anth):
             return
-        text = _reply_text(body["model"], body.get("messages") or [])
+        schema = _requested_schema(body)
+        text = (_reply_text(body["model"], body.get("messages") or []) if schema is None
+                else json.dumps(_instance(schema, body, schema)))
         whole = not body.get("stream") or "wholejson" in key or "wholenoct" in key
         content_type = None if "wholenoct" in key else "application/json"
         if not whole:

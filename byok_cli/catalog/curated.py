@@ -33,6 +33,7 @@ class Model(NamedTuple):
     end_of_life: dt.date | None = None
     temperature: bool = True          # takes a sampling temperature
     effort: tuple[str, ...] = ()      # levels of its effort / reasoning control, if any
+    schema: bool = True               # takes a JSON Schema for its answer (structured output)
 
     def is_deprecated(self, today: dt.date) -> bool:
         return bool(self.deprecated and self.deprecated <= today)
@@ -71,7 +72,7 @@ class Catalog(NamedTuple):
         return None
 
     def refuses(self, api: str, model_id: str, temperature: float | None = None,
-                effort: str | None = None) -> str | None:
+                effort: str | None = None, schema: bool = False) -> str | None:
         """Why this model cannot take these parameters, or None when it can (or when the
         catalogue does not know the model: then the API decides)."""
         if effort is not None and effort not in self.effort_levels.get(api, (effort,)):
@@ -87,6 +88,8 @@ class Catalog(NamedTuple):
             return None
         if temperature is not None and not m.temperature:
             return f"{m.id} does not take --temperature"
+        if schema and not m.schema:
+            return f"{m.id} cannot be held to a JSON Schema (--schema)"
         if effort is not None and not m.effort:
             return f"{m.id} has no effort control (--effort)"
         if effort is not None and effort not in m.effort:
@@ -94,10 +97,10 @@ class Catalog(NamedTuple):
         return None
 
     def taking(self, temperature: float | None, effort: str | None,
-               today: dt.date) -> list[str]:
+               today: dt.date, schema: bool = False) -> list[str]:
         """Current models that take these parameters, for a hint."""
         return [m.id for m in self.models if not m.is_retired(today)
-                and self.refuses(m.provider, m.id, temperature, effort) is None]
+                and self.refuses(m.provider, m.id, temperature, effort, schema) is None]
 
     def aliases(self) -> dict[str, str]:
         return {a: m.id for m in self.models for a in m.aliases}
@@ -110,7 +113,7 @@ def load() -> Catalog:
         Model(provider=m["provider"], id=m["id"], name=m["name"], description=m["description"],
               aliases=tuple(m.get("aliases", ())), deprecated=_date(m.get("deprecated")),
               end_of_life=_date(m.get("end_of_life")), temperature=bool(m["temperature"]),
-              effort=tuple(m["effort"]))
+              effort=tuple(m["effort"]), schema=bool(m.get("schema", True)))
         for m in data["models"])
     defaults = dict(data["defaults"])
     levels = {p: tuple(v) for p, v in data["effort_levels"].items()}

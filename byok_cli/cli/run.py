@@ -54,6 +54,13 @@ def run(
     cost: bool = typer.Option(False, "--cost", help="Show what the answer cost, on stderr."),
     allow_unpriced: bool = typer.Option(False, "--allow-unpriced",
                                         help="Send to a model of unknown price under a budget."),
+    schema: Optional[str] = typer.Option(None, "--schema", metavar="SCHEMA",
+                                         help="The answer must be JSON fitting this JSON "
+                                              "Schema: a file, inline JSON, or 'name, age "
+                                              "int'. stdout gets exactly the JSON."),
+    schema_multi: Optional[str] = typer.Option(None, "--schema-multi", metavar="SCHEMA",
+                                               help="As --schema, for a list of such objects "
+                                                    "(as {\"items\": [...]})."),
     strict: bool = typer.Option(False, "--strict",
                                 help="An answer cut off at the token limit is an error "
                                      "(exit 20), not a warning."),
@@ -73,6 +80,8 @@ def run(
       byok run --explain -p anthropic
 
       byok run -m opus --effort low "a quick answer"
+
+      byok run --schema 'name, age int' "invent a person"
     """
     # ctx.params holds every parameter above by name; the fast path passes the same.
     run_prompt(state(ctx), **ctx.params)

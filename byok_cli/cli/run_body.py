@@ -49,16 +49,19 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
         no_stream: bool, as_json: bool, explain: bool, no_fallback: bool, chain: bool,
         cont: bool, cid: int | None, no_log: bool, no_stdin: bool = False,
         no_header: bool = False, cost: bool = False, allow_unpriced: bool = False,
-        strict: bool = False) -> None:
+        strict: bool = False, schema: str | None = None,
+        schema_multi: str | None = None) -> None:
     """Send a prompt and stream the answer to stdout (the parameters are `byok run`'s)."""
     from ..routing.ask import AskOptions, ask, find_conversation, make_plan
 
     output.require_stdout()  # before anything is sent
     effort = effort_level(effort)
+    shape = _schema(schema, schema_multi)
     if explain:
         _print_plan(make_plan(st.keychain, model, provider, not no_fallback, key=key,
                               chain=chain, temperature=temperature, effort=effort,
-                              base_url=base_url), as_json, not no_header)
+                              base_url=base_url, schema=shape is not None), as_json,
+                    not no_header)
         return
     conversation = find_conversation(st.keychain, cid, cont)
     if cont and conversation is None:
@@ -69,8 +72,10 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
                          max_tokens=max_tokens, temperature=temperature, effort=effort,
                          base_url=base_url, stream=not no_stream, fallback=not no_fallback,
                          chain=chain, log=not no_log,
-                         allow_unpriced=True if allow_unpriced else None, strict=strict)
-    printer = output.Printer(quiet=as_json)
+                         allow_unpriced=True if allow_unpriced else None, strict=strict,
+                         schema=shape)
+    # With a schema, stdout gets the JSON once it is checked, never a part of it.
+    printer = output.Printer(quiet=as_json or shape is not None)
     waiting = Waiting()
     try:
         with waiting:
@@ -89,11 +94,27 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
     if as_json:
         output.emit_json({**result.outcome.to_dict(),
                           "conversation_id": result.conversation_id})
+    elif shape is not None:
+        import json
+
+        printer.quiet = False  # the answer as it is: JSON, one line
+        printer(json.dumps(result.outcome.data, ensure_ascii=False))
+        printer.end()
     else:
         printer.end()
     if cost or (output.stderr_is_tty()
                 and st.store.settings(st.profile).get("show_cost") == "on"):
         output.info(cost_line(result.outcome))
+
+
+def _schema(schema: str | None, multi: str | None) -> dict | None:
+    if schema is not None and multi is not None:
+        raise ByokError(Code.USAGE, "--schema and --schema-multi cannot be used together")
+    if schema is None and multi is None:
+        return None
+    from ..schema import load
+
+    return load(multi if multi is not None else schema, multi=multi is not None)
 
 
 def cost_line(outcome) -> str:

@@ -32,6 +32,8 @@ OPTIONS = {'--system': ('system', 'text', None, None),
  '--no-header': ('no_header', 'flag', None, None),
  '--cost': ('cost', 'flag', None, None),
  '--allow-unpriced': ('allow_unpriced', 'flag', None, None),
+ '--schema': ('schema', 'text', None, None),
+ '--schema-multi': ('schema_multi', 'text', None, None),
  '--strict': ('strict', 'flag', None, None)}
 ARGUMENT = 'prompt'
 DEFAULTS = {'prompt': (),
@@ -55,4 +57,6 @@ DEFAULTS = {'prompt': (),
  'no_header': False,
  'cost': False,
  'allow_unpriced': False,
+ 'schema': None,
+ 'schema_multi': None,
  'strict': False}

@@ -39,6 +39,7 @@ class AskOptions:
     log: bool = True               # store prompt and answer (usage figures are kept anyway)
     allow_unpriced: bool | None = None  # send at unknown price under a budget (None: setting)
     strict: bool = False           # a cut-off answer (the token limit) is an error
+    schema: dict | None = None     # --schema: the answer must be JSON that this JSON Schema fits
 
 
 @dataclass
@@ -66,7 +67,8 @@ def key_availability(keychain: Keychain) -> KeyAvailability:
 def make_plan(keychain: Keychain, model: str | None = None, provider: str | None = None,
               fallback: bool = True, *, key: str | None = None, chain: bool = False,
               pin: bool = True, temperature: float | None = None,
-              effort: str | None = None, base_url: str | None = None) -> Plan:
+              effort: str | None = None, base_url: str | None = None,
+              schema: bool = False) -> Plan:
     """The ordered attempts for this profile's settings, keys and environment, and the
     base URL each provider's requests go to (``base_url``, from --base-url, is for the
     first attempt's provider)."""
@@ -77,7 +79,7 @@ def make_plan(keychain: Keychain, model: str | None = None, provider: str | None
     def planned(keys: KeyAvailability) -> Plan:
         return plan(settings, keys, load(), registry, model=model, provider=provider, key=key,
                     fallback=fallback, chain=chain, pin=pin, temperature=temperature,
-                    effort=effort)
+                    effort=effort, schema=schema)
 
     if base_url:  # the person's own URL replaces the profile's for the provider it is for
         preferred = settings.get("preferred_provider") if settings.get(
@@ -126,7 +128,8 @@ def plan_for(keychain: Keychain, options: AskOptions, history: list[Message]) ->
             model, provider, pin = last[-1].model, last[-1].provider, False
     return make_plan(keychain, model, provider, options.fallback, key=options.key,
                      chain=options.chain, pin=pin, temperature=options.temperature,
-                     effort=options.effort, base_url=options.base_url)
+                     effort=options.effort, base_url=options.base_url,
+                     schema=options.schema is not None)
 
 
 def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
@@ -158,7 +161,7 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     request = ChatRequest(model="", messages=turns + [{"role": "user", "content": prompt}],
                           system=system, max_tokens=options.max_tokens,
                           temperature=options.temperature, effort=options.effort,
-                          stream=options.stream)
+                          stream=options.stream, schema=options.schema)
     logged = options.log and store.settings(profile)["logging"] == "on"
     if logged and looks_like_key(prompt):
         on_warning("the prompt contains what looks like an API key; it is sent, and kept in "
@@ -177,7 +180,7 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     except KeyboardInterrupt as stop:
         _log_failure(keychain, started, Code.INTERRUPTED.value, stop)
         raise
-    verdict = answer_verdict(outcome, options.strict)
+    verdict = answer_verdict(outcome, options.strict) or fits_schema(outcome, options.schema)
     try:  # bookkeeping only: the answer stands
         if outcome.key_source == "stored":  # a success clears an earlier failed mark
             keychain.mark_used(outcome.provider, outcome.key_name or "default")
@@ -242,6 +245,26 @@ def answer_verdict(outcome: RunOutcome, strict: bool = False) -> ByokError | Non
         return ByokError(Code.TRUNCATED, f"{who}'s answer was cut off at the token limit",
                          hint="raise --max-tokens", provider=outcome.provider)
     return None
+
+
+def fits_schema(outcome: RunOutcome, schema: dict | None) -> ByokError | None:
+    """With --schema: the answer's JSON in ``outcome.data``, or the error naming the first
+    way it is not JSON or breaks the schema."""
+    if schema is None:
+        return None
+    from ..schema import first_violation, parse_answer
+
+    try:
+        outcome.data = parse_answer(outcome.text)
+    except ByokError as err:
+        err.provider = outcome.provider
+        return err
+    why = first_violation(outcome.data, schema)
+    if why is None:
+        return None
+    return ByokError(Code.SCHEMA_MISMATCH, f"the answer does not fit the schema: {why}",
+                     hint="try again, or a model that supports structured output strictly",
+                     provider=outcome.provider, retryable=False)
 
 
 def _tools(names: list[str]) -> str:

@@ -120,7 +120,7 @@ def plan(settings: Mapping, keys: KeyAvailability, catalog: Catalog, registry: R
          model: str | None = None, provider: str | None = None, key: str | None = None,
          fallback: bool = True, chain: bool = False, pin: bool = True,
          today: dt.date | None = None, temperature: float | None = None,
-         effort: str | None = None) -> Plan:
+         effort: str | None = None, schema: bool = False) -> Plan:
     """The ordered attempts. ``model`` and ``provider`` are -m and -p; with ``pin`` (the
     default) they pin the provider. ``key`` is -k; ``chain`` is --fallback."""
     today = today or dt.date.today()
@@ -238,23 +238,27 @@ def plan(settings: Mapping, keys: KeyAvailability, catalog: Catalog, registry: R
                 used.add(entry.provider)
                 out.attempts += attempts_for(entry.provider, entry.model, "provider_fallback",
                                              f"fallback when {primary} is unavailable")
-    if temperature is not None or effort is not None:
-        _fit_parameters(out, catalog, registry, temperature, effort, today)
+    if temperature is not None or effort is not None or schema:
+        _fit_parameters(out, catalog, registry, temperature, effort, today, schema)
     return out
 
 
 def _fit_parameters(out: Plan, catalog: Catalog, registry: Registry,
-                    temperature: float | None, effort: str | None, today: dt.date) -> None:
+                    temperature: float | None, effort: str | None, today: dt.date,
+                    schema: bool = False) -> None:
     """Refuse parameters the first model cannot take; drop fallbacks that cannot take them.
     Effort levels are the API kind's; what a model takes is the catalogue's, when it knows
     the model (a gateway's own ids are left to the gateway)."""
     def refuses(a: Attempt) -> str | None:
-        return catalog.refuses(registry.require(a.provider).api, a.model, temperature, effort)
+        record = registry.require(a.provider)
+        if schema and not record.schema:
+            return f"{record.title} cannot be held to a JSON Schema (--schema)"
+        return catalog.refuses(record.api, a.model, temperature, effort, schema)
 
     first = out.attempts[0]
     why = refuses(first)
     if why:
-        able = catalog.taking(temperature, effort, today)
+        able = catalog.taking(temperature, effort, today, schema)
         raise ByokError(Code.USAGE, why + "; nothing was sent",
                         hint=("leave it out, or choose a model that takes it: "
                               + ", ".join(able[:6])) if able else "leave it out")

@@ -50,6 +50,7 @@ class RunOutcome:
     served_model: str | None = None  # the model the provider says answered
     refusal: str = ""                # a refusal given apart from the text (OpenAI's field)
     tool_calls: list[str] = field(default_factory=list)  # tools the model called (none offered)
+    data: object = None              # with --schema: the answer's JSON value
 
     def to_dict(self) -> dict:
         return {"text": self.text, "provider": self.provider, "model": self.model,
@@ -64,7 +65,8 @@ class RunOutcome:
                 "base_url": self.base_url, "base_url_source": self.base_url_source,
                 "stop_reason": self.stop_reason,
                 "provider_stop_reason": self.provider_stop_reason,
-                "served_model": self.served_model}
+                "served_model": self.served_model,
+                **({"data": self.data} if self.data is not None else {})}
 
 
 @dataclass
@@ -208,7 +210,7 @@ def _send(a: Attempt, provider: Provider, request: ChatRequest, key: str | None,
     first_at: float | None = None
     client = connect(provider, key, where.url, settings)
     req = ChatRequest(a.model, request.messages, request.system, request.max_tokens,
-                      request.temperature, request.effort, request.stream)
+                      request.temperature, request.effort, request.stream, request.schema)
     start = clock.setdefault("start", time.monotonic())
     try:
         for piece in client.chat(req, result):

@@ -77,6 +77,9 @@ class AnthropicMessages(Client):
             body["temperature"] = request.temperature
         if request.effort is not None:
             body["output_config"] = {"effort": request.effort}
+        if request.schema is not None:  # structured outputs: output_config.format (GA form)
+            body.setdefault("output_config", {})["format"] = {"type": "json_schema",
+                                                              "schema": request.schema}
         if request.stream:
             body["stream"] = True
         return body

@@ -71,6 +71,13 @@ class OpenAIChat(Client):
             body["temperature"] = request.temperature
         if request.effort is not None:
             body["reasoning_effort"] = request.effort
+        if request.schema is not None:
+            from ..schema import is_strict
+
+            # strict only where OpenAI's strict mode takes the schema as given (every object
+            # closed, all its properties required); else the schema guides without a guarantee
+            body["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": "answer", "schema": request.schema, "strict": is_strict(request.schema)}}
         if request.stream:
             body["stream"] = True
             # Usage arrives in a last chunk only when asked for (tokens for --json and usage).

@@ -18,6 +18,7 @@ class ChatRequest:
     temperature: float | None = None
     effort: str | None = None     # the API's effort / reasoning control, as a level name
     stream: bool = True
+    schema: dict | None = None    # a JSON Schema the answer must fit (structured output)
 
 
 def normalise_turns(messages: list[dict]) -> list[dict]:
