@@ -153,7 +153,8 @@ class Byok:
             continue_latest: bool = False, allow_unpriced: bool | None = None,
             on_text: Callable[[str], None] | None = None,
             on_warning: Callable[[str], None] | None = None,
-            strict: bool = False, schema: "str | dict | None" = None) -> "AskResult":
+            strict: bool = False, schema: "str | dict | None" = None,
+            on_reasoning: Callable[[str], None] | None = None) -> "AskResult":
         """Send a prompt as `byok run` does and return the answer with its provenance and
         cost (``result.outcome.cost_micros``); budgets apply as they do to `byok run`.
         A refusal, a content filter or an answer that is only a tool call raises ByokError
@@ -170,7 +171,8 @@ class Byok:
                              schema=_schema(schema))
         cid = find_conversation(self.keychain, conversation_id, continue_latest)
         return ask(self.keychain, prompt, options, conversation_id=cid,
-                   on_text=on_text or (lambda s: None), on_warning=on_warning or (lambda s: None))
+                   on_text=on_text or (lambda s: None), on_warning=on_warning or (lambda s: None),
+                   on_reasoning=on_reasoning)
 
 
 def _schema(schema: "str | dict | None") -> dict | None:

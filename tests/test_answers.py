@@ -397,3 +397,48 @@ def test_cache_write_price_from_the_data_when_it_has_one():
     price = Price(3_000_000, 15_000_000, 300_000, (), 4_000_000)  # a made-up write price
     assert price.cost_micros(1_000_000, 0, 0, 1_000_000) == 4_000_000
     assert Price(3_000_000, 15_000_000).cost_micros(1_000_000, 0, 0, 1_000_000) == 3_750_000
+
+
+# --- reasoning ------------------------------------------------------------------------------------
+
+def openai_reasoning_stream(word="reasoning_content"):
+    base = {"id": "c", "object": "chat.completion.chunk", "model": "deepseek-reasoner"}
+    events = [(None, {**base, "choices": [{"index": 0, "delta": {word: piece},
+                                          "finish_reason": None}]})
+              for piece in ("First, think.", "\nThen \x1b[31manswer.")]
+    return events + openai_stream("stop")[1:]
+
+
+def anthropic_thinking_stream():
+    events = anthropic_stream("end_turn")
+    thinking = [("content_block_start", {"type": "content_block_start", "index": 0,
+                                         "content_block": {"type": "thinking", "thinking": ""}}),
+                ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {
+                    "type": "thinking_delta", "thinking": "First, think."}}),
+                ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {
+                    "type": "thinking_delta", "thinking": "\nThen \x1b[31manswer."}}),
+                ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {
+                    "type": "signature_delta", "signature": "c2lnbmF0dXJl"}}),
+                ("content_block_stop", {"type": "content_block_stop", "index": 0})]
+    return events[:1] + thinking + events[1:]
+
+
+@pytest.mark.parametrize("provider, answer", [
+    ("openai", openai_reasoning_stream()),
+    ("openai", openai_reasoning_stream("reasoning")),
+    ("anthropic", anthropic_thinking_stream()),
+    ("anthropic", anthropic_whole("end_turn", [
+        {"type": "thinking", "thinking": "First, think.\nThen \x1b[31manswer.",
+         "signature": "c2ln"}, {"type": "text", "text": "partial answer"}])),
+])
+def test_show_reasoning_goes_to_stderr_only(byok_env, scripted, provider, answer):
+    plain = cli_scripted(byok_env, scripted, (200, answer), provider=provider)
+    assert (plain.returncode, plain.stdout, plain.stderr) == (0, "partial answer\n", "")
+    r = cli_scripted(byok_env, scripted, (200, answer), "--show-reasoning", provider=provider)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "partial answer\n"
+    assert r.stderr == "First, think.\nThen answer.\n"  # no escape sequence reaches it
+    out = json.loads(cli_scripted(byok_env, scripted, (200, answer), "--json",
+                                  provider=provider).stdout)
+    assert out["reasoning"] == "First, think.\nThen \x1b[31manswer." and out["text"] == \
+        "partial answer"

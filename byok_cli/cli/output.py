@@ -367,3 +367,26 @@ class Printer:
             sys.stdout.write("\n")
         sys.stdout.flush()
         self.last = ""
+
+
+class ReasoningPrinter:
+    """The model's reasoning as it arrives, on stderr, dimmed (never on stdout): someone
+    else's text, so control and escape characters go (new lines and tabs stay)."""
+
+    def __init__(self) -> None:
+        self.last = ""
+
+    def __call__(self, piece: str) -> None:
+        from ..errors import redact, strip_controls
+
+        shown = "\n".join(strip_controls(redact(line)) for line in piece.split("\n"))
+        if shown:
+            self.last = shown
+            sys.stderr.write(_style(shown, "2"))
+            sys.stderr.flush()
+
+    def end(self) -> None:
+        if self.last and not self.last.endswith("\n"):
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+        self.last = ""

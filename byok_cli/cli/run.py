@@ -61,6 +61,9 @@ def run(
     schema_multi: Optional[str] = typer.Option(None, "--schema-multi", metavar="SCHEMA",
                                                help="As --schema, for a list of such objects "
                                                     "(as {\"items\": [...]})."),
+    show_reasoning: bool = typer.Option(False, "--show-reasoning",
+                                        help="Show the model's reasoning or thinking, dimmed, "
+                                             "on stderr."),
     strict: bool = typer.Option(False, "--strict",
                                 help="An answer cut off at the token limit is an error "
                                      "(exit 20), not a warning."),

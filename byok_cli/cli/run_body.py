@@ -50,7 +50,7 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
         cont: bool, cid: int | None, no_log: bool, no_stdin: bool = False,
         no_header: bool = False, cost: bool = False, allow_unpriced: bool = False,
         strict: bool = False, schema: str | None = None,
-        schema_multi: str | None = None) -> None:
+        schema_multi: str | None = None, show_reasoning: bool = False) -> None:
     """Send a prompt and stream the answer to stdout (the parameters are `byok run`'s)."""
     from ..routing.ask import AskOptions, ask, find_conversation, make_plan
 
@@ -77,11 +77,16 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
     # With a schema, stdout gets the JSON once it is checked, never a part of it.
     printer = output.Printer(quiet=as_json or shape is not None)
     waiting = Waiting()
+    thoughts = output.ReasoningPrinter()
     try:
         with waiting:
             result = ask(st.keychain, text, options, conversation_id=conversation,
-                         on_text=waiting.text(printer), on_warning=waiting.message(output.warn))
+                         on_text=waiting.text(_after(thoughts, printer)),
+                         on_warning=waiting.message(output.warn),
+                         on_reasoning=waiting.message(thoughts) if show_reasoning else None)
+        thoughts.end()
     except ByokError as err:
+        thoughts.end()
         shown = bool(printer.last)
         printer.end()
         if err.partial:
@@ -105,6 +110,14 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
     if cost or (output.stderr_is_tty()
                 and st.store.settings(st.profile).get("show_cost") == "on"):
         output.info(cost_line(result.outcome))
+
+
+def _after(thoughts, printer):
+    """The answer's text, once the reasoning before it has ended its line on stderr."""
+    def receive(piece: str) -> None:
+        thoughts.end()
+        printer(piece)
+    return receive
 
 
 def _schema(schema: str | None, multi: str | None) -> dict | None:

@@ -34,6 +34,7 @@ OPTIONS = {'--system': ('system', 'text', None, None),
  '--allow-unpriced': ('allow_unpriced', 'flag', None, None),
  '--schema': ('schema', 'text', None, None),
  '--schema-multi': ('schema_multi', 'text', None, None),
+ '--show-reasoning': ('show_reasoning', 'flag', None, None),
  '--strict': ('strict', 'flag', None, None)}
 ARGUMENT = 'prompt'
 DEFAULTS = {'prompt': (),
@@ -59,4 +60,5 @@ DEFAULTS = {'prompt': (),
  'allow_unpriced': False,
  'schema': None,
  'schema_multi': None,
+ 'show_reasoning': False,
  'strict': False}

@@ -136,7 +136,8 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
         conversation_id: int | None = None, history: list[Message] | None = None,
         on_text: Callable[[str], None] = lambda s: None,
         on_warning: Callable[[str], None] = lambda s: None,
-        on_note: Callable[[str], None] | None = None) -> AskResult:
+        on_note: Callable[[str], None] | None = None,
+        on_reasoning: Callable[[str], None] | None = None) -> AskResult:
     """Send ``prompt`` (after the conversation's earlier messages, if any) and return the
     answer. ``history`` gives those messages directly (an unlogged chat keeps them in
     memory); otherwise they are read from conversation ``conversation_id``. ``on_note``
@@ -173,7 +174,7 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     started = time.time()
     try:
         outcome = execute(the_plan, request, keychain, on_text=on_text, on_warning=on_warning,
-                          allow_unpriced=options.allow_unpriced)
+                          allow_unpriced=options.allow_unpriced, on_reasoning=on_reasoning)
     except ByokError as err:
         _log_failure(keychain, started, err.code.value, err)
         raise

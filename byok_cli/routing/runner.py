@@ -51,6 +51,7 @@ class RunOutcome:
     refusal: str = ""                # a refusal given apart from the text (OpenAI's field)
     tool_calls: list[str] = field(default_factory=list)  # tools the model called (none offered)
     data: object = None              # with --schema: the answer's JSON value
+    reasoning: str = ""              # the reasoning or thinking the provider sent along
 
     def to_dict(self) -> dict:
         return {"text": self.text, "provider": self.provider, "model": self.model,
@@ -66,7 +67,8 @@ class RunOutcome:
                 "stop_reason": self.stop_reason,
                 "provider_stop_reason": self.provider_stop_reason,
                 "served_model": self.served_model,
-                **({"data": self.data} if self.data is not None else {})}
+                **({"data": self.data} if self.data is not None else {}),
+                **({"reasoning": self.reasoning} if self.reasoning else {})}
 
 
 @dataclass
@@ -90,7 +92,8 @@ def _key_for(keychain: Keychain, a: Attempt) -> str | None:
 def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
             on_text: Callable[[str], None] = lambda s: None,
             on_warning: Callable[[str], None] = lambda s: None,
-            settings: Settings | None = None, allow_unpriced: bool | None = None) -> RunOutcome:
+            settings: Settings | None = None, allow_unpriced: bool | None = None,
+            on_reasoning: Callable[[str], None] | None = None) -> RunOutcome:
     """Carry out ``plan``. ``allow_unpriced``: send to a model of unknown price even when a
     budget applies (None: the profile's `allow-unpriced` setting)."""
     settings = settings or Settings.from_env()
@@ -112,7 +115,7 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
             # (planning left such keys out; this is the last gate)
             require(where, a.key_source, profile_settings, keychain.registry)
             return _attempt(a, request, keychain, where, settings, clock, fallbacks,
-                            failures, on_text, spending)
+                            failures, on_text, spending, on_reasoning)
         except ByokError as err:
             if err.partial:  # the answer broke off after output started: exit 15, whatever
                 err.code = Code.INCOMPLETE_OUTPUT  # broke it (the message says what did)
@@ -143,8 +146,9 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
 def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, where: Endpoint,
              settings: Settings, clock: dict, fallbacks: list[dict],
              failures: list[tuple[Attempt, ByokError]],
-             on_text: Callable[[str], None], spending: Spending) -> RunOutcome:
-    result = ChatResult()
+             on_text: Callable[[str], None], spending: Spending,
+             on_reasoning: Callable[[str], None] | None = None) -> RunOutcome:
+    result = ChatResult(on_reasoning=on_reasoning)
     key = _key_for(keychain, a)
     hold = _hold(a, request, keychain, spending)
     try:
@@ -158,6 +162,7 @@ def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, where: Endpoi
     outcome.cached_input_tokens = result.cached_input_tokens
     outcome.cache_write_tokens = result.cache_write_tokens
     outcome.reasoning_tokens = result.reasoning_tokens
+    outcome.reasoning = "".join(result.reasoning_parts)
     # A stream that ended complete without saying why (some gateways): an ordinary end.
     outcome.stop_reason = result.stop_reason or "end"
     outcome.provider_stop_reason = result.finish_reason

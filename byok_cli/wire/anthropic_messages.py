@@ -92,6 +92,8 @@ class AnthropicMessages(Client):
         _usage(data.get("usage"), result)
         for block in data["content"]:
             _tool_block(block, result)
+            if isinstance(block, dict) and block.get("type") == "thinking":
+                result.reasoned(block.get("thinking"))
         return "".join(b["text"] for b in data["content"] if isinstance(b, dict)
                        and b.get("type") == "text" and isinstance(b.get("text"), str))
 
@@ -117,6 +119,8 @@ class AnthropicMessages(Client):
                     if isinstance(piece, str) and piece:
                         result.text_parts.append(piece)
                         yield piece
+                elif isinstance(delta, dict) and delta.get("type") == "thinking_delta":
+                    result.reasoned(delta.get("thinking"))
             elif kind == "message_delta":
                 # Gateways put the input tokens here (and leave 0 in message_start).
                 _usage(data.get("usage"), result)

@@ -135,6 +135,8 @@ MAX_TOOLS = 20  # tool names kept from one answer (a hostile server may send tho
 
 def _message_extras(message: dict, result: ChatResult) -> None:
     """What a message (or a stream's delta) says besides text: a refusal, tools called."""
+    # reasoning_content: DeepSeek, vLLM, LiteLLM; reasoning: OpenRouter, Ollama
+    result.reasoned(message.get("reasoning_content") or message.get("reasoning"))
     refusal = message.get("refusal")
     if isinstance(refusal, str) and refusal:
         result.refusal_parts.append(refusal)

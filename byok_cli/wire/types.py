@@ -6,7 +6,7 @@ No HTTP here: `run --explain` and the planning code use these without loading a 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, NamedTuple
+from typing import Callable, Mapping, NamedTuple
 
 
 @dataclass
@@ -74,11 +74,21 @@ class ChatResult:
     refusal_parts: list[str] = field(default_factory=list)  # OpenAI's `refusal` text
     tool_calls: list[str] = field(default_factory=list)     # names of tools the model called
     implausible: list[str] = field(default_factory=list)  # counts refused, as "field=value"
+    reasoning_parts: list[str] = field(default_factory=list)  # the model's reasoning, shown
+    on_reasoning: Callable[[str], None] | None = None  # hears each piece of it as it comes
+
+    def reasoned(self, piece: object) -> None:
+        if isinstance(piece, str) and piece:
+            self.reasoning_parts.append(piece)
+            if self.on_reasoning is not None:
+                self.on_reasoning(piece)
 
     def reset(self) -> None:
         """Empty again, for a retried request."""
         fresh = ChatResult()
         for name in self.__dataclass_fields__:
+            if name == "on_reasoning":
+                continue
             value = getattr(self, name)
             if isinstance(value, list):
                 value.clear()  # the same lists: callers may hold them
