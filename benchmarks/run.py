@@ -14,7 +14,8 @@
 (d) `byok usage` (with costs and totals) and `byok budget list` over a usage log of
     1,000,000 requests (goal: well under a second);
 (e) what a profile budget adds to `byok run -m gpt-6-luna` (its whole process and first
-    token, against the same run without one), and what reading the price data costs.
+    token, against the same run without one), and what reading the price data costs;
+(f) `byok run --schema` against the same plain run, whole process.
 
 Prints a table of medians; each ratio is the median of the ratios of back-to-back pairs
 (see paired). The README quotes the latest table.
@@ -166,6 +167,16 @@ def budget_rows(env: dict, repeat: int) -> list[tuple]:
             ("  price data: import and parse, after run's modules", statistics.median(loads))]
 
 
+def schema_rows(env: dict, repeat: int) -> list[tuple]:
+    """`byok run --schema` (schema parsed, sent, the answer parsed and checked) against the
+    same plain run, whole process, in back-to-back pairs."""
+    plain = [str(BYOK), "run", "-p", "openai", "hi"]
+    shaped = [*plain[:-1], "--schema", "name, age int, tags", "hi"]
+    base, ours = paired(lambda: run_once(plain, env), lambda: run_once(shaped, env), repeat)
+    return [("byok run -p openai --schema 'name, age int, tags'",
+             median_of(ours, "whole") * 1000, ratio_of(ours, base, "whole"))]
+
+
 def median_ms(fn, repeat: int) -> float:
     fn()  # warm the OS file cache
     return statistics.median(fn() for _ in range(repeat)) * 1000
@@ -245,6 +256,7 @@ def main() -> None:
         memory.append((provider, median_of(base, "rss_kib"), max(x.rss_kib for x in ours)))
 
     rows += budget_rows(env, args.repeat)
+    rows += schema_rows(env, args.repeat)
     server.reset()
     turns = [chat_turns(env, "openai") for _ in range(max(5, args.repeat // 3))]
     connections = len(server.connections()) / len(turns)

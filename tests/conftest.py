@@ -60,6 +60,15 @@ def proxy(proxy_server):
     return proxy_server
 
 
+@pytest.fixture(scope="module")
+def scripted():
+    """A server that answers every POST as the test scripts it (support/scripted.py)."""
+    from support.scripted import Scripted
+
+    with Scripted() as server:
+        yield server
+
+
 @pytest.fixture
 def fake(fake_server):
     fake_server.reset()

@@ -121,6 +121,10 @@ def test_an_answer_that_breaks_the_schema_is_a_distinct_exit(byok_env, fake):
     assert r.returncode == Code.SCHEMA_MISMATCH.exit_status == 22, r.stderr
     assert r.stdout == ""
     assert "does not fit the schema: $.name: longer than 3 characters" in r.stderr
+    # the answer is kept, so that `-c` can ask for a fix
+    listed = json.loads(byok_env.run("history", "list", "--json").stdout)
+    assert len(listed) == 1
+    assert "Echo[gpt-6.2-sol]" in byok_env.run("history", "show", str(listed[0]["id"])).stdout
 
 
 @pytest.mark.parametrize("args, words", [

@@ -203,7 +203,7 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     elif outcome.tool_calls and outcome.text.strip() and verdict is None:
         on_warning("the model also asked to call " + _tools(outcome.tool_calls)
                    + ", which byok does not offer; it was not called")
-    if verdict is not None and verdict.code != Code.TRUNCATED:
+    if verdict is not None and verdict.code not in _KEPT:
         verdict.outcome = outcome  # type: ignore[attr-defined]
         raise verdict  # nothing worth a history was said
     exchange = [Message("user", prompt),
@@ -216,10 +216,15 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
         except ByokError as err:  # the person asked for a history: say it is not kept
             err.message = f"the answer was not saved in the history: {err.message}"
             raise
-    if verdict is not None:  # --strict: the cut-off answer is kept, and is an error
+    if verdict is not None:  # a cut-off or misshapen answer is kept, and is an error
         verdict.outcome = outcome  # type: ignore[attr-defined]
         raise verdict
     return AskResult(outcome, cid, the_plan.warnings)
+
+
+# Answers that are errors but still answers: kept in the history (a cut-off one under
+# --strict, one that does not fit --schema), where `-c` can ask for the rest or a fix.
+_KEPT = (Code.TRUNCATED, Code.SCHEMA_MISMATCH)
 
 
 def answer_verdict(outcome: RunOutcome, strict: bool = False) -> ByokError | None:
