@@ -6,6 +6,7 @@ import json
 import pytest
 
 from byok_cli.errors import Code
+from conftest import OPENAI_GOOD
 from support.answer_shapes import (anthropic_stream, anthropic_whole, cli_scripted,
                                    openai_stream, openai_whole)
 
