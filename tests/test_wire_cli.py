@@ -134,7 +134,8 @@ def test_gateway_error_pages_are_shown_cleaned(byok_env, fake):
 def test_anthropic_tokens_from_a_gateway(byok_env, fake):
     byok_env.set_key("anthropic", anthropic_key("gwtokens"))
     out = json.loads(byok_env.run("run", "--json", "hi").stdout)
-    assert out["usage"] == {"input_tokens": 21, "output_tokens": 2, "cached_input_tokens": None}
+    assert out["usage"] == {"input_tokens": 21, "output_tokens": 2, "cached_input_tokens": None,
+                            "cache_write_tokens": None, "reasoning_tokens": None}
 
 
 @pytest.mark.parametrize("marker", ["wholejson", "nofinish"])
