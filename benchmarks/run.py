@@ -18,7 +18,7 @@
 (f) `byok run --schema` against the same plain run, whole process.
 
 Prints a table of medians; each ratio is the median of the ratios of back-to-back pairs
-(see paired). The README quotes the latest table.
+(see paired). docs/testing.md quotes the latest table.
 """
 
 from __future__ import annotations
