@@ -9,6 +9,7 @@ from typing import Callable
 import typer
 
 from ..errors import ByokError, Code
+from ..secrets import master_sources
 from . import output
 from .root import group, no_header_option, state
 
@@ -36,17 +37,15 @@ def status(ctx: typer.Context,
 
     st = state(ctx)
     store = st.store
-    env_value = os.environ.get("BYOK_MASTER_KEY")
     sealed = store.sealed_with()
     info: dict = {"database": str(store.path), "schema_version": store.schema_version(),
                   "stored_keys": sum(sealed.values()),
                   "profile": st.profile, "profile_keys": len(store.keys(st.profile))}
-    if env_value:
-        in_use = vault.master_from_env(env_value).id
-        info.update(master_key_source="environment (BYOK_MASTER_KEY)",
-                    master_key_id=in_use, keyring_backend=None,
-                    master_key_created_at=None, master_key_age_days=None)
-        missing = [mk for mk in sealed if mk != in_use]
+    source = st.keychain.master_source
+    if source != "keyring":
+        info.update(_own_source_info(st, source))
+        in_use = info["master_key_id"]
+        missing = [mk for mk in sealed if mk != in_use] if in_use else []
     else:
         active = store.active_master_key_id()
         created = {k: c for k, c, *_ in store.master_keys()}.get(active)
@@ -61,6 +60,8 @@ def status(ctx: typer.Context,
         info.update(master_key_source=source, master_key_id=active, keyring_backend=backend,
                     master_key_created_at=created, master_key_age_days=age)
         missing = [mk for mk in sealed if not _in_keyring(st, mk)]
+    others = master_sources.configured(os.environ, store.home)[1:]
+    info["master_key_sources_ignored"] = [master_sources.NAMES[k] for k in others] or None
     info["sealed_with"] = sealed
     info["missing_master_keys"] = missing
     if as_json:
@@ -74,10 +75,36 @@ def status(ctx: typer.Context,
                      header=not no_header)
     if missing:
         needed = ", ".join(f"{mk} ({sealed[mk]} key{'s' * (sealed[mk] != 1)})" for mk in missing)
+        given = master_sources.NAMES.get(source)
         output.warn(f"stored keys need master key {needed}, which "
-                    + ("BYOK_MASTER_KEY is not" if env_value else
+                    + (f"{given} does not give" if given and source != "keyring" else
                        "BYOK_MASTER_KEY (not set) and the OS keyring do not provide")
                     + "; set BYOK_MASTER_KEY to it (byok checks its id)")
+
+
+def _own_source_info(st, source: str) -> dict:
+    """What vault status says of a master key the user keeps (environment, file, command,
+    agent); for the agent, when it expires. A source that fails is named with its error."""
+    from ..secrets import agent
+
+    info: dict = {"master_key_source": f"{source} ({master_sources.NAMES[source]})",
+                  "master_key_id": None, "keyring_backend": None,
+                  "master_key_created_at": None, "master_key_age_days": None}
+    if source == "agent":
+        found = agent.status(agent.socket_path(st.store.home))
+        info["agent_expires_at"] = (dt.datetime.fromtimestamp(found["expires"]).astimezone()
+                                    .isoformat(timespec="seconds") if found else None)
+        info["agent_socket"] = str(agent.socket_path(st.store.home))
+        if found is None:
+            info["master_key_source"] += ": locked (run `byok unlock`)"
+            return info
+        info["master_key_id"] = found["master_key_id"]
+        return info
+    try:
+        info["master_key_id"] = st.keychain.master().id
+    except ByokError as err:
+        info["master_key_source"] += f": unusable: {err.message}"
+    return info
 
 
 def _in_keyring(st, mk_id: str) -> bool:
@@ -120,3 +147,50 @@ def rotate(ctx: typer.Context) -> None:
     if new_key is not None:
         output.info("now use the new key: export BYOK_MASTER_KEY=\"$BYOK_NEW_MASTER_KEY\"; "
                     "unset BYOK_NEW_MASTER_KEY (and update it wherever you keep it)")
+
+
+@app.command("init")
+def init(ctx: typer.Context,
+         file: str = typer.Option(None, "--file", metavar="PATH",
+                                  help="Write a new master key to PATH (0600); then set "
+                                       "BYOK_MASTER_KEY_FILE=PATH."),
+         with_passphrase: bool = typer.Option(False, "--passphrase",
+                                              help="Seal a new master key with a passphrase "
+                                                   "in the data dir; then `byok unlock`.")) -> None:
+    """Make the master key of a new vault without an OS keyring: in a file of your own, or
+    sealed with a passphrase (scrypt, AES-GCM) and opened by `byok unlock`.
+
+    Examples:
+
+      byok vault init --file ~/.config/byok/master.key
+
+      byok vault init --passphrase
+    """
+    from ..secrets import sealed, vault
+
+    if (file is None) == (not with_passphrase):
+        raise ByokError(Code.USAGE, "give one of --file PATH or --passphrase",
+                        hint="byok vault init --file ~/.config/byok/master.key")
+    st = state(ctx)
+    if st.store.sealed_with() or st.store.active_master_key_id():
+        raise ByokError(Code.USAGE, "this vault already has a master key and stored keys "
+                        "need it; nothing was changed",
+                        hint="move it with `byok vault rotate --to file|passphrase`")
+    if sealed.sealed_path(st.store.home).exists():
+        raise ByokError(Code.USAGE, "this vault already has a passphrase-sealed master key; "
+                        "nothing was changed", hint="open it with `byok unlock`")
+    key = vault.new_master_key()
+    if file is not None:
+        from pathlib import Path
+
+        path = Path(file).expanduser().absolute()
+        master_sources.new_key_file(path, key)
+        output.info(f"wrote master key {vault.key_id(key)} to {path} (mode 0600); now: "
+                    f"export BYOK_MASTER_KEY_FILE={path}")
+        return
+    from . import passphrase
+
+    secret = passphrase.read("new vault passphrase", new=True)
+    path = sealed.sealed_path(st.store.home)
+    sealed.write_private(path, sealed.seal(key, secret), replace=False)
+    output.info(f"sealed master key {vault.key_id(key)} in {path}; run `byok unlock` to use it")

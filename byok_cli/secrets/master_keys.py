@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 from typing import Callable, Mapping
 
-from . import vault
+from . import master_sources, vault
 from ..errors import ByokError, Code
 from .hardening import no_core_dumps
 from ..store import Store, StoredKey
@@ -63,11 +63,23 @@ class MasterKeys:
         return self._keyring
 
     def _env_master(self) -> vault.MasterKey | None:
-        value = self.env.get("BYOK_MASTER_KEY")
-        if not value:
+        """The user's own master key (BYOK_MASTER_KEY, _FILE, _COMMAND or the unlock agent,
+        in master_sources' order), read once per process; None when the keyring is the
+        source."""
+        cached = self.__dict__.get("_own_master")
+        if cached is not None:
+            return cached or None
+        if master_sources.chosen(self.env, self.store.home) == "keyring":
             return None
-        no_core_dumps()  # every path that seals or opens a key parses it here first
-        return vault.master_from_env(value)
+        no_core_dumps()  # every path that seals or opens a key reads it here first
+        found = master_sources.own_master(self.env, self.store.home)
+        self.__dict__["_own_master"] = found or False
+        return found
+
+    @property
+    def master_source(self) -> str:
+        """Where the master key comes from: environment, file, command, agent or keyring."""
+        return master_sources.chosen(self.env, self.store.home)
 
     def master(self, create: bool = False) -> vault.MasterKey:
         """The master key new keys are sealed with: BYOK_MASTER_KEY, else the keyring's
