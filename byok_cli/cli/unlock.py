@@ -47,6 +47,8 @@ def unlock(ctx: typer.Context,
     seconds = parse_ttl(ttl)
     st = state(ctx)
     path = sealed.sealed_path(st.store.home)
+    if sealed.finish_rotation(st.store.home, set(st.store.sealed_with())):
+        output.info("finished an interrupted `vault rotate --to passphrase`")
     if not path.exists():
         raise ByokError(Code.USAGE, "this vault has no passphrase-sealed master key",
                         hint="make one with `byok vault init --passphrase` (a new vault), or "

@@ -115,38 +115,116 @@ def _in_keyring(st, mk_id: str) -> bool:
 
 
 @app.command("rotate")
-def rotate(ctx: typer.Context) -> None:
+def rotate(ctx: typer.Context,
+           to: str = typer.Option(None, "--to", metavar="SOURCE",
+                                  help="Move the vault to another master key source: keyring, "
+                                       "file or passphrase."),
+           file: str = typer.Option(None, "--file", metavar="PATH",
+                                    help="With --to file: where the new master key goes "
+                                         "(default: BYOK_MASTER_KEY_FILE).")) -> None:
     """Make a new master key and re-encrypt every stored key (all profiles) under it.
 
-    The old master key is removed from the keyring only after the database has committed.
-    With BYOK_MASTER_KEY, give the new key in BYOK_NEW_MASTER_KEY and set BYOK_MASTER_KEY
-    to it afterwards.
+    All keys are re-sealed in one transaction; the old master key is replaced (in the
+    keyring, the file or the sealed file) only after it has committed. With --to, the new
+    key goes to another source. With BYOK_MASTER_KEY or BYOK_MASTER_KEY_COMMAND, give the
+    new key in BYOK_NEW_MASTER_KEY and put it where you keep the old one afterwards.
 
-    Example:
+    Examples:
 
       byok vault rotate
+
+      byok vault rotate --to passphrase
+
+      byok vault rotate --to file --file ~/.config/byok/master.key
     """
-    from ..secrets import vault
+    from ..secrets import agent, sealed, vault
 
     st = state(ctx)
-    new_key = None
-    if os.environ.get("BYOK_MASTER_KEY"):
-        new_value = os.environ.get("BYOK_NEW_MASTER_KEY")
-        if not new_value:
-            raise ByokError(Code.USAGE, "the master key comes from BYOK_MASTER_KEY, so byok "
-                            "cannot make and keep a new one",
-                            hint="give the new key in BYOK_NEW_MASTER_KEY (and keep "
-                                 "BYOK_MASTER_KEY as it is): "
-                                 + vault.make_key_command("BYOK_NEW_MASTER_KEY"))
-        new_key = vault.master_from_env(new_value, "BYOK_NEW_MASTER_KEY").key
-    if not st.store.all_keys() and not st.store.active_master_key_id() and new_key is None:
+    kc = st.keychain
+    source = kc.master_source
+    if to not in (None, "keyring", "file", "passphrase"):
+        raise ByokError(Code.USAGE, f"--to {to!r} is not a master key source",
+                        hint="use keyring, file or passphrase")
+    if file is not None and to != "file":
+        raise ByokError(Code.USAGE, "--file goes with --to file", hint="byok vault rotate "
+                        "--to file --file PATH")
+    if not st.store.all_keys() and not st.store.active_master_key_id() and source == "keyring" \
+            and to in (None, "keyring"):
         raise ByokError(Code.NO_KEY, "there is no master key to rotate yet",
                         hint="store a key first with `byok key set`")
-    old_id, new_id, count = st.keychain.rotate(new_key, fault=FAULT)
+    home = st.store.home
+    if to is None and source == "file":
+        to, file = "file", os.environ[master_sources.FILE_VARIABLE]
+    elif to is None and source == "agent":
+        to = "passphrase"
+    if to == "keyring":
+        old_id, new_id, count = kc.rotate_to_keyring(fault=FAULT)
+    elif to == "file":
+        where = file or os.environ.get(master_sources.FILE_VARIABLE)
+        if not where:
+            raise ByokError(Code.USAGE, "say where the new master key goes",
+                            hint="byok vault rotate --to file --file PATH")
+        from pathlib import Path
+
+        path = Path(where).expanduser().absolute()
+        old_id, new_id, count = kc.rotate_to_own(master_sources.NewFile(path), fault=FAULT)
+    elif to == "passphrase":
+        from . import passphrase
+
+        secret = passphrase.read("new vault passphrase", new=True)
+        old_id, new_id, count = kc.rotate_to_own(master_sources.NewSealed(home, secret),
+                                                 fault=FAULT)
+    else:
+        old_id, new_id, count = kc.rotate(_given_new_key(source), fault=FAULT)
     output.info(f"rotated the master key {old_id} -> {new_id}; re-encrypted {count} key(s)")
-    if new_key is not None:
-        output.info("now use the new key: export BYOK_MASTER_KEY=\"$BYOK_NEW_MASTER_KEY\"; "
-                    "unset BYOK_NEW_MASTER_KEY (and update it wherever you keep it)")
+    _after_move(st, source, to, new_id, locals().get("path"))
+
+
+def _given_new_key(source: str) -> bytes | None:
+    """BYOK_NEW_MASTER_KEY, which a source byok cannot write to needs."""
+    from ..secrets import vault
+
+    if source not in ("environment", "command"):
+        return None
+    new_value = os.environ.get("BYOK_NEW_MASTER_KEY")
+    if not new_value:
+        name = master_sources.NAMES[source]
+        raise ByokError(Code.USAGE, f"the master key comes from {name}, so byok "
+                        "cannot make and keep a new one",
+                        hint="give the new key in BYOK_NEW_MASTER_KEY (and keep "
+                             f"{name} as it is): "
+                             + vault.make_key_command("BYOK_NEW_MASTER_KEY")
+                             + "; or move the vault: byok vault rotate --to "
+                               "keyring|file|passphrase")
+    return vault.master_from_env(new_value, "BYOK_NEW_MASTER_KEY").key
+
+
+def _after_move(st, source: str, to: str | None, new_id: str, path) -> None:
+    """What is left to do once the keys are under the new master key: the old source is
+    retired (the sealed file and its agent by byok; variables by the user)."""
+    from ..secrets import agent, sealed
+
+    home = st.store.home
+    sock = agent.socket_path(home)
+    if to is None:
+        output.info("now use the new key: put BYOK_NEW_MASTER_KEY where "
+                    f"{master_sources.NAMES[source]} gets it from, and unset "
+                    "BYOK_NEW_MASTER_KEY")
+        return
+    if to == "passphrase":
+        agent.lock(sock)
+        output.info("run `byok unlock` to use the new master key")
+    elif source == "agent":
+        sealed.sealed_path(home).unlink(missing_ok=True)  # the keys no longer need it
+        agent.lock(sock)
+    if to == "file" and os.environ.get(master_sources.FILE_VARIABLE) != str(path):
+        output.info(f"now: export BYOK_MASTER_KEY_FILE={path}")
+    variables = [master_sources.NAMES[k] for k in ("environment", "file", "command")
+                 if os.environ.get(master_sources.NAMES[k])]
+    if to == "file":
+        variables = [v for v in variables if v != master_sources.FILE_VARIABLE]
+    if variables:
+        output.info(f"and unset {', '.join(variables)}: it no longer opens the stored keys")
 
 
 @app.command("init")

@@ -113,9 +113,9 @@ class MasterKeys:
                                 "empty" if "BYOK_MASTER_KEY" in self.env else "not set")
 
     def advised(self, err: ByokError) -> ByokError:
-        """Complete a master key failure's hint with what suits this vault: a master key of
+        """Complete a keyring failure's hint with what suits this vault: a master key of
         one's own only while nothing is sealed yet (a new one cannot open sealed keys)."""
-        if err.code != Code.KEYRING_UNAVAILABLE:
+        if err.code != Code.KEYRING_UNAVAILABLE or self.master_source != "keyring":
             return err
         sealed = self.store.sealed_with()
         if sealed:
@@ -227,14 +227,25 @@ class MasterKeys:
         readable with the old or the new one. Returns (old id, new id, number of keys).
         """
         env = self._env_master()
+        if env is not None and env.source in ("file", "agent"):
+            raise ByokError(Code.USAGE, f"the master key comes from "
+                            f"{vault.SOURCE_NAMES[env.source]}: say where the new one goes",
+                            hint="byok vault rotate --to file|passphrase|keyring")
         if env is not None:
             return self._rotate_environment(env, new_key, fault)
+        return self.rotate_to_keyring(fault)
+
+    def rotate_to_keyring(self, fault: Callable[[str], None] = lambda step: None
+                          ) -> tuple[str, str, int]:
+        """A new master key in the keyring, every stored key re-sealed under it (from the
+        keyring's old one or from the user's own source)."""
+        own = self._env_master()
         for _ in range(SETTLE_ATTEMPTS):
             new = self._new_pending_master()
             fault("after-new-key-saved")
             try:
                 with self.store.transaction():
-                    old_id = self.store.active_master_key_id() or "-"
+                    old_id = (own.id if own else self.store.active_master_key_id()) or "-"
                     rotated = self.store.activate_master_key(new.id)
                     if rotated:
                         count = self._reseal_all(new)
@@ -245,6 +256,7 @@ class MasterKeys:
                 self._remove_unused_master_keys()
                 raise
             if rotated:
+                self.__dict__["_own_master"] = False  # the keyring's from now on
                 fault("after-commit")
                 self.store.wipe()
                 self._remove_unused_master_keys()
@@ -255,18 +267,54 @@ class MasterKeys:
 
     def _rotate_environment(self, old: vault.MasterKey, new_key: bytes | None,
                             fault: Callable[[str], None]) -> tuple[str, str, int]:
+        """Under a master key the user keeps in a variable or a store byok cannot write
+        (BYOK_MASTER_KEY, BYOK_MASTER_KEY_COMMAND): the new one is given."""
         if new_key is None:
-            raise ByokError(Code.USAGE, "the master key comes from BYOK_MASTER_KEY: give the "
+            name = vault.SOURCE_NAMES[old.source]
+            raise ByokError(Code.USAGE, f"the master key comes from {name}: give the "
                             "new one too (BYOK_NEW_MASTER_KEY)")
-        new = vault.MasterKey(new_key, "environment")
+        new = vault.MasterKey(new_key, old.source)
         if new.id == old.id:
             raise ByokError(Code.USAGE, "the new master key is the one already in use")
+        return self.rotate_to_own(master_sources.GivenKey(new), fault)
+
+    def rotate_to_own(self, place: "master_sources.KeyPlace",
+                      fault: Callable[[str], None] = lambda step: None) -> tuple[str, str, int]:
+        """Re-seal every stored key under a new master key the user keeps (a file, a
+        passphrase-sealed file, or one they were given), from whatever source is in use.
+
+        The new key is written beside the old (``place.prepare``), every key is re-sealed
+        in one write transaction, and only after it committed does the new key take the
+        old one's place (``place.commit``) and the keyring's master keys, if the vault
+        came from there, leave it. Killed before the commit, the old key opens every key;
+        after, the new one does (and an unfinished ``commit`` is finished by the next
+        `byok unlock`, or is the ``.new`` file beside the old one)."""
+        came_from_keyring = self.master_source == "keyring"
+        old = self.master() if came_from_keyring else self._env_master()
+        assert old is not None
+        new = place.prepare()
+        if new.id == old.id:
+            place.abort()
+            raise ByokError(Code.USAGE, "the new master key is the one already in use")
         fault("after-new-key-saved")
-        with self.store.transaction():
-            count = self._reseal_all(new)
-            fault("before-commit")
+        try:
+            with self.store.transaction():
+                count = self._reseal_all(new)
+                if came_from_keyring:
+                    for mk_id, _, _, state in self.store.master_keys():
+                        if state != "retired":
+                            self.store.retire_master_key(mk_id)
+                fault("before-commit")
+        except BaseException:
+            place.abort()
+            raise
         fault("after-commit")
+        place.commit()
+        self.__dict__.pop("_own_master", None)
         self.store.wipe()
+        if came_from_keyring:
+            with contextlib.suppress(ByokError):
+                self._remove_unused_master_keys()
         fault("after-old-key-removed")
         return old.id, new.id, count
 

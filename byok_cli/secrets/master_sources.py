@@ -15,6 +15,7 @@ keyring holds master keys byok makes and rotates by itself.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -118,3 +119,82 @@ def new_key_file(path: Path, key: bytes, *, replace: bool = False) -> None:
     import base64
 
     sealed.write_private(path, base64.urlsafe_b64encode(key) + b"\n", replace=replace)
+
+
+class KeyPlace:
+    """Where a rotation puts the new master key, in two steps around the transaction:
+    ``prepare`` (the new key, saved beside the old), ``commit`` (in the old one's place),
+    ``abort`` (the new one thrown away)."""
+
+    def prepare(self) -> MasterKey:
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+
+class GivenKey(KeyPlace):
+    """A new key the user gave (BYOK_NEW_MASTER_KEY) and keeps wherever they keep keys."""
+
+    def __init__(self, key: MasterKey):
+        self.key = key
+
+    def prepare(self) -> MasterKey:
+        return self.key
+
+
+class NewFile(KeyPlace):
+    """A new random master key in a file (``PATH.new`` until the commit)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.staged = path.with_name(path.name + ".new")
+
+    def prepare(self) -> MasterKey:
+        import base64
+
+        from .vault import new_master_key
+
+        key = new_master_key()
+        if self.path.exists():
+            sealed.write_private(self.staged, base64.urlsafe_b64encode(key) + b"\n",
+                                 replace=True, rename=False)
+        else:
+            new_key_file(self.path, key)
+            self.staged = self.path
+        return MasterKey(key, "file")
+
+    def commit(self) -> None:
+        if self.staged != self.path:
+            os.replace(self.staged, self.path)
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self.staged)
+
+
+class NewSealed(KeyPlace):
+    """A new random master key sealed with a passphrase in the data dir."""
+
+    def __init__(self, data_dir: Path, passphrase: str):
+        self.path = sealed.sealed_path(data_dir)
+        self.staged = sealed.staged_path(data_dir)
+        self.passphrase = passphrase
+
+    def prepare(self) -> MasterKey:
+        from .vault import new_master_key
+
+        key = new_master_key()
+        sealed.write_private(self.staged, sealed.seal(key, self.passphrase), replace=True,
+                             rename=False)
+        return MasterKey(key, "agent")
+
+    def commit(self) -> None:
+        os.replace(self.staged, self.path)
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self.staged)

@@ -28,6 +28,28 @@ def sealed_path(data_dir: Path) -> Path:
     return data_dir / SEALED_NAME
 
 
+def staged_path(data_dir: Path) -> Path:
+    """A rotation's new sealed key, until the re-sealed keys are committed."""
+    return data_dir / (SEALED_NAME + ".new")
+
+
+def finish_rotation(data_dir: Path, sealed_ids: set[str]) -> bool:
+    """A rotation killed between its commit and putting the new sealed key in place left
+    it staged: put it there when the stored keys need it, else drop it. Whether it moved."""
+    staged = staged_path(data_dir)
+    if not staged.exists():
+        return False
+    try:
+        needed = read_header(staged).get("master_key_id") in sealed_ids
+    except ByokError:
+        needed = False
+    if needed:
+        os.replace(staged, sealed_path(data_dir))
+    else:
+        os.unlink(staged)
+    return needed
+
+
 def _derive(passphrase: str, salt: bytes, log_n: int, r: int, p: int) -> bytes:
     from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
@@ -99,10 +121,11 @@ def unseal(path: Path, passphrase: str) -> MasterKey:
     return MasterKey(key, "agent")
 
 
-def write_private(path: Path, content: bytes, *, replace: bool) -> None:
-    """Write a secret-bearing file 0600, never through a symlink: created anew, or put in
-    place of the old one atomically with ``replace``."""
-    target = path.with_name(path.name + ".new") if replace else path
+def write_private(path: Path, content: bytes, *, replace: bool, rename: bool = True) -> None:
+    """Write a secret-bearing file 0600, never through a symlink: created anew, or (with
+    ``replace``) in place of the old one: atomically, or, without ``rename``, unlinked
+    first (a staged file nobody reads yet)."""
+    target = path.with_name(path.name + ".new") if replace and rename else path
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     if replace:
         try:
@@ -122,5 +145,5 @@ def write_private(path: Path, content: bytes, *, replace: bool) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-    if replace:
+    if replace and rename:
         os.replace(target, path)
