@@ -119,11 +119,13 @@ def _age_days(stamp: str, now: dt.datetime) -> int | None:
 
 
 def _check_keys(st, r: Report, fix: bool) -> None:
+    from ..secrets.keychain import mask_hint
+
     registry = st.byok.registry
     now = dt.datetime.now(dt.timezone.utc)
     for row in st.store.keys(st.profile):
         named = "" if row.name == "default" else f" {row.name!r}"
-        label = f"stored {row.provider} key{named} …{row.hint}"
+        label = f"stored {row.provider} key{named} {mask_hint(row.hint)}"
         if row.provider not in registry:
             r.add(label, "warn", f"{row.provider} is not a provider of this profile",
                   f"remove it with `byok key remove {row.provider} --name {row.name}`")

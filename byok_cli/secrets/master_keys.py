@@ -48,13 +48,13 @@ def unsettled() -> ByokError:
 
 class MasterKeys:
     """Needs ``store``, ``env``, ``_keyring`` and ``_opened`` (set by Keychain) and
-    ``_open`` (a stored key, decrypted)."""
+    ``_decrypt`` (what a stored key's row seals)."""
 
     store: Store
     env: Mapping[str, str]
     _keyring: vault.KeyringStore | None
     _opened: dict[str, vault.MasterKey]
-    _open: Callable[[StoredKey], str]
+    _decrypt: Callable[[StoredKey], str]
 
     @property
     def keyring(self) -> vault.KeyringStore:
@@ -322,7 +322,7 @@ class MasterKeys:
         """Inside a write transaction: every stored key, of every profile, under ``new``."""
         rows = self.store.all_keys()
         for row in rows:
-            blob = vault.encrypt(new, self._open(row),
+            blob = vault.encrypt(new, self._decrypt(row),
                                  vault.aad(row.profile, row.provider, row.hint, row.name))
             self.store.reseal_key(row, blob, new.id)
         return len(rows)
