@@ -95,6 +95,7 @@ def _own_source_info(st, source: str) -> dict:
         info["agent_expires_at"] = (dt.datetime.fromtimestamp(found["expires"]).astimezone()
                                     .isoformat(timespec="seconds") if found else None)
         info["agent_socket"] = str(agent.socket_path(st.store.home))
+        info["agent_pid"] = found["pid"] if found else None
         if found is None:
             info["master_key_source"] += ": locked (run `byok unlock`)"
             return info
