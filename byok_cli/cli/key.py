@@ -9,7 +9,7 @@ import typer
 
 from ..errors import ByokError, Code, looks_like_key, mask, remember_secret
 from . import complete, output
-from .key_checks import checked_status, live_check, store_checked
+from .key_checks import checked_status, live_check, prefer_first_stored, store_checked
 from .root import group, no_header_option, state
 from .state import note_unknown_profile
 
@@ -120,10 +120,12 @@ def set_command_key(ctx: typer.Context, provider: str, name: str, command: str,
                                       f"the {provider} key {name!r}")
         key = st.byok.registry.normalise_key(provider, fetched, check_shape=not force)
         status, checked_at = checked_status(ctx, provider, key, validate, force)
+    had_keys = bool(st.store.keys(st.profile))
     hint = st.keychain.set_command(provider, command, status, checked_at, name=name)
     named = "" if name == "default" else f" {name!r}"
     output.info(f"stored the {provider} key{named} as {key_commands.shown(hint)} for profile "
                 f"{st.profile!r} ({status}); the key stays in your store")
+    prefer_first_stored(ctx, provider, had_keys)
 
 
 def check_master(ctx: typer.Context, provider: str, name: str) -> None:
