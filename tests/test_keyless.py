@@ -266,3 +266,36 @@ def test_exec_child_gets_no_pointer_to_the_master_key(keyless):
     assert r.returncode == 0, r.stderr
     assert f"OPENAI_API_KEY={OPENAI_GOOD}" in r.stdout  # it works: the key is passed on
     assert "BYOK_MASTER_KEY" not in r.stdout
+
+
+def test_the_readmes_three_keyless_lines(byok_env, tmp_path, fake):
+    """The install section's three ways without a keyring, run as shown (each on a home of
+    its own, a stand-in `pass` on PATH, the passphrase on stdin), then a key set and a run."""
+    import re
+    import subprocess
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("**No OS keyring**"):readme.index("## Quickstart")]
+    lines = re.search(r"```text\n(.*?)```", section, re.S).group(1).strip().splitlines()
+    assert len(lines) == 3
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    master = new_key()
+    (bin_dir / "pass").write_text(f"#!/bin/sh\n[ \"$1 $2\" = 'show byok/master' ] && "
+                                  f"echo {master}\n")
+    (bin_dir / "pass").chmod(0o755)
+    for i, line in enumerate(lines):
+        home = tmp_path / f"home{i}"
+        home.mkdir()
+        env = {k: v for k, v in byok_env.vars.items() if k != "BYOK_MASTER_KEY"}
+        env.update(HOME=str(home), BYOK_HOME=str(home / "data"), XDG_RUNTIME_DIR="",
+                   PATH=f"{bin_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}",
+                   PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+        script = (f"{line.split('#')[0]}\nprintf %s {OPENAI_GOOD} | byok key set openai "
+                  "--no-validate\nbyok run hello </dev/null\nbyok lock")
+        r = subprocess.run(["bash", "-e", "-c", script], env=env, capture_output=True,
+                           text=True, timeout=120, input="a passphrase\na passphrase\n")
+        assert r.returncode == 0, (line, r.stderr)
+        assert r.stdout == "Echo[gpt-6.2-sol]: hello\n", (line, r.stderr)
+        assert "error" not in r.stderr, r.stderr

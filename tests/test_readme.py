@@ -25,7 +25,10 @@ OTHER_TOOLS = README[README.index("## Using byok keys in other tools"):
 OWN = README.replace(OTHER_TOOLS, "")
 # Mentions of a command in the prose, not examples to run (they need their arguments).
 MENTIONS = {"byok key set", "byok config set", "byok exec --", "byok key get", "byok run",
-            "byok exec", "byok provider show"}
+            "byok exec", "byok provider show",
+            # a passphrase vault's commands (a new vault, a passphrase typed): the README's
+            # keyless lines are run by tests/test_keyless.py, on a home without a keyring
+            "byok unlock", "byok vault init --passphrase"}
 # The README's example gateway; tests never leave this machine, so a loopback stand-in
 # (the fake server's /gw) takes its place.
 GATEWAY = "https://llm.example.com/v1"

@@ -28,7 +28,7 @@ def read(prompt: str, *, new: bool = False) -> str:
         except EOFError:
             text = ""
     else:
-        data = sys.stdin.buffer.readline(MAX_PASSPHRASE + 1)
+        data = _line_of_stdin()
         if len(data) > MAX_PASSPHRASE:
             raise ByokError(Code.INVALID_FORMAT, "the passphrase on stdin is too long",
                             hint=f"at most {MAX_PASSPHRASE} bytes")
@@ -42,3 +42,21 @@ def read(prompt: str, *, new: bool = False) -> str:
                         hint="type a passphrase (or pipe it in)")
     remember_secret(text)
     return text
+
+
+def _line_of_stdin() -> bytes:
+    """One line of stdin, read a byte at a time so that what follows it stays there for the
+    next command (`printf 'pw\\npw\\n' | (byok vault init --passphrase && byok unlock)`)."""
+    import os
+
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, ValueError, OSError):  # not a real file (Typer's test runner)
+        return sys.stdin.buffer.readline(MAX_PASSPHRASE + 1).rstrip(b"\n")
+    data = bytearray()
+    while len(data) <= MAX_PASSPHRASE:
+        byte = os.read(fd, 1)
+        if not byte or byte == b"\n":
+            break
+        data += byte
+    return bytes(data)
