@@ -99,8 +99,8 @@ def main() -> None:
     print(f"median of {args.repeat} runs; ratio: median of {args.repeat} paired ratios "
           "against the same `byok run -p openai hi` with BYOK_MASTER_KEY "
           f"(median {reference_ms:.0f} ms)\n")
-    print(f"| {"byok run -p openai hi, whole process":<46} | {'ms':>6} | {'ratio':>6} |")
-    print(f"|{'-' * 46}|{'-' * 8}|{'-' * 8}|")
+    print(f"| {'byok run -p openai hi, whole process':<46} | {'ms':>6} | {'ratio':>6} |")
+    print(f"|{'-' * 48}|{'-' * 8}|{'-' * 8}|")
     for name, whole, ratio in rows:
         print(f"| {name:<46} | {whole * 1000:>6.0f} | {ratio:>5.2f}x |")
     print(f"\nscrypt: N = 2^{sealed.LOG_N}, r = {sealed.R}, p = {sealed.P} "
