@@ -109,3 +109,5 @@ def test_rotation_keeps_the_command_not_what_it_printed(byok_env, fake, tmp_path
     assert json.loads(listing)[0]["stored_key"] == "command (team-store)"
     r = byok_env.run("key", "get", "openai", env={"BYOK_MASTER_KEY": new})
     assert r.stdout == OPENAI_GOOD + "\n"
+    r = byok_env.run("key", "remove", "openai", "--yes", env={"BYOK_MASTER_KEY": new})
+    assert r.returncode == 0 and "command (team-store)" in r.stderr, r.stderr

@@ -220,7 +220,7 @@ def remove_key(
 
       byok key remove openai --name work --yes
     """
-    from ..secrets.keychain import check_key_name
+    from ..secrets.keychain import check_key_name, mask_hint
 
     st = state(ctx)
     provider = st.byok.registry.require(provider).name

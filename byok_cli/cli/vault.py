@@ -33,8 +33,6 @@ def status(ctx: typer.Context,
 
       byok vault status --json
     """
-    from ..secrets import vault
-
     st = state(ctx)
     store = st.store
     sealed = store.sealed_with()
@@ -138,8 +136,6 @@ def rotate(ctx: typer.Context,
 
       byok vault rotate --to file --file ~/.config/byok/master.key
     """
-    from ..secrets import agent, sealed, vault
-
     st = state(ctx)
     kc = st.keychain
     source = kc.master_source

@@ -2,8 +2,9 @@
 key kept in a team's store (`key set --command`), e.g. ``pass show byok/master``.
 
 The command line is split like a shell would (``shlex``) and run without one: no globbing,
-no expansion, no pipes. Its stdin and stderr are the terminal's, so a pinentry or an `op`
-prompt can ask; its stdout is read, bounded in size and time. A failure names the command,
+no expansion, no pipes. Its stderr is byok's, so a pinentry or an `op` prompt can ask on the
+terminal; its stdin is empty (byok's may be a prompt in a pipe); its stdout is read, bounded
+in size and time. A failure names the command,
 never what it printed. The child never gets byok's own master key variables.
 """
 
@@ -60,7 +61,10 @@ def fetch(cmdline: str, what: str, *, shown: str | None = None,
     base = os.environ if env is None else env
     child_env = {k: v for k, v in base.items() if k not in PRIVATE_VARIABLES}
     try:
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, env=child_env, close_fds=True)
+        # stdin is not the command's: in `git diff | byok run …` it is the prompt's (a
+        # pinentry or `op` asks on the terminal itself, and stderr is passed through)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                env=child_env, close_fds=True)
     except FileNotFoundError:
         raise ByokError(code, f"{named} cannot be run: {argv[0]} is not found",
                         hint="install it, or give its full path") from None

@@ -109,6 +109,10 @@ class MasterKeys:
     def unavailable(self, mk_id: str, what: str) -> MasterKeyMissing:
         """`what` is sealed with master key `mk_id`, which neither BYOK_MASTER_KEY nor the
         keyring provides."""
+        source = self.master_source
+        if source not in ("keyring", "environment"):  # the file, the command or the agent
+            return MasterKeyMissing(mk_id, what, f"not set; {vault.SOURCE_NAMES[source]} is "
+                                    "in use and gives another")
         return MasterKeyMissing(mk_id, what,
                                 "empty" if "BYOK_MASTER_KEY" in self.env else "not set")
 

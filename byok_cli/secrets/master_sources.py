@@ -23,7 +23,9 @@ from typing import Mapping
 
 from ..errors import ByokError, Code
 from . import sealed
-from .vault import SOURCE_NAMES as NAMES, MasterKey, master_from_env  # noqa: F401
+from .vault import SOURCE_NAMES, MasterKey, master_from_env
+
+NAMES = SOURCE_NAMES  # how each source is named to the user
 
 FILE_VARIABLE = "BYOK_MASTER_KEY_FILE"
 COMMAND_VARIABLE = "BYOK_MASTER_KEY_COMMAND"
