@@ -235,13 +235,32 @@ def _become_agent(listener: socket.socket, key: MasterKey, expires: float, path:
                 continue
             with conn:
                 if _serve_one(conn, get_answer, status_answer, expires) == "lock":
+                    stop["now"] = True
                     break
+        if not stop["now"]:  # replaced or removed: answer who connected before the switch
+            _drain(listener, get_answer, status_answer, expires)
     finally:
         for mine in (path, temp):
             if _is(mine, inode):
                 with contextlib.suppress(OSError):
                     os.unlink(mine)
         listener.close()
+
+
+def _drain(listener: socket.socket, get_answer: bytes, status_answer: bytes,
+           expires: float) -> None:
+    """Serve the connections already waiting (a client that reached this agent just before a
+    newer one took its name must not be left without an answer)."""
+    listener.setblocking(False)
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.setblocking(True)
+            if _serve_one(conn, get_answer, status_answer, expires) == "lock":
+                return
 
 
 def _is(path: Path, inode: int) -> bool:
