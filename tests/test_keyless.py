@@ -299,3 +299,23 @@ def test_the_readmes_three_keyless_lines(byok_env, tmp_path, fake):
         assert r.returncode == 0, (line, r.stderr)
         assert r.stdout == "Echo[gpt-6.2-sol]: hello\n", (line, r.stderr)
         assert "error" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("step", ["after-new-key-saved", "before-commit", "after-commit",
+                                  "after-old-key-removed"])
+def test_rotate_under_a_file_killed_at_any_step_loses_nothing(keyless, step):
+    import subprocess
+    from pathlib import Path
+
+    env = with_file(keyless)
+    store(keyless, "openai", OPENAI_GOOD, env=env)
+    support = Path(__file__).resolve().parent / "support" / "rotate_with_fault.py"
+    r = subprocess.run([sys.executable, str(support), step, "vault", "rotate"],
+                       env={**keyless.vars, **env}, capture_output=True, timeout=120)
+    assert r.returncode == -9, r.stderr  # killed
+    got = keyless.run("key", "get", "openai", env=env)
+    assert got.returncode == 0 and got.stdout.strip() == OPENAI_GOOD, (step, got.stderr)
+    assert stat.S_IMODE(keyless.key_file.stat().st_mode) == 0o600
+    r = keyless.run("vault", "rotate", env=env)  # and a later rotation completes
+    assert r.returncode == 0, r.stderr
+    assert keyless.run("key", "get", "openai", env=env).stdout.strip() == OPENAI_GOOD

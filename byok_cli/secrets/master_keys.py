@@ -16,6 +16,7 @@ How keys stay readable while several byok processes run at once (rotations, `key
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Callable, Mapping
 
 from . import master_sources, vault
@@ -73,6 +74,10 @@ class MasterKeys:
             return None
         no_core_dumps()  # every path that seals or opens a key reads it here first
         found = master_sources.own_master(self.env, self.store.home)
+        if found is not None and found.source == "file":
+            found = master_sources.finish_file_rotation(
+                Path(self.env[master_sources.FILE_VARIABLE]).expanduser(), found,
+                self.store.sealed_with())
         self.__dict__["_own_master"] = found or False
         return found
 

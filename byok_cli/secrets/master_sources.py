@@ -116,6 +116,25 @@ def from_command(cmdline: str, env: Mapping[str, str] | None = None) -> MasterKe
     return MasterKey(key.key, "command")
 
 
+def finish_file_rotation(path: Path, current: MasterKey, sealed_ids) -> MasterKey:
+    """A `vault rotate` under BYOK_MASTER_KEY_FILE killed after its commit, before the new
+    key took the file's place, left it staged in ``PATH.new``: when the stored keys need that
+    one and not the file's, finish the move. (Never the other way: a staged key the keys do
+    not need yet may belong to a rotation still under way.)"""
+    staged = path.with_name(path.name + ".new")
+    if not staged.exists():
+        return current
+    try:
+        new = from_file(staged)
+    except ByokError:
+        return current
+    ids = set(sealed_ids)
+    if new.id in ids and current.id not in ids:
+        os.replace(staged, path)
+        return new
+    return current
+
+
 def new_key_file(path: Path, key: bytes, *, replace: bool = False) -> None:
     """Write ``key`` to a master key file, 0600 (a new one, or in place of the old)."""
     import base64
