@@ -276,7 +276,7 @@ def test_the_readmes_three_keyless_lines(byok_env, tmp_path, fake):
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    section = readme[readme.index("**No OS keyring**"):readme.index("## Quickstart")]
+    section = readme[readme.index("## Without a keyring"):readme.index("## Quickstart")]
     lines = re.search(r"```text\n(.*?)```", section, re.S).group(1).strip().splitlines()
     assert len(lines) == 3
     bin_dir = tmp_path / "bin"
