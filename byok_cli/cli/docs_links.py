@@ -14,6 +14,8 @@ PAGES = {
     "profile": "keys-and-profiles/#profiles",
     "vault": "keys-and-profiles/#the-vault",
     "doctor": "keys-and-profiles/#the-vault",
+    "unlock": "keys-and-profiles/#your-own-master-key",
+    "lock": "keys-and-profiles/#your-own-master-key",
     "provider": "providers-and-gateways/",
     "run": "running-prompts/",
     "chat": "running-prompts/#byok-chat",

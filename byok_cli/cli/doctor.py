@@ -30,8 +30,18 @@ class Report:
 
 
 def _check_keyring(st, r: Report, fix: bool) -> None:
+    from ..secrets import master_sources
+
     sealed = st.store.sealed_with()
-    if os.environ.get("BYOK_MASTER_KEY"):
+    found = master_sources.configured(os.environ, st.store.home)
+    if len(found) > 1:
+        names = [master_sources.NAMES[k] for k in found]
+        r.add("master key source", "warn", f"several master key sources are set: "
+              f"{', '.join(names)}; {names[0]} wins, the others are ignored",
+              "keep only the one you mean (the order: BYOK_MASTER_KEY, BYOK_MASTER_KEY_FILE, "
+              "BYOK_MASTER_KEY_COMMAND, the unlock agent, the OS keyring)")
+    if found:
+        name = master_sources.NAMES[found[0]]
         try:
             mk = st.keychain.master()
         except ByokError as err:
@@ -39,12 +49,12 @@ def _check_keyring(st, r: Report, fix: bool) -> None:
             return
         others = [m for m in sealed if m != mk.id]
         if others:
-            r.add("master key", "fail", f"BYOK_MASTER_KEY is master key {mk.id}, but stored keys "
+            r.add("master key", "fail", f"{name} gives master key {mk.id}, but stored keys "
                   f"are sealed with {', '.join(others)}",
                   f"set BYOK_MASTER_KEY to master key {others[0]}, or unset it if the OS keyring "
                   "holds that key", Code.DECRYPT_FAILED)
         else:
-            r.add("master key", "ok", f"BYOK_MASTER_KEY (id {mk.id})")
+            r.add("master key", "ok", f"{name} (id {mk.id}){_agent_expiry(st, found[0])}")
         return
     try:
         name = st.keychain.keyring.backend_name()
@@ -67,6 +77,18 @@ def _check_keyring(st, r: Report, fix: bool) -> None:
         r.add("master key", "ok", f"id {mk.id}, in the keyring")
     except ByokError as err:
         r.add("master key", "fail", err.message, err.hint, err.code)
+
+
+def _agent_expiry(st, source: str) -> str:
+    if source != "agent":
+        return ""
+    from ..secrets import agent
+
+    found = agent.status(agent.socket_path(st.store.home))
+    if not found:
+        return ""
+    until = dt.datetime.fromtimestamp(found["expires"]).astimezone()
+    return f", unlocked until {until:%Y-%m-%d %H:%M %Z}"
 
 
 def _check_database(st, r: Report, fix: bool) -> None:
@@ -97,11 +119,13 @@ def _age_days(stamp: str, now: dt.datetime) -> int | None:
 
 
 def _check_keys(st, r: Report, fix: bool) -> None:
+    from ..secrets.keychain import mask_hint
+
     registry = st.byok.registry
     now = dt.datetime.now(dt.timezone.utc)
     for row in st.store.keys(st.profile):
         named = "" if row.name == "default" else f" {row.name!r}"
-        label = f"stored {row.provider} key{named} …{row.hint}"
+        label = f"stored {row.provider} key{named} {mask_hint(row.hint)}"
         if row.provider not in registry:
             r.add(label, "warn", f"{row.provider} is not a provider of this profile",
                   f"remove it with `byok key remove {row.provider} --name {row.name}`")

@@ -17,7 +17,7 @@ from .root import single, state
 
 MARKER = "BYOK_EXEC"
 # Never handed to the child: with the master key it could decrypt every stored key.
-WITHHELD = MASTER_KEY_VARIABLES
+WITHHELD = MASTER_KEY_VARIABLES + ("BYOK_MASTER_KEY_FILE", "BYOK_MASTER_KEY_COMMAND")
 # Credentials the providers' own SDKs and tools read under other names: the anthropic SDK
 # and Claude Code's ANTHROPIC_AUTH_TOKEN, the Gemini SDK's GOOGLE_API_KEY.
 SDK_KEY_VARIABLES = {"ANTHROPIC_AUTH_TOKEN", "GOOGLE_API_KEY"}

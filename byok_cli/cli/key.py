@@ -9,7 +9,7 @@ import typer
 
 from ..errors import ByokError, Code, looks_like_key, mask, remember_secret
 from . import complete, output
-from .key_checks import checked_status, live_check, store_checked
+from .key_checks import checked_status, live_check, prefer_first_stored, store_checked
 from .root import group, no_header_option, state
 from .state import note_unknown_profile
 
@@ -70,6 +70,10 @@ def set_key(
     force: bool = typer.Option(False, "--force",
                                help="Store the key even if its shape is unexpected or the "
                                     "provider rejects it."),
+    command: Optional[str] = typer.Option(
+        None, "--command", metavar="CMD",
+        help="Store a command that prints the key (e.g. \"pass show team/openai\"), run "
+             "without a shell each time the key is needed; the key stays in your store."),
     on_argv: Optional[List[str]] = typer.Argument(
         None, hidden=True, help="Refused: a key is never taken from the command line."),
 ) -> None:
@@ -82,6 +86,8 @@ def set_key(
       printf %s "$WORK_KEY" | byok key set openai --name work
 
       printf %s "$ANTHROPIC_KEY" | byok key set anthropic --no-validate
+
+      byok key set openai --name team --command "pass show team/openai"
     """
     from ..secrets.keychain import check_key_name
 
@@ -89,11 +95,37 @@ def set_key(
     _refuse_key_on_argv(provider, on_argv or [], st.byok.registry)
     provider = st.byok.registry.require(provider).name
     name = check_key_name(name)
+    if command is not None and looks_like_key(command):  # `--command "echo sk-…"`
+        _refuse_key_on_argv(provider, [command], st.byok.registry)
     check_master(ctx, provider, name)  # what would refuse to store the key, before asking
+    if command is not None:
+        set_command_key(ctx, provider, name, command, validate, force)
+        return
     key = st.byok.registry.normalise_key(provider, read_secret(provider),
                                          check_shape=not force)
     status, checked_at = checked_status(ctx, provider, key, validate, force)
     store_checked(ctx, provider, key, status, checked_at, name=name, check_shape=not force)
+
+
+def set_command_key(ctx: typer.Context, provider: str, name: str, command: str,
+                    validate: bool, force: bool) -> None:
+    """Store a key command; with `validate`, run it once and check the key it prints."""
+    from ..secrets import key_commands
+
+    st = state(ctx)
+    key_commands.sealed_text(command)  # a command line that does not parse is refused first
+    status, checked_at = "unverified", None
+    if validate:
+        fetched = key_commands.key_of(key_commands.sealed_text(command),
+                                      f"the {provider} key {name!r}")
+        key = st.byok.registry.normalise_key(provider, fetched, check_shape=not force)
+        status, checked_at = checked_status(ctx, provider, key, validate, force)
+    had_keys = bool(st.store.keys(st.profile))
+    hint = st.keychain.set_command(provider, command, status, checked_at, name=name)
+    named = "" if name == "default" else f" {name!r}"
+    output.info(f"stored the {provider} key{named} as {key_commands.shown(hint)} for profile "
+                f"{st.profile!r} ({status}); the key stays in your store")
+    prefer_first_stored(ctx, provider, had_keys)
 
 
 def check_master(ctx: typer.Context, provider: str, name: str) -> None:
@@ -123,6 +155,8 @@ def list_keys(
 
       byok key list --json
     """
+    from ..secrets.keychain import mask_hint
+
     st = state(ctx)
     reports = st.keychain.report()
     note_unknown_profile(st, not any(r.stored for r in reports))
@@ -134,7 +168,8 @@ def list_keys(
         order = 0
         for k in r.stored:
             order += 1
-            rows.append([r.provider.name, k.name, "…" + k.hint, k.status, k.updated_at, order])
+            rows.append([r.provider.name, k.name, mask_hint(k.hint), k.status, k.updated_at,
+                         order])
         if r.env_hint:
             order += 1
             rows.append([r.provider.name, r.provider.key_env, "…" + r.env_hint, "environment",
@@ -185,7 +220,7 @@ def remove_key(
 
       byok key remove openai --name work --yes
     """
-    from ..secrets.keychain import check_key_name
+    from ..secrets.keychain import check_key_name, mask_hint
 
     st = state(ctx)
     provider = st.byok.registry.require(provider).name
@@ -197,10 +232,11 @@ def remove_key(
                         f"{st.profile!r}", hint=f"its stored keys: {', '.join(names)}"
                         if names else None)
     named = "" if name == "default" else f" {name!r}"
-    output.confirm(f"Remove the stored {provider} key{named} …{stored.hint}?", yes,
+    output.confirm(f"Remove the stored {provider} key{named} {mask_hint(stored.hint)}?", yes,
                    "remove a key")
     st.keychain.remove(provider, name)
-    output.info(f"removed the {provider} key{named} …{stored.hint} from profile {st.profile!r}")
+    output.info(f"removed the {provider} key{named} {mask_hint(stored.hint)} from profile "
+                f"{st.profile!r}")
     if st.store.wipe_pending():
         output.warn("another process is still reading the database, so the removed key's "
                     "ciphertext is still in the file; byok wipes it the next time it runs "

@@ -75,10 +75,16 @@ def store_checked(ctx: typer.Context, provider: str, key: str, status: str,
                            check_shape=check_shape)
     named = "" if name == "default" else f" {name!r}"
     output.info(f"stored the {provider} key{named} …{hint} for profile {st.profile!r} ({status})")
+    prefer_first_stored(ctx, provider, had_keys)
+    return hint
+
+
+def prefer_first_stored(ctx: typer.Context, provider: str, had_keys: bool) -> None:
+    """After the profile's first stored key: its provider is preferred over 'system'."""
+    st = state(ctx)
     settings = st.store.settings(st.profile)
     if settings["preferred_provider"] == "system" and not had_keys:
         # 'system' uses environment keys only; a first stored key is clearly meant to be used.
         st.store.set_setting(st.profile, "preferred_provider", provider)
         output.info(f"preferred provider is now {provider} (was 'system', which uses only "
                     "environment keys); change it with `byok config set preferred-provider`")
-    return hint

@@ -10,7 +10,7 @@ import os
 import re
 from typing import Mapping, NamedTuple
 
-from . import vault
+from . import key_commands, vault
 from ..errors import ByokError, Code, looks_like_key, remember_secret
 from .master_keys import SETTLE_ATTEMPTS, MasterKeyMissing, MasterKeys, unsettled
 from ..registry import Provider, Registry, builtin
@@ -64,7 +64,7 @@ class KeyReport(NamedTuple):
 
 
 def mask_hint(hint: str) -> str:
-    return "…" + hint
+    return key_commands.shown(hint)
 
 
 def hint_of(key: str) -> str:
@@ -128,12 +128,23 @@ class Keychain(MasterKeys):
         name = check_key_name(name)
         key = self.registry.normalise_key(provider, raw_key, check_shape=check_shape)
         remember_secret(key)
-        hint = hint_of(key)
+        return self._put_sealed(provider, name, key, hint_of(key), status, checked_at)
+
+    def set_command(self, provider: str, cmdline: str, status: str = "unverified",
+                    checked_at: str | None = None, *, name: str = "default") -> str:
+        """Store a command that prints the key (sealed like a key); its hint."""
+        provider = self.registry.require(provider).name
+        name = check_key_name(name)
+        return self._put_sealed(provider, name, key_commands.sealed_text(cmdline),
+                                key_commands.hint_for(cmdline), status, checked_at)
+
+    def _put_sealed(self, provider: str, name: str, plaintext: str, hint: str, status: str,
+                    checked_at: str | None) -> str:
         for _ in range(SETTLE_ATTEMPTS):
             with self.store.transaction():
                 master = self._sealing_master()
                 if master is not None:
-                    blob = vault.encrypt(master, key,
+                    blob = vault.encrypt(master, plaintext,
                                          vault.aad(self.profile, provider, hint, name))
                     self.store.put_key(self.profile, provider, name, blob, hint, master.id,
                                        status, checked_at)
@@ -143,13 +154,21 @@ class Keychain(MasterKeys):
             self.master(create=True)  # make one, or say why not
         raise unsettled()
 
-    def _open(self, row: StoredKey) -> str:
+    def _decrypt(self, row: StoredKey) -> str:
+        """What is sealed in a row: a key, or a key command (see key_commands)."""
         what = f"the stored {row.provider} key {row.name!r} of profile {row.profile!r}"
         made_with = vault.sealed_with(row.ciphertext, what=what)
-        key = vault.decrypt(self.master_for(made_with, what), row.ciphertext,
-                            vault.aad(row.profile, row.provider, row.hint, row.name), what=what)
-        remember_secret(key)
-        return key
+        plain = vault.decrypt(self.master_for(made_with, what), row.ciphertext,
+                              vault.aad(row.profile, row.provider, row.hint, row.name),
+                              what=what)
+        if not key_commands.is_command(plain):
+            remember_secret(plain)
+        return plain
+
+    def _open(self, row: StoredKey) -> str:
+        """A stored key, decrypted (and, for a key command, fetched)."""
+        return key_commands.key_of(self._decrypt(row), f"the stored {row.provider} key "
+                                   f"{row.name!r}")
 
     def get(self, provider: str, name: str = "default") -> str | None:
         """The decrypted stored key of that name, or None when none is stored.

@@ -16,9 +16,10 @@ How keys stay readable while several byok processes run at once (rotations, `key
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Callable, Mapping
 
-from . import vault
+from . import master_sources, vault
 from ..errors import ByokError, Code
 from .hardening import no_core_dumps
 from ..store import Store, StoredKey
@@ -48,13 +49,13 @@ def unsettled() -> ByokError:
 
 class MasterKeys:
     """Needs ``store``, ``env``, ``_keyring`` and ``_opened`` (set by Keychain) and
-    ``_open`` (a stored key, decrypted)."""
+    ``_decrypt`` (what a stored key's row seals)."""
 
     store: Store
     env: Mapping[str, str]
     _keyring: vault.KeyringStore | None
     _opened: dict[str, vault.MasterKey]
-    _open: Callable[[StoredKey], str]
+    _decrypt: Callable[[StoredKey], str]
 
     @property
     def keyring(self) -> vault.KeyringStore:
@@ -63,11 +64,27 @@ class MasterKeys:
         return self._keyring
 
     def _env_master(self) -> vault.MasterKey | None:
-        value = self.env.get("BYOK_MASTER_KEY")
-        if not value:
+        """The user's own master key (BYOK_MASTER_KEY, _FILE, _COMMAND or the unlock agent,
+        in master_sources' order), read once per process; None when the keyring is the
+        source."""
+        cached = self.__dict__.get("_own_master")
+        if cached is not None:
+            return cached or None
+        if master_sources.chosen(self.env, self.store.home) == "keyring":
             return None
-        no_core_dumps()  # every path that seals or opens a key parses it here first
-        return vault.master_from_env(value)
+        no_core_dumps()  # every path that seals or opens a key reads it here first
+        found = master_sources.own_master(self.env, self.store.home)
+        if found is not None and found.source == "file":
+            found = master_sources.finish_file_rotation(
+                Path(self.env[master_sources.FILE_VARIABLE]).expanduser(), found,
+                self.store.sealed_with())
+        self.__dict__["_own_master"] = found or False
+        return found
+
+    @property
+    def master_source(self) -> str:
+        """Where the master key comes from: environment, file, command, agent or keyring."""
+        return master_sources.chosen(self.env, self.store.home)
 
     def master(self, create: bool = False) -> vault.MasterKey:
         """The master key new keys are sealed with: BYOK_MASTER_KEY, else the keyring's
@@ -97,13 +114,17 @@ class MasterKeys:
     def unavailable(self, mk_id: str, what: str) -> MasterKeyMissing:
         """`what` is sealed with master key `mk_id`, which neither BYOK_MASTER_KEY nor the
         keyring provides."""
+        source = self.master_source
+        if source not in ("keyring", "environment"):  # the file, the command or the agent
+            return MasterKeyMissing(mk_id, what, f"not set; {vault.SOURCE_NAMES[source]} is "
+                                    "in use and gives another")
         return MasterKeyMissing(mk_id, what,
                                 "empty" if "BYOK_MASTER_KEY" in self.env else "not set")
 
     def advised(self, err: ByokError) -> ByokError:
-        """Complete a master key failure's hint with what suits this vault: a master key of
+        """Complete a keyring failure's hint with what suits this vault: a master key of
         one's own only while nothing is sealed yet (a new one cannot open sealed keys)."""
-        if err.code != Code.KEYRING_UNAVAILABLE:
+        if err.code != Code.KEYRING_UNAVAILABLE or self.master_source != "keyring":
             return err
         sealed = self.store.sealed_with()
         if sealed:
@@ -215,14 +236,25 @@ class MasterKeys:
         readable with the old or the new one. Returns (old id, new id, number of keys).
         """
         env = self._env_master()
+        if env is not None and env.source in ("file", "agent"):
+            raise ByokError(Code.USAGE, f"the master key comes from "
+                            f"{vault.SOURCE_NAMES[env.source]}: say where the new one goes",
+                            hint="byok vault rotate --to file|passphrase|keyring")
         if env is not None:
             return self._rotate_environment(env, new_key, fault)
+        return self.rotate_to_keyring(fault)
+
+    def rotate_to_keyring(self, fault: Callable[[str], None] = lambda step: None
+                          ) -> tuple[str, str, int]:
+        """A new master key in the keyring, every stored key re-sealed under it (from the
+        keyring's old one or from the user's own source)."""
+        own = self._env_master()
         for _ in range(SETTLE_ATTEMPTS):
             new = self._new_pending_master()
             fault("after-new-key-saved")
             try:
                 with self.store.transaction():
-                    old_id = self.store.active_master_key_id() or "-"
+                    old_id = (own.id if own else self.store.active_master_key_id()) or "-"
                     rotated = self.store.activate_master_key(new.id)
                     if rotated:
                         count = self._reseal_all(new)
@@ -233,6 +265,7 @@ class MasterKeys:
                 self._remove_unused_master_keys()
                 raise
             if rotated:
+                self.__dict__["_own_master"] = False  # the keyring's from now on
                 fault("after-commit")
                 self.store.wipe()
                 self._remove_unused_master_keys()
@@ -243,18 +276,54 @@ class MasterKeys:
 
     def _rotate_environment(self, old: vault.MasterKey, new_key: bytes | None,
                             fault: Callable[[str], None]) -> tuple[str, str, int]:
+        """Under a master key the user keeps in a variable or a store byok cannot write
+        (BYOK_MASTER_KEY, BYOK_MASTER_KEY_COMMAND): the new one is given."""
         if new_key is None:
-            raise ByokError(Code.USAGE, "the master key comes from BYOK_MASTER_KEY: give the "
+            name = vault.SOURCE_NAMES[old.source]
+            raise ByokError(Code.USAGE, f"the master key comes from {name}: give the "
                             "new one too (BYOK_NEW_MASTER_KEY)")
-        new = vault.MasterKey(new_key, "environment")
+        new = vault.MasterKey(new_key, old.source)
         if new.id == old.id:
             raise ByokError(Code.USAGE, "the new master key is the one already in use")
+        return self.rotate_to_own(master_sources.GivenKey(new), fault)
+
+    def rotate_to_own(self, place: "master_sources.KeyPlace",
+                      fault: Callable[[str], None] = lambda step: None) -> tuple[str, str, int]:
+        """Re-seal every stored key under a new master key the user keeps (a file, a
+        passphrase-sealed file, or one they were given), from whatever source is in use.
+
+        The new key is written beside the old (``place.prepare``), every key is re-sealed
+        in one write transaction, and only after it committed does the new key take the
+        old one's place (``place.commit``) and the keyring's master keys, if the vault
+        came from there, leave it. Killed before the commit, the old key opens every key;
+        after, the new one does (and an unfinished ``commit`` is finished by the next
+        `byok unlock`, or is the ``.new`` file beside the old one)."""
+        came_from_keyring = self.master_source == "keyring"
+        old = self.master() if came_from_keyring else self._env_master()
+        assert old is not None
+        new = place.prepare()
+        if new.id == old.id:
+            place.abort()
+            raise ByokError(Code.USAGE, "the new master key is the one already in use")
         fault("after-new-key-saved")
-        with self.store.transaction():
-            count = self._reseal_all(new)
-            fault("before-commit")
+        try:
+            with self.store.transaction():
+                count = self._reseal_all(new)
+                if came_from_keyring:
+                    for mk_id, _, _, state in self.store.master_keys():
+                        if state != "retired":
+                            self.store.retire_master_key(mk_id)
+                fault("before-commit")
+        except BaseException:
+            place.abort()
+            raise
         fault("after-commit")
+        place.commit()
+        self.__dict__.pop("_own_master", None)
         self.store.wipe()
+        if came_from_keyring:
+            with contextlib.suppress(ByokError):
+                self._remove_unused_master_keys()
         fault("after-old-key-removed")
         return old.id, new.id, count
 
@@ -262,7 +331,7 @@ class MasterKeys:
         """Inside a write transaction: every stored key, of every profile, under ``new``."""
         rows = self.store.all_keys()
         for row in rows:
-            blob = vault.encrypt(new, self._open(row),
+            blob = vault.encrypt(new, self._decrypt(row),
                                  vault.aad(row.profile, row.provider, row.hint, row.name))
             self.store.reseal_key(row, blob, new.id)
         return len(rows)

@@ -47,9 +47,15 @@ MAKE_KEY_HINT = ("without a keyring, make a master key of your own and keep it s
 T = TypeVar("T")
 
 
+# Where a master key came from (master_sources has the order), as named to the user.
+SOURCE_NAMES = {"environment": "BYOK_MASTER_KEY", "file": "BYOK_MASTER_KEY_FILE",
+                "command": "BYOK_MASTER_KEY_COMMAND", "agent": "the unlock agent",
+                "keyring": "the OS keyring"}
+
+
 class MasterKey(NamedTuple):
     key: bytes
-    source: str  # "environment" or "keyring"
+    source: str  # a key of SOURCE_NAMES
 
     @property
     def id(self) -> str:
@@ -104,7 +110,7 @@ def decrypt(master: MasterKey, blob: bytes, associated: bytes, *, what: str) -> 
 
     made_with = sealed_with(blob, what=what)
     if made_with != master.id:
-        source = "BYOK_MASTER_KEY" if master.source == "environment" else "the OS keyring"
+        source = SOURCE_NAMES.get(master.source, master.source)
         raise ByokError(
             Code.DECRYPT_FAILED,
             f"{what} is sealed with master key {made_with}, but the master key in use "

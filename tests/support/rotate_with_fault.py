@@ -3,7 +3,8 @@
 The fault hook is set here, in-process: the shipped byok has no way to reach it from the
 environment or the command line.
 
-    python rotate_with_fault.py STEP [byok arguments...]
+    python rotate_with_fault.py STEP [byok global options...]
+    python rotate_with_fault.py STEP vault rotate [--to SOURCE ...]
 """
 
 import os
@@ -22,5 +23,7 @@ def kill_at(chosen: str):
 
 if __name__ == "__main__":
     vault.FAULT = kill_at(sys.argv[1])
-    sys.argv = ["byok", *sys.argv[2:], "vault", "rotate"]
+    rest = sys.argv[2:]  # byok's global options, or a whole `vault rotate …` command
+    sys.argv = ["byok", *rest] if rest[:2] == ["vault", "rotate"] else \
+        ["byok", *rest, "vault", "rotate"]
     main()
