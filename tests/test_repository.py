@@ -18,7 +18,8 @@ def _git(*args: str) -> str:
 
 
 def test_no_database_is_committed():
-    tracked = _git("ls-files").splitlines()
+    # tests/data/ holds old-schema databases on purpose (the migration tests open them)
+    tracked = [p for p in _git("ls-files").splitlines() if not p.startswith("tests/data/")]
     assert [p for p in tracked if p.endswith((".db", ".db-wal", ".db-shm", ".db-journal"))] == []
 
 
