@@ -66,9 +66,7 @@ class Byok:
         current = self.registry
         name = registry.check_name(name, current)
         api = registry.check_api(api)
-        base_url = registry.check_base_url(base_url)
-        # stored as requests will use it: a Messages URL without the /v1 byok adds itself
-        base_url = registry.trim_added_prefix(api, base_url)
+        base_url, _ = registry.base_url_to_store(api, base_url)
         key_env = registry.check_key_env(key_env, current) if key_env else None
         self.store.add_provider(self.profile, name, api, base_url, key_env, needs_key)
         self.keychain.forget_registry()

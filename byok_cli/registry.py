@@ -105,6 +105,20 @@ def trim_added_prefix(api: str, url: str) -> str:
     return url[:-len(adds)] if adds and url.endswith(adds) else url
 
 
+def base_url_to_store(api: str, url: str, source: str = "the base URL") -> tuple[str, str | None]:
+    """(the base URL as it is stored, a note when that differs from what was given).
+
+    Every place a base URL is set (`provider add`, `config set PROVIDER.base_url`) stores it
+    as requests will use it, so a Messages URL's /v1 is trimmed once, here, not warned about
+    on every run."""
+    checked = check_base_url(url, source)
+    stored = trim_added_prefix(api, checked)
+    if stored == checked:
+        return stored, None
+    return stored, (f"{source} ends in {checked[len(stored):]}, which the {api} API adds "
+                    f"itself; stored as {stored}")
+
+
 class Registry:
     """The providers one profile can use: built-ins and presets first, then its own."""
 

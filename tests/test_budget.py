@@ -302,3 +302,24 @@ def test_a_budget_set_below_this_periods_spending_says_so(byok_env, fake):
     assert "already spent $0.004" in r.stderr and "refused until it resets" in r.stderr
     roomy = byok_env.run("budget", "set", "--provider", "openai", "--per", "day", "1")
     assert "already spent" not in roomy.stderr
+
+
+def test_chat_under_a_budget_bounds_its_answers(byok_env, fake):
+    """`chat --max-tokens N` and `/max-tokens N`: a model whose worst case is over the budget
+    can still be used in a chat (issue 24, finding 2)."""
+    byok_env.set_key("openai", OPENAI_GOOD)
+    priced_home(byok_env)
+    byok_env.run("budget", "set", "--per", "day", "0.01")
+    r = byok_env.run("chat", "-m", "gpt-6-luna", "--no-fallback",
+                     input="a b c\n/max-tokens 4\na b c\n/max-tokens\n/max-tokens 0\n")
+    assert r.returncode == 0, r.stderr
+    refused, *rest = [ln for ln in r.stderr.splitlines() if "budget:" in ln]
+    assert "may cost up to $1" in refused and "lower /max-tokens N" in refused
+    assert "--max-tokens" not in r.stderr
+    assert "max tokens: 4" in r.stderr and r.stdout.count("\n") >= 1
+    assert "/max-tokens takes a whole number" in r.stderr
+    assert rest == []  # the turn after /max-tokens 4 fitted the budget
+    flagged = byok_env.run("chat", "-m", "gpt-6-luna", "--no-fallback", "--max-tokens", "4",
+                           input="a b c\n")
+    assert flagged.returncode == 0 and "budget" not in flagged.stderr, flagged.stderr
+    assert flagged.stdout.strip()

@@ -195,3 +195,16 @@ def test_next_attempt_follows_the_design_order():
     # rate limits and bad requests are not fallbacks
     assert next_attempt(a, 0, Code.RATE_LIMITED, Excluded()) is None
     assert next_attempt(a, 0, Code.BAD_REQUEST, Excluded()) is None
+
+
+def test_model_fallback_is_the_profiles_own_default_model():
+    """`models default luna`, then `-m gpt-nonexistent`: the fallback is luna, not the
+    catalogue's default (issue 24, finding 1)."""
+    p = plan(settings("openai", openai_model="gpt-6-luna"), keys(["openai"]), CAT,
+             model="openai/gpt-nonexistent", today=TODAY)
+    assert route(p) == [("openai", "gpt-nonexistent", "stored", "primary"),
+                        ("openai", "gpt-6-luna", "stored", "model_fallback")]
+    # when the profile's own model is the one asked for, the fallback is the catalogue's
+    p = plan(settings("openai", openai_model="gpt-6-luna"), keys(["openai"]), CAT,
+             model="openai/gpt-6-luna", today=TODAY)
+    assert route(p)[-1] == ("openai", DEF["openai"], "stored", "model_fallback")

@@ -2,6 +2,7 @@
 paths and key hints whole; descriptions wrap or go first), tab-separated lines for
 scripts, --json errors, empty results."""
 
+import io
 import json
 import re
 
@@ -252,3 +253,28 @@ def test_models_list_wide_shows_its_columns_at_any_width(byok_env):
         assert column in header, header
     whole(wide, "gpt-6.2-sol", "sol,gpt")
     fits(plain)
+
+
+def test_chat_help_at_80_columns(used):
+    """/help wraps each description at word boundaries under itself (issue 24, finding 4)."""
+    from byok_cli.cli.chat import COMMANDS
+
+    child = pexpect.spawn(str(BYOK), ["chat"], env=used.vars, timeout=30,
+                          dimensions=(60, 80), encoding="utf-8")
+    child.logfile_read = seen = io.StringIO()
+    child.expect("Ctrl-D to leave")
+    child.sendline("/help")
+    child.expect("leave \\(or Ctrl-D\\); Ctrl-C stops an answer, not the chat")
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)
+    child.close()
+    text = ANSI.sub("", seen.getvalue()).replace("\r\n", "\n").replace("\r", "")
+    start = text.index("/model [MODEL]")
+    lines = [line.rstrip() for line in text[text.rindex("\n", 0, start) + 1:].split("\n")]
+    lines = lines[:next(i for i, line in enumerate(lines) if "/exit" in line) + 1]
+    fits(lines)
+    for command, description in COMMANDS:
+        assert any(line.startswith(f"  {command} ") for line in lines), (command, lines)
+        unbroken(lines, description)
+    words = set(" ".join(f"{c} {d}" for c, d in COMMANDS).split())
+    assert [w for line in lines for w in line.split() if w not in words] == []  # none cut

@@ -195,6 +195,30 @@ def test_an_anthropic_base_url_ending_in_v1_is_normalised(byok_env, fake):
     assert len(posts(fake)) == 4
 
 
+def test_a_v1_base_url_is_normalised_when_it_is_set_the_same_way_everywhere(byok_env, fake):
+    """`config set anthropic.base_url …/v1` trims it at once, with the note `provider add`
+    gives, and runs then carry no warning (issue 24, finding 7)."""
+    byok_env.set_key("anthropic", ANTHROPIC_GOOD)
+    env = {"ANTHROPIC_BASE_URL": ""}
+    r = byok_env.run("config", "set", "anthropic.base_url", fake.url + "/v1/")
+    assert r.returncode == 0, r.stderr
+    assert (f"anthropic.base_url ends in /v1, which the anthropic API adds itself; stored as "
+            f"{fake.url}") in r.stderr
+    assert byok_env.run("config", "get", "anthropic.base_url").stdout.strip() == fake.url
+    run = byok_env.run("run", "--json", "-p", "anthropic", "hi", env=env)
+    assert run.returncode == 0, run.stderr
+    assert "/v1" not in run.stderr and json.loads(run.stdout)["base_url"] == fake.url
+    assert posts(fake)[0]["path"] == "/v1/messages"
+    added = byok_env.run("provider", "add", "gw", "--api", "anthropic", "--no-key",
+                         "--base-url", fake.url + "/v1")
+    assert (f"--base-url ends in /v1, which the anthropic API adds itself; stored as "
+            f"{fake.url}") in added.stderr
+    # an OpenAI base URL keeps its /v1: that API's paths do not add it
+    kept = byok_env.run("config", "set", "openai.base_url", fake.url + "/v1")
+    assert "note" not in kept.stderr
+    assert byok_env.run("config", "get", "openai.base_url").stdout.strip() == fake.url + "/v1"
+
+
 def test_base_url_and_where_it_came_from(byok_env, fake):
     byok_env.set_key("openai", OPENAI_GOOD)
 

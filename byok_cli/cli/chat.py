@@ -9,7 +9,7 @@ import typer
 
 from ..errors import ByokError, Code, Terminated
 from . import complete, output
-from .options import BASE_URL, EFFORT, TEMPERATURE
+from .options import BASE_URL, EFFORT, MAX_TOKENS, TEMPERATURE
 from .progress import Waiting
 from .root import single, state
 from .state import MAX_ID
@@ -19,6 +19,8 @@ COMMANDS = [
                        "PROVIDER/MODEL"),
     ("/provider [NAME]", "show the provider that answers, or switch (`byok provider list`)"),
     ("/system [TEXT]", "set the system prompt (without TEXT: clear it)"),
+    ("/max-tokens [N]", "bound each answer's length, and what a budget holds for it "
+                        "(default: no bound)"),
     ("/history", "show this conversation so far"),
     ('"""', "start or end a message of several lines"),
     ("/help", "this list"),
@@ -30,7 +32,9 @@ MULTILINE = '"""'
 def _chat_hint(err: ByokError) -> ByokError:
     """Say what can be done inside the chat, rather than on the command line."""
     flags = err.hint and any(f in err.hint for f in (" -p", " -m", "--provider", "--model"))
-    if err.code == Code.MODEL_NOT_FOUND and (flags or not err.hint):
+    if err.code == Code.BUDGET_EXCEEDED and err.hint and "--max-tokens" in err.hint:
+        err.hint = err.hint.replace("lower --max-tokens", "lower /max-tokens N")
+    elif err.code == Code.MODEL_NOT_FOUND and (flags or not err.hint):
         err.hint = "choose another with /model (ids and aliases: `byok models list`)"
     elif err.code == Code.NO_KEY:
         err.hint = ("switch with /provider, or store a key with `byok key set "
@@ -112,13 +116,14 @@ def chat(
     chain: bool = typer.Option(False, "--fallback",
                                help="With -p or -m: use the fallback chain when that "
                                     "provider is unavailable."),
+    max_tokens: Optional[int] = MAX_TOKENS,
     temperature: Optional[float] = TEMPERATURE,
     effort: Optional[str] = EFFORT,
     base_url: Optional[str] = BASE_URL,
 ) -> None:
     """Chat interactively. Reads one message a turn (also from a pipe); answers stream.
 
-    In the chat: /model, /provider, /system, /history, /help, /exit; a line of three
+    In the chat: /model, /provider, /system, /max-tokens, /history, /help, /exit; a line of three
     double quotes starts and ends a message of several lines.
 
     Examples:
@@ -138,7 +143,8 @@ def chat(
     registry = st.byok.registry
     options = AskOptions(model=model, provider=registry.require(provider).name if provider
                          else None, key=key, system=system, fallback=not no_fallback,
-                         chain=chain, log=not no_log, temperature=temperature,
+                         chain=chain, log=not no_log, max_tokens=max_tokens,
+                         temperature=temperature,
                          effort=effort_level(effort), base_url=base_url)
     if model:  # a model no provider is known to serve fails here, not at the first turn
         from .model_choice import choose_model
@@ -243,8 +249,7 @@ def _command(st, line: str, options, transcript) -> str | None:
         if word in ("/exit", "/quit"):
             return "exit"
         if word == "/help":
-            width = max(len(c) for c, _ in COMMANDS)
-            sys.stderr.write("".join(f"  {c.ljust(width)}  {text}\n" for c, text in COMMANDS))
+            sys.stderr.write(_help_text())
         elif word in ("/model", "/provider"):
             if arg:
                 before = (options.provider, options.model, options.key)
@@ -279,6 +284,8 @@ def _command(st, line: str, options, transcript) -> str | None:
         elif word == "/system":
             options.system = arg or None
             output.info("system prompt " + ("set" if arg else "cleared"))
+        elif word == "/max-tokens":
+            _max_tokens(arg, options)
         elif word == "/history":
             for m in transcript:
                 who = "you" if m.role == "user" else f"{m.provider}/{m.model}"
@@ -289,6 +296,37 @@ def _command(st, line: str, options, transcript) -> str | None:
     except ByokError as err:
         output.error(_chat_hint(err).one_line())
     return None
+
+
+def _help_text() -> str:
+    """The chat's commands, each description wrapped at word boundaries under itself so
+    that the list fits the terminal (at least 40 columns of it)."""
+    import shutil
+    import textwrap
+
+    name_width = max(len(c) for c, _ in COMMANDS)
+    indent = " " * (name_width + 4)
+    width = max(40, min(shutil.get_terminal_size().columns, 100) - 1)
+    return "".join(textwrap.fill(text, width, initial_indent=f"  {c.ljust(name_width)}  ",
+                                 subsequent_indent=indent, break_long_words=False,
+                                 break_on_hyphens=False) + "\n" for c, text in COMMANDS)
+
+
+def _max_tokens(arg: str, options) -> None:
+    """/max-tokens: show the bound on an answer's length, set it, or lift it."""
+    if arg.lower() in ("default", "none", "off"):
+        options.max_tokens = None
+    elif arg:
+        try:
+            value = int(arg)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ByokError(Code.USAGE, f"/max-tokens takes a whole number of tokens from 1 up, "
+                            f"not {arg!r}", hint="or /max-tokens default to lift the bound")
+        options.max_tokens = value
+    output.info("max tokens: " + (f"{options.max_tokens}" if options.max_tokens
+                                  else "the model's own maximum"))
 
 
 app = single("chat", chat)

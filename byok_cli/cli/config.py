@@ -70,7 +70,11 @@ def _check(st, provider: str | None, field: str, value: str) -> str | None:
         from .model_choice import choose_model
 
         return choose_model(st, value, provider).model
-    return reg.check_base_url(value, f"{provider}.base_url")
+    stored, note = reg.base_url_to_store(registry.require(provider).api, value,
+                                         f"{provider}.base_url")
+    if note:
+        output.info(f"note: {note}")
+    return stored
 
 
 def _get(settings: dict, provider: str | None, field: str):

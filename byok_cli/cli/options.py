@@ -12,6 +12,8 @@ TEMPERATURE = typer.Option(None, "--temperature", min=0.0, max=2.0, metavar="T",
 EFFORT = typer.Option(None, "--effort", metavar="LEVEL", autocompletion=complete.efforts,
                       help="Effort or reasoning level (low, medium, high…), for models that "
                            "have one.")
+MAX_TOKENS = typer.Option(None, "--max-tokens", min=1, metavar="N",
+                          help="Upper bound on the answer's length, in tokens.")
 BASE_URL = typer.Option(None, "--base-url", metavar="URL",
                         help="API base URL for the provider used (wins over the environment "
                              "and the profile).")

@@ -47,10 +47,11 @@ def add(
     """
     st = state(ctx)
     p = st.byok.add_provider(name, api, base_url, key_env, needs_key=not no_key)
-    given = base_url.strip().rstrip("/")
-    if given != p.base_url:  # add_provider trimmed the path its API adds itself
-        output.info(f"note: --base-url ends in {given[len(p.base_url):]}, which the {p.api} "
-                    f"API adds itself; stored as {p.base_url}")
+    from ..registry import base_url_to_store
+
+    _, note = base_url_to_store(p.api, base_url, "--base-url")
+    if note:  # add_provider trimmed the path its API adds itself
+        output.info(f"note: {note}")
     output.info(f"added provider {p.name} ({p.api} API at {p.base_url}) to profile "
                 f"{st.profile!r}; key: {_where_key(p)}")
 

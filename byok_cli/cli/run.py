@@ -7,7 +7,7 @@ from typing import List, Optional
 import typer
 
 from . import complete
-from .options import BASE_URL, EFFORT, TEMPERATURE
+from .options import BASE_URL, EFFORT, MAX_TOKENS, TEMPERATURE
 from .root import single, state
 from .state import MAX_ID
 from .run_body import run as run_prompt
@@ -27,9 +27,7 @@ def run(
     key: Optional[str] = typer.Option(None, "--key", "-k", metavar="NAME",
                                       help="Which of the provider's keys: a stored key's "
                                            "name, or its environment variable."),
-    max_tokens: Optional[int] = typer.Option(None, "--max-tokens", min=1, metavar="N",
-                                             help="Upper bound on the answer's length, in "
-                                                  "tokens."),
+    max_tokens: Optional[int] = MAX_TOKENS,
     temperature: Optional[float] = TEMPERATURE,
     effort: Optional[str] = EFFORT,
     base_url: Optional[str] = BASE_URL,

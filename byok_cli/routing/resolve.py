@@ -173,11 +173,21 @@ def plan(settings: Mapping, keys: KeyAvailability, catalog: Catalog, registry: R
             return models[p], "your preferred model"
         return default_model(registry.require(p), catalog), "the default model"
 
+    def fallback_model(p: str, record, chosen: str | None) -> str | None:
+        # When a model is not available, fall back to the one the profile chose for this
+        # provider (`models default`), unless that is the one that failed or it is retired.
+        own = models.get(p)
+        if own and own != chosen:
+            known = catalog.get(own) if record.catalog else None
+            if not (known and known.provider == record.catalog and known.is_retired(today)):
+                return own
+        return default_model(record, catalog)
+
     def attempts_for(p: str, entry_model: str | None, role: str, because: str,
                      is_primary: bool = False) -> list[Attempt]:
         record = registry.require(p)
         chosen, model_why = model_for(p, entry_model, is_primary)
-        default = default_model(record, catalog)
+        default = fallback_model(p, record, chosen)
         found = sources(p, key if is_primary else None)
         if chosen is None and is_primary:
             raise ByokError(Code.USAGE, f"no model to use with {p}: it has no default",
