@@ -38,6 +38,7 @@ class Code(str, enum.Enum):
     BUDGET_EXCEEDED = ("BUDGET_EXCEEDED", 16)
     DECLINED = ("DECLINED", 17)            # "no" to a confirmation: nothing was changed
     NEEDS_ATTENTION = ("NEEDS_ATTENTION", 18)  # doctor found warnings (and no failure)
+    LIMIT_EXCEEDED = ("LIMIT_EXCEEDED", 19)  # a server's answer passed a bound (wire/limits.py)
     NOT_EXECUTABLE = ("NOT_EXECUTABLE", 126)   # exec: the shell's codes for these two
     COMMAND_NOT_FOUND = ("COMMAND_NOT_FOUND", 127)
     INTERRUPTED = ("INTERRUPTED", 130)

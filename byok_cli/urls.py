@@ -33,6 +33,24 @@ ENVIRONMENT = "environment"  # OPENAI_BASE_URL / ANTHROPIC_BASE_URL
 PROFILE = "profile"          # `byok config set <provider>.base_url`
 DEFAULT = "default"          # the provider's own endpoint
 
+# The loopback names byok hands out URLs under, as NO_PROXY and the SDKs' mounts name them:
+# whatever byok gives another client (an `exec` child, Byok.client()) must not proxy them.
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+def no_proxy_with_loopback(current: str | None) -> str:
+    """A NO_PROXY value that keeps ``current``'s entries and adds the loopback names."""
+    entries = [e.strip() for e in (current or "").split(",") if e.strip()]
+    entries += [name for name in LOOPBACK_NAMES if name not in entries]
+    return ",".join(entries)
+
+
+def sdk_mounts() -> dict:
+    """httpx mounts that send loopback requests direct (None: the client's own transport),
+    whatever HTTP_PROXY / ALL_PROXY say: for the SDK clients Byok.client() builds."""
+    return {f"all://{f'[{n}]' if ':' in n else n}": None for n in LOOPBACK_NAMES}
+
+
 STORED_KEY = "stored"        # key sources, as resolve names them
 ENVIRONMENT_KEY = "environment"
 

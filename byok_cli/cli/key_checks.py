@@ -28,9 +28,9 @@ def live_check(ctx: typer.Context, provider: str, key: str | None, source: str
     where = endpoint(record, profile=profile_settings["base_urls"].get(record.name),
                      env=st.keychain.env)
     require(where, source, profile_settings, st.byok.registry)
-    settings = Settings.from_env()
+    # one retry, briefly: a check is no answer worth waiting for (the deadline still holds)
     client = connect(record, key, where.url,
-                     Settings(settings.timeout, settings.connect_timeout, 1, 5.0))
+                     Settings.from_env()._replace(max_retries=1, max_wait=5.0))
     started = time.monotonic()
     try:
         latency = client.validate()

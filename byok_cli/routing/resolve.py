@@ -34,7 +34,8 @@ KEY_REJECTED = {Code.UNAUTHORIZED, Code.QUOTA_EXCEEDED, Code.DECRYPT_FAILED}
 # A stored key the keyring cannot give back (locked, or its master key gone) is passed
 # over like a rejected one (fallback 1), but not marked failed: the key itself is fine.
 KEY_UNREADABLE = {Code.KEYRING_UNAVAILABLE}
-PROVIDER_DOWN = {Code.PROVIDER_UNAVAILABLE, Code.NETWORK_ERROR}
+# An answer past a limit (wire/limits.py) is a server byok will not read: try another.
+PROVIDER_DOWN = {Code.PROVIDER_UNAVAILABLE, Code.NETWORK_ERROR, Code.LIMIT_EXCEEDED}
 
 
 class Attempt(NamedTuple):

@@ -22,7 +22,8 @@ _KIND = {Code.UNAUTHORIZED: "key_rejected", Code.QUOTA_EXCEEDED: "key_rejected",
          Code.DECRYPT_FAILED: "key_unreadable", Code.KEYRING_UNAVAILABLE: "key_unreadable",
          Code.MODEL_NOT_FOUND: "model_not_found",
          Code.PROVIDER_UNAVAILABLE: "provider_unavailable",
-         Code.NETWORK_ERROR: "provider_unavailable", Code.BUDGET_EXCEEDED: "budget_exceeded"}
+         Code.NETWORK_ERROR: "provider_unavailable", Code.LIMIT_EXCEEDED: "provider_unavailable",
+         Code.BUDGET_EXCEEDED: "budget_exceeded"}
 
 
 @dataclass
