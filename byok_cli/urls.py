@@ -11,6 +11,11 @@ that `Byok.client` hands out, `exec`'s child):
   that passed the transport rule. An environment key goes to the provider's official
   endpoint, or to a base URL the person gave now too (the environment, or --base-url); to a
   base URL from the profile only if the profile opts in.
+- **Whose endpoint it is** (:func:`is_own_endpoint`). A key's own endpoints are the
+  provider's official one (a custom provider's own URL is its official one), and for a
+  stored key the base URL it was stored for (`key set --base-url`), for an environment key
+  a base URL given with it (OPENAI_BASE_URL, --base-url). Any other endpoint receives at
+  most one key per run, and only a verdict at a key's own endpoint marks it failed.
 - **Display** (:func:`shown`). Credentials in a URL (``https://user:pass@host``) are
   masked wherever it is shown.
 
@@ -156,6 +161,19 @@ def port_of(parts, where: str) -> int | None:
         raise ByokError(Code.USAGE, f"{where} has a bad port: {bare!r}",
                         hint="a port is a number from 1 to 65535, or none for the default")
     return port
+
+
+OFFICIAL = (DEFAULT, "provider")  # the provider's own endpoint (a custom provider's URL)
+
+
+def is_own_endpoint(key_source: str, origin: str, url: str, stored_for: str | None) -> bool:
+    """Whether ``url`` (which came from ``origin``) is one of the key's own endpoints (see
+    the module's rules); ``stored_for`` is a stored key's base URL, normalised."""
+    if key_source not in (STORED_KEY, ENVIRONMENT_KEY) or origin in OFFICIAL:
+        return True  # no key at all, or the provider's own endpoint
+    if key_source == ENVIRONMENT_KEY:
+        return origin in (FLAG, ENVIRONMENT)
+    return bool(stored_for) and stored_for.rstrip("/") == url.rstrip("/")
 
 
 def env_key_refusal(key_source: str, origin: str, url: str | None, where: str,

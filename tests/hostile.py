@@ -15,6 +15,7 @@ no framework would let it (drip headers, endless event data, deep JSON).
     choices_true     a stream chunk whose "choices" is true
     choices_text     a stream chunk whose "choices" is a string
     wide_models      a model list of 30,000 ids in one page
+    reject           401 to everything, keeping every key it was sent (``keys``)
 """
 
 from __future__ import annotations
@@ -51,14 +52,18 @@ class _Handler(socketserver.BaseRequestHandler):
         sock: socket.socket = self.request
         sock.settimeout(10)
         try:
-            self._read_request(sock)
+            head = self._read_request(sock)
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.decode("latin-1").partition(":")
+                if name.strip().lower() in ("authorization", "x-api-key"):
+                    self.server.keys.append(value.strip().removeprefix("Bearer "))  # type: ignore
             self.server.hits += 1  # type: ignore[attr-defined]
             getattr(self, "_" + self.server.mode)(sock)  # type: ignore[attr-defined]
         except OSError:
             pass  # the client went away, as it should have
 
     @staticmethod
-    def _read_request(sock: socket.socket) -> None:
+    def _read_request(sock: socket.socket) -> bytes:
         data = b""
         while b"\r\n\r\n" not in data:
             more = sock.recv(65536)
@@ -73,6 +78,7 @@ class _Handler(socketserver.BaseRequestHandler):
                 length = int(value.strip())
         while len(body) < length:
             body += sock.recv(65536)
+        return head
 
     def _datalines(self, sock) -> None:
         sock.sendall(STREAM_HEAD)
@@ -126,6 +132,11 @@ class _Handler(socketserver.BaseRequestHandler):
         sock.sendall(_json_head("200 OK", len(body)) + body)
 
 
+    def _reject(self, sock) -> None:
+        body = b'{"error": {"message": "Incorrect API key provided", "type": "invalid_request_error", "code": "invalid_api_key"}}'
+        sock.sendall(_json_head("401 Unauthorized", len(body)) + body)
+
+
 class HostileServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -134,6 +145,7 @@ class HostileServer(socketserver.ThreadingTCPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.mode = mode
         self.hits = 0
+        self.keys: list[str] = []
 
     @property
     def url(self) -> str:

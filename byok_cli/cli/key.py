@@ -70,6 +70,10 @@ def set_key(
     force: bool = typer.Option(False, "--force",
                                help="Store the key even if its shape is unexpected or the "
                                     "provider rejects it."),
+    base_url: Optional[str] = typer.Option(
+        None, "--base-url", metavar="URL",
+        help="The gateway this key is for: besides the provider's official endpoint, the "
+             "one endpoint it is this key's own (checked there; see the Security model)."),
     on_argv: Optional[List[str]] = typer.Argument(
         None, hidden=True, help="Refused: a key is never taken from the command line."),
 ) -> None:
@@ -82,6 +86,8 @@ def set_key(
       printf %s "$WORK_KEY" | byok key set openai --name work
 
       printf %s "$ANTHROPIC_KEY" | byok key set anthropic --no-validate
+
+      printf %s "$GW_KEY" | byok key set openai --name gw --base-url https://gw.example/v1
     """
     from ..secrets.keychain import check_key_name
 
@@ -89,11 +95,18 @@ def set_key(
     _refuse_key_on_argv(provider, on_argv or [], st.byok.registry)
     provider = st.byok.registry.require(provider).name
     name = check_key_name(name)
+    if base_url is not None:
+        from ..wire.endpoint import normalise
+
+        base_url, note = normalise(st.byok.registry.require(provider), base_url, "flag")
+        if note:
+            output.info(note)
     check_master(ctx, provider, name)  # what would refuse to store the key, before asking
     key = st.byok.registry.normalise_key(provider, read_secret(provider),
                                          check_shape=not force)
-    status, checked_at = checked_status(ctx, provider, key, validate, force)
-    store_checked(ctx, provider, key, status, checked_at, name=name, check_shape=not force)
+    status, checked_at = checked_status(ctx, provider, key, validate, force, base_url=base_url)
+    store_checked(ctx, provider, key, status, checked_at, name=name, check_shape=not force,
+                  base_url=base_url)
 
 
 def check_master(ctx: typer.Context, provider: str, name: str) -> None:

@@ -53,7 +53,8 @@ class KeyReport(NamedTuple):
             "stored_checked_at": first.checked_at if first else None,
             "stored_set_at": first.updated_at if first else None,
             "keys": [{"name": k.name, "key": mask_hint(k.hint), "status": k.status,
-                      "checked_at": k.checked_at, "set_at": k.updated_at}
+                      "checked_at": k.checked_at, "set_at": k.updated_at,
+                      "base_url": k.base_url}
                      for k in self.stored],
             "environment": bool(self.env_hint),
             "environment_variable": self.provider.key_env,
@@ -116,10 +117,11 @@ class Keychain(MasterKeys):
     # -- keys ---------------------------------------------------------------------------
     def set(self, provider: str, raw_key: str, status: str = "unverified",
             checked_at: str | None = None, *, name: str = "default",
-            check_shape: bool = True) -> str:
+            check_shape: bool = True, base_url: str | None = None) -> str:
         """Check, encrypt and store a key under a name (replacing a key of that name, which
         keeps its place in the order); return its hint. ``check_shape=False`` (--force)
-        skips the provider's shape check, never the basic ones.
+        skips the provider's shape check, never the basic ones. ``base_url``: the endpoint
+        it is stored for (normalised, see wire.endpoint), besides the official one.
 
         It is sealed with the master key that is active inside its own write transaction,
         so a rotation committing at the same time cannot leave it under a retired key.
@@ -136,7 +138,7 @@ class Keychain(MasterKeys):
                     blob = vault.encrypt(master, key,
                                          vault.aad(self.profile, provider, hint, name))
                     self.store.put_key(self.profile, provider, name, blob, hint, master.id,
-                                       status, checked_at)
+                                       status, checked_at, base_url)
             if master is not None:
                 self.store.wipe()  # leave no copy of a replaced ciphertext behind
                 return hint
@@ -185,6 +187,11 @@ class Keychain(MasterKeys):
         if value:
             remember_secret(value)
         return value or None
+
+    def stored_for(self, provider: str, name: str | None) -> str | None:
+        """The base URL a stored key was stored for (`key set --base-url`), or None."""
+        row = self.store.get_key(self.profile, provider, name or "default")
+        return row.base_url if row else None
 
     def remove(self, provider: str, name: str = "default") -> bool:
         return self.store.delete_key(self.profile, provider, name)

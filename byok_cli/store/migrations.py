@@ -283,5 +283,11 @@ MIGRATIONS: list[str] = [
                                                   ELSE 'environment' END
         WHERE key_source IN ('user', 'system');
     """,
+    # 12: the base URL a stored key was stored for (`key set --base-url`): besides the
+    # provider's official endpoint, the one endpoint that may receive it after another
+    # key was rejected there (issue 27). NULL: the official endpoint only.
+    """
+    ALTER TABLE api_keys ADD COLUMN base_url TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
