@@ -74,6 +74,8 @@ def set_key(
         None, "--base-url", metavar="URL",
         help="The gateway this key is for: besides the provider's official endpoint, the "
              "one endpoint it is this key's own (checked there; see the Security model)."),
+    yes: bool = typer.Option(False, "--yes", "-y",
+                             help="Replace a key of the same name without asking."),
     on_argv: Optional[List[str]] = typer.Argument(
         None, hidden=True, help="Refused: a key is never taken from the command line."),
 ) -> None:
@@ -104,9 +106,30 @@ def set_key(
     check_master(ctx, provider, name)  # what would refuse to store the key, before asking
     key = st.byok.registry.normalise_key(provider, read_secret(provider),
                                          check_shape=not force)
+    replaced = _replacing(st, provider, name, key, yes)
     status, checked_at = checked_status(ctx, provider, key, validate, force, base_url=base_url)
     store_checked(ctx, provider, key, status, checked_at, name=name, check_shape=not force,
                   base_url=base_url)
+    if replaced:
+        output.info(f"replaced {replaced}")
+
+
+def _replacing(st, provider: str, name: str, key: str, yes: bool) -> str | None:
+    """A key of this name is there already: at a terminal, ask (DECLINED on "no"; --yes
+    skips); elsewhere (scripts, rotations) it is replaced, and what is replaced (both keys'
+    ends) is returned, to be said once it is done."""
+    import sys
+
+    from ..secrets.keychain import hint_of, mask_hint
+
+    old = st.store.get_key(st.profile, provider, name)
+    if old is None:
+        return None
+    named = "" if name == "default" else f" {name!r}"
+    change = f"the {provider} key{named} {mask_hint(old.hint)} with {mask_hint(hint_of(key))}"
+    if sys.stdin.isatty() and sys.stderr.isatty() and not yes:
+        output.confirm(f"replace {change}?", False, f"replace {change}")
+    return change
 
 
 def check_master(ctx: typer.Context, provider: str, name: str) -> None:

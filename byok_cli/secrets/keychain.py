@@ -90,6 +90,17 @@ def check_key_name(name: str | None) -> str:
     return given
 
 
+def _is_master(key: str, master: "vault.MasterKey") -> bool:
+    import base64
+
+    return key.strip().rstrip("=") == base64.urlsafe_b64encode(master.key).decode().rstrip("=")
+
+
+def _master_refused() -> ByokError:
+    return ByokError(Code.INVALID_FORMAT, "that is byok's master key, not a provider key; "
+                     "nothing was stored", hint="paste the provider's API key")
+
+
 class Keychain(MasterKeys):
     def __init__(self, store: Store, profile: str = "default",
                  env: Mapping[str, str] | None = None,
@@ -131,10 +142,13 @@ class Keychain(MasterKeys):
         key = self.registry.normalise_key(provider, raw_key, check_shape=check_shape)
         remember_secret(key)
         hint = hint_of(key)
+        self._refuse_master_key(key)
         for _ in range(SETTLE_ATTEMPTS):
             with self.store.transaction():
                 master = self._sealing_master()
                 if master is not None:
+                    if _is_master(key, master):
+                        raise _master_refused()
                     blob = vault.encrypt(master, key,
                                          vault.aad(self.profile, provider, hint, name))
                     self.store.put_key(self.profile, provider, name, blob, hint, master.id,
@@ -144,6 +158,13 @@ class Keychain(MasterKeys):
                 return hint
             self.master(create=True)  # make one, or say why not
         raise unsettled()
+
+    def _refuse_master_key(self, key: str) -> None:
+        """The master key (pasted where a provider key belongs) is never stored as one: it
+        would be sent to the provider, and shown as a key's last 4 characters."""
+        given = {(self.env.get(v) or "").strip().rstrip("=") for v in vault.MASTER_KEY_VARIABLES}
+        if key.strip().rstrip("=") in given - {""}:
+            raise _master_refused()
 
     def _open(self, row: StoredKey) -> str:
         what = f"the stored {row.provider} key {row.name!r} of profile {row.profile!r}"
