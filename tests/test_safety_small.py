@@ -135,3 +135,17 @@ def test_replacing_a_key_at_a_terminal_asks(byok_env):
     assert child.exitstatus == Code.DECLINED.exit_status
     shown = json.loads(byok_env.run("key", "list", "--json").stdout)
     assert [p["stored_key"] for p in shown if p["provider"] == "openai"] == ["…" + old[-4:]]
+
+
+# --- budgets the answer cannot game ---------------------------------------------------------
+
+def test_usage_beyond_what_the_request_allowed_is_booked_at_the_bound(byok_env, fake):
+    byok_env.set_key("openai", openai_key("usageover"))
+    assert byok_env.run("budget", "set", "--per", "day", "5").returncode == 0
+    r = byok_env.run("run", "--json", "-m", "gpt-4o", "--max-tokens", "10", "hi")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["usage"]["output_tokens"] == 10
+    assert out["usage"]["input_tokens"] == 128000  # gpt-4o's context window (prices.json)
+    assert "booked at 10" in r.stderr and "more than max_tokens allows" in r.stderr
+    assert out["cost_usd"] < 1  # not the $450 the reported counts would cost

@@ -177,10 +177,30 @@ def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, where: Endpoi
                             "are recorded as unknown")
     if outcome.input_tokens is not None and outcome.output_tokens is not None:
         info = _model_info(keychain, a)
+        _bound_usage(outcome, request, info, spending.on_warning)
         if info is not None and info.price is not None:
             outcome.cost_micros = info.price.cost_micros(
                 outcome.input_tokens, outcome.output_tokens, outcome.cached_input_tokens or 0)
     return outcome
+
+
+def _bound_usage(outcome: RunOutcome, request: ChatRequest, info,
+                 on_warning: Callable[[str], None]) -> None:
+    """Book no more tokens than the request allowed: output up to its max_tokens (else the
+    model's output limit), input up to the context window. A provider (or a gateway) that
+    reports more cannot make a budget pay for it: the count is booked at the bound, with a
+    warning."""
+    out_bound = request.max_tokens or (info.max_output if info else None)
+    in_bound = info.context_window if info else None
+    for field, bound, what in (("output_tokens", out_bound, "max_tokens"),
+                               ("input_tokens", in_bound, "the context window")):
+        reported = getattr(outcome, field)
+        if bound and reported is not None and reported > bound:
+            setattr(outcome, field, bound)
+            on_warning(f"{outcome.provider} reported {reported} {field.replace('_', ' ')}, "
+                       f"more than {what} allows ({bound}); booked at {bound}")
+    if outcome.cached_input_tokens and outcome.input_tokens is not None:
+        outcome.cached_input_tokens = min(outcome.cached_input_tokens, outcome.input_tokens)
 
 
 def _model_info(keychain: Keychain, a: Attempt):

@@ -53,6 +53,7 @@ def _pattern(name: str) -> re.Pattern:
 def clean(text: str, limit: int = MAX_TEXT) -> str:
     """One line of someone else's text, safe to print: control and bidi characters gone,
     whitespace collapsed, cut to `limit`, keys masked."""
+    text = redact(text)  # first as well: a key split by zero-width characters is whole here
     text = " ".join(_pattern("control").sub(" ", _pattern("ansi").sub("", text)).split())
     if len(text) > limit:
         text = text[:limit - 1].rstrip() + "…"
