@@ -114,3 +114,15 @@ def test_a_stored_key_for_one_url_is_foreign_to_another():
     assert own("environment", "flag", "https://gw.example/v1", None)
     assert not own("environment", "profile", "https://gw.example/v1", None)
     assert own("none", "profile", "https://gw.example/v1", None)
+
+
+def test_key_validate_sends_one_key_to_an_endpoint_that_is_none_of_theirs(byok_env, harvester):
+    store_three(byok_env, own=False)
+    r = byok_env.run("key", "validate", "openai", "--json",
+                     env={"OPENAI_BASE_URL": harvester.url + "/v1"})
+    assert r.returncode == Code.UNAUTHORIZED.exit_status, r.stderr
+    assert gone(harvester) == [STORED[0]]
+    results = {x["name"]: x["result"] for x in json.loads(r.stdout)}
+    assert results == {"k0": "UNAUTHORIZED", "k1": "NOT_CHECKED", "k2": "NOT_CHECKED"}
+    assert "-k k1" in r.stderr
+    assert set(statuses(byok_env).values()) == {"unverified"}

@@ -258,7 +258,9 @@ def validate_keys(
 ) -> None:
     """Check the stored and environment keys with one cheap call each.
 
-    Exits 0 only if every key checked is valid.
+    Exits 0 only if every key checked is valid. A key stored for a base URL is checked
+    there; an endpoint that is not a key's own gets one key per run (the others are listed
+    as not checked) and its verdict marks none.
 
     Examples:
 
@@ -266,7 +268,9 @@ def validate_keys(
 
       byok key validate openai -k work
     """
+    from ..routing.routes import is_own
     from ..secrets.keychain import status_after_check
+    from ..urls import shown
     from ..wire.endpoint import endpoint
 
     st = state(ctx)
@@ -277,6 +281,7 @@ def validate_keys(
         endpoint(r.provider, profile=settings["base_urls"].get(r.provider.name),
                  env=st.keychain.env)
     results, failures, notes = [], [], []
+    foreign: dict[str, str] = {}  # endpoint URL -> the one key checked there, not its own
     for r in reports:
         p = r.provider.name
         candidates: list[tuple[str, str, str | None]] = []
@@ -294,20 +299,34 @@ def validate_keys(
         if env and key in (None, r.provider.key_env):
             candidates.append(("environment", r.provider.key_env, env))
         for source, name, secret in candidates:
+            stored_for = st.keychain.stored_for(p, name) if source == "stored" else None
+            where = endpoint(r.provider, flag=stored_for, env=st.keychain.env,
+                             profile=settings["base_urls"].get(p))
+            own = is_own(where, source, name, st.keychain)
+            if not own and foreign.setdefault(where.url, name) != name:
+                results.append({"provider": p, "source": source, "name": name,
+                                "key": mask(secret), "result": "NOT_CHECKED",
+                                "latency_ms": None, "message": None})
+                notes.append(f"{p} key {name!r} was not checked: {shown(where.url)} is not its "
+                             f"own endpoint, and byok sends one key per run there (the "
+                             f"{foreign[where.url]!r} key went); check it with -k {name}")
+                continue
             try:
                 registry.normalise_key(p, secret or "")
                 _, err, latency = live_check(
-                    ctx, p, secret, source)
+                    ctx, p, secret, source, stored_for)
             except ByokError as bad:
                 err, latency = bad, 0
             code = err.code.value if err else "VALID"
             if source == "stored":
-                verdict = status_after_check(err)
+                verdict = status_after_check(err) if own else None
                 if verdict:
                     st.keychain.mark(p, name, verdict)
                 else:
                     notes.append(f"{p} key {name!r}: its stored status is unchanged "
-                                 f"({code} says nothing about the key)")
+                                 f"({code} says nothing about the key)" if own else
+                                 f"{p} key {name!r}: its stored status is unchanged "
+                                 f"({shown(where.url)} is not its own endpoint)")
             results.append({"provider": p, "source": source, "name": name, "key": mask(secret),
                             "result": code, "latency_ms": latency,
                             "message": err.message if err else None})
