@@ -88,16 +88,31 @@ def insecure_http_allowed(env: Mapping[str, str] | None = None) -> bool:
     return env.get(ALLOW_INSECURE_HTTP, "").strip() == "1"
 
 
+# A path segment that is a token, not a name: long, and mixed-case letters with digits, or
+# long hex (a name like gpt-4o-mini-2024-07-18 is neither).
+_TOKEN_SEGMENT = (r"(?=[A-Za-z0-9_\-]*[0-9])(?=[A-Za-z0-9_\-]*[a-z])(?=[A-Za-z0-9_\-]*[A-Z])"
+                  r"[A-Za-z0-9_\-]{20,}|[0-9a-fA-F]{32,}")
+
+
 def shown(url: str | None) -> str:
-    """The URL as it may be printed: user info masked (``https://user:***@host``), and the
-    values of its query too (``?token=***``: tokens travel there, as on raw GitHub URLs)."""
+    """The URL as it may be printed (and kept, as a sync's source is): user info masked
+    (``https://user:***@host``), the values of its query (``?token=***``: tokens travel
+    there, as on raw GitHub URLs), a path segment shaped like a token, and the fragment."""
     if not url:
         return ""
+    import re
+
     text = redact(url)
-    base, mark, rest = text.partition("?")
+    text, hash_mark, fragment = text.partition("#")
+    fragment = "***" if fragment else ""
+    base, mark, query = text.partition("?")
+    scheme, sep, path = base.partition("://")
+    host, slash, path = path.partition("/")
+    path = "/".join("***" if re.fullmatch(_TOKEN_SEGMENT, seg) else seg
+                    for seg in path.split("/"))
+    base = f"{scheme}{sep}{host}{slash}{path}"
     if not mark:
-        return text
-    query, hash_mark, fragment = rest.partition("#")
+        return f"{base}{hash_mark}{fragment}"
     masked = "&".join(name + ("=***" if eq else "") for name, eq, _ in
                       (pair.partition("=") for pair in query.split("&")))
     return f"{base}?{masked}{hash_mark}{fragment}"

@@ -149,3 +149,16 @@ def test_usage_beyond_what_the_request_allowed_is_booked_at_the_bound(byok_env, 
     assert out["usage"]["input_tokens"] == 128000  # gpt-4o's context window (prices.json)
     assert "booked at 10" in r.stderr and "more than max_tokens allows" in r.stderr
     assert out["cost_usd"] < 1  # not the $450 the reported counts would cost
+
+
+def test_a_sync_urls_token_path_and_fragment_are_masked_like_its_query():
+    from byok_cli.urls import shown
+
+    assert shown("https://x.example/api/Ab3dEf6hIj9kLm2nOp5qRs8t/prices.json#k=v?x") == \
+        "https://x.example/api/***/prices.json#***"
+    assert shown("https://x.example/0123456789abcdef0123456789abcdef/m.json?token=zz") == \
+        "https://x.example/***/m.json?token=***"
+    kept = "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices.json"
+    assert shown(kept) == kept
+    assert shown("https://gw.example/deployments/gpt-4o-mini-2024-07-18") == \
+        "https://gw.example/deployments/gpt-4o-mini-2024-07-18"
