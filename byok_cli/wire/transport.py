@@ -10,7 +10,7 @@ kinds of request, so what a general client adds is not needed; what it must not 
 - TLS: the system CA store (OpenSSL's default paths, which honour SSL_CERT_FILE and
   SSL_CERT_DIR), hostname checking, TLS 1.2 at least;
 - separate connect and read timeouts (see types.Settings), and one overall deadline per
-  request that no server can stretch by dripping bytes (headers included: see _Clocked);
+  request that no server can stretch by dripping bytes (headers included: see clock.py);
 - gzip/deflate answers, as the SDKs ask for them too.
 
 `check_transport` is the one call point that decides whether a key may travel to a URL.
@@ -19,13 +19,12 @@ kinds of request, so what a general client adds is not needed; what it must not 
 from __future__ import annotations
 
 import http.client
-import io
 import socket
-import time
 import zlib
 from typing import Iterator, Mapping
 from urllib.parse import urlsplit
 
+from .clock import Clock as _Clock, DeadlinePassed, answer_class as _answer_class
 from .limits import MAX_BODY, MAX_LINE, size
 from .proxy import Proxy, proxy_for
 from .types import Settings
@@ -75,69 +74,6 @@ def tls_context():
 
 
 # --- connections --------------------------------------------------------------------------------
-
-class DeadlinePassed(TimeoutError):
-    """The request's overall deadline passed (as opposed to an idle read timeout)."""
-
-
-class _Clock:
-    """When the request in flight must be over, and how long one read may wait."""
-
-    def __init__(self, settings: Settings):
-        self.start(settings)
-
-    def start(self, settings: Settings) -> None:
-        self.deadline = settings.deadline
-        self.until = time.monotonic() + settings.deadline
-        self.idle = settings.timeout
-
-    def wait(self) -> float:
-        """How long the next read may wait: the idle timeout, or less as the deadline nears."""
-        left = self.until - time.monotonic()
-        if left <= 0:
-            raise DeadlinePassed(f"the whole request took more than {self.deadline:g} s")
-        return min(self.idle, left)
-
-
-class _Clocked(io.RawIOBase):
-    """The socket as a raw stream whose every read waits at most what the clock allows: the
-    socket timeout alone is per read, so a server that sends a byte a second (in its headers
-    or its body) would otherwise keep a request open for ever."""
-
-    def __init__(self, sock: socket.socket, clock: _Clock, plain: io.RawIOBase):
-        # ``plain``: the socket file http.client made. Held open until this closes, as it
-        # counts as a reference to the socket: a `Connection: close` answer closes its
-        # connection at once, and the socket must outlive that until the body is read.
-        self._sock, self._clock, self._plain = sock, clock, plain
-
-    def close(self) -> None:
-        if not self.closed:
-            self._plain.close()
-        super().close()
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        self._sock.settimeout(self._clock.wait())
-        try:
-            return self._sock.recv_into(buffer)
-        except TimeoutError:
-            self._clock.wait()  # DeadlinePassed when that is what ran out
-            raise
-
-
-def _answer_class(clock: _Clock):
-    """http.client's response class, reading through the clock (the proxy's CONNECT answer
-    too, which http.client reads with the same class)."""
-
-    def make(sock, *args, **kwargs) -> http.client.HTTPResponse:
-        answer = http.client.HTTPResponse(sock, *args, **kwargs)
-        answer.fp = io.BufferedReader(_Clocked(sock, clock, answer.fp), 65536)
-        return answer
-
-    return make
-
 
 class _Slot:
     """A kept-alive connection, whether it has served a request, and the answer in flight."""
