@@ -89,7 +89,7 @@ def set_key(
 
       printf %s "$ANTHROPIC_KEY" | byok key set anthropic --no-validate
 
-      printf %s "$GW_KEY" | byok key set openai --name gw --base-url https://gw.example/v1
+      printf %s "$K" | byok key set openai -n gw --base-url https://gw.test/v1
     """
     from ..secrets.keychain import check_key_name
 
