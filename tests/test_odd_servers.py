@@ -131,6 +131,6 @@ def test_a_gzip_bomb_is_inflated_in_bounded_steps(byok_env, fake):
     byok_env.set_key("openai", openai_key("gzipbomb"))  # 300 MB of zeros, gzip-compressed
     peak, (code, stderr) = peak_rss_mib(byok_env, "run", "--no-fallback", "-m", "gpt-4o",
                                         "--no-stream", "hi")
-    assert code == Code.NETWORK_ERROR.exit_status and "more than 32 MiB" in stderr, stderr
+    assert code == Code.LIMIT_EXCEEDED.exit_status and "more than 32 MiB" in stderr, stderr
     # The 32 MiB limit and one inflating step, not a whole network read inflated at once.
     assert peak - baseline < 48, (peak, baseline)
