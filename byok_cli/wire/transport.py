@@ -266,10 +266,10 @@ class Response:
             yield rest
 
     def read(self, limit: int = MAX_BODY) -> bytes:
-        parts, size = [], 0
+        parts, got = [], 0
         for chunk in self.chunks():
-            size += len(chunk)
-            if size > limit:
+            got += len(chunk)
+            if got > limit:
                 self.close()
                 raise TransportError("too_large", f"{self.where} sent more than "
                                      f"{size(limit)}")
