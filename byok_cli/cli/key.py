@@ -258,8 +258,8 @@ def validate_keys(
 ) -> None:
     """Check the stored and environment keys with one cheap call each.
 
-    Exits 0 only if every key checked is valid. A key stored for a base URL is checked
-    there; an endpoint that is not a key's own gets one key per run (the others are listed
+    Exits 0 only if every key checked is valid. Keys are checked where a run would send
+    them; an endpoint that is not a key's own gets one key per run (the others are listed
     as not checked) and its verdict marks none.
 
     Examples:
@@ -299,8 +299,7 @@ def validate_keys(
         if env and key in (None, r.provider.key_env):
             candidates.append(("environment", r.provider.key_env, env))
         for source, name, secret in candidates:
-            stored_for = st.keychain.stored_for(p, name) if source == "stored" else None
-            where = endpoint(r.provider, flag=stored_for, env=st.keychain.env,
+            where = endpoint(r.provider, env=st.keychain.env,  # where a run would send it
                              profile=settings["base_urls"].get(p))
             own = is_own(where, source, name, st.keychain)
             if not own and foreign.setdefault(where.url, name) != name:
@@ -314,7 +313,7 @@ def validate_keys(
             try:
                 registry.normalise_key(p, secret or "")
                 _, err, latency = live_check(
-                    ctx, p, secret, source, stored_for)
+                    ctx, p, secret, source)
             except ByokError as bad:
                 err, latency = bad, 0
             code = err.code.value if err else "VALID"
