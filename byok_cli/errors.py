@@ -42,6 +42,7 @@ class Code(str, enum.Enum):
     TRUNCATED = ("TRUNCATED", 20)          # cut off at the token limit, under --strict
     UNEXPECTED_TOOL_CALL = ("UNEXPECTED_TOOL_CALL", 21)  # the answer was only a tool call
     SCHEMA_MISMATCH = ("SCHEMA_MISMATCH", 22)  # --schema: the answer is not JSON or breaks it
+    LIMIT_EXCEEDED = ("LIMIT_EXCEEDED", 23)  # a server's answer passed a bound (wire/limits.py)
     NOT_EXECUTABLE = ("NOT_EXECUTABLE", 126)   # exec: the shell's codes for these two
     COMMAND_NOT_FOUND = ("COMMAND_NOT_FOUND", 127)
     INTERRUPTED = ("INTERRUPTED", 130)
@@ -92,10 +93,13 @@ class ByokError(Exception):
 # (Patterns are compiled on first use, through re's cache: most runs print nothing.)
 #
 # Every secret this process handles (a decrypted key, an environment key, a master key) is
-# remembered as the set of its 8-character pieces, lower-cased, and those of its base64
-# encodings. ``redact`` looks only inside runs of key-alphabet characters at least 8 long
-# and masks every stretch covered by such pieces: a key echoed whole, in part, upper-cased,
-# split across lines or base64-encoded. Without remembered secrets it costs two regex scans.
+# remembered as the set of its 8-character pieces, lower-cased, and those of its base64,
+# hex, reversed and rot13 forms. ``redact`` looks only inside runs of key-alphabet
+# characters at least 8 long and masks every stretch covered by such pieces: a key echoed
+# whole, in part, upper-cased, split across lines or so encoded. Forms that leave the key
+# alphabet (percent-encoding, HTML entities, characters spaced out or split by zero-width
+# characters) are decoded run by run first (_ENCODED), and a run that then holds a key is
+# shown decoded and masked. Without remembered secrets it costs two regex scans.
 
 _PIECE = 8
 # piece -> True when it is the end of a key (whose last 4 characters may be shown)
@@ -146,6 +150,11 @@ def remember_secret(secret: str) -> None:
     import base64
 
     raw = body.encode("utf-8", "surrogateescape")
+    import codecs
+
+    for form in (raw.hex(), low[::-1], codecs.encode(body, "rot13").lower()):
+        for i in range(len(form) - _PIECE + 1):
+            _PIECES.setdefault(form[i:i + _PIECE], False)
     for offset in range(3):
         whole = raw[offset:offset + (len(raw) - offset) // 3 * 3]
         for encoded in {base64.b64encode(whole).decode().lower(),
@@ -187,11 +196,52 @@ def _mask_run(run: str) -> str:
     return "".join(out)
 
 
+# Runs in an encoding outside the key alphabet, each with its decoder: percent-encoding,
+# HTML character references, one character at a time between spaces or zero-width
+# characters, and text split by zero-width characters.
+_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_ENCODED = (
+    (r"(?:%[0-9A-Fa-f]{2}|[A-Za-z0-9_.~\-])*%[0-9A-Fa-f]{2}(?:%[0-9A-Fa-f]{2}|[A-Za-z0-9_.~\-])*",
+     "percent"),
+    (r"(?:&#[xX]?[0-9A-Fa-f]{1,6};?|&[A-Za-z]{2,8};|[A-Za-z0-9_+/=.\-])*&#?[xX]?[0-9A-Za-z]"
+     r"{1,8};?(?:&#[xX]?[0-9A-Fa-f]{1,6};?|&[A-Za-z]{2,8};|[A-Za-z0-9_+/=.\-])*", "html"),
+    (r"(?<!\S)(?:[A-Za-z0-9_+/=.\-]{1,4}[ \t%s]{1,3}){4,}[A-Za-z0-9_+/=.\-]{1,4}(?!\S)"
+     % _ZERO_WIDTH, "spaced"),
+    (r"[A-Za-z0-9_+/=.\-]*(?:[%s]+[A-Za-z0-9_+/=.\-]+)+" % _ZERO_WIDTH, "zero-width"),
+)
+
+
+def _decoded(run: str, how: str) -> str:
+    if how == "percent":
+        from urllib.parse import unquote
+
+        return unquote(run)
+    if how == "html":
+        import html
+
+        return html.unescape(run)
+    return re.sub(r"[ \t%s]" % _ZERO_WIDTH, "", run)
+
+
+def _mask_encoded(text: str) -> str:
+    for pattern, how in _ENCODED:
+        def one(m: re.Match) -> str:
+            run = m.group(0)
+            plain = _decoded(run, how)
+            masked = re.sub(_RUN, lambda r: _mask_run(r.group(0)), plain)
+            return masked if masked != plain else run
+
+        text = re.sub(pattern, one, text)
+    return text
+
+
 def redact(text: str) -> str:
     """``text`` with remembered secrets, key-shaped strings and URL credentials masked."""
     if not text:
         return text
     if _PIECES:
+        if any(c in text for c in "%&; \t" + _ZERO_WIDTH):
+            text = _mask_encoded(text)
         text = re.sub(_RUN, lambda m: _mask_run(m.group(0)), text)
     if any(prefix in text for prefix in _KEY_PREFIXES):
         text = re.sub(_KEYLIKE, lambda m: mask(m.group(0)), text)

@@ -67,17 +67,15 @@ class KeyWithEndpoint(NamedTuple):
         no_proxy), so that the program does not send the key through a proxy to it."""
         import shlex
 
-        from .urls import is_loopback
+        from .urls import is_loopback, no_proxy_with_loopback
 
         lines = [f"export {self.key_env}={shlex.quote(self.given.key)}",
                  f"export {self.base_url_env}={shlex.quote(self.base_url)}"]
         host = urlsplit(self.base_url).hostname
         if is_loopback(host):
             for variable in ("NO_PROXY", "no_proxy"):
-                have = [h.strip() for h in env.get(variable, "").split(",") if h.strip()]
-                wanted = have + [h for h in (host, "127.0.0.1", "localhost", "::1")
-                                 if h not in have]
-                lines.append(f"export {variable}={shlex.quote(','.join(dict.fromkeys(wanted)))}")
+                value = no_proxy_with_loopback(",".join(filter(None, (env.get(variable), host))))
+                lines.append(f"export {variable}={shlex.quote(value)}")
         return lines
 
 

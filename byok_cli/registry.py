@@ -254,6 +254,26 @@ def check_api(api: str) -> str:
     return given
 
 
+# What the system and the toolchain read: never a provider key's variable, whatever it holds.
+_SYSTEM_VARIABLES = {"PATH", "HOME", "SHELL", "USER", "LOGNAME", "TERM", "LANG", "PWD",
+                     "TMPDIR", "EDITOR", "VISUAL", "PAGER", "DISPLAY", "MAIL", "HOSTNAME",
+                     "IFS", "PS1", "CDPATH", "ENV", "BASH_ENV", "MANPATH", "TZ"}
+_SYSTEM_PREFIXES = ("LD_", "DYLD_", "PYTHON", "LC_", "XDG_", "SSH_", "GIT_", "NODE_", "NPM_",
+                    "PIP_", "VIRTUAL_ENV", "CONDA_", "DBUS_", "GPG_", "SUDO_")
+_KEY_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL", "AUTH")
+
+
+def key_like_variable(name: str) -> bool:
+    """A name a provider key may be kept under: it says it holds one (KEY, TOKEN, SECRET …),
+    and it is none of the system's or the toolchain's (PATH, HOME, LD_*, PYTHON*, SSH_*),
+    which `exec` would otherwise strip from every child."""
+    upper = name.upper()
+    if upper in _SYSTEM_VARIABLES or upper.startswith(_SYSTEM_PREFIXES) \
+            or upper.endswith("_PROXY"):
+        return False
+    return any(word in upper for word in _KEY_WORDS)
+
+
 def check_key_env(variable: str, registry: Registry) -> str:
     """The environment variable a custom provider's key is read from.
 
@@ -266,6 +286,11 @@ def check_key_env(variable: str, registry: Registry) -> str:
                         hint="use capital letters, digits and '_', e.g. MYGATEWAY_API_KEY")
     if given.startswith("BYOK_"):
         raise ByokError(Code.USAGE, f"{given} is byok's own variable, not a provider key's")
+    if not key_like_variable(given):
+        raise ByokError(Code.USAGE, f"{given} does not name a key variable (`exec` would "
+                        "withhold it from every child)",
+                        hint="use a name with KEY, TOKEN or SECRET in it, e.g. "
+                             "MYGATEWAY_API_KEY")
     owner = registry.by_key_env(given)
     if owner is not None:
         raise ByokError(Code.USAGE, f"{given} belongs to the provider {owner.name!r}",

@@ -11,6 +11,11 @@ that `Byok.client` hands out, `exec`'s child):
   that passed the transport rule. An environment key goes to the provider's official
   endpoint, or to a base URL the person gave now too (the environment, or --base-url); to a
   base URL from the profile only if the profile opts in.
+- **Whose endpoint it is** (:func:`is_own_endpoint`). A key's own endpoints are the
+  provider's official one (a custom provider's own URL is its official one), and for a
+  stored key the base URL it was stored for (`key set --base-url`), for an environment key
+  a base URL given with it (OPENAI_BASE_URL, --base-url). Any other endpoint receives at
+  most one key per run, and only a verdict at a key's own endpoint marks it failed.
 - **Display** (:func:`shown`). Credentials in a URL (``https://user:pass@host``) are
   masked wherever it is shown.
 
@@ -32,6 +37,24 @@ FLAG = "flag"                # --base-url
 ENVIRONMENT = "environment"  # OPENAI_BASE_URL / ANTHROPIC_BASE_URL
 PROFILE = "profile"          # `byok config set <provider>.base_url`
 DEFAULT = "default"          # the provider's own endpoint
+
+# The loopback names byok hands out URLs under, as NO_PROXY and the SDKs' mounts name them:
+# whatever byok gives another client (an `exec` child, Byok.client()) must not proxy them.
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+def no_proxy_with_loopback(current: str | None) -> str:
+    """A NO_PROXY value that keeps ``current``'s entries and adds the loopback names."""
+    entries = [e.strip() for e in (current or "").split(",") if e.strip()]
+    entries += [name for name in LOOPBACK_NAMES if name not in entries]
+    return ",".join(entries)
+
+
+def sdk_mounts() -> dict:
+    """httpx mounts that send loopback requests direct (None: the client's own transport),
+    whatever HTTP_PROXY / ALL_PROXY say: for the SDK clients Byok.client() builds."""
+    return {f"all://{f'[{n}]' if ':' in n else n}": None for n in LOOPBACK_NAMES}
+
 
 STORED_KEY = "stored"        # key sources, as resolve names them
 ENVIRONMENT_KEY = "environment"
@@ -65,16 +88,31 @@ def insecure_http_allowed(env: Mapping[str, str] | None = None) -> bool:
     return env.get(ALLOW_INSECURE_HTTP, "").strip() == "1"
 
 
+# A path segment that is a token, not a name: long, and mixed-case letters with digits, or
+# long hex (a name like gpt-4o-mini-2024-07-18 is neither).
+_TOKEN_SEGMENT = (r"(?=[A-Za-z0-9_\-]*[0-9])(?=[A-Za-z0-9_\-]*[a-z])(?=[A-Za-z0-9_\-]*[A-Z])"
+                  r"[A-Za-z0-9_\-]{20,}|[0-9a-fA-F]{32,}")
+
+
 def shown(url: str | None) -> str:
-    """The URL as it may be printed: user info masked (``https://user:***@host``), and the
-    values of its query too (``?token=***``: tokens travel there, as on raw GitHub URLs)."""
+    """The URL as it may be printed (and kept, as a sync's source is): user info masked
+    (``https://user:***@host``), the values of its query (``?token=***``: tokens travel
+    there, as on raw GitHub URLs), a path segment shaped like a token, and the fragment."""
     if not url:
         return ""
+    import re
+
     text = redact(url)
-    base, mark, rest = text.partition("?")
+    text, hash_mark, fragment = text.partition("#")
+    fragment = "***" if fragment else ""
+    base, mark, query = text.partition("?")
+    scheme, sep, path = base.partition("://")
+    host, slash, path = path.partition("/")
+    path = "/".join("***" if re.fullmatch(_TOKEN_SEGMENT, seg) else seg
+                    for seg in path.split("/"))
+    base = f"{scheme}{sep}{host}{slash}{path}"
     if not mark:
-        return text
-    query, hash_mark, fragment = rest.partition("#")
+        return f"{base}{hash_mark}{fragment}"
     masked = "&".join(name + ("=***" if eq else "") for name, eq, _ in
                       (pair.partition("=") for pair in query.split("&")))
     return f"{base}?{masked}{hash_mark}{fragment}"
@@ -138,6 +176,19 @@ def port_of(parts, where: str) -> int | None:
         raise ByokError(Code.USAGE, f"{where} has a bad port: {bare!r}",
                         hint="a port is a number from 1 to 65535, or none for the default")
     return port
+
+
+OFFICIAL = (DEFAULT, "provider")  # the provider's own endpoint (a custom provider's URL)
+
+
+def is_own_endpoint(key_source: str, origin: str, url: str, stored_for: str | None) -> bool:
+    """Whether ``url`` (which came from ``origin``) is one of the key's own endpoints (see
+    the module's rules); ``stored_for`` is a stored key's base URL, normalised."""
+    if key_source not in (STORED_KEY, ENVIRONMENT_KEY) or origin in OFFICIAL:
+        return True  # no key at all, or the provider's own endpoint
+    if key_source == ENVIRONMENT_KEY:
+        return origin in (FLAG, ENVIRONMENT)
+    return bool(stored_for) and stored_for.rstrip("/") == url.rstrip("/")
 
 
 def env_key_refusal(key_source: str, origin: str, url: str | None, where: str,

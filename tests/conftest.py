@@ -116,7 +116,16 @@ class Env:
         return Result(proc.returncode, proc.stdout.decode("utf-8", "replace"),
                       proc.stderr.decode("utf-8", "replace"))
 
-    def set_key(self, provider: str, key: str, *extra: str) -> Result:
+    def set_key(self, provider: str, key: str, *extra: str, own: bool = True) -> Result:
+        """Store a key; with ``own`` (the default), for the base URL this environment sends
+        the provider's requests to (the fake's), as someone who uses a gateway stores keys
+        for it: that endpoint is then the key's own (issue 27)."""
+        from byok_cli.registry import builtin
+
+        record = builtin().get(provider)
+        variable = record.base_url_env if record else None
+        if own and "--base-url" not in extra and variable and self.vars.get(variable):
+            extra = (*extra, "--base-url", self.vars[variable])
         return self.run("key", "set", provider, "--no-validate", *extra, input=key)
 
     def files(self) -> list[Path]:

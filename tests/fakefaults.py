@@ -36,6 +36,8 @@
     usageneg         usage with input tokens -1000000 (prompt_tokens / input_tokens)
     usagehuge        usage with input tokens 99999999999999999999999
     usagefrac        usage with input tokens 1.5 and output tokens "7"
+    usageover        usage of 5,000,000 input and 90,000,000 output tokens (plausible counts,
+                     more than any request allows: a gateway billing what it likes)
     waitnan          429 every time with retry-after-ms: nan (waitinf: inf, waitneg: -5000)
     torrent          a streamed answer of 40 MiB of text in 64 KiB pieces, then a normal end
     keepalive        a stream of nothing but `: keepalive` comments every 0.5 s (for 20 s)
@@ -43,6 +45,7 @@
     gzipbomb         a 200 answer, gzip-encoded, that inflates to 300 MB of zeros
     echoes           400 whose message echoes the key whole, upper-cased, base64-encoded and
                      split across lines, with terminal escape sequences (a hostile gateway)
+    encechoNAME      400 whose message echoes the key in one encoding NAME (ENCODINGS)
     hostile          success, but model ids and names carry terminal escape sequences
     trickle          streams one piece every 0.2 s, to be interrupted mid-answer
 
@@ -59,8 +62,8 @@ MARKERS = ("good", "revoked", "forbidden", "quota", "ratelimit", "limitforever",
            "flaky", "overloaded", "once", "always", "slow", "drop", "streamerr", "malformed",
            "errorbody200", "outage200", "errstr", "errdetail", "errhtml", "errlong",
            "wholejson", "wholenoct", "nofinish", "nostop", "gwtokens", "sseclose", "gzip",
-           "barelist", "cursorloop", "endless", "usageneg", "usagehuge", "usagefrac", "waitnan",
-           "waitinf", "waitneg", "torrent", "keepalive", "pingforever", "gzipbomb", "echoes",
+           "barelist", "cursorloop", "endless", "usageneg", "usagehuge", "usagefrac", "usageover", "waitnan",
+           "waitinf", "waitneg", "torrent", "keepalive", "pingforever", "gzipbomb", "echoes", "encecho",
            "hostile", "trickle")
 GATEWAY_TEXT = "upstream\x1b[31m said:\x00 no\u202e thanks"
 
@@ -71,11 +74,27 @@ def _number_after(key: str, marker: str, default: int = 0) -> int:
 
 
 
+def _html(key: str) -> str:
+    return "".join(f"&#{ord(c)};" if i % 2 else f"&#x{ord(c):x};" for i, c in enumerate(key))
+
+
+# How a hostile gateway may echo a key back (issue 27, item 7), each masked all the same.
+ENCODINGS = {
+    "hex": lambda k: k.encode().hex(),
+    "reversed": lambda k: k[::-1],
+    "percent": lambda k: "".join(f"%{b:02X}" for b in k.encode()),
+    "spaced": lambda k: " ".join(k),
+    "zerowidth": lambda k: "\u200b".join(k[i:i + 3] for i in range(0, len(k), 3)),
+    "rot13": lambda k: __import__("codecs").encode(k, "rot13"),
+    "html": _html,
+}
+
+
 BAD_WAITS = {"waitnan": "nan", "waitinf": "inf", "waitneg": "-5000"}  # retry-after-ms
 
 # What a usage marker puts in place of the real counts: (input tokens, output tokens or None).
 BAD_USAGE = {"usageneg": (-1_000_000, None), "usagehuge": (99999999999999999999999, None),
-             "usagefrac": (1.5, "7")}
+             "usagefrac": (1.5, "7"), "usageover": (5_000_000, 90_000_000)}
 
 
 def scripted_usage(key: str, usage: dict, input_name: str, output_name: str) -> dict:
@@ -166,6 +185,10 @@ class Faults:
             return True
         if "echoes" in key:
             self._echo_key(key)
+            return True
+        if "encecho" in key:
+            name = re.search(r"encecho([a-z0-9]+)", key).group(1)
+            self._error(400, "invalid_request_error", f"bad key: {ENCODINGS[name](key)} (sic)")
             return True
         for marker in ("errstr", "errdetail", "errhtml", "errlong"):
             if marker in key:

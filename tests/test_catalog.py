@@ -202,3 +202,19 @@ def test_build_script_reproduces_the_snapshot_from_a_litellm_shaped_wheel(tmp_pa
     refused = subprocess.run([sys.executable, str(root / "scripts" / "build_catalog.py"),
                               "--version", "1.82.7", "--out", str(out)], capture_output=True)
     assert refused.returncode != 0 and b"compromised" in refused.stderr
+
+
+def test_check_refuses_free_maps_and_prices_far_from_the_current_ones():
+    current = catalog_source.extract(bulk(200))
+    free = {f"m{i}": litellm_entry(input_cost_per_token=0, output_cost_per_token=0)
+            for i in range(200)}
+    with pytest.raises(catalog_source.SourceError, match="cost nothing"):
+        catalog_source.check(free, current)
+    for factor in (0, 0.05, 20):
+        moved = bulk(200)
+        moved["m7"] = litellm_entry(input_cost_per_token=1e-06 * factor)
+        with pytest.raises(catalog_source.SourceError, match="openai/m7 input"):
+            catalog_source.check(moved, current)
+    cheaper = bulk(200)
+    cheaper["m7"] = litellm_entry(input_cost_per_token=0.5e-06)  # halved: a real price cut
+    assert catalog_source.count(catalog_source.check(cheaper, current)) == 200

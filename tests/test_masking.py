@@ -154,3 +154,31 @@ def test_the_answer_on_stdout_passes_through_as_is(byok_env, fake):
     byok_env.set_key("openai", OPENAI_GOOD)
     r = byok_env.run("run", "say \x1b[1mbold\x1b[0m")
     assert r.returncode == 0 and "\x1b[1mbold\x1b[0m" in r.stdout
+
+
+def _decodings(text: str) -> list[str]:
+    """The text as each encoding a gateway may use would decode it."""
+    import codecs
+    import html
+    from urllib.parse import unquote
+
+    plain = re.sub(r"[ \u200b]", "", text)
+    out = [text, plain, text[::-1], codecs.encode(text, "rot13"), unquote(text), html.unescape(text)]
+    for run in re.findall(r"[0-9a-fA-F]{16,}", text):
+        out.append(bytes.fromhex(run[:len(run) // 2 * 2]).decode("latin-1"))
+    return out
+
+
+@pytest.mark.parametrize("encoding", ["hex", "reversed", "percent", "spaced", "zerowidth",
+                                      "rot13", "html"])
+def test_a_key_echoed_in_an_encoding_is_masked(byok_env, fake, encoding):
+    key = openai_key(f"encecho{encoding}")
+    byok_env.set_key("openai", key)
+    for r in (byok_env.run("run", "--no-fallback", "hi"),
+              byok_env.run("run", "--json", "--no-fallback", "hi"),
+              byok_env.run("key", "validate", "openai")):
+        assert r.returncode == Code.BAD_REQUEST.exit_status, r.stderr
+        assert "(sic)" in r.stderr or "(sic)" in r.stdout  # the message itself is shown
+        for text in (r.stdout, r.stderr):
+            for decoded in _decodings(text):
+                assert_masked(key, decoded)

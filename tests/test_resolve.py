@@ -115,12 +115,13 @@ def test_model_flag_with_no_key_fails_instead_of_sending_the_id_elsewhere():
     assert route(p)[0] == ("openai", DEF["openai"], "stored", "provider_fallback")
 
 
-def test_no_fallback_keeps_only_key_fallback():
+def test_no_fallback_is_one_attempt_with_one_key():
+    """Issue 27: --no-fallback sends one key once (the key fallback too could hand a
+    hostile endpoint every key)."""
     p = plan(settings("openai", openai_model="gpt-6-luna"),
              keys(["openai", "anthropic"], ["openai", "anthropic"]), CAT, fallback=False,
              today=TODAY)
-    assert route(p) == [("openai", "gpt-6-luna", "stored", "primary"),
-                        ("openai", "gpt-6-luna", "environment", "key_fallback")]
+    assert route(p) == [("openai", "gpt-6-luna", "stored", "primary")]
 
 
 # Every combination of preference, stored keys and environment keys gives a plan whose

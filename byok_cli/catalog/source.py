@@ -13,7 +13,9 @@ longer than threshold tokens). Fields LiteLLM does not give are left out.
 The sanity checks follow LiteLLM's own for its map (``GetModelCostMap.validate_model_cost_map``):
 a fetched map must be a non-empty object, hold at least a minimum of models and not have
 shrunk below half of the map it replaces; byok also refuses one that drops most of the models
-the current data prices.
+the current data prices, one where most priced models cost nothing, and one that moves any
+price more than tenfold (or to zero) against the current data: a synced map must not be
+able to switch budgets off.
 """
 
 from __future__ import annotations
@@ -36,6 +38,10 @@ MODES = {"chat"}  # byok speaks chat completions and messages only
 MIN_MODELS = 50           # LiteLLM's MODEL_COST_MAP_MIN_MODEL_COUNT
 MAX_SHRINK = Decimal("0.5")  # LiteLLM's MODEL_COST_MAP_MAX_SHRINK_RATIO
 MAX_DROPPED = Decimal("0.5")  # byok's: at most half of the models priced now may go
+# byok's, so that no synced map can switch budgets off (a price of 0 passes every budget):
+MAX_FREE = Decimal("0.5")     # at most half of the priced models may cost nothing (the
+                              # snapshot: 35 of 329, the local servers' and ':free' ones)
+MAX_PRICE_FACTOR = 10         # no price moves more than 10x either way, nor to 0, at once
 
 _TIER = re.compile(r"^input_cost_per_token_above_(\d+)k_tokens$")
 
@@ -190,4 +196,27 @@ def check(litellm_map: object, current: dict[str, dict[str, dict]],
         if len(known) - len(kept) > len(known) * MAX_DROPPED:
             raise SourceError(f"it drops {len(known) - len(kept)} of the {len(known)} models "
                               "priced now")
+    _check_prices(fresh, current)
     return fresh
+
+
+def _check_prices(fresh: dict[str, dict[str, dict]], current: dict[str, dict[str, dict]]
+                  ) -> None:
+    """Prices a budget can trust: not (mostly) zero, and none far from the current one."""
+    entries = [e for ms in fresh.values() for e in ms.values() if "input" in e]
+    free = sum(1 for e in entries if not e.get("input") and not e.get("output"))
+    if entries and free > len(entries) * MAX_FREE:
+        raise SourceError(f"{free} of its {len(entries)} priced models cost nothing (budgets "
+                          "could then stop nothing)")
+    for provider, models in fresh.items():
+        for model, entry in models.items():
+            now = current.get(provider, {}).get(model) or {}
+            for field in ("input", "output"):
+                old, new = now.get(field), entry.get(field)
+                if not old or new is None:
+                    continue  # unpriced before, or not priced now: the other checks apply
+                if not new or not (Decimal(str(old)) / MAX_PRICE_FACTOR <= Decimal(str(new))
+                                   <= Decimal(str(old)) * MAX_PRICE_FACTOR):
+                    raise SourceError(f"it prices {provider}/{model} {field} at ${new} per "
+                                      f"million tokens, against ${old} now (more than "
+                                      f"{MAX_PRICE_FACTOR}x apart)")

@@ -92,8 +92,12 @@ def sync(store: Store, url: str | None = None, timeout: float | None = None) -> 
     before = catalog_source.count(current.models)
     try:
         body = fetch(url, settings)
+        from ..wire.limits import LimitExceeded, loads
+
         try:
-            raw = json.loads(body)
+            raw = loads(body, "it")
+        except LimitExceeded as exc:
+            raise catalog_source.SourceError(str(exc)) from None
         except (ValueError, UnicodeDecodeError):
             raise catalog_source.SourceError("it is not JSON (truncated?)") from None
         skipped: list[str] = []

@@ -12,6 +12,7 @@ import typer
 
 from ..errors import ByokError, Code
 from ..secrets.vault import MASTER_KEY_VARIABLES
+from ..urls import no_proxy_with_loopback
 from . import complete, output
 from .root import single, state
 
@@ -94,8 +95,9 @@ def exec_command(
     keys = key_availability(st.keychain)
     # Only what was asked for: no master key, no key of a provider not given below.
     key_variables = provider_key_variables(st)
-    env = {k: v for k, v in os.environ.items()
-           if k not in WITHHELD and k not in key_variables}
+    # Case-insensitively: a program may read openai_api_key as well (python-dotenv users do).
+    withheld = {n.upper() for n in set(WITHHELD) | key_variables}
+    env = {k: v for k, v in os.environ.items() if k.upper() not in withheld}
     given = []
     for p in wanted or [p for p in registry if p.key_env]:
         found = keys.sources(p.name, settings, key)
@@ -115,6 +117,11 @@ def exec_command(
     if not given:
         raise ByokError(Code.NO_KEY, "no key to pass on",
                         hint="store one with `byok key set PROVIDER`")
+    # The child's SDK honours HTTP_PROXY/ALL_PROXY even for a loopback base URL: a key must
+    # not travel in clear text through a proxy to this machine (both spellings, as curl
+    # reads the lower-case one first).
+    for name in ("NO_PROXY", "no_proxy"):
+        env[name] = no_proxy_with_loopback(env.get(name) or env.get("NO_PROXY"))
     program = _find(command[0], env.get("PATH"))
     env[MARKER] = st.profile
     if st.debug:

@@ -74,6 +74,12 @@ def set_key(
         None, "--command", metavar="CMD",
         help="Store a command that prints the key (e.g. \"pass show team/openai\"), run "
              "without a shell each time the key is needed; the key stays in your store."),
+    base_url: Optional[str] = typer.Option(
+        None, "--base-url", metavar="URL",
+        help="The gateway this key is for: besides the provider's official endpoint, the "
+             "one endpoint it is this key's own (checked there; see the Security model)."),
+    yes: bool = typer.Option(False, "--yes", "-y",
+                             help="Replace a key of the same name without asking."),
     on_argv: Optional[List[str]] = typer.Argument(
         None, hidden=True, help="Refused: a key is never taken from the command line."),
 ) -> None:
@@ -88,6 +94,8 @@ def set_key(
       printf %s "$ANTHROPIC_KEY" | byok key set anthropic --no-validate
 
       byok key set openai --name team --command "pass show team/openai"
+
+      printf %s "$K" | byok key set openai -n gw --base-url https://gw.test/v1
     """
     from ..secrets.keychain import check_key_name
 
@@ -97,18 +105,46 @@ def set_key(
     name = check_key_name(name)
     if command is not None and looks_like_key(command):  # `--command "echo sk-…"`
         _refuse_key_on_argv(provider, [command], st.byok.registry)
+    if base_url is not None:
+        from ..wire.endpoint import normalise
+
+        base_url, note = normalise(st.byok.registry.require(provider), base_url, "flag")
+        if note:
+            output.info(note)
     check_master(ctx, provider, name)  # what would refuse to store the key, before asking
     if command is not None:
-        set_command_key(ctx, provider, name, command, validate, force)
+        set_command_key(ctx, provider, name, command, validate, force, base_url)
         return
     key = st.byok.registry.normalise_key(provider, read_secret(provider),
                                          check_shape=not force)
-    status, checked_at = checked_status(ctx, provider, key, validate, force)
-    store_checked(ctx, provider, key, status, checked_at, name=name, check_shape=not force)
+    replaced = _replacing(st, provider, name, key, yes)
+    status, checked_at = checked_status(ctx, provider, key, validate, force, base_url=base_url)
+    store_checked(ctx, provider, key, status, checked_at, name=name, check_shape=not force,
+                  base_url=base_url)
+    if replaced:
+        output.info(f"replaced {replaced}")
+
+
+def _replacing(st, provider: str, name: str, key: str, yes: bool) -> str | None:
+    """A key of this name is there already: at a terminal, ask (DECLINED on "no"; --yes
+    skips); elsewhere (scripts, rotations) it is replaced, and what is replaced (both keys'
+    ends) is returned, to be said once it is done."""
+    import sys
+
+    from ..secrets.keychain import hint_of, mask_hint
+
+    old = st.store.get_key(st.profile, provider, name)
+    if old is None:
+        return None
+    named = "" if name == "default" else f" {name!r}"
+    change = f"the {provider} key{named} {mask_hint(old.hint)} with {mask_hint(hint_of(key))}"
+    if sys.stdin.isatty() and sys.stderr.isatty() and not yes:
+        output.confirm(f"replace {change}?", False, f"replace {change}")
+    return change
 
 
 def set_command_key(ctx: typer.Context, provider: str, name: str, command: str,
-                    validate: bool, force: bool) -> None:
+                    validate: bool, force: bool, base_url: str | None = None) -> None:
     """Store a key command; with `validate`, run it once and check the key it prints."""
     from ..secrets import key_commands
 
@@ -119,9 +155,11 @@ def set_command_key(ctx: typer.Context, provider: str, name: str, command: str,
         fetched = key_commands.key_of(key_commands.sealed_text(command),
                                       f"the {provider} key {name!r}")
         key = st.byok.registry.normalise_key(provider, fetched, check_shape=not force)
-        status, checked_at = checked_status(ctx, provider, key, validate, force)
+        status, checked_at = checked_status(ctx, provider, key, validate, force,
+                                            base_url=base_url)
     had_keys = bool(st.store.keys(st.profile))
-    hint = st.keychain.set_command(provider, command, status, checked_at, name=name)
+    hint = st.keychain.set_command(provider, command, status, checked_at, name=name,
+                                   base_url=base_url)
     named = "" if name == "default" else f" {name!r}"
     output.info(f"stored the {provider} key{named} as {key_commands.shown(hint)} for profile "
                 f"{st.profile!r} ({status}); the key stays in your store")
@@ -258,7 +296,9 @@ def validate_keys(
 ) -> None:
     """Check the stored and environment keys with one cheap call each.
 
-    Exits 0 only if every key checked is valid.
+    Exits 0 only if every key checked is valid. Keys are checked where a run would send
+    them; an endpoint that is not a key's own gets one key per run (the others are listed
+    as not checked) and its verdict marks none.
 
     Examples:
 
@@ -266,7 +306,9 @@ def validate_keys(
 
       byok key validate openai -k work
     """
+    from ..routing.routes import is_own
     from ..secrets.keychain import status_after_check
+    from ..urls import shown
     from ..wire.endpoint import endpoint
 
     st = state(ctx)
@@ -277,6 +319,7 @@ def validate_keys(
         endpoint(r.provider, profile=settings["base_urls"].get(r.provider.name),
                  env=st.keychain.env)
     results, failures, notes = [], [], []
+    foreign: dict[str, str] = {}  # endpoint URL -> the one key checked there, not its own
     for r in reports:
         p = r.provider.name
         candidates: list[tuple[str, str, str | None]] = []
@@ -294,6 +337,17 @@ def validate_keys(
         if env and key in (None, r.provider.key_env):
             candidates.append(("environment", r.provider.key_env, env))
         for source, name, secret in candidates:
+            where = endpoint(r.provider, env=st.keychain.env,  # where a run would send it
+                             profile=settings["base_urls"].get(p))
+            own = is_own(where, source, name, st.keychain)
+            if not own and foreign.setdefault(where.url, name) != name:
+                results.append({"provider": p, "source": source, "name": name,
+                                "key": mask(secret), "result": "NOT_CHECKED",
+                                "latency_ms": None, "message": None})
+                notes.append(f"{p} key {name!r} was not checked: {shown(where.url)} is not its "
+                             f"own endpoint, and byok sends one key per run there (the "
+                             f"{foreign[where.url]!r} key went); check it with -k {name}")
+                continue
             try:
                 registry.normalise_key(p, secret or "")
                 _, err, latency = live_check(
@@ -302,12 +356,14 @@ def validate_keys(
                 err, latency = bad, 0
             code = err.code.value if err else "VALID"
             if source == "stored":
-                verdict = status_after_check(err)
+                verdict = status_after_check(err) if own else None
                 if verdict:
                     st.keychain.mark(p, name, verdict)
                 else:
                     notes.append(f"{p} key {name!r}: its stored status is unchanged "
-                                 f"({code} says nothing about the key)")
+                                 f"({code} says nothing about the key)" if own else
+                                 f"{p} key {name!r}: its stored status is unchanged "
+                                 f"({shown(where.url)} is not its own endpoint)")
             results.append({"provider": p, "source": source, "name": name, "key": mask(secret),
                             "result": code, "latency_ms": latency,
                             "message": err.message if err else None})

@@ -9,12 +9,13 @@ import time
 import typer
 
 from ..errors import ByokError, Code
+from ..urls import shown
 from . import output
 from .root import state
 
 
-def live_check(ctx: typer.Context, provider: str, key: str | None, source: str
-               ) -> tuple[str, ByokError | None, int]:
+def live_check(ctx: typer.Context, provider: str, key: str | None, source: str,
+               base_url: str | None = None) -> tuple[str, ByokError | None, int]:
     """One cheap authenticated call with a key from ``source`` ("stored": stored or about
     to be, "environment": the environment's). Returns (status, error, the request's own latency in
     ms: connection and answer, not byok's start-up)."""
@@ -25,12 +26,12 @@ def live_check(ctx: typer.Context, provider: str, key: str | None, source: str
     st = state(ctx)
     profile_settings = st.store.settings(st.profile)
     record = st.byok.registry.require(provider)
-    where = endpoint(record, profile=profile_settings["base_urls"].get(record.name),
-                     env=st.keychain.env)
+    where = endpoint(record, flag=base_url,
+                     profile=profile_settings["base_urls"].get(record.name), env=st.keychain.env)
     require(where, source, profile_settings, st.byok.registry)
-    settings = Settings.from_env()
+    # one retry, briefly: a check is no answer worth waiting for (the deadline still holds)
     client = connect(record, key, where.url,
-                     Settings(settings.timeout, settings.connect_timeout, 1, 5.0))
+                     Settings.from_env()._replace(max_retries=1, max_wait=5.0))
     started = time.monotonic()
     try:
         latency = client.validate()
@@ -40,7 +41,7 @@ def live_check(ctx: typer.Context, provider: str, key: str | None, source: str
 
 
 def checked_status(ctx: typer.Context, provider: str, key: str, validate: bool,
-                   force: bool) -> tuple[str, str | None]:
+                   force: bool, base_url: str | None = None) -> tuple[str, str | None]:
     """The status a key is stored with, after its live check (unless not `validate`).
 
     A rejected key raises UNAUTHORIZED unless `force`; a provider that cannot be reached
@@ -51,7 +52,7 @@ def checked_status(ctx: typer.Context, provider: str, key: str, validate: bool,
 
     if not validate:
         return "unverified", None
-    status, err, _ = live_check(ctx, provider, key, "stored")
+    status, err, _ = live_check(ctx, provider, key, "stored", base_url)
     checked_at = now()
     if err is not None:
         if err.code == Code.UNAUTHORIZED and not force:
@@ -67,14 +68,16 @@ def checked_status(ctx: typer.Context, provider: str, key: str, validate: bool,
 
 def store_checked(ctx: typer.Context, provider: str, key: str, status: str,
                   checked_at: str | None, *, name: str = "default",
-                  check_shape: bool = True) -> str:
+                  check_shape: bool = True, base_url: str | None = None) -> str:
     """Store a checked key under its name, say so on stderr, and return its hint."""
     st = state(ctx)
     had_keys = bool(st.store.keys(st.profile))
     hint = st.keychain.set(provider, key, status, checked_at, name=name,
-                           check_shape=check_shape)
+                           check_shape=check_shape, base_url=base_url)
     named = "" if name == "default" else f" {name!r}"
-    output.info(f"stored the {provider} key{named} …{hint} for profile {st.profile!r} ({status})")
+    for_url = f", for {shown(base_url)}" if base_url else ""
+    output.info(f"stored the {provider} key{named} …{hint} for profile {st.profile!r} "
+                f"({status}{for_url})")
     prefer_first_stored(ctx, provider, had_keys)
     return hint
 

@@ -54,6 +54,8 @@ def profile_name(given: str | None) -> str | None:
     """The profile to use for --profile/BYOK_PROFILE, or None when the name is not allowed."""
     from ..errors import looks_like_key
 
+    if given is not None and not given.strip():
+        return None  # `--profile "$P"` with P unset: not quietly the default profile
     name = (given or "default").strip()
     if not name or len(name) > 64 or not all(c.isalnum() or c in "-_." for c in name):
         return None

@@ -30,8 +30,13 @@ class JSON:
     name = "JSON"
 
     def load(self, text: str, where: str = "the file") -> dict:
+        from ..wire.limits import MAX_DEPTH, LimitExceeded, loads
+
         try:
-            doc = json.loads(text)
+            doc = loads(text, where)
+        except LimitExceeded:
+            raise ByokError(Code.INVALID_FORMAT, f"{where} nests JSON more than {MAX_DEPTH} "
+                            "levels deep; nothing was changed") from None
         except json.JSONDecodeError as exc:
             raise ByokError(Code.INVALID_FORMAT, f"{where} is not valid JSON (line {exc.lineno}, "
                             f"column {exc.colno}: {exc.msg}); nothing was changed") from None

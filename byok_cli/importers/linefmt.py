@@ -99,6 +99,7 @@ def dotenv_pairs(text: str, where: str) -> list[Pair]:
     return out
 
 
+MAX_EXPANDED = 1024 * 1024  # one interpolated value; a key is under 1 KiB
 _VARIABLE = re.compile(r"\$\{(?P<name>[^}:]*)(?::-(?P<default>[^}]*))?\}")
 
 
@@ -120,6 +121,12 @@ def dotenv_values(pairs: list[Pair], env: Mapping[str, str]) -> list[str | None]
                 return found if found is not None else ""
 
             value = _VARIABLE.sub(resolve, value)
+            if len(value) > MAX_EXPANDED:  # ${X}${X} on every line doubles it each time
+                from ..errors import ByokError, Code
+
+                raise ByokError(Code.INVALID_FORMAT, f"the value of {pair.name} grows past "
+                                f"{MAX_EXPANDED >> 20} MiB through ${{…}} interpolation; nothing "
+                                "was changed")
         seen[pair.name] = value
         out.append(value)
     return out

@@ -20,13 +20,31 @@ def _yaml():
     return yaml
 
 
+def _no_aliases(yaml):
+    """PyYAML's safe loader, refusing aliases (*name): no key file needs one, and a few
+    hundred bytes of nested aliases (a "billion laughs") take seconds and gigabytes to
+    expand, or to walk for `--scrub`."""
+    class NoAliases(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.events.AliasEvent):
+                mark = self.peek_event().start_mark
+                raise yaml.composer.ComposerError(
+                    None, None, "an alias (*name), which imports do not accept", mark)
+            return super().compose_node(parent, index)
+
+    return NoAliases
+
+
 class YAML:
     name = "YAML"
 
     def load(self, text: str, where: str = "the file") -> Any:
         yaml = _yaml()
         try:
-            return yaml.safe_load(text)
+            return yaml.load(text, Loader=_no_aliases(yaml))
+        except RecursionError:  # PyYAML composes and constructs recursively
+            raise ByokError(Code.INVALID_FORMAT, f"{where} nests too deeply to be a key file; "
+                            "nothing was changed") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""

@@ -12,7 +12,8 @@ fallbacks, each taken only on the failure it answers (see :func:`next_attempt`):
    provider's model id)
 
 An explicit -p or -m pins the provider: 4 is not taken unless the chain is asked for
-(``chain=True``, `--fallback`). ``fallback=False`` (`--no-fallback`) turns off 3 and 4.
+(``chain=True``, `--fallback`). ``fallback=False`` (`--no-fallback`) turns them all off:
+one attempt, one key.
 
 Parameters a model cannot take (--temperature, --effort, per the catalogue) are checked
 here, before anything is sent: refused for the first attempt (a usage error), and an
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Mapping, NamedTuple, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 from .addressing import ChainEntry, default_chain, default_model, parse_chain, resolve
 from ..catalog.curated import Catalog
@@ -34,7 +35,8 @@ KEY_REJECTED = {Code.UNAUTHORIZED, Code.QUOTA_EXCEEDED, Code.DECRYPT_FAILED}
 # A stored key the keyring cannot give back (locked, or its master key gone) is passed
 # over like a rejected one (fallback 1), but not marked failed: the key itself is fine.
 KEY_UNREADABLE = {Code.KEYRING_UNAVAILABLE}
-PROVIDER_DOWN = {Code.PROVIDER_UNAVAILABLE, Code.NETWORK_ERROR}
+# An answer past a limit (wire/limits.py) is a server byok will not read: try another.
+PROVIDER_DOWN = {Code.PROVIDER_UNAVAILABLE, Code.NETWORK_ERROR, Code.LIMIT_EXCEEDED}
 
 
 class Attempt(NamedTuple):
@@ -250,6 +252,8 @@ def plan(settings: Mapping, keys: KeyAvailability, catalog: Catalog, registry: R
                                              f"fallback when {primary} is unavailable")
     if temperature is not None or effort is not None or schema:
         _fit_parameters(out, catalog, registry, temperature, effort, today, schema)
+    if not fallback:
+        out.attempts = out.attempts[:1]
     return out
 
 
@@ -324,11 +328,13 @@ class Excluded:
 
 
 def next_attempt(attempts: list[Attempt], index: int, code: Code, excluded: Excluded,
-                 budget_scope: str | None = None) -> int | None:
+                 budget_scope: str | None = None,
+                 allowed: Callable[[Attempt], bool] | None = None) -> int | None:
     """The attempt that answers the failure of ``attempts[index]``, or None to stop.
     ``budget_scope`` says what a BUDGET_EXCEEDED refused: a 'key' budget only that key (the
     provider's next key may go on), 'model' (no price known) only that model, a 'provider'
-    or 'profile' budget the provider."""
+    or 'profile' budget the provider. ``allowed``: whether an attempt may be sent at all
+    (the runner's one-key-per-foreign-endpoint rule)."""
     cur = attempts[index]
     if code == Code.BUDGET_EXCEEDED and budget_scope in ("key", "model"):
         if budget_scope == "key":
@@ -358,7 +364,8 @@ def next_attempt(attempts: list[Attempt], index: int, code: Code, excluded: Excl
     else:
         return None
     for j in range(index + 1, len(attempts)):
-        if answers(attempts[j]) and not excluded.rules_out(attempts[j]):
+        if answers(attempts[j]) and not excluded.rules_out(attempts[j]) and (
+                allowed is None or allowed(attempts[j])):
             return j
     return None
 

@@ -47,6 +47,15 @@ def require(where: Endpoint, key_source: str, settings: Mapping, registry: "Regi
                              f"{where.provider}`")
 
 
+def is_own(where: Endpoint, key_source: str, key_name: str | None, keychain) -> bool:
+    """Whether ``where`` is one of this key's own endpoints (urls.is_own_endpoint): only
+    there may a rejection move on to the next key, and only there does a verdict mark a
+    stored key failed. Elsewhere byok sends one key per run."""
+    stored_for = keychain.stored_for(where.provider, key_name) if key_source == "stored" \
+        else None
+    return urls.is_own_endpoint(key_source, where.source, where.url, stored_for)
+
+
 def env_key_refusal(record: "Provider", settings: Mapping,
                     env: Mapping[str, str] | None = None) -> str | None:
     """Why this provider's environment key must not be used with this profile (no

@@ -2,6 +2,11 @@
 
 A fallback never happens once text has been handed to ``on_text``, so nothing is shown
 twice; a failure after that is reported as incomplete output.
+
+An endpoint that is not a key's own (routes.is_own) receives at most one key per run: a
+rejection there moves on only to a key whose own endpoint it is, and marks no key failed
+(a hostile or broken gateway answering 401 would otherwise collect every key, and condemn
+them all).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from ..errors import ByokError, Code
 from ..secrets.keychain import PROVIDER_VERDICT, Keychain
 from ..registry import Provider
 from .resolve import KEY_REJECTED, KEY_UNREADABLE, Attempt, Excluded, Plan, next_attempt
-from .routes import require
+from .routes import is_own, require
 from ..wire import ChatRequest, ChatResult, Settings, connect
 from ..wire.endpoint import Endpoint, endpoint
 
@@ -22,7 +27,8 @@ _KIND = {Code.UNAUTHORIZED: "key_rejected", Code.QUOTA_EXCEEDED: "key_rejected",
          Code.DECRYPT_FAILED: "key_unreadable", Code.KEYRING_UNAVAILABLE: "key_unreadable",
          Code.MODEL_NOT_FOUND: "model_not_found",
          Code.PROVIDER_UNAVAILABLE: "provider_unavailable",
-         Code.NETWORK_ERROR: "provider_unavailable", Code.BUDGET_EXCEEDED: "budget_exceeded"}
+         Code.NETWORK_ERROR: "provider_unavailable", Code.LIMIT_EXCEEDED: "provider_unavailable",
+         Code.BUDGET_EXCEEDED: "budget_exceeded"}
 
 
 @dataclass
@@ -105,15 +111,34 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
     excluded = Excluded()
     failures: list[tuple[Attempt, ByokError]] = []
     clock: dict = {}  # starts when the first request goes out, not at SDK import
+    foreign: dict[str, tuple] = {}  # URL -> the one key sent there, where it is not its own
+    held_back: list[Attempt] = []   # keys not sent because another went there first
+
+    def where_of(a: Attempt) -> Endpoint:
+        return plan.endpoints.get(a.provider) or endpoint(
+            keychain.registry.require(a.provider),
+            profile=profile_settings["base_urls"].get(a.provider))
+
+    def allowed(b: Attempt) -> bool:
+        there = where_of(b)
+        if is_own(there, b.key_source, b.key_name, keychain):
+            return True
+        first = foreign.get(there.url)
+        if first is None or first == (b.key_source, b.key_name):
+            return True
+        held_back.append(b)
+        return False
+
     index: int | None = 0
     while index is not None:
         a = plan.attempts[index]
-        where = plan.endpoints.get(a.provider) or endpoint(
-            keychain.registry.require(a.provider),
-            profile=profile_settings["base_urls"].get(a.provider))
+        where = where_of(a)
+        own = is_own(where, a.key_source, a.key_name, keychain)
         try:
             # (planning left such keys out; this is the last gate)
             require(where, a.key_source, profile_settings, keychain.registry)
+            if not own and a.key_source != "none":
+                foreign.setdefault(where.url, (a.key_source, a.key_name))
             return _attempt(a, request, keychain, where, settings, clock, fallbacks,
                             failures, on_text, spending, on_reasoning)
         except ByokError as err:
@@ -121,18 +146,22 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
                 err.code = Code.INCOMPLETE_OUTPUT  # broke it (the message says what did)
                 raise _tagged(err, a, fallbacks)
             failures.append((a, err))
-            if a.key_source == "stored" and err.code in PROVIDER_VERDICT:
-                # Only the provider's verdict marks a key: a key that cannot be opened here
-                # (the master key in the environment is another) may be fine.
+            if a.key_source == "stored" and err.code in PROVIDER_VERDICT and own:
+                # Only the provider's verdict marks a key, at the key's own endpoint: a key
+                # that cannot be opened here (the master key in the environment is another)
+                # may be fine, and so may one another endpoint refused.
                 try:
                     keychain.mark(a.provider, a.key_name or "default",
                                   f"failed: {err.code.value}")
                 except ByokError as unmarked:  # a read-only or full database: go on anyway
                     on_warning(f"could not mark the stored key failed: {unmarked.message}")
             nxt = next_attempt(plan.attempts, index, err.code, excluded,
-                               getattr(err, "budget_scope", None))
+                               getattr(err, "budget_scope", None), allowed)
             if nxt is None:
-                raise _tagged(_final_error(failures), a, fallbacks) from None
+                final = _final_error(failures)
+                if held_back and not own:
+                    final = _one_key_only(final, a, where, held_back)
+                raise _tagged(final, a, fallbacks) from None
             b = plan.attempts[nxt]
             fallbacks.append({"kind": _KIND.get(err.code, err.code.value.lower()),
                               "code": err.code.value, "from": _label(a), "to": _label(b)})
@@ -174,11 +203,31 @@ def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, where: Endpoi
                             "are recorded as unknown")
     if outcome.input_tokens is not None and outcome.output_tokens is not None:
         info = _model_info(keychain, a)
+        _bound_usage(outcome, request, info, spending.on_warning)
         if info is not None and info.price is not None:
             outcome.cost_micros = info.price.cost_micros(
                 outcome.input_tokens, outcome.output_tokens, outcome.cached_input_tokens or 0,
                 outcome.cache_write_tokens or 0)
     return outcome
+
+
+def _bound_usage(outcome: RunOutcome, request: ChatRequest, info,
+                 on_warning: Callable[[str], None]) -> None:
+    """Book no more tokens than the request allowed: output up to its max_tokens (else the
+    model's output limit), input up to the context window. A provider (or a gateway) that
+    reports more cannot make a budget pay for it: the count is booked at the bound, with a
+    warning."""
+    out_bound = request.max_tokens or (info.max_output if info else None)
+    in_bound = info.context_window if info else None
+    for count, bound, what in (("output_tokens", out_bound, "max_tokens"),
+                               ("input_tokens", in_bound, "the context window")):
+        reported = getattr(outcome, count)
+        if bound and reported is not None and reported > bound:
+            setattr(outcome, count, bound)
+            on_warning(f"{outcome.provider} reported {reported} {count.replace('_', ' ')}, "
+                       f"more than {what} allows ({bound}); booked at {bound}")
+    if outcome.cached_input_tokens and outcome.input_tokens is not None:
+        outcome.cached_input_tokens = min(outcome.cached_input_tokens, outcome.input_tokens)
 
 
 def _model_info(keychain: Keychain, a: Attempt):
@@ -270,6 +319,23 @@ def _final_error(failures: list[tuple[Attempt, ByokError]]) -> ByokError:
         tried = ", ".join(f"{a.provider}/{a.model} ({e.code.value})" for a, e in failures[:-1])
         last.hint = (last.hint + "; " if last.hint else "") + f"also tried {tried}"
     return last
+
+
+def _one_key_only(err: ByokError, a: Attempt, where: Endpoint,
+                  held_back: list[Attempt]) -> ByokError:
+    """The run ends at an endpoint that is no key's own: say which key was tried there, and
+    how to send another."""
+    from ..urls import shown
+
+    others = _names([b.key_label for b in dict.fromkeys(held_back)])
+    named = a.key_name if a.key_source == "stored" else None
+    err.hint = (f"{shown(where.url)} ({where.where}) is not the own endpoint of the "
+                f"{a.key_label}, so byok sent it that key only, not {others}; pick one with "
+                f"-k NAME, or store a key for it with `byok key set {a.provider} --name NAME "
+                f"--base-url {shown(where.url)}`")
+    if named is not None:
+        err.hint += f" (-k {named} was tried)"
+    return err
 
 
 def _names(items: list[str]) -> str:

@@ -53,7 +53,8 @@ class KeyReport(NamedTuple):
             "stored_checked_at": first.checked_at if first else None,
             "stored_set_at": first.updated_at if first else None,
             "keys": [{"name": k.name, "key": mask_hint(k.hint), "status": k.status,
-                      "checked_at": k.checked_at, "set_at": k.updated_at}
+                      "checked_at": k.checked_at, "set_at": k.updated_at,
+                      "base_url": k.base_url}
                      for k in self.stored],
             "environment": bool(self.env_hint),
             "environment_variable": self.provider.key_env,
@@ -89,6 +90,17 @@ def check_key_name(name: str | None) -> str:
     return given
 
 
+def _is_master(key: str, master: "vault.MasterKey") -> bool:
+    import base64
+
+    return key.strip().rstrip("=") == base64.urlsafe_b64encode(master.key).decode().rstrip("=")
+
+
+def _master_refused() -> ByokError:
+    return ByokError(Code.INVALID_FORMAT, "that is byok's master key, not a provider key; "
+                     "nothing was stored", hint="paste the provider's API key")
+
+
 class Keychain(MasterKeys):
     def __init__(self, store: Store, profile: str = "default",
                  env: Mapping[str, str] | None = None,
@@ -116,10 +128,11 @@ class Keychain(MasterKeys):
     # -- keys ---------------------------------------------------------------------------
     def set(self, provider: str, raw_key: str, status: str = "unverified",
             checked_at: str | None = None, *, name: str = "default",
-            check_shape: bool = True) -> str:
+            check_shape: bool = True, base_url: str | None = None) -> str:
         """Check, encrypt and store a key under a name (replacing a key of that name, which
         keeps its place in the order); return its hint. ``check_shape=False`` (--force)
-        skips the provider's shape check, never the basic ones.
+        skips the provider's shape check, never the basic ones. ``base_url``: the endpoint
+        it is stored for (normalised, see wire.endpoint), besides the official one.
 
         It is sealed with the master key that is active inside its own write transaction,
         so a rotation committing at the same time cannot leave it under a retired key.
@@ -128,31 +141,42 @@ class Keychain(MasterKeys):
         name = check_key_name(name)
         key = self.registry.normalise_key(provider, raw_key, check_shape=check_shape)
         remember_secret(key)
-        return self._put_sealed(provider, name, key, hint_of(key), status, checked_at)
+        self._refuse_master_key(key)
+        return self._put_sealed(provider, name, key, hint_of(key), status, checked_at, base_url)
 
     def set_command(self, provider: str, cmdline: str, status: str = "unverified",
-                    checked_at: str | None = None, *, name: str = "default") -> str:
+                    checked_at: str | None = None, *, name: str = "default",
+                    base_url: str | None = None) -> str:
         """Store a command that prints the key (sealed like a key); its hint."""
         provider = self.registry.require(provider).name
         name = check_key_name(name)
         return self._put_sealed(provider, name, key_commands.sealed_text(cmdline),
-                                key_commands.hint_for(cmdline), status, checked_at)
+                                key_commands.hint_for(cmdline), status, checked_at, base_url)
 
     def _put_sealed(self, provider: str, name: str, plaintext: str, hint: str, status: str,
-                    checked_at: str | None) -> str:
+                    checked_at: str | None, base_url: str | None) -> str:
         for _ in range(SETTLE_ATTEMPTS):
             with self.store.transaction():
                 master = self._sealing_master()
                 if master is not None:
+                    if _is_master(plaintext, master):
+                        raise _master_refused()
                     blob = vault.encrypt(master, plaintext,
                                          vault.aad(self.profile, provider, hint, name))
                     self.store.put_key(self.profile, provider, name, blob, hint, master.id,
-                                       status, checked_at)
+                                       status, checked_at, base_url)
             if master is not None:
                 self.store.wipe()  # leave no copy of a replaced ciphertext behind
                 return hint
             self.master(create=True)  # make one, or say why not
         raise unsettled()
+
+    def _refuse_master_key(self, key: str) -> None:
+        """The master key (pasted where a provider key belongs) is never stored as one: it
+        would be sent to the provider, and shown as a key's last 4 characters."""
+        given = {(self.env.get(v) or "").strip().rstrip("=") for v in vault.MASTER_KEY_VARIABLES}
+        if key.strip().rstrip("=") in given - {""}:
+            raise _master_refused()
 
     def _decrypt(self, row: StoredKey) -> str:
         """What is sealed in a row: a key, or a key command (see key_commands)."""
@@ -204,6 +228,11 @@ class Keychain(MasterKeys):
         if value:
             remember_secret(value)
         return value or None
+
+    def stored_for(self, provider: str, name: str | None) -> str | None:
+        """The base URL a stored key was stored for (`key set --base-url`), or None."""
+        row = self.store.get_key(self.profile, provider, name or "default")
+        return row.base_url if row else None
 
     def remove(self, provider: str, name: str = "default") -> bool:
         return self.store.delete_key(self.profile, provider, name)

@@ -23,6 +23,7 @@ class StoredKey(NamedTuple):
     checked_at: str | None
     created_at: str
     updated_at: str
+    base_url: str | None = None  # the endpoint it was stored for, besides the official one
 
 
 def _stored_key(row: tuple) -> StoredKey:
@@ -33,7 +34,7 @@ def _stored_key(row: tuple) -> StoredKey:
     if None not in key:
         return key
     return key._replace(**{f: 0 if f == "position" else "" for f, v in zip(key._fields, key)
-                           if v is None and f not in ("ciphertext", "checked_at")})
+                           if v is None and f not in ("ciphertext", "checked_at", "base_url")})
 
 
 # Master keys that no stored key names, by the row or by its envelope's header.
@@ -51,7 +52,7 @@ class KeyTables:
     """
 
     _KEY_COLUMNS = ("profile, provider, name, position, ciphertext, hint, master_key_id, status, "
-                    "checked_at, created_at, updated_at")
+                    "checked_at, created_at, updated_at, base_url")
     _KEY_ORDER = "ORDER BY profile, provider, position, name"
 
     def get_key(self, profile: str, provider: str, name: str = "default") -> StoredKey | None:
@@ -73,7 +74,8 @@ class KeyTables:
         return [_stored_key(r) for r in rows]
 
     def put_key(self, profile: str, provider: str, name: str, ciphertext: bytes, hint: str,
-                master_key_id: str, status: str, checked_at: str | None = None) -> None:
+                master_key_id: str, status: str, checked_at: str | None = None,
+                base_url: str | None = None) -> None:
         """Insert or replace a key in one statement, so a reader sees the old or the new.
 
         A new name goes last in the provider's order; a replaced key keeps its place.
@@ -83,16 +85,16 @@ class KeyTables:
             self._ensure_profile(conn, profile)
             conn.execute(
                 "INSERT INTO api_keys (profile, provider, name, position, ciphertext, hint, "
-                "master_key_id, status, checked_at, created_at, updated_at) VALUES (?, ?, ?, "
-                "(SELECT IFNULL(MAX(position) + 1, 0) FROM api_keys WHERE profile = ? AND "
-                "provider = ?), ?, ?, ?, ?, ?, ?, ?) "
+                "master_key_id, status, checked_at, created_at, updated_at, base_url) VALUES "
+                "(?, ?, ?, (SELECT IFNULL(MAX(position) + 1, 0) FROM api_keys WHERE "
+                "profile = ? AND provider = ?), ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (profile, provider, name) DO UPDATE SET "
                 "ciphertext = excluded.ciphertext, hint = excluded.hint, "
                 "master_key_id = excluded.master_key_id, status = excluded.status, "
                 "checked_at = excluded.checked_at, created_at = excluded.created_at, "
-                "updated_at = excluded.updated_at",
+                "updated_at = excluded.updated_at, base_url = excluded.base_url",
                 (profile, provider, name, profile, provider, ciphertext, hint, master_key_id,
-                 status, checked_at, stamp, stamp))
+                 status, checked_at, stamp, stamp, base_url))
 
     def reseal_key(self, key: StoredKey, ciphertext: bytes, master_key_id: str) -> bool:
         """Replace a key's ciphertext only if it is still the one read (compare-and-swap):

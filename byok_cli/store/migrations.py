@@ -290,5 +290,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE usage ADD COLUMN cache_write_tokens INTEGER;
     ALTER TABLE usage ADD COLUMN reasoning_tokens INTEGER;
     """,
+    # 13: the base URL a stored key was stored for (`key set --base-url`): besides the
+    # provider's official endpoint, the one endpoint that may receive it after another
+    # key was rejected there (issue 27). NULL: the official endpoint only.
+    """
+    ALTER TABLE api_keys ADD COLUMN base_url TEXT;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -2,6 +2,8 @@
 
     types.py               requests, results, settings (no HTTP)
     endpoint.py            which base URL, from where (no HTTP)
+    limits.py              every bound on what a server sends (sizes, depth, deadline)
+    clock.py               the overall deadline of one request
     transport.py           HTTP/1.1 over the standard library: proxies, TLS, timeouts, one
                            kept-alive connection per host; check_transport (https beyond
                            loopback)

@@ -173,4 +173,8 @@ def sdk_client(key: str | None, base_url: str):
     (`Byok.client`): the SDK is imported here only, on that call."""
     import anthropic
 
-    return anthropic.Anthropic(api_key=key or "no-key-needed", base_url=base_url)
+    from ..urls import sdk_mounts
+
+    # Proxies stay in force beyond this machine; a loopback base URL is never proxied.
+    return anthropic.Anthropic(api_key=key or "no-key-needed", base_url=base_url,
+                         http_client=anthropic.DefaultHttpxClient(mounts=sdk_mounts()))

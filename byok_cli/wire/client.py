@@ -16,12 +16,13 @@ from urllib.parse import urlencode
 from ..version import __version__
 from ..errors import ByokError, Code
 from . import sse, transport
-from .errors import Malformed, classify, incomplete, is_error_body, name_of, network_error
+from .errors import (Malformed, classify, incomplete, is_error_body, limit_error, name_of,
+                     network_error)
+from .limits import MAX_ERROR_BODY, MAX_MODELS, MAX_PAGES, LimitExceeded, loads
 from .retry import OnRetry, stream_with_retries, with_retries
 from .types import ChatRequest, ChatResult, RemoteModel, Settings
 
 USER_AGENT = f"byok/{__version__}"
-MAX_ERROR_BODY = 1024 * 1024
 
 
 class Client:
@@ -32,7 +33,7 @@ class Client:
     cursor_param = "after"     # the query parameter that asks for the page after a cursor
     page_limit: int | None = None
     validate_limit: int | None = None
-    max_pages = 20             # a model list longer than this many pages is cut short
+    max_pages = MAX_PAGES      # a model list longer than this many pages is cut short
 
     def __init__(self, provider: str, key: str | None, base_url: str, settings: Settings, *,
                  own_models_only: bool = False):
@@ -113,7 +114,9 @@ class Client:
         except transport.TransportError as exc:
             raise network_error(self.provider, exc, self.base_url) from None
         try:
-            return json.loads(raw)
+            return loads(raw)
+        except LimitExceeded as exc:
+            raise limit_error(self.provider, exc, self.base_url) from None
         except ValueError:
             raise network_error(self.provider, Malformed(f"not JSON: {raw[:80]!r}"),
                                 self.base_url) from None
@@ -144,6 +147,8 @@ class Client:
             yield text
         except Malformed as exc:
             raise network_error(self.provider, exc, self.base_url) from None
+        except LimitExceeded as exc:
+            raise limit_error(self.provider, exc, self.base_url) from None
         except transport.TransportError as exc:
             raise network_error(self.provider, exc, self.base_url) from None
         finally:
@@ -151,7 +156,7 @@ class Client:
 
     def decode_event(self, event: sse.Event) -> Any:
         try:
-            return json.loads(event.data)
+            return loads(event.data, "an event of the stream")
         except ValueError:
             raise Malformed(f"an event that is not JSON: {event.data[:80]!r}") from None
 
@@ -181,6 +186,9 @@ class Client:
             for m in models:
                 if self.keep_model(m.id):
                     found.setdefault(m.id, m)
+            if len(found) >= MAX_MODELS:  # a list no real provider has: cut, and say so
+                self.truncated = True
+                return list(found.values())[:MAX_MODELS]
             if cursor in seen:
                 break
             seen.add(cursor)

@@ -13,6 +13,7 @@ import time
 from typing import Any, Mapping
 
 from ..errors import ByokError, Code, redact
+from .limits import LimitExceeded, loads
 
 MAX_TEXT = 300  # characters of a provider's or gateway's own words kept in a message
 
@@ -52,6 +53,7 @@ def _pattern(name: str) -> re.Pattern:
 def clean(text: str, limit: int = MAX_TEXT) -> str:
     """One line of someone else's text, safe to print: control and bidi characters gone,
     whitespace collapsed, cut to `limit`, keys masked."""
+    text = redact(text)  # first as well: a key split by zero-width characters is whole here
     text = " ".join(_pattern("control").sub(" ", _pattern("ansi").sub("", text)).split())
     if len(text) > limit:
         text = text[:limit - 1].rstrip() + "…"
@@ -90,7 +92,9 @@ def body_error(body: Any) -> tuple[str, str, str]:
     if isinstance(body, str):
         stripped = body.strip()
         try:
-            body = json.loads(stripped) if stripped[:1] in ("{", "[") else stripped
+            body = loads(stripped, "the error body") if stripped[:1] in ("{", "[") else stripped
+        except LimitExceeded as exc:
+            body = str(exc)  # its words cannot be read safely; the status still says enough
         except ValueError:
             body = stripped
     if isinstance(body, str):
@@ -277,13 +281,28 @@ def network_error(provider: str, exc: BaseException, base_url: str) -> ByokError
                          hint="check HTTPS_PROXY / NO_PROXY and the proxy's credentials",
                          provider=provider, retryable=False)
     if kind == "too_large":
-        return ByokError(Code.NETWORK_ERROR, f"{name} sent too much: {detail}",
+        return ByokError(Code.LIMIT_EXCEEDED, f"{name} sent too much: {detail}",
                          hint="check the base URL", provider=provider, retryable=False)
+    if kind == "deadline":
+        from .limits import DEADLINE_VARIABLE
+
+        return ByokError(Code.NETWORK_ERROR, f"{name} did not finish in time ({base_url}): "
+                         f"{detail}", hint=f"raise {DEADLINE_VARIABLE} for longer answers",
+                         provider=provider, retryable=False)
     if kind == "dropped":
         return ByokError(Code.NETWORK_ERROR, f"the connection to {name} broke ({base_url})",
                          hint="try again", provider=provider)
     return ByokError(Code.NETWORK_ERROR, f"could not reach {name} at {base_url} ({detail})",
                      hint="check your connection, proxy and base URL", provider=provider)
+
+
+def limit_error(provider: str, exc: LimitExceeded, base_url: str) -> ByokError:
+    """An answer past one of wire/limits.py's bounds: exit 19, never retried (the same
+    server would send the same), and the provider counts as unavailable for fallbacks."""
+    return ByokError(Code.LIMIT_EXCEEDED, f"{name_of(provider)} sent an answer byok will not "
+                     f"read ({base_url}): {clean(exc.detail, 200)}",
+                     hint="check the base URL; the limits are in the README", provider=provider,
+                     retryable=False)
 
 
 def incomplete(provider: str) -> ByokError:

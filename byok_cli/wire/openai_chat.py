@@ -110,7 +110,10 @@ class OpenAIChat(Client):
                 raise classify(self.provider, None, chunk, during="chat", model=chunk.get("model"))
             _usage(chunk, result)
             result.served(chunk.get("model"))
-            for choice in chunk.get("choices") or ():
+            choices = chunk.get("choices")
+            if choices is not None and not isinstance(choices, list):
+                raise Malformed("a stream chunk whose choices are not a list")
+            for choice in choices or ():
                 if not isinstance(choice, dict):
                     raise Malformed("a choice that is not an object")
                 delta = choice.get("delta")
@@ -187,4 +190,8 @@ def sdk_client(key: str | None, base_url: str):
     (`Byok.client`): the SDK is imported here only, on that call."""
     import openai
 
-    return openai.OpenAI(api_key=key or "no-key-needed", base_url=base_url)
+    from ..urls import sdk_mounts
+
+    # Proxies stay in force beyond this machine; a loopback base URL is never proxied.
+    return openai.OpenAI(api_key=key or "no-key-needed", base_url=base_url,
+                         http_client=openai.DefaultHttpxClient(mounts=sdk_mounts()))

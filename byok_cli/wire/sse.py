@@ -2,12 +2,15 @@
 
 Lenient where gateways differ: an event still pending when the stream ends is delivered
 (some send `data: [DONE]` without the blank line after it); comments, `id:` and `retry:`
-lines are skipped.
+lines are skipped. An event's data may hold at most limits.MAX_EVENT characters: a stream of
+`data:` lines that never ends an event is refused there (LimitExceeded), not held for ever.
 """
 
 from __future__ import annotations
 
 from typing import Iterable, Iterator, NamedTuple
+
+from .limits import MAX_EVENT, LimitExceeded, size
 
 
 class Event(NamedTuple):
@@ -16,12 +19,12 @@ class Event(NamedTuple):
 
 
 def events(lines: Iterable[str]) -> Iterator[Event]:
-    name, data = "", []
+    name, data, held = "", [], 0
     for line in lines:
         if not line:
             if data:
                 yield Event(name, "\n".join(data))
-            name, data = "", []
+            name, data, held = "", [], 0
             continue
         if line.startswith(":"):
             continue
@@ -29,6 +32,10 @@ def events(lines: Iterable[str]) -> Iterator[Event]:
         if colon and value.startswith(" "):
             value = value[1:]
         if field == "data":
+            held += len(value) + 1
+            if held > MAX_EVENT:
+                raise LimitExceeded("event", f"an event of the stream held more than "
+                                    f"{size(MAX_EVENT)} of data")
             data.append(value)
         elif field == "event":
             name = value

@@ -9,7 +9,8 @@ kinds of request, so what a general client adds is not needed; what it must not 
   never go through a proxy;
 - TLS: the system CA store (OpenSSL's default paths, which honour SSL_CERT_FILE and
   SSL_CERT_DIR), hostname checking, TLS 1.2 at least;
-- separate connect and read timeouts (see types.Settings);
+- separate connect and read timeouts (see types.Settings), and one overall deadline per
+  request that no server can stretch by dripping bytes (headers included: see clock.py);
 - gzip/deflate answers, as the SDKs ask for them too.
 
 `check_transport` is the one call point that decides whether a key may travel to a URL.
@@ -23,11 +24,11 @@ import zlib
 from typing import Iterator, Mapping
 from urllib.parse import urlsplit
 
+from .clock import Clock as _Clock, DeadlinePassed, answer_class as _answer_class
+from .limits import MAX_BODY, MAX_LINE, size
 from .proxy import Proxy, proxy_for
 from .types import Settings
 
-MAX_BODY = 32 * 1024 * 1024   # a whole answer or error body larger than this is refused
-MAX_LINE = 8 * 1024 * 1024    # one line of an event stream
 DRAIN = 64 * 1024             # read at most this much after the end of a stream to reuse it
 INFLATE_STEP = 256 * 1024     # a compressed answer is inflated this much at a time
 
@@ -35,8 +36,8 @@ INFLATE_STEP = 256 * 1024     # a compressed answer is inflated this much at a t
 class TransportError(Exception):
     """No usable HTTP answer: connect, proxy, TLS, timeout, or a dropped connection.
 
-    ``kind`` is one of: connect, timeout, stalled (only keep-alives), tls, proxy, dropped,
-    too_large, malformed."""
+    ``kind`` is one of: connect, timeout (idle), deadline (the whole request), stalled (only
+    keep-alives), tls, proxy, dropped, too_large, malformed."""
 
     def __init__(self, kind: str, detail: str):
         super().__init__(detail)
@@ -77,9 +78,10 @@ def tls_context():
 class _Slot:
     """A kept-alive connection, whether it has served a request, and the answer in flight."""
 
-    def __init__(self, conn: http.client.HTTPConnection, read_timeout: float):
+    def __init__(self, conn: http.client.HTTPConnection, read_timeout: float, clock: _Clock):
         self.conn = conn
         self.read_timeout = read_timeout
+        self.clock = clock
         self.busy = False
 
 
@@ -87,7 +89,7 @@ _POOL: dict[tuple, _Slot] = {}
 
 
 def _open(scheme: str, host: str, port: int, proxy: Proxy | None,
-          settings: Settings) -> http.client.HTTPConnection:
+          settings: Settings, clock: _Clock) -> http.client.HTTPConnection:
     timeout = settings.connect_timeout
     if scheme == "https":
         target = (proxy.host, proxy.port) if proxy else (host, port)
@@ -102,6 +104,7 @@ def _open(scheme: str, host: str, port: int, proxy: Proxy | None,
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
         if host.lower() == "localhost":  # this machine, whatever a resolver would say
             conn._create_connection = _to_loopback  # type: ignore[attr-defined]
+    conn.response_class = _answer_class(clock)  # type: ignore[assignment]
     try:
         conn.connect()  # TCP, the proxy's tunnel and the TLS handshake, all within `timeout`
     except BaseException:
@@ -129,6 +132,8 @@ def _to_loopback(address: tuple, timeout=None, source_address=None) -> socket.so
 
 def _failure(exc: BaseException, where: str, proxy: Proxy | None) -> TransportError:
     text = str(exc) or type(exc).__name__
+    if isinstance(exc, DeadlinePassed):
+        return TransportError("deadline", f"{where}: {text}")
     if isinstance(exc, TimeoutError) or "timed out" in text:
         return TransportError("timeout", f"no answer from {where} in time")
     if type(exc).__name__.startswith("SSL") or "CERTIFICATE" in text.upper():
@@ -176,9 +181,11 @@ def request(method: str, url: str, headers: Mapping[str, str], body: bytes | Non
         reused = slot is not None
         try:
             if slot is None:
-                slot = _POOL[key] = _Slot(_open(scheme, host, port, proxy, settings),
-                                          settings.timeout)
+                clock = _Clock(settings)
+                slot = _POOL[key] = _Slot(_open(scheme, host, port, proxy, settings, clock),
+                                          settings.timeout, clock)
             else:
+                slot.clock.start(settings)
                 slot.read_timeout = settings.timeout
                 slot.conn.sock.settimeout(settings.timeout)
             slot.busy = True
@@ -259,42 +266,49 @@ class Response:
             yield rest
 
     def read(self, limit: int = MAX_BODY) -> bytes:
-        parts, size = [], 0
+        parts, got = [], 0
         for chunk in self.chunks():
-            size += len(chunk)
-            if size > limit:
+            got += len(chunk)
+            if got > limit:
                 self.close()
                 raise TransportError("too_large", f"{self.where} sent more than "
-                                     f"{limit // (1024 * 1024)} MiB")
+                                     f"{size(limit)}")
             parts.append(chunk)
         return b"".join(parts)
 
     def lines(self) -> Iterator[str]:
         """Lines of text (UTF-8; CR, LF and CRLF all end a line), the last one even without
-        an ending."""
-        buffer = b""
+        an ending. Each chunk is split once (a line's pieces are joined only when it ends), so
+        a line near MAX_LINE costs linear time, not a rescan per chunk."""
+        pending: list[bytes] = []  # the pieces of the line not yet ended
+        held, cr = 0, False
         for chunk in self.chunks():
-            buffer += chunk
-            # A CR at the very end may be the first half of a CRLF: keep it for the next chunk.
-            cut = len(buffer) - 1 if buffer.endswith(b"\r") else len(buffer)
-            ready, held = buffer[:cut], buffer[cut:]
-            *complete, partial = ready.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
-            for line in complete:
-                yield line.decode("utf-8", "replace")
-            buffer = partial + held
-            if len(buffer) > MAX_LINE:
+            if cr:  # a CR ended the last chunk: it may be the first half of a CRLF
+                chunk = b"\r" + chunk
+            cr = chunk.endswith(b"\r")
+            if cr:
+                chunk = chunk[:-1]
+            *complete, partial = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+            if complete:
+                complete[0] = b"".join(pending) + complete[0]
+                pending, held = [], 0
+                for line in complete:
+                    yield line.decode("utf-8", "replace")
+            pending.append(partial)
+            held += len(partial)
+            if held > MAX_LINE:
+                self.close()
                 raise TransportError("too_large", f"{self.where} sent a line of more than "
-                                     f"{MAX_LINE // (1024 * 1024)} MiB")
-        if buffer.rstrip(b"\r"):
-            yield buffer.rstrip(b"\r").decode("utf-8", "replace")
+                                     f"{size(MAX_LINE)}")
+        last = b"".join(pending)
+        if last or cr:  # a CR at the very end ended a line after all
+            yield last.decode("utf-8", "replace")
 
     def finish(self) -> None:
         """The answer is complete (a stream's last event came): read the little that may
         follow (the chunked trailer), briefly, so that the connection can be reused."""
-        sock = self._slot.conn.sock
+        self._slot.clock.idle = min(self._slot.clock.idle, 1.0)
         try:
-            if sock is not None:
-                sock.settimeout(min(sock.gettimeout() or 1.0, 1.0))
             for _ in range(16):
                 if self._raw.isclosed() or not self._raw.read1(DRAIN):
                     self._done = True

@@ -136,14 +136,17 @@ class Settings(NamedTuple):
     connect_timeout: float = 10.0  # to open the TCP (and proxy, and TLS) connection
     max_retries: int = 2
     max_wait: float = 20.0         # never wait longer than this in total before giving up
+    deadline: float = 600.0        # one request, first byte sent to last byte read (limits.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         from ..inputs import env_number
+        from .limits import deadline
 
         timeout = env_number("BYOK_TIMEOUT", 60.0, env=env) or 60.0
         return cls(timeout=timeout,
                    connect_timeout=env_number("BYOK_CONNECT_TIMEOUT", min(timeout, 10.0),
                                               env=env) or 10.0,
                    max_retries=env_number("BYOK_MAX_RETRIES", 2, kind=int, high=100, env=env),
-                   max_wait=env_number("BYOK_MAX_RETRY_WAIT", 20.0, env=env))
+                   max_wait=env_number("BYOK_MAX_RETRY_WAIT", 20.0, env=env),
+                   deadline=deadline(env))
