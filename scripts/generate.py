@@ -70,7 +70,9 @@ def run_options() -> str:
     options, envvars, argument = _options(run.run)
     assert not envvars, "the fast path reads no environment variables for run's options"
     root_defaults = {name: root_ctx.params[name] for name, *_ in root_options.values()}
-    tables = {"ROOT_OPTIONS": root_options, "ROOT_ENVVARS": root_envvars,
+    version = [p for p in group.params if p.name == "version" and p.is_eager]
+    tables = {"VERSION_OPTIONS": sorted(version[0].opts) if version else [],
+              "ROOT_OPTIONS": root_options, "ROOT_ENVVARS": root_envvars,
               "ROOT_DEFAULTS": root_defaults, "COMMAND": "run", "OPTIONS": options,
               "ARGUMENT": argument, "DEFAULTS": dict(run_ctx.params)}
     body = "".join(f"{name} = {pformat(value, width=88, sort_dicts=False)}\n"

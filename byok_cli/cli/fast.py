@@ -148,6 +148,8 @@ def _from_environment(dest: str, text: str):
 def run_fast(argv: Sequence[str]) -> int | None:
     """Run `byok run` if `argv` is one of its usual forms, returning the exit status; None
     when Typer must parse `argv`."""
+    if len(argv) == 1 and argv[0] in spec.VERSION_OPTIONS:
+        return _version()
     parsed = parse(argv, os.environ)
     if parsed is None:
         return None
@@ -167,4 +169,17 @@ def run_fast(argv: Sequence[str]) -> int | None:
         sys.stdout.flush()  # a reader that went away is reported here, not at exit
     except (Exception, KeyboardInterrupt) as exc:
         return exit_status(exc, st.debug, st)
+    return 0
+
+
+def _version() -> int:
+    """`byok --version`: the root's eager option (its names generated from the Typer app)."""
+    from ..version import version_line
+    from .failures import exit_status
+
+    try:
+        sys.stdout.write(version_line())
+        sys.stdout.flush()
+    except (Exception, KeyboardInterrupt) as exc:  # a closed or full stdout
+        return exit_status(exc, False)
     return 0
