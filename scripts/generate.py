@@ -72,7 +72,9 @@ def run_options() -> str:
     assert not envvars, "the fast path reads no environment variables for run's options"
     root_defaults = {name: root_ctx.params[name] for name, *_ in root_options.values()}
     version = [p for p in group.params if p.name == "version" and p.is_eager]
+    help_names = sorted(root_ctx.help_option_names)
     tables = {"VERSION_OPTIONS": sorted(version[0].opts) if version else [],
+              "HELP_OPTIONS": help_names, "ROOT_HELP": root_help(group, root_ctx),
               "ROOT_OPTIONS": root_options, "ROOT_ENVVARS": root_envvars,
               "ROOT_DEFAULTS": root_defaults, "COMMAND": "run", "OPTIONS": options,
               "ARGUMENT": argument, "DEFAULTS": dict(run_ctx.params)}
@@ -88,7 +90,24 @@ def run_options() -> str:
 # command's; the body must take the state and exactly the command's parameters.
 READERS = [(("key", "list"), "key", "list_keys", "key_list"),
            (("config", "show"), "config", "show", "config_show"),
-           (("usage",), "usage", "usage", "usage")]
+           (("usage",), "usage", "usage", "usage"),
+           (("history", "list"), "history", "list_conversations", "history_list")]
+
+
+def root_help(group, root_ctx) -> str:
+    """`byok --help` as Typer prints it on a terminal of 80 columns or more (click's
+    help is as wide as the terminal, at most 78 columns)."""
+    import os
+
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "80"
+    try:
+        return group.get_help(root_ctx) + "\n"
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
 
 
 def readers(group, root_ctx) -> dict:

@@ -1,6 +1,6 @@
 """The fast path: the usual forms of `byok run`, of the read-only commands whose bodies
-live in `readers` (key list, config show, usage) and `byok --version`, parsed without
-importing Typer.
+live in `readers` (key list, config show, usage, history list), `byok --version` and
+`byok --help` (its text generated), parsed without importing Typer.
 
 Importing Typer (and the click inside it) costs ~30 ms, more than the offline floor (Python
 reading one SQLite row) itself. So `main` first tries this parser, which reads the option
@@ -21,6 +21,7 @@ import sys
 from typing import Mapping, NamedTuple, Sequence
 
 from ..inputs import number
+from ..version import version_line
 from . import run_options as spec
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on", "y", "t"})
@@ -169,7 +170,9 @@ def run_fast(argv: Sequence[str]) -> int | None:
     """Run the command if `argv` is one of the usual forms of a command the fast path
     knows, returning the exit status; None when Typer must parse `argv`."""
     if len(argv) == 1 and argv[0] in spec.VERSION_OPTIONS:
-        return _version()
+        return _written(version_line())
+    if len(argv) == 1 and argv[0] in spec.HELP_OPTIONS and _help_width():
+        return _written(spec.ROOT_HELP)
     for command in COMMANDS:
         parsed = parse(argv, os.environ, command)
         if parsed is not None:
@@ -196,13 +199,20 @@ def run_fast(argv: Sequence[str]) -> int | None:
     return 0
 
 
-def _version() -> int:
-    """`byok --version`: the root's eager option (its names generated from the Typer app)."""
-    from ..version import version_line
+def _help_width() -> bool:
+    """Whether click would lay out help as the generated ROOT_HELP is (78 columns: a
+    terminal, or COLUMNS, of 80 or more; the default where there is no terminal)."""
+    import shutil
+
+    return shutil.get_terminal_size().columns >= 80
+
+
+def _written(text: str) -> int:
+    """`byok --version` or `byok --help`: the text, generated from the Typer app, on stdout."""
     from .failures import exit_status
 
     try:
-        sys.stdout.write(version_line())
+        sys.stdout.write(text)
         sys.stdout.flush()
     except (Exception, KeyboardInterrupt) as exc:  # a closed or full stdout
         return exit_status(exc, False)

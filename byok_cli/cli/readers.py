@@ -56,6 +56,25 @@ def config_show(st: State, as_json: bool, no_header: bool) -> None:
                  header=not no_header)
 
 
+def history_list(st: State, limit: int, as_json: bool, no_header: bool) -> None:
+    """`byok history list`."""
+    rows = st.store.conversations(st.profile, limit)
+    note_unknown_profile(st, not rows)
+    if as_json:
+        output.emit_json(rows)
+        return
+    output.table(["id", output.Column("updated", show=output.short_time), "messages", "model",
+                  output.text("first prompt")],
+                 [[r["id"], r["updated_at"], r["messages"], r["model"],
+                   one_line(r["first_prompt"])] for r in rows],
+                 header=not no_header, empty=f"no conversations in profile {st.profile!r} yet")
+
+
+def one_line(text: str | None, width: int = 60) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[:width - 1] + "…"
+
+
 def usage(st: State, since: str, provider: str | None, by: str, as_json: bool, handoffs: bool,
           no_header: bool) -> None:
     """`byok usage`."""
