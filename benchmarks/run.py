@@ -18,8 +18,8 @@ benchmarks/scale.py.
 
 Each ratio is the median of the ratios of back-to-back pairs, in alternating order (see
 paired): this shared VM's speed drifts by tens of percent within a minute, which a ratio of
-two medians does not cancel. It prints the table the docs quote, with the machine and the
-date.
+two medians does not cancel. It prints the table docs/testing.md quotes, with the machine
+and the date.
 """
 
 from __future__ import annotations

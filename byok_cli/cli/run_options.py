@@ -39,7 +39,9 @@ ROOT_HELP = ('Usage: byok [OPTIONS] COMMAND [ARGS]...\n'
  '  doctor      Check the keyring, database, keys, base URLs, environment,...\n'
  '  budget      Cap what the profile, a provider or a key spends per day,...\n'
  '  profile     See the settings profiles (made by `key set` or `config...\n'
- '  completion  Print the completion script for SHELL; save it where the...\n')
+ '  completion  Print the completion script for SHELL; save it where the...\n'
+ '\n'
+ '  Docs: https://byok.readthedocs.io/en/latest/\n')
 ROOT_OPTIONS = {'--profile': ('profile', 'text', None, None), '--debug': ('debug', 'flag', None, None)}
 ROOT_ENVVARS = {'profile': 'BYOK_PROFILE', 'debug': 'BYOK_DEBUG'}
 ROOT_DEFAULTS = {'profile': None, 'debug': False}
