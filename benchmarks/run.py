@@ -1,30 +1,32 @@
-"""byok's figures: startup of offline commands, `byok run` against bare SDK scripts, chat.
+"""byok's figures against their floors: plain Python doing the same work.
 
     python benchmarks/run.py [--repeat N]
 
-(a) wall time of `byok --version`, `byok key list`, `byok models list`, `byok config show`
-    against `python -c "import typer"` (goal: at most 2x);
-(b) `byok run -p P hi`, whole process and to its first token, against a minimal script
-    making the same streamed call with the provider's SDK (goals for the whole process: at
-    most 0.25x the openai script, 0.12x the anthropic one), and byok's peak memory (the
-    child's ru_maxrss; goal: under 40 MiB); all against the fake provider on 127.0.0.1;
-(c) `byok chat`: time to first token of the second turn against the first, in the same
-    process (goal: below 1x, the connection being reused), and how many connections the
-    server saw;
-(d) `byok usage` (with costs and totals) and `byok budget list` over a usage log of
-    1,000,000 requests (goal: well under a second);
-(e) what a profile budget adds to `byok run -m gpt-6-luna` (its whole process and first
-    token, against the same run without one), and what reading the price data costs;
-(f) `byok run --schema` against the same plain run, whole process.
+Floors:
+- offline floor: `python -c` opening the same SQLite file and reading one row;
+- run floor: a Python script doing what `byok run` does with the same libraries: it reads
+  the key's row from SQLite, opens it with `cryptography`'s AES-GCM, sends the request with
+  `http.client` and parses the answer (the SSE stream, or the JSON) to stdout.
 
-Prints a table of medians; each ratio is the median of the ratios of back-to-back pairs
-(see paired). docs/testing.md quotes the latest table.
+Goals: `--version`, `key list`, `models list`, `config show`, `usage` and a completion (one
+TAB) at most 2.0x the offline floor, `--help` at most 2.5x; `byok run`, streamed and not,
+both APIs, at most 1.3x the run floor, whole process and to the first byte on stdout, with
+peak memory (the child's ru_maxrss) under 30 MiB. Also: `byok chat`'s second turn against
+its first (the connection reused), and what a profile budget adds to `byok run`. All
+against the fake provider on 127.0.0.1. And `byok run --schema` against the same plain run,
+whole process. How the reading commands grow with the database: benchmarks/scale.py.
+
+Each ratio is the median of the ratios of back-to-back pairs, in alternating order (see
+paired): this shared VM's speed drifts by tens of percent within a minute, which a ratio of
+two medians does not cancel. It prints the table docs/testing.md quotes, with the machine
+and the date.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import datetime as dt
 import os
 import platform
 import statistics
@@ -37,6 +39,7 @@ from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 from fakeprovider import FakeProviderServer  # noqa: E402
 
@@ -44,27 +47,66 @@ BYOK = Path(sys.executable).with_name("byok")
 OPENAI_KEY = "sk-proj-good-benchmark0000000001"
 ANTHROPIC_KEY = "sk-ant-api03-good-benchmark000001"
 
-BARE = {
-    "openai": """
-import os, sys
-from openai import OpenAI
-c = OpenAI(api_key=os.environ["K"], base_url=os.environ["U"] + "/v1", max_retries=0)
-for ch in c.chat.completions.create(model="gpt-6.2-sol", stream=True,
-        messages=[{"role": "user", "content": "hi"}], stream_options={"include_usage": True}):
-    if ch.choices and ch.choices[0].delta.content:
-        sys.stdout.write(ch.choices[0].delta.content); sys.stdout.flush()
-""",
-    "anthropic": """
-import os, sys
-from anthropic import Anthropic
-c = Anthropic(api_key=os.environ["K"], base_url=os.environ["U"], max_retries=0)
-with c.messages.create(model="claude-sonnet-5-5", max_tokens=100, stream=True,
-        messages=[{"role": "user", "content": "hi"}]) as s:
-    for e in s:
-        if e.type == "content_block_delta":
-            sys.stdout.write(e.delta.text); sys.stdout.flush()
-""",
-}
+OFFLINE_FLOOR = """
+import os, sqlite3
+db = sqlite3.connect(os.path.join(os.environ["BYOK_HOME"], "byok.db"))
+db.execute("SELECT name FROM profiles LIMIT 1").fetchone()
+"""
+
+# The run floor: byok's envelope (version, master key id, nonce, AES-GCM) opened by hand.
+RUN_FLOOR = """
+import base64, http.client, json, os, sqlite3, sys
+from urllib.parse import urlsplit
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+P, STREAM = sys.argv[1], sys.argv[2] == "stream"
+db = sqlite3.connect(os.path.join(os.environ["BYOK_HOME"], "byok.db"))
+blob, hint = db.execute("SELECT ciphertext, hint FROM api_keys WHERE profile = 'default' "
+                        "AND provider = ? ORDER BY position LIMIT 1", (P,)).fetchone()
+master = base64.urlsafe_b64decode(os.environ["BYOK_MASTER_KEY"])
+head = 1 + %(id_len)d + %(nonce_len)d
+key = AESGCM(master).decrypt(blob[1 + %(id_len)d:head], blob[head:],
+                             f"byok/v%(version)d\\0default\\0{P}\\0{hint}".encode()).decode()
+url = urlsplit(os.environ["U"])
+conn = http.client.HTTPConnection(url.hostname, url.port)
+if P == "openai":
+    body = {"model": "gpt-6.2-sol", "messages": [{"role": "user", "content": "hi"}]}
+    if STREAM:
+        body.update(stream=True, stream_options={"include_usage": True})
+    conn.request("POST", "/v1/chat/completions", json.dumps(body),
+                 {"Authorization": "Bearer " + key, "Content-Type": "application/json"})
+else:
+    body = {"model": "claude-sonnet-5-5", "max_tokens": 1024, "stream": STREAM,
+            "messages": [{"role": "user", "content": "hi"}]}
+    conn.request("POST", "/v1/messages", json.dumps(body),
+                 {"x-api-key": key, "anthropic-version": "2023-06-01",
+                  "Content-Type": "application/json"})
+resp = conn.getresponse()
+out = sys.stdout
+if not STREAM:
+    data = json.loads(resp.read())
+    out.write(data["choices"][0]["message"]["content"] if P == "openai"
+              else "".join(b.get("text", "") for b in data["content"]))
+else:
+    for line in resp:
+        if not line.startswith(b"data: ") or line.startswith(b"data: [DONE]"):
+            continue
+        event = json.loads(line[6:])
+        if P == "openai":
+            text = event["choices"][0]["delta"].get("content") if event.get("choices") else None
+        else:
+            text = (event.get("delta") or {}).get("text")
+        if text:
+            out.write(text)
+            out.flush()
+out.write("\\n")
+"""
+
+
+def run_floor() -> str:
+    from byok_cli.secrets import vault
+
+    return RUN_FLOOR % {"id_len": vault._ID_LEN, "nonce_len": vault._NONCE_LEN,
+                        "version": vault.ENVELOPE_VERSION}
 
 
 def wall(cmd: list[str], env: dict) -> float:
@@ -112,36 +154,6 @@ def chat_turns(env: dict, provider: str) -> tuple[float, float]:
     return times[0], times[1]
 
 
-def fill_usage(home: Path, count: int) -> None:
-    """A usage log of `count` requests over the last 30 days, 8 provider/model pairs."""
-    import random
-
-    sys.path.insert(0, str(ROOT))
-    from byok_cli.store import Store
-
-    store = Store(home)
-    pairs = [("openai", m) for m in ("gpt-6.2-sol", "gpt-6-luna", "gpt-6.1-terra", "gpt-5.5")]
-    pairs += [("anthropic", m) for m in ("claude-sonnet-5-5", "claude-haiku-5-5",
-                                         "claude-opus-5-5", "claude-sonnet-4-6")]
-    rng = random.Random(7)
-    now = time.time()
-    rows = []
-    for i in range(count):
-        provider, model = pairs[i % len(pairs)]
-        ttft = rng.randint(80, 3000)
-        ok = i % 25
-        cost = None if not ok or model == "gpt-6.2-sol" else rng.randint(10, 90_000)
-        rows.append((now - (count - i) * 30 * 86400 / count, "default", provider, model,
-                     "stored", "" if i % 40 else "key_rejected", 50, 400, ttft,
-                     ttft + rng.randint(50, 8000), "OK" if ok else "RATE_LIMITED", cost))
-    with store.transaction() as conn:
-        conn.executemany("INSERT INTO usage (at, profile, provider, model, key_source, fallbacks, "
-                         "input_tokens, output_tokens, ttft_ms, latency_ms, code, cost_micros) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    store.rebuild_usage_rollups()
-    store.close()
-
-
 def budget_rows(env: dict, repeat: int) -> list[tuple]:
     """`byok run` under a profile budget (a hold before sending, its settlement after)
     against the same run without one; and what reading the price data adds to a process that
@@ -155,7 +167,7 @@ def budget_rows(env: dict, repeat: int) -> list[tuple]:
     base, ours = paired(lambda: run_once(cmd, env), lambda: run_once(cmd, budgeted), repeat)
     load = [sys.executable, "-c", "import time, byok_cli.routing.ask, byok_cli.cli.run_body; "
             "t = time.perf_counter(); "
-            "from byok_cli import prices; prices.load(None).info('openai', 'gpt-6-luna'); "
+            "from byok_cli.catalog import prices; prices.load(None).info('openai', 'gpt-6-luna'); "
             "print((time.perf_counter() - t) * 1000)"]
     loads = [float(subprocess.run(load, capture_output=True, check=True, text=True).stdout)
              for _ in range(repeat)]
@@ -175,11 +187,6 @@ def schema_rows(env: dict, repeat: int) -> list[tuple]:
     base, ours = paired(lambda: run_once(plain, env), lambda: run_once(shaped, env), repeat)
     return [("byok run -p openai --schema 'name, age int, tags'",
              median_of(ours, "whole") * 1000, ratio_of(ours, base, "whole"))]
-
-
-def median_ms(fn, repeat: int) -> float:
-    fn()  # warm the OS file cache
-    return statistics.median(fn() for _ in range(repeat)) * 1000
 
 
 def paired(base_fn, ours_fn, repeat: int) -> tuple[list, list]:
@@ -214,6 +221,11 @@ def median_of(samples: list, field: str) -> float:
     return statistics.median(getattr(x, field) for x in samples)
 
 
+OFFLINE = [(["--version"], 2.0), (["key", "list"], 2.0), (["models", "list"], 2.0),
+           (["config", "show"], 2.0), (["usage"], 2.0), (["--help"], 2.5)]
+COMPLETION = {"_BYOK_COMPLETE": "complete_bash", "COMP_WORDS": "byok key l", "COMP_CWORD": "2"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=31)
@@ -230,30 +242,40 @@ def main() -> None:
                    check=True, capture_output=True)
 
     rows = []
-    typer_only = [sys.executable, "-c", "import typer"]
-    for cmd in (["--version"], ["key", "list"], ["models", "list"], ["config", "show"]):
-        base, t, ratio = paired_ms(lambda: wall(typer_only, env),
-                                   lambda: wall([str(BYOK), *cmd], env), args.repeat)
+    floor = [sys.executable, "-c", OFFLINE_FLOOR]
+    for cmd, goal in OFFLINE + [(None, 2.0)]:
+        ours = [str(BYOK), *(cmd or [])]
+        ours_env = env if cmd else {**env, **COMPLETION}
+        base, t, ratio = paired_ms(lambda: wall(floor, env), lambda: wall(ours, ours_env),
+                                   args.repeat)
         if not rows:
-            rows.append(("python -c 'import typer'", base, None, None))
-        rows.append((f"byok {' '.join(cmd)}", t, ratio, 2.0))
+            rows.append(("offline floor: python -c, SQLite, one row", base, None, None))
+        name = f"byok {' '.join(cmd)}" if cmd else "completion: one TAB (byok key l)"
+        rows.append((name, t, ratio, goal))
 
-    goals = {"openai": 0.25, "anthropic": 0.12}
     memory = []
-    for provider, key in (("openai", OPENAI_KEY), ("anthropic", ANTHROPIC_KEY)):
-        bare_env = {**env, "K": key, "U": server.url}
-        base, ours = paired(lambda: run_once([sys.executable, "-c", BARE[provider]], bare_env),
-                            lambda: run_once([str(BYOK), "run", "-p", provider, "hi"], env),
-                            args.repeat)
-        rows.append((f"bare {provider} SDK streamed call, whole process",
-                     median_of(base, "whole") * 1000, None, None))
-        rows.append((f"bare {provider} SDK streamed call, first token",
-                     median_of(base, "first") * 1000, None, None))
-        rows.append((f"byok run -p {provider}, whole process", median_of(ours, "whole") * 1000,
-                     ratio_of(ours, base, "whole"), goals[provider]))
-        rows.append((f"byok run -p {provider}, first token", median_of(ours, "first") * 1000,
-                     ratio_of(ours, base, "first"), None))
-        memory.append((provider, median_of(base, "rss_kib"), max(x.rss_kib for x in ours)))
+    script = run_floor()
+    for provider in ("openai", "anthropic"):
+        for stream in (True, False):
+            floor_env = {**env, "U": server.url}
+            floor_cmd = [sys.executable, "-c", script, provider,
+                         "stream" if stream else "whole"]
+            ours = [str(BYOK), "run", "-p", provider, *([] if stream else ["--no-stream"]), "hi"]
+            said = [subprocess.run(c, env=e, capture_output=True, check=True).stdout
+                    for c, e in ((floor_cmd, floor_env), (ours, env))]
+            if said[0] != said[1]:  # the floor must do the same work
+                raise SystemExit(f"the run floor printed {said[0]!r}, byok {said[1]!r}")
+            base, mine = paired(lambda: run_once(floor_cmd, floor_env),
+                                lambda: run_once(ours, env), args.repeat)
+            how = "streamed" if stream else "--no-stream"
+            rows.append((f"run floor: {provider}, {how}, whole process",
+                         median_of(base, "whole") * 1000, None, None))
+            rows.append((f"byok run -p {provider} ({how}), whole process",
+                         median_of(mine, "whole") * 1000, ratio_of(mine, base, "whole"), 1.3))
+            rows.append((f"byok run -p {provider} ({how}), first byte",
+                         median_of(mine, "first") * 1000, ratio_of(mine, base, "first"), 1.3))
+            memory.append((f"{provider}, {how}", median_of(base, "rss_kib"),
+                           max(x.rss_kib for x in mine)))
 
     rows += budget_rows(env, args.repeat)
     rows += schema_rows(env, args.repeat)
@@ -261,40 +283,28 @@ def main() -> None:
     turns = [chat_turns(env, "openai") for _ in range(max(5, args.repeat // 3))]
     connections = len(server.connections()) / len(turns)
     server.shutdown()
-
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, {platform.system()} {platform.release()}")
-    print(f"median of {args.repeat} runs; ratio: median of {args.repeat} paired ratios\n")
-    print(f"| {'what':<50} | {'ms':>7} | {'ratio':>6} | {'goal':>5} |")
-    print(f"|{'-' * 52}|{'-' * 9}|{'-' * 8}|{'-' * 7}|")
-
-    def row(name, ms, ratio=None, goal=None):
-        r = f"{ratio:.2f}x" if ratio else ""
-        g = f"{goal:g}x" if goal else ""
-        print(f"| {name:<50} | {ms:7.1f} | {r:>6} | {g:>5} |")
-
-    for r in rows:
-        row(*r)
     first = statistics.median(t[0] for t in turns) * 1000
     second = statistics.median(t[1] for t in turns) * 1000
-    row("byok chat, first turn, first token", first)
-    row("byok chat, second turn, first token", second,
-        statistics.median(t[1] / t[0] for t in turns), 1)
-    print(f"\nbyok chat: {connections:g} connection(s) per chat of two turns "
-          f"({len(turns)} chats)")
-    for provider, bare_kib, ours_kib in memory:
-        print(f"peak memory, byok run -p {provider}: {ours_kib / 1024:.1f} MiB at most "
-              f"(goal: under 40); bare {provider} SDK script: {bare_kib / 1024:.1f} MiB")
-    usage_home = tempfile.mkdtemp(prefix="byok-bench-usage-")
-    fill_usage(Path(usage_home), 1_000_000)
-    usage_env = {**env, "BYOK_HOME": usage_home}
-    subprocess.run([str(BYOK), "budget", "set", "--per", "month", "1000"], env=usage_env,
-                   check=True, capture_output=True)
+    rows.append(("byok chat, first turn, first byte", first, None, None))
+    rows.append(("byok chat, second turn, first byte", second,
+                 statistics.median(t[1] / t[0] for t in turns), 1))
+
+    load = os.getloadavg()[0]
+    print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"{platform.system()} {platform.release()}; {dt.date.today()}; load average "
+          f"{load:.1f}; {args.repeat} pairs per ratio (the median of the paired ratios)\n")
+    print("| what | ms | ratio | goal |")
+    print("|---|---:|---:|---:|")
+    for name, ms, *rest in rows:
+        ratio, goal = (rest + [None, None])[:2]
+        r = f"{ratio:.2f}x" if ratio else ""
+        g = (f"≤ {goal:g}x" if goal != 1 else "< 1x") if goal else ""
+        print(f"| {name} | {ms:.1f} | {r} | {g} |")
     print()
-    for usage_args in (["usage"], ["usage", "--since", "all"], ["usage", "--since", "90m"],
-                       ["usage", "--since", "30d", "--json"], ["budget", "list"]):
-        t = median_ms(lambda: wall([str(BYOK), *usage_args], usage_env), args.repeat)
-        print(f"| {'byok ' + ' '.join(usage_args) + ' (10^6 requests)':<50} | {t:7.1f} |")
+    for what, floor_kib, ours_kib in memory:
+        print(f"peak memory, byok run -p {what}: {ours_kib / 1024:.1f} MiB at most (goal: "
+              f"under 30); the run floor: {floor_kib / 1024:.1f} MiB")
+    print(f"byok chat: {connections:g} connection(s) per chat of two turns ({len(turns)} chats)")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Write the file generated from byok's Typer app:
 
-  byok_cli/cli/run_options.py    `byok run`'s options, for the fast path
+  byok_cli/cli/run_options.py    the fast path's tables: `byok run`'s options, the root's
+                                 --version, the read-only commands it runs (READERS)
 
     python scripts/generate.py          # regenerate
     python scripts/generate.py --check  # exit 1 if the committed file is stale
@@ -70,13 +71,68 @@ def run_options() -> str:
     options, envvars, argument = _options(run.run)
     assert not envvars, "the fast path reads no environment variables for run's options"
     root_defaults = {name: root_ctx.params[name] for name, *_ in root_options.values()}
-    tables = {"ROOT_OPTIONS": root_options, "ROOT_ENVVARS": root_envvars,
+    version = [p for p in group.params if p.name == "version" and p.is_eager]
+    help_names = sorted(root_ctx.help_option_names)
+    tables = {"VERSION_OPTIONS": sorted(version[0].opts) if version else [],
+              "HELP_OPTIONS": help_names, "ROOT_HELP": root_help(group, root_ctx),
+              "ROOT_OPTIONS": root_options, "ROOT_ENVVARS": root_envvars,
               "ROOT_DEFAULTS": root_defaults, "COMMAND": "run", "OPTIONS": options,
               "ARGUMENT": argument, "DEFAULTS": dict(run_ctx.params)}
+    tables["READERS"] = readers(group, root_ctx)
     body = "".join(f"{name} = {pformat(value, width=88, sort_dicts=False)}\n"
                    for name, value in tables.items())
-    return (f'"""`byok run`\'s options as its Typer command declares them, for the fast '
-            f'path.\n\n{HEADER}.\n"""\n\n{body}')
+    return (f'"""The fast path\'s tables (`byok run`, `--version`, the readers), as their Typer '
+            f'commands declare them.\n\n{HEADER}.\n"""\n\n{body}')
+
+
+# The read-only commands the fast path runs without Typer: (command words, the module and
+# function of the Typer command, its body in cli/readers.py). The options are the Typer
+# command's; the body must take the state and exactly the command's parameters.
+READERS = [(("key", "list"), "key", "list_keys", "key_list"),
+           (("config", "show"), "config", "show", "config_show"),
+           (("usage",), "usage", "usage", "usage"),
+           (("history", "list"), "history", "list_conversations", "history_list")]
+
+
+def root_help(group, root_ctx) -> str:
+    """`byok --help` as Typer prints it on a terminal of 80 columns or more (click's
+    help is as wide as the terminal, at most 78 columns)."""
+    import os
+
+    saved = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "80"
+    try:
+        return group.get_help(root_ctx) + "\n"
+    finally:
+        if saved is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = saved
+
+
+def readers(group, root_ctx) -> dict:
+    import importlib
+    import inspect
+
+    from byok_cli.cli import readers as bodies
+
+    tables = {}
+    for path, module, function, body in READERS:
+        command = importlib.import_module(f"byok_cli.cli.{module}").__dict__[function]
+        options, envvars, argument = _options(command)
+        if envvars or argument:
+            raise SystemExit(f"byok {' '.join(path)}: the fast path reads no argument and no "
+                             "environment variable of a reader's own")
+        ctx, leaf = root_ctx, group
+        for at, word in enumerate(path):
+            leaf = leaf.get_command(ctx, word)
+            ctx = leaf.make_context(word, list(path[at + 1:]), parent=ctx)
+        wanted = ["st", *(n for n in inspect.signature(command).parameters if n != "ctx")]
+        if list(inspect.signature(getattr(bodies, body)).parameters) != wanted:
+            raise SystemExit(f"readers.{body} must take ({', '.join(wanted)})")
+        tables[" ".join(path)] = {"path": path, "options": options, "defaults": dict(ctx.params),
+                                  "body": body}
+    return tables
 
 
 def generated() -> dict[Path, str]:

@@ -171,3 +171,15 @@ def test_fast_path_fails_exactly_like_the_typer_command(byok_env, in_process, fa
 
     assert errors(fast_run.stderr) == errors(typer_run.stderr) != []
     assert ("Traceback" in fast_run.stderr) == ("--debug" in args)
+
+
+def test_version_answers_without_typer_exactly_as_typer_does(byok_env):
+    typer_loaded, proc = _loaded(byok_env, "--version")
+    assert proc.returncode == 0 and not typer_loaded
+    assert proc.stdout == CliRunner().invoke(app, ["--version"]).stdout == "byok 0.1.0\n"
+    # the names are the root's eager option's (generated): Typer's help shows each of them
+    shown = CliRunner().invoke(app, ["--help"]).stdout
+    assert fast.spec.VERSION_OPTIONS == ["--version"]
+    assert all(name in shown for name in fast.spec.VERSION_OPTIONS)
+    typer_loaded, proc = _loaded(byok_env, "--version", "--debug")  # any other form: Typer
+    assert proc.returncode == 0 and proc.stdout == "byok 0.1.0\n" and typer_loaded

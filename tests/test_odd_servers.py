@@ -10,6 +10,7 @@ import pytest
 from byok_cli.errors import Code
 from byok_cli.store import DB_NAME
 from conftest import OPENAI_GOOD, anthropic_key, openai_key
+from fakefaults import gzip_bomb
 
 
 def usage_rows(home) -> list:
@@ -126,12 +127,11 @@ def peak_rss_mib(env, *args: str) -> tuple[float, object]:
 
 
 def test_a_gzip_bomb_is_inflated_in_bounded_steps(byok_env, fake):
-    from fakefaults import gzip_bomb
-
     gzip_bomb()  # made once, here: compressing 300 MB can outlast BYOK_TIMEOUT under load
     byok_env.set_key("openai", OPENAI_GOOD)
     baseline, _ = peak_rss_mib(byok_env, "run", "-m", "gpt-4o", "hi")
     byok_env.set_key("openai", openai_key("gzipbomb"))  # 300 MB of zeros, gzip-compressed
+    gzip_bomb()  # made before the request: on a loaded machine it takes longer than BYOK_TIMEOUT
     peak, (code, stderr) = peak_rss_mib(byok_env, "run", "--no-fallback", "-m", "gpt-4o",
                                         "--no-stream", "hi")
     assert code == Code.LIMIT_EXCEEDED.exit_status and "more than 32 MiB" in stderr, stderr

@@ -9,7 +9,6 @@ from . import complete, output
 from .root import group, no_header_option, state
 from .setting_names import (ON_OFF, PER_PROVIDER, PROFILE_SETTINGS, PROVIDER_SETTINGS,
                             RESET)
-from .state import note_unknown_profile
 
 app = group("Show and change the profile's settings.")
 
@@ -142,19 +141,6 @@ def show(ctx: typer.Context,
 
       byok --profile work config show --json
     """
-    st = state(ctx)
-    settings = st.store.settings(st.profile)
-    note_unknown_profile(st)
-    registry = st.byok.registry
-    values = {name: settings[column] for name, column in PROFILE_SETTINGS.items()}
-    configured = set().union(*(settings[kind] for kind in PER_PROVIDER.values()))
-    for p in registry:
-        if p.kind == "builtin" or p.name in configured:
-            for field, kind in PER_PROVIDER.items():
-                values[f"{p.name}.{field}"] = settings[kind].get(p.name)
-    if as_json:
-        output.emit_json({"profile": st.profile, **values})
-        return
-    output.table(["setting", output.Column("value", whole=False)],
-                 [[k, v if v is not None else "(default)"] for k, v in values.items()],
-                 header=not no_header)
+    from .readers import config_show
+
+    config_show(state(ctx), as_json, no_header)

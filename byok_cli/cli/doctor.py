@@ -5,6 +5,7 @@ keyring, an unfinished wipe)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 
 import typer
@@ -91,13 +92,15 @@ def _agent_expiry(st, source: str) -> str:
     return f", unlocked until {until:%Y-%m-%d %H:%M %Z}"
 
 
-def _check_database(st, r: Report, fix: bool) -> None:
+def _check_database(st, r: Report, fix: bool, full: bool = False) -> None:
     from ..store import file_mode
 
     store = st.store
-    problems = [row[0] for row in store.conn.execute("PRAGMA integrity_check(5)")]
+    problems = store.check(full)
     if problems == ["ok"]:
-        r.add("database", "ok", f"{store.path} (schema {store.schema_version()})")
+        checked = "every table" if full else "all but the logs (--full checks those)"
+        r.add("database", "ok", f"{store.path} (schema {store.schema_version()}; "
+              f"checked {checked})")
     else:
         r.add("database", "fail", "the database is corrupt: " + "; ".join(map(str, problems)),
               "restore a backup, or move the file aside", Code.STORE_ERROR)
@@ -290,7 +293,10 @@ def doctor(ctx: typer.Context,
            as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
            no_header: bool = no_header_option(),
            fix: bool = typer.Option(False, "--fix", help="Remove master keys no stored key "
-                                    "needs from the keyring; finish an interrupted wipe.")) -> None:
+                                    "needs from the keyring; finish an interrupted wipe."),
+           full: bool = typer.Option(False, "--full", help="Check every page of the database, "
+                                     "the usage log and conversations too (takes longer as "
+                                     "they grow).")) -> None:
     """Check the keyring, database, keys, base URLs, environment, price data (age, last sync)
     and the models in use (deprecated, or retiring within 30 days), and say what to fix.
 
@@ -299,12 +305,14 @@ def doctor(ctx: typer.Context,
       byok doctor
 
       byok doctor --fix
+
+      byok doctor --full
     """
     st = state(ctx)
     report = Report()
     try:
         st.store  # opening checks the directory, the files and the schema
-        checks = CHECKS
+        checks = {**CHECKS, "database": functools.partial(_check_database, full=full)}
     except ByokError as err:
         report.add("database", "fail", err.message, err.hint, err.code)
         checks = {}

@@ -1,14 +1,15 @@
-"""The fast path of `byok run`: its usual forms parsed without importing Typer.
+"""The fast path: the usual forms of `byok run`, of the read-only commands whose bodies
+live in `readers` (key list, config show, usage, history list), `byok --version` and
+`byok --help` (its text generated), parsed without importing Typer.
 
-Importing Typer (and the click inside it) costs ~30 ms, a third of all that byok adds in
-front of the provider's SDK on the way to the first token. So `main` first tries this
-parser, which reads the option tables generated from the Typer command
-(`run_options.py`, by scripts/generate.py) and follows click's rules for them: options
-before and after the prompt words, `--opt=value`, `-mVALUE`, clustered short flags,
+Importing Typer (and the click inside it) costs ~30 ms, more than the offline floor (Python
+reading one SQLite row) itself. So `main` first tries this parser, which reads the option
+tables generated from the Typer commands (`run_options.py`, by scripts/generate.py) and
+follows click's rules for them: options before and after the prompt words, `--opt=value`, `-mVALUE`, clustered short flags,
 `--` ending the options, the last of a repeated option winning, BYOK_PROFILE and
 BYOK_DEBUG, and --profile and --debug after `run` too. On anything else (--help,
 --version, an unknown option, a number that does not parse or is out of range, a bad
-profile name, another command) it returns None and Typer parses instead, so that every
+profile name, another command, words a reader does not take) it returns None and Typer parses instead, so that every
 usage error still gets Typer's message. A property test holds this parser to Typer's
 results.
 """
@@ -17,9 +18,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Mapping, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 from ..inputs import number
+from ..version import version_line
 from . import run_options as spec
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on", "y", "t"})
@@ -89,9 +91,26 @@ def _is_option(token: str) -> bool:
     return token.startswith("-") and token != "-"
 
 
-def parse(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[dict, dict] | None:
-    """(root parameters, run parameters) as Typer would pass them, or None to let Typer
-    parse `argv` (the arguments after `byok`)."""
+class Command(NamedTuple):
+    """A command the fast path runs: its words, its option table and defaults (generated
+    from its Typer command), its argument's name if it takes words, and its body."""
+
+    path: tuple[str, ...]
+    options: Mapping
+    defaults: Mapping
+    argument: str | None
+    body: str  # module:function, in this package
+
+
+RUN = Command((spec.COMMAND,), spec.OPTIONS, spec.DEFAULTS, spec.ARGUMENT, "run_body:run")
+COMMANDS = [RUN] + [Command(tuple(r["path"]), r["options"], r["defaults"], None,
+                            "readers:" + r["body"]) for r in spec.READERS.values()]
+
+
+def parse(argv: Sequence[str], environ: Mapping[str, str], command: Command = RUN
+          ) -> tuple[dict, dict] | None:
+    """(root parameters, the command's parameters) as Typer would pass them, or None to let
+    Typer parse `argv` (the arguments after `byok`)."""
     try:
         root: dict = {}
         i = 0
@@ -100,14 +119,14 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[dict, dict] 
                 i += 1
                 break
             i = _take_option(argv, i, spec.ROOT_OPTIONS, root)
-        if i >= len(argv) or argv[i] != spec.COMMAND:
+        if tuple(argv[i:i + len(command.path)]) != command.path:
             return None
         for dest, variable in spec.ROOT_ENVVARS.items():
             if dest not in root and environ.get(variable):
                 root[dest] = _from_environment(dest, environ[variable])
         params: dict = {}
         words: list[str] = []
-        i += 1
+        i += len(command.path)
         while i < len(argv):
             token = argv[i]
             if token == "--":
@@ -115,17 +134,19 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[dict, dict] 
                 break
             if _is_option(token):
                 name = token.partition("=")[0]
-                if name in spec.ROOT_OPTIONS and name not in spec.OPTIONS:
+                if name in spec.ROOT_OPTIONS and name not in command.options:
                     i = _take_option(argv, i, spec.ROOT_OPTIONS, root)  # `run … --profile w`
                 else:
-                    i = _take_option(argv, i, spec.OPTIONS, params)
+                    i = _take_option(argv, i, command.options, params)
             else:
                 words.append(token)
                 i += 1
         if words:
-            params[spec.ARGUMENT] = words
+            if command.argument is None:
+                raise _GiveUp
+            params[command.argument] = words
         return ({**spec.ROOT_DEFAULTS, **_converted(root)},
-                {**spec.DEFAULTS, **_converted(params)})
+                {**command.defaults, **_converted(params)})
     except _GiveUp:
         return None
 
@@ -146,10 +167,17 @@ def _from_environment(dest: str, text: str):
 
 
 def run_fast(argv: Sequence[str]) -> int | None:
-    """Run `byok run` if `argv` is one of its usual forms, returning the exit status; None
-    when Typer must parse `argv`."""
-    parsed = parse(argv, os.environ)
-    if parsed is None:
+    """Run the command if `argv` is one of the usual forms of a command the fast path
+    knows, returning the exit status; None when Typer must parse `argv`."""
+    if len(argv) == 1 and argv[0] in spec.VERSION_OPTIONS:
+        return _written(version_line())
+    if len(argv) == 1 and argv[0] in spec.HELP_OPTIONS and _help_width():
+        return _written(spec.ROOT_HELP)
+    for command in COMMANDS:
+        parsed = parse(argv, os.environ, command)
+        if parsed is not None:
+            break
+    else:
         return None
     from .state import State, profile_name
 
@@ -161,10 +189,31 @@ def run_fast(argv: Sequence[str]) -> int | None:
     from .failures import exit_status
 
     try:
-        from .run_body import run
+        import importlib
 
-        run(st, **params)
+        module, _, function = command.body.partition(":")
+        getattr(importlib.import_module(f".{module}", __package__), function)(st, **params)
         sys.stdout.flush()  # a reader that went away is reported here, not at exit
     except (Exception, KeyboardInterrupt) as exc:
         return exit_status(exc, st.debug, st)
+    return 0
+
+
+def _help_width() -> bool:
+    """Whether click would lay out help as the generated ROOT_HELP is (78 columns: a
+    terminal, or COLUMNS, of 80 or more; the default where there is no terminal)."""
+    import shutil
+
+    return shutil.get_terminal_size().columns >= 80
+
+
+def _written(text: str) -> int:
+    """`byok --version` or `byok --help`: the text, generated from the Typer app, on stdout."""
+    from .failures import exit_status
+
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except (Exception, KeyboardInterrupt) as exc:  # a closed or full stdout
+        return exit_status(exc, False)
     return 0

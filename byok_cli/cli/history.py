@@ -9,14 +9,9 @@ import typer
 from ..errors import ByokError, Code, redact
 from . import complete, output
 from .root import group, no_header_option, state
-from .state import MAX_ID, note_unknown_profile
+from .state import MAX_ID
 
 app = group("Browse and delete stored conversations.")
-
-
-def _one_line(text: str | None, width: int = 60) -> str:
-    flat = " ".join((text or "").split())
-    return flat if len(flat) <= width else flat[:width - 1] + "…"
 
 
 @app.command("list")
@@ -33,17 +28,9 @@ def list_conversations(
 
       byok history list -n 10
     """
-    st = state(ctx)
-    rows = st.store.conversations(st.profile, limit)
-    note_unknown_profile(st, not rows)
-    if as_json:
-        output.emit_json(rows)
-        return
-    output.table(["id", output.Column("updated", show=output.short_time), "messages", "model",
-                  output.text("first prompt")],
-                 [[r["id"], r["updated_at"], r["messages"], r["model"],
-                   _one_line(r["first_prompt"])] for r in rows],
-                 header=not no_header, empty=f"no conversations in profile {st.profile!r} yet")
+    from .readers import history_list
+
+    history_list(state(ctx), limit, as_json, no_header)
 
 
 def _conversation_id(cid: int) -> int:

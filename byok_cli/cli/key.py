@@ -11,7 +11,6 @@ from ..errors import ByokError, Code, looks_like_key, mask, remember_secret
 from . import complete, output
 from .key_checks import checked_status, live_check, prefer_first_stored, store_checked
 from .root import group, no_header_option, state
-from .state import note_unknown_profile
 
 app = group("Store, list, check and remove provider keys (stored encrypted); hand them to "
             "other tools; import them from other tools' files.")
@@ -193,31 +192,9 @@ def list_keys(
 
       byok key list --json
     """
-    from ..secrets.keychain import mask_hint
+    from .readers import key_list
 
-    st = state(ctx)
-    reports = st.keychain.report()
-    note_unknown_profile(st, not any(r.stored for r in reports))
-    if as_json:
-        output.emit_json([r.to_dict() for r in reports])
-        return
-    rows = []
-    for r in reports:
-        order = 0
-        for k in r.stored:
-            order += 1
-            rows.append([r.provider.name, k.name, mask_hint(k.hint), k.status, k.updated_at,
-                         order])
-        if r.env_hint:
-            order += 1
-            rows.append([r.provider.name, r.provider.key_env, "…" + r.env_hint, "environment",
-                         None, order])
-        if not order:
-            rows.append([r.provider.name, None, None, "none needed" if not r.provider.needs_key
-                         else "none", None, None])
-    output.table(["provider", "name", "key", output.Column("status", whole=False),
-                  output.Column("set at", drop=1, show=output.short_time), "order"], rows,
-                 header=not no_header)
+    key_list(state(ctx), as_json, no_header)
 
 
 @app.command("order")

@@ -9,7 +9,7 @@ import typer
 import typer.main
 from typer.core import TyperGroup
 
-from ..version import __version__
+from ..version import version_line
 from ..errors import Code
 from . import complete, docs_links
 from .failures import exit_status
@@ -324,7 +324,7 @@ def no_header_option():
 
 def _version(value: bool) -> None:
     if value:
-        sys.stdout.write(f"byok {__version__}\n")
+        sys.stdout.write(version_line())
         raise typer.Exit(0)
 
 

@@ -3,13 +3,12 @@ model, or per provider and key."""
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Optional
 
 import typer
 
-from . import complete, output
+from . import complete
 from .root import no_header_option, single, state
-from .state import note_unknown_profile
 
 
 def usage(
@@ -46,84 +45,9 @@ def usage(
 
       byok usage --handoffs --since all
     """
-    from ..errors import ByokError, Code
-    from ..usage import by_key, parse_since, summary, totals
+    from .readers import usage as show_usage
 
-    st = state(ctx)
-    if by not in ("model", "key"):
-        raise ByokError(Code.USAGE, f"--by must be model or key, not {by!r}")
-    start = parse_since(since)
-    # A removed provider's rows stay in the log: filter by the name as given.
-    name = provider.strip().lower() if provider else None
-    if handoffs:
-        from .handoffs import show_handoffs
-
-        show_handoffs(st, start, name, as_json)
-        return
-    rows = (by_key if by == "key" else summary)(st.store, st.profile, start, name)
-    total = totals(rows)
-    note_unknown_profile(st, not rows)
-    if as_json:
-        import datetime as dt
-
-        output.emit_json({"since": None if start is None else dt.datetime.fromtimestamp(
-            start, dt.timezone.utc).isoformat(timespec="seconds"), "rows": rows, "totals": total})
-        return
-
-    def ms(header: str, drop: int) -> output.Column:
-        return output.Column(header + " ms", drop=drop)
-
-    def line(r: dict, name: str, what: str, times: list) -> list:
-        return [name, what, r["requests"], r["errors"], r["fallbacks"], r["input_tokens"],
-                r["output_tokens"], f"{r['input_tokens']}/{r['output_tokens']}", Cost.of(r),
-                *times]
-
-    period = (" yet" if since.strip().lower() == "all" else
-              f" in the last {since.strip()}" if since.strip()[-1:].isalpha()
-              else f" since {since.strip()}")
-    times = [] if by == "key" else [ms("ttft p50", 3), ms("ttft p95", 1), ms("total p50", 3),
-                                    ms("total p95", 1)]
-    table = [line(r, r["provider"], r[by], [] if by == "key" else [
-        r["ttft_p50_ms"], r["ttft_p95_ms"], r["latency_p50_ms"], r["latency_p95_ms"]])
-        for r in rows]
-    if rows:
-        table.append(line(total, "total", "", [None] * len(times)))
-    # Tokens in and out: two bare columns for scripts, one "in/out" cell on a terminal.
-    output.table(["provider", by, "requests", output.Column("errors", drop=4),
-                  output.Column("fallbacks", drop=2), output.Column("tokens in", only="tsv"),
-                  output.Column("tokens out", only="tsv"),
-                  output.Column("tokens in/out", only="tty"),
-                  output.Column("cost usd", whole=False, show=Cost.show), *times], table,
-                 header=not no_header, empty=f"no requests in profile {st.profile!r}{period}")
-
-
-class Cost(NamedTuple):
-    """A row's cost: bare in tab-separated lines (dollars, or "unknown"), with a dollar
-    sign and the requests of unknown price on a terminal."""
-
-    micros: int | None
-    unknown: int
-    answered: bool
-
-    @classmethod
-    def of(cls, row: dict) -> "Cost":
-        return cls(row["cost_micro_usd"], row["cost_unknown_requests"],
-                   row["requests"] > row["errors"])
-
-    def __str__(self) -> str:
-        from ..routing.budget import decimal_dollars
-
-        if self.micros is None:
-            return "unknown" if self.answered else ""
-        return decimal_dollars(self.micros)
-
-    def show(self) -> str:
-        from ..routing.budget import dollars
-
-        if self.micros is None:
-            return "unknown" if self.answered else "-"
-        return f"≥{dollars(self.micros)} ({self.unknown} unknown)" if self.unknown \
-            else dollars(self.micros)
+    show_usage(state(ctx), since, provider, by, as_json, handoffs, no_header)
 
 
 app = single("usage", usage)

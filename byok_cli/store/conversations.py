@@ -25,19 +25,20 @@ class Conversation(NamedTuple):
 
 
 # Most recently updated first: `history list`'s top row is what `run -c` continues. Within
-# one second (updated_at's resolution) the latest message decides.
-NEWEST_FIRST = "c.updated_at DESC, MAX(m.id) DESC, c.id DESC"
+# one second (updated_at's resolution) the latest message decides. Each conversation's
+# message count and newest message id are kept by triggers (migration 12), and the index
+# conversations_newest is in this order, so neither reads every conversation.
+NEWEST_FIRST = "updated_at DESC, last_message_id DESC, id DESC"
 
 
 class ConversationTables:
     def conversations(self, profile: str, limit: int | None = None) -> list[dict]:
-        sql = ("SELECT c.id, c.created_at, c.updated_at, COUNT(m.id), "
+        sql = ("SELECT c.id, c.created_at, c.updated_at, c.message_count, "
                "(SELECT content FROM messages WHERE conversation_id = c.id AND role = 'user' "
                " ORDER BY id LIMIT 1), "
                "(SELECT model FROM messages WHERE conversation_id = c.id AND role = 'assistant' "
                " ORDER BY id DESC LIMIT 1) "
-               "FROM conversations c LEFT JOIN messages m ON m.conversation_id = c.id "
-               "WHERE c.profile = ? GROUP BY c.id ORDER BY " + NEWEST_FIRST)
+               "FROM conversations c WHERE c.profile = ? ORDER BY " + NEWEST_FIRST)
         rows = self.conn.execute(sql + (f" LIMIT {int(limit)}" if limit else ""), (profile,))
         return [{"id": r[0], "created_at": r[1], "updated_at": r[2], "messages": r[3],
                  "first_prompt": r[4], "model": r[5]} for r in rows]
@@ -53,9 +54,8 @@ class ConversationTables:
         return Conversation(*row, messages=messages)
 
     def latest_conversation_id(self, profile: str) -> int | None:
-        row = self.conn.execute("SELECT c.id FROM conversations c LEFT JOIN messages m ON "
-                                "m.conversation_id = c.id WHERE c.profile = ? GROUP BY c.id "
-                                "ORDER BY " + NEWEST_FIRST + " LIMIT 1", (profile,)).fetchone()
+        row = self.conn.execute("SELECT id FROM conversations WHERE profile = ? ORDER BY "
+                                + NEWEST_FIRST + " LIMIT 1", (profile,)).fetchone()
         return row[0] if row else None
 
     def append_exchange(self, profile: str, cid: int | None, system: str | None,

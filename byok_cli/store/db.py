@@ -21,6 +21,10 @@ from .files import DB_NAME, data_dir
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 15_000
+# The tables that grow with every request and message. `byok doctor` checks the others
+# (keys, master keys, settings, budgets: what byok cannot do without) and leaves these to
+# `doctor --full`, so that its default check takes as long on a large log as on a new one.
+LOGS = frozenset({"usage", "usage_buckets", "conversations", "messages"})
 WIPE_WAIT = 3.0        # seconds a wipe waits for other processes to stop reading old pages
 WIPE_WAIT_AT_OPEN = 0.2
 
@@ -119,9 +123,8 @@ class Database:
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]  # another process may
             for step in range(version, SCHEMA_VERSION):                 # have migrated first
-                for statement in MIGRATIONS[step].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                for statement in statements(MIGRATIONS[step]):
+                    conn.execute(statement)
             broken = conn.execute("PRAGMA foreign_key_check").fetchone()
             if broken is not None:
                 raise self.store_error(sqlite3.IntegrityError(
@@ -190,8 +193,36 @@ class Database:
         """Whether a wipe is left for the next byok to finish (see :meth:`wipe`)."""
         return self._wipe_unfinished or (self.home / files.WIPE_MARKER).exists()
 
+    def check(self, full: bool = False, most: int = 5) -> list[str]:
+        """What SQLite finds wrong in the file, at most ``most`` lines (``['ok']`` when
+        nothing): with ``full``, ``PRAGMA integrity_check`` over everything; else ``PRAGMA
+        quick_check`` of each table but the LOGS (and their indexes)."""
+        if full:
+            return [str(r[0]) for r in self.conn.execute(f"PRAGMA integrity_check({most})")]
+        problems: list[str] = []
+        for (table,) in self.conn.execute(
+                "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").fetchall():
+            if table not in LOGS:
+                found = [str(r[0]) for r in self.conn.execute(
+                    "SELECT * FROM pragma_quick_check(?, 'main')", (table,))]
+                problems += [] if found == ["ok"] else found
+        return problems[:most] or ["ok"]
+
     def schema_version(self) -> int:
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def statements(script: str) -> Iterator[str]:
+    """A migration's statements one by one (a trigger's body holds semicolons of its own)."""
+    pending = ""
+    for piece in script.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
+    if pending.strip(" \n;"):
+        yield pending
 
 
 def _rollback(conn: sqlite3.Connection) -> None:

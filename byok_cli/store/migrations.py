@@ -296,5 +296,56 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE api_keys ADD COLUMN base_url TEXT;
     """,
+    # 14: summaries kept as rows are written, so that reading commands stay flat as the
+    # database grows. Usage per key (and, by the same table, any other dimension a request
+    # is counted under: the gateway's client tokens add dimension 'token'), per UTC day,
+    # rebuilt here from the existing log. An index covering the usage columns the reading
+    # commands take from the raw rows of a partial day (it replaces usage_profile_at, its
+    # prefix). Each conversation's message count and newest message id, kept by triggers
+    # whoever writes messages, with an index in `history list`'s order.
+    """
+    CREATE TABLE usage_daily_by (
+        profile       TEXT NOT NULL,
+        dimension     TEXT NOT NULL,
+        name          TEXT NOT NULL,
+        provider      TEXT NOT NULL,
+        day           INTEGER NOT NULL,
+        requests      INTEGER NOT NULL DEFAULT 0,
+        errors        INTEGER NOT NULL DEFAULT 0,
+        fallbacks     INTEGER NOT NULL DEFAULT 0,
+        input_tokens  INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_micros   INTEGER NOT NULL DEFAULT 0,
+        cost_unknown  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (profile, dimension, day, provider, name)
+    ) WITHOUT ROWID;
+    INSERT INTO usage_daily_by SELECT profile, 'key', IFNULL(key_name, IFNULL(key_source, '-')),
+        provider, CAST(at / 86400 AS INT), COUNT(*), SUM(code != 'OK'), SUM(fallbacks != ''),
+        TOTAL(input_tokens), TOTAL(output_tokens), SUM(IFNULL(cost_micros, 0)),
+        SUM(code = 'OK' AND cost_micros IS NULL)
+        FROM usage WHERE provider IS NOT NULL GROUP BY 1, 3, 4, 5;
+    DROP INDEX usage_profile_at;
+    CREATE INDEX usage_window ON usage(profile, at, provider, model, key_name, key_source, code,
+        fallbacks, input_tokens, output_tokens, cost_micros, ttft_ms, latency_ms);
+    ALTER TABLE conversations ADD COLUMN message_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE conversations ADD COLUMN last_message_id INTEGER NOT NULL DEFAULT 0;
+    UPDATE conversations SET
+        message_count = (SELECT COUNT(*) FROM messages WHERE conversation_id = conversations.id),
+        last_message_id = IFNULL((SELECT MAX(id) FROM messages
+                                  WHERE conversation_id = conversations.id), 0);
+    CREATE INDEX conversations_newest ON conversations(profile, updated_at DESC,
+        last_message_id DESC, id DESC);
+    DROP INDEX conversations_updated;
+    CREATE TRIGGER messages_counted AFTER INSERT ON messages BEGIN
+        UPDATE conversations SET message_count = message_count + 1,
+            last_message_id = MAX(last_message_id, NEW.id) WHERE id = NEW.conversation_id;
+    END;
+    CREATE TRIGGER messages_uncounted AFTER DELETE ON messages BEGIN
+        UPDATE conversations SET message_count = message_count - 1,
+            last_message_id = IFNULL((SELECT MAX(id) FROM messages
+                                      WHERE conversation_id = OLD.conversation_id), 0)
+            WHERE id = OLD.conversation_id;
+    END;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

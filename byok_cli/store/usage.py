@@ -29,6 +29,25 @@ class UsageRow(NamedTuple):
     reasoning_tokens: int | None = None    # of output_tokens, those spent reasoning
 
 
+# What a request is counted under in usage_daily_by, besides its model: the SQL that
+# names it from a raw usage row (NULL: not counted under that dimension). The gateway's
+# client tokens slot in as another entry (with a column on usage and in ``dimensions``).
+DIMENSION_SQL = {"key": "IFNULL(key_name, IFNULL(key_source, '-'))"}
+
+_ADD_UP = ("ON CONFLICT DO UPDATE SET requests = requests + 1, errors = errors + excluded.errors, "
+           "fallbacks = fallbacks + excluded.fallbacks, "
+           "input_tokens = input_tokens + excluded.input_tokens, "
+           "output_tokens = output_tokens + excluded.output_tokens, "
+           "cost_micros = cost_micros + excluded.cost_micros, "
+           "cost_unknown = cost_unknown + excluded.cost_unknown")
+
+
+def dimensions(row: UsageRow) -> dict[str, str]:
+    """The names ``row`` is counted under in usage_daily_by, as DIMENSION_SQL names them."""
+    key = row.key_name if row.key_name is not None else row.key_source
+    return {"key": "-" if key is None else key}
+
+
 class UsageTables:
     def record_usage(self, row: UsageRow, hold_id: int | None = None) -> None:
         """One request: its raw row, and the daily roll-ups `byok usage` and budgets read. The
@@ -37,21 +56,21 @@ class UsageTables:
         errors, fell_back = int(row.code != "OK"), int(bool(row.fallbacks))
         unknown = int(row.code == "OK" and row.cost_micros is None)
         key = (row.profile, row.provider, row.model, day)
+        counts = (errors, fell_back, row.input_tokens or 0, row.output_tokens or 0,
+                  row.cost_micros or 0, unknown)
         with self.transaction() as conn:
             conn.execute(f"INSERT INTO usage ({', '.join(UsageRow._fields)}) "
                          f"VALUES ({', '.join('?' * len(row))})", row)
             conn.execute(
                 "INSERT INTO usage_daily (profile, provider, model, day, requests, errors, "
                 "fallbacks, input_tokens, output_tokens, cost_micros, cost_unknown) "
-                "VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT DO UPDATE SET requests = requests + 1, errors = errors + excluded.errors, "
-                "fallbacks = fallbacks + excluded.fallbacks, "
-                "input_tokens = input_tokens + excluded.input_tokens, "
-                "output_tokens = output_tokens + excluded.output_tokens, "
-                "cost_micros = cost_micros + excluded.cost_micros, "
-                "cost_unknown = cost_unknown + excluded.cost_unknown",
-                (*key, errors, fell_back, row.input_tokens or 0, row.output_tokens or 0,
-                 row.cost_micros or 0, unknown))
+                "VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) " + _ADD_UP, (*key, *counts))
+            for dimension, name in dimensions(row).items():
+                conn.execute(
+                    "INSERT INTO usage_daily_by (profile, dimension, name, provider, day, "
+                    "requests, errors, fallbacks, input_tokens, output_tokens, cost_micros, "
+                    "cost_unknown) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) " + _ADD_UP,
+                    (row.profile, dimension, name, row.provider, day, *counts))
             if hold_id is not None:
                 conn.execute("DELETE FROM budget_holds WHERE id = ?", (hold_id,))
             for metric, ms in (("ttft", row.ttft_ms), ("total", row.latency_ms)):
@@ -62,15 +81,21 @@ class UsageTables:
 
     def rebuild_usage_rollups(self) -> None:
         """Derive the roll-ups from the raw usage rows again (after bulk imports)."""
+        counts = ("COUNT(*), SUM(code != 'OK'), SUM(fallbacks != ''), TOTAL(input_tokens), "
+                  "TOTAL(output_tokens), SUM(IFNULL(cost_micros, 0)), "
+                  "SUM(code = 'OK' AND cost_micros IS NULL)")
         with self.transaction() as conn:
             conn.execute("DELETE FROM usage_daily")
+            conn.execute("DELETE FROM usage_daily_by")
             conn.execute("DELETE FROM usage_buckets")
             conn.execute(
                 f"INSERT INTO usage_daily SELECT profile, provider, model, CAST(at / {DAY} AS INT), "
-                "COUNT(*), SUM(code != 'OK'), SUM(fallbacks != ''), "
-                "TOTAL(input_tokens), TOTAL(output_tokens), SUM(IFNULL(cost_micros, 0)), "
-                "SUM(code = 'OK' AND cost_micros IS NULL) FROM usage "
-                f"GROUP BY profile, provider, model, CAST(at / {DAY} AS INT)")
+                f"{counts} FROM usage GROUP BY profile, provider, model, CAST(at / {DAY} AS INT)")
+            for dimension, expression in DIMENSION_SQL.items():
+                conn.execute(
+                    f"INSERT INTO usage_daily_by SELECT profile, '{dimension}', {expression}, "
+                    f"provider, CAST(at / {DAY} AS INT), {counts} FROM usage "
+                    f"WHERE {expression} IS NOT NULL GROUP BY 1, 3, 4, 5")
             for metric, column in (("ttft", "ttft_ms"), ("total", "latency_ms")):
                 conn.execute(
                     f"INSERT INTO usage_buckets SELECT profile, provider, model, "
@@ -100,32 +125,46 @@ class UsageTables:
     def usage_by_key(self, profile: str, since: float | None, provider: str | None
                      ) -> list[tuple]:
         """(provider, key name, requests, errors, fallbacks, input, output, cost in
-        micro-dollars, successful requests of unknown cost) per provider and key, from the raw
-        rows (the roll-ups are per model). Rows from before keys had names say which kind of
-        key they used ('stored', 'environment')."""
-        where = " AND provider = ?" if provider else ""
-        args = [profile, 0.0 if since is None else since] + ([provider] if provider else [])
-        return list(self.conn.execute(
-            "SELECT provider, IFNULL(key_name, IFNULL(key_source, '-')) k, COUNT(*), "
-            "SUM(code != 'OK'), SUM(fallbacks != ''), TOTAL(input_tokens), "
-            "TOTAL(output_tokens), TOTAL(IFNULL(cost_micros, 0)), "
-            "SUM(code = 'OK' AND cost_micros IS NULL) FROM usage "
-            "WHERE profile = ? AND at >= ?" + where +
-            " GROUP BY provider, k ORDER BY provider, k", args))
+        micro-dollars, successful requests of unknown cost) per provider and key. Rows from
+        before keys had names say which kind of key they used ('stored', 'environment')."""
+        return self.usage_by("key", profile, since, provider)
+
+    def usage_by(self, dimension: str, profile: str, since: float | None,
+                 provider: str | None) -> list[tuple]:
+        """As :meth:`usage_by_key`, per provider and name under ``dimension`` (a key of
+        DIMENSION_SQL): whole days from ``usage_daily_by``, the first, partial day from the
+        raw rows (through the index covering them)."""
+        expression = DIMENSION_SQL[dimension]
+        where, whole, raw = self._usage_window(profile, since, provider)
+        sql = (
+            "SELECT provider, name, SUM(r), SUM(e), SUM(f), SUM(i), SUM(o), SUM(c), SUM(u) FROM ("
+            " SELECT provider, name, requests r, errors e, fallbacks f, input_tokens i, "
+            " output_tokens o, cost_micros c, cost_unknown u FROM usage_daily_by "
+            " WHERE profile = ? AND dimension = ? AND day > ?" + where +
+            f" UNION ALL SELECT provider, {expression}, 1, code != 'OK', fallbacks != '', "
+            " IFNULL(input_tokens, 0), IFNULL(output_tokens, 0), IFNULL(cost_micros, 0), "
+            " code = 'OK' AND cost_micros IS NULL FROM usage "
+            " WHERE profile = ? AND at >= ? AND at < ?" + where +
+            f" AND {expression} IS NOT NULL"
+            ") GROUP BY provider, name ORDER BY provider, name")
+        return list(self.conn.execute(sql, [whole[0], dimension, *whole[1:], *raw]))
 
     def usage_buckets(self, profile: str, since: float | None, provider: str | None
                       ) -> list[tuple]:
-        """(provider, model, metric, bucket, count), the latency histograms."""
+        """(provider, model, metric, bucket, count), the latency histograms. The partial
+        day's raw rows are read once (a materialized CTE) for both metrics."""
         where, whole, raw_args = self._usage_window(profile, since, provider)
         raw = " UNION ALL ".join(
             f"SELECT provider, model, '{metric}' metric, {bucket_sql(column)} bucket, 1 n "
-            f"FROM usage WHERE profile = ? AND at >= ? AND at < ? AND {column} IS NOT NULL"
-            + where for metric, column in (("ttft", "ttft_ms"), ("total", "latency_ms")))
-        sql = ("SELECT provider, model, metric, bucket, SUM(n) FROM ("
+            f"FROM raw WHERE {column} IS NOT NULL"
+            for metric, column in (("ttft", "ttft_ms"), ("total", "latency_ms")))
+        sql = ("WITH raw AS MATERIALIZED (SELECT provider, model, ttft_ms, latency_ms FROM usage "
+               " WHERE profile = ? AND at >= ? AND at < ?" + where + ") "
+               "SELECT provider, model, metric, bucket, SUM(n) FROM ("
                " SELECT provider, model, metric, bucket, n FROM usage_buckets "
                " WHERE profile = ? AND day > ?" + where + " UNION ALL " + raw +
                ") GROUP BY provider, model, metric, bucket ORDER BY provider, model, metric, bucket")
-        return list(self.conn.execute(sql, whole + raw_args + raw_args))
+        return list(self.conn.execute(sql, raw_args + whole))
 
     @staticmethod
     def _usage_window(profile: str, since: float | None, provider: str | None

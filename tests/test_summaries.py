@@ -1,0 +1,206 @@
+"""The summaries that keep reading commands flat as the database grows (migration 12):
+usage per key, each conversation's message count and newest message, and what `doctor`
+checks by default. Each summary is held to the raw rows it stands for, whether it was kept
+as rows were written or rebuilt by the migration from an older database's rows."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from byok_cli.errors import ByokError, Code
+from byok_cli.store import DAY, DB_NAME, MIGRATIONS, Message, Store, UsageRow
+from byok_cli.store.db import statements
+
+NOW = 1_800_000_000.0
+
+
+def raw_by_key(store: Store, profile: str, since: float | None) -> list[tuple]:
+    """What `usage --by key` must say, aggregated straight from the raw rows."""
+    return [tuple(r) for r in store.conn.execute(
+        "SELECT provider, IFNULL(key_name, IFNULL(key_source, '-')) k, COUNT(*), "
+        "SUM(code != 'OK'), SUM(fallbacks != ''), TOTAL(input_tokens), TOTAL(output_tokens), "
+        "TOTAL(IFNULL(cost_micros, 0)), SUM(code = 'OK' AND cost_micros IS NULL) FROM usage "
+        "WHERE profile = ? AND at >= ? GROUP BY provider, k ORDER BY provider, k",
+        (profile, 0.0 if since is None else since))]
+
+
+def normal(rows) -> list[tuple]:
+    return [(*r[:2], *(int(x) for x in r[2:])) for r in rows]
+
+
+def usage_row(rng: random.Random, at: float) -> UsageRow:
+    ok = rng.random() > 0.2
+    return UsageRow(
+        at=at, profile=rng.choice(["default", "work"]),
+        provider=rng.choice(["openai", "anthropic"]), model=rng.choice(["m1", "m2"]),
+        key_source=rng.choice(["stored", "environment", None]),
+        fallbacks=rng.choice(["", "", "key_rejected"]), input_tokens=rng.choice([None, 10, 50]),
+        output_tokens=rng.choice([None, 7]), ttft_ms=rng.randint(1, 5000),
+        latency_ms=rng.randint(1, 9000), code="OK" if ok else "RATE_LIMITED",
+        cost_micros=rng.choice([None, 0, 12_345]) if ok else None,
+        key_name=rng.choice([None, "default", "work", "OPENAI_API_KEY"]))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32), count=st.integers(0, 60),
+       since_days=st.one_of(st.none(), st.floats(0, 12)))
+def test_usage_by_key_is_the_raw_rows_summed(tmp_path_factory, seed, count, since_days):
+    rng = random.Random(seed)
+    store = Store(tmp_path_factory.mktemp("home"))
+    try:
+        for _ in range(count):
+            store.record_usage(usage_row(rng, NOW - rng.uniform(0, 10 * DAY)))
+        since = None if since_days is None else NOW - since_days * DAY
+        for profile in ("default", "work"):
+            assert normal(store.usage_by_key(profile, since, None)) == \
+                normal(raw_by_key(store, profile, since))
+        kept = store.conn.execute("SELECT * FROM usage_daily_by ORDER BY 1, 2, 3, 4, 5").fetchall()
+        store.rebuild_usage_rollups()
+        assert store.conn.execute(
+            "SELECT * FROM usage_daily_by ORDER BY 1, 2, 3, 4, 5").fetchall() == kept
+    finally:
+        store.close()
+
+
+# The migration that builds the summaries (its number depends on what landed before it).
+SUMMARIES = next(i for i, script in enumerate(MIGRATIONS) if "usage_daily_by" in script)
+
+
+def before_summaries_home(tmp_path, fill) -> sqlite3.Connection:
+    """A data dir whose database has taken every step before the summaries, filled by
+    ``fill(conn)``."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    conn = sqlite3.connect(home / DB_NAME)
+    for script in MIGRATIONS[:SUMMARIES]:
+        for statement in statements(script):
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {SUMMARIES}")
+    fill(conn)
+    conn.commit()
+    conn.close()
+    (home / DB_NAME).chmod(0o600)
+    return home
+
+
+def test_the_migration_builds_the_summaries_of_an_existing_database(tmp_path):
+    rng = random.Random(12)
+    rows = [usage_row(rng, NOW - rng.uniform(0, 20 * DAY)) for _ in range(300)]
+
+    def fill(conn):
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(usage)")}
+        fields = [f for f in UsageRow._fields if f in columns]  # later columns come later
+        conn.executemany(f"INSERT INTO usage ({', '.join(fields)}) VALUES "
+                         f"({', '.join('?' * len(fields))})",
+                         [[getattr(row, f) for f in fields] for row in rows])
+        for cid, (stamp, n) in enumerate([("2026-01-02T00:00:00+00:00", 3),
+                                          ("2026-01-03T00:00:00+00:00", 0),
+                                          ("2026-01-03T00:00:00+00:00", 2)], start=1):
+            conn.execute("INSERT INTO conversations (id, profile, created_at, updated_at) "
+                         "VALUES (?, 'default', ?, ?)", (cid, stamp, stamp))
+            conn.executemany("INSERT INTO messages (conversation_id, role, content, created_at)"
+                             " VALUES (?, ?, ?, ?)", [(cid, ("user", "assistant")[i % 2],
+                                                       f"m{i}", stamp) for i in range(n)])
+
+    store = Store(before_summaries_home(tmp_path, fill))
+    try:
+        for since in (None, NOW - 3.5 * DAY):
+            assert normal(store.usage_by_key("default", since, None)) == \
+                normal(raw_by_key(store, "default", since))
+        listed = store.conversations("default")
+        # the newest first: conversation 3 and 2 share a second; 3's messages are newer
+        assert [(c["id"], c["messages"]) for c in listed] == [(3, 2), (2, 0), (1, 3)]
+        assert store.latest_conversation_id("default") == 3
+    finally:
+        store.close()
+
+
+def test_message_counts_follow_every_write(tmp_path):
+    store = Store(tmp_path / "home")
+    try:
+        a = store.append_exchange("default", None, None, [Message("user", "a?"),
+                                                          Message("assistant", "a", "p", "m")])
+        b = store.append_exchange("default", None, None, [Message("user", "b?")])
+        assert store.latest_conversation_id("default") == b
+        store.append_exchange("default", a, None, [Message("user", "again?")])
+        assert store.latest_conversation_id("default") == a  # the newest message decides
+        counts = {c["id"]: c["messages"] for c in store.conversations("default")}
+        assert counts == {a: 3, b: 1}
+        with store.transaction() as conn:  # whoever deletes a message, the count follows
+            conn.execute("DELETE FROM messages WHERE conversation_id = ? AND content = 'again?'",
+                         (a,))
+        assert {c["id"]: c["messages"] for c in store.conversations("default")} == {a: 2, b: 1}
+        assert store.latest_conversation_id("default") == b
+        store.delete_conversations("default", b)
+        assert [c["id"] for c in store.conversations("default")] == [a]
+        assert store.latest_conversation_id("work") is None
+    finally:
+        store.close()
+
+
+def _page_of(path, table: str) -> tuple[int, int]:
+    conn = sqlite3.connect(path)
+    try:
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        root = conn.execute("SELECT rootpage FROM sqlite_schema WHERE name = ?",
+                            (table,)).fetchone()[0]
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return size, root
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("table, by_default", [("usage", False), ("api_keys", True)])
+def test_doctor_checks_the_logs_only_when_asked(tmp_path, table, by_default):
+    store = Store(tmp_path / "home")
+    rng = random.Random(3)
+    for _ in range(50):
+        store.record_usage(usage_row(rng, NOW))
+    with store.transaction() as conn:
+        conn.execute("INSERT INTO profiles (name, created_at, updated_at) VALUES ('p', '', '')")
+        conn.execute("INSERT INTO api_keys (profile, provider, ciphertext, hint, master_key_id, "
+                     "created_at, updated_at) VALUES ('p', 'openai', x'00', 'abcd', 'm', '', '')")
+    store.close()
+    path = tmp_path / "home" / DB_NAME
+    size, root = _page_of(path, table)
+    with open(path, "r+b") as f:  # the table's root page: a b-tree page type no page has
+        f.seek((root - 1) * size)
+        f.write(b"\x63" + b"\xff" * 15)
+    store = Store(tmp_path / "home")
+
+    def damage_found(full: bool) -> bool:
+        try:
+            return store.check(full) != ["ok"]
+        except ByokError as err:  # SQLite may stop at the damage: doctor reports it so
+            return err.code is Code.STORE_ERROR
+
+    try:
+        assert damage_found(full=True)
+        assert damage_found(full=False) == by_default
+    finally:
+        store.close()
+
+
+def test_doctor_full_reads_the_logs_the_default_leaves(byok_env):
+    import json
+
+    store = Store(byok_env.home)
+    rng = random.Random(4)
+    for _ in range(50):
+        store.record_usage(usage_row(rng, NOW))
+    store.close()
+    size, root = _page_of(byok_env.home / DB_NAME, "usage")
+    with open(byok_env.home / DB_NAME, "r+b") as f:
+        f.seek((root - 1) * size)
+        f.write(b"\x63" + b"\xff" * 15)
+    quick = byok_env.run("doctor", "--json")
+    database = [c for c in json.loads(quick.stdout) if c["check"] == "database"]
+    assert database[0]["status"] == "ok" and "--full" in database[0]["detail"]
+    full = byok_env.run("doctor", "--full", "--json")
+    assert full.returncode == Code.STORE_ERROR.exit_status, full.stderr
+    database = [c for c in json.loads(full.stdout) if c["check"] == "database"]
+    assert database[0]["status"] == "fail" and "corrupt" in database[0]["detail"]
