@@ -297,7 +297,7 @@ def network_error(provider: str, exc: BaseException, base_url: str) -> ByokError
 
 
 def limit_error(provider: str, exc: LimitExceeded, base_url: str) -> ByokError:
-    """An answer past one of wire/limits.py's bounds: exit 19, never retried (the same
+    """An answer past one of wire/limits.py's bounds: exit 23, never retried (the same
     server would send the same), and the provider counts as unavailable for fallbacks."""
     return ByokError(Code.LIMIT_EXCEEDED, f"{name_of(provider)} sent an answer byok will not "
                      f"read ({base_url}): {clean(exc.detail, 200)}",

@@ -1,5 +1,5 @@
 """Every bound byok puts on what a server sends: the one home of these numbers (the gateway
-imports them too). Going past one is a :class:`LimitExceeded` (exit 19, LIMIT_EXCEEDED),
+imports them too). Going past one is a :class:`LimitExceeded` (exit 23, LIMIT_EXCEEDED),
 never a MemoryError, a RecursionError or a hang.
 
 Why these sizes: each is far above what a real answer of either API holds (a streamed
