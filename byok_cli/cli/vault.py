@@ -203,6 +203,10 @@ def _after_move(st, source: str, to: str | None, new_id: str, path) -> None:
 
     home = st.store.home
     sock = agent.socket_path(home)
+    if to is None and source == "environment":
+        output.info("now use the new key: export BYOK_MASTER_KEY=\"$BYOK_NEW_MASTER_KEY\"; "
+                    "unset BYOK_NEW_MASTER_KEY (and update it wherever you keep it)")
+        return
     if to is None:
         output.info("now use the new key: put BYOK_NEW_MASTER_KEY where "
                     f"{master_sources.NAMES[source]} gets it from, and unset "
