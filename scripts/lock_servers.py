@@ -25,6 +25,11 @@ SERVERS = {
     "litellm": "litellm[proxy]==1.106.12",
     "llmock": "llmock==0.2.2",
     "fakellm": "fakellm==0.3.5",
+    # Not servers: AI tools `byok setup` configures, run in tests against the fake provider
+    # to see that each reads the settings setup wrote as setup means them.
+    "llm": "llm==0.36",
+    # shell-gpt imports click itself without declaring it (typer used to bring it in).
+    "shell-gpt": "shell-gpt==1.5.1 click",
 }
 FORBIDDEN = {("litellm", "1.82.7"), ("litellm", "1.82.8")}
 
@@ -34,7 +39,7 @@ def lock(name: str, requirement: str) -> str:
         report = Path(tmp) / "report.json"
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--dry-run",
                         "--ignore-installed", "--only-binary", ":all:", "--report",
-                        str(report), requirement], check=True)
+                        str(report), *requirement.split()], check=True)
         packages = json.loads(report.read_text())["install"]
     lines = [f"# {requirement} and its dependencies, for CPython "
              f"{sys.version_info[0]}.{sys.version_info[1]} on Linux x86_64.",
