@@ -3,7 +3,6 @@ unrelated settings kept), a backup beside it, its mode kept, `--undo` byte for b
 commands it writes run as each tool runs them; `--list`; the plaintext-key offer."""
 
 import json
-import os
 import shlex
 import stat
 import subprocess
@@ -14,11 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from byok_cli.errors import Code
+from byok_cli.errors import ByokError, Code
 from byok_cli.setup import GATEWAY, HELPER, Credentials
 from byok_cli.setup import files as setup_files
 from byok_cli.setup.plan import plan, status
-from conftest import ANTHROPIC_GOOD, OPENAI_GOOD, assert_no_leak
+from conftest import ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, assert_no_leak
 
 USAGE = Code.USAGE.exit_status
 
@@ -408,3 +407,62 @@ def test_codex_auth_json_is_imported_and_scrubbed(byok_env, tool_home):
     path.write_text('{"OPENAI_API_KEY": null, "tokens": {"id_token": "x"}}')
     r = byok_env.run("key", "import", "codex", "--no-validate")
     assert r.returncode == Code.NO_KEY.exit_status and "no API keys found" in r.stderr
+
+
+@pytest.mark.parametrize("tool,text,words", [
+    ("claude", '{"env": "oops"}\n', "'env' is not an object"),
+    ("claude", "[1, 2]\n", "not an object"),
+    ("codex", "model_providers = 3\n", "model_providers is not a table"),
+    ("codex", "model = \n", "not valid TOML"),
+    ("mods", "- a\n- b\n", "top level is not a mapping"),
+    ("mods", "apis: [1]\n", "'apis' is not a mapping"),
+    ("mods", "apis:\n  openai: 3\n", "apis.openai is not a mapping"),
+    ("mods", "a: [\n", "not valid YAML"),
+])
+def test_a_file_of_the_wrong_shape_is_one_line_and_untouched(byok_env, tool_home, tool, text,
+                                                              words):
+    path = tool_home / SAMPLES[tool][0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    r = byok_env.run("setup", tool, "--helper")
+    assert r.returncode == Code.INVALID_FORMAT.exit_status, r.stderr
+    assert words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert path.read_text() == text and not setup_files.has_backup(path)
+
+
+@pytest.mark.parametrize("tool,text", [("aider", "- a\n"), ("llm", "a: 1\n")])
+def test_gateway_tools_refuse_a_file_of_the_wrong_shape(tmp_path, tool, text):
+    path = tmp_path / SAMPLES[tool][0]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    with pytest.raises(ByokError, match="top level is not a"):
+        plan(tool, GATEWAY_CREDS, {"HOME": str(tmp_path)})
+
+
+def test_a_symlinked_settings_file_is_refused_with_its_target(byok_env, tool_home):
+    real = tool_home / "dotfiles" / "settings.json"
+    real.parent.mkdir()
+    real.write_text(CLAUDE)
+    (tool_home / ".claude").mkdir()
+    (tool_home / ".claude" / "settings.json").symlink_to(real)
+    r = byok_env.run("setup", "claude", "--helper")
+    assert r.returncode == Code.INVALID_FORMAT.exit_status
+    assert "is a symlink" in r.stderr and str(real) in r.stderr
+    assert real.read_text() == CLAUDE
+
+
+def test_the_offer_on_a_terminal_imports_and_scrubs_when_told_yes(byok_env, tool_home, fake):
+    pexpect = pytest.importorskip("pexpect")
+    path, _ = place(tool_home, "mods")
+    path.write_text(MODS.replace("    api-key:\n", f"    api-key: {MODS_KEY}\n"))
+    child = pexpect.spawn(str(BYOK), ["setup", "mods", "--helper"], env=byok_env.vars,
+                          timeout=60, encoding="utf-8")
+    child.expect(r"Import into byok and remove there\?")
+    child.sendline("y")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    assert MODS_KEY not in child.before
+    text = path.read_text()
+    assert MODS_KEY not in text and "api-key-cmd:" in text
+    assert byok_env.run("key", "get", "openai").stdout == MODS_KEY + "\n"

@@ -4,7 +4,6 @@ the fake provider after setup's core wrote their settings, and seen to answer. T
 provider stands where the gateway will: setup is given its URL as the gateway's and a key as
 the tool's token. Skipped where a tool is not installed; failing under BYOK_REQUIRE_SERVERS."""
 
-import os
 import subprocess
 
 import pytest

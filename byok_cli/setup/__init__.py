@@ -57,6 +57,11 @@ def is_key_command(value: object) -> bool:
     return isinstance(value, str) and re.search(r"byok['\"]?\s+key\s+get\s", value) is not None
 
 
+def wrong_shape(path_name: str, what: str) -> ByokError:
+    return ByokError(Code.INVALID_FORMAT, f"{path_name}: {what}, as the tool expects; nothing "
+                     "was changed", hint="fix the file by hand, or move it aside")
+
+
 def tool_module(name: str):
     tool = (name or "").strip().lower()
     if tool not in TOOLS:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import GATEWAY, Credentials, home
+from . import GATEWAY, Credentials, home, wrong_shape
 from .formats import YAML
 
 TITLE = "aider"
@@ -29,6 +29,8 @@ def path(env: Mapping[str, str]) -> Path:
 def configure(doc: Any, creds: Credentials) -> tuple[Any, list[str]]:
     if doc is None:  # an empty file
         doc = FORMAT.mapping()
+    if not isinstance(doc, dict):
+        raise wrong_shape(".aider.conf.yml", "its top level is not a mapping")
     doc["openai-api-base"] = creds.gateway_url()
     doc["openai-api-key"] = creds.token
     return doc, []

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import GATEWAY, HELPER, Credentials, is_key_command, home
+from . import GATEWAY, HELPER, Credentials, home, is_key_command, wrong_shape
 from .formats import JSON
 
 TITLE = "Claude Code"
@@ -32,7 +32,9 @@ def path(env: Mapping[str, str]) -> Path:
 
 def configure(doc: dict, creds: Credentials) -> tuple[Any, list[str]]:
     notes = []
-    env = doc.get("env") if isinstance(doc.get("env"), dict) else None
+    if "env" in doc and not isinstance(doc["env"], dict):
+        raise wrong_shape("settings.json", "'env' is not an object")
+    env = doc.get("env")
     if creds.mode == HELPER:
         doc["apiKeyHelper"] = creds.key_command()
         if env and env.get("ANTHROPIC_API_KEY"):

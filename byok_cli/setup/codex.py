@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..registry import builtin
-from . import GATEWAY, HELPER, Credentials, home
+from . import GATEWAY, HELPER, Credentials, home, wrong_shape
 from .formats import TOML
 
 TITLE = "Codex CLI"
@@ -43,7 +43,11 @@ def configure(doc: Any, creds: Credentials) -> tuple[Any, list[str]]:
     if "model_providers" not in doc:
         doc["model_providers"] = tomlkit.table(is_super_table=True)
     providers = doc["model_providers"]
+    if not isinstance(providers, dict):
+        raise wrong_shape("config.toml", "model_providers is not a table")
     entry = providers[ID] if ID in providers else tomlkit.table()
+    if not isinstance(entry, dict):
+        raise wrong_shape("config.toml", "model_providers.byok is not a table")
     for name in EXCLUSIVE:
         if name in entry:
             del entry[name]

@@ -40,7 +40,7 @@ def configure(doc: dict, creds: Credentials) -> tuple[Any, list[str]]:
                 "api_key_env": "", "base_url": creds.gateway_url(),
                 "models": doc.get("models") or [], "requires_auth": False,
                 "dynamic_models": True})
-    headers = doc.get("headers") if isinstance(doc.get("headers"), dict) else {}
+    headers = doc.get("headers") if isinstance(doc.get("headers"), dict) else {}  # byok's file
     headers["Authorization"] = f"Bearer {creds.token}"
     doc["headers"] = headers
     return doc, ["in Goose, choose the provider `byok` (`goose configure`, or "

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import GATEWAY, Credentials
+from . import GATEWAY, Credentials, wrong_shape
 from .formats import YAML
 
 TITLE = "llm"
@@ -37,6 +37,8 @@ def configure(doc: Any, creds: Credentials) -> tuple[Any, list[str]]:
     from ruamel.yaml.comments import CommentedSeq
 
     entries = doc if doc is not None else CommentedSeq()
+    if not isinstance(entries, list):
+        raise wrong_shape("extra-openai-models.yaml", "its top level is not a list")
     model_id = f"byok-{creds.provider}"
     entry = next((e for e in entries if isinstance(e, dict) and e.get("model_id") == model_id),
                  None)

@@ -13,9 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import ByokError, Code
 from ..importers.mods import APIS, default_path
-from . import GATEWAY, HELPER, Credentials, is_key_command
+from . import GATEWAY, HELPER, Credentials, is_key_command, wrong_shape
 from .formats import YAML
 
 TITLE = "mods"
@@ -33,11 +32,12 @@ def path(env: Mapping[str, str]) -> Path:
 
 def configure(doc: Any, creds: Credentials) -> tuple[Any, list[str]]:
     if not isinstance(doc, dict):
-        raise ByokError(Code.INVALID_FORMAT, "mods.yml's top level is not a mapping, as mods "
-                        "expects; nothing was changed")
+        raise wrong_shape("mods.yml", "its top level is not a mapping")
     if doc.get("apis") is None:
         doc["apis"] = FORMAT.mapping()
     apis = doc["apis"]
+    if not isinstance(apis, dict):
+        raise wrong_shape("mods.yml", "'apis' is not a mapping")
     notes = []
     if creds.mode == HELPER:
         name = creds.provider
@@ -45,6 +45,8 @@ def configure(doc: Any, creds: Credentials) -> tuple[Any, list[str]]:
             apis[name] = FORMAT.mapping()
             apis[name]["base-url"] = APIS[name][1]
         api = apis[name]
+        if not isinstance(api, dict):
+            raise wrong_shape("mods.yml", f"apis.{name} is not a mapping")
         api["api-key-cmd"] = creds.key_command()
         if api.get("api-key"):
             notes.append(f"apis.{name}.api-key still holds a key, which mods uses before "
@@ -53,6 +55,8 @@ def configure(doc: Any, creds: Credentials) -> tuple[Any, list[str]]:
         if apis.get("byok") is None:
             apis["byok"] = FORMAT.mapping()
         api = apis["byok"]
+        if not isinstance(api, dict):
+            raise wrong_shape("mods.yml", "apis.byok is not a mapping")
         api["base-url"] = creds.gateway_url()
         api["api-key"] = creds.token
         notes.append("use it as `mods --api byok -m MODEL`")
