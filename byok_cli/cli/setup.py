@@ -38,6 +38,8 @@ def setup(
                                                help="Import a plaintext key found in the "
                                                     "tool's config into byok and remove it "
                                                     "there (asked on a terminal)."),
+    port: int = typer.Option(setup_gateway.PORT, "--port", min=1, max=65535,
+                             help="With --gateway: the port `byok gateway` listens on."),
     as_json: bool = typer.Option(False, "--json", help="With --list: print JSON."),
 ) -> None:
     """Configure another AI tool to get its keys from byok.
@@ -75,7 +77,7 @@ def setup(
     if undo:
         _undo(st, tool, module, env)
         return
-    from ..setup.plan import choose_mode, plan, provider_for
+    from ..setup.plan import choose_mode, plan, provider_for, status
 
     mode = choose_mode(tool, "gateway" if gateway else "helper" if helper else None,
                        setup_gateway.available())
@@ -84,11 +86,22 @@ def setup(
         st.byok.registry.require(chosen)
         creds = setup_pkg.Credentials(setup_pkg.HELPER, chosen, st.profile,
                                       program=_program())
-    else:
-        creds = setup_gateway.credentials(st, tool, chosen, dry_run)
+    else:  # the file is checked with a stand-in token before a real one is made
+        earlier = status(tool, env)["mode"] == setup_pkg.GATEWAY
+        creds = setup_gateway.credentials(st, tool, chosen, True, port)
+        plan(tool, creds, env)
     if not dry_run:
         _offer_import(ctx, module, env, import_keys)
-    change = plan(tool, creds, env)
+    if mode == setup_pkg.GATEWAY and not dry_run:
+        creds = setup_gateway.credentials(st, tool, chosen, False, port, earlier)
+    try:
+        change = plan(tool, creds, env)
+        if not dry_run:
+            _write(change.edit)
+    except BaseException:
+        if mode == setup_pkg.GATEWAY and not dry_run:
+            setup_gateway.revoke(st, tool)  # no token left behind for a file not written
+        raise
     edit = change.edit
     if dry_run:
         if edit.changes:
@@ -96,9 +109,8 @@ def setup(
         output.info(f"dry run: {edit.path} would be "
                     f"{'changed' if edit.changes else 'left as it is'}; nothing was written")
     elif edit.changes:
-        from ..setup.files import backup_path, created_path, write
+        from ..setup.files import backup_path, created_path
 
-        write(edit)
         kept = created_path(edit.path) if edit.before is None else backup_path(edit.path)
         output.info(f"{module.TITLE} now gets its {chosen} key from byok ({mode} mode): "
                     f"{edit.path} {'created' if edit.before is None else 'changed'}")
@@ -107,6 +119,15 @@ def setup(
         output.info(f"{module.TITLE} is already set up ({mode} mode); {edit.path} unchanged")
     for note in change.notes:
         output.info(note)
+    if mode == setup_pkg.GATEWAY and not dry_run:
+        output.info(f"the token {tool!r} is for {chosen} only; start the gateway with "
+                    f"`byok gateway{'' if port == setup_gateway.PORT else f' --port {port}'}`")
+
+
+def _write(edit) -> None:
+    from ..setup.files import write
+
+    write(edit)
 
 
 def _program() -> str:

@@ -5,7 +5,10 @@ Goose's custom providers (crates/goose/src/config/declarative_providers.rs:
 ``DeclarativeProviderConfig``) take ``engine``, ``base_url``, ``api_key_env``,
 ``requires_auth`` and ``headers``, and no key command, so Goose has no helper mode: byok
 points a provider at the gateway and sends the tool's token as its ``Authorization``
-header. ``dynamic_models`` lets Goose list the models from the gateway's ``/v1/models``.
+header. Goose keeps only the scheme, host and port of ``base_url`` and takes the path from
+``base_path`` (crates/goose/src/providers/openai.rs, ``from_custom_config``), so the
+gateway's path for the provider goes there, with the engine's endpoint after it.
+``dynamic_models`` lets Goose list the models from the gateway.
 """
 
 from __future__ import annotations
@@ -33,11 +36,17 @@ def path(env: Mapping[str, str]) -> Path:
 
 
 def configure(doc: dict, creds: Credentials) -> tuple[Any, list[str]]:
+    from urllib.parse import urlsplit
+
     anthropic = creds.provider == "anthropic"
+    url = urlsplit(creds.gateway_url())
+    prefix = url.path.strip("/")
+    endpoint = "v1/messages" if anthropic else "chat/completions"
     doc.update({"name": "byok", "engine": "anthropic" if anthropic else "openai",
                 "display_name": f"byok ({creds.provider})",
                 "description": "Models through byok's local gateway",
-                "api_key_env": "", "base_url": creds.gateway_url(),
+                "api_key_env": "", "base_url": f"{url.scheme}://{url.netloc}",
+                "base_path": f"{prefix}/{endpoint}" if prefix else endpoint,
                 "models": doc.get("models") or [], "requires_auth": False,
                 "dynamic_models": True})
     headers = doc.get("headers") if isinstance(doc.get("headers"), dict) else {}  # byok's file
