@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from ..errors import ByokError, Code
+from ..setup.files import write
 from . import output, setup_gateway
 from .root import single, state
 
@@ -40,6 +42,8 @@ def setup(
                                                     "there (asked on a terminal)."),
     port: int = typer.Option(setup_gateway.PORT, "--port", min=1, max=65535,
                              help="With --gateway: the port `byok gateway` listens on."),
+    llm_key: bool = typer.Option(False, "--llm-key", help="With llm and --gateway: store the "
+                                 "token in llm's keys.json too (plaintext; see the docs)."),
     as_json: bool = typer.Option(False, "--json", help="With --list: print JSON."),
 ) -> None:
     """Configure another AI tool to get its keys from byok.
@@ -89,45 +93,53 @@ def setup(
     else:  # the file is checked with a stand-in token before a real one is made
         earlier = status(tool, env)["mode"] == setup_pkg.GATEWAY
         creds = setup_gateway.credentials(st, tool, chosen, True, port)
+        creds = replace(creds, tool_keys=llm_key)
         plan(tool, creds, env)
     if not dry_run:
         _offer_import(ctx, module, env, import_keys)
     if mode == setup_pkg.GATEWAY and not dry_run:
-        creds = setup_gateway.credentials(st, tool, chosen, False, port, earlier)
+        creds = replace(setup_gateway.credentials(st, tool, chosen, False, port, earlier),
+                        tool_keys=llm_key)
     try:
         change = plan(tool, creds, env)
         if not dry_run:
-            _write(change.edit)
+            for each in change.edits:
+                write(each)
     except BaseException:
         if mode == setup_pkg.GATEWAY and not dry_run:
             setup_gateway.revoke(st, tool)  # no token left behind for a file not written
         raise
-    edit = change.edit
-    if dry_run:
-        if edit.changes:
-            sys.stdout.write(edit.diff())
-        output.info(f"dry run: {edit.path} would be "
-                    f"{'changed' if edit.changes else 'left as it is'}; nothing was written")
-    elif edit.changes:
-        from ..setup.files import backup_path, created_path
-
-        kept = created_path(edit.path) if edit.before is None else backup_path(edit.path)
-        output.info(f"{module.TITLE} now gets its {chosen} key from byok ({mode} mode): "
-                    f"{edit.path} {'created' if edit.before is None else 'changed'}")
-        output.info(f"undo with `byok setup {tool} --undo` ({kept.name} is beside it)")
-    else:
-        output.info(f"{module.TITLE} is already set up ({mode} mode); {edit.path} unchanged")
-    for note in change.notes:
-        output.info(note)
+    _report(change, module, tool, chosen, dry_run)
     if mode == setup_pkg.GATEWAY and not dry_run:
+        if tool == "llm" and not llm_key:  # the one way llm gets it: the person passes it
+            sys.stdout.write(creds.token + "\n")
         output.info(f"the token {tool!r} is for {chosen} only; start the gateway with "
                     f"`byok gateway{'' if port == setup_gateway.PORT else f' --port {port}'}`")
 
 
-def _write(edit) -> None:
-    from ..setup.files import write
+def _report(change, module, tool: str, provider: str, dry_run: bool) -> None:
+    from ..setup.files import backup_path, created_path
 
-    write(edit)
+    for edit in change.edits:
+        if dry_run:
+            if edit.changes:
+                sys.stdout.write(edit.diff())
+            output.info(f"dry run: {edit.path} would be "
+                        f"{'changed' if edit.changes else 'left as it is'}; nothing was written")
+        elif edit.changes:
+            kept = created_path(edit.path) if created_path(edit.path).exists() else \
+                backup_path(edit.path)
+            output.info(f"{edit.path} {'created' if edit.before is None else 'changed'} "
+                        f"({kept.name} beside it)")
+    if dry_run:
+        pass
+    elif any(e.changes for e in change.edits):
+        output.info(f"{module.TITLE} now gets its {provider} key from byok ({change.mode} "
+                    f"mode); undo with `byok setup {tool} --undo`")
+    else:
+        output.info(f"{module.TITLE} is already set up ({change.mode} mode); nothing changed")
+    for note in change.notes:
+        output.info(note)
 
 
 def _program() -> str:
@@ -143,11 +155,13 @@ def _program() -> str:
 
 
 def _undo(st, tool: str, module, env) -> None:
-    from ..setup.files import undo
-    from ..setup.plan import status
+    from ..setup.files import has_backup, undo
+    from ..setup.plan import files, status
 
     was = status(tool, env)["mode"]
-    output.info(undo(module.path(env)))
+    paths = [p for p in files(tool, env) if has_backup(p)] or [module.path(env)]
+    for path in paths:
+        output.info(undo(path))
     if was == "gateway":
         done = setup_gateway.revoke(st, tool)
         if done:

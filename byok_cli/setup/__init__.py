@@ -34,6 +34,7 @@ class Credentials:
     gateway_urls: Mapping[str, str] | None = None  # provider -> base URL, gateway mode
     token: str | None = None                       # the tool's own gateway token
     program: str = "byok"                          # how the tool runs byok
+    tool_keys: bool = False   # also store the token in the tool's own key store (llm's)
 
     def key_argv(self, provider: str | None = None) -> list[str]:
         argv = [self.program, "key", "get", provider or self.provider]

@@ -17,6 +17,11 @@ class Change(NamedTuple):
     mode: str
     edit: Edit
     notes: list
+    extra: list = []   # other files of the tool's (llm's keys.json with --llm-key)
+
+    @property
+    def edits(self) -> list[Edit]:
+        return [self.edit, *self.extra]
 
 
 def choose_mode(tool: str, asked: str | None, gateway_available: bool) -> str:
@@ -59,7 +64,13 @@ def plan(tool: str, creds: Credentials, env: Mapping[str, str],
         doc, notes = module.configure(doc, creds)
         edit.after = module.FORMAT.dump(doc, edit.before or "")
         module.FORMAT.load(edit.after, str(where))  # what is written must read back
-    return Change(tool, creds.mode, edit, notes)
+    extra = module.extra_edits(env, creds) if hasattr(module, "extra_edits") else []
+    return Change(tool, creds.mode, edit, notes, extra)
+
+
+def files(tool: str, env: Mapping[str, str]) -> list[Path]:
+    module = tool_module(tool)
+    return module.files(env) if hasattr(module, "files") else [module.path(env)]
 
 
 def status(tool: str, env: Mapping[str, str]) -> dict:
