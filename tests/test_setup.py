@@ -201,6 +201,7 @@ def test_refusals_are_one_line_and_change_nothing(byok_env, tool_home):
              (["setup"], "which tool"),
              (["setup", "claude", "--gateway", "--helper"], "exclude"),
              (["setup", "claude", "-p", "openai"], "not 'openai'"),
+             (["setup", "claude", "--helper", "--llm-key"], "--llm-key is for"),
              (["setup", "mods", "--helper"], "no such file"),  # mods writes its own first
              (["setup", "claude", "--undo"], "has not changed it")]
     for args, words in cases:

@@ -86,6 +86,8 @@ def setup(
     mode = choose_mode(tool, "gateway" if gateway else "helper" if helper else None,
                        setup_gateway.available())
     chosen = provider_for(tool, provider)
+    if llm_key and (tool != "llm" or mode != setup_pkg.GATEWAY):
+        raise ByokError(Code.USAGE, "--llm-key is for `byok setup llm --gateway` only")
     if mode == setup_pkg.HELPER:
         st.byok.registry.require(chosen)
         creds = setup_pkg.Credentials(setup_pkg.HELPER, chosen, st.profile,
