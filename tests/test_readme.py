@@ -32,7 +32,7 @@ MENTIONS = {"byok key set", "byok config set", "byok exec --", "byok key get", "
             "byok key list", "byok vault rotate", "byok history list", "byok usage",
             "byok key import", "byok models list", "byok models show", "byok models sync",
             "byok budget set", "byok profile list", "byok vault status", "byok chat",
-            "byok doctor", "byok key"}
+            "byok doctor", "byok key", "byok setup"}
 # The docs' example gateway; tests never leave this machine, so a loopback stand-in
 # (the fake server's /gw) takes its place.
 GATEWAY = "https://llm.example.com/v1"
