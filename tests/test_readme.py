@@ -32,7 +32,7 @@ MENTIONS = {"byok key set", "byok config set", "byok exec --", "byok key get", "
             "byok key list", "byok vault rotate", "byok history list", "byok usage",
             "byok key import", "byok models list", "byok models show", "byok models sync",
             "byok budget set", "byok profile list", "byok vault status", "byok chat",
-            "byok doctor", "byok key",
+            "byok doctor", "byok key", "byok setup",
             # a passphrase vault's commands (a new vault, a passphrase typed): the README's
             # keyless lines are run by tests/test_keyless.py, on a home without a keyring
             "byok unlock", "byok vault init --passphrase"}

@@ -25,6 +25,7 @@ PAGES = {
     "usage": "costs-and-budgets/#usage",
     "budget": "costs-and-budgets/#budgets",
     "exec": "other-tools/#byok-exec",
+    "setup": "other-tools/#byok-setup",
     "config": "configuration/",
     "completion": "getting-started/#shell-completions",
 }

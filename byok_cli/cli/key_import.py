@@ -23,7 +23,7 @@ IN_VAULT = ("imported", "replaced", "already stored", "would import", "would rep
 def import_keys(
     ctx: typer.Context,
     source: str = typer.Argument(..., metavar="FROM",
-                                 help="llm, aichat, mods, sgpt, dotenv or env",
+                                 help="llm, aichat, mods, sgpt, fabric, codex, dotenv or env",
                                  autocompletion=complete.import_sources),
     path: Optional[str] = typer.Argument(None, metavar="[PATH]",
                                          help="The tool's file (default: where it keeps it)."),

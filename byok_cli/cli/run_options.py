@@ -42,6 +42,7 @@ ROOT_HELP = ('Usage: byok [OPTIONS] COMMAND [ARGS]...\n'
  '  completion  Print the completion script for SHELL; save it where the...\n'
  "  unlock      Ask for the vault's passphrase and keep its master key in a...\n"
  '  lock        End the unlock agent at once: the master key leaves memory.\n'
+ '  setup       Configure another AI tool to get its keys from byok.\n'
  '\n'
  '  Docs: https://byok.readthedocs.io/en/latest/\n')
 ROOT_OPTIONS = {'--profile': ('profile', 'text', None, None), '--debug': ('debug', 'flag', None, None)}

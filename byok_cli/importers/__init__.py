@@ -1,7 +1,8 @@
 """Keys in other tools' plaintext stores: read them as each tool does, and remove them after
 they are imported (``--scrub``), editing only the lines that held them.
 
-One module per source (``llm``, ``aichat``, ``mods``, ``sgpt``, ``dotenv``, ``env``), each with
+One module per source (``llm``, ``aichat``, ``mods``, ``sgpt``, ``fabric``, ``codex``,
+``dotenv``, ``env``), each with
 ``read(path, env) -> Reading`` and ``setup_lines(entries, command) -> [str]``: what to put in
 that tool's configuration so it gets its key from byok. The file formats are in ``jsonfmt``,
 ``yamlfmt`` and ``linefmt``; ``files`` reads and rewrites the files safely; ``scrub`` removes
@@ -18,7 +19,7 @@ from typing import Any, Mapping, NamedTuple
 from ..errors import ByokError, Code
 from ..registry import builtin
 
-SOURCES = ("llm", "aichat", "mods", "sgpt", "dotenv", "env")
+SOURCES = ("llm", "aichat", "mods", "sgpt", "fabric", "codex", "dotenv", "env")
 
 # Environment variable -> byok provider: the built-ins' and presets' own variables (other
 # tools' files name other services' keys too; those are listed as unknown and left alone);
