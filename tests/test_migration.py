@@ -96,13 +96,13 @@ def test_history_and_usage_are_kept(old_home):
     assert raw(old_home, "SELECT conversation_id, role, content, provider, model FROM messages "
                          "ORDER BY id") == before_messages
     after_usage = raw(old_home, "SELECT * FROM usage ORDER BY id")
-    width = len(before_usage[0])  # later columns: cached tokens, cost, key_name (all unknown)
+    width = len(before_usage[0])  # later: cached tokens, cost, key_name, token_name (unknown)
     source = 5  # key_source: 'user'/'system' then, 'stored'/'environment' since migration 11
     renamed = {"user": "stored", "system": "environment"}
     assert [row[:width] for row in after_usage] == [
         row[:source] + (renamed.get(row[source], row[source]),) + row[source + 1:]
         for row in before_usage]
-    assert {row[width:] for row in after_usage} == {(None, None, None)}
+    assert {row[width:] for row in after_usage} == {(None, None, None, None)}
     totals = {(r["provider"], r["model"]): r["requests"] for r in summary(store, "default")}
     assert totals == {("anthropic", "claude-haiku-5-5"): 2, ("openai", "gpt-6.2-sol"): 2}
     (work,) = by_key(store, "work")

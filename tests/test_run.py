@@ -307,7 +307,7 @@ def test_connection_refused_and_malformed_stream(byok_env, fake):
 def test_the_final_error_tells_rejected_keys_from_keys_that_could_not_be_opened():
     from byok_cli.errors import ByokError
     from byok_cli.routing.resolve import Attempt
-    from byok_cli.routing.runner import _final_error
+    from byok_cli.routing.policy import final_error as _final_error
 
     def attempt(name, source="stored"):
         return Attempt("openai", "m", source, "abcd", "", key_name=name)

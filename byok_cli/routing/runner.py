@@ -11,18 +11,12 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import ByokError, Code
-from ..secrets.keychain import PROVIDER_VERDICT, Keychain
+from ..secrets.keychain import Keychain
 from ..registry import Provider
-from .resolve import KEY_REJECTED, KEY_UNREADABLE, Attempt, Excluded, Plan, next_attempt
-from .routes import require
+from .policy import Policy, label
+from .resolve import Attempt, Plan
 from ..wire import ChatRequest, ChatResult, Settings, connect
-from ..wire.endpoint import Endpoint, endpoint
-
-_KIND = {Code.UNAUTHORIZED: "key_rejected", Code.QUOTA_EXCEEDED: "key_rejected",
-         Code.DECRYPT_FAILED: "key_unreadable", Code.KEYRING_UNAVAILABLE: "key_unreadable",
-         Code.MODEL_NOT_FOUND: "model_not_found",
-         Code.PROVIDER_UNAVAILABLE: "provider_unavailable",
-         Code.NETWORK_ERROR: "provider_unavailable", Code.BUDGET_EXCEEDED: "budget_exceeded"}
+from ..wire.endpoint import Endpoint
 
 
 @dataclass
@@ -55,24 +49,6 @@ class RunOutcome:
                 "base_url": self.base_url, "base_url_source": self.base_url_source}
 
 
-@dataclass
-class Spending:
-    """What the runner needs to hold budget room and price the answer."""
-
-    budgets: list          # the profile's budgets (store.Budget)
-    allow_unpriced: bool = False
-    on_warning: Callable[[str], None] = lambda s: None
-
-
-def _key_for(keychain: Keychain, a: Attempt) -> str | None:
-    if a.key_source == "none":
-        return None  # a provider that needs no key is sent none
-    key = keychain.key(a.provider, a.key_source, a.key_name)
-    if not key:
-        raise ByokError(Code.NO_KEY, f"the {a.key_label} disappeared", provider=a.provider)
-    return key
-
-
 def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
             on_text: Callable[[str], None] = lambda s: None,
             on_warning: Callable[[str], None] = lambda s: None,
@@ -80,111 +56,48 @@ def execute(plan: Plan, request: ChatRequest, keychain: Keychain, *,
     """Carry out ``plan``. ``allow_unpriced``: send to a model of unknown price even when a
     budget applies (None: the profile's `allow-unpriced` setting)."""
     settings = settings or Settings.from_env()
-    profile_settings = keychain.store.settings(keychain.profile)
-    if allow_unpriced is None:
-        allow_unpriced = profile_settings.get("allow_unpriced") == "on"
-    spending = Spending(keychain.store.budgets(keychain.profile), allow_unpriced, on_warning)
-    fallbacks = list(plan.fallbacks)
-    excluded = Excluded()
-    failures: list[tuple[Attempt, ByokError]] = []
+    policy = Policy(plan, keychain, on_warning=on_warning, allow_unpriced=allow_unpriced)
     clock: dict = {}  # starts when the first request goes out, not at SDK import
-    index: int | None = 0
-    while index is not None:
-        a = plan.attempts[index]
-        where = plan.endpoints.get(a.provider) or endpoint(
-            keychain.registry.require(a.provider),
-            profile=profile_settings["base_urls"].get(a.provider))
+    while True:
+        a = policy.attempt
         try:
-            # (planning left such keys out; this is the last gate)
-            require(where, a.key_source, profile_settings, keychain.registry)
-            return _attempt(a, request, keychain, where, settings, clock, fallbacks,
-                            failures, on_text, spending)
+            return _attempt(a, request, policy, settings, clock, on_text)
         except ByokError as err:
             if err.partial:  # the answer broke off after output started: exit 15, whatever
                 err.code = Code.INCOMPLETE_OUTPUT  # broke it (the message says what did)
-                raise _tagged(err, a, fallbacks)
-            failures.append((a, err))
-            if a.key_source == "stored" and err.code in PROVIDER_VERDICT:
-                # Only the provider's verdict marks a key: a key that cannot be opened here
-                # (the master key in the environment is another) may be fine.
-                try:
-                    keychain.mark(a.provider, a.key_name or "default",
-                                  f"failed: {err.code.value}")
-                except ByokError as unmarked:  # a read-only or full database: go on anyway
-                    on_warning(f"could not mark the stored key failed: {unmarked.message}")
-            nxt = next_attempt(plan.attempts, index, err.code, excluded,
-                               getattr(err, "budget_scope", None))
-            if nxt is None:
-                raise _tagged(_final_error(failures), a, fallbacks) from None
-            b = plan.attempts[nxt]
-            fallbacks.append({"kind": _KIND.get(err.code, err.code.value.lower()),
-                              "code": err.code.value, "from": _label(a), "to": _label(b)})
-            on_warning(f"{err.message}; trying {b.provider} {b.model} with the {b.key_label}")
-            index = nxt
+                raise policy.tagged(err)
+            if policy.failed(err) is None:
+                raise policy.tagged(policy.final_error()) from None
         except KeyboardInterrupt as stop:
-            raise _tagged(stop, a, fallbacks)
-    raise AssertionError("unreachable")
+            raise policy.tagged(stop)
 
 
-def _attempt(a: Attempt, request: ChatRequest, keychain: Keychain, where: Endpoint,
-             settings: Settings, clock: dict, fallbacks: list[dict],
-             failures: list[tuple[Attempt, ByokError]],
-             on_text: Callable[[str], None], spending: Spending) -> RunOutcome:
+def _attempt(a: Attempt, request: ChatRequest, policy: Policy, settings: Settings,
+             clock: dict, on_text: Callable[[str], None]) -> RunOutcome:
+    where = policy.where(a)
     result = ChatResult()
-    key = _key_for(keychain, a)
-    hold = _hold(a, request, keychain, spending)
+    key = policy.key(a)
+    hold = policy.hold(a, request.system, request.messages, request.max_tokens)
     try:
-        outcome = _send(a, keychain.registry.require(a.provider), request, key, where,
-                        settings, clock, fallbacks, failures, on_text, result)
+        outcome = _send(a, policy.keychain.registry.require(a.provider), request, key, where,
+                        settings, clock, policy, on_text, result)
     except BaseException:
-        if hold is not None:
-            keychain.store.release_hold(hold)
+        policy.release(hold)
         raise
     outcome.hold_id = hold
     outcome.cached_input_tokens = getattr(result, "cached_input_tokens", None)
     if result.implausible:
-        spending.on_warning(f"{a.provider} reported implausible token counts "
-                            f"({', '.join(result.implausible)}): this answer's tokens and cost "
-                            "are recorded as unknown")
-    if outcome.input_tokens is not None and outcome.output_tokens is not None:
-        info = _model_info(keychain, a)
-        if info is not None and info.price is not None:
-            outcome.cost_micros = info.price.cost_micros(
-                outcome.input_tokens, outcome.output_tokens, outcome.cached_input_tokens or 0)
+        policy.spending.on_warning(
+            f"{a.provider} reported implausible token counts ({', '.join(result.implausible)}"
+            "): this answer's tokens and cost are recorded as unknown")
+    outcome.cost_micros = policy.cost(a, outcome.input_tokens, outcome.output_tokens,
+                                      outcome.cached_input_tokens)
     return outcome
 
 
-def _model_info(keychain: Keychain, a: Attempt):
-    from ..catalog.prices import load, model_info
-
-    record = keychain.registry.require(a.provider)
-    return model_info(load(keychain.store.home), record, a.model,
-                      keyless=a.key_source == "none")
-
-
-def _hold(a: Attempt, request: ChatRequest, keychain: Keychain, spending: Spending
-          ) -> int | None:
-    """Reserve the attempt's worst-case cost under the budgets that apply (BUDGET_EXCEEDED
-    if one does not allow it); the hold's id, or None when nothing was held."""
-    if not spending.budgets:
-        return None
-    from .budget import reserve
-
-    held = reserve(keychain.store, keychain.profile, spending.budgets, a.provider, a.model,
-                   a.key_name, _model_info(keychain, a), request.system,
-                   request.messages, request.max_tokens, spending.allow_unpriced,
-                   syncable=bool(keychain.registry.require(a.provider).catalog))
-    if held is None:
-        return None
-    for warning in held.warnings:
-        spending.on_warning(warning)
-    return held.id
-
-
 def _send(a: Attempt, provider: Provider, request: ChatRequest, key: str | None,
-          where: Endpoint, settings: Settings, clock: dict, fallbacks: list[dict],
-          failures: list[tuple[Attempt, ByokError]], on_text: Callable[[str], None],
-          result: ChatResult) -> RunOutcome:
+          where: Endpoint, settings: Settings, clock: dict, policy: Policy,
+          on_text: Callable[[str], None], result: ChatResult) -> RunOutcome:
     first_at: float | None = None
     client = connect(provider, key, where.url, settings)
     req = ChatRequest(a.model, request.messages, request.system, request.max_tokens,
@@ -199,52 +112,11 @@ def _send(a: Attempt, provider: Provider, request: ChatRequest, key: str | None,
         err.partial = err.partial or first_at is not None
         raise
     end = time.monotonic()
-    return RunOutcome(result.text, a.provider, a.model, a.key_source, a.key_name, fallbacks,
+    return RunOutcome(result.text, a.provider, a.model, a.key_source, a.key_name,
+                      policy.fallbacks,
                       result.input_tokens, result.output_tokens,
                       int((end - start) * 1000),
                       int((first_at - start) * 1000) if first_at else None,
-                      errors=[{"attempt": _label(f), "code": e.code.value} for f, e in failures],
+                      errors=[{"attempt": label(f), "code": e.code.value}
+                              for f, e in policy.failures],
                       base_url=where.url, base_url_source=where.source)
-
-
-def _tagged(exc: BaseException, a: Attempt, fallbacks: list[dict]) -> BaseException:
-    """Say which attempt failed and which fallbacks came before, for the usage log."""
-    exc.attempt = _label(a)  # type: ignore[attr-defined]
-    exc.fallbacks = list(fallbacks)  # type: ignore[attr-defined]
-    return exc
-
-
-def _label(a: Attempt) -> dict:
-    return {"provider": a.provider, "model": a.model, "key_source": a.key_source,
-            "key_name": a.key_name}
-
-
-def _final_error(failures: list[tuple[Attempt, ByokError]]) -> ByokError:
-    last_attempt, last = failures[-1]
-    p = last_attempt.provider
-    mine = [(a, e) for a, e in failures if a.provider == p]
-    rejected = [a for a, e in mine if e.code in PROVIDER_VERDICT]
-    if last.code in KEY_REJECTED and len(mine) > 1 and all(
-            e.code in KEY_REJECTED | KEY_UNREADABLE for _, e in mine):
-        # Only the provider's verdict says a key is bad; a key this process could not open
-        # (another master key, a locked keyring) is fine, and its own error says why.
-        unopened = [e for _, e in mine if e.code not in PROVIDER_VERDICT]
-        if not rejected:
-            return unopened[-1]
-        tried = _names([a.key_label.split(" (")[0] for a in rejected])
-        if unopened:
-            # the master key is what to fix first: it may open a key that works
-            return ByokError(unopened[-1].code, f"{p} rejected {tried}; and "
-                             f"{unopened[-1].message}", hint=unopened[-1].hint, provider=p)
-        return ByokError(last.code, f"{p} rejected every key tried: {tried}",
-                         hint=f"store a valid key with `byok key set {p}` or fix the "
-                              "environment's", provider=p)
-    if len(failures) > 1:
-        tried = ", ".join(f"{a.provider}/{a.model} ({e.code.value})" for a, e in failures[:-1])
-        last.hint = (last.hint + "; " if last.hint else "") + f"also tried {tried}"
-    return last
-
-
-def _names(items: list[str]) -> str:
-    unique = list(dict.fromkeys(items))
-    return unique[0] if len(unique) == 1 else ", ".join(unique[:-1]) + " and " + unique[-1]

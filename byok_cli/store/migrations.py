@@ -283,5 +283,37 @@ MIGRATIONS: list[str] = [
                                                   ELSE 'environment' END
         WHERE key_source IN ('user', 'system');
     """,
+    # 12: the gateway's client tokens (only a SHA-256 digest of each: a token is 32 random
+    # bytes, so no slow hash is needed), the token a usage row was made with, and budgets
+    # and holds per token. SQLite's table rebuild lets budgets' scope take 'token'.
+    """
+    CREATE TABLE client_tokens (
+        profile      TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        digest       TEXT NOT NULL UNIQUE,
+        providers    TEXT NOT NULL DEFAULT '',
+        created_at   REAL NOT NULL,
+        expires_at   REAL,
+        revoked_at   REAL,
+        last_used_at REAL,
+        requests     INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (profile, name)
+    );
+    ALTER TABLE usage ADD COLUMN token_name TEXT;
+    ALTER TABLE budget_holds ADD COLUMN token_name TEXT;
+    CREATE TABLE budgets_next (
+        profile      TEXT NOT NULL,
+        scope        TEXT NOT NULL CHECK (scope IN ('profile', 'provider', 'key', 'token')),
+        name         TEXT NOT NULL DEFAULT '',
+        period       TEXT NOT NULL CHECK (period IN ('day', 'week', 'month')),
+        limit_micros INTEGER NOT NULL CHECK (limit_micros > 0),
+        created_at   TEXT NOT NULL,
+        PRIMARY KEY (profile, scope, name, period)
+    );
+    INSERT INTO budgets_next SELECT profile, scope, name, period, limit_micros, created_at
+        FROM budgets;
+    DROP TABLE budgets;
+    ALTER TABLE budgets_next RENAME TO budgets;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -24,6 +24,7 @@ class UsageRow(NamedTuple):
     cached_input_tokens: int | None = None  # of input_tokens, those billed at the cached rate
     cost_micros: int | None = None          # USD 10^-6 at the price then; None: not known
     key_name: str | None = None  # the stored key's name, or the environment variable's
+    token_name: str | None = None  # the gateway client token it came with
 
 
 class UsageTables:
