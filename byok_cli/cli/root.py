@@ -183,7 +183,8 @@ def _keep_examples(text: str) -> str:
 COMMANDS = {"run": "run", "chat": "chat", "key": "key", "provider": "provider",
             "models": "models", "config": "config", "history": "history", "usage": "usage",
             "exec": "exec", "vault": "vault", "doctor": "doctor", "budget": "budget",
-            "profile": "profile", "completion": "completion"}
+            "profile": "profile", "completion": "completion", "gateway": "gateway",
+            "token": "token"}
 
 
 class ByokGroup(TyperGroup):

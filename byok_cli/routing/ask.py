@@ -13,7 +13,7 @@ from ..catalog.curated import load
 from ..errors import ByokError, Code, looks_like_key
 from ..inputs import text
 from ..secrets.keychain import Keychain, hint_of
-from .resolve import KeyAvailability, Plan, plan
+from .resolve import Attempt, KeyAvailability, Plan, plan
 from .routes import env_key_refusal
 from .runner import RunOutcome, execute
 from ..store import Message, UsageRow
@@ -95,6 +95,20 @@ def make_plan(keychain: Keychain, model: str | None = None, provider: str | None
         if found.note:
             the_plan.warnings.append(found.note)
     return the_plan
+
+
+def provider_plan(keychain: Keychain, provider: str, model: str | None = None) -> Plan:
+    """The attempts for a request whose provider and model its sender chose (the gateway):
+    the provider's keys in the order `run` tries them (fallback 1, then 2), and no model or
+    provider fallback, since the request is the sender's own."""
+    settings = keychain.store.settings(keychain.profile)
+    found = key_availability(keychain).sources(provider, settings)
+    if not found:
+        raise ByokError(Code.NO_KEY, f"byok has no {provider} key to send",
+                        hint=f"store one with `byok key set {provider}`", provider=provider)
+    return Plan([Attempt(provider, model or "", s.source, s.hint, "the gateway's request",
+                         "primary" if i == 0 else "key_fallback", s.name)
+                 for i, s in enumerate(found)])
 
 
 def find_conversation(keychain: Keychain, cid: int | None, latest: bool) -> int | None:

@@ -53,6 +53,7 @@ class Policy:
         self.failures: list[tuple[Attempt, ByokError]] = []
         self._excluded = Excluded()
         self._index = 0
+        self.held_micros: int | None = None  # the worst case the last hold reserved
 
     @property
     def attempt(self) -> Attempt:
@@ -101,6 +102,7 @@ class Policy:
             return None
         for warning in held.warnings:
             s.on_warning(warning)
+        self.held_micros = held.micros
         return held.id
 
     def release(self, hold: int | None) -> None:
@@ -116,6 +118,22 @@ class Policy:
         if info is None or info.price is None:
             return None
         return info.price.cost_micros(input_tokens, output_tokens, cached or 0)
+
+    def record(self, a: Attempt, started: float, code: str, *, model: str | None = None,
+               tokens: tuple = (None, None, None), ttft_ms: int | None = None,
+               latency_ms: int | None = None, cost: int | None = None,
+               hold: int | None = None) -> None:
+        """The request's usage row (and the hold it settles); ``tokens``: input, output,
+        cached input. A success clears a stored key's failed mark."""
+        from ..store import UsageRow
+
+        if code == "OK" and a.key_source == "stored":
+            self.keychain.mark_used(a.provider, a.key_name or "default")
+        self.keychain.store.record_usage(UsageRow(
+            started, self.keychain.profile, a.provider, model or a.model, a.key_source,
+            ",".join(f["kind"] for f in self.fallbacks), tokens[0], tokens[1], ttft_ms,
+            latency_ms, code, tokens[2], cost, a.key_name, self.spending.token_name),
+            hold_id=hold)
 
     def failed(self, err: ByokError) -> Attempt | None:
         """Record the current attempt's failure (a key the provider rejected is marked so)

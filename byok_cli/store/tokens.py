@@ -76,10 +76,10 @@ class TokenTables:
             conn.execute("DELETE FROM client_tokens WHERE profile = ? AND name = ?",
                          (profile, name))
 
-    def token_used(self, profile: str, name: str, at: float) -> None:
+    def token_used(self, profile: str, name: str, at: float, count: int = 1) -> None:
         with self.transaction() as conn:
-            conn.execute("UPDATE client_tokens SET requests = requests + 1, last_used_at = ? "
-                         "WHERE profile = ? AND name = ?", (at, profile, name))
+            conn.execute("UPDATE client_tokens SET requests = requests + ?, last_used_at = ? "
+                         "WHERE profile = ? AND name = ?", (count, at, profile, name))
 
     def usage_by_token(self, profile: str, since: float | None, provider: str | None
                        ) -> list[tuple]:
