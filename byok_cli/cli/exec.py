@@ -53,6 +53,9 @@ def exec_command(
         autocompletion=complete.providers),
     key: Optional[str] = typer.Option(None, "--key", "-k", metavar="NAME",
                                       help="With one -p: which of its keys."),
+    gateway: Optional[bool] = typer.Option(
+        None, "--gateway/--keys", help="Give COMMAND a gateway of its own and a one-run "
+        "token instead of keys (default: the exec-gateway setting, off)."),
 ) -> None:
     """Run COMMAND with each provider's key variable (OPENAI_API_KEY, ANTHROPIC_API_KEY,
     OPENROUTER_API_KEY, …) set from the vault, and its base URL variable where it has one.
@@ -71,6 +74,15 @@ def exec_command(
       byok exec -p anthropic -p openrouter -- env | grep -c _API_KEY
 
       byok exec -p openai -k work -- python agent.py
+
+      byok exec --gateway -p anthropic -- claude
+
+    With --gateway (or `byok config set exec-gateway on`) COMMAND gets no key at all: byok
+    serves the providers on a free loopback port for as long as COMMAND runs, sets each
+    one's base URL variable (OPENAI_BASE_URL, ANTHROPIC_BASE_URL, …) to it and its key
+    variable to a token made for this run and limited to those providers, and applies
+    its key order, fallbacks, budgets and usage log to COMMAND's requests. The token is
+    deleted when COMMAND ends; byok ends with COMMAND's status.
     """
     from ..routing.ask import key_availability
     from ..secrets.hardening import restore_for_child
@@ -96,6 +108,12 @@ def exec_command(
     key_variables = provider_key_variables(st)
     env = {k: v for k, v in os.environ.items()
            if k not in WITHHELD and k not in key_variables}
+    if gateway if gateway is not None else settings.get("exec_gateway") == "on":
+        if key is not None:
+            raise ByokError(Code.USAGE, "-k/--key does not go with --gateway",
+                            hint="the gateway tries the provider's keys in their order")
+        _exec_with_gateway(st, wanted, keys, settings, command, env)
+        return
     given = []
     for p in wanted or [p for p in registry if p.key_env]:
         found = keys.sources(p.name, settings, key)
@@ -127,6 +145,29 @@ def exec_command(
     except OSError as exc:
         code = Code.COMMAND_NOT_FOUND if exc.errno == errno.ENOENT else Code.NOT_EXECUTABLE
         raise ByokError(code, f"cannot run {command[0]}: {exc.strerror}") from None
+
+
+def _exec_with_gateway(st, wanted: list, keys, settings: dict, command: List[str],
+                       env: dict) -> None:
+    """Run COMMAND under a gateway of its own (see gateway.child) and end with its status."""
+    from ..gateway.child import run
+    from ..secrets.hardening import restore_for_child
+
+    chosen = [p for p in (wanted or [p for p in st.byok.registry if p.key_env])
+              if keys.sources(p.name, settings)]
+    if not chosen:
+        raise ByokError(Code.NO_KEY, "no provider has a key to serve",
+                        hint="store one with `byok key set PROVIDER`")
+    for base_variable in {p.base_url_env for p in chosen if p.base_url_env}:
+        env.pop(base_variable, None)
+    program = _find(command[0], env.get("PATH"))
+    env[MARKER] = st.profile
+    if st.debug:
+        output.info(f"byok exec: a gateway for {', '.join(p.name for p in chosen)}")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    raise typer.Exit(run(st.keychain, chosen, program, command, env,
+                         preexec=restore_for_child, on_warning=output.warn))
 
 
 def _find(name: str, path: str | None) -> str:

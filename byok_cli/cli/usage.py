@@ -18,9 +18,9 @@ def usage(
                               help="7d, 24h, 30m, 2w, all, or a date."),
     provider: Optional[str] = typer.Option(None, "--provider", "-p", help="Only this provider.",
                                            autocompletion=complete.providers),
-    by: str = typer.Option("model", "--by", metavar="model|key",
-                           help="Group per provider and model (default), or per provider "
-                                "and key."),
+    by: str = typer.Option("model", "--by", metavar="model|key|token",
+                           help="Group per provider and model (default), per provider "
+                                "and key, or per provider and gateway client token."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
     handoffs: bool = typer.Option(False, "--handoffs",
                                   help="Which programs took which key (`byok key get`)."),
@@ -44,14 +44,16 @@ def usage(
 
       byok usage --by key
 
+      byok usage --by token
+
       byok usage --handoffs --since all
     """
     from ..errors import ByokError, Code
     from ..usage import by_key, parse_since, summary, totals
 
     st = state(ctx)
-    if by not in ("model", "key"):
-        raise ByokError(Code.USAGE, f"--by must be model or key, not {by!r}")
+    if by not in ("model", "key", "token"):
+        raise ByokError(Code.USAGE, f"--by must be model, key or token, not {by!r}")
     start = parse_since(since)
     # A removed provider's rows stay in the log: filter by the name as given.
     name = provider.strip().lower() if provider else None
@@ -60,7 +62,8 @@ def usage(
 
         show_handoffs(st, start, name, as_json)
         return
-    rows = (by_key if by == "key" else summary)(st.store, st.profile, start, name)
+    rows = (by_key(st.store, st.profile, start, name, by=by) if by != "model"
+            else summary(st.store, st.profile, start, name))
     total = totals(rows)
     note_unknown_profile(st, not rows)
     if as_json:
@@ -81,9 +84,9 @@ def usage(
     period = (" yet" if since.strip().lower() == "all" else
               f" in the last {since.strip()}" if since.strip()[-1:].isalpha()
               else f" since {since.strip()}")
-    times = [] if by == "key" else [ms("ttft p50", 3), ms("ttft p95", 1), ms("total p50", 3),
+    times = [] if by != "model" else [ms("ttft p50", 3), ms("ttft p95", 1), ms("total p50", 3),
                                     ms("total p95", 1)]
-    table = [line(r, r["provider"], r[by], [] if by == "key" else [
+    table = [line(r, r["provider"], r[by], [] if by != "model" else [
         r["ttft_p50_ms"], r["ttft_p95_ms"], r["latency_p50_ms"], r["latency_p95_ms"]])
         for r in rows]
     if rows:

@@ -130,7 +130,8 @@ def error_body(api: str, status: int, message: str) -> bytes:
     """An error in the shape of the provider's API, so its SDK reads it as its own."""
     if api == "anthropic":
         kind = {400: "invalid_request_error", 401: "authentication_error",
-                403: "permission_error", 404: "not_found_error", 413: "request_too_large",
+                402: "billing_error", 403: "permission_error", 404: "not_found_error",
+                413: "request_too_large",
                 429: "rate_limit_error", 529: "overloaded_error"}.get(status, "api_error")
         return json.dumps({"type": "error", "error": {"type": kind, "message": message}}
                           ).encode()

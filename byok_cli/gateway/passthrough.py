@@ -34,7 +34,8 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy
                         "content-length"})
 MAX_ERROR_BODY = 1 << 20     # an upstream error body read to decide on a fallback
 MAX_WHOLE_BODY = 16 << 20    # an answer of known length up to this is read whole, then sent
-STATUS = {Code.NO_KEY: 503, Code.BUDGET_EXCEEDED: 429, Code.NETWORK_ERROR: 502,
+# 402 for a budget: an SDK retries a 429, and no wait lets a budget's period end sooner
+STATUS = {Code.NO_KEY: 503, Code.BUDGET_EXCEEDED: 402, Code.NETWORK_ERROR: 502,
           Code.PROVIDER_UNAVAILABLE: 502, Code.KEYRING_UNAVAILABLE: 503,
           Code.DECRYPT_FAILED: 503, Code.USAGE: 400}
 

@@ -138,7 +138,6 @@ class Gateway:
         if self._server is not None:
             self._server.close()
         if self._runner is not None:
-            await self._runner.shutdown()
             await self._runner.cleanup()
         self._flusher.cancel()
         self._flush()

@@ -285,7 +285,8 @@ MIGRATIONS: list[str] = [
     """,
     # 12: the gateway's client tokens (only a SHA-256 digest of each: a token is 32 random
     # bytes, so no slow hash is needed), the token a usage row was made with, and budgets
-    # and holds per token. SQLite's table rebuild lets budgets' scope take 'token'.
+    # and holds per token (SQLite's table rebuild lets budgets' scope take 'token'); and
+    # the profile setting that makes `byok exec` start a gateway instead of passing keys.
     """
     CREATE TABLE client_tokens (
         profile      TEXT NOT NULL,
@@ -314,6 +315,7 @@ MIGRATIONS: list[str] = [
         FROM budgets;
     DROP TABLE budgets;
     ALTER TABLE budgets_next RENAME TO budgets;
+    ALTER TABLE profiles ADD COLUMN exec_gateway TEXT CHECK (exec_gateway IN ('on', 'off'));
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -83,14 +83,14 @@ class TokenTables:
 
     def usage_by_token(self, profile: str, since: float | None, provider: str | None
                        ) -> list[tuple]:
-        """(token name, requests, errors, fallbacks, input, output, cost in micro-dollars,
-        successful requests of unknown cost) per token; '-' for requests made without one
-        (run, chat)."""
+        """(provider, token name, requests, errors, fallbacks, input, output, cost in
+        micro-dollars, successful requests of unknown cost) per provider and token; '-' for
+        requests made without one (run, chat)."""
         where = " AND provider = ?" if provider else ""
         args = [profile, 0.0 if since is None else since] + ([provider] if provider else [])
         return list(self.conn.execute(
-            "SELECT IFNULL(token_name, '-') t, COUNT(*), SUM(code != 'OK'), "
+            "SELECT provider, IFNULL(token_name, '-') t, COUNT(*), SUM(code != 'OK'), "
             "SUM(fallbacks != ''), TOTAL(input_tokens), TOTAL(output_tokens), "
             "TOTAL(IFNULL(cost_micros, 0)), SUM(code = 'OK' AND cost_micros IS NULL) "
-            "FROM usage WHERE profile = ? AND at >= ?" + where + " GROUP BY t ORDER BY t",
+            "FROM usage WHERE profile = ? AND at >= ?" + where + " GROUP BY provider, t ORDER BY provider, t",
             args))
