@@ -149,8 +149,16 @@ def stream_error(api: str, message: str) -> bytes:
     return b"data: " + error_body(api, 502, message) + b"\n\n"
 
 
-def masked(data: bytes, key: str | None) -> bytes:
-    """``data`` with the key shown only by its last four characters."""
+def masked(data: bytes, key: str | None, thorough: bool = False) -> bytes:
+    """``data`` with the key shown only by its last four characters. ``thorough`` (an error
+    answer, where a hostile or careless server may echo the key split, upper-cased or
+    encoded): masked as byok masks everything it prints (errors.redact)."""
+    if thorough:
+        from ..errors import redact
+
+        text = data.decode("utf-8", "surrogateescape")
+        cleaned = redact(text)
+        data = data if cleaned == text else cleaned.encode("utf-8", "surrogateescape")
     if not key or len(key) < 8:
         return data
     raw = key.encode()

@@ -194,7 +194,7 @@ async def _rejected(up: aiohttp.ClientResponse, ex: Exchange) -> _Rejection | No
     err = classify(ex.record.name, up.status, parsed, headers=up.headers)
     if err.code not in KEY_REJECTED:
         err = ByokError(Code.BAD_REQUEST, err.message)
-    response = web.Response(status=up.status, body=masked(data, ex.key),
+    response = web.Response(status=up.status, body=masked(data, ex.key, thorough=True),
                             headers=_down_headers(up))
     return _Rejection(err, response)
 
@@ -216,8 +216,8 @@ async def _relay(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
                     ex.usage.read(json.loads(data))
                 except (ValueError, UnicodeDecodeError, RecursionError):
                     pass
-            return web.Response(status=up.status, body=masked(data, ex.key),
-                                headers=_down_headers(up))
+            return web.Response(status=up.status, headers=_down_headers(up),
+                                body=masked(data, ex.key, thorough=up.status >= 400))
         return await _stream(request, up, ex, code)
     finally:
         up.close()  # done with, or the client left: either way the upstream is dropped
@@ -244,7 +244,7 @@ async def _stream(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
             ex.first_at = time.monotonic()
         if scanner is not None:
             scanner.feed(chunk)
-        if not await _write(response, masked(chunk, ex.key)):
+        if not await _write(response, masked(chunk, ex.key, thorough=up.status >= 400)):
             ex.settle(Code.INTERRUPTED.value)  # the client left: the upstream is dropped
             return response
     await response.write_eof()

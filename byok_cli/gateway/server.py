@@ -39,13 +39,31 @@ class Limits:
     max_active: int = 4096           # requests in flight; 503 beyond
     drain: float = 30.0              # on SIGTERM: how long open streams may go on
 
+    @classmethod
+    def from_env(cls, env=None) -> "Limits":
+        """BYOK_GATEWAY_MAX_BODY, _HEAD_TIMEOUT, _BODY_TIMEOUT, _IDLE, _MAX_ACTIVE, _DRAIN."""
+        from ..inputs import env_number
+
+        d = cls()
+        return cls(
+            max_body=env_number("BYOK_GATEWAY_MAX_BODY", d.max_body, kind=int, low=1024,
+                                high=1 << 30, env=env),
+            first_request=env_number("BYOK_GATEWAY_HEAD_TIMEOUT", d.first_request, low=0.1,
+                                     env=env),
+            body_deadline=env_number("BYOK_GATEWAY_BODY_TIMEOUT", d.body_deadline, low=0.1,
+                                     env=env),
+            idle=env_number("BYOK_GATEWAY_IDLE", d.idle, low=0.1, env=env),
+            max_active=env_number("BYOK_GATEWAY_MAX_ACTIVE", d.max_active, kind=int, low=1,
+                                  high=1 << 20, env=env),
+            drain=env_number("BYOK_GATEWAY_DRAIN", d.drain, env=env))
+
 
 @dataclass
 class Gateway:
     keychain: Keychain
     host: str = "127.0.0.1"
     port: int = 0
-    limits: Limits = field(default_factory=Limits)
+    limits: Limits = field(default_factory=Limits.from_env)
     request_log: TextIO | None = None
     on_warning: Callable[[str], None] = lambda s: None
     only_token: str | None = None    # exec --gateway: the one token this gateway answers
