@@ -87,7 +87,6 @@ def test_the_official_sdks_work_through_the_gateway_with_a_token(keys, gateway, 
 
 
 def test_the_start_up_lines_name_each_provider_url_and_variables(keys):
-    plain = RunningGateway.__new__(RunningGateway)
     import subprocess
 
     from support.byok_gateway import BYOK
@@ -99,7 +98,6 @@ def test_the_start_up_lines_name_each_provider_url_and_variables(keys):
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0
-    del plain
     name, url, base_var, key_var = first.rstrip("\n").split("\t")
     assert (name, base_var, key_var) == ("openai", "OPENAI_BASE_URL", "OPENAI_API_KEY")
     assert url.startswith("http://127.0.0.1:") and url.endswith("/openai")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import logging
 import signal
 import socket
 import sys
@@ -117,6 +118,11 @@ class Gateway:
         return app
 
     async def start(self) -> None:
+        # aiohttp's own log quotes what a malformed request sent (a token among it): the
+        # client gets its 400, and nothing of it is printed here.
+        quiet = logging.getLogger("aiohttp")
+        quiet.addHandler(logging.NullHandler())
+        quiet.propagate = False
         await self.upstream.open()
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False,
                                      shutdown_timeout=self.limits.drain)
@@ -161,18 +167,24 @@ class Gateway:
         self._flush()
         await self.upstream.close()
 
-    async def serve(self, stop_on: tuple = (signal.SIGINT, signal.SIGTERM)) -> None:
-        """Serve until one of ``stop_on`` arrives."""
+    async def serve(self, on_ready: Callable[["Gateway"], None] = lambda gw: None,
+                    stop_on: tuple = (signal.SIGINT, signal.SIGTERM)) -> None:
+        """Start, call ``on_ready``, and serve until one of ``stop_on`` arrives (their
+        handlers are in place before anyone is told where the gateway is)."""
         stopping = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in stop_on:
             loop.add_signal_handler(sig, stopping.set)
         try:
-            await stopping.wait()
+            await self.start()
+            try:
+                on_ready(self)
+                await stopping.wait()
+            finally:
+                await self.stop()
         finally:
             for sig in stop_on:
                 loop.remove_signal_handler(sig)
-            await self.stop()
 
     # -- the guards -------------------------------------------------------------------------
     @web.middleware
@@ -273,10 +285,5 @@ class Gateway:
 
 def run(gateway: Gateway, on_ready: Callable[[Gateway], None]) -> None:
     """Start ``gateway``, call ``on_ready``, serve until SIGINT or SIGTERM, drain, return."""
-    async def main() -> None:
-        await gateway.start()
-        on_ready(gateway)
-        await gateway.serve()
-
-    asyncio.run(main())
+    asyncio.run(gateway.serve(on_ready))
     sys.stdout.flush()
