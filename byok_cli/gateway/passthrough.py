@@ -207,8 +207,9 @@ async def _relay(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
                  ) -> web.StreamResponse:
     code = "OK" if up.status < 400 else f"HTTP_{up.status}"
     length = up.content_length
+    whole = length is not None and length <= MAX_WHOLE_BODY
     try:
-        if length is not None and length <= MAX_WHOLE_BODY:
+        if whole:
             data = await up.read()
             ex.first_at = time.monotonic()
             if ex.spec is not None and up.status < 400:
@@ -221,7 +222,10 @@ async def _relay(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
         return await _stream(request, up, ex, code)
     finally:
         up.close()  # done with, or the client left: either way the upstream is dropped
-        ex.settle(code)
+        if whole:  # the usage row after the answer is on its way, not before
+            asyncio.get_running_loop().call_soon(ex.settle, code)
+        else:
+            ex.settle(code)
 
 
 async def _stream(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange,

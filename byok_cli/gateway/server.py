@@ -123,6 +123,7 @@ class Gateway:
         quiet = logging.getLogger("aiohttp")
         quiet.addHandler(logging.NullHandler())
         quiet.propagate = False
+        _more_files()  # each open stream takes two descriptors: the client's and upstream's
         await self.upstream.open()
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False,
                                      shutdown_timeout=self.limits.drain)
@@ -281,6 +282,19 @@ class Gateway:
                 self.keychain.store.token_used(self.keychain.profile, name, at, count)
             except ByokError as err:
                 self.on_warning(f"could not record the use of token {name!r}: {err.message}")
+
+
+def _more_files() -> None:
+    """Raise the soft limit on open files to the hard one (commonly 1,024 of 524,288)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 1 << 16
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (OSError, ValueError):
+            pass
 
 
 def run(gateway: Gateway, on_ready: Callable[[Gateway], None]) -> None:
