@@ -25,6 +25,8 @@ SERVERS = {
     "litellm": "litellm[proxy]==1.106.12",
     "llmock": "llmock==0.2.2",
     "fakellm": "fakellm==0.3.5",
+    # not a server: a real client program the gateway is driven with (tests/test_clients.py)
+    "llm": "llm==0.36",
 }
 FORBIDDEN = {("litellm", "1.82.7"), ("litellm", "1.82.8")}
 

@@ -270,3 +270,51 @@ def test_llmock_stream_broken_before_any_text_is_retried(env, gateway, provider)
     r = run(env, provider, "hello")
     assert (r.returncode, r.stdout) == (0, HELLO + "\n"), r.stderr
     assert (attempts(gateway), findings(gateway)) == (2, [])
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "no-stream"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("gateway", ALL, indirect=True)
+def test_byok_gateway_in_front_of_it_with_the_official_sdks(env, gateway, provider, stream):
+    """A program with the official SDK reaches the server through `byok gateway` with a
+    client token (issue 21): the server's own answer comes back, and the usage is byok's."""
+    import anthropic
+    import openai
+
+    from support.byok_gateway import RunningGateway
+
+    made = env.run("token", "create", "sdk")
+    assert made.returncode == 0, made.stderr
+    front = RunningGateway(env.vars)
+    ask = [{"role": "user", "content": "hello gateway"}]
+    try:
+        if provider == "openai":
+            client = openai.OpenAI(base_url=front.url + "/openai", api_key=made.stdout.strip(),
+                                   max_retries=0)
+            if stream:
+                text = "".join(c.choices[0].delta.content or "" for c in
+                               client.chat.completions.create(
+                                   model=MODEL[provider], messages=ask, stream=True,
+                                   stream_options={"include_usage": True}) if c.choices)
+            else:
+                text = client.chat.completions.create(model=MODEL[provider], messages=ask
+                                                      ).choices[0].message.content
+        else:
+            client = anthropic.Anthropic(base_url=front.url + "/anthropic",
+                                         api_key=made.stdout.strip(), max_retries=0)
+            if stream:
+                with client.messages.stream(model=MODEL[provider], max_tokens=100,
+                                            messages=ask) as s:
+                    text = "".join(s.text_stream)
+            else:
+                text = client.messages.create(model=MODEL[provider], max_tokens=100,
+                                              messages=ask).content[0].text
+    finally:
+        code, err = front.stop()
+    assert code == 0 and "Traceback" not in err, err
+    assert text == gateway.reply(MODEL[provider], ["hello gateway"])
+    (row,) = json.loads(env.run("usage", "--by", "token", "--json").stdout)["rows"]
+    assert (row["provider"], row["token"], row["requests"], row["errors"]) == (
+        provider, "sdk", 1, 0)
+    if not (provider == "openai" and stream and not gateway.openai_stream_usage):
+        assert row["input_tokens"] > 0 and row["output_tokens"] > 0, row
