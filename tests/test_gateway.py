@@ -302,3 +302,24 @@ def test_gateway_binds_loopback_only_and_says_so_when_the_port_is_busy(keys):
         busy = keys.run("gateway", "--port", str(taken.getsockname()[1]), timeout=30)
     assert busy.returncode == 2 and "busy" in busy.stderr
     assert len(busy.stderr.strip().splitlines()) == 1 and "Traceback" not in busy.stderr
+
+
+def test_the_request_log_holds_no_secret_and_is_private(keys, tmp_path):
+    log = tmp_path / "requests.log"
+    gw = RunningGateway(keys.vars, "--log", str(log))
+    try:
+        t = token(keys, "logged")
+        gw.request("POST", "/openai/chat/completions?api_key=sk-proj-inquery-Zz9y8x7w6v5u4",
+                   CHAT, bearer(t))
+        gw.request("GET", "/openai/models", None, {"x-api-key": "byok-gw-wrong"})
+    finally:
+        gw.stop()
+    text = log.read_text()
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert [(x["method"], x["path"], x["token"], x["status"]) for x in lines] == [
+        ("POST", "/openai/chat/completions", "logged", 200),
+        ("GET", "/openai/models", None, 401)]
+    assert all(isinstance(x["ms"], float) for x in lines)
+    for secret in (t, OPENAI_GOOD, "inquery", "byok-gw-wrong"):
+        assert secret not in text
+    assert log.stat().st_mode & 0o777 == 0o600

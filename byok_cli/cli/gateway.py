@@ -46,9 +46,16 @@ def gateway_command(
     if log == "-":
         sink = sys.stderr
     elif log:
-        from ..store.files import file_mode  # noqa: F401 - the store's rules for our files
+        import os
 
-        sink = open(log, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the server
+        from ..errors import ByokError, Code
+
+        try:  # 0600, as every file byok writes
+            fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        except OSError as exc:
+            raise ByokError(Code.USAGE, f"cannot write the request log {log}: "
+                            f"{exc.strerror}") from None
+        sink = os.fdopen(fd, "a", encoding="utf-8")
     gateway = Gateway(st.keychain, host=host, port=port, request_log=sink,
                       on_warning=output.warn)
 

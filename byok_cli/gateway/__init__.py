@@ -6,6 +6,7 @@ and never hold a key.
                     library): which paths are policed, the usage in an answer, error shapes
     passthrough.py  one client request forwarded upstream under routing's policy (aiohttp)
     server.py       the HTTP side: loopback, Host/Origin checks, tokens, limits, shutdown
+    child.py        `byok exec --gateway`: a gateway and a one-run token for one program
 
 It sits above `routing` (key order, fallbacks, budgets: `routing.policy`) and beside
 `handoff`/`api`. Only `server` and `passthrough` import aiohttp, and only `byok gateway`
