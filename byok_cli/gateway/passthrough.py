@@ -76,6 +76,7 @@ class Exchange:
         self.hold: int | None = None
         self.key: str | None = None
         self.settled = False
+        self.read_through = False  # the upstream answer was read to its end
 
     def settle(self, code: str) -> None:
         """The usage row of a policed request (nothing for a passed-through one); once."""
@@ -211,6 +212,7 @@ async def _relay(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
     try:
         if whole:
             data = await up.read()
+            ex.read_through = True
             ex.first_at = time.monotonic()
             if ex.spec is not None and up.status < 400:
                 try:
@@ -221,7 +223,10 @@ async def _relay(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
                                 body=masked(data, ex.key, thorough=up.status >= 400))
         return await _stream(request, up, ex, code)
     finally:
-        up.close()  # done with, or the client left: either way the upstream is dropped
+        if ex.read_through:
+            up.release()  # its connection goes back to the pool
+        else:
+            up.close()  # the client left or the upstream broke: drop the connection
         if whole:  # the usage row after the answer is on its way, not before
             asyncio.get_running_loop().call_soon(ex.settle, code)
         else:
@@ -243,6 +248,7 @@ async def _stream(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
             ex.settle(Code.NETWORK_ERROR.value)
             return response
         if not chunk:
+            ex.read_through = True
             break
         if ex.first_at is None:
             ex.first_at = time.monotonic()
