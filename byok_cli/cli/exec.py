@@ -67,6 +67,13 @@ def exec_command(
     admin keys, other tools' names for them), nor BYOK_MASTER_KEY. Other secrets in your
     environment (GITHUB_TOKEN, …) pass through: byok is not a sandbox.
 
+    With --gateway (or `byok config set exec-gateway on`) COMMAND gets no key at all: byok
+    serves the providers on a free loopback port for as long as COMMAND runs, sets each
+    one's base URL variable (OPENAI_BASE_URL, ANTHROPIC_BASE_URL, …) to it and its key
+    variable to a token made for this run and limited to those providers, and applies
+    its key order, fallbacks, budgets and usage log to COMMAND's requests. The token is
+    deleted when COMMAND ends; byok ends with COMMAND's status.
+
     Examples:
 
       byok exec -- python my_script.py
@@ -76,13 +83,6 @@ def exec_command(
       byok exec -p openai -k work -- python agent.py
 
       byok exec --gateway -p anthropic -- claude
-
-    With --gateway (or `byok config set exec-gateway on`) COMMAND gets no key at all: byok
-    serves the providers on a free loopback port for as long as COMMAND runs, sets each
-    one's base URL variable (OPENAI_BASE_URL, ANTHROPIC_BASE_URL, …) to it and its key
-    variable to a token made for this run and limited to those providers, and applies
-    its key order, fallbacks, budgets and usage log to COMMAND's requests. The token is
-    deleted when COMMAND ends; byok ends with COMMAND's status.
     """
     from ..routing.ask import key_availability
     from ..secrets.hardening import restore_for_child

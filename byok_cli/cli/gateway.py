@@ -37,7 +37,7 @@ def gateway_command(
 
       byok gateway --port 8787
 
-      OPENAI_BASE_URL=http://127.0.0.1:8787/openai OPENAI_API_KEY=$TOKEN python app.py
+      OPENAI_BASE_URL=http://127.0.0.1:8787/openai OPENAI_API_KEY=$T python a.py
     """
     from ..gateway.server import Gateway, run
 
