@@ -88,10 +88,11 @@ def quiet(result) -> str:
 
 
 def test_server_pins_are_exact_hashed_and_safe():
-    """Every package of every server is pinned to one version and a sha256, and LiteLLM
-    is never 1.82.7 or 1.82.8 (they shipped a credential stealer)."""
+    """Every package of every server (and of llm, the client program tests/test_clients.py
+    drives the gateway with) is pinned to one version and a sha256, and LiteLLM is never
+    1.82.7 or 1.82.8 (they shipped a credential stealer)."""
     locks = sorted((ROOT / "tests" / "servers").glob("*.lock"))
-    assert {p.stem for p in locks} == set(ALL)
+    assert {p.stem for p in locks} == set(ALL) | {"llm"}
     for lock in locks:
         pins = [ln for ln in lock.read_text().splitlines() if ln and not ln.startswith("#")]
         assert pins and all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[^ =]+ --hash=sha256:[0-9a-f]{64}",
