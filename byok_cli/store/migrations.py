@@ -315,7 +315,8 @@ MIGRATIONS: list[str] = [
         FROM budgets;
     DROP TABLE budgets;
     ALTER TABLE budgets_next RENAME TO budgets;
-    ALTER TABLE profiles ADD COLUMN exec_gateway TEXT CHECK (exec_gateway IN ('on', 'off'));
+    ALTER TABLE profiles ADD COLUMN exec_gateway TEXT NOT NULL DEFAULT 'off'
+        CHECK (exec_gateway IN ('on', 'off'));
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
