@@ -17,7 +17,7 @@
     token, against the same run without one), and what reading the price data costs.
 
 Prints a table of medians; each ratio is the median of the ratios of back-to-back pairs
-(see paired). The README quotes the latest table.
+(see paired). docs/testing.md quotes the latest table.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Shell completion as a person gets it: `byok completion SHELL` from the installed package,
-installed with the README's lines on a fresh home, then a real bash, zsh and fish at TAB."""
+installed with the docs' lines on a fresh home, then a real bash, zsh and fish at TAB."""
 
 import os
 import shutil
@@ -36,7 +36,7 @@ def used(byok_env, fake):
 
 
 def bash_complete(env: dict, line: str) -> list[str]:
-    """What bash offers at TAB after `line`, with the script the README installs."""
+    """What bash offers at TAB after `line`, with the script the docs install."""
     words = line.split(" ")
     script = ('source "$HOME/.local/share/bash-completion/completions/byok"\n'
               f'COMP_WORDS=({" ".join(repr(w) for w in words)}); COMP_CWORD={len(words) - 1}\n'
@@ -48,7 +48,7 @@ def bash_complete(env: dict, line: str) -> list[str]:
 
 
 def install(env: dict, line: str) -> None:
-    """One of the README's install lines, run on the fresh home."""
+    """One of the install lines in docs/getting-started.md, run on the fresh home."""
     proc = subprocess.run(["bash", "-c", line], env=env, capture_output=True, text=True,
                           timeout=30)
     assert proc.returncode == 0, (line, proc.stderr)

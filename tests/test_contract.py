@@ -51,7 +51,7 @@ ALLOWLIST = [
     Allowed("*:header:connection", "HTTP/1.1 keeps connections alive without it"),
     Allowed("anthropic:header:anthropic-version", "byok pins the API version it speaks, "
             "2023-06-01, the one Anthropic's documentation names (byok_cli/wire/"
-            "anthropic_messages.py, README); the SDKs since 2.0 send 2026-10-21, which "
+            "anthropic_messages.py, docs/testing.md); the SDKs since 2.0 send 2026-10-21, which "
             "refuses temperature on every model", lambda byok, sdk: byok == ANTHROPIC_VERSION),
     Allowed("anthropic:header:credential", "byok sends the key as x-api-key, the form the "
             "Messages API documents (SDK 2.x sends Authorization: Bearer; the API takes "

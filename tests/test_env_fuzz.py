@@ -1,7 +1,7 @@
 """A property test over the environment (issue 11, "Tests and figures"): random values for
 every BYOK_* variable, the base URL variables, the provider key variables and the OpenAI
 organisation/project variables, with a random command of the installed `byok`. Whatever
-the values: no traceback, no "internal error", an exit status from the README's table,
+the values: no traceback, no "internal error", an exit status from docs/exit-codes.md,
 never 1, and no key printed.
 
 Requests never leave the machine: HTTP(S)_PROXY points at the recording proxy, and the
@@ -23,7 +23,7 @@ from byok_cli.errors import Code
 
 from conftest import ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, OPENAI_GOOD_ENV, _clean_env
 
-# The README's table: every code byok has, but 1 (a bug).
+# docs/exit-codes.md: every code byok has, but 1 (a bug).
 KNOWN_STATUSES = {0} | {c.exit_status for c in Code} - {Code.INTERNAL.exit_status}
 DEBUG_ON = {b"1", b"true", b"yes", b"on", b"y", b"t"}
 GOOD_MASTER = base64.urlsafe_b64encode(bytes(range(7, 39))).decode()

@@ -1,4 +1,5 @@
-"""The README's examples of handing keys to other tools, run the way each tool runs them.
+"""The examples in docs/other-tools.md of handing keys to other tools, run the way each
+tool runs them.
 
 mods splits `api-key-cmd` into words and runs it without a shell, taking its combined
 stdout and stderr, trimmed (mods.go ensureKey); Claude Code runs `apiKeyHelper` with
@@ -18,16 +19,16 @@ import yaml
 
 from conftest import ANTHROPIC_GOOD, BYOK, OPENAI_GOOD
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-SECTION = README[README.index("## Using byok keys in other tools"):
-                 README.index("### Importing keys from other tools")]
+PAGE = (Path(__file__).resolve().parent.parent / "docs" / "other-tools.md").read_text()
+SECTION = PAGE[PAGE.index("## Tool by tool"):
+               PAGE.index("## Who took which key")]
 
 
 def block(language: str, containing: str) -> str:
     for body in re.findall(rf"```{language}\n(.*?)```", SECTION, re.S):
         if containing in body:
             return body
-    raise AssertionError(f"no {language} block with {containing!r} in the README")
+    raise AssertionError(f"no {language} block with {containing!r} in docs/other-tools.md")
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""A stored key's status follows only the provider's verdict on it (README: Keys): a refusal
-or no credit marks it failed; an outage or a network error leaves it as it was."""
+"""A stored key's status follows only the provider's verdict on it
+(docs/keys-and-profiles.md): a refusal or no credit marks it failed; an outage or a network
+error leaves it as it was."""
 
 import json
 import socket

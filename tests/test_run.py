@@ -184,7 +184,7 @@ def test_connection_dropped_mid_stream(byok_env, fake, provider, key):
                      OPENAI_GOOD if provider == "anthropic" else ANTHROPIC_GOOD)
     byok_env.run("config", "set", "preferred-provider", provider)
     r = byok_env.run("run", "a long enough prompt")
-    # README's exit codes: 15, the answer broke off after output had started
+    # docs/exit-codes.md: 15, the answer broke off after output had started
     assert r.returncode == Code.INCOMPLETE_OUTPUT.exit_status == 15
     assert r.stdout.startswith("Echo") and r.stdout.endswith("\n")
     assert "incomplete" in r.stderr and "broke" in r.stderr  # and what broke it

@@ -1,6 +1,6 @@
 """Usage errors as a person meets them in a terminal: a group without a command shows its
 help on its lines; every other usage error is byok's one line, `error: … — see 'byok … -h'`,
-with exit status 2 (README's exit-code table)."""
+with exit status 2 (docs/exit-codes.md)."""
 
 import json
 

@@ -11,7 +11,7 @@ from typer.core import TyperGroup
 
 from ..version import __version__
 from ..errors import Code
-from . import complete
+from . import complete, docs_links
 from .failures import exit_status
 from .fast import flag_value, number
 from .state import State, profile_name
@@ -195,6 +195,7 @@ class ByokGroup(TyperGroup):
         if parent is None:
             _fast_params(self, HELP_NAMES)
             _plain_help(self)
+            self.epilog = docs_links.epilog("")
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except typer.TyperException as exc:
@@ -217,6 +218,7 @@ class ByokGroup(TyperGroup):
             _global_options(command)
             _fast_params(command, HELP_NAMES)
             _plain_help(command)
+            docs_links.add_links(command, name)
             self.commands[name] = command
         return self.commands[name]
 
