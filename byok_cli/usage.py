@@ -90,12 +90,15 @@ def totals(rows: list[dict]) -> dict:
 
 
 def by_key(store: Store, profile: str, since: float | None = None,
-           provider: str | None = None) -> list[dict]:
+           provider: str | None = None, *, by: str = "key") -> list[dict]:
     """One dict per provider and key (the stored key's name, or the environment variable's),
-    with its requests, tokens and cost."""
-    return [{"provider": prov, "key": key, "requests": requests, "errors": errors,
+    or with ``by="token"`` per provider and gateway client token ('-': none), with its
+    requests, tokens and cost."""
+    rows = (store.usage_by_token if by == "token" else store.usage_by_key)(
+        profile, since, provider)
+    return [{"provider": prov, by: key, "requests": requests, "errors": errors,
              "fallbacks": fallbacks, "input_tokens": int(tokens_in),
              "output_tokens": int(tokens_out),
              **_cost(int(cost), int(unknown), requests - errors)}
             for prov, key, requests, errors, fallbacks, tokens_in, tokens_out, cost, unknown
-            in store.usage_by_key(profile, since, provider)]
+            in rows]

@@ -97,13 +97,13 @@ def test_history_and_usage_are_kept(old_home):
                          "ORDER BY id") == before_messages
     after_usage = raw(old_home, "SELECT * FROM usage ORDER BY id")
     width = len(before_usage[0])  # later columns: cached tokens, cost, key_name, stop_reason,
-                                  # cache writes, reasoning tokens (all unknown)
+                                  # cache writes, reasoning tokens, token_name (all unknown)
     source = 5  # key_source: 'user'/'system' then, 'stored'/'environment' since migration 11
     renamed = {"user": "stored", "system": "environment"}
     assert [row[:width] for row in after_usage] == [
         row[:source] + (renamed.get(row[source], row[source]),) + row[source + 1:]
         for row in before_usage]
-    assert {row[width:] for row in after_usage} == {(None,) * 6}
+    assert {row[width:] for row in after_usage} == {(None,) * 7}
     totals = {(r["provider"], r["model"]): r["requests"] for r in summary(store, "default")}
     assert totals == {("anthropic", "claude-haiku-5-5"): 2, ("openai", "gpt-6.2-sol"): 2}
     (work,) = by_key(store, "work")

@@ -143,7 +143,7 @@ def test_config_set_get_show(byok_env):
     show = json.loads(byok_env.run("config", "show", "--json").stdout)
     assert show == {"profile": "default", "preferred-provider": "anthropic", "fallback": None,
                     "logging": "on", "show-cost": "off", "allow-unpriced": "off",
-                    "openai.model": "gpt-6-luna", "openai.base_url": "http://localhost:8080/v1",
+                    "exec-gateway": "off", "openai.model": "gpt-6-luna", "openai.base_url": "http://localhost:8080/v1",
                     "openai.send_env_key": None, "anthropic.model": None,
                     "anthropic.base_url": None, "anthropic.send_env_key": None}
     assert byok_env.run("config", "set", "openai.model", "default").returncode == 0
@@ -157,6 +157,7 @@ def test_config_set_get_show(byok_env):
     ["openai.base_url", "http://proxy.example.com/v1"], ["nope.model", "x"],
     ["fallback", "nope/x"], ["fallback", "anthropic/gpt-6-luna"],
     ["anthropic.model", "gpt-6-luna"], ["logging", "maybe"], ["allow-unpriced", "yes"],
+    ["exec-gateway", "yes"],
 ])
 def test_config_refuses_bad_settings(byok_env, args):
     r = byok_env.run("config", "set", *args)

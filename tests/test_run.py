@@ -233,7 +233,7 @@ def _modules_after(byok_env, *args):
     code = ("import atexit, json, sys\n"
             "atexit.register(lambda: sys.__stderr__.write('MODULES=' + json.dumps("
             "sorted(m for m in sys.modules if m.split('.')[0] in ('openai', 'anthropic', 'rich',"
-            " 'keyring', 'cryptography', 'httpx', 'httpx2'))) + '\\n'))\n"
+            " 'keyring', 'cryptography', 'httpx', 'httpx2', 'aiohttp'))) + '\\n'))\n"
             f"sys.argv = ['byok'] + {list(args)!r}\n"
             "from byok_cli.cli import main\nmain()\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, env=byok_env.vars,
@@ -245,27 +245,29 @@ def _modules_after(byok_env, *args):
 def test_offline_commands_import_no_sdk(byok_env, fake):
     byok_env.set_key("openai", OPENAI_GOOD)
     for args in (["--version"], ["--help"], ["key", "list"], ["models", "list"],
-                 ["config", "show"], ["run", "--explain"]):
+                 ["config", "show"], ["run", "--explain"], ["token", "list"],
+                 ["usage", "--by", "token"], ["budget", "list"]):
         loaded = _modules_after(byok_env, *args)
-        assert not loaded & {"openai", "anthropic"}, (args, loaded)
+        assert not loaded & {"openai", "anthropic", "aiohttp"}, (args, loaded)
     assert "keyring" not in _modules_after(byok_env, "key", "list")
 
 
 def test_run_and_chat_import_no_sdk(byok_env, fake):
-    """The hot path speaks HTTP itself (byok_cli.wire): neither SDK, nor httpx, is loaded."""
+    """The hot path speaks HTTP itself (byok_cli.wire): neither SDK, nor httpx, nor the
+    gateway's server library is loaded."""
     byok_env.set_key("openai", OPENAI_GOOD)
     byok_env.set_key("anthropic", ANTHROPIC_GOOD)
     for args in (["run", "hi"], ["run", "-m", "haiku", "hi"], ["run", "--no-stream", "hi"],
                  ["key", "validate"], ["models", "list", "--remote", "--refresh"]):
         loaded = _modules_after(byok_env, *args)
-        assert not loaded & {"openai", "anthropic", "httpx", "httpx2"}, (args, loaded)
+        assert not loaded & {"openai", "anthropic", "httpx", "httpx2", "aiohttp"}, (args, loaded)
     assert len(chats(fake)) == 3
     # chat, through Typer, over a pipe
     code = ("import sys; sys.argv = ['byok', 'chat']\n"
             "from byok_cli.cli import main\n"
             "try:\n    main()\nfinally:\n"
             "    bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('openai', 'anthropic', 'httpx', 'httpx2'))\n"
+            "('openai', 'anthropic', 'httpx', 'httpx2', 'aiohttp'))\n"
             "    sys.__stderr__.write('SDKS=' + ','.join(bad) + '\\n')\n")
     proc = subprocess.run([sys.executable, "-c", code], input=b"hello\nagain\n",
                           capture_output=True, env=byok_env.vars, timeout=30)
@@ -307,7 +309,7 @@ def test_connection_refused_and_malformed_stream(byok_env, fake):
 def test_the_final_error_tells_rejected_keys_from_keys_that_could_not_be_opened():
     from byok_cli.errors import ByokError
     from byok_cli.routing.resolve import Attempt
-    from byok_cli.routing.runner import _final_error
+    from byok_cli.routing.policy import final_error as _final_error
 
     def attempt(name, source="stored"):
         return Attempt("openai", "m", source, "abcd", "", key_name=name)

@@ -88,10 +88,11 @@ def quiet(result) -> str:
 
 
 def test_server_pins_are_exact_hashed_and_safe():
-    """Every package of every server is pinned to one version and a sha256, and LiteLLM
-    is never 1.82.7 or 1.82.8 (they shipped a credential stealer)."""
+    """Every package of every server (and of llm, the client program tests/test_clients.py
+    drives the gateway with) is pinned to one version and a sha256, and LiteLLM is never
+    1.82.7 or 1.82.8 (they shipped a credential stealer)."""
     locks = sorted((ROOT / "tests" / "servers").glob("*.lock"))
-    assert {p.stem for p in locks} == set(ALL) | {"specs"}  # specs: test_spec_bodies.py
+    assert {p.stem for p in locks} == set(ALL) | {"specs", "llm", "shell-gpt"}
     for lock in locks:
         pins = [ln for ln in lock.read_text().splitlines() if ln and not ln.startswith("#")]
         assert pins and all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[^ =]+ --hash=sha256:[0-9a-f]{64}",
@@ -307,3 +308,49 @@ def test_litellm_invalid_model_name_is_model_not_found(env, gateway, provider):
     out = json.loads(r.stdout)
     assert out["text"] == f"Echo[{MODEL[provider]}]: hello"
     assert [f["kind"] for f in out["fallbacks"]] == ["model_not_found"]
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "no-stream"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("gateway", ALL, indirect=True)
+def test_byok_gateway_in_front_of_it_with_the_official_sdks(env, gateway, provider, stream):
+    """A program with the official SDK reaches the server through `byok gateway` with a
+    client token (issue 21): the server's own answer comes back, and the usage is byok's."""
+    import anthropic
+    import openai
+
+    from support.byok_gateway import RunningGateway
+
+    made = env.run("token", "create", "sdk")
+    assert made.returncode == 0, made.stderr
+    front = RunningGateway(env.vars)
+    ask = [{"role": "user", "content": "hello gateway"}]
+    try:
+        if provider == "openai":
+            client = openai.OpenAI(base_url=front.url + "/openai", api_key=made.stdout.strip(),
+                                   max_retries=0)
+            if stream:
+                text = "".join(c.choices[0].delta.content or "" for c in
+                               client.chat.completions.create(
+                                   model=MODEL[provider], messages=ask, stream=True,
+                                   stream_options={"include_usage": True}) if c.choices)
+            else:
+                text = client.chat.completions.create(model=MODEL[provider], messages=ask
+                                                      ).choices[0].message.content
+        else:
+            client = anthropic.Anthropic(base_url=front.url + "/anthropic",
+                                         api_key=made.stdout.strip(), max_retries=0)
+            if stream:
+                with client.messages.stream(model=MODEL[provider], max_tokens=100,
+                                            messages=ask) as s:
+                    text = "".join(s.text_stream)
+            else:
+                text = client.messages.create(model=MODEL[provider], max_tokens=100,
+                                              messages=ask).content[0].text
+    finally:
+        code, err = front.stop()
+    assert code == 0 and "Traceback" not in err, err
+    assert text == gateway.reply(MODEL[provider], ["hello gateway"])
+    (row,) = json.loads(env.run("usage", "--by", "token", "--json").stdout)["rows"]
+    assert (row["provider"], row["token"], row["requests"], row["errors"]) == (
+        provider, "sdk", 1, 0)
+    if not (provider == "openai" and stream and not gateway.openai_stream_usage):
+        assert row["input_tokens"] > 0 and row["output_tokens"] > 0, row

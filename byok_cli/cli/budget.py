@@ -43,9 +43,14 @@ def parse_usd(text: str) -> int:
     return int(micros)
 
 
-def _scope(st, key: str | None, provider: str | None) -> tuple[str, str]:
-    if key and provider:
-        raise ByokError(Code.USAGE, "give --key or --provider, not both")
+def _scope(st, key: str | None, provider: str | None, token: str | None = None
+           ) -> tuple[str, str]:
+    if sum(x is not None for x in (key, provider, token)) > 1:
+        raise ByokError(Code.USAGE, "give one of --key, --provider and --token")
+    if token is not None:  # a gateway client token, by its name
+        from ..gateway.tokens import check_name
+
+        return "token", check_name(token.strip())
     if key is not None:
         # A key is named as usage rows name it: a stored key's name (of whichever provider),
         # or an environment key's variable.
@@ -82,6 +87,8 @@ def set_budget(
                                            help="Only this provider's requests.",
                                            autocompletion=complete.providers),
     key: Optional[str] = typer.Option(None, "--key", help="Only this named key's requests."),
+    token: Optional[str] = typer.Option(None, "--token", metavar="NAME",
+                                        help="Only this gateway client token's requests."),
 ) -> None:
     """Set (or change) a budget. Before each request byok holds its worst-case cost and
     refuses it (exit 16, BUDGET_EXCEEDED) if a budget would be exceeded.
@@ -91,11 +98,13 @@ def set_budget(
       byok budget set --per month 20
 
       byok budget set --provider anthropic --per day 2.50
+
+      byok budget set --token claude-code --per week 10
     """
     from ..store import Budget
 
     st = state(ctx)
-    scope, name = _scope(st, key, provider)
+    scope, name = _scope(st, key, provider, token)
     budget = Budget(scope, name, _period(per, True), parse_usd(limit))
     st.store.set_budget(st.profile, budget)
     from ..routing.budget import dollars
@@ -103,7 +112,7 @@ def set_budget(
     output.info(f"budget for {budget.label}: {dollars(budget.limit_micros)} per {budget.period} "
                 f"(profile {st.profile!r})")
     _say_if_spent(st, budget)
-    for provider, model in ([] if scope == "key" else _unpriced_defaults(st, name or None)):
+    for provider, model in ([] if scope in ("key", "token") else _unpriced_defaults(st, name or None)):
         output.warn(f"{provider}/{model} (the profile's {provider} model) has no known price "
                     f"({price_data_label(st.store.home)}), so `byok run` refuses it under this "
                     f"budget — {UNPRICED_HINT}")
@@ -218,6 +227,8 @@ def remove_budget(
                                            help="Only this provider's budgets.",
                                            autocompletion=complete.providers),
     key: Optional[str] = typer.Option(None, "--key", help="Only this key's budgets."),
+    token: Optional[str] = typer.Option(None, "--token", metavar="NAME",
+                                        help="Only this gateway client token's budgets."),
 ) -> None:
     """Remove the profile's (or a provider's) budgets, or only the one of a period.
 
@@ -228,7 +239,7 @@ def remove_budget(
       byok budget rm --provider anthropic
     """
     st = state(ctx)
-    scope, name = _scope(st, key, provider)
+    scope, name = _scope(st, key, provider, token)
     removed = st.store.delete_budgets(st.profile, scope, name, _period(per, False))
     if not removed:
         raise ByokError(Code.USAGE, "there is no such budget", hint="see `byok budget list`")

@@ -65,7 +65,7 @@ def setting_values(ctx, incomplete: str) -> list:
         values = [(p, "") for p in registry.names()] + [("system", "environment keys only")]
     elif name == "logging":
         values = [("on", "keep prompts and answers"), ("off", "keep usage figures only")]
-    elif name in ("show-cost", "allow-unpriced"):
+    elif name in ("show-cost", "allow-unpriced", "exec-gateway"):
         values = [("on", ""), ("off", "")]
     elif name.endswith(".model"):
         found = registry.get(name.rpartition(".")[0])

@@ -26,6 +26,8 @@ PAGES = {
     "budget": "costs-and-budgets/#budgets",
     "exec": "other-tools/#byok-exec",
     "setup": "other-tools/#byok-setup",
+    "gateway": "gateway/",
+    "token": "gateway/",
     "config": "configuration/",
     "completion": "getting-started/#shell-completions",
 }

@@ -54,6 +54,9 @@ def exec_command(
         autocompletion=complete.providers),
     key: Optional[str] = typer.Option(None, "--key", "-k", metavar="NAME",
                                       help="With one -p: which of its keys."),
+    gateway: Optional[bool] = typer.Option(
+        None, "--gateway/--keys", help="Give COMMAND a gateway of its own and a one-run "
+        "token instead of keys (default: the exec-gateway setting, off)."),
 ) -> None:
     """Run COMMAND with each provider's key variable (OPENAI_API_KEY, ANTHROPIC_API_KEY,
     OPENROUTER_API_KEY, …) set from the vault, and its base URL variable where it has one.
@@ -65,6 +68,13 @@ def exec_command(
     admin keys, other tools' names for them), nor BYOK_MASTER_KEY. Other secrets in your
     environment (GITHUB_TOKEN, …) pass through: byok is not a sandbox.
 
+    With --gateway (or `byok config set exec-gateway on`) COMMAND gets no key at all: byok
+    serves the providers on a free loopback port for as long as COMMAND runs, sets each
+    one's base URL variable (OPENAI_BASE_URL, ANTHROPIC_BASE_URL, …) to it and its key
+    variable to a token made for this run and limited to those providers, and applies
+    its key order, fallbacks, budgets and usage log to COMMAND's requests. The token is
+    deleted when COMMAND ends; byok ends with COMMAND's status.
+
     Examples:
 
       byok exec -- python my_script.py
@@ -72,6 +82,8 @@ def exec_command(
       byok exec -p anthropic -p openrouter -- env | grep -c _API_KEY
 
       byok exec -p openai -k work -- python agent.py
+
+      byok exec --gateway -p anthropic -- claude
     """
     from ..routing.ask import key_availability
     from ..secrets.hardening import restore_for_child
@@ -98,6 +110,12 @@ def exec_command(
     # Case-insensitively: a program may read openai_api_key as well (python-dotenv users do).
     withheld = {n.upper() for n in set(WITHHELD) | key_variables}
     env = {k: v for k, v in os.environ.items() if k.upper() not in withheld}
+    if gateway if gateway is not None else settings.get("exec_gateway") == "on":
+        if key is not None:
+            raise ByokError(Code.USAGE, "-k/--key does not go with --gateway",
+                            hint="the gateway tries the provider's keys in their order")
+        _exec_with_gateway(st, wanted, keys, settings, command, env)
+        return
     given = []
     for p in wanted or [p for p in registry if p.key_env]:
         found = keys.sources(p.name, settings, key)
@@ -134,6 +152,29 @@ def exec_command(
     except OSError as exc:
         code = Code.COMMAND_NOT_FOUND if exc.errno == errno.ENOENT else Code.NOT_EXECUTABLE
         raise ByokError(code, f"cannot run {command[0]}: {exc.strerror}") from None
+
+
+def _exec_with_gateway(st, wanted: list, keys, settings: dict, command: List[str],
+                       env: dict) -> None:
+    """Run COMMAND under a gateway of its own (see gateway.child) and end with its status."""
+    from ..gateway.child import run
+    from ..secrets.hardening import restore_for_child
+
+    chosen = [p for p in (wanted or [p for p in st.byok.registry if p.key_env])
+              if keys.sources(p.name, settings)]
+    if not chosen:
+        raise ByokError(Code.NO_KEY, "no provider has a key to serve",
+                        hint="store one with `byok key set PROVIDER`")
+    for base_variable in {p.base_url_env for p in chosen if p.base_url_env}:
+        env.pop(base_variable, None)
+    program = _find(command[0], env.get("PATH"))
+    env[MARKER] = st.profile
+    if st.debug:
+        output.info(f"byok exec: a gateway for {', '.join(p.name for p in chosen)}")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    raise typer.Exit(run(st.keychain, chosen, program, command, env,
+                         preexec=restore_for_child, on_warning=output.warn))
 
 
 def _find(name: str, path: str | None) -> str:

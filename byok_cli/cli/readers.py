@@ -84,8 +84,8 @@ def usage(st: State, since: str, provider: str | None, by: str, as_json: bool, h
     from ..errors import ByokError, Code
     from ..usage import by_key, parse_since, summary, totals
 
-    if by not in ("model", "key"):
-        raise ByokError(Code.USAGE, f"--by must be model or key, not {by!r}")
+    if by not in ("model", "key", "token"):
+        raise ByokError(Code.USAGE, f"--by must be model, key or token, not {by!r}")
     start = parse_since(since)
     # A removed provider's rows stay in the log: filter by the name as given.
     name = provider.strip().lower() if provider else None
@@ -94,7 +94,8 @@ def usage(st: State, since: str, provider: str | None, by: str, as_json: bool, h
 
         show_handoffs(st, start, name, as_json)
         return
-    rows = (by_key if by == "key" else summary)(st.store, st.profile, start, name)
+    rows = (by_key(st.store, st.profile, start, name, by=by) if by != "model"
+            else summary(st.store, st.profile, start, name))
     total = totals(rows)
     note_unknown_profile(st, not rows)
     if as_json:
@@ -115,9 +116,9 @@ def usage(st: State, since: str, provider: str | None, by: str, as_json: bool, h
     period = (" yet" if since.strip().lower() == "all" else
               f" in the last {since.strip()}" if since.strip()[-1:].isalpha()
               else f" since {since.strip()}")
-    times = [] if by == "key" else [ms("ttft p50", 3), ms("ttft p95", 1), ms("total p50", 3),
+    times = [] if by != "model" else [ms("ttft p50", 3), ms("ttft p95", 1), ms("total p50", 3),
                                     ms("total p95", 1)]
-    table = [line(r, r["provider"], r[by], [] if by == "key" else [
+    table = [line(r, r["provider"], r[by], [] if by != "model" else [
         r["ttft_p50_ms"], r["ttft_p95_ms"], r["latency_p50_ms"], r["latency_p95_ms"]])
         for r in rows]
     if rows:

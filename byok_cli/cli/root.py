@@ -184,7 +184,7 @@ COMMANDS = {"run": "run", "chat": "chat", "key": "key", "provider": "provider",
             "models": "models", "config": "config", "history": "history", "usage": "usage",
             "exec": "exec", "vault": "vault", "doctor": "doctor", "budget": "budget",
             "profile": "profile", "completion": "completion", "unlock": "unlock",
-            "lock": "lock", "setup": "setup"}
+            "lock": "lock", "setup": "setup", "gateway": "gateway", "token": "token"}
 
 
 class ByokGroup(TyperGroup):

@@ -43,6 +43,8 @@ ROOT_HELP = ('Usage: byok [OPTIONS] COMMAND [ARGS]...\n'
  "  unlock      Ask for the vault's passphrase and keep its master key in a...\n"
  '  lock        End the unlock agent at once: the master key leaves memory.\n'
  '  setup       Configure another AI tool to get its keys from byok.\n'
+ '  gateway     Serve every provider that has a key at...\n'
+ '  token       Client tokens for `byok gateway`: what other programs hold...\n'
  '\n'
  '  Docs: https://byok.readthedocs.io/en/latest/\n')
 ROOT_OPTIONS = {'--profile': ('profile', 'text', None, None), '--debug': ('debug', 'flag', None, None)}

@@ -6,8 +6,8 @@ from __future__ import annotations
 # setting name -> profile column; PROVIDER.model and PROVIDER.base_url come on top
 PROFILE_SETTINGS = {"preferred-provider": "preferred_provider", "fallback": "fallback",
                     "logging": "logging", "show-cost": "show_cost",
-                    "allow-unpriced": "allow_unpriced"}
-ON_OFF = {"logging", "show_cost", "allow_unpriced"}
+                    "allow-unpriced": "allow_unpriced", "exec-gateway": "exec_gateway"}
+ON_OFF = {"logging", "show_cost", "allow_unpriced", "exec_gateway"}
 PROVIDER_SETTINGS = ("model", "base_url", "send_env_key")
 # PROVIDER.send_env_key on: the provider's environment key may go to this profile's
 # PROVIDER.base_url (off, the default: only the profile's stored keys go there; issue 11)
@@ -19,6 +19,7 @@ SETTINGS_HELP = {  # PROVIDER.model and PROVIDER.base_url by their last part
     "logging": "on or off: keep prompts and answers in the history",
     "show-cost": "on or off: show each answer's cost on a terminal",
     "allow-unpriced": "on or off: send to models of unknown price even under a budget",
+    "exec-gateway": "on or off: `byok exec` gives programs a gateway and a token, not keys",
     "model": "the model byok uses for this provider unless told otherwise",
     "base_url": "this provider's endpoint (a proxy, a gateway or a local server)",
 }

@@ -17,9 +17,9 @@ def usage(
                               help="7d, 24h, 30m, 2w, all, or a date."),
     provider: Optional[str] = typer.Option(None, "--provider", "-p", help="Only this provider.",
                                            autocompletion=complete.providers),
-    by: str = typer.Option("model", "--by", metavar="model|key",
-                           help="Group per provider and model (default), or per provider "
-                                "and key."),
+    by: str = typer.Option("model", "--by", metavar="model|key|token",
+                           help="Group per provider and model (default), per provider "
+                                "and key, or per provider and gateway client token."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON object."),
     handoffs: bool = typer.Option(False, "--handoffs",
                                   help="Which programs took which key (`byok key get`)."),
@@ -42,6 +42,8 @@ def usage(
       byok usage --since 30d --provider anthropic --json
 
       byok usage --by key
+
+      byok usage --by token
 
       byok usage --handoffs --since all
     """

@@ -14,7 +14,7 @@ from ..errors import ByokError, Code, looks_like_key
 from ..inputs import text
 from ..secrets.keychain import Keychain, hint_of
 from .addressing import resolve
-from .resolve import KeyAvailability, Plan, plan
+from .resolve import Attempt, KeyAvailability, Plan, plan
 from .routes import env_key_refusal
 from .runner import RunOutcome, execute
 from ..wire.errors import clean
@@ -49,14 +49,17 @@ class AskResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def key_availability(keychain: Keychain) -> KeyAvailability:
+def key_availability(keychain: Keychain, only: str | None = None) -> KeyAvailability:
     """Which keys the profile and the environment have, by name and hint (no decryption),
-    and which environment keys may not go where this profile sends requests."""
+    and which environment keys may not go where this profile sends requests. ``only``:
+    one provider's (the gateway asks on every request)."""
     stored: dict[str, list[tuple[str, str]]] = {}
     for k in keychain.store.keys(keychain.profile):
-        stored.setdefault(k.provider, []).append((k.name, k.hint))
+        if only is None or k.provider == only:
+            stored.setdefault(k.provider, []).append((k.name, k.hint))
     registry = keychain.registry
-    env = {p.name: (p.key_env, hint_of(k)) for p in registry if (k := keychain.env_key(p.name))}
+    env = {p.name: (p.key_env, hint_of(k)) for p in registry
+           if (only is None or p.name == only) and (k := keychain.env_key(p.name))}
     settings = keychain.store.settings(keychain.profile)
     refused = {p: why for p in env if (why := env_key_refusal(
         registry.require(p), settings, keychain.env))}
@@ -101,6 +104,20 @@ def make_plan(keychain: Keychain, model: str | None = None, provider: str | None
         if found.note:
             the_plan.warnings.append(found.note)
     return the_plan
+
+
+def provider_plan(keychain: Keychain, provider: str, model: str | None = None) -> Plan:
+    """The attempts for a request whose provider and model its sender chose (the gateway):
+    the provider's keys in the order `run` tries them (fallback 1, then 2), and no model or
+    provider fallback, since the request is the sender's own."""
+    settings = keychain.store.settings(keychain.profile)
+    found = key_availability(keychain, provider).sources(provider, settings)
+    if not found:
+        raise ByokError(Code.NO_KEY, f"byok has no {provider} key to send",
+                        hint=f"store one with `byok key set {provider}`", provider=provider)
+    return Plan([Attempt(provider, model or "", s.source, s.hint, "the gateway's request",
+                         "primary" if i == 0 else "key_fallback", s.name)
+                 for i, s in enumerate(found)])
 
 
 def find_conversation(keychain: Keychain, cid: int | None, latest: bool) -> int | None:

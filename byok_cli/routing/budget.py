@@ -70,10 +70,12 @@ def worst_case(info, system: str | None, messages: list[dict], max_tokens: int |
     return tokens_in, out
 
 
-def applicable(budgets: list[Budget], provider: str, key_name: str | None) -> list[Budget]:
+def applicable(budgets: list[Budget], provider: str, key_name: str | None,
+               token_name: str | None = None) -> list[Budget]:
     return [b for b in budgets if b.scope == "profile"
             or (b.scope == "provider" and b.name == provider)
-            or (b.scope == "key" and key_name is not None and b.name == key_name)]
+            or (b.scope == "key" and key_name is not None and b.name == key_name)
+            or (b.scope == "token" and token_name is not None and b.name == token_name)]
 
 
 def dollars(micros: int) -> str:
@@ -118,11 +120,12 @@ class Hold(NamedTuple):
 def reserve(store: Store, profile: str, budgets: list[Budget], provider: str, model: str,
             key_name: str | None, info, system: str | None, messages: list[dict],
             max_tokens: int | None, allow_unpriced: bool, at: float | None = None,
-            syncable: bool = True) -> Hold | None:
+            syncable: bool = True, token_name: str | None = None) -> Hold | None:
     """Hold the request's worst-case cost against those of the profile's ``budgets`` that
     apply (None if none do), or refuse with BUDGET_EXCEEDED. ``syncable``: the provider
-    serves a catalogue, so synced price data may price a model it lacks today."""
-    budgets = applicable(budgets, provider, key_name)
+    serves a catalogue, so synced price data may price a model it lacks today.
+    ``token_name``: the gateway client token the request came with."""
+    budgets = applicable(budgets, provider, key_name, token_name)
     if not budgets:
         return None
     at = time.time() if at is None else at
@@ -142,7 +145,7 @@ def reserve(store: Store, profile: str, budgets: list[Budget], provider: str, mo
         return Hold(None, 0, [])
     hold, standings = store.reserve(profile, provider, key_name, micros,
                                     [(b, period_start(b.period, at)) for b in budgets],
-                                    at, HOLD_SECONDS)
+                                    at, HOLD_SECONDS, token_name)
     if hold is None:
         s = next(s for s in standings if not s.allows(micros))
         raise _exceeded(s, micros, provider, at)

@@ -18,7 +18,7 @@ from .usage import DAY
 
 
 class Budget(NamedTuple):
-    scope: str          # 'profile', 'provider' or 'key'
+    scope: str          # 'profile', 'provider', 'key' or 'token' (a gateway client token)
     name: str           # the provider or key; '' for the profile
     period: str         # 'day', 'week' or 'month'
     limit_micros: int   # USD 10^-6
@@ -72,12 +72,13 @@ class BudgetTables:
         return Standing(budget, start, _micros(spent), _micros(held))
 
     def _spent(self, profile: str, budget: Budget, start: float) -> int:
-        if budget.scope == "key":
-            if "key_name" not in self._usage_columns():
-                return 0  # no request has been made with a named key yet
+        if budget.scope in ("key", "token"):
+            column = f"{budget.scope}_name"
+            if column not in self._usage_columns():
+                return 0  # no request has been made with one yet
             return self.conn.execute(
                 "SELECT IFNULL(SUM(cost_micros), 0) FROM usage WHERE profile = ? AND at >= ? "
-                "AND key_name = ?", (profile, start, budget.name)).fetchone()[0]
+                f"AND {column} = ?", (profile, start, budget.name)).fetchone()[0]
         where, args = _scope_filter(budget)
         return self.conn.execute(
             "SELECT IFNULL(SUM(cost_micros), 0) FROM usage_daily WHERE profile = ? AND day >= ?"
@@ -87,8 +88,8 @@ class BudgetTables:
         return {r[1] for r in self.conn.execute("PRAGMA table_info(usage)")}
 
     def reserve(self, profile: str, provider: str, key_name: str | None, micros: int,
-                budgets: list[tuple[Budget, float]], at: float, ttl: float
-                ) -> tuple[int | None, list[Standing]]:
+                budgets: list[tuple[Budget, float]], at: float, ttl: float,
+                token_name: str | None = None) -> tuple[int | None, list[Standing]]:
         """Hold ``micros`` against every (budget, period start) given, all or none: (hold id,
         standings) if each allows it, else (None, standings)."""
         with self.transaction() as conn:
@@ -96,8 +97,9 @@ class BudgetTables:
             if not all(s.allows(micros) for s in standings):
                 return None, standings
             hold = conn.execute("INSERT INTO budget_holds (profile, provider, key_name, micros, "
-                                "at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-                                (profile, provider, key_name, micros, at, at + ttl)).lastrowid
+                                "at, expires_at, token_name) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                (profile, provider, key_name, micros, at, at + ttl,
+                                 token_name)).lastrowid
             conn.execute("DELETE FROM budget_holds WHERE expires_at <= ?", (at,))
         return hold, standings
 
@@ -115,6 +117,6 @@ def _micros(total: object) -> int:
 def _scope_filter(budget: Budget) -> tuple[str, list]:
     if budget.scope == "provider":
         return " AND provider = ?", [budget.name]
-    if budget.scope == "key":
-        return " AND key_name = ?", [budget.name]
+    if budget.scope in ("key", "token"):
+        return f" AND {budget.scope}_name = ?", [budget.name]
     return "", []

@@ -347,5 +347,44 @@ MIGRATIONS: list[str] = [
             WHERE id = OLD.conversation_id;
     END;
     """,
+    # 15: the gateway's client tokens (only a SHA-256 digest of each: a token is 32 random
+    # bytes, so no slow hash is needed), the token a usage row was made with, and budgets
+    # and holds per token (SQLite's table rebuild lets budgets' scope take 'token'); and
+    # the profile setting that makes `byok exec` start a gateway instead of passing keys.
+    """
+    CREATE TABLE client_tokens (
+        profile      TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        digest       TEXT NOT NULL UNIQUE,
+        providers    TEXT NOT NULL DEFAULT '',
+        created_at   REAL NOT NULL,
+        expires_at   REAL,
+        revoked_at   REAL,
+        last_used_at REAL,
+        requests     INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (profile, name)
+    );
+    ALTER TABLE usage ADD COLUMN token_name TEXT;
+    ALTER TABLE budget_holds ADD COLUMN token_name TEXT;
+    CREATE TABLE budgets_next (
+        profile      TEXT NOT NULL,
+        scope        TEXT NOT NULL CHECK (scope IN ('profile', 'provider', 'key', 'token')),
+        name         TEXT NOT NULL DEFAULT '',
+        period       TEXT NOT NULL CHECK (period IN ('day', 'week', 'month')),
+        limit_micros INTEGER NOT NULL CHECK (limit_micros > 0),
+        created_at   TEXT NOT NULL,
+        PRIMARY KEY (profile, scope, name, period)
+    );
+    INSERT INTO budgets_next SELECT profile, scope, name, period, limit_micros, created_at
+        FROM budgets;
+    DROP TABLE budgets;
+    ALTER TABLE budgets_next RENAME TO budgets;
+    ALTER TABLE profiles ADD COLUMN exec_gateway TEXT NOT NULL DEFAULT 'off'
+        CHECK (exec_gateway IN ('on', 'off'));
+    INSERT INTO usage_daily_by SELECT profile, 'token', '-', provider, CAST(at / 86400 AS INT),
+        COUNT(*), SUM(code != 'OK'), SUM(fallbacks != ''), TOTAL(input_tokens),
+        TOTAL(output_tokens), SUM(IFNULL(cost_micros, 0)), SUM(code = 'OK' AND cost_micros IS NULL)
+        FROM usage WHERE provider IS NOT NULL GROUP BY 1, 4, 5;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

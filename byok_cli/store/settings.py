@@ -8,10 +8,10 @@ import sqlite3
 from .db import now
 
 PROFILE_SETTINGS = ("preferred_provider", "logging", "fallback", "show_cost",
-                    "allow_unpriced")
+                    "allow_unpriced", "exec_gateway")
 PROVIDER_SETTINGS = ("model", "base_url", "send_env_key")
 DEFAULTS = {"preferred_provider": "system", "logging": "on", "fallback": None,
-            "show_cost": "off", "allow_unpriced": "off"}
+            "show_cost": "off", "allow_unpriced": "off", "exec_gateway": "off"}
 
 
 class SettingsTables:

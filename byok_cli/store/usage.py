@@ -27,12 +27,14 @@ class UsageRow(NamedTuple):
     stop_reason: str | None = None  # why the answer ended (wire.STOP_REASONS); None: failed
     cache_write_tokens: int | None = None  # of input_tokens, those written to a prompt cache
     reasoning_tokens: int | None = None    # of output_tokens, those spent reasoning
+    token_name: str | None = None  # the gateway client token it came with
 
 
 # What a request is counted under in usage_daily_by, besides its model: the SQL that
-# names it from a raw usage row (NULL: not counted under that dimension). The gateway's
-# client tokens slot in as another entry (with a column on usage and in ``dimensions``).
-DIMENSION_SQL = {"key": "IFNULL(key_name, IFNULL(key_source, '-'))"}
+# names it from a raw usage row, as ``dimensions`` names it from a new one: the key, and
+# the gateway's client token ('-': none, as for run and chat).
+DIMENSION_SQL = {"key": "IFNULL(key_name, IFNULL(key_source, '-'))",
+                 "token": "IFNULL(token_name, '-')"}
 
 _ADD_UP = ("ON CONFLICT DO UPDATE SET requests = requests + 1, errors = errors + excluded.errors, "
            "fallbacks = fallbacks + excluded.fallbacks, "
@@ -45,7 +47,8 @@ _ADD_UP = ("ON CONFLICT DO UPDATE SET requests = requests + 1, errors = errors +
 def dimensions(row: UsageRow) -> dict[str, str]:
     """The names ``row`` is counted under in usage_daily_by, as DIMENSION_SQL names them."""
     key = row.key_name if row.key_name is not None else row.key_source
-    return {"key": "-" if key is None else key}
+    return {"key": "-" if key is None else key,
+            "token": "-" if row.token_name is None else row.token_name}
 
 
 class UsageTables:

@@ -1,0 +1,14 @@
+"""The local gateway: other programs reach the providers through byok with a client token,
+and never hold a key.
+
+    tokens.py       client tokens: made, stored as a digest, checked in constant time
+    exchange.py     what the gateway understands of a request and its answer (no HTTP
+                    library): which paths are policed, the usage in an answer, error shapes
+    passthrough.py  one client request forwarded upstream under routing's policy (aiohttp)
+    server.py       the HTTP side: loopback, Host/Origin checks, tokens, limits, shutdown
+    child.py        `byok exec --gateway`: a gateway and a one-run token for one program
+
+It sits above `routing` (key order, fallbacks, budgets: `routing.policy`) and beside
+`handoff`/`api`. Only `server` and `passthrough` import aiohttp, and only `byok gateway`
+and `byok exec --gateway` import them.
+"""

@@ -1,0 +1,95 @@
+"""`byok exec --gateway`: a program run with a gateway of its own instead of keys.
+
+The gateway listens on a free loopback port for the child's lifetime and answers one
+token, made for this run, limited to the providers asked for, and deleted when the child
+ends. The child's environment gets each provider's base URL variable pointed at the gateway
+and its key variable set to that token: it holds no key and no master key. byok waits
+for the child and ends with its status; a signal that ended it ends byok the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+from typing import Callable, Mapping
+
+from ..errors import ByokError, Code
+from ..registry import Provider
+from ..secrets.keychain import Keychain
+from . import tokens
+
+# Sent to byok, they are meant for the program; SIGINT from a terminal reaches both.
+FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
+             signal.SIGWINCH, signal.SIGCONT)
+
+
+def child_env(base: Mapping[str, str], url: str, token: str, providers: list[Provider]
+              ) -> dict[str, str]:
+    env = dict(base)
+    for p in providers:
+        if p.base_url_env:
+            env[p.base_url_env] = f"{url}/{p.name}"
+        if p.key_env:
+            env[p.key_env] = token
+    return env
+
+
+def run(keychain: Keychain, providers: list[Provider], program: str, argv: list[str],
+        base_env: Mapping[str, str], preexec: Callable[[], None] | None = None,
+        on_warning: Callable[[str], None] = lambda s: None) -> int:
+    """Run the program under a gateway; its exit status (128+N for a signal N that byok
+    could not re-raise on itself)."""
+    from .server import Gateway, Limits
+
+    store, profile = keychain.store, keychain.profile
+    name = f"exec-{os.getpid()}-{secrets.token_hex(3)}"
+    token = tokens.create(store, profile, name, [p.name for p in providers])
+    try:
+        # the child gone, its open streams have little time to finish
+        gateway = Gateway(keychain, port=0, on_warning=on_warning, only_token=token,
+                          limits=Limits(drain=2.0))
+        status = asyncio.run(_serve(gateway, providers, program, argv, base_env, token,
+                                    preexec))
+    finally:
+        try:
+            store.delete_token(profile, name)  # the token dies with the child
+        except ByokError as err:
+            on_warning(f"could not delete this run's token: {err.message}")
+    if status < 0:  # killed by a signal: end the same way, as a shell would see it
+        signal.signal(-status, signal.SIG_DFL)
+        os.kill(os.getpid(), -status)
+        return 128 - status
+    return status
+
+
+async def _serve(gateway, providers: list[Provider], program: str, argv: list[str],
+                 base_env: Mapping[str, str], token: str, preexec) -> int:
+    await gateway.start()
+    loop = asyncio.get_running_loop()
+    try:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                program, *argv[1:], env=child_env(base_env, gateway.url, token, providers),
+                preexec_fn=preexec, stdin=None, stdout=None, stderr=None)
+        except OSError as exc:
+            raise ByokError(Code.NOT_EXECUTABLE, f"cannot run {argv[0]}: {exc.strerror}"
+                            ) from None
+        for sig in FORWARDED:
+            loop.add_signal_handler(sig, _forward, proc, sig)
+        loop.add_signal_handler(signal.SIGINT, lambda: None)  # the child has it too
+        try:
+            return await proc.wait()
+        finally:
+            for sig in (*FORWARDED, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+    finally:
+        await gateway.stop()
+
+
+def _forward(proc, sig: int) -> None:
+    try:
+        proc.send_signal(sig)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,269 @@
+"""One client request forwarded to its provider under `routing`'s policy.
+
+The body goes upstream as it came, the client's auth headers replaced by the key's; the
+answer comes back as it arrives, status, headers and body, with only the key masked if the
+upstream echoes it. A key the provider rejects (401/403/402, out of credit) gives way to
+the provider's next key, as in `run`, as long as nothing has reached the client yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Callable
+
+import aiohttp
+from aiohttp import web
+
+from ..errors import ByokError, Code
+from ..registry import Provider
+from ..routing.ask import provider_plan
+from ..routing.policy import Policy
+from ..routing.resolve import KEY_REJECTED
+from ..secrets.keychain import Keychain
+from ..wire import connect
+from ..wire.errors import classify
+from ..wire.types import Settings
+from .exchange import Policed, StreamScanner, Usage, error_body, masked, policed, stream_error
+from .tokens import AUTH_HEADERS
+
+# Not forwarded either way: they describe one connection, not the message.
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+                        "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host",
+                        "content-length"})
+MAX_ERROR_BODY = 1 << 20     # an upstream error body read to decide on a fallback
+MAX_WHOLE_BODY = 16 << 20    # an answer of known length up to this is read whole, then sent
+# 402 for a budget: an SDK retries a 429, and no wait lets a budget's period end sooner
+STATUS = {Code.NO_KEY: 503, Code.BUDGET_EXCEEDED: 402, Code.NETWORK_ERROR: 502,
+          Code.PROVIDER_UNAVAILABLE: 502, Code.KEYRING_UNAVAILABLE: 503,
+          Code.DECRYPT_FAILED: 503, Code.USAGE: 400}
+
+
+class Upstream:
+    """The gateway's pooled connections to the providers."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.session: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        # No proxy from the environment (a key never goes through a proxy to loopback), and
+        # answers forwarded as sent: a compressed body stays compressed.
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+            timeout=aiohttp.ClientTimeout(total=None, connect=self.settings.connect_timeout,
+                                          sock_read=max(self.settings.timeout, 300.0)),
+            auto_decompress=False, trust_env=False, skip_auto_headers=("User-Agent",))
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+
+class Exchange:
+    """One request: its policy, and what happened, for the usage row."""
+
+    def __init__(self, keychain: Keychain, record: Provider, token_name: str,
+                 spec: Policed | None, on_warning: Callable[[str], None]):
+        self.record, self.spec = record, spec
+        self.policy = Policy(provider_plan(keychain, record.name, spec.model if spec else None),
+                             keychain, token_name=token_name, on_warning=on_warning)
+        self.usage = Usage()
+        self.started = time.time()
+        self.clock = time.monotonic()
+        self.first_at: float | None = None
+        self.hold: int | None = None
+        self.key: str | None = None
+        self.settled = False
+        self.read_through = False  # the upstream answer was read to its end
+
+    def settle(self, code: str) -> None:
+        """The usage row of a policed request (nothing for a passed-through one); once."""
+        if self.settled:
+            return
+        self.settled = True
+        if self.spec is None:
+            self.policy.release(self.hold)
+            return
+        a, u = self.policy.attempt, self.usage
+        model = u.model or self.spec.model
+        cost = self.policy.cost(a, u.input_tokens, u.output_tokens, u.cached_input_tokens,
+                                model=model)
+        if cost is None and self.hold is not None and code != "BUDGET_EXCEEDED":
+            cost = self.policy.held_micros  # no usage in the answer: its worst case
+        end = time.monotonic()
+        try:
+            self.policy.record(a, self.started, code, model=model,
+                               tokens=(u.input_tokens, u.output_tokens, u.cached_input_tokens),
+                               ttft_ms=None if self.first_at is None else
+                               int((self.first_at - self.clock) * 1000),
+                               latency_ms=int((end - self.clock) * 1000), cost=cost,
+                               hold=self.hold)
+        except ByokError as err:
+            self.policy.spending.on_warning(f"a request is missing from the usage log: "
+                                            f"{err.message}")
+
+
+def upstream_headers(request: web.Request, auth: dict[str, str], spec: Policed | None
+                     ) -> dict[str, str]:
+    out = {k: v for k, v in request.headers.items()
+           if k.lower() not in HOP_BY_HOP and k.lower() not in AUTH_HEADERS}
+    present = {k.lower() for k in out}
+    for k, v in auth.items():
+        if k.lower() == "anthropic-version" and k.lower() in present:
+            continue  # the client's own API version stands
+        out[k] = v
+    if spec is not None:  # byok reads the answer's usage: have it sent uncompressed
+        for k in [k for k in out if k.lower() == "accept-encoding"]:
+            del out[k]
+        out["Accept-Encoding"] = "identity"
+    return out
+
+
+def error_response(api: str, status: int, message: str) -> web.Response:
+    return web.Response(status=status, body=error_body(api, status, message),
+                        content_type="application/json")
+
+
+async def forward(request: web.Request, upstream: Upstream, keychain: Keychain,
+                  record: Provider, token_name: str, body: bytes,
+                  on_warning: Callable[[str], None]) -> web.StreamResponse:
+    tail = request.match_info.get("tail", "")
+    spec = policed(record.api, request.method, tail, body)
+    try:
+        ex = Exchange(keychain, record, token_name, spec, on_warning)
+    except ByokError as err:
+        return error_response(record.api, STATUS.get(err.code, 502), err.message)
+    while True:
+        a = ex.policy.attempt
+        try:
+            where = ex.policy.where(a)
+            ex.key = ex.policy.key(a)
+            if spec is not None:
+                ex.hold = ex.policy.hold(a, spec.system, spec.messages, spec.max_tokens,
+                                         model=spec.model)
+            url = where.url.rstrip("/") + "/" + tail
+            if request.query_string:
+                url += "?" + request.query_string
+            auth = connect(record, ex.key, where.url, upstream.settings).auth_headers(ex.key)
+            up = await upstream.session.request(
+                request.method, url, data=body if body else None, allow_redirects=False,
+                headers=upstream_headers(request, auth, spec))
+        except ByokError as err:
+            failed = err
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+            failed = ByokError(Code.NETWORK_ERROR, f"could not reach {record.name}: "
+                               f"{type(exc).__name__}", provider=record.name)
+        else:
+            failed = await _rejected(up, ex)
+            if failed is None:
+                return await _relay(request, up, ex)
+        if ex.policy.failed(failed) is None:
+            sent = isinstance(failed, _Rejection) or failed.code == Code.NETWORK_ERROR
+            if sent:
+                ex.settle(failed.code.value)
+            else:  # nothing went upstream: no usage row, as for `run`
+                ex.policy.release(ex.hold)
+            if isinstance(failed, _Rejection):  # the provider's own answer, as it gave it
+                return failed.response
+            return error_response(record.api, STATUS.get(failed.code, 502), failed.message)
+        ex.policy.release(ex.hold)
+        ex.hold = None
+
+
+class _Rejection(ByokError):
+    """An upstream error answer: a fallback may follow; if none does, it is the answer."""
+
+    def __init__(self, err: ByokError, response: web.Response):
+        super().__init__(err.code, err.message, provider=err.provider)
+        self.response = response
+
+
+async def _rejected(up: aiohttp.ClientResponse, ex: Exchange) -> _Rejection | None:
+    """A key rejection that another key may answer, read whole; None to relay ``up``."""
+    if up.status not in (401, 402, 403) or ex.policy.attempt.key_source == "none":
+        return None
+    try:
+        data = await up.content.read(MAX_ERROR_BODY)
+    finally:
+        up.release()
+    try:
+        parsed = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        parsed = data.decode("utf-8", "replace")
+    err = classify(ex.record.name, up.status, parsed, headers=up.headers)
+    if err.code not in KEY_REJECTED:
+        err = ByokError(Code.BAD_REQUEST, err.message)
+    response = web.Response(status=up.status, body=masked(data, ex.key, thorough=True),
+                            headers=_down_headers(up))
+    return _Rejection(err, response)
+
+
+def _down_headers(up: aiohttp.ClientResponse) -> dict[str, str]:
+    return {k: v for k, v in up.headers.items() if k.lower() not in HOP_BY_HOP}
+
+
+async def _relay(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
+                 ) -> web.StreamResponse:
+    code = "OK" if up.status < 400 else f"HTTP_{up.status}"
+    length = up.content_length
+    whole = length is not None and length <= MAX_WHOLE_BODY
+    try:
+        if whole:
+            data = await up.read()
+            ex.read_through = True
+            ex.first_at = time.monotonic()
+            if ex.spec is not None and up.status < 400:
+                try:
+                    ex.usage.read(json.loads(data))
+                except (ValueError, UnicodeDecodeError, RecursionError):
+                    pass
+            return web.Response(status=up.status, headers=_down_headers(up),
+                                body=masked(data, ex.key, thorough=up.status >= 400))
+        return await _stream(request, up, ex, code)
+    finally:
+        if ex.read_through:
+            up.release()  # its connection goes back to the pool
+        else:
+            up.close()  # the client left or the upstream broke: drop the connection
+        if whole:  # the usage row after the answer is on its way, not before
+            asyncio.get_running_loop().call_soon(ex.settle, code)
+        else:
+            ex.settle(code)
+
+
+async def _stream(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange,
+                  code: str) -> web.StreamResponse:
+    response = web.StreamResponse(status=up.status, headers=_down_headers(up))
+    await response.prepare(request)
+    scanner = StreamScanner(ex.usage) if ex.spec is not None else None
+    while True:
+        try:
+            chunk = await up.content.readany()
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            # the upstream broke off: end the stream the way the API reports errors
+            await _write(response, stream_error(ex.record.api, f"the connection to "
+                                                f"{ex.record.name} broke mid-answer"))
+            ex.settle(Code.NETWORK_ERROR.value)
+            return response
+        if not chunk:
+            ex.read_through = True
+            break
+        if ex.first_at is None:
+            ex.first_at = time.monotonic()
+        if scanner is not None:
+            scanner.feed(chunk)
+        if not await _write(response, masked(chunk, ex.key, thorough=up.status >= 400)):
+            ex.settle(Code.INTERRUPTED.value)  # the client left: the upstream is dropped
+            return response
+    await response.write_eof()
+    return response
+
+
+async def _write(response: web.StreamResponse, data: bytes) -> bool:
+    try:
+        await response.write(data)
+        return True
+    except (ConnectionError, aiohttp.ClientError, RuntimeError):
+        return False

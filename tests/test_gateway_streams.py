@@ -1,0 +1,255 @@
+"""The gateway under load and abuse (issue 21): streams forwarded as they arrive, clients
+that leave, SIGTERM with streams open, the limits, 50 parallel streams, and `exec
+--gateway`. No test here times anything: each waits for an event, with a generous bound."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from conftest import ANTHROPIC_GOOD, BYOK, OPENAI_GOOD
+from support.byok_gateway import GatedUpstream, RunningGateway
+from test_gateway import CHAT, bearer, token, usage_rows
+
+STREAM = json.dumps({"model": "gpt-4o", "stream": True,
+                     "messages": [{"role": "user", "content": "hi"}]}).encode()
+
+
+@pytest.fixture
+def gated(byok_env):
+    upstream = GatedUpstream().start()
+    byok_env.vars["OPENAI_BASE_URL"] = upstream.url + "/v1"
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    yield upstream
+    upstream.release.set()
+    upstream.shutdown()
+
+
+def _open_stream(gw: RunningGateway, t: str):
+    conn = gw.connection()
+    conn.request("POST", "/openai/chat/completions", body=STREAM, headers=bearer(t))
+    reply = conn.getresponse()
+    return conn, reply
+
+
+def test_a_stream_is_forwarded_as_it_arrives(byok_env, gated):
+    gw = RunningGateway(byok_env.vars)
+    try:
+        conn, reply = _open_stream(gw, token(byok_env))
+        assert reply.status == 200
+        # The upstream holds the rest until the first piece has reached the client: a
+        # gateway that buffered would wait here until the test's bound ran out.
+        first = reply.read1(65536)
+        assert b'"first"' in first and not gated.release.is_set()
+        gated.release.set()
+        rest = reply.read()
+        assert b"second" in rest and rest.rstrip().endswith(b"[DONE]")
+        conn.close()
+    finally:
+        gw.stop()
+    (row,) = usage_rows(byok_env)
+    assert (row["input_tokens"], row["output_tokens"]) == (5, 2)
+
+
+def test_a_client_that_leaves_mid_stream_cancels_the_upstream_and_is_logged(byok_env, gated):
+    gated.endless = True
+    gw = RunningGateway(byok_env.vars)
+    try:
+        conn, reply = _open_stream(gw, token(byok_env, "leaver"))
+        assert b'"first"' in reply.read1(65536)
+        conn.sock.shutdown(socket.SHUT_RDWR)
+        conn.close()
+        gated.release.set()
+        assert gated.client_gone.wait(30), "the upstream stream went on after the client left"
+    finally:
+        gw.stop()
+    (row,) = usage_rows(byok_env)
+    assert row["token"] == "leaver" and row["requests"] == 1 and row["errors"] == 1
+
+
+def test_sigterm_stops_accepting_lets_open_streams_finish_and_exits_0(byok_env, gated):
+    gw = RunningGateway(byok_env.vars)
+    t = token(byok_env)
+    conn, reply = _open_stream(gw, t)
+    assert b'"first"' in reply.read1(65536)
+    gw.proc.send_signal(signal.SIGTERM)
+    refused = None
+    for _ in range(100):  # until the listener is closed
+        try:
+            with socket.create_connection(("127.0.0.1", gw.port), timeout=5):
+                pass
+            threading.Event().wait(0.05)
+        except OSError as exc:
+            refused = exc
+            break
+    assert isinstance(refused, ConnectionRefusedError)
+    gated.release.set()
+    assert reply.read().rstrip().endswith(b"[DONE]")
+    conn.close()
+    assert gw.proc.wait(60) == 0
+
+
+def test_requests_beyond_the_limit_in_flight_get_503(byok_env, gated):
+    gw = RunningGateway({**byok_env.vars, "BYOK_GATEWAY_MAX_ACTIVE": "1"})
+    try:
+        t = token(byok_env)
+        conn, reply = _open_stream(gw, t)
+        assert reply.status == 200
+        status, headers, body = gw.request("POST", "/openai/chat/completions", CHAT, bearer(t))
+        assert status == 503 and headers["retry-after"] == "1"
+        assert "limit" in json.loads(body)["error"]["message"]
+        gated.release.set()
+        reply.read()
+        conn.close()
+    finally:
+        gw.stop()
+
+
+# -- limits -----------------------------------------------------------------------------
+
+@pytest.fixture
+def strict(byok_env):
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    gw = RunningGateway({**byok_env.vars, "BYOK_GATEWAY_MAX_BODY": "4096",
+                         "BYOK_GATEWAY_HEAD_TIMEOUT": "0.5", "BYOK_GATEWAY_BODY_TIMEOUT": "0.5"})
+    yield gw, token(byok_env)
+    code, err = gw.stop()
+    assert code == 0 and "Traceback" not in err
+
+
+def test_a_body_over_the_limit_gets_413(strict, fake):
+    gw, t = strict
+    status, _, body = gw.request("POST", "/openai/chat/completions", b"x" * 5000, bearer(t))
+    assert status == 413 and "limit" in json.loads(body)["error"]["message"]
+    assert fake.requests == []
+
+
+def test_a_header_over_the_limit_gets_400(strict):
+    gw, t = strict
+    status, _, _ = gw.request("GET", "/openai/models", None,
+                              {**bearer(t), "X-Big": "y" * 10000})
+    assert status in (400, 431)
+    assert gw.request("GET", "/openai/models", None, bearer(t))[0] == 200  # still serving
+
+
+def test_a_slow_client_is_cut_off(strict):
+    gw, t = strict
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=30) as slow:
+        slow.sendall(b"GET /openai/models HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never ends
+        assert slow.recv(100) == b""  # closed by the gateway, not by our timeout
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=30) as slow:
+        head = (f"POST /openai/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{gw.port}\r\n"
+                f"Authorization: Bearer {t}\r\nContent-Length: 100\r\n\r\n{{").encode()
+        slow.sendall(head)  # and the rest of the body never comes
+        answer = slow.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+    assert gw.request("GET", "/openai/models", None, bearer(t))[0] == 200
+
+
+# -- many at once -----------------------------------------------------------------------
+
+def test_fifty_parallel_streams(byok_env, fake):
+    import asyncio
+
+    import aiohttp
+
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    gw = RunningGateway(byok_env.vars)
+    t = token(byok_env)
+    body = json.dumps({"model": "gpt-4o", "stream": True, "stream_options": {
+        "include_usage": True}, "messages": [{"role": "user", "content": "lines:5"}]})
+
+    async def one(session, i):
+        async with session.post(gw.url + "/openai/chat/completions", data=body,
+                                headers=bearer(t)) as r:
+            assert r.status == 200
+            return await r.read()
+
+    async def main():
+        async with aiohttp.ClientSession() as session:
+            return await asyncio.gather(*(one(session, i) for i in range(50)))
+
+    try:
+        answers = asyncio.run(main())
+    finally:
+        gw.stop()
+    assert len(answers) == 50
+    assert all(a.rstrip().endswith(b"data: [DONE]") and b'"usage"' in a for a in answers)
+    (row,) = usage_rows(byok_env)
+    assert row["requests"] == 50 and row["errors"] == 0
+
+
+# -- exec --gateway ---------------------------------------------------------------------
+
+CHILD = r"""
+import os, sys, openai, anthropic
+print(os.getpid(), flush=True)
+sys.stdin.readline()  # the test reads /proc/<pid>/environ meanwhile
+o = openai.OpenAI(max_retries=0)
+said = o.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+a = anthropic.Anthropic(max_retries=0)
+with a.messages.stream(model="claude-haiku-4-5", max_tokens=20,
+                       messages=[{"role": "user", "content": "yo"}]) as s:
+    streamed = "".join(s.text_stream)
+print(said.choices[0].message.content, "|", streamed, flush=True)
+sys.exit(7)
+"""
+
+
+def test_exec_gateway_gives_the_child_no_key_and_its_own_exit_status(byok_env, fake,
+                                                                    master_key):
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    assert byok_env.set_key("anthropic", ANTHROPIC_GOOD).returncode == 0
+    env = {**byok_env.vars, "OPENAI_API_KEY": "sk-proj-envkey-Zz9y8x7w6v5u4t3s2r1q"}
+    proc = subprocess.Popen([str(BYOK), "exec", "--gateway", "--", sys.executable, "-c", CHILD],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    pid = int(proc.stdout.readline())
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        environ = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+    for secret in (OPENAI_GOOD, ANTHROPIC_GOOD, master_key, env["OPENAI_API_KEY"]):
+        assert not any(secret.encode() in v for v in environ.values()), secret
+    assert b"BYOK_MASTER_KEY" not in environ
+    assert environ[b"OPENAI_API_KEY"] == environ[b"ANTHROPIC_API_KEY"]
+    assert environ[b"OPENAI_API_KEY"].startswith(b"byok-gw-")
+    assert environ[b"OPENAI_BASE_URL"].startswith(b"http://127.0.0.1:")
+    out, err = proc.communicate(b"\n", timeout=120)
+    assert proc.returncode == 7, err
+    assert out.decode().splitlines()[-1] == "Echo[gpt-4o]: hi | Echo[claude-haiku-4-5]: yo"
+    assert {r["key"] for r in fake.requests} == {OPENAI_GOOD, ANTHROPIC_GOOD}
+    assert json.loads(byok_env.run("token", "list", "--json").stdout) == []  # died with it
+    assert {r["provider"] for r in usage_rows(byok_env)} == {"openai", "anthropic"}
+
+
+def test_exec_gateway_token_is_limited_to_the_providers_asked_for(byok_env, fake):
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    assert byok_env.set_key("anthropic", ANTHROPIC_GOOD).returncode == 0
+    probe = ("import os, urllib.request as u, urllib.error as e\n"
+             "url = os.environ['OPENAI_BASE_URL'].replace('/openai', '/anthropic/v1/models')\n"
+             "r = u.Request(url, headers={'x-api-key': os.environ['OPENAI_API_KEY']})\n"
+             "try: u.urlopen(r)\n"
+             "except e.HTTPError as x: print(x.code)\n"
+             "print('ANTHROPIC_API_KEY' in os.environ)\n")
+    done = byok_env.run("exec", "--gateway", "-p", "openai", "--", sys.executable, "-c", probe)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["403", "False"]
+    assert fake.requests == []
+
+
+def test_exec_gateway_ends_as_its_child_was_ended(byok_env):
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    done = byok_env.run("exec", "--gateway", "--", "sh", "-c", "kill -TERM $$")
+    assert done.returncode == -signal.SIGTERM
+    assert byok_env.run("config", "set", "exec-gateway", "on").returncode == 0
+    done = byok_env.run("exec", "--", "sh", "-c", 'echo "$OPENAI_API_KEY"')
+    assert done.returncode == 0 and done.stdout.startswith("byok-gw-")
+    done = byok_env.run("exec", "--keys", "--", "sh", "-c", 'echo "$OPENAI_API_KEY"')
+    assert done.stdout.strip() == OPENAI_GOOD
+    assert os.environ.get("BYOK_EXEC") is None
