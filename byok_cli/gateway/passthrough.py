@@ -88,6 +88,10 @@ class Exchange:
             return
         a, u = self.policy.attempt, self.usage
         model = u.model or self.spec.model
+        if u.input_tokens is not None and u.output_tokens is not None:  # as run books them
+            u.input_tokens, u.output_tokens, u.cached_input_tokens = self.policy.bounded(
+                a, u.input_tokens, u.output_tokens, u.cached_input_tokens,
+                self.spec.max_tokens, model=model)
         cost = self.policy.cost(a, u.input_tokens, u.output_tokens, u.cached_input_tokens,
                                 model=model)
         if cost is None and self.hold is not None and code != "BUDGET_EXCEEDED":
