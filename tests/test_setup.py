@@ -212,14 +212,14 @@ def test_refusals_are_one_line_and_change_nothing(byok_env, tool_home):
     assert list(tool_home.rglob("*")) == []
 
 
-def test_gateway_mode_without_the_gateway_is_one_clear_error(byok_env, tool_home):
-    for tool in ("claude", "llm", "sgpt"):
-        r = byok_env.run("setup", tool, "--gateway")
-        assert r.returncode == USAGE
-        assert "needs byok's local gateway" in r.stderr and "Traceback" not in r.stderr
-    # with no key hook and no gateway, gateway is the only mode, and so the same error
-    r = byok_env.run("setup", "aider")
-    assert r.returncode == USAGE and "needs byok's local gateway" in r.stderr
+def test_gateway_mode_is_the_default_and_a_dry_run_makes_no_token(byok_env, tool_home):
+    # The gateway is part of byok: a tool is pointed at it with a token of its own, never a
+    # key; a dry run shows the change (the gateway's loopback URL) and makes no token.
+    r = byok_env.run("setup", "claude", "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert "http://127.0.0.1:8787/anthropic" in r.stdout and "Traceback" not in r.stderr
+    listed = byok_env.run("token", "list", "--json")
+    assert listed.returncode == 0 and json.loads(listed.stdout) == []
     assert list(tool_home.rglob("*")) == []
 
 

@@ -74,17 +74,7 @@ def test_shell_gpt_answers_through_the_settings_setup_wrote(tmp_path, fake):
     assert rc.read_bytes() == original
 
 
-# ---- through the gateway, once it is part of byok ----------------------------------------
-
-def _gateway_available() -> bool:
-    from byok_cli.cli import setup_gateway
-
-    return setup_gateway.available()
-
-
-needs_gateway = pytest.mark.skipif(not _gateway_available(),
-                                   reason="the gateway (issue 21) is not part of this byok yet")
-
+# ---- through the gateway ------------------------------------------------------------------
 
 @pytest.fixture
 def gateway(byok_env, fake):
@@ -117,7 +107,6 @@ def gateway(byok_env, fake):
         proc.wait()
 
 
-@needs_gateway
 def test_llm_answers_through_the_gateway_and_never_holds_the_key(byok_env, tmp_path, fake,
                                                                   gateway):
     llm = installed("llm", "llm")
@@ -146,7 +135,6 @@ def test_llm_answers_through_the_gateway_and_never_holds_the_key(byok_env, tmp_p
     assert not (user_dir / "extra-openai-models.yaml").exists()
 
 
-@needs_gateway
 def test_shell_gpt_answers_through_the_gateway(byok_env, tmp_path, fake, gateway):
     sgpt = installed("shell-gpt", "sgpt")
     byok_env.set_key("openai", OPENAI_GOOD)

@@ -83,8 +83,7 @@ def setup(
         return
     from ..setup.plan import choose_mode, plan, provider_for, status
 
-    mode = choose_mode(tool, "gateway" if gateway else "helper" if helper else None,
-                       setup_gateway.available())
+    mode = choose_mode(tool, "gateway" if gateway else "helper" if helper else None)
     chosen = provider_for(tool, provider)
     if llm_key and (tool != "llm" or mode != setup_pkg.GATEWAY):
         raise ByokError(Code.USAGE, "--llm-key is for `byok setup llm --gateway` only")

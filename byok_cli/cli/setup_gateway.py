@@ -1,25 +1,12 @@
-"""The seam between `byok setup` and the gateway (issue 21): the gateway's URL for each
-provider, a token made for the tool and named after it, and revoking that token on undo.
-Until the gateway is part of byok, --gateway is one clear error and nothing else changes."""
+"""`byok setup`'s side of the gateway: the gateway's URL for each provider, a token made
+for the tool and named after it, and revoking that token on undo."""
 
 from __future__ import annotations
 
-import importlib.util
 import time
 
-from ..errors import ByokError, Code
-
-NEEDS_GATEWAY = "--gateway needs byok's local gateway (`byok gateway`), which this version " \
-                "of byok does not have yet"
 PORT = 8787  # `byok gateway`'s default --port
 DRY_RUN_TOKEN = "byok-gw-(a new token, made when setup runs for real)"
-
-
-def available() -> bool:
-    try:
-        return importlib.util.find_spec("byok_cli.gateway") is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def credentials(st, tool: str, provider: str, dry_run: bool, port: int = PORT,
@@ -30,10 +17,6 @@ def credentials(st, tool: str, provider: str, dry_run: bool, port: int = PORT,
     revoked and replaced; one the person made by hand is left alone, and setup says so."""
     from ..setup import GATEWAY, Credentials
 
-    if not available():
-        raise ByokError(Code.USAGE, NEEDS_GATEWAY,
-                        hint=f"use `byok setup {tool} --helper` where the tool has a key "
-                             "command, or `byok exec -- …`")
     st.byok.registry.require(provider)
     urls = {provider: f"http://127.0.0.1:{port}/{provider}"}
     if dry_run:
@@ -49,8 +32,6 @@ def credentials(st, tool: str, provider: str, dry_run: bool, port: int = PORT,
 
 def revoke(st, tool: str) -> str | None:
     """Revoke the token made for the tool; what was done, or None."""
-    if not available():
-        return None
     if st.store.revoke_token(st.profile, tool, time.time()):
         return f"token {tool!r} revoked"
     return None

@@ -24,19 +24,14 @@ class Change(NamedTuple):
         return [self.edit, *self.extra]
 
 
-def choose_mode(tool: str, asked: str | None, gateway_available: bool) -> str:
-    """The mode asked for, else the gateway where the tool takes a base URL and the gateway
-    is there, else the tool's key hook."""
+def choose_mode(tool: str, asked: str | None) -> str:
+    """The mode asked for, else the gateway (the tool gets a token, never a key)."""
     module = tool_module(tool)
     if asked == HELPER and HELPER not in module.MODES:
         raise ByokError(Code.USAGE, f"{module.TITLE} cannot use --helper: "
                         f"{getattr(module, 'NO_HELPER', 'it has no key command')}",
                         hint=f"use `byok setup {tool} --gateway`")
-    if asked:
-        return asked
-    if gateway_available or HELPER not in module.MODES:
-        return GATEWAY
-    return HELPER
+    return asked or GATEWAY
 
 
 def provider_for(tool: str, asked: str | None) -> str:
