@@ -43,6 +43,8 @@ class Code(str, enum.Enum):
     UNEXPECTED_TOOL_CALL = ("UNEXPECTED_TOOL_CALL", 21)  # the answer was only a tool call
     SCHEMA_MISMATCH = ("SCHEMA_MISMATCH", 22)  # --schema: the answer is not JSON or breaks it
     LIMIT_EXCEEDED = ("LIMIT_EXCEEDED", 23)  # a server's answer passed a bound (wire/limits.py)
+    ATTACHMENT_REFUSED = ("ATTACHMENT_REFUSED", 24)  # -a: over the API's limit, or the model
+    #                                                  takes no images/PDFs; nothing sent
     NOT_EXECUTABLE = ("NOT_EXECUTABLE", 126)   # exec: the shell's codes for these two
     COMMAND_NOT_FOUND = ("COMMAND_NOT_FOUND", 127)
     INTERRUPTED = ("INTERRUPTED", 130)

@@ -52,6 +52,7 @@ class Provider(NamedTuple):
     source: str | None = None    # where base_url and key_env were checked
     kind: str = "custom"         # builtin | preset | custom
     schema: bool = True          # its API takes a JSON Schema for the answer (--schema)
+    attachments: tuple[str, ...] = ("image", "pdf")  # what -a it takes: images, PDFs
 
     def to_dict(self) -> dict:
         return {"name": self.name, "title": self.title, "kind": self.kind, "api": self.api,
@@ -74,7 +75,8 @@ def _record(entry: dict) -> Provider:
         shape=KeyShape(shape["prefix"], shape["pattern"], shape["example"],
                        tuple(shape.get("admin_prefixes", ()))) if shape else None,
         source=entry.get("source"), kind=entry.get("kind", "preset"),
-        schema=entry.get("schema", True))
+        schema=entry.get("schema", True),
+        attachments=tuple(entry.get("attachments", ("image", "pdf"))))
 
 
 @functools.lru_cache(maxsize=1)

@@ -34,6 +34,7 @@ class Model(NamedTuple):
     temperature: bool = True          # takes a sampling temperature
     effort: tuple[str, ...] = ()      # levels of its effort / reasoning control, if any
     schema: bool = True               # takes a JSON Schema for its answer (structured output)
+    attachments: tuple[str, ...] = ("image", "pdf")  # what -a it reads: images, PDFs
 
     def is_deprecated(self, today: dt.date) -> bool:
         return bool(self.deprecated and self.deprecated <= today)
@@ -113,7 +114,8 @@ def load() -> Catalog:
         Model(provider=m["provider"], id=m["id"], name=m["name"], description=m["description"],
               aliases=tuple(m.get("aliases", ())), deprecated=_date(m.get("deprecated")),
               end_of_life=_date(m.get("end_of_life")), temperature=bool(m["temperature"]),
-              effort=tuple(m["effort"]), schema=bool(m.get("schema", True)))
+              effort=tuple(m["effort"]), schema=bool(m.get("schema", True)),
+              attachments=tuple(m.get("attachments", ("image", "pdf"))))
         for m in data["models"])
     defaults = dict(data["defaults"])
     levels = {p: tuple(v) for p, v in data["effort_levels"].items()}

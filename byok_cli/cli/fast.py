@@ -38,8 +38,8 @@ class _GiveUp(Exception):
     """Not a form this parser is sure of: let Typer parse it."""
 
 
-def _convert(kind: str, text: str, low, high):
-    if kind == "text":
+def _convert(kind: str, text, low, high):
+    if kind in ("text", "list"):
         return text
     try:
         return number(int if kind == "int" else float, text, low, high)
@@ -66,7 +66,7 @@ def _take_option(argv: Sequence[str], i: int, table: Mapping, values: dict) -> i
             if i + 1 >= len(argv):
                 raise _GiveUp
             attached, i = argv[i + 1], i + 1
-        values[dest] = (kind, attached, low, high)
+        _put(values, dest, kind, attached, low, high)
         return i + 1
     # Short options: "-c", "-cs TEXT", "-mgpt-5" (click's clustering).
     for at in range(1, len(token)):
@@ -82,9 +82,18 @@ def _take_option(argv: Sequence[str], i: int, table: Mapping, values: dict) -> i
             if i + 1 >= len(argv):
                 raise _GiveUp
             rest, i = argv[i + 1], i + 1
-        values[dest] = (kind, rest, low, high)
+        _put(values, dest, kind, rest, low, high)
         break
     return i + 1
+
+
+def _put(values: dict, dest: str, kind: str, text: str, low, high) -> None:
+    """An option's value; a repeatable one's values in order, as a list."""
+    if kind == "list":
+        earlier = values.get(dest)
+        values[dest] = (kind, (earlier[1] if earlier else []) + [text], low, high)
+    else:
+        values[dest] = (kind, text, low, high)
 
 
 def _is_option(token: str) -> bool:

@@ -62,6 +62,11 @@ def run(
     show_reasoning: bool = typer.Option(False, "--show-reasoning",
                                         help="Show the model's reasoning or thinking, dimmed, "
                                              "on stderr."),
+    attach: Optional[List[str]] = typer.Option(None, "--attach", "-a",
+                                               metavar="PATH|URL|-",
+                                               help="Attach an image (PNG, JPEG, GIF, "
+                                                    "WebP) or a PDF; repeatable. - reads "
+                                                    "it from stdin."),
     strict: bool = typer.Option(False, "--strict",
                                 help="An answer cut off at the token limit is an error "
                                      "(exit 20), not a warning."),
@@ -83,6 +88,8 @@ def run(
       byok run -m opus --effort low "a quick answer"
 
       byok run --schema 'name, age int' "invent a person"
+
+      byok run -a receipt.pdf -a photo.png "do these match?"
     """
     # ctx.params holds every parameter above by name; the fast path passes the same.
     run_prompt(state(ctx), **ctx.params)

@@ -50,30 +50,42 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
         cont: bool, cid: int | None, no_log: bool, no_stdin: bool = False,
         no_header: bool = False, cost: bool = False, allow_unpriced: bool = False,
         strict: bool = False, schema: str | None = None,
-        schema_multi: str | None = None, show_reasoning: bool = False) -> None:
+        schema_multi: str | None = None, show_reasoning: bool = False,
+        attach: list[str] | None = None) -> None:
     """Send a prompt and stream the answer to stdout (the parameters are `byok run`'s)."""
     from ..routing.ask import AskOptions, ask, find_conversation, make_plan
 
     output.require_stdout()  # before anything is sent
     effort = effort_level(effort)
     shape = _schema(schema, schema_multi)
+    attach = list(attach or ())
+    if "-" in attach and not " ".join(prompt or []).strip():
+        raise ByokError(Code.USAGE, "-a - reads the attachment from stdin, so the prompt "
+                        "cannot come from stdin too; give it as arguments",
+                        hint='byok run -a - "describe this picture" < picture.png')
+    attachments = load_attachments(attach)
     if explain:
-        _print_plan(make_plan(st.keychain, model, provider, not no_fallback, key=key,
-                              chain=chain, temperature=temperature, effort=effort,
-                              base_url=base_url, schema=shape is not None), as_json,
-                    not no_header)
+        the_plan = make_plan(st.keychain, model, provider, not no_fallback, key=key,
+                             chain=chain, temperature=temperature, effort=effort,
+                             base_url=base_url, schema=shape is not None)
+        if attachments:
+            from ..catalog.curated import load
+            from ..routing.attached import fit
+
+            fit(the_plan, attachments, load(), st.keychain.registry)
+        _print_plan(the_plan, as_json, not no_header)
         return
     conversation = find_conversation(st.keychain, cid, cont)
     if cont and conversation is None:
         output.info(f"note: profile {st.profile!r} has no conversation to continue yet; "
                     "starting a new one")
-    text = build_prompt(prompt or [], not no_stdin)
+    text = build_prompt(prompt or [], not no_stdin and "-" not in attach)
     options = AskOptions(model=model, provider=provider, key=key, system=system,
                          max_tokens=max_tokens, temperature=temperature, effort=effort,
                          base_url=base_url, stream=not no_stream, fallback=not no_fallback,
                          chain=chain, log=not no_log,
                          allow_unpriced=True if allow_unpriced else None, strict=strict,
-                         schema=shape)
+                         schema=shape, attachments=attachments)
     # With a schema, stdout gets the JSON once it is checked, never a part of it.
     printer = output.Printer(quiet=as_json or shape is not None)
     waiting = Waiting()
@@ -97,8 +109,12 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
         printer.end()
         raise
     if as_json:
-        output.emit_json({**result.outcome.to_dict(),
-                          "conversation_id": result.conversation_id})
+        shown = {**result.outcome.to_dict(), "conversation_id": result.conversation_id}
+        if attachments:
+            shown["attachments"] = [{"name": a.name, "media_type": a.media_type,
+                                     "bytes": len(a.data), "sha256": a.digest}
+                                    for a in attachments]
+        output.emit_json(shown)
     elif shape is not None:
         import json
 
@@ -110,6 +126,18 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
     if cost or (output.stderr_is_tty()
                 and st.store.settings(st.profile).get("show_cost") == "on"):
         output.info(cost_line(result.outcome))
+
+
+def load_attachments(sources: list[str]) -> list:
+    """-a's attachments, read and checked (type, size) before anything is sent. The
+    attachment code is imported only when there is one."""
+    if not sources:
+        return []
+    if sources.count("-") > 1:
+        raise ByokError(Code.USAGE, "-a - can be given once: stdin holds one attachment")
+    from ..attachments import load
+
+    return [load(s) for s in sources]
 
 
 def _after(thoughts, printer):

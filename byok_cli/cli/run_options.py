@@ -79,6 +79,8 @@ OPTIONS = {'--system': ('system', 'text', None, None),
  '--schema': ('schema', 'text', None, None),
  '--schema-multi': ('schema_multi', 'text', None, None),
  '--show-reasoning': ('show_reasoning', 'flag', None, None),
+ '--attach': ('attach', 'list', None, None),
+ '-a': ('attach', 'list', None, None),
  '--strict': ('strict', 'flag', None, None)}
 ARGUMENT = 'prompt'
 DEFAULTS = {'prompt': (),
@@ -105,6 +107,7 @@ DEFAULTS = {'prompt': (),
  'schema': None,
  'schema_multi': None,
  'show_reasoning': False,
+ 'attach': (),
  'strict': False}
 READERS = {'key list': {'path': ('key', 'list'),
               'options': {'--json': ('as_json', 'flag', None, None),

@@ -40,6 +40,7 @@ class AskOptions:
     allow_unpriced: bool | None = None  # send at unknown price under a budget (None: setting)
     strict: bool = False           # a cut-off answer (the token limit) is an error
     schema: dict | None = None     # --schema: the answer must be JSON that this JSON Schema fits
+    attachments: list = field(default_factory=list)  # -a: wire.attachments.Attachment, in order
 
 
 @dataclass
@@ -171,12 +172,21 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     if history is None:
         history = stored.messages if stored else []
     the_plan = plan_for(keychain, options, history)
+    turns = _turns(history, on_warning)
+    attachments = list(options.attachments) + [a for t in turns for a in t.get(
+        "attachments", ())]
+    if attachments:
+        from .attached import fit
+
+        fit(the_plan, attachments, load(), keychain.registry)
     for warning in the_plan.warnings:
         (on_note or on_warning)(warning)
     stored_system = stored.system if stored else None
     system = options.system if options.system is not None else stored_system
-    turns = [{"role": m.role, "content": m.content} for m in history]
-    request = ChatRequest(model="", messages=turns + [{"role": "user", "content": prompt}],
+    asked = {"role": "user", "content": prompt}
+    if options.attachments:
+        asked["attachments"] = list(options.attachments)
+    request = ChatRequest(model="", messages=turns + [asked],
                           system=system, max_tokens=options.max_tokens,
                           temperature=options.temperature, effort=options.effort,
                           stream=options.stream, schema=options.schema)
@@ -223,13 +233,17 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     if verdict is not None and verdict.code not in _KEPT:
         verdict.outcome = outcome  # type: ignore[attr-defined]
         raise verdict  # nothing worth a history was said
-    exchange = [Message("user", prompt),
+    exchange = [Message("user", prompt, attachments=tuple(options.attachments)),
                 Message("assistant", outcome.text, outcome.provider, outcome.model)]
     history.extend(exchange)  # a caller's in-memory transcript grows, saved or not
     cid = conversation_id
     if logged:
         try:
             cid = store.append_exchange(profile, conversation_id, system, exchange)
+            for name in getattr(store, "unkept_attachments", ()):
+                on_warning(f"attachment {name} is not kept in the history (its store of "
+                           "attachments is full: delete old conversations); -c will not "
+                           "send it again")
         except ByokError as err:  # the person asked for a history: say it is not kept
             err.message = f"the answer was not saved in the history: {err.message}"
             raise
@@ -237,6 +251,34 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
         verdict.outcome = outcome  # type: ignore[attr-defined]
         raise verdict
     return AskResult(outcome, cid, the_plan.warnings)
+
+
+def _turns(history: list[Message], on_warning: Callable[[str], None]) -> list[dict]:
+    """The earlier messages as request turns, with the attachments each user turn had."""
+    turns = []
+    for m in history:
+        turn: dict = {"role": m.role, "content": m.content}
+        if m.attachments:
+            turn["attachments"] = _attachments(m.attachments, on_warning)
+        turns.append(turn)
+    return turns
+
+
+def _attachments(kept: tuple, on_warning: Callable[[str], None]) -> list:
+    """A turn's attachments as the wire sends them (those from the store are made again
+    from their bytes; one whose bytes were not kept is left out, with a warning)."""
+    from ..wire.attachments import Attachment
+
+    out = []
+    for a in kept:
+        if isinstance(a, Attachment):
+            out.append(a)
+        elif a.data is None:
+            on_warning(f"attachment {a.name} of this conversation was not kept; it is not "
+                       "sent again")
+        else:
+            out.append(Attachment(a.media_type, a.data, a.name))
+    return out
 
 
 # Answers that are errors but still answers: kept in the history (a cut-off one under

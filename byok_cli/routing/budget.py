@@ -9,7 +9,9 @@ Before a request is sent its worst-case cost is held against every budget that a
 - input tokens: at most one per byte of the UTF-8 text of the system prompt and messages
   (byte-level BPE tokenizers, as OpenAI's and Anthropic's are, never make more tokens than
   bytes), plus 8 per message and 8 for the reply's priming, and never more than the model's
-  context window;
+  context window; an attachment counts at its worst case (`wire.attachments.worst_tokens`:
+  6,000 per image, and a PDF the whole context window, so a PDF under a budget needs a
+  model whose context window byok knows);
 - output tokens: ``--max-tokens``, else the model's maximum output (else its context window,
   else 128,000);
 - at the model's price, with the long-prompt tier where the estimate reaches it.
@@ -56,6 +58,10 @@ def estimate_input_tokens(system: str | None, messages: Iterable[dict]) -> int:
     total, count = len((system or "").encode("utf-8")), 1
     for m in messages:
         total += len(str(m.get("content", "")).encode("utf-8"))
+        if m.get("attachments"):
+            from ..wire.attachments import worst_tokens
+
+            total += worst_tokens(m["attachments"])
         count += 1
     return total + PER_MESSAGE * (count + 1)
 

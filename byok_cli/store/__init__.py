@@ -9,7 +9,7 @@ master keys (``keys``), the person's own providers (``providers``), profiles and
 from __future__ import annotations
 
 from .budgets import Budget, BudgetTables, Standing
-from .conversations import Conversation, ConversationTables, Message
+from .conversations import Conversation, ConversationTables, Message, StoredAttachment
 from .db import Database, now
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 from .files import DB_NAME, data_dir, file_mode
@@ -28,5 +28,5 @@ class Store(Database, SettingsTables, KeyTables, ProviderTables, ConversationTab
 
 __all__ = ["DAY", "DB_NAME", "MIGRATIONS", "PROFILE_SETTINGS", "PROVIDER_SETTINGS",
            "SCHEMA_VERSION", "Budget", "ClientToken", "Conversation", "Handoff", "HandoffSummary", "Message",
-           "Standing", "Store", "StoredKey", "UsageRow", "bucket", "bucket_sql", "data_dir",
+           "Standing", "Store", "StoredAttachment", "StoredKey", "UsageRow", "bucket", "bucket_sql", "data_dir",
            "file_mode", "now"]

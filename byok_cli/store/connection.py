@@ -71,7 +71,7 @@ def _text(data: bytes) -> str:
 # The only columns that hold bytes; anything else that arrives as bytes was put there by
 # damage, and is read as text. (Converters by declared type cannot do this: CPython hands
 # them None for an empty string.)
-BINARY_COLUMNS = frozenset({"ciphertext"})
+BINARY_COLUMNS = frozenset({"ciphertext", "data"})  # keys; attachments (migration 16)
 
 
 def _text_where_text_belongs(cursor: sqlite3.Cursor, row: tuple) -> tuple:

@@ -13,6 +13,21 @@ class Message(NamedTuple):
     provider: str | None = None
     model: str | None = None
     created_at: str | None = None
+    # a user turn's attachments: to store, objects with digest, media_type, name and data
+    # (wire.attachments.Attachment); read back, StoredAttachment
+    attachments: tuple = ()
+
+
+class StoredAttachment(NamedTuple):
+    digest: str
+    media_type: str
+    name: str
+    data: bytes | None  # None: not kept (the store's bound on attachments was reached)
+
+
+# The most attachment bytes one database keeps, all conversations together. Past it, a new
+# attachment's bytes are not kept (its name and digest are): `-c` then says it is missing.
+MAX_KEPT_ATTACHMENTS = 512 * 1024 * 1024
 
 
 class Conversation(NamedTuple):
@@ -48,9 +63,19 @@ class ConversationTables:
                                 "conversations WHERE profile = ? AND id = ?", (profile, cid)).fetchone()
         if row is None:
             return None
-        messages = [Message(*m) for m in self.conn.execute(
-            "SELECT role, content, provider, model, created_at FROM messages "
-            "WHERE conversation_id = ? ORDER BY id", (cid,))]
+        rows = self.conn.execute(
+            "SELECT id, role, content, provider, model, created_at FROM messages "
+            "WHERE conversation_id = ? ORDER BY id", (cid,)).fetchall()
+        attached: dict[int, list[StoredAttachment]] = {}
+        for mid, digest, media_type, name, data in self.conn.execute(
+                "SELECT ma.message_id, ma.digest, a.media_type, ma.name, a.data "
+                "FROM message_attachments ma JOIN attachments a ON a.digest = ma.digest "
+                "JOIN messages m ON m.id = ma.message_id WHERE m.conversation_id = ? "
+                "ORDER BY ma.message_id, ma.position", (cid,)):
+            attached.setdefault(mid, []).append(StoredAttachment(digest, media_type, name,
+                                                                 data))
+        messages = [Message(*m[1:], attachments=tuple(attached.get(m[0], ())))
+                    for m in rows]
         return Conversation(*row, messages=messages)
 
     def latest_conversation_id(self, profile: str) -> int | None:
@@ -60,8 +85,10 @@ class ConversationTables:
 
     def append_exchange(self, profile: str, cid: int | None, system: str | None,
                          new: list[Message]) -> int:
-        """Add messages to a conversation (made if cid is None) in one transaction."""
+        """Add messages to a conversation (made if cid is None) in one transaction, each
+        attachment's bytes stored once (see MAX_KEPT_ATTACHMENTS)."""
         stamp = now()
+        self.unkept_attachments: list[str] = []
         with self.transaction() as conn:
             if cid is None:
                 cid = conn.execute("INSERT INTO conversations (profile, system, created_at, "
@@ -70,10 +97,30 @@ class ConversationTables:
             else:
                 conn.execute("UPDATE conversations SET system = ?, updated_at = ? WHERE id = ?",
                              (system, stamp, cid))
-            conn.executemany("INSERT INTO messages (conversation_id, role, content, provider, model, "
-                             "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                             [(cid, m.role, m.content, m.provider, m.model, stamp) for m in new])
+            for m in new:
+                mid = conn.execute("INSERT INTO messages (conversation_id, role, content, "
+                                   "provider, model, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                                   (cid, m.role, m.content, m.provider, m.model, stamp)).lastrowid
+                for position, a in enumerate(m.attachments):
+                    self._keep_attachment(conn, a, stamp)
+                    conn.execute("INSERT INTO message_attachments (message_id, position, "
+                                 "digest, name) VALUES (?, ?, ?, ?)",
+                                 (mid, position, a.digest, a.name[:200]))
         return cid
+
+    def _keep_attachment(self, conn, a, stamp: str) -> None:
+        row = conn.execute("SELECT data IS NOT NULL FROM attachments WHERE digest = ?",
+                           (a.digest,)).fetchone()
+        if row is not None and row[0]:
+            return  # stored once, however many messages carry it
+        kept = conn.execute("SELECT TOTAL(size) FROM attachments WHERE data IS NOT NULL"
+                            ).fetchone()[0]
+        data = a.data if kept + len(a.data) <= MAX_KEPT_ATTACHMENTS else None
+        if data is None:
+            self.unkept_attachments.append(a.name)
+        conn.execute("INSERT INTO attachments (digest, media_type, size, data, created_at) "
+                     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest) DO UPDATE SET "
+                     "data = excluded.data", (a.digest, a.media_type, len(a.data), data, stamp))
 
     def delete_conversations(self, profile: str, cid: int | None = None) -> int:
         with self.transaction() as conn:

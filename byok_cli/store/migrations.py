@@ -386,5 +386,26 @@ MIGRATIONS: list[str] = [
         TOTAL(output_tokens), SUM(IFNULL(cost_micros, 0)), SUM(code = 'OK' AND cost_micros IS NULL)
         FROM usage WHERE provider IS NOT NULL GROUP BY 1, 4, 5;
     """,
+    # 16: attachments (-a), each stored once by the SHA-256 of its bytes however many
+    # messages carry it, so `-c` sends it again. A message's attachments in order; the
+    # bytes may be missing (data NULL) when the store's bound on them was reached. Bytes no
+    # message refers to are deleted with the last conversation that had them.
+    """
+    CREATE TABLE attachments (
+        digest      TEXT PRIMARY KEY,
+        media_type  TEXT NOT NULL,
+        size        INTEGER NOT NULL,
+        data        BLOB,
+        created_at  TEXT NOT NULL
+    );
+    CREATE TABLE message_attachments (
+        message_id  INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        position    INTEGER NOT NULL,
+        digest      TEXT NOT NULL REFERENCES attachments(digest),
+        name        TEXT NOT NULL,
+        PRIMARY KEY (message_id, position)
+    );
+    CREATE INDEX message_attachments_digest ON message_attachments(digest);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -69,7 +69,8 @@ class AnthropicMessages(Client):
             "anthropic-version": API_VERSION}
 
     def chat_body(self, request: ChatRequest) -> dict:
-        body: dict = {"model": request.model, "messages": normalise_turns(request.messages),
+        body: dict = {"model": request.model,
+                      "messages": [_turn(m) for m in normalise_turns(request.messages)],
                       "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS}
         if request.system:
             body["system"] = request.system
@@ -137,6 +138,15 @@ STOPS = {"end_turn": "end", "stop_sequence": "end", "max_tokens": "length",
          "model_context_window_exceeded": "length", "refusal": "refusal",
          "tool_use": "tool_call"}
 MAX_TOOLS = 20  # tool names kept from one answer
+
+
+def _turn(message: dict) -> dict:
+    if not message.get("attachments"):
+        return message
+    from .attachments import anthropic_content
+
+    return {"role": message["role"],
+            "content": anthropic_content(message["content"], message["attachments"])}
 
 
 def _tool_block(block: Any, result: ChatResult) -> None:

@@ -63,7 +63,7 @@ class OpenAIChat(Client):
 
     def chat_body(self, request: ChatRequest) -> dict:
         messages = [{"role": "system", "content": request.system}] if request.system else []
-        messages += normalise_turns(request.messages)
+        messages += [_turn(m) for m in normalise_turns(request.messages)]
         body: dict = {"model": request.model, "messages": messages}
         if request.max_tokens is not None:
             body["max_completion_tokens"] = request.max_tokens
@@ -134,6 +134,15 @@ class OpenAIChat(Client):
 STOPS = {"stop": "end", "length": "length", "content_filter": "content_filter",
          "tool_calls": "tool_call", "function_call": "tool_call"}
 MAX_TOOLS = 20  # tool names kept from one answer (a hostile server may send thousands)
+
+
+def _turn(message: dict) -> dict:
+    if not message.get("attachments"):
+        return message
+    from .attachments import openai_content
+
+    return {"role": message["role"],
+            "content": openai_content(message["content"], message["attachments"])}
 
 
 def _message_extras(message: dict, result: ChatResult) -> None:

@@ -12,7 +12,8 @@ from typing import Callable, Mapping, NamedTuple
 @dataclass
 class ChatRequest:
     model: str
-    messages: list[dict]          # [{"role": "user"|"assistant", "content": str}]
+    messages: list[dict]          # [{"role": "user"|"assistant", "content": str}], and a
+    #                               user turn's "attachments": [wire.attachments.Attachment]
     system: str | None = None
     max_tokens: int | None = None
     temperature: float | None = None
@@ -20,21 +21,32 @@ class ChatRequest:
     stream: bool = True
     schema: dict | None = None    # a JSON Schema the answer must fit (structured output)
 
+    @property
+    def attachments(self) -> list:
+        """Every attachment the request carries, earlier turns' too."""
+        return [a for m in self.messages for a in m.get("attachments") or ()]
+
 
 def normalise_turns(messages: list[dict]) -> list[dict]:
     """The turns both APIs accept: no empty messages, roles alternating, a user turn first.
 
-    Consecutive turns of one role (say, after a failed answer) are joined.
+    Consecutive turns of one role (say, after a failed answer) are joined, attachments too.
+    A turn with attachments and no text is kept.
     """
     out: list[dict] = []
     for m in messages:
         text = m.get("content") or ""
-        if not text.strip():
+        attached = list(m.get("attachments") or ())
+        if not text.strip() and not attached:
             continue
         if out and out[-1]["role"] == m["role"]:
-            out[-1] = {"role": m["role"], "content": out[-1]["content"] + "\n\n" + text}
+            joined = "\n\n".join(t for t in (out[-1]["content"], text) if t.strip())
+            attached = list(out[-1].get("attachments") or ()) + attached
+            out[-1] = {"role": m["role"], "content": joined}
         else:
             out.append({"role": m["role"], "content": text})
+        if attached:
+            out[-1]["attachments"] = attached
     while out and out[0]["role"] != "user":
         out.pop(0)
     return out

@@ -1,0 +1,157 @@
+"""`-a/--attach PATH|URL|-`: read an attachment from a file, stdin or the web, bounded.
+
+The type comes from the bytes (`wire.attachments.identify`), never from the name. Each is
+at most `wire.attachments.MAX_ATTACHMENT` bytes (the largest any API documents), checked
+before reading: a file by its size on disk, a download by its Content-Length and then as it
+arrives. A URL is fetched by byok itself, not passed on, so that its type and size are
+checked like a file's, it works with every API (Chat Completions takes no PDF by URL) and
+a conversation keeps it for `-c`. The download is https (http only to this machine), with
+no key or other credential, follows at most MAX_REDIRECTS redirects (never from elsewhere
+to this machine), and takes at most FETCH_DEADLINE seconds.
+
+Imported only when there is an attachment: `run` without `-a` never loads it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from typing import BinaryIO
+
+from .errors import ByokError, Code
+from .wire.attachments import MAX_ATTACHMENT, Attachment, identify
+
+MAX_REDIRECTS = 5
+FETCH_DEADLINE = 60.0
+_MIB = 1024 * 1024
+
+
+def load(source: str, stdin: BinaryIO | None = None) -> Attachment:
+    """The attachment ``source`` names: ``-`` (stdin), an http(s) URL, or a file path."""
+    if source == "-":
+        return _from_stdin(stdin)
+    if source.lower().startswith(("http://", "https://")):
+        return fetch(source)
+    return _from_file(source)
+
+
+def _too_big(name: str, size: int | None) -> ByokError:
+    what = f"is {size / _MIB:.1f} MiB" if size is not None else "holds more than that"
+    return ByokError(Code.ATTACHMENT_REFUSED, f"attachment {name} {what}: no API byok speaks "
+                     f"takes one over {MAX_ATTACHMENT // _MIB} MiB; nothing was sent",
+                     hint="make it smaller (fewer pages, a smaller image)")
+
+
+def _from_file(path: str) -> Attachment:
+    shown = path if len(path) <= 120 else path[:119] + "…"
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise ByokError(Code.USAGE, f"attachment {shown}: no such file") from None
+    except OSError as exc:
+        raise ByokError(Code.USAGE, f"attachment {shown}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ByokError(Code.USAGE, f"attachment {shown} is a directory",
+                        hint="attach the files in it one by one: -a FILE -a FILE")
+    if not stat.S_ISREG(info.st_mode):
+        # a FIFO or a device could block, or never end: give its content through stdin
+        raise ByokError(Code.USAGE, f"attachment {shown} is not a regular file (a pipe, "
+                        "device or socket)", hint=f"pipe it in instead: byok run -a - … < {shown}")
+    if info.st_size > MAX_ATTACHMENT:  # before reading: a 2 GB file is never loaded
+        raise _too_big(shown, info.st_size)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_ATTACHMENT + 1)
+    except OSError as exc:
+        raise ByokError(Code.USAGE, f"attachment {shown}: cannot read it "
+                        f"({exc.strerror or exc})") from None
+    if len(data) > MAX_ATTACHMENT:  # it grew while being read
+        raise _too_big(shown, None)
+    return identify(data, os.path.basename(path) or shown)
+
+
+def _from_stdin(stdin: BinaryIO | None) -> Attachment:
+    stream = stdin if stdin is not None else getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise ByokError(Code.USAGE, "-a -: there is no stdin to read the attachment from")
+    try:
+        if os.isatty(stream.fileno()):
+            raise ByokError(Code.USAGE, "-a - reads the attachment from stdin, which is a "
+                            "terminal", hint="byok run -a - \"describe it\" < picture.png")
+    except (AttributeError, OSError, ValueError):
+        pass  # not a file descriptor (a test's BytesIO, an API caller's stream)
+    data = stream.read(MAX_ATTACHMENT + 1)
+    if len(data) > MAX_ATTACHMENT:
+        raise _too_big("from stdin", None)
+    return identify(data, "stdin")
+
+
+# --------------------------------------------------------------------------- fetch
+def _checked_url(url: str, first: str | None = None) -> str:
+    """``url`` if byok may download an attachment from it; a usage error otherwise."""
+    from urllib.parse import urlsplit
+
+    from .urls import check, is_loopback, shown
+
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:
+        raise ByokError(Code.USAGE, f"attachment URL {shown(url)!r} is not a URL") from None
+    if parts.scheme.lower() == "http" and not is_loopback(host):
+        raise ByokError(Code.USAGE, f"attachment URL {shown(url)}: plain http beyond this "
+                        "machine is refused (only https, or http to 127.0.0.1, ::1, "
+                        "localhost)", hint="use its https:// address")
+    if first is not None and is_loopback(host) and not is_loopback(urlsplit(first).hostname):
+        raise ByokError(Code.USAGE, f"attachment URL {shown(first)} redirects to this machine "
+                        f"({shown(url)}); refused, so no local service's data is sent on")
+    return check(url, "attachment URL")
+
+
+def fetch(url: str) -> Attachment:
+    """Download one attachment (see the module's docstring for the bounds)."""
+    from urllib.parse import urljoin, urlsplit
+
+    from .urls import shown
+    from .version import __version__
+    from .wire import Settings
+    from .wire import transport
+    from .wire.transport import TransportError
+
+    first = _checked_url(url)
+    settings = Settings.from_env()
+    settings = settings._replace(deadline=min(settings.deadline, FETCH_DEADLINE),
+                                 max_retries=0)
+    headers = {"User-Agent": f"byok/{__version__}",
+               "Accept": "image/png, image/jpeg, image/gif, image/webp, application/pdf",
+               "Accept-Encoding": "identity"}
+    current = first
+    try:
+        for _ in range(MAX_REDIRECTS + 1):
+            resp = transport.request("GET", current, headers, None, settings)
+            if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("location"):
+                resp.close()
+                current = _checked_url(urljoin(current, resp.headers["location"]), first)
+                continue
+            if resp.status != 200:
+                resp.close()
+                raise ByokError(Code.NETWORK_ERROR, f"attachment URL {shown(current)} "
+                                f"answered {resp.status}; nothing was sent")
+            declared = resp.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_ATTACHMENT:
+                resp.close()
+                raise _too_big(shown(current), int(declared))
+            try:
+                data = resp.read(MAX_ATTACHMENT)
+            except TransportError as exc:
+                if exc.kind == "too_large":
+                    raise _too_big(shown(current), None) from None
+                raise
+            name = os.path.basename(urlsplit(current).path) or urlsplit(current).hostname
+            return identify(data, name or "download")
+        raise ByokError(Code.NETWORK_ERROR, f"attachment URL {shown(first)} redirected more "
+                        f"than {MAX_REDIRECTS} times; nothing was sent")
+    except TransportError as exc:
+        raise ByokError(Code.NETWORK_ERROR, f"could not download attachment "
+                        f"{shown(first)}: {exc.detail}; nothing was sent") from None
