@@ -15,8 +15,9 @@ by :meth:`Byok.client`.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .errors import ByokError, Code
 from .secrets.keychain import Keychain
@@ -152,21 +153,24 @@ class Byok:
             on_text: Callable[[str], None] | None = None,
             on_warning: Callable[[str], None] | None = None,
             strict: bool = False, schema: "str | dict | None" = None,
-            on_reasoning: Callable[[str], None] | None = None) -> "AskResult":
+            on_reasoning: Callable[[str], None] | None = None,
+            attachments: "Sequence[str | os.PathLike | bytes] | None" = None) -> "AskResult":
         """Send a prompt as `byok run` does and return the answer with its provenance and
         cost (``result.outcome.cost_micros``); budgets apply as they do to `byok run`.
         A refusal, a content filter or an answer that is only a tool call raises ByokError
         (REFUSED, UNEXPECTED_TOOL_CALL) with the answer as its ``outcome``; so does a cut-off
         answer with ``strict`` (TRUNCATED). ``schema`` (a JSON Schema as a dict, or as
         `run --schema` takes it) asks for JSON that fits it, in ``result.outcome.data``;
-        an answer that is not such JSON raises SCHEMA_MISMATCH."""
+        an answer that is not such JSON raises SCHEMA_MISMATCH. ``attachments``: images
+        (PNG, JPEG, GIF, WebP) or PDFs, each a path, an http(s) URL or the bytes themselves,
+        checked as `run -a` checks them (type from the content, size, the model's inputs)."""
         from .routing.ask import AskOptions, ask, find_conversation
 
         options = AskOptions(model=model, provider=provider, key=key, system=system,
                              max_tokens=max_tokens, temperature=temperature, effort=effort,
                              base_url=base_url, stream=stream, fallback=fallback, chain=chain,
                              log=log, allow_unpriced=allow_unpriced, strict=strict,
-                             schema=_schema(schema))
+                             schema=_schema(schema), attachments=_attachments(attachments))
         cid = find_conversation(self.keychain, conversation_id, continue_latest)
         return ask(self.keychain, prompt, options, conversation_id=cid,
                    on_text=on_text or (lambda s: None), on_warning=on_warning or (lambda s: None),
@@ -179,3 +183,24 @@ def _schema(schema: "str | dict | None") -> dict | None:
     from .schema import load
 
     return load(schema)
+
+
+def _attachments(given) -> list:
+    if not given:
+        return []
+    if isinstance(given, (str, bytes, os.PathLike)):
+        given = [given]  # one attachment, not a sequence of characters
+    from .attachments import load
+    from .wire.attachments import MAX_ATTACHMENT, identify
+
+    out = []
+    for i, item in enumerate(given):
+        if isinstance(item, (bytes, bytearray)):
+            if len(item) > MAX_ATTACHMENT:
+                from .attachments import too_big
+
+                raise too_big(f"#{i + 1}", len(item))
+            out.append(identify(bytes(item), f"attachment-{i + 1}"))
+        else:
+            out.append(load(os.fspath(item)))
+    return out

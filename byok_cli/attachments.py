@@ -36,7 +36,7 @@ def load(source: str, stdin: BinaryIO | None = None) -> Attachment:
     return _from_file(source)
 
 
-def _too_big(name: str, size: int | None) -> ByokError:
+def too_big(name: str, size: int | None) -> ByokError:
     what = f"is {size / _MIB:.1f} MiB" if size is not None else "holds more than that"
     return ByokError(Code.ATTACHMENT_REFUSED, f"attachment {name} {what}: no API byok speaks "
                      f"takes one over {MAX_ATTACHMENT // _MIB} MiB; nothing was sent",
@@ -59,7 +59,7 @@ def _from_file(path: str) -> Attachment:
         raise ByokError(Code.USAGE, f"attachment {shown} is not a regular file (a pipe, "
                         "device or socket)", hint=f"pipe it in instead: byok run -a - … < {shown}")
     if info.st_size > MAX_ATTACHMENT:  # before reading: a 2 GB file is never loaded
-        raise _too_big(shown, info.st_size)
+        raise too_big(shown, info.st_size)
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_ATTACHMENT + 1)
@@ -67,7 +67,7 @@ def _from_file(path: str) -> Attachment:
         raise ByokError(Code.USAGE, f"attachment {shown}: cannot read it "
                         f"({exc.strerror or exc})") from None
     if len(data) > MAX_ATTACHMENT:  # it grew while being read
-        raise _too_big(shown, None)
+        raise too_big(shown, None)
     return identify(data, os.path.basename(path) or shown)
 
 
@@ -83,7 +83,7 @@ def _from_stdin(stdin: BinaryIO | None) -> Attachment:
         pass  # not a file descriptor (a test's BytesIO, an API caller's stream)
     data = stream.read(MAX_ATTACHMENT + 1)
     if len(data) > MAX_ATTACHMENT:
-        raise _too_big("from stdin", None)
+        raise too_big("from stdin", None)
     return identify(data, "stdin")
 
 
@@ -141,12 +141,12 @@ def fetch(url: str) -> Attachment:
             declared = resp.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > MAX_ATTACHMENT:
                 resp.close()
-                raise _too_big(shown(current), int(declared))
+                raise too_big(shown(current), int(declared))
             try:
                 data = resp.read(MAX_ATTACHMENT)
             except TransportError as exc:
                 if exc.kind == "too_large":
-                    raise _too_big(shown(current), None) from None
+                    raise too_big(shown(current), None) from None
                 raise
             name = os.path.basename(urlsplit(current).path) or urlsplit(current).hostname
             return identify(data, name or "download")

@@ -14,8 +14,9 @@ page of Anthropic's; ``models list --remote`` reads Anthropic's list in pages of
 
 from __future__ import annotations
 
+import base64
 import json
-
+from pathlib import Path
 from typing import NamedTuple
 
 OPENAI_MODEL = "gpt-6.2-sol"
@@ -76,6 +77,33 @@ CONCISE_SCHEMA = {"type": "object", "properties": {
 OPEN_SCHEMA = {"type": "object", "properties": {"tags": {"type": "array",
                                                          "items": {"type": "string"}}}}
 
+# -a: an image and a PDF, in each API's own content parts (attachments before the text)
+ATTACHED = Path(__file__).resolve().parent / "data" / "attachments"
+PNG, PDF = ATTACHED / "small.png", ATTACHED / "small.pdf"
+
+
+def _b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def openai_attached(text: str) -> dict:
+    return {"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64," + _b64(PNG)}},
+        {"type": "file", "file": {"filename": "small.pdf",
+                                  "file_data": "data:application/pdf;base64," + _b64(PDF)}},
+        {"type": "text", "text": text}]}
+
+
+def anthropic_attached(text: str) -> dict:
+    return {"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                     "data": _b64(PNG)}},
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf",
+                                        "data": _b64(PDF)}},
+        {"type": "text", "text": text}]}
+
+
+ATTACH = ("-a", str(PNG), "-a", str(PDF))
 RUN_O = ("run", "-p", "openai", "-m", OPENAI_MODEL)
 RUN_A = ("run", "-p", "anthropic", "-m", ANTHROPIC_MODEL)
 FIRST, SECOND = "first question", "second question"
@@ -115,7 +143,19 @@ CASES = [
          (openai_chat([user(PROMPT)], stream=False, response_format={
              "type": "json_schema", "json_schema": {"name": "answer", "schema": OPEN_SCHEMA,
                                                     "strict": False}}),)),
+    Case("openai-run-attachments", "openai", (*RUN_O, *ATTACH, PROMPT),
+         (openai_chat([openai_attached(PROMPT)]),)),
+    Case("openai-continue-resends-attachments", "openai", (*RUN_O, "--no-stream", "-c", SECOND),
+         (openai_chat([openai_attached(FIRST), assistant(echo(OPENAI_MODEL, FIRST)),
+                       user(SECOND)], stream=False),),
+         setup=((*RUN_O, *ATTACH, FIRST),)),
     # --- Anthropic Messages ---
+    Case("anthropic-run-attachments", "anthropic", (*RUN_A, *ATTACH, PROMPT),
+         (anthropic_chat([anthropic_attached(PROMPT)]),)),
+    Case("anthropic-continue-resends-attachments", "anthropic", (*RUN_A, "-c", SECOND),
+         (anthropic_chat([anthropic_attached(FIRST), assistant(echo(ANTHROPIC_MODEL, FIRST)),
+                          user(SECOND)]),),
+         setup=((*RUN_A, *ATTACH, FIRST),)),
     Case("anthropic-run-schema", "anthropic", (*RUN_A, "--schema", CONCISE, PROMPT),
          (anthropic_chat([user(PROMPT)], output_config={"format": {
              "type": "json_schema", "schema": CONCISE_SCHEMA}}),)),

@@ -21,7 +21,7 @@ LAYERS = [
     {"byok_cli.registry"},
     {"byok_cli.store", "byok_cli.wire"},
     {"byok_cli.catalog", "byok_cli.secrets", "byok_cli.usage"},
-    {"byok_cli.routing", "byok_cli.importers"},
+    {"byok_cli.routing", "byok_cli.importers", "byok_cli.attachments"},
     {"byok_cli.handoff", "byok_cli.setup", "byok_cli.gateway"},
     {"byok_cli.api"},
     {"byok_cli.cli"},

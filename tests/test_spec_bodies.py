@@ -20,6 +20,7 @@ from serverproc import installed
 
 pytestmark = pytest.mark.third_party
 
+ATTACHED = TESTS / "data" / "attachments"
 SCHEMA = '{"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string"}}}}'
 # (the byok arguments after `run -p PROVIDER`), per API: each new shape, streamed and not
 SHAPES = [
@@ -31,6 +32,11 @@ SHAPES = [
     ("--schema-multi", "name, ok bool"),
     ("--effort", "low", "--schema", "name"),
     ("--effort", "high",),
+    # -a: each API's image and document parts, every image type, and a PDF alone
+    ("-a", str(ATTACHED / "small.png"), "-a", str(ATTACHED / "small.pdf")),
+    ("--no-stream", "-a", str(ATTACHED / "small.jpg"), "-a", str(ATTACHED / "small.gif"),
+     "-a", str(ATTACHED / "small.webp")),
+    ("-s", "Read it.", "-a", str(ATTACHED / "small.pdf")),
 ]
 MODELS = {"openai": ("gpt-6.2-sol", ["--temperature", "1.5"], "gpt-4o"),
           "anthropic": ("claude-sonnet-5-5", ["--temperature", "0.5"], "claude-haiku-4-5")}
@@ -52,6 +58,9 @@ def test_every_request_shape_fits_the_official_specs(byok_env, fake):
     for provider, (model, temperature, other) in MODELS.items():
         runs = [["-m", model, *shape] for shape in SHAPES]
         runs += [["-m", other, *temperature], ["-m", other, "-c", *temperature]]
+        # a continued conversation sends its earlier attachments again
+        runs += [["-m", model, "-a", str(ATTACHED / "small.png"), "first"],
+                 ["-m", model, "-c", "--no-stream"]]
         for args in runs:
             r = byok_env.run("run", "-p", provider, *args, "Say hi to José ✓")
             assert r.returncode == 0, (args, r.stderr)
@@ -76,6 +85,15 @@ def test_the_check_itself_refuses_a_wrong_body():
                        "response_format": {"type": "json_schema", "schema": {}}}},
              {"api": "anthropic", "path": "/v1/messages",
               "body": {"model": "m", "max_tokens": 5, "messages": [
-                  {"role": "user", "content": "hi"}], "output_format": {"type": "json"}}}]
+                  {"role": "user", "content": "hi"}], "output_format": {"type": "json"}}},
+             # content parts: an image part without its URL; a base64 BMP, which no
+             # Anthropic source type takes
+             {"api": "openai", "path": "/chat/completions",
+              "body": {"model": "m", "messages": [{"role": "user", "content": [
+                  {"type": "image_url", "image_url": {}}]}]}},
+             {"api": "anthropic", "path": "/v1/messages",
+              "body": {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [
+                  {"type": "image", "source": {"type": "base64", "media_type": "image/bmp",
+                                               "data": "Qk0="}}]}]}}]
     verdicts = validate(wrong)
     assert all(v["errors"] for v in verdicts), verdicts

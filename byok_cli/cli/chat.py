@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -21,6 +21,8 @@ COMMANDS = [
     ("/system [TEXT]", "set the system prompt (without TEXT: clear it)"),
     ("/max-tokens [N]", "bound each answer's length, and what a budget holds for it "
                         "(default: no bound)"),
+    ("/attach [PATH|URL]", "attach an image or a PDF to your next message (without "
+                           "PATH: list what is attached); /detach drops them"),
     ("/history", "show this conversation so far"),
     ('"""', "start or end a message of several lines"),
     ("/help", "this list"),
@@ -120,10 +122,14 @@ def chat(
     temperature: Optional[float] = TEMPERATURE,
     effort: Optional[str] = EFFORT,
     base_url: Optional[str] = BASE_URL,
+    attach: Optional[List[str]] = typer.Option(None, "--attach", "-a", metavar="PATH|URL",
+                                               help="Attach an image (PNG, JPEG, GIF, "
+                                                    "WebP) or a PDF to the first message; "
+                                                    "repeatable."),
 ) -> None:
     """Chat interactively. Reads one message a turn (also from a pipe); answers stream.
 
-    In the chat: /model, /provider, /system, /max-tokens, /history, /help, /exit; a line of three
+    In the chat: /model, /provider, /system, /max-tokens, /attach, /history, /help, /exit; a line of three
     double quotes starts and ends a message of several lines.
 
     Examples:
@@ -133,7 +139,7 @@ def chat(
       printf 'hi\\n/model luna\\nand now?\\n' | byok chat
     """
     from ..routing.ask import AskOptions, ask, find_conversation
-    from .run_body import effort_level
+    from .run_body import effort_level, load_attachments
 
     st = state(ctx)
     if sys.stdin is None:
@@ -146,6 +152,10 @@ def chat(
                          chain=chain, log=not no_log, max_tokens=max_tokens,
                          temperature=temperature,
                          effort=effort_level(effort), base_url=base_url)
+    if "-" in (attach or ()):
+        raise ByokError(Code.USAGE, "chat reads your messages from stdin, so -a - cannot "
+                        "read an attachment from it", hint="attach a file: -a PATH")
+    options.attachments = load_attachments(list(attach or ()))
     if model:  # a model no provider is known to serve fails here, not at the first turn
         from .model_choice import choose_model
 
@@ -198,6 +208,7 @@ def chat(
             printer.end()
             conversation = result.conversation_id
             failed = False
+            options.attachments = []  # sent with that message (a failed turn keeps them)
         except Terminated:
             printer.end()
             raise
@@ -286,16 +297,38 @@ def _command(st, line: str, options, transcript) -> str | None:
             output.info("system prompt " + ("set" if arg else "cleared"))
         elif word == "/max-tokens":
             _max_tokens(arg, options)
+        elif word in ("/attach", "/detach"):
+            _attach(word, arg, options)
         elif word == "/history":
             for m in transcript:
                 who = "you" if m.role == "user" else f"{m.provider}/{m.model}"
-                sys.stdout.write(f"[{who}] {m.content}\n")
+                names = ", ".join(a.name for a in m.attachments)
+                sys.stdout.write(f"[{who}] {m.content}"
+                                 + (f" [attached: {names}]" if names else "") + "\n")
             sys.stdout.flush()
         else:
             output.warn(f"unknown command {line!r}; /help lists them")
     except ByokError as err:
         output.error(_chat_hint(err).one_line())
     return None
+
+
+def _attach(word: str, arg: str, options) -> None:
+    """/attach PATH: read and check it now, send it with the next message; /attach: list;
+    /detach: drop them."""
+    if word == "/detach":
+        options.attachments = []
+        output.info("attachments dropped")
+    elif arg:
+        if arg == "-":
+            raise ByokError(Code.USAGE, "/attach - cannot read stdin: it carries the chat")
+        from .run_body import load_attachments
+
+        options.attachments = options.attachments + load_attachments([arg])
+        output.info(f"attached {options.attachments[-1].describe()} to your next message")
+    else:
+        output.info("attached to your next message: " + (", ".join(
+            a.describe() for a in options.attachments) or "nothing"))
 
 
 def _help_text() -> str:

@@ -60,15 +60,27 @@ def show(ctx: typer.Context,
     if as_json:
         output.emit_json({"id": conv.id, "system": conv.system, "created_at": conv.created_at,
                           "updated_at": conv.updated_at,
-                          "messages": [m._asdict() for m in conv.messages]})
+                          "messages": [_shown(m) for m in conv.messages]})
         return
     # Masked as --json is: a prompt may have held a key (`run` warned it would be kept).
     if conv.system:
         sys.stdout.write(redact(f"[system]\n{conv.system}\n\n"))
     for m in conv.messages:
         who = "user" if m.role == "user" else f"assistant: {m.provider}/{m.model}"
-        sys.stdout.write(redact(f"[{who}]\n{m.content}\n\n"))
+        names = "".join(f"[attached: {a.name} ({a.media_type})"
+                        + ("" if a.data is not None else ", not kept") + "]\n"
+                        for a in m.attachments)
+        sys.stdout.write(redact(f"[{who}]\n{names}{m.content}\n\n"))
     sys.stdout.flush()
+
+
+def _shown(message) -> dict:
+    """A message for --json: its attachments by name, type, size and digest, not bytes."""
+    shown = message._asdict()
+    shown["attachments"] = [{"name": a.name, "media_type": a.media_type, "sha256": a.digest,
+                             "bytes": len(a.data) if a.data is not None else None,
+                             "kept": a.data is not None} for a in message.attachments]
+    return shown
 
 
 @app.command("rm")
