@@ -129,6 +129,10 @@ class ConversationTables:
             else:
                 cur = conn.execute("DELETE FROM conversations WHERE profile = ? AND id = ?",
                                    (profile, cid))
+            count = cur.rowcount
+            # the bytes of attachments no message refers to any more go with them
+            conn.execute("DELETE FROM attachments WHERE digest NOT IN "
+                         "(SELECT digest FROM message_attachments)")
         self.wipe()
-        return cur.rowcount
+        return count
 
