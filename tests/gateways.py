@@ -40,6 +40,7 @@ class Gateway(NamedTuple):
     received: Callable[[], list[list[str]]] | None   # texts of each chat request that arrived
     process: ServerProcess
     openai_stream_usage: bool = True         # sends usage in OpenAI streams when asked
+    posted: Callable[[], list[list]] | None = None   # the messages of each chat request, whole
 
 
 def texts(messages: list) -> list[str]:
@@ -103,7 +104,8 @@ def start_litellm(workdir: Path):
 
     gateway = Gateway("litellm", url + "/v1", url, {
         "openai": {OPENAI_MODEL}, "anthropic": {ANTHROPIC_MODEL}},
-        lambda model, conversation: f"Echo[{model}]: {conversation[-1]}", received, proc)
+        lambda model, conversation: f"Echo[{model}]: {conversation[-1]}", received, proc,
+        posted=lambda: [r["messages"] for r in upstream.requests if r["method"] == "POST"])
     return gateway, upstream
 
 
@@ -126,9 +128,14 @@ def start_llmock(workdir: Path) -> Gateway:
         return [texts(r["body"].get("messages")) for r in rows
                 if r["method"] == "POST" and r.get("status") == 200]
 
+    def posted() -> list[list]:
+        rows = get_json(url + "/_llmock/requests")["requests"]
+        return [r["body"].get("messages") for r in rows
+                if r["method"] == "POST" and r.get("status") == 200]
+
     return Gateway("llmock", url + "/v1", url + "/anthropic", {
         "openai": {"gpt-4o", "gpt-4o-mini"}, "anthropic": {"claude-sonnet-4-6"}},
-        reply, received, proc)
+        reply, received, proc, posted=posted)
 
 
 def llmock_verdict(gateway: Gateway) -> dict:

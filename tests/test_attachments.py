@@ -416,3 +416,29 @@ def test_run_loads_the_attachment_code_only_with_a(byok_env, fake):
     assert loaded("run", "hi") == "LOADED=[]"
     assert loaded("run", "-a", PNG_PATH, "hi") == \
         "LOADED=['byok_cli.attachments', 'byok_cli.wire.attachments']"
+
+
+def test_the_store_keeps_a_bounded_amount_and_continue_says_what_is_missing(
+        in_process, fake, monkeypatch):
+    """Past the store's bound a new attachment's bytes are not kept (said at once), and a
+    later -c sends the conversation without it, saying so, rather than failing."""
+    from byok_cli import Byok
+    from byok_cli.store import conversations
+
+    in_process.set_key("openai", OPENAI_GOOD)
+    monkeypatch.setattr(conversations, "MAX_KEPT_ATTACHMENTS", len(FILES["small.png"]))
+    said: list[str] = []
+    Byok().ask("one", attachments=[FILES["small.png"]], on_warning=said.append)
+    Byok().ask("two", attachments=[FILES["small.pdf"]], continue_latest=True,
+               on_warning=said.append)
+    assert said == ["attachment attachment-1 is not kept in the history (its store of "
+                    "attachments is full: delete old conversations); -c will not send it "
+                    "again"]
+    said.clear()
+    Byok().ask("three", continue_latest=True, on_warning=said.append)
+    assert said == ["attachment attachment-1 of this conversation was not kept; it is not "
+                    "sent again"]
+    messages = posts(fake)[-1]["body"]["messages"]
+    assert [type(m["content"]) for m in messages] == [list, str, str, str, str]
+    assert [p["type"] for p in messages[0]["content"]] == ["image_url", "text"]
+    assert messages[2] == {"role": "user", "content": "two"}

@@ -275,6 +275,38 @@ def test_llmock_stream_broken_before_any_text_is_retried(env, gateway, provider)
 
 # --- a gateway's own errors (issue 22) ------------------------------------------------------
 
+ATTACHED = ROOT / "tests" / "data" / "attachments"
+
+
+PARTS = {"openai": {"image_url", "file", "text"}, "anthropic": {"image", "document", "text"}}
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize("gateway", ALL, indirect=True)
+def test_run_with_an_image_and_a_pdf(env, gateway, provider):
+    """-a through servers that take content parts: each accepts the request and answers
+    (fakellm with its default mock answer: its rules match text content only); where a
+    server shows what arrived, the image and the document did, and again after -c."""
+    attach = ("-a", str(ATTACHED / "small.png"), "-a", str(ATTACHED / "small.pdf"))
+    r = run(env, provider, *attach, "what is in these?")
+    assert r.returncode == 0, r.stderr
+    answer = quiet(r)
+    if gateway.name == "fakellm":
+        assert answer.startswith(f"[mock response for {MODEL[provider]}"), answer
+    else:
+        assert answer.endswith("what is in these?\n"), answer
+    if gateway.name == "llmock" and provider == "openai":  # LLMock's echo notes the image
+        assert answer == "Hello! You said: [image input] what is in these?\n"
+    r = run(env, provider, "--no-stream", "-c", "and again")
+    assert r.returncode == 0, r.stderr
+    if gateway.posted is None:
+        return
+    first, again = gateway.posted()[-2:]
+    for messages in (first, again):
+        kinds = {p.get("type") for p in messages[0]["content"] if isinstance(p, dict)}
+        assert kinds == PARTS[provider], messages[0]["content"]
+
+
 @pytest.mark.parametrize("gateway", ["litellm"], indirect=True)
 def test_litellm_over_budget_key_is_quota_and_the_next_key_is_tried(env, gateway):
     """LiteLLM's answer for a virtual key whose budget is spent (type budget_exceeded) is

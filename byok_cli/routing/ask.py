@@ -240,7 +240,7 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     if logged:
         try:
             cid = store.append_exchange(profile, conversation_id, system, exchange)
-            for name in getattr(store, "unkept_attachments", ()):
+            for name in store.unkept_attachments:
                 on_warning(f"attachment {name} is not kept in the history (its store of "
                            "attachments is full: delete old conversations); -c will not "
                            "send it again")

@@ -9,6 +9,8 @@ attachments, and its API decides, as for every other parameter.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from ..catalog.curated import Catalog
 from ..errors import ByokError, Code
 from ..registry import Registry
@@ -49,8 +51,9 @@ def fit(plan: Plan, attachments: list[Attachment], catalog: Catalog,
         return
     why = refusal(plan.attempts[0], attachments, catalog, registry)
     if why is not None:
-        able = [m.id for m in catalog.models if all(a.kind in m.attachments
-                                                    for a in attachments)]
+        today = dt.date.today()
+        able = [m.id for m in catalog.models if not m.is_retired(today)
+                and all(a.kind in m.attachments for a in attachments)]
         if why.hint is None:
             why.hint = ("choose a model that reads them, e.g. -m " + ", ".join(able[:4])
                         if able else "leave the attachment out")

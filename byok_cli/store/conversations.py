@@ -47,6 +47,9 @@ NEWEST_FIRST = "updated_at DESC, last_message_id DESC, id DESC"
 
 
 class ConversationTables:
+    # the names of attachments whose bytes the last append_exchange could not keep
+    unkept_attachments: list[str] = []
+
     def conversations(self, profile: str, limit: int | None = None) -> list[dict]:
         sql = ("SELECT c.id, c.created_at, c.updated_at, c.message_count, "
                "(SELECT content FROM messages WHERE conversation_id = c.id AND role = 'user' "
