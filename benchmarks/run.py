@@ -14,7 +14,8 @@ both APIs, at most 1.3x the run floor, whole process and to the first byte on st
 peak memory (the child's ru_maxrss) under 30 MiB. Also: `byok chat`'s second turn against
 its first (the connection reused), and what a profile budget adds to `byok run`. All
 against the fake provider on 127.0.0.1. And `byok run --schema` against the same plain run,
-whole process. How the reading commands grow with the database: benchmarks/scale.py.
+whole process, and `byok run -a small.png` likewise. How the reading commands grow with
+the database: benchmarks/scale.py.
 
 Each ratio is the median of the ratios of back-to-back pairs, in alternating order (see
 paired): this shared VM's speed drifts by tens of percent within a minute, which a ratio of
@@ -189,6 +190,18 @@ def schema_rows(env: dict, repeat: int) -> list[tuple]:
              median_of(ours, "whole") * 1000, ratio_of(ours, base, "whole"))]
 
 
+def attach_rows(env: dict, repeat: int) -> list[tuple]:
+    """`byok run -a small.png` (the attachment code loaded, the file read, typed, checked
+    and sent as a content part, and kept in the history) against the same plain run, whole
+    process, in back-to-back pairs."""
+    picture = ROOT / "tests" / "data" / "attachments" / "small.png"
+    plain = [str(BYOK), "run", "-p", "openai", "hi"]
+    attached = [*plain[:-1], "-a", str(picture), "hi"]
+    base, ours = paired(lambda: run_once(plain, env), lambda: run_once(attached, env), repeat)
+    return [("byok run -p openai -a small.png", median_of(ours, "whole") * 1000,
+             ratio_of(ours, base, "whole"))]
+
+
 def paired(base_fn, ours_fn, repeat: int) -> tuple[list, list]:
     """Both measured `repeat` times in back-to-back pairs, alternating which goes first.
 
@@ -279,6 +292,7 @@ def main() -> None:
 
     rows += budget_rows(env, args.repeat)
     rows += schema_rows(env, args.repeat)
+    rows += attach_rows(env, args.repeat)
     server.reset()
     turns = [chat_turns(env, "openai") for _ in range(max(5, args.repeat // 3))]
     connections = len(server.connections()) / len(turns)
