@@ -27,7 +27,8 @@ from byok_cli.errors import ByokError, Code
 from byok_cli.registry import builtin
 from byok_cli.routing.attached import refusal
 from byok_cli.routing.resolve import Attempt
-from byok_cli.wire.attachments import LIMITS, Attachment, check_limits, identify, sniff
+from byok_cli.wire.attachments import (LIMITS, Attachment, check_limits, dimensions,
+                                       identify, sniff)
 from conftest import ANTHROPIC_GOOD, OPENAI_GOOD, TESTS
 from support.media import FILES, GIF, JPEG, WEBP, pdf, png
 
@@ -238,6 +239,23 @@ def test_limits_per_request():
         check_limits("openai", "openai", pdfs)
     assert caught.value.code == Code.ATTACHMENT_REFUSED and "32.0 MiB of PDFs" in str(caught.value)
     assert LIMITS["openai"].image == 20 * 1024 * 1024
+
+
+@pytest.mark.parametrize("name, size", [("small.png", (8, 6)), ("small.jpg", (1, 1)),
+                                        ("small.gif", (1, 1)), ("small.webp", (1, 1))])
+def test_image_sizes_are_read_from_the_headers(name, size):
+    assert dimensions(sniff(FILES[name]), FILES[name]) == size
+
+
+def test_anthropics_pixel_limits():
+    wide = Attachment("image/png", png(8001, 1), "wide.png")
+    with pytest.raises(ByokError, match="8001x1 px, over the anthropic API's 8000 px a side"):
+        check_limits("anthropic", "anthropic", [wide])
+    check_limits("openai", "openai", [wide])  # OpenAI scales any size down
+    many = [Attachment("image/png", png(2001, 1), f"{i}.png") for i in range(21)]
+    with pytest.raises(ByokError, match="2000 px a side in a request of more than 20 images"):
+        check_limits("anthropic", "anthropic", many)
+    check_limits("anthropic", "anthropic", many[:20])
 
 
 def test_a_provider_without_image_input_is_refused_and_dropped_as_a_fallback(byok_env, fake):

@@ -128,6 +128,53 @@ def complete(media_type: str, data: bytes) -> bool:
     return True
 
 
+def dimensions(media_type: str, data: bytes) -> tuple[int, int] | None:
+    """An image's (width, height) in pixels from its header, or None where it cannot tell."""
+    try:
+        if media_type == "image/png" and data[12:16] == b"IHDR":
+            return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        if media_type == "image/gif":
+            return int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+        if media_type == "image/webp":
+            return _webp_size(data)
+        if media_type == "image/jpeg":
+            return _jpeg_size(data)
+    except (IndexError, ValueError):
+        pass
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8X":
+        return (int.from_bytes(data[24:27], "little") + 1,
+                int.from_bytes(data[27:30], "little") + 1)
+    if chunk == b"VP8L" and data[20] == 0x2F:
+        bits = int.from_bytes(data[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8 ":
+        return (int.from_bytes(data[26:28], "little") & 0x3FFF,
+                int.from_bytes(data[28:30], "little") & 0x3FFF)
+    return None
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    at = 2
+    for _ in range(1000):  # markers before the frame header; a hostile file is bounded
+        if at + 9 > len(data) or data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD,
+                      0xCE, 0xCF):  # a start of frame: height, then width
+            return (int.from_bytes(data[at + 7:at + 9], "big"),
+                    int.from_bytes(data[at + 5:at + 7], "big"))
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            at += 2
+            continue
+        at += 2 + int.from_bytes(data[at + 2:at + 4], "big")
+    return None
+
+
 def identify(data: bytes, name: str) -> Attachment:
     """``data`` as an attachment, or a usage error naming what it is instead."""
     media_type = sniff(data)
@@ -154,16 +201,18 @@ class Limits(NamedTuple):
     request: int          # the whole request
     measured: str         # "raw" or "base64": what the per-image limit counts
     source: str           # where the numbers are documented
+    pixels: int = 0       # the longest side an image may have (0: the API scales any down)
 
 
 LIMITS = {
     # platform.claude.com/docs/en/build-with-claude/vision ("General limits": 5 MB per
     # image through the API, which counts the base64 string; up to 100 images per
     # request; the request payload at most 32 MB) and …/pdf-support (32 MB per request,
-    # 100 pages).
+    # 100 pages); images of more than 8000 px a side are refused (2000 px when a request
+    # has more than 20 images).
     "anthropic": Limits(image=5 * MIB, images=100, image_total=0, pdf_total=32 * MIB,
                         request=32 * MIB, measured="base64",
-                        source="Anthropic's vision and PDF support pages"),
+                        source="Anthropic's vision and PDF support pages", pixels=8000),
     # developers.openai.com/api/docs/guides/images-vision ("Image input requirements": up
     # to 20 MB per image, 500 images and 50 MB of image bytes per request) and …/pdf-files
     # (up to 100 pages and 32 MB of file content per request).
@@ -194,6 +243,14 @@ def check_limits(api: str, provider: str, attachments: list[Attachment]) -> None
             how = " once base64-encoded" if limits.measured == "base64" else ""
             raise refuse(f"attachment {a.describe()} is {_size(measured)}{how}, over the "
                          f"{api} API's limit of {_size(limits.image)} per image")
+    if limits.pixels:
+        side = limits.pixels if len(images) <= 20 else 2000
+        for a in images:
+            size = dimensions(a.media_type, a.data)
+            if size and max(size) > side:
+                many = " in a request of more than 20 images" if side != limits.pixels else ""
+                raise refuse(f"attachment {a.name} is {size[0]}x{size[1]} px, over the {api} "
+                             f"API's {side} px a side{many}")
     if len(images) > limits.images:
         raise refuse(f"{len(images)} images are more than the {api} API's {limits.images} "
                      "per request")
