@@ -2,7 +2,7 @@
 
 :class:`Store` is the database (``db``) with the queries of each concern mixed in: keys and
 master keys (``keys``), the person's own providers (``providers``), profiles and settings
-(``settings``), conversations (``conversations``), the usage log (``usage``), budgets
+(``settings``), conversations and their attachments (``conversations``), the usage log (``usage``), budgets
 (``budgets``), the gateway's client tokens (``tokens``) and the log of keys handed to other programs (``handoffs``).
 """
 

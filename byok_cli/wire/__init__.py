@@ -13,6 +13,8 @@
     client.py              what both protocols share
     openai_chat.py         OpenAI Chat Completions
     anthropic_messages.py  Anthropic Messages
+    attachments.py         images and PDFs (-a): type from the bytes, each API's content
+                           parts and documented size limits (no files, no HTTP)
 
 `wire` sends one request and says precisely what happened; it never decides to fall back
 (that is the runner's job). It speaks API kinds, not vendors: which provider speaks which
