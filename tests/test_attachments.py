@@ -174,6 +174,19 @@ def test_continue_resends_the_attachment_stored_once(byok_env, fake, provider, k
     assert "[attached: small.png (image/png)]" in byok_env.run("history", "show", "1").stdout
 
 
+def test_continue_on_the_other_api_converts_the_parts(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    byok_env.set_key("anthropic", ANTHROPIC_GOOD)
+    assert byok_env.run("run", "-p", "anthropic", "-a", PDF_PATH, "read").returncode == 0
+    r = byok_env.run("run", "-c", "-p", "openai", "and on OpenAI?")
+    assert r.returncode == 0, r.stderr
+    part = posts(fake)[-1]["body"]["messages"][0]["content"][0]
+    assert part == {"type": "file", "file": {
+        "filename": "small.pdf",
+        "file_data": "data:application/pdf;base64,"
+                     + base64.b64encode(FILES["small.pdf"]).decode()}}
+
+
 def test_no_log_keeps_nothing_and_deleting_drops_the_bytes(byok_env, fake):
     byok_env.set_key("openai", OPENAI_GOOD)
     assert byok_env.run("run", "--no-log", "-a", PNG_PATH, "secret picture").returncode == 0
@@ -322,6 +335,15 @@ class _Files(BaseHTTPRequestHandler):
             self.send_response(200)
             self.send_header("Content-Length", str(40 * 1024 * 1024))
             self.end_headers()
+        elif self.path == "/bomb.pdf":  # 40 MiB of zeros in 40 KiB of gzip
+            import gzip
+
+            body = gzip.compress(b"%PDF-1.4\n" + bytes(40 * 1024 * 1024), 9)
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
         elif self.path == "/endless.pdf":  # no length given: byok stops it at the bound
             self.send_response(200)
             self.end_headers()
@@ -359,6 +381,7 @@ def test_a_url_is_fetched_bounded_and_without_a_key(byok_env, fake, files_server
     for headers in _Files.seen:  # no key, no credential of any kind went to it
         assert not {"authorization", "x-api-key", "cookie"} & set(headers), headers
     for path, code in (("/huge.pdf", EXIT_24), ("/endless.pdf", EXIT_24),
+                       ("/bomb.pdf", EXIT_24),
                        ("/missing.png", Code.NETWORK_ERROR.exit_status)):
         r = byok_env.run("run", "-p", "anthropic", "-a", files_server + path, "x")
         assert r.returncode == code, (path, r.stderr)
