@@ -81,7 +81,7 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
     try:
         with waiting:
             result = ask(st.keychain, text, options, conversation_id=conversation,
-                         on_text=waiting.text(_after(thoughts, printer)),
+                         on_text=waiting.text(after_reasoning(thoughts, printer)),
                          on_warning=waiting.message(output.warn),
                          on_reasoning=waiting.message(thoughts) if show_reasoning else None)
         thoughts.end()
@@ -112,7 +112,7 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
         output.info(cost_line(result.outcome))
 
 
-def _after(thoughts, printer):
+def after_reasoning(thoughts, printer):
     """The answer's text, once the reasoning before it has ended its line on stderr."""
     def receive(piece: str) -> None:
         thoughts.end()
