@@ -50,7 +50,8 @@ HEADERS = {"openai": {"Authorization": "Bearer " + OPENAI_GOOD},
            "anthropic": {"x-api-key": ANTHROPIC_GOOD, "anthropic-version": "2023-06-01"}}
 # What an answer Prism made up can be, by byok's verdict on it
 ANSWERED = {0, Code.REFUSED.exit_status, Code.UNEXPECTED_TOOL_CALL.exit_status}
-PRISM_FAULT = "#VIOLATIONS"  # Prism's generator made an answer its own check refuses
+# Prism's generator made an answer its own check refuses, or crashed making one (a 500)
+PRISM_FAULTS = ("#VIOLATIONS", "#UNKNOWN")
 
 
 @dataclass
@@ -61,6 +62,10 @@ class Exchange:
     passed: bool = False
     problems: list[str] = field(default_factory=list)
     answer: str = ""  # the status Prism answered with, or the error it ended the request with
+
+
+def prism_fault(exchange: Exchange) -> bool:
+    return exchange.answer.startswith("Error") or any(f in exchange.answer for f in PRISM_FAULTS)
 
 
 class PrismServer(ServerProcess):
@@ -96,8 +101,8 @@ def _parse(log: str) -> list[Exchange]:
             seen[-1].problems.append(line.split("error", 1)[-1].strip())
         elif m := re.search(r'Responding with "(\d+)"', line):
             seen[-1].answer = seen[-1].answer or m[1]
-        elif m := re.search(r"Request terminated with error: (\S+)", line):
-            seen[-1].answer = m[1].rstrip(":")
+        elif m := re.search(r"Request terminated with error: (.*)", line):
+            seen[-1].answer = m[1]
     return seen
 
 
@@ -159,7 +164,7 @@ def assert_read(r, seen: list[Exchange], extra: set[int] = frozenset()) -> None:
     (or, when Prism's own generator broke its spec, byok's 'provider unavailable')."""
     assert "Traceback" not in r.stderr and "internal error" not in r.stderr.lower(), r.stderr
     if r.returncode == Code.PROVIDER_UNAVAILABLE.exit_status:
-        assert any(PRISM_FAULT in x.answer for x in seen), (r.stderr, seen)
+        assert any(prism_fault(x) for x in seen), (r.stderr, seen)
         return
     assert r.returncode in ANSWERED | extra, (r.returncode, r.stderr)
     if r.returncode:
@@ -243,22 +248,27 @@ def test_the_gateway_passes_a_responses_request_prism_accepts(env, prism):
     made = env.run("token", "create", "app")
     assert made.returncode == 0, made.stderr
     gateway = RunningGateway(env.vars)
+    body = {"model": MODEL["openai"], "input": "hi", "instructions": "Be brief.",
+            "max_output_tokens": 50}
     try:
-        body = {"model": MODEL["openai"], "input": "hi", "instructions": "Be brief.",
-                "max_output_tokens": 50}
-        (status, _, answer), seen = through_prism(prism["openai"], lambda: gateway.request(
-            "POST", "/openai/responses", json.dumps(body).encode(), {
-                "Authorization": "Bearer " + made.stdout.strip(),
-                "Content-Type": "application/json", "Accept": "application/json"}))
+        # Prism fails to make up a valid Response about 4 times in 10 (a 500 under --errors,
+        # or its generator crashing): each request is validated all the same, and the
+        # first 200 is read
+        for sent in range(1, 13):
+            (status, _, answer), seen = through_prism(prism["openai"], lambda: gateway.request(
+                "POST", "/openai/responses", json.dumps(body).encode(), {
+                    "Authorization": "Bearer " + made.stdout.strip(),
+                    "Content-Type": "application/json", "Accept": "application/json"}))
+            assert [(x.method, x.path) for x in seen] == [("POST", "/responses")]
+            if not prism_fault(seen[0]):
+                break
     finally:
         gateway.stop()
-    assert [(x.method, x.path) for x in seen] == [("POST", "/responses")]
-    if PRISM_FAULT in seen[0].answer:
-        return  # Prism's generator broke its own spec; the request itself passed
     assert status == 200, answer[:500]
     assert json.loads(answer)["object"] == "response"
     usage = json.loads(env.run("usage", "--by", "token", "--json").stdout)["rows"]
-    assert [(r["provider"], r["token"], r["requests"]) for r in usage] == [("openai", "app", 1)]
+    assert [(r["provider"], r["token"], r["requests"]) for r in usage] == [
+        ("openai", "app", sent)]
 
 
 # --- the body list, and a wrong body ------------------------------------------------------------
