@@ -29,3 +29,28 @@ for lock in tests/servers/*.lock; do
     echo "$want" > "$venv/.lock-sha256"
     echo "$name: installed $(grep -m1 '^# ' "$lock" | cut -d' ' -f2)"
 done
+
+# Prism (npm), which serves the providers' official OpenAPI specs for tests/test_prism.py:
+# the exact version and every dependency's sha512 are in tests/servers/prism/package-lock.json,
+# installed by `npm ci` (which refuses a lock that disagrees with package.json, and any file
+# whose integrity differs), with no install scripts run. Prism 5.14.2 declares node >= 18.20.1
+# (5.15 and later need node 24); one dependency, jsep, declares 20.16, so npm's engine check
+# is left advisory and Prism's own floor is checked here.
+prism_src=tests/servers/prism
+prism="$dest/prism"
+want=$(cat "$prism_src/package.json" "$prism_src/package-lock.json" | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$prism/.lock-sha256" 2>/dev/null)" = "$want" ]; then
+    echo "prism: already installed from $prism_src/package-lock.json"
+else
+    node -e 'const [a, b, c] = process.versions.node.split(".").map(Number);
+             process.exit(a * 1e6 + b * 1e3 + c >= 18020001 ? 0 : 1)' || {
+        echo "install_servers: Prism needs node >= 18.20.1, found $(node --version 2>&1)" >&2; exit 1; }
+    rm -rf "$prism"
+    mkdir -p "$prism/bin"
+    cp "$prism_src/package.json" "$prism_src/package-lock.json" "$prism/"
+    (cd "$prism" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+    ln -s ../node_modules/.bin/prism "$prism/bin/prism"
+    "$prism/bin/prism" --version >/dev/null
+    echo "$want" > "$prism/.lock-sha256"
+    echo "prism: installed @stoplight/prism-cli $("$prism/bin/prism" --version)"
+fi

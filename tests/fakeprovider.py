@@ -315,6 +315,8 @@ class Handler(Faults, BaseHTTPRequestHandler):
         except ValueError:
             return self._error(400, "invalid_request_error", "Body is not JSON.")
         self._record(body)
+        if path == "/v1/responses":
+            return self._responses(key, body)
         if path not in ("/v1/chat/completions", "/v1/messages"):
             return self._error(404, "not_found_error", f"Unknown path {path}")
         anth = path == "/v1/messages"
@@ -370,6 +372,36 @@ class Handler(Faults, BaseHTTPRequestHandler):
         if (body.get("stream_options") or {}).get("include_usage"):
             self._sse({**chunk, "choices": [], "usage": usage})
         self._sse("[DONE]")
+        self._end_sse()
+
+    def _responses(self, key: str, body: dict) -> None:
+        """OpenAI's Responses API: the reply as a response object, or streamed as its typed
+        events, the usage (input/output tokens) only in `response.completed`."""
+        if self._refused(key) or not self._model_ok(body, False):
+            return
+        given = body.get("input")
+        turns = [{"role": "user", "content": given}] if isinstance(given, str) else given or []
+        text = _reply_text(body["model"], turns)
+        chat = _openai_usage(text)
+        usage = {"input_tokens": chat["prompt_tokens"], "output_tokens": chat["completion_tokens"],
+                 "total_tokens": chat["total_tokens"],
+                 "input_tokens_details": {"cached_tokens": (chat.get("prompt_tokens_details")
+                                                            or {}).get("cached_tokens", 0)},
+                 "output_tokens_details": {"reasoning_tokens": 0}}
+        item = {"type": "message", "id": "msg_fake", "status": "completed", "role": "assistant",
+                "content": [{"type": "output_text", "text": text, "annotations": []}]}
+        done = {"id": "resp_fake", "object": "response", "created_at": 1767225600,
+                "model": body["model"], "status": "completed", "output": [item], "usage": usage}
+        if not body.get("stream"):
+            return self._send_json(200, done)
+        self._start_sse()
+        started = {**done, "status": "in_progress", "output": [], "usage": None}
+        self._sse({"type": "response.created", "response": started}, "response.created")
+        for piece in _chunks(text):
+            self._sse({"type": "response.output_text.delta", "item_id": "msg_fake",
+                       "output_index": 0, "content_index": 0, "delta": piece},
+                      "response.output_text.delta")
+        self._sse({"type": "response.completed", "response": done}, "response.completed")
         self._end_sse()
 
     def _messages(self, key: str, body: dict, text: str) -> None:

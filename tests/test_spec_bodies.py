@@ -51,7 +51,10 @@ def validate(bodies: list[dict]) -> list[dict]:
     return json.loads(proc.stdout)
 
 
-def test_every_request_shape_fits_the_official_specs(byok_env, fake):
+def recorded_bodies(byok_env, fake) -> list[tuple[str, list[str], dict]]:
+    """(provider, byok's arguments, the body it sent) for every request shape: the installed
+    `byok` sends each to the fake provider, which records it (tests/test_prism.py sends the
+    same list through Prism)."""
     byok_env.set_key("openai", OPENAI_GOOD)
     byok_env.set_key("anthropic", ANTHROPIC_GOOD)
     sent = []
@@ -67,9 +70,14 @@ def test_every_request_shape_fits_the_official_specs(byok_env, fake):
             sent.append((provider, args))
     posts = [r for r in fake.requests if r["method"] == "POST"]
     assert len(posts) == len(sent)
+    return [(provider, args, request["body"]) for (provider, args), request in zip(sent, posts)]
+
+
+def test_every_request_shape_fits_the_official_specs(byok_env, fake):
+    recorded = recorded_bodies(byok_env, fake)
+    sent = [(provider, args) for provider, args, _ in recorded]
     bodies = [{"api": provider, "path": "/chat/completions" if provider == "openai"
-               else "/v1/messages", "body": request["body"]}
-              for (provider, _), request in zip(sent, posts)]
+               else "/v1/messages", "body": body} for provider, _, body in recorded]
     verdicts = validate(bodies)
     refused = {" ".join(args): v["errors"] for (_, args), v in zip(sent, verdicts)
                if v["errors"]}
@@ -78,22 +86,27 @@ def test_every_request_shape_fits_the_official_specs(byok_env, fake):
     print(f"\n{len(bodies)} request bodies validated against the official OpenAPI specs")
 
 
+# A body each spec forbids: OpenAI's json_schema format without its `json_schema`, Anthropic's
+# deprecated beta `output_format` (the Messages API has no such field).
+WRONG_BODIES = [
+    {"api": "openai", "path": "/chat/completions",
+     "body": {"model": "m", "messages": [{"role": "user", "content": "hi"}],
+              "response_format": {"type": "json_schema", "schema": {}}}},
+    {"api": "anthropic", "path": "/v1/messages",
+     "body": {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}],
+              "output_format": {"type": "json"}}},
+    # content parts: an image part without its URL; a base64 BMP, which no Anthropic
+    # source type takes
+    {"api": "openai", "path": "/chat/completions",
+     "body": {"model": "m", "messages": [{"role": "user", "content": [
+         {"type": "image_url", "image_url": {}}]}]}},
+    {"api": "anthropic", "path": "/v1/messages",
+     "body": {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [
+         {"type": "image", "source": {"type": "base64", "media_type": "image/bmp",
+                                      "data": "Qk0="}}]}]}}]
+
+
 def test_the_check_itself_refuses_a_wrong_body():
     """The validator is not a rubber stamp: a body each spec forbids is refused."""
-    wrong = [{"api": "openai", "path": "/chat/completions",
-              "body": {"model": "m", "messages": [{"role": "user", "content": "hi"}],
-                       "response_format": {"type": "json_schema", "schema": {}}}},
-             {"api": "anthropic", "path": "/v1/messages",
-              "body": {"model": "m", "max_tokens": 5, "messages": [
-                  {"role": "user", "content": "hi"}], "output_format": {"type": "json"}}},
-             # content parts: an image part without its URL; a base64 BMP, which no
-             # Anthropic source type takes
-             {"api": "openai", "path": "/chat/completions",
-              "body": {"model": "m", "messages": [{"role": "user", "content": [
-                  {"type": "image_url", "image_url": {}}]}]}},
-             {"api": "anthropic", "path": "/v1/messages",
-              "body": {"model": "m", "max_tokens": 5, "messages": [{"role": "user", "content": [
-                  {"type": "image", "source": {"type": "base64", "media_type": "image/bmp",
-                                               "data": "Qk0="}}]}]}}]
-    verdicts = validate(wrong)
+    verdicts = validate(WRONG_BODIES)
     assert all(v["errors"] for v in verdicts), verdicts

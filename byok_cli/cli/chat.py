@@ -9,7 +9,7 @@ import typer
 
 from ..errors import ByokError, Code, Terminated
 from . import complete, output
-from .options import BASE_URL, EFFORT, MAX_TOKENS, TEMPERATURE
+from .options import BASE_URL, EFFORT, MAX_TOKENS, SHOW_REASONING, STRICT, TEMPERATURE
 from .progress import Waiting
 from .root import single, state
 from .state import MAX_ID
@@ -23,6 +23,8 @@ COMMANDS = [
                         "(default: no bound)"),
     ("/attach [PATH|URL]", "attach an image or a PDF to your next message (without "
                            "PATH: list what is attached); /detach drops them"),
+    ("/reasoning [on|off]", "show the model's reasoning, dimmed, on stderr, or stop "
+                            "(--show-reasoning starts with it on)"),
     ("/history", "show this conversation so far"),
     ('"""', "start or end a message of several lines"),
     ("/help", "this list"),
@@ -36,6 +38,8 @@ def _chat_hint(err: ByokError) -> ByokError:
     flags = err.hint and any(f in err.hint for f in (" -p", " -m", "--provider", "--model"))
     if err.code == Code.BUDGET_EXCEEDED and err.hint and "--max-tokens" in err.hint:
         err.hint = err.hint.replace("lower --max-tokens", "lower /max-tokens N")
+    elif err.code == Code.TRUNCATED:
+        err.hint = "raise /max-tokens N, and ask to go on"
     elif err.code == Code.MODEL_NOT_FOUND and (flags or not err.hint):
         err.hint = "choose another with /model (ids and aliases: `byok models list`)"
     elif err.code == Code.NO_KEY:
@@ -126,11 +130,14 @@ def chat(
                                                help="Attach an image (PNG, JPEG, GIF, "
                                                     "WebP) or a PDF to the first message; "
                                                     "repeatable."),
+    show_reasoning: bool = SHOW_REASONING,
+    strict: bool = STRICT,
 ) -> None:
     """Chat interactively. Reads one message a turn (also from a pipe); answers stream.
 
-    In the chat: /model, /provider, /system, /max-tokens, /attach, /history, /help, /exit; a line of three
-    double quotes starts and ends a message of several lines.
+    In the chat: /model, /provider, /system, /max-tokens, /attach, /reasoning, /history, /help,
+    /exit; a line of three double quotes starts and ends a message of several lines. A refused,
+    filtered or cut-off answer is said so on stderr, and the chat goes on.
 
     Examples:
 
@@ -139,7 +146,7 @@ def chat(
       printf 'hi\\n/model luna\\nand now?\\n' | byok chat
     """
     from ..routing.ask import AskOptions, ask, find_conversation
-    from .run_body import effort_level, load_attachments
+    from .run_body import after_reasoning, effort_level, load_attachments
 
     st = state(ctx)
     if sys.stdin is None:
@@ -151,7 +158,8 @@ def chat(
                          else None, key=key, system=system, fallback=not no_fallback,
                          chain=chain, log=not no_log, max_tokens=max_tokens,
                          temperature=temperature,
-                         effort=effort_level(effort), base_url=base_url)
+                         effort=effort_level(effort), base_url=base_url,
+                         strict=strict)
     if "-" in (attach or ()):
         raise ByokError(Code.USAGE, "chat reads your messages from stdin, so -a - cannot "
                         "read an attachment from it", hint="attach a file: -a PATH")
@@ -173,6 +181,8 @@ def chat(
     if turns.interactive:
         _banner(first)
     printer = output.Printer()
+    thoughts = output.ReasoningPrinter()
+    show = {"reasoning": show_reasoning}  # /reasoning turns it on and off
     asked, failed = 0, None  # failed: the last failure, while every turn has failed
     noted: set[str] = set()  # notes on the configuration, said once a session
 
@@ -195,27 +205,34 @@ def chat(
         if not line.strip():
             continue
         if line.startswith("/") and "\n" not in line:
-            if _command(st, line.strip(), options, transcript) == "exit":
+            if _command(st, line.strip(), options, transcript, show) == "exit":
                 break
             continue
         asked += 1
         try:
             with Waiting() as waiting:
                 result = ask(st.keychain, line, options, conversation_id=conversation,
-                             history=transcript, on_text=waiting.text(printer),
+                             history=transcript,
+                             on_text=waiting.text(after_reasoning(thoughts, printer)),
                              on_warning=waiting.message(output.warn),
-                             on_note=note_once(waiting.message(output.warn)))
+                             on_note=note_once(waiting.message(output.warn)),
+                             on_reasoning=(waiting.message(thoughts) if show["reasoning"]
+                                           else None))
+            thoughts.end()
             printer.end()
             conversation = result.conversation_id
             failed = False
             options.attachments = []  # sent with that message (a failed turn keeps them)
         except Terminated:
+            thoughts.end()
             printer.end()
             raise
         except KeyboardInterrupt:
+            thoughts.end()
             printer.end()
             output.info("(answer stopped)")
-        except ByokError as err:  # the session goes on; the turn is not kept
+        except ByokError as err:  # the session goes on (a cut-off answer under --strict is kept)
+            thoughts.end()
             printer.end()
             output.error(_chat_hint(err).one_line())
             if failed is not False:
@@ -247,7 +264,7 @@ def _describe(attempt) -> str:
     return f"{attempt.provider} {attempt.model} with the {attempt.key_label}"
 
 
-def _command(st, line: str, options, transcript) -> str | None:
+def _command(st, line: str, options, transcript, show: dict) -> str | None:
     """Carry out a chat command; "exit" to leave."""
     from ..routing.addressing import resolve
     from ..catalog.curated import load
@@ -299,6 +316,8 @@ def _command(st, line: str, options, transcript) -> str | None:
             _max_tokens(arg, options)
         elif word in ("/attach", "/detach"):
             _attach(word, arg, options)
+        elif word == "/reasoning":
+            _reasoning(arg, show)
         elif word == "/history":
             for m in transcript:
                 who = "you" if m.role == "user" else f"{m.provider}/{m.model}"
@@ -343,6 +362,16 @@ def _help_text() -> str:
     return "".join(textwrap.fill(text, width, initial_indent=f"  {c.ljust(name_width)}  ",
                                  subsequent_indent=indent, break_long_words=False,
                                  break_on_hyphens=False) + "\n" for c, text in COMMANDS)
+
+
+def _reasoning(arg: str, show: dict) -> None:
+    """/reasoning: show whether the model's reasoning is shown, or turn it on or off."""
+    if arg.lower() in ("on", "off"):
+        show["reasoning"] = arg.lower() == "on"
+    elif arg:
+        raise ByokError(Code.USAGE, f"/reasoning takes on or off, not {arg!r}")
+    output.info("reasoning: " + ("shown, dimmed, on stderr" if show["reasoning"]
+                                 else "not shown (/reasoning on shows it)"))
 
 
 def _max_tokens(arg: str, options) -> None:

@@ -17,3 +17,8 @@ MAX_TOKENS = typer.Option(None, "--max-tokens", min=1, metavar="N",
 BASE_URL = typer.Option(None, "--base-url", metavar="URL",
                         help="API base URL for the provider used (wins over the environment "
                              "and the profile).")
+SHOW_REASONING = typer.Option(False, "--show-reasoning",
+                              help="Show the model's reasoning or thinking, dimmed, on stderr.")
+STRICT = typer.Option(False, "--strict",
+                      help="An answer cut off at the token limit is an error (exit 20), not a "
+                           "warning.")

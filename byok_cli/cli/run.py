@@ -7,7 +7,7 @@ from typing import List, Optional
 import typer
 
 from . import complete
-from .options import BASE_URL, EFFORT, MAX_TOKENS, TEMPERATURE
+from .options import BASE_URL, EFFORT, MAX_TOKENS, SHOW_REASONING, STRICT, TEMPERATURE
 from .root import single, state
 from .state import MAX_ID
 from .run_body import run as run_prompt
@@ -59,17 +59,13 @@ def run(
     schema_multi: Optional[str] = typer.Option(None, "--schema-multi", metavar="SCHEMA",
                                                help="As --schema, for a list of such objects "
                                                     "(as {\"items\": [...]})."),
-    show_reasoning: bool = typer.Option(False, "--show-reasoning",
-                                        help="Show the model's reasoning or thinking, dimmed, "
-                                             "on stderr."),
+    show_reasoning: bool = SHOW_REASONING,
     attach: Optional[List[str]] = typer.Option(None, "--attach", "-a",
                                                metavar="PATH|URL|-",
                                                help="Attach an image (PNG, JPEG, GIF, "
                                                     "WebP) or a PDF; repeatable. - reads "
                                                     "it from stdin."),
-    strict: bool = typer.Option(False, "--strict",
-                                help="An answer cut off at the token limit is an error "
-                                     "(exit 20), not a warning."),
+    strict: bool = STRICT,
 ) -> None:
     """Send a prompt and stream the answer to stdout.
 

@@ -93,7 +93,7 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
     try:
         with waiting:
             result = ask(st.keychain, text, options, conversation_id=conversation,
-                         on_text=waiting.text(_after(thoughts, printer)),
+                         on_text=waiting.text(after_reasoning(thoughts, printer)),
                          on_warning=waiting.message(output.warn),
                          on_reasoning=waiting.message(thoughts) if show_reasoning else None)
         thoughts.end()
@@ -140,7 +140,7 @@ def load_attachments(sources: list[str]) -> list:
     return [load(s) for s in sources]
 
 
-def _after(thoughts, printer):
+def after_reasoning(thoughts, printer):
     """The answer's text, once the reasoning before it has ended its line on stderr."""
     def receive(piece: str) -> None:
         thoughts.end()

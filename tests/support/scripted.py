@@ -5,6 +5,7 @@ not give: the shapes of real stop reasons, refusals, tool calls and gateways' ow
     with Scripted() as server:
         server.answer = (200, {"choices": [...]})           # a whole JSON answer
         server.answer = (200, [("message_start", {...}), …])  # an event stream
+        server.queue = [answer1, answer2]  # the next POSTs' answers, in turn; then `answer`
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ class Scripted(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.answer: tuple[int, object] = (500, {"error": "no answer scripted"})
         self.bodies: list[dict] = []
+        self.queue: list[tuple[int, object]] = []
 
     @property
     def url(self) -> str:
@@ -45,7 +47,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         length = int(self.headers.get("Content-Length") or 0)
         self.server.bodies.append(json.loads(self.rfile.read(length) or b"{}"))
-        status, body = self.server.answer
+        status, body = self.server.queue.pop(0) if self.server.queue else self.server.answer
         if isinstance(body, list):  # events: (name or None, data)
             data = b"".join((f"event: {name}\n" if name else "").encode()
                             + b"data: " + (d if isinstance(d, str) else json.dumps(d)).encode()
