@@ -13,7 +13,8 @@ Two mounts stand for other kinds of endpoint, with both APIs under them:
     /gw/...      a gateway (LiteLLM-style) with model ids of its own (GATEWAY_MODELS)
     /local/...   a local server (Ollama-style) that needs no key at all (LOCAL_MODELS)
 
-Unknown model ids get 404.  The reply text is ``"Echo[<model>]: <last user text>"``;
+A key with ``nomodels`` in it gets a bare 404 for the model list, as a gateway without
+/models answers, while its prompts are answered. Unknown model ids get 404.  The reply text is ``"Echo[<model>]: <last user text>"``;
 a prompt containing ``lines:N`` gets N numbered lines instead.  Every request is
 recorded (method, mount, path, query, headers, key, body, client port) in
 ``server.requests``.
@@ -277,6 +278,8 @@ class Handler(Faults, BaseHTTPRequestHandler):
         self._record(None)
         if path != "/v1/models":
             return self._error(404, "not_found_error", f"Unknown path {path}")
+        if "nomodels" in key:  # a gateway that serves prompts but no model list (FastAPI's 404)
+            return self._send_json(404, {"detail": "Not Found"})
         if self._refused(key):
             return
         known = self._models(self._flavour() == "anthropic")

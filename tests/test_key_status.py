@@ -49,3 +49,29 @@ def test_the_providers_refusal_still_marks_it_failed(byok_env, fake):
     r = byok_env.run("key", "validate", "openai", "-k", "old")
     assert r.returncode == Code.UNAUTHORIZED.exit_status
     assert statuses(byok_env) == {"old": "failed: UNAUTHORIZED"}
+
+
+def test_a_gateway_without_models_is_not_checked_and_not_called_bad(byok_env, fake):
+    """A gateway that answers prompts but has no /models (404): the key is NOT_CHECKED, the
+    command does not fail, the stored status stays, and prompts still work."""
+    key = openai_key("good-nomodels")
+    byok_env.set_key("openai", key)
+    byok_env.set_key("openai", OPENAI_GOOD, "--name", "other")
+    r = byok_env.run("key", "validate", "openai", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = {x["name"]: x for x in json.loads(r.stdout)}
+    assert rows["default"]["result"] == "NOT_CHECKED"
+    assert "has no /models; prompts may still work" in rows["default"]["message"]
+    assert rows["other"]["result"] == "VALID"  # the other key is still checked, and valid
+    assert "was not checked" in r.stderr and "has no /models endpoint (404)" in r.stderr
+    assert "byok run -p openai hi" in r.stderr and "PROVIDER_UNAVAILABLE" not in r.stdout
+    assert statuses(byok_env) == {"default": "unverified", "other": "valid"}
+    table = byok_env.run("key", "validate", "openai", "-k", "default")
+    assert table.returncode == 0 and "NOT_CHECKED" in table.stdout
+    assert "Echo[" in byok_env.run("run", "--key", "default", "hi").stdout
+    # at `key set`: stored as unverified, and said why
+    stored = byok_env.run("key", "set", "openai", "--name", "again", "--base-url",
+                          byok_env.vars["OPENAI_BASE_URL"], input=key)
+    assert stored.returncode == 0, stored.stderr
+    assert "models endpoint was not found (404)" in stored.stderr
+    assert "storing it as unverified" in stored.stderr
