@@ -167,6 +167,7 @@ def test_bash_from_bashrc_without_bash_completion(listed, tmp_path):
     assert bashrc_complete(env, "byok run -m c")[1][-1] == "claude"
     assert {"claude-opus-5-5", "claude"} <= set(bashrc_complete(env, "byok run -m c")[1])
     assert bashrc_complete(env, "byok run -m anthr")[1] == ["anthropic/"]
+    assert {"openai/", "openrouter/"} <= set(bashrc_complete(env, "byok run -m o")[1])
     assert bashrc_complete(env, "byok run -m nobody/x")[1] == []  # bash's file names
 
 
