@@ -40,8 +40,10 @@ def get(env, provider: str, name: str) -> str:
 def test_llm_keys_go_in_under_another_name_beside_the_stored_one(byok_env, fake, tmp_path):
     where = copied(tmp_path, "llm")
     byok_env.set_key("openai", STORED)
-    without = byok_env.run("key", "import", "llm", str(where), "--no-validate", "--dry-run")
+    without = byok_env.run("key", "import", "llm", str(where), "--no-validate", "--dry-run",
+                           "--scrub")
     assert "--replace overwrites it, --name NAME keeps both" in without.stdout
+    assert "would keep openai (openai …I9j0) in keys.json: a different key" in without.stderr
 
     r = byok_env.run("key", "import", "llm", str(where), "--name", "llm", "--scrub",
                      "--no-validate")

@@ -93,7 +93,7 @@ def import_keys(
                               "that byok keeps them?", default=False, err=True)
     if scrub:
         _scrub(module, removable, dry_run, st.profile)
-        _kept(steps, results, removable)
+        _kept(steps, results, removable, dry_run)
     rejected = [r for r in results if r == "rejected"]
     if rejected:
         raise typer.Exit(Code.UNAUTHORIZED.exit_status)
@@ -196,7 +196,7 @@ def _scrub(module, removable, dry_run: bool, profile: str) -> None:
                     f"`byok exec -p {provider} -k {name} -- …` chooses it")
 
 
-def _kept(steps, results, removable) -> None:
+def _kept(steps, results, removable, dry_run: bool) -> None:
     """What --scrub left in the files, and why: only keys now in the vault are removed."""
     gone = {id(s) for s in removable}
     for step, result in zip(steps, results):
@@ -204,8 +204,8 @@ def _kept(steps, results, removable) -> None:
             continue
         why = {"rejected": "the provider rejected it"}.get(result) or step.detail or result
         provider = step.entry.provider or f"{step.entry.tool_name} (unknown)"
-        output.info(f"kept {step.entry.label} ({provider} {mask(step.entry.key)}) in "
-                    f"{step.file.path.name}: {why}")
+        output.info(f"{'would keep' if dry_run else 'kept'} {step.entry.label} ({provider} "
+                    f"{mask(step.entry.key)}) in {step.file.path.name}: {why}")
 
 
 def _count(items) -> str:
