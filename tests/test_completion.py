@@ -232,6 +232,16 @@ def test_fish_completes_a_providers_models(listed, tmp_path):
     assert fish("byok run -m anthropic/claude-b") == ["anthropic/claude-brandnew-9"]
     assert fish("byok run -m anthr") == ["anthropic/"]
     assert "openai/gpt-6-luna" in fish("byok run -m openai/gpt-6")
+    # at a real TAB: `anthropic/` takes no space after it, so the next TAB goes on
+    sh = pexpect.spawn("fish", ["-C", "function fish_prompt; echo 'READY> '; end"], env=env,
+                       encoding="utf-8", timeout=20, dimensions=(40, 120))
+    sh.expect("READY> ")
+    sh.send("byok run -m anthr\t")
+    sh.send("claude-haiku-5\t")
+    sh.send("\x01echo \x05END\r")  # not run: echoed as completed
+    sh.expect("[\r\n]byok run -m anthropic/claude-haiku-5-5 ?END")
+    sh.sendline("exit")
+    sh.expect(pexpect.EOF)
 
 
 def test_completing_never_creates_a_database(byok_env, tmp_path):
