@@ -6,7 +6,7 @@ import json
 import socket
 
 from byok_cli.errors import Code
-from conftest import OPENAI_GOOD, openai_key
+from conftest import OPENAI_GOOD, anthropic_key, openai_key
 
 OUTAGE = openai_key("servererr")
 
@@ -75,3 +75,27 @@ def test_a_gateway_without_models_is_not_checked_and_not_called_bad(byok_env, fa
     assert stored.returncode == 0, stored.stderr
     assert "models endpoint was not found (404)" in stored.stderr
     assert "storing it as unverified" in stored.stderr
+
+
+def test_an_anthropic_gateway_without_models_is_checked_by_counting_tokens(byok_env, fake):
+    """Where the Messages API's free token count answers, it is the check: no prompt is
+    sent, a good key is VALID and a refused one is marked failed."""
+    good, revoked = anthropic_key("good-counttokens"), anthropic_key("revoked-counttokens")
+    byok_env.set_key("anthropic", good)
+    byok_env.set_key("anthropic", revoked, "--name", "old")
+    r = byok_env.run("key", "validate", "anthropic", "--json")
+    assert r.returncode == Code.UNAUTHORIZED.exit_status, r.stderr
+    assert {x["name"]: x["result"] for x in json.loads(r.stdout)} == {
+        "default": "VALID", "old": "UNAUTHORIZED"}
+    counted = [q for q in fake.requests if q["path"] == "/v1/messages/count_tokens"]
+    assert [q["key"] for q in counted] == [good, revoked]
+    assert counted[0]["body"]["model"] == "claude-sonnet-5-5"  # the default a run would use
+    assert not [q for q in fake.requests if q["path"] == "/v1/messages"]  # no prompt
+    listed = json.loads(byok_env.run("key", "list", "--json").stdout)
+    row = next(x for x in listed if x["provider"] == "anthropic")
+    assert {k["name"]: k["status"] for k in row["keys"]} == {
+        "default": "valid", "old": "failed: UNAUTHORIZED"}
+    # the OpenAI API has no such check: not checked, as above
+    byok_env.set_key("openai", openai_key("good-counttokens"))
+    r = byok_env.run("key", "validate", "openai", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)[0]["result"] == "NOT_CHECKED"

@@ -30,8 +30,8 @@ def name_of(provider: str) -> str:
 
 
 class NotServed(ByokError):
-    """The server has no such endpoint (404, 405 or 501 to a models request): a gateway
-    that serves prompts but no model list. It says nothing about the key."""
+    """The server has no such endpoint (404, 405 or 501 to a models request or a key check):
+    a gateway that serves prompts but no model list. It says nothing about the key."""
 
     status = 404
 
@@ -239,11 +239,11 @@ def classify(provider: str, status: int | None, body: Any, *, headers=None,
         return ByokError(Code.RATE_LIMITED, f"{name} is rate limiting this key{after}{detail}",
                          hint="wait and try again, or lower your request rate",
                          provider=provider, retry_after=wait)
-    if during == "models" and status in (404, 405, 501):
+    if during in ("models", "check") and status in (404, 405, 501):
         # A wrong base URL, or a gateway without /models: retrying or falling back cannot
         # mend it, and it is no verdict on the key.
         missing = NotServed(Code.PROVIDER_UNAVAILABLE,
-                            f"{name}'s models endpoint was not found ({status}){detail}",
+                            f"{name}'s {during} endpoint was not found ({status}){detail}",
                             hint=f"prompts may still work (try `byok run -p {provider} hi`); "
                                  "if they fail too, check the base URL (`byok doctor`)",
                             provider=provider, retryable=False)
