@@ -275,8 +275,9 @@ def validate_keys(
 
     Exits 0 only if every key checked is valid. Keys are checked where a run would send
     them; an endpoint that is not a key's own gets one key per run (the others are listed
-    as not checked) and its verdict marks none. A gateway with no /models endpoint cannot
-    be checked without a prompt: its keys are listed as not checked, which fails nothing.
+    as not checked) and its verdict marks none. A gateway with no /models endpoint is
+    checked by counting tokens (Messages API, free), else listed as not checked, which
+    fails nothing: checking there would need a prompt.
 
     Examples:
 
