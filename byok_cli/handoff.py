@@ -144,15 +144,89 @@ def record(keychain: Keychain, given: GivenKey, now: float | None = None) -> Han
 
 # -- who asked --------------------------------------------------------------------------
 def requesting_programs(pid: int | None = None) -> tuple[str, str | None]:
-    """(the parent process's name, and when that is a shell, the name of the shell's parent)."""
+    """(the parent process's name, and when that is a shell, the program it runs for).
+
+    A shell that runs a command string (`sh -c`, as Claude Code's apiKeyHelper or tmux's
+    run-shell do) runs it for its parent: the nearest ancestor that is no such shell is named.
+    A shell that runs a script (`bash deploy.sh`) names the script. A shell at a prompt
+    (`llm --key "$(byok key get openai)"` typed in bash inside tmux) names nobody: the program
+    given the key is on that command line, not yet started and no ancestor, and the shell's
+    own command line is just `bash`; its parent (tmux, a terminal) did not ask.
+    """
     parent_pid = os.getppid() if pid is None else pid
-    name, grandparent = process_info(parent_pid)
-    caller = None
-    if name in SHELLS and grandparent:
-        above, _ = process_info(grandparent)
-        if above not in SHELLS and above != "unknown":
-            caller = above
-    return name, caller
+    name, above = process_info(parent_pid)
+    if name not in SHELLS:
+        return name, None
+    return name, _shells_caller(parent_pid, above)
+
+
+def _shells_caller(pid: int, above: int | None) -> str | None:
+    for _ in range(8):  # `sh -c` within `bash -c` within a tool: a few levels, bounded
+        runs, script = shell_runs(process_args(pid))
+        if runs == "script":
+            return script
+        if runs != "command" or not above:
+            return None
+        name, next_above = process_info(above)
+        if name == "unknown":
+            return None
+        if name not in SHELLS:
+            return name
+        pid, above = above, next_above
+    return None
+
+
+# Options of sh, bash, zsh, ksh and fish that take the next argument as their value.
+_VALUED = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file", "-C", "--command",
+                     "--init-command"})
+
+
+def shell_runs(args: list[str] | None) -> tuple[str, str | None]:
+    """What a shell's command line runs: ("command", None) for a command string (-c),
+    ("script", its file name) for a script, ("prompt", None) for commands typed or read from
+    stdin, or when the command line cannot be read."""
+    if not args:
+        return "prompt", None
+    rest = args[1:]
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if arg in ("-c", "--command") or arg.lower() == "-command" or (
+                len(arg) > 1 and arg[0] == "-" and arg[1:].isalpha() and arg[1:].islower()
+                and "c" in arg[1:]):
+            return "command", None
+        if arg == "--":
+            i += 1
+            break
+        if arg in _VALUED:
+            i += 2
+        elif arg[:1] in ("-", "+") and len(arg) > 1:
+            if arg[0] == "-" and arg[1:].isalpha() and "s" in arg[1:]:
+                return "prompt", None  # -s: commands from stdin
+            i += 1
+        else:
+            break
+    if i < len(rest) and rest[i] != "-":  # `sh -` reads stdin
+        return "script", _clean(rest[i].rsplit("/", 1)[-1])
+    return "prompt", None
+
+
+def process_args(pid: int) -> list[str] | None:
+    """A process's command line (argv): from /proc on Linux, else from ps; None if unknown."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            raw = f.read(65536)
+        return [a.decode("utf-8", "replace") for a in raw.split(b"\0")[:64] if a] or None
+    except OSError:
+        pass
+    if sys.platform == "win32":
+        return None
+    try:
+        out = subprocess.run(["ps", "-o", "args=", "-p", str(pid)], capture_output=True,
+                             timeout=2, check=False).stdout
+        return out.decode("utf-8", "replace").split()[:64] or None
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 def process_info(pid: int) -> tuple[str, int | None]:

@@ -13,7 +13,10 @@ Two mounts stand for other kinds of endpoint, with both APIs under them:
     /gw/...      a gateway (LiteLLM-style) with model ids of its own (GATEWAY_MODELS)
     /local/...   a local server (Ollama-style) that needs no key at all (LOCAL_MODELS)
 
-Unknown model ids get 404.  The reply text is ``"Echo[<model>]: <last user text>"``;
+A key with ``nomodels`` in it gets a bare 404 for the model list, as a gateway without
+/models answers, while its prompts are answered; with ``counttokens``, the same, and
+Anthropic's POST /v1/messages/count_tokens is answered (refused as the key's other markers
+say). Unknown model ids get 404.  The reply text is ``"Echo[<model>]: <last user text>"``;
 a prompt containing ``lines:N`` gets N numbered lines instead.  Every request is
 recorded (method, mount, path, query, headers, key, body, client port) in
 ``server.requests``.
@@ -277,6 +280,8 @@ class Handler(Faults, BaseHTTPRequestHandler):
         self._record(None)
         if path != "/v1/models":
             return self._error(404, "not_found_error", f"Unknown path {path}")
+        if "nomodels" in key or "counttokens" in key:  # a gateway with no model list
+            return self._send_json(404, {"detail": "Not Found"})  # (FastAPI's 404)
         if self._refused(key):
             return
         known = self._models(self._flavour() == "anthropic")
@@ -317,6 +322,10 @@ class Handler(Faults, BaseHTTPRequestHandler):
         self._record(body)
         if path == "/v1/responses":
             return self._responses(key, body)
+        if path == "/v1/messages/count_tokens" and "counttokens" in key:
+            if self._refused(key) or not self._model_ok(body, True):
+                return
+            return self._send_json(200, {"input_tokens": 8})
         if path not in ("/v1/chat/completions", "/v1/messages"):
             return self._error(404, "not_found_error", f"Unknown path {path}")
         anth = path == "/v1/messages"

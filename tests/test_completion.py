@@ -10,7 +10,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from conftest import BYOK, OPENAI_GOOD
+from conftest import ANTHROPIC_GOOD, BYOK, OPENAI_GOOD
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "byok_cli" / "data" / "completions"
 
@@ -119,6 +119,129 @@ def test_fish(used, tmp_path):
     assert fish("byok --profile w") == ["work"]
     assert fish("byok run -m sonn") == ["sonnet\tclaude-sonnet-5-5"]
     assert "bash" in [x.split("\t")[0] for x in fish("byok exec -- bas")]
+
+
+def bashrc_complete(env: dict, line: str) -> tuple[str, list[str]]:
+    """What a bash with no rc file and no bash-completion package offers at TAB after `line`,
+    once `source <(byok completion bash)` (the docs' .bashrc line) has run: the function
+    `complete -p byok` names is called as bash calls it."""
+    words = line.split(" ")
+    script = ('source <(byok completion bash)\n'
+              'if declare -F _init_completion >/dev/null; then echo "bash-completion is loaded"; '
+              'exit 3; fi\n'
+              'spec=$(complete -p byok) || exit 4; echo "$spec"\n'
+              'fn=${spec##*-F }; fn=${fn%% *}\n'
+              f'COMP_WORDS=({" ".join(repr(w) for w in words)}); COMP_CWORD={len(words) - 1}\n'
+              'COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}\n'
+              '"$fn" byok "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"\n'
+              'printf "%s\\n" "${COMPREPLY[@]}"\n')
+    proc = subprocess.run(["bash", "--norc", "--noprofile", "-c", script], capture_output=True,
+                          text=True, env=env, timeout=30)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    return lines[0], [x for x in lines[1:] if x]
+
+
+@pytest.fixture
+def listed(used):
+    """A profile that has also fetched Anthropic's own list (`models list --remote`), which
+    holds a model byok's catalogue does not know."""
+    used.set_key("anthropic", ANTHROPIC_GOOD)
+    r = used.run("models", "list", "--remote", "-p", "anthropic", "--json")
+    assert r.returncode == 0 and "claude-brandnew-9" in r.stdout, r.stderr
+    return used
+
+
+@pytest.mark.skipif(not shutil.which("bash"), reason="no bash")
+def test_bash_from_bashrc_without_bash_completion(listed, tmp_path):
+    env = shell_env(listed, tmp_path / "home")
+    spec, models = bashrc_complete(env, "byok run -m anthropic/claude-h")
+    assert spec == "complete -o default -F _byok_completion byok"
+    assert models == ["anthropic/claude-haiku-5-5", "anthropic/claude-haiku-4-5"]
+    assert bashrc_complete(env, "byok run -m anthropic/")[1][:2] == [
+        "anthropic/claude-opus-5-5", "anthropic/claude-sonnet-5-5"]
+    # the provider's own list, as `models list --remote` cached it
+    assert bashrc_complete(env, "byok run -m anthropic/claude-b")[1] == [
+        "anthropic/claude-brandnew-9"]
+    assert bashrc_complete(env, "byok chat -m openai/lu")[1] == ["openai/luna"]
+    assert bashrc_complete(env, "byok run -m c")[1][-1] == "claude"
+    assert {"claude-opus-5-5", "claude"} <= set(bashrc_complete(env, "byok run -m c")[1])
+    assert bashrc_complete(env, "byok run -m anthr")[1] == ["anthropic/"]
+    assert {"openai/", "openrouter/"} <= set(bashrc_complete(env, "byok run -m o")[1])
+    assert bashrc_complete(env, "byok run -m nobody/x")[1] == []  # bash's file names
+
+
+@pytest.mark.skipif(not shutil.which("bash"), reason="no bash")
+def test_bash_tab_goes_on_from_a_provider_prefix(listed, tmp_path):
+    """At a real TAB in an interactive bash started with --norc: `anthr` becomes
+    `anthropic/` with no space, and the next TAB completes that provider's model."""
+    home = tmp_path / "home"
+    env = {**shell_env(listed, home), "PS1": "READY> ", "INPUTRC": "/dev/null"}
+    home.mkdir()
+    sh = pexpect.spawn("bash", ["--norc", "--noprofile", "-i"], env=env, encoding="utf-8",
+                       timeout=20, dimensions=(40, 120))
+    sh.sendline("PS1='READY> '; source <(byok completion bash)")
+    sh.expect("READY> ")
+    sh.expect("READY> ")
+    sh.send("byok run -m anthr\t")
+    sh.send("claude-haiku-5\t")  # unique: completed, then a space
+    # not run: the line as bash completed it, echoed between brackets (Ctrl-A, Ctrl-E)
+    sh.send("\x01echo [\x05]\r")
+    sh.expect("[\r\n]\\[byok run -m anthropic/claude-haiku-5-5 \\]\r?\n")
+    sh.sendline("exit")
+    sh.expect(pexpect.EOF)
+
+
+@pytest.mark.skipif(not shutil.which("zsh"), reason="no zsh")
+def test_zsh_completes_a_providers_models(listed, tmp_path):
+    home = tmp_path / "home"
+    env = shell_env(listed, home)
+    install(env, "mkdir -p ~/.zfunc && byok completion zsh > ~/.zfunc/_byok")
+    (home / ".zshrc").write_text("fpath=(~/.zfunc $fpath)\nautoload -U compinit && "
+                                 "compinit -u\nPS1='READY> '\n")
+    zsh = pexpect.spawn("zsh", ["-i"], env={**env, "ZDOTDIR": str(home)}, encoding="utf-8",
+                        timeout=20, dimensions=(40, 120))
+    zsh.expect("READY> ")
+    zsh.send("byok run -m anthr\t")  # `anthropic/`, and no space after it
+    zsh.send("claude-haiku-5\t")
+    zsh.send("\x01echo \x05END\r")  # not run: echoed as completed
+    zsh.expect("[\r\n]byok run -m anthropic/claude-haiku-5-5 ?END\r?\n")
+    zsh.expect("READY> ")
+    zsh.send("byok run -m anthropic/claude-b\t")  # from the list `--remote` cached
+    zsh.send("\x01echo \x05END\r")  # not run: echoed as completed
+    zsh.expect("[\r\n]byok run -m anthropic/claude-brandnew-9 ?END\r?\n")
+    zsh.expect("READY> ")
+    zsh.send("exit\r")
+    zsh.expect(pexpect.EOF)
+
+
+@pytest.mark.skipif(not shutil.which("fish"), reason="no fish")
+def test_fish_completes_a_providers_models(listed, tmp_path):
+    env = shell_env(listed, tmp_path / "home")
+    install(env, "mkdir -p ~/.config/fish/completions && "
+                 "byok completion fish > ~/.config/fish/completions/byok.fish")
+
+    def fish(line: str) -> list[str]:
+        proc = subprocess.run(["fish", "-c", f"complete -C {line!r}"], env=env,
+                              capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 0, proc.stderr
+        return [x.split("\t")[0] for x in proc.stdout.splitlines()]
+
+    assert fish("byok run -m anthropic/claude-h") == ["anthropic/claude-haiku-4-5",
+                                                      "anthropic/claude-haiku-5-5"]
+    assert fish("byok run -m anthropic/claude-b") == ["anthropic/claude-brandnew-9"]
+    assert fish("byok run -m anthr") == ["anthropic/"]
+    assert "openai/gpt-6-luna" in fish("byok run -m openai/gpt-6")
+    # at a real TAB: `anthropic/` takes no space after it, so the next TAB goes on
+    sh = pexpect.spawn("fish", ["-C", "function fish_prompt; echo 'READY> '; end"], env=env,
+                       encoding="utf-8", timeout=20, dimensions=(40, 120))
+    sh.expect("READY> ")
+    sh.send("byok run -m anthr\t")
+    sh.send("claude-haiku-5\t")
+    sh.send("\x01echo \x05END\r")  # not run: echoed as completed
+    sh.expect("[\r\n]byok run -m anthropic/claude-haiku-5-5 ?END")
+    sh.sendline("exit")
+    sh.expect(pexpect.EOF)
 
 
 def test_completing_never_creates_a_database(byok_env, tmp_path):

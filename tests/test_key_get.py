@@ -6,13 +6,15 @@ import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import pexpect
 import pytest
 from typer.testing import CliRunner
 
 from byok_cli.cli import app
 from byok_cli.errors import Code, redact, remember_secret
-from byok_cli.handoff import SHELLS, process_info, requesting_programs
+from byok_cli.handoff import SHELLS, process_info, requesting_programs, shell_runs
 from conftest import (ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, OPENAI_GOOD_ENV, assert_no_leak,
                       openai_key)
 
@@ -187,6 +189,71 @@ def test_typer_runner_gets_the_key_too(in_process):
     in_process.set_key("openai", OPENAI_GOOD)
     r = CliRunner().invoke(app, ["key", "get", "openai"])
     assert r.exit_code == 0 and r.stdout == OPENAI_GOOD + "\n"
+
+
+TREE = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl names a process")
+NAMED = [sys.executable, str(Path(__file__).parent / "support" / "named_parent.py"),
+         "tmux: server"]
+
+
+@TREE
+def test_a_command_typed_in_a_shell_inside_tmux_names_no_caller(byok_env, tmp_path):
+    """`llm --key "$(byok key get openai)"` typed at a bash prompt inside tmux: byok's parent
+    is that bash, whose parent is tmux; llm, which gets the key, is not started yet and no
+    ancestor. The log names bash, and not tmux, as the caller."""
+    byok_env.set_key("openai", OPENAI_GOOD)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "llm").write_text('#!/bin/sh\necho "llm got ${#2} characters"\n')
+    (bin_dir / "llm").chmod(0o755)
+    env = {**byok_env.vars, "PATH": f"{bin_dir}:{BYOK.parent}:{os.environ['PATH']}",
+           "HOME": str(tmp_path), "PS1": "READY> "}
+    sh = pexpect.spawn(NAMED[0], [*NAMED[1:], "bash", "--norc", "--noprofile", "-i"],
+                       env=env, encoding="utf-8", timeout=30)
+    sh.sendline("PS1='READY> '")
+    sh.expect("READY> ")
+    sh.sendline('llm --key "$(byok key get openai)" hi')
+    sh.expect(f"llm got {len(OPENAI_GOOD)} characters")
+    sh.sendline("exit")
+    sh.expect(pexpect.EOF)
+    assert [(r["parent"], r["caller"]) for r in handoffs(byok_env)] == [("bash", None)]
+    table = byok_env.run("usage", "--handoffs")
+    assert "\nbash\topenai\tdefault\tstored\t1\t" in table.stdout
+    assert "tmux" not in table.stdout
+
+
+@TREE
+def test_a_script_or_a_command_string_names_who_runs_it(byok_env, tmp_path):
+    """Under the same tmux-named process: `bash deploy.sh` names the script; `sh -c …`
+    (tmux's run-shell, Claude Code's apiKeyHelper) runs for its parent, which is named."""
+    byok_env.set_key("openai", OPENAI_GOOD)
+    script = tmp_path / "deploy.sh"
+    script.write_text(f'k="$({BYOK} key get openai)"\ntest -n "$k"\n')
+    subprocess.run([*NAMED, "bash", str(script)], env=byok_env.vars, check=True, timeout=60)
+    subprocess.run([*NAMED, "sh", "-c", f'k="$({BYOK} key get openai)"; test -n "$k"'],
+                   env=byok_env.vars, check=True, timeout=60)
+    subprocess.run([*NAMED, "bash", "-ec", f'bash -c \'{BYOK} key get openai\' >/dev/null'],
+                   env=byok_env.vars, check=True, timeout=60)  # a shell within a shell
+    assert {(r["parent"], r["caller"], r["count"]) for r in handoffs(byok_env)} == {
+        ("bash", "deploy.sh", 1), ("sh", "tmux: server", 1), ("bash", "tmux: server", 1)}
+
+
+@pytest.mark.parametrize("args, runs", [
+    (["bash"], ("prompt", None)),
+    (["-bash"], ("prompt", None)),
+    (["/usr/bin/zsh", "-l", "-i"], ("prompt", None)),
+    (["bash", "-c", "llm --key \"$(byok key get openai)\""], ("command", None)),
+    (["/bin/sh", "-ec", "byok key get anthropic"], ("command", None)),
+    (["fish", "--command", "x"], ("command", None)),
+    (["pwsh", "-NoProfile", "-Command", "x"], ("command", None)),
+    (["bash", "-o", "errexit", "/home/me/deploy.sh", "arg"], ("script", "deploy.sh")),
+    (["bash", "--", "run.sh"], ("script", "run.sh")),
+    (["bash", "-s", "x"], ("prompt", None)),
+    (["sh", "-"], ("prompt", None)),
+    (None, ("prompt", None)),
+])
+def test_what_a_shells_command_line_runs(args, runs):
+    assert shell_runs(args) == runs
 
 
 def test_requesting_programs_reads_the_process_tree():

@@ -186,6 +186,10 @@ def test_code_block(home, block, fake):
         for path in (".local/share/bash-completion/completions/byok", ".zfunc/_byok",
                      ".config/fish/completions/byok.fish"):
             assert "_BYOK_COMPLETE" in (work.parent / path).read_text()
+        # the .bashrc line, in a bash with no bash-completion package: byok is completed
+        shown = subprocess.run(["bash", "--noprofile", "-i", "-c", "complete -p byok"],
+                               env=env, capture_output=True, text=True, timeout=30)
+        assert shown.stdout.strip() == "complete -o default -F _byok_completion byok", shown
 
 
 @pytest.mark.parametrize("command", table_examples())

@@ -106,6 +106,23 @@ WRONG_BODIES = [
                                       "data": "Qk0="}}]}]}}]
 
 
+def test_the_key_check_without_models_fits_anthropics_spec(byok_env, fake):
+    """`key validate` at a Messages server without /models counts tokens instead (a body
+    of its own, no prompt): that body, as the installed byok sent it, against the spec."""
+    from conftest import anthropic_key
+
+    byok_env.set_key("anthropic", anthropic_key("good-counttokens"))
+    r = byok_env.run("key", "validate", "anthropic", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)[0]["result"] == "VALID", r.stderr
+    [sent] = [q for q in fake.requests if q["path"] == "/v1/messages/count_tokens"]
+    [verdict] = validate([{"api": "anthropic", "path": "/v1/messages/count_tokens",
+                           "body": sent["body"]}])
+    assert verdict["errors"] == []
+    wrong = validate([{"api": "anthropic", "path": "/v1/messages/count_tokens",
+                       "body": {"model": "m", "max_tokens": 5, "messages": "hi"}}])
+    assert wrong[0]["errors"]  # the spec refuses what it should
+
+
 def test_the_check_itself_refuses_a_wrong_body():
     """The validator is not a rubber stamp: a body each spec forbids is refused."""
     verdicts = validate(WRONG_BODIES)

@@ -111,6 +111,21 @@ def test_key_validate(env, gateway):
         ("openai", "stored", "VALID"), ("anthropic", "stored", "VALID")]
 
 
+@pytest.mark.parametrize("gateway", ["fakellm"], indirect=True)
+def test_key_validate_on_a_gateway_without_models(env, gateway):
+    """fakellm serves both chat APIs and no /models (404): byok cannot check a key there
+    without a prompt, so it says so and fails nothing; prompts work."""
+    r = env.run("key", "validate", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert [(x["provider"], x["result"]) for x in rows] == [
+        ("openai", "NOT_CHECKED"), ("anthropic", "NOT_CHECKED")]
+    assert all("prompts may still work" in x["message"] for x in rows)
+    assert "PROVIDER_UNAVAILABLE" not in r.stdout + r.stderr
+    for provider in ("openai", "anthropic"):
+        assert "fakellm: hello" in run(env, provider, "--no-stream", "hello").stdout
+
+
 @pytest.mark.parametrize("gateway", ["litellm"], indirect=True)
 def test_key_the_gateway_refuses_is_reported_as_such(env, gateway):
     env.set_key("anthropic", "sk-ant-api03-notthisone-Aa1b2c3d4e5f")

@@ -43,9 +43,32 @@ def _models(incomplete: str, catalogue: str | None = None) -> list[tuple[str, st
     return [(name, text) for name, text in found if name.startswith(incomplete)]
 
 
+def _listed(provider: str) -> list[tuple[str, str]]:
+    """The ids of ``provider``'s own model list as `models list --remote` last cached it
+    (for any base URL), described by their names."""
+    from ..catalog.model_lists import cached
+
+    found: dict[str, str] = {}
+    for (payload,) in _query("SELECT payload FROM model_cache WHERE provider = ?", provider):
+        for m in cached(payload) or []:
+            if isinstance(m, dict) and isinstance(m.get("id"), str):
+                found.setdefault(m["id"], m.get("name") or "listed by the provider")
+    return sorted(found.items())
+
+
 def models(ctx, incomplete: str) -> list[tuple[str, str]]:
-    """Catalogue ids and aliases, and `provider/` for addressing any provider's models."""
-    prefixes = [(f"{p}/", "a model of this provider") for p in _registry(ctx).names()]
+    """Catalogue ids and aliases, and `provider/` for addressing any provider's models;
+    after `provider/`, that provider's models: its catalogue's ids and aliases, and the ids
+    of its own list when `models list --remote` has cached it."""
+    registry = _registry(ctx)
+    head, slash, rest = incomplete.partition("/")
+    provider = registry.get(head) if slash else None
+    if provider is not None:
+        own = _models(rest, provider.catalog) if provider.catalog else []
+        known = {name for name, _ in own}
+        own += [m for m in _listed(provider.name) if m[0] not in known and m[0].startswith(rest)]
+        return [(f"{head}/{name}", text) for name, text in own]
+    prefixes = [(f"{p}/", "a model of this provider") for p in registry.names()]
     return _models(incomplete) + [p for p in prefixes if p[0].startswith(incomplete)]
 
 

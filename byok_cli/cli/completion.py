@@ -26,6 +26,8 @@ def completion(
 
     Examples:
 
+      echo 'source <(byok completion bash)' >> ~/.bashrc
+      # or, with the bash-completion package:
       mkdir -p ~/.local/share/bash-completion/completions
       byok completion bash > ~/.local/share/bash-completion/completions/byok
 

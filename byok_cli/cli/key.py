@@ -275,7 +275,9 @@ def validate_keys(
 
     Exits 0 only if every key checked is valid. Keys are checked where a run would send
     them; an endpoint that is not a key's own gets one key per run (the others are listed
-    as not checked) and its verdict marks none.
+    as not checked) and its verdict marks none. A gateway with no /models endpoint is
+    checked by counting tokens (Messages API, free), else listed as not checked, which
+    fails nothing: checking there would need a prompt.
 
     Examples:
 
@@ -287,6 +289,7 @@ def validate_keys(
     from ..secrets.keychain import status_after_check
     from ..urls import shown
     from ..wire.endpoint import endpoint
+    from ..wire.errors import NotServed
 
     st = state(ctx)
     registry = st.byok.registry
@@ -331,6 +334,16 @@ def validate_keys(
                     ctx, p, secret, source)
             except ByokError as bad:
                 err, latency = bad, 0
+            if isinstance(err, NotServed):  # a gateway without /models: no verdict
+                results.append({"provider": p, "source": source, "name": name,
+                                "key": mask(secret), "result": "NOT_CHECKED",
+                                "latency_ms": latency, "message": f"can't check: "
+                                f"{shown(where.url)} has no /models; prompts may still work"})
+                notes.append(f"{p} key {name!r} was not checked: {shown(where.url)} has no "
+                             f"/models endpoint ({err.status})"
+                             f", and any other check would need a prompt; prompts may still "
+                             f"work: try `byok run -p {p} hi`. Its stored status is unchanged.")
+                continue
             code = err.code.value if err else "VALID"
             if source == "stored":
                 verdict = status_after_check(err) if own else None

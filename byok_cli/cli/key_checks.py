@@ -34,10 +34,19 @@ def live_check(ctx: typer.Context, provider: str, key: str | None, source: str,
                      Settings.from_env()._replace(max_retries=1, max_wait=5.0))
     started = time.monotonic()
     try:
-        latency = client.validate()
+        latency = client.validate(_check_model(record, profile_settings))
     except ByokError as err:
         return f"failed: {err.code.value}", err, int((time.monotonic() - started) * 1000)
     return "valid", None, latency
+
+
+def _check_model(record, profile_settings: dict) -> str | None:
+    """The model a prompt-free check names (a server without /models): the one a run would
+    use by default."""
+    from ..catalog.curated import load
+    from ..routing.addressing import default_model
+
+    return profile_settings["models"].get(record.name) or default_model(record, load())
 
 
 def checked_status(ctx: typer.Context, provider: str, key: str, validate: bool,

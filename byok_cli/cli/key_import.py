@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 
@@ -32,6 +32,10 @@ def import_keys(
     scrub: Optional[bool] = typer.Option(None, "--scrub/--no-scrub", help="Remove the imported "
                                          "keys from the file (asked on a terminal)."),
     replace: bool = typer.Option(False, "--replace", help="Overwrite a different stored key."),
+    names: Optional[List[str]] = typer.Option(
+        None, "--name", "-n", metavar="NAME|PROVIDER=NAME",
+        help="Store the keys under NAME instead of 'default' (each provider's own NAME); "
+             "PROVIDER=NAME names only that provider's key. Repeatable."),
     validate: bool = typer.Option(True, "--validate/--no-validate",
                                   help="Check each key with one cheap call before storing it."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
@@ -40,13 +44,15 @@ def import_keys(
 
     Each key goes through the checks of `key set`: its shape, then a live call unless
     --no-validate. Keys of providers byok does not know are listed and skipped; a different
-    stored key is kept unless --replace. With --scrub the imported keys are then removed
-    from the file, every other byte left as it was, and byok says what to put in the tool's
-    configuration instead.
+    stored key is kept unless --replace, or --name stores it beside it. With --scrub the keys
+    now in the vault are removed from the file, every other byte left as it was; byok says
+    which it kept and why, and what to put in the tool's configuration instead.
 
     Examples:
 
       byok key import llm --dry-run
+
+      byok key import llm --name llm
 
       byok key import aichat --scrub
 
@@ -69,7 +75,7 @@ def import_keys(
             from ..importers.files import refuse_hard_links
 
             refuse_hard_links(file.path, "nothing was imported or changed")
-    steps = plan(st.keychain, reading, replace)
+    steps = plan(st.keychain, reading, replace, _names(st.byok.registry, names or []))
     if not steps:
         where = ", ".join(str(f.path) for f in reading.files) or "the environment"
         raise ByokError(Code.NO_KEY, f"no API keys found in {where}")
@@ -87,9 +93,33 @@ def import_keys(
                               "that byok keeps them?", default=False, err=True)
     if scrub:
         _scrub(module, removable, dry_run, st.profile)
+        _kept(steps, results, removable, dry_run)
     rejected = [r for r in results if r == "rejected"]
     if rejected:
         raise typer.Exit(Code.UNAUTHORIZED.exit_status)
+
+
+def _names(registry, given: list[str]):
+    """``--name``: one NAME for every provider's key (names are per provider, so they never
+    collide), and PROVIDER=NAME for one provider's, which wins over it."""
+    from ..secrets.keychain import check_key_name
+
+    every, per = "default", {}
+    bare = [g for g in given if "=" not in g]
+    if len(bare) > 1:
+        raise ByokError(Code.USAGE, f"--name {bare[0]} and --name {bare[1]}: one NAME for "
+                        "every provider", hint="name one provider's key with "
+                        "--name PROVIDER=NAME")
+    for item in given:
+        head, eq, name = item.partition("=")
+        if not eq:
+            every = check_key_name(head)
+            continue
+        provider = registry.require(head).name
+        if provider in per:
+            raise ByokError(Code.USAGE, f"--name names the {provider} key twice")
+        per[provider] = check_key_name(name)
+    return lambda provider: per.get(provider, every)
 
 
 def _carry_out(ctx: typer.Context, step, dry_run: bool, validate: bool) -> str:
@@ -109,7 +139,7 @@ def _carry_out(ctx: typer.Context, step, dry_run: bool, validate: bool) -> str:
         output.warn(f"{step.entry.label}: the {provider} key {mask(key)} was rejected "
                     f"({err.message}); not imported")
         return "rejected"
-    store_checked(ctx, provider, key, status, checked_at)
+    store_checked(ctx, provider, key, status, checked_at, name=step.name or "default")
     return WORDS[step.outcome]
 
 
@@ -156,8 +186,26 @@ def _scrub(module, removable, dry_run: bool, profile: str) -> None:
                         "remove it by hand")
     suffix = "" if profile == "default" else f" --profile {profile}"
     entries = [step.entry for step in removable]
-    for line in module.setup_lines(entries, lambda p: f"byok key get {p}{suffix}"):
+    named = {s.entry.provider: s.name for s in removable if s.name not in (None, "default")}
+    for line in module.setup_lines(entries, lambda p: f"byok key get {p}" + (
+            f" --name {named[p]}" if p in named else "") + suffix):
         output.info(line)
+    for provider, name in sorted(named.items()):
+        output.info(f"`byok exec` and `byok run` try the {provider} key {name!r} after the "
+                    f"keys before it;\n  `byok key order {provider} {name}` puts it first, or "
+                    f"`byok exec -p {provider} -k {name} -- …` chooses it")
+
+
+def _kept(steps, results, removable, dry_run: bool) -> None:
+    """What --scrub left in the files, and why: only keys now in the vault are removed."""
+    gone = {id(s) for s in removable}
+    for step, result in zip(steps, results):
+        if step.file is None or id(step) in gone:
+            continue
+        why = {"rejected": "the provider rejected it"}.get(result) or step.detail or result
+        provider = step.entry.provider or f"{step.entry.tool_name} (unknown)"
+        output.info(f"{'would keep' if dry_run else 'kept'} {step.entry.label} ({provider} "
+                    f"{mask(step.entry.key)}) in {step.file.path.name}: {why}")
 
 
 def _count(items) -> str:

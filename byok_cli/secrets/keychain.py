@@ -213,6 +213,16 @@ class Keychain(MasterKeys):
                 raise  # nothing re-sealed it: the master key is really gone
             return self._open(again)
 
+    def name_holding(self, provider: str, key: str) -> str | None:
+        """The name this very key is stored under for ``provider``, or None. Only the rows
+        whose hint matches are opened, and a key command is never run for this."""
+        for row in self.store.keys(self.profile, provider):
+            if row.hint == hint_of(key) and not key_commands.is_command_hint(row.hint):
+                plain = self._decrypt(row)
+                if not key_commands.is_command(plain) and plain == key:
+                    return row.name
+        return None
+
     def key(self, provider: str, source: str, name: str | None = None) -> str | None:
         """The key of a source: "stored" (the stored key of that name, decrypted), "environment"
         (the provider's environment variable) or "none" (a provider that needs none)."""

@@ -59,6 +59,8 @@ SDK_SAME_INPUTS = {
 
 class AnthropicMessages(Client):
     chat_path = "/v1/messages"
+    # Token counting: free, authenticated, and no model call (docs.claude.com, token counting)
+    check_path = "/v1/messages/count_tokens"
     models_path = "/v1/models"
     cursor_param = "after_id"
     page_limit = 100
@@ -67,6 +69,9 @@ class AnthropicMessages(Client):
     def auth_headers(self, key: str | None) -> dict[str, str]:
         return {"x-api-key": key, "anthropic-version": API_VERSION} if key else {
             "anthropic-version": API_VERSION}
+
+    def check_body(self, model: str) -> dict:
+        return {"model": model, "messages": [{"role": "user", "content": "."}]}
 
     def chat_body(self, request: ChatRequest) -> dict:
         body: dict = {"model": request.model,

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from ..version import __version__
 from ..errors import ByokError, Code
 from . import sse, transport
-from .errors import (Malformed, classify, incomplete, is_error_body, limit_error, name_of,
+from .errors import (Malformed, NotServed, classify, incomplete, is_error_body, limit_error, name_of,
                      network_error)
 from .limits import MAX_ERROR_BODY, MAX_MODELS, MAX_PAGES, LimitExceeded, loads
 from .retry import OnRetry, stream_with_retries, with_retries
@@ -33,6 +33,7 @@ class Client:
     cursor_param = "after"     # the query parameter that asks for the page after a cursor
     page_limit: int | None = None
     validate_limit: int | None = None
+    check_path: str | None = None  # a prompt-free, free check of a key, where the API has one
     max_pages = MAX_PAGES      # a model list longer than this many pages is cut short
 
     def __init__(self, provider: str, key: str | None, base_url: str, settings: Settings, *,
@@ -196,15 +197,37 @@ class Client:
             self.truncated = True
         return list(found.values())
 
-    def validate(self) -> int:
+    def validate(self, model: str | None = None) -> int:
         """One cheap authenticated request; returns its latency in milliseconds (connection
-        set-up included, byok's own start-up not)."""
+        set-up included, byok's own start-up not). The model list first; where the server
+        has none (NotServed) and the API has a prompt-free check, that, for ``model``. Only
+        a success or a verdict on the key counts from it: anything else leaves NotServed."""
         def call() -> int:
             started = time.monotonic()
             _models_page(self._page(None, self.validate_limit), self.provider, self.base_url)
             return int((time.monotonic() - started) * 1000)
 
-        return with_retries(call, self.settings)
+        def check() -> int:
+            started = time.monotonic()
+            resp = self.send("POST", self.check_path or "", body=self.check_body(model or ""),
+                             during="check", model=model)
+            self.read_json(resp)
+            return int((time.monotonic() - started) * 1000)
+
+        try:
+            return with_retries(call, self.settings)
+        except NotServed as missing:
+            if not (model and self.check_path):
+                raise
+            try:
+                return with_retries(check, self.settings)
+            except ByokError as err:
+                if err.code in (Code.UNAUTHORIZED, Code.QUOTA_EXCEEDED):
+                    raise
+                raise missing from None
+
+    def check_body(self, model: str) -> dict:
+        raise NotImplementedError
 
 
 class _Watch:

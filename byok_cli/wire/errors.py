@@ -29,6 +29,13 @@ def name_of(provider: str) -> str:
     return found.title if found else provider
 
 
+class NotServed(ByokError):
+    """The server has no such endpoint (404, 405 or 501 to a models request or a key check):
+    a gateway that serves prompts but no model list. It says nothing about the key."""
+
+    status = 404
+
+
 class Malformed(Exception):
     """The answer could not be read: not JSON, not an event stream, or not the API's shape."""
 
@@ -232,6 +239,16 @@ def classify(provider: str, status: int | None, body: Any, *, headers=None,
         return ByokError(Code.RATE_LIMITED, f"{name} is rate limiting this key{after}{detail}",
                          hint="wait and try again, or lower your request rate",
                          provider=provider, retry_after=wait)
+    if during in ("models", "check") and status in (404, 405, 501):
+        # A wrong base URL, or a gateway without /models: retrying or falling back cannot
+        # mend it, and it is no verdict on the key.
+        missing = NotServed(Code.PROVIDER_UNAVAILABLE,
+                            f"{name}'s {during} endpoint was not found ({status}){detail}",
+                            hint=f"prompts may still work (try `byok run -p {provider} hi`); "
+                                 "if they fail too, check the base URL (`byok doctor`)",
+                            provider=provider, retryable=False)
+        missing.status = status
+        return missing
     if status == 404 or etype == "not_found_error" or (
             status == 400 and during == "chat" and is_unknown_model(ecode, emsg)):
         if during == "chat":
@@ -241,7 +258,7 @@ def classify(provider: str, status: int | None, body: Any, *, headers=None,
                              hint="see `byok models list --remote`", provider=provider)
         # A wrong base URL, not an outage: retrying or falling back cannot mend it.
         return ByokError(Code.PROVIDER_UNAVAILABLE,
-                         f"{name}'s models endpoint was not found (404){detail}",
+                         f"{name}'s {during} endpoint was not found ({shown}){detail}",
                          hint="check the base URL (`byok doctor`)", provider=provider,
                          retryable=False)
     if (status is not None and status >= 500) or (status is None and _looks_like_outage(
