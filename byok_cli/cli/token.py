@@ -60,7 +60,10 @@ def list_tokens(
                            "requests": t.requests,
                            "state": _state(t, now)} for t in rows])
         return
-    output.table(["name", "providers", "state", "created", "expires", "last used", "requests"],
+    when = {"show": output.short_time}  # on a terminal as every table shows times
+    output.table(["name", "providers", "state", output.Column("created", **when),
+                  output.Column("expires", **when), output.Column("last used", **when),
+                  "requests"],
                  [[t.name, ",".join(t.providers) or "all", _state(t, now),
                    _when(t.created_at) or "-", _when(t.expires_at) or "never",
                    _when(t.last_used_at) or "never", t.requests] for t in rows],
