@@ -407,3 +407,49 @@ def test_unknown_tokens_and_costs_stay_unknown_in_pipes(byok_env, fake):
     assert by_model["claude-haiku-5-5"]["cost_usd"] is None
     assert data["totals"]["cost_unknown_requests"] == 2
     assert data["totals"]["input_tokens"] == int(total["tokens in"])
+
+
+# The other tables byok draws (`grep -rn "output.table(" byok_cli`), each on a real pty at
+# 80 columns: it fits, and the values that name things are whole.
+OTHER_TABLES = {
+    "key validate": (["key", "validate"], [f"…{OPENAI_GOOD[-4:]}", "VALID"]),
+    "budget list": (["budget", "list"], ["profile", "$20.00"]),
+    "profile list": (["profile", "list"], ["default"]),
+    "models default": (["models", "default"], ["gpt-6.1-sol", "claude-sonnet-5-5"]),
+    "token list": (["token", "list"], ["a-client-token-name", "all"]),
+    "setup --list": (["setup", "--list"], ["claude", "aider",
+                                           "~/.config/io.datasette.llm/extra-openai-models.yaml"]),
+    "provider show": (["provider", "show", "gemini"],
+                      ["https://generativelanguage.googleapis.com/v1beta/openai"]),
+    "usage --by key": (["usage", "--by", "key"], ["default", "anthropic"]),
+    "usage --by token": (["usage", "--by", "token"], ["requests"]),
+}
+
+
+@pytest.mark.parametrize("name", OTHER_TABLES)
+def test_other_tables_at_80_columns(used, name):
+    args, tokens = OTHER_TABLES[name]
+    used.run("budget", "set", "--per", "month", "20")
+    used.run("token", "create", "a-client-token-name")
+    status, lines = screen(used, *args)
+    assert status == 0, lines
+    fits(lines)
+    whole(lines, *tokens)
+    if name == "token list":  # times as every table shows them; what went is said
+        assert lines[-1] == "left out to fit 80 columns: created (--wide shows them)"
+        wide = screen(used, "token", "list", "--wide")[1]
+        assert SHORT_TIME.search(wide[1]) and "+00:00" not in wide[1]
+
+
+def help_paths() -> list[list[str]]:
+    from test_help import commands
+
+    return commands()
+
+
+@pytest.mark.parametrize("path", help_paths(), ids=lambda p: " ".join(p) or "byok")
+def test_help_at_80_columns_on_a_terminal(byok_env, path):
+    status, lines = screen(byok_env, *path, "--help")
+    assert status == 0
+    fits(lines)
+    assert any(line.startswith(("Usage:", " Usage:")) for line in lines), lines
