@@ -64,8 +64,8 @@ def summary(store: Store, profile: str, since: float | None = None,
         total = hist.get((prov, model, "total"), [])
         rows.append({
             "provider": prov, "model": model, "requests": requests, "errors": errors,
-            "fallbacks": fallbacks, "input_tokens": int(tokens_in),
-            "output_tokens": int(tokens_out), **_cost(int(cost), int(unknown), requests - errors),
+            "fallbacks": fallbacks, **_tokens(tokens_in, tokens_out, requests - errors),
+            **_cost(int(cost), int(unknown), requests - errors),
             "ttft_p50_ms": percentile(ttft, 0.50), "ttft_p95_ms": percentile(ttft, 0.95),
             "latency_p50_ms": percentile(total, 0.50), "latency_p95_ms": percentile(total, 0.95),
         })
@@ -80,12 +80,24 @@ def _cost(micros: int, unknown: int, answered: int) -> dict:
             "cost_micro_usd": micros if known > 0 else None, "cost_unknown_requests": unknown}
 
 
+def _tokens(tokens_in: float, tokens_out: float, answered: int) -> dict:
+    """The token fields of a row, None where unknown: any answered prompt has input
+    tokens, so 0 input tokens over answered requests means nobody counted them (a gateway
+    that sends no usage, counts too implausible to keep), never 0; output tokens then too,
+    unless some were counted."""
+    unknown_in = answered > 0 and not tokens_in
+    return {"input_tokens": None if unknown_in else int(tokens_in),
+            "output_tokens": None if unknown_in and not tokens_out else int(tokens_out)}
+
+
 def totals(rows: list[dict]) -> dict:
-    """The rows added up: requests, tokens and cost (exact, from the integer micro-dollars)."""
+    """The rows added up: requests, tokens and cost (exact, from the integer micro-dollars).
+    Tokens are the sum of the rows that know theirs (None when none does)."""
     answered = sum(r["requests"] - r["errors"] for r in rows)
     unknown = sum(r["cost_unknown_requests"] for r in rows)
-    out = {k: sum(r[k] for r in rows) for k in ("requests", "errors", "fallbacks",
-                                                 "input_tokens", "output_tokens")}
+    out = {k: sum(r[k] for r in rows) for k in ("requests", "errors", "fallbacks")}
+    out.update(_tokens(sum(r["input_tokens"] or 0 for r in rows),
+                       sum(r["output_tokens"] or 0 for r in rows), answered))
     return {**out, **_cost(sum(r["cost_micro_usd"] or 0 for r in rows), unknown, answered)}
 
 
@@ -97,8 +109,7 @@ def by_key(store: Store, profile: str, since: float | None = None,
     rows = (store.usage_by_token if by == "token" else store.usage_by_key)(
         profile, since, provider)
     return [{"provider": prov, by: key, "requests": requests, "errors": errors,
-             "fallbacks": fallbacks, "input_tokens": int(tokens_in),
-             "output_tokens": int(tokens_out),
+             "fallbacks": fallbacks, **_tokens(tokens_in, tokens_out, requests - errors),
              **_cost(int(cost), int(unknown), requests - errors)}
             for prov, key, requests, errors, fallbacks, tokens_in, tokens_out, cost, unknown
             in rows]

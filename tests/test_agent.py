@@ -103,7 +103,7 @@ def test_unlock_use_lock(sealed_env, fake, runtime_dir):
     assert env.run("key", "set", "openai", "--no-validate", input=OPENAI_GOOD,
                    env=extra).returncode == 0
     r = env.run("run", "hello", env=extra)
-    assert r.returncode == 0 and r.stdout == "Echo[gpt-6.2-sol]: hello\n", r.stderr
+    assert r.returncode == 0 and r.stdout == "Echo[gpt-6.1-sol]: hello\n", r.stderr
     info = json.loads(env.run("vault", "status", "--json", env=extra).stdout)
     assert info["master_key_source"] == "agent (the unlock agent)"
     assert info["agent_socket"] == str(socks[0]) and info["agent_expires_at"]

@@ -165,13 +165,25 @@ def test_a_failed_request_releases_its_hold(byok_env, fake):
 
 def test_unpriced_models_under_a_budget(byok_env, fake):
     byok_env.set_key("openai", OPENAI_GOOD)
-    # The default OpenAI model is newer than the bundled LiteLLM release: setting the budget
-    # says at once that a plain `byok run` will be refused, and how to proceed.
+    # The built-in defaults are priced, so a budget leaves a plain `byok run` where it was.
+    first = byok_env.run("budget", "set", "--per", "month", "20")
+    assert first.returncode == 0 and "no known price" not in first.stderr, first.stderr
+    plain = byok_env.run("run", "hello")
+    assert plain.returncode == 0 and plain.stdout == "Echo[gpt-6.1-sol]: hello\n", plain.stderr
+    assert plain.stderr == ""
+    # A profile whose chosen model is newer than the bundled LiteLLM release: setting the
+    # budget says at once that a plain `byok run` will be refused, and how to proceed.
+    byok_env.run("models", "default", "gpt-6.2-sol")
     set_ = byok_env.run("budget", "set", "--per", "month", "5")
     assert set_.returncode == 0
     assert "openai/gpt-6.2-sol (the profile's openai model) has no known price (LiteLLM " \
         in set_.stderr and "byok models sync" in set_.stderr
-    r = byok_env.run("run", "hello")
+    assert sum("no known price" in line for line in set_.stderr.splitlines()) == 1  # once
+    moved = byok_env.run("run", "hello")  # not silently: it says why, and where it went
+    assert moved.returncode == 0 and moved.stdout == "Echo[gpt-6.1-sol]: hello\n"
+    assert "no price is known for openai/gpt-6.2-sol" in moved.stderr
+    assert "nothing was sent; trying openai gpt-6.1-sol" in moved.stderr
+    r = byok_env.run("run", "--no-fallback", "hello")
     assert r.returncode == Code.BUDGET_EXCEEDED.exit_status
     assert "no price is known for openai/gpt-6.2-sol in byok's price data (LiteLLM " in r.stderr
     for way in ("byok models sync", "--allow-unpriced", "allow-unpriced on", "-m a priced model"):

@@ -88,6 +88,26 @@ def test_current_curated_models_have_limits_and_prices_where_litellm_has_them():
                                  "claude-mythos-5-2")]  # newer than LiteLLM 1.110.2
 
 
+def test_every_default_model_has_a_bundled_price():
+    """A budget refuses an unpriced model, so an unpriced default would move every plain
+    `byok run` off it under any budget (issue 24, finding 3): each catalogue default, and
+    each preset's own default model, is priced in the bundled snapshot."""
+    from byok_cli.registry import builtin
+    from byok_cli.routing.addressing import default_model
+
+    cat = load_catalog()
+    assert set(cat.defaults) == {"openai", "anthropic"}
+    defaults = [(p.name, default_model(p, cat)) for p in builtin()]
+    defaults = [(name, model) for name, model in defaults if model]
+    assert {m for _, m in defaults} >= set(cat.defaults.values())
+    unpriced = [(name, model) for name, model in defaults
+                if SNAPSHOT.info(name, model) is None or SNAPSHOT.info(name, model).price is None]
+    assert unpriced == []
+    for provider, model in cat.defaults.items():  # a current model of that provider
+        entry = cat.get(model)
+        assert entry.provider == provider and not entry.is_deprecated(dt.date.today())
+
+
 def test_per_million_is_exact():
     assert catalog_source.per_million(2.5e-06) == 2.5
     assert str(catalog_source.per_million(1.25e-07)) == "0.125"

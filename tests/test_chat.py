@@ -25,14 +25,14 @@ def chat(byok_env, fake):
 
 
 def test_banner_help_and_current_choice(chat):
-    chat.expect(f"byok chat — openai gpt-6.2-sol with the stored key \\(…{OPENAI_GOOD[-4:]}\\)")
+    chat.expect(f"byok chat — openai gpt-6.1-sol with the stored key \\(…{OPENAI_GOOD[-4:]}\\)")
     chat.expect("› ")
     chat.sendline("/help")
     for command in ("/model", "/provider", "/system", "/history", '"""', "/exit"):
         chat.expect_exact(command)
     chat.expect("› ")
     chat.sendline("/model")
-    chat.expect("model: gpt-6.2-sol")
+    chat.expect("model: gpt-6.1-sol")
     chat.sendline("/provider")
     chat.expect("provider: openai")
     chat.sendline("/model haiku")
@@ -51,14 +51,14 @@ def test_errors_say_what_to_do_in_the_chat(byok_env, fake):
     child.logfile_read = seen = io.StringIO()
     child.expect("› ")
     child.sendline("/model gpt-4-turbo")
-    child.expect("gpt-4-turbo reached end of life on 2026-10-23 — use gpt-6.2-sol instead")
+    child.expect("gpt-4-turbo reached end of life on 2026-10-23 — use gpt-6.1-sol instead")
     child.sendline("/provider anthropic")
     child.expect(r"no anthropic key is available — switch with /provider, or store a key with "
                  r"`byok key set anthropic`")
     child.sendline("/provider")
     child.expect("provider: openai")  # the switch that could not answer was not made
     child.sendline("hi")
-    child.expect(r"Echo\[gpt-6.2-sol\]: hi")
+    child.expect(r"Echo\[gpt-6.1-sol\]: hi")
     assert " -p" not in seen.getvalue() and " -m " not in seen.getvalue()
     child.expect("› ")
     child.sendeof()
@@ -69,13 +69,13 @@ def test_a_pasted_block_is_one_message(chat, fake):
     chat.expect("› ")
     chat.send("\x1b[200~first line\rsecond line\x1b[201~")  # a terminal's bracketed paste
     chat.send("\r")
-    chat.expect(r"Echo\[gpt-6.2-sol\]: first line")
+    chat.expect(r"Echo\[gpt-6.1-sol\]: first line")
     chat.expect("› ")
     chat.sendline('"""')
     chat.sendline("one")
     chat.sendline("two")
     chat.sendline('"""')
-    chat.expect(r"Echo\[gpt-6.2-sol\]: one")
+    chat.expect(r"Echo\[gpt-6.1-sol\]: one")
     chat.expect("› ")
     assert sent(fake) == ["first line\nsecond line", "one\ntwo"]
 
@@ -118,7 +118,7 @@ def test_a_dumb_terminal_gets_no_bracketed_paste_escapes(byok_env, fake, term):
     child.expect("› ")
     seen = child.before
     child.sendline("hi")
-    child.expect(r"Echo\[gpt-6.2-sol\]: hi")
+    child.expect(r"Echo\[gpt-6.1-sol\]: hi")
     seen += child.before
     child.expect("› ")
     seen += child.before

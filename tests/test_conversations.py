@@ -1,6 +1,7 @@
 """Conversations across model and provider switches, `byok chat`, history and usage."""
 
 import json
+import re
 import sqlite3
 import time
 
@@ -40,21 +41,21 @@ def test_continue_switches_provider_with_history_converted(both, fake):
     assert second["path"] == "/v1/messages" and second["system"] == "be terse"
     assert second["messages"] == [
         {"role": "user", "content": "first question"},
-        {"role": "assistant", "content": "Echo[gpt-6.2-sol]: first question"},
+        {"role": "assistant", "content": "Echo[gpt-6.1-sol]: first question"},
         {"role": "user", "content": "second question"}]
     # and back to OpenAI with the whole history, system prompt first again
     assert third["path"] == "/v1/chat/completions" and third["model"] == "gpt-6-luna"
     assert third["messages"] == [
         {"role": "system", "content": "be terse"},
         {"role": "user", "content": "first question"},
-        {"role": "assistant", "content": "Echo[gpt-6.2-sol]: first question"},
+        {"role": "assistant", "content": "Echo[gpt-6.1-sol]: first question"},
         {"role": "user", "content": "second question"},
         {"role": "assistant", "content": "Echo[claude-sonnet-5-5]: second question"},
         {"role": "user", "content": "third question"}]
     shown = json.loads(both.run("history", "show", "1", "--json").stdout)
     assert shown["system"] == "be terse"
     assert [(m["role"], m["provider"], m["model"]) for m in shown["messages"]] == [
-        ("user", None, None), ("assistant", "openai", "gpt-6.2-sol"),
+        ("user", None, None), ("assistant", "openai", "gpt-6.1-sol"),
         ("user", None, None), ("assistant", "anthropic", "claude-sonnet-5-5"),
         ("user", None, None), ("assistant", "openai", "gpt-6-luna")]
 
@@ -71,7 +72,7 @@ def test_cid_picks_a_conversation(both, fake):
     r = both.run("run", "--cid", "1", "--json", "gamma")
     assert json.loads(r.stdout)["conversation_id"] == 1
     assert [m["content"] for m in posts(fake)[-1]["messages"]] == [
-        "alpha", "Echo[gpt-6.2-sol]: alpha", "gamma"]
+        "alpha", "Echo[gpt-6.1-sol]: alpha", "gamma"]
     missing = both.run("run", "--cid", "99", "x")
     assert missing.returncode == Code.USAGE.exit_status and "no conversation 99" in missing.stderr
 
@@ -79,7 +80,7 @@ def test_cid_picks_a_conversation(both, fake):
 def test_continue_without_conversation(byok_env):
     byok_env.set_key("openai", OPENAI_GOOD)
     r = byok_env.run("run", "-c", "x")
-    assert r.returncode == 0 and r.stdout == "Echo[gpt-6.2-sol]: x\n"
+    assert r.returncode == 0 and r.stdout == "Echo[gpt-6.1-sol]: x\n"
     assert "no conversation to continue yet; starting a new one" in r.stderr
     again = byok_env.run("run", "-c", "y")
     assert again.returncode == 0 and again.stderr == ""
@@ -129,13 +130,13 @@ def test_chat_through_a_pipe(both, fake):
     r = both.run("chat", input=script)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[:3] == ["Echo[gpt-6.2-sol]: hello", "Echo[claude-haiku-5-5]: how are you",
-                         "Echo[gpt-6.2-sol]: last one"]
+    assert lines[:3] == ["Echo[gpt-6.1-sol]: hello", "Echo[claude-haiku-5-5]: how are you",
+                         "Echo[gpt-6.1-sol]: last one"]
     assert "[you] hello" in r.stdout and "unknown command" in r.stderr
     a, b, c = posts(fake)
     assert b["path"] == "/v1/messages" and b["system"] == "answer in French"
     assert b["messages"] == [{"role": "user", "content": "hello"},
-                             {"role": "assistant", "content": "Echo[gpt-6.2-sol]: hello"},
+                             {"role": "assistant", "content": "Echo[gpt-6.1-sol]: hello"},
                              {"role": "user", "content": "how are you"}]
     assert c["messages"][0] == {"role": "system", "content": "answer in French"}
     assert len(c["messages"]) == 6 and c["messages"][-1]["content"] == "last one"
@@ -164,10 +165,10 @@ def test_chat_in_a_terminal(both, fake):
     child = pexpect.spawn(str(BYOK), ["chat"], env={**both.vars, "BYOK_TIMEOUT": "30"},
                           encoding="utf-8", timeout=20)
     try:
-        child.expect("openai gpt-6.2-sol with the stored key")  # the banner
+        child.expect("openai gpt-6.1-sol with the stored key")  # the banner
         child.expect("› ")
         child.sendline("hello terminal")
-        child.expect(r"Echo\[gpt-6.2-sol\]: hello terminal")
+        child.expect(r"Echo\[gpt-6.1-sol\]: hello terminal")
         child.expect("› ")
         child.sendline("/provider anthropic")
         child.expect("› ")
@@ -179,7 +180,7 @@ def test_chat_in_a_terminal(both, fake):
         child.sendline("/provider openai")
         child.expect("› ")
         child.sendline("still here")
-        child.expect(r"Echo\[gpt-6.2-sol\]: still here")
+        child.expect(r"Echo\[gpt-6.1-sol\]: still here")
         child.expect("› ")
         child.sendeof()                  # Ctrl-D ends it
         child.expect(pexpect.EOF)
@@ -200,7 +201,7 @@ def test_usage_after_success_failure_and_fallback(byok_env, fake):
     assert len(rows) == 1
     row = rows[0]
     assert (row["provider"], row["model"], row["requests"], row["errors"],
-            row["fallbacks"]) == ("openai", "gpt-6.2-sol", 3, 1, 2)
+            row["fallbacks"]) == ("openai", "gpt-6.1-sol", 3, 1, 2)
     assert row["input_tokens"] == 22 and row["ttft_p50_ms"] is not None
     raw = sqlite3.connect(byok_env.home / DB_NAME).execute(
         "SELECT key_source, fallbacks, code FROM usage ORDER BY id").fetchall()
@@ -210,11 +211,12 @@ def test_usage_after_success_failure_and_fallback(byok_env, fake):
         "rows"] == []
     plain = byok_env.run("usage").stdout.splitlines()
     assert plain[0].split("\t") == ["provider", "model", "requests", "errors", "fallbacks",
-                                    "tokens in", "tokens out", "cost usd", "ttft p50 ms",
-                                    "ttft p95 ms", "total p50 ms", "total p95 ms"]
+                                    "tokens in", "tokens out", "cost usd", "cost unknown",
+                                    "ttft p50 ms", "ttft p95 ms", "total p50 ms",
+                                    "total p95 ms"]
     row = plain[1].split("\t")
-    assert plain[1].startswith("openai\tgpt-6.2-sol\t3\t1\t2\t22\t")
-    assert row[7] == "unknown"  # no price for this model: never 0
+    assert plain[1].startswith("openai\tgpt-6.1-sol\t3\t1\t2\t22\t")
+    assert re.fullmatch(r"0\.\d+", row[7]) and row[8] == "0"  # priced: no unknown cost
     assert all(v.isdigit() for v in row[2:7] + row[8:])  # bare numbers: no "ms"
     assert plain[2].split("\t")[:3] == ["total", "", "3"]
     assert byok_env.run("usage", "--no-header").stdout.splitlines() == plain[1:]

@@ -67,7 +67,7 @@ def test_cached_input_tokens_are_priced_at_the_cached_rate(byok_env, fake):
 def test_unknown_price_is_unknown_never_zero(byok_env, fake):
     byok_env.set_key("openai", OPENAI_GOOD)
     assert SNAP.info("openai", "gpt-6.2-sol") is None  # newer than the snapshot's LiteLLM
-    r = byok_env.run("run", "--json", "--cost", "hello")
+    r = byok_env.run("run", "--json", "--cost", "-m", "gpt-6.2-sol", "hello")
     assert json.loads(r.stdout)["cost_usd"] is None
     assert "cost: unknown (openai/gpt-6.2-sol: no price is known for it)" in r.stderr
     assert db_costs(byok_env.home)[0][3] is None

@@ -85,7 +85,7 @@ def test_python_api_plan_client_and_ask(in_process, fake):
     assert [m.id for m in claude.models.list(limit=100)][:1] == ["claude-opus-5-5"]
     pieces = []
     result = b.ask("from python", on_text=pieces.append)
-    assert result.outcome.text == "Echo[gpt-6.2-sol]: from python" == "".join(pieces)
+    assert result.outcome.text == "Echo[gpt-6.1-sol]: from python" == "".join(pieces)
     again = b.ask("and again", continue_latest=True, provider="anthropic")
     assert again.conversation_id == result.conversation_id
     assert fake.requests[-1]["messages"][0] == {"role": "user", "content": "from python"}

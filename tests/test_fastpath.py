@@ -143,7 +143,7 @@ def _loaded(byok_env, *args) -> tuple[set[str], subprocess.CompletedProcess]:
 def test_run_answers_without_importing_typer(byok_env, fake):
     byok_env.set_key("openai", OPENAI_GOOD)
     typer_loaded, proc = _loaded(byok_env, "run", "-p", "openai", "hi")
-    assert proc.returncode == 0 and proc.stdout == "Echo[gpt-6.2-sol]: hi\n"
+    assert proc.returncode == 0 and proc.stdout == "Echo[gpt-6.1-sol]: hi\n"
     assert not typer_loaded
     typer_loaded, proc = _loaded(byok_env, "run", "--help")
     assert proc.returncode == 0 and "--max-tokens" in proc.stdout

@@ -57,7 +57,7 @@ def test_vault_init_file_then_every_command_works(keyless, fake):
                        env=env).returncode == 0
     r = keyless.run("run", "hello", env=env)
     assert r.returncode == 0, r.stderr
-    assert r.stdout == "Echo[gpt-6.2-sol]: hello\n"
+    assert r.stdout == "Echo[gpt-6.1-sol]: hello\n"
     assert [q["key"] for q in fake.requests if q["method"] == "POST"] == [OPENAI_GOOD]
     status = json.loads(keyless.run("vault", "status", "--json", env=env).stdout)
     assert status["master_key_source"] == "file (BYOK_MASTER_KEY_FILE)"
@@ -297,7 +297,7 @@ def test_the_readmes_three_keyless_lines(byok_env, tmp_path, fake):
         r = subprocess.run(["bash", "-e", "-c", script], env=env, capture_output=True,
                            text=True, timeout=120, input="a passphrase\na passphrase\n")
         assert r.returncode == 0, (line, r.stderr)
-        assert r.stdout == "Echo[gpt-6.2-sol]: hello\n", (line, r.stderr)
+        assert r.stdout == "Echo[gpt-6.1-sol]: hello\n", (line, r.stderr)
         assert "error" not in r.stderr, r.stderr
 
 

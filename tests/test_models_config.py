@@ -263,7 +263,7 @@ def test_config_set_refuses_models_like_models_default(byok_env):
         r = byok_env.run(*args, env=NO_BASE_URL)
         assert r.returncode == Code.MODEL_NOT_FOUND.exit_status, args
         assert "reached end of life on 2026-10-23" in r.stderr
-        assert "use gpt-6.2-sol instead" in r.stderr
+        assert "use gpt-6.1-sol instead" in r.stderr
     wrong = byok_env.run("config", "set", "openai.model", "sonnet")
     assert wrong.returncode == Code.USAGE.exit_status
     assert "'sonnet' is anthropic's model, not openai's" in wrong.stderr

@@ -178,14 +178,14 @@ def test_a_conversation_moves_between_openai_and_a_gateway(byok_env, fake):
     assert byok_env.run("run", "-c", "-m", "gw/my-gateway-model", "two").returncode == 0
     assert byok_env.run("run", "-c", "three").returncode == 0  # carries on with the gateway
     assert byok_env.run("run", "-c", "-p", "openai", "four").returncode == 0
-    assert sent(fake) == [("", OPENAI_GOOD, "gpt-6.2-sol"), ("/gw", GW_KEY, "my-gateway-model"),
-                          ("/gw", GW_KEY, "my-gateway-model"), ("", OPENAI_GOOD, "gpt-6.2-sol")]
+    assert sent(fake) == [("", OPENAI_GOOD, "gpt-6.1-sol"), ("/gw", GW_KEY, "my-gateway-model"),
+                          ("/gw", GW_KEY, "my-gateway-model"), ("", OPENAI_GOOD, "gpt-6.1-sol")]
     last = chats(fake)[-1]["messages"]
     assert [m["content"] for m in last if m["role"] == "user"] == ["one", "two", "three", "four"]
     shown = json.loads(byok_env.run("history", "show", "1", "--json").stdout)
     answers = [(m["provider"], m["model"]) for m in shown["messages"] if m["role"] == "assistant"]
-    assert answers == [("openai", "gpt-6.2-sol"), ("gw", "my-gateway-model"),
-                       ("gw", "my-gateway-model"), ("openai", "gpt-6.2-sol")]
+    assert answers == [("openai", "gpt-6.1-sol"), ("gw", "my-gateway-model"),
+                       ("gw", "my-gateway-model"), ("openai", "gpt-6.1-sol")]
 
 
 def test_an_explicit_provider_is_pinned_unless_fallback_is_asked_for(byok_env, fake):
@@ -253,7 +253,7 @@ def test_models_default_any_form(byok_env):
     assert byok_env.run("models", "default", "my-gateway-model").returncode == 0  # preference
     shown = {r["provider"]: r["model"] for r in json.loads(
         byok_env.run("models", "default", "--json").stdout)}
-    assert shown == {"openai": "gpt-6.2-sol", "anthropic": "claude-sonnet-5-5",
+    assert shown == {"openai": "gpt-6.1-sol", "anthropic": "claude-sonnet-5-5",
                      "openrouter": "meta-llama/llama-4-maverick", "gw": "my-gateway-model"}
     assert byok_env.run("models", "default", "anthropic/gpt-6-luna").returncode == \
         Code.USAGE.exit_status
@@ -334,8 +334,8 @@ def test_chat_moves_to_a_gateway_mid_conversation(byok_env, fake):
     r = byok_env.run("chat", input="first\n/model gw/team/llama-70b\nsecond\n/provider openai\n"
                                   "third\n")
     assert r.returncode == 0, r.stderr
-    assert sent(fake) == [("", OPENAI_GOOD, "gpt-6.2-sol"), ("/gw", GW_KEY, "team/llama-70b"),
-                          ("", OPENAI_GOOD, "gpt-6.2-sol")]
+    assert sent(fake) == [("", OPENAI_GOOD, "gpt-6.1-sol"), ("/gw", GW_KEY, "team/llama-70b"),
+                          ("", OPENAI_GOOD, "gpt-6.1-sol")]
     assert "(not in catalogue)" in r.stderr
     user_turns = [m["content"] for m in chats(fake)[-1]["messages"] if m["role"] == "user"]
     assert user_turns == ["first", "second", "third"]

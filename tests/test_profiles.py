@@ -22,7 +22,7 @@ def test_profile_after_the_command(byok_env, fake):
                                    env={"BYOK_PROFILE": "default"}).stdout)[0]["stored"] is True
     # `byok run` (its fast path) too
     r = byok_env.run("run", "hi", "--profile", "work")
-    assert r.returncode == 0 and r.stdout == "Echo[gpt-6.2-sol]: hi\n", r.stderr
+    assert r.returncode == 0 and r.stdout == "Echo[gpt-6.1-sol]: hi\n", r.stderr
     bad = byok_env.run("key", "list", "--profile", "a b")
     assert bad.returncode == Code.USAGE.exit_status and "--profile" in bad.stderr
     debug = byok_env.run("run", "hi", "--debug", "-p", "anthropic", "--no-fallback",

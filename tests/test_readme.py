@@ -244,5 +244,5 @@ def test_python_api_example(home, fake):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == f"anthropic claude-sonnet-5-5 stored key (…{ANTHROPIC_GOOD[-4:]})"
-    assert lines[1] == "Echo[gpt-6.2-sol]: 2+2?"  # the answer, streamed, on one line
-    assert lines[2] == "openai gpt-6.2-sol []" and len(lines) == 3
+    assert lines[1] == "Echo[gpt-6.1-sol]: 2+2?"  # the answer, streamed, on one line
+    assert lines[2] == "openai gpt-6.1-sol []" and len(lines) == 3

@@ -168,7 +168,7 @@ def test_provider_add_list_show_remove(byok_env):
                   "base_url": "https://llm.example.com/v1", "needs_key": True}
     plain = byok_env.run("provider", "list").stdout.splitlines()
     assert plain[-1].split("\t") == ["localvllm", "custom", "anthropic", "http://[::1]:8000",
-                                     "none needed"]
+                                     "definition", "none needed"]  # the URL in effect: its own
     # the same name is taken now; another profile has providers of its own
     assert byok_env.run("provider", "add", "gw", "--api", "openai", "--base-url",
                         "https://x.test").returncode == USAGE

@@ -180,21 +180,21 @@ def test_fallbacks_that_cannot_take_a_parameter_are_left_out():
     assert route(p) == [("openai", "gpt-4o", "stored", "primary"),
                         ("openai", "gpt-4o", "environment", "key_fallback")]
     assert p.skipped == [
-        "no model fallback to openai gpt-6.2-sol: gpt-6.2-sol does not take --temperature",
+        "no model fallback to openai gpt-6.1-sol: gpt-6.1-sol does not take --temperature",
         "no provider fallback to anthropic claude-sonnet-5-5: claude-sonnet-5-5 does not take "
         "--temperature"]
     p = plan(settings("anthropic", anthropic_model="claude-opus-5-5"), both, CAT,
              effort="max", today=TODAY)
     assert [a.model for a in p.attempts] == ["claude-opus-5-5", "claude-sonnet-5-5"]
-    assert [s.split(":")[0] for s in p.skipped] == ["no provider fallback to openai gpt-6.2-sol",
-                                                    "no key fallback to openai gpt-6.2-sol"]
+    assert [s.split(":")[0] for s in p.skipped] == ["no provider fallback to openai gpt-6.1-sol",
+                                                    "no key fallback to openai gpt-6.1-sol"]
 
 
 def test_models_the_catalogue_does_not_know_are_left_to_the_api():
     p = plan(settings("openai"), keys(["openai"]), CAT, model="gpt-7-preview",
              temperature=1.5, effort="high", today=TODAY)
     assert p.attempts[0].model == "gpt-7-preview" and p.skipped[0].startswith(
-        "no model fallback to openai gpt-6.2-sol")
+        "no model fallback to openai gpt-6.1-sol")
     with pytest.raises(ByokError):  # an unknown level is refused whatever the model
         plan(settings("openai"), keys(["openai"]), CAT, model="gpt-7-preview", effort="turbo",
              today=TODAY)

@@ -31,9 +31,9 @@ def test_run_with_stored_key(byok_env, fake, stream):
     args = ["run", "hello", "world"] + ([] if stream else ["--no-stream"])
     r = byok_env.run(*args)
     assert r.returncode == 0, r.stderr
-    assert r.stdout == "Echo[gpt-6.2-sol]: hello world\n"
+    assert r.stdout == "Echo[gpt-6.1-sol]: hello world\n"
     assert r.stderr == ""
-    assert seen(fake) == [(OPENAI_GOOD, "gpt-6.2-sol")]
+    assert seen(fake) == [(OPENAI_GOOD, "gpt-6.1-sol")]
     assert chats(fake)[0]["stream"] is stream
 
 
@@ -73,8 +73,8 @@ def test_json_output(byok_env, fake):
     byok_env.set_key("openai", OPENAI_GOOD)
     r = byok_env.run("run", "--json", "hi")
     obj = json.loads(r.stdout)
-    assert obj["text"] == "Echo[gpt-6.2-sol]: hi" and obj["provider"] == "openai"
-    assert obj["model"] == "gpt-6.2-sol" and obj["key_source"] == "stored"
+    assert obj["text"] == "Echo[gpt-6.1-sol]: hi" and obj["provider"] == "openai"
+    assert obj["model"] == "gpt-6.1-sol" and obj["key_source"] == "stored"
     assert obj["fallbacks"] == [] and obj["usage"]["input_tokens"] == 11
     assert obj["latency_ms"] >= obj["ttft_ms"] >= 0
 
@@ -100,7 +100,7 @@ def test_fallback_1_rejected_user_key_uses_environment_key(byok_env, fake):
     assert r.returncode == 0, r.stderr
     obj = json.loads(r.stdout)
     assert obj["key_source"] == "environment" and obj["fallbacks"][0]["kind"] == "key_rejected"
-    assert seen(fake) == [(bad, "gpt-6.2-sol"), (OPENAI_GOOD_ENV, "gpt-6.2-sol")]
+    assert seen(fake) == [(bad, "gpt-6.1-sol"), (OPENAI_GOOD_ENV, "gpt-6.1-sol")]
     assert "rejected" in r.stderr and "OPENAI_API_KEY" in r.stderr
     listing = json.loads(byok_env.run("key", "list", "--json").stdout)
     assert listing[0]["stored_status"] == "failed: UNAUTHORIZED"
@@ -120,8 +120,8 @@ def test_fallback_3_missing_model_uses_default(byok_env, fake):
     byok_env.set_key("openai", OPENAI_GOOD)
     r = byok_env.run("run", "-m", "gpt-6.9-imaginary", "hi")
     assert r.returncode == 0, r.stderr
-    assert seen(fake) == [(OPENAI_GOOD, "gpt-6.9-imaginary"), (OPENAI_GOOD, "gpt-6.2-sol")]
-    assert "gpt-6.9-imaginary" in r.stderr and r.stdout.startswith("Echo[gpt-6.2-sol]")
+    assert seen(fake) == [(OPENAI_GOOD, "gpt-6.9-imaginary"), (OPENAI_GOOD, "gpt-6.1-sol")]
+    assert "gpt-6.9-imaginary" in r.stderr and r.stdout.startswith("Echo[gpt-6.1-sol]")
     fake.reset()
     r = byok_env.run("run", "-m", "gpt-6.9-imaginary", "--no-fallback", "hi")
     assert r.returncode == Code.MODEL_NOT_FOUND.exit_status
@@ -157,7 +157,7 @@ def test_fallback_4_no_key_for_preferred_provider(byok_env, fake):
     byok_env.run("config", "set", "preferred-provider", "anthropic")
     r = byok_env.run("run", "hi")
     assert r.returncode == 0 and "no anthropic key" in r.stderr
-    assert seen(fake) == [(OPENAI_GOOD, "gpt-6.2-sol")]
+    assert seen(fake) == [(OPENAI_GOOD, "gpt-6.1-sol")]
 
 
 def test_no_key_at_all(byok_env, fake):
@@ -280,7 +280,7 @@ def test_typer_runner_run(in_process, fake):
     runner.invoke(app, ["key", "set", "openai", "--no-validate"], input=OPENAI_GOOD)
     r = runner.invoke(app, ["run", "--json", "typer", "runner"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["text"] == "Echo[gpt-6.2-sol]: typer runner"
+    assert json.loads(r.stdout)["text"] == "Echo[gpt-6.1-sol]: typer runner"
     r = runner.invoke(app, ["run", "-p", "nope", "x"])
     assert r.exit_code == Code.USAGE.exit_status
 

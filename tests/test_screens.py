@@ -11,7 +11,7 @@ import pytest
 from rich.cells import cell_len
 
 from byok_cli.errors import Code
-from conftest import ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, openai_key
+from conftest import ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, anthropic_key, openai_key
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 SHORT_TIME = re.compile(r"\b20\d\d-\d\d-\d\d \d\d:\d\d\b")
@@ -71,9 +71,14 @@ def test_models_list_at_80_columns(used):
     assert status == 0
     fits(lines)
     cat = load()
-    whole(lines, *[m.id for m in cat.models], *[",".join(m.aliases) for m in cat.models
-                                                 if m.aliases])
+    whole(lines, *[m.id for m in cat.models])
     assert "…" not in "".join(lines)
+    # the key each model is used through is the headline: kept; what went is said, once
+    header = next(line for line in lines if line.startswith("provider"))
+    assert header.split() == ["provider", "model", "status", "key", "$/M", "in/out"]
+    assert sum("default  " in line for line in lines) == len(cat.models)  # the key's name
+    assert lines[-1] == "left out to fit 80 columns: context, aliases, description (--wide " \
+                        "shows them)"
     wide = screen(used, "models", "list", width=200)[1]
     assert any("The everyday workhorse: strong reasoning and coding" in x for x in wide)
     middle = screen(used, "models", "list", width=120)[1]
@@ -85,14 +90,23 @@ def test_usage_at_80_columns(used):
     status, lines = screen(used, "usage")
     assert status == 0
     fits(lines)
-    whole(lines, "gpt-6.2-sol", "claude-haiku-5-5", "requests", "tokens in/out", "cost usd")
+    whole(lines, "gpt-6.1-sol", "claude-haiku-5-5", "requests", "tokens in/out", "cost usd")
+    # the columns that did not fit are named, with the way to see them (issue 24, finding 5)
+    hint = " ".join(lines[-2:])
+    assert hint == ("left out to fit 80 columns: fallbacks, ttft p50 ms, ttft p95 ms, total "
+                    "p50 ms, total p95 ms (--wide shows them)"), lines
+    status, wide = screen(used, "usage", "--wide")
+    assert status == 0 and not any("left out" in line for line in wide)
+    whole(wide, "fallbacks", "ttft p50 ms", "total p95 ms")
+    assert all("left out" not in used.run(*args).stderr  # nothing dropped in a pipe
+               for args in (["usage"], ["models", "list"], ["provider", "list"]))
 
 
 def test_run_explain_at_80_columns(used):
     status, lines = screen(used, "run", "--explain", "-m", "gpt-4o", "--fallback")
     assert status == 0
     fits(lines)
-    whole(lines, "gpt-4o", "gpt-6.2-sol", "claude-sonnet-5-5")
+    whole(lines, "gpt-4o", "gpt-6.1-sol", "claude-sonnet-5-5")
     assert sum(f"stored key (…{OPENAI_GOOD[-4:]})" in x for x in lines) >= 2
     unbroken(lines, "the model given with -m; from -m/--model")
 
@@ -103,9 +117,40 @@ def test_doctor_at_80_columns(used):
     status, lines = screen(used, "doctor")
     assert status == Code.NEEDS_ATTENTION.exit_status
     fits(lines)
-    unbroken(lines, str(used.home / "byok.db"), column="detail")
-    unbroken(lines, f"chmod 700 {used.home} && chmod 600 {used.home}/byok.db*", column="fix")
-    whole(lines, f"…{OPENAI_GOOD[-4:]}", f"…{ANTHROPIC_GOOD[-4:]}")
+    whole(lines, f"…{OPENAI_GOOD[-4:]}:", f"…{ANTHROPIC_GOOD[-4:]}:")
+    for path in (str(used.home / "byok.db"), f"{used.home}/byok.db*", str(used.home)):
+        tail_kept(lines, path)  # wrapped whole, or shortened at its start to fit
+    # compact: a line for each check (its status first), its fix on the next; long
+    # values wrap, a little (issue 24, finding 4: 44 lines for 12 checks before)
+    checks = json.loads(used.run("doctor", "--json").stdout)
+    starts = [line for line in lines if re.match(r"(ok|warn|fail) ", line)]
+    assert [line.split()[0] for line in starts] == [c["status"] for c in checks]
+    assert all(line.split(None, 1)[1].startswith(c["check"] + ":")
+               for line, c in zip(starts, checks))
+    fixes = [line for line in lines if line.startswith("      fix: ")]
+    assert len(fixes) == sum(1 for c in checks if c["fix"]) == 1
+    assert len(lines) <= 2 * len(checks), lines
+
+
+def tail_kept(lines: list[str], value: str, width: int = 80) -> None:
+    """`value` appears whole on a line, or, too long for the room after its line's indent,
+    as "…" and as much of its end as fits there."""
+    shortened = [line.split()[-1] if line.split() else "" for line in lines]
+    assert any(re.search(rf"(?<!\S){re.escape(value)}(?!\S)", line) for line in lines) or any(
+        w.startswith("…") and value.endswith(w[1:]) and cell_len(line) == width
+        and len(value) > len(w) for w, line in zip(shortened, lines)), (value, lines)
+
+
+def test_doctor_shortens_a_value_wider_than_the_terminal_at_its_start(byok_env):
+    url = "https://gateway.example.com/" + "a-very-long-path-segment/" * 3 + "openai/v1"
+    byok_env.vars["OPENAI_BASE_URL"] = url
+    status, lines = screen(byok_env, "doctor", width=60)
+    fits(lines, 60)
+    line = next(line for line in lines if "openai/v1" in line)
+    assert line.startswith("ok    openai base URL: …")  # on the check's own line
+    shown = next(word for word in line.split() if "openai/v1" in word)
+    assert url.endswith(shown[1:]) and cell_len(line) == 60  # the tail that names it
+    assert any(line.strip() == "(OPENAI_BASE_URL)" for line in lines)
 
 
 def test_key_list_at_80_columns(used):
@@ -120,7 +165,7 @@ def test_history_list_at_80_columns(used):
     status, lines = screen(used, "history", "list")
     assert status == 0
     fits(lines)
-    whole(lines, "gpt-6.2-sol", "claude-haiku-5-5")
+    whole(lines, "gpt-6.1-sol", "claude-haiku-5-5")
     assert len(SHORT_TIME.findall("\n".join(lines))) == 2
     assert not any("T" in t for t in SHORT_TIME.findall("\n".join(lines)))
 
@@ -215,9 +260,30 @@ def test_provider_list_at_80_columns(byok_env):
     assert status == 0
     fits(lines)
     whole(lines, "https://generativelanguage.googleapis.com/v1beta/openai", "openrouter")
-    wider = screen(byok_env, "provider", "list", width=110)[1]
-    fits(wider, 110)
+    assert lines[-1] == "left out to fit 80 columns: kind, api, from, key (--wide shows them)"
+    wider = screen(byok_env, "provider", "list", width=140)[1]
+    fits(wider, 140)
     whole(wider, "OPENROUTER_API_KEY", "builtin", "anthropic")  # room for every column
+    assert not any("left out" in line for line in wider)
+
+
+def test_provider_list_shows_the_url_in_effect(byok_env):
+    """The URL requests go to now, and the setting it comes from (issue 24, finding 5)."""
+    byok_env.run("config", "set", "groq.base_url", "http://127.0.0.1:4000/v1")
+    rows = {line.split("\t")[0]: line.split("\t")
+            for line in byok_env.run("provider", "list").stdout.splitlines()}
+    assert rows["name"] == ["name", "kind", "api", "base url", "from", "key"]
+    assert rows["groq"][3:5] == ["http://127.0.0.1:4000/v1", "profile"]
+    assert rows["openai"][3:5] == [byok_env.vars["OPENAI_BASE_URL"], "OPENAI_BASE_URL"]
+    assert rows["mistral"][3:5] == ["https://api.mistral.ai/v1", "default"]
+    status, lines = screen(byok_env, "provider", "list", "--wide")
+    assert status == 0
+    whole(lines, "http://127.0.0.1:4000/v1", "profile", "OPENAI_BASE_URL")
+    listed = {p["name"]: p for p in json.loads(byok_env.run("provider", "list",
+                                                             "--json").stdout)}
+    assert listed["groq"]["url_in_effect"] == "http://127.0.0.1:4000/v1"
+    assert listed["groq"]["base_url"] == "https://api.groq.com/openai/v1"  # the preset's own
+    assert listed["groq"]["url_from"] == "profile"
 
 
 def test_key_list_with_a_failed_key_at_80_columns(byok_env, fake):
@@ -251,7 +317,7 @@ def test_models_list_wide_shows_its_columns_at_any_width(byok_env):
     header = next(line for line in wide if line.startswith("provider"))
     for column in ("$/M cached", "max out", "aliases", "description", "context", "key"):
         assert column in header, header
-    whole(wide, "gpt-6.2-sol", "sol,gpt")
+    whole(wide, "gpt-6.2-sol", "sol", "gpt-6.1-sol", "gpt")
     fits(plain)
 
 
@@ -278,3 +344,112 @@ def test_chat_help_at_80_columns(used):
         unbroken(lines, description)
     words = set(" ".join(f"{c} {d}" for c, d in COMMANDS).split())
     assert [w for line in lines for w in line.split() if w not in words] == []  # none cut
+
+
+def test_key_import_dry_run_at_80_columns(byok_env, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    where = tmp_path / "llm"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "import" / "llm", where)
+    status, lines = screen(byok_env, "key", "import", "llm", str(where), "--dry-run")
+    assert status == 0
+    assert lines[0] == f"reading {where / 'keys.json'}"  # (a path as long as it is)
+    fits(lines[1:])
+    whole(lines, "…I9j0", "…i8J9", "openai", "anthropic")
+    assert sum("would" in line for line in lines) >= 2
+    assert lines[-1] == "dry run: nothing was stored or changed"
+
+
+def test_usage_handoffs_at_80_columns(used):
+    assert used.run("key", "get", "openai").returncode == 0
+    status, lines = screen(used, "usage", "--handoffs")
+    assert status == 0
+    fits(lines)
+    assert lines[0].split() == ["program", "provider", "key", "source", "times", "last"]
+    text = "\n".join(lines)
+    assert len(SHORT_TIME.findall(text)) == 1 and "T" not in SHORT_TIME.findall(text)[0]
+    assert "+00:00" not in text  # the time as every other table shows it
+    plain = used.run("usage", "--handoffs").stdout.splitlines()  # scripts keep ISO times
+    assert re.search(r"\t20\d\d-\d\d-\d\dT[\d:]+\+00:00$", plain[1]), plain
+    assert used.run("usage", "--handoffs", "--no-header").stdout.splitlines() == plain[1:]
+
+
+def test_unknown_tokens_and_costs_stay_unknown_in_pipes(byok_env, fake):
+    """Tab-separated usage says how many requests' cost is unknown, and a server that
+    reports no tokens shows them unknown, not 0/0 (issue 24, finding 8)."""
+    byok_env.set_key("openai", OPENAI_GOOD)
+    byok_env.set_key("anthropic", anthropic_key("usageneg"))
+    assert byok_env.run("run", "hello").returncode == 0                      # priced
+    assert byok_env.run("run", "-m", "gpt-6.2-sol", "hello").returncode == 0  # no price
+    assert byok_env.run("run", "-m", "haiku", "hello").returncode == 0        # no tokens
+    lines = [line.split("\t") for line in byok_env.run("usage").stdout.splitlines()]
+    rows = {(r[0], r[1]): dict(zip(lines[0], r)) for r in lines[1:]}
+    assert "cost unknown" in lines[0]
+    haiku = rows[("anthropic", "claude-haiku-5-5")]
+    # (the fake's usageneg: input tokens -1000000, too implausible to keep; output counted)
+    assert (haiku["tokens in"], haiku["cost usd"], haiku["cost unknown"]) \
+        == ("unknown", "unknown", "1") and haiku["tokens out"].isdigit()
+    assert rows[("openai", "gpt-6.2-sol")]["cost unknown"] == "1"
+    assert rows[("openai", "gpt-6.1-sol")]["cost unknown"] == "0"
+    total = rows[("total", "")]
+    assert re.fullmatch(r"0\.\d+", total["cost usd"]) and total["cost unknown"] == "2"
+    assert total["tokens in"].isdigit() and int(total["tokens in"]) > 0  # the known ones
+    on_screen = screen(byok_env, "usage")[1]
+    haiku_line = next(line for line in on_screen if "claude-haiku-5-5" in line)
+    assert f"unknown/{haiku['tokens out']}" in haiku_line.split()
+    total_line = next(line for line in on_screen if line.startswith("total"))
+    assert "≥$" in total_line and re.search(r"\(2\s+unknown\)", " ".join(on_screen))
+    data = json.loads(byok_env.run("usage", "--json").stdout)  # JSON says the same
+    by_model = {r["model"]: r for r in data["rows"]}
+    assert by_model["claude-haiku-5-5"]["input_tokens"] is None
+    assert by_model["claude-haiku-5-5"]["output_tokens"] == int(haiku["tokens out"])
+    assert by_model["claude-haiku-5-5"]["cost_usd"] is None
+    assert data["totals"]["cost_unknown_requests"] == 2
+    assert data["totals"]["input_tokens"] == int(total["tokens in"])
+
+
+# The other tables byok draws (`grep -rn "output.table(" byok_cli`), each on a real pty at
+# 80 columns: it fits, and the values that name things are whole.
+OTHER_TABLES = {
+    "key validate": (["key", "validate"], [f"…{OPENAI_GOOD[-4:]}", "VALID"]),
+    "budget list": (["budget", "list"], ["profile", "$20.00"]),
+    "profile list": (["profile", "list"], ["default"]),
+    "models default": (["models", "default"], ["gpt-6.1-sol", "claude-sonnet-5-5"]),
+    "token list": (["token", "list"], ["a-client-token-name", "all"]),
+    "setup --list": (["setup", "--list"], ["claude", "aider",
+                                           "~/.config/io.datasette.llm/extra-openai-models.yaml"]),
+    "provider show": (["provider", "show", "gemini"],
+                      ["https://generativelanguage.googleapis.com/v1beta/openai"]),
+    "usage --by key": (["usage", "--by", "key"], ["default", "anthropic"]),
+    "usage --by token": (["usage", "--by", "token"], ["requests"]),
+}
+
+
+@pytest.mark.parametrize("name", OTHER_TABLES)
+def test_other_tables_at_80_columns(used, name):
+    args, tokens = OTHER_TABLES[name]
+    used.run("budget", "set", "--per", "month", "20")
+    used.run("token", "create", "a-client-token-name")
+    status, lines = screen(used, *args)
+    assert status == 0, lines
+    fits(lines)
+    whole(lines, *tokens)
+    if name == "token list":  # times as every table shows them; what went is said
+        assert lines[-1] == "left out to fit 80 columns: created (--wide shows them)"
+        wide = screen(used, "token", "list", "--wide")[1]
+        assert SHORT_TIME.search(wide[1]) and "+00:00" not in wide[1]
+
+
+def help_paths() -> list[list[str]]:
+    from test_help import commands
+
+    return commands()
+
+
+@pytest.mark.parametrize("path", help_paths(), ids=lambda p: " ".join(p) or "byok")
+def test_help_at_80_columns_on_a_terminal(byok_env, path):
+    status, lines = screen(byok_env, *path, "--help")
+    assert status == 0
+    fits(lines)
+    assert any(line.startswith(("Usage:", " Usage:")) for line in lines), lines

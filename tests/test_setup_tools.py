@@ -46,7 +46,7 @@ def test_llm_answers_through_the_model_setup_added(tmp_path, fake):
                           "--no-log", "hello from llm"], capture_output=True, text=True,
                          env=env, timeout=120, stdin=subprocess.DEVNULL)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "Echo[gpt-6.2-sol]: hello from llm"
+    assert out.stdout.strip() == "Echo[gpt-6.1-sol]: hello from llm"
     sent = [r for r in fake.requests if r["method"] == "POST"]
     assert sent and sent[-1]["key"] == OPENAI_GOOD
     setup_files.undo(change.edit.path)
@@ -123,7 +123,7 @@ def test_llm_answers_through_the_gateway_and_never_holds_the_key(byok_env, tmp_p
     out = subprocess.run(ask, capture_output=True, text=True, env=env, timeout=120,
                          stdin=subprocess.DEVNULL)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "Echo[gpt-6.2-sol]: hello through byok"
+    assert out.stdout.strip() == "Echo[gpt-6.1-sol]: hello through byok"
     upstream = [q for q in fake.requests if q["method"] == "POST"]
     assert upstream[-1]["key"] == OPENAI_GOOD  # byok put the key in; llm sent its token
     tokens = byok_env.run("token", "list").stdout

@@ -60,7 +60,7 @@ def test_an_idle_inherited_pipe_is_left_for_the_next_reader(byok_env, fake):
     byok_env.set_key("openai", OPENAI_GOOD)
     proc = _inherited(byok_env, 'byok run hi; read -r line; echo "next: $line"')
     first = proc.stdout.readline()
-    assert first == b"Echo[gpt-6.2-sol]: hi\n"
+    assert first == b"Echo[gpt-6.1-sol]: hi\n"
     out, err = proc.communicate(b"typed later\n", timeout=30)  # after byok stopped waiting
     assert out == b"next: typed later\n"
     assert b"left unread" in err and b"--no-stdin" in err
@@ -93,5 +93,5 @@ def test_a_terminal_is_never_read(byok_env, fake):
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
-    assert b"Echo[gpt-6.2-sol]: hi" in child.before
+    assert b"Echo[gpt-6.1-sol]: hi" in child.before
     assert sent(fake) == ["hi"]

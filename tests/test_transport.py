@@ -111,7 +111,7 @@ def test_https_through_a_proxy_tunnel(byok_env, tls_world):
         "SSL_CERT_FILE": str(ca.pem)})
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    assert out["text"] == "Echo[gpt-6.2-sol]: tunnelled"
+    assert out["text"] == "Echo[gpt-6.1-sol]: tunnelled"
     assert (out["base_url"], out["base_url_source"]) == ("https://api.example.test/v1",
                                                          "environment")
     assert proxy.heads[0].startswith("CONNECT api.example.test:443 HTTP/1.")

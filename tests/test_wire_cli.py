@@ -144,7 +144,7 @@ def test_odd_but_complete_answers(byok_env, fake, marker):
     finish reason."""
     byok_env.set_key("openai", openai_key(marker))
     r = byok_env.run("run", "hi")
-    assert r.returncode == 0 and r.stdout == "Echo[gpt-6.2-sol]: hi\n" and r.stderr == ""
+    assert r.returncode == 0 and r.stdout == "Echo[gpt-6.1-sol]: hi\n" and r.stderr == ""
     assert posts(fake)[0]["stream"] is True
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import sys
 
 import typer
 
@@ -323,6 +324,8 @@ def doctor(ctx: typer.Context,
             report.add(name, "fail", err.message, err.hint, err.code)
     if as_json:
         output.emit_json(report.rows)
+    elif output.stdout_is_tty():
+        _print_compact(report.rows)
     else:
         output.table(["check", "status", output.Column("detail", whole=False),
                       output.Column("fix", whole=False)],
@@ -332,6 +335,51 @@ def doctor(ctx: typer.Context,
         raise typer.Exit(report.worst.exit_status)
     if any(x["status"] == "warn" for x in report.rows):
         raise typer.Exit(Code.NEEDS_ATTENTION.exit_status)
+
+
+def _print_compact(rows: list[dict]) -> None:
+    """One line per check on a terminal (`ok    check: detail`) where it fits, its fix on
+    the line below when it has one. Lines break between words. In a detail, a long value (a
+    path, a URL) that does not fit the rest of the line is shortened at its start, keeping
+    the tail that names it; a fix, a command to copy, wraps whole (shortened only when
+    wider than the terminal)."""
+    import shutil
+
+    from ..errors import redact, strip_controls
+
+    width = max(40, shutil.get_terminal_size((80, 24)).columns)
+    colours = {"ok": "32", "warn": "33", "fail": "31"} if output.colour_allowed(sys.stdout) \
+        else {}
+
+    def fill(text: str, indent: int, squeeze: bool) -> list[str]:
+        lines, line = [], ""
+        for word in strip_controls(redact(text)).split():
+            left = width - indent - len(line) - (1 if line else 0)
+            if len(word) > left and squeeze and left >= _SQUEEZE:
+                word = "…" + word[-(left - 1):]
+            elif len(word) > left and line:
+                lines.append(line)
+                line, left = "", width - indent
+            if len(word) > left:
+                word = "…" + word[-(left - 1):]
+            line = f"{line} {word}" if line else word
+        return [" " * indent + x for x in [*lines, line]]
+
+    out = []
+    for row in rows:
+        status = row["status"]
+        first, *rest = fill(f"{row['check']}: {row['detail']}", 6, squeeze=True)
+        shown = f"\033[{colours[status]}m{status:<4}\033[0m" if status in colours \
+            else f"{status:<4}"
+        out += [shown + first[4:], *rest]
+        if row["fix"]:
+            fix = fill(f"fix: {row['fix']}", 11, squeeze=False)
+            out += [fix[0][5:], *fix[1:]]
+    sys.stdout.write("\n".join(out) + "\n")
+    sys.stdout.flush()
+
+
+_SQUEEZE = 24  # shortest room a long value in a detail is shortened into on the same line
 
 
 app = single("doctor", doctor)

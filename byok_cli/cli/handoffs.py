@@ -7,15 +7,20 @@ import datetime as dt
 from . import output
 
 
-def show_handoffs(st, since: float | None, provider: str | None, as_json: bool) -> None:
+def show_handoffs(st, since: float | None, provider: str | None, as_json: bool,
+                  no_header: bool = False) -> None:
     rows = st.store.handoffs(st.profile, since, provider)
     if as_json:
         output.emit_json([dict(r._asdict(), first_at=_when(r.first_at), last_at=_when(r.last_at))
                           for r in rows])
         return
-    output.table(["program", "provider", "key", "source", "times", "last"],
+    # On a terminal the time is shown as every other table shows it (local, to the minute);
+    # tab-separated lines keep the exact ISO time.
+    output.table([output.Column("program", whole=False), "provider", "key", "source", "times",
+                  output.Column("last", show=output.short_time)],
                  [[f"{r.caller} via {r.parent}" if r.caller else r.parent, r.provider,
-                   r.key_name, r.source, r.count, _when(r.last_at)] for r in rows])
+                   r.key_name, r.source, r.count, _when(r.last_at)] for r in rows],
+                 header=not no_header)
 
 
 def _when(at: float) -> str:

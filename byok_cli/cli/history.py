@@ -8,7 +8,7 @@ import typer
 
 from ..errors import ByokError, Code, redact
 from . import complete, output
-from .root import group, no_header_option, state
+from .root import group, no_header_option, state, wide_option
 from .state import MAX_ID
 
 app = group("Browse and delete stored conversations.")
@@ -21,6 +21,7 @@ def list_conversations(
                               help="How many, newest first."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
     no_header: bool = no_header_option(),
+    wide: bool = wide_option(),
 ) -> None:
     """List conversations, newest first.
 
@@ -30,7 +31,7 @@ def list_conversations(
     """
     from .readers import history_list
 
-    history_list(state(ctx), limit, as_json, no_header)
+    history_list(state(ctx), limit, as_json, no_header, wide)
 
 
 def _conversation_id(cid: int) -> int:

@@ -10,7 +10,7 @@ import typer
 from ..errors import ByokError, Code, looks_like_key, mask, remember_secret
 from . import complete, output
 from .key_checks import checked_status, live_check, prefer_first_stored, store_checked
-from .root import group, no_header_option, state
+from .root import group, no_header_option, state, wide_option
 
 app = group("Store, list, check and remove provider keys (stored encrypted); hand them to "
             "other tools; import them from other tools' files.")
@@ -182,6 +182,7 @@ def list_keys(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
     no_header: bool = no_header_option(),
+    wide: bool = wide_option(),
 ) -> None:
     """Show stored and environment keys by name, masked to their last 4 characters.
 
@@ -194,7 +195,7 @@ def list_keys(
     """
     from .readers import key_list
 
-    key_list(state(ctx), as_json, no_header)
+    key_list(state(ctx), as_json, no_header, wide)
 
 
 @app.command("order")

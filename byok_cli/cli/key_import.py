@@ -156,7 +156,8 @@ def _report(steps, results, dry_run: bool, as_json: bool) -> None:
         rows.append([where, provider, mask(e.key),
                      f"{result}: {step.detail}" if step.detail and result != "rejected"
                      else result])
-    output.table(["from", "provider", "key", "result"], rows)
+    output.table([output.Column("from", whole=False), "provider", "key",
+                  output.Column("result", whole=False)], rows)
     if dry_run:
         output.info("dry run: nothing was stored or changed")
 

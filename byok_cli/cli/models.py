@@ -199,15 +199,17 @@ def list_models(
             return "none"
         return r["key_name"] if r["key_source"] in ("stored", "environment") else "none needed"
 
-    extra = [output.Column("$/M cached", drop=3, show=per_m),
-             output.Column("max out", drop=3, show=tokens)] if wide else []
+    # Narrow terminals lose the description, then the context, aliases, prices; the key a
+    # model is used through (the command's question) goes last.
+    extra = [output.Column("$/M cached", show=per_m),
+             output.Column("max out", show=tokens)] if wide else []
     output.table(
         ["provider", "model", output.Column("default", only="tsv"),
          output.Column("status", only="tsv"), output.Column("status", only="tty"),
-         output.Column("key", drop=2), output.Column("context", drop=3, show=tokens),
+         output.Column("key", drop=5), output.Column("context", drop=2, show=tokens),
          output.Column("$/M in", only="tsv"), output.Column("$/M out", only="tsv"),
-         output.Column("$/M in/out", only="tty", drop=5), *extra,
-         output.Column("aliases", drop=4), output.text("description")],
+         output.Column("$/M in/out", only="tty", drop=4), *extra,
+         output.Column("aliases", drop=3), output.text("description")],
         [[r["provider"], r["id"], "yes" if r["default"] else "no", _status(r),
           _status(r, r["default"]), via(r), r["context_window"],
           _bare_price(r["input_per_mtok"]), _bare_price(r["output_per_mtok"]),

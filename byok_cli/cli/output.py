@@ -178,11 +178,13 @@ _GAP = 2
 
 
 def table(columns: Sequence[Column | str], rows: Iterable[Sequence[Any]],
-          header: bool = True, empty: str | None = None, drop: bool = True) -> None:
+          header: bool = True, empty: str | None = None, drop: bool = True,
+          more: str = "--wide") -> None:
     """Rows as a table on a terminal, as tab-separated bare values otherwise (a header
     line first unless `header` is False). With no rows and `empty`, say that instead on
     stderr, in one line. `drop=False` (asked for with --wide) keeps every column however
-    narrow the terminal: lines longer than it are the terminal's to wrap (or `less -S`)."""
+    narrow the terminal: lines longer than it are the terminal's to wrap (or `less -S`).
+    Columns left out are named on stderr, with `more`: the option that shows them."""
     from ..errors import redact, strip_controls
 
     cols = [c if isinstance(c, Column) else Column(c) for c in columns]
@@ -204,7 +206,14 @@ def table(columns: Sequence[Column | str], rows: Iterable[Sequence[Any]],
         return
     shown = [[c.show(v) if c.show and v is not None else _bare(v) for c, v in zip(cols, row)]
              for row in rows]
-    _draw(cols if drop else [c._replace(drop=0) for c in cols], shown, header)
+    left_out = _draw(cols if drop else [c._replace(drop=0) for c in cols], shown, header)
+    if left_out:
+        import textwrap
+
+        for line in textwrap.wrap(f"left out to fit {left_out[0]} columns: "
+                                  f"{', '.join(left_out[1:])} ({more} shows them)",
+                                  left_out[0], break_on_hyphens=False):
+            info(line)
 
 
 def _bare(value: Any) -> str:
@@ -213,7 +222,9 @@ def _bare(value: Any) -> str:
     return " ".join(str(value).split("\t"))
 
 
-def _draw(cols: list[Column], rows: list[list[str]], header: bool) -> None:
+def _draw(cols: list[Column], rows: list[list[str]], header: bool) -> list:
+    """Draw the table; [the terminal's width, the headers of the columns left out to fit
+    it...], or [] when none was."""
     from rich.cells import cell_len
     from rich.console import Console
     from rich.table import Column as RichColumn, Table
@@ -273,6 +284,8 @@ def _draw(cols: list[Column], rows: list[list[str]], header: bool) -> None:
     if total > width:  # even the whole columns do not fit: let the terminal wrap, never cut
         console.width = total
     console.print(t)
+    left_out = [cols[i].header for i in range(len(cols)) if i not in visible]
+    return [width, *left_out] if left_out else []
 
 
 def short_time(value: str | None) -> str:

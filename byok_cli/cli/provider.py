@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 from typing import Optional
 
 import typer
 
 from . import complete, output
-from .root import group, state
+from .root import group, state, wide_option
 
 app = group("List the providers byok knows, and add your own (any OpenAI- or "
             "Anthropic-compatible endpoint).")
@@ -60,8 +62,11 @@ def add(
 def list_providers(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+    wide: bool = wide_option(),
 ) -> None:
-    """List the built-in providers, the presets and the profile's own.
+    """List the built-in providers, the presets and the profile's own, with the base URL
+    requests go to now: --base-url aside, the provider's variable (OPENAI_BASE_URL), the
+    profile's PROVIDER.base_url, or the provider's own, and which of them it is.
 
     Example:
 
@@ -69,15 +74,35 @@ def list_providers(
     """
     st = state(ctx)
     providers = list(st.byok.registry)
+    profile_urls = st.store.settings(st.profile)["base_urls"]
+    in_effect = {p.name: _in_effect(p, profile_urls.get(p.name)) for p in providers}
     if as_json:
-        output.emit_json([p.to_dict() for p in providers])
+        output.emit_json([{**p.to_dict(), **in_effect[p.name]} for p in providers])
         return
     # At 80 columns a long base URL (Gemini's) leaves no room for the kind, the API and
     # the key variable, in that order; `provider show NAME` and --json have them all.
-    output.table(["name", output.Column("kind", drop=1), output.Column("api", drop=2),
-                  "base url", output.Column("key", drop=3)],
-                 [[p.name, p.kind, p.api, p.base_url,
-                   (p.key_env or "-") if p.needs_key else "none needed"] for p in providers])
+    output.table(["name", output.Column("kind", drop=2), output.Column("api", drop=3),
+                  "base url", output.Column("from", drop=1), output.Column("key", drop=4)],
+                 [[p.name, p.kind, p.api, in_effect[p.name]["url_in_effect"],
+                   in_effect[p.name]["url_from"],
+                   (p.key_env or "-") if p.needs_key else "none needed"] for p in providers],
+                 drop=not wide)
+
+
+def _in_effect(p, profile_url: str | None) -> dict:
+    """The base URL the provider's requests go to now, and the setting it comes from (a
+    URL byok would refuse is shown as given, marked so: `run` names the problem)."""
+    from ..errors import ByokError
+    from ..wire.endpoint import endpoint
+
+    try:
+        found = endpoint(p, profile=profile_url)
+    except ByokError:
+        given = os.environ.get(p.base_url_env or "") or profile_url or p.base_url
+        return {"url_in_effect": given, "url_from": "refused (see `byok run --explain`)"}
+    where = {"default": "default", "provider": "definition", "profile": "profile"}.get(
+        found.source, found.where)  # the environment: its variable's name
+    return {"url_in_effect": found.url, "url_from": where}
 
 
 @app.command("show")

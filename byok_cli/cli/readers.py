@@ -12,7 +12,7 @@ from .setting_names import PER_PROVIDER, PROFILE_SETTINGS
 from .state import State, note_unknown_profile
 
 
-def key_list(st: State, as_json: bool, no_header: bool) -> None:
+def key_list(st: State, as_json: bool, no_header: bool, wide: bool = False) -> None:
     """`byok key list`."""
     from ..secrets.keychain import mask_hint
 
@@ -37,7 +37,7 @@ def key_list(st: State, as_json: bool, no_header: bool) -> None:
                          else "none", None, None])
     output.table(["provider", "name", "key", output.Column("status", whole=False),
                   output.Column("set at", drop=1, show=output.short_time), "order"], rows,
-                 header=not no_header)
+                 header=not no_header, drop=not wide)
 
 
 def config_show(st: State, as_json: bool, no_header: bool) -> None:
@@ -59,7 +59,8 @@ def config_show(st: State, as_json: bool, no_header: bool) -> None:
                  header=not no_header)
 
 
-def history_list(st: State, limit: int, as_json: bool, no_header: bool) -> None:
+def history_list(st: State, limit: int, as_json: bool, no_header: bool,
+                 wide: bool = False) -> None:
     """`byok history list`."""
     rows = st.store.conversations(st.profile, limit)
     note_unknown_profile(st, not rows)
@@ -70,7 +71,8 @@ def history_list(st: State, limit: int, as_json: bool, no_header: bool) -> None:
                   output.text("first prompt")],
                  [[r["id"], r["updated_at"], r["messages"], r["model"],
                    one_line(r["first_prompt"])] for r in rows],
-                 header=not no_header, empty=f"no conversations in profile {st.profile!r} yet")
+                 header=not no_header, empty=f"no conversations in profile {st.profile!r} yet",
+                 drop=not wide)
 
 
 def one_line(text: str | None, width: int = 60) -> str:
@@ -79,7 +81,7 @@ def one_line(text: str | None, width: int = 60) -> str:
 
 
 def usage(st: State, since: str, provider: str | None, by: str, as_json: bool, handoffs: bool,
-          no_header: bool) -> None:
+          no_header: bool, wide: bool = False) -> None:
     """`byok usage`."""
     from ..errors import ByokError, Code
     from ..usage import by_key, parse_since, summary, totals
@@ -92,7 +94,7 @@ def usage(st: State, since: str, provider: str | None, by: str, as_json: bool, h
     if handoffs:
         from .handoffs import show_handoffs
 
-        show_handoffs(st, start, name, as_json)
+        show_handoffs(st, start, name, as_json, no_header)
         return
     rows = (by_key(st.store, st.profile, start, name, by=by) if by != "model"
             else summary(st.store, st.profile, start, name))
@@ -109,9 +111,10 @@ def usage(st: State, since: str, provider: str | None, by: str, as_json: bool, h
         return output.Column(header + " ms", drop=drop)
 
     def line(r: dict, name: str, what: str, times: list) -> list:
-        return [name, what, r["requests"], r["errors"], r["fallbacks"], r["input_tokens"],
-                r["output_tokens"], f"{r['input_tokens']}/{r['output_tokens']}", Cost.of(r),
-                *times]
+        tokens = [UNKNOWN if r[k] is None else r[k] for k in ("input_tokens", "output_tokens")]
+        return [name, what, r["requests"], r["errors"], r["fallbacks"], *tokens,
+                UNKNOWN if r["output_tokens"] is None else "/".join(map(str, tokens)),
+                Cost.of(r), r["cost_unknown_requests"], *times]
 
     period = (" yet" if since.strip().lower() == "all" else
               f" in the last {since.strip()}" if since.strip()[-1:].isalpha()
@@ -128,8 +131,13 @@ def usage(st: State, since: str, provider: str | None, by: str, as_json: bool, h
                   output.Column("fallbacks", drop=2), output.Column("tokens in", only="tsv"),
                   output.Column("tokens out", only="tsv"),
                   output.Column("tokens in/out", only="tty"),
-                  output.Column("cost usd", whole=False, show=Cost.show), *times], table,
-                 header=not no_header, empty=f"no requests in profile {st.profile!r}{period}")
+                  output.Column("cost usd", whole=False, show=Cost.show),
+                  output.Column("cost unknown", only="tsv"), *times], table,
+                 header=not no_header, empty=f"no requests in profile {st.profile!r}{period}",
+                 drop=not wide)
+
+
+UNKNOWN = "unknown"  # a count nobody reported: never shown as 0
 
 
 class Cost(NamedTuple):
@@ -149,7 +157,7 @@ class Cost(NamedTuple):
         from ..routing.budget import decimal_dollars
 
         if self.micros is None:
-            return "unknown" if self.answered else ""
+            return UNKNOWN if self.answered else ""
         return decimal_dollars(self.micros)
 
     def show(self) -> str:

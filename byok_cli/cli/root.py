@@ -317,6 +317,11 @@ def single(name: str, function) -> typer.Typer:
     return one
 
 
+def wide_option(what: str = "every column"):
+    return typer.Option(False, "--wide",
+                        help=f"Show {what} however narrow the terminal (lines may wrap).")
+
+
 def no_header_option():
     return typer.Option(False, "--no-header",
                         help="Leave out the header line of the table or tab-separated list.")

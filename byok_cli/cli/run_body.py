@@ -31,7 +31,7 @@ def _print_plan(plan, as_json: bool, header: bool) -> None:
     output.table(["#", "provider", "model", "key", output.Column("role", drop=1),
                   output.Column("reason", whole=False)],
                  [[i + 1, a.provider, a.model, a.key_label, a.role, a.reason]
-                  for i, a in enumerate(plan.attempts)], header=header)
+                  for i, a in enumerate(plan.attempts)], header=header, more="--json")
     output.table(["provider", "base URL", "from"],
                  [[p, e.url, e.where] for p, e in plan.endpoints.items()], header=header)
     for line in plan.skipped:

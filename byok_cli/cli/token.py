@@ -10,7 +10,7 @@ import typer
 
 from ..errors import ByokError, Code
 from . import complete, output
-from .root import group, no_header_option, state
+from .root import group, no_header_option, state, wide_option
 
 app = group("Client tokens for `byok gateway`: what other programs hold instead of a key.")
 
@@ -48,6 +48,7 @@ def list_tokens(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Output JSON."),
     no_header: bool = no_header_option(),
+    wide: bool = wide_option(),
 ) -> None:
     """The profile's tokens: name, providers, created, expires, last used, requests."""
     st = state(ctx)
@@ -60,11 +61,16 @@ def list_tokens(
                            "requests": t.requests,
                            "state": _state(t, now)} for t in rows])
         return
-    output.table(["name", "providers", "state", "created", "expires", "last used", "requests"],
+    when = {"show": output.short_time}  # on a terminal as every table shows times
+    output.table(["name", output.Column("providers", drop=2), "state",
+                  output.Column("created", drop=1, **when),
+                  output.Column("expires", **when), output.Column("last used", **when),
+                  "requests"],
                  [[t.name, ",".join(t.providers) or "all", _state(t, now),
                    _when(t.created_at) or "-", _when(t.expires_at) or "never",
                    _when(t.last_used_at) or "never", t.requests] for t in rows],
-                 header=not no_header, empty="no tokens yet: `byok token create NAME`")
+                 header=not no_header, empty="no tokens yet: `byok token create NAME`",
+                 drop=not wide)
 
 
 @app.command("revoke")

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from . import complete
-from .root import no_header_option, single, state
+from .root import no_header_option, single, state, wide_option
 
 
 def usage(
@@ -24,6 +24,7 @@ def usage(
     handoffs: bool = typer.Option(False, "--handoffs",
                                   help="Which programs took which key (`byok key get`)."),
     no_header: bool = no_header_option(),
+    wide: bool = wide_option("every column (fallbacks, latency)"),
 ) -> None:
     """Show usage and cost per provider and model (or per key), with totals. No key material
     is logged: a key is named by its name (stored keys) or its variable (environment keys).
@@ -49,7 +50,7 @@ def usage(
     """
     from .readers import usage as show_usage
 
-    show_usage(state(ctx), since, provider, by, as_json, handoffs, no_header)
+    show_usage(state(ctx), since, provider, by, as_json, handoffs, no_header, wide)
 
 
 app = single("usage", usage)

@@ -12,7 +12,7 @@ CAT = load()
 REG = builtin().with_custom([("gw", "openai", "https://gw.test/v1", "GW_KEY", 1),
                              ("local", "anthropic", "http://localhost:4000", None, 0)])
 TODAY = dt.date(2026, 11, 25)
-DEF = {"openai": "gpt-6.2-sol", "anthropic": "claude-sonnet-5-5"}
+DEF = {"openai": "gpt-6.1-sol", "anthropic": "claude-sonnet-5-5"}
 VARS = {p.name: p.key_env for p in REG}
 
 
