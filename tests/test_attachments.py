@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from byok_cli.routing.attached import refusal
 from byok_cli.routing.resolve import Attempt
 from byok_cli.wire.attachments import (LIMITS, Attachment, check_limits, dimensions,
                                        identify, sniff)
-from conftest import ANTHROPIC_GOOD, OPENAI_GOOD, TESTS
+from conftest import ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, TESTS
 from support.media import FILES, GIF, JPEG, WEBP, pdf, png
 
 ATTACHED = TESTS / "data" / "attachments"
@@ -122,12 +121,19 @@ def test_a_2gb_sparse_file_is_refused_by_its_size_before_reading(byok_env, fake,
         f.write(png()[:16])
         f.truncate(2 * 1024 ** 3)  # sparse: 2 GB on paper, nothing on disk
     byok_env.set_key("openai", OPENAI_GOOD)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    r = byok_env.run("run", "-a", str(huge), "x")
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    assert r.returncode == EXIT_24, r.stderr
-    assert "2048.0 MiB" in r.stderr and "32 MiB" in r.stderr
-    assert max(before, peak_kib) < 300 * 1024  # it never held the file (KiB)
+    # byok's own peak: RUSAGE_CHILDREN of this test process would also count every child
+    # the session ran before, so a fresh process runs byok and reports its children's peak
+    measure = ("import resource, subprocess, sys\n"
+               "r = subprocess.run(sys.argv[1:], capture_output=True)\n"
+               "sys.stderr.buffer.write(r.stderr)\n"
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+               "sys.exit(r.returncode)")
+    proc = subprocess.run([sys.executable, "-c", measure, str(BYOK), "run", "-a", str(huge),
+                           "x"], capture_output=True, text=True, env=byok_env.vars, timeout=60,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == EXIT_24, proc.stderr
+    assert "2048.0 MiB" in proc.stderr and "32 MiB" in proc.stderr
+    assert int(proc.stdout) < 300 * 1024  # it never held the file (KiB)
     assert posts(fake) == []
 
 
