@@ -13,6 +13,7 @@ import asyncio
 import os
 import secrets
 import signal
+import threading
 from typing import Callable, Mapping
 
 from ..errors import ByokError, Code
@@ -20,9 +21,13 @@ from ..registry import Provider
 from ..secrets.keychain import Keychain
 from . import tokens
 
-# Sent to byok, they are meant for the program; SIGINT from a terminal reaches both.
-FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
-             signal.SIGWINCH, signal.SIGCONT)
+# Sent to byok, they are meant for the program.
+FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH,
+             signal.SIGCONT)
+# A terminal sends these to its whole foreground group, the program included: forwarded
+# only when someone sent them to byok itself (kill), or the program would get two (and
+# many take a second Ctrl-C as "quit now").
+FROM_TERMINAL = frozenset({signal.SIGINT, signal.SIGQUIT})
 
 
 def child_env(base: Mapping[str, str], url: str, token: str, providers: list[Provider]
@@ -78,14 +83,45 @@ async def _serve(gateway, providers: list[Provider], program: str, argv: list[st
                             ) from None
         for sig in FORWARDED:
             loop.add_signal_handler(sig, _forward, proc, sig)
-        loop.add_signal_handler(signal.SIGINT, lambda: None)  # the child has it too
+        sent = _SentToByok(lambda sig: loop.call_soon_threadsafe(_forward, proc, sig))
         try:
             return await proc.wait()
         finally:
-            for sig in (*FORWARDED, signal.SIGINT):
+            sent.stop()
+            for sig in FORWARDED:
                 loop.remove_signal_handler(sig)
     finally:
         await gateway.stop()
+
+
+class _SentToByok:
+    """Takes FROM_TERMINAL signals (blocked, then waited for in a thread, which shows who
+    sent each) and passes on those a process sent rather than the terminal (the kernel)."""
+
+    def __init__(self, on_signal: Callable[[int], None]):
+        self.on_signal = on_signal
+        self.stopping = False
+        # Blocked from here on, in this thread and the one started next (threads inherit
+        # the mask); the program, started before, has its own.
+        signal.pthread_sigmask(signal.SIG_BLOCK, FROM_TERMINAL)
+        self.thread = threading.Thread(target=self._wait, daemon=True)
+        self.thread.start()
+
+    def _wait(self) -> None:
+        while True:
+            got = signal.sigwaitinfo(FROM_TERMINAL)
+            if self.stopping:
+                return
+            if got.si_code <= 0:  # SI_USER, SI_QUEUE, SI_TKILL: a process sent it
+                self.on_signal(got.si_signo)
+
+    def stop(self) -> None:
+        self.stopping = True
+        signal.pthread_kill(self.thread.ident, signal.SIGINT)
+        self.thread.join()
+        while signal.sigtimedwait(FROM_TERMINAL, 0) is not None:
+            pass  # one that came too late: the program has ended
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, FROM_TERMINAL)
 
 
 def _forward(proc, sig: int) -> None:
