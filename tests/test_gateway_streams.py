@@ -327,3 +327,108 @@ def test_exec_gateway_ends_as_its_child_was_ended(byok_env):
     done = byok_env.run("exec", "--keys", "--", "sh", "-c", 'echo "$OPENAI_API_KEY"')
     assert done.stdout.strip() == OPENAI_GOOD
     assert os.environ.get("BYOK_EXEC") is None
+
+
+# Each delivery of a signal counts (as in programs built on an event loop, e.g. node's):
+# the wakeup fd gets a byte per delivery, where Python handlers may see two as one. It ends
+# with status 3 on SIGTERM; "alone": in a process group of its own, which the terminal's
+# signals do not reach.
+SIGNALLED = """
+import os, signal, sys
+if sys.argv[1:] == ["alone"]:
+    os.setpgid(0, 0)
+r, w = os.pipe()
+os.set_blocking(w, False)
+signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+    signal.signal(sig, lambda *a: None)
+print("ready", flush=True)
+while True:
+    got = signal.Signals(os.read(r, 1)[0]).name
+    print(got, flush=True)
+    if got == "SIGTERM":
+        sys.exit(3)
+"""
+
+
+def _line(proc) -> bytes:
+    assert select.select([proc.stdout], [], [], 60)[0], "the program said nothing"
+    return proc.stdout.readline().strip()
+
+
+def test_exec_gateway_passes_signals_sent_to_byok_on_to_the_program(byok_env):
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    proc = subprocess.Popen([str(BYOK), "exec", "--gateway", "--", sys.executable, "-c",
+                             SIGNALLED], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=byok_env.vars)
+    assert _line(proc) == b"ready"
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        proc.send_signal(sig)  # to byok's pid alone, not the program's
+        assert _line(proc) == sig.name.encode()  # once each
+    out, err = proc.communicate(timeout=120)
+    assert out == b"" and proc.returncode == 3, err  # the program's own status
+
+
+def test_exec_gateway_does_not_repeat_the_terminals_ctrl_c(byok_env):
+    """Ctrl-C on a terminal goes to its whole foreground group, the program's too: byok
+    must not send the program another (many take a second one as "quit now"). Here the
+    program has a group of its own, so any SIGINT it gets would be byok's."""
+    import fcntl
+    import pty
+    import termios
+
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    master, slave = pty.openpty()
+
+    def own_terminal():  # byok in a session whose controlling terminal is the pty
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen([str(BYOK), "exec", "--gateway", "--", sys.executable, "-c",
+                             SIGNALLED, "alone"], stdin=slave, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=byok_env.vars,
+                            preexec_fn=own_terminal)
+    os.close(slave)
+    try:
+        assert _line(proc) == b"ready"
+        os.write(master, b"\x03")  # the terminal's Ctrl-C: SIGINT to byok's group
+        proc.send_signal(signal.SIGHUP)
+        assert _line(proc) == b"SIGHUP"  # and no SIGINT from byok before it
+        proc.send_signal(signal.SIGTERM)
+        assert _line(proc) == b"SIGTERM"
+        out, err = proc.communicate(timeout=120)
+    finally:
+        os.close(master)
+    assert out == b"" and proc.returncode == 3, err
+
+# -- keys in answers ----------------------------------------------------------------------
+
+def test_a_key_split_across_streamed_chunks_is_masked_at_every_offset(byok_env):
+    from support.byok_gateway import SplittingUpstream
+
+    upstream = SplittingUpstream().start()
+    byok_env.vars["OPENAI_BASE_URL"] = upstream.url + "/v1"
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    gw = RunningGateway(byok_env.vars)
+    try:
+        conn, reply = _open_stream(gw, token(byok_env))
+        assert reply.status == 200
+        seen = b""
+        for at in range(1, len(OPENAI_GOOD)):
+            # The event's start reaches the client while the upstream holds the key's
+            # second half: the gateway held back no more than the key's first part.
+            while b'"split": %d, "said": "' % at not in seen:
+                piece = reply.read1(65536)
+                assert piece, "the stream ended early"
+                seen += piece
+            upstream.go.release()
+        seen += reply.read()
+        conn.close()
+    finally:
+        gw.stop()
+        upstream.shutdown()
+    events = [json.loads(line[6:]) for line in seen.decode().split("\n\n")
+              if line.startswith("data: {")]
+    assert [e["split"] for e in events] == list(range(1, len(OPENAI_GOOD)))
+    assert {e["said"] for e in events} == {"…" + OPENAI_GOOD[-4:]}
+    assert OPENAI_GOOD[:8].encode() not in seen

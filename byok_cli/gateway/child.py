@@ -73,47 +73,71 @@ async def _serve(gateway, providers: list[Provider], program: str, argv: list[st
                  base_env: Mapping[str, str], token: str, preexec) -> int:
     await gateway.start()
     loop = asyncio.get_running_loop()
+    sent = _SentToByok()  # from before the program starts: none is missed
     try:
         try:
             proc = await asyncio.create_subprocess_exec(
                 program, *argv[1:], env=child_env(base_env, gateway.url, token, providers),
-                preexec_fn=preexec, stdin=None, stdout=None, stderr=None)
+                preexec_fn=_unblocked(preexec), stdin=None, stdout=None, stderr=None)
         except OSError as exc:
             raise ByokError(Code.NOT_EXECUTABLE, f"cannot run {argv[0]}: {exc.strerror}"
                             ) from None
         for sig in FORWARDED:
             loop.add_signal_handler(sig, _forward, proc, sig)
-        sent = _SentToByok(lambda sig: loop.call_soon_threadsafe(_forward, proc, sig))
+        sent.deliver(lambda sig: loop.call_soon_threadsafe(_forward, proc, sig))
         try:
             return await proc.wait()
         finally:
-            sent.stop()
             for sig in FORWARDED:
                 loop.remove_signal_handler(sig)
     finally:
+        sent.stop()
         await gateway.stop()
+
+
+def _unblocked(preexec: Callable[[], None] | None) -> Callable[[], None]:
+    def in_the_child() -> None:  # byok blocks FROM_TERMINAL; the program must not
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, FROM_TERMINAL)
+        if preexec is not None:
+            preexec()
+    return in_the_child
 
 
 class _SentToByok:
     """Takes FROM_TERMINAL signals (blocked, then waited for in a thread, which shows who
     sent each) and passes on those a process sent rather than the terminal (the kernel)."""
 
-    def __init__(self, on_signal: Callable[[int], None]):
-        self.on_signal = on_signal
+    def __init__(self):
         self.stopping = False
+        self.lock = threading.Lock()
+        self.pending: list[int] = []
+        self.on_signal: Callable[[int], None] | None = None
         # Blocked from here on, in this thread and the one started next (threads inherit
-        # the mask); the program, started before, has its own.
+        # the mask); the program unblocks them (_unblocked).
         signal.pthread_sigmask(signal.SIG_BLOCK, FROM_TERMINAL)
         self.thread = threading.Thread(target=self._wait, daemon=True)
         self.thread.start()
+
+    def deliver(self, on_signal: Callable[[int], None]) -> None:
+        """Pass signals to ``on_signal`` from now on, those that came before first."""
+        with self.lock:
+            self.on_signal = on_signal
+            pending, self.pending = self.pending, []
+        for sig in pending:
+            on_signal(sig)
 
     def _wait(self) -> None:
         while True:
             got = signal.sigwaitinfo(FROM_TERMINAL)
             if self.stopping:
                 return
-            if got.si_code <= 0:  # SI_USER, SI_QUEUE, SI_TKILL: a process sent it
-                self.on_signal(got.si_signo)
+            if got.si_code > 0:  # SI_KERNEL: the terminal, which told the program too
+                continue
+            with self.lock:  # SI_USER, SI_QUEUE, SI_TKILL: a process sent it to byok
+                if self.on_signal is None:
+                    self.pending.append(got.si_signo)
+                    continue
+            self.on_signal(got.si_signo)
 
     def stop(self) -> None:
         self.stopping = True

@@ -120,3 +120,43 @@ class _GatedHandler(BaseHTTPRequestHandler):
             self._chunk(b"")
         except OSError:
             self.server.client_gone.set()
+
+
+class SplittingUpstream(ThreadingHTTPServer):
+    """An OpenAI-style upstream whose 200 stream echoes the key it was sent, split across
+    two chunks at every offset in turn. After the first half of each split it waits for
+    ``go`` (set by the test once the client has seen that event begin), so that the
+    gateway cannot have read the two halves as one."""
+
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _SplittingHandler)
+        self.go = threading.Semaphore(0)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def start(self) -> "SplittingUpstream":
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+        return self
+
+
+class _SplittingHandler(_GatedHandler):
+    server: SplittingUpstream
+
+    def do_POST(self):  # noqa: N802
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        key = self.headers["authorization"].split(" ", 1)[1].encode()
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        for at in range(1, len(key)):
+            self._chunk(b'data: {"split": %d, "said": "' % at + key[:at])
+            if not self.server.go.acquire(timeout=60):
+                return
+            self._chunk(key[at:] + b'"}\n\n')
+        self._chunk(b"data: [DONE]\n\n")
+        self._chunk(b"")
