@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import (ANTHROPIC_GOOD, OPENAI_GOOD, Env, assert_no_leak, anthropic_key,
+from conftest import (ANTHROPIC_GOOD, OPENAI_GOOD, OPENAI_GOOD_ENV, Env, assert_no_leak, anthropic_key,
                       openai_key)
 from support.byok_gateway import RunningGateway
 from support.proxy import ForwardProxy
@@ -372,3 +372,26 @@ def test_the_gateway_chooses_proxies_by_wires_rules():
     assert up.route("https://llm.internal.corp/v1/models") == {}      # NO_PROXY
     assert up.route("http://127.0.0.1:4000/v1/models") == {}          # loopback: never
     assert up.route("http://localhost:4000/v1/models") == {}
+
+
+# -- a running gateway sees changes -----------------------------------------------------------
+
+def test_a_running_gateway_follows_keys_and_budgets_changed_meanwhile(keys, gateway, fake):
+    """The gateway keeps what every request reads between changes to the database; a
+    change another byok makes is seen by the next request."""
+    t = token(keys, "app")
+    send = lambda: gw_request(gateway, t)  # noqa: E731
+    assert send()[0] == 200 and fake.requests[-1]["key"] == OPENAI_GOOD
+    assert send()[0] == 200  # (kept: the same key, read once)
+    assert keys.set_key("openai", OPENAI_GOOD_ENV).returncode == 0
+    assert send()[0] == 200 and fake.requests[-1]["key"] == OPENAI_GOOD_ENV
+    sent = len(fake.requests)
+    assert keys.run("budget", "set", "--per", "day", "0.000001").returncode == 0
+    status, body = send()
+    assert status == 402 and "budget" in _shape("openai", body)
+    assert len(fake.requests) == sent  # refused before sending
+
+
+def gw_request(gw: RunningGateway, t: str) -> tuple[int, bytes]:
+    status, _, body = gw.request("POST", "/openai/chat/completions", CHAT, bearer(t))
+    return status, body

@@ -156,6 +156,7 @@ async def forward(request: web.Request, upstream: Upstream, keychain: Keychain,
                   on_warning: Callable[[str], None]) -> web.StreamResponse:
     tail = request.match_info.get("tail", "")
     try:
+        keychain.store.fresh()  # KeptReads: what changed since the last request
         spec = policed(record.api, request.method, tail, body)
         ex = Exchange(keychain, record, token_name, spec, on_warning)
     except ByokError as err:

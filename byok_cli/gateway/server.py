@@ -7,6 +7,7 @@ token) wrap one handler, which asks `passthrough` (and through it `routing`) wha
 from __future__ import annotations
 
 import asyncio
+import copy
 import errno
 import json
 import logging
@@ -26,6 +27,7 @@ from ..wire.types import Settings
 from . import tokens
 from .connection import Connection
 from .passthrough import Upstream, error_response, forward
+from .reads import KeptReads
 
 LOOPBACK = {"127.0.0.1": "127.0.0.1", "::1": "::1", "localhost": "127.0.0.1"}
 
@@ -74,6 +76,9 @@ class Gateway:
     only_token: str | None = None    # exec --gateway: the one token this gateway answers
 
     def __post_init__(self):
+        # its own keychain, whose store keeps what every request reads between changes
+        self.keychain = copy.copy(self.keychain)
+        self.keychain.store = KeptReads(self.keychain.store)  # type: ignore[assignment]
         if self.host not in LOOPBACK:
             raise ByokError(Code.USAGE, f"the gateway binds loopback only, not {self.host!r}",
                             hint="--host 127.0.0.1, ::1 or localhost; for a team, add a "
