@@ -132,6 +132,14 @@ def test_a_body_over_the_limit_gets_413(strict, fake):
     assert fake.requests == []
 
 
+def test_a_request_nested_past_wires_depth_limit_is_refused_not_passed_unpoliced(strict, fake):
+    gw, t = strict  # unread, it could not be held against a budget: it is not sent
+    deep = b'{"model": "gpt-4o", "messages": ' + b"[" * 200 + b"]" * 200 + b"}"
+    status, _, body = gw.request("POST", "/openai/chat/completions", deep, bearer(t))
+    assert status == 400 and "levels deep" in json.loads(body)["error"]["message"]
+    assert fake.requests == []
+
+
 def _answer(sock: socket.socket) -> tuple[int, bytes, bytes]:
     """Status, head and body of the one answer on ``sock``, read until the gateway closes."""
     data = b""

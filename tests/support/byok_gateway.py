@@ -60,8 +60,8 @@ class GatedUpstream(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), _GatedHandler)
+    def __init__(self, handler=None):
+        super().__init__(("127.0.0.1", 0), handler or _GatedHandler)
         self.release = threading.Event()
         self.first_sent = threading.Event()
         self.client_gone = threading.Event()
@@ -122,25 +122,15 @@ class _GatedHandler(BaseHTTPRequestHandler):
             self.server.client_gone.set()
 
 
-class SplittingUpstream(ThreadingHTTPServer):
+class SplittingUpstream(GatedUpstream):
     """An OpenAI-style upstream whose 200 stream echoes the key it was sent, split across
     two chunks at every offset in turn. After the first half of each split it waits for
     ``go`` (set by the test once the client has seen that event begin), so that the
     gateway cannot have read the two halves as one."""
 
-    daemon_threads = True
-
     def __init__(self):
-        super().__init__(("127.0.0.1", 0), _SplittingHandler)
+        super().__init__(_SplittingHandler)
         self.go = threading.Semaphore(0)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def start(self) -> "SplittingUpstream":
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-        return self
 
 
 class _SplittingHandler(_GatedHandler):
