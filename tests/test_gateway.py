@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from conftest import (ANTHROPIC_GOOD, OPENAI_GOOD, OPENAI_GOOD_ENV, Env, assert_no_leak, anthropic_key,
-                      openai_key)
+from conftest import (ANTHROPIC_GOOD, OPENAI_GOOD, OPENAI_GOOD_ENV, Env, assert_no_leak,
+                      anthropic_key, openai_key)
 from support.byok_gateway import RunningGateway
 from support.proxy import ForwardProxy
 from test_transport import tls_world  # noqa: F401 (a fixture)
