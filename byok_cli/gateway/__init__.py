@@ -12,6 +12,6 @@ and never hold a key.
     child.py        `byok exec --gateway`: a gateway and a one-run token for one program
 
 It sits above `routing` (key order, fallbacks, budgets: `routing.policy`) and beside
-`handoff`/`api`. Only `server`, `connection` and `passthrough` import aiohttp, and only `byok gateway`
-and `byok exec --gateway` import them.
+`handoff`/`api`. Only `server`, `connection` and `passthrough` import aiohttp, and only
+`byok gateway` and `byok exec --gateway` import them.
 """
