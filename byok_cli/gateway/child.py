@@ -73,12 +73,15 @@ async def _serve(gateway, providers: list[Provider], program: str, argv: list[st
                  base_env: Mapping[str, str], token: str, preexec) -> int:
     await gateway.start()
     loop = asyncio.get_running_loop()
-    sent = _SentToByok()  # from before the program starts: none is missed
+    # from before the program starts, so that none is missed; where a signal's sender
+    # cannot be known (no sigwaitinfo: macOS), byok leaves them to the terminal, as before
+    sent = _SentToByok() if hasattr(signal, "sigwaitinfo") else _Ignored(loop)
     try:
         try:
             proc = await asyncio.create_subprocess_exec(
                 program, *argv[1:], env=child_env(base_env, gateway.url, token, providers),
-                preexec_fn=_unblocked(preexec), stdin=None, stdout=None, stderr=None)
+                preexec_fn=_unblocked(preexec) if isinstance(sent, _SentToByok) else preexec,
+                stdin=None, stdout=None, stderr=None)
         except OSError as exc:
             raise ByokError(Code.NOT_EXECUTABLE, f"cannot run {argv[0]}: {exc.strerror}"
                             ) from None
@@ -101,6 +104,22 @@ def _unblocked(preexec: Callable[[], None] | None) -> Callable[[], None]:
         if preexec is not None:
             preexec()
     return in_the_child
+
+
+class _Ignored:
+    """FROM_TERMINAL ignored by byok: the terminal tells the program itself."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        for sig in FROM_TERMINAL:
+            loop.add_signal_handler(sig, lambda: None)
+
+    def deliver(self, on_signal: Callable[[int], None]) -> None:
+        pass
+
+    def stop(self) -> None:
+        for sig in FROM_TERMINAL:
+            self.loop.remove_signal_handler(sig)
 
 
 class _SentToByok:
