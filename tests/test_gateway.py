@@ -10,9 +10,11 @@ import time
 
 import pytest
 
-from conftest import (ANTHROPIC_GOOD, OPENAI_GOOD, Env, assert_no_leak, anthropic_key,
-                      openai_key)
+from conftest import (ANTHROPIC_GOOD, OPENAI_GOOD, OPENAI_GOOD_ENV, Env, assert_no_leak,
+                      anthropic_key, openai_key)
 from support.byok_gateway import RunningGateway
+from support.proxy import ForwardProxy
+from test_transport import tls_world  # noqa: F401 (a fixture)
 from test_masking import assert_masked
 
 CHAT = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}).encode()
@@ -323,3 +325,73 @@ def test_the_request_log_holds_no_secret_and_is_private(keys, tmp_path):
     for secret in (t, OPENAI_GOOD, "inquery", "byok-gw-wrong"):
         assert secret not in text
     assert log.stat().st_mode & 0o777 == 0o600
+
+
+# -- proxies ------------------------------------------------------------------------------
+
+def test_the_gateway_reaches_a_provider_through_the_proxy_in_a_tunnel(byok_env, tls_world):
+    ca, server, proxy = tls_world
+    byok_env.vars.update({"OPENAI_BASE_URL": "https://api.example.test/v1",
+                          "HTTPS_PROXY": proxy.url, "SSL_CERT_FILE": str(ca.pem)})
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    gw = RunningGateway(byok_env.vars)
+    try:
+        status, _, body = gw.request("POST", "/openai/chat/completions", CHAT,
+                                     bearer(token(byok_env)))
+    finally:
+        gw.stop()
+    assert status == 200, body
+    assert json.loads(body)["choices"][0]["message"]["content"] == "Echo[gpt-4o]: hi"
+    assert proxy.heads[0].startswith("CONNECT api.example.test:443 HTTP/1.")
+    assert server.requests[0]["key"] == OPENAI_GOOD
+    assert OPENAI_GOOD[-12:].encode() not in proxy.relayed  # the proxy saw TLS only
+
+
+def test_a_key_for_this_machine_never_goes_through_a_proxy(keys, fake):
+    proxy = ForwardProxy(fake.server_address[1]).start()
+    gw = RunningGateway({**keys.vars, "HTTP_PROXY": proxy.url, "HTTPS_PROXY": proxy.url,
+                         "ALL_PROXY": proxy.url, "NO_PROXY": ""})
+    try:
+        status, _, _ = gw.request("POST", "/openai/chat/completions", CHAT,
+                                  bearer(token(keys)))
+    finally:
+        gw.stop()
+        proxy.shutdown()
+    assert status == 200 and proxy.heads == [] and fake.requests[0]["key"] == OPENAI_GOOD
+
+
+def test_the_gateway_chooses_proxies_by_wires_rules():
+    from byok_cli.gateway.passthrough import Upstream
+    from byok_cli.wire.types import Settings
+
+    env = {"HTTPS_PROXY": "http://me:p%40ss@proxy.corp:3128", "NO_PROXY": "internal.corp"}
+    up = Upstream(Settings(), env)
+    assert up.route("https://api.openai.com/v1/chat/completions") == {
+        "proxy": "http://proxy.corp:3128",
+        "proxy_headers": {"Proxy-Authorization": "Basic bWU6cEBzcw=="}}
+    assert up.route("https://llm.internal.corp/v1/models") == {}      # NO_PROXY
+    assert up.route("http://127.0.0.1:4000/v1/models") == {}          # loopback: never
+    assert up.route("http://localhost:4000/v1/models") == {}
+
+
+# -- a running gateway sees changes -----------------------------------------------------------
+
+def test_a_running_gateway_follows_keys_and_budgets_changed_meanwhile(keys, gateway, fake):
+    """The gateway keeps what every request reads between changes to the database; a
+    change another byok makes is seen by the next request."""
+    t = token(keys, "app")
+    send = lambda: gw_request(gateway, t)  # noqa: E731
+    assert send()[0] == 200 and fake.requests[-1]["key"] == OPENAI_GOOD
+    assert send()[0] == 200  # (kept: the same key, read once)
+    assert keys.set_key("openai", OPENAI_GOOD_ENV).returncode == 0
+    assert send()[0] == 200 and fake.requests[-1]["key"] == OPENAI_GOOD_ENV
+    sent = len(fake.requests)
+    assert keys.run("budget", "set", "--per", "day", "0.000001").returncode == 0
+    status, body = send()
+    assert status == 402 and "budget" in _shape("openai", body)
+    assert len(fake.requests) == sent  # refused before sending
+
+
+def gw_request(gw: RunningGateway, t: str) -> tuple[int, bytes]:
+    status, _, body = gw.request("POST", "/openai/chat/completions", CHAT, bearer(t))
+    return status, body

@@ -6,9 +6,12 @@ and never hold a key.
                     library): which paths are policed, the usage in an answer, error shapes
     passthrough.py  one client request forwarded upstream under routing's policy (aiohttp)
     server.py       the HTTP side: loopback, Host/Origin checks, tokens, limits, shutdown
+    connection.py   one client connection: a deadline on every request head, 431/400 in
+                    the API's shape for a head aiohttp refuses (aiohttp)
+    reads.py        the store's per-request reads kept between changes (data_version)
     child.py        `byok exec --gateway`: a gateway and a one-run token for one program
 
 It sits above `routing` (key order, fallbacks, budgets: `routing.policy`) and beside
-`handoff`/`api`. Only `server` and `passthrough` import aiohttp, and only `byok gateway`
-and `byok exec --gateway` import them.
+`handoff`/`api`. Only `server`, `connection` and `passthrough` import aiohttp, and only
+`byok gateway` and `byok exec --gateway` import them.
 """

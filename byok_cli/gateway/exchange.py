@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-MAX_SCANNED_LINE = 1 << 20   # an SSE line longer than this is not read for usage
+from ..errors import ByokError, Code
+from ..wire.limits import MAX_LINE, LimitExceeded, loads
 
 
 @dataclass
@@ -39,9 +40,11 @@ def policed(api: str, method: str, path: str, body: bytes) -> Policed | None:
     if kind is None:
         return None
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None  # the upstream says what is wrong with it
+        data = loads(body, "the request")
+    except LimitExceeded as exc:  # not read, so not policed: not sent either
+        raise ByokError(Code.LIMIT_EXCEEDED, exc.detail) from None
+    except ValueError:
+        return None  # not JSON: the upstream says what is wrong with it
     if not isinstance(data, dict) or not isinstance(data.get("model"), str):
         return None
     system = data.get("system") if kind == "messages" else data.get("instructions")
@@ -116,37 +119,50 @@ class StreamScanner:
         data = self._tail + chunk
         lines = data.split(b"\n")
         self._tail = lines.pop()
-        if len(self._tail) > MAX_SCANNED_LINE:
+        if len(self._tail) > MAX_LINE:  # not read for usage
             self._tail = b""
         for line in lines:
             if line.startswith(b"data:") and (b'"usage"' in line or b'"model"' in line):
                 try:
-                    self.usage.read(json.loads(line[5:]))
-                except (ValueError, UnicodeDecodeError, RecursionError):
+                    self.usage.read(loads(line[5:]))
+                except (ValueError, LimitExceeded):
                     pass
 
 
-def error_body(api: str, status: int, message: str) -> bytes:
-    """An error in the shape of the provider's API, so its SDK reads it as its own."""
-    if api == "anthropic":
-        kind = {400: "invalid_request_error", 401: "authentication_error",
-                402: "billing_error", 403: "permission_error", 404: "not_found_error",
-                413: "request_too_large",
-                429: "rate_limit_error", 529: "overloaded_error"}.get(status, "api_error")
-        return json.dumps({"type": "error", "error": {"type": kind, "message": message}}
-                          ).encode()
-    kind = {401: "invalid_api_key", 403: "permission_denied", 404: "not_found",
-            413: "request_too_large", 429: "rate_limit_exceeded",
-            402: "insufficient_quota"}.get(status, "gateway_error")
-    return json.dumps({"error": {"message": message, "type": kind, "param": None,
-                                 "code": kind}}).encode()
+class KeyMasker:
+    """Masks the key in an answer passed on chunk by chunk, also when it is split across
+    chunks, without holding the stream back: all that waits for the next chunk is a
+    chunk's tail that could begin the key (at most len(key) - 1 bytes), and only when it
+    could. The key shows by its last four characters, as byok shows keys everywhere."""
 
+    def __init__(self, key: str | None):
+        self.raw = key.encode() if key and len(key) >= 8 else b""
+        self.shown = ("…" + key[-4:]).encode() if self.raw else b""
+        self._held = b""
 
-def stream_error(api: str, message: str) -> bytes:
-    """The event that ends a stream the upstream broke off, as that API reports errors."""
-    if api == "anthropic":
-        return (b"event: error\ndata: " + error_body(api, 502, message) + b"\n\n")
-    return b"data: " + error_body(api, 502, message) + b"\n\n"
+    def feed(self, chunk: bytes) -> bytes:
+        if not self.raw:
+            return chunk
+        data = self._held + chunk if self._held else chunk
+        if self.raw in data:
+            data = data.replace(self.raw, self.shown)
+        cut = self._key_begins(data)
+        self._held = data[cut:]
+        return data[:cut]
+
+    def end(self) -> bytes:
+        """What is still held when the answer ends (it never became the key)."""
+        held, self._held = self._held, b""
+        return held
+
+    def _key_begins(self, data: bytes) -> int:
+        """Where the longest tail of ``data`` that begins the key starts; len(data): none."""
+        i = data.find(self.raw[:1], max(0, len(data) - len(self.raw) + 1))
+        while i != -1:
+            if self.raw.startswith(data[i:]):
+                return i
+            i = data.find(self.raw[:1], i + 1)
+        return len(data)
 
 
 def masked(data: bytes, key: str | None, thorough: bool = False) -> bytes:

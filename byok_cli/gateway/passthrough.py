@@ -9,9 +9,9 @@ the provider's next key, as in `run`, as long as nothing has reached the client 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from typing import Callable
+from typing import Callable, Mapping
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -23,38 +23,59 @@ from ..routing.policy import Policy
 from ..routing.resolve import KEY_REJECTED
 from ..secrets.keychain import Keychain
 from ..wire import connect
-from ..wire.errors import classify
+from ..wire.errors import classify, error_body, stream_error
+from ..wire.limits import MAX_ERROR_BODY, LimitExceeded, loads
+from ..wire.proxy import proxy_for
+from ..wire.transport import tls_context
 from ..wire.types import Settings
-from .exchange import Policed, StreamScanner, Usage, error_body, masked, policed, stream_error
+from .exchange import KeyMasker, Policed, StreamScanner, Usage, masked, policed
 from .tokens import AUTH_HEADERS
 
 # Not forwarded either way: they describe one connection, not the message.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
                         "te", "trailer", "trailers", "transfer-encoding", "upgrade", "host",
                         "content-length"})
-MAX_ERROR_BODY = 1 << 20     # an upstream error body read to decide on a fallback
 MAX_WHOLE_BODY = 16 << 20    # an answer of known length up to this is read whole, then sent
 # 402 for a budget: an SDK retries a 429, and no wait lets a budget's period end sooner
 STATUS = {Code.NO_KEY: 503, Code.BUDGET_EXCEEDED: 402, Code.NETWORK_ERROR: 502,
           Code.PROVIDER_UNAVAILABLE: 502, Code.KEYRING_UNAVAILABLE: 503,
-          Code.DECRYPT_FAILED: 503, Code.USAGE: 400}
+          Code.DECRYPT_FAILED: 503, Code.USAGE: 400, Code.LIMIT_EXCEEDED: 400}
 
 
 class Upstream:
-    """The gateway's pooled connections to the providers."""
+    """The gateway's pooled connections to the providers, through the proxy byok's own
+    transport would use (wire.proxy: HTTPS_PROXY/ALL_PROXY, NO_PROXY honoured, loopback
+    never through a proxy; https in a CONNECT tunnel, so a proxy never sees a key) and with
+    its TLS settings (SSL_CERT_FILE / SSL_CERT_DIR)."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, env: Mapping[str, str] | None = None):
         self.settings = settings
+        self.env = env
         self.session: aiohttp.ClientSession | None = None
 
     async def open(self) -> None:
-        # No proxy from the environment (a key never goes through a proxy to loopback), and
-        # answers forwarded as sent: a compressed body stays compressed.
+        # The proxy is chosen per request by wire.proxy (trust_env would let aiohttp's own
+        # rules send a key through a proxy to loopback); answers are forwarded as sent: a
+        # compressed body stays compressed.
         self.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, ssl=tls_context()),
             timeout=aiohttp.ClientTimeout(total=None, connect=self.settings.connect_timeout,
                                           sock_read=max(self.settings.timeout, 300.0)),
             auto_decompress=False, trust_env=False, skip_auto_headers=("User-Agent",))
+
+    def route(self, url: str) -> dict:
+        """The proxy arguments for a request to ``url`` (none when it goes direct)."""
+        parts = urlsplit(url)
+        scheme = parts.scheme
+        port = parts.port or (443 if scheme == "https" else 80)
+        proxy = proxy_for(scheme, parts.hostname or "", port, self.env)
+        if proxy is None:
+            return {}
+        host = f"[{proxy.host}]" if ":" in proxy.host else proxy.host
+        found = {"proxy": f"http://{host}:{proxy.port}"}
+        if proxy.authorization:
+            found["proxy_headers"] = {"Proxy-Authorization": proxy.authorization}
+        return found
 
     async def close(self) -> None:
         if self.session is not None:
@@ -134,8 +155,9 @@ async def forward(request: web.Request, upstream: Upstream, keychain: Keychain,
                   record: Provider, token_name: str, body: bytes,
                   on_warning: Callable[[str], None]) -> web.StreamResponse:
     tail = request.match_info.get("tail", "")
-    spec = policed(record.api, request.method, tail, body)
     try:
+        keychain.store.fresh()  # KeptReads: what changed since the last request
+        spec = policed(record.api, request.method, tail, body)
         ex = Exchange(keychain, record, token_name, spec, on_warning)
     except ByokError as err:
         return error_response(record.api, STATUS.get(err.code, 502), err.message)
@@ -153,7 +175,7 @@ async def forward(request: web.Request, upstream: Upstream, keychain: Keychain,
             auth = connect(record, ex.key, where.url, upstream.settings).auth_headers(ex.key)
             up = await upstream.session.request(
                 request.method, url, data=body if body else None, allow_redirects=False,
-                headers=upstream_headers(request, auth, spec))
+                headers=upstream_headers(request, auth, spec), **upstream.route(url))
         except ByokError as err:
             failed = err
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
@@ -193,8 +215,8 @@ async def _rejected(up: aiohttp.ClientResponse, ex: Exchange) -> _Rejection | No
     finally:
         up.release()
     try:
-        parsed = json.loads(data)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        parsed = loads(data, "the error body")
+    except (ValueError, LimitExceeded):
         parsed = data.decode("utf-8", "replace")
     err = classify(ex.record.name, up.status, parsed, headers=up.headers)
     if err.code not in KEY_REJECTED:
@@ -220,8 +242,8 @@ async def _relay(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
             ex.first_at = time.monotonic()
             if ex.spec is not None and up.status < 400:
                 try:
-                    ex.usage.read(json.loads(data))
-                except (ValueError, UnicodeDecodeError, RecursionError):
+                    ex.usage.read(loads(data))
+                except (ValueError, LimitExceeded):
                     pass
             return web.Response(status=up.status, headers=_down_headers(up),
                                 body=masked(data, ex.key, thorough=up.status >= 400))
@@ -242,13 +264,14 @@ async def _stream(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
     response = web.StreamResponse(status=up.status, headers=_down_headers(up))
     await response.prepare(request)
     scanner = StreamScanner(ex.usage) if ex.spec is not None else None
+    masker, thorough = KeyMasker(ex.key), up.status >= 400
     while True:
         try:
             chunk = await up.content.readany()
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
             # the upstream broke off: end the stream the way the API reports errors
-            await _write(response, stream_error(ex.record.api, f"the connection to "
-                                                f"{ex.record.name} broke mid-answer"))
+            await _write(response, masker.end() + stream_error(
+                ex.record.api, f"the connection to {ex.record.name} broke mid-answer"))
             ex.settle(Code.NETWORK_ERROR.value)
             return response
         if not chunk:
@@ -258,9 +281,14 @@ async def _stream(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
             ex.first_at = time.monotonic()
         if scanner is not None:
             scanner.feed(chunk)
-        if not await _write(response, masked(chunk, ex.key, thorough=up.status >= 400)):
+        out = masker.feed(chunk)
+        if out and not await _write(response, masked(out, None, thorough) if thorough
+                                    else out):
             ex.settle(Code.INTERRUPTED.value)  # the client left: the upstream is dropped
             return response
+    rest = masker.end()
+    if rest:
+        await _write(response, masked(rest, None, thorough) if thorough else rest)
     await response.write_eof()
     return response
 

@@ -7,6 +7,7 @@ token) wrap one handler, which asks `passthrough` (and through it `routing`) wha
 from __future__ import annotations
 
 import asyncio
+import copy
 import errno
 import json
 import logging
@@ -21,24 +22,29 @@ from aiohttp import web
 
 from ..errors import ByokError, Code
 from ..secrets.keychain import Keychain
+from ..wire import limits
 from ..wire.types import Settings
 from . import tokens
+from .connection import Connection
 from .passthrough import Upstream, error_response, forward
+from .reads import KeptReads
 
 LOOPBACK = {"127.0.0.1": "127.0.0.1", "::1": "::1", "localhost": "127.0.0.1"}
 
 
 @dataclass
 class Limits:
-    """What one client may take. Each is answered with its status code, never by dying."""
+    """What one client may take (the numbers' home is wire/limits.py). Each is answered with
+    its status code, never by dying."""
 
-    max_body: int = 32 << 20         # 413 beyond it (Anthropic's own request limit)
-    max_header: int = 8190           # a longer header line or field: 400
-    first_request: float = 10.0      # a connection that sends no whole request head in time
-    body_deadline: float = 60.0      # 408 when the body has not come in by then
-    idle: float = 30.0               # a kept-alive connection with no request is closed
-    max_active: int = 4096           # requests in flight; 503 beyond
-    drain: float = 30.0              # on SIGTERM: how long open streams may go on
+    max_body: int = limits.GATEWAY_MAX_BODY
+    max_header: int = limits.GATEWAY_MAX_HEADER
+    max_headers: int = limits.GATEWAY_MAX_HEADERS
+    head_deadline: float = limits.GATEWAY_HEAD_DEADLINE
+    body_deadline: float = limits.GATEWAY_BODY_DEADLINE
+    idle: float = limits.GATEWAY_IDLE
+    max_active: int = limits.GATEWAY_MAX_ACTIVE
+    drain: float = limits.GATEWAY_DRAIN
 
     @classmethod
     def from_env(cls, env=None) -> "Limits":
@@ -49,7 +55,7 @@ class Limits:
         return cls(
             max_body=env_number("BYOK_GATEWAY_MAX_BODY", d.max_body, kind=int, low=1024,
                                 high=1 << 30, env=env),
-            first_request=env_number("BYOK_GATEWAY_HEAD_TIMEOUT", d.first_request, low=0.1,
+            head_deadline=env_number("BYOK_GATEWAY_HEAD_TIMEOUT", d.head_deadline, low=0.1,
                                      env=env),
             body_deadline=env_number("BYOK_GATEWAY_BODY_TIMEOUT", d.body_deadline, low=0.1,
                                      env=env),
@@ -70,13 +76,15 @@ class Gateway:
     only_token: str | None = None    # exec --gateway: the one token this gateway answers
 
     def __post_init__(self):
+        # its own keychain, whose store keeps what every request reads between changes
+        self.keychain = copy.copy(self.keychain)
+        self.keychain.store = KeptReads(self.keychain.store)  # type: ignore[assignment]
         if self.host not in LOOPBACK:
             raise ByokError(Code.USAGE, f"the gateway binds loopback only, not {self.host!r}",
                             hint="--host 127.0.0.1, ::1 or localhost; for a team, add a "
                                  "LiteLLM proxy with `byok provider add`")
-        self.upstream = Upstream(Settings.from_env(self.keychain.env))
+        self.upstream = Upstream(Settings.from_env(self.keychain.env), self.keychain.env)
         self.active = 0
-        self._unproven: set = set()  # connections that have not sent a request yet
         self._used: dict[str, tuple[int, float]] = {}
         self._server: asyncio.AbstractServer | None = None
         self._runner: web.AppRunner | None = None
@@ -108,11 +116,7 @@ class Gateway:
 
     # -- serving ----------------------------------------------------------------------------
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=self.limits.max_body,
-                              middlewares=[self._guard], handler_args={
-                                  "max_field_size": self.limits.max_header,
-                                  "max_line_size": self.limits.max_header,
-                                  "keepalive_timeout": self.limits.idle})
+        app = web.Application(client_max_size=self.limits.max_body, middlewares=[self._guard])
         app.router.add_route("*", "/{provider}/{tail:.*}", self._handle)
         app.router.add_route("*", "/{provider}", self._handle)
         return app
@@ -145,18 +149,13 @@ class Gateway:
         self.port = self._server.sockets[0].getsockname()[1]
         self._flusher = asyncio.ensure_future(self._flush_usage_counts())
 
-    def _connection(self):
-        handler = self._runner.server()
-        self._unproven.add(handler)
-        asyncio.get_running_loop().call_later(self.limits.first_request, self._expire, handler)
-        return handler
-
-    def _expire(self, handler) -> None:
-        """Close a connection that has not sent one whole request head in time (slowloris)."""
-        if handler in self._unproven:
-            self._unproven.discard(handler)
-            if handler.transport is not None:
-                handler.transport.close()
+    def _connection(self) -> Connection:
+        return Connection(self._runner.server, loop=asyncio.get_running_loop(),
+                          head_deadline=self.limits.head_deadline, api_of=self._api_of,
+                          max_field_size=self.limits.max_header,
+                          max_line_size=self.limits.max_header,
+                          max_headers=self.limits.max_headers,
+                          keepalive_timeout=self.limits.idle, access_log=None)
 
     async def stop(self) -> None:
         """Stop accepting, let open requests finish (up to the drain limit), then close."""
@@ -190,8 +189,21 @@ class Gateway:
     # -- the guards -------------------------------------------------------------------------
     @web.middleware
     async def _guard(self, request: web.Request, handler):
-        self._unproven.discard(request.protocol)
-        api = self._api_of(request)
+        connection = request.protocol
+        if isinstance(connection, Connection):
+            connection.head_arrived(request)
+        try:
+            response = await self._guarded(request, handler)
+            # Sent whole here, so that once `request_done` is told, nothing is in flight.
+            await response.prepare(request)
+            await response.write_eof()
+            return response
+        finally:
+            if isinstance(connection, Connection):
+                connection.request_done()
+
+    async def _guarded(self, request: web.Request, handler) -> web.StreamResponse:
+        api = self._api_of(request.path)
         host = request.headers.get("Host", "")
         if host.lower() not in self._hosts():
             return self._logged(request, None, error_response(
@@ -210,11 +222,15 @@ class Gateway:
         self.active += 1
         try:
             return await handler(request)
+        except web.HTTPException as exc:  # aiohttp's own refusals, in the API's shape
+            return self._logged(request, None, error_response(
+                api, exc.status, f"{exc.reason}: the gateway's URLs are {self.url}/PROVIDER/..."
+                if exc.status == 404 else exc.reason))
         finally:
             self.active -= 1
 
-    def _api_of(self, request: web.Request) -> str:
-        name = request.path.strip("/").split("/", 1)[0]
+    def _api_of(self, path: str) -> str:
+        name = path.strip("/").split("/", 1)[0]
         found = self.keychain.registry.get(name)
         return found.api if found else "openai"
 
@@ -244,8 +260,9 @@ class Gateway:
                 record.api, 413, f"the request is larger than the gateway's limit "
                 f"({self.limits.max_body} bytes)"), started)
         except asyncio.TimeoutError:
-            return self._logged(request, token, error_response(
-                record.api, 408, "the request body did not arrive in time"), started)
+            response = error_response(record.api, 408, "the request body did not arrive in time")
+            response.force_close()  # the rest of the body is not waited for
+            return self._logged(request, token, response, started)
         response = await forward(request, self.upstream, self.keychain, record, token.name,
                                  body, self.on_warning)
         return self._logged(request, token, response, started)

@@ -110,6 +110,7 @@ class Keychain(MasterKeys):
         self.env = os.environ if env is None else env
         self._keyring = keyring
         self._opened: dict[str, vault.MasterKey] = {}  # read from the keyring, by id
+        self._plain: dict[tuple, str] = {}  # rows decrypted, by what was sealed: once each
         self._registry: Registry | None = None
         for variable in vault.MASTER_KEY_VARIABLES:  # masked, and warned about in a prompt,
             remember_secret((self.env.get(variable) or "").strip())  # before it is parsed
@@ -180,6 +181,9 @@ class Keychain(MasterKeys):
 
     def _decrypt(self, row: StoredKey) -> str:
         """What is sealed in a row: a key, or a key command (see key_commands)."""
+        sealed = (row.ciphertext, row.profile, row.provider, row.hint, row.name)
+        if sealed in self._plain:  # a long-lived process (the gateway) reads it per request
+            return self._plain[sealed]
         what = f"the stored {row.provider} key {row.name!r} of profile {row.profile!r}"
         made_with = vault.sealed_with(row.ciphertext, what=what)
         plain = vault.decrypt(self.master_for(made_with, what), row.ciphertext,
@@ -187,6 +191,7 @@ class Keychain(MasterKeys):
                               what=what)
         if not key_commands.is_command(plain):
             remember_secret(plain)
+        self._plain[sealed] = plain
         return plain
 
     def _open(self, row: StoredKey) -> str:

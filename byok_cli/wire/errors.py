@@ -170,6 +170,41 @@ def is_unknown_model(ecode: str, message: str) -> bool:
     return bool(_PATTERNS["unknown_model"].search(message[:2000]))
 
 
+# --- errors in each API's own shape ------------------------------------------------------------
+# What classify reads, written: the error bodies and stream events the gateway answers with,
+# so that each API's SDK reads them as its own.
+
+ERROR_TYPES = {
+    "anthropic": {400: "invalid_request_error", 401: "authentication_error",
+                  402: "billing_error", 403: "permission_error", 404: "not_found_error",
+                  408: "timeout_error", 413: "request_too_large", 429: "rate_limit_error",
+                  431: "request_too_large", 529: "overloaded_error"},
+    "openai": {400: "invalid_request_error", 401: "invalid_api_key", 402: "insufficient_quota",
+               403: "permission_denied", 404: "not_found", 408: "timeout",
+               413: "request_too_large", 429: "rate_limit_exceeded",
+               431: "request_too_large"},
+}
+_OTHER_TYPE = {"anthropic": "api_error", "openai": "gateway_error"}
+
+
+def error_body(api: str, status: int, message: str) -> bytes:
+    """An error answer as ``api`` ("openai" or "anthropic") words one."""
+    api = api if api in ERROR_TYPES else "openai"
+    kind = ERROR_TYPES[api].get(status, _OTHER_TYPE[api])
+    if api == "anthropic":
+        shaped: dict = {"type": "error", "error": {"type": kind, "message": message}}
+    else:
+        shaped = {"error": {"message": message, "type": kind, "param": None, "code": kind}}
+    return json.dumps(shaped).encode()
+
+
+def stream_error(api: str, message: str) -> bytes:
+    """The event that ends a stream broken off upstream, as ``api`` reports errors in one
+    (what openai_chat and anthropic_messages read as an error mid-stream)."""
+    body = error_body(api, 502, message)
+    return (b"event: error\ndata: " if api == "anthropic" else b"data: ") + body + b"\n\n"
+
+
 # --- Retry-After ------------------------------------------------------------------------------
 
 def _seconds(text: str | None, per_second: float = 1.0) -> float | None:

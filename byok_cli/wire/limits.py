@@ -30,6 +30,18 @@ MAX_HEADER_LINE = 65536
 DEADLINE = 600.0           # seconds for one request, start to last byte (BYOK_DEADLINE)
 DEADLINE_VARIABLE = "BYOK_DEADLINE"
 
+# What `byok gateway` accepts from a client (each BYOK_GATEWAY_* tunable; see gateway.server).
+# JSON from a client is bound by MAX_DEPTH as a server's is.
+GATEWAY_MAX_BODY = MAX_BODY     # a request body: 413 beyond (Anthropic's own limit is 32 MB)
+GATEWAY_MAX_HEADER = 8190       # one header line: 431 beyond (aiohttp's and nginx's 8 KiB)
+GATEWAY_MAX_HEADERS = 128       # header lines in one request: 431 beyond
+GATEWAY_HEAD_DEADLINE = 10.0    # a request head, from its first byte (or the connection's
+                                # opening): 408, then the connection is closed (slowloris)
+GATEWAY_BODY_DEADLINE = 60.0    # a request body, from its head: 408
+GATEWAY_IDLE = 30.0             # a kept-alive connection with no request: closed
+GATEWAY_MAX_ACTIVE = 4096       # requests in flight: 503 beyond
+GATEWAY_DRAIN = 30.0            # after SIGTERM: how long open streams may go on
+
 
 class LimitExceeded(Exception):
     """A server's answer went past one of the limits above; ``what`` names which."""

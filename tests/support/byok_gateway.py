@@ -60,8 +60,8 @@ class GatedUpstream(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), _GatedHandler)
+    def __init__(self, handler=None):
+        super().__init__(("127.0.0.1", 0), handler or _GatedHandler)
         self.release = threading.Event()
         self.first_sent = threading.Event()
         self.client_gone = threading.Event()
@@ -120,3 +120,33 @@ class _GatedHandler(BaseHTTPRequestHandler):
             self._chunk(b"")
         except OSError:
             self.server.client_gone.set()
+
+
+class SplittingUpstream(GatedUpstream):
+    """An OpenAI-style upstream whose 200 stream echoes the key it was sent, split across
+    two chunks at every offset in turn. After the first half of each split it waits for
+    ``go`` (set by the test once the client has seen that event begin), so that the
+    gateway cannot have read the two halves as one."""
+
+    def __init__(self):
+        super().__init__(_SplittingHandler)
+        self.go = threading.Semaphore(0)
+
+
+class _SplittingHandler(_GatedHandler):
+    server: SplittingUpstream
+
+    def do_POST(self):  # noqa: N802
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        key = self.headers["authorization"].split(" ", 1)[1].encode()
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        for at in range(1, len(key)):
+            self._chunk(b'data: {"split": %d, "said": "' % at + key[:at])
+            if not self.server.go.acquire(timeout=60):
+                return
+            self._chunk(key[at:] + b'"}\n\n')
+        self._chunk(b"data: [DONE]\n\n")
+        self._chunk(b"")

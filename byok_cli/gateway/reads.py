@@ -1,0 +1,59 @@
+"""The store as the gateway reads it on every request, without reading it every time.
+
+A request reads the profile's settings, its budgets and the provider's keys, and these
+change only when someone runs `byok key set`, `budget set`, `config set`…: SQLite's
+`PRAGMA data_version` moves when another connection commits, so those reads are kept
+until it moves (one cheap statement per request, in `fresh`, instead of a dozen). A change this
+gateway makes itself (a key marked failed) clears them too; the usage rows and token
+counts it writes on every request touch none of them. Token checks are not kept: a
+revoked token is refused at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..store import Store
+
+KEPT = frozenset({"settings", "budgets", "get_key", "keys"})
+# Writes that touch nothing KEPT: they leave what is kept in place.
+APART = frozenset({"record_usage", "token_by_digest", "token_used", "release_hold",
+                   "conn", "home"})
+
+
+class KeptReads:
+    """Stands in for a :class:`Store`: the same methods, KEPT ones answered from memory
+    while the database has not changed."""
+
+    def __init__(self, store: Store):
+        self._store = store
+        self._version: int | None = None
+        self._kept: dict[tuple, Any] = {}
+
+    def __getattr__(self, name: str):
+        found = getattr(self._store, name)
+        if name in KEPT:
+            return lambda *args: self._read(name, found, args)
+        if name not in APART:  # anything else may change what is kept
+            self._kept.clear()
+        return found
+
+    def fresh(self) -> None:
+        """At the start of a request: forget what another connection has changed since."""
+        version = self._store.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:
+            self._kept.clear()
+            self._version = version
+
+    def _read(self, name: str, method, args: tuple):
+        key = (name, *args)
+        if key not in self._kept:
+            self._kept[key] = method(*args)
+        value = self._kept[key]
+        # callers get their own copy of what they could change: a list (of named tuples),
+        # a settings dict (of strings and dicts of strings)
+        if isinstance(value, list):
+            return list(value)
+        if isinstance(value, dict):
+            return {k: dict(v) if isinstance(v, dict) else v for k, v in value.items()}
+        return value
