@@ -195,7 +195,7 @@ def _offer_import(ctx: typer.Context, module, env, wanted: Optional[bool]) -> No
     from .key_import import import_keys as run_import
 
     ctx.invoke(run_import, ctx=ctx, source=source, path=None, dry_run=False, scrub=True,
-               replace=False, validate=True, as_json=False)
+               replace=False, names=None, validate=True, as_json=False)
 
 
 def _interactive() -> bool:
