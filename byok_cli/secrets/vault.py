@@ -23,15 +23,13 @@ import threading
 from typing import Callable, Iterator, NamedTuple, TypeVar
 
 from ..errors import ByokError, Code, remember_secret
+from .key_reports import MASTER_KEY_VARIABLES  # noqa: F401 (vault.MASTER_KEY_VARIABLES)
 
 SERVICE = "byok"
 ENVELOPE_VERSION = 1
 _NONCE_LEN = 12
 _ID_LEN = 8
 _HEADER_LEN = 1 + _ID_LEN + _NONCE_LEN
-# Where a master key may come from the environment: never passed to a child (`exec`), and
-# remembered for masking as soon as byok starts, before any is parsed.
-MASTER_KEY_VARIABLES = ("BYOK_MASTER_KEY", "BYOK_NEW_MASTER_KEY")
 
 
 def make_key_command(variable: str = "BYOK_MASTER_KEY") -> str:
