@@ -142,7 +142,7 @@ class Byok:
         ``anthropic.Anthropic``) with the key and base URL byok would use for it."""
         import importlib
 
-        from .routing.ask import key_availability
+        from .routing.keys import key_availability
         from .registry import wire_module
         from .routing.routes import require
         from .wire.endpoint import endpoint

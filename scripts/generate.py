@@ -86,12 +86,14 @@ def run_options() -> str:
 
 
 # The read-only commands the fast path runs without Typer: (command words, the module and
-# function of the Typer command, its body in cli/readers.py). The options are the Typer
-# command's; the body must take the state and exactly the command's parameters.
-READERS = [(("key", "list"), "key", "list_keys", "key_list"),
-           (("config", "show"), "config", "show", "config_show"),
-           (("usage",), "usage", "usage", "usage"),
-           (("history", "list"), "history", "list_conversations", "history_list")]
+# function of the Typer command, its body as module:function in byok_cli/cli, a module
+# that imports no Typer). The options are the Typer command's; the body must take the state
+# and exactly the command's parameters.
+READERS = [(("key", "list"), "key", "list_keys", "readers:key_list"),
+           (("config", "show"), "config", "show", "readers:config_show"),
+           (("usage",), "usage", "usage", "readers:usage"),
+           (("history", "list"), "history", "list_conversations", "readers:history_list"),
+           (("models", "list"), "models", "list_models", "model_listing:models_list")]
 
 
 def root_help(group, root_ctx) -> str:
@@ -114,8 +116,6 @@ def readers(group, root_ctx) -> dict:
     import importlib
     import inspect
 
-    from byok_cli.cli import readers as bodies
-
     tables = {}
     for path, module, function, body in READERS:
         command = importlib.import_module(f"byok_cli.cli.{module}").__dict__[function]
@@ -128,8 +128,10 @@ def readers(group, root_ctx) -> dict:
             leaf = leaf.get_command(ctx, word)
             ctx = leaf.make_context(word, list(path[at + 1:]), parent=ctx)
         wanted = ["st", *(n for n in inspect.signature(command).parameters if n != "ctx")]
-        if list(inspect.signature(getattr(bodies, body)).parameters) != wanted:
-            raise SystemExit(f"readers.{body} must take ({', '.join(wanted)})")
+        module_name, _, function_name = body.partition(":")
+        found = getattr(importlib.import_module(f"byok_cli.cli.{module_name}"), function_name)
+        if list(inspect.signature(found).parameters) != wanted:
+            raise SystemExit(f"{module_name}.{function_name} must take ({', '.join(wanted)})")
         tables[" ".join(path)] = {"path": path, "options": options, "defaults": dict(ctx.params),
                                   "body": body}
     return tables

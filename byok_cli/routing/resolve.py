@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, NamedTuple, Sequence
+from typing import Callable, Mapping, NamedTuple
 
 from .addressing import ChainEntry, default_chain, default_model, parse_chain, resolve
+from .keys import KeyAvailability, KeySource
 from ..catalog.curated import Catalog
 from ..errors import ByokError, Code
 from ..registry import Registry
@@ -82,40 +83,6 @@ class Plan:
         return {"attempts": [public(a) for a in self.attempts],
                 "fallbacks": self.fallbacks, "warnings": self.warnings, "chain": self.chain,
                 "skipped": self.skipped}
-
-
-class KeySource(NamedTuple):
-    source: str        # user | system | none
-    name: str | None   # stored key's name, environment variable's, or None
-    hint: str
-
-
-class KeyAvailability(NamedTuple):
-    """Which keys exist, by name and hint only: resolution never sees key material."""
-
-    stored: Mapping[str, Sequence[tuple[str, str]]]  # provider -> [(name, hint)], in order
-    environment: Mapping[str, tuple[str, str]]       # provider -> (variable, hint)
-    keyless: frozenset = frozenset()                 # providers that need no key
-    # provider -> why its environment key may not go to this profile's base URL (issue 11)
-    refused: Mapping[str, str] = {}
-
-    def sources(self, provider: str, settings: Mapping, key: str | None = None
-                ) -> list[KeySource]:
-        """The keys tried for a provider, in order: the stored keys in the person's order,
-        then the environment's (unless it may not go where this profile sends requests);
-        `preferred-provider system` allows only the latter. ``key`` picks one: a stored
-        key's name, or the environment variable's. A provider that needs no key and has
-        none gets one source, "none"."""
-        stored = [KeySource("stored", n, h) for n, h in self.stored.get(provider, ())]
-        env = None if provider in self.refused else self.environment.get(provider)
-        from_env = [KeySource("environment", *env)] if env else []
-        if key is not None:
-            return [s for s in stored + from_env if s.name == key]
-        system_only = (settings.get("preferred_provider") or "system") == "system"
-        found = ([] if system_only else stored) + from_env
-        if not found and provider in self.keyless:
-            found = [KeySource("none", None, "")]
-        return found
 
 
 def plan(settings: Mapping, keys: KeyAvailability, catalog: Catalog, registry: Registry, *,
