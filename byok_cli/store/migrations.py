@@ -386,5 +386,81 @@ MIGRATIONS: list[str] = [
         TOTAL(output_tokens), SUM(IFNULL(cost_micros, 0)), SUM(code = 'OK' AND cost_micros IS NULL)
         FROM usage WHERE provider IS NOT NULL GROUP BY 1, 4, 5;
     """,
+    # 17 (the sixteenth on its branch, until migration 16 lands before it): an hour tier
+    # under the daily roll-ups, so that a window's partial first day is read from at most
+    # 24 hours' summaries and one hour of raw rows, however many requests that day had.
+    """
+    CREATE TABLE usage_hourly (
+        profile       TEXT NOT NULL,
+        provider      TEXT NOT NULL,
+        model         TEXT NOT NULL,
+        hour          INTEGER NOT NULL,
+        requests      INTEGER NOT NULL DEFAULT 0,
+        errors        INTEGER NOT NULL DEFAULT 0,
+        fallbacks     INTEGER NOT NULL DEFAULT 0,
+        input_tokens  INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_micros   INTEGER NOT NULL DEFAULT 0,
+        cost_unknown  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (profile, hour, provider, model)
+    ) WITHOUT ROWID;
+    CREATE TABLE usage_hourly_by (
+        profile       TEXT NOT NULL,
+        dimension     TEXT NOT NULL,
+        name          TEXT NOT NULL,
+        provider      TEXT NOT NULL,
+        hour          INTEGER NOT NULL,
+        requests      INTEGER NOT NULL DEFAULT 0,
+        errors        INTEGER NOT NULL DEFAULT 0,
+        fallbacks     INTEGER NOT NULL DEFAULT 0,
+        input_tokens  INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_micros   INTEGER NOT NULL DEFAULT 0,
+        cost_unknown  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (profile, dimension, hour, provider, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE usage_buckets_hourly (
+        profile  TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model    TEXT NOT NULL,
+        hour     INTEGER NOT NULL,
+        metric   TEXT NOT NULL CHECK (metric IN ('ttft', 'total')),
+        bucket   INTEGER NOT NULL,
+        n        INTEGER NOT NULL,
+        PRIMARY KEY (profile, hour, provider, model, metric, bucket)
+    ) WITHOUT ROWID;
+    INSERT INTO usage_hourly SELECT profile, provider, model, CAST(at / 3600 AS INT), COUNT(*),
+        SUM(code != 'OK'), SUM(fallbacks != ''), TOTAL(input_tokens), TOTAL(output_tokens),
+        SUM(IFNULL(cost_micros, 0)), SUM(code = 'OK' AND cost_micros IS NULL)
+        FROM usage GROUP BY 1, 2, 3, 4;
+    INSERT INTO usage_hourly_by SELECT profile, 'key', IFNULL(key_name, IFNULL(key_source, '-')),
+        provider, CAST(at / 3600 AS INT), COUNT(*), SUM(code != 'OK'), SUM(fallbacks != ''),
+        TOTAL(input_tokens), TOTAL(output_tokens), SUM(IFNULL(cost_micros, 0)),
+        SUM(code = 'OK' AND cost_micros IS NULL)
+        FROM usage WHERE provider IS NOT NULL GROUP BY 1, 3, 4, 5;
+    INSERT INTO usage_hourly_by SELECT profile, 'token', IFNULL(token_name, '-'), provider,
+        CAST(at / 3600 AS INT), COUNT(*), SUM(code != 'OK'), SUM(fallbacks != ''),
+        TOTAL(input_tokens), TOTAL(output_tokens), SUM(IFNULL(cost_micros, 0)),
+        SUM(code = 'OK' AND cost_micros IS NULL)
+        FROM usage WHERE provider IS NOT NULL GROUP BY 1, 3, 4, 5;
+    INSERT INTO usage_buckets_hourly SELECT profile, provider, model, CAST(at / 3600 AS INT),
+        'ttft', (CASE WHEN ttft_ms < 100 THEN MAX(ttft_ms, 0)
+                 WHEN ttft_ms < 1000 THEN ttft_ms / 10 * 10
+                 WHEN ttft_ms < 10000 THEN ttft_ms / 100 * 100
+                 WHEN ttft_ms < 100000 THEN ttft_ms / 1000 * 1000
+                 WHEN ttft_ms < 1000000 THEN ttft_ms / 10000 * 10000
+                 WHEN ttft_ms < 10000000 THEN ttft_ms / 100000 * 100000
+                 ELSE ttft_ms / 1000000 * 1000000 END), COUNT(*)
+        FROM usage WHERE ttft_ms IS NOT NULL GROUP BY 1, 2, 3, 4, 6;
+    INSERT INTO usage_buckets_hourly SELECT profile, provider, model, CAST(at / 3600 AS INT),
+        'total', (CASE WHEN latency_ms < 100 THEN MAX(latency_ms, 0)
+                  WHEN latency_ms < 1000 THEN latency_ms / 10 * 10
+                  WHEN latency_ms < 10000 THEN latency_ms / 100 * 100
+                  WHEN latency_ms < 100000 THEN latency_ms / 1000 * 1000
+                  WHEN latency_ms < 1000000 THEN latency_ms / 10000 * 10000
+                  WHEN latency_ms < 10000000 THEN latency_ms / 100000 * 100000
+                  ELSE latency_ms / 1000000 * 1000000 END), COUNT(*)
+        FROM usage WHERE latency_ms IS NOT NULL GROUP BY 1, 2, 3, 4, 6;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

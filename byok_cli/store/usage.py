@@ -1,10 +1,17 @@
-"""The usage log: one row per request, with daily roll-ups and latency histograms."""
+"""The usage log: one row per request, with roll-ups and latency histograms per day and,
+under them, per hour: a window reads whole days, then the whole hours of its first day,
+then at most one hour of raw rows, so its cost does not grow with the requests logged."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
 DAY = 86400  # the usage roll-ups' period, in seconds
+HOUR = 3600  # the finer roll-ups' period, for a window's first, partial day
+
+# Each tier: (its totals, its totals per dimension, its histograms, the period column, seconds)
+TIERS = (("usage_daily", "usage_daily_by", "usage_buckets", "day", DAY),
+         ("usage_hourly", "usage_hourly_by", "usage_buckets_hourly", "hour", HOUR))
 
 
 class UsageRow(NamedTuple):
@@ -53,34 +60,35 @@ def dimensions(row: UsageRow) -> dict[str, str]:
 
 class UsageTables:
     def record_usage(self, row: UsageRow, hold_id: int | None = None) -> None:
-        """One request: its raw row, and the daily roll-ups `byok usage` and budgets read. The
-        budget reservation ``hold_id`` gives way to the actual cost in the same transaction."""
-        day = int(row.at // DAY)
+        """One request: its raw row, and the roll-ups `byok usage` and budgets read (per day
+        and per hour). The budget reservation ``hold_id`` gives way to the actual cost in
+        the same transaction."""
         errors, fell_back = int(row.code != "OK"), int(bool(row.fallbacks))
         unknown = int(row.code == "OK" and row.cost_micros is None)
-        key = (row.profile, row.provider, row.model, day)
         counts = (errors, fell_back, row.input_tokens or 0, row.output_tokens or 0,
                   row.cost_micros or 0, unknown)
         with self.transaction() as conn:
             conn.execute(f"INSERT INTO usage ({', '.join(UsageRow._fields)}) "
                          f"VALUES ({', '.join('?' * len(row))})", row)
-            conn.execute(
-                "INSERT INTO usage_daily (profile, provider, model, day, requests, errors, "
-                "fallbacks, input_tokens, output_tokens, cost_micros, cost_unknown) "
-                "VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) " + _ADD_UP, (*key, *counts))
-            for dimension, name in dimensions(row).items():
+            for totals, by, buckets, period, seconds in TIERS:
+                key = (row.profile, row.provider, row.model, int(row.at // seconds))
                 conn.execute(
-                    "INSERT INTO usage_daily_by (profile, dimension, name, provider, day, "
-                    "requests, errors, fallbacks, input_tokens, output_tokens, cost_micros, "
-                    "cost_unknown) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) " + _ADD_UP,
-                    (row.profile, dimension, name, row.provider, day, *counts))
+                    f"INSERT INTO {totals} (profile, provider, model, {period}, requests, "
+                    "errors, fallbacks, input_tokens, output_tokens, cost_micros, cost_unknown) "
+                    "VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) " + _ADD_UP, (*key, *counts))
+                for dimension, name in dimensions(row).items():
+                    conn.execute(
+                        f"INSERT INTO {by} (profile, dimension, name, provider, {period}, "
+                        "requests, errors, fallbacks, input_tokens, output_tokens, cost_micros, "
+                        "cost_unknown) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) " + _ADD_UP,
+                        (row.profile, dimension, name, row.provider, key[3], *counts))
+                for metric, ms in (("ttft", row.ttft_ms), ("total", row.latency_ms)):
+                    if ms is not None:
+                        conn.execute(f"INSERT INTO {buckets} VALUES (?, ?, ?, ?, ?, ?, 1) "
+                                     "ON CONFLICT DO UPDATE SET n = n + 1",
+                                     (*key, metric, bucket(ms)))
             if hold_id is not None:
                 conn.execute("DELETE FROM budget_holds WHERE id = ?", (hold_id,))
-            for metric, ms in (("ttft", row.ttft_ms), ("total", row.latency_ms)):
-                if ms is not None:
-                    conn.execute("INSERT INTO usage_buckets VALUES (?, ?, ?, ?, ?, ?, 1) "
-                                 "ON CONFLICT DO UPDATE SET n = n + 1",
-                                 (*key, metric, bucket(ms)))
 
     def rebuild_usage_rollups(self) -> None:
         """Derive the roll-ups from the raw usage rows again (after bulk imports)."""
@@ -88,42 +96,45 @@ class UsageTables:
                   "TOTAL(output_tokens), SUM(IFNULL(cost_micros, 0)), "
                   "SUM(code = 'OK' AND cost_micros IS NULL)")
         with self.transaction() as conn:
-            conn.execute("DELETE FROM usage_daily")
-            conn.execute("DELETE FROM usage_daily_by")
-            conn.execute("DELETE FROM usage_buckets")
-            conn.execute(
-                f"INSERT INTO usage_daily SELECT profile, provider, model, CAST(at / {DAY} AS INT), "
-                f"{counts} FROM usage GROUP BY profile, provider, model, CAST(at / {DAY} AS INT)")
-            for dimension, expression in DIMENSION_SQL.items():
+            for totals, by, buckets, _, seconds in TIERS:
+                period = f"CAST(at / {seconds} AS INT)"
+                for table in (totals, by, buckets):
+                    conn.execute(f"DELETE FROM {table}")
                 conn.execute(
-                    f"INSERT INTO usage_daily_by SELECT profile, '{dimension}', {expression}, "
-                    f"provider, CAST(at / {DAY} AS INT), {counts} FROM usage "
-                    f"WHERE {expression} IS NOT NULL GROUP BY 1, 3, 4, 5")
-            for metric, column in (("ttft", "ttft_ms"), ("total", "latency_ms")):
-                conn.execute(
-                    f"INSERT INTO usage_buckets SELECT profile, provider, model, "
-                    f"CAST(at / {DAY} AS INT), '{metric}', {bucket_sql(column)}, COUNT(*) "
-                    f"FROM usage WHERE {column} IS NOT NULL "
-                    f"GROUP BY 1, 2, 3, 4, 6")
+                    f"INSERT INTO {totals} SELECT profile, provider, model, {period}, {counts} "
+                    f"FROM usage GROUP BY profile, provider, model, {period}")
+                for dimension, expression in DIMENSION_SQL.items():
+                    conn.execute(
+                        f"INSERT INTO {by} SELECT profile, '{dimension}', {expression}, "
+                        f"provider, {period}, {counts} FROM usage "
+                        f"WHERE {expression} IS NOT NULL GROUP BY 1, 3, 4, 5")
+                for metric, column in (("ttft", "ttft_ms"), ("total", "latency_ms")):
+                    conn.execute(
+                        f"INSERT INTO {buckets} SELECT profile, provider, model, {period}, "
+                        f"'{metric}', {bucket_sql(column)}, COUNT(*) "
+                        f"FROM usage WHERE {column} IS NOT NULL GROUP BY 1, 2, 3, 4, 6")
 
     def usage_totals(self, profile: str, since: float | None, provider: str | None) -> list[tuple]:
         """(provider, model, requests, errors, fallbacks, input, output, cost in micro-dollars,
         successful requests of unknown cost) per provider and model.
 
-        Whole days come from the roll-ups; the first, partial day from the raw rows.
+        Whole days and the first day's whole hours come from the roll-ups; at most one hour,
+        the first, from the raw rows.
         """
-        where, whole, raw = self._usage_window(profile, since, provider)
+        where, tiers, raw = self._usage_window(profile, since, provider)
+        summed = " UNION ALL ".join(
+            f"SELECT provider, model, requests r, errors e, fallbacks f, input_tokens i, "
+            f"output_tokens o, cost_micros c, cost_unknown u FROM {totals} "
+            f"WHERE profile = ? AND {period} > ? AND {period} < ?" + where
+            for totals, _, _, period, _ in TIERS)
         sql = (
             "SELECT provider, model, SUM(r), SUM(e), SUM(f), SUM(i), SUM(o), SUM(c), SUM(u) FROM ("
-            " SELECT provider, model, requests r, errors e, fallbacks f, input_tokens i, "
-            " output_tokens o, cost_micros c, cost_unknown u FROM usage_daily "
-            " WHERE profile = ? AND day > ?" + where +
-            " UNION ALL SELECT provider, model, 1, code != 'OK', fallbacks != '', "
+            + summed + " UNION ALL SELECT provider, model, 1, code != 'OK', fallbacks != '', "
             " IFNULL(input_tokens, 0), IFNULL(output_tokens, 0), IFNULL(cost_micros, 0), "
             " code = 'OK' AND cost_micros IS NULL FROM usage "
             " WHERE profile = ? AND at >= ? AND at < ?" + where +
             ") GROUP BY provider, model ORDER BY provider, model")
-        return list(self.conn.execute(sql, whole + raw))
+        return list(self.conn.execute(sql, [*tiers[0], *tiers[1], *raw]))
 
     def usage_by_key(self, profile: str, since: float | None, provider: str | None
                      ) -> list[tuple]:
@@ -135,50 +146,63 @@ class UsageTables:
     def usage_by(self, dimension: str, profile: str, since: float | None,
                  provider: str | None) -> list[tuple]:
         """As :meth:`usage_by_key`, per provider and name under ``dimension`` (a key of
-        DIMENSION_SQL): whole days from ``usage_daily_by``, the first, partial day from the
-        raw rows (through the index covering them)."""
+        DIMENSION_SQL): whole days and hours from the roll-ups per dimension, at most the
+        first hour from the raw rows (through the index covering them)."""
         expression = DIMENSION_SQL[dimension]
-        where, whole, raw = self._usage_window(profile, since, provider)
+        where, tiers, raw = self._usage_window(profile, since, provider)
+        summed = " UNION ALL ".join(
+            f"SELECT provider, name, requests r, errors e, fallbacks f, input_tokens i, "
+            f"output_tokens o, cost_micros c, cost_unknown u FROM {by} "
+            f"WHERE profile = ? AND dimension = ? AND {period} > ? AND {period} < ?" + where
+            for _, by, _, period, _ in TIERS)
         sql = (
             "SELECT provider, name, SUM(r), SUM(e), SUM(f), SUM(i), SUM(o), SUM(c), SUM(u) FROM ("
-            " SELECT provider, name, requests r, errors e, fallbacks f, input_tokens i, "
-            " output_tokens o, cost_micros c, cost_unknown u FROM usage_daily_by "
-            " WHERE profile = ? AND dimension = ? AND day > ?" + where +
-            f" UNION ALL SELECT provider, {expression}, 1, code != 'OK', fallbacks != '', "
-            " IFNULL(input_tokens, 0), IFNULL(output_tokens, 0), IFNULL(cost_micros, 0), "
-            " code = 'OK' AND cost_micros IS NULL FROM usage "
+            + summed + f" UNION ALL SELECT provider, {expression}, 1, code != 'OK', "
+            " fallbacks != '', IFNULL(input_tokens, 0), IFNULL(output_tokens, 0), "
+            " IFNULL(cost_micros, 0), code = 'OK' AND cost_micros IS NULL FROM usage "
             " WHERE profile = ? AND at >= ? AND at < ?" + where +
             f" AND {expression} IS NOT NULL"
             ") GROUP BY provider, name ORDER BY provider, name")
-        return list(self.conn.execute(sql, [whole[0], dimension, *whole[1:], *raw]))
+        args = [a for tier in tiers for a in (tier[0], dimension, *tier[1:])]
+        return list(self.conn.execute(sql, [*args, *raw]))
 
     def usage_buckets(self, profile: str, since: float | None, provider: str | None
                       ) -> list[tuple]:
-        """(provider, model, metric, bucket, count), the latency histograms. The partial
-        day's raw rows are read once (a materialized CTE) for both metrics."""
-        where, whole, raw_args = self._usage_window(profile, since, provider)
+        """(provider, model, metric, bucket, count), the latency histograms: whole days' and
+        the first day's whole hours' from the roll-ups, the first hour's from its raw rows
+        (read once, a materialized CTE, for both metrics)."""
+        where, tiers, raw_args = self._usage_window(profile, since, provider)
         raw = " UNION ALL ".join(
             f"SELECT provider, model, '{metric}' metric, {bucket_sql(column)} bucket, 1 n "
             f"FROM raw WHERE {column} IS NOT NULL"
             for metric, column in (("ttft", "ttft_ms"), ("total", "latency_ms")))
+        summed = " UNION ALL ".join(
+            f"SELECT provider, model, metric, bucket, n FROM {buckets} "
+            f"WHERE profile = ? AND {period} > ? AND {period} < ?" + where
+            for _, _, buckets, period, _ in TIERS)
         sql = ("WITH raw AS MATERIALIZED (SELECT provider, model, ttft_ms, latency_ms FROM usage "
                " WHERE profile = ? AND at >= ? AND at < ?" + where + ") "
-               "SELECT provider, model, metric, bucket, SUM(n) FROM ("
-               " SELECT provider, model, metric, bucket, n FROM usage_buckets "
-               " WHERE profile = ? AND day > ?" + where + " UNION ALL " + raw +
-               ") GROUP BY provider, model, metric, bucket ORDER BY provider, model, metric, bucket")
-        return list(self.conn.execute(sql, raw_args + whole))
+               "SELECT provider, model, metric, bucket, SUM(n) FROM (" + summed + " UNION ALL "
+               + raw + ") GROUP BY provider, model, metric, bucket "
+               "ORDER BY provider, model, metric, bucket")
+        return list(self.conn.execute(sql, [*raw_args, *tiers[0], *tiers[1]]))
 
     @staticmethod
     def _usage_window(profile: str, since: float | None, provider: str | None
-                      ) -> tuple[str, list, list]:
-        """(provider filter, arguments for the whole days, arguments for the partial day)."""
-        first_day = -1 if since is None else int(since // DAY)
-        start = 0.0 if since is None else since
-        edge = 0.0 if since is None else (first_day + 1) * float(DAY)
+                      ) -> tuple[str, list[list], list]:
+        """(the provider filter; for each tier of TIERS, the arguments that pick its whole
+        periods: the days after the first, the first day's hours after the first; the
+        arguments for the raw rows: the first hour from ``since``)."""
         extra = [provider] if provider else []
-        return (" AND provider = ?" if provider else "", [profile, first_day, *extra],
-                [profile, start, edge, *extra])
+        if since is None:  # every day from the daily tier; no hours, no raw rows
+            return (" AND provider = ?" if provider else "",
+                    [[profile, -1, 2**62, *extra], [profile, 0, 0, *extra]],
+                    [profile, 0.0, 0.0, *extra])
+        first_day, first_hour = int(since // DAY), int(since // HOUR)
+        return (" AND provider = ?" if provider else "",
+                [[profile, first_day, 2**62, *extra],
+                 [profile, first_hour, (first_day + 1) * (DAY // HOUR), *extra]],
+                [profile, since, (first_hour + 1) * float(HOUR), *extra])
 
 
 # Latency histograms keep two significant figures (exact below 100 ms): percentiles come
