@@ -388,7 +388,9 @@ MIGRATIONS: list[str] = [
     """,
     # 17 (the sixteenth on its branch, until migration 16 lands before it): an hour tier
     # under the daily roll-ups, so that a window's partial first day is read from at most
-    # 24 hours' summaries and one hour of raw rows, however many requests that day had.
+    # 24 hours' summaries and one hour of raw rows, however many requests that day had; and
+    # the latency histograms as running sums (all time, and up to each day), so that a
+    # window's whole days cost one lookup per bucket, however many days it spans.
     """
     CREATE TABLE usage_hourly (
         profile       TEXT NOT NULL,
@@ -461,6 +463,30 @@ MIGRATIONS: list[str] = [
                   WHEN latency_ms < 10000000 THEN latency_ms / 100000 * 100000
                   ELSE latency_ms / 1000000 * 1000000 END), COUNT(*)
         FROM usage WHERE latency_ms IS NOT NULL GROUP BY 1, 2, 3, 4, 6;
+    CREATE TABLE usage_buckets_total (
+        profile  TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model    TEXT NOT NULL,
+        metric   TEXT NOT NULL CHECK (metric IN ('ttft', 'total')),
+        bucket   INTEGER NOT NULL,
+        n        INTEGER NOT NULL,
+        PRIMARY KEY (profile, provider, model, metric, bucket)
+    ) WITHOUT ROWID;
+    CREATE TABLE usage_buckets_upto (
+        profile  TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model    TEXT NOT NULL,
+        metric   TEXT NOT NULL CHECK (metric IN ('ttft', 'total')),
+        bucket   INTEGER NOT NULL,
+        day      INTEGER NOT NULL,
+        n        INTEGER NOT NULL,
+        PRIMARY KEY (profile, provider, model, metric, bucket, day)
+    ) WITHOUT ROWID;
+    INSERT INTO usage_buckets_total SELECT profile, provider, model, metric, bucket, SUM(n)
+        FROM usage_buckets GROUP BY 1, 2, 3, 4, 5;
+    INSERT INTO usage_buckets_upto SELECT profile, provider, model, metric, bucket, day,
+        SUM(n) OVER (PARTITION BY profile, provider, model, metric, bucket ORDER BY day)
+        FROM usage_buckets;
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

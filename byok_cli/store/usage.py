@@ -87,6 +87,10 @@ class UsageTables:
                         conn.execute(f"INSERT INTO {buckets} VALUES (?, ?, ?, ?, ?, ?, 1) "
                                      "ON CONFLICT DO UPDATE SET n = n + 1",
                                      (*key, metric, bucket(ms)))
+            for metric, ms in (("ttft", row.ttft_ms), ("total", row.latency_ms)):
+                if ms is not None:
+                    _count_in_running_sums(conn, (row.profile, row.provider, row.model, metric,
+                                                  bucket(ms)), int(row.at // DAY))
             if hold_id is not None:
                 conn.execute("DELETE FROM budget_holds WHERE id = ?", (hold_id,))
 
@@ -113,6 +117,13 @@ class UsageTables:
                         f"INSERT INTO {buckets} SELECT profile, provider, model, {period}, "
                         f"'{metric}', {bucket_sql(column)}, COUNT(*) "
                         f"FROM usage WHERE {column} IS NOT NULL GROUP BY 1, 2, 3, 4, 6")
+            conn.execute("DELETE FROM usage_buckets_total")
+            conn.execute("DELETE FROM usage_buckets_upto")
+            conn.execute("INSERT INTO usage_buckets_total SELECT profile, provider, model, "
+                         "metric, bucket, SUM(n) FROM usage_buckets GROUP BY 1, 2, 3, 4, 5")
+            conn.execute("INSERT INTO usage_buckets_upto SELECT profile, provider, model, "
+                         "metric, bucket, day, SUM(n) OVER (PARTITION BY profile, provider, "
+                         "model, metric, bucket ORDER BY day) FROM usage_buckets")
 
     def usage_totals(self, profile: str, since: float | None, provider: str | None) -> list[tuple]:
         """(provider, model, requests, errors, fallbacks, input, output, cost in micro-dollars,
@@ -168,24 +179,31 @@ class UsageTables:
 
     def usage_buckets(self, profile: str, since: float | None, provider: str | None
                       ) -> list[tuple]:
-        """(provider, model, metric, bucket, count), the latency histograms: whole days' and
-        the first day's whole hours' from the roll-ups, the first hour's from its raw rows
-        (read once, a materialized CTE, for both metrics)."""
+        """(provider, model, metric, bucket, count), the latency histograms: whole days' from
+        the running sums, the first day's whole hours' from the hour tier, the first hour's
+        from its raw rows (read once, a materialized CTE, for both metrics)."""
         where, tiers, raw_args = self._usage_window(profile, since, provider)
         raw = " UNION ALL ".join(
             f"SELECT provider, model, '{metric}' metric, {bucket_sql(column)} bucket, 1 n "
             f"FROM raw WHERE {column} IS NOT NULL"
             for metric, column in (("ttft", "ttft_ms"), ("total", "latency_ms")))
-        summed = " UNION ALL ".join(
-            f"SELECT provider, model, metric, bucket, n FROM {buckets} "
-            f"WHERE profile = ? AND {period} > ? AND {period} < ?" + where
-            for _, _, buckets, period, _ in TIERS)
+        # Whole days: the running sums of all time, less those up to the window's first day
+        # (one index lookup per bucket, however many days the window spans).
+        days = ("SELECT provider, model, metric, bucket, n - IFNULL((SELECT u.n FROM "
+                "usage_buckets_upto u WHERE u.profile = t.profile AND u.provider = t.provider "
+                "AND u.model = t.model AND u.metric = t.metric AND u.bucket = t.bucket "
+                "AND u.day <= ? ORDER BY u.day DESC LIMIT 1), 0) n FROM usage_buckets_total t "
+                "WHERE profile = ?" + where)
+        _, _, hourly, period, _ = TIERS[1]
+        hours = (f"SELECT provider, model, metric, bucket, n FROM {hourly} "
+                 f"WHERE profile = ? AND {period} > ? AND {period} < ?" + where)
         sql = ("WITH raw AS MATERIALIZED (SELECT provider, model, ttft_ms, latency_ms FROM usage "
                " WHERE profile = ? AND at >= ? AND at < ?" + where + ") "
-               "SELECT provider, model, metric, bucket, SUM(n) FROM (" + summed + " UNION ALL "
-               + raw + ") GROUP BY provider, model, metric, bucket "
-               "ORDER BY provider, model, metric, bucket")
-        return list(self.conn.execute(sql, [*raw_args, *tiers[0], *tiers[1]]))
+               "SELECT provider, model, metric, bucket, SUM(n) FROM (" + days + " UNION ALL "
+               + hours + " UNION ALL " + raw + ") GROUP BY provider, model, metric, bucket "
+               "HAVING SUM(n) > 0 ORDER BY provider, model, metric, bucket")
+        first_day, profile_days = tiers[0][1], [tiers[0][0], *tiers[0][3:]]
+        return list(self.conn.execute(sql, [*raw_args, first_day, *profile_days, *tiers[1]]))
 
     @staticmethod
     def _usage_window(profile: str, since: float | None, provider: str | None
@@ -203,6 +221,20 @@ class UsageTables:
                 [[profile, first_day, 2**62, *extra],
                  [profile, first_hour, (first_day + 1) * (DAY // HOUR), *extra]],
                 [profile, since, (first_hour + 1) * float(HOUR), *extra])
+
+
+def _count_in_running_sums(conn, key: tuple, day: int) -> None:
+    """One request in a histogram bucket's running sums: all time, and up to each day from
+    its own on (a request logged after later days' first ones counts in theirs too)."""
+    match = "profile = ? AND provider = ? AND model = ? AND metric = ? AND bucket = ?"
+    conn.execute("INSERT INTO usage_buckets_total VALUES (?, ?, ?, ?, ?, 1) "
+                 "ON CONFLICT DO UPDATE SET n = n + 1", key)
+    conn.execute(f"UPDATE usage_buckets_upto SET n = n + 1 WHERE {match} AND day > ?",
+                 (*key, day))
+    conn.execute(f"INSERT INTO usage_buckets_upto SELECT ?, ?, ?, ?, ?, ?, 1 + IFNULL((SELECT n "
+                 f"FROM usage_buckets_upto WHERE {match} AND day < ? ORDER BY day DESC LIMIT 1)"
+                 ", 0) WHERE true ON CONFLICT DO UPDATE SET n = n + 1",
+                 (*key, day, *key, day))
 
 
 # Latency histograms keep two significant figures (exact below 100 ms): percentiles come
