@@ -1,6 +1,8 @@
-"""The usage log: one row per request, with roll-ups and latency histograms per day and,
-under them, per hour: a window reads whole days, then the whole hours of its first day,
-then at most one hour of raw rows, so its cost does not grow with the requests logged."""
+"""The usage log: one row per request, with roll-ups per day and, under them, per hour (a
+window reads whole days, then the whole hours of its first day, then at most one hour of
+raw rows), and latency histograms per day and as running sums per bucket (all time, and up
+to each hour: a window's histogram is one lookup per bucket, then at most one hour of raw
+rows). So what a reading command costs does not grow with the requests logged."""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ from typing import NamedTuple
 DAY = 86400  # the usage roll-ups' period, in seconds
 HOUR = 3600  # the finer roll-ups' period, for a window's first, partial day
 
-# Each tier: (its totals, its totals per dimension, its histograms, the period column, seconds)
-TIERS = (("usage_daily", "usage_daily_by", "usage_buckets", "day", DAY),
-         ("usage_hourly", "usage_hourly_by", "usage_buckets_hourly", "hour", HOUR))
+# Each tier: (its totals, its totals per dimension, the period column, seconds)
+TIERS = (("usage_daily", "usage_daily_by", "day", DAY),
+         ("usage_hourly", "usage_hourly_by", "hour", HOUR))
 
 
 class UsageRow(NamedTuple):
@@ -70,7 +72,7 @@ class UsageTables:
         with self.transaction() as conn:
             conn.execute(f"INSERT INTO usage ({', '.join(UsageRow._fields)}) "
                          f"VALUES ({', '.join('?' * len(row))})", row)
-            for totals, by, buckets, period, seconds in TIERS:
+            for totals, by, period, seconds in TIERS:
                 key = (row.profile, row.provider, row.model, int(row.at // seconds))
                 conn.execute(
                     f"INSERT INTO {totals} (profile, provider, model, {period}, requests, "
@@ -82,15 +84,14 @@ class UsageTables:
                         "requests, errors, fallbacks, input_tokens, output_tokens, cost_micros, "
                         "cost_unknown) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) " + _ADD_UP,
                         (row.profile, dimension, name, row.provider, key[3], *counts))
-                for metric, ms in (("ttft", row.ttft_ms), ("total", row.latency_ms)):
-                    if ms is not None:
-                        conn.execute(f"INSERT INTO {buckets} VALUES (?, ?, ?, ?, ?, ?, 1) "
-                                     "ON CONFLICT DO UPDATE SET n = n + 1",
-                                     (*key, metric, bucket(ms)))
             for metric, ms in (("ttft", row.ttft_ms), ("total", row.latency_ms)):
                 if ms is not None:
+                    conn.execute("INSERT INTO usage_buckets VALUES (?, ?, ?, ?, ?, ?, 1) "
+                                 "ON CONFLICT DO UPDATE SET n = n + 1", (
+                                     row.profile, row.provider, row.model, int(row.at // DAY),
+                                     metric, bucket(ms)))
                     _count_in_running_sums(conn, (row.profile, row.provider, row.model, metric,
-                                                  bucket(ms)), int(row.at // DAY))
+                                                  bucket(ms)), int(row.at // HOUR))
             if hold_id is not None:
                 conn.execute("DELETE FROM budget_holds WHERE id = ?", (hold_id,))
 
@@ -100,9 +101,11 @@ class UsageTables:
                   "TOTAL(output_tokens), SUM(IFNULL(cost_micros, 0)), "
                   "SUM(code = 'OK' AND cost_micros IS NULL)")
         with self.transaction() as conn:
-            for totals, by, buckets, _, seconds in TIERS:
+            for table in ("usage_buckets", "usage_buckets_total", "usage_buckets_upto"):
+                conn.execute(f"DELETE FROM {table}")
+            for totals, by, _, seconds in TIERS:
                 period = f"CAST(at / {seconds} AS INT)"
-                for table in (totals, by, buckets):
+                for table in (totals, by):
                     conn.execute(f"DELETE FROM {table}")
                 conn.execute(
                     f"INSERT INTO {totals} SELECT profile, provider, model, {period}, {counts} "
@@ -112,18 +115,19 @@ class UsageTables:
                         f"INSERT INTO {by} SELECT profile, '{dimension}', {expression}, "
                         f"provider, {period}, {counts} FROM usage "
                         f"WHERE {expression} IS NOT NULL GROUP BY 1, 3, 4, 5")
-                for metric, column in (("ttft", "ttft_ms"), ("total", "latency_ms")):
-                    conn.execute(
-                        f"INSERT INTO {buckets} SELECT profile, provider, model, {period}, "
-                        f"'{metric}', {bucket_sql(column)}, COUNT(*) "
-                        f"FROM usage WHERE {column} IS NOT NULL GROUP BY 1, 2, 3, 4, 6")
-            conn.execute("DELETE FROM usage_buckets_total")
-            conn.execute("DELETE FROM usage_buckets_upto")
+            for metric, column in (("ttft", "ttft_ms"), ("total", "latency_ms")):
+                conn.execute(
+                    f"INSERT INTO usage_buckets SELECT profile, provider, model, "
+                    f"CAST(at / {DAY} AS INT), '{metric}', {bucket_sql(column)}, COUNT(*) "
+                    f"FROM usage WHERE {column} IS NOT NULL GROUP BY 1, 2, 3, 4, 6")
+                conn.execute(
+                    f"INSERT INTO usage_buckets_upto SELECT profile, provider, model, "
+                    f"'{metric}', b, h, SUM(c) OVER (PARTITION BY profile, provider, model, b "
+                    f"ORDER BY h) FROM (SELECT profile, provider, model, {bucket_sql(column)} b, "
+                    f"CAST(at / {HOUR} AS INT) h, COUNT(*) c FROM usage "
+                    f"WHERE {column} IS NOT NULL GROUP BY 1, 2, 3, 4, 5)")
             conn.execute("INSERT INTO usage_buckets_total SELECT profile, provider, model, "
                          "metric, bucket, SUM(n) FROM usage_buckets GROUP BY 1, 2, 3, 4, 5")
-            conn.execute("INSERT INTO usage_buckets_upto SELECT profile, provider, model, "
-                         "metric, bucket, day, SUM(n) OVER (PARTITION BY profile, provider, "
-                         "model, metric, bucket ORDER BY day) FROM usage_buckets")
 
     def usage_totals(self, profile: str, since: float | None, provider: str | None) -> list[tuple]:
         """(provider, model, requests, errors, fallbacks, input, output, cost in micro-dollars,
@@ -137,7 +141,7 @@ class UsageTables:
             f"SELECT provider, model, requests r, errors e, fallbacks f, input_tokens i, "
             f"output_tokens o, cost_micros c, cost_unknown u FROM {totals} "
             f"WHERE profile = ? AND {period} > ? AND {period} < ?" + where
-            for totals, _, _, period, _ in TIERS)
+            for totals, _, period, _ in TIERS)
         sql = (
             "SELECT provider, model, SUM(r), SUM(e), SUM(f), SUM(i), SUM(o), SUM(c), SUM(u) FROM ("
             + summed + " UNION ALL SELECT provider, model, 1, code != 'OK', fallbacks != '', "
@@ -165,7 +169,7 @@ class UsageTables:
             f"SELECT provider, name, requests r, errors e, fallbacks f, input_tokens i, "
             f"output_tokens o, cost_micros c, cost_unknown u FROM {by} "
             f"WHERE profile = ? AND dimension = ? AND {period} > ? AND {period} < ?" + where
-            for _, by, _, period, _ in TIERS)
+            for _, by, period, _ in TIERS)
         sql = (
             "SELECT provider, name, SUM(r), SUM(e), SUM(f), SUM(i), SUM(o), SUM(c), SUM(u) FROM ("
             + summed + f" UNION ALL SELECT provider, {expression}, 1, code != 'OK', "
@@ -179,31 +183,29 @@ class UsageTables:
 
     def usage_buckets(self, profile: str, since: float | None, provider: str | None
                       ) -> list[tuple]:
-        """(provider, model, metric, bucket, count), the latency histograms: whole days' from
-        the running sums, the first day's whole hours' from the hour tier, the first hour's
-        from its raw rows (read once, a materialized CTE, for both metrics)."""
-        where, tiers, raw_args = self._usage_window(profile, since, provider)
+        """(provider, model, metric, bucket, count), the latency histograms: every hour
+        after the window's first from the running sums (all time, less those up to its first
+        hour: one index lookup per bucket, however long the window), the first hour from its
+        raw rows (read once, a materialized CTE, for both metrics)."""
+        where, _, raw_args = self._usage_window(profile, since, provider)
         raw = " UNION ALL ".join(
             f"SELECT provider, model, '{metric}' metric, {bucket_sql(column)} bucket, 1 n "
             f"FROM raw WHERE {column} IS NOT NULL"
             for metric, column in (("ttft", "ttft_ms"), ("total", "latency_ms")))
-        # Whole days: the running sums of all time, less those up to the window's first day
-        # (one index lookup per bucket, however many days the window spans).
-        days = ("SELECT provider, model, metric, bucket, n - IFNULL((SELECT u.n FROM "
-                "usage_buckets_upto u WHERE u.profile = t.profile AND u.provider = t.provider "
-                "AND u.model = t.model AND u.metric = t.metric AND u.bucket = t.bucket "
-                "AND u.day <= ? ORDER BY u.day DESC LIMIT 1), 0) n FROM usage_buckets_total t "
-                "WHERE profile = ?" + where)
-        _, _, hourly, period, _ = TIERS[1]
-        hours = (f"SELECT provider, model, metric, bucket, n FROM {hourly} "
-                 f"WHERE profile = ? AND {period} > ? AND {period} < ?" + where)
+        before = "0" if since is None else (
+            "IFNULL((SELECT u.n FROM usage_buckets_upto u WHERE u.profile = t.profile "
+            "AND u.provider = t.provider AND u.model = t.model AND u.metric = t.metric "
+            "AND u.bucket = t.bucket AND u.hour <= ? ORDER BY u.hour DESC LIMIT 1), 0)")
+        hours = (f"SELECT provider, model, metric, bucket, n - {before} n "
+                 "FROM usage_buckets_total t WHERE profile = ?" + where)
         sql = ("WITH raw AS MATERIALIZED (SELECT provider, model, ttft_ms, latency_ms FROM usage "
                " WHERE profile = ? AND at >= ? AND at < ?" + where + ") "
-               "SELECT provider, model, metric, bucket, SUM(n) FROM (" + days + " UNION ALL "
-               + hours + " UNION ALL " + raw + ") GROUP BY provider, model, metric, bucket "
+               "SELECT provider, model, metric, bucket, SUM(n) FROM (" + hours + " UNION ALL "
+               + raw + ") GROUP BY provider, model, metric, bucket "
                "HAVING SUM(n) > 0 ORDER BY provider, model, metric, bucket")
-        first_day, profile_days = tiers[0][1], [tiers[0][0], *tiers[0][3:]]
-        return list(self.conn.execute(sql, [*raw_args, first_day, *profile_days, *tiers[1]]))
+        first_hour = [] if since is None else [int(since // HOUR)]
+        return list(self.conn.execute(sql, [*raw_args, *first_hour, profile,
+                                            *([provider] if provider else [])]))
 
     @staticmethod
     def _usage_window(profile: str, since: float | None, provider: str | None
@@ -223,18 +225,18 @@ class UsageTables:
                 [profile, since, (first_hour + 1) * float(HOUR), *extra])
 
 
-def _count_in_running_sums(conn, key: tuple, day: int) -> None:
-    """One request in a histogram bucket's running sums: all time, and up to each day from
-    its own on (a request logged after later days' first ones counts in theirs too)."""
+def _count_in_running_sums(conn, key: tuple, hour: int) -> None:
+    """One request in a histogram bucket's running sums: all time, and up to each hour from
+    its own on (a request logged after later hours' first ones counts in theirs too)."""
     match = "profile = ? AND provider = ? AND model = ? AND metric = ? AND bucket = ?"
     conn.execute("INSERT INTO usage_buckets_total VALUES (?, ?, ?, ?, ?, 1) "
                  "ON CONFLICT DO UPDATE SET n = n + 1", key)
-    conn.execute(f"UPDATE usage_buckets_upto SET n = n + 1 WHERE {match} AND day > ?",
-                 (*key, day))
+    conn.execute(f"UPDATE usage_buckets_upto SET n = n + 1 WHERE {match} AND hour > ?",
+                 (*key, hour))
     conn.execute(f"INSERT INTO usage_buckets_upto SELECT ?, ?, ?, ?, ?, ?, 1 + IFNULL((SELECT n "
-                 f"FROM usage_buckets_upto WHERE {match} AND day < ? ORDER BY day DESC LIMIT 1)"
-                 ", 0) WHERE true ON CONFLICT DO UPDATE SET n = n + 1",
-                 (*key, day, *key, day))
+                 f"FROM usage_buckets_upto WHERE {match} AND hour < ? ORDER BY hour DESC "
+                 "LIMIT 1), 0) WHERE true ON CONFLICT DO UPDATE SET n = n + 1",
+                 (*key, hour, *key, hour))
 
 
 # Latency histograms keep two significant figures (exact below 100 ms): percentiles come
