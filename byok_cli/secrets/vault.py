@@ -18,8 +18,6 @@ import contextlib
 import hashlib
 import os
 import re
-import secrets
-import threading
 from typing import Callable, Iterator, NamedTuple, TypeVar
 
 from ..errors import ByokError, Code, remember_secret
@@ -151,6 +149,8 @@ def master_from_env(value: str, variable: str = "BYOK_MASTER_KEY") -> MasterKey:
 
 
 def new_master_key() -> bytes:
+    import secrets  # not at import: `run` opens keys, it never makes one
+
     return secrets.token_bytes(32)
 
 
@@ -211,6 +211,8 @@ def bounded(call: Callable[[], T], what: str) -> T:
             box["value"] = call()
         except BaseException as exc:  # handed back to the caller's thread
             box["error"] = exc
+
+    import threading  # only for the keyring: a master key from the environment needs none
 
     terminal = _terminal_modes()
     thread = threading.Thread(target=run, name="byok-keyring", daemon=True)
