@@ -6,7 +6,7 @@ This is what `byok run` and `byok chat` are built on, and what scripts can call.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from ..records import fresh, record
 from typing import Callable
 
 from ..catalog.curated import load
@@ -23,7 +23,7 @@ from ..wire import ChatRequest
 from ..wire.endpoint import endpoint
 
 
-@dataclass
+@record
 class AskOptions:
     model: str | None = None       # -m: an id, an alias, or provider/model
     provider: str | None = None    # -p
@@ -42,11 +42,11 @@ class AskOptions:
     schema: dict | None = None     # --schema: the answer must be JSON that this JSON Schema fits
 
 
-@dataclass
+@record
 class AskResult:
     outcome: RunOutcome
     conversation_id: int | None
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = fresh(list)
 
 
 def make_plan(keychain: Keychain, model: str | None = None, provider: str | None = None,

@@ -23,7 +23,7 @@ attempt whose model cannot take them is left out of the fallbacks.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from ..records import fresh, record
 from typing import Callable, Mapping, NamedTuple
 
 from .addressing import ChainEntry, default_chain, default_model, parse_chain, resolve
@@ -60,14 +60,14 @@ class Attempt(NamedTuple):
         return f"stored key{named} (…{self.key_hint})"
 
 
-@dataclass
+@record
 class Plan:
     attempts: list[Attempt]
-    fallbacks: list[dict] = field(default_factory=list)  # taken before sending anything
-    warnings: list[str] = field(default_factory=list)
-    chain: list[str] = field(default_factory=list)       # the fallback chain, as planned
-    skipped: list[str] = field(default_factory=list)     # fallbacks left out, and why
-    endpoints: dict = field(default_factory=dict)        # provider -> wire.endpoint.Endpoint
+    fallbacks: list[dict] = fresh(list)  # taken before sending anything
+    warnings: list[str] = fresh(list)
+    chain: list[str] = fresh(list)       # the fallback chain, as planned
+    skipped: list[str] = fresh(list)     # fallbacks left out, and why
+    endpoints: dict = fresh(dict)        # provider -> wire.endpoint.Endpoint
 
     def to_dict(self) -> dict:
         def endpoint(provider: str) -> dict:
@@ -281,13 +281,13 @@ def _no_named_key(provider: str, key: str, keys: KeyAvailability) -> ByokError:
                      f"store one with `byok key set {provider} --name {key}`", provider=provider)
 
 
-@dataclass
+@record
 class Excluded:
     """What earlier attempts ruled out."""
 
-    keys: set = field(default_factory=set)      # (provider, key_source, key_name)
-    models: set = field(default_factory=set)    # (provider, model)
-    providers: set = field(default_factory=set)
+    keys: set = fresh(set)      # (provider, key_source, key_name)
+    models: set = fresh(set)    # (provider, model)
+    providers: set = fresh(set)
 
     def rules_out(self, a: Attempt) -> bool:
         return ((a.provider, a.key_source, a.key_name) in self.keys

@@ -17,7 +17,7 @@
 `wire` sends one request and says precisely what happened; it never decides to fall back
 (that is the runner's job). It speaks API kinds, not vendors: which provider speaks which
 is the registry's data. Importing this package loads no HTTP code: `connect` does; nor
-`types` (and its dataclasses) until one of its names is asked for, so that `endpoint` is
+`types` until one of its names is asked for, so that `endpoint` is
 light for the commands that only list things.
 """
 
