@@ -1,6 +1,6 @@
 """byok's figures against their floors: plain Python doing the same work.
 
-    python benchmarks/run.py [--repeat N]
+    python benchmarks/run.py [--repeat N] [--only offline|run]
 
 Floors:
 - offline floor: `python -c` opening the same SQLite file and reading one row;
@@ -242,6 +242,9 @@ COMPLETION = {"_BYOK_COMPLETE": "complete_bash", "COMP_WORDS": "byok key l", "CO
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=31)
+    parser.add_argument("--only", choices=("offline", "run"),
+                        help="only the offline commands (against the offline floor), or only "
+                             "byok run and what follows it (against the run floor)")
     args = parser.parse_args()
     server = FakeProviderServer().start()
     home = tempfile.mkdtemp(prefix="byok-bench-")
@@ -256,7 +259,7 @@ def main() -> None:
 
     rows = []
     floor = [sys.executable, "-c", OFFLINE_FLOOR]
-    for cmd, goal in OFFLINE + [(None, 2.0)]:
+    for cmd, goal in OFFLINE + [(None, 2.0)] if args.only != "run" else []:
         ours = [str(BYOK), *(cmd or [])]
         ours_env = env if cmd else {**env, **COMPLETION}
         base, t, ratio = paired_ms(lambda: wall(floor, env), lambda: wall(ours, ours_env),
@@ -266,9 +269,9 @@ def main() -> None:
         name = f"byok {' '.join(cmd)}" if cmd else "completion: one TAB (byok key l)"
         rows.append((name, t, ratio, goal))
 
-    memory = []
+    memory, turns = [], []
     script = run_floor()
-    for provider in ("openai", "anthropic"):
+    for provider in ("openai", "anthropic") if args.only != "offline" else ():
         for stream in (True, False):
             floor_env = {**env, "U": server.url}
             floor_cmd = [sys.executable, "-c", script, provider,
@@ -290,18 +293,19 @@ def main() -> None:
             memory.append((f"{provider}, {how}", median_of(base, "rss_kib"),
                            max(x.rss_kib for x in mine)))
 
-    rows += budget_rows(env, args.repeat)
-    rows += schema_rows(env, args.repeat)
-    rows += attach_rows(env, args.repeat)
-    server.reset()
-    turns = [chat_turns(env, "openai") for _ in range(max(5, args.repeat // 3))]
-    connections = len(server.connections()) / len(turns)
+    if args.only != "offline":
+        rows += budget_rows(env, args.repeat)
+        rows += schema_rows(env, args.repeat)
+        rows += attach_rows(env, args.repeat)
+        server.reset()
+        turns = [chat_turns(env, "openai") for _ in range(max(5, args.repeat // 3))]
+        connections = len(server.connections()) / len(turns)
+        first = statistics.median(t[0] for t in turns) * 1000
+        second = statistics.median(t[1] for t in turns) * 1000
+        rows.append(("byok chat, first turn, first byte", first, None, None))
+        rows.append(("byok chat, second turn, first byte", second,
+                     statistics.median(t[1] / t[0] for t in turns), 1))
     server.shutdown()
-    first = statistics.median(t[0] for t in turns) * 1000
-    second = statistics.median(t[1] for t in turns) * 1000
-    rows.append(("byok chat, first turn, first byte", first, None, None))
-    rows.append(("byok chat, second turn, first byte", second,
-                 statistics.median(t[1] / t[0] for t in turns), 1))
 
     load = os.getloadavg()[0]
     print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
@@ -318,7 +322,9 @@ def main() -> None:
     for what, floor_kib, ours_kib in memory:
         print(f"peak memory, byok run -p {what}: {ours_kib / 1024:.1f} MiB at most (goal: "
               f"under 30); the run floor: {floor_kib / 1024:.1f} MiB")
-    print(f"byok chat: {connections:g} connection(s) per chat of two turns ({len(turns)} chats)")
+    if turns:
+        print(f"byok chat: {connections:g} connection(s) per chat of two turns "
+              f"({len(turns)} chats)")
 
 
 if __name__ == "__main__":

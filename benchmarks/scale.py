@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import datetime as dt
 import os
+import platform
 import random
 import statistics
 import subprocess
@@ -37,7 +39,8 @@ PAIRS += [("anthropic", m) for m in ("claude-sonnet-5-5", "claude-haiku-5-5",
                                      "claude-opus-5-5", "claude-sonnet-4-6")]
 KEYS = ("default", "work", "OPENAI_API_KEY")
 COMMANDS = [["usage"], ["usage", "--since", "all"], ["usage", "--by", "key"],
-            ["usage", "--json"], ["history", "list"], ["doctor"], ["budget", "list"]]
+            ["usage", "--by", "token"], ["usage", "--since", "36h"], ["usage", "--json"],
+            ["history", "list"], ["doctor"], ["budget", "list"]]
 
 
 def build(home: Path, rows: int, conversations: int, now: float | None = None) -> None:
@@ -116,6 +119,10 @@ def main() -> None:
               file=sys.stderr)
         homes.append(home)
     small_env, large_env = ({**env, "BYOK_HOME": str(h)} for h in homes)
+    print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"{platform.system()} {platform.release()}; {dt.date.today()}; load average "
+          f"{os.getloadavg()[0]:.1f}; {args.small:,} and {args.large:,} usage rows; "
+          f"{args.repeat} pairs per ratio (the median of the paired ratios)\n")
     print(f"| {'command':<28} | {'small ms':>8} | {'large ms':>8} | {'growth':>6} |")
     print(f"|{'-' * 30}|{'-' * 10}|{'-' * 10}|{'-' * 8}|")
     for cmd in COMMANDS:

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .errors import ByokError, Code
-from .secrets.keychain import Keychain
 from .store import Store
 
 if TYPE_CHECKING:  # kept out of start-up: commands that only list things never need them
     from .routing.ask import AskResult
+    from .secrets.key_reports import KeyReader
+    from .secrets.keychain import Keychain
     from .registry import Provider, Registry
     from .routing.resolve import Plan
 
@@ -41,23 +42,41 @@ class Byok:
         self.profile = profile
         self._home = Path(home) if home else None
         self._on_warning = on_warning
+        self._store: Store | None = None
         self._keychain: Keychain | None = None
+        self._key_reader: KeyReader | None = None
 
     @property
-    def keychain(self) -> Keychain:
-        """The profile's keys (set, remove, report); opened on first use."""
+    def keychain(self) -> "Keychain":
+        """The profile's keys (set, open, remove, report); opened on first use."""
         if self._keychain is None:
-            self._keychain = Keychain(Store(self._home, warn=self._on_warning), self.profile)
+            from .secrets.keychain import Keychain
+
+            self._keychain = Keychain(self.store, self.profile)
         return self._keychain
 
     @property
+    def key_reader(self) -> "KeyReader":
+        """What is known of the profile's keys without opening one (the keychain once it
+        is open): reading commands need neither the vault nor the master key."""
+        if self._keychain is not None:
+            return self._keychain
+        if self._key_reader is None:
+            from .secrets.key_reports import KeyReader
+
+            self._key_reader = KeyReader(self.store, self.profile)
+        return self._key_reader
+
+    @property
     def store(self) -> Store:
-        return self.keychain.store
+        if self._store is None:
+            self._store = Store(self._home, warn=self._on_warning)
+        return self._store
 
     @property
     def registry(self) -> "Registry":
         """The providers this profile can use: built-ins, presets and its own."""
-        return self.keychain.registry
+        return self.key_reader.registry
 
     def add_provider(self, name: str, api: str, base_url: str, key_env: str | None = None,
                      needs_key: bool = True) -> "Provider":
@@ -124,7 +143,7 @@ class Byok:
         ``anthropic.Anthropic``) with the key and base URL byok would use for it."""
         import importlib
 
-        from .routing.ask import key_availability
+        from .routing.keys import key_availability
         from .registry import wire_module
         from .routing.routes import require
         from .wire.endpoint import endpoint

@@ -148,21 +148,25 @@ def remember_secret(secret: str) -> None:
     for i in range(last + 1):
         _PIECES[low[i:i + _PIECE]] = _PIECES.get(low[i:i + _PIECE], False) or i == last
     # base64 of the key at any alignment: the characters that encode whole 3-byte groups
-    # of the key depend on the key alone.
-    import base64
+    # of the key depend on the key alone. (binascii and str.translate rather than the
+    # base64 and codecs modules: this runs at every start that has BYOK_MASTER_KEY set.)
+    import binascii
 
     raw = body.encode("utf-8", "surrogateescape")
-    import codecs
-
-    for form in (raw.hex(), low[::-1], codecs.encode(body, "rot13").lower()):
+    for form in (raw.hex(), low[::-1], body.translate(_ROT13).lower()):
         for i in range(len(form) - _PIECE + 1):
             _PIECES.setdefault(form[i:i + _PIECE], False)
     for offset in range(3):
         whole = raw[offset:offset + (len(raw) - offset) // 3 * 3]
-        for encoded in {base64.b64encode(whole).decode().lower(),
-                        base64.urlsafe_b64encode(whole).decode().lower()}:
+        standard = binascii.b2a_base64(whole, newline=False).decode().lower()
+        for encoded in {standard, standard.replace("+", "-").replace("/", "_")}:
             for i in range(len(encoded) - _PIECE + 1):
                 _PIECES.setdefault(encoded[i:i + _PIECE], False)
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_ROT13 = str.maketrans(_LETTERS + _LETTERS.upper(),
+                       _LETTERS[13:] + _LETTERS[:13] + (_LETTERS[13:] + _LETTERS[:13]).upper())
 
 
 def mask(key: str | None) -> str:

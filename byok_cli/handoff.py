@@ -95,7 +95,7 @@ def with_endpoint(keychain: Keychain, given: "GivenKey") -> KeyWithEndpoint:
 def key_to_give(keychain: Keychain, provider: str, name: str | None = None) -> GivenKey:
     """The key `byok run` would use for this provider (its stored keys in order, else the
     environment's), or the one called ``name`` (a stored key's name, or the variable's)."""
-    from .routing.ask import key_availability
+    from .routing.keys import key_availability
 
     record_ = keychain.registry.require(provider)
     provider, variable = record_.name, record_.key_env

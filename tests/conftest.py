@@ -192,8 +192,9 @@ def small_tmpfs(mount: Path, size: str):
 
 @pytest.fixture
 def tiny_disk(tmp_path):
-    """A 400 KiB tmpfs."""
-    with small_tmpfs(tmp_path / "tiny", "400k") as mount:
+    """A 512 KiB tmpfs: room for a new database, its WAL and the wipe after a `key set`
+    (about 190 KiB each at schema 16), and little more; tests fill the rest themselves."""
+    with small_tmpfs(tmp_path / "tiny", "512k") as mount:
         yield mount
 
 

@@ -1,5 +1,5 @@
 """The read-only commands the fast path runs without Typer (cli/readers.py: key list,
-config show, usage, history list): it must read their arguments exactly as Typer does or
+config show, usage, history list; cli/model_listing.py: models list): it must read their arguments exactly as Typer does or
 leave them to Typer, and print what the Typer command prints; and `byok --help`, whose text
 is generated from the Typer app."""
 
@@ -87,6 +87,9 @@ def test_every_reader_takes_every_option_its_help_shows():
     ["usage", "--by", "key", "--json", "--since", "all"], ["usage", "-p", "openai"],
     ["usage", "--by", "nothing"], ["usage", "--since", "yesterday"], ["history", "list"],
     ["history", "list", "-n", "1", "--json"], ["history", "list", "--limit=0"],
+    ["models", "list"], ["models", "list", "--json"], ["models", "list", "--all", "--wide"],
+    ["models", "list", "-p", "anthropic", "--no-header"], ["models", "list", "-p", "nope"],
+    ["models", "list", "-p", "openai", "--remote", "--json"], ["models", "list", "--remote"],
 ])
 def test_a_reader_without_typer_prints_what_typer_prints(byok_env, fake, args):
     byok_env.set_key("openai", OPENAI_GOOD)
@@ -128,3 +131,23 @@ def test_help_on_a_narrow_terminal_is_left_to_typer(byok_env):
     typer_loaded, proc = _loaded(byok_env, "--help")
     assert proc.returncode == 0 and typer_loaded
     assert proc.stdout == _typer_help(byok_env.vars, "60") != fast.spec.ROOT_HELP
+
+
+@pytest.mark.parametrize("args", [["key", "list"], ["config", "show"], ["usage"],
+                                  ["models", "list"], ["history", "list"]])
+def test_a_reader_opens_no_key_and_loads_no_sealing_code(byok_env, args):
+    """Reading commands need the keys' rows, never a key: with a key stored and the master
+    key in the environment, they load neither the vault, the master keys, the keyring nor
+    cryptography (nor the runner, nor dataclasses' inspect)."""
+    byok_env.set_key("openai", OPENAI_GOOD)
+    heavy = ("byok_cli.secrets.vault", "byok_cli.secrets.master_keys", "byok_cli.secrets.keychain",
+             "byok_cli.routing.runner", "cryptography", "keyring", "hashlib", "inspect", "typer")
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: sys.__stderr__.write('LOADED=%s\\n' % ' '.join(sorted("
+            f"m for m in sys.modules if m.startswith({heavy!r})))))\n"
+            f"sys.argv = ['byok'] + {args!r}\n"
+            "from byok_cli.cli import main\nmain()\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=byok_env.vars, timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    assert "LOADED=\n" in proc.stderr, proc.stderr

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from byok_cli.errors import ByokError, Code
-from byok_cli.store import DAY, DB_NAME, MIGRATIONS, Message, Store, UsageRow
+from byok_cli.store import DAY, DB_NAME, MIGRATIONS, Message, Store, UsageRow, bucket_sql
 from byok_cli.store.db import statements
+from byok_cli.store.usage import TIERS
 
 NOW = 1_800_000_000.0
 
@@ -26,6 +27,32 @@ def raw_by_key(store: Store, profile: str, since: float | None) -> list[tuple]:
         "TOTAL(IFNULL(cost_micros, 0)), SUM(code = 'OK' AND cost_micros IS NULL) FROM usage "
         "WHERE profile = ? AND at >= ? GROUP BY provider, k ORDER BY provider, k",
         (profile, 0.0 if since is None else since))]
+
+
+def raw_totals(store: Store, profile: str, since: float | None) -> list[tuple]:
+    """What plain `usage` must count per provider and model, from the raw rows."""
+    return [tuple(r) for r in store.conn.execute(
+        "SELECT provider, model, COUNT(*), SUM(code != 'OK'), SUM(fallbacks != ''), "
+        "TOTAL(input_tokens), TOTAL(output_tokens), TOTAL(IFNULL(cost_micros, 0)), "
+        "SUM(code = 'OK' AND cost_micros IS NULL) FROM usage WHERE profile = ? AND at >= ? "
+        "GROUP BY provider, model ORDER BY provider, model",
+        (profile, 0.0 if since is None else since))]
+
+
+def raw_buckets(store: Store, profile: str, since: float | None) -> list[tuple]:
+    """The latency histograms plain `usage` must compute its percentiles from."""
+    return [tuple(r) for r in store.conn.execute(
+        " UNION ALL ".join(
+            f"SELECT provider, model, '{metric}', {bucket_sql(column)} b, COUNT(*) FROM usage "
+            f"WHERE profile = ? AND at >= ? AND {column} IS NOT NULL GROUP BY 1, 2, 4"
+            for metric, column in (("ttft", "ttft_ms"), ("total", "latency_ms")))
+        + " ORDER BY 1, 2, 3, 4", (profile, 0.0 if since is None else since) * 2)]
+
+
+def summaries(store: Store) -> list[list[tuple]]:
+    tables = [table for tier in TIERS for table in tier[:2]]
+    return [store.conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4, 5, 6").fetchall()
+            for table in [*tables, "usage_buckets", "usage_buckets_total", "usage_buckets_upto"]]
 
 
 def normal(rows) -> list[tuple]:
@@ -45,23 +72,32 @@ def usage_row(rng: random.Random, at: float) -> UsageRow:
         key_name=rng.choice([None, "default", "work", "OPENAI_API_KEY"]))
 
 
-@settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**32), count=st.integers(0, 60),
-       since_days=st.one_of(st.none(), st.floats(0, 12)))
-def test_usage_by_key_is_the_raw_rows_summed(tmp_path_factory, seed, count, since_days):
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32), count=st.integers(0, 80),
+       since=st.one_of(st.none(), st.floats(0, 1.2)),
+       spread=st.sampled_from([3 * 3600, 30 * 3600, 2 * DAY, 10 * DAY]))
+def test_every_summary_is_the_raw_rows_summed_for_any_window(tmp_path_factory, seed, count,
+                                                              since, spread):
+    """Plain `usage` (totals and latency histograms), `usage --by key` and `--by token`, for
+    a window starting at any second: whole days, the first day's whole hours and the first
+    hour's raw rows add up to the raw rows."""
     rng = random.Random(seed)
     store = Store(tmp_path_factory.mktemp("home"))
     try:
         for _ in range(count):
-            store.record_usage(usage_row(rng, NOW - rng.uniform(0, 10 * DAY)))
-        since = None if since_days is None else NOW - since_days * DAY
+            store.record_usage(usage_row(rng, NOW - rng.uniform(0, spread)))
+        start = None if since is None else NOW - int(since * spread)  # any second
         for profile in ("default", "work"):
-            assert normal(store.usage_by_key(profile, since, None)) == \
-                normal(raw_by_key(store, profile, since))
-        kept = store.conn.execute("SELECT * FROM usage_daily_by ORDER BY 1, 2, 3, 4, 5").fetchall()
+            assert normal(store.usage_by_key(profile, start, None)) == \
+                normal(raw_by_key(store, profile, start))
+            assert normal(store.usage_totals(profile, start, None)) == \
+                normal(raw_totals(store, profile, start))
+            assert store.usage_buckets(profile, start, None) == raw_buckets(store, profile, start)
+            assert sum(r[2] for r in store.usage_by("token", profile, start, None)) == \
+                sum(r[2] for r in raw_totals(store, profile, start))
+        kept = summaries(store)
         store.rebuild_usage_rollups()
-        assert store.conn.execute(
-            "SELECT * FROM usage_daily_by ORDER BY 1, 2, 3, 4, 5").fetchall() == kept
+        assert summaries(store) == kept
     finally:
         store.close()
 
@@ -115,6 +151,39 @@ def test_the_migration_builds_the_summaries_of_an_existing_database(tmp_path):
         # the newest first: conversation 3 and 2 share a second; 3's messages are newer
         assert [(c["id"], c["messages"]) for c in listed] == [(3, 2), (2, 0), (1, 3)]
         assert store.latest_conversation_id("default") == 3
+    finally:
+        store.close()
+
+
+# The migration that adds the hour tier (its number depends on what landed before it).
+HOURS = next(i for i, script in enumerate(MIGRATIONS) if "CREATE TABLE usage_hourly " in script)
+
+
+def test_the_migration_builds_the_hour_tier_of_an_existing_database(tmp_path):
+    """A database from before the hour tier (its rows, its daily summaries) gets, at its
+    first opening, the hour tier that recording the same rows would have kept."""
+    home = tmp_path / "home"
+    store = Store(home)
+    rng = random.Random(17)
+    for _ in range(400):
+        store.record_usage(usage_row(rng, NOW - rng.uniform(0, 3 * DAY)))
+    kept = summaries(store)
+    store.close()
+    conn = sqlite3.connect(home / DB_NAME)
+    assert HOURS == len(MIGRATIONS) - 1, "a later migration would need undoing here too"
+    for table in ("usage_hourly", "usage_hourly_by", "usage_buckets_total",
+                  "usage_buckets_upto"):
+        conn.execute(f"DROP TABLE {table}")
+    conn.execute(f"PRAGMA user_version = {HOURS}")
+    conn.commit()
+    conn.close()
+    store = Store(home)
+    try:
+        assert summaries(store) == kept
+        since = NOW - 30 * 3600 - 1234.5
+        assert normal(store.usage_totals("default", since, None)) == \
+            normal(raw_totals(store, "default", since))
+        assert store.usage_buckets("work", since, None) == raw_buckets(store, "work", since)
     finally:
         store.close()
 

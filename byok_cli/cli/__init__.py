@@ -1,6 +1,7 @@
 """The command layer. The Typer app is in `root` and one module per command group; this
-module is the entry point, and sends the common forms of `byok run` down a fast path
-that never imports Typer (see `fast`)."""
+module is the entry point, and sends the common forms of `byok run` and the reading
+commands down a fast path that never imports Typer (see `fast`), and so does a shell's
+TAB (see `fast_complete`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,17 @@ def main() -> None:
     stop_on_signals()
     output.json_errors = output.wants_json(sys.argv[1:])
     completing = bool(os.environ.get("_BYOK_COMPLETE"))
-    if not completing:
+    if completing:  # the shell asks for completions: from the generated table if it can
+        from .fast_complete import answer
+
+        found = answer(os.environ)
+        if found is not None:
+            try:
+                sys.stdout.write(found + "\n")
+            except (Exception, KeyboardInterrupt) as exc:  # a closed or full stdout
+                sys.exit(finish(exit_status(exc, False)))
+            sys.exit(finish(0))
+    else:
         from .fast import run_fast
 
         status = run_fast(sys.argv[1:])

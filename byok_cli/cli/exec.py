@@ -85,7 +85,7 @@ def exec_command(
 
       byok exec --gateway -p anthropic -- claude
     """
-    from ..routing.ask import key_availability
+    from ..routing.keys import key_availability
     from ..secrets.hardening import restore_for_child
     from ..routing.routes import require
     from ..wire.endpoint import endpoint

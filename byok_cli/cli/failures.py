@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 
 from ..errors import ByokError, Code, Terminated, redact
 from . import output
@@ -60,6 +59,8 @@ def _name_profiles(exc: ByokError, st) -> None:
 
 
 def print_traceback() -> None:
+    import traceback  # only under --debug: it costs more than a reading command's work
+
     sys.stderr.write(redact(traceback.format_exc()))
 
 

@@ -1,5 +1,6 @@
 """The fast path: the usual forms of `byok run`, of the read-only commands whose bodies
-live in `readers` (key list, config show, usage, history list), `byok --version` and
+live in `readers` (key list, config show, usage, history list) and `model_listing` (models
+list), `byok --version` and
 `byok --help` (its text generated), parsed without importing Typer.
 
 Importing Typer (and the click inside it) costs ~30 ms, more than the offline floor (Python
@@ -112,8 +113,8 @@ class Command(NamedTuple):
 
 
 RUN = Command((spec.COMMAND,), spec.OPTIONS, spec.DEFAULTS, spec.ARGUMENT, "run_body:run")
-COMMANDS = [RUN] + [Command(tuple(r["path"]), r["options"], r["defaults"], None,
-                            "readers:" + r["body"]) for r in spec.READERS.values()]
+COMMANDS = [RUN] + [Command(tuple(r["path"]), r["options"], r["defaults"], None, r["body"])
+                    for r in spec.READERS.values()]
 
 
 def parse(argv: Sequence[str], environ: Mapping[str, str], command: Command = RUN

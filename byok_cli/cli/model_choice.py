@@ -56,7 +56,7 @@ def choose_model(st, name: str, provider: str | None = None):
 def offer_preferred(st, provider: str, model_id: str, yes: bool) -> None:
     """When `provider` is not the preferred one, `byok run` does not use its default model:
     say so, and make it the preferred provider with --yes or a "yes" at a terminal."""
-    from ..routing.ask import key_availability
+    from ..routing.keys import key_availability
 
     preferred = st.store.settings(st.profile)["preferred_provider"]
     if preferred == provider:

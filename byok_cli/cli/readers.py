@@ -14,9 +14,9 @@ from .state import State, note_unknown_profile
 
 def key_list(st: State, as_json: bool, no_header: bool, wide: bool = False) -> None:
     """`byok key list`."""
-    from ..secrets.keychain import mask_hint
+    from ..secrets.key_reports import mask_hint
 
-    reports = st.keychain.report()
+    reports = st.byok.key_reader.report()
     note_unknown_profile(st, not any(r.stored for r in reports))
     if as_json:
         output.emit_json([r.to_dict() for r in reports])

@@ -102,7 +102,7 @@ class Gateway:
 
     def providers(self) -> list[dict]:
         """One entry per provider with a key to send: its URL here, and what to set."""
-        from ..routing.ask import key_availability
+        from ..routing.keys import key_availability
 
         settings = self.keychain.store.settings(self.keychain.profile)
         keys = key_availability(self.keychain)

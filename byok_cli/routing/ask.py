@@ -6,16 +6,16 @@ This is what `byok run` and `byok chat` are built on, and what scripts can call.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from ..records import fresh, record
 from typing import Callable
 
 from ..catalog.curated import load
 from ..errors import ByokError, Code, looks_like_key
 from ..inputs import text
-from ..secrets.keychain import Keychain, hint_of
+from ..secrets.keychain import Keychain
 from .addressing import resolve
-from .resolve import Attempt, KeyAvailability, Plan, plan
-from .routes import env_key_refusal
+from .keys import KeyAvailability, key_availability
+from .resolve import Attempt, Plan, plan
 from .runner import RunOutcome, execute
 from ..wire.errors import clean
 from ..store import Message, UsageRow
@@ -23,7 +23,7 @@ from ..wire import ChatRequest
 from ..wire.endpoint import endpoint
 
 
-@dataclass
+@record
 class AskOptions:
     model: str | None = None       # -m: an id, an alias, or provider/model
     provider: str | None = None    # -p
@@ -43,29 +43,11 @@ class AskOptions:
     attachments: list = field(default_factory=list)  # -a: wire.attachments.Attachment, in order
 
 
-@dataclass
+@record
 class AskResult:
     outcome: RunOutcome
     conversation_id: int | None
-    warnings: list[str] = field(default_factory=list)
-
-
-def key_availability(keychain: Keychain, only: str | None = None) -> KeyAvailability:
-    """Which keys the profile and the environment have, by name and hint (no decryption),
-    and which environment keys may not go where this profile sends requests. ``only``:
-    one provider's (the gateway asks on every request)."""
-    stored: dict[str, list[tuple[str, str]]] = {}
-    for k in keychain.store.keys(keychain.profile):
-        if only is None or k.provider == only:
-            stored.setdefault(k.provider, []).append((k.name, k.hint))
-    registry = keychain.registry
-    env = {p.name: (p.key_env, hint_of(k)) for p in registry
-           if (only is None or p.name == only) and (k := keychain.env_key(p.name))}
-    settings = keychain.store.settings(keychain.profile)
-    refused = {p: why for p in env if (why := env_key_refusal(
-        registry.require(p), settings, keychain.env))}
-    return KeyAvailability(stored, env, frozenset(p.name for p in registry if not p.needs_key),
-                           refused)
+    warnings: list[str] = fresh(list)
 
 
 def make_plan(keychain: Keychain, model: str | None = None, provider: str | None = None,

@@ -14,7 +14,7 @@ every key, and condemn them all).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..records import record
 from typing import Callable
 
 from ..errors import ByokError, Code
@@ -31,7 +31,7 @@ KIND = {Code.UNAUTHORIZED: "key_rejected", Code.QUOTA_EXCEEDED: "key_rejected",
         Code.BUDGET_EXCEEDED: "budget_exceeded"}
 
 
-@dataclass
+@record
 class Spending:
     """What a policy needs to hold budget room and price the answer."""
 

@@ -23,10 +23,11 @@ attempt whose model cannot take them is left out of the fallbacks.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from typing import Callable, Mapping, NamedTuple, Sequence
+from ..records import fresh, record
+from typing import Callable, Mapping, NamedTuple
 
 from .addressing import ChainEntry, default_chain, default_model, parse_chain, resolve
+from .keys import KeyAvailability, KeySource
 from ..catalog.curated import Catalog
 from ..errors import ByokError, Code
 from ..registry import Registry
@@ -59,14 +60,14 @@ class Attempt(NamedTuple):
         return f"stored key{named} (…{self.key_hint})"
 
 
-@dataclass
+@record
 class Plan:
     attempts: list[Attempt]
-    fallbacks: list[dict] = field(default_factory=list)  # taken before sending anything
-    warnings: list[str] = field(default_factory=list)
-    chain: list[str] = field(default_factory=list)       # the fallback chain, as planned
-    skipped: list[str] = field(default_factory=list)     # fallbacks left out, and why
-    endpoints: dict = field(default_factory=dict)        # provider -> wire.endpoint.Endpoint
+    fallbacks: list[dict] = fresh(list)  # taken before sending anything
+    warnings: list[str] = fresh(list)
+    chain: list[str] = fresh(list)       # the fallback chain, as planned
+    skipped: list[str] = fresh(list)     # fallbacks left out, and why
+    endpoints: dict = fresh(dict)        # provider -> wire.endpoint.Endpoint
 
     def to_dict(self) -> dict:
         def endpoint(provider: str) -> dict:
@@ -82,40 +83,6 @@ class Plan:
         return {"attempts": [public(a) for a in self.attempts],
                 "fallbacks": self.fallbacks, "warnings": self.warnings, "chain": self.chain,
                 "skipped": self.skipped}
-
-
-class KeySource(NamedTuple):
-    source: str        # user | system | none
-    name: str | None   # stored key's name, environment variable's, or None
-    hint: str
-
-
-class KeyAvailability(NamedTuple):
-    """Which keys exist, by name and hint only: resolution never sees key material."""
-
-    stored: Mapping[str, Sequence[tuple[str, str]]]  # provider -> [(name, hint)], in order
-    environment: Mapping[str, tuple[str, str]]       # provider -> (variable, hint)
-    keyless: frozenset = frozenset()                 # providers that need no key
-    # provider -> why its environment key may not go to this profile's base URL (issue 11)
-    refused: Mapping[str, str] = {}
-
-    def sources(self, provider: str, settings: Mapping, key: str | None = None
-                ) -> list[KeySource]:
-        """The keys tried for a provider, in order: the stored keys in the person's order,
-        then the environment's (unless it may not go where this profile sends requests);
-        `preferred-provider system` allows only the latter. ``key`` picks one: a stored
-        key's name, or the environment variable's. A provider that needs no key and has
-        none gets one source, "none"."""
-        stored = [KeySource("stored", n, h) for n, h in self.stored.get(provider, ())]
-        env = None if provider in self.refused else self.environment.get(provider)
-        from_env = [KeySource("environment", *env)] if env else []
-        if key is not None:
-            return [s for s in stored + from_env if s.name == key]
-        system_only = (settings.get("preferred_provider") or "system") == "system"
-        found = ([] if system_only else stored) + from_env
-        if not found and provider in self.keyless:
-            found = [KeySource("none", None, "")]
-        return found
 
 
 def plan(settings: Mapping, keys: KeyAvailability, catalog: Catalog, registry: Registry, *,
@@ -314,13 +281,13 @@ def _no_named_key(provider: str, key: str, keys: KeyAvailability) -> ByokError:
                      f"store one with `byok key set {provider} --name {key}`", provider=provider)
 
 
-@dataclass
+@record
 class Excluded:
     """What earlier attempts ruled out."""
 
-    keys: set = field(default_factory=set)      # (provider, key_source, key_name)
-    models: set = field(default_factory=set)    # (provider, model)
-    providers: set = field(default_factory=set)
+    keys: set = fresh(set)      # (provider, key_source, key_name)
+    models: set = fresh(set)    # (provider, model)
+    providers: set = fresh(set)
 
     def rules_out(self, a: Attempt) -> bool:
         return ((a.provider, a.key_source, a.key_name) in self.keys

@@ -10,7 +10,7 @@ attempt answers a failure) is the policy's (routing.policy), shared with the gat
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from ..records import fresh, record
 from typing import Callable
 
 from ..errors import ByokError, Code
@@ -22,7 +22,7 @@ from ..wire import ChatRequest, ChatResult, Settings, connect
 from ..wire.endpoint import Endpoint
 
 
-@dataclass
+@record
 class RunOutcome:
     text: str
     provider: str
@@ -34,7 +34,7 @@ class RunOutcome:
     output_tokens: int | None
     latency_ms: int
     ttft_ms: int | None
-    errors: list[dict] = field(default_factory=list)
+    errors: list[dict] = fresh(list)
     base_url: str | None = None
     base_url_source: str | None = None  # flag | environment | profile | default | provider
     cached_input_tokens: int | None = None   # of input_tokens: read from a prompt cache
@@ -46,7 +46,7 @@ class RunOutcome:
     provider_stop_reason: str | None = None  # the provider's own word for it
     served_model: str | None = None  # the model the provider says answered
     refusal: str = ""                # a refusal given apart from the text (OpenAI's field)
-    tool_calls: list[str] = field(default_factory=list)  # tools the model called (none offered)
+    tool_calls: list[str] = fresh(list)  # tools the model called (none offered)
     data: object = None              # with --schema: the answer's JSON value
     reasoning: str = ""              # the reasoning or thinking the provider sent along
 

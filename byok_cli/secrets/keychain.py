@@ -6,15 +6,17 @@ master keys that seal them, and their rotation, are in ``master_keys``.
 
 from __future__ import annotations
 
-import os
 import re
-from typing import Mapping, NamedTuple
+from typing import Mapping
 
 from . import key_commands, vault
 from ..errors import ByokError, Code, looks_like_key, remember_secret
+from .key_reports import KeyReader, KeyReport, hint_of, mask_hint
 from .master_keys import SETTLE_ATTEMPTS, MasterKeyMissing, MasterKeys, unsettled
-from ..registry import Provider, Registry, builtin
 from ..store import Store, StoredKey
+
+__all__ = ["Keychain", "KeyReport", "PROVIDER_VERDICT", "check_key_name", "hint_of",
+           "mask_hint", "status_after_check"]
 
 
 # The provider's verdict on a key (it refused it, or the account has no credit): the only
@@ -29,47 +31,6 @@ def status_after_check(err: ByokError | None) -> str | None:
     if err is None:
         return "valid"
     return f"failed: {err.code.value}" if err.code in PROVIDER_VERDICT else None
-
-
-class KeyReport(NamedTuple):
-    """What may be shown about a provider's keys: never more than the last 4 characters."""
-
-    provider: Provider
-    stored: list[StoredKey]   # in the order they are tried
-    env_hint: str | None
-
-    @property
-    def winner(self) -> str | None:
-        return "stored" if self.stored else ("environment" if self.env_hint else None)
-
-    def to_dict(self) -> dict:
-        first = self.stored[0] if self.stored else None
-        return {
-            "provider": self.provider.name,
-            "stored": bool(first),
-            "stored_key": mask_hint(first.hint) if first else None,
-            "stored_name": first.name if first else None,
-            "stored_status": first.status if first else None,
-            "stored_checked_at": first.checked_at if first else None,
-            "stored_set_at": first.updated_at if first else None,
-            "keys": [{"name": k.name, "key": mask_hint(k.hint), "status": k.status,
-                      "checked_at": k.checked_at, "set_at": k.updated_at,
-                      "base_url": k.base_url}
-                     for k in self.stored],
-            "environment": bool(self.env_hint),
-            "environment_variable": self.provider.key_env,
-            "environment_key": mask_hint(self.env_hint) if self.env_hint else None,
-            "needs_key": self.provider.needs_key,
-            "active": self.winner,
-        }
-
-
-def mask_hint(hint: str) -> str:
-    return key_commands.shown(hint)
-
-
-def hint_of(key: str) -> str:
-    return key[-4:]
 
 
 def check_key_name(name: str | None) -> str:
@@ -101,30 +62,17 @@ def _master_refused() -> ByokError:
                      "nothing was stored", hint="paste the provider's API key")
 
 
-class Keychain(MasterKeys):
+class Keychain(KeyReader, MasterKeys):
+    """A profile's keys: what :class:`KeyReader` knows of them, and opening, sealing and
+    storing them under the master keys."""
+
     def __init__(self, store: Store, profile: str = "default",
                  env: Mapping[str, str] | None = None,
                  keyring: vault.KeyringStore | None = None):
-        self.store = store
-        self.profile = profile
-        self.env = os.environ if env is None else env
+        super().__init__(store, profile, env)
         self._keyring = keyring
         self._opened: dict[str, vault.MasterKey] = {}  # read from the keyring, by id
         self._plain: dict[tuple, str] = {}  # rows decrypted, by what was sealed: once each
-        self._registry: Registry | None = None
-        for variable in vault.MASTER_KEY_VARIABLES:  # masked, and warned about in a prompt,
-            remember_secret((self.env.get(variable) or "").strip())  # before it is parsed
-
-    @property
-    def registry(self) -> Registry:
-        """The providers this profile can use: built-ins, presets and its own."""
-        if self._registry is None:
-            self._registry = builtin().with_custom(self.store.custom_providers(self.profile))
-        return self._registry
-
-    def forget_registry(self) -> None:
-        """After a provider was added or removed."""
-        self._registry = None
 
     # -- keys ---------------------------------------------------------------------------
     def set(self, provider: str, raw_key: str, status: str = "unverified",
@@ -235,20 +183,6 @@ class Keychain(MasterKeys):
             return self.get(provider, name or "default")
         return self.env_key(provider) if source == "environment" else None
 
-    def env_key(self, provider: str) -> str | None:
-        """The provider's own environment variable's key, if it has one and it is set."""
-        found = self.registry.get(provider)
-        variable = found.key_env if found else None
-        value = (self.env.get(variable) or "").strip() if variable else ""
-        if value:
-            remember_secret(value)
-        return value or None
-
-    def stored_for(self, provider: str, name: str | None) -> str | None:
-        """The base URL a stored key was stored for (`key set --base-url`), or None."""
-        row = self.store.get_key(self.profile, provider, name or "default")
-        return row.base_url if row else None
-
     def remove(self, provider: str, name: str = "default") -> bool:
         return self.store.delete_key(self.profile, provider, name)
 
@@ -260,15 +194,6 @@ class Keychain(MasterKeys):
         row = self.store.get_key(self.profile, provider, name)
         if row is not None and row.status != "valid":
             self.mark(provider, name, "valid")
-
-    def missing_profile_note(self) -> str | None:
-        """"profile 'wrok' has no keys; profiles: default, work" when this profile has no
-        stored key and others have (a mistyped --profile, most likely)."""
-        with_keys = self.store.profiles_with_keys()
-        if not with_keys or self.profile in with_keys:
-            return None
-        names = sorted(set(self.store.profiles()) | set(with_keys))
-        return f"profile {self.profile!r} has no keys; profiles: {', '.join(names)}"
 
     def order(self, provider: str, names: list[str]) -> list[str]:
         """Try these stored keys first, in this order; return the whole order."""
@@ -282,19 +207,3 @@ class Keychain(MasterKeys):
                             hint=f"the stored {provider} keys: " + (", ".join(stored) or "none"))
         self.store.set_key_order(self.profile, provider, wanted)
         return [k.name for k in self.store.keys(self.profile, provider)]
-
-    def report(self, providers: list[str] | None = None) -> list[KeyReport]:
-        """What `key list` shows; reads no secret from the keyring. Without a list: the
-        built-ins, and every other provider with a stored or an environment key."""
-        stored: dict[str, list[StoredKey]] = {}
-        for k in self.store.keys(self.profile):
-            stored.setdefault(k.provider, []).append(k)
-        out = []
-        for p in self.registry:
-            if providers is not None and p.name not in providers:
-                continue
-            env = self.env_key(p.name)
-            if providers is None and p.kind != "builtin" and not env and p.name not in stored:
-                continue
-            out.append(KeyReport(p, stored.get(p.name, []), hint_of(env) if env else None))
-        return out

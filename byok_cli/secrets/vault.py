@@ -18,20 +18,16 @@ import contextlib
 import hashlib
 import os
 import re
-import secrets
-import threading
 from typing import Callable, Iterator, NamedTuple, TypeVar
 
 from ..errors import ByokError, Code, remember_secret
+from .key_reports import MASTER_KEY_VARIABLES  # noqa: F401 (vault.MASTER_KEY_VARIABLES)
 
 SERVICE = "byok"
 ENVELOPE_VERSION = 1
 _NONCE_LEN = 12
 _ID_LEN = 8
 _HEADER_LEN = 1 + _ID_LEN + _NONCE_LEN
-# Where a master key may come from the environment: never passed to a child (`exec`), and
-# remembered for masking as soon as byok starts, before any is parsed.
-MASTER_KEY_VARIABLES = ("BYOK_MASTER_KEY", "BYOK_NEW_MASTER_KEY")
 
 
 def make_key_command(variable: str = "BYOK_MASTER_KEY") -> str:
@@ -153,6 +149,8 @@ def master_from_env(value: str, variable: str = "BYOK_MASTER_KEY") -> MasterKey:
 
 
 def new_master_key() -> bytes:
+    import secrets  # not at import: `run` opens keys, it never makes one
+
     return secrets.token_bytes(32)
 
 
@@ -213,6 +211,8 @@ def bounded(call: Callable[[], T], what: str) -> T:
             box["value"] = call()
         except BaseException as exc:  # handed back to the caller's thread
             box["error"] = exc
+
+    import threading  # only for the keyring: a master key from the environment needs none
 
     terminal = _terminal_modes()
     thread = threading.Thread(target=run, name="byok-keyring", daemon=True)

@@ -24,7 +24,7 @@ BUSY_TIMEOUT_MS = 15_000
 # The tables that grow with every request and message. `byok doctor` checks the others
 # (keys, master keys, settings, budgets: what byok cannot do without) and leaves these to
 # `doctor --full`, so that its default check takes as long on a large log as on a new one.
-LOGS = frozenset({"usage", "usage_buckets", "conversations", "messages"})
+LOGS = frozenset({"usage", "usage_buckets", "usage_buckets_upto", "conversations", "messages"})
 WIPE_WAIT = 3.0        # seconds a wipe waits for other processes to stop reading old pages
 WIPE_WAIT_AT_OPEN = 0.2
 

@@ -407,5 +407,98 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX message_attachments_digest ON message_attachments(digest);
     """,
+    # 17: an hour tier
+    # under the daily roll-ups, so that a window's partial first day is read from at most
+    # 24 hours' summaries and one hour of raw rows, however many requests that day had; and
+    # the latency histograms as running sums (all time, and up to each hour), so that a
+    # window costs one lookup per bucket and one hour of raw rows, however long it is.
+    """
+    CREATE TABLE usage_hourly (
+        profile       TEXT NOT NULL,
+        provider      TEXT NOT NULL,
+        model         TEXT NOT NULL,
+        hour          INTEGER NOT NULL,
+        requests      INTEGER NOT NULL DEFAULT 0,
+        errors        INTEGER NOT NULL DEFAULT 0,
+        fallbacks     INTEGER NOT NULL DEFAULT 0,
+        input_tokens  INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_micros   INTEGER NOT NULL DEFAULT 0,
+        cost_unknown  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (profile, hour, provider, model)
+    ) WITHOUT ROWID;
+    CREATE TABLE usage_hourly_by (
+        profile       TEXT NOT NULL,
+        dimension     TEXT NOT NULL,
+        name          TEXT NOT NULL,
+        provider      TEXT NOT NULL,
+        hour          INTEGER NOT NULL,
+        requests      INTEGER NOT NULL DEFAULT 0,
+        errors        INTEGER NOT NULL DEFAULT 0,
+        fallbacks     INTEGER NOT NULL DEFAULT 0,
+        input_tokens  INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_micros   INTEGER NOT NULL DEFAULT 0,
+        cost_unknown  INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (profile, dimension, hour, provider, name)
+    ) WITHOUT ROWID;
+    INSERT INTO usage_hourly SELECT profile, provider, model, CAST(at / 3600 AS INT), COUNT(*),
+        SUM(code != 'OK'), SUM(fallbacks != ''), TOTAL(input_tokens), TOTAL(output_tokens),
+        SUM(IFNULL(cost_micros, 0)), SUM(code = 'OK' AND cost_micros IS NULL)
+        FROM usage GROUP BY 1, 2, 3, 4;
+    INSERT INTO usage_hourly_by SELECT profile, 'key', IFNULL(key_name, IFNULL(key_source, '-')),
+        provider, CAST(at / 3600 AS INT), COUNT(*), SUM(code != 'OK'), SUM(fallbacks != ''),
+        TOTAL(input_tokens), TOTAL(output_tokens), SUM(IFNULL(cost_micros, 0)),
+        SUM(code = 'OK' AND cost_micros IS NULL)
+        FROM usage WHERE provider IS NOT NULL GROUP BY 1, 3, 4, 5;
+    INSERT INTO usage_hourly_by SELECT profile, 'token', IFNULL(token_name, '-'), provider,
+        CAST(at / 3600 AS INT), COUNT(*), SUM(code != 'OK'), SUM(fallbacks != ''),
+        TOTAL(input_tokens), TOTAL(output_tokens), SUM(IFNULL(cost_micros, 0)),
+        SUM(code = 'OK' AND cost_micros IS NULL)
+        FROM usage WHERE provider IS NOT NULL GROUP BY 1, 3, 4, 5;
+    CREATE TABLE usage_buckets_total (
+        profile  TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model    TEXT NOT NULL,
+        metric   TEXT NOT NULL CHECK (metric IN ('ttft', 'total')),
+        bucket   INTEGER NOT NULL,
+        n        INTEGER NOT NULL,
+        PRIMARY KEY (profile, provider, model, metric, bucket)
+    ) WITHOUT ROWID;
+    CREATE TABLE usage_buckets_upto (
+        profile  TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model    TEXT NOT NULL,
+        metric   TEXT NOT NULL CHECK (metric IN ('ttft', 'total')),
+        bucket   INTEGER NOT NULL,
+        hour     INTEGER NOT NULL,
+        n        INTEGER NOT NULL,
+        PRIMARY KEY (profile, provider, model, metric, bucket, hour)
+    ) WITHOUT ROWID;
+    INSERT INTO usage_buckets_total SELECT profile, provider, model, metric, bucket, SUM(n)
+        FROM usage_buckets GROUP BY 1, 2, 3, 4, 5;
+    INSERT INTO usage_buckets_upto SELECT profile, provider, model, 'ttft', b, h,
+        SUM(c) OVER (PARTITION BY profile, provider, model, b ORDER BY h) FROM (
+        SELECT profile, provider, model, (CASE WHEN ttft_ms < 100 THEN MAX(ttft_ms, 0)
+            WHEN ttft_ms < 1000 THEN ttft_ms / 10 * 10
+            WHEN ttft_ms < 10000 THEN ttft_ms / 100 * 100
+            WHEN ttft_ms < 100000 THEN ttft_ms / 1000 * 1000
+            WHEN ttft_ms < 1000000 THEN ttft_ms / 10000 * 10000
+            WHEN ttft_ms < 10000000 THEN ttft_ms / 100000 * 100000
+            ELSE ttft_ms / 1000000 * 1000000 END) b,
+            CAST(at / 3600 AS INT) h, COUNT(*) c
+        FROM usage WHERE ttft_ms IS NOT NULL GROUP BY 1, 2, 3, 4, 5);
+    INSERT INTO usage_buckets_upto SELECT profile, provider, model, 'total', b, h,
+        SUM(c) OVER (PARTITION BY profile, provider, model, b ORDER BY h) FROM (
+        SELECT profile, provider, model, (CASE WHEN latency_ms < 100 THEN MAX(latency_ms, 0)
+            WHEN latency_ms < 1000 THEN latency_ms / 10 * 10
+            WHEN latency_ms < 10000 THEN latency_ms / 100 * 100
+            WHEN latency_ms < 100000 THEN latency_ms / 1000 * 1000
+            WHEN latency_ms < 1000000 THEN latency_ms / 10000 * 10000
+            WHEN latency_ms < 10000000 THEN latency_ms / 100000 * 100000
+            ELSE latency_ms / 1000000 * 1000000 END) b,
+            CAST(at / 3600 AS INT) h, COUNT(*) c
+        FROM usage WHERE latency_ms IS NOT NULL GROUP BY 1, 2, 3, 4, 5);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,10 +1,19 @@
-"""The usage log: one row per request, with daily roll-ups and latency histograms."""
+"""The usage log: one row per request, with roll-ups per day and, under them, per hour (a
+window reads whole days, then the whole hours of its first day, then at most one hour of
+raw rows), and latency histograms per day and as running sums per bucket (all time, and up
+to each hour: a window's histogram is one lookup per bucket, then at most one hour of raw
+rows). So what a reading command costs does not grow with the requests logged."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
 DAY = 86400  # the usage roll-ups' period, in seconds
+HOUR = 3600  # the finer roll-ups' period, for a window's first, partial day
+
+# Each tier: (its totals, its totals per dimension, the period column, seconds)
+TIERS = (("usage_daily", "usage_daily_by", "day", DAY),
+         ("usage_hourly", "usage_hourly_by", "hour", HOUR))
 
 
 class UsageRow(NamedTuple):
@@ -53,34 +62,38 @@ def dimensions(row: UsageRow) -> dict[str, str]:
 
 class UsageTables:
     def record_usage(self, row: UsageRow, hold_id: int | None = None) -> None:
-        """One request: its raw row, and the daily roll-ups `byok usage` and budgets read. The
-        budget reservation ``hold_id`` gives way to the actual cost in the same transaction."""
-        day = int(row.at // DAY)
+        """One request: its raw row, and the roll-ups `byok usage` and budgets read (per day
+        and per hour). The budget reservation ``hold_id`` gives way to the actual cost in
+        the same transaction."""
         errors, fell_back = int(row.code != "OK"), int(bool(row.fallbacks))
         unknown = int(row.code == "OK" and row.cost_micros is None)
-        key = (row.profile, row.provider, row.model, day)
         counts = (errors, fell_back, row.input_tokens or 0, row.output_tokens or 0,
                   row.cost_micros or 0, unknown)
         with self.transaction() as conn:
             conn.execute(f"INSERT INTO usage ({', '.join(UsageRow._fields)}) "
                          f"VALUES ({', '.join('?' * len(row))})", row)
-            conn.execute(
-                "INSERT INTO usage_daily (profile, provider, model, day, requests, errors, "
-                "fallbacks, input_tokens, output_tokens, cost_micros, cost_unknown) "
-                "VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) " + _ADD_UP, (*key, *counts))
-            for dimension, name in dimensions(row).items():
+            for totals, by, period, seconds in TIERS:
+                key = (row.profile, row.provider, row.model, int(row.at // seconds))
                 conn.execute(
-                    "INSERT INTO usage_daily_by (profile, dimension, name, provider, day, "
-                    "requests, errors, fallbacks, input_tokens, output_tokens, cost_micros, "
-                    "cost_unknown) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) " + _ADD_UP,
-                    (row.profile, dimension, name, row.provider, day, *counts))
-            if hold_id is not None:
-                conn.execute("DELETE FROM budget_holds WHERE id = ?", (hold_id,))
+                    f"INSERT INTO {totals} (profile, provider, model, {period}, requests, "
+                    "errors, fallbacks, input_tokens, output_tokens, cost_micros, cost_unknown) "
+                    "VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) " + _ADD_UP, (*key, *counts))
+                for dimension, name in dimensions(row).items():
+                    conn.execute(
+                        f"INSERT INTO {by} (profile, dimension, name, provider, {period}, "
+                        "requests, errors, fallbacks, input_tokens, output_tokens, cost_micros, "
+                        "cost_unknown) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) " + _ADD_UP,
+                        (row.profile, dimension, name, row.provider, key[3], *counts))
             for metric, ms in (("ttft", row.ttft_ms), ("total", row.latency_ms)):
                 if ms is not None:
                     conn.execute("INSERT INTO usage_buckets VALUES (?, ?, ?, ?, ?, ?, 1) "
-                                 "ON CONFLICT DO UPDATE SET n = n + 1",
-                                 (*key, metric, bucket(ms)))
+                                 "ON CONFLICT DO UPDATE SET n = n + 1", (
+                                     row.profile, row.provider, row.model, int(row.at // DAY),
+                                     metric, bucket(ms)))
+                    _count_in_running_sums(conn, (row.profile, row.provider, row.model, metric,
+                                                  bucket(ms)), int(row.at // HOUR))
+            if hold_id is not None:
+                conn.execute("DELETE FROM budget_holds WHERE id = ?", (hold_id,))
 
     def rebuild_usage_rollups(self) -> None:
         """Derive the roll-ups from the raw usage rows again (after bulk imports)."""
@@ -88,42 +101,55 @@ class UsageTables:
                   "TOTAL(output_tokens), SUM(IFNULL(cost_micros, 0)), "
                   "SUM(code = 'OK' AND cost_micros IS NULL)")
         with self.transaction() as conn:
-            conn.execute("DELETE FROM usage_daily")
-            conn.execute("DELETE FROM usage_daily_by")
-            conn.execute("DELETE FROM usage_buckets")
-            conn.execute(
-                f"INSERT INTO usage_daily SELECT profile, provider, model, CAST(at / {DAY} AS INT), "
-                f"{counts} FROM usage GROUP BY profile, provider, model, CAST(at / {DAY} AS INT)")
-            for dimension, expression in DIMENSION_SQL.items():
+            for table in ("usage_buckets", "usage_buckets_total", "usage_buckets_upto"):
+                conn.execute(f"DELETE FROM {table}")
+            for totals, by, _, seconds in TIERS:
+                period = f"CAST(at / {seconds} AS INT)"
+                for table in (totals, by):
+                    conn.execute(f"DELETE FROM {table}")
                 conn.execute(
-                    f"INSERT INTO usage_daily_by SELECT profile, '{dimension}', {expression}, "
-                    f"provider, CAST(at / {DAY} AS INT), {counts} FROM usage "
-                    f"WHERE {expression} IS NOT NULL GROUP BY 1, 3, 4, 5")
+                    f"INSERT INTO {totals} SELECT profile, provider, model, {period}, {counts} "
+                    f"FROM usage GROUP BY profile, provider, model, {period}")
+                for dimension, expression in DIMENSION_SQL.items():
+                    conn.execute(
+                        f"INSERT INTO {by} SELECT profile, '{dimension}', {expression}, "
+                        f"provider, {period}, {counts} FROM usage "
+                        f"WHERE {expression} IS NOT NULL GROUP BY 1, 3, 4, 5")
             for metric, column in (("ttft", "ttft_ms"), ("total", "latency_ms")):
                 conn.execute(
                     f"INSERT INTO usage_buckets SELECT profile, provider, model, "
                     f"CAST(at / {DAY} AS INT), '{metric}', {bucket_sql(column)}, COUNT(*) "
-                    f"FROM usage WHERE {column} IS NOT NULL "
-                    f"GROUP BY 1, 2, 3, 4, 6")
+                    f"FROM usage WHERE {column} IS NOT NULL GROUP BY 1, 2, 3, 4, 6")
+                conn.execute(
+                    f"INSERT INTO usage_buckets_upto SELECT profile, provider, model, "
+                    f"'{metric}', b, h, SUM(c) OVER (PARTITION BY profile, provider, model, b "
+                    f"ORDER BY h) FROM (SELECT profile, provider, model, {bucket_sql(column)} b, "
+                    f"CAST(at / {HOUR} AS INT) h, COUNT(*) c FROM usage "
+                    f"WHERE {column} IS NOT NULL GROUP BY 1, 2, 3, 4, 5)")
+            conn.execute("INSERT INTO usage_buckets_total SELECT profile, provider, model, "
+                         "metric, bucket, SUM(n) FROM usage_buckets GROUP BY 1, 2, 3, 4, 5")
 
     def usage_totals(self, profile: str, since: float | None, provider: str | None) -> list[tuple]:
         """(provider, model, requests, errors, fallbacks, input, output, cost in micro-dollars,
         successful requests of unknown cost) per provider and model.
 
-        Whole days come from the roll-ups; the first, partial day from the raw rows.
+        Whole days and the first day's whole hours come from the roll-ups; at most one hour,
+        the first, from the raw rows.
         """
-        where, whole, raw = self._usage_window(profile, since, provider)
+        where, tiers, raw = self._usage_window(profile, since, provider)
+        summed = " UNION ALL ".join(
+            f"SELECT provider, model, requests r, errors e, fallbacks f, input_tokens i, "
+            f"output_tokens o, cost_micros c, cost_unknown u FROM {totals} "
+            f"WHERE profile = ? AND {period} > ? AND {period} < ?" + where
+            for totals, _, period, _ in TIERS)
         sql = (
             "SELECT provider, model, SUM(r), SUM(e), SUM(f), SUM(i), SUM(o), SUM(c), SUM(u) FROM ("
-            " SELECT provider, model, requests r, errors e, fallbacks f, input_tokens i, "
-            " output_tokens o, cost_micros c, cost_unknown u FROM usage_daily "
-            " WHERE profile = ? AND day > ?" + where +
-            " UNION ALL SELECT provider, model, 1, code != 'OK', fallbacks != '', "
+            + summed + " UNION ALL SELECT provider, model, 1, code != 'OK', fallbacks != '', "
             " IFNULL(input_tokens, 0), IFNULL(output_tokens, 0), IFNULL(cost_micros, 0), "
             " code = 'OK' AND cost_micros IS NULL FROM usage "
             " WHERE profile = ? AND at >= ? AND at < ?" + where +
             ") GROUP BY provider, model ORDER BY provider, model")
-        return list(self.conn.execute(sql, whole + raw))
+        return list(self.conn.execute(sql, [*tiers[0], *tiers[1], *raw]))
 
     def usage_by_key(self, profile: str, since: float | None, provider: str | None
                      ) -> list[tuple]:
@@ -135,50 +161,82 @@ class UsageTables:
     def usage_by(self, dimension: str, profile: str, since: float | None,
                  provider: str | None) -> list[tuple]:
         """As :meth:`usage_by_key`, per provider and name under ``dimension`` (a key of
-        DIMENSION_SQL): whole days from ``usage_daily_by``, the first, partial day from the
-        raw rows (through the index covering them)."""
+        DIMENSION_SQL): whole days and hours from the roll-ups per dimension, at most the
+        first hour from the raw rows (through the index covering them)."""
         expression = DIMENSION_SQL[dimension]
-        where, whole, raw = self._usage_window(profile, since, provider)
+        where, tiers, raw = self._usage_window(profile, since, provider)
+        summed = " UNION ALL ".join(
+            f"SELECT provider, name, requests r, errors e, fallbacks f, input_tokens i, "
+            f"output_tokens o, cost_micros c, cost_unknown u FROM {by} "
+            f"WHERE profile = ? AND dimension = ? AND {period} > ? AND {period} < ?" + where
+            for _, by, period, _ in TIERS)
         sql = (
             "SELECT provider, name, SUM(r), SUM(e), SUM(f), SUM(i), SUM(o), SUM(c), SUM(u) FROM ("
-            " SELECT provider, name, requests r, errors e, fallbacks f, input_tokens i, "
-            " output_tokens o, cost_micros c, cost_unknown u FROM usage_daily_by "
-            " WHERE profile = ? AND dimension = ? AND day > ?" + where +
-            f" UNION ALL SELECT provider, {expression}, 1, code != 'OK', fallbacks != '', "
-            " IFNULL(input_tokens, 0), IFNULL(output_tokens, 0), IFNULL(cost_micros, 0), "
-            " code = 'OK' AND cost_micros IS NULL FROM usage "
+            + summed + f" UNION ALL SELECT provider, {expression}, 1, code != 'OK', "
+            " fallbacks != '', IFNULL(input_tokens, 0), IFNULL(output_tokens, 0), "
+            " IFNULL(cost_micros, 0), code = 'OK' AND cost_micros IS NULL FROM usage "
             " WHERE profile = ? AND at >= ? AND at < ?" + where +
             f" AND {expression} IS NOT NULL"
             ") GROUP BY provider, name ORDER BY provider, name")
-        return list(self.conn.execute(sql, [whole[0], dimension, *whole[1:], *raw]))
+        args = [a for tier in tiers for a in (tier[0], dimension, *tier[1:])]
+        return list(self.conn.execute(sql, [*args, *raw]))
 
     def usage_buckets(self, profile: str, since: float | None, provider: str | None
                       ) -> list[tuple]:
-        """(provider, model, metric, bucket, count), the latency histograms. The partial
-        day's raw rows are read once (a materialized CTE) for both metrics."""
-        where, whole, raw_args = self._usage_window(profile, since, provider)
+        """(provider, model, metric, bucket, count), the latency histograms: every hour
+        after the window's first from the running sums (all time, less those up to its first
+        hour: one index lookup per bucket, however long the window), the first hour from its
+        raw rows (read once, a materialized CTE, for both metrics)."""
+        where, _, raw_args = self._usage_window(profile, since, provider)
         raw = " UNION ALL ".join(
             f"SELECT provider, model, '{metric}' metric, {bucket_sql(column)} bucket, 1 n "
             f"FROM raw WHERE {column} IS NOT NULL"
             for metric, column in (("ttft", "ttft_ms"), ("total", "latency_ms")))
+        before = "0" if since is None else (
+            "IFNULL((SELECT u.n FROM usage_buckets_upto u WHERE u.profile = t.profile "
+            "AND u.provider = t.provider AND u.model = t.model AND u.metric = t.metric "
+            "AND u.bucket = t.bucket AND u.hour <= ? ORDER BY u.hour DESC LIMIT 1), 0)")
+        hours = (f"SELECT provider, model, metric, bucket, n - {before} n "
+                 "FROM usage_buckets_total t WHERE profile = ?" + where)
         sql = ("WITH raw AS MATERIALIZED (SELECT provider, model, ttft_ms, latency_ms FROM usage "
                " WHERE profile = ? AND at >= ? AND at < ?" + where + ") "
-               "SELECT provider, model, metric, bucket, SUM(n) FROM ("
-               " SELECT provider, model, metric, bucket, n FROM usage_buckets "
-               " WHERE profile = ? AND day > ?" + where + " UNION ALL " + raw +
-               ") GROUP BY provider, model, metric, bucket ORDER BY provider, model, metric, bucket")
-        return list(self.conn.execute(sql, raw_args + whole))
+               "SELECT provider, model, metric, bucket, SUM(n) FROM (" + hours + " UNION ALL "
+               + raw + ") GROUP BY provider, model, metric, bucket "
+               "HAVING SUM(n) > 0 ORDER BY provider, model, metric, bucket")
+        first_hour = [] if since is None else [int(since // HOUR)]
+        return list(self.conn.execute(sql, [*raw_args, *first_hour, profile,
+                                            *([provider] if provider else [])]))
 
     @staticmethod
     def _usage_window(profile: str, since: float | None, provider: str | None
-                      ) -> tuple[str, list, list]:
-        """(provider filter, arguments for the whole days, arguments for the partial day)."""
-        first_day = -1 if since is None else int(since // DAY)
-        start = 0.0 if since is None else since
-        edge = 0.0 if since is None else (first_day + 1) * float(DAY)
+                      ) -> tuple[str, list[list], list]:
+        """(the provider filter; for each tier of TIERS, the arguments that pick its whole
+        periods: the days after the first, the first day's hours after the first; the
+        arguments for the raw rows: the first hour from ``since``)."""
         extra = [provider] if provider else []
-        return (" AND provider = ?" if provider else "", [profile, first_day, *extra],
-                [profile, start, edge, *extra])
+        if since is None:  # every day from the daily tier; no hours, no raw rows
+            return (" AND provider = ?" if provider else "",
+                    [[profile, -1, 2**62, *extra], [profile, 0, 0, *extra]],
+                    [profile, 0.0, 0.0, *extra])
+        first_day, first_hour = int(since // DAY), int(since // HOUR)
+        return (" AND provider = ?" if provider else "",
+                [[profile, first_day, 2**62, *extra],
+                 [profile, first_hour, (first_day + 1) * (DAY // HOUR), *extra]],
+                [profile, since, (first_hour + 1) * float(HOUR), *extra])
+
+
+def _count_in_running_sums(conn, key: tuple, hour: int) -> None:
+    """One request in a histogram bucket's running sums: all time, and up to each hour from
+    its own on (a request logged after later hours' first ones counts in theirs too)."""
+    match = "profile = ? AND provider = ? AND model = ? AND metric = ? AND bucket = ?"
+    conn.execute("INSERT INTO usage_buckets_total VALUES (?, ?, ?, ?, ?, 1) "
+                 "ON CONFLICT DO UPDATE SET n = n + 1", key)
+    conn.execute(f"UPDATE usage_buckets_upto SET n = n + 1 WHERE {match} AND hour > ?",
+                 (*key, hour))
+    conn.execute(f"INSERT INTO usage_buckets_upto SELECT ?, ?, ?, ?, ?, ?, 1 + IFNULL((SELECT n "
+                 f"FROM usage_buckets_upto WHERE {match} AND hour < ? ORDER BY hour DESC "
+                 "LIMIT 1), 0) WHERE true ON CONFLICT DO UPDATE SET n = n + 1",
+                 (*key, hour, *key, hour))
 
 
 # Latency histograms keep two significant figures (exact below 100 ms): percentiles come

@@ -18,18 +18,19 @@
 
 `wire` sends one request and says precisely what happened; it never decides to fall back
 (that is the runner's job). It speaks API kinds, not vendors: which provider speaks which
-is the registry's data. Importing this package loads no HTTP code: `connect` does.
+is the registry's data. Importing this package loads no HTTP code: `connect` does; nor
+`types` until one of its names is asked for, so that `endpoint` is
+light for the commands that only list things.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .types import ChatRequest, ChatResult, RemoteModel, Settings
-
 if TYPE_CHECKING:
     from ..registry import Provider
     from .client import Client
+    from .types import ChatRequest, ChatResult, RemoteModel, Settings
 
 __all__ = ["ChatRequest", "ChatResult", "RemoteModel", "Settings", "connect"]
 
@@ -42,8 +43,17 @@ def connect(provider: "Provider | str", key: str | None, base_url: str,
     import importlib
 
     from ..registry import builtin, wire_module
+    from .types import Settings
 
     record = builtin().require(provider) if isinstance(provider, str) else provider
     module = importlib.import_module(f"{__name__}.{wire_module(record.api)}")
     return module.CLIENT(record.name, key, base_url, settings or Settings.from_env(),
                          own_models_only=bool(record.model_prefixes))
+
+
+def __getattr__(name: str):
+    if name in ("ChatRequest", "ChatResult", "RemoteModel", "Settings"):
+        from . import types
+
+        return getattr(types, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

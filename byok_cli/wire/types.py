@@ -5,11 +5,11 @@ No HTTP here: `run --explain` and the planning code use these without loading a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..records import fresh, record
 from typing import Callable, Mapping, NamedTuple
 
 
-@dataclass
+@record
 class ChatRequest:
     model: str
     messages: list[dict]          # [{"role": "user"|"assistant", "content": str}], and a
@@ -70,11 +70,11 @@ def token_count(value: object) -> int | None:
 STOP_REASONS = ("end", "length", "refusal", "content_filter", "tool_call", "other")
 
 
-@dataclass
+@record
 class ChatResult:
     """Filled in while a chat streams; complete once the generator is exhausted."""
 
-    text_parts: list[str] = field(default_factory=list)
+    text_parts: list[str] = fresh(list)
     input_tokens: int | None = None
     output_tokens: int | None = None
     cached_input_tokens: int | None = None  # of input_tokens, those read from a prompt cache
@@ -83,10 +83,10 @@ class ChatResult:
     finish_reason: str | None = None  # the provider's own word for why the answer ended
     stop_reason: str | None = None    # that word normalised: one of STOP_REASONS
     served_model: str | None = None   # the model the provider says answered
-    refusal_parts: list[str] = field(default_factory=list)  # OpenAI's `refusal` text
-    tool_calls: list[str] = field(default_factory=list)     # names of tools the model called
-    implausible: list[str] = field(default_factory=list)  # counts refused, as "field=value"
-    reasoning_parts: list[str] = field(default_factory=list)  # the model's reasoning, shown
+    refusal_parts: list[str] = fresh(list)  # OpenAI's `refusal` text
+    tool_calls: list[str] = fresh(list)     # names of tools the model called
+    implausible: list[str] = fresh(list)  # counts refused, as "field=value"
+    reasoning_parts: list[str] = fresh(list)  # the model's reasoning, shown
     on_reasoning: Callable[[str], None] | None = None  # hears each piece of it as it comes
 
     def reasoned(self, piece: object) -> None:
@@ -97,15 +97,15 @@ class ChatResult:
 
     def reset(self) -> None:
         """Empty again, for a retried request."""
-        fresh = ChatResult()
-        for name in self.__dataclass_fields__:
+        blank = ChatResult()
+        for name in self.__record_fields__:
             if name == "on_reasoning":
                 continue
             value = getattr(self, name)
             if isinstance(value, list):
                 value.clear()  # the same lists: callers may hold them
             else:
-                setattr(self, name, getattr(fresh, name))
+                setattr(self, name, getattr(blank, name))
 
     def stopped(self, word: object, table: Mapping[str, str]) -> None:
         """Note the provider's stop word and its normalised meaning (``table``: word ->

@@ -5,7 +5,7 @@ import datetime as dt
 
 from byok_cli.catalog.curated import load
 from byok_cli.registry import builtin
-from byok_cli.routing.resolve import KeyAvailability
+from byok_cli.routing.keys import KeyAvailability
 from byok_cli.routing.resolve import plan as _plan
 
 CAT = load()

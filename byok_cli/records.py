@@ -1,0 +1,71 @@
+"""Plain record classes for the hot path: `@record` gives a class an ``__init__`` (fields in
+the order they are annotated, positional or by keyword, defaults from the class body),
+``__eq__`` and ``__repr__``, as ``@dataclass`` does for these uses; its fields' names are
+in ``__record_fields__``.
+
+Why not dataclasses: importing it imports ``inspect`` (and ``ast``, ``dis``, ``tokenize``),
+about 8 ms of `byok run`'s start-up that nothing else in it needs. A field whose default
+is ``fresh(list)`` gets a new list per instance (dataclasses' ``field(default_factory=…)``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+
+class fresh:  # noqa: N801 - used like a function in class bodies
+    """A default made anew for each instance: ``items: list = fresh(list)``."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self.factory = factory
+
+
+def record(cls: type) -> type:
+    names = list(cls.__dict__.get("__annotations__", {}))
+    defaults = {n: cls.__dict__[n] for n in names if n in cls.__dict__}
+    for name, value in defaults.items():
+        if isinstance(value, fresh):
+            delattr(cls, name)  # as dataclasses does, no class attribute for a factory
+    required = [n for n in names if n not in defaults]
+    if any(names.index(r) > min((names.index(d) for d in defaults), default=len(names))
+           for r in required):
+        raise TypeError(f"{cls.__name__}: a field without a default follows one with")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if len(args) > len(names):
+            raise TypeError(f"{cls.__name__}() takes {len(names)} arguments, "
+                            f"{len(args)} were given")
+        values = dict(zip(names, args))
+        for name, value in kwargs.items():
+            if name not in names or name in values:
+                raise TypeError(f"{cls.__name__}() got an unexpected or repeated "
+                                f"argument {name!r}")
+            values[name] = value
+        for name in names:
+            if name in values:
+                setattr(self, name, values[name])
+            elif name in defaults:
+                default = defaults[name]
+                setattr(self, name, default.factory() if isinstance(default, fresh)
+                        else default)
+            else:
+                raise TypeError(f"{cls.__name__}() is missing the argument {name!r}")
+        post_init = getattr(self, "__post_init__", None)
+        if post_init is not None:
+            post_init()
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in names)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{n}={getattr(self, n)!r}" for n in names)
+        return f"{cls.__qualname__}({shown})"
+
+    cls.__init__ = __init__  # type: ignore[misc]
+    cls.__eq__ = __eq__  # type: ignore[method-assign]
+    cls.__repr__ = __repr__  # type: ignore[method-assign]
+    cls.__hash__ = None  # type: ignore[assignment] - mutable, compared by value
+    cls.__match_args__ = cls.__record_fields__ = tuple(names)
+    return cls
