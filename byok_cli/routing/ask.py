@@ -6,12 +6,12 @@ This is what `byok run` and `byok chat` are built on, and what scripts can call.
 from __future__ import annotations
 
 import time
-from ..records import fresh, record
 from typing import Callable
 
 from ..catalog.curated import load
 from ..errors import ByokError, Code, looks_like_key
 from ..inputs import text
+from ..records import fresh, record
 from ..secrets.keychain import Keychain
 from .addressing import resolve
 from .keys import KeyAvailability, key_availability
@@ -40,7 +40,7 @@ class AskOptions:
     allow_unpriced: bool | None = None  # send at unknown price under a budget (None: setting)
     strict: bool = False           # a cut-off answer (the token limit) is an error
     schema: dict | None = None     # --schema: the answer must be JSON that this JSON Schema fits
-    attachments: list = field(default_factory=list)  # -a: wire.attachments.Attachment, in order
+    attachments: list = fresh(list)  # -a: wire.attachments.Attachment, in order
 
 
 @record
