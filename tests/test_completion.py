@@ -47,6 +47,19 @@ def bash_complete(env: dict, line: str) -> list[str]:
     return [x for x in proc.stdout.splitlines() if x]
 
 
+def fish_completer(env: dict):
+    """fish with byok's completion installed (the docs' line): its completions of a line."""
+    install(env, "mkdir -p ~/.config/fish/completions && "
+                 "byok completion fish > ~/.config/fish/completions/byok.fish")
+
+    def complete(line: str) -> list[str]:
+        proc = subprocess.run(["fish", "-c", f"complete -C {line!r}"], env=env,
+                              capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.splitlines()
+    return complete
+
+
 def install(env: dict, line: str) -> None:
     """One of the install lines in docs/getting-started.md, run on the fresh home."""
     proc = subprocess.run(["bash", "-c", line], env=env, capture_output=True, text=True,
@@ -105,14 +118,7 @@ def test_zsh_completes_on_the_first_tab_and_keeps_apostrophes(used, tmp_path):
 @pytest.mark.skipif(not shutil.which("fish"), reason="no fish")
 def test_fish(used, tmp_path):
     env = shell_env(used, tmp_path / "home")
-    install(env, "mkdir -p ~/.config/fish/completions && "
-                 "byok completion fish > ~/.config/fish/completions/byok.fish")
-
-    def fish(line: str) -> list[str]:
-        proc = subprocess.run(["fish", "-c", f"complete -C {line!r}"], env=env,
-                              capture_output=True, text=True, timeout=30)
-        assert proc.returncode == 0, proc.stderr
-        return proc.stdout.splitlines()
+    fish = fish_completer(env)
 
     assert fish("byok key se") == ["set\tStore a provider key, encrypted."]
     assert "--version\tShow byok's version and exit." in fish("byok --")
@@ -218,14 +224,10 @@ def test_zsh_completes_a_providers_models(listed, tmp_path):
 @pytest.mark.skipif(not shutil.which("fish"), reason="no fish")
 def test_fish_completes_a_providers_models(listed, tmp_path):
     env = shell_env(listed, tmp_path / "home")
-    install(env, "mkdir -p ~/.config/fish/completions && "
-                 "byok completion fish > ~/.config/fish/completions/byok.fish")
+    completions = fish_completer(env)
 
     def fish(line: str) -> list[str]:
-        proc = subprocess.run(["fish", "-c", f"complete -C {line!r}"], env=env,
-                              capture_output=True, text=True, timeout=30)
-        assert proc.returncode == 0, proc.stderr
-        return [x.split("\t")[0] for x in proc.stdout.splitlines()]
+        return [x.split("\t")[0] for x in completions(line)]
 
     assert fish("byok run -m anthropic/claude-h") == ["anthropic/claude-haiku-4-5",
                                                       "anthropic/claude-haiku-5-5"]
