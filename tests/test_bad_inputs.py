@@ -175,6 +175,15 @@ def test_byok_home_with_an_unknown_user_is_a_usage_error(byok_env):
     assert r.returncode == Code.USAGE.exit_status and "BYOK_HOME" in one_line(r)
 
 
+@pytest.mark.parametrize("home", ["", "  "])
+def test_an_empty_byok_home_is_a_usage_error_not_the_default_data_dir(byok_env, tmp_path, home):
+    """An unset script variable (BYOK_HOME=$DIR) must not open the user's real vault."""
+    default = tmp_path / "xdg-data"
+    r = byok_env.run("key", "list", env={"BYOK_HOME": home, "XDG_DATA_HOME": str(default)})
+    assert r.returncode == Code.USAGE.exit_status and "BYOK_HOME" in one_line(r)
+    assert not default.exists()
+
+
 # --- signals and chats ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("sig,status", [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])

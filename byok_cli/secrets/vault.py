@@ -37,8 +37,9 @@ def make_key_command(variable: str = "BYOK_MASTER_KEY") -> str:
 
 
 # Only for a vault that seals nothing yet: a new master key cannot open keys sealed before.
-MAKE_KEY_HINT = ("without a keyring, make a master key of your own and keep it safe: "
-                 + make_key_command())
+MAKE_KEY_HINT = ("without a keyring: `byok vault init --file` (a key file only you can read) "
+                 "or `byok vault init --passphrase`; or make a master key of your own: "
+                 + make_key_command() + " (every program you start inherits it)")
 
 T = TypeVar("T")
 

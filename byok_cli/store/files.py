@@ -29,6 +29,9 @@ _POSIX = hasattr(os, "geteuid")
 
 def data_dir() -> Path:
     home = os.environ.get("BYOK_HOME")
+    if home is not None and not home.strip():  # an unset script variable: never the default
+        raise ByokError(Code.USAGE, "BYOK_HOME is set but empty",
+                        hint="unset it to use the default data directory, or give a path")
     if home:
         try:
             return Path(home).expanduser()
