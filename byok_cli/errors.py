@@ -128,6 +128,19 @@ _KEY_PREFIXES = ("sk-", "gsk_", "AIza", "tgp_v1_")  # a quick test before the re
 _URL_USERINFO = r"(\b[A-Za-z][A-Za-z0-9+.\-]*://)([^/?#@\s]*)@"
 
 
+_PHRASES: list[str] = []  # passphrases of words: masked only whole (see remember_phrase)
+
+
+def remember_phrase(phrase: str) -> None:
+    """Mask a passphrase in everything printed from now on. One of several words is masked
+    only whole: its pieces are ordinary words ("passphrase"), and masking those would garble
+    byok's own messages. A passphrase that is one long word is masked like a key."""
+    if not any(c.isspace() for c in phrase):
+        remember_secret(phrase)
+    elif phrase not in _PHRASES:
+        _PHRASES.append(phrase)
+
+
 def _secret_part(secret: str) -> str:
     prefix = re.match(_PUBLIC_PREFIX, secret)
     body = secret[prefix.end():] if prefix else secret
@@ -245,6 +258,8 @@ def redact(text: str) -> str:
     """``text`` with remembered secrets, key-shaped strings and URL credentials masked."""
     if not text:
         return text
+    for phrase in _PHRASES:
+        text = text.replace(phrase, "…")
     if _PIECES:
         if any(c in text for c in "%&; \t" + _ZERO_WIDTH):
             text = _mask_encoded(text)

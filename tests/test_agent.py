@@ -119,6 +119,23 @@ def test_unlock_use_lock(sealed_env, fake, runtime_dir):
     assert env.run("lock", env=extra).returncode == 0  # already locked: nothing to do
 
 
+def test_a_wrong_passphrase_of_words_leaves_byoks_message_whole(sealed_env):
+    """A passphrase is masked whole; its words ("passphrase") are not masked in prose."""
+    r = unlock(sealed_env, passphrase="a good long passphrase")
+    assert r.returncode == Code.DECRYPT_FAILED.exit_status
+    assert "wrong passphrase" in r.stderr, r.stderr
+
+
+def test_a_passphrase_is_masked_whole_and_a_one_word_one_like_a_key():
+    from byok_cli.errors import redact, remember_phrase
+
+    remember_phrase("tangerine sextant 42 volcano")
+    assert redact("said: tangerine sextant 42 volcano.") == "said: ….", redact("x")
+    assert redact("a tangerine and a sextant") == "a tangerine and a sextant"
+    remember_phrase("Zq8vT3pLmN5xR2wK")
+    assert "Zq8vT3pLmN5xR2wK" not in redact("echo Zq8vT3pLmN5xR2wK back")
+
+
 def test_ttl_expires(sealed_env):
     env = sealed_env
     assert unlock(env, "--ttl", "2s").returncode == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from ..errors import ByokError, Code, remember_secret
+from ..errors import ByokError, Code, remember_phrase
 
 MAX_PASSPHRASE = 4096
 
@@ -40,7 +40,7 @@ def read(prompt: str, *, new: bool = False) -> str:
     if not text:
         raise ByokError(Code.USAGE, "the passphrase is empty; nothing was changed",
                         hint="type a passphrase (or pipe it in)")
-    remember_secret(text)
+    remember_phrase(text)
     return text
 
 
