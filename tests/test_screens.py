@@ -453,3 +453,15 @@ def test_help_at_80_columns_on_a_terminal(byok_env, path):
     assert status == 0
     fits(lines)
     assert any(line.startswith(("Usage:", " Usage:")) for line in lines), lines
+
+
+def test_a_warning_after_the_answer_starts_a_line_of_its_own(byok_env, fake):
+    """On a terminal, a warning that comes before the answer's last line has ended (here:
+    more output tokens reported than --max-tokens allows) is not glued to that line."""
+    byok_env.set_key("openai", OPENAI_GOOD)
+    status, lines = screen(byok_env, "run", "--max-tokens", "2", "lines:3")
+    assert status == 0, lines
+    assert lines[:3] == ["line 1", "line 2", "line 3"], lines
+    assert lines[3].startswith("warning: openai reported"), lines
+    piped = byok_env.run("run", "--max-tokens", "2", "lines:3")  # bytes as they came
+    assert piped.stdout == "line 1\nline 2\nline 3\n" and "booked at 2" in piped.stderr

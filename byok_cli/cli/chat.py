@@ -214,7 +214,7 @@ def chat(
                 result = ask(st.keychain, line, options, conversation_id=conversation,
                              history=transcript,
                              on_text=waiting.text(after_reasoning(thoughts, printer)),
-                             on_warning=waiting.message(output.warn),
+                             on_warning=waiting.message(printer.beside(output.warn)),
                              on_note=note_once(waiting.message(output.warn)),
                              on_reasoning=(waiting.message(thoughts) if show["reasoning"]
                                            else None))

@@ -381,6 +381,24 @@ class Printer:
         sys.stdout.flush()
         self.last = ""
 
+    def beside(self, say):
+        """`say` (a warning on stderr), on a line of its own when the answer and stderr
+        share a terminal; piped, the answer's bytes are left exactly as they came."""
+        def receive(text: str) -> None:
+            if self.last and not self.last.endswith("\n") and _same_terminal():
+                sys.stdout.write("\n")
+                sys.stdout.flush()
+                self.last = "\n"
+            say(text)
+        return receive
+
+
+def _same_terminal() -> bool:
+    try:
+        return os.isatty(1) and os.isatty(2)
+    except (OSError, ValueError):
+        return False
+
 
 class ReasoningPrinter:
     """The model's reasoning as it arrives, on stderr, dimmed (never on stdout): someone

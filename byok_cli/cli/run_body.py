@@ -94,7 +94,7 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
         with waiting:
             result = ask(st.keychain, text, options, conversation_id=conversation,
                          on_text=waiting.text(after_reasoning(thoughts, printer)),
-                         on_warning=waiting.message(output.warn),
+                         on_warning=waiting.message(printer.beside(output.warn)),
                          on_reasoning=waiting.message(thoughts) if show_reasoning else None)
         thoughts.end()
     except ByokError as err:
