@@ -19,6 +19,12 @@ def test_declining_a_confirmation_has_its_own_status(byok_env):
         child.close()
         assert child.exitstatus == Code.DECLINED.exit_status == 17, args
         assert b"declined" in child.before
+    child = pexpect.spawn(str(BYOK), ["key", "remove", "openai"], env=byok_env.vars, timeout=20)
+    child.expect(r"\[y/N\]")
+    child.sendeof()  # Ctrl-D at the question: a "no", not an interruption (130)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == Code.DECLINED.exit_status, child.before
     assert json.loads(byok_env.run("key", "list", "--json").stdout)[0]["stored"] is True
 
 

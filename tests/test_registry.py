@@ -166,6 +166,9 @@ def test_provider_add_list_show_remove(byok_env):
     gw = json.loads(byok_env.run("provider", "show", "gw", "--json").stdout)
     assert gw == {**gw, "kind": "custom", "api": "openai", "key_env": "GW_API_KEY",
                   "base_url": "https://llm.example.com/v1", "needs_key": True}
+    shown = dict(line.split("\t") for line in
+                 byok_env.run("provider", "show", "gw").stdout.splitlines()[1:])
+    assert shown["needs_key"] == "yes"  # a word, not Python's True
     plain = byok_env.run("provider", "list").stdout.splitlines()
     assert plain[-1].split("\t") == ["localvllm", "custom", "anthropic", "http://[::1]:8000",
                                      "definition", "none needed"]  # the URL in effect: its own

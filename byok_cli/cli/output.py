@@ -335,7 +335,12 @@ def confirm(question: str, yes: bool, what: str) -> None:
 
     if not sys.stdin.isatty():
         raise ByokError(Code.USAGE, f"refusing to {what} without confirmation", hint="add --yes")
-    if not typer.confirm(question, err=True):
+    try:
+        agreed = typer.confirm(question, err=True)
+    except typer.Abort:  # end of input (Ctrl-D) at the question is a "no"
+        sys.stderr.write("\n")
+        agreed = False
+    if not agreed:
         raise ByokError(Code.DECLINED, f"declined: did not {what}")
 
 

@@ -123,8 +123,10 @@ def show(
     if as_json:
         output.emit_json(p.to_dict())
         return
-    output.table(["field", "value"], [[k, "-" if v is None else v]
-                                      for k, v in p.to_dict().items()])
+    def shown(v):
+        return "-" if v is None else ("yes" if v else "no") if isinstance(v, bool) else v
+
+    output.table(["field", "value"], [[k, shown(v)] for k, v in p.to_dict().items()])
 
 
 @app.command("remove")
