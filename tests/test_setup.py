@@ -218,6 +218,9 @@ def test_gateway_mode_is_the_default_and_a_dry_run_makes_no_token(byok_env, tool
     r = byok_env.run("setup", "claude", "--dry-run")
     assert r.returncode == 0, r.stderr
     assert "http://127.0.0.1:8787/anthropic" in r.stdout and "Traceback" not in r.stderr
+    assert "`byok gateway`, which must be running" in r.stderr  # what the change relies on
+    llm = byok_env.run("setup", "llm", "--dry-run")
+    assert llm.returncode == 0 and "token setup printed" not in llm.stderr, llm.stderr
     listed = byok_env.run("token", "list", "--json")
     assert listed.returncode == 0 and json.loads(listed.stdout) == []
     assert list(tool_home.rglob("*")) == []

@@ -111,11 +111,15 @@ def setup(
             setup_gateway.revoke(st, tool)  # no token left behind for a file not written
         raise
     _report(change, module, tool, chosen, dry_run)
+    gateway = f"`byok gateway{'' if port == setup_gateway.PORT else f' --port {port}'}`"
+    if mode == setup_pkg.GATEWAY and dry_run:
+        output.info(f"for real, setup makes a token named {tool!r} for {chosen} only, and "
+                    f"{module.TITLE} reaches byok through {gateway}, which must be running")
     if mode == setup_pkg.GATEWAY and not dry_run:
         if tool == "llm" and not llm_key:  # the one way llm gets it: the person passes it
             sys.stdout.write(creds.token + "\n")
         output.info(f"the token {tool!r} is for {chosen} only; start the gateway with "
-                    f"`byok gateway{'' if port == setup_gateway.PORT else f' --port {port}'}`")
+                    f"{gateway}")
 
 
 def _report(change, module, tool: str, provider: str, dry_run: bool) -> None:

@@ -82,7 +82,8 @@ def configure(doc: Any, creds: Credentials) -> tuple[Any, list[str]]:
     if creds.tool_keys:
         return entries, [f"use it as `llm -m {model_id}` (the token is in llm's keys.json "
                          f"as {KEY_NAME})"]
-    return entries, [f"use it as `llm -m {model_id} --key TOKEN`, the token setup printed; "
+    return entries, [f"use it as `llm -m {model_id} --key TOKEN`, with the token `byok setup llm` "
+                     "prints on stdout; "
                      f"`byok setup llm --gateway --llm-key` stores it in llm's keys.json "
                      "instead, in plaintext"]
 
