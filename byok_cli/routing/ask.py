@@ -9,7 +9,7 @@ import time
 from typing import Callable
 
 from ..catalog.curated import load
-from ..errors import ByokError, Code, looks_like_key
+from ..errors import ByokError, Code, RedactingStream, looks_like_key, redact
 from ..inputs import text
 from ..records import fresh, record
 from ..secrets.keychain import Keychain
@@ -181,15 +181,21 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
         on_warning("the system prompt contains what looks like an API key; it is sent, and "
                    "kept in the history (use --no-log to keep it out)")
     started = time.time()
+    # A key the answer echoes (split across events or not) is masked before it is shown,
+    # and before the answer is kept in the history.
+    shown = RedactingStream(on_text)
     try:
-        outcome = execute(the_plan, request, keychain, on_text=on_text, on_warning=on_warning,
+        outcome = execute(the_plan, request, keychain, on_text=shown, on_warning=on_warning,
                           allow_unpriced=options.allow_unpriced, on_reasoning=on_reasoning)
     except ByokError as err:
+        shown.end()
         _log_failure(keychain, started, err.code.value, err)
         raise
     except KeyboardInterrupt as stop:
+        shown.end()
         _log_failure(keychain, started, Code.INTERRUPTED.value, stop)
         raise
+    shown.end()
     verdict = answer_verdict(outcome, options.strict) or fits_schema(outcome, options.schema)
     try:  # bookkeeping only: the answer stands
         if outcome.key_source == "stored":  # a success clears an earlier failed mark
@@ -216,7 +222,7 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
         verdict.outcome = outcome  # type: ignore[attr-defined]
         raise verdict  # nothing worth a history was said
     exchange = [Message("user", prompt, attachments=tuple(options.attachments)),
-                Message("assistant", outcome.text, outcome.provider, outcome.model)]
+                Message("assistant", redact(outcome.text), outcome.provider, outcome.model)]
     history.extend(exchange)  # a caller's in-memory transcript grows, saved or not
     cid = conversation_id
     if logged:
