@@ -113,7 +113,7 @@ def fetch(url: str) -> Attachment:
     """Download one attachment (see the module's docstring for the bounds)."""
     from urllib.parse import urljoin, urlsplit
 
-    from .urls import shown
+    from .urls import is_loopback, shown
     from .version import __version__
     from .wire import Settings
     from .wire import transport
@@ -127,9 +127,13 @@ def fetch(url: str) -> Attachment:
                "Accept": "image/png, image/jpeg, image/gif, image/webp, application/pdf",
                "Accept-Encoding": "identity"}
     current = first
+    # After a redirect from elsewhere, the connection itself must not reach this machine,
+    # however the host is written or what it resolves to (not only what _checked_url sees).
+    first_is_local = is_loopback(urlsplit(first).hostname)
     try:
         for _ in range(MAX_REDIRECTS + 1):
-            resp = transport.request("GET", current, headers, None, settings)
+            resp = transport.request("GET", current, headers, None, settings,
+                                     local_ok=current == first or first_is_local)
             if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("location"):
                 resp.close()
                 current = _checked_url(urljoin(current, resp.headers["location"]), first)
@@ -153,5 +157,9 @@ def fetch(url: str) -> Attachment:
         raise ByokError(Code.NETWORK_ERROR, f"attachment URL {shown(first)} redirected more "
                         f"than {MAX_REDIRECTS} times; nothing was sent")
     except TransportError as exc:
+        if exc.kind == "local":
+            raise ByokError(Code.USAGE, f"attachment URL {shown(first)} redirects to this "
+                            f"machine ({shown(current)}: {exc.detail}); refused, so no local "
+                            "service's data is sent on") from None
         raise ByokError(Code.NETWORK_ERROR, f"could not download attachment "
                         f"{shown(first)}: {exc.detail}; nothing was sent") from None

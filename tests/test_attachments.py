@@ -489,3 +489,20 @@ def test_the_store_keeps_a_bounded_amount_and_continue_says_what_is_missing(
     assert [type(m["content"]) for m in messages] == [list, str, str, str, str]
     assert [p["type"] for p in messages[0]["content"]] == ["image_url", "text"]
     assert messages[2] == {"role": "user", "content": "two"}
+
+
+@pytest.mark.parametrize("url", ["https://127.1:9/x.png", "https://0.0.0.0:9/x.png",
+                                 "https://2130706433:9/x.png", "https://0x7f000001:9/x.png",
+                                 "https://[::]:9/x.png", "https://0:9/x.png",
+                                 "https://[::ffff:127.0.0.1]:9/x.png", "http://127.0.0.1:9/x"])
+def test_after_a_redirect_from_elsewhere_no_spelling_of_this_machine_is_connected(url):
+    """attack2 F7: the address is checked once resolved, at connect time (the text of the
+    host is not enough), and that checked address is the one connected to."""
+    from byok_cli.wire import Settings, transport
+
+    with pytest.raises(transport.TransportError) as caught:
+        transport.request("GET", url, {}, None, Settings.from_env(), local_ok=False)
+    assert caught.value.kind == "local" and "an address of this machine" in caught.value.detail
+    with pytest.raises(transport.TransportError) as direct:  # given first, it is tried
+        transport.request("GET", url, {}, None, Settings.from_env())
+    assert direct.value.kind == "connect"
