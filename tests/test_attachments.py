@@ -153,6 +153,35 @@ def test_an_unreadable_file_is_a_usage_error(byok_env, fake, tmp_path):
     assert posts(fake) == []
 
 
+@pytest.mark.parametrize("path", ["/proc/kmsg", "/proc/self/environ", "/sys/kernel/uevent_seqnum"])
+def test_a_kernel_pseudo_file_is_refused_before_reading(byok_env, fake, path):
+    """attack2 F8: /proc/kmsg reports size 0 and blocks on read (as root): refused, never
+    read, at once."""
+    if not os.path.exists(path):
+        pytest.skip(f"{path} does not exist here")
+    byok_env.set_key("openai", OPENAI_GOOD)
+    r = byok_env.run("run", "-a", path, "x", timeout=20)
+    assert r.returncode == Code.USAGE.exit_status, r.stderr
+    assert "a file the kernel makes up" in r.stderr and "Traceback" not in r.stderr
+    assert posts(fake) == []
+
+
+def test_a_file_that_would_block_is_not_waited_for(tmp_path):
+    """A size-0 file elsewhere that would block (a FIFO with a silent writer stands for
+    one here) is opened non-blocking: a one-line error, no hang."""
+    from byok_cli.attachments import _read_bounded
+
+    fifo = tmp_path / "blocks"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR)  # holds it open, writes nothing
+    try:
+        with pytest.raises(ByokError, match="would wait for more data") as caught:
+            _read_bounded(str(fifo), "blocks", 0)
+        assert caught.value.code == Code.USAGE
+    finally:
+        os.close(writer)
+
+
 # --- each API's parts, and -c ------------------------------------------------------------------
 
 @pytest.mark.parametrize("provider, key", [("openai", OPENAI_GOOD),
