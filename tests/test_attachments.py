@@ -74,6 +74,9 @@ def test_the_type_comes_from_the_bytes(name, media_type):
     (b"\x00\x00\x00\x18ftypheic" + b"\x00" * 20, "a HEIC/HEIF image"),
     (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "an SVG image"),
     (os.urandom(1) + b"\xff\xfe\x00\x81" * 30, "binary data of unknown type"),
+    # attack2 F9: an HTML page quoting a PDF header is not a PDF; nor is one after junk
+    (b"<html><body>%PDF-1.4 example\n%%EOF</body></html>", "content with %PDF- at byte 12"),
+    (b"\n" + pdf(), "re-save it with a PDF tool"),
 ])
 def test_other_content_is_a_usage_error_naming_it(data, named):
     with pytest.raises(ByokError) as caught:
