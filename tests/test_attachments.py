@@ -382,6 +382,15 @@ class _Files(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+        elif self.path in ("/manyheaders.png", "/longheader.png"):  # attack2 F9
+            self.send_response(200)
+            if self.path == "/manyheaders.png":
+                for i in range(150):
+                    self.send_header(f"X-Filler-{i}", "x")
+            else:
+                self.send_header("X-Filler", "x" * 70_000)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif self.path == "/endless.pdf":  # no length given: byok stops it at the bound
             self.send_response(200)
             self.end_headers()
@@ -538,3 +547,15 @@ def test_after_a_redirect_from_elsewhere_no_spelling_of_this_machine_is_connecte
     with pytest.raises(transport.TransportError) as direct:  # given first, it is tried
         transport.request("GET", url, {}, None, Settings.from_env())
     assert direct.value.kind == "connect"
+
+
+@pytest.mark.parametrize("path, said", [("/manyheaders.png", "answered with too many headers"),
+                                        ("/longheader.png", "answered with a line too long")])
+def test_a_download_whose_headers_break_a_bound_says_so(byok_env, fake, files_server, path,
+                                                        said):
+    """attack2 F9: not "could not connect": it connected, and the answer was refused."""
+    byok_env.set_key("openai", OPENAI_GOOD)
+    r = byok_env.run("run", "-a", files_server + path, "x")
+    assert r.returncode == Code.NETWORK_ERROR.exit_status, r.stderr
+    assert said in r.stderr and "could not connect" not in r.stderr, r.stderr
+    assert posts(fake) == []

@@ -182,6 +182,13 @@ def _failure(exc: BaseException, where: str, proxy: Proxy | None) -> TransportEr
     if proxy and not isinstance(exc, http.client.HTTPException):
         return TransportError("connect", f"could not use the proxy {proxy.label} for {where} "
                               f"({text})")
+    # Connected, but the answer's head broke a bound: say so (still no usable answer).
+    if isinstance(exc, http.client.LineTooLong):
+        return TransportError("connect", f"{where} answered with a line too long ({text})")
+    if isinstance(exc, http.client.HTTPException) and "headers" in text:
+        return TransportError("connect", f"{where} answered with too many headers ({text})")
+    if isinstance(exc, http.client.HTTPException):
+        return TransportError("connect", f"{where} did not answer in HTTP ({text})")
     return TransportError("connect", f"could not connect to {where} ({text})")
 
 
