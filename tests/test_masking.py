@@ -234,3 +234,23 @@ def test_streamed_text_is_masked_however_it_is_cut():
     stream = RedactingStream(got.append)
     stream("first line\nsecond")
     assert got == ["first line\n"]  # only what could still grow into a key is held back
+
+
+def test_reasoning_that_echoes_a_key_in_pieces_is_masked(byok_env, scripted):
+    """The reasoning (stderr, --show-reasoning) is masked across its pieces too, and what it
+    holds back comes out before the answer."""
+    from support.answer_shapes import openai_stream
+
+    key = openai_key("good")
+    base = {"id": "c", "object": "chat.completion.chunk", "model": "deepseek-reasoner"}
+    cut = [f"I saw {key[:13]}", key[13:21], f"{key[21:]} in", " the request."]
+    events = [(None, {**base, "choices": [{"index": 0, "delta": {"reasoning_content": p},
+                                          "finish_reason": None}]}) for p in cut]
+    scripted.queue = [(200, events + openai_stream("stop")[1:])]
+    byok_env.set_key("openai", key)
+    r = byok_env.run("run", "-p", "openai", "--show-reasoning", "hi",
+                     env={"OPENAI_BASE_URL": scripted.url + "/v1"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "partial answer\n"
+    assert r.stderr == f"I saw sk-proj-…{key[-4:]} in the request.\n"
+    assert_masked(key, r.stderr)
