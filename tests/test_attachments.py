@@ -156,7 +156,8 @@ def test_an_unreadable_file_is_a_usage_error(byok_env, fake, tmp_path):
     assert posts(fake) == []
 
 
-@pytest.mark.parametrize("path", ["/proc/kmsg", "/proc/self/environ", "/sys/kernel/uevent_seqnum"])
+@pytest.mark.parametrize("path", ["/proc/kmsg", "/proc/self/environ",
+                                  "/sys/kernel/uevent_seqnum"])
 def test_a_kernel_pseudo_file_is_refused_before_reading(byok_env, fake, path):
     """attack2 F8: /proc/kmsg reports size 0 and blocks on read (as root): refused, never
     read, at once."""

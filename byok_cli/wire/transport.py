@@ -88,8 +88,8 @@ class _Slot:
 _POOL: dict[tuple, _Slot] = {}
 
 
-def _open(scheme: str, host: str, port: int, proxy: Proxy | None,
-          settings: Settings, clock: _Clock, local_ok: bool = True) -> http.client.HTTPConnection:
+def _open(scheme: str, host: str, port: int, proxy: Proxy | None, settings: Settings,
+          clock: _Clock, local_ok: bool = True) -> http.client.HTTPConnection:
     timeout = settings.connect_timeout
     if scheme == "https":
         target = (proxy.host, proxy.port) if proxy else (host, port)
@@ -225,8 +225,8 @@ def request(method: str, url: str, headers: Mapping[str, str], body: bytes | Non
         try:
             if slot is None:
                 clock = _Clock(settings)
-                slot = _POOL[key] = _Slot(_open(scheme, host, port, proxy, settings, clock, local_ok),
-                                          settings.timeout, clock)
+                conn = _open(scheme, host, port, proxy, settings, clock, local_ok)
+                slot = _POOL[key] = _Slot(conn, settings.timeout, clock)
             else:
                 slot.clock.start(settings)
                 slot.read_timeout = settings.timeout
