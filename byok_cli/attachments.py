@@ -7,7 +7,8 @@ arrives. A URL is fetched by byok itself, not passed on, so that its type and si
 checked like a file's, it works with every API (Chat Completions takes no PDF by URL) and
 a conversation keeps it for `-c`. The download is https (http only to this machine), with
 no key or other credential, follows at most MAX_REDIRECTS redirects (never from elsewhere
-to this machine), and takes at most FETCH_DEADLINE seconds.
+to this machine, checked on the address connected to), and takes at most FETCH_DEADLINE
+seconds.
 
 Imported only when there is an attachment: `run` without `-a` never loads it.
 """
@@ -24,6 +25,7 @@ from .wire.attachments import MAX_ATTACHMENT, Attachment, identify
 
 MAX_REDIRECTS = 5
 FETCH_DEADLINE = 60.0
+READ_DEADLINE = 10.0  # for a file that reports size 0
 _MIB = 1024 * 1024
 
 
@@ -60,15 +62,71 @@ def _from_file(path: str) -> Attachment:
                         "device or socket)", hint=f"pipe it in instead: byok run -a - … < {shown}")
     if info.st_size > MAX_ATTACHMENT:  # before reading: a 2 GB file is never loaded
         raise too_big(shown, info.st_size)
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_ATTACHMENT + 1)
-    except OSError as exc:
-        raise ByokError(Code.USAGE, f"attachment {shown}: cannot read it "
-                        f"({exc.strerror or exc})") from None
+    if _kernel_file(path):
+        raise ByokError(Code.USAGE, f"attachment {shown} is a file the kernel makes up "
+                        "(under /proc, /sys or /dev), not an image or a PDF",
+                        hint="copy what you need into an ordinary file and attach that")
+    data = _read_bounded(path, shown, info.st_size)
     if len(data) > MAX_ATTACHMENT:  # it grew while being read
         raise too_big(shown, None)
     return identify(data, os.path.basename(path) or shown)
+
+
+def _kernel_file(path: str) -> bool:
+    """Whether ``path`` lies in a kernel's pseudo-filesystem: its "regular" files report
+    size 0 and may block on read (/proc/kmsg) or change the system when read."""
+    real = os.path.realpath(path)
+    return real.startswith(("/proc/", "/sys/", "/dev/")) and not real.startswith("/dev/shm/")
+
+
+def _read_bounded(path: str, shown: str, size: int) -> bytes:
+    """The file's bytes, read without blocking forever: opened non-blocking (a file that
+    would block says so), and a file reporting size 0 (a pseudo-file elsewhere, on FUSE)
+    is read within READ_DEADLINE seconds."""
+    def read() -> bytes:  # os.read: EAGAIN raises BlockingIOError (a buffered read: None)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            chunks, left = [], MAX_ATTACHMENT + 1
+            while left > 0:
+                chunk = os.read(fd, min(left, _MIB))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
+    try:
+        if size:
+            return read()
+        import threading
+
+        got: list = []
+
+        def reader() -> None:
+            try:
+                got.append(read())
+            except BaseException as exc:  # handed to the waiting thread
+                got.append(exc)
+
+        # a daemon thread: one blocked in read() does not keep byok from exiting
+        worker = threading.Thread(target=reader, daemon=True)
+        worker.start()
+        worker.join(READ_DEADLINE)
+        if not got:
+            raise ByokError(Code.USAGE, f"attachment {shown}: reading it did not end within "
+                            f"{READ_DEADLINE:.0f} s (a special file?); nothing was sent",
+                            hint="copy what you need into an ordinary file and attach that")
+        if isinstance(got[0], BaseException):
+            raise got[0]
+        return got[0]
+    except BlockingIOError:
+        raise ByokError(Code.USAGE, f"attachment {shown}: reading it would wait for more "
+                        "data (a special file); nothing was sent") from None
+    except OSError as exc:
+        raise ByokError(Code.USAGE, f"attachment {shown}: cannot read it "
+                        f"({exc.strerror or exc})") from None
 
 
 def _from_stdin(stdin: BinaryIO | None) -> Attachment:
@@ -113,7 +171,7 @@ def fetch(url: str) -> Attachment:
     """Download one attachment (see the module's docstring for the bounds)."""
     from urllib.parse import urljoin, urlsplit
 
-    from .urls import shown
+    from .urls import is_loopback, shown
     from .version import __version__
     from .wire import Settings
     from .wire import transport
@@ -127,9 +185,13 @@ def fetch(url: str) -> Attachment:
                "Accept": "image/png, image/jpeg, image/gif, image/webp, application/pdf",
                "Accept-Encoding": "identity"}
     current = first
+    # After a redirect from elsewhere, the connection itself must not reach this machine,
+    # however the host is written or what it resolves to (not only what _checked_url sees).
+    first_is_local = is_loopback(urlsplit(first).hostname)
     try:
         for _ in range(MAX_REDIRECTS + 1):
-            resp = transport.request("GET", current, headers, None, settings)
+            resp = transport.request("GET", current, headers, None, settings,
+                                     local_ok=current == first or first_is_local)
             if resp.status in (301, 302, 303, 307, 308) and resp.headers.get("location"):
                 resp.close()
                 current = _checked_url(urljoin(current, resp.headers["location"]), first)
@@ -153,5 +215,9 @@ def fetch(url: str) -> Attachment:
         raise ByokError(Code.NETWORK_ERROR, f"attachment URL {shown(first)} redirected more "
                         f"than {MAX_REDIRECTS} times; nothing was sent")
     except TransportError as exc:
+        if exc.kind == "local":
+            raise ByokError(Code.USAGE, f"attachment URL {shown(first)} redirects to this "
+                            f"machine ({shown(current)}: {exc.detail}); refused, so no local "
+                            "service's data is sent on") from None
         raise ByokError(Code.NETWORK_ERROR, f"could not download attachment "
                         f"{shown(first)}: {exc.detail}; nothing was sent") from None

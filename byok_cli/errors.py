@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import enum
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Callable
 
 
 class Code(str, enum.Enum):
@@ -269,6 +273,48 @@ def redact(text: str) -> str:
     if "@" in text:
         text = re.sub(_URL_USERINFO, _mask_userinfo, text)
     return text
+
+
+class RedactingStream:
+    """Streamed text, masked as ``redact`` would mask it whole, however the pieces are cut:
+    a key split across two pieces (SSE events, network chunks) is masked too. What could
+    still grow into a secret is held back, at most the text since the last place no masked
+    form crosses: a new line, a character outside ASCII, or a space after 5 characters that
+    are neither space nor zero-width (the spaced-out forms have groups of at most 4).
+    ``end`` hands over what is held back."""
+
+    def __init__(self, receive: Callable[[str], None]):
+        self.receive = receive
+        self.held = ""
+
+    def __call__(self, piece: str) -> None:
+        if not piece:
+            return
+        text = self.held + piece
+        cut = _safe_cut(text, len(self.held))
+        if cut is None:
+            self.held = text
+            return
+        self.held = text[cut:]
+        self.receive(redact(text[:cut]))
+
+    def end(self) -> None:
+        held, self.held = self.held, ""
+        if held:
+            self.receive(redact(held))
+
+
+def _safe_cut(text: str, start: int) -> int | None:
+    """The last place at or after ``start`` where ``text`` can be cut so that masking each
+    side apart equals masking it whole (only the new text is scanned: no quadratic cost)."""
+    for i in range(len(text) - 1, start - 1, -1):
+        c = text[i]
+        if c == "\n" or (c > "\x7f" and c not in _ZERO_WIDTH and not c.isspace()):
+            return i + 1
+        if c.isspace() and i >= 5 and not any(
+                w.isspace() or w in _ZERO_WIDTH for w in text[i - 5:i]):
+            return i + 1
+    return None
 
 
 def _mask_userinfo(m: re.Match) -> str:

@@ -64,7 +64,7 @@ MARKERS = ("good", "revoked", "forbidden", "quota", "ratelimit", "limitforever",
            "wholejson", "wholenoct", "nofinish", "nostop", "gwtokens", "sseclose", "gzip",
            "barelist", "cursorloop", "endless", "usageneg", "usagehuge", "usagefrac", "usageover", "waitnan",
            "waitinf", "waitneg", "torrent", "keepalive", "pingforever", "gzipbomb", "echoes", "encecho",
-           "hostile", "trickle")
+           "hostile", "trickle", "answerecho")
 GATEWAY_TEXT = "upstream\x1b[31m said:\x00 no\u202e thanks"
 
 

@@ -16,7 +16,8 @@ Two mounts stand for other kinds of endpoint, with both APIs under them:
 A key with ``nomodels`` in it gets a bare 404 for the model list, as a gateway without
 /models answers, while its prompts are answered; with ``counttokens``, the same, and
 Anthropic's POST /v1/messages/count_tokens is answered (refused as the key's other markers
-say). Unknown model ids get 404.  The reply text is ``"Echo[<model>]: <last user text>"``;
+say). Unknown model ids get 404.  The reply text is ``"Echo[<model>]: <last user text>"``
+(with ``answerecho``, ``"the key: <the key sent> end"``);
 a prompt containing ``lines:N`` gets N numbered lines instead.  Every request is
 recorded (method, mount, path, query, headers, key, body, client port) in
 ``server.requests``.
@@ -342,6 +343,8 @@ class Handler(Faults, BaseHTTPRequestHandler):
         schema = _requested_schema(body)
         text = (_reply_text(body["model"], body.get("messages") or []) if schema is None
                 else json.dumps(_instance(schema, body, schema)))
+        if "answerecho" in key:  # a hostile answer: the key sent, cut across stream events
+            text = f"the key: {key} end" if schema is None else json.dumps({"key": key})
         whole = not body.get("stream") or "wholejson" in key or "wholenoct" in key
         content_type = None if "wholenoct" in key else "application/json"
         if not whole:

@@ -74,6 +74,9 @@ def test_the_type_comes_from_the_bytes(name, media_type):
     (b"\x00\x00\x00\x18ftypheic" + b"\x00" * 20, "a HEIC/HEIF image"),
     (b"<svg xmlns='http://www.w3.org/2000/svg'/>", "an SVG image"),
     (os.urandom(1) + b"\xff\xfe\x00\x81" * 30, "binary data of unknown type"),
+    # attack2 F9: an HTML page quoting a PDF header is not a PDF; nor is one after junk
+    (b"<html><body>%PDF-1.4 example\n%%EOF</body></html>", "content with %PDF- at byte 12"),
+    (b"\n" + pdf(), "re-save it with a PDF tool"),
 ])
 def test_other_content_is_a_usage_error_naming_it(data, named):
     with pytest.raises(ByokError) as caught:
@@ -151,6 +154,36 @@ def test_an_unreadable_file_is_a_usage_error(byok_env, fake, tmp_path):
     assert proc.returncode == Code.USAGE.exit_status, proc.stderr
     assert "cannot read it (Permission denied)" in proc.stderr
     assert posts(fake) == []
+
+
+@pytest.mark.parametrize("path", ["/proc/kmsg", "/proc/self/environ",
+                                  "/sys/kernel/uevent_seqnum"])
+def test_a_kernel_pseudo_file_is_refused_before_reading(byok_env, fake, path):
+    """attack2 F8: /proc/kmsg reports size 0 and blocks on read (as root): refused, never
+    read, at once."""
+    if not os.path.exists(path):
+        pytest.skip(f"{path} does not exist here")
+    byok_env.set_key("openai", OPENAI_GOOD)
+    r = byok_env.run("run", "-a", path, "x", timeout=20)
+    assert r.returncode == Code.USAGE.exit_status, r.stderr
+    assert "a file the kernel makes up" in r.stderr and "Traceback" not in r.stderr
+    assert posts(fake) == []
+
+
+def test_a_file_that_would_block_is_not_waited_for(tmp_path):
+    """A size-0 file elsewhere that would block (a FIFO with a silent writer stands for
+    one here) is opened non-blocking: a one-line error, no hang."""
+    from byok_cli.attachments import _read_bounded
+
+    fifo = tmp_path / "blocks"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR)  # holds it open, writes nothing
+    try:
+        with pytest.raises(ByokError, match="would wait for more data") as caught:
+            _read_bounded(str(fifo), "blocks", 0)
+        assert caught.value.code == Code.USAGE
+    finally:
+        os.close(writer)
 
 
 # --- each API's parts, and -c ------------------------------------------------------------------
@@ -350,6 +383,15 @@ class _Files(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+        elif self.path in ("/manyheaders.png", "/longheader.png"):  # attack2 F9
+            self.send_response(200)
+            if self.path == "/manyheaders.png":
+                for i in range(150):
+                    self.send_header(f"X-Filler-{i}", "x")
+            else:
+                self.send_header("X-Filler", "x" * 70_000)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif self.path == "/endless.pdf":  # no length given: byok stops it at the bound
             self.send_response(200)
             self.end_headers()
@@ -489,3 +531,32 @@ def test_the_store_keeps_a_bounded_amount_and_continue_says_what_is_missing(
     assert [type(m["content"]) for m in messages] == [list, str, str, str, str]
     assert [p["type"] for p in messages[0]["content"]] == ["image_url", "text"]
     assert messages[2] == {"role": "user", "content": "two"}
+
+
+@pytest.mark.parametrize("url", ["https://127.1:9/x.png", "https://0.0.0.0:9/x.png",
+                                 "https://2130706433:9/x.png", "https://0x7f000001:9/x.png",
+                                 "https://[::]:9/x.png", "https://0:9/x.png",
+                                 "https://[::ffff:127.0.0.1]:9/x.png", "http://127.0.0.1:9/x"])
+def test_after_a_redirect_from_elsewhere_no_spelling_of_this_machine_is_connected(url):
+    """attack2 F7: the address is checked once resolved, at connect time (the text of the
+    host is not enough), and that checked address is the one connected to."""
+    from byok_cli.wire import Settings, transport
+
+    with pytest.raises(transport.TransportError) as caught:
+        transport.request("GET", url, {}, None, Settings.from_env(), local_ok=False)
+    assert caught.value.kind == "local" and "an address of this machine" in caught.value.detail
+    with pytest.raises(transport.TransportError) as direct:  # given first, it is tried
+        transport.request("GET", url, {}, None, Settings.from_env())
+    assert direct.value.kind == "connect"
+
+
+@pytest.mark.parametrize("path, said", [("/manyheaders.png", "answered with too many headers"),
+                                        ("/longheader.png", "answered with a line too long")])
+def test_a_download_whose_headers_break_a_bound_says_so(byok_env, fake, files_server, path,
+                                                        said):
+    """attack2 F9: not "could not connect": it connected, and the answer was refused."""
+    byok_env.set_key("openai", OPENAI_GOOD)
+    r = byok_env.run("run", "-a", files_server + path, "x")
+    assert r.returncode == Code.NETWORK_ERROR.exit_status, r.stderr
+    assert said in r.stderr and "could not connect" not in r.stderr, r.stderr
+    assert posts(fake) == []

@@ -93,6 +93,8 @@ def test_provider_equals_name_names_one_providers_key(byok_env, fake, tmp_path):
     (["--name", "nobody=x"], "unknown provider 'nobody'"),
     (["--name", "openai=x", "--name", "openai=y"], "names the openai key twice"),
     (["--name", "Work!"], "not a valid key name"),
+    (["--name", "openai="], "--name 'openai=' gives no name"),  # attack2 F9: not "default"
+    (["--name", " "], "gives no name"),
 ])
 def test_bad_names_are_refused_before_anything_is_stored(byok_env, tmp_path, names, message):
     where = copied(tmp_path, "llm")

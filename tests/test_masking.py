@@ -182,3 +182,75 @@ def test_a_key_echoed_in_an_encoding_is_masked(byok_env, fake, encoding):
         for text in (r.stdout, r.stderr):
             for decoded in _decodings(text):
                 assert_masked(key, decoded)
+
+
+# --- attack2 F4: a key the answer echoes, cut across stream events, gzip-encoded -----------
+
+@pytest.mark.parametrize("marker,flags", [("answerecho", ()), ("answerechogzip", ()),
+                                          ("answerechogzip", ("--no-stream",))])
+def test_a_key_echoed_in_the_answer_is_masked_on_stdout_and_in_the_history(
+        byok_env, fake, marker, flags):
+    key = openai_key(marker)
+    byok_env.set_key("openai", key)
+    runs = [byok_env.run("run", "--no-fallback", *flags, "hi"),
+            byok_env.run("chat", "--no-fallback", input="hi\n/quit\n")]
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+        assert "the key: sk-proj-…" + key[-4:] + " end" in r.stdout  # shown, masked
+        assert_masked(key, r.stdout, r.stderr)
+    body = secret_body(key).encode()
+    assert not [p for p in byok_env.files() if body in p.read_bytes()]  # not on disk
+
+
+def test_a_json_answer_that_echoes_a_key_is_masked(byok_env, fake):
+    key = openai_key("answerecho")
+    byok_env.set_key("openai", key)
+    r = byok_env.run("run", "--no-fallback", "--schema", '{"type": "object"}', "hi")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == {"key": "sk-proj-…" + key[-4:]}
+
+
+def test_streamed_text_is_masked_however_it_is_cut():
+    from byok_cli.errors import RedactingStream, redact, remember_secret
+
+    key = "sk-proj-Str3amCutQ8w7e6r5t4y3u2i1o0pZ"
+    remember_secret(key)
+    spaced = " ".join(key[i:i + 3] for i in range(0, len(key), 3))
+    texts = [f"the key: {key} end", f"x\n{key.upper()}\nmore words here",
+             f"spaced out: {spaced} done", f"中文{key}。", "plain words, no key at all"]
+    for text in texts:
+        whole = redact(text)
+        assert key[8:16] not in whole.replace(" ", "")
+        for cut in range(1, len(text)):
+            for cuts in ((cut,), (cut, (cut + 7) % len(text))):
+                got: list[str] = []
+                stream = RedactingStream(got.append)
+                edges = [0, *sorted(set(cuts)), len(text)]
+                for a, b in zip(edges, edges[1:]):
+                    stream(text[a:b])
+                stream.end()
+                assert "".join(got) == whole, (text, cuts)
+    got = []
+    stream = RedactingStream(got.append)
+    stream("first line\nsecond")
+    assert got == ["first line\n"]  # only what could still grow into a key is held back
+
+
+def test_reasoning_that_echoes_a_key_in_pieces_is_masked(byok_env, scripted):
+    """The reasoning (stderr, --show-reasoning) is masked across its pieces too, and what it
+    holds back comes out before the answer."""
+    from support.answer_shapes import openai_stream
+
+    key = openai_key("good")
+    base = {"id": "c", "object": "chat.completion.chunk", "model": "deepseek-reasoner"}
+    cut = [f"I saw {key[:13]}", key[13:21], f"{key[21:]} in", " the request."]
+    events = [(None, {**base, "choices": [{"index": 0, "delta": {"reasoning_content": p},
+                                          "finish_reason": None}]}) for p in cut]
+    scripted.queue = [(200, events + openai_stream("stop")[1:])]
+    byok_env.set_key("openai", key)
+    r = byok_env.run("run", "-p", "openai", "--show-reasoning", "hi",
+                     env={"OPENAI_BASE_URL": scripted.url + "/v1"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "partial answer\n"
+    assert r.stderr == f"I saw sk-proj-…{key[-4:]} in the request.\n"
+    assert_masked(key, r.stderr)

@@ -112,6 +112,9 @@ def _names(registry, given: list[str]):
                         "--name PROVIDER=NAME")
     for item in given:
         head, eq, name = item.partition("=")
+        if not (name if eq else head).strip():  # not "default" by accident
+            raise ByokError(Code.USAGE, f"--name {item!r} gives no name",
+                            hint="--name NAME, or --name PROVIDER=NAME (e.g. openai=work)")
         if not eq:
             every = check_key_name(head)
             continue

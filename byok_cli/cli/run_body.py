@@ -118,8 +118,10 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
     elif shape is not None:
         import json
 
-        printer.quiet = False  # the answer as it is: JSON, one line
-        printer(json.dumps(result.outcome.data, ensure_ascii=False))
+        from ..errors import redact
+
+        printer.quiet = False  # the answer as it is: JSON, one line (an echoed key masked)
+        printer(redact(json.dumps(result.outcome.data, ensure_ascii=False)))
         printer.end()
     else:
         printer.end()

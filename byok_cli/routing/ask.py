@@ -9,7 +9,7 @@ import time
 from typing import Callable
 
 from ..catalog.curated import load
-from ..errors import ByokError, Code, looks_like_key
+from ..errors import ByokError, Code, RedactingStream, looks_like_key, redact
 from ..inputs import text
 from ..records import fresh, record
 from ..secrets.keychain import Keychain
@@ -181,15 +181,21 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
         on_warning("the system prompt contains what looks like an API key; it is sent, and "
                    "kept in the history (use --no-log to keep it out)")
     started = time.time()
+    # A key the answer echoes (split across events or not) is masked before it is shown,
+    # and before the answer is kept in the history.
+    shown, thinking, flush = _masked_streams(on_text, on_reasoning)
     try:
-        outcome = execute(the_plan, request, keychain, on_text=on_text, on_warning=on_warning,
-                          allow_unpriced=options.allow_unpriced, on_reasoning=on_reasoning)
+        outcome = execute(the_plan, request, keychain, on_text=shown, on_warning=on_warning,
+                          allow_unpriced=options.allow_unpriced, on_reasoning=thinking)
     except ByokError as err:
+        flush()
         _log_failure(keychain, started, err.code.value, err)
         raise
     except KeyboardInterrupt as stop:
+        flush()
         _log_failure(keychain, started, Code.INTERRUPTED.value, stop)
         raise
+    flush()
     verdict = answer_verdict(outcome, options.strict) or fits_schema(outcome, options.schema)
     try:  # bookkeeping only: the answer stands
         if outcome.key_source == "stored":  # a success clears an earlier failed mark
@@ -216,7 +222,7 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
         verdict.outcome = outcome  # type: ignore[attr-defined]
         raise verdict  # nothing worth a history was said
     exchange = [Message("user", prompt, attachments=tuple(options.attachments)),
-                Message("assistant", outcome.text, outcome.provider, outcome.model)]
+                Message("assistant", redact(outcome.text), outcome.provider, outcome.model)]
     history.extend(exchange)  # a caller's in-memory transcript grows, saved or not
     cid = conversation_id
     if logged:
@@ -233,6 +239,28 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
         verdict.outcome = outcome  # type: ignore[attr-defined]
         raise verdict
     return AskResult(outcome, cid, the_plan.warnings)
+
+
+def _masked_streams(on_text: Callable[[str], None],
+                    on_reasoning: Callable[[str], None] | None):
+    """The answer's and the reasoning's pieces, masked however they are cut (held back only
+    while a key could still be forming); what the reasoning holds back comes out before the
+    answer's first text. Returns both receivers and the flush for when the answer ends."""
+    thinking = RedactingStream(on_reasoning) if on_reasoning is not None else None
+
+    def answer(piece: str) -> None:
+        if thinking is not None:
+            thinking.end()
+        on_text(piece)
+
+    shown = RedactingStream(answer)
+
+    def flush() -> None:
+        if thinking is not None:
+            thinking.end()
+        shown.end()
+
+    return shown, thinking, flush
 
 
 def _turns(history: list[Message], on_warning: Callable[[str], None]) -> list[dict]:

@@ -37,7 +37,7 @@ class TransportError(Exception):
     """No usable HTTP answer: connect, proxy, TLS, timeout, or a dropped connection.
 
     ``kind`` is one of: connect, timeout (idle), deadline (the whole request), stalled (only
-    keep-alives), tls, proxy, dropped, too_large, malformed."""
+    keep-alives), tls, proxy, dropped, too_large, malformed, local (see ``request``)."""
 
     def __init__(self, kind: str, detail: str):
         super().__init__(detail)
@@ -88,8 +88,8 @@ class _Slot:
 _POOL: dict[tuple, _Slot] = {}
 
 
-def _open(scheme: str, host: str, port: int, proxy: Proxy | None,
-          settings: Settings, clock: _Clock) -> http.client.HTTPConnection:
+def _open(scheme: str, host: str, port: int, proxy: Proxy | None, settings: Settings,
+          clock: _Clock, local_ok: bool = True) -> http.client.HTTPConnection:
     timeout = settings.connect_timeout
     if scheme == "https":
         target = (proxy.host, proxy.port) if proxy else (host, port)
@@ -104,6 +104,8 @@ def _open(scheme: str, host: str, port: int, proxy: Proxy | None,
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
         if host.lower() == "localhost":  # this machine, whatever a resolver would say
             conn._create_connection = _to_loopback  # type: ignore[attr-defined]
+    if not local_ok and not proxy:
+        conn._create_connection = _elsewhere  # type: ignore[attr-defined]
     conn.response_class = _answer_class(clock)  # type: ignore[assignment]
     try:
         conn.connect()  # TCP, the proxy's tunnel and the TLS handshake, all within `timeout`
@@ -130,8 +132,41 @@ def _to_loopback(address: tuple, timeout=None, source_address=None) -> socket.so
     raise failure  # type: ignore[misc]
 
 
+class LocalAddress(OSError):
+    """The host resolved to an address of this machine where only elsewhere may be reached."""
+
+
+def _on_this_machine(address: str) -> bool:
+    import ipaddress
+
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    ip = getattr(ip, "ipv4_mapped", None) or ip
+    return ip.is_loopback or ip.is_unspecified
+
+
+def _elsewhere(address: tuple, timeout=None, source_address=None) -> socket.socket:
+    """A connection to ``address`` resolved once and checked: no address of this machine
+    (127.0.0.0/8, ::1, 0.0.0.0, ::), however the host is written (127.1, 2130706433,
+    0x7f000001, a DNS name that resolves there). It connects to the address checked, so a
+    second lookup cannot answer differently."""
+    host, port = address[0], address[1]
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    for *_, sockaddr in found:
+        if _on_this_machine(sockaddr[0]):
+            raise LocalAddress(f"{host} is {sockaddr[0]}, an address of this machine")
+    failure: OSError = OSError(f"{host} has no address")
+    for *_, sockaddr in found:
+        try:
+            return socket.create_connection(sockaddr[:2], timeout, source_address)
+        except OSError as exc:
+            failure = exc
+    raise failure
+
+
 def _failure(exc: BaseException, where: str, proxy: Proxy | None) -> TransportError:
     text = str(exc) or type(exc).__name__
+    if isinstance(exc, LocalAddress):
+        return TransportError("local", text)
     if isinstance(exc, DeadlinePassed):
         return TransportError("deadline", f"{where}: {text}")
     if isinstance(exc, TimeoutError) or "timed out" in text:
@@ -147,6 +182,13 @@ def _failure(exc: BaseException, where: str, proxy: Proxy | None) -> TransportEr
     if proxy and not isinstance(exc, http.client.HTTPException):
         return TransportError("connect", f"could not use the proxy {proxy.label} for {where} "
                               f"({text})")
+    # Connected, but the answer's head broke a bound: say so (still no usable answer).
+    if isinstance(exc, http.client.LineTooLong):
+        return TransportError("connect", f"{where} answered with a line too long ({text})")
+    if isinstance(exc, http.client.HTTPException) and "headers" in text:
+        return TransportError("connect", f"{where} answered with too many headers ({text})")
+    if isinstance(exc, http.client.HTTPException):
+        return TransportError("connect", f"{where} did not answer in HTTP ({text})")
     return TransportError("connect", f"could not connect to {where} ({text})")
 
 
@@ -156,8 +198,9 @@ _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError,
 
 
 def request(method: str, url: str, headers: Mapping[str, str], body: bytes | None,
-            settings: Settings) -> "Response":
-    """Send one request; return once the status line and headers are in.
+            settings: Settings, local_ok: bool = True) -> "Response":
+    """Send one request; return once the status line and headers are in. With ``local_ok``
+    false, a host that resolves to this machine is refused (TransportError "local").
 
     Raises TransportError when there is no HTTP answer, ByokError when the URL may not
     carry a key."""
@@ -171,7 +214,7 @@ def request(method: str, url: str, headers: Mapping[str, str], body: bytes | Non
     sent = dict(headers)
     if proxy and scheme == "http" and proxy.authorization:
         sent["Proxy-Authorization"] = proxy.authorization
-    key = (scheme, host, port, proxy)
+    key = (scheme, host, port, proxy, local_ok)
     where = f"{host}:{port}"
     for _ in range(2):
         slot = _POOL.get(key)
@@ -182,8 +225,8 @@ def request(method: str, url: str, headers: Mapping[str, str], body: bytes | Non
         try:
             if slot is None:
                 clock = _Clock(settings)
-                slot = _POOL[key] = _Slot(_open(scheme, host, port, proxy, settings, clock),
-                                          settings.timeout, clock)
+                conn = _open(scheme, host, port, proxy, settings, clock, local_ok)
+                slot = _POOL[key] = _Slot(conn, settings.timeout, clock)
             else:
                 slot.clock.start(settings)
                 slot.read_timeout = settings.timeout
