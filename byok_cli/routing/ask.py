@@ -183,9 +183,20 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     started = time.time()
     # A key the answer echoes (split across events or not) is masked before it is shown,
     # and before the answer is kept in the history.
-    shown, thinking, flush = _masked_streams(on_text, on_reasoning)
+    shown, thinking, flush_text = _masked_streams(on_text, on_reasoning)
+    later: list[str] = []  # warnings said while answer text is held back: after that text
+
+    def warn(text: str) -> None:
+        (later.append if shown.held else on_warning)(text)
+
+    def flush() -> None:
+        flush_text()
+        for text in later:
+            on_warning(text)
+        later.clear()
+
     try:
-        outcome = execute(the_plan, request, keychain, on_text=shown, on_warning=on_warning,
+        outcome = execute(the_plan, request, keychain, on_text=shown, on_warning=warn,
                           allow_unpriced=options.allow_unpriced, on_reasoning=thinking)
     except ByokError as err:
         flush()
