@@ -98,3 +98,80 @@ def test_a_key_escaped_or_compressed_in_a_stream_split_across_chunks_is_masked(
     assert said == f"the key: {SHOWN} end"
     assert data.rstrip().endswith(b"[DONE]")
     assert_masked(OPENAI_GOOD, data.decode(), said)
+
+
+# -- paths spelled to slip past policy (F5) ----------------------------------------------
+
+def _usage_requests(env) -> int:
+    out = env.run("usage", "--by", "token", "--json")
+    assert out.returncode == 0, out.stderr
+    return sum(r["requests"] for r in json.loads(out.stdout)["rows"])
+
+
+@pytest.mark.parametrize("path", ["/openai/chat/./completions",
+                                  "/openai/chat/x/../completions",
+                                  "/openai/./chat/completions/."])
+def test_a_path_with_dot_segments_is_policed_as_the_upstream_receives_it(
+        byok_env, echoing, path):
+    upstream, gw, t = echoing
+    status, _, _ = gw.request("POST", path, CHAT, bearer(t))
+    gw.stop()  # its usage rows are written
+    assert status == 200
+    (seen,) = upstream.requests
+    assert seen["path"].rstrip("/") == "/v1/chat/completions"
+    assert _usage_requests(byok_env) == 1  # a usage row: the budget was held and settled
+
+
+@pytest.mark.parametrize("path", ["/openai/chat/completions%3F", "/openai/chat/completions%23",
+                                  "/openai/chat%2Fcompletions", "/openai/chat/%2E/completions",
+                                  "/openai/chat/%2e%2e/x/completions", "/openai/../anthropic/v1/models",
+                                  "/openai/chat/../../models", "/openai/models%5C..%5Cx"])
+def test_an_encoded_separator_or_a_path_above_the_base_is_refused(byok_env, echoing, path):
+    upstream, gw, t = echoing
+    status, _, body = gw.request("POST", path, CHAT, bearer(t))
+    assert status == 400 and "error" in json.loads(body)
+    assert upstream.requests == []  # nothing went upstream
+
+
+# -- smaller items (F9) ---------------------------------------------------------------------
+
+def test_a_token_in_the_query_is_not_forwarded(echoing):
+    upstream, gw, t = echoing
+    status, _, _ = gw.request("GET", f"/openai/models?api_key={t}&limit=2&key=x{t}",
+                              headers=bearer(t))
+    assert status == 200
+    (seen,) = upstream.requests
+    assert seen["path"] == "/v1/models?limit=2" and "byok-gw-" not in json.dumps(seen)
+
+
+def test_two_origin_headers_are_refused(echoing):
+    upstream, gw, t = echoing
+    conn = gw.connection()
+    conn.putrequest("POST", "/openai/chat/completions")
+    for k, v in bearer(t).items():
+        conn.putheader(k, v)
+    conn.putheader("Origin", gw.url)
+    conn.putheader("Origin", "http://evil.example")
+    conn.putheader("Content-Length", str(len(CHAT)))
+    conn.endheaders(CHAT)
+    reply = conn.getresponse()
+    reply.read()
+    conn.close()
+    assert reply.status == 403 and upstream.requests == []
+
+
+def test_the_request_log_never_holds_a_token_put_in_the_path(byok_env, tmp_path):
+    upstream = EchoingUpstream().start()
+    byok_env.vars["OPENAI_BASE_URL"] = upstream.url + "/v1"
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    t = token(byok_env)
+    log = tmp_path / "requests.log"
+    gw = RunningGateway(byok_env.vars, "--log", str(log))
+    try:
+        gw.request("GET", f"/openai/v1/{t}/models", headers=bearer(t))
+        gw.request("GET", f"/openai/v1/{t[:20]}%2D{t[21:]}/x", headers=bearer(t))
+    finally:
+        gw.stop()
+        upstream.shutdown()
+    text = log.read_text()
+    assert text.count("\n") == 2 and t[8:20] not in text and t[-12:] not in text

@@ -17,6 +17,43 @@ from ..errors import ByokError, Code
 from ..wire.limits import MAX_LINE, LimitExceeded, loads
 
 
+# Percent-encoded characters a path must not carry: they would change, once decoded by
+# the upstream or a proxy, which resource the request is for (/, ?, #, \\, NUL).
+_ENCODED_SEPARATOR = re.compile(r"%(?:2[fF]|3[fF]|23|5[cC]|00)")
+
+
+def upstream_path(raw_path: str, provider: str) -> tuple[str, str]:
+    """(the path after the provider's name as the upstream will receive it, still
+    percent-encoded; its query) from the request's raw path, ``/PROVIDER/REST?QUERY``.
+    Dot segments are resolved here, so that policy is decided on the path that is sent;
+    an encoded separator or dot segment, or a ``..`` above the provider's base URL, is a
+    usage error (400)."""
+    path, _, query = raw_path.partition("?")
+    if _ENCODED_SEPARATOR.search(path):
+        raise ByokError(Code.USAGE, "the path holds an encoded /, ?, # or \\: spell it plainly")
+    from urllib.parse import unquote
+
+    kept: list[str] = []
+    segments = path.split("/")
+    if len(segments) < 2 or unquote(segments[1]) != provider:
+        raise ByokError(Code.USAGE, "the path must begin with the provider's name")
+    segments = segments[2:]
+    for i, segment in enumerate(segments):
+        plain = unquote(segment)
+        if plain in (".", "..") and segment != plain:
+            raise ByokError(Code.USAGE, "the path holds an encoded dot segment")
+        if plain == "..":
+            if not kept:
+                raise ByokError(Code.USAGE, "the path leaves the provider's base URL (..)")
+            kept.pop()
+        elif plain != ".":
+            kept.append(segment)
+            continue
+        if i == len(segments) - 1:
+            kept.append("")  # "a/b/." is "a/b/"
+    return "/".join(kept), query
+
+
 @dataclass
 class Policed:
     """A request the gateway applies policy to."""

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Callable, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from ..errors import ByokError, Code
 from ..registry import Provider
@@ -28,8 +29,9 @@ from ..wire.limits import MAX_BODY, MAX_ERROR_BODY, LimitExceeded, loads
 from ..wire.proxy import proxy_for
 from ..wire.transport import INFLATED, Inflater, TransportError, tls_context
 from ..wire.types import Settings
-from .exchange import KeyMasker, Policed, StreamScanner, Usage, masked, policed
-from .tokens import AUTH_HEADERS
+from .exchange import (KeyMasker, Policed, StreamScanner, Usage, masked, policed,
+                       upstream_path)
+from .tokens import AUTH_HEADERS, without_tokens
 
 # Not forwarded either way: they describe one connection, not the message.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
@@ -155,10 +157,12 @@ def error_response(api: str, status: int, message: str) -> web.Response:
 async def forward(request: web.Request, upstream: Upstream, keychain: Keychain,
                   record: Provider, token_name: str, body: bytes,
                   on_warning: Callable[[str], None]) -> web.StreamResponse:
-    tail = request.match_info.get("tail", "")
     try:
+        # policy is decided on the path the upstream receives, not on how it was spelled
+        tail, query = upstream_path(request.raw_path, record.name)
+        query = without_tokens(query)
         keychain.store.fresh()  # KeptReads: what changed since the last request
-        spec = policed(record.api, request.method, tail, body)
+        spec = policed(record.api, request.method, unquote(tail), body)
         ex = Exchange(keychain, record, token_name, spec, on_warning)
     except ByokError as err:
         return error_response(record.api, STATUS.get(err.code, 502), err.message)
@@ -170,12 +174,11 @@ async def forward(request: web.Request, upstream: Upstream, keychain: Keychain,
             if spec is not None:
                 ex.hold = ex.policy.hold(a, spec.system, spec.messages, spec.max_tokens,
                                          model=spec.model)
-            url = where.url.rstrip("/") + "/" + tail
-            if request.query_string:
-                url += "?" + request.query_string
+            url = where.url.rstrip("/") + "/" + tail + ("?" + query if query else "")
             auth = connect(record, ex.key, where.url, upstream.settings).auth_headers(ex.key)
-            up = await upstream.session.request(
-                request.method, url, data=body if body else None, allow_redirects=False,
+            up = await upstream.session.request(  # as it is: already resolved and encoded
+                request.method, URL(url, encoded=True), data=body if body else None,
+                allow_redirects=False,
                 headers=upstream_headers(request, auth, spec), **upstream.route(url))
         except ByokError as err:
             failed = err

@@ -82,6 +82,24 @@ def presented(headers: Mapping[str, str]) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
+def without_tokens(query: str) -> str:
+    """``query`` (raw) without any parameter that carries a gateway token: a token is for
+    the gateway, never for the provider."""
+    if PREFIX not in query and "%" not in query:
+        return query
+    from urllib.parse import unquote_plus
+
+    kept = [p for p in query.split("&") if PREFIX not in unquote_plus(p)]
+    return "&".join(kept)
+
+
+def hidden(text: str) -> str:
+    """``text`` (a path for the request log) with any gateway token in it cut to its
+    prefix."""
+    return re.sub(re.escape(PREFIX) + r"[A-Za-z0-9_\-%]+", PREFIX + "…", text) \
+        if PREFIX in text else text
+
+
 class Verdict(NamedTuple):
     token: ClientToken | None
     status: int        # 200: accepted; 401: no valid token; 403: not for this provider
