@@ -101,6 +101,7 @@ class Exchange:
         self.settled = False
         self.read_through = False  # the upstream answer was read to its end
         self.inflater: Inflater | None = None  # the upstream compressed its answer
+        self.live: Callable[[], bool] = lambda: True  # the client's token, not revoked
 
     def settle(self, code: str) -> None:
         """The usage row of a policed request (nothing for a passed-through one); once."""
@@ -156,7 +157,8 @@ def error_response(api: str, status: int, message: str) -> web.Response:
 
 async def forward(request: web.Request, upstream: Upstream, keychain: Keychain,
                   record: Provider, token_name: str, body: bytes,
-                  on_warning: Callable[[str], None]) -> web.StreamResponse:
+                  on_warning: Callable[[str], None],
+                  live: Callable[[], bool] = lambda: True) -> web.StreamResponse:
     try:
         # policy is decided on the path the upstream receives, not on how it was spelled
         tail, query = upstream_path(request.raw_path, record.name)
@@ -164,6 +166,7 @@ async def forward(request: web.Request, upstream: Upstream, keychain: Keychain,
         keychain.store.fresh()  # KeptReads: what changed since the last request
         spec = policed(record.api, request.method, unquote(tail), body)
         ex = Exchange(keychain, record, token_name, spec, on_warning)
+        ex.live = live
     except ByokError as err:
         return error_response(record.api, STATUS.get(err.code, 502), err.message)
     while True:
@@ -337,6 +340,11 @@ async def _stream(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
         if not chunk:
             ex.read_through = True
             break
+        if not ex.live():  # revoked (or expired) mid-stream: ended as the API ends errors
+            await _write(response, stream_error(ex.record.api, "the client token was "
+                                                "revoked or has expired", 401))
+            ex.settle(Code.INTERRUPTED.value)
+            return response
         if ex.inflater is not None:
             try:
                 chunk = _inflated(chunk, ex.inflater, MAX_BODY)

@@ -267,7 +267,8 @@ class Gateway:
             response.force_close()  # the rest of the body is not waited for
             return self._logged(request, token, response, started)
         response = await forward(request, self.upstream, self.keychain, record, token.name,
-                                 body, self.on_warning)
+                                 body, self.on_warning,
+                                 tokens.StillLive(self.keychain.store, token))
         return self._logged(request, token, response, started)
 
     def _logged(self, request: web.Request, token, response: web.StreamResponse,

@@ -100,6 +100,28 @@ def hidden(text: str) -> str:
         if PREFIX in text else text
 
 
+class StillLive:
+    """Whether a token admitted at a stream's start is still live, asked between its
+    chunks: revoking a token ends its open streams too. Cheap: the token is read again
+    only when another connection has committed (PRAGMA data_version moved), or when it
+    reaches its expiry."""
+
+    def __init__(self, store: Store, token: ClientToken):
+        self.store, self.token = store, token
+        self.version: int | None = None  # the first check reads the token
+
+    def __call__(self) -> bool:
+        now = time.time()
+        if self.token.expires_at is not None and now >= self.token.expires_at:
+            return False
+        version = self.store.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version == self.version:
+            return True
+        self.version = version
+        found = self.store.token_by_digest(self.token.digest)
+        return found is not None and found.live(now)
+
+
 class Verdict(NamedTuple):
     token: ClientToken | None
     status: int        # 200: accepted; 401: no valid token; 403: not for this provider
