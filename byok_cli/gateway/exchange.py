@@ -8,12 +8,13 @@ the worst case to hold, and, from the answer, the usage.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
 from typing import Callable
 
-from ..errors import ByokError, Code
+from ..errors import ByokError, Code, secrets_seen
 from ..wire.limits import MAX_LINE, LimitExceeded, loads
 
 
@@ -31,7 +32,7 @@ def upstream_path(raw_path: str, provider: str) -> tuple[str, str]:
     path, _, query = raw_path.partition("?")
     if _ENCODED_SEPARATOR.search(path):
         raise ByokError(Code.USAGE, "the path holds an encoded /, ?, # or \\: spell it plainly")
-    from urllib.parse import unquote
+    from urllib.parse import quote, unquote
 
     kept: list[str] = []
     segments = path.split("/")
@@ -51,7 +52,11 @@ def upstream_path(raw_path: str, provider: str) -> tuple[str, str]:
             continue
         if i == len(segments) - 1:
             kept.append("")  # "a/b/." is "a/b/"
-    return "/".join(kept), query
+    # what a client sent unencoded outside ASCII goes on percent-encoded, as a URL carries it
+    return quote("/".join(kept), safe=_URL_SAFE), quote(query, safe=_URL_SAFE + "?/")
+
+
+_URL_SAFE = "%:@!$&'()*+,;=-._~/"
 
 
 @dataclass
@@ -235,6 +240,27 @@ def masked(data: bytes, key: str | None, thorough: bool = False) -> bytes:
         return data
     raw = key.encode()
     return data.replace(raw, ("…" + key[-4:]).encode()) if raw in data else data
+
+
+def masked_header(value: str, key: str | None) -> str:
+    """A response header's value as the client may see it: masked as an error body is
+    (errors.redact), the key shown by its last four characters."""
+    if len(value) > 256:  # not kept: a hostile upstream could fill the cache
+        value = _redacted.__wrapped__(value, 0)
+    elif len(value) >= 8:  # shorter, it cannot hold a piece of a key
+        value = _redacted(value, secrets_seen())
+    return value.replace(key, "…" + key[-4:]) if key and len(key) >= 8 and key in value \
+        else value
+
+
+@functools.lru_cache(maxsize=4096)
+def _redacted(value: str, seen: int) -> str:
+    """errors.redact, kept: most header values recur from one answer to the next (dates
+    once a second), and redact costs microseconds each. ``seen``: a new secret to mask
+    makes what was kept stale."""
+    from ..errors import redact
+
+    return redact(value)
 
 
 def _masked_text(text: str, key: str | None, thorough: bool) -> str:

@@ -29,8 +29,8 @@ from ..wire.limits import MAX_BODY, MAX_ERROR_BODY, LimitExceeded, loads
 from ..wire.proxy import proxy_for
 from ..wire.transport import INFLATED, Inflater, TransportError, tls_context
 from ..wire.types import Settings
-from .exchange import (KeyMasker, Policed, StreamScanner, Usage, masked, policed,
-                       upstream_path)
+from .exchange import (KeyMasker, Policed, StreamScanner, Usage, masked, masked_header,
+                       policed, upstream_path)
 from .tokens import AUTH_HEADERS, without_tokens
 
 # Not forwarded either way: they describe one connection, not the message.
@@ -248,9 +248,7 @@ def _down_headers(up: aiohttp.ClientResponse, ex: Exchange) -> dict[str, str]:
         low = k.lower()
         if low in HOP_BY_HOP or (low == "content-encoding" and ex.inflater is not None):
             continue
-        raw = v.encode("utf-8", "surrogateescape")
-        shown = masked(raw, ex.key, thorough=True)
-        out[k] = v if shown is raw else shown.decode("utf-8", "surrogateescape")
+        out[k] = masked_header(v, ex.key)
     return out
 
 
