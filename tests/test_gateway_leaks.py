@@ -175,3 +175,18 @@ def test_the_request_log_never_holds_a_token_put_in_the_path(byok_env, tmp_path)
         upstream.shutdown()
     text = log.read_text()
     assert text.count("\n") == 2 and t[8:20] not in text and t[-12:] not in text
+
+
+def test_a_compression_bomb_against_our_ask_is_refused_not_inflated_whole(byok_env, fake):
+    from conftest import openai_key
+
+    byok_env.set_key("openai", openai_key("gzipbomb"))
+    gw = RunningGateway(byok_env.vars)
+    try:
+        status, headers, body = gw.request("POST", "/openai/chat/completions", CHAT,
+                                           bearer(token(byok_env)))
+        assert gw.proc.poll() is None  # still serving
+    finally:
+        gw.stop()
+    assert status == 502 and "content-encoding" not in headers
+    assert "limit" in json.loads(body)["error"]["message"]
