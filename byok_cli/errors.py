@@ -186,6 +186,12 @@ _ROT13 = str.maketrans(_LETTERS + _LETTERS.upper(),
                        _LETTERS[13:] + _LETTERS[:13] + (_LETTERS[13:] + _LETTERS[:13]).upper())
 
 
+def secrets_seen() -> int:
+    """How many secrets `redact` masks so far: a cache of its results is valid while this
+    stays the same."""
+    return len(_SEEN)
+
+
 def mask(key: str | None) -> str:
     """Show only the last four characters of a key."""
     if not key:

@@ -320,3 +320,23 @@ def test_a_key_split_across_streamed_chunks_is_masked_at_every_offset(byok_env):
     assert [e["split"] for e in events] == list(range(1, len(OPENAI_GOOD)))
     assert {e["said"] for e in events} == {"…" + OPENAI_GOOD[-4:]}
     assert OPENAI_GOOD[:8].encode() not in seen
+
+
+def test_revoking_a_token_ends_its_open_stream(byok_env, gated):
+    gw = RunningGateway(byok_env.vars)
+    try:
+        conn, reply = _open_stream(gw, token(byok_env, "doomed"))
+        assert reply.status == 200 and b'"first"' in reply.read1(65536)
+        revoked = byok_env.run("token", "revoke", "doomed")
+        assert revoked.returncode == 0, revoked.stderr
+        gated.release.set()  # the upstream goes on; the gateway must not
+        rest = reply.read()
+        conn.close()
+    finally:
+        gw.stop()
+    assert b"second" not in rest and b"[DONE]" not in rest
+    (event,) = [json.loads(line[6:]) for line in rest.decode().split("\n\n")
+                if line.startswith("data: {")]
+    assert "revoked" in event["error"]["message"]
+    (row,) = usage_rows(byok_env)
+    assert row["token"] == "doomed" and row["errors"] == 1

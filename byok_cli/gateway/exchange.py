@@ -8,11 +8,55 @@ the worst case to hold, and, from the answer, the usage.
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from dataclasses import dataclass
+from typing import Callable
 
-from ..errors import ByokError, Code
+from ..errors import ByokError, Code, secrets_seen
 from ..wire.limits import MAX_LINE, LimitExceeded, loads
+
+
+# Percent-encoded characters a path must not carry: they would change, once decoded by
+# the upstream or a proxy, which resource the request is for (/, ?, #, \\, NUL).
+_ENCODED_SEPARATOR = re.compile(r"%(?:2[fF]|3[fF]|23|5[cC]|00)")
+
+
+def upstream_path(raw_path: str, provider: str) -> tuple[str, str]:
+    """(the path after the provider's name as the upstream will receive it, still
+    percent-encoded; its query) from the request's raw path, ``/PROVIDER/REST?QUERY``.
+    Dot segments are resolved here, so that policy is decided on the path that is sent;
+    an encoded separator or dot segment, or a ``..`` above the provider's base URL, is a
+    usage error (400)."""
+    path, _, query = raw_path.partition("?")
+    if _ENCODED_SEPARATOR.search(path):
+        raise ByokError(Code.USAGE, "the path holds an encoded /, ?, # or \\: spell it plainly")
+    from urllib.parse import quote, unquote
+
+    kept: list[str] = []
+    segments = path.split("/")
+    if len(segments) < 2 or unquote(segments[1]) != provider:
+        raise ByokError(Code.USAGE, "the path must begin with the provider's name")
+    segments = segments[2:]
+    for i, segment in enumerate(segments):
+        plain = unquote(segment)
+        if plain in (".", "..") and segment != plain:
+            raise ByokError(Code.USAGE, "the path holds an encoded dot segment")
+        if plain == "..":
+            if not kept:
+                raise ByokError(Code.USAGE, "the path leaves the provider's base URL (..)")
+            kept.pop()
+        elif plain != ".":
+            kept.append(segment)
+            continue
+        if i == len(segments) - 1:
+            kept.append("")  # "a/b/." is "a/b/"
+    # what a client sent unencoded outside ASCII goes on percent-encoded, as a URL carries it
+    return quote("/".join(kept), safe=_URL_SAFE), quote(query, safe=_URL_SAFE + "?/")
+
+
+_URL_SAFE = "%:@!$&'()*+,;=-._~/"
 
 
 @dataclass
@@ -137,6 +181,7 @@ class KeyMasker:
 
     def __init__(self, key: str | None):
         self.raw = key.encode() if key and len(key) >= 8 else b""
+        self.key, self.key_shown = (key, "…" + key[-4:]) if self.raw else ("", "")
         self.shown = ("…" + key[-4:]).encode() if self.raw else b""
         self._held = b""
 
@@ -146,9 +191,20 @@ class KeyMasker:
         data = self._held + chunk if self._held else chunk
         if self.raw in data:
             data = data.replace(self.raw, self.shown)
+        if b"\\u" in data:
+            data = _unescaped(data, self._fix)
         cut = self._key_begins(data)
+        window = max(0, len(data) - 6 * len(self.raw))  # the key, every character escaped
+        if b"\\" in data[window:]:
+            # a tail of escapes and key characters may be the key's escaped beginning
+            run = _OPEN_RUN.search(data[window:])
+            if run and b"\\" in run.group(0):
+                cut = min(cut, window + run.start())
         self._held = data[cut:]
         return data[:cut]
+
+    def _fix(self, text: str) -> str:
+        return text.replace(self.key, self.key_shown) if self.key in text else text
 
     def end(self) -> bytes:
         """What is still held when the answer ends (it never became the key)."""
@@ -166,16 +222,74 @@ class KeyMasker:
 
 
 def masked(data: bytes, key: str | None, thorough: bool = False) -> bytes:
-    """``data`` with the key shown only by its last four characters. ``thorough`` (an error
-    answer, where a hostile or careless server may echo the key split, upper-cased or
-    encoded): masked as byok masks everything it prints (errors.redact)."""
+    """``data`` with the key shown only by its last four characters, also where JSON
+    writes it in \\uXXXX escapes. ``thorough`` (an error answer or a header, where a
+    hostile or careless server may echo the key split, upper-cased or encoded): masked as
+    byok masks everything it prints (errors.redact)."""
     if thorough:
         from ..errors import redact
 
         text = data.decode("utf-8", "surrogateescape")
         cleaned = redact(text)
         data = data if cleaned == text else cleaned.encode("utf-8", "surrogateescape")
-    if not key or len(key) < 8:
+    usable = bool(key) and len(key) >= 8
+    if b"\\u" in data and (usable or thorough):
+        data = _unescaped(data, lambda text: _masked_text(text, key if usable else None,
+                                                          thorough))
+    if not usable:
         return data
     raw = key.encode()
     return data.replace(raw, ("…" + key[-4:]).encode()) if raw in data else data
+
+
+def masked_header(value: str, key: str | None) -> str:
+    """A response header's value as the client may see it: masked as an error body is
+    (errors.redact), the key shown by its last four characters."""
+    if len(value) > 256:  # not kept: a hostile upstream could fill the cache
+        value = _redacted.__wrapped__(value, 0)
+    elif len(value) >= 8:  # shorter, it cannot hold a piece of a key
+        value = _redacted(value, secrets_seen())
+    return value.replace(key, "…" + key[-4:]) if key and len(key) >= 8 and key in value \
+        else value
+
+
+@functools.lru_cache(maxsize=4096)
+def _redacted(value: str, seen: int) -> str:
+    """errors.redact, kept: most header values recur from one answer to the next (dates
+    once a second), and redact costs microseconds each. ``seen``: a new secret to mask
+    makes what was kept stale."""
+    from ..errors import redact
+
+    return redact(value)
+
+
+def _masked_text(text: str, key: str | None, thorough: bool) -> str:
+    if thorough:
+        from ..errors import redact
+
+        text = redact(text)
+    return text.replace(key, "…" + key[-4:]) if key and key in text else text
+
+
+# A run of key characters and JSON \uXXXX escapes with at least one escape (a key written
+# escaped, whole or in part); _OPEN_RUN: such a run at the end of a chunk, perhaps cut
+# inside an escape.
+_KEY_CHAR = rb"[A-Za-z0-9_.~+/=\-]"
+_ESCAPE = rb"\\u[0-9A-Fa-f]{4}"
+_RUN_START = rb"(?<![A-Za-z0-9_.~+/=\-])"  # runs are tried from their start only: linear
+_ESCAPED_RUN = re.compile(rb"%s(?:%s|%s)*%s(?:%s|%s)*" % (
+    _RUN_START, _ESCAPE, _KEY_CHAR, _ESCAPE, _ESCAPE, _KEY_CHAR))
+_OPEN_RUN = re.compile(rb"%s(?:%s|%s)*(?:\\(?:u[0-9A-Fa-f]{0,3})?)?\Z" % (
+    _RUN_START, _ESCAPE, _KEY_CHAR))
+
+
+def _unescaped(data: bytes, fix: Callable[[str], str]) -> bytes:
+    """``data`` with each escaped run that ``fix`` changes, once decoded, replaced by the
+    fixed text, escaped again (so the JSON around it stays valid)."""
+    def one(m: re.Match) -> bytes:
+        run = m.group(0).decode("ascii")
+        plain = re.sub(r"\\u([0-9A-Fa-f]{4})", lambda e: chr(int(e.group(1), 16)), run)
+        fixed = fix(plain)
+        return m.group(0) if fixed == plain else json.dumps(fixed)[1:-1].encode()
+
+    return _ESCAPED_RUN.sub(one, data)

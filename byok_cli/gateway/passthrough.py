@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Callable, Mapping
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 from aiohttp import web
+from yarl import URL
 
 from ..errors import ByokError, Code
 from ..registry import Provider
@@ -24,12 +25,13 @@ from ..routing.resolve import KEY_REJECTED
 from ..secrets.keychain import Keychain
 from ..wire import connect
 from ..wire.errors import classify, error_body, stream_error
-from ..wire.limits import MAX_ERROR_BODY, LimitExceeded, loads
+from ..wire.limits import MAX_BODY, MAX_ERROR_BODY, LimitExceeded, loads
 from ..wire.proxy import proxy_for
-from ..wire.transport import tls_context
+from ..wire.transport import INFLATED, Inflater, TransportError, tls_context
 from ..wire.types import Settings
-from .exchange import KeyMasker, Policed, StreamScanner, Usage, masked, policed
-from .tokens import AUTH_HEADERS
+from .exchange import (KeyMasker, Policed, StreamScanner, Usage, masked, masked_header,
+                       policed, upstream_path)
+from .tokens import AUTH_HEADERS, without_tokens
 
 # Not forwarded either way: they describe one connection, not the message.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
@@ -55,8 +57,8 @@ class Upstream:
 
     async def open(self) -> None:
         # The proxy is chosen per request by wire.proxy (trust_env would let aiohttp's own
-        # rules send a key through a proxy to loopback); answers are forwarded as sent: a
-        # compressed body stays compressed.
+        # rules send a key through a proxy to loopback); answers are asked for uncompressed
+        # (the key is masked in them), and inflated here when an upstream compresses anyway.
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, ssl=tls_context()),
             timeout=aiohttp.ClientTimeout(total=None, connect=self.settings.connect_timeout,
@@ -98,6 +100,8 @@ class Exchange:
         self.key: str | None = None
         self.settled = False
         self.read_through = False  # the upstream answer was read to its end
+        self.inflater: Inflater | None = None  # the upstream compressed its answer
+        self.live: Callable[[], bool] = lambda: True  # the client's token, not revoked
 
     def settle(self, code: str) -> None:
         """The usage row of a policed request (nothing for a passed-through one); once."""
@@ -139,10 +143,10 @@ def upstream_headers(request: web.Request, auth: dict[str, str], spec: Policed |
         if k.lower() == "anthropic-version" and k.lower() in present:
             continue  # the client's own API version stands
         out[k] = v
-    if spec is not None:  # byok reads the answer's usage: have it sent uncompressed
-        for k in [k for k in out if k.lower() == "accept-encoding"]:
-            del out[k]
-        out["Accept-Encoding"] = "identity"
+    # byok masks the key in the answer and reads its usage: have it sent uncompressed
+    for k in [k for k in out if k.lower() == "accept-encoding"]:
+        del out[k]
+    out["Accept-Encoding"] = "identity"
     return out
 
 
@@ -153,12 +157,16 @@ def error_response(api: str, status: int, message: str) -> web.Response:
 
 async def forward(request: web.Request, upstream: Upstream, keychain: Keychain,
                   record: Provider, token_name: str, body: bytes,
-                  on_warning: Callable[[str], None]) -> web.StreamResponse:
-    tail = request.match_info.get("tail", "")
+                  on_warning: Callable[[str], None],
+                  live: Callable[[], bool] = lambda: True) -> web.StreamResponse:
     try:
+        # policy is decided on the path the upstream receives, not on how it was spelled
+        tail, query = upstream_path(request.raw_path, record.name)
+        query = without_tokens(query)
         keychain.store.fresh()  # KeptReads: what changed since the last request
-        spec = policed(record.api, request.method, tail, body)
+        spec = policed(record.api, request.method, unquote(tail), body)
         ex = Exchange(keychain, record, token_name, spec, on_warning)
+        ex.live = live
     except ByokError as err:
         return error_response(record.api, STATUS.get(err.code, 502), err.message)
     while True:
@@ -169,12 +177,11 @@ async def forward(request: web.Request, upstream: Upstream, keychain: Keychain,
             if spec is not None:
                 ex.hold = ex.policy.hold(a, spec.system, spec.messages, spec.max_tokens,
                                          model=spec.model)
-            url = where.url.rstrip("/") + "/" + tail
-            if request.query_string:
-                url += "?" + request.query_string
+            url = where.url.rstrip("/") + "/" + tail + ("?" + query if query else "")
             auth = connect(record, ex.key, where.url, upstream.settings).auth_headers(ex.key)
-            up = await upstream.session.request(
-                request.method, url, data=body if body else None, allow_redirects=False,
+            up = await upstream.session.request(  # as it is: already resolved and encoded
+                request.method, URL(url, encoded=True), data=body if body else None,
+                allow_redirects=False,
                 headers=upstream_headers(request, auth, spec), **upstream.route(url))
         except ByokError as err:
             failed = err
@@ -182,7 +189,9 @@ async def forward(request: web.Request, upstream: Upstream, keychain: Keychain,
             failed = ByokError(Code.NETWORK_ERROR, f"could not reach {record.name}: "
                                f"{type(exc).__name__}", provider=record.name)
         else:
-            failed = await _rejected(up, ex)
+            failed = _encoding(up, ex)
+            if failed is None:
+                failed = await _rejected(up, ex)
             if failed is None:
                 return await _relay(request, up, ex)
         if ex.policy.failed(failed) is None:
@@ -215,6 +224,10 @@ async def _rejected(up: aiohttp.ClientResponse, ex: Exchange) -> _Rejection | No
     finally:
         up.release()
     try:
+        data = _inflated(data, ex.inflater, MAX_ERROR_BODY)
+    except ByokError as err:
+        return _Rejection(err, error_response(ex.record.api, 502, err.message))
+    try:
         parsed = loads(data, "the error body")
     except (ValueError, LimitExceeded):
         parsed = data.decode("utf-8", "replace")
@@ -222,12 +235,55 @@ async def _rejected(up: aiohttp.ClientResponse, ex: Exchange) -> _Rejection | No
     if err.code not in KEY_REJECTED:
         err = ByokError(Code.BAD_REQUEST, err.message)
     response = web.Response(status=up.status, body=masked(data, ex.key, thorough=True),
-                            headers=_down_headers(up))
+                            headers=_down_headers(up, ex))
     return _Rejection(err, response)
 
 
-def _down_headers(up: aiohttp.ClientResponse) -> dict[str, str]:
-    return {k: v for k, v in up.headers.items() if k.lower() not in HOP_BY_HOP}
+def _down_headers(up: aiohttp.ClientResponse, ex: Exchange) -> dict[str, str]:
+    """The answer's headers for the client, each value masked as an error body is (a
+    hostile upstream may echo the key in any header); Content-Encoding dropped when the
+    body is inflated here."""
+    out = {}
+    for k, v in up.headers.items():
+        low = k.lower()
+        if low in HOP_BY_HOP or (low == "content-encoding" and ex.inflater is not None):
+            continue
+        out[k] = masked_header(v, ex.key)
+    return out
+
+
+def _encoding(up: aiohttp.ClientResponse, ex: Exchange) -> ByokError | None:
+    """Whether the gateway can read the answer to mask it: uncompressed (as asked), or in
+    an encoding it inflates (ex.inflater). Anything else is refused, never forwarded
+    unread."""
+    coding = ",".join(up.headers.getall("Content-Encoding", ())).strip().lower()
+    if coding in ("", "identity"):
+        return None
+    if coding in INFLATED:
+        ex.inflater = Inflater(coding)
+        return None
+    up.close()
+    return ByokError(Code.NETWORK_ERROR, f"{ex.record.name} answered in an encoding the "
+                     f"gateway cannot read ({coding[:40]}), though asked for none",
+                     provider=ex.record.name)
+
+
+def _inflated(data: bytes, inflater: Inflater | None, limit: int) -> bytes:
+    """``data`` inflated, at most ``limit`` bytes of it (a compression bomb stops there)."""
+    if inflater is None:
+        return data
+    out, size = [], 0
+    try:
+        for piece in inflater.feed(data):
+            size += len(piece)
+            if size > limit:
+                raise ByokError(Code.NETWORK_ERROR, "the provider's compressed answer "
+                                "inflates beyond the gateway's limit")
+            out.append(piece)
+    except TransportError:
+        raise ByokError(Code.NETWORK_ERROR, "the provider's compressed answer is corrupt"
+                        ) from None
+    return b"".join(out)
 
 
 async def _relay(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
@@ -240,12 +296,17 @@ async def _relay(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
             data = await up.read()
             ex.read_through = True
             ex.first_at = time.monotonic()
+            try:
+                data = _inflated(data, ex.inflater, MAX_BODY)
+            except ByokError as err:
+                code = err.code.value
+                return error_response(ex.record.api, 502, err.message)
             if ex.spec is not None and up.status < 400:
                 try:
                     ex.usage.read(loads(data))
                 except (ValueError, LimitExceeded):
                     pass
-            return web.Response(status=up.status, headers=_down_headers(up),
+            return web.Response(status=up.status, headers=_down_headers(up, ex),
                                 body=masked(data, ex.key, thorough=up.status >= 400))
         return await _stream(request, up, ex, code)
     finally:
@@ -261,7 +322,7 @@ async def _relay(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
 
 async def _stream(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange,
                   code: str) -> web.StreamResponse:
-    response = web.StreamResponse(status=up.status, headers=_down_headers(up))
+    response = web.StreamResponse(status=up.status, headers=_down_headers(up, ex))
     await response.prepare(request)
     scanner = StreamScanner(ex.usage) if ex.spec is not None else None
     masker, thorough = KeyMasker(ex.key), up.status >= 400
@@ -277,18 +338,30 @@ async def _stream(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
         if not chunk:
             ex.read_through = True
             break
+        if not ex.live():  # revoked (or expired) mid-stream: ended as the API ends errors
+            await _write(response, stream_error(ex.record.api, "the client token was "
+                                                "revoked or has expired", 401))
+            ex.settle(Code.INTERRUPTED.value)
+            return response
+        if ex.inflater is not None:
+            try:
+                chunk = _inflated(chunk, ex.inflater, MAX_BODY)
+            except ByokError as err:
+                await _write(response, masker.end() + stream_error(ex.record.api, err.message))
+                ex.settle(err.code.value)
+                return response
         if ex.first_at is None:
             ex.first_at = time.monotonic()
         if scanner is not None:
             scanner.feed(chunk)
         out = masker.feed(chunk)
-        if out and not await _write(response, masked(out, None, thorough) if thorough
+        if out and not await _write(response, masked(out, ex.key, thorough) if thorough
                                     else out):
             ex.settle(Code.INTERRUPTED.value)  # the client left: the upstream is dropped
             return response
     rest = masker.end()
     if rest:
-        await _write(response, masked(rest, None, thorough) if thorough else rest)
+        await _write(response, masked(rest, ex.key, thorough) if thorough else rest)
     await response.write_eof()
     return response
 

@@ -209,9 +209,9 @@ class Gateway:
             return self._logged(request, None, error_response(
                 api, 403, "this gateway answers only requests addressed to this machine "
                 "(Host)"))
-        origin = request.headers.get("Origin")
-        if request.method == "OPTIONS" or (origin is not None and origin.lower() not in {
-                f"http://{h}" for h in self._hosts()}):
+        origins = request.headers.getall("Origin", ())  # two: not a browser's; refused
+        if request.method == "OPTIONS" or len(origins) > 1 or (origins and origins[0].lower()
+                                                                not in self._origins()):
             return self._logged(request, None, error_response(
                 api, 403, "browser requests from other origins are refused"))
         if self.active >= self.limits.max_active:
@@ -228,6 +228,9 @@ class Gateway:
                 if exc.status == 404 else exc.reason))
         finally:
             self.active -= 1
+
+    def _origins(self) -> set[str]:
+        return {f"http://{h}" for h in self._hosts()}
 
     def _api_of(self, path: str) -> str:
         name = path.strip("/").split("/", 1)[0]
@@ -264,7 +267,8 @@ class Gateway:
             response.force_close()  # the rest of the body is not waited for
             return self._logged(request, token, response, started)
         response = await forward(request, self.upstream, self.keychain, record, token.name,
-                                 body, self.on_warning)
+                                 body, self.on_warning,
+                                 tokens.StillLive(self.keychain.store, token))
         return self._logged(request, token, response, started)
 
     def _logged(self, request: web.Request, token, response: web.StreamResponse,
@@ -273,7 +277,8 @@ class Gateway:
         never a body, a query string, a header, a token or a key."""
         if self.request_log is not None:
             line = {"at": round(time.time(), 3), "method": request.method,
-                    "path": request.path, "token": token.name if token else None,
+                    "path": tokens.hidden(request.path),
+                    "token": token.name if token else None,
                     "status": response.status,
                     "ms": None if started is None else
                     round((time.monotonic() - started) * 1000, 1)}

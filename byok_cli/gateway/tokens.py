@@ -82,6 +82,46 @@ def presented(headers: Mapping[str, str]) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
+def without_tokens(query: str) -> str:
+    """``query`` (raw) without any parameter that carries a gateway token: a token is for
+    the gateway, never for the provider."""
+    if PREFIX not in query and "%" not in query:
+        return query
+    from urllib.parse import unquote_plus
+
+    kept = [p for p in query.split("&") if PREFIX not in unquote_plus(p)]
+    return "&".join(kept)
+
+
+def hidden(text: str) -> str:
+    """``text`` (a path for the request log) with any gateway token in it cut to its
+    prefix."""
+    return re.sub(re.escape(PREFIX) + r"[A-Za-z0-9_\-%]+", PREFIX + "…", text) \
+        if PREFIX in text else text
+
+
+class StillLive:
+    """Whether a token admitted at a stream's start is still live, asked between its
+    chunks: revoking a token ends its open streams too. Cheap: the token is read again
+    only when another connection has committed (PRAGMA data_version moved), or when it
+    reaches its expiry."""
+
+    def __init__(self, store: Store, token: ClientToken):
+        self.store, self.token = store, token
+        self.version: int | None = None  # the first check reads the token
+
+    def __call__(self) -> bool:
+        now = time.time()
+        if self.token.expires_at is not None and now >= self.token.expires_at:
+            return False
+        version = self.store.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version == self.version:
+            return True
+        self.version = version
+        found = self.store.token_by_digest(self.token.digest)
+        return found is not None and found.live(now)
+
+
 class Verdict(NamedTuple):
     token: ClientToken | None
     status: int        # 200: accepted; 401: no valid token; 403: not for this provider

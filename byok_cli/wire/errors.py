@@ -198,10 +198,10 @@ def error_body(api: str, status: int, message: str) -> bytes:
     return json.dumps(shaped).encode()
 
 
-def stream_error(api: str, message: str) -> bytes:
+def stream_error(api: str, message: str, status: int = 502) -> bytes:
     """The event that ends a stream broken off upstream, as ``api`` reports errors in one
     (what openai_chat and anthropic_messages read as an error mid-stream)."""
-    body = error_body(api, 502, message)
+    body = error_body(api, status, message)
     return (b"event: error\ndata: " if api == "anthropic" else b"data: ") + body + b"\n\n"
 
 

@@ -30,6 +30,7 @@ from .proxy import Proxy, proxy_for
 from .types import Settings
 
 DRAIN = 64 * 1024             # read at most this much after the end of a stream to reuse it
+INFLATED = ("gzip", "x-gzip", "deflate")  # the encodings byok inflates
 INFLATE_STEP = 256 * 1024     # a compressed answer is inflated this much at a time
 
 
@@ -270,7 +271,7 @@ class Response:
         self.status = raw.status
         self.headers = {k.lower(): v for k, v in raw.getheaders()}
         encoding = self.headers.get("content-encoding", "").strip().lower()
-        self._inflate = _Inflater(encoding) if encoding in ("gzip", "x-gzip", "deflate") else None
+        self._inflate = Inflater(encoding) if encoding in INFLATED else None
         self._done = False
         self._closed = False
 
@@ -374,7 +375,9 @@ class Response:
             self._slot.conn.sock.settimeout(self._slot.read_timeout)
 
 
-class _Inflater:
+class Inflater:
+    """A gzip or deflate body inflated a bounded step at a time."""
+
     def __init__(self, encoding: str):
         # 32 + 15: a zlib or gzip header, detected; raw deflate (a common server bug) as well.
         self._z = zlib.decompressobj(32 + zlib.MAX_WBITS)
