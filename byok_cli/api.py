@@ -16,13 +16,15 @@ by :meth:`Byok.client`.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .errors import ByokError, Code
 from .store import Store
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:  # kept out of start-up: commands that only list things never need them
+    from typing import Any
     from .routing.ask import AskResult
     from .secrets.key_reports import KeyReader
     from .secrets.keychain import Keychain

@@ -14,10 +14,11 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple
 
 from .errors import ByokError, Code, looks_like_key
+from .records import tuple_record
 
 _PATH = Path(__file__).with_name("data") / "providers.json"
 
@@ -27,7 +28,8 @@ _NAME = r"[a-z][a-z0-9_-]{0,31}"         # compiled on use (re caches): not on t
 _ENV_VAR = r"[A-Z_][A-Z0-9_]{0,63}"
 
 
-class KeyShape(NamedTuple):
+@tuple_record
+class KeyShape:
     """What a provider's keys look like. Lenient on length: providers lengthen keys."""
 
     prefix: str
@@ -36,7 +38,8 @@ class KeyShape(NamedTuple):
     admin_prefixes: tuple[str, ...] = ()
 
 
-class Provider(NamedTuple):
+@tuple_record
+class Provider:
     name: str
     title: str
     api: str                     # the wire protocol: a key of api_kinds in providers.json

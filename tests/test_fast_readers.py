@@ -138,10 +138,12 @@ def test_help_on_a_narrow_terminal_is_left_to_typer(byok_env):
 def test_a_reader_opens_no_key_and_loads_no_sealing_code(byok_env, args):
     """Reading commands need the keys' rows, never a key: with a key stored and the master
     key in the environment, they load neither the vault, the master keys, the keyring nor
-    cryptography (nor the runner, nor dataclasses' inspect)."""
+    cryptography (nor the runner, nor dataclasses' inspect, nor typing: their records are
+    `records.tuple_record`s)."""
     byok_env.set_key("openai", OPENAI_GOOD)
     heavy = ("byok_cli.secrets.vault", "byok_cli.secrets.master_keys", "byok_cli.secrets.keychain",
-             "byok_cli.routing.runner", "cryptography", "keyring", "hashlib", "inspect", "typer")
+             "byok_cli.routing.runner", "cryptography", "keyring", "hashlib", "inspect", "typer",
+             "typing")
     code = ("import atexit, sys\n"
             "atexit.register(lambda: sys.__stderr__.write('LOADED=%s\\n' % ' '.join(sorted("
             f"m for m in sys.modules if m.startswith({heavy!r})))))\n"

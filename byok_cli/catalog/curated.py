@@ -7,7 +7,8 @@ import datetime as dt
 import functools
 import json
 from pathlib import Path
-from typing import NamedTuple
+
+from ..records import tuple_record
 
 _PATH = Path(__file__).parent.parent / "data" / "catalog.json"
 
@@ -23,7 +24,8 @@ def _date(value: str | None) -> dt.date | None:
 TEMPERATURE_RANGES = {"openai": (0.0, 2.0), "anthropic": (0.0, 1.0)}
 
 
-class Model(NamedTuple):
+@tuple_record
+class Model:
     provider: str
     id: str
     name: str
@@ -43,7 +45,8 @@ class Model(NamedTuple):
         return bool(self.end_of_life and self.end_of_life <= today)
 
 
-class Catalog(NamedTuple):
+@tuple_record
+class Catalog:
     """Models by the catalogue provider that serves them (a provider record's ``catalog``);
     effort levels by API kind. Which provider a name means is :mod:`byok_cli.routing.addressing`'s
     business."""

@@ -16,7 +16,8 @@ import datetime as dt
 import functools
 import json
 from pathlib import Path
-from typing import NamedTuple
+
+from ..records import tuple_record
 
 SNAPSHOT = Path(__file__).parent.parent / "data" / "prices.json"
 SYNCED_NAME = "prices.json"  # in the data dir
@@ -28,7 +29,8 @@ MICRO = 1_000_000
 CACHE_WRITE = (5, 4)
 
 
-class Price(NamedTuple):
+@tuple_record
+class Price:
     """Micro-dollars per million tokens (USD 2.50 per million is 2_500_000). ``tiers``:
     (threshold, input, output, cached) for prompts of more than ``threshold`` input tokens,
     as some providers charge long prompts more."""
@@ -60,7 +62,8 @@ class Price(NamedTuple):
         return -(-scaled // MICRO)
 
 
-class ModelInfo(NamedTuple):
+@tuple_record
+class ModelInfo:
     provider: str
     id: str
     context_window: int | None
@@ -127,7 +130,8 @@ def model_info(data: "PriceData", provider, model: str, keyless: bool = False
     return ModelInfo(provider.name, model, None, None, FREE, None)
 
 
-class PriceData(NamedTuple):
+@tuple_record
+class PriceData:
     models: dict[str, dict[str, dict]]
     source: dict      # name, url, taken (date) or synced (time), version, kind
     path: Path

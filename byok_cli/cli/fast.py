@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Mapping, NamedTuple, Sequence
+from collections.abc import Mapping, Sequence
 
 from ..inputs import number
+from ..records import tuple_record
 from ..version import version_line
 from . import run_options as spec
 
@@ -101,7 +102,8 @@ def _is_option(token: str) -> bool:
     return token.startswith("-") and token != "-"
 
 
-class Command(NamedTuple):
+@tuple_record
+class Command:
     """A command the fast path runs: its words, its option table and defaults (generated
     from its Typer command), its argument's name if it takes words, and its body."""
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Callable, Iterable, NamedTuple, Sequence
+from collections.abc import Callable, Iterable, Sequence
+
+from ..records import tuple_record
+
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 
 # Set by the entry point when the command line asks for --json: errors are then also
@@ -153,7 +160,8 @@ def emit_json(value: Any) -> None:
     sys.stdout.flush()
 
 
-class Column(NamedTuple):
+@tuple_record
+class Column:
     """A table column. `whole` values (ids, aliases, URLs, paths, key hints, numbers,
     times) are never cut; the others (descriptions, messages) wrap. When a terminal is
     too narrow, columns with `drop` > 0 are left out, lowest first. `show` formats a

@@ -15,7 +15,7 @@ every key, and condemn them all).
 from __future__ import annotations
 
 from ..records import record
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import ByokError, Code
 from ..secrets.keychain import PROVIDER_VERDICT, Keychain

@@ -19,7 +19,7 @@ import contextlib
 import os
 import stat
 from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
 
 from ..errors import ByokError, Code
 from . import sealed

@@ -17,10 +17,17 @@ import base64
 import contextlib
 import os
 import re
-from typing import Callable, Iterator, NamedTuple, TypeVar
+from collections.abc import Callable, Iterator
 
 from ..errors import ByokError, Code, remember_secret
+from ..records import tuple_record
 from .key_reports import MASTER_KEY_VARIABLES  # noqa: F401 (vault.MASTER_KEY_VARIABLES)
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")  # in annotations only
 
 SERVICE = "byok"
 ENVELOPE_VERSION = 1
@@ -39,7 +46,6 @@ def make_key_command(variable: str = "BYOK_MASTER_KEY") -> str:
 MAKE_KEY_HINT = ("without a keyring, make a master key of your own and keep it safe: "
                  + make_key_command())
 
-T = TypeVar("T")
 
 
 # Where a master key came from (master_sources has the order), as named to the user.
@@ -48,7 +54,8 @@ SOURCE_NAMES = {"environment": "BYOK_MASTER_KEY", "file": "BYOK_MASTER_KEY_FILE"
                 "keyring": "the OS keyring"}
 
 
-class MasterKey(NamedTuple):
+@tuple_record
+class MasterKey:
     key: bytes
     source: str  # a key of SOURCE_NAMES
 

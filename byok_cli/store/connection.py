@@ -8,8 +8,8 @@ Text that is not UTF-8, or bytes where text belongs, arrive as text.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..errors import ByokError
 

@@ -12,8 +12,8 @@ import contextlib
 import sqlite3
 import time
 from datetime import datetime, timezone
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from ..errors import ByokError, Code
 from . import connection, files

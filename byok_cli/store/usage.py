@@ -6,7 +6,8 @@ rows). So what a reading command costs does not grow with the requests logged.""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from ..records import tuple_record
+
 
 DAY = 86400  # the usage roll-ups' period, in seconds
 HOUR = 3600  # the finer roll-ups' period, for a window's first, partial day
@@ -16,7 +17,8 @@ TIERS = (("usage_daily", "usage_daily_by", "day", DAY),
          ("usage_hourly", "usage_hourly_by", "hour", HOUR))
 
 
-class UsageRow(NamedTuple):
+@tuple_record
+class UsageRow:
     """One request in the usage log. Never any key material, nor anything derived from it."""
 
     at: float
