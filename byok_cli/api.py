@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from .errors import ByokError, Code
 from .store import Store
@@ -37,12 +36,12 @@ __all__ = ["Byok", "ByokError", "Code"]
 class Byok:
     """One profile of one byok data directory."""
 
-    def __init__(self, profile: str = "default", home: str | Path | None = None,
+    def __init__(self, profile: str = "default", home: str | os.PathLike | None = None,
                  on_warning: Callable[[str], None] | None = None):
         """``on_warning`` hears what byok changed or could not do on its own (a database
         made private, a master key made anew); by default, Python's warnings."""
         self.profile = profile
-        self._home = Path(home) if home else None
+        self._home = home or None  # a path as given: opening the store resolves it
         self._on_warning = on_warning
         self._store: Store | None = None
         self._keychain: Keychain | None = None

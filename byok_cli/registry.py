@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 from .errors import ByokError, Code, looks_like_key
 from .records import tuple_record
 
-_PATH = Path(__file__).with_name("data") / "providers.json"
+_PATH = os.path.join(os.path.dirname(__file__), "data", "providers.json")
 
 MAX_KEY_LENGTH = 512
 RESERVED_NAMES = frozenset({"system", "default", "none", "all", "env", "environment"})
@@ -84,7 +84,8 @@ def _record(entry: dict) -> Provider:
 
 @functools.lru_cache(maxsize=1)
 def _data() -> tuple[dict[str, dict], tuple[Provider, ...]]:
-    data = json.loads(_PATH.read_text(encoding="utf-8"))
+    with open(_PATH, encoding="utf-8") as f:
+        data = json.load(f)
     return dict(data["api_kinds"]), tuple(_record(e) for e in data["providers"])
 
 

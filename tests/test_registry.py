@@ -56,7 +56,7 @@ def test_every_record_is_sound():
 
 
 def test_a_preset_is_one_data_entry(tmp_path, monkeypatch):
-    data = json.loads(registry._PATH.read_text())
+    data = json.loads(open(registry._PATH, encoding="utf-8").read())
     data["providers"].append({"name": "acme", "title": "Acme", "kind": "preset", "api": "openai",
                               "base_url": "https://api.acme.test/v1", "key_env": "ACME_API_KEY",
                               "source": "https://docs.acme.test/"})

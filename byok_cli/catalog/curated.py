@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from pathlib import Path
+import os
 
 from ..records import tuple_record
 
-_PATH = Path(__file__).parent.parent / "data" / "catalog.json"
+_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "catalog.json")
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -112,7 +112,8 @@ class Catalog:
 
 @functools.lru_cache(maxsize=1)
 def load() -> Catalog:
-    data = json.loads(_PATH.read_text(encoding="utf-8"))
+    with open(_PATH, encoding="utf-8") as f:
+        data = json.load(f)
     models = tuple(
         Model(provider=m["provider"], id=m["id"], name=m["name"], description=m["description"],
               aliases=tuple(m.get("aliases", ())), deprecated=_date(m.get("deprecated")),

@@ -15,11 +15,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from pathlib import Path
+import os
 
 from ..records import tuple_record
 
-SNAPSHOT = Path(__file__).parent.parent / "data" / "prices.json"
+# Paths are strings (os.path): `byok run` and `models list` import no pathlib.
+SNAPSHOT = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "prices.json")
 SYNCED_NAME = "prices.json"  # in the data dir
 
 
@@ -134,7 +135,7 @@ def model_info(data: "PriceData", provider, model: str, keyless: bool = False
 class PriceData:
     models: dict[str, dict[str, dict]]
     source: dict      # name, url, taken (date) or synced (time), version, kind
-    path: Path
+    path: str | os.PathLike
 
     def info(self, provider: str, model: str) -> ModelInfo | None:
         entries = self.models.get(provider, {})
@@ -156,8 +157,9 @@ class PriceData:
         return ((today or dt.datetime.now(dt.timezone.utc).date()) - self.taken).days
 
 
-def read(path: Path) -> PriceData:
-    data = json.loads(path.read_text(encoding="utf-8"))
+def read(path: str | os.PathLike) -> PriceData:
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
     if not isinstance(data.get("models"), dict) or "taken" not in data.get("source", {}):
         raise ValueError(f"{path} has no models or no date")
     return PriceData(data["models"], data["source"], path)
@@ -168,13 +170,13 @@ def snapshot() -> PriceData:
 
 
 @functools.lru_cache(maxsize=4)
-def load(home: Path | None) -> PriceData:
+def load(home: str | os.PathLike | None) -> PriceData:
     """The synced copy in ``home`` if there is a readable one no older than the bundled
     snapshot (a byok upgrade may bring newer data), else the snapshot."""
     bundled = snapshot()
     if home is not None:
         try:
-            synced = read(Path(home) / SYNCED_NAME)
+            synced = read(os.path.join(home, SYNCED_NAME))
         except (OSError, ValueError, KeyError, TypeError):
             return bundled  # missing or damaged: the snapshot stands in
         if synced.taken >= bundled.taken:
