@@ -12,7 +12,6 @@ regular expressions compiled only when a key is checked, since `byok run` never 
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -20,6 +19,8 @@ from collections.abc import Iterable, Iterator
 from .errors import ByokError, Code, looks_like_key
 from .records import tuple_record
 
+# The providers' one definition; `registry_data` is generated from it (scripts/generate.py),
+# and read at start-up instead: no json module, no parse.
 _PATH = os.path.join(os.path.dirname(__file__), "data", "providers.json")
 
 MAX_KEY_LENGTH = 512
@@ -84,9 +85,9 @@ def _record(entry: dict) -> Provider:
 
 @functools.lru_cache(maxsize=1)
 def _data() -> tuple[dict[str, dict], tuple[Provider, ...]]:
-    with open(_PATH, encoding="utf-8") as f:
-        data = json.load(f)
-    return dict(data["api_kinds"]), tuple(_record(e) for e in data["providers"])
+    from .registry_data import API_KINDS, PROVIDERS
+
+    return dict(API_KINDS), tuple(_record(e) for e in PROVIDERS)
 
 
 def api_kinds() -> dict[str, str]:

@@ -6,7 +6,6 @@ tab-separated lines that ``cut`` and ``awk`` can read. ``NO_COLOR`` turns colour
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -154,6 +153,8 @@ def colour_allowed(stream=sys.stderr) -> bool:
 
 def emit_json(value: Any) -> None:
     """JSON on stdout, keys masked (a provider may echo one in a message or model name)."""
+    import json  # only for --json: a table or lines need none
+
     from ..errors import redact
 
     sys.stdout.write(redact(json.dumps(value, indent=2, ensure_ascii=False, default=str)) + "\n")
