@@ -201,10 +201,10 @@ def run_fast(argv: Sequence[str]) -> int | None:
     from .failures import exit_status
 
     try:
-        import importlib
-
         module, _, function = command.body.partition(":")
-        getattr(importlib.import_module(f".{module}", __package__), function)(st, **params)
+        # __import__, not importlib.import_module: the importlib package costs ~0.4 ms here
+        body = getattr(__import__(f"{__package__}.{module}", fromlist=[function]), function)
+        body(st, **params)
         sys.stdout.flush()  # a reader that went away is reported here, not at exit
     except (Exception, KeyboardInterrupt) as exc:
         return exit_status(exc, st.debug, st)
