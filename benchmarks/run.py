@@ -70,13 +70,13 @@ key = AESGCM(master).decrypt(blob[1 + %(id_len)d:head], blob[head:],
 url = urlsplit(os.environ["U"])
 conn = http.client.HTTPConnection(url.hostname, url.port)
 if P == "openai":
-    body = {"model": "gpt-6.2-sol", "messages": [{"role": "user", "content": "hi"}]}
+    body = {"model": "%(openai_model)s", "messages": [{"role": "user", "content": "hi"}]}
     if STREAM:
         body.update(stream=True, stream_options={"include_usage": True})
     conn.request("POST", "/v1/chat/completions", json.dumps(body),
                  {"Authorization": "Bearer " + key, "Content-Type": "application/json"})
 else:
-    body = {"model": "claude-sonnet-5-5", "max_tokens": 1024, "stream": STREAM,
+    body = {"model": "%(anthropic_model)s", "max_tokens": 1024, "stream": STREAM,
             "messages": [{"role": "user", "content": "hi"}]}
     conn.request("POST", "/v1/messages", json.dumps(body),
                  {"x-api-key": key, "anthropic-version": "2023-06-01",
@@ -104,10 +104,16 @@ out.write("\\n")
 
 
 def run_floor() -> str:
+    """The floor sends what `byok run` sends: the catalogue's default models (they change
+    with the catalogue) and byok's envelope layout."""
+    from byok_cli.catalog import curated
     from byok_cli.secrets import vault
 
+    catalog = curated.load()
     return RUN_FLOOR % {"id_len": vault._ID_LEN, "nonce_len": vault._NONCE_LEN,
-                        "version": vault.ENVELOPE_VERSION}
+                        "version": vault.ENVELOPE_VERSION,
+                        "openai_model": catalog.default("openai"),
+                        "anthropic_model": catalog.default("anthropic")}
 
 
 def wall(cmd: list[str], env: dict) -> float:

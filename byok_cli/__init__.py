@@ -9,9 +9,13 @@ See :mod:`byok_cli.api`. Importing this package loads nothing heavy: the API is 
 on first use, and the provider SDKs only when a request is sent.
 """
 
-from typing import Any
+from __future__ import annotations
 
 from .version import __version__
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["Byok", "ByokError", "Code", "__version__"]
 

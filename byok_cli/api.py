@@ -16,13 +16,14 @@ by :meth:`Byok.client`.
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from .errors import ByokError, Code
 from .store import Store
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:  # kept out of start-up: commands that only list things never need them
+    from typing import Any
     from .routing.ask import AskResult
     from .secrets.key_reports import KeyReader
     from .secrets.keychain import Keychain
@@ -35,12 +36,12 @@ __all__ = ["Byok", "ByokError", "Code"]
 class Byok:
     """One profile of one byok data directory."""
 
-    def __init__(self, profile: str = "default", home: str | Path | None = None,
+    def __init__(self, profile: str = "default", home: str | os.PathLike | None = None,
                  on_warning: Callable[[str], None] | None = None):
         """``on_warning`` hears what byok changed or could not do on its own (a database
         made private, a master key made anew); by default, Python's warnings."""
         self.profile = profile
-        self._home = Path(home) if home else None
+        self._home = home or None  # a path as given: opening the store resolves it
         self._on_warning = on_warning
         self._store: Store | None = None
         self._keychain: Keychain | None = None

@@ -1,4 +1,12 @@
-"""Plain record classes for the hot path: `@record` gives a class an ``__init__`` (fields in
+"""Plain record classes for the hot path, without `typing` or `dataclasses`.
+
+`@tuple_record` makes a class body with annotated fields a named tuple, exactly as subclassing
+``typing.NamedTuple`` does (``collections.namedtuple`` with the fields in annotation order,
+defaults from the class body, the body's methods, properties and docstring set on it), but
+without importing ``typing``: about 3.5 ms of every reading command's start, and half the
+cost per class (no ``typing`` metaclass).
+
+`@record` gives a class an ``__init__`` (fields in
 the order they are annotated, positional or by keyword, defaults from the class body),
 ``__eq__`` and ``__repr__``, as ``@dataclass`` does for these uses; its fields' names are
 in ``__record_fields__``.
@@ -10,7 +18,37 @@ is ``fresh(list)`` gets a new list per instance (dataclasses' ``field(default_fa
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import collections
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+# What a NamedTuple body may not set (typing refuses them too), and what a plain class body
+# holds without the author writing it.
+_REFUSED = frozenset({"__new__", "__init__", "__slots__", "__getnewargs__", "_fields",
+                      "_field_defaults", "_make", "_replace", "_asdict", "_source"})
+_IMPLICIT = frozenset({"__module__", "__qualname__", "__annotations__", "__dict__",
+                       "__weakref__"})
+
+
+def tuple_record(cls: type) -> type:
+    """The named tuple the class body describes (see the module's docstring)."""
+    body = cls.__dict__
+    names = list(body.get("__annotations__", {}))
+    defaults = [body[n] for n in names if n in body]
+    if any(n not in body for n in names[len(names) - len(defaults):]):
+        raise TypeError(f"{cls.__name__}: a field without a default follows one with")
+    if _REFUSED & body.keys():
+        raise AttributeError(f"{cls.__name__}: cannot set {sorted(_REFUSED & body.keys())}")
+    made = collections.namedtuple(cls.__name__, names, defaults=defaults,
+                                  module=body.get("__module__"))
+    made.__qualname__ = cls.__qualname__
+    made.__annotations__ = dict(body.get("__annotations__", {}))
+    for key, value in body.items():
+        if key not in _IMPLICIT and key not in names:
+            setattr(made, key, value)
+    return made
 
 
 class fresh:  # noqa: N801 - used like a function in class bodies

@@ -12,14 +12,16 @@ regular expressions compiled only when a key is checked, since `byok run` never 
 from __future__ import annotations
 
 import functools
-import json
+import os
 import re
-from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple
+from collections.abc import Iterable, Iterator
 
 from .errors import ByokError, Code, looks_like_key
+from .records import tuple_record
 
-_PATH = Path(__file__).with_name("data") / "providers.json"
+# The providers' one definition; `registry_data` is generated from it (scripts/generate.py),
+# and read at start-up instead: no json module, no parse.
+_PATH = os.path.join(os.path.dirname(__file__), "data", "providers.json")
 
 MAX_KEY_LENGTH = 512
 RESERVED_NAMES = frozenset({"system", "default", "none", "all", "env", "environment"})
@@ -27,7 +29,8 @@ _NAME = r"[a-z][a-z0-9_-]{0,31}"         # compiled on use (re caches): not on t
 _ENV_VAR = r"[A-Z_][A-Z0-9_]{0,63}"
 
 
-class KeyShape(NamedTuple):
+@tuple_record
+class KeyShape:
     """What a provider's keys look like. Lenient on length: providers lengthen keys."""
 
     prefix: str
@@ -36,7 +39,8 @@ class KeyShape(NamedTuple):
     admin_prefixes: tuple[str, ...] = ()
 
 
-class Provider(NamedTuple):
+@tuple_record
+class Provider:
     name: str
     title: str
     api: str                     # the wire protocol: a key of api_kinds in providers.json
@@ -81,8 +85,9 @@ def _record(entry: dict) -> Provider:
 
 @functools.lru_cache(maxsize=1)
 def _data() -> tuple[dict[str, dict], tuple[Provider, ...]]:
-    data = json.loads(_PATH.read_text(encoding="utf-8"))
-    return dict(data["api_kinds"]), tuple(_record(e) for e in data["providers"])
+    from .registry_data import API_KINDS, PROVIDERS
+
+    return dict(API_KINDS), tuple(_record(e) for e in PROVIDERS)
 
 
 def api_kinds() -> dict[str, str]:

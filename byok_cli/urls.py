@@ -26,7 +26,7 @@ Imports only errors, and urllib only when a URL is checked.
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 from .errors import ByokError, Code, looks_like_key, redact
 

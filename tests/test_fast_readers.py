@@ -133,16 +133,26 @@ def test_help_on_a_narrow_terminal_is_left_to_typer(byok_env):
     assert proc.stdout == _typer_help(byok_env.vars, "60") != fast.spec.ROOT_HELP
 
 
+# An editable install's finder (setuptools') imports pathlib when the interpreter starts:
+# forget it, so that only an import by byok itself is seen.
+FORGET_STARTUP_PATHLIB = "sys.modules.pop('pathlib', None)\n"
+
+
 @pytest.mark.parametrize("args", [["key", "list"], ["config", "show"], ["usage"],
                                   ["models", "list"], ["history", "list"]])
 def test_a_reader_opens_no_key_and_loads_no_sealing_code(byok_env, args):
     """Reading commands need the keys' rows, never a key: with a key stored and the master
     key in the environment, they load neither the vault, the master keys, the keyring nor
-    cryptography (nor the runner, nor dataclasses' inspect)."""
+    cryptography (nor the runner, nor dataclasses' inspect, nor typing: their records are
+    `records.tuple_record`s; nor pathlib: the store's and the data files' paths are strings;
+    nor json, but for models list's catalogue and prices: the registry's data is generated
+    Python, and only --json needs the module)."""
     byok_env.set_key("openai", OPENAI_GOOD)
     heavy = ("byok_cli.secrets.vault", "byok_cli.secrets.master_keys", "byok_cli.secrets.keychain",
-             "byok_cli.routing.runner", "cryptography", "keyring", "hashlib", "inspect", "typer")
+             "byok_cli.routing.runner", "cryptography", "keyring", "hashlib", "inspect", "typer",
+             "typing", "pathlib") + (("json",) if args != ["models", "list"] else ())
     code = ("import atexit, sys\n"
+            f"{FORGET_STARTUP_PATHLIB}"
             "atexit.register(lambda: sys.__stderr__.write('LOADED=%s\\n' % ' '.join(sorted("
             f"m for m in sys.modules if m.startswith({heavy!r})))))\n"
             f"sys.argv = ['byok'] + {args!r}\n"

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "byok_cli"
 # Bottom to top. A module may import its own layer's package (a package's modules import each
 # other) and any layer below; never one above.
 LAYERS = [
-    {"byok_cli.errors", "byok_cli.version", "byok_cli.records"},
+    {"byok_cli.errors", "byok_cli.version", "byok_cli.records", "byok_cli.registry_data"},
     {"byok_cli.inputs", "byok_cli.urls", "byok_cli.schema"},
     {"byok_cli.registry"},
     {"byok_cli.store", "byok_cli.wire"},

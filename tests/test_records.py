@@ -58,3 +58,91 @@ def test_a_field_without_a_default_may_not_follow_one_with():
         class Bad:
             a: int = 0
             b: int
+
+
+# --- tuple_record: typing.NamedTuple's class form, without importing typing -----------------
+
+from typing import NamedTuple  # noqa: E402 - the oracle, for these tests only
+
+from byok_cli.records import tuple_record  # noqa: E402
+
+
+@tuple_record
+class OurRow:
+    """A row."""
+
+    name: str
+    count: int = 0
+    tags: tuple = ()
+
+    @property
+    def doubled(self) -> int:
+        return self.count * 2
+
+    def label(self) -> str:
+        return f"{self.name}:{self.count}"
+
+
+class TheirRow(NamedTuple):
+    """A row."""
+
+    name: str
+    count: int = 0
+    tags: tuple = ()
+
+    @property
+    def doubled(self) -> int:
+        return self.count * 2
+
+    def label(self) -> str:
+        return f"{self.name}:{self.count}"
+
+
+@pytest.mark.parametrize("args, kwargs", [(("a",), {}), (("a", 2), {}), (("a",), {"count": 3}),
+                                          ((), {"name": "b", "tags": (1,)}),
+                                          (("a", 1, (2,)), {})])
+def test_a_tuple_record_is_what_a_named_tuple_is(args, kwargs):
+    import pickle
+
+    ours, theirs = OurRow(*args, **kwargs), TheirRow(*args, **kwargs)
+    assert tuple(ours) == tuple(theirs) and ours == theirs  # both plain tuples underneath
+    assert repr(ours) == repr(theirs).replace("TheirRow", "OurRow")
+    assert ours._fields == theirs._fields == ("name", "count", "tags")
+    assert ours._field_defaults == theirs._field_defaults
+    assert ours._asdict() == theirs._asdict()
+    assert ours._replace(count=9) == theirs._replace(count=9)
+    assert OurRow._make(tuple(theirs)) == ours
+    assert (ours.doubled, ours.label()) == (theirs.doubled, theirs.label())
+    assert hash(ours) == hash(theirs)
+    assert pickle.loads(pickle.dumps(ours)) == ours and type(pickle.loads(pickle.dumps(ours))) is OurRow
+    assert OurRow.__mro__ == (OurRow, tuple, object)
+    assert (OurRow.__doc__, OurRow.__module__, OurRow.__qualname__) == \
+        (TheirRow.__doc__, __name__, "OurRow")
+    assert list(OurRow.__annotations__) == list(TheirRow.__annotations__)
+    with pytest.raises(AttributeError):
+        ours.count = 3  # immutable, as a tuple is
+
+
+@pytest.mark.parametrize("args, kwargs", [((), {}), (("a", 1, (), 4), {}), (("a",), {"nope": 1}),
+                                          (("a",), {"name": "b"})])
+def test_a_tuple_record_refuses_what_a_named_tuple_refuses(args, kwargs):
+    with pytest.raises(TypeError):
+        TheirRow(*args, **kwargs)
+    with pytest.raises(TypeError):
+        OurRow(*args, **kwargs)
+
+
+def test_a_tuple_record_refuses_the_bodies_a_named_tuple_refuses():
+    with pytest.raises(TypeError):
+        @tuple_record
+        class Unordered:
+            first: int = 0
+            second: int
+
+    with pytest.raises(AttributeError):
+        @tuple_record
+        class OwnNew:
+            name: str
+
+            def _replace(self, **changes):
+                return self

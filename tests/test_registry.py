@@ -55,14 +55,25 @@ def test_every_record_is_sound():
         assert p.needs_key == bool(p.key_env), p.name
 
 
-def test_a_preset_is_one_data_entry(tmp_path, monkeypatch):
-    data = json.loads(registry._PATH.read_text())
+def test_the_registry_reads_providers_json_as_generated():
+    """Start-up reads registry_data (providers.json as Python literals, no json module);
+    it holds exactly what providers.json says (generate.py --check also holds the text)."""
+    from byok_cli import registry_data
+
+    data = json.loads(open(registry._PATH, encoding="utf-8").read())
+    assert (registry_data.API_KINDS, registry_data.PROVIDERS) == (data["api_kinds"],
+                                                                  data["providers"])
+
+
+def test_a_preset_is_one_data_entry(monkeypatch):
+    from byok_cli import registry_data
+
+    data = json.loads(open(registry._PATH, encoding="utf-8").read())
     data["providers"].append({"name": "acme", "title": "Acme", "kind": "preset", "api": "openai",
                               "base_url": "https://api.acme.test/v1", "key_env": "ACME_API_KEY",
                               "source": "https://docs.acme.test/"})
-    path = tmp_path / "providers.json"
-    path.write_text(json.dumps(data))
-    monkeypatch.setattr(registry, "_PATH", path)
+    # the entry as generate.py writes it from providers.json
+    monkeypatch.setattr(registry_data, "PROVIDERS", data["providers"])
     registry._data.cache_clear()
     registry._builtin.cache_clear()
     try:

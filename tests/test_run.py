@@ -231,9 +231,11 @@ def test_debug_traceback_masks_keys(byok_env, fake):
 
 def _modules_after(byok_env, *args):
     code = ("import atexit, json, sys\n"
+            "sys.modules.pop('pathlib', None)\n"  # an editable install's finder loads it at start
             "atexit.register(lambda: sys.__stderr__.write('MODULES=' + json.dumps("
             "sorted(m for m in sys.modules if m.split('.')[0] in ('openai', 'anthropic', 'rich',"
-            " 'keyring', 'cryptography', 'httpx', 'httpx2', 'aiohttp', 'dataclasses', 'inspect')))"
+            " 'keyring', 'cryptography', 'httpx', 'httpx2', 'aiohttp', 'dataclasses', 'inspect',"
+            " 'hashlib', 'pathlib')))"
             " + '\\n'))\n"
             f"sys.argv = ['byok'] + {list(args)!r}\n"
             "from byok_cli.cli import main\nmain()\n")
@@ -262,8 +264,10 @@ def test_run_and_chat_import_no_sdk(byok_env, fake):
                  ["key", "validate"], ["models", "list", "--remote", "--refresh"]):
         loaded = _modules_after(byok_env, *args)
         assert not loaded & {"openai", "anthropic", "httpx", "httpx2", "aiohttp"}, (args, loaded)
-        if args[0] == "run":  # byok's records are plain classes: no dataclasses, no inspect
-            assert not loaded & {"dataclasses", "inspect"}, (args, loaded)
+        if args[0] == "run":  # byok's records are plain classes: no dataclasses, no inspect;
+            # the master key's id is hashed with cryptography (loaded anyway), not hashlib;
+            # the store's, the prices' and the master key sources' paths are strings
+            assert not loaded & {"dataclasses", "inspect", "hashlib", "pathlib"}, (args, loaded)
     assert len(chats(fake)) == 3
     # chat, through Typer, over a pipe
     code = ("import sys; sys.argv = ['byok', 'chat']\n"

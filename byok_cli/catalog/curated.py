@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from pathlib import Path
-from typing import NamedTuple
+import os
 
-_PATH = Path(__file__).parent.parent / "data" / "catalog.json"
+from ..records import tuple_record
+
+_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "catalog.json")
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -23,7 +24,8 @@ def _date(value: str | None) -> dt.date | None:
 TEMPERATURE_RANGES = {"openai": (0.0, 2.0), "anthropic": (0.0, 1.0)}
 
 
-class Model(NamedTuple):
+@tuple_record
+class Model:
     provider: str
     id: str
     name: str
@@ -43,7 +45,8 @@ class Model(NamedTuple):
         return bool(self.end_of_life and self.end_of_life <= today)
 
 
-class Catalog(NamedTuple):
+@tuple_record
+class Catalog:
     """Models by the catalogue provider that serves them (a provider record's ``catalog``);
     effort levels by API kind. Which provider a name means is :mod:`byok_cli.routing.addressing`'s
     business."""
@@ -109,7 +112,8 @@ class Catalog(NamedTuple):
 
 @functools.lru_cache(maxsize=1)
 def load() -> Catalog:
-    data = json.loads(_PATH.read_text(encoding="utf-8"))
+    with open(_PATH, encoding="utf-8") as f:
+        data = json.load(f)
     models = tuple(
         Model(provider=m["provider"], id=m["id"], name=m["name"], description=m["description"],
               aliases=tuple(m.get("aliases", ())), deprecated=_date(m.get("deprecated")),

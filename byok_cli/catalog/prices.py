@@ -15,10 +15,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from pathlib import Path
-from typing import NamedTuple
+import os
 
-SNAPSHOT = Path(__file__).parent.parent / "data" / "prices.json"
+from ..records import tuple_record
+
+# Paths are strings (os.path): `byok run` and `models list` import no pathlib.
+SNAPSHOT = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "prices.json")
 SYNCED_NAME = "prices.json"  # in the data dir
 
 
@@ -28,7 +30,8 @@ MICRO = 1_000_000
 CACHE_WRITE = (5, 4)
 
 
-class Price(NamedTuple):
+@tuple_record
+class Price:
     """Micro-dollars per million tokens (USD 2.50 per million is 2_500_000). ``tiers``:
     (threshold, input, output, cached) for prompts of more than ``threshold`` input tokens,
     as some providers charge long prompts more."""
@@ -60,7 +63,8 @@ class Price(NamedTuple):
         return -(-scaled // MICRO)
 
 
-class ModelInfo(NamedTuple):
+@tuple_record
+class ModelInfo:
     provider: str
     id: str
     context_window: int | None
@@ -127,10 +131,11 @@ def model_info(data: "PriceData", provider, model: str, keyless: bool = False
     return ModelInfo(provider.name, model, None, None, FREE, None)
 
 
-class PriceData(NamedTuple):
+@tuple_record
+class PriceData:
     models: dict[str, dict[str, dict]]
     source: dict      # name, url, taken (date) or synced (time), version, kind
-    path: Path
+    path: str | os.PathLike
 
     def info(self, provider: str, model: str) -> ModelInfo | None:
         entries = self.models.get(provider, {})
@@ -152,8 +157,9 @@ class PriceData(NamedTuple):
         return ((today or dt.datetime.now(dt.timezone.utc).date()) - self.taken).days
 
 
-def read(path: Path) -> PriceData:
-    data = json.loads(path.read_text(encoding="utf-8"))
+def read(path: str | os.PathLike) -> PriceData:
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
     if not isinstance(data.get("models"), dict) or "taken" not in data.get("source", {}):
         raise ValueError(f"{path} has no models or no date")
     return PriceData(data["models"], data["source"], path)
@@ -164,13 +170,13 @@ def snapshot() -> PriceData:
 
 
 @functools.lru_cache(maxsize=4)
-def load(home: Path | None) -> PriceData:
+def load(home: str | os.PathLike | None) -> PriceData:
     """The synced copy in ``home`` if there is a readable one no older than the bundled
     snapshot (a byok upgrade may bring newer data), else the snapshot."""
     bundled = snapshot()
     if home is not None:
         try:
-            synced = read(Path(home) / SYNCED_NAME)
+            synced = read(os.path.join(home, SYNCED_NAME))
         except (OSError, ValueError, KeyError, TypeError):
             return bundled  # missing or damaged: the snapshot stands in
         if synced.taken >= bundled.taken:

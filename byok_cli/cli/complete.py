@@ -113,7 +113,7 @@ def _query(sql: str, *params) -> list[tuple]:
     import sqlite3
     from contextlib import closing
 
-    from ..store.db import DB_NAME, data_dir
+    from ..store.files import DB_NAME, data_dir
 
     path = data_dir() / DB_NAME
     if not path.is_file():

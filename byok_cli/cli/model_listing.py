@@ -22,7 +22,7 @@ def models_list(st: State, provider: str | None, remote: bool, refresh: bool, ev
     from .model_prices import describe, limits, per_m, tokens
 
     cat = load()
-    data = load_prices(st.store.home)
+    data = load_prices(st.store.home_dir)
     registry = st.byok.registry
     settings = st.store.settings(st.profile)
     first = first_keys(st)

@@ -6,10 +6,16 @@ tab-separated lines that ``cut`` and ``awk`` can read. ``NO_COLOR`` turns colour
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from typing import Any, Callable, Iterable, NamedTuple, Sequence
+from collections.abc import Callable, Iterable, Sequence
+
+from ..records import tuple_record
+
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 
 # Set by the entry point when the command line asks for --json: errors are then also
@@ -147,13 +153,16 @@ def colour_allowed(stream=sys.stderr) -> bool:
 
 def emit_json(value: Any) -> None:
     """JSON on stdout, keys masked (a provider may echo one in a message or model name)."""
+    import json  # only for --json: a table or lines need none
+
     from ..errors import redact
 
     sys.stdout.write(redact(json.dumps(value, indent=2, ensure_ascii=False, default=str)) + "\n")
     sys.stdout.flush()
 
 
-class Column(NamedTuple):
+@tuple_record
+class Column:
     """A table column. `whole` values (ids, aliases, URLs, paths, key hints, numbers,
     times) are never cut; the others (descriptions, messages) wrap. When a terminal is
     too narrow, columns with `drop` > 0 are left out, lowest first. `show` formats a

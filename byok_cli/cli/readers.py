@@ -5,8 +5,7 @@ that they match). No Typer here."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
+from ..records import tuple_record
 from . import output
 from .setting_names import PER_PROVIDER, PROFILE_SETTINGS
 from .state import State, note_unknown_profile
@@ -140,7 +139,8 @@ def usage(st: State, since: str, provider: str | None, by: str, as_json: bool, h
 UNKNOWN = "unknown"  # a count nobody reported: never shown as 0
 
 
-class Cost(NamedTuple):
+@tuple_record
+class Cost:
     """A row's cost: bare in tab-separated lines (dollars, or "unknown"), with a dollar
     sign and the requests of unknown price on a terminal."""
 

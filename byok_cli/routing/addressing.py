@@ -12,15 +12,15 @@ A name is read in this order:
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from ..catalog.curated import Catalog
 from ..errors import ByokError, Code, looks_like_key
 from ..inputs import text
+from ..records import tuple_record
 from ..registry import Provider, Registry
 
 
-class Target(NamedTuple):
+@tuple_record
+class Target:
     provider: str
     model: str
     in_catalog: bool
@@ -122,7 +122,8 @@ def default_model(provider: Provider, catalog: Catalog) -> str | None:
 
 # --- the fallback chain ------------------------------------------------------------------
 
-class ChainEntry(NamedTuple):
+@tuple_record
+class ChainEntry:
     provider: str
     model: str | None    # None: that provider's preferred, else its default model
     in_catalog: bool = True

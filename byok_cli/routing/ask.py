@@ -6,7 +6,7 @@ This is what `byok run` and `byok chat` are built on, and what scripts can call.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ..catalog.curated import load
 from ..errors import ByokError, Code, RedactingStream, looks_like_key, redact

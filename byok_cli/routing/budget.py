@@ -22,9 +22,10 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import time
-from typing import Iterable, NamedTuple
+from collections.abc import Iterable
 
 from ..errors import ByokError, Code
+from ..records import tuple_record
 from ..store import Budget, Standing, Store
 
 PERIODS = ("day", "week", "month")
@@ -117,7 +118,8 @@ def price_data_label(home) -> str:
     return f"LiteLLM {version}, taken {taken}" if version else f"synced {taken}"
 
 
-class Hold(NamedTuple):
+@tuple_record
+class Hold:
     id: int | None        # None: nothing was held (an unpriced model allowed through)
     micros: int | None
     warnings: list[str]

@@ -4,19 +4,22 @@ Light on purpose: listing commands import it without the runner or the vault."""
 
 from __future__ import annotations
 
-from typing import Mapping, NamedTuple, Sequence
+from collections.abc import Mapping, Sequence
 
+from ..records import tuple_record
 from ..secrets.key_reports import KeyReader, hint_of
 from .routes import env_key_refusal
 
 
-class KeySource(NamedTuple):
+@tuple_record
+class KeySource:
     source: str        # user | system | none
     name: str | None   # stored key's name, environment variable's, or None
     hint: str
 
 
-class KeyAvailability(NamedTuple):
+@tuple_record
+class KeyAvailability:
     """Which keys exist, by name and hint only: resolution never sees key material."""
 
     stored: Mapping[str, Sequence[tuple[str, str]]]  # provider -> [(name, hint)], in order

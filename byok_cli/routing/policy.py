@@ -15,7 +15,7 @@ every key, and condemn them all).
 from __future__ import annotations
 
 from ..records import record
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import ByokError, Code
 from ..secrets.keychain import PROVIDER_VERDICT, Keychain
@@ -107,7 +107,7 @@ class Policy:
         from ..catalog.prices import load, model_info
 
         record = self.keychain.registry.require(a.provider)
-        return model_info(load(self.keychain.store.home), record, model or a.model,
+        return model_info(load(self.keychain.store.home_dir), record, model or a.model,
                           keyless=a.key_source == "none")
 
     def hold(self, a: Attempt, system: str | None, messages: list[dict],

@@ -23,9 +23,9 @@ attempt whose model cannot take them is left out of the fallbacks.
 from __future__ import annotations
 
 import datetime as dt
-from ..records import fresh, record
-from typing import Callable, Mapping, NamedTuple
+from collections.abc import Callable, Mapping
 
+from ..records import fresh, record, tuple_record
 from .addressing import ChainEntry, default_chain, default_model, parse_chain, resolve
 from .keys import KeyAvailability, KeySource
 from ..catalog.curated import Catalog
@@ -40,7 +40,8 @@ KEY_UNREADABLE = {Code.KEYRING_UNAVAILABLE}
 PROVIDER_DOWN = {Code.PROVIDER_UNAVAILABLE, Code.NETWORK_ERROR, Code.LIMIT_EXCEEDED}
 
 
-class Attempt(NamedTuple):
+@tuple_record
+class Attempt:
     provider: str
     model: str
     key_source: str  # "stored" (encrypted in the vault), "environment" or "none"

@@ -10,12 +10,13 @@ environment key is never planned (and fallback 1 never reaches for it).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
 
 from .. import urls
 from ..errors import ByokError, Code
 from ..wire.endpoint import Endpoint, endpoint
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from ..registry import Provider, Registry
 

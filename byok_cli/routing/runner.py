@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from ..records import fresh, record
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import ByokError, Code
 from ..secrets.keychain import Keychain

@@ -8,10 +8,11 @@ keyring); :class:`~byok_cli.secrets.keychain.Keychain` builds on it.
 from __future__ import annotations
 
 import os
-from typing import Mapping, NamedTuple
+from collections.abc import Mapping
 
 from . import key_commands
 from ..errors import remember_secret
+from ..records import tuple_record
 from ..registry import Provider, Registry, builtin
 from ..store import Store, StoredKey
 
@@ -20,7 +21,8 @@ from ..store import Store, StoredKey
 MASTER_KEY_VARIABLES = ("BYOK_MASTER_KEY", "BYOK_NEW_MASTER_KEY")
 
 
-class KeyReport(NamedTuple):
+@tuple_record
+class KeyReport:
     """What may be shown about a provider's keys: never more than the last 4 characters."""
 
     provider: Provider

@@ -7,7 +7,7 @@ master keys that seal them, and their rotation, are in ``master_keys``.
 from __future__ import annotations
 
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 from . import key_commands, vault
 from ..errors import ByokError, Code, looks_like_key, remember_secret

@@ -16,8 +16,7 @@ How keys stay readable while several byok processes run at once (rotations, `key
 from __future__ import annotations
 
 import contextlib
-from pathlib import Path
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from . import master_sources, vault
 from ..errors import ByokError, Code
@@ -70,11 +69,13 @@ class MasterKeys:
         cached = self.__dict__.get("_own_master")
         if cached is not None:
             return cached or None
-        if master_sources.chosen(self.env, self.store.home) == "keyring":
+        if master_sources.chosen(self.env, self.store.home_dir) == "keyring":
             return None
         no_core_dumps()  # every path that seals or opens a key reads it here first
-        found = master_sources.own_master(self.env, self.store.home)
+        found = master_sources.own_master(self.env, self.store.home_dir)
         if found is not None and found.source == "file":
+            from pathlib import Path  # only for a key file: `byok run` imports no pathlib
+
             found = master_sources.finish_file_rotation(
                 Path(self.env[master_sources.FILE_VARIABLE]).expanduser(), found,
                 self.store.sealed_with())
@@ -84,7 +85,7 @@ class MasterKeys:
     @property
     def master_source(self) -> str:
         """Where the master key comes from: environment, file, command, agent or keyring."""
-        return master_sources.chosen(self.env, self.store.home)
+        return master_sources.chosen(self.env, self.store.home_dir)
 
     def master(self, create: bool = False) -> vault.MasterKey:
         """The master key new keys are sealed with: BYOK_MASTER_KEY, else the keyring's

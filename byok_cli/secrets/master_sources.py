@@ -18,12 +18,15 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from pathlib import Path
-from typing import Mapping
+from collections.abc import Mapping
 
 from ..errors import ByokError, Code
 from . import sealed
 from .vault import SOURCE_NAMES, MasterKey, master_from_env
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from pathlib import Path  # imported where a file is read: `byok run` needs none
 
 NAMES = SOURCE_NAMES  # how each source is named to the user
 
@@ -33,36 +36,40 @@ ENV_VARIABLE = "BYOK_MASTER_KEY"
 MAX_FILE = 4096
 
 
-def configured(env: Mapping[str, str], data_dir: Path) -> list[str]:
+def configured(env: Mapping[str, str], data_dir: str | os.PathLike) -> list[str]:
     """Every source that is set, in the order they are tried (the keyring is not listed:
     it is what is left)."""
     found = [kind for kind, variable in (("environment", ENV_VARIABLE), ("file", FILE_VARIABLE),
                                          ("command", COMMAND_VARIABLE)) if env.get(variable)]
-    if sealed.sealed_path(data_dir).exists():
+    if os.path.exists(os.path.join(data_dir, sealed.SEALED_NAME)):
         found.append("agent")
     return found
 
 
-def chosen(env: Mapping[str, str], data_dir: Path) -> str:
+def chosen(env: Mapping[str, str], data_dir: str | os.PathLike) -> str:
     """The source in use: the first one set, else the keyring."""
     found = configured(env, data_dir)
     return found[0] if found else "keyring"
 
 
-def own_master(env: Mapping[str, str], data_dir: Path) -> MasterKey | None:
+def own_master(env: Mapping[str, str], data_dir: str | os.PathLike) -> MasterKey | None:
     """The user's own master key from the first source set; None when the keyring is the
     source. A source that is set but fails is an error: byok never falls to the next."""
     kind = chosen(env, data_dir)
     if kind == "environment":
         return master_from_env(env[ENV_VARIABLE])
     if kind == "file":
-        return from_file(Path(env[FILE_VARIABLE]).expanduser())
+        import pathlib
+
+        return from_file(pathlib.Path(env[FILE_VARIABLE]).expanduser())
     if kind == "command":
         return from_command(env[COMMAND_VARIABLE], env)
     if kind == "agent":
+        import pathlib
+
         from . import agent
 
-        return agent.master_key(agent.socket_path(data_dir, env))[0]
+        return agent.master_key(agent.socket_path(pathlib.Path(data_dir), env))[0]
     return None
 
 

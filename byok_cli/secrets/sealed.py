@@ -12,10 +12,13 @@ from __future__ import annotations
 import base64
 import json
 import os
-from pathlib import Path
 
 from ..errors import ByokError, Code
 from .vault import MasterKey, key_id
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from pathlib import Path  # its callers' paths: `byok run` imports no pathlib
 
 SEALED_NAME = "master.sealed"
 LOG_N = 18          # age's scrypt work factor

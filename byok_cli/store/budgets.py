@@ -11,13 +11,14 @@ the same room. The hold is deleted in the transaction that records the actual co
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
+from ..records import tuple_record
 from .db import now
 from .usage import DAY
 
 
-class Budget(NamedTuple):
+@tuple_record
+class Budget:
     scope: str          # 'profile', 'provider', 'key' or 'token' (a gateway client token)
     name: str           # the provider or key; '' for the profile
     period: str         # 'day', 'week' or 'month'
@@ -28,7 +29,8 @@ class Budget(NamedTuple):
         return "profile" if self.scope == "profile" else f"{self.scope} {self.name}"
 
 
-class Standing(NamedTuple):
+@tuple_record
+class Standing:
     """A budget's period so far, as seen inside the reserving transaction."""
 
     budget: Budget

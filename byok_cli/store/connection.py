@@ -8,8 +8,7 @@ Text that is not UTF-8, or bytes where text belongs, arrive as text.
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import ByokError
 
@@ -50,7 +49,7 @@ class _Connection(sqlite3.Connection):
         return self.cursor(_Cursor).executemany(sql, parameters)
 
 
-def connect(path: Path, timeout: float,
+def connect(path: str, timeout: float,
             store_error: Callable[[sqlite3.DatabaseError], ByokError]) -> sqlite3.Connection:
     """A connection in autocommit mode (byok opens its transactions itself)."""
     try:

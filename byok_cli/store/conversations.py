@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
+from ..records import tuple_record
 from .db import now
 
 
-class Message(NamedTuple):
+@tuple_record
+class Message:
     role: str
     content: str
     provider: str | None = None
@@ -18,7 +18,8 @@ class Message(NamedTuple):
     attachments: tuple = ()
 
 
-class StoredAttachment(NamedTuple):
+@tuple_record
+class StoredAttachment:
     digest: str
     media_type: str
     name: str
@@ -30,7 +31,8 @@ class StoredAttachment(NamedTuple):
 MAX_KEPT_ATTACHMENTS = 512 * 1024 * 1024
 
 
-class Conversation(NamedTuple):
+@tuple_record
+class Conversation:
     id: int
     profile: str
     system: str | None

@@ -9,16 +9,20 @@ the database's own mode. Every SQLite failure reaches callers as a one-line
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Callable, Iterator
 
 from ..errors import ByokError, Code
 from . import connection, files
-from .files import DB_NAME, data_dir
+from .files import DB_NAME, data_home
 from .migrations import MIGRATIONS, SCHEMA_VERSION
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from pathlib import Path
 
 BUSY_TIMEOUT_MS = 15_000
 # The tables that grow with every request and message. `byok doctor` checks the others
@@ -40,33 +44,54 @@ class Database:
     ``warn`` hears what opening changed (files made private); by default, Python's warnings.
     """
 
-    def __init__(self, home: Path | None = None, warn: Callable[[str], None] | None = None):
-        self.home = Path(home) if home else data_dir()
-        self.path = self.home / DB_NAME
+    def __init__(self, home: str | os.PathLike | None = None,
+                 warn: Callable[[str], None] | None = None):
+        # Kept as strings (see store.files); `home` and `path` give Paths to those who ask.
+        self._home = os.fspath(home) if home else data_home()
+        self._path = os.path.join(self._home, DB_NAME)
         self.warn = warn or _python_warning
         self._depth = 0  # transactions open (nested ones join the outermost)
         self._wipe_unfinished = False
         self.conn = self._open()
 
+    @property
+    def home(self) -> Path:
+        """The data directory (its real path, once opened)."""
+        import pathlib
+
+        return pathlib.Path(self._home)
+
+    @property
+    def home_dir(self) -> str:
+        """The same, as a string: for the hot paths, which import no pathlib."""
+        return self._home
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        import pathlib
+
+        return pathlib.Path(self._path)
+
     # -- opening ------------------------------------------------------------------------
     def _fail(self, what: str, hint: str) -> ByokError:
-        return ByokError(Code.STORE_ERROR, f"{what} ({self.path})", hint=hint)
+        return ByokError(Code.STORE_ERROR, f"{what} ({self._path})", hint=hint)
 
     def _open(self) -> sqlite3.Connection:
-        self.home = files.private_dir(self.home)
-        self.path = self.home / DB_NAME
-        tightened = files.private_database_files(self.home)
+        self._home = files.private_dir(self._home)
+        self._path = os.path.join(self._home, DB_NAME)
+        tightened = files.private_database_files(self._home)
         if tightened:
-            self.warn(f"made {', '.join(tightened)} private (0600) in {self.home}: other "
+            self.warn(f"made {', '.join(tightened)} private (0600) in {self._home}: other "
                        "users could read it")
-        conn = connection.connect(self.path, BUSY_TIMEOUT_MS / 1000, self.store_error)
+        conn = connection.connect(self._path, BUSY_TIMEOUT_MS / 1000, self.store_error)
         try:
             self._prepare(conn)
         except BaseException:
             conn.close()
             raise
         self.conn = conn
-        if (self.home / files.WIPE_MARKER).exists():
+        if os.path.exists(os.path.join(self._home, files.WIPE_MARKER)):
             self.wipe(WIPE_WAIT_AT_OPEN)  # an earlier `key remove` could not finish its wipe
         return conn
 
@@ -84,7 +109,7 @@ class Database:
             import shutil
 
             try:
-                full = shutil.disk_usage(self.home).free < 256 * 1024
+                full = shutil.disk_usage(self._home).free < 256 * 1024
             except OSError:
                 full = False
             if full or "full" in text:
@@ -168,7 +193,7 @@ class Database:
         snapshot holds on to the old pages: wait for it up to ``wait`` seconds; if it is
         still there, leave a marker so that the next byok to open the database finishes.
         True when the wipe is done."""
-        marker = self.home / files.WIPE_MARKER
+        marker = os.path.join(self._home, files.WIPE_MARKER)
         deadline = time.monotonic() + wait
         self.conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
         try:
@@ -191,7 +216,7 @@ class Database:
 
     def wipe_pending(self) -> bool:
         """Whether a wipe is left for the next byok to finish (see :meth:`wipe`)."""
-        return self._wipe_unfinished or (self.home / files.WIPE_MARKER).exists()
+        return self._wipe_unfinished or os.path.exists(os.path.join(self._home, files.WIPE_MARKER))
 
     def check(self, full: bool = False, most: int = 5) -> list[str]:
         """What SQLite finds wrong in the file, at most ``most`` lines (``['ok']`` when

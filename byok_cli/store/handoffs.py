@@ -7,12 +7,12 @@ of one key to one program are counted in one row per UTC day (``at``: the day's 
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
+from ..records import tuple_record
 from .usage import DAY
 
 
-class Handoff(NamedTuple):
+@tuple_record
+class Handoff:
     at: float
     profile: str
     provider: str
@@ -22,7 +22,8 @@ class Handoff(NamedTuple):
     caller: str | None    # when the parent is a shell: the program that started that shell
 
 
-class HandoffSummary(NamedTuple):
+@tuple_record
+class HandoffSummary:
     parent: str
     caller: str | None
     provider: str

@@ -6,12 +6,12 @@ given), tried in the order the person sets (``position``, then name).
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
+from ..records import tuple_record
 from .db import now
 
 
-class StoredKey(NamedTuple):
+@tuple_record
+class StoredKey:
     profile: str
     provider: str
     name: str

@@ -7,10 +7,12 @@ digest it made with the stored one in constant time.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from ..records import tuple_record
 
 
-class ClientToken(NamedTuple):
+
+@tuple_record
+class ClientToken:
     profile: str
     name: str
     digest: str

@@ -25,8 +25,7 @@ light for the commands that only list things.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from ..registry import Provider
     from .client import Client

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
 from urllib.parse import urlencode
 
 from ..version import __version__
@@ -21,6 +21,10 @@ from .errors import (Malformed, NotServed, classify, incomplete, is_error_body, 
 from .limits import MAX_ERROR_BODY, MAX_MODELS, MAX_PAGES, LimitExceeded, loads
 from .retry import OnRetry, stream_with_retries, with_retries
 from .types import ChatRequest, ChatResult, RemoteModel, Settings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 USER_AGENT = f"byok/{__version__}"
 

@@ -10,15 +10,18 @@ trimmed it would otherwise double the Messages /v1).
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Mapping, NamedTuple
+from collections.abc import Mapping
 
+from ..records import tuple_record
 from ..urls import check, port_of  # noqa: F401 - port_of: wire modules import it here
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from ..registry import Provider
 
 
-class Endpoint(NamedTuple):
+@tuple_record
+class Endpoint:
     provider: str
     url: str            # what requests are sent under, normalised
     source: str         # flag | environment | profile | default | provider (a custom one's own)

@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
 
 from ..errors import ByokError, Code, redact
 from .limits import LimitExceeded, loads
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_TEXT = 300  # characters of a provider's or gateway's own words kept in a message
 

@@ -12,7 +12,11 @@ as curl's ``--max-time``; the idle read timeout (BYOK_TIMEOUT) applies between b
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 MIB = 1024 * 1024
 

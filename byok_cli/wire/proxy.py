@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import base64
 import os
-from typing import Mapping, NamedTuple
+from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
 from ..errors import ByokError, Code
+from ..records import tuple_record
 from ..urls import is_loopback, port_of  # one definition each (is_loopback re-exported)
 
 
-class Proxy(NamedTuple):
+@tuple_record
+class Proxy:
     host: str
     port: int
     authorization: str | None  # the Proxy-Authorization header, from user:password@ in the URL

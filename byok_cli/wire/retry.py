@@ -10,12 +10,17 @@ gives up at once and says how long the provider asked for.
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterator, TypeVar
+from collections.abc import Callable, Iterator
 
 from ..errors import ByokError, Code
 from .types import Settings
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")  # in annotations only
+
 RETRYABLE = {Code.RATE_LIMITED, Code.PROVIDER_UNAVAILABLE, Code.NETWORK_ERROR}
 OnRetry = Callable[[ByokError, float], None]
 

@@ -8,12 +8,14 @@ lines are skipped. An event's data may hold at most limits.MAX_EVENT characters:
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, NamedTuple
+from collections.abc import Iterable, Iterator
 
+from ..records import tuple_record
 from .limits import MAX_EVENT, LimitExceeded, size
 
 
-class Event(NamedTuple):
+@tuple_record
+class Event:
     event: str  # the `event:` field, "" when there was none
     data: str   # the `data:` lines joined by newlines
 

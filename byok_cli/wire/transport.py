@@ -21,7 +21,7 @@ from __future__ import annotations
 import http.client
 import socket
 import zlib
-from typing import Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from urllib.parse import urlsplit
 
 from .clock import Clock as _Clock, DeadlinePassed, answer_class as _answer_class

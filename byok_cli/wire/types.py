@@ -5,8 +5,9 @@ No HTTP here: `run --explain` and the planning code use these without loading a 
 
 from __future__ import annotations
 
-from ..records import fresh, record
-from typing import Callable, Mapping, NamedTuple
+from collections.abc import Callable, Mapping
+
+from ..records import fresh, record, tuple_record
 
 
 @record
@@ -136,12 +137,14 @@ class ChatResult:
         return "".join(self.text_parts)
 
 
-class RemoteModel(NamedTuple):
+@tuple_record
+class RemoteModel:
     id: str
     name: str | None = None
 
 
-class Settings(NamedTuple):
+@tuple_record
+class Settings:
     """How long to wait and how often to retry; from the environment by default."""
 
     timeout: float = 60.0          # read timeout: the longest silence within an answer
