@@ -186,13 +186,13 @@ def ask(keychain: Keychain, prompt: str, options: AskOptions | None = None, *,
     shown, thinking, flush_text = _masked_streams(on_text, on_reasoning)
     later: list[str] = []  # warnings said while answer text is held back: after that text
 
-    def warn(text: str) -> None:
-        (later.append if shown.held else on_warning)(text)
+    def warn(said: str) -> None:
+        (later.append if shown.held else on_warning)(said)
 
     def flush() -> None:
         flush_text()
-        for text in later:
-            on_warning(text)
+        for said in later:
+            on_warning(said)
         later.clear()
 
     try:
