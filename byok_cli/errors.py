@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import TYPE_CHECKING
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (every command's start)
 if TYPE_CHECKING:
-    from typing import Callable
+    from collections.abc import Callable
 
 
 class Code(str, enum.Enum):

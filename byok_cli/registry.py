@@ -97,13 +97,26 @@ def api_kinds() -> dict[str, str]:
 
 def wire_module(api: str) -> str:
     """The byok_cli.wire module that speaks an API kind."""
-    return _data()[0][api]["wire"]
+    return _kind(api)["wire"]
 
 
 def path_prefix(api: str) -> str:
     """What an API kind's paths start with under the base URL ('/v1' for Messages), so that
     a base URL ending in it would double it."""
-    return _data()[0][api].get("adds", "")
+    return _data()[0].get(api, {}).get("adds", "")  # an unknown kind: listed, never sent
+
+
+def _kind(api: str) -> dict:
+    """An API kind's data. Only `provider add` stores a kind, so an unknown one is a
+    damaged database: said as one when the provider is used, and it can still be listed
+    and removed."""
+    try:
+        return _data()[0][api]
+    except KeyError:
+        raise ByokError(Code.STORE_ERROR, f"a provider in the database has an API kind byok "
+                        f"does not know ({api!r})", hint="run `byok provider list`; remove "
+                        "that provider with `byok provider remove NAME` and add it again") \
+            from None
 
 
 def trim_added_prefix(api: str, url: str) -> str:

@@ -217,3 +217,21 @@ def test_python_api_adds_providers(tmp_path):
     assert isinstance(added, Provider) and added.api == "openai" and not added.needs_key
     assert Byok(home=tmp_path).registry.require("gw").base_url == "http://localhost:4000/v1"
     assert Byok(profile="other", home=tmp_path).registry.get("gw") is None
+
+
+def test_a_stored_provider_with_an_unknown_api_kind_is_a_damaged_database(byok_env):
+    """Only `provider add` writes a kind; another value (a damaged file) is listed and can be
+    removed, and using it is the one-line database error, never a KeyError (the damaged-db
+    fuzz found `provider list` ending in exit 1)."""
+    import sqlite3
+
+    assert byok_env.run("provider", "add", "gw", "--api", "openai", "--base-url",
+                        "https://llm.example.com/v1", "--no-key").returncode == 0
+    with sqlite3.connect(byok_env.home / "byok.db") as db:
+        db.execute("UPDATE providers SET api = 0")
+    listed = byok_env.run("provider", "list")
+    assert listed.returncode == 0 and "gw" in listed.stdout, listed.stderr
+    used = byok_env.run("run", "-m", "gw/x", "hi")
+    assert used.returncode == Code.STORE_ERROR.exit_status and "API kind" in used.stderr
+    assert "Traceback" not in used.stderr and len(used.stderr.strip().splitlines()) == 1
+    assert byok_env.run("provider", "remove", "gw", "--yes").returncode == 0
