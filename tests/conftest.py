@@ -223,3 +223,10 @@ def assert_no_leak(secret: str, *texts: str, home: Path | None = None) -> None:
                 data = path.read_bytes()
                 for s in slices:
                     assert s.encode() not in data, f"key material leaked into {path.name}"
+
+
+# An editable install's finder (setuptools') imports pathlib when the interpreter starts:
+# forget it (on 3.13 a package: pathlib._abc, pathlib._local too), so that only an import
+# by byok itself is seen.
+FORGET_STARTUP_PATHLIB = ("[sys.modules.pop(m) for m in list(sys.modules) "
+                          "if m.split('.')[0] == 'pathlib']\n")

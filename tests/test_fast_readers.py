@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from byok_cli.cli import fast, root
 from byok_cli.cli.root import app
-from conftest import OPENAI_GOOD
+from conftest import FORGET_STARTUP_PATHLIB, OPENAI_GOOD
 from test_fastpath import ENVIRONMENTS, ROOT_TOKENS, _loaded, same
 
 GROUP = typer.main.get_command(app)
@@ -133,9 +133,6 @@ def test_help_on_a_narrow_terminal_is_left_to_typer(byok_env):
     assert proc.stdout == _typer_help(byok_env.vars, "60") != fast.spec.ROOT_HELP
 
 
-# An editable install's finder (setuptools') imports pathlib when the interpreter starts:
-# forget it, so that only an import by byok itself is seen.
-FORGET_STARTUP_PATHLIB = "sys.modules.pop('pathlib', None)\n"
 
 
 @pytest.mark.parametrize("args", [["key", "list"], ["config", "show"], ["usage"],

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from byok_cli.cli import app
 from byok_cli.errors import Code
 from byok_cli.store import DB_NAME
-from conftest import (ANTHROPIC_GOOD, BYOK, OPENAI_GOOD, OPENAI_GOOD_ENV, anthropic_key,
-                      assert_no_leak, openai_key)
+from conftest import (ANTHROPIC_GOOD, BYOK, FORGET_STARTUP_PATHLIB, OPENAI_GOOD,
+                      OPENAI_GOOD_ENV, anthropic_key, assert_no_leak, openai_key)
 
 
 def chats(fake):
@@ -231,7 +231,7 @@ def test_debug_traceback_masks_keys(byok_env, fake):
 
 def _modules_after(byok_env, *args):
     code = ("import atexit, json, sys\n"
-            "sys.modules.pop('pathlib', None)\n"  # an editable install's finder loads it at start
+            + FORGET_STARTUP_PATHLIB +  # an editable install's finder loads it at start
             "atexit.register(lambda: sys.__stderr__.write('MODULES=' + json.dumps("
             "sorted(m for m in sys.modules if m.split('.')[0] in ('openai', 'anthropic', 'rich',"
             " 'keyring', 'cryptography', 'httpx', 'httpx2', 'aiohttp', 'dataclasses', 'inspect',"
