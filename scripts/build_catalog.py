@@ -6,7 +6,8 @@ on PyPI ships (litellm/model_prices_and_context_window_backup.json).
     python scripts/build_catalog.py --wheel litellm-….whl
 
 The wheel is only unzipped, never installed or imported. Only chat models of the providers
-byok knows are kept (byok_cli/catalog/source.py says which).
+byok knows are kept (byok_cli/catalog/source.py says which). byok reads the snapshot from
+byok_cli/catalog/prices_data.py: run scripts/generate.py after this.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def main() -> None:
     lines.append(" }}")
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"{args.out}: {catalog_source.count(data['models'])} models "
-          f"from litellm {args.version}", file=sys.stderr)
+          f"from litellm {args.version}; now run scripts/generate.py", file=sys.stderr)
 
 
 if __name__ == "__main__":

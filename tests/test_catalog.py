@@ -238,3 +238,21 @@ def test_check_refuses_free_maps_and_prices_far_from_the_current_ones():
     cheaper = bulk(200)
     cheaper["m7"] = litellm_entry(input_cost_per_token=0.5e-06)  # halved: a real price cut
     assert catalog_source.count(catalog_source.check(cheaper, current)) == 200
+
+
+def test_the_catalogue_and_the_snapshot_are_read_as_generated():
+    """byok reads catalog.json and the bundled prices.json from the modules generate.py
+    writes from them (Python literals, no json module); they hold exactly what the JSON files
+    say (generate.py --check, in test_ecosystem, also holds the text), and what byok loads
+    from them is what the JSON says."""
+    from byok_cli.catalog import catalog_data, curated, prices_data
+
+    with open(curated._PATH, encoding="utf-8") as f:
+        catalog = json.load(f)
+    with open(prices.SNAPSHOT, encoding="utf-8") as f:
+        snapshot = json.load(f)
+    assert catalog_data.CATALOG == catalog and prices_data.PRICES == snapshot
+    assert [m.id for m in load_catalog().models] == [m["id"] for m in catalog["models"]]
+    assert load_catalog().defaults == catalog["defaults"]
+    assert SNAPSHOT.models == snapshot["models"] and SNAPSHOT.source == snapshot["source"]
+    assert prices.read(prices.SNAPSHOT) == SNAPSHOT

@@ -142,12 +142,12 @@ def test_a_reader_opens_no_key_and_loads_no_sealing_code(byok_env, args):
     key in the environment, they load neither the vault, the master keys, the keyring nor
     cryptography (nor the runner, nor dataclasses' inspect, nor typing: their records are
     `records.tuple_record`s; nor pathlib: the store's and the data files' paths are strings;
-    nor json, but for models list's catalogue and prices: the registry's data is generated
-    Python, and only --json needs the module)."""
+    nor json: the registry, the catalogue and the bundled prices are generated Python, only
+    --json and a synced price file need the module)."""
     byok_env.set_key("openai", OPENAI_GOOD)
     heavy = ("byok_cli.secrets.vault", "byok_cli.secrets.master_keys", "byok_cli.secrets.keychain",
              "byok_cli.routing.runner", "cryptography", "keyring", "hashlib", "inspect", "typer",
-             "typing", "pathlib") + (("json",) if args != ["models", "list"] else ())
+             "typing", "pathlib", "json")
     code = ("import atexit, sys\n"
             f"{FORGET_STARTUP_PATHLIB}"
             "atexit.register(lambda: sys.__stderr__.write('LOADED=%s\\n' % ' '.join(sorted("

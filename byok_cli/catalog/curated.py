@@ -1,15 +1,16 @@
 """The curated model catalogue (``data/catalog.json``): ids, aliases, defaults, end of life,
-and which parameters (temperature, effort) each model takes."""
+and which parameters (temperature, effort) each model takes. It is read from
+``catalog_data``, the JSON as Python literals (scripts/generate.py): bytecode, no parse."""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import os
 
 from ..records import tuple_record
 
+# The catalogue's one definition; catalog_data is generated from it
 _PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "catalog.json")
 
 
@@ -112,8 +113,8 @@ class Catalog:
 
 @functools.lru_cache(maxsize=1)
 def load() -> Catalog:
-    with open(_PATH, encoding="utf-8") as f:
-        data = json.load(f)
+    from .catalog_data import CATALOG as data
+
     models = tuple(
         Model(provider=m["provider"], id=m["id"], name=m["name"], description=m["description"],
               aliases=tuple(m.get("aliases", ())), deprecated=_date(m.get("deprecated")),

@@ -2,7 +2,8 @@
 
 The data is the copy ``byok models sync`` last wrote to the data dir (``prices.json``), or
 else the snapshot bundled with byok (``data/prices.json``, built by
-``scripts/build_catalog.py`` from LiteLLM's map). It is read only when a price or a limit is
+``scripts/build_catalog.py`` from LiteLLM's map, and read from ``prices_data``, the same
+as Python literals: see scripts/generate.py). It is read only when a price or a limit is
 needed, never on `byok run`'s way to the first token.
 
 Prices are held as integers, in micro-dollars per million tokens, and costs as integer
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import os
 
 from ..records import tuple_record
@@ -159,14 +159,22 @@ class PriceData:
 
 def read(path: str | os.PathLike) -> PriceData:
     with open(path, encoding="utf-8") as f:
+        import json  # only for a synced copy that is there: the snapshot is bytecode
+
         data = json.load(f)
+    return _checked(data, path)
+
+
+def _checked(data: dict, path: str | os.PathLike) -> PriceData:
     if not isinstance(data.get("models"), dict) or "taken" not in data.get("source", {}):
         raise ValueError(f"{path} has no models or no date")
     return PriceData(data["models"], data["source"], path)
 
 
 def snapshot() -> PriceData:
-    return read(SNAPSHOT)
+    from .prices_data import PRICES
+
+    return _checked(PRICES, SNAPSHOT)
 
 
 @functools.lru_cache(maxsize=4)
