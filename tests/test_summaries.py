@@ -5,6 +5,7 @@ as rows were written or rebuilt by the migration from an older database's rows."
 
 from __future__ import annotations
 
+import math
 import random
 import sqlite3
 
@@ -12,7 +13,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from byok_cli.errors import ByokError, Code
-from byok_cli.store import DAY, DB_NAME, MIGRATIONS, Message, Store, UsageRow, bucket_sql
+from byok_cli import usage
+from byok_cli.store import (DAY, DB_NAME, MIGRATIONS, Message, Store, UsageRow, bucket,
+                            bucket_sql)
 from byok_cli.store.db import statements
 from byok_cli.store.usage import TIERS
 
@@ -157,6 +160,8 @@ def test_the_migration_builds_the_summaries_of_an_existing_database(tmp_path):
 
 # The migration that adds the hour tier (its number depends on what landed before it).
 HOURS = next(i for i, script in enumerate(MIGRATIONS) if "CREATE TABLE usage_hourly " in script)
+# The one that rebuilds the latency histograms in the 1-2-5 steps.
+LATENCY_STEPS = next(i for i, script in enumerate(MIGRATIONS) if "latency_18" in script)
 
 
 def test_the_migration_builds_the_hour_tier_of_an_existing_database(tmp_path):
@@ -170,7 +175,9 @@ def test_the_migration_builds_the_hour_tier_of_an_existing_database(tmp_path):
     kept = summaries(store)
     store.close()
     conn = sqlite3.connect(home / DB_NAME)
-    assert HOURS == len(MIGRATIONS) - 1, "a later migration would need undoing here too"
+    # a later migration would need undoing here too, but for 18's, which rebuilds the
+    # histograms from the raw rows whatever they held
+    assert all(m in (HOURS, LATENCY_STEPS) for m in range(HOURS, len(MIGRATIONS)))
     for table in ("usage_hourly", "usage_hourly_by", "usage_buckets_total",
                   "usage_buckets_upto"):
         conn.execute(f"DROP TABLE {table}")
@@ -184,6 +191,84 @@ def test_the_migration_builds_the_hour_tier_of_an_existing_database(tmp_path):
         assert normal(store.usage_totals("default", since, None)) == \
             normal(raw_totals(store, "default", since))
         assert store.usage_buckets("work", since, None) == raw_buckets(store, "work", since)
+    finally:
+        store.close()
+
+
+def test_the_migration_rebuilds_the_histograms_in_the_new_steps(tmp_path):
+    """A database whose histograms were kept in other steps (two significant figures, before
+    migration 18) gets at its first opening exactly the histograms recording the same rows
+    keeps now, and windows whose percentiles agree with the raw rows."""
+    home = tmp_path / "home"
+    store = Store(home)
+    rng = random.Random(18)
+    for _ in range(300):
+        store.record_usage(usage_row(rng, NOW - rng.uniform(0, 3 * DAY)))
+    kept = summaries(store)
+    store.close()
+    conn = sqlite3.connect(home / DB_NAME)
+    for table in ("usage_buckets", "usage_buckets_total", "usage_buckets_upto"):
+        conn.execute(f"DELETE FROM {table}")
+    # the old steps' rows, as record_usage kept them before (here: the exact values)
+    conn.execute("INSERT INTO usage_buckets SELECT profile, provider, model, "
+                 "CAST(at / 86400 AS INT), 'ttft', ttft_ms, COUNT(*) FROM usage GROUP BY 1, 2, "
+                 "3, 4, 6")
+    conn.execute("INSERT INTO usage_buckets_total SELECT profile, provider, model, 'ttft', "
+                 "ttft_ms, COUNT(*) FROM usage GROUP BY 1, 2, 3, 5")
+    conn.execute(f"PRAGMA user_version = {LATENCY_STEPS}")
+    conn.commit()
+    conn.close()
+    store = Store(home)
+    try:
+        assert summaries(store) == kept
+        since = NOW - 30 * 3600 - 1234.5
+        assert store.usage_buckets("work", since, None) == raw_buckets(store, "work", since)
+    finally:
+        store.close()
+
+
+def nearest_rank(values: list[int], p: float) -> int | None:
+    """The p-th percentile of the exact values (what the histogram approximates)."""
+    values = sorted(values)
+    return values[max(1, math.ceil(p * len(values))) - 1] if values else None
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32), count=st.integers(1, 120),
+       since=st.one_of(st.none(), st.floats(0, 1)),
+       scale=st.sampled_from([30, 400, 5000, 90_000, 20_000_000]))
+def test_usage_percentiles_are_the_raw_rows_to_the_promised_precision(
+        tmp_path_factory, seed, count, since, scale):
+    """`byok usage`'s p50/p95 (time to first token, latency) for any window are the raw
+    rows' percentiles (nearest rank) over their buckets, recomputed here from the rows
+    alone; and each is the exact percentile of the raw values to the precision the help
+    promises: exact below 20 ms, else at most 10% below."""
+    rng = random.Random(seed)
+    store = Store(tmp_path_factory.mktemp("home"))
+    try:
+        rows = [usage_row(rng, NOW - rng.uniform(0, 2 * DAY))._replace(
+            ttft_ms=rng.choice([None, rng.randint(0, scale)]),
+            latency_ms=rng.randint(0, 2 * scale)) for _ in range(count)]
+        for row in rows:
+            store.record_usage(row)
+        start = None if since is None else NOW - since * 2 * DAY
+        for profile in ("default", "work"):
+            shown = {(r["provider"], r["model"]): r
+                     for r in usage.summary(store, profile, start)}
+            window = [r for r in rows if r.profile == profile
+                      and (start is None or r.at >= start)]
+            assert set(shown) == {(r.provider, r.model) for r in window}
+            for (provider, model), figures in shown.items():
+                mine = [r for r in window if (r.provider, r.model) == (provider, model)]
+                for field, column in (("ttft", "ttft_ms"), ("latency", "latency_ms")):
+                    values = [getattr(r, column) for r in mine
+                              if getattr(r, column) is not None]
+                    for p in (50, 95):
+                        got = figures[f"{field}_p{p}_ms"]
+                        exact = nearest_rank(values, p / 100)
+                        assert got == (None if exact is None else bucket(exact))
+                        assert exact is None or (got == exact if exact < 20
+                                                 else exact * 0.9 < got <= exact)
     finally:
         store.close()
 

@@ -31,7 +31,8 @@ def usage(
 
     Costs are at the price in force when each request was made; "unknown" where no price
     or no token count was known (never counted as 0). Latency percentiles are exact below
-    100 ms and kept to two significant figures above.
+    20 ms and rounded down to a 1-2-5 step above (20, 22 … 50, 55 … 100, 110 … ms): at most
+    10% below the true figure.
 
     With --handoffs: which programs took which key through `byok key get`, how often and
     when last (a shell's caller is shown as "claude via sh").

@@ -500,5 +500,41 @@ MIGRATIONS: list[str] = [
             CAST(at / 3600 AS INT) h, COUNT(*) c
         FROM usage WHERE latency_ms IS NOT NULL GROUP BY 1, 2, 3, 4, 5);
     """,
+    # 18: the latency histograms in steps of the 1-2-5 series (exact below 20 ms, then at
+    # most 10% below each value: 35 buckets a decade where two significant figures took 90),
+    # so that a window's percentiles come from a bounded, small number of rows: every
+    # histogram is rebuilt from the raw rows in the new steps (store.usage.bucket).
+    """
+    CREATE TEMP TABLE latency_18 AS SELECT profile, provider, model, metric,
+        CAST(at / 3600 AS INT) hour, (CASE WHEN ms < 20 THEN MAX(ms, 0) WHEN ms < 50 THEN ms / 2 * 2
+            WHEN ms < 100 THEN ms / 5 * 5 WHEN ms < 200 THEN ms / 10 * 10
+            WHEN ms < 500 THEN ms / 20 * 20 WHEN ms < 1000 THEN ms / 50 * 50
+            WHEN ms < 2000 THEN ms / 100 * 100 WHEN ms < 5000 THEN ms / 200 * 200
+            WHEN ms < 10000 THEN ms / 500 * 500 WHEN ms < 20000 THEN ms / 1000 * 1000
+            WHEN ms < 50000 THEN ms / 2000 * 2000 WHEN ms < 100000 THEN ms / 5000 * 5000
+            WHEN ms < 200000 THEN ms / 10000 * 10000
+            WHEN ms < 500000 THEN ms / 20000 * 20000
+            WHEN ms < 1000000 THEN ms / 50000 * 50000
+            WHEN ms < 2000000 THEN ms / 100000 * 100000
+            WHEN ms < 5000000 THEN ms / 200000 * 200000
+            WHEN ms < 10000000 THEN ms / 500000 * 500000
+            ELSE ms / 1000000 * 1000000 END) bucket, COUNT(*) n FROM (
+            SELECT profile, provider, model, at, 'ttft' metric, ttft_ms ms FROM usage
+                WHERE ttft_ms IS NOT NULL
+            UNION ALL SELECT profile, provider, model, at, 'total', latency_ms FROM usage
+                WHERE latency_ms IS NOT NULL)
+        GROUP BY 1, 2, 3, 4, 5, 6;
+    DELETE FROM usage_buckets;
+    DELETE FROM usage_buckets_total;
+    DELETE FROM usage_buckets_upto;
+    INSERT INTO usage_buckets SELECT profile, provider, model, hour / 24, metric, bucket, SUM(n)
+        FROM latency_18 GROUP BY 1, 2, 3, 4, 5, 6;
+    INSERT INTO usage_buckets_total SELECT profile, provider, model, metric, bucket, SUM(n)
+        FROM latency_18 GROUP BY 1, 2, 3, 4, 5;
+    INSERT INTO usage_buckets_upto SELECT profile, provider, model, metric, bucket, hour,
+        SUM(n) OVER (PARTITION BY profile, provider, model, metric, bucket ORDER BY hour)
+        FROM latency_18;
+    DROP TABLE temp.latency_18;
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

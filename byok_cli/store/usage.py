@@ -243,27 +243,33 @@ def _count_in_running_sums(conn, key: tuple, hour: int) -> None:
                  (*key, hour, *key, hour))
 
 
-# Latency histograms keep two significant figures (exact below 100 ms): percentiles come
-# from a few hundred buckets per model, however many requests there were.
-_DECADES = (100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
+# Latency histograms are kept in steps of the 1-2-5 series: exact below 20 ms; then 20, 22,
+# 24 ... 48, 50, 55 ... 95, 100, 110 ... 190, 200, 220 ...: each value is rounded down to its
+# step, at most 10% below it (35 buckets a decade). A window's percentiles thus come from
+# ~100 buckets per model and metric however many requests there were; the finer two
+# significant figures before (90 a decade) made reading them grow with the log (migration 18).
+# (limit, step): values below the limit, and at or above the one before, go down to the step.
+_STEPS = tuple((factor * 10 ** decade, step * 10 ** (decade - 1))
+               for decade in range(1, 7) for factor, step in ((2, 1), (5, 2), (10, 5))
+               if factor * 10 ** decade > 20)
+_EXACT = 20  # below this, every millisecond is its own bucket
+_TOP_STEP = 1_000_000  # from the last limit (10^7 ms, ~2.8 hours) on
 
 
 def bucket(ms: int) -> int:
+    """The histogram bucket of a latency: its lower bound, ``ms`` rounded down to its step."""
     ms = max(0, int(ms))
-    if ms < _DECADES[0]:
+    if ms < _EXACT:
         return ms
-    for limit in _DECADES[1:]:
+    for limit, step in _STEPS:
         if ms < limit:
-            step = limit // 100
             return ms // step * step
-    step = _DECADES[-1] // 10
-    return ms // step * step
+    return ms // _TOP_STEP * _TOP_STEP
 
 
 def bucket_sql(column: str) -> str:
-    cases = [f"WHEN {column} < {_DECADES[0]} THEN MAX({column}, 0)"]
-    cases += [f"WHEN {column} < {limit} THEN {column} / {limit // 100} * {limit // 100}"
-              for limit in _DECADES[1:]]
-    step = _DECADES[-1] // 10
-    return f"(CASE {' '.join(cases)} ELSE {column} / {step} * {step} END)"
-
+    """:func:`bucket` in SQL, for an integer ``column``."""
+    cases = [f"WHEN {column} < {_EXACT} THEN MAX({column}, 0)"]
+    cases += [f"WHEN {column} < {limit} THEN {column} / {step} * {step}"
+              for limit, step in _STEPS]
+    return f"(CASE {' '.join(cases)} ELSE {column} / {_TOP_STEP} * {_TOP_STEP} END)"
