@@ -1,8 +1,9 @@
 """The usage log: one row per request, with roll-ups per day and, under them, per hour (a
-window reads whole days, then the whole hours of its first day, then at most one hour of
-raw rows), and latency histograms per day and as running sums per bucket (all time, and up
-to each hour: a window's histogram is one lookup per bucket, then at most one hour of raw
-rows). So what a reading command costs does not grow with the requests logged."""
+window reads whole days, then the whole hours of its first day, then at most half an hour
+of raw rows), and latency histograms per day and as running sums per bucket (all time, and
+up to each hour: a window's histogram is one lookup per bucket of a bounded set, then at
+most half an hour of raw rows). So what a reading command costs does not grow with the
+requests logged."""
 
 from __future__ import annotations
 
@@ -135,10 +136,10 @@ class UsageTables:
         """(provider, model, requests, errors, fallbacks, input, output, cost in micro-dollars,
         successful requests of unknown cost) per provider and model.
 
-        Whole days and the first day's whole hours come from the roll-ups; at most one hour,
-        the first, from the raw rows.
+        Whole days and the first day's whole hours come from the roll-ups; at most half of
+        the first hour from the raw rows (see _usage_window).
         """
-        where, tiers, raw = self._usage_window(profile, since, provider)
+        where, tiers, raw, sign = self._usage_window(profile, since, provider)
         summed = " UNION ALL ".join(
             f"SELECT provider, model, requests r, errors e, fallbacks f, input_tokens i, "
             f"output_tokens o, cost_micros c, cost_unknown u FROM {totals} "
@@ -146,11 +147,9 @@ class UsageTables:
             for totals, _, period, _ in TIERS)
         sql = (
             "SELECT provider, model, SUM(r), SUM(e), SUM(f), SUM(i), SUM(o), SUM(c), SUM(u) FROM ("
-            + summed + " UNION ALL SELECT provider, model, 1, code != 'OK', fallbacks != '', "
-            " IFNULL(input_tokens, 0), IFNULL(output_tokens, 0), IFNULL(cost_micros, 0), "
-            " code = 'OK' AND cost_micros IS NULL FROM usage "
-            " WHERE profile = ? AND at >= ? AND at < ?" + where +
-            ") GROUP BY provider, model ORDER BY provider, model")
+            + summed + f" UNION ALL SELECT provider, model, {_RAW_COUNTS.format(s=sign)} "
+            " FROM usage WHERE profile = ? AND at >= ? AND at < ?" + where +
+            ") GROUP BY provider, model HAVING SUM(r) > 0 ORDER BY provider, model")
         return self.conn.execute(sql, [*tiers[0], *tiers[1], *raw]).fetchall()
 
     def usage_by_key(self, profile: str, since: float | None, provider: str | None
@@ -163,10 +162,10 @@ class UsageTables:
     def usage_by(self, dimension: str, profile: str, since: float | None,
                  provider: str | None) -> list[tuple]:
         """As :meth:`usage_by_key`, per provider and name under ``dimension`` (a key of
-        DIMENSION_SQL): whole days and hours from the roll-ups per dimension, at most the
+        DIMENSION_SQL): whole days and hours from the roll-ups per dimension, at most half the
         first hour from the raw rows (through the index covering them)."""
         expression = DIMENSION_SQL[dimension]
-        where, tiers, raw = self._usage_window(profile, since, provider)
+        where, tiers, raw, sign = self._usage_window(profile, since, provider)
         summed = " UNION ALL ".join(
             f"SELECT provider, name, requests r, errors e, fallbacks f, input_tokens i, "
             f"output_tokens o, cost_micros c, cost_unknown u FROM {by} "
@@ -174,12 +173,10 @@ class UsageTables:
             for _, by, period, _ in TIERS)
         sql = (
             "SELECT provider, name, SUM(r), SUM(e), SUM(f), SUM(i), SUM(o), SUM(c), SUM(u) FROM ("
-            + summed + f" UNION ALL SELECT provider, {expression}, 1, code != 'OK', "
-            " fallbacks != '', IFNULL(input_tokens, 0), IFNULL(output_tokens, 0), "
-            " IFNULL(cost_micros, 0), code = 'OK' AND cost_micros IS NULL FROM usage "
-            " WHERE profile = ? AND at >= ? AND at < ?" + where +
-            f" AND {expression} IS NOT NULL"
-            ") GROUP BY provider, name ORDER BY provider, name")
+            + summed + f" UNION ALL SELECT provider, {expression}, "
+            f"{_RAW_COUNTS.format(s=sign)} FROM usage WHERE profile = ? AND at >= ? AND at < ?"
+            + where + f" AND {expression} IS NOT NULL"
+            ") GROUP BY provider, name HAVING SUM(r) > 0 ORDER BY provider, name")
         args = [a for tier in tiers for a in (tier[0], dimension, *tier[1:])]
         return self.conn.execute(sql, [*args, *raw]).fetchall()
 
@@ -189,9 +186,9 @@ class UsageTables:
         after the window's first from the running sums (all time, less those up to its first
         hour: one index lookup per bucket, however long the window), the first hour from its
         raw rows (read once, a materialized CTE, for both metrics)."""
-        where, _, raw_args = self._usage_window(profile, since, provider)
+        where, tiers, raw_args, sign = self._usage_window(profile, since, provider)
         raw = " UNION ALL ".join(
-            f"SELECT provider, model, '{metric}' metric, {bucket_sql(column)} bucket, 1 n "
+            f"SELECT provider, model, '{metric}' metric, {bucket_sql(column)} bucket, {sign} n "
             f"FROM raw WHERE {column} IS NOT NULL"
             for metric, column in (("ttft", "ttft_ms"), ("total", "latency_ms")))
         before = "0" if since is None else (
@@ -205,7 +202,7 @@ class UsageTables:
                "SELECT provider, model, metric, bucket, SUM(n) FROM (" + hours + " UNION ALL "
                + raw + ") GROUP BY provider, model, metric, bucket "
                "HAVING SUM(n) > 0 ORDER BY provider, model, metric, bucket")
-        first_hour = [] if since is None else [int(since // HOUR)]
+        first_hour = [] if since is None else [tiers[1][1]]  # the last hour not counted
         # fetchall, not list(): thousands of bucket rows at 10^6 requests, each row's
         # fetch through the store's guarded cursor would be a Python call of its own
         return self.conn.execute(sql, [*raw_args, *first_hour, profile,
@@ -213,20 +210,34 @@ class UsageTables:
 
     @staticmethod
     def _usage_window(profile: str, since: float | None, provider: str | None
-                      ) -> tuple[str, list[list], list]:
+                      ) -> tuple[str, list[list], list, int]:
         """(the provider filter; for each tier of TIERS, the arguments that pick its whole
-        periods: the days after the first, the first day's hours after the first; the
-        arguments for the raw rows: the first hour from ``since``)."""
+        periods: the days after the first, then hours of the first day after the one given;
+        the arguments for the raw rows; whether those are added (1) or taken away (-1)).
+
+        The hour ``since`` falls in is read from the raw rows, but never more than half of
+        it: from ``since`` to its end, added to the whole hours after it; or, when ``since``
+        is in its first half, from its start to ``since``, taken away from the whole hours
+        from it on."""
         extra = [provider] if provider else []
         if since is None:  # every day from the daily tier; no hours, no raw rows
             return (" AND provider = ?" if provider else "",
                     [[profile, -1, 2**62, *extra], [profile, 0, 0, *extra]],
-                    [profile, 0.0, 0.0, *extra])
+                    [profile, 0.0, 0.0, *extra], 1)
         first_day, first_hour = int(since // DAY), int(since // HOUR)
+        start, end = first_hour * float(HOUR), (first_hour + 1) * float(HOUR)
+        taken_away = since - start < end - since
+        raw, sign = ([start, since], -1) if taken_away else ([since, end], 1)
         return (" AND provider = ?" if provider else "",
                 [[profile, first_day, 2**62, *extra],
-                 [profile, first_hour, (first_day + 1) * (DAY // HOUR), *extra]],
-                [profile, since, (first_hour + 1) * float(HOUR), *extra])
+                 [profile, first_hour - taken_away, (first_day + 1) * (DAY // HOUR), *extra]],
+                [profile, *raw, *extra], sign)
+
+
+# A raw usage row's counts in a window's sums, times {s}: 1 added, -1 taken away
+_RAW_COUNTS = ("{s}, {s} * (code != 'OK'), {s} * (fallbacks != ''), "
+               "{s} * IFNULL(input_tokens, 0), {s} * IFNULL(output_tokens, 0), "
+               "{s} * IFNULL(cost_micros, 0), {s} * (code = 'OK' AND cost_micros IS NULL)")
 
 
 def _count_in_running_sums(conn, key: tuple, hour: int) -> None:
