@@ -176,8 +176,9 @@ def budget_rows(env: dict, repeat: int) -> list[tuple]:
             "t = time.perf_counter(); "
             "from byok_cli.catalog import prices; prices.load(None).info('openai', 'gpt-6-luna'); "
             "print((time.perf_counter() - t) * 1000)"]
-    loads = [float(subprocess.run(load, capture_output=True, check=True, text=True).stdout)
-             for _ in range(repeat)]
+    # cwd: the installation's modules (and their bytecode), never a checkout's at cwd
+    loads = [float(subprocess.run(load, capture_output=True, check=True, text=True,
+                                  cwd=tempfile.gettempdir()).stdout) for _ in range(repeat)]
     return [("byok run -m gpt-6-luna, whole process", median_of(base, "whole") * 1000),
             ("  the same under a profile budget", median_of(ours, "whole") * 1000,
              ratio_of(ours, base, "whole")),
