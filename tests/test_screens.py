@@ -361,6 +361,30 @@ def test_key_import_dry_run_at_80_columns(byok_env, tmp_path):
     assert lines[-1] == "dry run: nothing was stored or changed"
 
 
+def test_run_explain_with_a_long_key_name_fits_and_names_wide(used):
+    """user2's finding 2: a long key name pushed the plan past 80 columns, and the hint
+    named an option run did not have."""
+    long_name = "team-shared-account-2026"
+    assert used.set_key("openai", openai_key("good"), "--name", long_name).returncode == 0
+    assert used.run("key", "order", "openai", long_name, "default").returncode == 0
+    status, lines = screen(used, "run", "--explain")
+    assert status == 0
+    fits(lines)
+    whole(lines, f"'{long_name}'", "gpt-6.1-sol", "claude-sonnet-5-5")
+    assert "left out to fit 80 columns: role, reason (--wide shows them)" in lines
+    status, wide = screen(used, "run", "--explain", "--wide")
+    assert status == 0 and not any("left out" in line for line in wide)
+    assert wide[0].split() == ["#", "provider", "model", "key", "role", "reason"]
+    whole(wide, "primary", "key_fallback")
+    from typer.testing import CliRunner
+
+    from byok_cli.cli import app
+
+    plain = CliRunner().invoke(app, ["run", "--explain", "--wide", "--no-header"],
+                               env=used.vars)
+    assert plain.exit_code == 0 and "\tprimary\t" in plain.output
+
+
 def test_usage_handoffs_at_80_columns(used):
     assert used.run("key", "get", "openai").returncode == 0
     status, lines = screen(used, "usage", "--handoffs")

@@ -35,6 +35,7 @@ TREE = {
                 (('--no-log',), 'no_log', 'f', None, 'Keep this prompt and answer out of the history.', None),
                 (('--no-stdin',), 'no_stdin', 'f', None, 'Do not read stdin, even when it is a pipe or a file.', None),
                 (('--no-header',), 'no_header', 'f', None, 'With --explain: leave out the header lines.', None),
+                (('--wide',), 'wide', 'f', None, 'With --explain: every column, however narrow the terminal.', None),
                 (('--cost',), 'cost', 'f', None, 'Show what the answer cost, on stderr.', None),
                 (('--allow-unpriced',), 'allow_unpriced', 'f', None, 'Send to a model of unknown price under a budget.', None),
                 (('--schema',), 'schema', '', None, "The answer must be JSON fitting this JSON Schema: a file, inline JSON, or 'name, age int'. stdout gets exactly the JSON.", None),
