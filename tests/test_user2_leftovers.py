@@ -1,0 +1,65 @@
+"""The smaller leftovers of a demanding new user's report (notes/user2.md): every error
+says what to do, in JSON too, and `key set` does not store one key twice."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from byok_cli.cli import app
+from byok_cli.errors import Code
+from conftest import OPENAI_GOOD, openai_key
+
+
+def test_a_json_usage_error_carries_the_hint_stderr_gives(byok_env):
+    r = byok_env.run("run", "--json", "--temperature", "5", "x")
+    assert r.returncode == Code.USAGE.exit_status
+    error = json.loads(r.stdout)["error"]
+    assert error["code"] == "USAGE" and "--temperature" in error["message"]
+    assert error["hint"] == "see 'byok run -h'"
+    assert r.stderr.strip().endswith("— see 'byok run -h'")
+    from byok_cli.cli import output
+
+    runner = CliRunner()  # (`byok` sets json_errors from its argv; the runner has none)
+    output.json_errors = True
+    try:
+        typer_run = runner.invoke(app, ["key", "list", "--json", "--nope"], env=byok_env.vars)
+    finally:
+        output.json_errors = False
+    assert typer_run.exit_code == Code.USAGE.exit_status
+    first = typer_run.stdout[:typer_run.stdout.rindex("}") + 1]
+    assert json.loads(first)["error"]["hint"] == "see 'byok key list -h'"
+
+
+def test_a_request_the_provider_refuses_says_where_to_look(byok_env, fake):
+    byok_env.set_key("openai", openai_key("echoes"))
+    r = byok_env.run("run", "--no-fallback", "hi")
+    assert r.returncode == Code.BAD_REQUEST.exit_status, r.stderr
+    line = r.stderr.strip()
+    assert "refused the request (400)" in line and len(line.splitlines()) == 1
+    assert " — change what its message names" in line
+    assert "`byok models show openai/gpt-6.1-sol`" in line
+    as_json = json.loads(byok_env.run("run", "--json", "--no-fallback", "hi").stdout)
+    assert as_json["error"]["code"] == "BAD_REQUEST" and as_json["error"]["hint"]
+
+
+def test_key_set_does_not_store_a_key_twice_under_another_name(byok_env, fake):
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    dup = byok_env.set_key("openai", OPENAI_GOOD, "--name", "dup")
+    assert dup.returncode == Code.USAGE.exit_status
+    assert f"this openai key (…{OPENAI_GOOD[-4:]}) is already stored as 'default'" \
+        in dup.stderr
+    assert "-k default" in dup.stderr and "--force" in dup.stderr
+    names = [k["name"] for row in json.loads(byok_env.run("key", "list", "--json").stdout)
+             if row["provider"] == "openai" for k in row["keys"]]
+    assert "dup" not in names
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0  # the same name: fine
+    other = byok_env.set_key("openai", openai_key("good"), "--name", "dup")
+    assert other.returncode == 0, other.stderr  # another key: stored
+    forced = byok_env.set_key("openai", OPENAI_GOOD, "--name", "twice", "--force")
+    assert forced.returncode == 0, forced.stderr
+    runner = CliRunner()
+    again = runner.invoke(app, ["key", "set", "openai", "--name", "three", "--no-validate"],
+                          input=OPENAI_GOOD, env=byok_env.vars)
+    assert again.exit_code == Code.USAGE.exit_status and "already stored as" in again.output
