@@ -63,3 +63,25 @@ def test_key_set_does_not_store_a_key_twice_under_another_name(byok_env, fake):
     again = runner.invoke(app, ["key", "set", "openai", "--name", "three", "--no-validate"],
                           input=OPENAI_GOOD, env=byok_env.vars)
     assert again.exit_code == Code.USAGE.exit_status and "already stored as" in again.output
+
+
+def test_other_groups_verbs_work_unlisted(byok_env, fake):
+    """`key rm`, `budget remove`, `config list`: the verbs of the other groups (user2's
+    finding 8) run the group's own command, and help lists each command once."""
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    assert byok_env.run("budget", "set", "--per", "month", "20").returncode == 0
+    shown = byok_env.run("config", "show")
+    assert byok_env.run("config", "list").stdout == shown.stdout and shown.stdout
+    assert byok_env.run("budget", "ls").stdout == byok_env.run("budget", "list").stdout
+    removed = byok_env.run("budget", "remove")
+    assert removed.returncode == 0 and "removed 1 budget" in removed.stderr
+    gone = byok_env.run("key", "rm", "openai", "--yes")
+    assert gone.returncode == 0, gone.stderr
+    rows = json.loads(byok_env.run("key", "list", "--json").stdout)
+    assert next(r for r in rows if r["provider"] == "openai")["stored"] is False
+    for group, hidden in (("key", " rm "), ("budget", " remove "), ("config", " list ")):
+        assert hidden not in byok_env.run(group, "--help").stdout
+    typo = byok_env.run("key", "frob")
+    assert typo.returncode == Code.USAGE.exit_status and "no such command 'frob'" in typo.stderr
+    runner = CliRunner()
+    assert runner.invoke(app, ["config", "list"], env=byok_env.vars).exit_code == 0

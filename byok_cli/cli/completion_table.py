@@ -93,7 +93,7 @@ TREE = {
                     'options': [
                         (('--name', '-n'), 'name', '', None, 'Keep several keys per provider under names (work, personal).', None),
                         (('--validate', '--no-validate'), 'validate', 'f', None, 'Check the key with one cheap call before storing it.', None),
-                        (('--force',), 'force', 'f', None, 'Store the key even if its shape is unexpected or the provider rejects it.', None),
+                        (('--force',), 'force', 'f', None, 'Store the key even if its shape is unexpected, the provider rejects it, or it is stored under another name.', None),
                         (('--command',), 'command', '', None, 'Store a command that prints the key (e.g. "pass show team/openai"), run without a shell each time the key is needed; the key stays in your store.', None),
                         (('--base-url',), 'base_url', '', None, "The gateway this key is for: besides the provider's official endpoint, the one endpoint it is this key's own (checked there; see the Security model).", None),
                         (('--yes', '-y'), 'yes', 'f', None, 'Replace a key of the same name without asking.', None),

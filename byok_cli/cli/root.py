@@ -303,10 +303,29 @@ app = typer.Typer(
 )
 
 
+# Verbs other groups (and other tools) use for a group's own command: `key rm` is `key
+# remove`, `budget remove` is `budget rm`, `config list` is `config show`. Hidden: help,
+# completion and the fast path list each command once, under its own name.
+ALIASES = {"rm": ("remove",), "remove": ("rm",), "delete": ("rm", "remove"),
+           "del": ("rm", "remove"), "ls": ("list",), "list": ("show",)}
+
+
+class AliasingGroup(TyperGroup):
+    """A command group that also answers to the verbs in ALIASES, unlisted."""
+
+    def get_command(self, ctx, name):
+        found = super().get_command(ctx, name)
+        for other in ALIASES.get(name, ()) if found is None else ():
+            found = super().get_command(ctx, other)
+            if found is not None:
+                break
+        return found
+
+
 def group(help: str) -> typer.Typer:
     """A command group styled like the root."""
     return typer.Typer(help=help, no_args_is_help=True, add_completion=False,
-                       rich_markup_mode=None, pretty_exceptions_enable=False,
+                       rich_markup_mode=None, pretty_exceptions_enable=False, cls=AliasingGroup,
                        context_settings={"help_option_names": HELP_NAMES})
 
 
