@@ -399,7 +399,7 @@ TREE = {
                     'help': 'List conversations, newest first.',
                     'hidden': False,
                     'options': [
-                        (('--limit', '-n'), 'limit', '', None, 'How many, newest first. (1 to 9223372036854775807)', None),
+                        (('--limit', '-n'), 'limit', '', None, 'How many, newest first (default: 20 on a terminal, 50 otherwise). (1 to 9223372036854775807)', None),
                         (('--json',), 'as_json', 'f', None, 'Print a JSON array.', None),
                         (('--no-header',), 'no_header', 'f', None, 'Leave out the header line of the table or tab-separated list.', None),
                         (('--wide',), 'wide', 'f', None, 'Show every column however narrow the terminal (lines may wrap).', None),
@@ -578,6 +578,7 @@ TREE = {
                     'options': [
                         (('--json',), 'as_json', 'f', None, 'Print a JSON array.', None),
                         (('--no-header',), 'no_header', 'f', None, 'Leave out the header line of the table or tab-separated list.', None),
+                        (('--wide',), 'wide', 'f', None, 'Show every column however narrow the terminal (lines may wrap).', None),
                         (('--profile',), 'profile', '', None, 'Settings profile to use (here as before the command).', 'profiles'),
                         (('--debug',), 'debug', 'f', None, 'Show tracebacks (keys masked) on failures.', None),
                         (('--help', '-h'), 'help', 'fe', None, 'Show this message and exit.', None),
