@@ -469,8 +469,17 @@ def _anthropic_whole(model: str, text: str) -> dict:
             "usage": {"input_tokens": 13, "output_tokens": len(text.split())}}
 
 
+USAGE = "usage: python tests/fakeprovider.py [PORT]  (0 or none: any free port; prints its URL)"
+
+
 def main() -> None:
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    args = sys.argv[1:]
+    if args and args[0] in ("-h", "--help"):
+        print(USAGE + "\n\n" + (__doc__ or "").strip())
+        return
+    if len(args) > 1 or (args and not (args[0].isdigit() and int(args[0]) < 65536)):
+        sys.exit(f"{USAGE}\nnot a port: {' '.join(args)}")
+    port = int(args[0]) if args else 0
     server = FakeProviderServer(("127.0.0.1", port))
     print(server.url, flush=True)
     server.serve_forever()

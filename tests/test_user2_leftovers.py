@@ -85,3 +85,21 @@ def test_other_groups_verbs_work_unlisted(byok_env, fake):
     assert typo.returncode == Code.USAGE.exit_status and "no such command 'frob'" in typo.stderr
     runner = CliRunner()
     assert runner.invoke(app, ["config", "list"], env=byok_env.vars).exit_code == 0
+
+
+def test_the_fake_provider_says_how_to_run_it():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    fake = Path(__file__).with_name("fakeprovider.py")
+    helped = subprocess.run([sys.executable, str(fake), "--help"], capture_output=True,
+                            text=True, timeout=30)
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: ")
+    assert "Traceback" not in helped.stderr
+    wrong = subprocess.run([sys.executable, str(fake), "notaport"], capture_output=True,
+                           text=True, timeout=30)
+    assert wrong.returncode == 1 and "Traceback" not in wrong.stderr
+    assert wrong.stderr.splitlines() == [
+        "usage: python tests/fakeprovider.py [PORT]  (0 or none: any free port; prints its URL)",
+        "not a port: notaport"]
