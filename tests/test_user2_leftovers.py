@@ -103,3 +103,18 @@ def test_the_fake_provider_says_how_to_run_it():
     assert wrong.stderr.splitlines() == [
         "usage: python tests/fakeprovider.py [PORT]  (0 or none: any free port; prints its URL)",
         "not a port: notaport"]
+
+
+def test_key_set_with_another_master_key_than_the_stored_keys_still_stores(byok_env, fake,
+                                                                           master_key):
+    """The duplicate check opens only what it can: keys sealed with another master key
+    (a new BYOK_MASTER_KEY) are not compared, and the new key is stored as before."""
+    import base64
+    import os
+
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    other = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    r = byok_env.run("key", "set", "openai", "--name", "again", "--no-validate",
+                     input=OPENAI_GOOD, env={"BYOK_MASTER_KEY": other})
+    assert r.returncode == 0, r.stderr
+    assert "already stored" not in r.stderr

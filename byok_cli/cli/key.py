@@ -129,7 +129,10 @@ def set_key(
 def _refuse_duplicate(st, provider: str, name: str, key: str, force: bool) -> None:
     """The same key under a second name would be tried twice and listed twice: refused,
     as `key import` does not store a key twice (--force stores it anyway)."""
-    holder = st.keychain.name_holding(provider, key)
+    try:
+        holder = st.keychain.name_holding(provider, key)
+    except ByokError:  # a stored key this master key cannot open: nothing to compare with
+        return
     if holder is None or holder == name or force:
         return
     from ..secrets.keychain import hint_of, mask_hint
