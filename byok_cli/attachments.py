@@ -50,7 +50,9 @@ def _from_file(path: str) -> Attachment:
     try:
         info = os.stat(path)
     except FileNotFoundError:
-        raise ByokError(Code.USAGE, f"attachment {shown}: no such file") from None
+        raise ByokError(Code.USAGE, f"attachment {shown}: no such file",
+                        hint="check the path (relative to the current directory); -a takes "
+                             "a file, an http(s) URL, or - for stdin") from None
     except OSError as exc:
         raise ByokError(Code.USAGE, f"attachment {shown}: {exc.strerror or exc}") from None
     if stat.S_ISDIR(info.st_mode):
@@ -199,7 +201,9 @@ def fetch(url: str) -> Attachment:
             if resp.status != 200:
                 resp.close()
                 raise ByokError(Code.NETWORK_ERROR, f"attachment URL {shown(current)} "
-                                f"answered {resp.status}; nothing was sent")
+                                f"answered {resp.status}; nothing was sent",
+                                hint="check the URL in a browser, or download the file and "
+                                     "attach it with -a PATH")
             declared = resp.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > MAX_ATTACHMENT:
                 resp.close()

@@ -40,7 +40,7 @@ OPENAI_MODELS = [
     "gpt-6.2-astra", "gpt-6.2-sol", "gpt-6.1-sol", "gpt-6.1-terra", "gpt-6-luna", "gpt-5.6-sol",
     "gpt-5.6-terra", "gpt-5.6-luna", "gpt-5.5", "gpt-4o", "gpt-4o-mini",
     "text-embedding-3-small", "whisper-1", "dall-e-3", "tts-1", "omni-moderation-latest",
-    "gpt-7-preview-fake",
+    "gpt-7-preview-fake", "gpt-6.3-sol",
 ]
 ANTHROPIC_MODELS = [
     "claude-opus-5-5", "claude-sonnet-5-5", "claude-haiku-5-5", "claude-opus-4-8",
@@ -469,8 +469,17 @@ def _anthropic_whole(model: str, text: str) -> dict:
             "usage": {"input_tokens": 13, "output_tokens": len(text.split())}}
 
 
+USAGE = "usage: python tests/fakeprovider.py [PORT]  (0 or none: any free port; prints its URL)"
+
+
 def main() -> None:
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    args = sys.argv[1:]
+    if args and args[0] in ("-h", "--help"):
+        print(USAGE + "\n\n" + (__doc__ or "").strip())
+        return
+    if len(args) > 1 or (args and not (args[0].isdigit() and int(args[0]) < 65536)):
+        sys.exit(f"{USAGE}\nnot a port: {' '.join(args)}")
+    port = int(args[0]) if args else 0
     server = FakeProviderServer(("127.0.0.1", port))
     print(server.url, flush=True)
     server.serve_forever()

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from byok_cli.errors import Code
-from conftest import OPENAI_GOOD, assert_no_leak
+from conftest import OPENAI_GOOD, Env, assert_no_leak
 
 PASSPHRASE = "correct horse battery staple"
 LOCKED = Code.KEYRING_UNAVAILABLE.exit_status
@@ -278,3 +278,23 @@ def test_unlock_races_with_ten_runs(sealed_env, fake):
     for r in results:
         assert r.returncode == 0, r.stderr
         assert r.stdout.startswith("Echo[")
+
+
+def test_vault_status_says_when_a_sealed_or_file_master_key_was_made(sealed_env, tmp_path):
+    """user2's finding 15: under the agent and file sources `vault status` showed no date."""
+    assert sealed_env.run("unlock", input=PASSPHRASE + "\n").returncode == 0
+    info = status(sealed_env)
+    assert info["master_key_source"].startswith("agent")
+    made = info["master_key_created_at"]
+    assert made and made.endswith("+00:00") and info["master_key_age_days"] == 0
+    assert sealed_env.run("lock").returncode == 0
+    key_file = tmp_path / "master.key"
+    on_file = Env(tmp_path / "other-home", {**sealed_env.vars,
+                                             "BYOK_HOME": str(tmp_path / "other-home")})
+    assert on_file.run("vault", "init", "--file", str(key_file)).returncode == 0
+    on_file.vars["BYOK_MASTER_KEY_FILE"] = str(key_file)
+    info = status(on_file)
+    assert info["master_key_source"].startswith("file")
+    assert info["master_key_created_at"] and info["master_key_age_days"] == 0
+    table = on_file.run("vault", "status").stdout
+    assert "master_key_created_at\t20" in table

@@ -115,6 +115,8 @@ def test_bad_files_each_get_one_line_and_nothing_is_sent(byok_env, fake, tmp_pat
         assert r.returncode == code.exit_status, (path, r.stderr)
         assert words in r.stderr and "Traceback" not in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+        if path.name == "missing.png":  # what to do, too (user2's finding 10)
+            assert " — check the path" in r.stderr and "- for stdin" in r.stderr
     assert posts(fake) == []
 
 
@@ -278,6 +280,13 @@ def test_each_apis_documented_image_limit_is_named(byok_env, fake, tmp_path):
     assert posts(fake) == []
     r = byok_env.run("run", "-p", "openai", "-a", str(picture), "x")  # 20 MB there
     assert r.returncode == 0, r.stderr
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(big_png(21 * 1024 * 1024))  # measured as it is there: said once
+    r = byok_env.run("run", "-p", "openai", "-a", str(huge), "x")
+    assert r.returncode == EXIT_24, r.stderr
+    assert "attachment huge.png (image/png) is 21.0 MiB, over the openai API's limit of " \
+        "20.0 MiB per image" in r.stderr, r.stderr
+    assert r.stderr.count("21.0 MiB") == 1
 
 
 def test_limits_per_request():
@@ -433,6 +442,8 @@ def test_a_url_is_fetched_bounded_and_without_a_key(byok_env, fake, files_server
                        ("/missing.png", Code.NETWORK_ERROR.exit_status)):
         r = byok_env.run("run", "-p", "anthropic", "-a", files_server + path, "x")
         assert r.returncode == code, (path, r.stderr)
+        if path == "/missing.png":
+            assert "answered 404; nothing was sent — " in r.stderr and "-a PATH" in r.stderr
     assert len(posts(fake)) == 1
 
 

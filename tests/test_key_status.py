@@ -69,9 +69,9 @@ def test_a_gateway_without_models_is_not_checked_and_not_called_bad(byok_env, fa
     table = byok_env.run("key", "validate", "openai", "-k", "default")
     assert table.returncode == 0 and "NOT_CHECKED" in table.stdout
     assert "Echo[" in byok_env.run("run", "--key", "default", "hi").stdout
-    # at `key set`: stored as unverified, and said why
+    # at `key set`: stored as unverified, and said why (another key: one is never stored twice)
     stored = byok_env.run("key", "set", "openai", "--name", "again", "--base-url",
-                          byok_env.vars["OPENAI_BASE_URL"], input=key)
+                          byok_env.vars["OPENAI_BASE_URL"], input=openai_key("good-nomodels2"))
     assert stored.returncode == 0, stored.stderr
     assert "models endpoint was not found (404)" in stored.stderr
     assert "storing it as unverified" in stored.stderr

@@ -12,7 +12,7 @@ import pytest
 
 from byok_cli import urls
 from byok_cli.errors import Code
-from conftest import openai_key
+from conftest import OPENAI_GOOD, openai_key
 from hostile import HostileServer
 
 STORED = [openai_key(f"harvest{i}") for i in range(3)]
@@ -53,7 +53,38 @@ def test_a_rejecting_gateway_gets_one_stored_key(byok_env, harvester, how, fallb
     assert gone(harvester) == [STORED[0]]  # one key, whatever it answered
     assert set(statuses(byok_env).values()) == {"unverified"}  # no verdict of its own
     if not fallback:
-        assert "-k NAME" in r.stderr and "not the own endpoint" in r.stderr, r.stderr
+        assert "-k NAME" in r.stderr and "one key per run" in r.stderr, r.stderr
+
+
+def test_a_key_command_that_fails_sends_nothing_so_the_next_key_still_goes(byok_env,
+                                                                            harvester, fake):
+    """user2's finding 5: a key command that fails sent no key, so it does not use up the
+    one key an endpoint that is no key's own may get; when the run still ends there, the
+    error is short and names the rule."""
+    store_three(byok_env, own=False)
+    assert byok_env.run("key", "set", "openai", "--name", "failcmd", "--no-validate",
+                        "--command", "false").returncode == 0
+    assert byok_env.run("key", "order", "openai", "failcmd", "k0", "k1", "k2").returncode == 0
+    r = byok_env.run("run", "-p", "openai", "hi",
+                     env={"OPENAI_BASE_URL": harvester.url + "/v1"})
+    # (a key that could not be read is what to fix first: its exit status, as before)
+    assert r.returncode == Code.KEYRING_UNAVAILABLE.exit_status, r.stderr
+    assert gone(harvester) == [STORED[0]]  # the first key read, and no other
+    assert "`false` failed (exit status 1)" in r.stderr  # said as it was passed over
+    error = r.stderr.strip().splitlines()[-1]
+    assert error.startswith("error:") and len(error) < 360, error
+    assert "not 'k1' and 'k2'" in error
+    assert "one key per run" in error and "security.md" in error and "-k NAME" in error
+    # user2's case: the endpoint in OPENAI_BASE_URL (the fake) answers the next key
+    other = ("--profile", "other")
+    assert byok_env.set_key("openai", OPENAI_GOOD, *other, own=False).returncode == 0
+    assert byok_env.run("key", "set", "openai", "--name", "failcmd", "--no-validate",
+                        "--command", "false", *other).returncode == 0
+    assert byok_env.run("key", "order", "openai", "failcmd", "default", *other
+                        ).returncode == 0
+    r = byok_env.run("run", "-p", "openai", "hi", *other)
+    assert r.returncode == 0 and r.stdout == "Echo[gpt-6.1-sol]: hi\n", r.stderr
+    assert [q["key"] for q in fake.requests if q["method"] == "POST"] == [OPENAI_GOOD]
 
 
 def test_the_environment_key_still_follows_when_its_base_url_is_set_with_it(

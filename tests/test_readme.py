@@ -129,7 +129,7 @@ def environment(root: Path, url: str, price_map: str) -> dict:
                BYOK_ALLOW_INSECURE_KEYRING="1",  # the test keyring is no OS keyring
                BYOK_TEST_KEYRING=str(root / "home" / "keyring.json"), BYOK_TIMEOUT="20",
                OPENAI_BASE_URL=url + "/v1", ANTHROPIC_BASE_URL=url,
-               KEY=OPENAI_GOOD, K=OPENAI_GOOD, OPENAI_KEY=OPENAI_GOOD,
+               KEY=OPENAI_GOOD, K=openai_key("goodk"), OPENAI_KEY=OPENAI_GOOD,
                ANTHROPIC_KEY=ANTHROPIC_GOOD, BYOK_CATALOG_URL=price_map, GW_KEY=GW_KEY,
                WORK=openai_key("goodwork"))
     return env

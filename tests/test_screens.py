@@ -361,6 +361,30 @@ def test_key_import_dry_run_at_80_columns(byok_env, tmp_path):
     assert lines[-1] == "dry run: nothing was stored or changed"
 
 
+def test_run_explain_with_a_long_key_name_fits_and_names_wide(used):
+    """user2's finding 2: a long key name pushed the plan past 80 columns, and the hint
+    named an option run did not have."""
+    long_name = "team-shared-account-2026"
+    assert used.set_key("openai", openai_key("good"), "--name", long_name).returncode == 0
+    assert used.run("key", "order", "openai", long_name, "default").returncode == 0
+    status, lines = screen(used, "run", "--explain")
+    assert status == 0
+    fits(lines)
+    whole(lines, f"'{long_name}'", "gpt-6.1-sol", "claude-sonnet-5-5")
+    assert "left out to fit 80 columns: role, reason (--wide shows them)" in lines
+    status, wide = screen(used, "run", "--explain", "--wide")
+    assert status == 0 and not any("left out" in line for line in wide)
+    assert wide[0].split() == ["#", "provider", "model", "key", "role", "reason"]
+    whole(wide, "primary", "key_fallback")
+    from typer.testing import CliRunner
+
+    from byok_cli.cli import app
+
+    plain = CliRunner().invoke(app, ["run", "--explain", "--wide", "--no-header"],
+                               env=used.vars)
+    assert plain.exit_code == 0 and "\tprimary\t" in plain.output
+
+
 def test_usage_handoffs_at_80_columns(used):
     assert used.run("key", "get", "openai").returncode == 0
     status, lines = screen(used, "usage", "--handoffs")
@@ -399,7 +423,8 @@ def test_unknown_tokens_and_costs_stay_unknown_in_pipes(byok_env, fake):
     haiku_line = next(line for line in on_screen if "claude-haiku-5-5" in line)
     assert f"unknown/{haiku['tokens out']}" in haiku_line.split()
     total_line = next(line for line in on_screen if line.startswith("total"))
-    assert "≥$" in total_line and re.search(r"\(2\s+unknown\)", " ".join(on_screen))
+    # the cell is whole on its line, never "≥$0.00117 (1" / "unknown)" (user2, finding 11)
+    assert re.search(r"≥\$[\d.]+ \(2 unknown\)$", total_line), on_screen
     data = json.loads(byok_env.run("usage", "--json").stdout)  # JSON says the same
     by_model = {r["model"]: r for r in data["rows"]}
     assert by_model["claude-haiku-5-5"]["input_tokens"] is None
@@ -465,3 +490,51 @@ def test_a_warning_after_the_answer_starts_a_line_of_its_own(byok_env, fake):
     assert lines[3].startswith("warning: openai reported"), lines
     piped = byok_env.run("run", "--max-tokens", "2", "lines:3")  # bytes as they came
     assert piped.stdout == "line 1\nline 2\nline 3\n" and "booked at 2" in piped.stderr
+
+
+# -- user2's finding 11: table details --------------------------------------------------------
+
+def test_usage_handoffs_with_none_says_so(byok_env):
+    r = byok_env.run("usage", "--handoffs")
+    assert r.returncode == 0 and r.stdout == ""
+    assert r.stderr == "no key handed out with `byok key get` in profile 'default' in the " \
+        "last 7d\n"
+    status, lines = screen(byok_env, "usage", "--handoffs", "--since", "all")
+    assert status == 0 and lines == ["no key handed out with `byok key get` in profile "
+                                     "'default' yet"]
+
+
+def test_history_list_shows_a_screenful_on_a_terminal(byok_env, fake):
+    byok_env.set_key("openai", OPENAI_GOOD)
+    for i in range(22):
+        assert byok_env.run("run", f"question {i}").returncode == 0
+    status, lines = screen(byok_env, "history", "list")
+    assert status == 0 and lines[0].split()[:2] == ["id", "updated"]
+    assert len(lines) == 22 and lines[-1] == "the newest 20 shown; -n N shows more"
+    assert lines[1].split()[0] == "22"  # newest first
+    status, lines = screen(byok_env, "history", "list", "-n", "30")
+    assert len(lines) == 23 and "newest" not in lines[-1]
+    piped = byok_env.run("history", "list")  # scripts: as before, up to 50, no hint
+    assert len(piped.stdout.splitlines()) == 23 and piped.stderr == ""
+
+
+def test_config_show_names_a_base_url_from_the_environment(byok_env):
+    status, lines = screen(byok_env, "config", "show")
+    assert status == 0
+    fits(lines)
+    text = " ".join(" ".join(lines).split())
+    assert f"(default); OPENAI_BASE_URL is in effect: {byok_env.vars['OPENAI_BASE_URL']}" in text
+    piped = byok_env.run("config", "show").stdout.splitlines()
+    assert "openai.base_url\t(default)" in piped  # scripts get the setting itself
+
+
+def test_budget_list_drops_columns_to_fit_and_wide_keeps_them(byok_env):
+    assert byok_env.run("budget", "set", "--per", "month", "20").returncode == 0
+    status, lines = screen(byok_env, "budget", "list", width=40)
+    assert status == 0
+    fits(lines, 40)
+    assert lines[0].split() == ["budget", "per", "limit", "usd", "spent", "usd"]
+    assert " ".join(lines[-2:]) == "left out to fit 40 columns: in flight usd, resets " \
+        "(--wide shows them)"
+    status, wide = screen(byok_env, "budget", "list", "--wide", width=40)
+    assert status == 0 and "resets" in wide[0] and not any("left out" in x for x in wide)

@@ -36,6 +36,12 @@ def payload(models: list[dict]) -> str:
     return json.dumps({"v": CACHE_VERSION, "models": models})
 
 
+def listed_ids(payloads: Iterable[str]) -> set[str]:
+    """Every model id in these cached lists (stale or unreadable ones give none)."""
+    return {m["id"] for text in payloads for m in cached(text) or []
+            if isinstance(m, dict) and isinstance(m.get("id"), str)}
+
+
 def cached(text: str) -> list[dict] | None:
     """The models of a cache row, or None when it must be fetched again."""
     try:

@@ -10,7 +10,7 @@ import typer
 from ..routing.budget import UNPRICED_HINT, price_data_label
 from ..errors import ByokError, Code
 from . import complete, output
-from .root import group, no_header_option, state
+from .root import group, no_header_option, state, wide_option
 
 app = group("Cap what the profile, a provider or a key spends per day, week or month (UTC).")
 
@@ -181,7 +181,8 @@ def standings(st) -> list[dict]:
 @app.command("list")
 def list_budgets(ctx: typer.Context,
                  as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
-                 no_header: bool = no_header_option()) -> None:
+                 no_header: bool = no_header_option(),
+                 wide: bool = wide_option()) -> None:
     """List the profile's budgets with what each period has spent so far.
 
     Example:
@@ -197,11 +198,13 @@ def list_budgets(ctx: typer.Context,
 
     money = {"show": dollars}
     output.table(["budget", "per", output.Column("limit usd", **money),
-                  output.Column("spent usd", **money), output.Column("in flight usd", **money),
-                  output.Column("resets", only="tty"), output.Column("resets", only="tsv")],
+                  output.Column("spent usd", **money),
+                  output.Column("in flight usd", drop=1, **money),  # a narrow terminal's first
+                  output.Column("resets", only="tty", drop=2), output.Column("resets", only="tsv")],
                  [[r["label"], r["period"], Micros(r["limit_micros"]), Micros(r["spent_micros"]),
                    Micros(r["held_micros"]), r["resets"], _iso(r["resets_at"])] for r in rows],
-                 header=not no_header, empty=f"no budgets in profile {state(ctx).profile!r}")
+                 header=not no_header, empty=f"no budgets in profile {state(ctx).profile!r}",
+                 drop=not wide)
 
 
 class Micros(int):

@@ -35,6 +35,7 @@ TREE = {
                 (('--no-log',), 'no_log', 'f', None, 'Keep this prompt and answer out of the history.', None),
                 (('--no-stdin',), 'no_stdin', 'f', None, 'Do not read stdin, even when it is a pipe or a file.', None),
                 (('--no-header',), 'no_header', 'f', None, 'With --explain: leave out the header lines.', None),
+                (('--wide',), 'wide', 'f', None, 'With --explain: every column, however narrow the terminal.', None),
                 (('--cost',), 'cost', 'f', None, 'Show what the answer cost, on stderr.', None),
                 (('--allow-unpriced',), 'allow_unpriced', 'f', None, 'Send to a model of unknown price under a budget.', None),
                 (('--schema',), 'schema', '', None, "The answer must be JSON fitting this JSON Schema: a file, inline JSON, or 'name, age int'. stdout gets exactly the JSON.", None),
@@ -92,7 +93,7 @@ TREE = {
                     'options': [
                         (('--name', '-n'), 'name', '', None, 'Keep several keys per provider under names (work, personal).', None),
                         (('--validate', '--no-validate'), 'validate', 'f', None, 'Check the key with one cheap call before storing it.', None),
-                        (('--force',), 'force', 'f', None, 'Store the key even if its shape is unexpected or the provider rejects it.', None),
+                        (('--force',), 'force', 'f', None, 'Store the key even if its shape is unexpected, the provider rejects it, or it is stored under another name.', None),
                         (('--command',), 'command', '', None, 'Store a command that prints the key (e.g. "pass show team/openai"), run without a shell each time the key is needed; the key stays in your store.', None),
                         (('--base-url',), 'base_url', '', None, "The gateway this key is for: besides the provider's official endpoint, the one endpoint it is this key's own (checked there; see the Security model).", None),
                         (('--yes', '-y'), 'yes', 'f', None, 'Replace a key of the same name without asking.', None),
@@ -398,7 +399,7 @@ TREE = {
                     'help': 'List conversations, newest first.',
                     'hidden': False,
                     'options': [
-                        (('--limit', '-n'), 'limit', '', None, 'How many, newest first. (1 to 9223372036854775807)', None),
+                        (('--limit', '-n'), 'limit', '', None, 'How many, newest first (default: 20 on a terminal, 50 otherwise). (1 to 9223372036854775807)', None),
                         (('--json',), 'as_json', 'f', None, 'Print a JSON array.', None),
                         (('--no-header',), 'no_header', 'f', None, 'Leave out the header line of the table or tab-separated list.', None),
                         (('--wide',), 'wide', 'f', None, 'Show every column however narrow the terminal (lines may wrap).', None),
@@ -577,6 +578,7 @@ TREE = {
                     'options': [
                         (('--json',), 'as_json', 'f', None, 'Print a JSON array.', None),
                         (('--no-header',), 'no_header', 'f', None, 'Leave out the header line of the table or tab-separated list.', None),
+                        (('--wide',), 'wide', 'f', None, 'Show every column however narrow the terminal (lines may wrap).', None),
                         (('--profile',), 'profile', '', None, 'Settings profile to use (here as before the command).', 'profiles'),
                         (('--debug',), 'debug', 'f', None, 'Show tracebacks (keys masked) on failures.', None),
                         (('--help', '-h'), 'help', 'fe', None, 'Show this message and exit.', None),

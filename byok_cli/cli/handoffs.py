@@ -8,7 +8,7 @@ from . import output
 
 
 def show_handoffs(st, since: float | None, provider: str | None, as_json: bool,
-                  no_header: bool = False) -> None:
+                  no_header: bool = False, period: str = " yet") -> None:
     rows = st.store.handoffs(st.profile, since, provider)
     if as_json:
         output.emit_json([dict(r._asdict(), first_at=_when(r.first_at), last_at=_when(r.last_at))
@@ -20,7 +20,8 @@ def show_handoffs(st, since: float | None, provider: str | None, as_json: bool,
                   output.Column("last", show=output.short_time)],
                  [[f"{r.caller} via {r.parent}" if r.caller else r.parent, r.provider,
                    r.key_name, r.source, r.count, _when(r.last_at)] for r in rows],
-                 header=not no_header)
+                 header=not no_header, empty=f"no key handed out with `byok key get` in "
+                                             f"profile {st.profile!r}{period}")
 
 
 def _when(at: float) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Optional
 
 import typer
 
@@ -17,8 +18,9 @@ app = group("Browse and delete stored conversations.")
 @app.command("list")
 def list_conversations(
     ctx: typer.Context,
-    limit: int = typer.Option(50, "--limit", "-n", min=1, max=MAX_ID, metavar="N",
-                              help="How many, newest first."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, max=MAX_ID, metavar="N",
+                                        help="How many, newest first (default: 20 on a "
+                                             "terminal, 50 otherwise)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
     no_header: bool = no_header_option(),
     wide: bool = wide_option(),

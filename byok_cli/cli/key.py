@@ -67,8 +67,9 @@ def set_key(
     validate: bool = typer.Option(True, "--validate/--no-validate",
                                   help="Check the key with one cheap call before storing it."),
     force: bool = typer.Option(False, "--force",
-                               help="Store the key even if its shape is unexpected or the "
-                                    "provider rejects it."),
+                               help="Store the key even if its shape is unexpected, the "
+                                    "provider rejects it, or it is stored under another "
+                                    "name."),
     command: Optional[str] = typer.Option(
         None, "--command", metavar="CMD",
         help="Store a command that prints the key (e.g. \"pass show team/openai\"), run "
@@ -116,12 +117,30 @@ def set_key(
         return
     key = st.byok.registry.normalise_key(provider, read_secret(provider),
                                          check_shape=not force)
+    _refuse_duplicate(st, provider, name, key, force)
     replaced = _replacing(st, provider, name, key, yes)
     status, checked_at = checked_status(ctx, provider, key, validate, force, base_url=base_url)
     store_checked(ctx, provider, key, status, checked_at, name=name, check_shape=not force,
                   base_url=base_url)
     if replaced:
         output.info(f"replaced {replaced}")
+
+
+def _refuse_duplicate(st, provider: str, name: str, key: str, force: bool) -> None:
+    """The same key under a second name would be tried twice and listed twice: refused,
+    as `key import` does not store a key twice (--force stores it anyway)."""
+    try:
+        holder = st.keychain.name_holding(provider, key)
+    except ByokError:  # a stored key this master key cannot open: nothing to compare with
+        return
+    if holder is None or holder == name or force:
+        return
+    from ..secrets.keychain import hint_of, mask_hint
+
+    raise ByokError(Code.USAGE, f"this {provider} key ({mask_hint(hint_of(key))}) is already "
+                    f"stored as {holder!r}; nothing was stored",
+                    hint=f"use it with -k {holder}, put it first with `byok key order "
+                         f"{provider} {holder}`, or add --force to store it twice")
 
 
 def _replacing(st, provider: str, name: str, key: str, yes: bool) -> str | None:

@@ -14,8 +14,9 @@ def choose_model(st, name: str, provider: str | None = None):
     """The addressing Target for a default model: a catalogue model that has not reached
     end of life; for a provider with a catalogue, another id only when the provider lists
     it or a custom base URL may serve it; any id for a gateway without a catalogue."""
-    from ..routing.addressing import default_model, resolve
+    from ..routing.addressing import check_typo, default_model, resolve
     from ..catalog.curated import load
+    from ..catalog.model_lists import listed_ids
     from ..wire.endpoint import endpoint
 
     cat = load()
@@ -38,6 +39,8 @@ def choose_model(st, name: str, provider: str | None = None):
         return target
     if not record.catalog:  # a gateway's or a local server's own ids
         return target
+    check_typo(name, target, cat, registry,
+               lambda p: listed_ids(st.store.cached_model_lists(p)))
     where = endpoint(record, profile=settings["base_urls"].get(record.name))
     if where.source != "default":  # an OpenAI-compatible server may serve any model
         output.warn(f"{target.model} is not in byok's catalogue: it is sent as given to "

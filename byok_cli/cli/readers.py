@@ -5,6 +5,8 @@ that they match). No Typer here."""
 
 from __future__ import annotations
 
+import os
+
 from ..records import tuple_record
 from . import output
 from .setting_names import PER_PROVIDER, PROFILE_SETTINGS
@@ -53,15 +55,24 @@ def config_show(st: State, as_json: bool, no_header: bool) -> None:
     if as_json:
         output.emit_json({"profile": st.profile, **values})
         return
+    shown = {k: v if v is not None else "(default)" for k, v in values.items()}
+    # A base URL from the environment wins over the profile's: said on a terminal (the
+    # tab-separated value stays the setting's, for scripts).
+    for p in registry if output.stdout_is_tty() else ():
+        given = p.base_url_env and os.environ.get(p.base_url_env, "").strip()
+        if given and f"{p.name}.base_url" in shown:
+            shown[f"{p.name}.base_url"] += f"; {p.base_url_env} is in effect: {given}"
     output.table(["setting", output.Column("value", whole=False)],
-                 [[k, v if v is not None else "(default)"] for k, v in values.items()],
-                 header=not no_header)
+                 [[k, v] for k, v in shown.items()], header=not no_header)
 
 
-def history_list(st: State, limit: int, as_json: bool, no_header: bool,
+def history_list(st: State, limit: int | None, as_json: bool, no_header: bool,
                  wide: bool = False) -> None:
-    """`byok history list`."""
-    rows = st.store.conversations(st.profile, limit)
+    """`byok history list`: without -n, what fits a terminal's screen (20), else 50."""
+    on_screen = not as_json and output.stdout_is_tty()
+    shown = limit or (20 if on_screen else 50)
+    rows = st.store.conversations(st.profile, shown + 1)
+    more, rows = len(rows) > shown, rows[:shown]
     note_unknown_profile(st, not rows)
     if as_json:
         output.emit_json(rows)
@@ -72,6 +83,8 @@ def history_list(st: State, limit: int, as_json: bool, no_header: bool,
                    one_line(r["first_prompt"])] for r in rows],
                  header=not no_header, empty=f"no conversations in profile {st.profile!r} yet",
                  drop=not wide)
+    if more and on_screen:
+        output.info(f"the newest {shown} shown; -n N shows more")
 
 
 def one_line(text: str | None, width: int = 60) -> str:
@@ -90,10 +103,13 @@ def usage(st: State, since: str, provider: str | None, by: str, as_json: bool, h
     start = parse_since(since)
     # A removed provider's rows stay in the log: filter by the name as given.
     name = provider.strip().lower() if provider else None
+    period = (" yet" if since.strip().lower() == "all" else
+              f" in the last {since.strip()}" if since.strip()[-1:].isalpha()
+              else f" since {since.strip()}")
     if handoffs:
         from .handoffs import show_handoffs
 
-        show_handoffs(st, start, name, as_json, no_header)
+        show_handoffs(st, start, name, as_json, no_header, period)
         return
     rows = (by_key(st.store, st.profile, start, name, by=by) if by != "model"
             else summary(st.store, st.profile, start, name))
@@ -115,9 +131,6 @@ def usage(st: State, since: str, provider: str | None, by: str, as_json: bool, h
                 UNKNOWN if r["output_tokens"] is None else "/".join(map(str, tokens)),
                 Cost.of(r), r["cost_unknown_requests"], *times]
 
-    period = (" yet" if since.strip().lower() == "all" else
-              f" in the last {since.strip()}" if since.strip()[-1:].isalpha()
-              else f" since {since.strip()}")
     times = [] if by != "model" else [ms("ttft p50", 3), ms("ttft p95", 1), ms("total p50", 3),
                                     ms("total p95", 1)]
     table = [line(r, r["provider"], r[by], [] if by != "model" else [
@@ -130,7 +143,7 @@ def usage(st: State, since: str, provider: str | None, by: str, as_json: bool, h
                   output.Column("fallbacks", drop=2), output.Column("tokens in", only="tsv"),
                   output.Column("tokens out", only="tsv"),
                   output.Column("tokens in/out", only="tty"),
-                  output.Column("cost usd", whole=False, show=Cost.show),
+                  output.Column("cost usd", show=Cost.show),  # "≥$0.00117 (1 unknown)" whole
                   output.Column("cost unknown", only="tsv"), *times], table,
                  header=not no_header, empty=f"no requests in profile {st.profile!r}{period}",
                  drop=not wide)

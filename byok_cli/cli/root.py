@@ -236,10 +236,12 @@ class ByokGroup(TyperGroup):
             raise typer.Exit(exit_status(exc, st.debug, st)) from None
 
 
-def _usage_json(message: str) -> None:
+def _usage_json(message: str, ctx=None) -> None:
     from . import output
 
-    output.error_json(Code.USAGE.value, message)
+    # the same hint the line on stderr gives (UsageLine.show)
+    output.error_json(Code.USAGE.value, message,
+                      f"see '{ctx.command_path} -h'" if ctx is not None else None)
 
 
 def _one_line(exc: typer.TyperException) -> typer.TyperException:
@@ -257,7 +259,7 @@ def _one_line(exc: typer.TyperException) -> typer.TyperException:
         # byok's own help: newlines kept, anything else that is not printable dropped.
         exc.message = "\n".join(strip_controls(redact(line))
                                 for line in exc.message.split("\n"))
-        _usage_json(f"{ctx.command_path}: a command is missing")
+        _usage_json(f"{ctx.command_path}: a command is missing", ctx)
         return exc
     message = strip_controls(redact(exc.format_message())).strip().rstrip(".")
     if message[:1].isupper() and message[1:2].islower():
@@ -270,7 +272,7 @@ def _one_line(exc: typer.TyperException) -> typer.TyperException:
         if near:
             message = message.rstrip(".") + f"; did you mean {near[0]!r}?"
     message = message.replace(". Did you mean", "; did you mean")
-    _usage_json(message)
+    _usage_json(message, ctx)
     return UsageLine(message, ctx)
 
 
@@ -301,10 +303,29 @@ app = typer.Typer(
 )
 
 
+# Verbs other groups (and other tools) use for a group's own command: `key rm` is `key
+# remove`, `budget remove` is `budget rm`, `config list` is `config show`. Hidden: help,
+# completion and the fast path list each command once, under its own name.
+ALIASES = {"rm": ("remove",), "remove": ("rm",), "delete": ("rm", "remove"),
+           "del": ("rm", "remove"), "ls": ("list",), "list": ("show",)}
+
+
+class AliasingGroup(TyperGroup):
+    """A command group that also answers to the verbs in ALIASES, unlisted."""
+
+    def get_command(self, ctx, name):
+        found = super().get_command(ctx, name)
+        for other in ALIASES.get(name, ()) if found is None else ():
+            found = super().get_command(ctx, other)
+            if found is not None:
+                break
+        return found
+
+
 def group(help: str) -> typer.Typer:
     """A command group styled like the root."""
     return typer.Typer(help=help, no_args_is_help=True, add_completion=False,
-                       rich_markup_mode=None, pretty_exceptions_enable=False,
+                       rich_markup_mode=None, pretty_exceptions_enable=False, cls=AliasingGroup,
                        context_settings={"help_option_names": HELP_NAMES})
 
 

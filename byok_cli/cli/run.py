@@ -49,6 +49,9 @@ def run(
                                   help="Do not read stdin, even when it is a pipe or a file."),
     no_header: bool = typer.Option(False, "--no-header",
                                    help="With --explain: leave out the header lines."),
+    wide: bool = typer.Option(False, "--wide",
+                              help="With --explain: every column, however narrow the "
+                                   "terminal."),
     cost: bool = typer.Option(False, "--cost", help="Show what the answer cost, on stderr."),
     allow_unpriced: bool = typer.Option(False, "--allow-unpriced",
                                         help="Send to a model of unknown price under a budget."),

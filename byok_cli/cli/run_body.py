@@ -22,16 +22,17 @@ def build_prompt(args: list[str], use_stdin: bool = True) -> str:
     return "\n\n".join(parts)
 
 
-def _print_plan(plan, as_json: bool, header: bool) -> None:
+def _print_plan(plan, as_json: bool, header: bool, wide: bool = False) -> None:
     if as_json:
         output.emit_json(plan.to_dict())
         return
     for w in plan.warnings:
         output.warn(w)
+    # The key's name may be long (`team-shared-account-2026`): role goes first, then reason.
     output.table(["#", "provider", "model", "key", output.Column("role", drop=1),
-                  output.Column("reason", whole=False)],
+                  output.Column("reason", whole=False, drop=2)],
                  [[i + 1, a.provider, a.model, a.key_label, a.role, a.reason]
-                  for i, a in enumerate(plan.attempts)], header=header, more="--json")
+                  for i, a in enumerate(plan.attempts)], header=header, drop=not wide)
     output.table(["provider", "base URL", "from"],
                  [[p, e.url, e.where] for p, e in plan.endpoints.items()], header=header)
     for line in plan.skipped:
@@ -48,7 +49,8 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
         temperature: float | None, effort: str | None, base_url: str | None,
         no_stream: bool, as_json: bool, explain: bool, no_fallback: bool, chain: bool,
         cont: bool, cid: int | None, no_log: bool, no_stdin: bool = False,
-        no_header: bool = False, cost: bool = False, allow_unpriced: bool = False,
+        no_header: bool = False, wide: bool = False, cost: bool = False,
+        allow_unpriced: bool = False,
         strict: bool = False, schema: str | None = None,
         schema_multi: str | None = None, show_reasoning: bool = False,
         attach: list[str] | None = None) -> None:
@@ -73,7 +75,7 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
             from ..routing.attached import fit
 
             fit(the_plan, attachments, load(), st.keychain.registry)
-        _print_plan(the_plan, as_json, not no_header)
+        _print_plan(the_plan, as_json, not no_header, wide)
         return
     conversation = find_conversation(st.keychain, cid, cont)
     if cont and conversation is None:

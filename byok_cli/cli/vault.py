@@ -88,6 +88,10 @@ def _own_source_info(st, source: str) -> dict:
     info: dict = {"master_key_source": f"{source} ({master_sources.NAMES[source]})",
                   "master_key_id": None, "keyring_backend": None,
                   "master_key_created_at": None, "master_key_age_days": None}
+    written = _written_at(st, source)
+    if written is not None:  # a file byok wrote it to: its time is when the key was made
+        info["master_key_created_at"] = written.isoformat(timespec="seconds")
+        info["master_key_age_days"] = (dt.datetime.now(dt.timezone.utc) - written).days
     if source == "agent":
         found = agent.status(agent.socket_path(st.store.home))
         info["agent_expires_at"] = (dt.datetime.fromtimestamp(found["expires"]).astimezone()
@@ -104,6 +108,24 @@ def _own_source_info(st, source: str) -> dict:
     except ByokError as err:
         info["master_key_source"] += f": unusable: {err.message}"
     return info
+
+
+def _written_at(st, source: str) -> dt.datetime | None:
+    """When the master key file (file source) or the sealed master key (agent source) was
+    last written: by `vault init` or `vault rotate`, so the key's making. None for keys byok
+    never sees written (environment, command) or a file it cannot stat."""
+    from pathlib import Path
+
+    from ..secrets import sealed
+
+    where = (Path(os.environ.get(master_sources.FILE_VARIABLE, "")).expanduser()
+             if source == "file" else Path(st.store.home) / sealed.SEALED_NAME
+             if source == "agent" else None)
+    try:
+        return None if where is None else dt.datetime.fromtimestamp(where.stat().st_mtime,
+                                                                    dt.timezone.utc)
+    except (OSError, ValueError):
+        return None
 
 
 def _in_keyring(st, mk_id: str) -> bool:

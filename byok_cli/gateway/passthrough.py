@@ -19,7 +19,7 @@ from yarl import URL
 
 from ..errors import ByokError, Code
 from ..registry import Provider
-from ..routing.ask import provider_plan
+from ..routing.ask import provider_plan, typo
 from ..routing.policy import Policy
 from ..routing.resolve import KEY_REJECTED
 from ..secrets.keychain import Keychain
@@ -41,7 +41,8 @@ MAX_WHOLE_BODY = 16 << 20    # an answer of known length up to this is read whol
 # 402 for a budget: an SDK retries a 429, and no wait lets a budget's period end sooner
 STATUS = {Code.NO_KEY: 503, Code.BUDGET_EXCEEDED: 402, Code.NETWORK_ERROR: 502,
           Code.PROVIDER_UNAVAILABLE: 502, Code.KEYRING_UNAVAILABLE: 503,
-          Code.DECRYPT_FAILED: 503, Code.USAGE: 400, Code.LIMIT_EXCEEDED: 400}
+          Code.DECRYPT_FAILED: 503, Code.USAGE: 400, Code.LIMIT_EXCEEDED: 400,
+          Code.MODEL_NOT_FOUND: 404}
 
 
 class Upstream:
@@ -185,6 +186,8 @@ async def forward(request: web.Request, upstream: Upstream, keychain: Keychain,
                 headers=upstream_headers(request, auth, spec), **upstream.route(url))
         except ByokError as err:
             failed = err
+            if err.code == Code.BUDGET_EXCEEDED and spec is not None:  # unpriced: a typo?
+                failed = typo(keychain, record.name, spec.model) or err
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
             failed = ByokError(Code.NETWORK_ERROR, f"could not reach {record.name}: "
                                f"{type(exc).__name__}", provider=record.name)

@@ -12,6 +12,8 @@ A name is read in this order:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
+
 from ..catalog.curated import Catalog
 from ..errors import ByokError, Code, looks_like_key
 from ..inputs import text
@@ -107,6 +109,46 @@ def resolve(name: str, catalog: Catalog, registry: Registry, *, provider: str | 
     raise ByokError(Code.MODEL_NOT_FOUND, f"unknown model {name!r}",
                     hint="see `byok models list`, give the provider with -p, or write "
                          "PROVIDER/MODEL")
+
+
+def near_miss(name: str, catalog: Catalog, catalog_name: str | None) -> str | None:
+    """The id or alias in ``catalog_name``'s catalogue that ``name`` looks like a typo of,
+    or None. Close means one or two characters off, so a provider's genuinely new id
+    (``gpt-6.3-sol`` beside ``gpt-6.2-sol``) can still be near; callers ask the provider's
+    own list before refusing."""
+    if not catalog_name:
+        return None
+    from difflib import get_close_matches
+
+    names = [n for m in catalog.for_provider(catalog_name) for n in (m.id, *m.aliases)]
+    found = get_close_matches(name.strip().lower(), names, n=1, cutoff=0.85)
+    return found[0] if found else None
+
+
+def check_typo(name: str, target: Target, catalog: Catalog, registry: Registry,
+               listed: Callable[[str], Collection[str]], *, near: bool = True) -> None:
+    """Refuse a model name that is most likely a typo before anything is sent: an unknown
+    ``PROVIDER/`` (exit 2), or an id the catalogue does not know, close to one it does, that
+    the provider's own synced list does not hold either (exit 8). ``listed``: a provider's
+    ids from its last synced list (``byok models list --remote``). ``near=False`` (the person
+    asked for fallbacks, `--fallback`) lets the provider judge a near id."""
+    if target.in_catalog:
+        return
+    record = registry.require(target.provider)
+    if not record.catalog or target.model in listed(record.name):
+        return  # a gateway's own ids are its business; a listed id is real
+    head, slash, _ = name.partition("/")
+    if slash and target.via in ("preference", "name") and registry.get(head) is None:
+        raise ByokError(Code.USAGE, f"{name!r}: there is no provider {head.strip()!r}",
+                        hint="providers: " + ", ".join(registry.names()) + f"; to send an id "
+                             f"with a slash to {record.name} as it is, add -p {record.name}")
+    close = near_miss(target.model, catalog, record.catalog) if near else None
+    if close is not None:
+        raise ByokError(Code.MODEL_NOT_FOUND, f"unknown model {target.model!r}; did you mean "
+                        f"{close!r}?", provider=record.name,
+                        hint=f"if {target.model} is a new {record.name} model, `byok models "
+                             f"list -p {record.name} --remote` syncs its list; --fallback "
+                             "sends it anyway")
 
 
 def _article(word: str) -> str:

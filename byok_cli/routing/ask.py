@@ -13,7 +13,7 @@ from ..errors import ByokError, Code, RedactingStream, looks_like_key, redact
 from ..inputs import text
 from ..records import fresh, record
 from ..secrets.keychain import Keychain
-from .addressing import resolve
+from .addressing import check_typo, resolve
 from .keys import KeyAvailability, key_availability
 from .resolve import Attempt, Plan, plan
 from .runner import RunOutcome, execute
@@ -65,7 +65,7 @@ def make_plan(keychain: Keychain, model: str | None = None, provider: str | None
     def planned(keys: KeyAvailability) -> Plan:
         return plan(settings, keys, load(), registry, model=model, provider=provider, key=key,
                     fallback=fallback, chain=chain, pin=pin, temperature=temperature,
-                    effort=effort, schema=schema)
+                    effort=effort, schema=schema, listed=synced_ids(keychain))
 
     if base_url:  # the person's own URL replaces the profile's for the provider it is for
         preferred = settings.get("preferred_provider") if settings.get(
@@ -87,6 +87,28 @@ def make_plan(keychain: Keychain, model: str | None = None, provider: str | None
         if found.note:
             the_plan.warnings.append(found.note)
     return the_plan
+
+
+def synced_ids(keychain: Keychain) -> Callable[[str], set[str]]:
+    """A provider's model ids from the lists `models list --remote` cached, read when asked."""
+    from ..catalog.model_lists import listed_ids
+
+    return lambda provider: listed_ids(keychain.store.cached_model_lists(provider))
+
+
+def typo(keychain: Keychain, provider: str, model: str | None) -> ByokError | None:
+    """Why ``model``, sent to ``provider`` as a client chose it, is most likely a typo of a
+    catalogue id (see addressing.check_typo), or None. The gateway asks when a budget
+    refuses the id as unpriced: "unknown model" is the truer answer then."""
+    if not model:
+        return None
+    registry = keychain.registry
+    try:
+        target = resolve(model, load(), registry, provider=provider)
+        check_typo(model, target, load(), registry, synced_ids(keychain))
+    except ByokError as err:
+        return err if err.code == Code.MODEL_NOT_FOUND else None
+    return None
 
 
 def provider_plan(keychain: Keychain, provider: str, model: str | None = None) -> Plan:

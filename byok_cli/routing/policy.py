@@ -77,8 +77,6 @@ class Policy:
         own = is_own(found, a.key_source, a.key_name, self.keychain)
         self._last = (found, own)
         require(found, a.key_source, self.settings, self.keychain.registry)
-        if not own and a.key_source != "none":
-            self._foreign.setdefault(found.url, (a.key_source, a.key_name))
         return found
 
     def _allowed(self, b: Attempt) -> bool:
@@ -101,6 +99,10 @@ class Policy:
         key = self.keychain.key(a.provider, a.key_source, a.key_name)
         if not key:
             raise ByokError(Code.NO_KEY, f"the {a.key_label} disappeared", provider=a.provider)
+        if self._last and not self._last[1]:
+            # Counted once it is read: a key whose command failed went nowhere, so the
+            # provider's next key may still go to this endpoint (one key per request).
+            self._foreign.setdefault(self._last[0].url, (a.key_source, a.key_name))
         return key
 
     def model_info(self, a: Attempt, model: str | None = None):
@@ -265,16 +267,13 @@ def _one_key_only(err: ByokError, a: Attempt, where: Endpoint,
                   held_back: list[Attempt]) -> ByokError:
     """The way ends at an endpoint that is no key's own: say which key was tried there, and
     how to send another."""
-    from ..urls import shown
-
-    others = _names([b.key_label for b in dict.fromkeys(held_back)])
+    others = _names([repr(b.key_name or "default") if b.key_source == "stored" else
+                     str(b.key_name) for b in dict.fromkeys(held_back)])
     named = a.key_name if a.key_source == "stored" else None
-    err.hint = (f"{shown(where.url)} ({where.where}) is not the own endpoint of the "
-                f"{a.key_label}, so byok sent it that key only, not {others}; pick one with "
-                f"-k NAME, or store a key for it with `byok key set {a.provider} --name NAME "
-                f"--base-url {shown(where.url)}`")
-    if named is not None:
-        err.hint += f" (-k {named} was tried)"
+    tried = f" ({named!r} was tried)" if named is not None else ""
+    err.hint = (f"byok sends one key per run to an endpoint that is not the key's own "
+                f"({where.where}; see security.md), so not {others}; pick one with -k NAME"
+                f"{tried}, or store one for it with --base-url")
     return err
 
 

@@ -23,10 +23,11 @@ attempt whose model cannot take them is left out of the fallbacks.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from ..records import fresh, record, tuple_record
-from .addressing import ChainEntry, default_chain, default_model, parse_chain, resolve
+from .addressing import (ChainEntry, check_typo, default_chain, default_model, parse_chain,
+                         resolve)
 from .keys import KeyAvailability, KeySource
 from ..catalog.curated import Catalog
 from ..errors import ByokError, Code
@@ -90,9 +91,12 @@ def plan(settings: Mapping, keys: KeyAvailability, catalog: Catalog, registry: R
          model: str | None = None, provider: str | None = None, key: str | None = None,
          fallback: bool = True, chain: bool = False, pin: bool = True,
          today: dt.date | None = None, temperature: float | None = None,
-         effort: str | None = None, schema: bool = False) -> Plan:
+         effort: str | None = None, schema: bool = False,
+         listed: Callable[[str], Collection[str]] | None = None) -> Plan:
     """The ordered attempts. ``model`` and ``provider`` are -m and -p; with ``pin`` (the
-    default) they pin the provider. ``key`` is -k; ``chain`` is --fallback."""
+    default) they pin the provider. ``key`` is -k; ``chain`` is --fallback. ``listed``: a
+    provider's ids from its synced model list; with it, an -m that looks like a typo of a
+    catalogue id is refused (:func:`~.addressing.check_typo`)."""
     today = today or dt.date.today()
     preferred = settings.get("preferred_provider") or "system"
     system_only = preferred == "system"
@@ -107,6 +111,8 @@ def plan(settings: Mapping, keys: KeyAvailability, catalog: Catalog, registry: R
     if model:
         target = resolve(model, catalog, registry, provider=provider,
                          preferred=None if system_only else preferred)
+        if listed is not None:
+            check_typo(model, target, catalog, registry, listed, near=not chain)
         primary, flag_model, in_catalog = target.provider, target.model, target.in_catalog
         why = {"prefix": "the provider named in -m", "provider": "-p/--provider",
                "catalogue": "the model given with -m", "name": "the model given with -m",

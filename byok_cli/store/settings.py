@@ -80,6 +80,11 @@ class SettingsTables:
                                 "WHERE provider = ? AND base_url = ?", (provider, base_url))
         return row.fetchone()
 
+    def cached_model_lists(self, provider: str) -> list[str]:
+        """The payloads of every list cached for ``provider``, whatever its base URL."""
+        return [r[0] for r in self.conn.execute("SELECT payload FROM model_cache "
+                                                "WHERE provider = ?", (provider,))]
+
     def cache_models(self, provider: str, base_url: str, fetched_at: float, payload: str) -> None:
         with self.transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO model_cache VALUES (?, ?, ?, ?)",

@@ -263,8 +263,11 @@ def check_limits(api: str, provider: str, attachments: list[Attachment]) -> None
     for a in images:
         measured = a.encoded_size if limits.measured == "base64" else len(a.data)
         if measured > limits.image:
-            how = " once base64-encoded" if limits.measured == "base64" else ""
-            raise refuse(f"attachment {a.describe()} is {_size(measured)}{how}, over the "
+            # the file's own size once: a second figure only when it is another one
+            encoded = limits.measured == "base64"
+            what = a.describe() if encoded else f"{a.name} ({a.media_type})"
+            how = " once base64-encoded" if encoded else ""
+            raise refuse(f"attachment {what} is {_size(measured)}{how}, over the "
                          f"{api} API's limit of {_size(limits.image)} per image")
     if limits.pixels:
         side = limits.pixels if len(images) <= 20 else 2000

@@ -305,8 +305,12 @@ def classify(provider: str, status: int | None, body: Any, *, headers=None,
         return ByokError(Code.PROVIDER_UNAVAILABLE,
                          f"{name} is unavailable ({shown}){after}{detail}",
                          hint="try again later", provider=provider, retry_after=wait)
+    # What it refused is in its own words above; say where to look on byok's side.
+    asked = f"`byok models show {provider}/{model}` says what it takes" if model else \
+        "`byok doctor` checks the base URL"
     return ByokError(Code.BAD_REQUEST, f"{name} refused the request ({shown}){detail}",
-                     provider=provider)
+                     hint=f"change what its message names (an option, an attachment); "
+                          f"{asked}", provider=provider)
 
 
 # --- no HTTP answer -----------------------------------------------------------------------------
