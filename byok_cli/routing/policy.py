@@ -169,21 +169,15 @@ class Policy:
         return booked_in, counts["output tokens"], (min(cached, booked_in) if cached
                                                     else cached)
 
-    def record(self, a: Attempt, started: float, code: str, *, hold: int | None = None,
-               **details) -> None:
-        """The request's usage row (and the hold it settles), written now; ``details``: as
-        :meth:`usage_row` takes them."""
-        self.keychain.store.record_usage(self.usage_row(a, started, code, **details),
-                                         hold_id=hold)
-
     def usage_row(self, a: Attempt, started: float, code: str, *, model: str | None = None,
                   tokens: tuple = (None, None, None), ttft_ms: int | None = None,
                   latency_ms: int | None = None, cost: int | None = None,
                   stop_reason: str | None = None, cache_write: int | None = None,
                   reasoning: int | None = None):
-        """The request's usage row, for the caller to write (the gateway writes those of
-        one event-loop pass together); ``tokens``: input, output, cached input. A success
-        clears a stored key's failed mark."""
+        """The request's usage row, for the caller to write with the hold it settles
+        (store.record_usages; the gateway writes those of one event-loop pass together);
+        ``tokens``: input, output, cached input. A success clears a stored key's failed
+        mark."""
         from ..store import UsageRow
 
         if code == "OK" and a.key_source == "stored":
