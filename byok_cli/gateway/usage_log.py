@@ -10,7 +10,7 @@ never shows less spent than it is, to this process or any other byok process.
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from typing import Awaitable, Callable
 
 from ..errors import ByokError
 from ..store import Store, UsageRow
@@ -22,14 +22,15 @@ class UsageLog:
         self._rows: list[tuple[UsageRow, int | None]] = []
         self._written: asyncio.Future | None = None
 
-    def add(self, row: UsageRow, hold: int | None) -> asyncio.Future:
+    def add(self, row: UsageRow, hold: int | None) -> Awaitable[None]:
         """Queue ``row`` (settling ``hold``); done once it is committed (or could not be)."""
         if self._written is None:
             loop = asyncio.get_running_loop()
             self._written = loop.create_future()
             loop.call_soon(self.flush)
         self._rows.append((row, hold))
-        return self._written
+        # shielded: a request cancelled while it waits must not cancel the others' wait
+        return asyncio.shield(self._written)
 
     def flush(self) -> None:
         """Write what is queued, in the order it was queued."""
