@@ -2,15 +2,28 @@
 LiteLLM proxy, in one run (issue 21).
 
     python benchmarks/gateway.py [--requests N] [--rounds R] [--no-litellm]
+                                 [--pace-ms 50] [--pace-chunks 5] [--phases throughput,model]
 
-For 1 and 50 concurrent clients, streamed and not: each round sends the same requests
-directly, through byok's gateway and through LiteLLM's proxy, back to back in a rotating
-order; the added latency of a path is its percentile (p50, p99) minus the direct one's in
-the same round, and the figure is the median over rounds. Also: requests per second, CPU
-per request (the gateway process's user+system time over a phase), the delay of the first
-streamed byte (p50, against direct), and the gateway's RSS idle and with 1,000 open
-streams. LiteLLM is the pinned one scripts/install_servers.sh installs (BYOK_SERVERS_DIR,
-default /work/servers); without it, its column is left out.
+Two phases, each for streamed and unstreamed requests:
+- throughput: 1 and 50 clients that send without pause to an upstream that answers at
+  once. At 50 clients this measures how many requests a second a path can serve; its added
+  latency is mostly queueing behind the gateway's CPU, not what one request costs.
+- model: 50 clients, each sending its next request when the last one ends, to an upstream
+  that answers as a model does (the first chunk after --pace-ms, then --pace-chunks - 1
+  more, --pace-ms apart; unstreamed, the whole answer after chunks * ms). The clients start
+  at random moments within one answer's time, as independent programs would (started in
+  the same millisecond, against a fixed pace, they would stay in step for ever, and each
+  burst of 50 would queue behind 50 requests' CPU). The rate is whatever that pace gives
+  (printed); nothing else is tuned.
+Each round sends the same requests directly, through byok's gateway and through LiteLLM's
+proxy, back to back in a rotating order; the added latency of a path is its percentile
+(p50, p99) minus the direct one's in the same round, and the figure is the median over
+rounds. Also: requests per second, CPU per request (the gateway process's user+system time
+over a phase), the delay of the first body byte (p50, against direct), and the gateway's
+RSS idle and with 1,000 open streams. The output is a Markdown table (docs/testing.md's),
+headed by the machine, the date and the load average. LiteLLM is the pinned one
+scripts/install_servers.sh installs (BYOK_SERVERS_DIR, default /work/servers); without
+it, its rows are left out.
 
 Goals (2 cores): added p50 <= 1 ms and p99 <= 5 ms at 50 clients; <= 0.25x LiteLLM's
 added latency; first streamed byte delayed <= 1 ms; 1,000 idle streams in < 150 MiB.
@@ -23,6 +36,7 @@ import asyncio
 import base64
 import json
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -139,8 +153,10 @@ def start_litellm(upstream: str, work: Path) -> tuple[subprocess.Popen, Path_] |
     return proc, Path_("litellm", url + "/v1", {"Authorization": f"Bearer {MASTER}"}, proc.pid)
 
 
-def body(stream: bool, model: str = "gpt-4o") -> bytes:
+def body(stream: bool, model: str = "gpt-4o", pace: str | None = None) -> bytes:
     data = {"model": model, "messages": [{"role": "user", "content": "hello"}]}
+    if pace:
+        data["user"] = pace  # benchmarks/upstream.py answers at a model's pace
     if stream:
         data.update(stream=True, stream_options={"include_usage": True})
     return json.dumps(data).encode()
@@ -161,8 +177,12 @@ async def one(session, path: Path_, payload: bytes, stream: bool) -> tuple[float
     return end - start, (first or end) - start
 
 
-async def phase(path: Path_, clients: int, requests: int, stream: bool) -> dict:
-    payload = body(stream)
+async def phase(path: Path_, clients: int, requests: int, stream: bool,
+                pace: str | None = None, spread: float = 0.0) -> dict:
+    """``spread``: each client starts after a random wait up to this many seconds (50
+    programs of one machine do not send in the same millisecond; clients that did would
+    stay in step for ever against an upstream of fixed pace)."""
+    payload = body(stream, pace=pace)
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
         await asyncio.gather(*(one(session, path, payload, stream) for _ in range(clients)))
@@ -170,12 +190,14 @@ async def phase(path: Path_, clients: int, requests: int, stream: bool) -> dict:
         times: list[tuple[float, float]] = []
         per = requests // clients
 
-        async def worker():
+        async def worker(wait: float):
+            await asyncio.sleep(wait)
             for _ in range(per):
                 times.append(await one(session, path, payload, stream))
 
         start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
+        rng = random.Random(clients)
+        await asyncio.gather(*(worker(rng.uniform(0, spread)) for _ in range(clients)))
         wall = time.perf_counter() - start
         cpu = (tree_cpu(path.pid) - cpu0) if path.pid else 0.0
     total = sorted(t for t, _ in times)
@@ -213,7 +235,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-litellm", action="store_true")
+    parser.add_argument("--pace-ms", type=int, default=50)
+    parser.add_argument("--pace-chunks", type=int, default=5)
+    parser.add_argument("--phases", default="throughput,model")
     args = parser.parse_args()
+    args.phases = set(args.phases.split(","))
     procs = []
     with tempfile.TemporaryDirectory() as tmp:
         up, upstream = start_upstream()
@@ -228,7 +254,9 @@ def main() -> None:
                 procs.append(lite[0])
                 paths.append(lite[1])
             idle = rss_mib(gw.pid)
+            print(f"Started {machine()}; --requests {args.requests} --rounds {args.rounds}\n")
             report(paths, args)
+            print(f"\nEnded {machine()}.")
             held = asyncio.run(open_streams(byok_path, 1000))
             print(f"\nbyok gateway RSS: {idle:.1f} MiB idle, {held:.1f} MiB with 1,000 open "
                   f"streams (goal: under 150 MiB)")
@@ -242,35 +270,56 @@ def main() -> None:
 
 
 def report(paths: list[Path_], args) -> None:
-    print(f"{'clients':>7} {'stream':>6} {'path':>8} {'added p50':>10} {'added p99':>10} "
-          f"{'1st byte+':>10} {'rps':>8} {'cpu/req':>8}")
-    for clients in (1, 50):
-        for stream in (False, True):
-            n = args.requests if clients == 50 else max(200, args.requests // 5)
-            rounds: dict[str, list[dict]] = {p.name: [] for p in paths}
-            for r in range(args.rounds):
-                order = paths[r % len(paths):] + paths[:r % len(paths)]
-                for p in order:
-                    rounds[p.name].append(asyncio.run(phase(p, clients, n, stream)))
-            direct = rounds["direct"]
-            for p in paths:
-                got = rounds[p.name]
+    print("| phase | clients | stream | path | added p50 | added p99 | first byte + | rps "
+          "| CPU/request |")
+    print("|---|---:|---|---|---:|---:|---:|---:|---:|")
+    pace = f"pace:{args.pace_ms}:{args.pace_chunks}"
+    runs = [("throughput", c, s, None) for c in (1, 50) for s in (False, True)
+            if "throughput" in args.phases]
+    runs += [("model", 50, s, pace) for s in (False, True) if "model" in args.phases]
+    for name, clients, stream, paced in runs:
+        n = args.requests if clients == 50 else max(200, args.requests // 5)
+        if paced:  # a request takes chunks * ms: keep a phase to about 10 s a path
+            n = min(n, max(clients, int(10 * clients * 1000 / (args.pace_ms * args.pace_chunks))))
+        rounds: dict[str, list[dict]] = {p.name: [] for p in paths}
+        for r in range(args.rounds):
+            order = paths[r % len(paths):] + paths[:r % len(paths)]
+            for p in order:
+                rounds[p.name].append(asyncio.run(phase(
+                    p, clients, n, stream, paced,
+                    args.pace_ms * args.pace_chunks / 1000 if paced else 0.0)))
+        direct = rounds["direct"]
+        label = name if not paced else f"model ({args.pace_ms} ms x {args.pace_chunks})"
+        for p in paths:
+            got = rounds[p.name]
 
-                def added(key: str) -> float:
-                    return 1000 * statistics.median(g[key] - d[key] for g, d in zip(got, direct))
+            def added(key: str) -> float:
+                return 1000 * statistics.median(g[key] - d[key] for g, d in zip(got, direct))
 
-                rps = statistics.median(g["rps"] for g in got)
-                cpu = statistics.median(g["cpu_ms"] for g in got)
-                if p.name == "direct":
-                    print(f"{clients:>7} {str(stream):>6} {p.name:>8} "
-                          f"{'p50 ' + format(1000 * statistics.median(g['p50'] for g in got), '.2f'):>10} "
-                          f"{'p99 ' + format(1000 * statistics.median(g['p99'] for g in got), '.2f'):>10} "
-                          f"{'':>10} {rps:>8.0f} {'':>8}")
-                else:
-                    print(f"{clients:>7} {str(stream):>6} {p.name:>8} {added('p50'):>8.2f}ms "
-                          f"{added('p99'):>8.2f}ms {added('first_p50'):>8.2f}ms {rps:>8.0f} "
-                          f"{cpu:>6.2f}ms")
-            sys.stdout.flush()
+            def median(key: str) -> float:
+                return 1000 * statistics.median(g[key] for g in got)
+
+            rps = statistics.median(g["rps"] for g in got)
+            cpu = statistics.median(g["cpu_ms"] for g in got)
+            shown = {"direct": "direct", "byok": "byok", "litellm": "LiteLLM"}[p.name]
+            if p.name == "direct":
+                cells = [f"(p50 {median('p50'):.2f} ms)", f"(p99 {median('p99'):.2f} ms)",
+                         f"({median('first_p50'):.2f} ms)", f"{rps:.0f}", ""]
+            else:
+                cells = [f"{added('p50'):.2f} ms", f"{added('p99'):.2f} ms",
+                         f"{added('first_p50'):.2f} ms", f"{rps:.0f}", f"{cpu:.2f} ms"]
+            print(f"| {label} | {clients} | {'yes' if stream else 'no'} | {shown} | "
+                  + " | ".join(cells) + " |")
+        sys.stdout.flush()
+
+
+def machine() -> str:
+    import platform
+
+    load = os.getloadavg()
+    return (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, load average {load[0]:.2f} "
+            f"{load[1]:.2f} {load[2]:.2f}")
 
 
 if __name__ == "__main__":

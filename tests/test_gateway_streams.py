@@ -4,6 +4,7 @@ that leave, SIGTERM with streams open, 50 parallel streams, keys split across ch
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import select
@@ -340,3 +341,64 @@ def test_revoking_a_token_ends_its_open_stream(byok_env, gated):
     assert "revoked" in event["error"]["message"]
     (row,) = usage_rows(byok_env)
     assert row["token"] == "doomed" and row["errors"] == 1
+
+
+def test_an_answer_received_whole_has_its_usage_row_even_if_the_gateway_is_killed(
+        byok_env, fake):
+    """The usage rows of one event-loop pass are written together, and an answer's end
+    leaves only once its row is committed: a gateway killed (SIGKILL) while its rows wait
+    for the database has sent none of those answers whole, and every answer a client did
+    get whole is in the usage log. Another byok holding the database's write lock keeps the
+    gateway's rows waiting (its wait stops its event loop: the other requests may be
+    answered after it, or not at all before the kill)."""
+    import sqlite3
+
+    from byok_cli.store import DB_NAME
+
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    gw = RunningGateway(byok_env.vars)
+    t = token(byok_env)
+    whole: list[bytes] = []
+
+    def send(body: bytes) -> None:
+        conn = gw.connection()
+        try:
+            conn.request("POST", "/openai/chat/completions", body=body, headers=bearer(t))
+            reply = conn.getresponse()
+            data = reply.read()
+            if reply.status == 200:
+                whole.append(data)
+        except (OSError, http.client.HTTPException):
+            pass  # cut off by the kill: not received whole
+        finally:
+            conn.close()
+
+    try:
+        for body in (CHAT, STREAM):  # answered and logged before the lock is taken
+            send(body)
+        assert len(whole) == 2
+        other = sqlite3.connect(byok_env.home / DB_NAME, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another byok writing: the gateway's rows wait
+        sent = len(fake.requests)
+        threads = [threading.Thread(target=send, args=(body,))
+                   for body in (CHAT, STREAM, CHAT, STREAM)]
+        for th in threads:
+            th.start()
+        for _ in range(600):  # until the upstream has answered (the gateway's wait for
+            if len(fake.requests) > sent:  # the lock holds up its event loop, so the rest
+                break                      # may not get that far)
+            threading.Event().wait(0.05)
+        assert len(fake.requests) > sent
+        for th in threads:  # a client that got its whole answer has it by now
+            th.join(2)
+        gw.proc.kill()
+        gw.proc.wait(30)
+        for th in threads:
+            th.join(30)
+        other.execute("ROLLBACK")
+        other.close()
+    finally:
+        gw.stop()
+    rows = sqlite3.connect(byok_env.home / DB_NAME).execute(
+        "SELECT COUNT(*) FROM usage WHERE token_name = 'app'").fetchone()[0]
+    assert rows == len(whole) >= 2

@@ -105,6 +105,39 @@ def test_every_summary_is_the_raw_rows_summed_for_any_window(tmp_path_factory, s
         store.close()
 
 
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32), count=st.integers(1, 60),
+       spread=st.sampled_from([600, 3 * 3600, 2 * DAY]))
+def test_rows_written_in_batches_sum_up_as_rows_written_one_by_one(tmp_path_factory, seed,
+                                                                    count, spread):
+    """The gateway writes the usage rows of one event-loop pass in one transaction
+    (record_usages): the raw rows land in the order given, every hold they settle is
+    released, and every summary is what writing them one by one keeps."""
+    rng = random.Random(seed)
+    rows = [usage_row(rng, NOW - rng.uniform(0, spread)) for _ in range(count)]
+    if rng.random() < 0.5:  # requests alike, as a busy gateway's are: sums of many in one
+        rows = [rows[0]._replace(at=NOW - rng.uniform(0, 5)) for _ in rows]
+    one, batched = (Store(tmp_path_factory.mktemp("home")) for _ in range(2))
+    try:
+        holds = [batched.conn.execute(
+            "INSERT INTO budget_holds (profile, provider, key_name, micros, at, expires_at) "
+            "VALUES ('default', 'openai', 'default', 1, ?, ?)", (NOW, NOW + 60)).lastrowid
+            for _ in rows]
+        for row in rows:
+            one.record_usage(row)
+        cut = sorted(rng.sample(range(1, count), min(count - 1, rng.randint(0, 4))))
+        for start, end in zip([0, *cut], [*cut, count]):
+            batched.record_usages(list(zip(rows[start:end], holds[start:end])))
+        written = batched.conn.execute(f"SELECT {', '.join(UsageRow._fields)} FROM usage "
+                                       "ORDER BY id").fetchall()
+        assert [tuple(r) for r in written] == [tuple(r) for r in rows]
+        assert batched.conn.execute("SELECT COUNT(*) FROM budget_holds").fetchone()[0] == 0
+        assert summaries(batched) == summaries(one)
+    finally:
+        one.close()
+        batched.close()
+
+
 # The migration that builds the summaries (its number depends on what landed before it).
 SUMMARIES = next(i for i, script in enumerate(MIGRATIONS) if "usage_daily_by" in script)
 

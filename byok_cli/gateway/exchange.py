@@ -166,11 +166,18 @@ class StreamScanner:
         if len(self._tail) > MAX_LINE:  # not read for usage
             self._tail = b""
         for line in lines:
-            if line.startswith(b"data:") and (b'"usage"' in line or b'"model"' in line):
+            # parsed only where it says something new: usage that is not null, or the
+            # model before one is known (every chunk of a stream names it)
+            if line.startswith(b"data:") and (
+                    (b'"usage"' in line and _SOME_USAGE.search(line))
+                    or (self.usage.model is None and b'"model"' in line)):
                 try:
                     self.usage.read(loads(line[5:]))
                 except (ValueError, LimitExceeded):
                     pass
+
+
+_SOME_USAGE = re.compile(rb'"usage"\s*:\s*(?!null)')
 
 
 class KeyMasker:

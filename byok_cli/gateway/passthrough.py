@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Callable, Mapping
+from typing import Awaitable, Callable, Mapping
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
@@ -24,6 +24,7 @@ from ..routing.policy import Policy
 from ..routing.resolve import KEY_REJECTED
 from ..secrets.keychain import Keychain
 from ..wire import connect
+from ..wire.endpoint import endpoint
 from ..wire.errors import classify, error_body, stream_error
 from ..wire.limits import MAX_BODY, MAX_ERROR_BODY, LimitExceeded, loads
 from ..wire.proxy import proxy_for
@@ -32,6 +33,7 @@ from ..wire.types import Settings
 from .exchange import (KeyMasker, Policed, StreamScanner, Usage, masked, masked_header,
                        policed, upstream_path)
 from .tokens import AUTH_HEADERS, without_tokens
+from .usage_log import UsageLog
 
 # Not forwarded either way: they describe one connection, not the message.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
@@ -89,9 +91,9 @@ class Exchange:
     """One request: its policy, and what happened, for the usage row."""
 
     def __init__(self, keychain: Keychain, record: Provider, token_name: str,
-                 spec: Policed | None, on_warning: Callable[[str], None]):
-        self.record, self.spec = record, spec
-        self.policy = Policy(provider_plan(keychain, record.name, spec.model if spec else None),
+                 spec: Policed | None, on_warning: Callable[[str], None], log: UsageLog):
+        self.record, self.spec, self.log = record, spec, log
+        self.policy = Policy(_plan(keychain, record, spec.model if spec else None),
                              keychain, token_name=token_name, on_warning=on_warning)
         self.usage = Usage()
         self.started = time.time()
@@ -104,14 +106,15 @@ class Exchange:
         self.inflater: Inflater | None = None  # the upstream compressed its answer
         self.live: Callable[[], bool] = lambda: True  # the client's token, not revoked
 
-    def settle(self, code: str) -> None:
-        """The usage row of a policed request (nothing for a passed-through one); once."""
+    def settle(self, code: str) -> Awaitable[None]:
+        """The usage row of a policed request (nothing for a passed-through one), once:
+        queued now, done when it is committed (the answer's end waits for that)."""
         if self.settled:
-            return
+            return _DONE
         self.settled = True
         if self.spec is None:
             self.policy.release(self.hold)
-            return
+            return _DONE
         a, u = self.policy.attempt, self.usage
         model = u.model or self.spec.model
         if u.input_tokens is not None and u.output_tokens is not None:  # as run books them
@@ -124,15 +127,39 @@ class Exchange:
             cost = self.policy.held_micros  # no usage in the answer: its worst case
         end = time.monotonic()
         try:
-            self.policy.record(a, self.started, code, model=model,
-                               tokens=(u.input_tokens, u.output_tokens, u.cached_input_tokens),
-                               ttft_ms=None if self.first_at is None else
-                               int((self.first_at - self.clock) * 1000),
-                               latency_ms=int((end - self.clock) * 1000), cost=cost,
-                               hold=self.hold)
+            row = self.policy.usage_row(
+                a, self.started, code, model=model,
+                tokens=(u.input_tokens, u.output_tokens, u.cached_input_tokens),
+                ttft_ms=None if self.first_at is None else
+                int((self.first_at - self.clock) * 1000),
+                latency_ms=int((end - self.clock) * 1000), cost=cost)
         except ByokError as err:
             self.policy.spending.on_warning(f"a request is missing from the usage log: "
                                             f"{err.message}")
+            return _DONE
+        return self.log.add(row, self.hold)
+
+
+def _plan(keychain: Keychain, record: Provider, model: str | None):
+    """routing's plan for a request to ``record`` (its keys in order, and where they go),
+    kept while the reads it is made of are (reads.KeptReads)."""
+    def compute():
+        plan = provider_plan(keychain, record.name, model)
+        settings = keychain.store.settings(keychain.profile)
+        plan.endpoints[record.name] = endpoint(record,
+                                               profile=settings["base_urls"].get(record.name))
+        return plan
+
+    kept = getattr(keychain.store, "kept", None)
+    return compute() if kept is None else kept(("plan", record.name, model), compute)
+
+
+class _Done:
+    def __await__(self):
+        return iter(())
+
+
+_DONE = _Done()  # a settlement with nothing to wait for
 
 
 def upstream_headers(request: web.Request, auth: dict[str, str], spec: Policed | None
@@ -158,15 +185,14 @@ def error_response(api: str, status: int, message: str) -> web.Response:
 
 async def forward(request: web.Request, upstream: Upstream, keychain: Keychain,
                   record: Provider, token_name: str, body: bytes,
-                  on_warning: Callable[[str], None],
+                  on_warning: Callable[[str], None], log: UsageLog,
                   live: Callable[[], bool] = lambda: True) -> web.StreamResponse:
     try:
         # policy is decided on the path the upstream receives, not on how it was spelled
         tail, query = upstream_path(request.raw_path, record.name)
         query = without_tokens(query)
-        keychain.store.fresh()  # KeptReads: what changed since the last request
         spec = policed(record.api, request.method, unquote(tail), body)
-        ex = Exchange(keychain, record, token_name, spec, on_warning)
+        ex = Exchange(keychain, record, token_name, spec, on_warning, log)
         ex.live = live
     except ByokError as err:
         return error_response(record.api, STATUS.get(err.code, 502), err.message)
@@ -200,7 +226,7 @@ async def forward(request: web.Request, upstream: Upstream, keychain: Keychain,
         if ex.policy.failed(failed) is None:
             sent = isinstance(failed, _Rejection) or failed.code == Code.NETWORK_ERROR
             if sent:
-                ex.settle(failed.code.value)
+                await ex.settle(failed.code.value)
             else:  # nothing went upstream: no usage row, as for `run`
                 ex.policy.release(ex.hold)
             if isinstance(failed, _Rejection):  # the provider's own answer, as it gave it
@@ -291,11 +317,12 @@ def _inflated(data: bytes, inflater: Inflater | None, limit: int) -> bytes:
 
 async def _relay(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
                  ) -> web.StreamResponse:
+    """The answer, relayed; its usage row is committed before its end leaves (a whole
+    answer's before any of it: the middleware sends it whole once this returns)."""
     code = "OK" if up.status < 400 else f"HTTP_{up.status}"
     length = up.content_length
-    whole = length is not None and length <= MAX_WHOLE_BODY
     try:
-        if whole:
+        if length is not None and length <= MAX_WHOLE_BODY:
             data = await up.read()
             ex.read_through = True
             ex.first_at = time.monotonic()
@@ -311,20 +338,20 @@ async def _relay(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
                     pass
             return web.Response(status=up.status, headers=_down_headers(up, ex),
                                 body=masked(data, ex.key, thorough=up.status >= 400))
-        return await _stream(request, up, ex, code)
+        response, code = await _stream(request, up, ex, code)
+        return response
     finally:
         if ex.read_through:
             up.release()  # its connection goes back to the pool
         else:
             up.close()  # the client left or the upstream broke: drop the connection
-        if whole:  # the usage row after the answer is on its way, not before
-            asyncio.get_running_loop().call_soon(ex.settle, code)
-        else:
-            ex.settle(code)
+        await ex.settle(code)
 
 
 async def _stream(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange,
-                  code: str) -> web.StreamResponse:
+                  code: str) -> tuple[web.StreamResponse, str]:
+    """The answer passed on as it arrives, but for its end (the caller's, once the usage
+    row is in); with the code its usage row is settled with."""
     response = web.StreamResponse(status=up.status, headers=_down_headers(up, ex))
     await response.prepare(request)
     scanner = StreamScanner(ex.usage) if ex.spec is not None else None
@@ -336,23 +363,20 @@ async def _stream(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
             # the upstream broke off: end the stream the way the API reports errors
             await _write(response, masker.end() + stream_error(
                 ex.record.api, f"the connection to {ex.record.name} broke mid-answer"))
-            ex.settle(Code.NETWORK_ERROR.value)
-            return response
+            return response, Code.NETWORK_ERROR.value
         if not chunk:
             ex.read_through = True
             break
         if not ex.live():  # revoked (or expired) mid-stream: ended as the API ends errors
             await _write(response, stream_error(ex.record.api, "the client token was "
                                                 "revoked or has expired", 401))
-            ex.settle(Code.INTERRUPTED.value)
-            return response
+            return response, Code.INTERRUPTED.value
         if ex.inflater is not None:
             try:
                 chunk = _inflated(chunk, ex.inflater, MAX_BODY)
             except ByokError as err:
                 await _write(response, masker.end() + stream_error(ex.record.api, err.message))
-                ex.settle(err.code.value)
-                return response
+                return response, err.code.value
         if ex.first_at is None:
             ex.first_at = time.monotonic()
         if scanner is not None:
@@ -360,13 +384,11 @@ async def _stream(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
         out = masker.feed(chunk)
         if out and not await _write(response, masked(out, ex.key, thorough) if thorough
                                     else out):
-            ex.settle(Code.INTERRUPTED.value)  # the client left: the upstream is dropped
-            return response
+            return response, Code.INTERRUPTED.value  # the client left: upstream dropped
     rest = masker.end()
     if rest:
         await _write(response, masked(rest, ex.key, thorough) if thorough else rest)
-    await response.write_eof()
-    return response
+    return response, code
 
 
 async def _write(response: web.StreamResponse, data: bytes) -> bool:

@@ -5,20 +5,25 @@ change only when someone runs `byok key set`, `budget set`, `config set`…: SQL
 `PRAGMA data_version` moves when another connection commits, so those reads are kept
 until it moves (one cheap statement per request, in `fresh`, instead of a dozen). A change this
 gateway makes itself (a key marked failed) clears them too; the usage rows and token
-counts it writes on every request touch none of them. Token checks are not kept: a
-revoked token is refused at once.
+counts it writes on every request touch none of them. Tokens are kept the same way: a
+revocation is another connection's commit, so the next request (and the next chunk of an
+open stream: tokens.StillLive) reads the token again and is refused at once; expiry is
+checked on every request against the clock. What the gateway derives from kept reads
+alone (a provider's plan: its keys in order, its endpoint) is kept with them (`kept`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from ..store import Store
 
-KEPT = frozenset({"settings", "budgets", "get_key", "keys"})
-# Writes that touch nothing KEPT: they leave what is kept in place.
-APART = frozenset({"record_usage", "token_by_digest", "token_used", "release_hold",
-                   "conn", "home"})
+KEPT = frozenset({"settings", "budgets", "get_key", "keys", "token_by_digest"})
+MAX_KEPT = 4096
+# Writes that touch nothing KEPT (token_used: a token's counts, which no check reads;
+# reserve: a budget hold): they leave what is kept in place.
+APART = frozenset({"record_usage", "record_usages", "token_used", "reserve", "release_hold",
+                   "conn", "home", "home_dir"})
 
 
 class KeptReads:
@@ -45,9 +50,23 @@ class KeptReads:
             self._kept.clear()
             self._version = version
 
+    def kept(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """``compute()``, kept under ``key`` as long as the reads it is made of are (the
+        caller must not change what it gets)."""
+        if key not in self._kept:
+            self._room()
+            self._kept[key] = compute()
+        return self._kept[key]
+
+    def _room(self) -> None:
+        # keys come from clients (a model's name, a presented token's digest): bounded
+        if len(self._kept) >= MAX_KEPT:
+            self._kept.clear()
+
     def _read(self, name: str, method, args: tuple):
         key = (name, *args)
         if key not in self._kept:
+            self._room()
             self._kept[key] = method(*args)
         value = self._kept[key]
         # callers get their own copy of what they could change: a list (of named tuples),

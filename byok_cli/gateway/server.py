@@ -28,6 +28,7 @@ from . import tokens
 from .connection import Connection
 from .passthrough import Upstream, error_response, forward
 from .reads import KeptReads
+from .usage_log import UsageLog
 
 LOOPBACK = {"127.0.0.1": "127.0.0.1", "::1": "::1", "localhost": "127.0.0.1"}
 
@@ -84,6 +85,7 @@ class Gateway:
                             hint="--host 127.0.0.1, ::1 or localhost; for a team, add a "
                                  "LiteLLM proxy with `byok provider add`")
         self.upstream = Upstream(Settings.from_env(self.keychain.env), self.keychain.env)
+        self.usage_log = UsageLog(self.keychain.store, self.on_warning)  # type: ignore[arg-type]
         self.active = 0
         self._used: dict[str, tuple[int, float]] = {}
         self._server: asyncio.AbstractServer | None = None
@@ -165,6 +167,7 @@ class Gateway:
             await self._runner.cleanup()
         self._flusher.cancel()
         self._flush()
+        self.usage_log.flush()
         await self.upstream.close()
 
     async def serve(self, on_ready: Callable[["Gateway"], None] = lambda gw: None,
@@ -245,6 +248,7 @@ class Gateway:
             return self._logged(request, None, error_response(
                 "openai", 404, f"no provider called {name!r}: the gateway's URLs are "
                 f"{self.url}/PROVIDER"), started)
+        self.keychain.store.fresh()  # KeptReads: what another process changed since
         presented = tokens.presented(request.headers)
         if (self.only_token is not None and presented is not None
                 and not tokens.same(presented, self.only_token)):
@@ -267,7 +271,7 @@ class Gateway:
             response.force_close()  # the rest of the body is not waited for
             return self._logged(request, token, response, started)
         response = await forward(request, self.upstream, self.keychain, record, token.name,
-                                 body, self.on_warning,
+                                 body, self.on_warning, self.usage_log,
                                  tokens.StillLive(self.keychain.store, token))
         return self._logged(request, token, response, started)
 

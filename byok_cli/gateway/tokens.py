@@ -3,8 +3,8 @@
 A token is 32 random bytes (``byok-gw-`` and 43 URL-safe characters); only its SHA-256 digest
 is stored, and a presented token is accepted only when the digest of what was presented
 equals a stored one, compared with :func:`hmac.compare_digest`. A token may be limited to
-some providers and may expire; revoking one ends it at once, for a running gateway too (the
-gateway reads the table on every request).
+some providers and may expire; revoking one ends it at once, for a running gateway too (it
+reads a token again as soon as the table has changed: reads.KeptReads).
 """
 
 from __future__ import annotations
@@ -118,6 +118,9 @@ class StillLive:
         if version == self.version:
             return True
         self.version = version
+        fresh = getattr(self.store, "fresh", None)
+        if fresh is not None:  # the gateway's reads.KeptReads: forget the token as kept
+            fresh()
         found = self.store.token_by_digest(self.token.digest)
         return found is not None and found.live(now)
 

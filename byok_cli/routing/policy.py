@@ -171,24 +171,25 @@ class Policy:
         return booked_in, counts["output tokens"], (min(cached, booked_in) if cached
                                                     else cached)
 
-    def record(self, a: Attempt, started: float, code: str, *, model: str | None = None,
-               tokens: tuple = (None, None, None), ttft_ms: int | None = None,
-               latency_ms: int | None = None, cost: int | None = None,
-               hold: int | None = None, stop_reason: str | None = None,
-               cache_write: int | None = None, reasoning: int | None = None) -> None:
-        """The request's usage row (and the hold it settles); ``tokens``: input, output,
-        cached input. A success clears a stored key's failed mark."""
+    def usage_row(self, a: Attempt, started: float, code: str, *, model: str | None = None,
+                  tokens: tuple = (None, None, None), ttft_ms: int | None = None,
+                  latency_ms: int | None = None, cost: int | None = None,
+                  stop_reason: str | None = None, cache_write: int | None = None,
+                  reasoning: int | None = None):
+        """The request's usage row, for the caller to write with the hold it settles
+        (store.record_usages; the gateway writes those of one event-loop pass together);
+        ``tokens``: input, output, cached input. A success clears a stored key's failed
+        mark."""
         from ..store import UsageRow
 
         if code == "OK" and a.key_source == "stored":
             self.keychain.mark_used(a.provider, a.key_name or "default")
-        self.keychain.store.record_usage(UsageRow(
+        return UsageRow(
             started, self.keychain.profile, a.provider, model or a.model, a.key_source,
             ",".join(f["kind"] for f in self.fallbacks), tokens[0], tokens[1], ttft_ms,
             latency_ms, code, tokens[2], cost, a.key_name, stop_reason=stop_reason,
             cache_write_tokens=cache_write, reasoning_tokens=reasoning,
-            token_name=self.spending.token_name),
-            hold_id=hold)
+            token_name=self.spending.token_name)
 
     def failed(self, err: ByokError) -> Attempt | None:
         """Record the current attempt's failure (a key the provider rejected is marked so)

@@ -48,7 +48,7 @@ class UsageRow:
 DIMENSION_SQL = {"key": "IFNULL(key_name, IFNULL(key_source, '-'))",
                  "token": "IFNULL(token_name, '-')"}
 
-_ADD_UP = ("ON CONFLICT DO UPDATE SET requests = requests + 1, errors = errors + excluded.errors, "
+_ADD_UP = ("ON CONFLICT DO UPDATE SET requests = requests + excluded.requests, errors = errors + excluded.errors, "
            "fallbacks = fallbacks + excluded.fallbacks, "
            "input_tokens = input_tokens + excluded.input_tokens, "
            "output_tokens = output_tokens + excluded.output_tokens, "
@@ -68,35 +68,61 @@ class UsageTables:
         """One request: its raw row, and the roll-ups `byok usage` and budgets read (per day
         and per hour). The budget reservation ``hold_id`` gives way to the actual cost in
         the same transaction."""
-        errors, fell_back = int(row.code != "OK"), int(bool(row.fallbacks))
-        unknown = int(row.code == "OK" and row.cost_micros is None)
-        counts = (errors, fell_back, row.input_tokens or 0, row.output_tokens or 0,
-                  row.cost_micros or 0, unknown)
-        with self.transaction() as conn:
-            conn.execute(f"INSERT INTO usage ({', '.join(UsageRow._fields)}) "
-                         f"VALUES ({', '.join('?' * len(row))})", row)
-            for totals, by, period, seconds in TIERS:
-                key = (row.profile, row.provider, row.model, int(row.at // seconds))
-                conn.execute(
-                    f"INSERT INTO {totals} (profile, provider, model, {period}, requests, "
-                    "errors, fallbacks, input_tokens, output_tokens, cost_micros, cost_unknown) "
-                    "VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) " + _ADD_UP, (*key, *counts))
+        self.record_usages([(row, hold_id)])
+
+    def record_usages(self, rows: list[tuple[UsageRow, int | None]]) -> None:
+        """Several requests (each with the hold it settles) in one transaction, the raw rows
+        in the order given; the roll-ups are added up first, so that requests alike cost
+        one statement per roll-up row between them, not one each."""
+        if not rows:
+            return
+        totals: dict[tuple, list[int]] = {}
+        by: dict[tuple, list[int]] = {}
+        days: dict[tuple, int] = {}
+        running: dict[tuple, int] = {}
+        for row, _ in rows:
+            counts = (1, int(row.code != "OK"), int(bool(row.fallbacks)),
+                      row.input_tokens or 0, row.output_tokens or 0, row.cost_micros or 0,
+                      int(row.code == "OK" and row.cost_micros is None))
+            for table, by_table, _, seconds in TIERS:
+                period = int(row.at // seconds)
+                _add(totals, (table, row.profile, row.provider, row.model, period), counts)
                 for dimension, name in dimensions(row).items():
-                    conn.execute(
-                        f"INSERT INTO {by} (profile, dimension, name, provider, {period}, "
-                        "requests, errors, fallbacks, input_tokens, output_tokens, cost_micros, "
-                        "cost_unknown) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) " + _ADD_UP,
-                        (row.profile, dimension, name, row.provider, key[3], *counts))
+                    _add(by, (by_table, row.profile, dimension, name, row.provider, period),
+                         counts)
             for metric, ms in (("ttft", row.ttft_ms), ("total", row.latency_ms)):
                 if ms is not None:
-                    conn.execute("INSERT INTO usage_buckets VALUES (?, ?, ?, ?, ?, ?, 1) "
-                                 "ON CONFLICT DO UPDATE SET n = n + 1", (
-                                     row.profile, row.provider, row.model, int(row.at // DAY),
-                                     metric, bucket(ms)))
-                    _count_in_running_sums(conn, (row.profile, row.provider, row.model, metric,
-                                                  bucket(ms)), int(row.at // HOUR))
-            if hold_id is not None:
-                conn.execute("DELETE FROM budget_holds WHERE id = ?", (hold_id,))
+                    key = (row.profile, row.provider, row.model, metric, bucket(ms))
+                    day = (row.profile, row.provider, row.model, int(row.at // DAY), metric,
+                           key[4])
+                    days[day] = days.get(day, 0) + 1
+                    running[(key, int(row.at // HOUR))] = running.get(
+                        (key, int(row.at // HOUR)), 0) + 1
+        with self.transaction() as conn:
+            conn.executemany(f"INSERT INTO usage ({', '.join(UsageRow._fields)}) "
+                             f"VALUES ({', '.join('?' * len(UsageRow._fields))})",
+                             [row for row, _ in rows])
+            for (table, *key), counts in totals.items():
+                period = "day" if table == TIERS[0][0] else "hour"
+                conn.execute(
+                    f"INSERT INTO {table} (profile, provider, model, {period}, requests, "
+                    "errors, fallbacks, input_tokens, output_tokens, cost_micros, cost_unknown) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) " + _ADD_UP, (*key, *counts))
+            for (table, *key), counts in by.items():
+                period = "day" if table == TIERS[0][1] else "hour"
+                conn.execute(
+                    f"INSERT INTO {table} (profile, dimension, name, provider, {period}, "
+                    "requests, errors, fallbacks, input_tokens, output_tokens, cost_micros, "
+                    "cost_unknown) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) " + _ADD_UP,
+                    (*key, *counts))
+            for day, n in days.items():
+                conn.execute("INSERT INTO usage_buckets VALUES (?, ?, ?, ?, ?, ?, ?) "
+                             "ON CONFLICT DO UPDATE SET n = n + excluded.n", (*day, n))
+            for (key, hour), n in running.items():
+                _count_in_running_sums(conn, key, hour, n)
+            holds = [(hold,) for _, hold in rows if hold is not None]
+            if holds:
+                conn.executemany("DELETE FROM budget_holds WHERE id = ?", holds)
 
     def rebuild_usage_rollups(self) -> None:
         """Derive the roll-ups from the raw usage rows again (after bulk imports)."""
@@ -240,18 +266,27 @@ _RAW_COUNTS = ("{s}, {s} * (code != 'OK'), {s} * (fallbacks != ''), "
                "{s} * IFNULL(cost_micros, 0), {s} * (code = 'OK' AND cost_micros IS NULL)")
 
 
-def _count_in_running_sums(conn, key: tuple, hour: int) -> None:
-    """One request in a histogram bucket's running sums: all time, and up to each hour from
-    its own on (a request logged after later hours' first ones counts in theirs too)."""
+def _count_in_running_sums(conn, key: tuple, hour: int, n: int = 1) -> None:
+    """``n`` requests in a histogram bucket's running sums: all time, and up to each hour
+    from their own on (requests logged after later hours' first ones count in theirs too)."""
     match = "profile = ? AND provider = ? AND model = ? AND metric = ? AND bucket = ?"
-    conn.execute("INSERT INTO usage_buckets_total VALUES (?, ?, ?, ?, ?, 1) "
-                 "ON CONFLICT DO UPDATE SET n = n + 1", key)
-    conn.execute(f"UPDATE usage_buckets_upto SET n = n + 1 WHERE {match} AND hour > ?",
-                 (*key, hour))
-    conn.execute(f"INSERT INTO usage_buckets_upto SELECT ?, ?, ?, ?, ?, ?, 1 + IFNULL((SELECT n "
+    conn.execute("INSERT INTO usage_buckets_total VALUES (?, ?, ?, ?, ?, ?) "
+                 "ON CONFLICT DO UPDATE SET n = n + excluded.n", (*key, n))
+    conn.execute(f"UPDATE usage_buckets_upto SET n = n + ? WHERE {match} AND hour > ?",
+                 (n, *key, hour))
+    conn.execute(f"INSERT INTO usage_buckets_upto SELECT ?, ?, ?, ?, ?, ?, ? + IFNULL((SELECT n "
                  f"FROM usage_buckets_upto WHERE {match} AND hour < ? ORDER BY hour DESC "
-                 "LIMIT 1), 0) WHERE true ON CONFLICT DO UPDATE SET n = n + 1",
-                 (*key, hour, *key, hour))
+                 "LIMIT 1), 0) WHERE true ON CONFLICT DO UPDATE SET n = n + ?",
+                 (*key, hour, n, *key, hour, n))
+
+
+def _add(sums: dict[tuple, list[int]], key: tuple, counts: tuple) -> None:
+    found = sums.get(key)
+    if found is None:
+        sums[key] = list(counts)
+    else:
+        for i, c in enumerate(counts):
+            found[i] += c
 
 
 # Latency histograms are kept in steps of the 1-2-5 series: exact below 20 ms; then 20, 22,
