@@ -40,7 +40,7 @@ OPENAI_MODELS = [
     "gpt-6.2-astra", "gpt-6.2-sol", "gpt-6.1-sol", "gpt-6.1-terra", "gpt-6-luna", "gpt-5.6-sol",
     "gpt-5.6-terra", "gpt-5.6-luna", "gpt-5.5", "gpt-4o", "gpt-4o-mini",
     "text-embedding-3-small", "whisper-1", "dall-e-3", "tts-1", "omni-moderation-latest",
-    "gpt-7-preview-fake", "gpt-6.3-sol",
+    "gpt-7-preview-fake", "gpt-6.2-astro",
 ]
 ANTHROPIC_MODELS = [
     "claude-opus-5-5", "claude-sonnet-5-5", "claude-haiku-5-5", "claude-opus-4-8",

@@ -59,10 +59,10 @@ def test_fallback_asks_for_fallbacks_and_the_provider_judges(keys, fake):
 
 
 def test_a_new_model_near_a_catalogue_id_runs_once_the_providers_list_has_it(keys, fake):
-    new = "gpt-6.3-sol"  # the fake lists it; byok's catalogue does not know it
+    new = "gpt-6.2-astro"  # the fake lists it; byok's catalogue does not know it
     before = keys.run("run", "-m", new, "x")
     assert before.returncode == Code.MODEL_NOT_FOUND.exit_status
-    assert "did you mean 'gpt-6.2-sol'" in before.stderr and "models list -p openai --remote" \
+    assert "did you mean 'gpt-6.2-astra'" in before.stderr and "models list -p openai --remote" \
         in before.stderr
     assert keys.run("models", "list", "-p", "openai", "--remote").returncode == 0
     after = keys.run("run", "-m", new, "x")
@@ -131,6 +131,11 @@ def test_near_miss_and_check_typo():
     assert near_miss(TYPO, cat, "openai") == "gpt-6.1-sol"
     assert near_miss("haiku", cat, "openai") is None
     assert near_miss("sonet", cat, "anthropic") == "sonnet"
+    # another number, or an id that extends one, is another model: the provider judges
+    for other in ("claude-sonnet-4-5", "claude-opus-4-1", "claude-3"):
+        assert near_miss(other, cat, "anthropic") is None
+    for other in ("gpt-4.1-mini", "gpt-4", "gpt-6.3-sol", "gpt-4o-mini-tts"):
+        assert near_miss(other, cat, "openai") is None
     target = resolve(TYPO, cat, registry, preferred="openai")
     with pytest.raises(ByokError) as caught:
         check_typo(TYPO, target, cat, registry, lambda p: set())

@@ -113,16 +113,25 @@ def resolve(name: str, catalog: Catalog, registry: Registry, *, provider: str | 
 
 def near_miss(name: str, catalog: Catalog, catalog_name: str | None) -> str | None:
     """The id or alias in ``catalog_name``'s catalogue that ``name`` looks like a typo of,
-    or None. Close means one or two characters off, so a provider's genuinely new id
-    (``gpt-6.3-sol`` beside ``gpt-6.2-sol``) can still be near; callers ask the provider's
+    or None. Close means one or two letters off with the same numbers in the same order:
+    ids that differ in a number (``claude-sonnet-4-5``, ``gpt-4.1-mini``) or where one
+    merely extends the other (``gpt-4`` and ``gpt-4o``) are other models, which the
+    provider judges. A provider's new id can still be near; callers ask the provider's
     own list before refusing."""
     if not catalog_name:
         return None
     from difflib import get_close_matches
 
-    names = [n for m in catalog.for_provider(catalog_name) for n in (m.id, *m.aliases)]
-    found = get_close_matches(name.strip().lower(), names, n=1, cutoff=0.85)
+    wanted = name.strip().lower()
+    digits = _digits(wanted)
+    names = [n for m in catalog.for_provider(catalog_name) for n in (m.id, *m.aliases)
+             if _digits(n) == digits and not (n.startswith(wanted) or wanted.startswith(n))]
+    found = get_close_matches(wanted, names, n=1, cutoff=0.85)
     return found[0] if found else None
+
+
+def _digits(name: str) -> str:
+    return "".join(c for c in name if c.isdigit())
 
 
 def check_typo(name: str, target: Target, catalog: Catalog, registry: Registry,
