@@ -235,7 +235,7 @@ def _modules_after(byok_env, *args):
             "atexit.register(lambda: sys.__stderr__.write('MODULES=' + json.dumps("
             "sorted(m for m in sys.modules if m.split('.')[0] in ('openai', 'anthropic', 'rich',"
             " 'keyring', 'cryptography', 'httpx', 'httpx2', 'aiohttp', 'dataclasses', 'inspect',"
-            " 'hashlib', 'pathlib')))"
+            " 'hashlib', 'pathlib', 'signal')))"
             " + '\\n'))\n"
             f"sys.argv = ['byok'] + {list(args)!r}\n"
             "from byok_cli.cli import main\nmain()\n")
@@ -266,8 +266,10 @@ def test_run_and_chat_import_no_sdk(byok_env, fake):
         assert not loaded & {"openai", "anthropic", "httpx", "httpx2", "aiohttp"}, (args, loaded)
         if args[0] == "run":  # byok's records are plain classes: no dataclasses, no inspect;
             # the master key's id is hashed with cryptography (loaded anyway), not hashlib;
-            # the store's, the prices' and the master key sources' paths are strings
-            assert not loaded & {"dataclasses", "inspect", "hashlib", "pathlib"}, (args, loaded)
+            # the store's, the prices' and the master key sources' paths are strings;
+            # SIGTERM/SIGHUP are caught through _signal, without signal's enum classes
+            assert not loaded & {"dataclasses", "inspect", "hashlib", "pathlib", "signal"}, (
+                args, loaded)
     assert len(chats(fake)) == 3
     # chat, through Typer, over a pipe
     code = ("import sys; sys.argv = ['byok', 'chat']\n"
