@@ -235,14 +235,22 @@ def _modules_after(byok_env, *args):
             "atexit.register(lambda: sys.__stderr__.write('MODULES=' + json.dumps("
             "sorted(m for m in sys.modules if m.split('.')[0] in ('openai', 'anthropic', 'rich',"
             " 'keyring', 'cryptography', 'httpx', 'httpx2', 'aiohttp', 'dataclasses', 'inspect',"
-            " 'hashlib', 'pathlib', 'signal')))"
+            " 'hashlib', 'pathlib', 'signal') or m.startswith('byok_cli.')))"
             " + '\\n'))\n"
             f"sys.argv = ['byok'] + {list(args)!r}\n"
             "from byok_cli.cli import main\nmain()\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, env=byok_env.vars,
                           timeout=30, stdin=subprocess.DEVNULL)
     line = [x for x in proc.stderr.decode().splitlines() if x.startswith("MODULES=")][-1]
-    return {m.split(".")[0] for m in json.loads(line[8:])}
+    # third-party and stdlib packages by their top-level name; byok's own modules in full
+    return {m if m.startswith("byok_cli.") else m.split(".")[0] for m in json.loads(line[8:])}
+
+
+# byok's own modules that `byok run` has no use for when the key has no command, no proxy
+# is set and nothing is retried: each costs run's start-up time and memory (issue 25)
+OFF_RUN_PATH = {
+    "byok_cli.cli.output",  # tables and questions; run prints through cli.streams
+}
 
 
 def test_offline_commands_import_no_sdk(byok_env, fake):
@@ -270,6 +278,8 @@ def test_run_and_chat_import_no_sdk(byok_env, fake):
             # SIGTERM/SIGHUP are caught through _signal, without signal's enum classes
             assert not loaded & {"dataclasses", "inspect", "hashlib", "pathlib", "signal"}, (
                 args, loaded)
+            assert "byok_cli.cli.streams" in loaded and not loaded & OFF_RUN_PATH, (
+                args, sorted(loaded & OFF_RUN_PATH))
     assert len(chats(fake)) == 3
     # chat, through Typer, over a pipe
     code = ("import sys; sys.argv = ['byok', 'chat']\n"
