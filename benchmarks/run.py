@@ -30,6 +30,7 @@ import base64
 import datetime as dt
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -263,13 +264,18 @@ def main() -> None:
                        env=env, check=True, capture_output=True)
     subprocess.run([str(BYOK), "config", "set", "preferred-provider", "openai"], env=env,
                    check=True, capture_output=True)
+    # The floors read a copy: on Python 3.12+ byok leaves its WAL for SQLite to copy into the
+    # file later (store.db), and a floor's closing its connection would otherwise do it for byok.
+    floor_home = tempfile.mkdtemp(prefix="byok-bench-floor-")
+    shutil.copytree(home, floor_home, dirs_exist_ok=True)
+    floor_env = {**env, "BYOK_HOME": floor_home}
 
     rows = []
     floor = [sys.executable, "-c", OFFLINE_FLOOR]
     for cmd, goal in OFFLINE + [(None, 2.0)] if args.only != "run" else []:
         ours = [str(BYOK), *(cmd or [])]
         ours_env = env if cmd else {**env, **COMPLETION}
-        base, t, ratio = paired_ms(lambda: wall(floor, env), lambda: wall(ours, ours_env),
+        base, t, ratio = paired_ms(lambda: wall(floor, floor_env), lambda: wall(ours, ours_env),
                                    args.repeat)
         if not rows:
             rows.append(("offline floor: python -c, SQLite, one row", base, None, None))
@@ -280,15 +286,15 @@ def main() -> None:
     script = run_floor()
     for provider in ("openai", "anthropic") if args.only != "offline" else ():
         for stream in (True, False):
-            floor_env = {**env, "U": server.url}
+            run_floor_env = {**floor_env, "U": server.url}
             floor_cmd = [sys.executable, "-c", script, provider,
                          "stream" if stream else "whole"]
             ours = [str(BYOK), "run", "-p", provider, *([] if stream else ["--no-stream"]), "hi"]
             said = [subprocess.run(c, env=e, capture_output=True, check=True).stdout
-                    for c, e in ((floor_cmd, floor_env), (ours, env))]
+                    for c, e in ((floor_cmd, run_floor_env), (ours, env))]
             if said[0] != said[1]:  # the floor must do the same work
                 raise SystemExit(f"the run floor printed {said[0]!r}, byok {said[1]!r}")
-            base, mine = paired(lambda: run_once(floor_cmd, floor_env),
+            base, mine = paired(lambda: run_once(floor_cmd, run_floor_env),
                                 lambda: run_once(ours, env), args.repeat)
             how = "streamed" if stream else "--no-stream"
             rows.append((f"run floor: {provider}, {how}, whole process",

@@ -4,7 +4,10 @@
 ``typing.NamedTuple`` does (``collections.namedtuple`` with the fields in annotation order,
 defaults from the class body, the body's methods, properties and docstring set on it), but
 without importing ``typing``: about 3.5 ms of every reading command's start, and half the
-cost per class (no ``typing`` metaclass).
+cost per class (no ``typing`` metaclass). It is built here rather than by namedtuple, which
+compiles each class's ``__new__`` from source (``eval``: most of the ~1.5 ms the ~30 records
+on `byok run`'s path cost): one ``__new__`` is compiled per number of fields and given each
+class's field names, and the other methods are shared by every record.
 
 `@record` gives a class an ``__init__`` (fields in
 the order they are annotated, positional or by keyword, defaults from the class body),
@@ -18,7 +21,13 @@ is ``fresh(list)`` gets a new list per instance (dataclasses' ``field(default_fa
 
 from __future__ import annotations
 
-import collections
+try:
+    from _collections import _tuplegetter  # what namedtuple's fields are made of
+except ImportError:  # another Python: the equivalent property
+    from operator import itemgetter
+
+    def _tuplegetter(index: int, doc: str) -> property:
+        return property(itemgetter(index), doc=doc)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -41,14 +50,76 @@ def tuple_record(cls: type) -> type:
         raise TypeError(f"{cls.__name__}: a field without a default follows one with")
     if _REFUSED & body.keys():
         raise AttributeError(f"{cls.__name__}: cannot set {sorted(_REFUSED & body.keys())}")
-    made = collections.namedtuple(cls.__name__, names, defaults=defaults,
-                                  module=body.get("__module__"))
+    made = _named_tuple(cls.__name__, tuple(names), tuple(defaults))
+    made.__module__ = body.get("__module__")
     made.__qualname__ = cls.__qualname__
     made.__annotations__ = dict(body.get("__annotations__", {}))
     for key, value in body.items():
         if key not in _IMPLICIT and key not in names:
             setattr(made, key, value)
     return made
+
+
+_FUNCTION = type(tuple_record)
+_NEW_BY_COUNT: dict[int, Any] = {}  # one compiled __new__ per number of fields
+
+
+def _named_tuple(name: str, fields: tuple[str, ...], defaults: tuple) -> type:
+    """What ``collections.namedtuple(name, fields, defaults=defaults)`` makes."""
+    for field in fields:
+        if not field.isidentifier() or field.startswith("_") or fields.count(field) > 1:
+            raise ValueError(f"{name}: bad or repeated field name {field!r}")
+    count = len(fields)
+    if count not in _NEW_BY_COUNT:
+        args = "".join(f", _{i}" for i in range(count))
+        _NEW_BY_COUNT[count] = eval(  # noqa: S307 - byok's own fixed text, no input
+            f"lambda _cls{args}: _tuple_new(_cls, ({args[2:]}{',' if count == 1 else ''}))",
+            {"_tuple_new": tuple.__new__, "__builtins__": {}})
+    code = _NEW_BY_COUNT[count].__code__.replace(
+        co_varnames=("_cls", *fields), co_name="__new__", co_qualname=f"{name}.__new__")
+    new = _FUNCTION(code, {"_tuple_new": tuple.__new__, "__builtins__": {}}, "__new__",
+                    defaults or None)
+    new.__doc__ = f"Create new instance of {name}({', '.join(fields)})"
+    namespace = {"__doc__": f"{name}({', '.join(fields)})", "__slots__": (), "_fields": fields,
+                 "_field_defaults": dict(zip(fields[count - len(defaults):], defaults)),
+                 "__new__": new, "_make": _make, "_replace": _replace, "__repr__": _repr,
+                 "_asdict": _asdict, "__getnewargs__": _getnewargs, "__match_args__": fields}
+    for index, field in enumerate(fields):
+        namespace[field] = _tuplegetter(index, f"Alias for field number {index}")
+    return type(name, (tuple,), namespace)
+
+
+# The methods namedtuple gives each class, shared here by all of them.
+@classmethod  # type: ignore[misc]
+def _make(cls, iterable):
+    """Make a new record from a sequence or iterable."""
+    made = tuple.__new__(cls, iterable)
+    if len(made) != len(cls._fields):
+        raise TypeError(f"Expected {len(cls._fields)} arguments, got {len(made)}")
+    return made
+
+
+def _replace(self, /, **changes):
+    """A new record with the named fields replaced."""
+    made = self._make(map(changes.pop, self._fields, self))
+    if changes:
+        raise ValueError(f"Got unexpected field names: {list(changes)!r}")
+    return made
+
+
+def _repr(self) -> str:
+    return (f"{self.__class__.__name__}("
+            + ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self)) + ")")
+
+
+def _asdict(self) -> dict:
+    """A new dict which maps field names to their values."""
+    return dict(zip(self._fields, self))
+
+
+def _getnewargs(self) -> tuple:
+    """The record as a plain tuple (for copy and pickle)."""
+    return tuple(self)
 
 
 class fresh:  # noqa: N801 - used like a function in class bodies

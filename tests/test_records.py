@@ -146,3 +146,39 @@ def test_a_tuple_record_refuses_the_bodies_a_named_tuple_refuses():
 
             def _replace(self, **changes):
                 return self
+
+
+# tuple_record builds the class itself (namedtuple would compile each __new__ from source):
+# what it builds must behave as collections.namedtuple's, error messages included.
+_Theirs = __import__("collections").namedtuple("OurRow", ["name", "count", "tags"],
+                                                defaults=[0, ()])
+
+
+@pytest.mark.parametrize("make", [
+    lambda C: C(), lambda C: C("a", 1, (), 4), lambda C: C("a", nope=1),
+    lambda C: C("a", name="b"), lambda C: C._make(["a"]), lambda C: C("a")._replace(nope=1),
+    lambda C: str(__import__("inspect").signature(C)), lambda C: C.__new__.__doc__,
+    lambda C: [C.__dict__[f].__doc__ for f in C._fields], lambda C: C.__match_args__,
+    lambda C: C.__slots__, lambda C: C("a", count=2)._replace(tags=(1,)),
+    lambda C: C._make(iter(["a", 1, ()])), lambda C: C.__getnewargs__(C("a"))])
+def test_a_tuple_record_behaves_as_collections_namedtuple_does(make):
+    def outcome(cls):
+        try:
+            return make(cls)
+        except (TypeError, ValueError) as exc:
+            return type(exc), str(exc)
+    ours, theirs = outcome(OurRow), outcome(_Theirs)
+    assert ours == theirs and type(ours) in (type(theirs), OurRow)
+
+
+def test_tuple_records_of_one_field_and_of_none():
+    @tuple_record
+    class One:
+        value: int
+
+    @tuple_record
+    class Empty:
+        pass
+
+    assert (One(3), One(value=4), One._make([5])) == ((3,), (4,), (5,))
+    assert repr(One(3)) == "One(value=3)" and Empty() == () and repr(Empty()) == "Empty()"

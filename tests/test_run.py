@@ -229,20 +229,31 @@ def test_debug_traceback_masks_keys(byok_env, fake):
     assert_no_leak(key, r.stdout, r.stderr, home=byok_env.home)
 
 
-def _modules_after(byok_env, *args):
+def _modules_after(byok_env, *args, env=None):
     code = ("import atexit, json, sys\n"
             + FORGET_STARTUP_PATHLIB +  # an editable install's finder loads it at start
             "atexit.register(lambda: sys.__stderr__.write('MODULES=' + json.dumps("
             "sorted(m for m in sys.modules if m.split('.')[0] in ('openai', 'anthropic', 'rich',"
             " 'keyring', 'cryptography', 'httpx', 'httpx2', 'aiohttp', 'dataclasses', 'inspect',"
-            " 'hashlib', 'pathlib')))"
+            " 'hashlib', 'pathlib', 'signal', 'zlib') or m.startswith('byok_cli.')))"
             " + '\\n'))\n"
             f"sys.argv = ['byok'] + {list(args)!r}\n"
             "from byok_cli.cli import main\nmain()\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, env=byok_env.vars,
-                          timeout=30, stdin=subprocess.DEVNULL)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                          env=env or byok_env.vars, timeout=30, stdin=subprocess.DEVNULL)
     line = [x for x in proc.stderr.decode().splitlines() if x.startswith("MODULES=")][-1]
-    return {m.split(".")[0] for m in json.loads(line[8:])}
+    # third-party and stdlib packages by their top-level name; byok's own modules in full
+    return {m if m.startswith("byok_cli.") else m.split(".")[0] for m in json.loads(line[8:])}
+
+
+# byok's own modules that `byok run` has no use for when the key has no command, no proxy
+# is set and nothing is retried: each costs run's start-up time and memory (issue 25)
+OFF_RUN_PATH = {
+    "byok_cli.cli.output",  # tables and questions; run prints through cli.streams
+    "byok_cli.store.handoffs",  # key get's hand-off log: Store finds its queries on first use
+    "byok_cli.store.tokens",  # the gateway's client tokens: likewise
+    "byok_cli.wire.proxy",  # only when a *_proxy variable is set
+}
 
 
 def test_offline_commands_import_no_sdk(byok_env, fake):
@@ -260,14 +271,23 @@ def test_run_and_chat_import_no_sdk(byok_env, fake):
     gateway's server library is loaded."""
     byok_env.set_key("openai", OPENAI_GOOD)
     byok_env.set_key("anthropic", ANTHROPIC_GOOD)
+    # run as most people run it: no *_proxy variable (the fake is on loopback, which no
+    # proxy is used for anyway); the tests' recording proxy stays for the other commands
+    no_proxy = {k: v for k, v in byok_env.vars.items() if not k.lower().endswith("_proxy")}
     for args in (["run", "hi"], ["run", "-m", "haiku", "hi"], ["run", "--no-stream", "hi"],
                  ["key", "validate"], ["models", "list", "--remote", "--refresh"]):
-        loaded = _modules_after(byok_env, *args)
+        loaded = _modules_after(byok_env, *args, env=no_proxy if args[0] == "run" else None)
         assert not loaded & {"openai", "anthropic", "httpx", "httpx2", "aiohttp"}, (args, loaded)
         if args[0] == "run":  # byok's records are plain classes: no dataclasses, no inspect;
             # the master key's id is hashed with cryptography (loaded anyway), not hashlib;
-            # the store's, the prices' and the master key sources' paths are strings
-            assert not loaded & {"dataclasses", "inspect", "hashlib", "pathlib"}, (args, loaded)
+            # the store's, the prices' and the master key sources' paths are strings;
+            # SIGTERM/SIGHUP are caught through _signal, without signal's enum classes;
+            # zlib only for a compressed answer
+            assert not loaded & {"dataclasses", "inspect", "hashlib", "pathlib", "signal",
+                                 "zlib"}, (
+                args, loaded)
+            assert "byok_cli.cli.streams" in loaded and not loaded & OFF_RUN_PATH, (
+                args, sorted(loaded & OFF_RUN_PATH))
     assert len(chats(fake)) == 3
     # chat, through Typer, over a pipe
     code = ("import sys; sys.argv = ['byok', 'chat']\n"

@@ -11,12 +11,12 @@ import sys
 
 def main() -> None:
     from ..errors import ByokError
-    from . import output
+    from . import streams
     from .failures import exit_status, finish, stop_on_signals
 
-    output.guard_std_streams()
+    streams.guard_std_streams()
     stop_on_signals()
-    output.json_errors = output.wants_json(sys.argv[1:])
+    streams.json_errors = streams.wants_json(sys.argv[1:])
     completing = bool(os.environ.get("_BYOK_COMPLETE"))
     if completing:  # the shell asks for completions: from the generated table if it can
         from .fast_complete import answer

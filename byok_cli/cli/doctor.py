@@ -113,6 +113,12 @@ def _check_database(st, r: Report, fix: bool, full: bool = False) -> None:
               f"chmod 700 {store.home} && chmod 600 {store.home}/byok.db*")
     else:
         r.add("permissions", "ok", "directory 0700, files 0600")
+    wal = store.wal_bytes()
+    if wal:  # Python 3.12+ leaves it for SQLite to copy in (see store.db)
+        from ..store.db import WAL_PAGES
+
+        r.add("write-ahead log", "ok", f"{-(-wal // 1024)} KiB of recent writes beside "
+              f"{store.path.name}; SQLite copies them in every {WAL_PAGES * 4} KiB")
 
 
 def _age_days(stamp: str, now: dt.datetime) -> int | None:

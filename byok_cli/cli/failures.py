@@ -9,7 +9,7 @@ import os
 import sys
 
 from ..errors import ByokError, Code, Terminated, redact
-from . import output
+from . import streams
 
 
 def exit_status(exc: BaseException, debug: bool, st=None) -> int:
@@ -21,16 +21,16 @@ def exit_status(exc: BaseException, debug: bool, st=None) -> int:
     if isinstance(exc, ByokError):
         if debug:
             print_traceback()
-        output.error(exc.one_line())
-        output.error_json(exc.code.value, exc.message, exc.hint)
+        streams.error(exc.one_line())
+        streams.error_json(exc.code.value, exc.message, exc.hint)
         return exc.exit_status
     if isinstance(exc, Terminated):
         sys.stderr.write(f"\nterminated ({exc.name})\n")
-        output.error_json(Code.INTERRUPTED.value, f"terminated ({exc.name})")
+        streams.error_json(Code.INTERRUPTED.value, f"terminated ({exc.name})")
         return exc.exit_status
     if isinstance(exc, KeyboardInterrupt):
         sys.stderr.write("\ninterrupted\n")
-        output.error_json(Code.INTERRUPTED.value, "interrupted")
+        streams.error_json(Code.INTERRUPTED.value, "interrupted")
         return Code.INTERRUPTED.exit_status
     if isinstance(exc, BrokenPipeError):
         silence_stdout()
@@ -43,8 +43,8 @@ def exit_status(exc: BaseException, debug: bool, st=None) -> int:
     if len(what) > 200:
         what = what[:199] + "…"
     message = redact(f"internal error: {what}")
-    output.error(message + " (run with --debug for details)")
-    output.error_json(Code.INTERNAL.value, message, "run with --debug for details")
+    streams.error(message + " (run with --debug for details)")
+    streams.error_json(Code.INTERNAL.value, message, "run with --debug for details")
     return Code.INTERNAL.exit_status
 
 
@@ -83,7 +83,7 @@ def finish(status: object) -> object:
         silence_stdout()
     except ByokError as err:
         silence_stdout()
-        output.error(err.one_line())
+        streams.error(err.one_line())
         return status or err.exit_status
     return status
 
@@ -91,12 +91,17 @@ def finish(status: object) -> object:
 def stop_on_signals() -> None:
     """SIGTERM and SIGHUP stop byok as Ctrl-C does (the usage row is written), with exit
     status 128 + the signal's number; a second one of them ends it at once."""
-    import signal
+    try:  # what `signal` wraps: the same calls, without the three IntEnum classes `signal`
+        import _signal as signal  # builds on import (~1 ms of every command)
+    except ImportError:
+        import signal
+    names = {signal.SIGTERM: "SIGTERM"}
+    if hasattr(signal, "SIGHUP"):  # not on Windows
+        names[signal.SIGHUP] = "SIGHUP"
 
     def stop(signum, frame) -> None:
         signal.signal(signum, signal.SIG_DFL)
-        raise Terminated(signum, signal.Signals(signum).name)
+        raise Terminated(signum, names[signum])
 
-    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        if sig is not None:
-            signal.signal(sig, stop)
+    for sig in names:
+        signal.signal(sig, stop)

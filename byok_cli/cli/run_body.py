@@ -5,7 +5,7 @@ both call `run`."""
 from __future__ import annotations
 
 from ..errors import ByokError, Code
-from . import output
+from . import streams
 from .progress import Waiting
 from .state import State
 
@@ -23,6 +23,8 @@ def build_prompt(args: list[str], use_stdin: bool = True) -> str:
 
 
 def _print_plan(plan, as_json: bool, header: bool, wide: bool = False) -> None:
+    from . import output  # tables: only for --explain
+
     if as_json:
         output.emit_json(plan.to_dict())
         return
@@ -57,7 +59,7 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
     """Send a prompt and stream the answer to stdout (the parameters are `byok run`'s)."""
     from ..routing.ask import AskOptions, ask, find_conversation, make_plan
 
-    output.require_stdout()  # before anything is sent
+    streams.require_stdout()  # before anything is sent
     effort = effort_level(effort)
     shape = _schema(schema, schema_multi)
     attach = list(attach or ())
@@ -79,7 +81,7 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
         return
     conversation = find_conversation(st.keychain, cid, cont)
     if cont and conversation is None:
-        output.info(f"note: profile {st.profile!r} has no conversation to continue yet; "
+        streams.info(f"note: profile {st.profile!r} has no conversation to continue yet; "
                     "starting a new one")
     text = build_prompt(prompt or [], not no_stdin and "-" not in attach)
     options = AskOptions(model=model, provider=provider, key=key, system=system,
@@ -89,14 +91,14 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
                          allow_unpriced=True if allow_unpriced else None, strict=strict,
                          schema=shape, attachments=attachments)
     # With a schema, stdout gets the JSON once it is checked, never a part of it.
-    printer = output.Printer(quiet=as_json or shape is not None)
+    printer = streams.Printer(quiet=as_json or shape is not None)
     waiting = Waiting()
-    thoughts = output.ReasoningPrinter()
+    thoughts = streams.ReasoningPrinter()
     try:
         with waiting:
             result = ask(st.keychain, text, options, conversation_id=conversation,
                          on_text=waiting.text(after_reasoning(thoughts, printer)),
-                         on_warning=waiting.message(printer.beside(output.warn)),
+                         on_warning=waiting.message(printer.beside(streams.warn)),
                          on_reasoning=waiting.message(thoughts) if show_reasoning else None)
         thoughts.end()
     except ByokError as err:
@@ -116,7 +118,7 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
             shown["attachments"] = [{"name": a.name, "media_type": a.media_type,
                                      "bytes": len(a.data), "sha256": a.digest}
                                     for a in attachments]
-        output.emit_json(shown)
+        streams.emit_json(shown)
     elif shape is not None:
         import json
 
@@ -127,9 +129,9 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
         printer.end()
     else:
         printer.end()
-    if cost or (output.stderr_is_tty()
+    if cost or (streams.stderr_is_tty()
                 and st.store.settings(st.profile).get("show_cost") == "on"):
-        output.info(cost_line(result.outcome))
+        streams.info(cost_line(result.outcome))
 
 
 def load_attachments(sources: list[str]) -> list:

@@ -20,7 +20,7 @@ class State:
     def byok(self):
         if self._byok is None:
             from ..api import Byok
-            from .output import warn
+            from .streams import warn
 
             self._byok = Byok(self.profile, on_warning=warn)
         return self._byok
@@ -44,7 +44,7 @@ def note_unknown_profile(st, empty: bool = True) -> None:
     store = st.store
     known = set(store.profiles()) | set(store.profiles_with_keys())
     if known and st.profile not in known:
-        from .output import warn
+        from .streams import warn
 
         warn(f"profile {st.profile!r} does not exist yet; profiles: {', '.join(sorted(known))} "
              "— check --profile (or BYOK_PROFILE)")

@@ -95,7 +95,7 @@ def _timeout() -> float:
 
 def read(have_args: bool, enabled: bool = True) -> str | None:
     """stdin's text, or None when it is not to be read (see the module's docstring)."""
-    from . import output
+    from . import streams
 
     if not enabled or sys.stdin is None:
         return None
@@ -110,8 +110,8 @@ def read(have_args: bool, enabled: bool = True) -> str | None:
         wait = _timeout()
         ready, _, _ = select.select([fd], [], [], wait)
         if not ready:
-            output.info(f"note: stdin is a pipe inherited from the calling process and gave "
+            streams.info(f"note: stdin is a pipe inherited from the calling process and gave "
                         f"nothing within {wait:g} s; it was left unread (pipe input into byok, "
                         "or use --no-stdin)")
             return None
-    return output.read_stdin_text(MAX_INPUT, "nothing was sent", hint="send a smaller excerpt")
+    return streams.read_stdin_text(MAX_INPUT, "nothing was sent", hint="send a smaller excerpt")

@@ -19,15 +19,18 @@ kinds of request, so what a general client adds is not needed; what it must not 
 from __future__ import annotations
 
 import http.client
+import os
 import socket
-import zlib
 from collections.abc import Iterator, Mapping
 from urllib.parse import urlsplit
 
 from .clock import Clock as _Clock, DeadlinePassed, answer_class as _answer_class
 from .limits import MAX_BODY, MAX_LINE, size
-from .proxy import Proxy, proxy_for
 from .types import Settings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from .proxy import Proxy
 
 DRAIN = 64 * 1024             # read at most this much after the end of a stream to reuse it
 INFLATED = ("gzip", "x-gzip", "deflate")  # the encodings byok inflates
@@ -209,7 +212,7 @@ def request(method: str, url: str, headers: Mapping[str, str], body: bytes | Non
     parts = urlsplit(url)
     scheme, host = parts.scheme, parts.hostname or ""
     port = parts.port or (443 if scheme == "https" else 80)
-    proxy = proxy_for(scheme, host, port)
+    proxy = _proxy_for(scheme, host, port)
     target = url if (proxy and scheme == "http") else (parts.path or "/") + (
         "?" + parts.query if parts.query else "")
     sent = dict(headers)
@@ -375,11 +378,24 @@ class Response:
             self._slot.conn.sock.settimeout(self._slot.read_timeout)
 
 
+def _proxy_for(scheme: str, host: str, port: int) -> Proxy | None:
+    """The proxy for this request (see wire.proxy), which is loaded only when some *_proxy
+    variable is set: most runs have none, and pay nothing for proxies."""
+    if not any(name[-6:].lower() == "_proxy" for name in os.environ):
+        return None
+    from .proxy import proxy_for
+
+    return proxy_for(scheme, host, port)
+
+
 class Inflater:
     """A gzip or deflate body inflated a bounded step at a time."""
 
     def __init__(self, encoding: str):
+        import zlib  # only for a compressed answer
+
         # 32 + 15: a zlib or gzip header, detected; raw deflate (a common server bug) as well.
+        self._zlib = zlib
         self._z = zlib.decompressobj(32 + zlib.MAX_WBITS)
         self._first = encoding == "deflate"
 
@@ -390,10 +406,10 @@ class Inflater:
         while data:
             try:
                 out = self._z.decompress(data, INFLATE_STEP)
-            except zlib.error:
+            except self._zlib.error:
                 if not self._first:
                     raise TransportError("malformed", "the compressed answer is corrupt") from None
-                self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+                self._z = self._zlib.decompressobj(-self._zlib.MAX_WBITS)
                 out = self._z.decompress(data, INFLATE_STEP)
             self._first = False
             data = self._z.unconsumed_tail

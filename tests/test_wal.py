@@ -1,0 +1,95 @@
+"""The WAL between commands. Python 3.12+: a command that wrote leaves its WAL for SQLite's
+automatic checkpoint instead of copying it into byok.db on exit (store.db); removing or
+replacing a key or a conversation still empties it. Python 3.11: the last close copies it
+in and removes it, as before. Everything through the installed `byok`."""
+
+import json
+import os
+import sqlite3
+import stat
+
+from byok_cli.store import DB_NAME
+from byok_cli.store.db import NO_CHECKPOINT_ON_CLOSE, WAL_LIMIT, WAL_PAGES
+from conftest import assert_no_leak, openai_key
+
+LEFT_FOR_SQLITE = NO_CHECKPOINT_ON_CLOSE is not None
+
+
+def wal(home):
+    path = home / (DB_NAME + "-wal")
+    return path.stat().st_size if path.exists() else 0
+
+
+def ciphertexts(home) -> list[bytes]:
+    conn = sqlite3.connect(f"file:{home / DB_NAME}?mode=ro", uri=True)
+    try:
+        return [r[0] for r in conn.execute("SELECT ciphertext FROM api_keys")]
+    finally:
+        conn.close()
+
+
+def test_a_run_leaves_its_rows_in_the_wal_only_where_python_can_skip_the_copy(byok_env):
+    key = openai_key("good-wal")
+    assert byok_env.run("key", "set", "openai", "--no-validate", input=key).returncode == 0
+    r = byok_env.run("run", "-p", "openai", "hi")
+    assert r.returncode == 0, r.stderr
+    left = wal(byok_env.home)
+    if LEFT_FOR_SQLITE:
+        assert left > 0
+        for name in (DB_NAME + "-wal", DB_NAME + "-shm"):
+            assert stat.S_IMODE(os.lstat(byok_env.home / name).st_mode) == 0o600
+    else:
+        assert left == 0 and not (byok_env.home / (DB_NAME + "-wal")).exists()
+    # The next command reads the WAL back in: the run's rows are there.
+    usage = byok_env.run("usage", "--json")
+    assert usage.returncode == 0 and '"requests": 1' in usage.stdout, usage.stdout
+    r = byok_env.run("history", "list")
+    assert r.returncode == 0 and "hi" in r.stdout
+    assert_no_leak(key, r.stdout, home=byok_env.home)
+
+
+def test_removing_a_key_empties_the_wal_and_leaves_its_ciphertext_nowhere(byok_env):
+    assert byok_env.run("key", "set", "openai", "--no-validate",
+                        input=openai_key("good-gone")).returncode == 0
+    assert byok_env.run("key", "set", "anthropic", "--no-validate",
+                        input="sk-ant-api03-good-kept-000000000001").returncode == 0
+    gone = ciphertexts(byok_env.home)[0]
+    for _ in range(3):  # rows that leave the WAL non-empty (3.12+) on top of the key's pages
+        assert byok_env.run("run", "-p", "openai", "hi").returncode == 0
+        assert byok_env.run("key", "validate", "openai").returncode == 0  # its row rewritten
+    assert byok_env.run("key", "remove", "openai", "--yes").returncode == 0
+    assert wal(byok_env.home) == 0
+    for path in byok_env.home.iterdir():
+        assert gone not in path.read_bytes(), path.name
+    assert len(ciphertexts(byok_env.home)) == 1
+
+
+def test_the_wal_stays_bounded_however_many_runs(byok_env):
+    assert byok_env.run("key", "set", "openai", "--no-validate",
+                        input=openai_key("good-many")).returncode == 0
+    sizes = []
+    for i in range(40):
+        assert byok_env.run("run", "-p", "openai", f"question {i}").returncode == 0
+        sizes.append(wal(byok_env.home))
+    if LEFT_FOR_SQLITE:
+        # SQLite copies it in once it reaches WAL_PAGES and starts it over (the file keeps
+        # its size): never more than one run's pages beyond that, however many runs.
+        assert max(sizes) <= min(WAL_LIMIT, (WAL_PAGES + 64) * 4120)
+        assert sizes[-1] == sizes[-15] > WAL_PAGES * 4096
+    else:
+        assert sizes == [0] * 40
+    assert "question 39" in byok_env.run("history", "list").stdout
+
+
+def test_doctor_says_what_the_wal_holds(byok_env):
+    assert byok_env.run("key", "set", "openai", "--no-validate",
+                        input=openai_key("good-doc")).returncode == 0
+    assert byok_env.run("run", "-p", "openai", "hi").returncode == 0
+    r = byok_env.run("doctor", "--json")
+    rows = {row["check"]: row for row in json.loads(r.stdout)}
+    assert rows["database"]["status"] == "ok" and rows["permissions"]["status"] == "ok"
+    if LEFT_FOR_SQLITE:
+        line = rows["write-ahead log"]
+        assert line["status"] == "ok" and "KiB of recent writes beside byok.db" in line["detail"]
+    else:
+        assert "write-ahead log" not in rows
