@@ -19,14 +19,14 @@ def test_a_json_usage_error_carries_the_hint_stderr_gives(byok_env):
     assert error["code"] == "USAGE" and "--temperature" in error["message"]
     assert error["hint"] == "see 'byok run -h'"
     assert r.stderr.strip().endswith("— see 'byok run -h'")
-    from byok_cli.cli import output
+    from byok_cli.cli import streams
 
     runner = CliRunner()  # (`byok` sets json_errors from its argv; the runner has none)
-    output.json_errors = True
+    streams.json_errors = True
     try:
         typer_run = runner.invoke(app, ["key", "list", "--json", "--nope"], env=byok_env.vars)
     finally:
-        output.json_errors = False
+        streams.json_errors = False
     assert typer_run.exit_code == Code.USAGE.exit_status
     first = typer_run.stdout[:typer_run.stdout.rindex("}") + 1]
     assert json.loads(first)["error"]["hint"] == "see 'byok key list -h'"
