@@ -102,9 +102,12 @@ def _make(cls, iterable):
 def _replace(self, /, **changes):
     """A new record with the named fields replaced."""
     made = self._make(map(changes.pop, self._fields, self))
-    if changes:
-        raise ValueError(f"Got unexpected field names: {list(changes)!r}")
+    if changes:  # what namedtuple raises: TypeError since Python 3.13, ValueError before
+        raise _UNEXPECTED(f"Got unexpected field names: {list(changes)!r}")
     return made
+
+
+_UNEXPECTED = TypeError if __import__("sys").version_info >= (3, 13) else ValueError
 
 
 def _repr(self) -> str:
