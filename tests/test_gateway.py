@@ -260,7 +260,7 @@ def test_revoked_and_expired_tokens_are_refused_by_a_running_gateway(keys, gatew
     assert gateway.request("POST", "/openai/chat/completions", CHAT, bearer(t))[0] == 200
     assert keys.run("token", "revoke", "soon-gone").returncode == 0
     status, _, body = gateway.request("POST", "/openai/chat/completions", CHAT, bearer(t))
-    assert status == 401 and b"revoked" in body
+    assert status == 401 and b"has been revoked" in body
     brief = token(keys, "brief", "--ttl", "1s")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -390,6 +390,38 @@ def test_a_running_gateway_follows_keys_and_budgets_changed_meanwhile(keys, gate
     status, body = send()
     assert status == 402 and "budget" in _shape("openai", body)
     assert len(fake.requests) == sent  # refused before sending
+
+
+def test_a_running_gateway_follows_providers_added_removed_and_repointed(keys, gateway, fake):
+    """A provider another byok adds, removes or points elsewhere is what the gateway's next
+    request sees: a key stored after `provider remove` and `provider add` at a new URL
+    never goes to the old one."""
+    def add(url: str) -> None:
+        r = keys.run("provider", "add", "corp", "--api", "openai", "--base-url", url)
+        assert r.returncode == 0, r.stderr
+        assert keys.set_key("corp", OPENAI_GOOD).returncode == 0
+
+    t = token(keys, "app")
+
+    def send(model: str) -> tuple[int, bytes]:
+        body = json.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}]})
+        status, _, answer = gateway.request("POST", "/corp/chat/completions", body.encode(),
+                                            bearer(t))
+        return status, answer
+
+    status, body = send("team/llama-70b")
+    assert status == 404 and b"no provider called 'corp'" in body  # not there yet
+    add(fake.url + "/gw/v1")  # added while the gateway runs
+    status, body = send("team/llama-70b")
+    assert status == 200 and fake.requests[-1]["mount"] == "/gw", body
+    assert keys.run("provider", "remove", "corp", "--yes").returncode == 0
+    sent = len(fake.requests)
+    status, body = send("team/llama-70b")
+    assert status == 404 and b"no provider called 'corp'" in body and len(fake.requests) == sent
+    add(fake.url + "/local/v1")  # the same name, elsewhere
+    status, body = send("llama3.2")
+    assert status == 200, body
+    assert [r["mount"] for r in fake.requests[sent:]] == ["/local"]
 
 
 def gw_request(gw: RunningGateway, t: str) -> tuple[int, bytes]:

@@ -92,6 +92,8 @@ def test_models_default_refuses_a_typo_and_keeps_the_default(keys):
     r = keys.run("models", "default", TYPO)
     assert r.returncode == Code.MODEL_NOT_FOUND.exit_status
     assert "did you mean 'gpt-6.1-sol'" in r.stderr
+    assert "--fallback" not in r.stderr  # models default has no such option
+    assert "--remote` syncs its list, and then it is known" in r.stderr
     shown = keys.run("config", "get", "openai.model")
     assert TYPO not in shown.stdout
 

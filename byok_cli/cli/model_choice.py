@@ -40,7 +40,7 @@ def choose_model(st, name: str, provider: str | None = None):
     if not record.catalog:  # a gateway's or a local server's own ids
         return target
     check_typo(name, target, cat, registry,
-               lambda p: listed_ids(st.store.cached_model_lists(p)))
+               lambda p: listed_ids(st.store.cached_model_lists(p)), anyway=None)
     where = endpoint(record, profile=settings["base_urls"].get(record.name))
     if where.source != "default":  # an OpenAI-compatible server may serve any model
         output.warn(f"{target.model} is not in byok's catalogue: it is sent as given to "

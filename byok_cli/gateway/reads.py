@@ -43,12 +43,15 @@ class KeptReads:
             self._kept.clear()
         return found
 
-    def fresh(self) -> None:
-        """At the start of a request: forget what another connection has changed since."""
+    def fresh(self) -> bool:
+        """At the start of a request: forget what another connection has changed since;
+        whether it changed anything (so that the caller reads the providers again too)."""
         version = self._store.conn.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._version:
-            self._kept.clear()
-            self._version = version
+        if version == self._version:
+            return False
+        self._kept.clear()
+        self._version = version
+        return True
 
     def kept(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """``compute()``, kept under ``key`` as long as the reads it is made of are (the

@@ -243,12 +243,13 @@ class Gateway:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
         name = request.match_info["provider"]
+        if self.keychain.store.fresh():  # KeptReads: what another process changed since,
+            self.keychain.forget_registry()  # a provider added, removed or re-pointed too
         record = self.keychain.registry.get(name)
         if record is None:
             return self._logged(request, None, error_response(
                 "openai", 404, f"no provider called {name!r}: the gateway's URLs are "
                 f"{self.url}/PROVIDER"), started)
-        self.keychain.store.fresh()  # KeptReads: what another process changed since
         presented = tokens.presented(request.headers)
         if (self.only_token is not None and presented is not None
                 and not tokens.same(presented, self.only_token)):

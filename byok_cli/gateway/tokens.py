@@ -144,7 +144,7 @@ def check(store: Store, profile: str, token: str | None, provider: str,
             or found.profile != profile):
         return Verdict(None, 401, "the client token is not valid")
     if not found.live(at):
-        ended = "revoked" if found.revoked_at is not None else "expired"
+        ended = "been revoked" if found.revoked_at is not None else "expired"
         return Verdict(None, 401, f"the client token {found.name!r} has {ended}")
     if not found.allows(provider):
         return Verdict(found, 403, f"the client token {found.name!r} is not for {provider}")

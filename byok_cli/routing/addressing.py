@@ -135,12 +135,14 @@ def _digits(name: str) -> str:
 
 
 def check_typo(name: str, target: Target, catalog: Catalog, registry: Registry,
-               listed: Callable[[str], Collection[str]], *, near: bool = True) -> None:
+               listed: Callable[[str], Collection[str]], *, near: bool = True,
+               anyway: str | None = "--fallback sends it anyway") -> None:
     """Refuse a model name that is most likely a typo before anything is sent: an unknown
     ``PROVIDER/`` (exit 2), or an id the catalogue does not know, close to one it does, that
     the provider's own synced list does not hold either (exit 8). ``listed``: a provider's
     ids from its last synced list (``byok models list --remote``). ``near=False`` (the person
-    asked for fallbacks, `--fallback`) lets the provider judge a near id."""
+    asked for fallbacks, `--fallback`) lets the provider judge a near id. ``anyway``: how
+    the command that asks can send a near id all the same, for the hint (None: it cannot)."""
     if target.in_catalog:
         return
     record = registry.require(target.provider)
@@ -156,8 +158,8 @@ def check_typo(name: str, target: Target, catalog: Catalog, registry: Registry,
         raise ByokError(Code.MODEL_NOT_FOUND, f"unknown model {target.model!r}; did you mean "
                         f"{close!r}?", provider=record.name,
                         hint=f"if {target.model} is a new {record.name} model, `byok models "
-                             f"list -p {record.name} --remote` syncs its list; --fallback "
-                             "sends it anyway")
+                             f"list -p {record.name} --remote` syncs its list"
+                             + (f"; {anyway}" if anyway else ", and then it is known"))
 
 
 def _article(word: str) -> str:
