@@ -71,6 +71,18 @@ def test_a_new_model_near_a_catalogue_id_runs_once_the_providers_list_has_it(key
     assert keys.run("models", "default", new).returncode == 0
 
 
+def test_a_typo_of_another_providers_model_is_caught_too(keys, fake):
+    """`sonet` knows no catalogue, so it would go to the preferred provider (openai), whose
+    404 would then give way to its default model: it is anthropic's `sonnet` misspelled."""
+    for args in (["run", "-m", "sonet", "x"], ["models", "default", "sonet"]):
+        r = keys.run(*args)
+        assert r.returncode == Code.MODEL_NOT_FOUND.exit_status, (args, r.stderr)
+        assert "unknown model 'sonet'; did you mean 'sonnet'?" in r.stderr
+    assert not [q for q in fake.requests if q.get("model")]  # nothing was sent
+    r = keys.run("run", "-m", "sonnet", "x")
+    assert r.returncode == 0 and r.stdout == "Echo[claude-sonnet-5-5]: x\n", r.stderr
+
+
 def test_an_id_near_nothing_is_still_sent_as_given(keys, fake):
     r = keys.run("run", "-m", "gpt-7-preview-fake", "x")
     assert r.returncode == 0 and r.stdout == "Echo[gpt-7-preview-fake]: x\n"

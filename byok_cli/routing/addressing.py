@@ -154,6 +154,11 @@ def check_typo(name: str, target: Target, catalog: Catalog, registry: Registry,
                         hint="providers: " + ", ".join(registry.names()) + f"; to send an id "
                              f"with a slash to {record.name} as it is, add -p {record.name}")
     close = near_miss(target.model, catalog, record.catalog) if near else None
+    if close is None and near and target.via == "preference":
+        # an id no catalogue knows went to the preferred provider; it may be another's
+        # model misspelled (`sonet`), which its own provider would have been chosen for
+        others = sorted({p.catalog for p in registry if p.catalog} - {record.catalog})
+        close = next(filter(None, (near_miss(target.model, catalog, c) for c in others)), None)
     if close is not None:
         raise ByokError(Code.MODEL_NOT_FOUND, f"unknown model {target.model!r}; did you mean "
                         f"{close!r}?", provider=record.name,
