@@ -74,3 +74,24 @@ def test_what_clients_make_up_cannot_grow_the_kept_reads_without_bound(tmp_path)
             assert len(kept._kept) <= MAX_KEPT
     finally:
         store.close()
+
+
+def test_another_connections_commit_is_passed_on_whoever_notices_it_first(tmp_path):
+    """The gateway reads its providers again on the change a stream's token check noticed
+    as well as on one a new request noticed: the hook is in KeptReads.fresh itself."""
+    changes: list[int] = []
+    store, other = Store(tmp_path / "home"), Store(tmp_path / "home")
+    kept = KeptReads(store, on_change=lambda: changes.append(1))
+    try:
+        kept.fresh()
+        assert changes == [1]  # the first look: nothing was read yet
+        kept.fresh()
+        assert changes == [1]  # nothing changed
+        other.add_provider("default", "corp", "openai", "http://127.0.0.1:9/v1", None, True)
+        kept.fresh()  # (a stream's tokens.StillLive calls this between chunks)
+        assert changes == [1, 1]
+        kept.fresh()
+        assert changes == [1, 1]
+    finally:
+        store.close()
+        other.close()

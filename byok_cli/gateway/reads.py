@@ -30,8 +30,10 @@ class KeptReads:
     """Stands in for a :class:`Store`: the same methods, KEPT ones answered from memory
     while the database has not changed."""
 
-    def __init__(self, store: Store):
-        self._store = store
+    def __init__(self, store: Store, on_change: Callable[[], None] = lambda: None):
+        # on_change: what the owner derives from the database outside these reads (the
+        # providers) is read again after another connection's commit, whoever noticed it
+        self._store, self._on_change = store, on_change
         self._version: int | None = None
         self._kept: dict[tuple, Any] = {}
 
@@ -43,15 +45,14 @@ class KeptReads:
             self._kept.clear()
         return found
 
-    def fresh(self) -> bool:
-        """At the start of a request: forget what another connection has changed since;
-        whether it changed anything (so that the caller reads the providers again too)."""
+    def fresh(self) -> None:
+        """At the start of a request (and between a stream's chunks: tokens.StillLive):
+        forget what another connection has changed since."""
         version = self._store.conn.execute("PRAGMA data_version").fetchone()[0]
-        if version == self._version:
-            return False
-        self._kept.clear()
-        self._version = version
-        return True
+        if version != self._version:
+            self._kept.clear()
+            self._version = version
+            self._on_change()
 
     def kept(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """``compute()``, kept under ``key`` as long as the reads it is made of are (the

@@ -79,7 +79,8 @@ class Gateway:
     def __post_init__(self):
         # its own keychain, whose store keeps what every request reads between changes
         self.keychain = copy.copy(self.keychain)
-        self.keychain.store = KeptReads(self.keychain.store)  # type: ignore[assignment]
+        self.keychain.store = KeptReads(  # type: ignore[assignment]
+            self.keychain.store, on_change=self.keychain.forget_registry)  # providers too
         if self.host not in LOOPBACK:
             raise ByokError(Code.USAGE, f"the gateway binds loopback only, not {self.host!r}",
                             hint="--host 127.0.0.1, ::1 or localhost; for a team, add a "
@@ -243,8 +244,7 @@ class Gateway:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
         name = request.match_info["provider"]
-        if self.keychain.store.fresh():  # KeptReads: what another process changed since,
-            self.keychain.forget_registry()  # a provider added, removed or re-pointed too
+        self.keychain.store.fresh()  # KeptReads: what another process changed since
         record = self.keychain.registry.get(name)
         if record is None:
             return self._logged(request, None, error_response(
