@@ -19,6 +19,10 @@ from typing import Mapping, NamedTuple
 from ..errors import ByokError, Code
 from ..store import ClientToken, Store
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .reads import KeptReads
+
 PREFIX = "byok-gw-"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _DURATION = re.compile(r"(\d{1,9})([smhdw])")
@@ -102,25 +106,18 @@ def hidden(text: str) -> str:
 
 class StillLive:
     """Whether a token admitted at a stream's start is still live, asked between its
-    chunks: revoking a token ends its open streams too. Cheap: the token is read again
-    only when another connection has committed (PRAGMA data_version moved), or when it
-    reaches its expiry."""
+    chunks: revoking a token ends its open streams too. Cheap: ``store`` is the gateway's
+    reads.KeptReads, which reads the token again only once another connection has
+    committed (PRAGMA data_version moved); expiry is checked against the clock."""
 
-    def __init__(self, store: Store, token: ClientToken):
+    def __init__(self, store: KeptReads, token: ClientToken):
         self.store, self.token = store, token
-        self.version: int | None = None  # the first check reads the token
 
     def __call__(self) -> bool:
         now = time.time()
         if self.token.expires_at is not None and now >= self.token.expires_at:
             return False
-        version = self.store.conn.execute("PRAGMA data_version").fetchone()[0]
-        if version == self.version:
-            return True
-        self.version = version
-        fresh = getattr(self.store, "fresh", None)
-        if fresh is not None:  # the gateway's reads.KeptReads: forget the token as kept
-            fresh()
+        self.store.fresh()
         found = self.store.token_by_digest(self.token.digest)
         return found is not None and found.live(now)
 
