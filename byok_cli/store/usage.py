@@ -84,32 +84,31 @@ class UsageTables:
             counts = (1, int(row.code != "OK"), int(bool(row.fallbacks)),
                       row.input_tokens or 0, row.output_tokens or 0, row.cost_micros or 0,
                       int(row.code == "OK" and row.cost_micros is None))
-            for table, by_table, _, seconds in TIERS:
+            for table, by_table, column, seconds in TIERS:
                 period = int(row.at // seconds)
-                _add(totals, (table, row.profile, row.provider, row.model, period), counts)
+                _add(totals, (table, column, row.profile, row.provider, row.model, period),
+                     counts)
                 for dimension, name in dimensions(row).items():
-                    _add(by, (by_table, row.profile, dimension, name, row.provider, period),
-                         counts)
+                    _add(by, (by_table, column, row.profile, dimension, name, row.provider,
+                              period), counts)
             for metric, ms in (("ttft", row.ttft_ms), ("total", row.latency_ms)):
                 if ms is not None:
                     key = (row.profile, row.provider, row.model, metric, bucket(ms))
                     day = (row.profile, row.provider, row.model, int(row.at // DAY), metric,
                            key[4])
                     days[day] = days.get(day, 0) + 1
-                    running[(key, int(row.at // HOUR))] = running.get(
-                        (key, int(row.at // HOUR)), 0) + 1
+                    hour = (key, int(row.at // HOUR))
+                    running[hour] = running.get(hour, 0) + 1
         with self.transaction() as conn:
             conn.executemany(f"INSERT INTO usage ({', '.join(UsageRow._fields)}) "
                              f"VALUES ({', '.join('?' * len(UsageRow._fields))})",
                              [row for row, _ in rows])
-            for (table, *key), counts in totals.items():
-                period = "day" if table == TIERS[0][0] else "hour"
+            for (table, period, *key), counts in totals.items():
                 conn.execute(
                     f"INSERT INTO {table} (profile, provider, model, {period}, requests, "
                     "errors, fallbacks, input_tokens, output_tokens, cost_micros, cost_unknown) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) " + _ADD_UP, (*key, *counts))
-            for (table, *key), counts in by.items():
-                period = "day" if table == TIERS[0][1] else "hour"
+            for (table, period, *key), counts in by.items():
                 conn.execute(
                     f"INSERT INTO {table} (profile, dimension, name, provider, {period}, "
                     "requests, errors, fallbacks, input_tokens, output_tokens, cost_micros, "
