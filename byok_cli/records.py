@@ -21,6 +21,8 @@ is ``fresh(list)`` gets a new list per instance (dataclasses' ``field(default_fa
 
 from __future__ import annotations
 
+import sys
+
 try:
     from _collections import _tuplegetter  # what namedtuple's fields are made of
 except ImportError:  # another Python: the equivalent property
@@ -62,6 +64,7 @@ def tuple_record(cls: type) -> type:
 
 _FUNCTION = type(tuple_record)
 _NEW_BY_COUNT: dict[int, Any] = {}  # one compiled __new__ per number of fields
+_NEW_GLOBALS = {"_tuple_new": tuple.__new__, "__builtins__": {}}  # all a __new__ sees
 
 
 def _named_tuple(name: str, fields: tuple[str, ...], defaults: tuple) -> type:
@@ -74,11 +77,10 @@ def _named_tuple(name: str, fields: tuple[str, ...], defaults: tuple) -> type:
         args = "".join(f", _{i}" for i in range(count))
         _NEW_BY_COUNT[count] = eval(  # noqa: S307 - byok's own fixed text, no input
             f"lambda _cls{args}: _tuple_new(_cls, ({args[2:]}{',' if count == 1 else ''}))",
-            {"_tuple_new": tuple.__new__, "__builtins__": {}})
+            _NEW_GLOBALS)
     code = _NEW_BY_COUNT[count].__code__.replace(
         co_varnames=("_cls", *fields), co_name="__new__", co_qualname=f"{name}.__new__")
-    new = _FUNCTION(code, {"_tuple_new": tuple.__new__, "__builtins__": {}}, "__new__",
-                    defaults or None)
+    new = _FUNCTION(code, _NEW_GLOBALS, "__new__", defaults or None)
     new.__doc__ = f"Create new instance of {name}({', '.join(fields)})"
     namespace = {"__doc__": f"{name}({', '.join(fields)})", "__slots__": (), "_fields": fields,
                  "_field_defaults": dict(zip(fields[count - len(defaults):], defaults)),
@@ -107,7 +109,7 @@ def _replace(self, /, **changes):
     return made
 
 
-_UNEXPECTED = TypeError if __import__("sys").version_info >= (3, 13) else ValueError
+_UNEXPECTED = TypeError if sys.version_info >= (3, 13) else ValueError
 
 
 def _repr(self) -> str:
