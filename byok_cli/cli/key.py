@@ -9,7 +9,8 @@ import typer
 
 from ..errors import ByokError, Code, looks_like_key, mask, remember_secret
 from . import complete, output
-from .key_checks import checked_status, live_check, prefer_first_stored, store_checked
+from .key_checks import (checked_status, live_check, prefer_first_stored, refuse_duplicate,
+                         same_keys, store_checked, unread_commands)
 from .root import group, no_header_option, state, wide_option
 
 app = group("Store, list, check and remove provider keys (stored encrypted); hand them to "
@@ -117,30 +118,14 @@ def set_key(
         return
     key = st.byok.registry.normalise_key(provider, read_secret(provider),
                                          check_shape=not force)
-    _refuse_duplicate(st, provider, name, key, force)
+    refuse_duplicate(st, provider, name, key, force)
+    unread_commands(st, provider, name)
     replaced = _replacing(st, provider, name, key, yes)
     status, checked_at = checked_status(ctx, provider, key, validate, force, base_url=base_url)
     store_checked(ctx, provider, key, status, checked_at, name=name, check_shape=not force,
                   base_url=base_url)
     if replaced:
         output.info(f"replaced {replaced}")
-
-
-def _refuse_duplicate(st, provider: str, name: str, key: str, force: bool) -> None:
-    """The same key under a second name would be tried twice and listed twice: refused,
-    as `key import` does not store a key twice (--force stores it anyway)."""
-    try:
-        holder = st.keychain.name_holding(provider, key)
-    except ByokError:  # a stored key this master key cannot open: nothing to compare with
-        return
-    if holder is None or holder == name or force:
-        return
-    from ..secrets.keychain import hint_of, mask_hint
-
-    raise ByokError(Code.USAGE, f"this {provider} key ({mask_hint(hint_of(key))}) is already "
-                    f"stored as {holder!r}; nothing was stored",
-                    hint=f"use it with -k {holder}, put it first with `byok key order "
-                         f"{provider} {holder}`, or add --force to store it twice")
 
 
 def _replacing(st, provider: str, name: str, key: str, yes: bool) -> str | None:
@@ -173,8 +158,12 @@ def set_command_key(ctx: typer.Context, provider: str, name: str, command: str,
         fetched = key_commands.key_of(key_commands.sealed_text(command),
                                       f"the {provider} key {name!r}")
         key = st.byok.registry.normalise_key(provider, fetched, check_shape=not force)
+        refuse_duplicate(st, provider, name, key, force)  # what it prints, like `key set`'s
         status, checked_at = checked_status(ctx, provider, key, validate, force,
                                             base_url=base_url)
+    elif any(k.name != name for k in st.store.keys(st.profile, provider)):
+        output.info("the command was not run (--no-validate), so what it prints was not "
+                    f"compared with the stored keys; `byok key validate {provider}` does")
     had_keys = bool(st.store.keys(st.profile))
     hint = st.keychain.set_command(provider, command, status, checked_at, name=name,
                                    base_url=base_url)
@@ -333,6 +322,7 @@ def validate_keys(
                 results.append({"provider": p, "source": "stored", "name": stored.name,
                                 "key": "?", "result": err.code.value, "latency_ms": None,
                                 "message": err.message})
+        notes += same_keys(p, candidates)
         env = st.keychain.env_key(p)
         if env and key in (None, r.provider.key_env):
             candidates.append(("environment", r.provider.key_env, env))

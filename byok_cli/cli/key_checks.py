@@ -100,3 +100,53 @@ def prefer_first_stored(ctx: typer.Context, provider: str, had_keys: bool) -> No
         st.store.set_setting(st.profile, "preferred_provider", provider)
         output.info(f"preferred provider is now {provider} (was 'system', which uses only "
                     "environment keys); change it with `byok config set preferred-provider`")
+
+
+def refuse_duplicate(st, provider: str, name: str, key: str, force: bool) -> None:
+    """The same key under a second name would be tried twice and listed twice: refused,
+    as `key import` does not store a key twice (--force stores it anyway)."""
+    try:
+        holder = st.keychain.name_holding(provider, key)
+    except ByokError:  # a stored key this master key cannot open: nothing to compare with
+        return
+    if holder is None or holder == name or force:
+        return
+    from ..secrets.keychain import hint_of, mask_hint
+
+    raise ByokError(Code.USAGE, f"this {provider} key ({mask_hint(hint_of(key))}) is already "
+                    f"stored as {holder!r}; nothing was stored",
+                    hint=f"use it with -k {holder}, put it first with `byok key order "
+                         f"{provider} {holder}`, or add --force to store it twice")
+
+
+def same_keys(provider: str, stored: list[tuple[str, str, str | None]]) -> list[str]:
+    """Stored names that hold one key, for `key validate`: what a key command prints is
+    read only when the key is needed, so `key set` may not have compared it."""
+    from ..secrets.keychain import hint_of, mask_hint
+
+    first: dict[str, str] = {}
+    notes = []
+    for _, name, secret in stored:
+        if not secret:
+            continue
+        if secret in first:
+            notes.append(f"{provider} keys {first[secret]!r} and {name!r} are the same key "
+                         f"({mask_hint(hint_of(secret))}), tried twice in turn; remove one with `byok key "
+                         f"remove {provider} --name {name}`")
+        else:
+            first[secret] = name
+    return notes
+
+
+def unread_commands(st, provider: str, name: str) -> None:
+    """A plain key is compared with the stored keys, not with what key commands print:
+    running them here could prompt (a gpg passphrase) for a key not asked for."""
+    from ..secrets.key_commands import is_command_hint
+
+    commands = [k.name for k in st.store.keys(st.profile, provider)
+                if is_command_hint(k.hint) and k.name != name]
+    if commands:
+        plural = "s" if len(commands) > 1 else ""
+        output.info(f"not compared with the output of the key command{plural} "
+                    f"{', '.join(repr(c) for c in commands)} (not run here); "
+                    f"`byok key validate {provider}` says if one prints this key")

@@ -1,0 +1,56 @@
+"""Small findings outside testers left from daily use (notes/tester4.md, closing3.md): one key
+is not stored twice through a key command either, removing a budget asks like removing a key,
+the missing aliases, history's rows, hints that work as typed, handoffs' program names, typo
+checks on fallback chains, and an explicit unpriced `-m` under a budget."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from byok_cli.cli import app
+from byok_cli.errors import Code
+from conftest import OPENAI_GOOD, openai_key
+from test_key_commands import key_program
+
+
+def _names(byok_env) -> list[str]:
+    return [k["name"] for row in json.loads(byok_env.run("key", "list", "--json").stdout)
+            if row["provider"] == "openai" for k in row["keys"]]
+
+
+def test_a_key_command_printing_a_stored_key_is_refused_like_key_set(byok_env, fake, tmp_path):
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    prog, runs = key_program(tmp_path, OPENAI_GOOD)
+    dup = byok_env.run("key", "set", "openai", "--name", "seventh", "--command", str(prog))
+    assert dup.returncode == Code.USAGE.exit_status, dup.stderr
+    assert f"this openai key (…{OPENAI_GOOD[-4:]}) is already stored as 'default'" in dup.stderr
+    assert "--force" in dup.stderr and runs.read_text() == "x"
+    assert "seventh" not in _names(byok_env)
+    forced = byok_env.run("key", "set", "openai", "--name", "seventh", "--command", str(prog),
+                          "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert _names(byok_env).count("seventh") == 1
+    # not run, not compared: said, and `key validate` (which runs it) names the pair
+    unrun = byok_env.run("key", "set", "openai", "--name", "eighth", "--command", str(prog),
+                         "--no-validate")
+    assert unrun.returncode == 0 and "was not compared" in unrun.stderr
+    checked = byok_env.run("key", "validate", "openai")
+    assert "openai keys 'default' and 'seventh' are the same key" in checked.stderr
+    assert "'default' and 'eighth' are the same key" in checked.stderr
+    assert OPENAI_GOOD[:-4] not in checked.stderr + checked.stdout
+
+
+def test_a_plain_key_after_a_key_command_says_what_was_not_compared(byok_env, fake, tmp_path):
+    key = openai_key("good")
+    prog, runs = key_program(tmp_path, key)
+    assert byok_env.run("key", "set", "openai", "--name", "cmd2", "--command",
+                        str(prog)).returncode == 0
+    plain = byok_env.set_key("openai", key, "--name", "plain2")
+    assert plain.returncode == 0, plain.stderr  # the command is not run to compare
+    assert "not compared with the output of the key command 'cmd2'" in plain.stderr
+    assert "`byok key validate openai`" in plain.stderr and runs.read_text() == "x"
+    runner = CliRunner()
+    checked = runner.invoke(app, ["key", "validate", "openai"], env=byok_env.vars)
+    assert "openai keys 'cmd2' and 'plain2' are the same key" in checked.output
