@@ -101,7 +101,7 @@ def test_budget_set_list_rm(byok_env):
         ("profile", None, "month", 25_000_000), ("provider", "anthropic", "day", 2_500_000)]
     assert rows[0]["spent_usd"] == 0 and rows[0]["resets"].endswith("00:00 UTC")
     assert "\t25.00\t" in byok_env.run("budget", "list").stdout  # bare dollars
-    assert byok_env.run("budget", "rm", "-p", "anthropic").returncode == 0
+    assert byok_env.run("budget", "rm", "-p", "anthropic", "--yes").returncode == 0
     assert byok_env.run("budget", "rm", "-p", "anthropic").returncode == Code.USAGE.exit_status
     assert len(json.loads(byok_env.run("budget", "list", "--json").stdout)) == 1
 

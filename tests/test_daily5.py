@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 
+import pexpect
 from typer.testing import CliRunner
 
 from byok_cli.cli import app
 from byok_cli.errors import Code
-from conftest import OPENAI_GOOD, openai_key
+from conftest import BYOK, OPENAI_GOOD, openai_key
 from test_key_commands import key_program
 
 
@@ -54,3 +55,40 @@ def test_a_plain_key_after_a_key_command_says_what_was_not_compared(byok_env, fa
     runner = CliRunner()
     checked = runner.invoke(app, ["key", "validate", "openai"], env=byok_env.vars)
     assert "openai keys 'cmd2' and 'plain2' are the same key" in checked.output
+
+
+def _budgets(byok_env) -> list[dict]:
+    return json.loads(byok_env.run("budget", "list", "--json").stdout)
+
+
+def test_removing_a_budget_asks_like_removing_a_key(byok_env):
+    assert byok_env.run("budget", "set", "--per", "month", "20").returncode == 0
+    assert byok_env.run("budget", "set", "--per", "day", "2").returncode == 0
+    piped = byok_env.run("budget", "rm", "--per", "month")
+    key_piped = byok_env.run("key", "rm", "openai")  # what `key remove` does from a pipe
+    assert piped.returncode == Code.USAGE.exit_status == 2, piped.stderr
+    assert piped.stderr.strip() == \
+        "error: refusing to remove a budget without confirmation — add --yes"
+    assert key_piped.returncode == Code.NO_KEY.exit_status  # no key: said before asking
+    assert len(_budgets(byok_env)) == 2
+    for answer, status in (("n", Code.DECLINED.exit_status), ("y", 0)):
+        child = pexpect.spawn(str(BYOK), ["budget", "rm", "--per", "month"],
+                              env=byok_env.vars, timeout=20, encoding="utf-8")
+        child.expect(r"Remove the budget \(\$20\.00 per month\) of profile 'default'\? "
+                     r"\[y/N\]")
+        child.sendline(answer)
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == status, child.before
+    assert [b["period"] for b in _budgets(byok_env)] == ["day"]
+    gone = byok_env.run("budget", "remove", "--yes")
+    assert gone.returncode == 0 and "removed 1 budget for profile ($2.00 per day)" in gone.stderr
+    assert _budgets(byok_env) == []
+    none = byok_env.run("budget", "rm", "--yes")  # nothing to remove: said before asking
+    assert none.returncode == Code.USAGE.exit_status and "no such budget" in none.stderr
+    runner = CliRunner()
+    assert runner.invoke(app, ["budget", "set", "--per", "week", "5"],
+                         env=byok_env.vars).exit_code == 0
+    refused = runner.invoke(app, ["budget", "rm"], env=byok_env.vars)
+    assert refused.exit_code == Code.USAGE.exit_status and "add --yes" in refused.output
+    assert runner.invoke(app, ["budget", "rm", "-y"], env=byok_env.vars).exit_code == 0

@@ -73,7 +73,7 @@ def test_other_groups_verbs_work_unlisted(byok_env, fake):
     shown = byok_env.run("config", "show")
     assert byok_env.run("config", "list").stdout == shown.stdout and shown.stdout
     assert byok_env.run("budget", "ls").stdout == byok_env.run("budget", "list").stdout
-    removed = byok_env.run("budget", "remove")
+    removed = byok_env.run("budget", "remove", "--yes")
     assert removed.returncode == 0 and "removed 1 budget" in removed.stderr
     gone = byok_env.run("key", "rm", "openai", "--yes")
     assert gone.returncode == 0, gone.stderr

@@ -232,18 +232,32 @@ def remove_budget(
     key: Optional[str] = typer.Option(None, "--key", help="Only this key's budgets."),
     token: Optional[str] = typer.Option(None, "--token", metavar="NAME",
                                         help="Only this gateway client token's budgets."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Remove the profile's (or a provider's) budgets, or only the one of a period.
 
+    Asks first at a terminal, as `key remove` does; elsewhere it needs --yes.
+
     Examples:
 
-      byok budget rm --per month
+      byok budget rm --per month --yes
 
-      byok budget rm --provider anthropic
+      byok budget rm --provider anthropic --yes
     """
+    from ..routing.budget import dollars
+
     st = state(ctx)
     scope, name = _scope(st, key, provider, token)
-    removed = st.store.delete_budgets(st.profile, scope, name, _period(per, False))
-    if not removed:
+    period = _period(per, False)
+    going = [b for b in st.store.budgets(st.profile)
+             if (b.scope, b.name) == (scope, name) and period in (None, b.period)]
+    if not going:
         raise ByokError(Code.USAGE, "there is no such budget", hint="see `byok budget list`")
-    output.info(f"removed {removed} budget{'s' if removed > 1 else ''}")
+    what = ", ".join(f"{dollars(b.limit_micros)} per {b.period}" for b in going)
+    plural = "s" if len(going) > 1 else ""
+    of = "" if scope == "profile" else f" {going[0].label} in"
+    output.confirm(f"Remove the budget{plural} ({what}) of{of} profile {st.profile!r}?", yes,
+                   f"remove a budget{plural}")
+    removed = st.store.delete_budgets(st.profile, scope, name, period)
+    output.info(f"removed {removed} budget{'s' if removed > 1 else ''} for {going[0].label} "
+                f"({what})")
