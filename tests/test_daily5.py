@@ -92,3 +92,19 @@ def test_removing_a_budget_asks_like_removing_a_key(byok_env):
     refused = runner.invoke(app, ["budget", "rm"], env=byok_env.vars)
     assert refused.exit_code == Code.USAGE.exit_status and "add --yes" in refused.output
     assert runner.invoke(app, ["budget", "rm", "-y"], env=byok_env.vars).exit_code == 0
+
+
+def test_token_rm_and_config_ls_work_unlisted(byok_env):
+    made = byok_env.run("token", "create", "t1")
+    assert made.returncode == 0, made.stderr
+    gone = byok_env.run("token", "rm", "t1")
+    revoke = byok_env.run("token", "revoke", "-h").stdout
+    assert gone.returncode == 0, gone.stderr
+    assert "revoked" in gone.stderr.lower() + gone.stdout.lower()
+    assert byok_env.run("token", "rm", "-h").stdout == revoke.replace("revoke", "rm", 1)
+    shown = byok_env.run("config", "show")
+    assert byok_env.run("config", "ls").stdout == shown.stdout and shown.stdout
+    for group, hidden in (("token", " rm "), ("config", " ls ")):
+        assert hidden not in byok_env.run(group, "--help").stdout
+    runner = CliRunner()
+    assert runner.invoke(app, ["config", "ls"], env=byok_env.vars).exit_code == 0

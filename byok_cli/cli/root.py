@@ -304,10 +304,12 @@ app = typer.Typer(
 
 
 # Verbs other groups (and other tools) use for a group's own command: `key rm` is `key
-# remove`, `budget remove` is `budget rm`, `config list` is `config show`. Hidden: help,
-# completion and the fast path list each command once, under its own name.
-ALIASES = {"rm": ("remove",), "remove": ("rm",), "delete": ("rm", "remove"),
-           "del": ("rm", "remove"), "ls": ("list",), "list": ("show",)}
+# remove`, `budget remove` is `budget rm`, `token rm` is `token revoke`, `config list` and
+# `config ls` are `config show`. Hidden: help, completion and the fast path list each
+# command once, under its own name.
+ALIASES = {"rm": ("remove", "revoke"), "remove": ("rm", "revoke"),
+           "delete": ("rm", "remove", "revoke"), "del": ("rm", "remove", "revoke"),
+           "ls": ("list", "show"), "list": ("show",)}
 
 
 class AliasingGroup(TyperGroup):
