@@ -108,3 +108,24 @@ def test_token_rm_and_config_ls_work_unlisted(byok_env):
         assert hidden not in byok_env.run(group, "--help").stdout
     runner = CliRunner()
     assert runner.invoke(app, ["config", "ls"], env=byok_env.vars).exit_code == 0
+
+
+def test_history_list_keeps_a_prompt_with_newlines_on_one_row(byok_env, fake):
+    from test_screens import fits, screen
+
+    byok_env.set_key("openai", OPENAI_GOOD)
+    prompt = "a very long prompt with\nnewlines and red and\ttabs and more words to wrap"
+    assert byok_env.run("run", prompt).returncode == 0
+    status, lines = screen(byok_env, "history", "list")
+    assert status == 0 and len(lines) == 2, lines  # the header and one row
+    fits(lines)
+    assert lines[1].endswith("gpt-6.1-sol  a very long prompt with ⏎ newlines…"), lines
+    status, wide = screen(byok_env, "history", "list", width=200)
+    assert wide[1].endswith("a very long prompt with ⏎ newlines and red and tabs and mor…")
+    piped = byok_env.run("history", "list").stdout.splitlines()
+    assert piped[0].split("\t")[-1] == "first prompt" and len(piped) == 2
+    assert piped[1].split("\t")[-1] == \
+        "a very long prompt with newlines and red and tabs and more …"
+    as_json = json.loads(byok_env.run("history", "list", "--json").stdout)
+    assert as_json[0]["first_prompt"] == prompt[:len(as_json[0]["first_prompt"])]
+    assert "⏎" not in json.dumps(as_json, ensure_ascii=False)

@@ -28,13 +28,16 @@ class Column:
     too narrow, columns with `drop` > 0 are left out, lowest first. `show` formats a
     value for the terminal; tab-separated lines carry the bare value. `only` ("tty" or
     "tsv") keeps a column to one of the two, where they need different shapes (two bare
-    numbers in two columns, one compact cell on a terminal)."""
+    numbers in two columns, one compact cell on a terminal). A `clip` column is cut to its
+    width with "…" instead of wrapping, so that each row stays one line (a list of
+    conversations)."""
 
     header: str
     whole: bool = True
     drop: int = 0
     show: Callable[[Any], str] | None = None
     only: str | None = None
+    clip: bool = False
 
 
 def text(column: Column | str) -> Column:
@@ -115,7 +118,8 @@ def _draw(cols: list[Column], rows: list[list[str]], header: bool) -> list:
 
     # A wrapping column is at least as wide as its longest word (a URL, a path, an error
     # code in a sentence) where the terminal has room for that: words are not cut.
-    words = {i: min(widths[i], max(_MIN_WRAP, longest_word(i)))
+    words = {i: min(widths[i], _MIN_WRAP if cols[i].clip
+                    else max(_MIN_WRAP, longest_word(i)))
              for i in visible if not cols[i].whole}
 
     def needed(keep: list[int], least: dict | None = None) -> int:
@@ -144,8 +148,9 @@ def _draw(cols: list[Column], rows: list[list[str]], header: bool) -> list:
         for i in wrapping:
             widths[i] = least[i] + spare * (widths[i] - least[i]) // more
     total = sum(widths[i] for i in visible) + _GAP * (len(visible) - 1)
-    t = Table(*[RichColumn(cols[i].header, width=widths[i], no_wrap=cols[i].whole,
-                           overflow="fold") for i in visible],
+    t = Table(*[RichColumn(cols[i].header, width=widths[i], no_wrap=cols[i].whole
+                           or cols[i].clip, overflow="ellipsis" if cols[i].clip else "fold")
+                for i in visible],
               show_header=header, header_style="bold" if colour else "", box=None,
               pad_edge=False)
     for row in rows:

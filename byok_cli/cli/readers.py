@@ -77,18 +77,24 @@ def history_list(st: State, limit: int | None, as_json: bool, no_header: bool,
     if as_json:
         output.emit_json(rows)
         return
+    # On a terminal a prompt's line breaks show as "⏎" and the row stays one line, cut to
+    # fit; scripts get the prompt's words joined by spaces, as before.
     output.table(["id", output.Column("updated", show=output.short_time), "messages", "model",
-                  output.text("first prompt")],
+                  output.Column("first prompt", whole=False, drop=1, only="tty", clip=True),
+                  output.Column("first prompt", only="tsv")],
                  [[r["id"], r["updated_at"], r["messages"], r["model"],
-                   one_line(r["first_prompt"])] for r in rows],
+                   one_line(r["first_prompt"], newline=" ⏎ "), one_line(r["first_prompt"])]
+                  for r in rows],
                  header=not no_header, empty=f"no conversations in profile {st.profile!r} yet",
                  drop=not wide)
     if more and on_screen:
         output.info(f"the newest {shown} shown; -n N shows more")
 
 
-def one_line(text: str | None, width: int = 60) -> str:
-    flat = " ".join((text or "").split())
+def one_line(text: str | None, width: int = 60, newline: str = " ") -> str:
+    """``text`` on one line: runs of blanks one space, and its line breaks ``newline``."""
+    lines = [" ".join(line.split()) for line in (text or "").splitlines()]
+    flat = newline.join(line for line in lines if line)
     return flat if len(flat) <= width else flat[:width - 1] + "…"
 
 
