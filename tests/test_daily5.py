@@ -129,3 +129,20 @@ def test_history_list_keeps_a_prompt_with_newlines_on_one_row(byok_env, fake):
     as_json = json.loads(byok_env.run("history", "list", "--json").stdout)
     assert as_json[0]["first_prompt"] == prompt[:len(as_json[0]["first_prompt"])]
     assert "⏎" not in json.dumps(as_json, ensure_ascii=False)
+
+
+def test_an_unknown_models_hint_is_a_command_that_works_as_typed(byok_env, fake):
+    """`run -p loc -m lama3.2` (a provider of one's own, no catalogue): the provider's 404
+    names `models list -p loc --remote`, which runs as typed."""
+    added = byok_env.run("provider", "add", "loc", "--api", "openai", "--no-key",
+                         "--base-url", fake.url + "/local/v1")
+    assert added.returncode == 0, added.stderr
+    r = byok_env.run("run", "-p", "loc", "-m", "lama3.2", "hi")
+    assert r.returncode == Code.MODEL_NOT_FOUND.exit_status, r.stderr
+    hint = r.stderr.strip().rsplit("see `", 1)[1]
+    assert hint.startswith("byok models list -p loc --remote`"), r.stderr
+    listed = byok_env.run(*hint.split("`")[0].split()[1:])
+    assert listed.returncode == 0, listed.stderr
+    as_json = json.loads(byok_env.run("run", "--json", "-p", "loc", "-m", "lama3.2",
+                                      "hi").stdout)
+    assert as_json["error"]["hint"] == "see `byok models list -p loc --remote`"

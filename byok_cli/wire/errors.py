@@ -294,7 +294,8 @@ def classify(provider: str, status: int | None, body: Any, *, headers=None,
             return ByokError(Code.MODEL_NOT_FOUND,
                              f"{name} does not know the model {model!r} or this key cannot use "
                              f"it ({shown}){detail}",
-                             hint="see `byok models list --remote`", provider=provider)
+                             hint=f"see `byok models list -p {provider} --remote`",
+                             provider=provider)
         # A wrong base URL, not an outage: retrying or falling back cannot mend it.
         return ByokError(Code.PROVIDER_UNAVAILABLE,
                          f"{name}'s {during} endpoint was not found ({shown}){detail}",
