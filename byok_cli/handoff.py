@@ -7,6 +7,7 @@ name and source and the names of the programs that asked, never the key.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -183,7 +184,8 @@ _VALUED = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file", "-C", "-
 
 def shell_runs(args: list[str] | None) -> tuple[str, str | None]:
     """What a shell's command line runs: ("command", None) for a command string (-c),
-    ("script", its file name) for a script, ("prompt", None) for commands typed or read from
+    ("script", its file name) for a script (one read from a file descriptor, as in
+    `bash <(…)`, is its parent's command), ("prompt", None) for commands typed or read from
     stdin, or when the command line cannot be read."""
     if not args:
         return "prompt", None
@@ -207,8 +209,14 @@ def shell_runs(args: list[str] | None) -> tuple[str, str | None]:
         else:
             break
     if i < len(rest) and rest[i] != "-":  # `sh -` reads stdin
+        if _FED.match(rest[i]):  # `bash <(…)`, a job runner's `bash /dev/fd/3`: no file
+            return "command", None  # named, its parent wrote it: it runs for its parent
         return "script", _clean(rest[i].rsplit("/", 1)[-1])
     return "prompt", None
+
+
+# A script read from a file descriptor its parent opened, not from a file of its own.
+_FED = re.compile(r"^/(dev/fd/\d+|dev/stdin|proc/(self|\d+)/fd/\d+)$")
 
 
 def process_args(pid: int) -> list[str] | None:

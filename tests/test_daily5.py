@@ -6,6 +6,8 @@ checks on fallback chains, and an explicit unpriced `-m` under a budget."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pexpect
 from typer.testing import CliRunner
@@ -146,3 +148,18 @@ def test_an_unknown_models_hint_is_a_command_that_works_as_typed(byok_env, fake)
     as_json = json.loads(byok_env.run("run", "--json", "-p", "loc", "-m", "lama3.2",
                                       "hi").stdout)
     assert as_json["error"]["hint"] == "see `byok models list -p loc --remote`"
+
+
+def test_a_script_fed_on_a_file_descriptor_names_the_program_that_fed_it(byok_env):
+    """`bash /dev/fd/3` (a job runner's script, or `bash <(…)`): the script has no name of
+    its own, so the program that wrote it is named, not "3"."""
+    byok_env.set_key("openai", OPENAI_GOOD)
+    runner = (f"import os, subprocess\nr, w = os.pipe()\n"
+              f"os.write(w, b'{BYOK} key get openai >/dev/null\\n')\nos.close(w)\n"
+              f"os.dup2(r, 3)\nsubprocess.run(['bash', '/dev/fd/3'], pass_fds=(3,), "
+              f"check=True)\n")
+    subprocess.run([sys.executable, "-c", runner], env=byok_env.vars, check=True, timeout=60)
+    rows = json.loads(byok_env.run("usage", "--handoffs", "--since", "all", "--json").stdout)
+    assert [(r["parent"], r["caller"][:6]) for r in rows] == [("bash", "python")], rows
+    table = byok_env.run("usage", "--handoffs").stdout
+    assert "\tpython" not in table and f"{rows[0]['caller']} via bash\topenai" in table

@@ -250,6 +250,10 @@ def test_a_script_or_a_command_string_names_who_runs_it(byok_env, tmp_path):
     (["bash", "--", "run.sh"], ("script", "run.sh")),
     (["bash", "-s", "x"], ("prompt", None)),
     (["sh", "-"], ("prompt", None)),
+    (["bash", "/dev/fd/3"], ("command", None)),  # a job runner's; `bash <(…)`
+    (["bash", "-e", "/proc/self/fd/63", "x"], ("command", None)),
+    (["sh", "/dev/stdin"], ("command", None)),
+    (["bash", "/home/me/fd/3"], ("script", "3")),  # a file that is called 3
     (None, ("prompt", None)),
 ])
 def test_what_a_shells_command_line_runs(args, runs):
