@@ -158,3 +158,27 @@ def test_near_miss_and_check_typo():
     check_typo(TYPO, target, cat, registry, lambda p: set(), near=False)
     gateway_id = resolve("team/llama-70b", cat, registry, provider="openrouter")
     check_typo("team/llama-70b", gateway_id, cat, registry, lambda p: set())
+
+
+def test_a_typo_in_the_fallback_chain_is_refused_as_in_m(keys, fake):
+    """`config set fallback` applies -m's typo rule to each PROVIDER/MODEL entry: a near miss
+    is refused (exit 8, the chain unchanged) until the provider's synced list has it."""
+    assert keys.run("config", "set", "fallback", "anthropic/sonnet").returncode == 0
+    for chain, near in ((f"anthropic/sonnet, openai/{TYPO}", "gpt-6.1-sol"),
+                        ("anthropic/sonet", "sonnet"), ("openai/gpt-6.2-astro", "gpt-6.2-astra")):
+        r = keys.run("config", "set", "fallback", chain)
+        assert r.returncode == Code.MODEL_NOT_FOUND.exit_status, (chain, r.stderr)
+        assert f"did you mean '{near}'?" in r.stderr and "--fallback" not in r.stderr
+        assert "--remote` syncs its list, and then it is known" in r.stderr
+        assert keys.run("config", "get", "fallback").stdout.strip() == \
+            "anthropic/claude-sonnet-5-5"
+    far = keys.run("config", "set", "fallback", "openai/gpt-7-preview-fake, anthropic")
+    assert far.returncode == 0, far.stderr  # near nothing: the provider judges, as for -m
+    assert keys.run("models", "list", "-p", "openai", "--remote").returncode == 0
+    synced = keys.run("config", "set", "fallback", "openai/gpt-6.2-astro")
+    assert synced.returncode == 0, synced.stderr
+    assert keys.run("config", "get", "fallback").stdout.strip() == "openai/gpt-6.2-astro"
+    runner = CliRunner()
+    typer_run = runner.invoke(app, ["config", "set", "fallback", f"openai/{TYPO}"],
+                              env=keys.vars)
+    assert typer_run.exit_code == Code.MODEL_NOT_FOUND.exit_status

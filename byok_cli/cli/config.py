@@ -47,7 +47,11 @@ def _check(st, provider: str | None, field: str, value: str) -> str | None:
             return None  # back to the default: the other built-in provider
         if value.lower() == "none":
             return ""    # no provider fallback at all
-        entries = addressing.parse_chain(value, load(), registry)
+        from ..catalog.model_lists import listed_ids
+
+        entries = addressing.parse_chain(  # a typo refused as `run -m` refuses it
+            value, load(), registry,
+            listed=lambda p: listed_ids(st.store.cached_model_lists(p)))
         models = st.store.settings(st.profile)["models"]
         for e in entries:
             if not (e.model or models.get(e.provider)

@@ -191,11 +191,14 @@ class ChainEntry:
 
 
 def parse_chain(text: str, catalog: Catalog, registry: Registry,
-                warnings: list[str] | None = None) -> list[ChainEntry]:
+                warnings: list[str] | None = None,
+                listed: Callable[[str], Collection[str]] | None = None) -> list[ChainEntry]:
     """`anthropic/sonnet, openrouter` -> entries; every entry must start with a provider.
 
     With a ``warnings`` list, an entry that no longer makes sense (its provider was removed)
-    is left out with a warning instead of failing: the chain is read on every run.
+    is left out with a warning instead of failing: the chain is read on every run. With
+    ``listed`` (a provider's synced ids, when the chain is set), a model that is most likely
+    a typo is refused as `-m` refuses it (`check_typo`).
     """
     out: list[ChainEntry] = []
     for part in (text or "").replace("\n", ",").split(","):
@@ -216,6 +219,8 @@ def parse_chain(text: str, catalog: Catalog, registry: Registry,
                                 "anthropic/sonnet; providers: " + ", ".join(registry.names()))
             if "/" in part:
                 target = resolve(part, catalog, registry)
+                if listed is not None:
+                    check_typo(part, target, catalog, registry, listed, anyway=None)
                 out.append(ChainEntry(target.provider, target.model, target.in_catalog))
             else:
                 out.append(ChainEntry(provider.name, None))
