@@ -163,3 +163,33 @@ def test_a_script_fed_on_a_file_descriptor_names_the_program_that_fed_it(byok_en
     assert [(r["parent"], r["caller"][:6]) for r in rows] == [("bash", "python")], rows
     table = byok_env.run("usage", "--handoffs").stdout
     assert "\tpython" not in table and f"{rows[0]['caller']} via bash\topenai" in table
+
+
+def test_an_explicit_unpriced_model_under_a_budget_is_refused_not_replaced(byok_env, fake):
+    """`run -m gpt-6.2-sol` (a catalogue model with no price) under a budget: the person asked
+    for that model, so the run is refused (exit 16, nothing sent) with the ways on; a plain
+    run still gives way to a priced model (test_budget::test_unpriced_models_under_a_budget),
+    and --fallback asks for that."""
+    byok_env.set_key("openai", OPENAI_GOOD)
+    assert byok_env.run("budget", "set", "--per", "month", "5").returncode == 0
+    r = byok_env.run("run", "-m", "gpt-6.2-sol", "hello")
+    assert r.returncode == Code.BUDGET_EXCEEDED.exit_status == 16, r.stderr
+    assert r.stdout == "" and len(r.stderr.strip().splitlines()) == 1
+    assert "no price is known for openai/gpt-6.2-sol" in r.stderr and "trying" not in r.stderr
+    for way in ("byok models sync", "--allow-unpriced", "allow-unpriced on",
+                "-m a priced model", "--fallback lets another model answer"):
+        assert way in r.stderr, way
+    assert not [q for q in fake.requests if q["method"] == "POST"]  # nothing was sent
+    as_json = json.loads(byok_env.run("run", "--json", "-m", "gpt-6.2-sol", "hi").stdout)
+    assert as_json["error"]["code"] == "BUDGET_EXCEEDED" and "--fallback" in \
+        as_json["error"]["hint"]
+    asked = byok_env.run("run", "--fallback", "-m", "gpt-6.2-sol", "hello")
+    assert asked.returncode == 0 and asked.stdout == "Echo[gpt-6.1-sol]: hello\n", asked.stderr
+    assert "nothing was sent; trying openai gpt-6.1-sol" in asked.stderr
+    priced = byok_env.run("run", "-m", "gpt-6.1-sol", "hello")
+    assert priced.returncode == 0, priced.stderr
+    allowed = byok_env.run("run", "--allow-unpriced", "-m", "gpt-6.2-sol", "hello")
+    assert allowed.returncode == 0 and allowed.stdout == "Echo[gpt-6.2-sol]: hello\n"
+    runner = CliRunner()
+    typer_run = runner.invoke(app, ["run", "-m", "gpt-6.2-sol", "hello"], env=byok_env.vars)
+    assert typer_run.exit_code == Code.BUDGET_EXCEEDED.exit_status

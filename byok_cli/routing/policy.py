@@ -208,9 +208,13 @@ class Policy:
             except ByokError as unmarked:  # a read-only or full database: go on anyway
                 self.spending.on_warning(f"could not mark the stored key failed: "
                                          f"{unmarked.message}")
+        pinned = self.plan.pinned_model
         nxt = next_attempt(self.plan.attempts, self._index, err.code, self._excluded,
-                           getattr(err, "budget_scope", None), self._allowed)
+                           getattr(err, "budget_scope", None), self._allowed, pinned)
         if nxt is None:
+            if pinned == a.model and self._index + 1 < len(self.plan.attempts) and \
+                    getattr(err, "budget_scope", None) == "model":  # held by the pin alone
+                err.hint = f"{err.hint}; --fallback lets another model answer"
             return None
         b = self.plan.attempts[nxt]
         self.fallbacks.append({"kind": KIND.get(err.code, err.code.value.lower()),

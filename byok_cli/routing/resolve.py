@@ -70,6 +70,9 @@ class Plan:
     chain: list[str] = fresh(list)       # the fallback chain, as planned
     skipped: list[str] = fresh(list)     # fallbacks left out, and why
     endpoints: dict = fresh(dict)        # provider -> wire.endpoint.Endpoint
+    # -m's model when the person asked for it and no fallbacks (--fallback): a budget
+    # that cannot price it refuses the run, rather than let another model answer
+    pinned_model: str | None = None
 
     def to_dict(self) -> dict:
         def endpoint(provider: str) -> dict:
@@ -139,6 +142,8 @@ def plan(settings: Mapping, keys: KeyAvailability, catalog: Catalog, registry: R
     entries = [e for e in entries if e.provider != primary]
     out.chain = [str(e) for e in entries]
     use_chain = fallback and (chain or not pinned)
+    if pinned and flag_model and not chain:
+        out.pinned_model = flag_model
 
     def model_for(p: str, entry_model: str | None, is_primary: bool) -> tuple[str | None, str]:
         if is_primary and flag_model:
@@ -303,13 +308,17 @@ class Excluded:
 
 def next_attempt(attempts: list[Attempt], index: int, code: Code, excluded: Excluded,
                  budget_scope: str | None = None,
-                 allowed: Callable[[Attempt], bool] | None = None) -> int | None:
+                 allowed: Callable[[Attempt], bool] | None = None,
+                 pinned_model: str | None = None) -> int | None:
     """The attempt that answers the failure of ``attempts[index]``, or None to stop.
     ``budget_scope`` says what a BUDGET_EXCEEDED refused: a 'key' budget only that key (the
     provider's next key may go on), 'model' (no price known) only that model, a 'provider'
     or 'profile' budget the provider. ``allowed``: whether an attempt may be sent at all
-    (the runner's one-key-per-foreign-endpoint rule)."""
+    (the runner's one-key-per-foreign-endpoint rule). ``pinned_model``: the plan's (an
+    explicit -m without --fallback), which no price refusal moves off."""
     cur = attempts[index]
+    if code == Code.BUDGET_EXCEEDED and budget_scope == "model" and cur.model == pinned_model:
+        return None
     if code == Code.BUDGET_EXCEEDED and budget_scope in ("key", "model"):
         if budget_scope == "key":
             excluded.keys.add((cur.provider, cur.key_source, cur.key_name))
