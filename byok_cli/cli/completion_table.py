@@ -594,6 +594,7 @@ TREE = {
                         (('--provider', '-p'), 'provider', '', None, "Only this provider's budgets.", 'providers'),
                         (('--key',), 'key', '', None, "Only this key's budgets.", None),
                         (('--token',), 'token', '', None, "Only this gateway client token's budgets.", None),
+                        (('--yes', '-y'), 'yes', 'f', None, 'Do not ask for confirmation.', None),
                         (('--profile',), 'profile', '', None, 'Settings profile to use (here as before the command).', 'profiles'),
                         (('--debug',), 'debug', 'f', None, 'Show tracebacks (keys masked) on failures.', None),
                         (('--help', '-h'), 'help', 'fe', None, 'Show this message and exit.', None),
