@@ -131,8 +131,8 @@ def same_keys(provider: str, stored: list[tuple[str, str, str | None]]) -> list[
             continue
         if secret in first:
             notes.append(f"{provider} keys {first[secret]!r} and {name!r} are the same key "
-                         f"({mask_hint(hint_of(secret))}), tried twice in turn; remove one with `byok key "
-                         f"remove {provider} --name {name}`")
+                         f"({mask_hint(hint_of(secret))}), tried twice in turn; remove one "
+                         f"with `byok key remove {provider} --name {name}`")
         else:
             first[secret] = name
     return notes
