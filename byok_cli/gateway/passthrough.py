@@ -194,8 +194,8 @@ async def forward(request: web.Request, upstream: Upstream, keychain: Keychain,
         spec = policed(record.api, request.method, unquote(tail), body)
         ex = Exchange(keychain, record, token_name, spec, on_warning, log)
         ex.live = live
-    except ByokError as err:
-        return error_response(record.api, STATUS.get(err.code, 502), err.message)
+    except ByokError as err:  # with what to do about it (a key to store, a setting)
+        return error_response(record.api, STATUS.get(err.code, 502), err.one_line())
     while True:
         a = ex.policy.attempt
         try:
@@ -231,7 +231,7 @@ async def forward(request: web.Request, upstream: Upstream, keychain: Keychain,
                 ex.policy.release(ex.hold)
             if isinstance(failed, _Rejection):  # the provider's own answer, as it gave it
                 return failed.response
-            return error_response(record.api, STATUS.get(failed.code, 502), failed.message)
+            return error_response(record.api, STATUS.get(failed.code, 502), failed.one_line())
         ex.policy.release(ex.hold)
         ex.hold = None
 
