@@ -8,14 +8,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-import aiohttp
-
 from ..errors import ByokError, Code
 from ..wire.limits import MAX_BODY, LimitExceeded, loads
 from ..wire.transport import INFLATED, Inflater, TransportError
 from .exchange import Usage
 
 if TYPE_CHECKING:
+    import aiohttp
+
     from .passthrough import Exchange
 
 
