@@ -1,6 +1,7 @@
 """Reading an upstream answer within byok's own limits (wire.limits), as its wire client
 reads one: the encodings the gateway can inflate (a bomb stops at the limit), and a whole
 answer read to apply policy to it (usage, cost, masking), never more than MAX_BODY of it.
+``ex`` is always the request's passthrough.Exchange (not imported: it imports this).
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ from .exchange import Usage
 if TYPE_CHECKING:
     import aiohttp
 
-    from .passthrough import Exchange
 
-
-def encoding(up: aiohttp.ClientResponse, ex: "Exchange") -> ByokError | None:
+def encoding(up: aiohttp.ClientResponse, ex) -> ByokError | None:
     """Whether the gateway can read the answer to mask it: uncompressed (as asked), or in
     an encoding it inflates (ex.inflater). Anything else is refused, never forwarded
     unread."""
@@ -53,7 +52,7 @@ def inflated(data: bytes, inflater: Inflater | None, limit: int) -> bytes:
     return b"".join(out)
 
 
-async def read_whole(up: aiohttp.ClientResponse, ex: "Exchange") -> bytes:
+async def read_whole(up: aiohttp.ClientResponse, ex) -> bytes:
     """The answer's body, at most byok's limit of it (LIMIT_EXCEEDED past it: not read on,
     nothing of it sent)."""
     if up.content_length is not None and up.content_length > MAX_BODY:
@@ -69,7 +68,7 @@ async def read_whole(up: aiohttp.ClientResponse, ex: "Exchange") -> bytes:
     return b"".join(pieces)
 
 
-def _too_large(ex: "Exchange") -> ByokError:
+def _too_large(ex) -> ByokError:
     return ByokError(Code.LIMIT_EXCEEDED, f"{ex.record.name}'s answer is larger than byok's "
                      f"limit ({MAX_BODY >> 20} MiB)", provider=ex.record.name)
 
