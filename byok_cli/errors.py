@@ -343,6 +343,7 @@ def _safe_cut(text: str, start: int) -> int | None:
 _RUN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
                        "_+/=.~*-")
 _KEY_STARTS = ("sk-", "gsk_", "AIza", "tgp_v1_")
+_KEY_BEGUN = tuple({start[:n] for start in _KEY_STARTS for n in range(2, len(start))})
 _MAX_OPEN = 4096  # a run longer than any key is shown, masked, rather than held on
 
 
@@ -359,12 +360,9 @@ def _open_tail(text: str) -> int:
     run = text[i:]
     if not run or len(run) > _MAX_OPEN:
         return len(text)
-    if any(start in run for start in _KEY_STARTS):
+    if any(start in run for start in _KEY_STARTS) or run.endswith(_KEY_BEGUN) or (
+            len(run) == 1 and run in "sgAt"):  # a key shape, or its beginning at the end
         return i
-    for start in _KEY_STARTS:  # the shape's beginning, at the run's end
-        for n in range(len(start) - 1, 0, -1):
-            if run.endswith(start[:n]) and (n >= 2 or len(run) == 1):
-                return i
     if _PIECE_STARTS:  # (a start of 1 or 2 characters only when it is the whole run)
         low = run[-_PIECE + 1:].lower()
         if any(low[-n:] in _PIECE_STARTS for n in range(1, len(low) + 1)
