@@ -112,6 +112,7 @@ _PIECE = 8
 _PIECES: dict[str, bool] = {}
 _SEEN: set[str] = set()
 _BODIES: list[str] = []  # the secret parts, lower-cased, for a quick whole-key search
+_PIECE_STARTS: set[str] = set()  # the first 1 to 7 characters of each piece of a secret part
 _RUN = r"[A-Za-z0-9_+/=.~\-]{%d,}" % _PIECE
 # The public prefixes of provider keys: not secret, and byok's own messages quote them.
 _PUBLIC_PREFIX = r"sk-(?:(?:ant|proj|svcacct|None|admin|api\d\d|admin\d\d)-)*+"
@@ -164,6 +165,7 @@ def remember_secret(secret: str) -> None:
     last = len(low) - _PIECE
     for i in range(last + 1):
         _PIECES[low[i:i + _PIECE]] = _PIECES.get(low[i:i + _PIECE], False) or i == last
+        _PIECE_STARTS.update(low[i:i + n] for n in range(1, _PIECE))
     # base64 of the key at any alignment: the characters that encode whole 3-byte groups
     # of the key depend on the key alone. (binascii and str.translate rather than the
     # base64 and codecs modules: this runs at every start that has BYOK_MASTER_KEY set.)
@@ -289,25 +291,40 @@ class RedactingStream:
     are neither space nor zero-width (the spaced-out forms have groups of at most 4).
     ``end`` hands over what is held back."""
 
-    def __init__(self, receive: Callable[[str], None]):
+    def __init__(self, receive: Callable[[str], None] = lambda text: None,
+                 eager: bool = False):
         self.receive = receive
         self.held = ""
+        # eager (the gateway, which must not hold an answer back): only a tail that could
+        # begin a key is held (_open_tail), not text a masked encoded form might cross
+        self.eager = eager
 
     def __call__(self, piece: str) -> None:
+        shown = self.feed(piece)
+        if shown:
+            self.receive(shown)
+
+    def feed(self, piece: str) -> str:
+        """What of the text so far can be shown now, masked; the rest is held."""
         if not piece:
-            return
+            return ""
         text = self.held + piece
-        cut = _safe_cut(text, len(self.held))
+        cut = _open_tail(text) if self.eager else _safe_cut(text, len(self.held))
         if cut is None:
             self.held = text
-            return
+            return ""
         self.held = text[cut:]
-        self.receive(redact(text[:cut]))
+        return redact(text[:cut]) if cut else ""
+
+    def rest(self) -> str:
+        """What is held, masked (the text has ended)."""
+        held, self.held = self.held, ""
+        return redact(held) if held else ""
 
     def end(self) -> None:
-        held, self.held = self.held, ""
+        held = self.rest()
         if held:
-            self.receive(redact(held))
+            self.receive(held)
 
 
 def _safe_cut(text: str, start: int) -> int | None:
@@ -321,6 +338,37 @@ def _safe_cut(text: str, start: int) -> int | None:
                 w.isspace() or w in _ZERO_WIDTH for w in text[i - 5:i]):
             return i + 1
     return None
+
+
+_RUN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                       "_+/=.~*-")
+_KEY_STARTS = ("sk-", "gsk_", "AIza", "tgp_v1_")
+_KEY_BEGUN = tuple({start[:n] for start in _KEY_STARTS for n in range(2, len(start))})
+_MAX_OPEN = 4096  # a run longer than any key is shown, masked, rather than held on
+
+
+def _open_tail(text: str) -> int:
+    """Where the tail of ``text`` that could still grow into a key begins (len(text):
+    none): its last run of key characters, when that run holds or ends with the start of a
+    key shape, or ends with the first 3 to 7 characters of a piece of a remembered secret
+    (or is, whole, its first 1 or 2).
+    Masked forms outside the key alphabet (percent-encoded, spaced out) are not waited for.
+    Only the new run is scanned, from the end."""
+    i = len(text)
+    while i > 0 and text[i - 1] in _RUN_CHARS:
+        i -= 1
+    run = text[i:]
+    if not run or len(run) > _MAX_OPEN:
+        return len(text)
+    if any(start in run for start in _KEY_STARTS) or run.endswith(_KEY_BEGUN) or (
+            len(run) == 1 and run in "sgAt"):  # a key shape, or its beginning at the end
+        return i
+    if _PIECE_STARTS:  # (a start of 1 or 2 characters only when it is the whole run)
+        low = run[-_PIECE + 1:].lower()
+        if any(low[-n:] in _PIECE_STARTS for n in range(1, len(low) + 1)
+               if n >= 3 or n == len(run)):
+            return i
+    return len(text)
 
 
 def _mask_userinfo(m: re.Match) -> str:

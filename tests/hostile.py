@@ -9,6 +9,7 @@ no framework would let it (drip headers, endless event data, deep JSON).
     drip_body        an event stream's headers, then one byte every 0.2 s, no newline
     drip_headers     the status line, then a header dripped one byte every 0.2 s
     deep_json        a 200 JSON answer nested 5,000 deep
+    huge_json        a 200 JSON answer of 40 MiB, its length not given (not in MODES)
     deep_error       a 400 whose {"detail": [...]} lists nest 5,000 deep
     deep_event       a stream whose first event's data nests 5,000 deep
     choices_number   a stream chunk whose "choices" is 5
@@ -107,6 +108,14 @@ class _Handler(socketserver.BaseRequestHandler):
     def _deep_json(self, sock) -> None:
         body = _deep(DEEP).encode()
         sock.sendall(_json_head("200 OK", len(body)) + body)
+
+    def _huge_json(self, sock) -> None:
+        """A 200 JSON answer of 40 MiB, its length not given (read until the close)."""
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     b"Connection: close\r\n\r\n" + b'{"id": "x", "pad": "')
+        for _ in range(40 * 1024):
+            sock.sendall(b"p" * 1024)
+        sock.sendall(b'"}')
 
     def _deep_error(self, sock) -> None:
         body = ('{"detail": ' + "[" * DEEP + '{"msg": "no"}' + "]" * DEEP + "}").encode()

@@ -427,3 +427,20 @@ def test_a_running_gateway_follows_providers_added_removed_and_repointed(keys, g
 def gw_request(gw: RunningGateway, t: str) -> tuple[int, bytes]:
     status, _, body = gw.request("POST", "/openai/chat/completions", CHAT, bearer(t))
     return status, body
+
+
+def test_a_stored_key_unused_under_preferred_provider_system_is_said_so(keys, gateway, fake):
+    """Under `preferred-provider system` (where removing the preferred provider leaves it)
+    the stored key is not sent: the 503 says so and what to set, as `run` says it, rather
+    than sending the person off to store a key they have (closing3, tester4 #5)."""
+    t = token(keys, "app")
+    assert keys.run("config", "set", "preferred-provider", "system").returncode == 0
+    sent = len(fake.requests)
+    status, body = gw_request(gateway, t)
+    said = _shape("openai", body)
+    assert status == 503 and len(fake.requests) == sent, body
+    assert "preferred-provider is 'system'" in said, said
+    assert "byok config set preferred-provider openai" in said, said
+    assert "key set" not in said
+    ran = keys.run("run", "-m", "gpt-4o", "hi")  # the reason run gives
+    assert ran.returncode == 4 and "preferred-provider is 'system'" in ran.stderr

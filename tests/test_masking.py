@@ -236,6 +236,35 @@ def test_streamed_text_is_masked_however_it_is_cut():
     assert got == ["first line\n"]  # only what could still grow into a key is held back
 
 
+def test_an_eager_stream_holds_back_only_what_could_begin_a_key():
+    """The gateway's mode (eager): a key cut anywhere is masked as whole text is; ordinary
+    text is shown as it comes, and only a key-shaped run, or the start of a remembered
+    key's piece, waits for the rest."""
+    from byok_cli.errors import RedactingStream, redact, remember_secret
+
+    key = "sk-proj-Eag3rCutQ8w7e6r5t4y3u2i1o0pZ"
+    custom = "Zq9Xw8Cv7Bn6Mm5Lk4Jh3Gf2"  # a key of no known shape, remembered
+    remember_secret(key)
+    remember_secret(custom)
+    for secret in (key, custom):
+        text = f"the key: {secret} end."
+        for cut in range(1, len(text)):
+            for cuts in ((cut,), (cut, (cut + 7) % len(text))):
+                stream = RedactingStream(eager=True)
+                edges = [0, *sorted(set(cuts)), len(text)]
+                shown = "".join(stream.feed(text[a:b]) for a, b in zip(edges, edges[1:]))
+                shown += stream.rest()
+                assert shown == redact(text) and secret[8:16] not in shown, (text, cuts)
+    stream = RedactingStream(eager=True)
+    assert stream.feed("Hello, how are you? I am a cat.") == "Hello, how are you? I am a cat."
+    assert stream.feed("Fine, thanks: ") == "Fine, thanks: "
+    assert stream.feed("your key is sk-pr") == "your key is " and stream.held == "sk-pr"
+    assert stream.feed(key[5:12]) == "" and stream.feed(key[12:] + " ok") == (
+        redact(key) + " ok")
+    assert stream.feed("keys: Zq9X") == "keys: " and stream.feed("w8Cv7Bn6Mm5Lk4Jh3Gf2\n") \
+        == redact(custom) + "\n"
+
+
 def test_reasoning_that_echoes_a_key_in_pieces_is_masked(byok_env, scripted):
     """The reasoning (stderr, --show-reasoning) is masked across its pieces too, and what it
     holds back comes out before the answer."""

@@ -28,8 +28,10 @@ from ..wire.endpoint import endpoint
 from ..wire.errors import classify, error_body, stream_error
 from ..wire.limits import MAX_BODY, MAX_ERROR_BODY, LimitExceeded, loads
 from ..wire.proxy import proxy_for
-from ..wire.transport import INFLATED, Inflater, TransportError, tls_context
+from ..wire.transport import Inflater, tls_context
 from ..wire.types import Settings
+from .answers import encoding, inflated, read_usage, read_whole
+from .deltas import DeltaMasker
 from .exchange import (KeyMasker, Policed, StreamScanner, Usage, masked, masked_header,
                        policed, upstream_path)
 from .tokens import AUTH_HEADERS, without_tokens
@@ -194,8 +196,8 @@ async def forward(request: web.Request, upstream: Upstream, keychain: Keychain,
         spec = policed(record.api, request.method, unquote(tail), body)
         ex = Exchange(keychain, record, token_name, spec, on_warning, log)
         ex.live = live
-    except ByokError as err:
-        return error_response(record.api, STATUS.get(err.code, 502), err.message)
+    except ByokError as err:  # with what to do about it (a key to store, a setting)
+        return error_response(record.api, STATUS.get(err.code, 502), err.one_line())
     while True:
         a = ex.policy.attempt
         try:
@@ -218,7 +220,7 @@ async def forward(request: web.Request, upstream: Upstream, keychain: Keychain,
             failed = ByokError(Code.NETWORK_ERROR, f"could not reach {record.name}: "
                                f"{type(exc).__name__}", provider=record.name)
         else:
-            failed = _encoding(up, ex)
+            failed = encoding(up, ex)
             if failed is None:
                 failed = await _rejected(up, ex)
             if failed is None:
@@ -231,7 +233,7 @@ async def forward(request: web.Request, upstream: Upstream, keychain: Keychain,
                 ex.policy.release(ex.hold)
             if isinstance(failed, _Rejection):  # the provider's own answer, as it gave it
                 return failed.response
-            return error_response(record.api, STATUS.get(failed.code, 502), failed.message)
+            return error_response(record.api, STATUS.get(failed.code, 502), failed.one_line())
         ex.policy.release(ex.hold)
         ex.hold = None
 
@@ -253,7 +255,7 @@ async def _rejected(up: aiohttp.ClientResponse, ex: Exchange) -> _Rejection | No
     finally:
         up.release()
     try:
-        data = _inflated(data, ex.inflater, MAX_ERROR_BODY)
+        data = inflated(data, ex.inflater, MAX_ERROR_BODY)
     except ByokError as err:
         return _Rejection(err, error_response(ex.record.api, 502, err.message))
     try:
@@ -281,64 +283,37 @@ def _down_headers(up: aiohttp.ClientResponse, ex: Exchange) -> dict[str, str]:
     return out
 
 
-def _encoding(up: aiohttp.ClientResponse, ex: Exchange) -> ByokError | None:
-    """Whether the gateway can read the answer to mask it: uncompressed (as asked), or in
-    an encoding it inflates (ex.inflater). Anything else is refused, never forwarded
-    unread."""
-    coding = ",".join(up.headers.getall("Content-Encoding", ())).strip().lower()
-    if coding in ("", "identity"):
-        return None
-    if coding in INFLATED:
-        ex.inflater = Inflater(coding)
-        return None
-    up.close()
-    return ByokError(Code.NETWORK_ERROR, f"{ex.record.name} answered in an encoding the "
-                     f"gateway cannot read ({coding[:40]}), though asked for none",
-                     provider=ex.record.name)
-
-
-def _inflated(data: bytes, inflater: Inflater | None, limit: int) -> bytes:
-    """``data`` inflated, at most ``limit`` bytes of it (a compression bomb stops there)."""
-    if inflater is None:
-        return data
-    out, size = [], 0
-    try:
-        for piece in inflater.feed(data):
-            size += len(piece)
-            if size > limit:
-                raise ByokError(Code.NETWORK_ERROR, "the provider's compressed answer "
-                                "inflates beyond the gateway's limit")
-            out.append(piece)
-    except TransportError:
-        raise ByokError(Code.NETWORK_ERROR, "the provider's compressed answer is corrupt"
-                        ) from None
-    return b"".join(out)
-
-
 async def _relay(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
                  ) -> web.StreamResponse:
     """The answer, relayed; its usage row is committed before its end leaves (a whole
     answer's before any of it: the middleware sends it whole once this returns)."""
     code = "OK" if up.status < 400 else f"HTTP_{up.status}"
     length = up.content_length
+    # byok reads a policed answer (usage, cost, masking): within its own limits, a whole
+    # one (not an event stream) read whole first, so that one past them is refused whole
+    deltas = (DeltaMasker(ex.spec.kind) if ex.spec is not None and up.status < 400
+              else None)
+    events = up.content_type == "text/event-stream"
     try:
-        if length is not None and length <= MAX_WHOLE_BODY:
-            data = await up.read()
-            ex.read_through = True
-            ex.first_at = time.monotonic()
+        if ((length is not None and length <= MAX_WHOLE_BODY)
+                or (deltas is not None and not events)):
             try:
-                data = _inflated(data, ex.inflater, MAX_BODY)
+                data = inflated(await read_whole(up, ex), ex.inflater, MAX_BODY)
+                if deltas is not None and events:
+                    StreamScanner(ex.usage).feed(data + b"\n")
+                    data = deltas.feed(data) + deltas.end()
+                elif deltas is not None:
+                    read_usage(ex.usage, data)
+            except LimitExceeded as exc:
+                code = Code.LIMIT_EXCEEDED.value
+                return error_response(ex.record.api, 502, exc.detail)
             except ByokError as err:
                 code = err.code.value
                 return error_response(ex.record.api, 502, err.message)
-            if ex.spec is not None and up.status < 400:
-                try:
-                    ex.usage.read(loads(data))
-                except (ValueError, LimitExceeded):
-                    pass
             return web.Response(status=up.status, headers=_down_headers(up, ex),
                                 body=masked(data, ex.key, thorough=up.status >= 400))
-        response, code = await _stream(request, up, ex, code)
+        response, code = await _stream(request, up, ex, code,
+                                       deltas if events else None)
         return response
     finally:
         if ex.read_through:
@@ -349,7 +324,8 @@ async def _relay(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
 
 
 async def _stream(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange,
-                  code: str) -> tuple[web.StreamResponse, str]:
+                  code: str, deltas: DeltaMasker | None = None
+                  ) -> tuple[web.StreamResponse, str]:
     """The answer passed on as it arrives, but for its end (the caller's, once the usage
     row is in); with the code its usage row is settled with."""
     response = web.StreamResponse(status=up.status, headers=_down_headers(up, ex))
@@ -361,7 +337,8 @@ async def _stream(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
             chunk = await up.content.readany()
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
             # the upstream broke off: end the stream the way the API reports errors
-            await _write(response, masker.end() + stream_error(
+            held = masker.feed(deltas.end()) if deltas is not None else b""
+            await _write(response, held + masker.end() + stream_error(
                 ex.record.api, f"the connection to {ex.record.name} broke mid-answer"))
             return response, Code.NETWORK_ERROR.value
         if not chunk:
@@ -373,7 +350,7 @@ async def _stream(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
             return response, Code.INTERRUPTED.value
         if ex.inflater is not None:
             try:
-                chunk = _inflated(chunk, ex.inflater, MAX_BODY)
+                chunk = inflated(chunk, ex.inflater, MAX_BODY)
             except ByokError as err:
                 await _write(response, masker.end() + stream_error(ex.record.api, err.message))
                 return response, err.code.value
@@ -381,11 +358,18 @@ async def _stream(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
             ex.first_at = time.monotonic()
         if scanner is not None:
             scanner.feed(chunk)
+        if deltas is not None:
+            try:
+                chunk = deltas.feed(chunk)
+            except LimitExceeded as exc:  # an event past byok's limits: not passed on
+                await _write(response, masker.end() + stream_error(ex.record.api,
+                                                                   exc.detail))
+                return response, Code.LIMIT_EXCEEDED.value
         out = masker.feed(chunk)
         if out and not await _write(response, masked(out, ex.key, thorough) if thorough
                                     else out):
             return response, Code.INTERRUPTED.value  # the client left: upstream dropped
-    rest = masker.end()
+    rest = (masker.feed(deltas.end()) if deltas is not None else b"") + masker.end()
     if rest:
         await _write(response, masked(rest, ex.key, thorough) if thorough else rest)
     return response, code

@@ -15,7 +15,7 @@ from ..records import fresh, record
 from ..secrets.keychain import Keychain
 from .addressing import check_typo, resolve
 from .keys import KeyAvailability, key_availability
-from .resolve import Attempt, Plan, plan
+from .resolve import Attempt, Plan, no_key, plan
 from .runner import RunOutcome, execute
 from ..wire.errors import clean
 from ..store import Message, UsageRow
@@ -116,10 +116,11 @@ def provider_plan(keychain: Keychain, provider: str, model: str | None = None) -
     the provider's keys in the order `run` tries them (fallback 1, then 2), and no model or
     provider fallback, since the request is the sender's own."""
     settings = keychain.store.settings(keychain.profile)
-    found = key_availability(keychain, provider).sources(provider, settings)
-    if not found:
-        raise ByokError(Code.NO_KEY, f"byok has no {provider} key to send",
-                        hint=f"store one with `byok key set {provider}`", provider=provider)
+    keys = key_availability(keychain, provider)
+    found = keys.sources(provider, settings)
+    if not found:  # as `run` says it: a stored key under preferred-provider system, too
+        system_only = (settings.get("preferred_provider") or "system") == "system"
+        raise no_key(provider, system_only, keys, keychain.registry, False)
     return Plan([Attempt(provider, model or "", s.source, s.hint, "the gateway's request",
                          "primary" if i == 0 else "key_fallback", s.name)
                  for i, s in enumerate(found)])

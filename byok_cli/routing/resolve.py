@@ -209,7 +209,7 @@ def plan(settings: Mapping, keys: KeyAvailability, catalog: Catalog, registry: R
     first = attempts_for(primary, None, "primary", why, is_primary=True)
     if not first:
         if not use_chain:
-            raise _no_key(primary, system_only, keys, registry, pinned and fallback)
+            raise no_key(primary, system_only, keys, registry, pinned and fallback)
         for i, entry in enumerate(entries):
             first = attempts_for(entry.provider, entry.model, "provider_fallback",
                                  f"no {primary} key")
@@ -220,7 +220,7 @@ def plan(settings: Mapping, keys: KeyAvailability, catalog: Catalog, registry: R
                 primary, entries = entry.provider, entries[i + 1:]
                 break
         else:
-            raise _no_key(primary, system_only, keys, registry, False)
+            raise no_key(primary, system_only, keys, registry, False)
     out.attempts = first
     if use_chain:
         used = {primary}
@@ -266,8 +266,9 @@ def _fit_parameters(out: Plan, catalog: Catalog, registry: Registry,
     out.attempts = kept
 
 
-def _no_key(provider: str, system_only: bool, keys: KeyAvailability, registry: Registry,
-            pinned: bool) -> ByokError:
+def no_key(provider: str, system_only: bool, keys: KeyAvailability, registry: Registry,
+           pinned: bool) -> ByokError:
+    """Why ``provider`` has no key to send, and what to do (run's and the gateway's)."""
     if provider in keys.refused:
         return ByokError(Code.NO_KEY, keys.refused[provider], provider=provider,
                          hint=f"or store a key for this profile with `byok key set {provider}`")

@@ -70,6 +70,8 @@ def depth_ok(text: str | bytes, limit: int = MAX_DEPTH) -> bool:
     """True when the JSON text nests no deeper than ``limit`` (checked before parsing, so
     that neither json nor anything that walks the result recurses without bound)."""
     if isinstance(text, (bytes, bytearray)):
+        if text.count(b"[") + text.count(b"{") <= limit:
+            return True  # (counted before decoding: most texts stop here)
         text = bytes(text).decode("utf-8", "replace")
     if text.count("[") + text.count("{") <= limit:
         return True  # the common case: too few brackets to nest that deep, no scan

@@ -150,3 +150,44 @@ class _SplittingHandler(_GatedHandler):
             self._chunk(key[at:] + b'"}\n\n')
         self._chunk(b"data: [DONE]\n\n")
         self._chunk(b"")
+
+
+class ScriptedStream(GatedUpstream):
+    """An upstream whose 200 event stream is ``script(key)`` (the key it was sent, from
+    whichever auth header carried it), one chunk per event. ``gated``: after each event it
+    waits for ``go`` (the test's sign that the client has seen it)."""
+
+    def __init__(self, script):
+        super().__init__(_ScriptedHandler)
+        self.script = script
+        self.gated = False
+        self.go = threading.Semaphore(0)
+        self.length = False  # send it whole with a Content-Length, not chunked
+
+
+class _ScriptedHandler(_GatedHandler):
+    server: ScriptedStream
+
+    def do_POST(self):  # noqa: N802
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        auth = self.headers.get("authorization") or ""
+        key = auth.split(" ", 1)[1] if " " in auth else self.headers.get("x-api-key", "")
+        events = self.server.script(key)
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        if self.server.length:
+            whole = b"".join(events)
+            self.send_header("content-length", str(len(whole)))
+            self.end_headers()
+            self.wfile.write(whole)
+            return
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        try:
+            for event in events:
+                self._chunk(event)
+                if self.server.gated and not self.server.go.acquire(timeout=60):
+                    return
+            self._chunk(b"")
+        except OSError:
+            self.server.client_gone.set()
