@@ -25,7 +25,7 @@ def models_list(st: State, provider: str | None, remote: bool, refresh: bool, ev
     data = load_prices(st.store.home_dir)
     registry = st.byok.registry
     settings = st.store.settings(st.profile)
-    first = first_keys(st)
+    first = first_keys(st, settings)
     today = dt.date.today()
     if provider:
         providers = [registry.require(provider)]
@@ -93,11 +93,13 @@ def models_list(st: State, provider: str | None, remote: bool, refresh: bool, ev
         header=not no_header, drop=not wide)
 
 
-def first_keys(st) -> dict:
-    """provider -> the key `run` would try first, as a KeySource (source, name, hint)."""
+def first_keys(st, settings: dict | None = None) -> dict:
+    """provider -> the key `run` would try first, as a KeySource (source, name, hint).
+    ``settings``: the profile's, when the caller has read them already."""
     from ..routing.keys import key_availability
 
-    settings = st.store.settings(st.profile)
+    if settings is None:
+        settings = st.store.settings(st.profile)
     keys = key_availability(st.byok.key_reader)  # names and hints: no key is opened
     return {p.name: found[0] for p in st.byok.registry
             if (found := keys.sources(p.name, settings))}
