@@ -276,6 +276,7 @@ def test_models_list_checks_routes_only_for_an_environment_key(byok_env, fake):
     env = {k: v for k, v in byok_env.vars.items() if not k.endswith("_API_KEY")}
     loaded = _modules_after(byok_env, "models", "list", env=env)
     assert "byok_cli.routing.keys" in loaded and not loaded & route_checks, sorted(loaded)
+    assert "byok_cli.routing.addressing" not in loaded  # the default model is the catalogue's
     loaded = _modules_after(byok_env, "models", "list",
                             env={**env, "ANTHROPIC_API_KEY": ANTHROPIC_GOOD})
     assert route_checks <= loaded, sorted(loaded)
