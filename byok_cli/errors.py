@@ -227,19 +227,22 @@ def _mask_run(run: str) -> str:
     return "".join(out)
 
 
-# Runs in an encoding outside the key alphabet, each with its decoder: percent-encoding,
-# HTML character references, one character at a time between spaces or zero-width
-# characters, and text split by zero-width characters.
+# Runs in an encoding outside the key alphabet, each with its decoder and the characters
+# one of its runs cannot be without (a pattern is not even compiled for text that has none
+# of them): percent-encoding, HTML character references, one character at a time between
+# spaces or zero-width characters, and text split by zero-width characters.
 _ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 _ENCODED = (
     (r"(?:%[0-9A-Fa-f]{2}|[A-Za-z0-9_.~\-])*%[0-9A-Fa-f]{2}(?:%[0-9A-Fa-f]{2}|[A-Za-z0-9_.~\-])*",
-     "percent"),
+     "percent", "%"),
     (r"(?:&#[xX]?[0-9A-Fa-f]{1,6};?|&[A-Za-z]{2,8};|[A-Za-z0-9_+/=.\-])*&#?[xX]?[0-9A-Za-z]"
-     r"{1,8};?(?:&#[xX]?[0-9A-Fa-f]{1,6};?|&[A-Za-z]{2,8};|[A-Za-z0-9_+/=.\-])*", "html"),
+     r"{1,8};?(?:&#[xX]?[0-9A-Fa-f]{1,6};?|&[A-Za-z]{2,8};|[A-Za-z0-9_+/=.\-])*", "html", "&"),
     (r"(?<!\S)(?:[A-Za-z0-9_+/=.\-]{1,4}[ \t%s]{1,3}){4,}[A-Za-z0-9_+/=.\-]{1,4}(?!\S)"
-     % _ZERO_WIDTH, "spaced"),
-    (r"[A-Za-z0-9_+/=.\-]*(?:[%s]+[A-Za-z0-9_+/=.\-]+)+" % _ZERO_WIDTH, "zero-width"),
+     % _ZERO_WIDTH, "spaced", " \t" + _ZERO_WIDTH),
+    (r"[A-Za-z0-9_+/=.\-]*(?:[%s]+[A-Za-z0-9_+/=.\-]+)+" % _ZERO_WIDTH, "zero-width",
+     _ZERO_WIDTH),
 )
+_ENCODED_MARKS = "".join(sorted({c for *_, marks in _ENCODED for c in marks}))
 
 
 def _decoded(run: str, how: str) -> str:
@@ -255,7 +258,10 @@ def _decoded(run: str, how: str) -> str:
 
 
 def _mask_encoded(text: str) -> str:
-    for pattern, how in _ENCODED:
+    for pattern, how, marks in _ENCODED:
+        if not any(c in text for c in marks):
+            continue
+
         def one(m: re.Match) -> str:
             run = m.group(0)
             plain = _decoded(run, how)
@@ -273,7 +279,7 @@ def redact(text: str) -> str:
     for phrase in _PHRASES:
         text = text.replace(phrase, "…")
     if _PIECES:
-        if any(c in text for c in "%&; \t" + _ZERO_WIDTH):
+        if any(c in text for c in _ENCODED_MARKS):
             text = _mask_encoded(text)
         text = re.sub(_RUN, lambda m: _mask_run(m.group(0)), text)
     if any(prefix in text for prefix in _KEY_PREFIXES):

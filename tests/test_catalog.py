@@ -93,7 +93,7 @@ def test_every_default_model_has_a_bundled_price():
     `byok run` off it under any budget (issue 24, finding 3): each catalogue default, and
     each preset's own default model, is priced in the bundled snapshot."""
     from byok_cli.registry import builtin
-    from byok_cli.routing.addressing import default_model
+    from byok_cli.catalog.curated import default_model
 
     cat = load_catalog()
     assert set(cat.defaults) == {"openai", "anthropic"}

@@ -253,6 +253,7 @@ OFF_RUN_PATH = {
     "byok_cli.store.handoffs",  # key get's hand-off log: Store finds its queries on first use
     "byok_cli.store.tokens",  # the gateway's client tokens: likewise
     "byok_cli.wire.proxy",  # only when a *_proxy variable is set
+    "byok_cli.catalog.model_lists",  # the synced lists: only a name that looks like a typo
 }
 
 
@@ -264,6 +265,21 @@ def test_offline_commands_import_no_sdk(byok_env, fake):
         loaded = _modules_after(byok_env, *args)
         assert not loaded & {"openai", "anthropic", "aiohttp"}, (args, loaded)
     assert "keyring" not in _modules_after(byok_env, "key", "list")
+
+
+def test_models_list_checks_routes_only_for_an_environment_key(byok_env, fake):
+    """`models list` shows which key each provider would use; whether an environment key
+    may go to the profile's base URL is asked only when there is one (issue 25: the route
+    checks, urls and the endpoints are ~1 ms of a listing that has none)."""
+    byok_env.set_key("openai", OPENAI_GOOD)
+    route_checks = {"byok_cli.routing.routes", "byok_cli.urls", "byok_cli.wire.endpoint"}
+    env = {k: v for k, v in byok_env.vars.items() if not k.endswith("_API_KEY")}
+    loaded = _modules_after(byok_env, "models", "list", env=env)
+    assert "byok_cli.routing.keys" in loaded and not loaded & route_checks, sorted(loaded)
+    assert "byok_cli.routing.addressing" not in loaded  # the default model is the catalogue's
+    loaded = _modules_after(byok_env, "models", "list",
+                            env={**env, "ANTHROPIC_API_KEY": ANTHROPIC_GOOD})
+    assert route_checks <= loaded, sorted(loaded)
 
 
 def test_run_and_chat_import_no_sdk(byok_env, fake):

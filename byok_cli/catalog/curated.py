@@ -10,6 +10,10 @@ import os
 
 from ..records import tuple_record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from ..registry import Provider
+
 # The catalogue's one definition; catalog_data is generated from it
 _PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "catalog.json")
 
@@ -109,6 +113,13 @@ class Catalog:
 
     def aliases(self) -> dict[str, str]:
         return {a: m.id for m in self.models for a in m.aliases}
+
+
+def default_model(provider: "Provider", catalog: Catalog) -> str | None:
+    """The provider's own default: its catalogue's, else its record's, else none."""
+    if provider.catalog and provider.catalog in catalog.defaults:
+        return catalog.default(provider.catalog)
+    return provider.default_model
 
 
 @functools.lru_cache(maxsize=1)

@@ -10,7 +10,7 @@ shown without its key being decrypted, so nothing would be there to recognise it
 from __future__ import annotations
 
 import json
-from typing import Iterable
+from collections.abc import Iterable  # not typing: ~2 ms to import
 
 from ..errors import holds_secret, strip_controls
 

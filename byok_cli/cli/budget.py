@@ -138,7 +138,7 @@ def _unpriced_defaults(st, provider: str | None) -> list[tuple[str, str]]:
     """(provider, model) for each model `byok run` would use by default under a budget on
     ``provider`` (None: the built-in providers) that has no price, so a budget that would
     refuse a plain `byok run` says so when it is set, not at the next run."""
-    from ..routing.addressing import default_model
+    from ..catalog.curated import default_model
     from ..catalog.curated import load
     from ..catalog.prices import load as load_prices
 

@@ -28,7 +28,7 @@ def _parse(name: str, registry) -> tuple[str | None, str]:
 def _check(st, provider: str | None, field: str, value: str) -> str | None:
     from ..routing import addressing
     from .. import registry as reg
-    from ..catalog.curated import load
+    from ..catalog.curated import default_model, load
 
     registry = st.byok.registry
     value = value.strip()
@@ -55,7 +55,7 @@ def _check(st, provider: str | None, field: str, value: str) -> str | None:
         models = st.store.settings(st.profile)["models"]
         for e in entries:
             if not (e.model or models.get(e.provider)
-                    or addressing.default_model(registry.require(e.provider), load())):
+                    or default_model(registry.require(e.provider), load())):
                 output.warn(f"{e.provider} has no default model: the chain will pass it by "
                             f"until you write {e.provider}/MODEL or set `byok models default "
                             f"{e.provider}/MODEL`")

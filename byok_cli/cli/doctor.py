@@ -237,7 +237,7 @@ def _check_chain(st, r: Report, fix: bool) -> None:
 
 def _models_in_use(st) -> set[tuple[str, str]]:
     """The profile's chosen or default model of each provider, and those used in 30 days."""
-    from ..routing.addressing import default_model
+    from ..catalog.curated import default_model
     from ..catalog.curated import load
     from ..store import DAY
 

@@ -44,7 +44,7 @@ def _check_model(record, profile_settings: dict) -> str | None:
     """The model a prompt-free check names (a server without /models): the one a run would
     use by default."""
     from ..catalog.curated import load
-    from ..routing.addressing import default_model
+    from ..catalog.curated import default_model
 
     return profile_settings["models"].get(record.name) or default_model(record, load())
 

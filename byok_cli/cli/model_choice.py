@@ -14,7 +14,8 @@ def choose_model(st, name: str, provider: str | None = None):
     """The addressing Target for a default model: a catalogue model that has not reached
     end of life; for a provider with a catalogue, another id only when the provider lists
     it or a custom base URL may serve it; any id for a gateway without a catalogue."""
-    from ..routing.addressing import check_typo, default_model, resolve
+    from ..catalog.curated import default_model
+    from ..routing.addressing import check_typo, resolve
     from ..catalog.curated import load
     from ..catalog.model_lists import listed_ids
     from ..wire.endpoint import endpoint

@@ -1,6 +1,7 @@
 """The body of `byok models list`, without Typer: the fast path runs it (see `fast`), and so
 does the Typer command in `models`. It also holds what `models show` shares with it: the
-key each provider would use first, and a model's status in a word or two."""
+key each provider would use first, a model's status in a word or two, and how prices,
+limits and the price data's age are printed."""
 
 from __future__ import annotations
 
@@ -16,16 +17,14 @@ def models_list(st: State, provider: str | None, remote: bool, refresh: bool, ev
     """`byok models list`."""
     import datetime as dt
 
-    from ..catalog.curated import load
+    from ..catalog.curated import default_model, load
     from ..catalog.prices import load as load_prices
-    from ..routing.addressing import default_model
-    from .model_prices import describe, limits, per_m, tokens
 
     cat = load()
     data = load_prices(st.store.home_dir)
     registry = st.byok.registry
     settings = st.store.settings(st.profile)
-    first = first_keys(st)
+    first = first_keys(st, settings)
     today = dt.date.today()
     if provider:
         providers = [registry.require(provider)]
@@ -93,11 +92,13 @@ def models_list(st: State, provider: str | None, remote: bool, refresh: bool, ev
         header=not no_header, drop=not wide)
 
 
-def first_keys(st) -> dict:
-    """provider -> the key `run` would try first, as a KeySource (source, name, hint)."""
+def first_keys(st, settings: dict | None = None) -> dict:
+    """provider -> the key `run` would try first, as a KeySource (source, name, hint).
+    ``settings``: the profile's, when the caller has read them already."""
     from ..routing.keys import key_availability
 
-    settings = st.store.settings(st.profile)
+    if settings is None:
+        settings = st.store.settings(st.profile)
     keys = key_availability(st.byok.key_reader)  # names and hints: no key is opened
     return {p.name: found[0] for p in st.byok.registry
             if (found := keys.sources(p.name, settings))}
@@ -205,3 +206,34 @@ def _status(row: dict, default: bool = False) -> str:
 
 def _bare_price(value: float | None) -> str | None:
     return None if value is None else f"{value:g}"
+
+
+# How `models list` and `models show` print prices, limits and the price data's age
+
+def limits(info, data) -> dict:
+    from ..catalog.prices import ModelInfo
+
+    blank = ModelInfo("", "", None, None, None, None).to_dict()
+    fields = info.to_dict() if info else blank
+    fields["price_date"] = data.source["taken"][:10] if info and info.price else None
+    return fields
+
+
+def describe(data) -> str:
+    """Where the price data comes from and how old it is, in a line."""
+    src = data.source
+    where = (f"synced from {src['url']}" if src.get("kind") == "sync"
+             else f"byok's snapshot of LiteLLM {src.get('version', '')}".rstrip())
+    age = data.age_days()
+    return f"{where}, taken {src['taken'][:10]} ({age} day{'s' if age != 1 else ''} old)"
+
+
+def tokens(n: int | None) -> str:
+    if not n:
+        return "-"
+    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else (
+        f"{n // 1000}k" if n % 1000 == 0 else str(n))
+
+
+def per_m(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"

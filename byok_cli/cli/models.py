@@ -11,8 +11,7 @@ import typer
 from ..catalog.curated import load
 from ..errors import ByokError, Code
 from . import complete, output
-from .model_listing import first_keys, prices_of
-from .model_prices import describe, limits
+from .model_listing import describe, first_keys, limits, prices_of
 from .root import group, no_header_option, state
 
 app = group("See the models you can use, and choose defaults.")
@@ -73,7 +72,8 @@ def show_model(
 
       byok models show gpt-4o --json
     """
-    from ..routing.addressing import default_model, resolve
+    from ..catalog.curated import default_model
+    from ..routing.addressing import resolve
     from ..catalog.prices import load as load_prices
 
     st = state(ctx)
@@ -176,7 +176,7 @@ def default_model_command(
 
       byok models default --provider openai
     """
-    from ..routing.addressing import default_model
+    from ..catalog.curated import default_model
     from .model_choice import choose_model, offer_preferred
 
     st = state(ctx)

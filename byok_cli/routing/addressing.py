@@ -171,13 +171,6 @@ def _article(word: str) -> str:
     return "an" if word[:1].lower() in "aeiou" else "a"
 
 
-def default_model(provider: Provider, catalog: Catalog) -> str | None:
-    """The provider's own default: its catalogue's, else its record's, else none."""
-    if provider.catalog and provider.catalog in catalog.defaults:
-        return catalog.default(provider.catalog)
-    return provider.default_model
-
-
 # --- the fallback chain ------------------------------------------------------------------
 
 @tuple_record

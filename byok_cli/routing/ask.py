@@ -90,10 +90,14 @@ def make_plan(keychain: Keychain, model: str | None = None, provider: str | None
 
 
 def synced_ids(keychain: Keychain) -> Callable[[str], set[str]]:
-    """A provider's model ids from the lists `models list --remote` cached, read when asked."""
-    from ..catalog.model_lists import listed_ids
+    """A provider's model ids from the lists `models list --remote` cached, read when asked
+    (only a name that looks like a typo asks: `run`'s common path loads no model_lists)."""
+    def listed(provider: str) -> set[str]:
+        from ..catalog.model_lists import listed_ids
 
-    return lambda provider: listed_ids(keychain.store.cached_model_lists(provider))
+        return listed_ids(keychain.store.cached_model_lists(provider))
+
+    return listed
 
 
 def typo(keychain: Keychain, provider: str, model: str | None) -> ByokError | None:

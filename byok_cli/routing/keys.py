@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 
 from ..records import tuple_record
 from ..secrets.key_reports import KeyReader, hint_of
-from .routes import env_key_refusal
 
 
 @tuple_record
@@ -58,8 +57,12 @@ def key_availability(keychain: KeyReader, only: str | None = None) -> KeyAvailab
     registry = keychain.registry
     env = {p.name: (p.key_env, hint_of(k)) for p in registry
            if (only is None or p.name == only) and (k := keychain.env_key(p.name))}
-    settings = keychain.store.settings(keychain.profile)
-    refused = {p: why for p in env if (why := env_key_refusal(
-        registry.require(p), settings, keychain.env))}
+    refused = {}
+    if env:  # the route checks (urls, endpoints) load only when there is a key to check
+        from .routes import env_key_refusal
+
+        settings = keychain.store.settings(keychain.profile)
+        refused = {p: why for p in env if (why := env_key_refusal(
+            registry.require(p), settings, keychain.env))}
     return KeyAvailability(stored, env, frozenset(p.name for p in registry if not p.needs_key),
                            refused)

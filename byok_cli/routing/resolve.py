@@ -26,10 +26,9 @@ import datetime as dt
 from collections.abc import Callable, Collection, Mapping
 
 from ..records import fresh, record, tuple_record
-from .addressing import (ChainEntry, check_typo, default_chain, default_model, parse_chain,
-                         resolve)
+from .addressing import ChainEntry, check_typo, default_chain, parse_chain, resolve
 from .keys import KeyAvailability, KeySource
-from ..catalog.curated import Catalog
+from ..catalog.curated import Catalog, default_model
 from ..errors import ByokError, Code
 from ..registry import Registry
 
