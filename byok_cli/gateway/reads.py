@@ -10,6 +10,11 @@ revocation is another connection's commit, so the next request (and the next chu
 open stream: tokens.StillLive) reads the token again and is refused at once; expiry is
 checked on every request against the clock. What the gateway derives from kept reads
 alone (a provider's plan: its keys in order, its endpoint) is kept with them (`kept`).
+
+With a ``writer`` (gateway.usage_log), the gateway's own writes go through the writer's
+connection, and the writer's `data_version` is the one looked at: it moves on every commit
+but the writer's, so the gateway's own usage rows, holds and token counts leave what is kept
+in place, and anyone else's commit (this connection's included) clears it.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ MAX_KEPT = 4096
 # Writes that touch nothing KEPT (token_used: a token's counts, which no check reads;
 # reserve: a budget hold): they leave what is kept in place.
 APART = frozenset({"record_usage", "record_usages", "token_used", "reserve", "release_hold",
-                   "conn", "home", "home_dir"})
+                   "conn", "home", "home_dir", "another_connection"})
+# Those the writer makes, when there is one (see the module's docstring)
+WRITTEN = frozenset({"token_used", "reserve", "release_hold"})
 
 
 class KeptReads:
@@ -36,8 +43,11 @@ class KeptReads:
         self._store, self._on_change = store, on_change
         self._version: int | None = None
         self._kept: dict[tuple, Any] = {}
+        self.writer = None  # a gateway.usage_log.UsageLog, once the gateway has started
 
     def __getattr__(self, name: str):
+        if name in WRITTEN and self.writer is not None:
+            return lambda *args: self.writer.call(name, *args)
         found = getattr(self._store, name)
         if name in KEPT:
             return lambda *args: self._read(name, found, args)
@@ -48,7 +58,8 @@ class KeptReads:
     def fresh(self) -> None:
         """At the start of a request (and between a stream's chunks: tokens.StillLive):
         forget what another connection has changed since."""
-        version = self._store.conn.execute("PRAGMA data_version").fetchone()[0]
+        version = (self._store.conn.execute("PRAGMA data_version").fetchone()[0]
+                   if self.writer is None else self.writer.version())
         if version != self._version:
             self._kept.clear()
             self._version = version
