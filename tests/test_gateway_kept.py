@@ -152,3 +152,34 @@ def test_another_connections_commit_is_passed_on_whoever_notices_it_first(tmp_pa
     finally:
         store.close()
         other.close()
+
+
+def test_while_the_writer_is_in_a_transaction_the_loop_does_not_wait_and_misses_no_change(
+        tmp_path):
+    """fresh() never waits for the writer's connection: while the writer holds it, this
+    connection's own data_version is looked at, and any move clears what is kept."""
+    changes: list[int] = []
+    store, other = Store(tmp_path / "home"), Store(tmp_path / "home")
+    kept = KeptReads(store, on_change=lambda: changes.append(1))
+    log = UsageLog(store, lambda s: None)
+    kept.writer = log
+    try:
+        kept.fresh()
+        with log.lock:  # as the writer holds it for a transaction
+            assert log.version() is None
+            kept.fresh()
+            assert changes == [1]
+            other.revoke_token("default", "nobody", NOW)  # a commit, whatever it changes
+            other.add_provider("default", "corp", "openai", "http://127.0.0.1:9/v1", None,
+                               True)
+            kept.fresh()
+            assert changes == [1, 1]
+            kept.fresh()
+            assert changes == [1, 1]
+        kept.fresh()  # the writer's version moved too: cleared once more, never missed
+        kept.fresh()
+        assert changes == [1, 1, 1]
+    finally:
+        log.close()
+        store.close()
+        other.close()

@@ -13,7 +13,9 @@ hold, its release, the tokens' counts) go through the same connection under the 
 busy timeout, which sleeps. And since a connection's ``PRAGMA data_version`` moves only on
 the commits of *other* connections, this connection's is the one that tells the gateway's
 kept reads (gateway.reads) that someone else changed the database (:meth:`UsageLog.version`):
-the gateway's own usage rows do not make it read everything again.
+the gateway's own usage rows do not make it read everything again. (Python's GIL is
+released while SQLite works, so the thread's commit overlaps the loop's work; the loop
+never waits on this connection but for the rarer writes of :meth:`UsageLog.call`.)
 """
 
 from __future__ import annotations
@@ -63,11 +65,16 @@ class UsageLog:
         with self.lock:
             return getattr(self.store, name)(*args)
 
-    def version(self) -> int:
+    def version(self) -> int | None:
         """``PRAGMA data_version`` here: it moves when any other connection commits (not
-        on this log's own commits). SQLite serializes it with the writer's statements; within
-        the writer's transaction no other connection can commit, so it is right then too."""
-        return self.store.conn.execute("PRAGMA data_version").fetchone()[0]
+        on this log's own commits). None while the writer is in a transaction: the event
+        loop does not wait for it (the caller falls back on its own connection's)."""
+        if not self.lock.acquire(blocking=False):
+            return None
+        try:
+            return self.store.conn.execute("PRAGMA data_version").fetchone()[0]
+        finally:
+            self.lock.release()
 
     def close(self) -> None:
         """Write what is queued, stop the thread, close the connection."""
