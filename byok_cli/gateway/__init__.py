@@ -11,8 +11,8 @@ and never hold a key.
     connection.py   one client connection: a deadline on every request head, 431/400 in
                     the API's shape for a head aiohttp refuses (aiohttp)
     reads.py        the store's per-request reads kept between changes (data_version)
-    usage_log.py    the usage rows of one event-loop pass, in one transaction, each
-                    committed before its answer's end leaves
+    usage_log.py    the gateway's writes, off the event loop: a writer thread commits
+                    the usage rows queued, each before its answer's end leaves
     child.py        `byok exec --gateway`: a gateway and a one-run token for one program
 
 It sits above `routing` (key order, fallbacks, budgets: `routing.policy`) and beside

@@ -10,6 +10,13 @@ revocation is another connection's commit, so the next request (and the next chu
 open stream: tokens.StillLive) reads the token again and is refused at once; expiry is
 checked on every request against the clock. What the gateway derives from kept reads
 alone (a provider's plan: its keys in order, its endpoint) is kept with them (`kept`).
+
+With a ``writer`` (gateway.usage_log), the gateway's own writes go through the writer's
+connection, and the writer's `data_version` is the one looked at: it moves on every commit
+but the writer's, so the gateway's own usage rows, holds and token counts leave what is kept
+in place, and anyone else's commit (this connection's included) clears it. While the writer
+is in a transaction, its version is not waited for: this connection's is looked at instead,
+and any move clears what is kept (the writer's commit cannot be told from another's).
 """
 
 from __future__ import annotations
@@ -23,7 +30,9 @@ MAX_KEPT = 4096
 # Writes that touch nothing KEPT (token_used: a token's counts, which no check reads;
 # reserve: a budget hold): they leave what is kept in place.
 APART = frozenset({"record_usage", "record_usages", "token_used", "reserve", "release_hold",
-                   "conn", "home", "home_dir"})
+                   "conn", "home", "home_dir", "another_connection"})
+# Those the writer makes, when there is one (see the module's docstring)
+WRITTEN = frozenset({"token_used", "reserve", "release_hold"})
 
 
 class KeptReads:
@@ -34,10 +43,14 @@ class KeptReads:
         # on_change: what the owner derives from the database outside these reads (the
         # providers) is read again after another connection's commit, whoever noticed it
         self._store, self._on_change = store, on_change
-        self._version: int | None = None
+        self._version: int | None = None  # the writer's data_version, if any, else own
+        self._own_version: int | None = None  # this connection's
         self._kept: dict[tuple, Any] = {}
+        self.writer = None  # a gateway.usage_log.UsageLog, once the gateway has started
 
     def __getattr__(self, name: str):
+        if name in WRITTEN and self.writer is not None:
+            return lambda *args: self.writer.call(name, *args)
         found = getattr(self._store, name)
         if name in KEPT:
             return lambda *args: self._read(name, found, args)
@@ -48,11 +61,23 @@ class KeptReads:
     def fresh(self) -> None:
         """At the start of a request (and between a stream's chunks: tokens.StillLive):
         forget what another connection has changed since."""
-        version = self._store.conn.execute("PRAGMA data_version").fetchone()[0]
+        own = self._store.conn.execute("PRAGMA data_version").fetchone()[0]
+        version = own if self.writer is None else self.writer.version()
+        if version is None:
+            # the writer is mid-transaction: its commits and anyone else's look alike from
+            # here, so any move of this connection's version clears what is kept
+            if own != self._own_version:
+                self._forget()
+                self._own_version = own
+            return
         if version != self._version:
-            self._kept.clear()
+            self._forget()
             self._version = version
-            self._on_change()
+        self._own_version = own
+
+    def _forget(self) -> None:
+        self._kept.clear()
+        self._on_change()
 
     def kept(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """``compute()``, kept under ``key`` as long as the reads it is made of are (the

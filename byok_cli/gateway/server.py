@@ -86,7 +86,7 @@ class Gateway:
                             hint="--host 127.0.0.1, ::1 or localhost; for a team, add a "
                                  "LiteLLM proxy with `byok provider add`")
         self.upstream = Upstream(Settings.from_env(self.keychain.env), self.keychain.env)
-        self.usage_log = UsageLog(self.keychain.store, self.on_warning)  # type: ignore[arg-type]
+        self.usage_log: UsageLog | None = None  # its writer thread, from start() to stop()
         self.active = 0
         self._used: dict[str, tuple[int, float]] = {}
         self._server: asyncio.AbstractServer | None = None
@@ -132,6 +132,8 @@ class Gateway:
         quiet.propagate = False
         _more_files()  # each open stream takes two descriptors: the client's and upstream's
         await self.upstream.open()
+        self.usage_log = UsageLog(self.keychain.store, self.on_warning)  # type: ignore[arg-type]
+        self.keychain.store.writer = self.usage_log  # type: ignore[attr-defined]
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False,
                                      shutdown_timeout=self.limits.drain)
         await self._runner.setup()
@@ -142,6 +144,7 @@ class Gateway:
                 self._connection, LOOPBACK[self.host], self.port, family=family,
                 backlog=1024, reuse_address=True)
         except OSError as exc:
+            self._close_usage_log()
             await self.upstream.close()
             await self._runner.cleanup()
             busy = exc.errno == errno.EADDRINUSE
@@ -168,7 +171,7 @@ class Gateway:
             await self._runner.cleanup()
         self._flusher.cancel()
         self._flush()
-        self.usage_log.flush()
+        self._close_usage_log()
         await self.upstream.close()
 
     async def serve(self, on_ready: Callable[["Gateway"], None] = lambda gw: None,
@@ -293,6 +296,13 @@ class Gateway:
             except (OSError, ValueError):
                 pass
         return response
+
+    def _close_usage_log(self) -> None:
+        """Commit what is queued; the gateway's writes go through its own connection again."""
+        if self.usage_log is not None:
+            self.usage_log.close()
+            self.keychain.store.writer = None  # type: ignore[attr-defined]
+            self.usage_log = None
 
     # -- bookkeeping --------------------------------------------------------------------------
     async def _flush_usage_counts(self) -> None:

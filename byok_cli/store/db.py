@@ -107,6 +107,23 @@ class Database:
             self.wipe(WIPE_WAIT_AT_OPEN)  # an earlier `key remove` could not finish its wipe
         return conn
 
+    def another_connection(self):
+        """The same database (already opened, checked and migrated) through a connection of
+        its own, for another thread. Nothing but SQLite opens the files: closing any other
+        descriptor on them would drop the POSIX locks this process's connections hold
+        there, and another process could then rebuild the WAL index under them."""
+        import copy
+
+        other = copy.copy(self)
+        other._depth = 0
+        other.conn = connection.connect(self._path, BUSY_TIMEOUT_MS / 1000, other.store_error)
+        try:
+            other._prepare(other.conn)
+        except BaseException:
+            other.conn.close()
+            raise
+        return other
+
     def store_error(self, exc: sqlite3.DatabaseError) -> ByokError:
         """What an SQLite failure means for the person, in one line."""
         text = str(exc).lower()
