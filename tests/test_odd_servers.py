@@ -109,6 +109,20 @@ def test_a_stream_of_pings_times_out(byok_env, fake):
     assert "no progress in time" in r.stderr
 
 
+@pytest.mark.parametrize("provider, marker", [("openai", "keepalive"),
+                                              ("anthropic", "pingforever")])
+def test_a_stream_of_only_keepalives_that_ends_is_not_retried(byok_env, fake, provider, marker):
+    # The fake keeps the stream open with keep-alives for 20 s, under the default 60 s idle
+    # deadline, then ends it with no answer: one attempt, not three (retries would triple it).
+    key = openai_key(marker) if provider == "openai" else anthropic_key(marker)
+    byok_env.set_key(provider, key)
+    r = byok_env.run("run", "--no-fallback", "-p", provider, "hi", timeout=120,
+                     env={"BYOK_TIMEOUT": "60", "BYOK_MAX_RETRIES": "2"})
+    assert r.returncode == Code.NETWORK_ERROR.exit_status, r.stderr
+    assert "after only keep-alives" in r.stderr and "not retried" in r.stderr, r.stderr
+    assert len([x for x in fake.requests if x["method"] == "POST"]) == 1
+
+
 def peak_rss_mib(env, *args: str) -> tuple[float, object]:
     """Run the installed byok in a fresh process that has no other child, and return its
     peak resident memory (MiB) and result."""

@@ -308,6 +308,7 @@ def _after_keepalives(err: ByokError, watch: _Watch | None) -> ByokError:
         waited = time.monotonic() - watch.opened
         err.message += f" (after only keep-alives for {waited:.0f} s; not retried)"
         err.retryable = False
+        err.hint = "try again later; if it persists, the server is not answering this model"
     return err
 
 
