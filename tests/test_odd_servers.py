@@ -141,6 +141,18 @@ def peak_rss_mib(env, *args: str) -> tuple[float, object]:
     return kib / 1024, (code, stderr)
 
 
+def test_a_streamed_answer_past_the_limit_is_held_once(byok_env, fake):
+    # 40 MiB of text in one run with no space or new line (nowhere the masking may cut
+    # naturally): held once, as the text for the history, and the masking's hold bounded.
+    # It peaked at ~384 MiB before (a per-character list, and the hold re-joined per piece).
+    byok_env.set_key("openai", OPENAI_GOOD)
+    baseline, _ = peak_rss_mib(byok_env, "run", "-m", "gpt-4o", "hi")
+    byok_env.set_key("openai", openai_key("torrent"))
+    peak, (code, stderr) = peak_rss_mib(byok_env, "run", "--no-fallback", "-m", "gpt-4o", "hi")
+    assert code == Code.INCOMPLETE_OUTPUT.exit_status and "more than 32 MiB" in stderr, stderr
+    assert peak - baseline < 64, (peak, baseline)  # the 32 MiB kept, and pieces in flight
+
+
 def test_a_gzip_bomb_is_inflated_in_bounded_steps(byok_env, fake):
     gzip_bomb()  # made once, here: compressing 300 MB can outlast BYOK_TIMEOUT under load
     byok_env.set_key("openai", OPENAI_GOOD)
