@@ -202,28 +202,27 @@ def mask(key: str | None) -> str:
 
 
 def _mask_run(run: str) -> str:
+    """``run`` with every stretch covered by remembered pieces masked. Memory is kept to the
+    pieces found (an answer can be one run of megabytes: no per-character bookkeeping)."""
     low = run.lower()
-    covered = [False] * len(run)
-    tail_at: set[int] = set()  # where a covered stretch ends a key: its last 4 may show
-    for i in range(len(low) - _PIECE + 1):
-        is_tail = _PIECES.get(low[i:i + _PIECE])
-        if is_tail is not None:
-            covered[i:i + _PIECE] = [True] * _PIECE
-            if is_tail:
-                tail_at.add(i + _PIECE)
-    if not any(covered):
+    hits = [(i, tail) for i in range(len(low) - _PIECE + 1)
+            if (tail := _PIECES.get(low[i:i + _PIECE])) is not None]
+    if not hits:
         return run
-    out, i = [], 0
-    while i < len(run):
-        if not covered[i]:
-            out.append(run[i])
-            i += 1
-            continue
-        j = i
-        while j < len(run) and covered[j]:
-            j += 1
-        out.append("…" + run[j - 4:j] if j in tail_at else "…")
-        i = j
+    out, shown = [], 0  # shown: where the text not yet handed to ``out`` starts
+    start = end = -1
+    tails: set[int] = set()  # where a covered stretch ends a key: its last 4 may show
+    for i, tail in hits + [(len(run) + 1, False)]:
+        if i > end:  # a gap: the stretch [start, end) is complete
+            if end >= 0:
+                out.append(run[shown:start])
+                out.append("…" + run[end - 4:end] if end in tails else "…")
+                shown = end
+            start = i
+        end = max(end, i + _PIECE)
+        if tail:
+            tails.add(i + _PIECE)
+    out.append(run[shown:])
     return "".join(out)
 
 
@@ -289,21 +288,37 @@ def redact(text: str) -> str:
     return text
 
 
+# What RedactingStream may hold back: past _HOLD characters with no natural cut (one run of
+# key-alphabet text, as a hostile answer can be), it cuts _FORM characters before the end
+# where masking each side apart provably equals masking the whole, so that what it holds,
+# and each text it masks, stays bounded. _FORM is above the longest masked form of a key
+# (a key of some hundred characters as HTML character references).
+_HOLD = 256 * 1024
+_FORM = 16 * 1024
+
+
 class RedactingStream:
     """Streamed text, masked as ``redact`` would mask it whole, however the pieces are cut:
     a key split across two pieces (SSE events, network chunks) is masked too. What could
     still grow into a secret is held back, at most the text since the last place no masked
     form crosses: a new line, a character outside ASCII, or a space after 5 characters that
-    are neither space nor zero-width (the spaced-out forms have groups of at most 4).
-    ``end`` hands over what is held back."""
+    are neither space nor zero-width (the spaced-out forms have groups of at most 4), or a
+    place checked so (see _HOLD). ``end`` hands over what is held back. Linear in the text:
+    the pieces held are joined only when they are handed on."""
 
     def __init__(self, receive: Callable[[str], None] = lambda text: None,
                  eager: bool = False):
         self.receive = receive
-        self.held = ""
         # eager (the gateway, which must not hold an answer back): only a tail that could
         # begin a key is held (_open_tail), not text a masked encoded form might cross
         self.eager = eager
+        self._parts: list[str] = []
+        self._size = 0
+        self._hold = _HOLD  # doubled after each cut that could not be proved: linear still
+
+    @property
+    def held(self) -> str:
+        return "".join(self._parts)
 
     def __call__(self, piece: str) -> None:
         shown = self.feed(piece)
@@ -314,17 +329,47 @@ class RedactingStream:
         """What of the text so far can be shown now, masked; the rest is held."""
         if not piece:
             return ""
-        text = self.held + piece
-        cut = _open_tail(text) if self.eager else _safe_cut(text, len(self.held))
-        if cut is None:
-            self.held = text
-            return ""
-        self.held = text[cut:]
-        return redact(text[:cut]) if cut else ""
+        if self.eager:
+            text = self.held + piece
+            cut = _open_tail(text)
+            if cut is None:
+                self._parts, self._size = [text], len(text)
+                return ""
+            self._parts = [text[cut:]] if cut < len(text) else []
+            self._size = len(text) - cut
+            return redact(text[:cut]) if cut else ""
+        # The last characters held are context enough for a cut in the new piece.
+        before = self._parts[-1][-6:] if self._parts else ""
+        if len(before) < 6 and len(self._parts) > 1:
+            before = self.held[-6:]
+        cut = _safe_cut(before + piece, len(before))
+        if cut is not None:
+            cut -= len(before)
+            text = "".join(self._parts) + piece[:cut]
+            self._parts = [piece[cut:]] if cut < len(piece) else []
+            self._size = len(piece) - cut
+            return redact(text) if text else ""
+        self._parts.append(piece)
+        self._size += len(piece)
+        return self._cut_checked() if self._size > self._hold else ""
+
+    def _cut_checked(self) -> str:
+        text = "".join(self._parts)
+        at = len(text) - _FORM
+        whole = redact(text)
+        for _ in range(4):  # a few tries back; else hold on (bounded by the answer's limit)
+            head = redact(text[:at])
+            if whole.startswith(head) and head + redact(text[at:]) == whole:
+                self._parts, self._size = [text[at:]], len(text) - at
+                self._hold = _HOLD
+                return head
+            at -= _FORM
+        self._parts, self._size, self._hold = [text], len(text), 2 * len(text)
+        return ""
 
     def rest(self) -> str:
         """What is held, masked (the text has ended)."""
-        held, self.held = self.held, ""
+        held, self._parts, self._size = self.held, [], 0
         return redact(held) if held else ""
 
     def end(self) -> None:

@@ -25,7 +25,7 @@ NET = Code.NETWORK_ERROR.exit_status
 
 # What `run` ends in against each mode, before any of the answer was output.
 RUN_EXPECTS = {"datalines": LIMIT, "longline": LIMIT, "drip_body": NET, "drip_headers": NET,
-               "deep_json": LIMIT, "deep_error": Code.BAD_REQUEST.exit_status,
+               "deep_json": LIMIT, "deep_error": LIMIT,
                "deep_event": LIMIT, "choices_number": NET, "choices_true": NET,
                "choices_text": NET, "wide_models": NET}
 KNOWN = {0} | {c.exit_status for c in Code} - {Code.INTERNAL.exit_status}
@@ -59,6 +59,36 @@ def test_run_against_a_hostile_server_ends_in_its_own_code(byok_env, hostile, mo
         assert "did not finish in time" in line and "BYOK_DEADLINE" in line, line
     if RUN_EXPECTS[mode] == LIMIT:
         assert "MiB" in line or "levels deep" in line, line
+        assert "will not read" in line and "check the base URL" in line, line
+
+
+@pytest.mark.parametrize("mode", ["datalines", "longline", "deep_json", "deep_error",
+                                  "deep_event"])
+def test_an_answer_past_a_limit_ends_alike_streamed_or_not(byok_env, hostile, mode):
+    """The same over-limit answer gives the same exit and message whichever way it was asked
+    for: a server that streams a --no-stream request anyway is read as the stream it is."""
+    hostile.mode = mode
+    byok_env.set_key("openai", OPENAI_GOOD)
+    said = []
+    for stream in ((), ("--no-stream",)):
+        r = byok_env.run("run", "--no-fallback", "-p", "openai", "-m", "gpt-4o", *stream, "hi",
+                         env={**ENV, "OPENAI_BASE_URL": hostile.url + "/v1"})
+        assert (r.returncode, r.stdout) == (LIMIT, ""), (mode, stream, r.stderr)
+        said.append(one_line(r).replace(hostile.url, "URL"))
+    assert said[0] == said[1], said
+    assert "b'" not in said[1] and "try again" not in said[1], said
+
+
+def test_a_deep_error_body_says_it_is_past_the_depth_limit(byok_env, hostile):
+    hostile.mode = "deep_error"
+    byok_env.set_key("openai", OPENAI_GOOD)
+    r = byok_env.run("run", "--no-fallback", "-p", "openai", "-m", "gpt-4o", "hi",
+                     env={**ENV, "OPENAI_BASE_URL": hostile.url + "/v1", "BYOK_MAX_RETRIES": "2"})
+    assert r.returncode == LIMIT, r.stderr
+    line = one_line(r)
+    assert "400" in line and f"more than {limits.MAX_DEPTH} levels deep" in line, line
+    assert "models show" not in line and "change what its message names" not in line, line
+    assert hostile.hits == 1  # never retried: the same server would send the same
 
 
 @pytest.mark.parametrize("mode", MODES)

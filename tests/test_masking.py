@@ -283,3 +283,30 @@ def test_reasoning_that_echoes_a_key_in_pieces_is_masked(byok_env, scripted):
     assert r.stdout == "partial answer\n"
     assert r.stderr == f"I saw sk-proj-…{key[-4:]} in the request.\n"
     assert_masked(key, r.stderr)
+
+
+def test_a_stream_with_nowhere_to_cut_is_masked_alike_and_held_bounded():
+    """One run of key-alphabet text (a hostile answer) gives RedactingStream no natural cut:
+    it cuts where masking each side provably equals masking the whole, so what it holds
+    stays bounded, and the output is still what masking the whole text gives."""
+    import random
+
+    from byok_cli import errors
+
+    key = "sk-proj-streamRunKey-Q1w2e3r4t5y6u7i8o9PZ"
+    errors.remember_secret(key)
+    rng = random.Random(7)
+    texts = ["x" * 3_000_000] + ["".join(rng.choice(
+        ["x" * rng.randint(1, 200_000), key, key.upper(), "-"]) for _ in range(12))
+        for _ in range(5)]
+    for text in texts:
+        out, most = [], 0
+        stream = errors.RedactingStream(out.append)
+        for at in range(0, len(text), 4096):
+            stream(text[at:at + 4096])
+            most = max(most, len(stream.held))
+        stream.end()
+        assert "".join(out) == errors.redact(text)
+        assert key[4:-4] not in "".join(out) and key.upper()[4:-4] not in "".join(out)
+        if key not in text:  # a run glued to a key may be held whole: it looks like one key
+            assert most <= errors._HOLD + 4096, most

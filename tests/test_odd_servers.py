@@ -109,6 +109,20 @@ def test_a_stream_of_pings_times_out(byok_env, fake):
     assert "no progress in time" in r.stderr
 
 
+@pytest.mark.parametrize("provider, marker", [("openai", "keepalive"),
+                                              ("anthropic", "pingforever")])
+def test_a_stream_of_only_keepalives_that_ends_is_not_retried(byok_env, fake, provider, marker):
+    # The fake keeps the stream open with keep-alives for 20 s, under the default 60 s idle
+    # deadline, then ends it with no answer: one attempt, not three (retries would triple it).
+    key = openai_key(marker) if provider == "openai" else anthropic_key(marker)
+    byok_env.set_key(provider, key)
+    r = byok_env.run("run", "--no-fallback", "-p", provider, "hi", timeout=120,
+                     env={"BYOK_TIMEOUT": "60", "BYOK_MAX_RETRIES": "2"})
+    assert r.returncode == Code.NETWORK_ERROR.exit_status, r.stderr
+    assert "after only keep-alives" in r.stderr and "not retried" in r.stderr, r.stderr
+    assert len([x for x in fake.requests if x["method"] == "POST"]) == 1
+
+
 def peak_rss_mib(env, *args: str) -> tuple[float, object]:
     """Run the installed byok in a fresh process that has no other child, and return its
     peak resident memory (MiB) and result."""
@@ -125,6 +139,18 @@ def peak_rss_mib(env, *args: str) -> tuple[float, object]:
                          capture_output=True, timeout=120, check=True).stdout
     kib, code, stderr = json.loads(out)
     return kib / 1024, (code, stderr)
+
+
+def test_a_streamed_answer_past_the_limit_is_held_once(byok_env, fake):
+    # 40 MiB of text in one run with no space or new line (nowhere the masking may cut
+    # naturally): held once, as the text for the history, and the masking's hold bounded.
+    # It peaked at ~384 MiB before (a per-character list, and the hold re-joined per piece).
+    byok_env.set_key("openai", OPENAI_GOOD)
+    baseline, _ = peak_rss_mib(byok_env, "run", "-m", "gpt-4o", "hi")
+    byok_env.set_key("openai", openai_key("torrent"))
+    peak, (code, stderr) = peak_rss_mib(byok_env, "run", "--no-fallback", "-m", "gpt-4o", "hi")
+    assert code == Code.INCOMPLETE_OUTPUT.exit_status and "more than 32 MiB" in stderr, stderr
+    assert peak - baseline < 64, (peak, baseline)  # the 32 MiB kept, and pieces in flight
 
 
 def test_a_gzip_bomb_is_inflated_in_bounded_steps(byok_env, fake):

@@ -18,7 +18,8 @@ from ..errors import ByokError, Code
 from . import sse, transport
 from .errors import (Malformed, NotServed, classify, incomplete, is_error_body, limit_error, name_of,
                      network_error)
-from .limits import MAX_ERROR_BODY, MAX_MODELS, MAX_PAGES, LimitExceeded, loads
+from .limits import (MAX_DEPTH, MAX_ERROR_BODY, MAX_MODELS, MAX_PAGES, LimitExceeded, depth_ok,
+                     loads, size)
 from .retry import OnRetry, stream_with_retries, with_retries
 from .types import ChatRequest, ChatResult, RemoteModel, Settings
 
@@ -106,12 +107,23 @@ class Client:
                             f"({resp.status} to {where})",
                             hint="check the base URL: byok does not follow redirects with a key",
                             provider=self.provider)
+        past = None  # why the error body cannot be read, when it is past a limit
         try:
             text = resp.read(MAX_ERROR_BODY)
-        except transport.TransportError:
+        except transport.TransportError as exc:
             text = b""
-        raise classify(self.provider, resp.status, text, headers=resp.headers, during=during,
+            if exc.kind == "too_large":
+                past = f"more than {size(MAX_ERROR_BODY)} of error body"
+        if past is None and text.lstrip()[:1] in (b"{", b"[") and not depth_ok(text):
+            past = f"an error body that nests JSON more than {MAX_DEPTH} levels deep"
+        err = classify(self.provider, resp.status, text, headers=resp.headers, during=during,
                        model=model)
+        if past and err.code == Code.BAD_REQUEST:
+            # The status alone says nothing more than "refused": what it refused is in the
+            # words byok will not read, so this is an answer past a limit, as a 2xx one is.
+            raise limit_error(self.provider, LimitExceeded("error", f"a {resp.status} answer "
+                              f"with {past}"), self.base_url) from None
+        raise err
 
     def read_json(self, resp: transport.Response) -> Any:
         try:
@@ -123,7 +135,8 @@ class Client:
         except LimitExceeded as exc:
             raise limit_error(self.provider, exc, self.base_url) from None
         except ValueError:
-            raise network_error(self.provider, Malformed(f"not JSON: {raw[:80]!r}"),
+            shown = raw[:80].decode("utf-8", "replace")
+            raise network_error(self.provider, Malformed(f"not JSON: {shown!r}"),
                                 self.base_url) from None
 
     # -- chat ------------------------------------------------------------------------------
@@ -136,12 +149,20 @@ class Client:
     def _chat_once(self, body: dict, request: ChatRequest, result: ChatResult) -> Iterator[str]:
         result.reset()
         resp = self.send("POST", self.chat_path, body=body, during="chat", model=request.model)
+        watch = None
         try:
-            if request.stream and _is_event_stream(resp):
+            if _is_event_stream(resp, request.stream):
                 watch = _Watch(resp.where, self.settings.timeout)
                 events = watch.events(sse.events(watch.lines(resp.lines())))
-                yield from watch.text(self.read_stream(events, result))
+                pieces = watch.text(self.read_stream(events, result))
+                if request.stream:
+                    yield from pieces
+                else:  # asked whole, sent as a stream anyway: read as one, under the same
+                    for _ in pieces:  # limits, and handed on whole once it is complete
+                        pass
                 resp.finish()  # complete: the connection may serve the next turn
+                if not request.stream:
+                    yield result.text
                 return
             # Not streamed, or a gateway that answered a streamed request in one piece.
             data = self.read_json(resp)
@@ -150,12 +171,16 @@ class Client:
             text = self.read_whole(data, result)
             result.text_parts.append(text)
             yield text
+        except ByokError as err:  # the answer's own error event, or its end before all of it
+            raise _after_keepalives(err, watch) from None
         except Malformed as exc:
-            raise network_error(self.provider, exc, self.base_url) from None
+            raise _after_keepalives(network_error(self.provider, exc, self.base_url),
+                                    watch) from None
         except LimitExceeded as exc:
             raise limit_error(self.provider, exc, self.base_url) from None
         except transport.TransportError as exc:
-            raise network_error(self.provider, exc, self.base_url) from None
+            raise _after_keepalives(network_error(self.provider, exc, self.base_url),
+                                    watch) from None
         finally:
             resp.close()
 
@@ -242,20 +267,25 @@ class _Watch:
 
     def __init__(self, where: str, timeout: float):
         self.where, self.timeout = where, timeout
-        self.last = time.monotonic()
+        self.opened = self.last = time.monotonic()
         self.kept = 0
+        self.kept_alive = False  # a keep-alive (comment or ping) came, and no text yet
 
     def lines(self, lines: Iterator[str]) -> Iterator[str]:
         for line in lines:
             if time.monotonic() - self.last > self.timeout:
                 raise transport.TransportError("stalled", f"{self.where} sent nothing but "
                                                f"keep-alives for {self.timeout:g} s")
+            if line.startswith(":") and not self.kept:
+                self.kept_alive = True
             yield line
 
     def events(self, events: Iterator[sse.Event]) -> Iterator[sse.Event]:
         for event in events:
             if event.event != "ping" and event.data.replace(" ", "") != '{"type":"ping"}':
                 self.last = time.monotonic()
+            elif not self.kept:
+                self.kept_alive = True
             yield event
 
     def text(self, pieces: Iterator[str]) -> Iterator[str]:
@@ -266,6 +296,20 @@ class _Watch:
                     "too_large", f"{self.where} sent an answer of more than "
                     f"{transport.MAX_BODY >> 20} MiB of text")
             yield piece
+
+
+def _after_keepalives(err: ByokError, watch: _Watch | None) -> ByokError:
+    """A stream that kept the request open with keep-alives and then broke off or ended
+    before any text is not retried: the server was holding the request, not losing it, and a
+    retry would most likely wait as long again (one that broke without keep-alives is, as a
+    dropped connection is)."""
+    if watch is not None and watch.kept_alive and not watch.kept \
+            and err.code == Code.NETWORK_ERROR and err.retryable:
+        waited = time.monotonic() - watch.opened
+        err.message += f" (after only keep-alives for {waited:.0f} s; not retried)"
+        err.retryable = False
+        err.hint = "try again later; if it persists, the server is not answering this model"
+    return err
 
 
 def sendable(value: str) -> bool:
@@ -282,14 +326,18 @@ def header_value(value: str, variable: str) -> str:
     return value
 
 
-def _is_event_stream(resp: transport.Response) -> bool:
+def _is_event_stream(resp: transport.Response, asked: bool) -> bool:
+    """Whether the answer is an event stream: as it says, or as its first bytes show (any
+    answer but JSON to a streamed request; one that starts as events to a whole one)."""
     kind = resp.content_type
     if kind == "text/event-stream":
         return True
     if kind == "application/json" or kind.endswith("+json"):
         return False
-    first = resp.peek().lstrip()[:1]
-    return first not in (b"{", b"[")
+    first = resp.peek().lstrip()
+    if asked:
+        return first[:1] not in (b"{", b"[")
+    return first.startswith((b"data:", b"event:", b":"))
 
 
 def _models_page(data: Any, provider: str, base_url: str) -> tuple[list[RemoteModel], str | None]:

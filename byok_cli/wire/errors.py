@@ -342,8 +342,7 @@ def network_error(provider: str, exc: BaseException, base_url: str) -> ByokError
                          hint="check HTTPS_PROXY / NO_PROXY and the proxy's credentials",
                          provider=provider, retryable=False)
     if kind == "too_large":
-        return ByokError(Code.LIMIT_EXCEEDED, f"{name} sent too much: {detail}",
-                         hint="check the base URL", provider=provider, retryable=False)
+        return limit_error(provider, LimitExceeded("size", str(exc)), base_url)
     if kind == "deadline":
         from .limits import DEADLINE_VARIABLE
 
