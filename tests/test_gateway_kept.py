@@ -86,15 +86,26 @@ def test_a_batch_whose_rows_cannot_be_written_is_warned_about_and_lets_answers_e
         store.close()
 
 
-def test_the_writers_own_commits_keep_what_is_kept_and_anyone_elses_clear_it(tmp_path):
-    """Kept reads are cleared by another connection's commit (a revoked token, a new
-    key), the gateway's own connection's included, but not by the usage rows, holds and
-    token counts the writer commits."""
+def kept_beside_a_writer(tmp_path):
+    """The gateway's kept reads and usage writer on one home, and another byok's Store."""
     changes: list[int] = []
     store, other = Store(tmp_path / "home"), Store(tmp_path / "home")
     kept = KeptReads(store, on_change=lambda: changes.append(1))
     log = UsageLog(store, lambda s: None)
     kept.writer = log
+    return store, other, kept, log, changes
+
+
+def close_all(*opened):
+    for each in opened:
+        each.close()
+
+
+def test_the_writers_own_commits_keep_what_is_kept_and_anyone_elses_clear_it(tmp_path):
+    """Kept reads are cleared by another connection's commit (a revoked token, a new
+    key), the gateway's own connection's included, but not by the usage rows, holds and
+    token counts the writer commits."""
+    store, other, kept, log, changes = kept_beside_a_writer(tmp_path)
     try:
         kept.fresh()
         assert changes == [1]
@@ -115,9 +126,7 @@ def test_the_writers_own_commits_keep_what_is_kept_and_anyone_elses_clear_it(tmp
         kept.fresh()
         assert changes == [1, 1, 1]
     finally:
-        log.close()
-        store.close()
-        other.close()
+        close_all(log, store, other)
 
 
 def test_what_clients_make_up_cannot_grow_the_kept_reads_without_bound(tmp_path):
@@ -158,11 +167,7 @@ def test_while_the_writer_is_in_a_transaction_the_loop_does_not_wait_and_misses_
         tmp_path):
     """fresh() never waits for the writer's connection: while the writer holds it, this
     connection's own data_version is looked at, and any move clears what is kept."""
-    changes: list[int] = []
-    store, other = Store(tmp_path / "home"), Store(tmp_path / "home")
-    kept = KeptReads(store, on_change=lambda: changes.append(1))
-    log = UsageLog(store, lambda s: None)
-    kept.writer = log
+    store, other, kept, log, changes = kept_beside_a_writer(tmp_path)
     try:
         kept.fresh()
         with log.lock:  # as the writer holds it for a transaction
@@ -180,6 +185,4 @@ def test_while_the_writer_is_in_a_transaction_the_loop_does_not_wait_and_misses_
         kept.fresh()
         assert changes == [1, 1, 1]
     finally:
-        log.close()
-        store.close()
-        other.close()
+        close_all(log, store, other)
