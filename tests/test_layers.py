@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "byok_cli"
 # other) and any layer below; never one above.
 LAYERS = [
     {"byok_cli.errors", "byok_cli.version", "byok_cli.records", "byok_cli.registry_data"},
-    {"byok_cli.inputs", "byok_cli.urls", "byok_cli.schema"},
+    {"byok_cli.inputs", "byok_cli.urls", "byok_cli.schema", "byok_cli.redacting"},
     {"byok_cli.registry"},
     {"byok_cli.store", "byok_cli.wire"},
     {"byok_cli.catalog", "byok_cli.secrets", "byok_cli.usage"},

@@ -211,7 +211,8 @@ def test_a_json_answer_that_echoes_a_key_is_masked(byok_env, fake):
 
 
 def test_streamed_text_is_masked_however_it_is_cut():
-    from byok_cli.errors import RedactingStream, redact, remember_secret
+    from byok_cli.errors import redact, remember_secret
+    from byok_cli.redacting import RedactingStream
 
     key = "sk-proj-Str3amCutQ8w7e6r5t4y3u2i1o0pZ"
     remember_secret(key)
@@ -240,7 +241,8 @@ def test_an_eager_stream_holds_back_only_what_could_begin_a_key():
     """The gateway's mode (eager): a key cut anywhere is masked as whole text is; ordinary
     text is shown as it comes, and only a key-shaped run, or the start of a remembered
     key's piece, waits for the rest."""
-    from byok_cli.errors import RedactingStream, redact, remember_secret
+    from byok_cli.errors import redact, remember_secret
+    from byok_cli.redacting import RedactingStream
 
     key = "sk-proj-Eag3rCutQ8w7e6r5t4y3u2i1o0pZ"
     custom = "Zq9Xw8Cv7Bn6Mm5Lk4Jh3Gf2"  # a key of no known shape, remembered
@@ -291,7 +293,7 @@ def test_a_stream_with_nowhere_to_cut_is_masked_alike_and_held_bounded():
     stays bounded, and the output is still what masking the whole text gives."""
     import random
 
-    from byok_cli import errors
+    from byok_cli import errors, redacting
 
     key = "sk-proj-streamRunKey-Q1w2e3r4t5y6u7i8o9PZ"
     errors.remember_secret(key)
@@ -301,7 +303,7 @@ def test_a_stream_with_nowhere_to_cut_is_masked_alike_and_held_bounded():
         for _ in range(5)]
     for text in texts:
         out, most = [], 0
-        stream = errors.RedactingStream(out.append)
+        stream = redacting.RedactingStream(out.append)
         for at in range(0, len(text), 4096):
             stream(text[at:at + 4096])
             most = max(most, len(stream.held))
@@ -309,4 +311,4 @@ def test_a_stream_with_nowhere_to_cut_is_masked_alike_and_held_bounded():
         assert "".join(out) == errors.redact(text)
         assert key[4:-4] not in "".join(out) and key.upper()[4:-4] not in "".join(out)
         if key not in text:  # a run glued to a key may be held whole: it looks like one key
-            assert most <= errors._HOLD + 4096, most
+            assert most <= redacting._HOLD + 4096, most

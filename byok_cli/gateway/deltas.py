@@ -1,5 +1,5 @@
 """The text a policed stream's events carry, masked as `byok run` masks an answer's text
-(errors.RedactingStream, eager): a key an upstream splits across events is masked in the
+(redacting.RedactingStream, eager): a key an upstream splits across events is masked in the
 text a client joins from their deltas, not only where its bytes stand whole.
 
 Events pass as their lines arrive: nothing waits for a later event. All that is held back
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 
-from ..errors import RedactingStream
+from ..redacting import RedactingStream
 from ..wire.limits import MAX_EVENT, MAX_LINE, LimitExceeded, loads, size
 
 # An Anthropic delta's type -> the field holding its text

@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable
 
 from ..catalog.curated import load
-from ..errors import ByokError, Code, RedactingStream, looks_like_key, redact
+from ..errors import ByokError, Code, looks_like_key, redact
+from ..redacting import RedactingStream
 from ..inputs import text
 from ..records import fresh, record
 from ..secrets.keychain import Keychain
