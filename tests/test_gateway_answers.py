@@ -7,6 +7,7 @@ API's error shape, with its usage row written."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -94,6 +95,51 @@ def test_a_key_split_across_chat_deltas_is_masked_in_the_joined_text(byok_env,
         gw.stop()
     rows = usage_rows(byok_env)
     assert sum(r["requests"] for r in rows) == 19, rows
+
+
+def sse_events(body: bytes) -> list[str]:
+    """The events' data as an SSE client reads them: lines end at \r\n, \r or \n, an
+    event's data lines are joined with \n, and it ends at a blank line."""
+    events, data = [], []
+    for line in re.split(r"\r\n|\r|\n", body.decode()):
+        if not line:
+            if data:
+                events.append("\n".join(data))
+            data = []
+        elif line.startswith("data:"):
+            data.append(line[6:] if line.startswith("data: ") else line[5:])
+    return events
+
+
+@pytest.mark.parametrize("framing", ["cr", "crlf", "two data lines", "application/json",
+                                     "text/plain"])
+def test_a_key_split_across_deltas_is_masked_however_the_stream_is_framed(
+        byok_env, openai_upstream, framing):
+    """What SSE allows and clients read (tester5 #1, #2): lines ended by \r alone or \r\n,
+    an event's JSON over two data lines, a stream labelled with another type (the openai
+    SDK reads a stream by the request's flag). The joined text never holds the key."""
+    def framed(key):
+        events = chat_events(["your key is ", key[:7], key[7:15], key[15:], " ok"])
+        if framing == "cr":
+            return [e.replace(b"\n", b"\r") for e in events]
+        if framing == "crlf":
+            return [e.replace(b"\n", b"\r\n") for e in events]
+        if framing == "two data lines":
+            return [e.replace(b'"choices":', b'\ndata: "choices":', 1) for e in events]
+        return events
+    if "/" in framing:
+        openai_upstream.content_type = framing
+    openai_upstream.script = framed
+    gw = RunningGateway(byok_env.vars)
+    try:
+        status, body = _chat(gw, token(byok_env))
+    finally:
+        gw.stop()
+    assert status == 200, body
+    text = "".join(choice["delta"].get("content") or ""
+                   for data in sse_events(body) if data.startswith("{")
+                   for choice in json.loads(data).get("choices") or ())
+    assert_masked(text, OPENAI_GOOD, "your key is ", " ok")
 
 
 def test_only_a_keys_possible_start_is_held_and_each_event_goes_on_at_once(byok_env,

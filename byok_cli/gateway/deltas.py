@@ -33,12 +33,21 @@ class DeltaMasker:
         self.texts: dict[tuple, RedactingStream] = {}
         self.made: dict[tuple, dict] = {}   # text -> what a delta made for it looks like
         self._line = bytearray()            # an unfinished line
-        self._head: list[bytes] = []        # the event's lines before its data (event:)
-        self._event = 0                     # bytes of the event's data lines so far
+        self._after_cr = False              # the last chunk ended in \r (half a \r\n?)
+        self._head: list[bytes] = []        # the event's other lines (event:, id:, comments)
+        self._data: list[bytes] = []        # the event's data lines, as they came
+        self._event = 0                     # bytes of the event's lines so far
         self._envelope: dict = {}           # a chat chunk's id, model… for a made delta
 
     # -- lines ----------------------------------------------------------------------------
     def feed(self, chunk: bytes) -> bytes:
+        # SSE ends a line at \r\n, \r or \n, as clients read it: so must byok, or a stream
+        # framed with \r alone would pass unread. Lines go on ending in \n.
+        if self._after_cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]
+        self._after_cr = chunk.endswith(b"\r")
+        if b"\r" in chunk:
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         if b"\n" not in chunk:
             self._line += chunk
             self._bounded(len(self._line), MAX_LINE, "a line")
@@ -50,39 +59,45 @@ class DeltaMasker:
         return b"".join([self._one(line) for line in lines])
 
     def end(self) -> bytes:
-        """What is left when the stream ends (or breaks off): an unfinished line as it
-        came, and every held tail in a delta of its own."""
-        left = b"".join(self._head) + bytes(self._line)
+        """What is left when the stream ends (or breaks off): an event without its blank
+        line, read as if it had one; an unfinished line as it came; and every held tail in
+        a delta of its own."""
+        event = self._dispatch() if self._data else b"".join(self._head)
+        left = bytes(self._line)
         self._head, self._line = [], bytearray()
-        return self._flush(lambda text: True) + left
+        return event + self._flush(lambda text: True) + left
 
     def _one(self, line: bytes) -> bytes:
-        body = line[:-1] if line.endswith(b"\r") else line
-        if not body:  # the event's end
-            head, self._head, self._event = self._head, [], 0
-            return b"".join(head) + line + b"\n"
-        if not body.startswith(b"data:"):
-            self._head.append(line + b"\n")  # event:, id:, a comment: sent with its data
-            self._bounded(sum(map(len, self._head)), MAX_EVENT, "an event")
-            return b""
-        self._event += len(body)
+        if not line:  # the event's end: a client acts on an event here, and no sooner
+            return self._dispatch() + b"\n"
+        self._event += len(line) + 1
         self._bounded(self._event, MAX_EVENT, "an event")
-        head, self._head = b"".join(self._head), []
-        payload = body[5:].strip()
-        if payload == b"[DONE]":
-            return self._flush(lambda text: True) + head + line + b"\n"
-        if payload[:1] not in (b"{", b"["):  # (an array is read for its depth)
-            return head + line + b"\n"
+        (self._data if line.startswith(b"data:") else self._head).append(line + b"\n")
+        return b""
+
+    def _dispatch(self) -> bytes:
+        """The event read so far, its data lines joined as a client joins them (with \n:
+        an event's JSON may be split over several), masked where its texts need it."""
+        head, lines = b"".join(self._head), self._data
+        self._head, self._data, self._event = [], [], 0
+        if not lines:
+            return head
+        came = head + b"".join(lines)
+        payload = b"\n".join(_value(line) for line in lines)
+        if payload.strip() == b"[DONE]":
+            return self._flush(lambda text: True) + came
+        if payload.lstrip()[:1] not in (b"{", b"["):  # (an array is read for its depth)
+            return came
         try:
             event = loads(payload, "an event of the answer")
         except ValueError:  # (too deep: LimitExceeded, which ends the stream)
-            return head + line + b"\n"  # not JSON: passed on as it is (the key masked)
+            return came  # not JSON: passed on as it is (the key masked)
         if not isinstance(event, dict):
-            return head + line + b"\n"
+            return came
         before, changed = getattr(self, "_" + self.kind)(event)
-        if changed:
-            line = b"data: " + _dumped(event)
-        return before + head + line + b"\n"
+        if changed or len(lines) > 1:  # one line: what a client joins is what it reads
+            return before + head + b"data: " + _dumped(event) + b"\n"
+        return before + came
 
     @staticmethod
     def _bounded(n: int, limit: int, what: str) -> None:
@@ -193,6 +208,12 @@ class DeltaMasker:
         if kind in _RESPONSES_ENDED or kind == "error":
             return self._flush(lambda t: True), False
         return b"", False
+
+
+def _value(line: bytes) -> bytes:
+    """A data line's value: after "data:" and one space, without its line end."""
+    value = line[5:-1]
+    return value[1:] if value.startswith(b" ") else value
 
 
 def _dumped(event: dict) -> bytes:

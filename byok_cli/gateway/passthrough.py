@@ -293,7 +293,9 @@ async def _relay(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
     # one (not an event stream) read whole first, so that one past them is refused whole
     deltas = (DeltaMasker(ex.spec.kind) if ex.spec is not None and up.status < 400
               else None)
-    events = up.content_type == "text/event-stream"
+    # a stream asked for is read as one, whatever type the upstream says it is (clients
+    # read it so, by the request's flag)
+    events = up.content_type == "text/event-stream" or (deltas is not None and ex.spec.stream)
     try:
         if ((length is not None and length <= MAX_WHOLE_BODY)
                 or (deltas is not None and not events)):

@@ -163,6 +163,7 @@ class ScriptedStream(GatedUpstream):
         self.gated = False
         self.go = threading.Semaphore(0)
         self.length = False  # send it whole with a Content-Length, not chunked
+        self.content_type = "text/event-stream"
 
 
 class _ScriptedHandler(_GatedHandler):
@@ -174,7 +175,7 @@ class _ScriptedHandler(_GatedHandler):
         key = auth.split(" ", 1)[1] if " " in auth else self.headers.get("x-api-key", "")
         events = self.server.script(key)
         self.send_response(200)
-        self.send_header("content-type", "text/event-stream")
+        self.send_header("content-type", self.server.content_type)
         if self.server.length:
             whole = b"".join(events)
             self.send_header("content-length", str(len(whole)))
