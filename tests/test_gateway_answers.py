@@ -304,6 +304,23 @@ def test_a_streamed_event_past_byoks_limits_ends_the_stream_with_an_error_event(
     assert row["requests"] == 1
 
 
+def test_the_events_before_one_past_a_limit_reach_the_client(byok_env, openai_upstream):
+    """An event past byok's limits that arrives in the same read as good ones ends the
+    stream after them, not instead of them (tester5 #4): as `byok run` prints the text."""
+    deep = b"data: " + b"[" * 5000 + b"]" * 5000 + b"\n\n"
+    # one chunk: the events come in one read
+    openai_upstream.script = lambda key: [b"".join(chat_events(["hello "])[:2]) + deep]
+    gw = RunningGateway(byok_env.vars)
+    try:
+        status, body = _chat(gw, token(byok_env))
+    finally:
+        gw.stop()
+    assert status == 200
+    assert joined_chat(body) == "hello "
+    last = body.rstrip().split(b"\n")[-1]
+    assert "levels deep" in json.loads(last[6:])["error"]["message"]
+
+
 def test_a_passed_through_path_stays_byte_faithful_past_the_limits(byok_env, hostile):
     """Paths byok does not police are not parsed: they pass as they come (documented)."""
     hostile("datalines")

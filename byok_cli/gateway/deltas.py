@@ -55,8 +55,14 @@ class DeltaMasker:
         data = bytes(self._line) + chunk if self._line else chunk
         lines = data.split(b"\n")
         self._line = bytearray(lines.pop())
-        self._bounded(len(self._line), MAX_LINE, "a line")
-        return b"".join([self._one(line) for line in lines])
+        out: list[bytes] = []
+        try:
+            out.extend(self._one(line) for line in lines)
+            self._bounded(len(self._line), MAX_LINE, "a line")
+        except LimitExceeded as exc:
+            exc.read_before = b"".join(out)  # the events before it came whole: passed on
+            raise
+        return b"".join(out)
 
     def end(self) -> bytes:
         """What is left when the stream ends (or breaks off): an event without its blank

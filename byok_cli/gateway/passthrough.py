@@ -364,8 +364,8 @@ async def _stream(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
             try:
                 chunk = deltas.feed(chunk)
             except LimitExceeded as exc:  # an event past byok's limits: not passed on
-                await _write(response, masker.end() + stream_error(ex.record.api,
-                                                                   exc.detail))
+                before = masker.feed(getattr(exc, "read_before", b"")) + masker.end()
+                await _write(response, before + stream_error(ex.record.api, exc.detail))
                 return response, Code.LIMIT_EXCEEDED.value
         out = masker.feed(chunk)
         if out and not await _write(response, masked(out, ex.key, thorough) if thorough
