@@ -304,6 +304,19 @@ def test_a_streamed_event_past_byoks_limits_ends_the_stream_with_an_error_event(
     assert row["requests"] == 1
 
 
+def test_a_lone_surrogate_in_a_masked_event_passes_escaped(byok_env, openai_upstream):
+    """JSON may carry "\\ud800", which UTF-8 cannot: an event byok rewrites keeps it
+    escaped, and the stream goes on to its end (tester5 #5: it was dropped)."""
+    openai_upstream.script = lambda key: chat_events(["odd \ud800 " + key[:9], key[9:]])
+    gw = RunningGateway(byok_env.vars)
+    try:
+        status, body = _chat(gw, token(byok_env))
+    finally:
+        gw.stop()
+    assert status == 200 and body.rstrip().endswith(b"data: [DONE]"), body[-200:]
+    assert_masked(joined_chat(body), OPENAI_GOOD, "odd \ud800 ")
+
+
 def test_the_events_before_one_past_a_limit_reach_the_client(byok_env, openai_upstream):
     """An event past byok's limits that arrives in the same read as good ones ends the
     stream after them, not instead of them (tester5 #4): as `byok run` prints the text."""

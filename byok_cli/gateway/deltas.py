@@ -223,7 +223,11 @@ def _value(line: bytes) -> bytes:
 
 
 def _dumped(event: dict) -> bytes:
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
+    text = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800"): kept escaped
+        return json.dumps(event, separators=(",", ":")).encode()
 
 
 def _made(kind: str, made: dict, text: str, envelope: dict) -> bytes:
