@@ -71,6 +71,15 @@ def _chat(gw: RunningGateway, t: str, stream: bool = True) -> tuple[int, bytes]:
     return status, answer
 
 
+def chat_once(byok_env) -> tuple[int, bytes]:
+    """One streamed chat request through a gateway started for it."""
+    gw = RunningGateway(byok_env.vars)
+    try:
+        return _chat(gw, token(byok_env))
+    finally:
+        gw.stop()
+
+
 def test_a_key_split_across_chat_deltas_is_masked_in_the_joined_text(byok_env,
                                                                       openai_upstream):
     gw = RunningGateway(byok_env.vars)
@@ -130,11 +139,7 @@ def test_a_key_split_across_deltas_is_masked_however_the_stream_is_framed(
     if "/" in framing:
         openai_upstream.content_type = framing
     openai_upstream.script = framed
-    gw = RunningGateway(byok_env.vars)
-    try:
-        status, body = _chat(gw, token(byok_env))
-    finally:
-        gw.stop()
+    status, body = chat_once(byok_env)
     assert status == 200, body
     text = "".join(choice["delta"].get("content") or ""
                    for data in sse_events(body) if data.startswith("{")
@@ -291,11 +296,7 @@ def test_a_whole_policed_answer_past_byoks_limits_is_a_502_in_the_apis_shape(
 def test_a_streamed_event_past_byoks_limits_ends_the_stream_with_an_error_event(
         byok_env, hostile, mode, limit):
     hostile(mode)
-    gw = RunningGateway(byok_env.vars)
-    try:
-        status, body = _chat(gw, token(byok_env))
-    finally:
-        gw.stop()
+    status, body = chat_once(byok_env)
     assert status == 200
     last = body.rstrip().split(b"\n")[-1]
     assert last.startswith(b"data: {") and limit in json.loads(last[6:])["error"]["message"]
@@ -308,11 +309,7 @@ def test_a_lone_surrogate_in_a_masked_event_passes_escaped(byok_env, openai_upst
     """JSON may carry "\\ud800", which UTF-8 cannot: an event byok rewrites keeps it
     escaped, and the stream goes on to its end (tester5 #5: it was dropped)."""
     openai_upstream.script = lambda key: chat_events(["odd \ud800 " + key[:9], key[9:]])
-    gw = RunningGateway(byok_env.vars)
-    try:
-        status, body = _chat(gw, token(byok_env))
-    finally:
-        gw.stop()
+    status, body = chat_once(byok_env)
     assert status == 200 and body.rstrip().endswith(b"data: [DONE]"), body[-200:]
     assert_masked(joined_chat(body), OPENAI_GOOD, "odd \ud800 ")
 
@@ -323,11 +320,7 @@ def test_the_events_before_one_past_a_limit_reach_the_client(byok_env, openai_up
     deep = b"data: " + b"[" * 5000 + b"]" * 5000 + b"\n\n"
     # one chunk: the events come in one read
     openai_upstream.script = lambda key: [b"".join(chat_events(["hello "])[:2]) + deep]
-    gw = RunningGateway(byok_env.vars)
-    try:
-        status, body = _chat(gw, token(byok_env))
-    finally:
-        gw.stop()
+    status, body = chat_once(byok_env)
     assert status == 200
     assert joined_chat(body) == "hello "
     last = body.rstrip().split(b"\n")[-1]
