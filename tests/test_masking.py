@@ -261,8 +261,10 @@ def test_an_eager_stream_holds_back_only_what_could_begin_a_key():
     assert stream.feed("Hello, how are you? I am a cat.") == "Hello, how are you? I am a cat."
     assert stream.feed("Fine, thanks: ") == "Fine, thanks: "
     assert stream.feed("your key is sk-pr") == "your key is " and stream.held == "sk-pr"
-    assert stream.feed(key[5:12]) == "" and stream.feed(key[12:] + " ok") == (
-        redact(key) + " ok")
+    # "!" ends the run: a short word last could wait, as the start of a piece of a key some
+    # other test in this process remembered
+    assert stream.feed(key[5:12]) == "" and stream.feed(key[12:] + " ok!") == (
+        redact(key) + " ok!")
     assert stream.feed("keys: Zq9X") == "keys: " and stream.feed("w8Cv7Bn6Mm5Lk4Jh3Gf2\n") \
         == redact(custom) + "\n"
 
