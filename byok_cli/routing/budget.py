@@ -101,11 +101,19 @@ def resets(period: str, at: float) -> str:
     return end.strftime("%Y-%m-%d %H:%M UTC")
 
 
-_UNCOUNTED = ("--allow-unpriced (or `byok config set allow-unpriced on`) sends it uncounted; "
-              "or -m a priced model (`byok models list`)")
-UNPRICED_HINT = "`byok models sync` fetches LiteLLM's current prices; " + _UNCOUNTED
-# for a gateway's own model ids, which no price data will ever list
-UNPRICEABLE_HINT = "no price data lists this provider's own model ids: " + _UNCOUNTED
+def unpriced_hint(syncable: bool = True, gateway: bool = False) -> str:
+    """What to do about a model a budget refuses for want of a price. ``syncable``: price
+    data may list it (not a gateway's own ids, which none ever will). ``gateway``: said to
+    a gateway client, which has neither run's flags nor -m, only the setting and its
+    request's model."""
+    setting, priced = "`byok config set allow-unpriced on`", "a priced model (`byok models list`)"
+    ways = (f"{setting} sends it uncounted; or ask for {priced} in the request" if gateway
+            else f"--allow-unpriced (or {setting}) sends it uncounted; or -m {priced}")
+    return ("`byok models sync` fetches LiteLLM's current prices; " if syncable
+            else "no price data lists this provider's own model ids: ") + ways
+
+
+UNPRICED_HINT = unpriced_hint()
 
 
 def price_data_label(home) -> str:
@@ -132,7 +140,7 @@ def reserve(store: Store, profile: str, budgets: list[Budget], provider: str, mo
     """Hold the request's worst-case cost against those of the profile's ``budgets`` that
     apply (None if none do), or refuse with BUDGET_EXCEEDED. ``syncable``: the provider
     serves a catalogue, so synced price data may price a model it lacks today.
-    ``token_name``: the gateway client token the request came with."""
+    ``token_name``: the gateway client token the request came with (a gateway request)."""
     budgets = applicable(budgets, provider, key_name, token_name)
     if not budgets:
         return None
@@ -145,7 +153,7 @@ def reserve(store: Store, profile: str, budgets: list[Budget], provider: str, mo
         raise _refusal(ByokError(
             Code.BUDGET_EXCEEDED, f"no price is known for {provider}/{model} in byok's price "
             f"data ({price_data_label(store.home)}) and a budget applies ({label}); nothing "
-            "was sent", hint=UNPRICED_HINT if syncable else UNPRICEABLE_HINT,
+            "was sent", hint=unpriced_hint(syncable, gateway=token_name is not None),
             provider=provider), "model")
     tokens_in, tokens_out = worst_case(info, system, messages, max_tokens)
     micros = info.price.cost_micros(tokens_in, tokens_out)
