@@ -46,3 +46,36 @@ def test_the_gateways_refusal_of_an_unpriced_model_gives_advice_its_client_can_f
     assert ran.returncode == Code.BUDGET_EXCEEDED.exit_status
     assert "--allow-unpriced (or `byok config set allow-unpriced on`)" in ran.stderr
     assert "-m a priced model (`byok models list`)" in ran.stderr
+
+
+def test_explain_says_what_a_budget_makes_of_a_model_without_a_price(byok_env, fake):
+    """`run --explain` under a budget: an unpriced -m is where the run would be refused,
+    an unpriced default model is passed over for the next attempt, and --allow-unpriced
+    sends it uncounted, each in the words the run itself uses (daily5, closing4)."""
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    assert byok_env.run("budget", "set", "--per", "month", "5").returncode == 0
+    plain = byok_env.run("run", "--explain", "-m", "gpt-6.1-sol")
+    assert plain.returncode == 0 and "price" not in plain.stderr, plain.stderr
+    pinned = byok_env.run("run", "--explain", "-m", "gpt-6.2-sol")
+    ran = byok_env.run("run", "-m", "gpt-6.2-sol", "hi")
+    assert pinned.returncode == 0 and ran.returncode == Code.BUDGET_EXCEEDED.exit_status
+    said = ran.stderr.strip().removeprefix("error: ")
+    assert f"the run would be refused (exit 16): {said}\n" in pinned.stderr, pinned.stderr
+    as_json = json.loads(byok_env.run("run", "--explain", "--json", "-m", "gpt-6.2-sol").stdout)
+    refused = as_json["budget"]["refused"]
+    assert refused["code"] == "BUDGET_EXCEEDED" and "--fallback" in refused["hint"]
+    # byok's choice of model gives way, as the run says when it does it
+    assert byok_env.run("models", "default", "gpt-6.2-sol").returncode == 0
+    given = byok_env.run("run", "--explain")
+    warned = byok_env.run("run", "hi")
+    assert warned.returncode == 0 and warned.stdout == "Echo[gpt-6.1-sol]: hi\n", warned.stderr
+    (step,) = [line for line in warned.stderr.splitlines() if "trying" in line]
+    assert step in given.stderr.splitlines() and "would be refused" not in given.stderr
+    assert step.endswith("trying openai gpt-6.1-sol with the stored key (…i9j0)"), step
+    listed = json.loads(byok_env.run("run", "--explain", "--json").stdout)["budget"]
+    assert listed == {"warnings": [step.removeprefix("warning: ")], "refused": None}
+    uncounted = byok_env.run("run", "--explain", "--allow-unpriced", "-m", "gpt-6.2-sol")
+    assert "the profile month budget cannot count this request" in uncounted.stderr
+    assert "would be refused" not in uncounted.stderr
+    assert len([q for q in fake.requests if q["method"] == "POST"]) == 1  # `run hi`
+

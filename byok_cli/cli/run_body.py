@@ -22,11 +22,15 @@ def build_prompt(args: list[str], use_stdin: bool = True) -> str:
     return "\n\n".join(parts)
 
 
-def _print_plan(plan, as_json: bool, header: bool, wide: bool = False) -> None:
+def _print_plan(plan, budget: tuple[list, ByokError | None], as_json: bool, header: bool,
+                wide: bool = False) -> None:
+    """The plan, then what the budgets make of it (policy.priced_out)."""
     from . import output  # tables: only for --explain
 
+    said, refused = budget
     if as_json:
-        output.emit_json(plan.to_dict())
+        output.emit_json({**plan.to_dict(), "budget": {
+            "warnings": said, "refused": refused.to_dict() if refused else None}})
         return
     for w in plan.warnings:
         output.warn(w)
@@ -40,6 +44,11 @@ def _print_plan(plan, as_json: bool, header: bool, wide: bool = False) -> None:
     for line in plan.skipped:
         output.info(line)
     output.info("fallback chain: " + (", ".join(plan.chain) or "(none)"))
+    for line in said:
+        output.warn(line)
+    if refused is not None:
+        output.info(f"the run would be refused (exit {refused.code.exit_status}): "
+                    f"{refused.one_line()}")
 
 
 def effort_level(given: str | None) -> str | None:
@@ -77,7 +86,10 @@ def run(st: State, *, prompt: list[str] | None, system: str | None, model: str |
             from ..routing.attached import fit
 
             fit(the_plan, attachments, load(), st.keychain.registry)
-        _print_plan(the_plan, as_json, not no_header, wide)
+        from ..routing.policy import priced_out
+
+        budget = priced_out(the_plan, st.keychain, True if allow_unpriced else None)
+        _print_plan(the_plan, budget, as_json, not no_header, wide)
         return
     conversation = find_conversation(st.keychain, cid, cont)
     if cont and conversation is None:

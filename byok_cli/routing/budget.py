@@ -144,17 +144,10 @@ def reserve(store: Store, profile: str, budgets: list[Budget], provider: str, mo
     budgets = applicable(budgets, provider, key_name, token_name)
     if not budgets:
         return None
-    at = time.time() if at is None else at
-    label = ", ".join(f"{b.label} {b.period}" for b in budgets)
     if info is None or info.price is None:
-        if allow_unpriced:
-            return Hold(None, None, [f"no price is known for {provider}/{model}: the {label} "
-                                     "budget cannot count this request"])
-        raise _refusal(ByokError(
-            Code.BUDGET_EXCEEDED, f"no price is known for {provider}/{model} in byok's price "
-            f"data ({price_data_label(store.home)}) and a budget applies ({label}); nothing "
-            "was sent", hint=unpriced_hint(syncable, gateway=token_name is not None),
-            provider=provider), "model")
+        return unpriced(store, budgets, provider, model, allow_unpriced, syncable,
+                        gateway=token_name is not None)
+    at = time.time() if at is None else at
     tokens_in, tokens_out = worst_case(info, system, messages, max_tokens)
     micros = info.price.cost_micros(tokens_in, tokens_out)
     if micros == 0:  # free (a local server): no budget, however spent, has a say
@@ -166,6 +159,21 @@ def reserve(store: Store, profile: str, budgets: list[Budget], provider: str, mo
         s = next(s for s in standings if not s.allows(micros))
         raise _exceeded(s, micros, provider, at)
     return Hold(hold, micros, [w for s in standings if (w := _near_limit(s))])
+
+
+def unpriced(store: Store, budgets: list[Budget], provider: str, model: str,
+             allow_unpriced: bool, syncable: bool = True, gateway: bool = False) -> Hold:
+    """A model without a price under ``budgets`` (those that apply): let through uncounted,
+    with a warning, when ``allow_unpriced``; else refused with BUDGET_EXCEEDED. Nothing is
+    held either way. ``gateway``: a gateway client asked (see unpriced_hint)."""
+    label = ", ".join(f"{b.label} {b.period}" for b in budgets)
+    if allow_unpriced:
+        return Hold(None, None, [f"no price is known for {provider}/{model}: the {label} "
+                                 "budget cannot count this request"])
+    raise _refusal(ByokError(
+        Code.BUDGET_EXCEEDED, f"no price is known for {provider}/{model} in byok's price "
+        f"data ({price_data_label(store.home)}) and a budget applies ({label}); nothing "
+        "was sent", hint=unpriced_hint(syncable, gateway), provider=provider), "model")
 
 
 def _exceeded(s: Standing, micros: int, provider: str, at: float) -> ByokError:

@@ -124,8 +124,7 @@ class Policy:
         model = model or a.model
         held = reserve(self.keychain.store, self.keychain.profile, s.budgets, a.provider,
                        model, a.key_name, self.model_info(a, model), system, messages,
-                       max_tokens, s.allow_unpriced,
-                       syncable=bool(self.keychain.registry.require(a.provider).catalog),
+                       max_tokens, s.allow_unpriced, syncable=self._syncable(a),
                        token_name=s.token_name)
         if held is None:
             return None
@@ -133,6 +132,23 @@ class Policy:
             s.on_warning(warning)
         self.held_micros = held.micros
         return held.id
+
+    def _syncable(self, a: Attempt) -> bool:
+        return bool(self.keychain.registry.require(a.provider).catalog)
+
+    def unpriced(self, a: Attempt) -> list[str]:
+        """What the budgets that apply say of ``a`` before holding anything, if its model
+        has no price: the warning of one let through uncounted, or BUDGET_EXCEEDED for one
+        refused (as :meth:`hold` would); [] for a priced model, or when no budget applies."""
+        from .budget import applicable, unpriced
+
+        s = self.spending
+        budgets = applicable(s.budgets, a.provider, a.key_name, s.token_name)
+        info = self.model_info(a) if budgets else None
+        if not budgets or (info is not None and info.price is not None):
+            return []
+        return unpriced(self.keychain.store, budgets, a.provider, a.model, s.allow_unpriced,
+                        self._syncable(a), gateway=s.token_name is not None).warnings
 
     def release(self, hold: int | None) -> None:
         if hold is not None:
@@ -235,6 +251,22 @@ class Policy:
         exc.attempt = label(self.attempt)  # type: ignore[attr-defined]
         exc.fallbacks = list(self.fallbacks)  # type: ignore[attr-defined]
         return exc
+
+
+def priced_out(plan: Plan, keychain: Keychain, allow_unpriced: bool | None = None
+               ) -> tuple[list[str], ByokError | None]:
+    """What the budgets would make of ``plan`` before anything is sent (`run --explain`),
+    in run's own words: the warnings of the models without a price they pass over (and the
+    attempt that answers instead) or let through uncounted, and the error that would end
+    the run there, if one would."""
+    said: list[str] = []
+    policy = Policy(plan, keychain, on_warning=said.append, allow_unpriced=allow_unpriced)
+    while True:
+        try:
+            return said + policy.unpriced(policy.attempt), None
+        except ByokError as err:
+            if policy.failed(err) is None:
+                return said, policy.final_error()
 
 
 def label(a: Attempt) -> dict:
