@@ -114,8 +114,8 @@ def test_history_rm_and_clear(both):
         both.run("run", word)
     listed = json.loads(both.run("history", "list", "--json").stdout)
     assert [c["id"] for c in listed] == [3, 2, 1] and listed[0]["first_prompt"] == "three"
-    assert both.run("history", "rm", "2").returncode == 0
-    assert both.run("history", "rm", "2").returncode == Code.USAGE.exit_status
+    assert both.run("history", "rm", "2", "--yes").returncode == 0
+    assert both.run("history", "rm", "2", "--yes").returncode == Code.USAGE.exit_status
     assert [c["id"] for c in json.loads(both.run("history", "list", "--json").stdout)] == [3, 1]
     refused = both.run("history", "clear")
     assert refused.returncode == Code.USAGE.exit_status
@@ -300,7 +300,7 @@ def test_history_list_is_newest_updated_first_and_ids_are_never_reused(both, fak
     assert both.run("run", "-c", "and again").returncode == 0
     assert json.loads(both.run("history", "show", "1", "--json").stdout)["messages"][-2][
         "content"] == "and again"
-    assert both.run("history", "rm", "3").returncode == 0
+    assert both.run("history", "rm", "3", "--yes").returncode == 0
     assert both.run("run", "four").returncode == 0
     ids = [c["id"] for c in json.loads(both.run("history", "list", "--json").stdout)]
     assert ids == [4, 1, 2]  # a saved --cid 3 cannot continue "four"

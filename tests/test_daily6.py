@@ -79,3 +79,58 @@ def test_explain_says_what_a_budget_makes_of_a_model_without_a_price(byok_env, f
     assert "would be refused" not in uncounted.stderr
     assert len([q for q in fake.requests if q["method"] == "POST"]) == 1  # `run hi`
 
+
+def _conversations(env) -> list[int]:
+    return [c["id"] for c in json.loads(env.run("history", "list", "--json").stdout)]
+
+
+def test_removing_a_conversation_asks_like_removing_a_budget(byok_env, fake):
+    """`history rm` asks at a terminal (the conversation named by its first prompt), needs
+    --yes from a pipe (exit 2), and a "no" is exit 17 as `budget remove`'s is (closing4)."""
+    import pexpect
+    from typer.testing import CliRunner
+
+    from byok_cli.cli import app
+    from conftest import BYOK
+
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    for prompt in ("first one", "second\none", "third"):
+        assert byok_env.run("run", prompt).returncode == 0
+    one, two, three = sorted(_conversations(byok_env))
+    piped = byok_env.run("history", "rm", str(one))
+    assert piped.returncode == Code.USAGE.exit_status == 2, piped.stderr
+    assert piped.stderr.strip() == \
+        "error: refusing to delete a conversation without confirmation — add --yes"
+    assert len(_conversations(byok_env)) == 3
+    missing = byok_env.run("history", "rm", "999")  # said before asking
+    assert missing.returncode == 2 and "there is no conversation 999" in missing.stderr
+    assert byok_env.run("budget", "set", "--per", "day", "2").returncode == 0
+    for argv, question in (
+            (["history", "rm", str(two)],
+             rf"Delete conversation {two} \('second one', 2 messages\) of profile "
+             r"'default'\? \[y/N\]"),
+            (["budget", "rm"], r"Remove the budget .*\? \[y/N\]")):
+        child = pexpect.spawn(str(BYOK), argv, env=byok_env.vars, timeout=20, encoding="utf-8")
+        child.expect(question)
+        child.sendline("n")
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == Code.DECLINED.exit_status == 17, child.before
+    assert len(_conversations(byok_env)) == 3
+    child = pexpect.spawn(str(BYOK), ["history", "rm", str(two)], env=byok_env.vars,
+                          timeout=20, encoding="utf-8")
+    child.expect(r"\[y/N\]")
+    child.sendline("y")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0 and f"deleted conversation {two}" in child.before
+    assert sorted(_conversations(byok_env)) == [one, three]
+    gone = byok_env.run("history", "rm", "--yes", str(one))
+    assert gone.returncode == 0 and gone.stderr == f"deleted conversation {one}\n"
+    runner = CliRunner()
+    refused = runner.invoke(app, ["history", "rm", str(three)], env=byok_env.vars)
+    assert refused.exit_code == 2 and "add --yes" in refused.output
+    assert runner.invoke(app, ["history", "rm", "-y", str(three)],
+                         env=byok_env.vars).exit_code == 0
+    assert _conversations(byok_env) == []
+

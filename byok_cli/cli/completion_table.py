@@ -427,6 +427,7 @@ TREE = {
                     'help': 'Delete one conversation.',
                     'hidden': False,
                     'options': [
+                        (('--yes', '-y'), 'yes', 'f', None, 'Do not ask for confirmation.', None),
                         (('--profile',), 'profile', '', None, 'Settings profile to use (here as before the command).', 'profiles'),
                         (('--debug',), 'debug', 'f', None, 'Show tracebacks (keys masked) on failures.', None),
                         (('--help', '-h'), 'help', 'fe', None, 'Show this message and exit.', None),

@@ -45,6 +45,10 @@ def _conversation_id(cid: int) -> int:
     return cid
 
 
+def _missing(st, cid: int) -> ByokError:
+    return ByokError(Code.USAGE, f"there is no conversation {cid} in profile {st.profile!r}")
+
+
 @app.command("show")
 def show(ctx: typer.Context,
          cid: int = typer.Argument(..., metavar="ID", autocompletion=complete.conversations,
@@ -59,7 +63,7 @@ def show(ctx: typer.Context,
     st = state(ctx)
     conv = st.store.conversation(st.profile, _conversation_id(cid))
     if conv is None:
-        raise ByokError(Code.USAGE, f"there is no conversation {cid} in profile {st.profile!r}")
+        raise _missing(st, cid)
     if as_json:
         output.emit_json({"id": conv.id, "system": conv.system, "created_at": conv.created_at,
                           "updated_at": conv.updated_at,
@@ -89,17 +93,30 @@ def _shown(message) -> dict:
 @app.command("rm")
 def remove(ctx: typer.Context,
            cid: int = typer.Argument(..., metavar="ID", autocompletion=complete.conversations,
-                                     help="The conversation's id (see `byok history list`).")
+                                     help="The conversation's id (see `byok history list`)."),
+           yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")
            ) -> None:
     """Delete one conversation.
 
+    Asks first at a terminal, as `history clear` does; elsewhere it needs --yes.
+
     Example:
 
-      byok history rm 3
+      byok history rm 3 --yes
     """
+    from .readers import one_line
+
     st = state(ctx)
-    if not st.store.delete_conversations(st.profile, _conversation_id(cid)):
-        raise ByokError(Code.USAGE, f"there is no conversation {cid} in profile {st.profile!r}")
+    conv = st.store.conversation(st.profile, _conversation_id(cid))
+    if conv is None:  # said before asking, as `key remove` says a key is missing
+        raise _missing(st, cid)
+    first = next((m.content for m in conv.messages if m.role == "user"), "")
+    n = len(conv.messages)
+    output.confirm(f"Delete conversation {cid} ({redact(one_line(first, 40))!r}, {n} "
+                   f"message{'s' if n != 1 else ''}) of profile {st.profile!r}?", yes,
+                   "delete a conversation")
+    if not st.store.delete_conversations(st.profile, cid):  # gone meanwhile
+        raise _missing(st, cid)
     output.info(f"deleted conversation {cid}")
 
 
