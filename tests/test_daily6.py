@@ -134,3 +134,41 @@ def test_removing_a_conversation_asks_like_removing_a_budget(byok_env, fake):
                          env=byok_env.vars).exit_code == 0
     assert _conversations(byok_env) == []
 
+
+def _chain_rows(env) -> list[dict]:
+    doctor = json.loads(env.run("doctor", "--json").stdout)
+    return [c for c in doctor if c["check"] == "fallback chain"]
+
+
+def test_doctor_names_a_typo_in_a_chain_stored_before_it_was_checked(byok_env, fake):
+    """A chain stored before `config set fallback` applied -m's typo rule (daily5): doctor
+    warns of each near miss, says run sends it as written, and gives one command that fixes
+    the chain, which works as printed; a far id and a left-out entry are as before."""
+    import shlex
+    import sqlite3
+
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    assert byok_env.run("config", "set", "fallback", "anthropic").returncode == 0
+    assert _chain_rows(byok_env) == []
+    db = next(p for p in byok_env.files() if p.name.endswith(".db"))
+    with sqlite3.connect(db) as conn:  # as stored before the check
+        conn.execute("UPDATE profiles SET fallback = 'openai/gpt-6.1-sl, anthropic/sonet, "
+                     "openai/gpt-7-preview-fake, gw/x'")
+    rows = _chain_rows(byok_env)
+    assert [r["status"] for r in rows] == ["warn"] * 3, rows
+    gone, sol, sonnet = rows
+    assert "provider 'gw', which no longer exists" in gone["detail"]
+    assert sol["detail"] == ("fallback entry 'openai/gpt-6.1-sl': unknown model 'gpt-6.1-sl'; "
+                             "did you mean 'gpt-6.1-sol'? (run sends it as written)")
+    assert "did you mean 'sonnet'?" in sonnet["detail"]
+    fix = ('`byok config set fallback "openai/gpt-6.1-sol, anthropic/sonnet, '
+           'openai/gpt-7-preview-fake"`')
+    assert all(r["fix"].startswith("fix it with " + fix) for r in rows), rows
+    assert "`byok models list -p openai --remote` syncs its list" in sol["fix"]
+    text = byok_env.run("doctor")
+    assert text.returncode == Code.NEEDS_ATTENTION.exit_status and "gpt-6.1-sl" in text.stdout
+    command = shlex.split(fix.strip("`"))
+    fixed = byok_env.run(*command[1:])  # the fix, as printed
+    assert fixed.returncode == 0, fixed.stderr
+    assert _chain_rows(byok_env) == []
+

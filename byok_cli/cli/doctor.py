@@ -223,16 +223,26 @@ def _check_base_urls(st, r: Report, fix: bool) -> None:
 
 
 def _check_chain(st, r: Report, fix: bool) -> None:
-    """Each fallback chain entry that `run` would leave out (its provider removed, say)."""
-    from ..routing.addressing import parse_chain
+    """Each fallback chain entry that `run` would leave out (its provider removed, say), and
+    each one that `config set fallback` would refuse as a likely typo today (a chain stored
+    before it checked), which `run` sends as written."""
+    from ..routing.addressing import ChainEntry, parse_chain
+    from ..routing.ask import synced_ids
     from ..catalog.curated import load
 
     text = st.store.settings(st.profile).get("fallback")
     left_out: list[str] = []
-    parse_chain(text or "", load(), st.byok.registry, left_out)
+    typos: list[tuple] = []
+    entries = parse_chain(text or "", load(), st.byok.registry, left_out,
+                          listed=synced_ids(st.keychain), typos=typos)
+    meant = {entry: ChainEntry(entry.provider, err.meant) for entry, err in typos}
+    fixed = ", ".join(str(meant.get(e, e)) for e in entries) or "..."
+    fix = f"fix it with `byok config set fallback \"{fixed}\"`"
     for warning in left_out:
-        r.add("fallback chain", "warn", warning,
-              "fix it with `byok config set fallback \"...\"`")
+        r.add("fallback chain", "warn", warning, fix)
+    for entry, err in typos:
+        r.add("fallback chain", "warn", f"fallback entry {str(entry)!r}: {err.message} (run "
+              "sends it as written)", f"{fix}; {err.hint}")
 
 
 def _models_in_use(st) -> set[tuple[str, str]]:

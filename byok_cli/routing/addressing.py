@@ -160,11 +160,13 @@ def check_typo(name: str, target: Target, catalog: Catalog, registry: Registry,
         others = sorted({p.catalog for p in registry if p.catalog} - {record.catalog})
         close = next(filter(None, (near_miss(target.model, catalog, c) for c in others)), None)
     if close is not None:
-        raise ByokError(Code.MODEL_NOT_FOUND, f"unknown model {target.model!r}; did you mean "
+        err = ByokError(Code.MODEL_NOT_FOUND, f"unknown model {target.model!r}; did you mean "
                         f"{close!r}?", provider=record.name,
                         hint=f"if {target.model} is a new {record.name} model, `byok models "
                              f"list -p {record.name} --remote` syncs its list"
                              + (f"; {anyway}" if anyway else ", and then it is known"))
+        err.meant = close  # type: ignore[attr-defined]  (for a fix to write: doctor)
+        raise err
 
 
 def _article(word: str) -> str:
@@ -185,13 +187,15 @@ class ChainEntry:
 
 def parse_chain(text: str, catalog: Catalog, registry: Registry,
                 warnings: list[str] | None = None,
-                listed: Callable[[str], Collection[str]] | None = None) -> list[ChainEntry]:
+                listed: Callable[[str], Collection[str]] | None = None,
+                typos: list | None = None) -> list[ChainEntry]:
     """`anthropic/sonnet, openrouter` -> entries; every entry must start with a provider.
 
     With a ``warnings`` list, an entry that no longer makes sense (its provider was removed)
     is left out with a warning instead of failing: the chain is read on every run. With
     ``listed`` (a provider's synced ids, when the chain is set), a model that is most likely
-    a typo is refused as `-m` refuses it (`check_typo`).
+    a typo is refused as `-m` refuses it (`check_typo`); with a ``typos`` list too, it is
+    kept, as a run keeps it, and (entry, error) added there (doctor, on a stored chain).
     """
     out: list[ChainEntry] = []
     for part in (text or "").replace("\n", ",").split(","):
@@ -212,9 +216,15 @@ def parse_chain(text: str, catalog: Catalog, registry: Registry,
                                 "anthropic/sonnet; providers: " + ", ".join(registry.names()))
             if "/" in part:
                 target = resolve(part, catalog, registry)
+                entry = ChainEntry(target.provider, target.model, target.in_catalog)
                 if listed is not None:
-                    check_typo(part, target, catalog, registry, listed, anyway=None)
-                out.append(ChainEntry(target.provider, target.model, target.in_catalog))
+                    try:
+                        check_typo(part, target, catalog, registry, listed, anyway=None)
+                    except ByokError as err:
+                        if typos is None:
+                            raise
+                        typos.append((entry, err))
+                out.append(entry)
             else:
                 out.append(ChainEntry(provider.name, None))
         except ByokError as err:
