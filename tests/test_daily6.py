@@ -172,3 +172,15 @@ def test_doctor_names_a_typo_in_a_chain_stored_before_it_was_checked(byok_env, f
     assert fixed.returncode == 0, fixed.stderr
     assert _chain_rows(byok_env) == []
 
+
+def test_a_gateway_that_does_not_start_fails_its_test_with_what_it_said(byok_env):
+    """The fixture's failure is the gateway's own one-line error, not a JSON parse error of
+    the first line of its --json error object (closing4)."""
+    import pytest
+
+    with pytest.raises(AssertionError) as failed:
+        RunningGateway(byok_env.vars, "--host", "0.0.0.0")
+    said = str(failed.value)
+    assert said.startswith("the gateway did not start (exit 2): error: ") and \
+        "loopback" in said, said
+    assert "{" not in said and "\n" not in said, said

@@ -23,11 +23,17 @@ class RunningGateway:
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      stdin=subprocess.DEVNULL, env=env)
         line = self.proc.stdout.readline()
-        if not line:
-            err = self.proc.stderr.read().decode(errors="replace")
-            raise AssertionError(f"the gateway did not start: {err}")
-        self.started = json.loads(line)
-        self.url = self.started["url"]
+        try:  # the start-up line; on a failure, --json prints the error as indented JSON
+            self.started = json.loads(line)
+            self.url = self.started["url"]
+        except (ValueError, KeyError, TypeError):
+            try:  # a refusal exits by itself: its own status, not that of our signal
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                pass
+            code, said = self.stop()
+            raise AssertionError(f"the gateway did not start (exit {code}): "
+                                 f"{said.strip() or line.decode(errors='replace')}") from None
         self.port = int(self.url.rsplit(":", 1)[1])
 
     def connection(self) -> http.client.HTTPConnection:
