@@ -94,7 +94,8 @@ def test_removing_a_conversation_asks_like_removing_a_budget(byok_env, fake):
     from conftest import BYOK
 
     assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
-    for prompt in ("first one", "second\none", "third"):
+    pasted = "sk-proj-" + "Zq7" * 12 + "wxyz"  # a key kept in a prompt is not shown
+    for prompt in ("first one", "second\none", f"why is {pasted} rejected?"):
         assert byok_env.run("run", prompt).returncode == 0
     one, two, three = sorted(_conversations(byok_env))
     piped = byok_env.run("history", "rm", str(one))
@@ -117,6 +118,15 @@ def test_removing_a_conversation_asks_like_removing_a_budget(byok_env, fake):
         child.close()
         assert child.exitstatus == Code.DECLINED.exit_status == 17, child.before
     assert len(_conversations(byok_env)) == 3
+    child = pexpect.spawn(str(BYOK), ["history", "rm", str(three)], env=byok_env.vars,
+                          timeout=20, encoding="utf-8")
+    child.expect(r"\[y/N\]")
+    asked = child.before
+    child.sendline("n")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert f"Delete conversation {three} ('why is " in asked and pasted[:-4] not in asked
+    assert "Zq7" not in asked, asked
     child = pexpect.spawn(str(BYOK), ["history", "rm", str(two)], env=byok_env.vars,
                           timeout=20, encoding="utf-8")
     child.expect(r"\[y/N\]")

@@ -112,7 +112,7 @@ def remove(ctx: typer.Context,
         raise _missing(st, cid)
     first = next((m.content for m in conv.messages if m.role == "user"), "")
     n = len(conv.messages)
-    output.confirm(f"Delete conversation {cid} ({redact(one_line(first, 40))!r}, {n} "
+    output.confirm(f"Delete conversation {cid} ({one_line(redact(first), 40)!r}, {n} "
                    f"message{'s' if n != 1 else ''}) of profile {st.profile!r}?", yes,
                    "delete a conversation")
     if not st.store.delete_conversations(st.profile, cid):  # gone meanwhile
