@@ -194,3 +194,21 @@ def test_a_gateway_that_does_not_start_fails_its_test_with_what_it_said(byok_env
     assert said.startswith("the gateway did not start (exit 2): error: ") and \
         "loopback" in said, said
     assert "{" not in said and "\n" not in said, said
+
+
+def test_history_list_masks_a_key_cut_by_the_first_prompts_column(byok_env, fake):
+    """A key in a first prompt is masked before the column cuts it: cut first, the masker
+    saw only a part of it and showed some of the key's characters."""
+    from test_screens import screen
+
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    pasted = "sk-proj-" + "Zq7" * 12 + "wxyz"
+    for pad in (40, 45, 50, 55):
+        assert byok_env.run("run", "x" * pad + " " + pasted).returncode == 0
+    piped = byok_env.run("history", "list")
+    status, lines = screen(byok_env, "history", "list", width=200)
+    as_json = byok_env.run("history", "list", "--json").stdout
+    assert piped.returncode == status == 0 and len(lines) == 5
+    for shown in (piped.stdout, "\n".join(lines), as_json):
+        assert "Zq7" not in shown and "q7Z" not in shown and "7Zq" not in shown, shown
+    assert piped.stdout.count("x" * 40) == 4

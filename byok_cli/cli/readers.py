@@ -78,12 +78,16 @@ def history_list(st: State, limit: int | None, as_json: bool, no_header: bool,
         output.emit_json(rows)
         return
     # On a terminal a prompt's line breaks show as "⏎" and the row stays one line, cut to
-    # fit; scripts get the prompt's words joined by spaces, as before.
+    # fit; scripts get the prompt's words joined by spaces, as before. A key in a prompt is
+    # masked before the cut: cut first, the masker would see only a part of it.
+    from ..errors import redact
+
     output.table(["id", output.Column("updated", show=output.short_time), "messages", "model",
                   output.Column("first prompt", whole=False, drop=1, only="tty", clip=True),
                   output.Column("first prompt", only="tsv")],
                  [[r["id"], r["updated_at"], r["messages"], r["model"],
-                   one_line(r["first_prompt"], newline=" ⏎ "), one_line(r["first_prompt"])]
+                   one_line(redact(r["first_prompt"] or ""), newline=" ⏎ "),
+                   one_line(redact(r["first_prompt"] or ""))]
                   for r in rows],
                  header=not no_header, empty=f"no conversations in profile {st.profile!r} yet",
                  drop=not wide)
