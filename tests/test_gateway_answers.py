@@ -184,6 +184,81 @@ def test_only_a_keys_possible_start_is_held_and_each_event_goes_on_at_once(byok_
     assert OPENAI_GOOD[:12].encode() not in seen
 
 
+def _chunk(delta: dict, finish=None, **choice) -> bytes:
+    return _event({"id": "c1", "object": "chat.completion.chunk", "created": 1,
+                   "model": "gpt-4o", "choices": [{"index": 0, "delta": delta,
+                                                   "finish_reason": finish, **choice}]})
+
+
+def _every_field_split(key: str) -> list[bytes]:
+    """The key, a few characters per delta, in each string field the openai SDK joins
+    besides the content: a tool call's name, the audio's transcript, the log-probabilities'
+    tokens, a field byok does not know (tester5 #3)."""
+    pieces = [key[i:i + 3] for i in range(0, len(key), 3)]
+    first = {"index": 0, "id": "call_1", "type": "function",
+             "function": {"name": "", "arguments": ""}}
+    return ([_chunk({"role": "assistant", "content": "", "tool_calls": [first]})]
+            + [_chunk({"tool_calls": [{"index": 0, "function": {"name": p}}]})
+               for p in pieces]
+            + [_chunk({"audio": {"id": "audio_1", "transcript": p}}) for p in pieces]
+            + [_chunk({"content": p}, logprobs={"content": [
+                {"token": p, "logprob": -0.1, "bytes": list(p.encode()),
+                 "top_logprobs": []}]}) for p in pieces]
+            + [_chunk({"novel_field": p}) for p in pieces]
+            + [_chunk({}, "tool_calls"), b"data: [DONE]\n\n"])
+
+
+def test_a_key_split_across_any_field_the_sdk_joins_is_masked(byok_env, openai_upstream):
+    """The openai SDK joins every string of a delta (accumulate_delta), not only the
+    content: each is masked in what it joins, for the SDK and for a raw client."""
+    import openai
+
+    openai_upstream.script = _every_field_split
+    gw = RunningGateway(byok_env.vars)
+    try:
+        t = token(byok_env)
+        client = openai.OpenAI(base_url=gw.url + "/openai", api_key=t, max_retries=0)
+        with client.chat.completions.stream(model="gpt-4o", messages=ASK) as s:
+            for _ in s:
+                pass
+            message = s.get_final_completion().choices[0].message
+        status, body = _chat(gw, t)
+    finally:
+        gw.stop()
+    joined = {"name": message.tool_calls[0].function.name,
+              "transcript": message.audio.transcript,
+              "novel_field": getattr(message, "novel_field", None) or
+              message.model_extra.get("novel_field"),
+              "content": message.content}
+    for field, text in joined.items():
+        assert text == "sk-proj-…" + OPENAI_GOOD[-4:], (field, text)
+    assert status == 200 and OPENAI_GOOD.encode() not in body
+    tokens = ""
+    for data in sse_events(body):
+        for choice in json.loads(data).get("choices") or () if data.startswith("{") else ():
+            for item in (choice.get("logprobs") or {}).get("content") or ():
+                tokens += item["token"]
+                assert bytes(item["bytes"]).decode() == item["token"]  # no key in bytes
+    assert_masked(tokens, OPENAI_GOOD, "")
+
+
+def test_a_tool_name_that_ends_like_a_keys_start_passes_in_its_first_delta(
+        byok_env, openai_upstream):
+    """Some clients take a tool call's name whole from its first delta (the JS SDK,
+    Vercel's AI SDK): a name is held back only where it could begin a key byok handled,
+    never for ending as a key shape begins ("…sk", "…gs")."""
+    names = ["get_task", "list_logs", "ask", "AI", "tags"]
+    openai_upstream.script = lambda key: [
+        _chunk({"tool_calls": [{"index": n, "id": f"call_{n}", "type": "function",
+                                "function": {"name": name, "arguments": ""}}]})
+        for n, name in enumerate(names)] + [_chunk({}, "tool_calls"), b"data: [DONE]\n\n"]
+    status, body = chat_once(byok_env)
+    assert status == 200
+    first = [json.loads(data)["choices"][0]["delta"]["tool_calls"][0]["function"]["name"]
+             for data in sse_events(body)[:len(names)]]
+    assert first == names
+
+
 def test_a_key_split_across_anthropic_deltas_is_masked_for_the_sdk(byok_env,
                                                                    openai_upstream):
     """The real Anthropic SDK joins the deltas; the key ends the block, so its held part
