@@ -155,7 +155,8 @@ def _open_tail(text: str, shapes: bool = True) -> int:
     none): its last run of key characters, when that run holds or ends with the start of a
     key shape, or ends with the first 3 to 7 characters of a piece of a remembered secret
     (or is, whole, its first 1 or 2). Without ``shapes``: only a run that ends with the
-    first 4 to 7 characters of such a piece, or is, whole, its first 1 to 7.
+    first 4 to 7 characters of such a piece (a name's first delta: what follows it is
+    held with the shown run as context).
     Masked forms outside the key alphabet (percent-encoded, spaced out) are not waited for.
     Only the new run is scanned, from the end."""
     i = len(text)
@@ -171,6 +172,6 @@ def _open_tail(text: str, shapes: bool = True) -> int:
         least = 3 if shapes else 4
         low = run[-_PIECE + 1:].lower()
         if any(low[-n:] in _PIECE_STARTS for n in range(1, len(low) + 1)
-               if n >= least or n == len(run)):
+               if n >= least or (shapes and n == len(run))):
             return i
     return len(text)

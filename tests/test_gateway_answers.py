@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from conftest import ANTHROPIC_GOOD, OPENAI_GOOD
+from conftest import ANTHROPIC_GOOD, OPENAI_GOOD, anthropic_key, openai_key
 from hostile import HostileServer
 from support.byok_gateway import RunningGateway, ScriptedStream
 from test_gateway import bearer, token, usage_rows
@@ -247,7 +247,7 @@ def test_a_tool_name_that_ends_like_a_keys_start_passes_in_its_first_delta(
     """Some clients take a tool call's name whole from its first delta (the JS SDK,
     Vercel's AI SDK): a name is held back only where it could begin a key byok handled,
     never for ending as a key shape begins ("…sk", "…gs")."""
-    names = ["get_task", "list_logs", "ask", "AI", "tags"]
+    names = ["get_task", "list_logs", "ask", "AI", "s", "tags"]
     openai_upstream.script = lambda key: [
         _chunk({"tool_calls": [{"index": n, "id": f"call_{n}", "type": "function",
                                 "function": {"name": name, "arguments": ""}}]})
@@ -420,3 +420,30 @@ def _rss_kib(pid: int) -> int:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return 0
+
+
+@pytest.mark.parametrize("provider, marker, path", [
+    ("openai", "keepalive", "/openai/chat/completions"),
+    ("anthropic", "pingforever", "/anthropic/v1/messages")])
+def test_a_policed_stream_of_only_keepalives_ends_after_the_idle_bound(
+        byok_env, fake, provider, marker, path):
+    """An upstream that keeps a policed stream open with keep-alive comments (or pings)
+    alone is given BYOK_TIMEOUT, from the gateway's environment, as `run` gives it
+    (tester5 #9: it was forwarded for ever, its budget hold in flight): then the stream
+    ends with the API's error event, and the usage row is written."""
+    key = openai_key(marker) if provider == "openai" else anthropic_key(marker)
+    assert byok_env.set_key(provider, key).returncode == 0
+    gw = RunningGateway({**byok_env.vars, "BYOK_TIMEOUT": "2"})
+    try:
+        body = {"model": "gpt-4o" if provider == "openai" else "claude-haiku-4-5",
+                "stream": True, "max_tokens": 20, "messages": ASK}
+        status, _, answer = gw.request("POST", path, json.dumps(body).encode(),
+                                       bearer(token(byok_env)))
+    finally:
+        gw.stop()
+    assert status == 200
+    last = sse_events(answer)[-1]
+    # the fake goes on for 20 s and then just ends: only the gateway's bound says this
+    assert "nothing but keep-alives for 2 s" in json.loads(last)["error"]["message"], answer
+    (row,) = usage_rows(byok_env)
+    assert row["requests"] == 1 and row["errors"] == 1, row

@@ -6,6 +6,7 @@ answer read to apply policy to it (usage, cost, masking), never more than MAX_BO
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,8 @@ from .exchange import Usage
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from .deltas import DeltaMasker
 
 
 def encoding(up: aiohttp.ClientResponse, ex) -> ByokError | None:
@@ -81,3 +84,35 @@ def read_usage(usage: Usage, data: bytes) -> None:
         raise ByokError(Code.LIMIT_EXCEEDED, exc.detail) from None
     except ValueError:
         pass  # not JSON: passed on as the upstream sent it
+
+
+class Stalled(asyncio.TimeoutError):
+    """A policed stream made no progress within the idle bound (IdleWatch)."""
+
+
+class IdleWatch:
+    """A policed stream must make progress (an event of data: not a keep-alive comment or
+    a ping) within BYOK_TIMEOUT, as `run`'s must (wire.client._Watch): else the upstream
+    read ends with Stalled, whatever keep-alives keep its connection busy. One timer per
+    stream, moved on only when it fires: an event costs nothing here."""
+
+    def __init__(self, up: aiohttp.ClientResponse, deltas: DeltaMasker, timeout: float,
+                 name: str):
+        self.up, self.deltas, self.timeout = up, deltas, timeout
+        self.why = f"{name} sent nothing but keep-alives for {timeout:g} s (BYOK_TIMEOUT)"
+        self.stalled = False
+        self._loop = asyncio.get_running_loop()
+        self._timer = self._loop.call_at(self._due(), self._check)
+
+    def _due(self) -> float:  # (the loop's clock is time.monotonic, as the masker's)
+        return self.deltas.progressed + self.timeout
+
+    def _check(self) -> None:
+        if self._loop.time() < self._due():
+            self._timer = self._loop.call_at(self._due(), self._check)
+            return
+        self.stalled = True
+        self.up.content.set_exception(Stalled(self.why))
+
+    def cancel(self) -> None:
+        self._timer.cancel()

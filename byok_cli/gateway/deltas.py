@@ -14,6 +14,7 @@ its API reports errors (LimitExceeded).
 from __future__ import annotations
 
 import json
+import time
 
 from ..redacting import RedactingStream
 from ..wire.limits import MAX_EVENT, MAX_LINE, LimitExceeded, loads, size
@@ -49,6 +50,9 @@ class DeltaMasker:
         self._data: list[bytes] = []        # the event's data lines, as they came
         self._event = 0                     # bytes of the event's lines so far
         self._envelope: dict = {}           # a chat chunk's id, model… for a made delta
+        # when the stream last made progress: an event of data, not a keep-alive comment
+        # or a ping (answers.IdleWatch bounds the wait for the next)
+        self.progressed = time.monotonic()
 
     # -- lines ----------------------------------------------------------------------------
     def feed(self, chunk: bytes) -> bytes:
@@ -101,6 +105,8 @@ class DeltaMasker:
             return head
         came = head + b"".join(lines)
         payload = b"\n".join(_value(line) for line in lines)
+        if b'"ping"' not in payload or payload.replace(b" ", b"") != b'{"type":"ping"}':
+            self.progressed = time.monotonic()
         if payload.strip() == b"[DONE]":
             return self._flush(lambda text: True) + came
         if payload.lstrip()[:1] not in (b"{", b"["):  # (an array is read for its depth)
