@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..errors import ByokError, Code
-from ..wire.limits import MAX_BODY, LimitExceeded, loads
+from ..wire.limits import MAX_BODY, Gathered, LimitExceeded, loads
 from ..wire.transport import INFLATED, Inflater, TransportError
 from .exchange import Usage
 
@@ -41,18 +41,16 @@ def inflated(data: bytes, inflater: Inflater | None, limit: int) -> bytes:
     """``data`` inflated, at most ``limit`` bytes of it (a compression bomb stops there)."""
     if inflater is None:
         return data
-    out, size = [], 0
+    body = Gathered(limit)
     try:
         for piece in inflater.feed(data):
-            size += len(piece)
-            if size > limit:
+            if not body.add(piece):
                 raise ByokError(Code.NETWORK_ERROR, "the provider's compressed answer "
                                 "inflates beyond the gateway's limit")
-            out.append(piece)
     except TransportError:
         raise ByokError(Code.NETWORK_ERROR, "the provider's compressed answer is corrupt"
                         ) from None
-    return b"".join(out)
+    return body.joined()
 
 
 async def read_whole(up: aiohttp.ClientResponse, ex) -> bytes:
@@ -60,15 +58,13 @@ async def read_whole(up: aiohttp.ClientResponse, ex) -> bytes:
     nothing of it sent)."""
     if up.content_length is not None and up.content_length > MAX_BODY:
         raise _too_large(ex)
-    pieces, held = [], 0
+    body = Gathered(MAX_BODY)
     while piece := await up.content.readany():
-        held += len(piece)
-        if held > MAX_BODY:
+        if not body.add(piece):
             raise _too_large(ex)
-        pieces.append(piece)
     ex.read_through = True
     ex.first_at = time.monotonic()
-    return b"".join(pieces)
+    return body.joined()
 
 
 def _too_large(ex) -> ByokError:

@@ -17,7 +17,8 @@ import json
 import time
 
 from ..redacting import RedactingStream
-from ..wire.limits import MAX_EVENT, MAX_LINE, LimitExceeded, loads, size
+from ..wire.limits import MAX_EVENT, LimitExceeded, loads, size
+from ..wire.sse import Lines
 
 # An Anthropic delta's type -> the field holding its text
 _MESSAGE_TEXT = {"text_delta": "text", "thinking_delta": "thinking",
@@ -44,8 +45,7 @@ class DeltaMasker:
     def __init__(self, kind: str):
         self.kind = kind
         self.texts: dict[tuple, RedactingStream] = {}  # by a text's id (what _made reads)
-        self._line = bytearray()            # an unfinished line
-        self._after_cr = False              # the last chunk ended in \r (half a \r\n?)
+        self._lines = Lines()
         self._head: list[bytes] = []        # the event's other lines (event:, id:, comments)
         self._data: list[bytes] = []        # the event's data lines, as they came
         self._event = 0                     # bytes of the event's lines so far
@@ -58,22 +58,10 @@ class DeltaMasker:
     def feed(self, chunk: bytes) -> bytes:
         # SSE ends a line at \r\n, \r or \n, as clients read it: so must byok, or a stream
         # framed with \r alone would pass unread. Lines go on ending in \n.
-        if self._after_cr and chunk.startswith(b"\n"):
-            chunk = chunk[1:]
-        self._after_cr = chunk.endswith(b"\r")
-        if b"\r" in chunk:
-            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        if b"\n" not in chunk:
-            self._line += chunk
-            self._bounded(len(self._line), MAX_LINE, "a line")
-            return b""
-        data = bytes(self._line) + chunk if self._line else chunk
-        lines = data.split(b"\n")
-        self._line = bytearray(lines.pop())
         out: list[bytes] = []
         try:
-            out.extend(self._one(line) for line in lines)
-            self._bounded(len(self._line), MAX_LINE, "a line")
+            out.extend(self._one(line) for line in self._lines.feed(chunk))
+            self._lines.check()
         except LimitExceeded as exc:
             exc.read_before = b"".join(out)  # the events before it came whole: passed on
             raise
@@ -84,8 +72,8 @@ class DeltaMasker:
         line, read as if it had one; an unfinished line as it came; and every held tail in
         a delta of its own."""
         event = self._dispatch() if self._data else b"".join(self._head)
-        left = bytes(self._line)
-        self._head, self._line = [], bytearray()
+        left = self._lines.end() or b""
+        self._head = []
         return event + self._flush(lambda text: True) + left
 
     def _one(self, line: bytes) -> bytes:
