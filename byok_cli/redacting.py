@@ -69,7 +69,7 @@ class RedactingStream:
             shown = redact(text[:cut]) if not context else _after(context, text[:cut])
             # the context: a run shown as it came (one masked is over), that the text shown
             # in full ends with
-            self._run = (_run_end(context + text)[-_CONTEXT:]
+            self._run = (_context(context + text, self.shapes)
                          if cut == len(text) and shown == text else "")
             return shown
         # The last characters held are context enough for a cut in the new piece.
@@ -142,12 +142,18 @@ def _after(context: str, text: str) -> str:
     return whole[same:]
 
 
-def _run_end(text: str) -> str:
-    """The run of key characters that ends ``text``."""
+def _context(text: str, shapes: bool) -> str:
+    """What of the run of key characters that ends ``text`` (shown) the next piece needs:
+    its last 7 characters (a key shape's start, a piece's start), or, where a key shape
+    begins in it (shown only without ``shapes``, or past _MAX_OPEN), all from there on."""
+    if shapes:
+        text = text[-_PIECE + 1:]
     i = len(text)
     while i > 0 and text[i - 1] in _RUN_CHARS:
         i -= 1
-    return text[i:]
+    run = text[i:]
+    at = max(run.rfind(start) for start in _KEY_PREFIXES) if not shapes else -1
+    return run[at:][-_CONTEXT:] if at >= 0 else run[-_PIECE + 1:]
 
 
 def _open_tail(text: str, shapes: bool = True) -> int:

@@ -444,6 +444,6 @@ def test_a_policed_stream_of_only_keepalives_ends_after_the_idle_bound(
     assert status == 200
     last = sse_events(answer)[-1]
     # the fake goes on for 20 s and then just ends: only the gateway's bound says this
-    assert "nothing but keep-alives for 2 s" in json.loads(last)["error"]["message"], answer
+    assert "made no progress in 2 s" in json.loads(last)["error"]["message"], answer
     (row,) = usage_rows(byok_env)
     assert row["requests"] == 1 and row["errors"] == 1, row

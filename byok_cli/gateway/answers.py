@@ -95,17 +95,18 @@ class IdleWatch:
     def __init__(self, up: aiohttp.ClientResponse, deltas: DeltaMasker, timeout: float,
                  name: str):
         self.up, self.deltas, self.timeout = up, deltas, timeout
-        self.why = f"{name} sent nothing but keep-alives for {timeout:g} s (BYOK_TIMEOUT)"
+        self.why = (f"{name} made no progress in {timeout:g} s: nothing but keep-alives, or "
+                    f"nothing at all (BYOK_TIMEOUT)")
         self.stalled = False
         self._loop = asyncio.get_running_loop()
-        self._timer = self._loop.call_at(self._due(), self._check)
+        self._timer = self._loop.call_later(self._left(), self._check)
 
-    def _due(self) -> float:  # (the loop's clock is time.monotonic, as the masker's)
-        return self.deltas.progressed + self.timeout
+    def _left(self) -> float:  # (by time.monotonic, the masker's clock, whatever the loop's)
+        return self.deltas.progressed + self.timeout - time.monotonic()
 
     def _check(self) -> None:
-        if self._loop.time() < self._due():
-            self._timer = self._loop.call_at(self._due(), self._check)
+        if self._left() > 0.001:  # (a timer may fire a little early)
+            self._timer = self._loop.call_later(self._left(), self._check)
             return
         self.stalled = True
         self.up.content.set_exception(Stalled(self.why))
