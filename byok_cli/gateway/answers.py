@@ -1,6 +1,7 @@
 """Reading an upstream answer within byok's own limits (wire.limits), as its wire client
 reads one: the encodings the gateway can inflate (a bomb stops at the limit), and a whole
-answer read to apply policy to it (usage, cost, masking), never more than MAX_BODY of it.
+answer read to apply policy to it (usage, cost, masking), never more than MAX_BODY of it;
+and a policed stream's bound on waiting for progress, as `run`'s (IdleWatch).
 ``ex`` is always the request's passthrough.Exchange (not imported: it imports this).
 """
 

@@ -1,6 +1,8 @@
 """The text a policed stream's events carry, masked as `byok run` masks an answer's text
 (redacting.RedactingStream, eager): a key an upstream splits across events is masked in the
-text a client joins from their deltas, not only where its bytes stand whole.
+text a client joins from their deltas, not only where its bytes stand whole. Every string
+of a chat delta the openai SDK joins is one such text (by its path: choice, tool call…),
+as are Anthropic's and the Responses API's text deltas.
 
 Events pass as their lines arrive: nothing waits for a later event. All that is held back
 is a delta's tail that could begin a key (a few characters, or a key-shaped run until it
