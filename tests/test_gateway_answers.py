@@ -259,10 +259,12 @@ def test_a_tool_name_that_ends_like_a_keys_start_passes_in_its_first_delta(
     assert first == names
 
 
+@pytest.mark.parametrize("begun", [False, True])
 def test_a_key_split_across_anthropic_deltas_is_masked_for_the_sdk(byok_env,
-                                                                   openai_upstream):
-    """The real Anthropic SDK joins the deltas; the key ends the block, so its held part
-    goes out in a delta made before the block's stop."""
+                                                                   openai_upstream, begun):
+    """The real Anthropic SDK joins the deltas (to the text the block starts with, which
+    may begin the key: ``begun``); the key ends the block, so its held part goes out in a
+    delta made before the block's stop."""
     import anthropic
 
     def script(key: str) -> list[bytes]:
@@ -271,9 +273,11 @@ def test_a_key_split_across_anthropic_deltas_is_masked_for_the_sdk(byok_env,
             "content": [], "stop_reason": None, "stop_sequence": None,
             "usage": {"input_tokens": 3, "output_tokens": 1}}}
         parts = ["the key is ", key[:7], key[7:20], key[20:]]
+        first = "the key is " + key[:24] if begun else ""  # 11 of the key's own characters
+        parts = [key[24:]] if begun else parts
         return ([_event(start, "message_start"),
                  _event({"type": "content_block_start", "index": 0,
-                         "content_block": {"type": "text", "text": ""}},
+                         "content_block": {"type": "text", "text": first}},
                         "content_block_start")]
                 + [_event({"type": "content_block_delta", "index": 0,
                            "delta": {"type": "text_delta", "text": p}},
@@ -294,6 +298,8 @@ def test_a_key_split_across_anthropic_deltas_is_masked_for_the_sdk(byok_env,
             final = s.get_final_message()
     finally:
         gw.stop()
+    if begun:  # the block's first text, then the deltas
+        said = final.content[0].text
     assert_masked(said, ANTHROPIC_GOOD, "the key is ")
     assert final.content[0].text == said and final.usage.output_tokens == 9
 

@@ -202,6 +202,16 @@ class DeltaMasker:
                                      value)
                 delta[field] = shown
                 return b"", shown != value
+        elif kind == "content_block_start" and isinstance(event.get("content_block"), dict):
+            block = event["content_block"]  # its text is what the SDK joins the deltas to
+            changed = False
+            for delta_type, field in (("text_delta", "text"), ("thinking_delta", "thinking")):
+                value = block.get(field)
+                if isinstance(value, str) and value:
+                    block[field] = self._masked(("messages", event.get("index"), delta_type,
+                                                 field), value)
+                    changed |= block[field] != value
+            return b"", changed
         elif kind == "content_block_stop":
             return self._flush(lambda t: t[1] == event.get("index")), False
         elif kind in ("message_delta", "message_stop", "error"):
