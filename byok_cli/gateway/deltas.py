@@ -28,8 +28,11 @@ _MESSAGE_TEXT = {"text_delta": "text", "thinking_delta": "thinking",
 _RESPONSES_ENDED = ("response.completed", "response.failed", "response.incomplete")
 _RESPONSES_WHERE = ("item_id", "output_index", "content_index", "summary_index")
 # A chat delta's strings: the openai SDK joins every one across deltas (accumulate_delta),
-# but for a list item's "index" and a union's "type", which it keeps as they come.
-_NOT_JOINED = frozenset({"index", "type"})
+# but for a list item's "index" and a union's "type", which it keeps as they come. Audio's
+# base64 "data" is joined too, but not followed: masking key shapes in it ("AIza" and 20
+# more characters occur in random base64) would corrupt the audio; it is masked byte-wise.
+_NOT_JOINED = frozenset({"index", "type", "data"})
+_AUDIO = "response.audio.delta"  # (the Responses API's base64 audio: the same)
 # Text: a tail that could begin any key shape is held. Any other string (a tool call's
 # name or id, a role, audio data, a field byok does not know) is joined by the SDK but
 # taken whole from its first delta by other clients (the JS SDK, Vercel's AI SDK): there
@@ -223,7 +226,8 @@ class DeltaMasker:
         if not isinstance(kind, str):
             return b"", False
         where = tuple(event.get(k) for k in _RESPONSES_WHERE)
-        if kind.endswith(".delta") and isinstance(event.get("delta"), str) and event["delta"]:
+        if kind.endswith(".delta") and isinstance(event.get("delta"), str) and event["delta"] \
+                and kind != _AUDIO:
             value = event["delta"]
             shown = self._masked(("responses", kind) + where, value)
             event["delta"] = shown
