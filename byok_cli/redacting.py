@@ -103,8 +103,11 @@ class RedactingStream:
 
     def rest(self) -> str:
         """What is held, masked (the text has ended)."""
-        held, self._parts, self._size, self._run = self.held, [], 0, ""
-        return redact(held) if held else ""
+        held, context = self.held, self._run
+        self._parts, self._size, self._run = [], 0, ""
+        if not held:
+            return ""
+        return _after(context, held) if context else redact(held)
 
     def end(self) -> None:
         held = self.rest()

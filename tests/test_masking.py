@@ -288,6 +288,10 @@ def test_an_eager_stream_reads_the_run_it_showed_as_context():
     assert stream.feed("6r5t4y3u2i1o0pZ") == ""
     shown = stream.rest()
     assert shown.endswith("…" + key[-4:]) and "C0ntext" not in shown, shown
+    stream = RedactingStream(eager=True, shapes=False)  # a key shape byok never handled
+    assert stream.feed("f_sk-proj-") == "f_sk-proj-"
+    stream.shapes = True
+    assert stream.feed("Unkn0wnK3yZ") == "" and "Unkn0wn" not in stream.rest()
 
 
 def test_reasoning_that_echoes_a_key_in_pieces_is_masked(byok_env, scripted):
