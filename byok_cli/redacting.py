@@ -30,11 +30,15 @@ class RedactingStream:
     the pieces held are joined only when they are handed on."""
 
     def __init__(self, receive: Callable[[str], None] = lambda text: None,
-                 eager: bool = False):
+                 eager: bool = False, shapes: bool = True):
         self.receive = receive
         # eager (the gateway, which must not hold an answer back): only a tail that could
-        # begin a key is held (_open_tail), not text a masked encoded form might cross
+        # begin a key is held (_open_tail), not text a masked encoded form might cross;
+        # without ``shapes``, only one that could begin a key byok handled (a name some
+        # clients take whole from its first delta: "get_task" is not held for its "sk")
         self.eager = eager
+        self.shapes = shapes
+        self._run = ""  # eager: the key characters that end what was shown (context)
         self._parts: list[str] = []
         self._size = 0
         self._hold = _HOLD  # doubled after each cut that could not be proved: linear still
@@ -53,14 +57,21 @@ class RedactingStream:
         if not piece:
             return ""
         if self.eager:
-            text = self.held + piece
-            cut = _open_tail(text)
-            if cut is None:
+            # what was shown goes on the run the new text may continue ("sk-" shown, then
+            # "proj-…": held as a key shape's run)
+            text, context = self.held + piece, self._run
+            cut = _open_tail(context + text, self.shapes) - len(context)
+            if cut <= 0:
                 self._parts, self._size = [text], len(text)
                 return ""
             self._parts = [text[cut:]] if cut < len(text) else []
             self._size = len(text) - cut
-            return redact(text[:cut]) if cut else ""
+            shown = redact(text[:cut]) if not context else _after(context, text[:cut])
+            # the context: a run shown as it came (one masked is over), that the text shown
+            # in full ends with
+            self._run = (_context(context + text, self.shapes)
+                         if cut == len(text) and shown == text else "")
+            return shown
         # The last characters held are context enough for a cut in the new piece.
         before = self._parts[-1][-6:] if self._parts else ""
         if len(before) < 6 and len(self._parts) > 1:
@@ -92,8 +103,11 @@ class RedactingStream:
 
     def rest(self) -> str:
         """What is held, masked (the text has ended)."""
-        held, self._parts, self._size = self.held, [], 0
-        return redact(held) if held else ""
+        held, context = self.held, self._run
+        self._parts, self._size, self._run = [], 0, ""
+        if not held:
+            return ""
+        return _after(context, held) if context else redact(held)
 
     def end(self) -> None:
         held = self.rest()
@@ -118,13 +132,40 @@ _RUN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
                        "_+/=.~*-")
 _KEY_BEGUN = tuple({start[:n] for start in _KEY_PREFIXES for n in range(2, len(start))})
 _MAX_OPEN = 4096  # a run longer than any key is shown, masked, rather than held on
+_CONTEXT = 256   # the end of a shown run kept as context (longer than a key's prefix)
 
 
-def _open_tail(text: str) -> int:
+def _after(context: str, text: str) -> str:
+    """``text`` masked with the ``context`` shown before it (where a key shape began),
+    less what was shown of the context."""
+    whole = redact(context + text)
+    same = 0
+    while same < len(context) and same < len(whole) and whole[same] == context[same]:
+        same += 1
+    return whole[same:]
+
+
+def _context(text: str, shapes: bool) -> str:
+    """What of the run of key characters that ends ``text`` (shown) the next piece needs:
+    its last 7 characters (a key shape's start, a piece's start), or, where a key shape
+    begins in it (shown only without ``shapes``, or past _MAX_OPEN), all from there on."""
+    if shapes:
+        text = text[-_PIECE + 1:]
+    i = len(text)
+    while i > 0 and text[i - 1] in _RUN_CHARS:
+        i -= 1
+    run = text[i:]
+    at = max(run.rfind(start) for start in _KEY_PREFIXES) if not shapes else -1
+    return run[at:][-_CONTEXT:] if at >= 0 else run[-_PIECE + 1:]
+
+
+def _open_tail(text: str, shapes: bool = True) -> int:
     """Where the tail of ``text`` that could still grow into a key begins (len(text):
     none): its last run of key characters, when that run holds or ends with the start of a
     key shape, or ends with the first 3 to 7 characters of a piece of a remembered secret
-    (or is, whole, its first 1 or 2).
+    (or is, whole, its first 1 or 2). Without ``shapes``: only a run that ends with the
+    first 4 to 7 characters of such a piece (a name's first delta: what follows it is
+    held with the shown run as context).
     Masked forms outside the key alphabet (percent-encoded, spaced out) are not waited for.
     Only the new run is scanned, from the end."""
     i = len(text)
@@ -133,12 +174,13 @@ def _open_tail(text: str) -> int:
     run = text[i:]
     if not run or len(run) > _MAX_OPEN:
         return len(text)
-    if any(start in run for start in _KEY_PREFIXES) or run.endswith(_KEY_BEGUN) or (
-            len(run) == 1 and run in "sgAt"):  # a key shape, or its beginning at the end
+    if shapes and (any(start in run for start in _KEY_PREFIXES) or run.endswith(_KEY_BEGUN)
+                   or (len(run) == 1 and run in "sgAt")):  # a key shape, or its beginning
         return i
-    if _PIECE_STARTS:  # (a start of 1 or 2 characters only when it is the whole run)
+    if _PIECE_STARTS:  # (a shorter start only when it is the whole run)
+        least = 3 if shapes else 4
         low = run[-_PIECE + 1:].lower()
         if any(low[-n:] in _PIECE_STARTS for n in range(1, len(low) + 1)
-               if n >= 3 or n == len(run)):
+               if n >= least or (shapes and n == len(run))):
             return i
     return len(text)

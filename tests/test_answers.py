@@ -179,6 +179,29 @@ def test_an_answer_that_is_only_a_tool_call_is_an_error_naming_it(byok_env, scri
     assert usage_rows(byok_env)[0][:2] == ("UNEXPECTED_TOOL_CALL", "tool_call")
 
 
+def test_a_tool_name_split_across_stream_deltas_is_one_name(byok_env, scripted):
+    """A name that comes in pieces over several deltas of one tool call is joined, as the
+    SDK joins it, into one name (tester5 #7: each piece was read as a tool of its own);
+    one that is a key is masked whole. Another tool call's index is another name."""
+    def split(names: list[str]) -> list:
+        events = openai_stream("tool_calls", pieces=())
+        calls = [(index, piece) for index, name in enumerate(names)
+                 for piece in [name[:1], name[1:4], *name[4:]]]
+        base = events[0][1]
+        made = [(None, {**base, "choices": [{"index": 0, "finish_reason": None, "delta": {
+            "tool_calls": [{"index": index, "function": {"name": piece, "arguments": ""}}]}}]})
+            for index, piece in calls]
+        return events[:1] + made + events[1:]
+
+    r = cli_scripted(byok_env, scripted, (200, split(["get_weather", "look_up"])))
+    assert r.returncode == Code.UNEXPECTED_TOOL_CALL.exit_status, r.stderr
+    assert "the tools 'get_weather', 'look_up'" in r.stderr, r.stderr
+    r = cli_scripted(byok_env, scripted, (200, split(["f_" + OPENAI_GOOD])))
+    assert r.returncode == Code.UNEXPECTED_TOOL_CALL.exit_status, r.stderr
+    assert "the tool 'f_sk-proj-…" + OPENAI_GOOD[-4:] + "'" in r.stderr, r.stderr
+    assert OPENAI_GOOD[8:20] not in r.stderr
+
+
 def test_python_api_raises_with_the_answer(in_process, scripted, monkeypatch):
     import byok_cli
     from byok_cli.errors import ByokError

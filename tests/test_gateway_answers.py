@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from conftest import ANTHROPIC_GOOD, OPENAI_GOOD
+from conftest import ANTHROPIC_GOOD, OPENAI_GOOD, anthropic_key, openai_key
 from hostile import HostileServer
 from support.byok_gateway import RunningGateway, ScriptedStream
 from test_gateway import bearer, token, usage_rows
@@ -184,10 +184,87 @@ def test_only_a_keys_possible_start_is_held_and_each_event_goes_on_at_once(byok_
     assert OPENAI_GOOD[:12].encode() not in seen
 
 
+def _chunk(delta: dict, finish=None, **choice) -> bytes:
+    return _event({"id": "c1", "object": "chat.completion.chunk", "created": 1,
+                   "model": "gpt-4o", "choices": [{"index": 0, "delta": delta,
+                                                   "finish_reason": finish, **choice}]})
+
+
+def _every_field_split(key: str) -> list[bytes]:
+    """The key, a few characters per delta, in each string field the openai SDK joins
+    besides the content: a tool call's name, the audio's transcript, the log-probabilities'
+    tokens, a field byok does not know (tester5 #3)."""
+    pieces = [key[i:i + 3] for i in range(0, len(key), 3)]
+    first = {"index": 0, "id": "call_1", "type": "function",
+             "function": {"name": "", "arguments": ""}}
+    return ([_chunk({"role": "assistant", "content": "", "tool_calls": [first]})]
+            + [_chunk({"tool_calls": [{"index": 0, "function": {"name": p}}]})
+               for p in pieces]
+            + [_chunk({"audio": {"id": "audio_1", "transcript": p}}) for p in pieces]
+            + [_chunk({"content": p}, logprobs={"content": [
+                {"token": p, "logprob": -0.1, "bytes": list(p.encode()),
+                 "top_logprobs": []}]}) for p in pieces]
+            + [_chunk({"novel_field": p}) for p in pieces]
+            + [_chunk({}, "tool_calls"), b"data: [DONE]\n\n"])
+
+
+def test_a_key_split_across_any_field_the_sdk_joins_is_masked(byok_env, openai_upstream):
+    """The openai SDK joins every string of a delta (accumulate_delta), not only the
+    content: each is masked in what it joins, for the SDK and for a raw client."""
+    import openai
+
+    openai_upstream.script = _every_field_split
+    gw = RunningGateway(byok_env.vars)
+    try:
+        t = token(byok_env)
+        client = openai.OpenAI(base_url=gw.url + "/openai", api_key=t, max_retries=0)
+        with client.chat.completions.stream(model="gpt-4o", messages=ASK) as s:
+            for _ in s:
+                pass
+            message = s.get_final_completion().choices[0].message
+        status, body = _chat(gw, t)
+    finally:
+        gw.stop()
+    joined = {"name": message.tool_calls[0].function.name,
+              "transcript": message.audio.transcript,
+              "novel_field": getattr(message, "novel_field", None) or
+              message.model_extra.get("novel_field"),
+              "content": message.content}
+    for field, text in joined.items():
+        assert text == "sk-proj-…" + OPENAI_GOOD[-4:], (field, text)
+    assert status == 200 and OPENAI_GOOD.encode() not in body
+    tokens = ""
+    for data in sse_events(body):
+        for choice in json.loads(data).get("choices") or () if data.startswith("{") else ():
+            for item in (choice.get("logprobs") or {}).get("content") or ():
+                tokens += item["token"]
+                assert bytes(item["bytes"]).decode() == item["token"]  # no key in bytes
+    assert_masked(tokens, OPENAI_GOOD, "")
+
+
+def test_a_tool_name_that_ends_like_a_keys_start_passes_in_its_first_delta(
+        byok_env, openai_upstream):
+    """Some clients take a tool call's name whole from its first delta (the JS SDK,
+    Vercel's AI SDK): a name is held back only where it could begin a key byok handled,
+    never for ending as a key shape begins ("…sk", "…gs")."""
+    names = ["get_task", "list_logs", "ask", "AI", "s", "tags"]
+    openai_upstream.script = lambda key: [
+        _chunk({"tool_calls": [{"index": n, "id": f"call_{n}", "type": "function",
+                                "function": {"name": name, "arguments": ""}}]})
+        for n, name in enumerate(names)] + [_chunk({}, "tool_calls"), b"data: [DONE]\n\n"]
+    status, body = chat_once(byok_env)
+    assert status == 200
+    first = [json.loads(data)["choices"][0]["delta"]["tool_calls"][0]["function"]["name"]
+             for data in sse_events(body)[:len(names)]]
+    assert first == names
+
+
+@pytest.mark.parametrize("begun", [False, True])
 def test_a_key_split_across_anthropic_deltas_is_masked_for_the_sdk(byok_env,
-                                                                   openai_upstream):
-    """The real Anthropic SDK joins the deltas; the key ends the block, so its held part
-    goes out in a delta made before the block's stop."""
+                                                                   openai_upstream, begun):
+    """The real Anthropic SDK joins the deltas (to the text the block starts with, which
+    may begin the key: ``begun``); the key ends the block, so its held part goes out in a
+    delta made before the block's stop."""
     import anthropic
 
     def script(key: str) -> list[bytes]:
@@ -196,9 +273,11 @@ def test_a_key_split_across_anthropic_deltas_is_masked_for_the_sdk(byok_env,
             "content": [], "stop_reason": None, "stop_sequence": None,
             "usage": {"input_tokens": 3, "output_tokens": 1}}}
         parts = ["the key is ", key[:7], key[7:20], key[20:]]
+        first = "the key is " + key[:24] if begun else ""  # 11 of the key's own characters
+        parts = [key[24:]] if begun else parts
         return ([_event(start, "message_start"),
                  _event({"type": "content_block_start", "index": 0,
-                         "content_block": {"type": "text", "text": ""}},
+                         "content_block": {"type": "text", "text": first}},
                         "content_block_start")]
                 + [_event({"type": "content_block_delta", "index": 0,
                            "delta": {"type": "text_delta", "text": p}},
@@ -219,6 +298,8 @@ def test_a_key_split_across_anthropic_deltas_is_masked_for_the_sdk(byok_env,
             final = s.get_final_message()
     finally:
         gw.stop()
+    if begun:  # the block's first text, then the deltas
+        said = final.content[0].text
     assert_masked(said, ANTHROPIC_GOOD, "the key is ")
     assert final.content[0].text == said and final.usage.output_tokens == 9
 
@@ -345,3 +426,56 @@ def _rss_kib(pid: int) -> int:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return 0
+
+
+@pytest.mark.parametrize("provider, marker, path", [
+    ("openai", "keepalive", "/openai/chat/completions"),
+    ("anthropic", "pingforever", "/anthropic/v1/messages")])
+def test_a_policed_stream_of_only_keepalives_ends_after_the_idle_bound(
+        byok_env, fake, provider, marker, path):
+    """An upstream that keeps a policed stream open with keep-alive comments (or pings)
+    alone is given BYOK_TIMEOUT, from the gateway's environment, as `run` gives it
+    (tester5 #9: it was forwarded for ever, its budget hold in flight): then the stream
+    ends with the API's error event, and the usage row is written."""
+    key = openai_key(marker) if provider == "openai" else anthropic_key(marker)
+    assert byok_env.set_key(provider, key).returncode == 0
+    gw = RunningGateway({**byok_env.vars, "BYOK_TIMEOUT": "2"})
+    try:
+        body = {"model": "gpt-4o" if provider == "openai" else "claude-haiku-4-5",
+                "stream": True, "max_tokens": 20, "messages": ASK}
+        status, _, answer = gw.request("POST", path, json.dumps(body).encode(),
+                                       bearer(token(byok_env)))
+    finally:
+        gw.stop()
+    assert status == 200
+    last = sse_events(answer)[-1]
+    # the fake goes on for 20 s and then just ends: only the gateway's bound says this
+    assert "made no progress in 2 s" in json.loads(last)["error"]["message"], answer
+    (row,) = usage_rows(byok_env)
+    assert row["requests"] == 1 and row["errors"] == 1, row
+
+
+def test_base64_audio_passes_as_it_came(byok_env, openai_upstream):
+    """Audio's base64 data is joined by clients, but it is no text: "AIza" and twenty more
+    characters occur in random base64, and masking them as a key shape would corrupt the
+    audio. It passes as it came (a key's bytes whole in it are still masked)."""
+    data = "UklGRiQAAABXQVZFAIzaSyB1c2VsZXNzLWJ1dC12YWxpZC1iYXNlNjQ" * 3
+    openai_upstream.script = lambda key: [
+        _chunk({"audio": {"id": "audio_1", "data": data[:40]}}),
+        _chunk({"audio": {"data": data[40:]}}), _chunk({}, "stop"), b"data: [DONE]\n\n"]
+    status, body = chat_once(byok_env)
+    joined = "".join(json.loads(d)["choices"][0]["delta"].get("audio", {}).get("data", "")
+                     for d in sse_events(body)[:2])
+    assert status == 200 and joined == data
+    openai_upstream.script = lambda key: [
+        _event({"type": "response.audio.delta", "delta": data}, "response.audio.delta"),
+        _event({"type": "response.completed", "response": {"model": "gpt-4o"}},
+               "response.completed")]
+    gw = RunningGateway(byok_env.vars)
+    try:
+        status, _, answer = gw.request("POST", "/openai/responses", json.dumps(
+            {"model": "gpt-4o", "stream": True, "input": "hi"}).encode(),
+            bearer(token(byok_env, "audio")))
+    finally:
+        gw.stop()
+    assert status == 200 and json.loads(sse_events(answer)[0])["delta"] == data

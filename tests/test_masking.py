@@ -269,6 +269,31 @@ def test_an_eager_stream_holds_back_only_what_could_begin_a_key():
         == redact(custom) + "\n"
 
 
+def test_an_eager_stream_reads_the_run_it_showed_as_context():
+    """Without key shapes (a tool name's first delta, which some clients take whole): held
+    only for a remembered key's start, never for ending as a key shape begins. What
+    follows a key shape shown so is held as that key's run, and masked with it."""
+    from byok_cli.errors import remember_secret
+    from byok_cli.redacting import RedactingStream
+
+    key = "sk-proj-C0ntextQ8w7e6r5t4y3u2i1o0pZ"
+    remember_secret(key)
+    assert RedactingStream(eager=True, shapes=False).feed("get_task") == "get_task"
+    assert RedactingStream(eager=True).feed("get_task") == ""  # as text: held
+    assert RedactingStream(eager=True, shapes=False).feed("x_C0nt") == ""  # key's start
+    stream = RedactingStream(eager=True, shapes=False)
+    assert stream.feed("f_sk-") == "f_sk-"
+    stream.shapes = True  # its later deltas: as text, the shown "sk-" their context
+    assert stream.feed("proj") == "" and stream.feed("-C0ntextQ8w7e") == ""
+    assert stream.feed("6r5t4y3u2i1o0pZ") == ""
+    shown = stream.rest()
+    assert shown.endswith("…" + key[-4:]) and "C0ntext" not in shown, shown
+    stream = RedactingStream(eager=True, shapes=False)  # a key shape byok never handled
+    assert stream.feed("f_sk-proj-") == "f_sk-proj-"
+    stream.shapes = True
+    assert stream.feed("Unkn0wnK3yZ") == "" and "Unkn0wn" not in stream.rest()
+
+
 def test_reasoning_that_echoes_a_key_in_pieces_is_masked(byok_env, scripted):
     """The reasoning (stderr, --show-reasoning) is masked across its pieces too, and what it
     holds back comes out before the answer."""

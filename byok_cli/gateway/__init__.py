@@ -5,8 +5,10 @@ and never hold a key.
     exchange.py     what the gateway understands of a request and its answer (no HTTP
                     library): which paths are policed, the usage in an answer, error shapes
     passthrough.py  one client request forwarded upstream under routing's policy (aiohttp)
-    answers.py      an upstream answer read within wire's limits (inflated, whole)
-    deltas.py       a policed stream's delta text masked across events, its events bounded
+    answers.py      an upstream answer read within wire's limits (inflated, whole), and
+                    a policed stream's bound on waiting for progress (IdleWatch)
+    deltas.py       a policed stream's delta strings masked across events (every one a
+                    client joins), its events bounded
     server.py       the HTTP side: loopback, Host/Origin checks, tokens, limits, shutdown
     connection.py   one client connection: a deadline on every request head, 431/400 in
                     the API's shape for a head aiohttp refuses (aiohttp)

@@ -1,21 +1,25 @@
 """Reading an upstream answer within byok's own limits (wire.limits), as its wire client
 reads one: the encodings the gateway can inflate (a bomb stops at the limit), and a whole
-answer read to apply policy to it (usage, cost, masking), never more than MAX_BODY of it.
+answer read to apply policy to it (usage, cost, masking), never more than MAX_BODY of it;
+and a policed stream's bound on waiting for progress, as `run`'s (IdleWatch).
 ``ex`` is always the request's passthrough.Exchange (not imported: it imports this).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING
 
 from ..errors import ByokError, Code
-from ..wire.limits import MAX_BODY, LimitExceeded, loads
+from ..wire.limits import MAX_BODY, Gathered, LimitExceeded, loads
 from ..wire.transport import INFLATED, Inflater, TransportError
 from .exchange import Usage
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from .deltas import DeltaMasker
 
 
 def encoding(up: aiohttp.ClientResponse, ex) -> ByokError | None:
@@ -38,18 +42,16 @@ def inflated(data: bytes, inflater: Inflater | None, limit: int) -> bytes:
     """``data`` inflated, at most ``limit`` bytes of it (a compression bomb stops there)."""
     if inflater is None:
         return data
-    out, size = [], 0
+    body = Gathered(limit)
     try:
         for piece in inflater.feed(data):
-            size += len(piece)
-            if size > limit:
+            if not body.add(piece):
                 raise ByokError(Code.NETWORK_ERROR, "the provider's compressed answer "
                                 "inflates beyond the gateway's limit")
-            out.append(piece)
     except TransportError:
         raise ByokError(Code.NETWORK_ERROR, "the provider's compressed answer is corrupt"
                         ) from None
-    return b"".join(out)
+    return body.joined()
 
 
 async def read_whole(up: aiohttp.ClientResponse, ex) -> bytes:
@@ -57,15 +59,13 @@ async def read_whole(up: aiohttp.ClientResponse, ex) -> bytes:
     nothing of it sent)."""
     if up.content_length is not None and up.content_length > MAX_BODY:
         raise _too_large(ex)
-    pieces, held = [], 0
+    body = Gathered(MAX_BODY)
     while piece := await up.content.readany():
-        held += len(piece)
-        if held > MAX_BODY:
+        if not body.add(piece):
             raise _too_large(ex)
-        pieces.append(piece)
     ex.read_through = True
     ex.first_at = time.monotonic()
-    return b"".join(pieces)
+    return body.joined()
 
 
 def _too_large(ex) -> ByokError:
@@ -81,3 +81,36 @@ def read_usage(usage: Usage, data: bytes) -> None:
         raise ByokError(Code.LIMIT_EXCEEDED, exc.detail) from None
     except ValueError:
         pass  # not JSON: passed on as the upstream sent it
+
+
+class Stalled(asyncio.TimeoutError):
+    """A policed stream made no progress within the idle bound (IdleWatch)."""
+
+
+class IdleWatch:
+    """A policed stream must make progress (an event of data: not a keep-alive comment or
+    a ping) within BYOK_TIMEOUT, as `run`'s must (wire.client._Watch): else the upstream
+    read ends with Stalled, whatever keep-alives keep its connection busy. One timer per
+    stream, moved on only when it fires: an event costs nothing here."""
+
+    def __init__(self, up: aiohttp.ClientResponse, deltas: DeltaMasker, timeout: float,
+                 name: str):
+        self.up, self.deltas, self.timeout = up, deltas, timeout
+        self.why = (f"{name} made no progress in {timeout:g} s: nothing but keep-alives, or "
+                    f"nothing at all (BYOK_TIMEOUT)")
+        self.stalled = False
+        self._loop = asyncio.get_running_loop()
+        self._timer = self._loop.call_later(self._left(), self._check)
+
+    def _left(self) -> float:  # (by time.monotonic, the masker's clock, whatever the loop's)
+        return self.deltas.progressed + self.timeout - time.monotonic()
+
+    def _check(self) -> None:
+        if self._left() > 0.001:  # (a timer may fire a little early)
+            self._timer = self._loop.call_later(self._left(), self._check)
+            return
+        self.stalled = True
+        self.up.content.set_exception(Stalled(self.why))
+
+    def cancel(self) -> None:
+        self._timer.cancel()

@@ -30,7 +30,7 @@ from ..wire.limits import MAX_BODY, MAX_ERROR_BODY, LimitExceeded, loads
 from ..wire.proxy import proxy_for
 from ..wire.transport import Inflater, tls_context
 from ..wire.types import Settings
-from .answers import encoding, inflated, read_usage, read_whole
+from .answers import IdleWatch, encoding, inflated, read_usage, read_whole
 from .deltas import DeltaMasker
 from .exchange import (KeyMasker, Policed, StreamScanner, Usage, masked, masked_header,
                        policed, upstream_path)
@@ -107,6 +107,8 @@ class Exchange:
         self.read_through = False  # the upstream answer was read to its end
         self.inflater: Inflater | None = None  # the upstream compressed its answer
         self.live: Callable[[], bool] = lambda: True  # the client's token, not revoked
+        self.idle = 60.0  # a policed stream's bound on waiting for progress (BYOK_TIMEOUT)
+        self.watch: IdleWatch | None = None
 
     def settle(self, code: str) -> Awaitable[None]:
         """The usage row of a policed request (nothing for a passed-through one), once:
@@ -195,7 +197,7 @@ async def forward(request: web.Request, upstream: Upstream, keychain: Keychain,
         query = without_tokens(query)
         spec = policed(record.api, request.method, unquote(tail), body)
         ex = Exchange(keychain, record, token_name, spec, on_warning, log)
-        ex.live = live
+        ex.live, ex.idle = live, upstream.settings.timeout
     except ByokError as err:  # with what to do about it (a key to store, a setting)
         return error_response(record.api, STATUS.get(err.code, 502), err.one_line())
     while True:
@@ -318,6 +320,8 @@ async def _relay(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
                                        deltas if events else None)
         return response
     finally:
+        if ex.watch is not None:
+            ex.watch.cancel()
         if ex.read_through:
             up.release()  # its connection goes back to the pool
         else:
@@ -334,14 +338,18 @@ async def _stream(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
     await response.prepare(request)
     scanner = StreamScanner(ex.usage) if ex.spec is not None else None
     masker, thorough = KeyMasker(ex.key), up.status >= 400
+    if deltas is not None:  # (cancelled with the relay's end)
+        ex.watch = IdleWatch(up, deltas, ex.idle, ex.record.name)
     while True:
         try:
             chunk = await up.content.readany()
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
-            # the upstream broke off: end the stream the way the API reports errors
+            # the upstream broke off, or kept the request open without progress: end the
+            # stream the way the API reports errors
             held = masker.feed(deltas.end()) if deltas is not None else b""
-            await _write(response, held + masker.end() + stream_error(
-                ex.record.api, f"the connection to {ex.record.name} broke mid-answer"))
+            why = (ex.watch.why if ex.watch is not None and ex.watch.stalled else
+                   f"the connection to {ex.record.name} broke mid-answer")
+            await _write(response, held + masker.end() + stream_error(ex.record.api, why))
             return response, Code.NETWORK_ERROR.value
         if not chunk:
             ex.read_through = True

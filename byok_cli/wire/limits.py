@@ -56,6 +56,27 @@ class LimitExceeded(Exception):
         self.detail = detail
 
 
+class Gathered:
+    """A body's pieces, kept while they come to at most ``limit`` bytes in all (a reader
+    past it stops reading: a compression bomb stops there too)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def add(self, piece: bytes) -> bool:
+        """False (``piece`` not kept) when it takes the body past the limit."""
+        self._size += len(piece)
+        if self._size > self.limit:
+            return False
+        self._parts.append(piece)
+        return True
+
+    def joined(self) -> bytes:
+        return b"".join(self._parts)
+
+
 def size(n: int) -> str:
     return f"{n // MIB} MiB" if n >= MIB and n % MIB == 0 else f"{n // 1024} KiB"
 

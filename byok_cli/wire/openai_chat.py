@@ -100,6 +100,7 @@ class OpenAIChat(Client):
         return _content(message.get("content"))
 
     def read_stream(self, events: Iterator[sse.Event], result: ChatResult) -> Iterator[str]:
+        named: dict = {}  # (choice, tool-call index) -> its name's place in result.tool_calls
         for event in events:
             if event.data.strip() == "[DONE]":
                 return  # complete, with or without a finish reason (gateways leave it out)
@@ -113,13 +114,13 @@ class OpenAIChat(Client):
             choices = chunk.get("choices")
             if choices is not None and not isinstance(choices, list):
                 raise Malformed("a stream chunk whose choices are not a list")
-            for choice in choices or ():
+            for n, choice in enumerate(choices or ()):
                 if not isinstance(choice, dict):
                     raise Malformed("a choice that is not an object")
                 delta = choice.get("delta")
                 if not isinstance(delta, dict):
                     delta = {}
-                _message_extras(delta, result)
+                _message_extras(delta, result, (named, choice.get("index", n)))
                 piece = _content(delta.get("content"))
                 if piece:
                     result.text_parts.append(piece)
@@ -145,8 +146,12 @@ def _turn(message: dict) -> dict:
             "content": openai_content(message["content"], message["attachments"])}
 
 
-def _message_extras(message: dict, result: ChatResult) -> None:
-    """What a message (or a stream's delta) says besides text: a refusal, tools called."""
+def _message_extras(message: dict, result: ChatResult, streamed: tuple | None = None
+                    ) -> None:
+    """What a message (or a stream's delta) says besides text: a refusal, tools called.
+    ``streamed``: (the names seen so far, the choice), for a stream's delta, where a tool
+    call's name may come in pieces over several deltas of its index: joined, as the SDK
+    joins them, into one name."""
     # reasoning_content: DeepSeek, vLLM, LiteLLM; reasoning: OpenRouter, Ollama
     result.reasoned(message.get("reasoning_content") or message.get("reasoning"))
     refusal = message.get("refusal")
@@ -159,7 +164,18 @@ def _message_extras(message: dict, result: ChatResult) -> None:
     for call in calls if isinstance(calls, list) else ():
         function = call.get("function") if isinstance(call, dict) else None
         name = function.get("name") if isinstance(function, dict) else None
-        if isinstance(name, str) and name and len(result.tool_calls) < MAX_TOOLS:
+        if not isinstance(name, str) or not name:
+            continue
+        index = call.get("index") if streamed is not None else None
+        if isinstance(index, int):
+            named, choice = streamed  # type: ignore[misc]
+            at = named.get((choice, index))
+            if at is not None:  # the rest of a name begun in an earlier delta
+                result.tool_calls[at] = (result.tool_calls[at] + name)[:100]
+                continue
+            if len(result.tool_calls) < MAX_TOOLS:
+                named[choice, index] = len(result.tool_calls)
+        if len(result.tool_calls) < MAX_TOOLS:
             result.tool_calls.append(name[:100])
 
 

@@ -25,7 +25,8 @@ from collections.abc import Iterator, Mapping
 from urllib.parse import urlsplit
 
 from .clock import Clock as _Clock, DeadlinePassed, answer_class as _answer_class
-from .limits import MAX_BODY, MAX_LINE, size
+from .limits import MAX_BODY, MAX_LINE, Gathered, LimitExceeded, size
+from .sse import Lines
 from .types import Settings
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing
@@ -313,42 +314,29 @@ class Response:
             yield rest
 
     def read(self, limit: int = MAX_BODY) -> bytes:
-        parts, got = [], 0
+        body = Gathered(limit)
         for chunk in self.chunks():
-            got += len(chunk)
-            if got > limit:
+            if not body.add(chunk):
                 self.close()
                 raise TransportError("too_large", f"{self.where} sent more than "
                                      f"{size(limit)}")
-            parts.append(chunk)
-        return b"".join(parts)
+        return body.joined()
 
     def lines(self) -> Iterator[str]:
-        """Lines of text (UTF-8; CR, LF and CRLF all end a line), the last one even without
-        an ending. Each chunk is split once (a line's pieces are joined only when it ends), so
-        a line near MAX_LINE costs linear time, not a rescan per chunk."""
-        pending: list[bytes] = []  # the pieces of the line not yet ended
-        held, cr = 0, False
+        """Lines of text (UTF-8; CR, LF and CRLF all end a line: sse.Lines), the last one
+        even without an ending."""
+        lines = Lines()
         for chunk in self.chunks():
-            if cr:  # a CR ended the last chunk: it may be the first half of a CRLF
-                chunk = b"\r" + chunk
-            cr = chunk.endswith(b"\r")
-            if cr:
-                chunk = chunk[:-1]
-            *complete, partial = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
-            if complete:
-                complete[0] = b"".join(pending) + complete[0]
-                pending, held = [], 0
-                for line in complete:
-                    yield line.decode("utf-8", "replace")
-            pending.append(partial)
-            held += len(partial)
-            if held > MAX_LINE:
+            for line in lines.feed(chunk):
+                yield line.decode("utf-8", "replace")
+            try:
+                lines.check()
+            except LimitExceeded:
                 self.close()
                 raise TransportError("too_large", f"{self.where} sent a line of more than "
-                                     f"{size(MAX_LINE)}")
-        last = b"".join(pending)
-        if last or cr:  # a CR at the very end ended a line after all
+                                     f"{size(MAX_LINE)}") from None
+        last = lines.end()
+        if last is not None:
             yield last.decode("utf-8", "replace")
 
     def finish(self) -> None:
