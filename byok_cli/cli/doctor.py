@@ -114,7 +114,7 @@ def _check_database(st, r: Report, fix: bool, full: bool = False) -> None:
     else:
         r.add("permissions", "ok", "directory 0700, files 0600")
     wal = store.wal_bytes()
-    if wal:  # Python 3.12+ leaves it for SQLite to copy in (see store.db)
+    if wal:  # a write left it for SQLite to copy in (see store.db)
         from ..store.db import WAL_PAGES
 
         r.add("write-ahead log", "ok", f"{-(-wal // 1024)} KiB of recent writes beside "

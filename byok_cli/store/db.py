@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 
 from ..errors import ByokError, Code
-from . import connection, files
+from . import connection, files, sqlite311
 from .files import DB_NAME, data_home
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
@@ -39,8 +39,11 @@ WIPE_WAIT_AT_OPEN = 0.2
 # conversation, ends with `wipe` (a checkpoint that empties the WAL), so nothing removed
 # outlives its removal there, and the WAL holds what byok.db holds (ciphertexts, never a
 # key). The next byok to open the file reads the WAL back in (at most WAL_PAGES).
-# Python 3.11 cannot skip the close's checkpoint.
+# Python 3.11's sqlite3 cannot set the option: store.sqlite311 does it through ctypes, where it
+# safely can, and only on a connection about to write (so a reading command imports no
+# ctypes; when it is the last to close, it copies in what earlier writes left, as before).
 NO_CHECKPOINT_ON_CLOSE = getattr(sqlite3, "SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE", None)
+SKIP_BY_CTYPES = NO_CHECKPOINT_ON_CLOSE is None and sqlite311.possible()
 WAL_PAGES = 64
 WAL_LIMIT = 1 << 20    # bytes a WAL file keeps after a checkpoint (a migration's can be larger)
 
@@ -64,6 +67,7 @@ class Database:
         self.warn = warn or _python_warning
         self._depth = 0  # transactions open (nested ones join the outermost)
         self._wipe_unfinished = False
+        self._skip_close_checkpoint_at_write = False  # Python 3.11: see transaction()
         self.conn = self._open()
 
     @property
@@ -152,6 +156,7 @@ class Database:
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._skip_close_checkpoint_at_write = SKIP_BY_CTYPES
         # Read the version before anything writes: a newer database must not be altered.
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version < 0:  # byok never writes one: a damaged header
@@ -165,7 +170,7 @@ class Database:
         conn.execute("PRAGMA secure_delete = ON")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
-        if _checkpoint_left_to_sqlite(conn):
+        if _checkpoint_left_to_sqlite(conn) or self._skip_close_checkpoint_at_write:
             conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_PAGES}")
             conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT}")
         if version < SCHEMA_VERSION:
@@ -208,6 +213,9 @@ class Database:
             finally:
                 self._depth -= 1
             return
+        if self._skip_close_checkpoint_at_write:
+            self._skip_close_checkpoint_at_write = False
+            sqlite311.skip_checkpoint_on_close(self.conn, self._path)
         self.conn.execute("BEGIN IMMEDIATE")
         self._depth = 1
         try:
@@ -247,8 +255,8 @@ class Database:
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
     def wal_bytes(self) -> int:
-        """The WAL file's size: 0 once a wipe emptied it, or the last close (Python 3.11)
-        copied it into the file and removed it."""
+        """The WAL file's size: 0 once a wipe emptied it, or a last close that could not skip
+        its checkpoint copied it into the file and removed it."""
         try:
             return os.stat(self._path + "-wal").st_size
         except OSError:
