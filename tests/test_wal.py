@@ -154,5 +154,7 @@ def test_the_ctypes_call_is_refused_where_the_layout_is_not_known_and_costs_read
         assert r.returncode == 0, r.stderr
         imported = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines()
                     if line.startswith("import time:")}
-        # A reading command never needs it; run imports it anyway (secrets.hardening).
+        # A reading command never needs them; run imports ctypes anyway (secrets.hardening).
         assert ("ctypes" in imported) == (args[0] == "run"), args
+        assert ("byok_cli.store.sqlite311" in imported) == (
+            args[0] == "run" and NO_CHECKPOINT_ON_CLOSE is None), args

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 
 from ..errors import ByokError, Code
-from . import connection, files, sqlite311
+from . import connection, files
 from .files import DB_NAME, data_home
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
@@ -43,7 +43,6 @@ WIPE_WAIT_AT_OPEN = 0.2
 # safely can, and only on a connection about to write (so a reading command imports no
 # ctypes; when it is the last to close, it copies in what earlier writes left, as before).
 NO_CHECKPOINT_ON_CLOSE = getattr(sqlite3, "SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE", None)
-SKIP_BY_CTYPES = NO_CHECKPOINT_ON_CLOSE is None and sqlite311.possible()
 WAL_PAGES = 64
 WAL_LIMIT = 1 << 20    # bytes a WAL file keeps after a checkpoint (a migration's can be larger)
 
@@ -156,7 +155,7 @@ class Database:
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self._skip_close_checkpoint_at_write = SKIP_BY_CTYPES
+        self._skip_close_checkpoint_at_write = NO_CHECKPOINT_ON_CLOSE is None
         # Read the version before anything writes: a newer database must not be altered.
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version < 0:  # byok never writes one: a damaged header
@@ -170,9 +169,8 @@ class Database:
         conn.execute("PRAGMA secure_delete = ON")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
-        if _checkpoint_left_to_sqlite(conn) or self._skip_close_checkpoint_at_write:
-            conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_PAGES}")
-            conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT}")
+        if _checkpoint_left_to_sqlite(conn):
+            _bound_the_wal(conn)
         if version < SCHEMA_VERSION:
             self._migrate(conn)
 
@@ -215,7 +213,10 @@ class Database:
             return
         if self._skip_close_checkpoint_at_write:
             self._skip_close_checkpoint_at_write = False
-            sqlite311.skip_checkpoint_on_close(self.conn, self._path)
+            from . import sqlite311
+
+            if sqlite311.skip_checkpoint_on_close(self.conn, self._path):
+                _bound_the_wal(self.conn)
         self.conn.execute("BEGIN IMMEDIATE")
         self._depth = 1
         try:
@@ -306,6 +307,11 @@ def _checkpoint_left_to_sqlite(conn: sqlite3.Connection) -> bool:
     except sqlite3.Error:  # an SQLite older than the headers Python was built with
         return False
     return True
+
+
+def _bound_the_wal(conn: sqlite3.Connection) -> None:
+    conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_PAGES}")
+    conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT}")
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
