@@ -113,6 +113,7 @@ def _check_database(st, r: Report, fix: bool, full: bool = False) -> None:
               f"chmod 700 {store.home} && chmod 600 {store.home}/byok.db*")
     else:
         r.add("permissions", "ok", "directory 0700, files 0600")
+    store.leave_wal_at_close()  # as this check found it, for the next
     wal = store.wal_bytes()
     if wal:  # a write left it for SQLite to copy in (see store.db)
         from ..store.db import WAL_PAGES

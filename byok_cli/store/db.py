@@ -66,7 +66,7 @@ class Database:
         self.warn = warn or _python_warning
         self._depth = 0  # transactions open (nested ones join the outermost)
         self._wipe_unfinished = False
-        self._skip_close_checkpoint_at_write = False  # Python 3.11: see transaction()
+        self._leave_wal_pending = False  # Python 3.11: see leave_wal_at_close
         self.conn = self._open()
 
     @property
@@ -155,7 +155,7 @@ class Database:
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self._skip_close_checkpoint_at_write = NO_CHECKPOINT_ON_CLOSE is None
+        self._leave_wal_pending = NO_CHECKPOINT_ON_CLOSE is None
         # Read the version before anything writes: a newer database must not be altered.
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version < 0:  # byok never writes one: a damaged header
@@ -211,12 +211,7 @@ class Database:
             finally:
                 self._depth -= 1
             return
-        if self._skip_close_checkpoint_at_write:
-            self._skip_close_checkpoint_at_write = False
-            from . import sqlite311
-
-            if sqlite311.skip_checkpoint_on_close(self.conn, self._path):
-                _bound_the_wal(self.conn)
+        self.leave_wal_at_close()
         self.conn.execute("BEGIN IMMEDIATE")
         self._depth = 1
         try:
@@ -254,6 +249,18 @@ class Database:
                 time.sleep(0.05)
         finally:
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+
+    def leave_wal_at_close(self) -> None:
+        """Leave the WAL for SQLite's automatic checkpoint when this connection closes (see
+        NO_CHECKPOINT_ON_CLOSE): what every connection does on Python 3.12+, and on 3.11 a
+        connection before its first write, or one that reports the WAL (`doctor`, which
+        should not change what it reports)."""
+        if self._leave_wal_pending:
+            self._leave_wal_pending = False
+            from . import sqlite311
+
+            if sqlite311.skip_checkpoint_on_close(self.conn, self._path):
+                _bound_the_wal(self.conn)
 
     def wal_bytes(self) -> int:
         """The WAL file's size: 0 once a wipe emptied it, or a last close that could not skip
