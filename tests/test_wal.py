@@ -1,18 +1,24 @@
-"""The WAL between commands. Python 3.12+: a command that wrote leaves its WAL for SQLite's
-automatic checkpoint instead of copying it into byok.db on exit (store.db); removing or
-replacing a key or a conversation still empties it. Python 3.11: the last close copies it
-in and removes it, as before. Everything through the installed `byok`."""
+"""The WAL between commands. A command that wrote leaves its WAL for SQLite's automatic
+checkpoint instead of copying it into byok.db on exit (store.db: Python 3.12+'s setconfig,
+or store.sqlite311 through ctypes on CPython 3.11); removing or replacing a key or a
+conversation still empties it. Where neither can (another 3.11), the last close copies it
+in and removes it, as before. Everything through the installed `byok`, but for the ctypes
+call itself."""
 
 import json
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 
-from byok_cli.store import DB_NAME
+import pytest
+
+from byok_cli.store import DB_NAME, sqlite311
 from byok_cli.store.db import NO_CHECKPOINT_ON_CLOSE, WAL_LIMIT, WAL_PAGES
-from conftest import assert_no_leak, openai_key
+from conftest import BYOK, assert_no_leak, openai_key
 
-LEFT_FOR_SQLITE = NO_CHECKPOINT_ON_CLOSE is not None
+LEFT_FOR_SQLITE = NO_CHECKPOINT_ON_CLOSE is not None or sqlite311.available()
 
 
 def wal(home):
@@ -100,5 +106,60 @@ def test_doctor_says_what_the_wal_holds(byok_env):
     if LEFT_FOR_SQLITE:
         line = rows["write-ahead log"]
         assert line["status"] == "ok" and "KiB of recent writes beside byok.db" in line["detail"]
+        # doctor leaves the WAL as it found it (on Python 3.11 too, where only a connection
+        # that writes or reports the WAL turns the close's copy off): the same the next time.
+        again = {row["check"]: row for row in json.loads(byok_env.run("doctor", "--json").stdout)}
+        assert again["write-ahead log"] == line
     else:
         assert "write-ahead log" not in rows
+
+
+def written(path, skip_checkpoint: bool = False) -> tuple[sqlite3.Connection, bool]:
+    """A connection that wrote to ``path`` (after asking to skip its close's checkpoint)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE IF NOT EXISTS t (x)")
+    skipped = skip_checkpoint and sqlite311.skip_checkpoint_on_close(conn, path)
+    conn.execute("INSERT INTO t VALUES (1)")
+    return conn, skipped
+
+
+@pytest.mark.skipif(not sqlite311.possible(), reason="CPython 3.11 on Linux x86_64/aarch64 only")
+def test_python_311_skips_the_close_checkpoint_through_ctypes_only_on_its_own_file(tmp_path):
+    path = str(tmp_path / "a.db")
+    conn, skipped = written(path, skip_checkpoint=True)
+    assert skipped
+    conn.close()
+    assert os.path.getsize(path + "-wal") > 0  # left for the next to open, not copied in
+    again = sqlite3.connect(path)
+    assert again.execute("SELECT count(*) FROM t").fetchone()[0] == 1
+    again.close()  # no option set: this close copies it in and removes it
+    assert not os.path.exists(path + "-wal")
+    # A path that is not the connection's own: the pointer is doubted, nothing is set.
+    conn, _ = written(path)
+    assert not sqlite311.skip_checkpoint_on_close(conn, str(tmp_path / "other.db"))
+    conn.close()
+    assert not os.path.exists(path + "-wal")
+    closed = sqlite3.connect(path)
+    closed.close()
+    assert not sqlite311.skip_checkpoint_on_close(closed, path)
+
+
+def test_the_ctypes_call_is_refused_where_the_layout_is_not_known_and_costs_readers_nothing(
+        byok_env):
+    if not sqlite311.possible():
+        conn = sqlite3.connect(":memory:")
+        assert not sqlite311.skip_checkpoint_on_close(conn, ":memory:")
+        assert not sqlite311.available()
+    assert byok_env.run("key", "set", "openai", "--no-validate",
+                        input=openai_key("good-reader")).returncode == 0
+    for args in (["key", "list"], ["usage"], ["run", "-p", "openai", "hi"]):
+        r = subprocess.run([str(BYOK), *args], capture_output=True, text=True,
+                           env={**byok_env.vars, "PYTHONPROFILEIMPORTTIME": "1"})
+        assert r.returncode == 0, r.stderr
+        imported = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines()
+                    if line.startswith("import time:")}
+        # A reading command never needs them; run imports ctypes anyway (secrets.hardening).
+        assert ("ctypes" in imported) == (args[0] == "run"), args
+        assert ("byok_cli.store.sqlite311" in imported) == (
+            args[0] == "run" and NO_CHECKPOINT_ON_CLOSE is None), args

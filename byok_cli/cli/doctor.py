@@ -113,8 +113,9 @@ def _check_database(st, r: Report, fix: bool, full: bool = False) -> None:
               f"chmod 700 {store.home} && chmod 600 {store.home}/byok.db*")
     else:
         r.add("permissions", "ok", "directory 0700, files 0600")
+    store.leave_wal_at_close()  # as this check found it, for the next
     wal = store.wal_bytes()
-    if wal:  # Python 3.12+ leaves it for SQLite to copy in (see store.db)
+    if wal:  # a write left it for SQLite to copy in (see store.db)
         from ..store.db import WAL_PAGES
 
         r.add("write-ahead log", "ok", f"{-(-wal // 1024)} KiB of recent writes beside "

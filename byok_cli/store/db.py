@@ -39,7 +39,9 @@ WIPE_WAIT_AT_OPEN = 0.2
 # conversation, ends with `wipe` (a checkpoint that empties the WAL), so nothing removed
 # outlives its removal there, and the WAL holds what byok.db holds (ciphertexts, never a
 # key). The next byok to open the file reads the WAL back in (at most WAL_PAGES).
-# Python 3.11 cannot skip the close's checkpoint.
+# Python 3.11's sqlite3 cannot set the option: store.sqlite311 does it through ctypes, where it
+# safely can, and only on a connection about to write (so a reading command imports no
+# ctypes; when it is the last to close, it copies in what earlier writes left, as before).
 NO_CHECKPOINT_ON_CLOSE = getattr(sqlite3, "SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE", None)
 WAL_PAGES = 64
 WAL_LIMIT = 1 << 20    # bytes a WAL file keeps after a checkpoint (a migration's can be larger)
@@ -64,6 +66,7 @@ class Database:
         self.warn = warn or _python_warning
         self._depth = 0  # transactions open (nested ones join the outermost)
         self._wipe_unfinished = False
+        self._leave_wal_pending = False  # Python 3.11: see leave_wal_at_close
         self.conn = self._open()
 
     @property
@@ -152,6 +155,7 @@ class Database:
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._leave_wal_pending = NO_CHECKPOINT_ON_CLOSE is None
         # Read the version before anything writes: a newer database must not be altered.
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version < 0:  # byok never writes one: a damaged header
@@ -166,8 +170,7 @@ class Database:
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
         if _checkpoint_left_to_sqlite(conn):
-            conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_PAGES}")
-            conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT}")
+            _bound_the_wal(conn)
         if version < SCHEMA_VERSION:
             self._migrate(conn)
 
@@ -208,6 +211,7 @@ class Database:
             finally:
                 self._depth -= 1
             return
+        self.leave_wal_at_close()
         self.conn.execute("BEGIN IMMEDIATE")
         self._depth = 1
         try:
@@ -246,9 +250,21 @@ class Database:
         finally:
             self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
+    def leave_wal_at_close(self) -> None:
+        """Leave the WAL for SQLite's automatic checkpoint when this connection closes (see
+        NO_CHECKPOINT_ON_CLOSE): what every connection does on Python 3.12+, and on 3.11 a
+        connection before its first write, or one that reports the WAL (`doctor`, which
+        should not change what it reports)."""
+        if self._leave_wal_pending:
+            self._leave_wal_pending = False
+            from . import sqlite311
+
+            if sqlite311.skip_checkpoint_on_close(self.conn, self._path):
+                _bound_the_wal(self.conn)
+
     def wal_bytes(self) -> int:
-        """The WAL file's size: 0 once a wipe emptied it, or the last close (Python 3.11)
-        copied it into the file and removed it."""
+        """The WAL file's size: 0 once a wipe emptied it, or a last close that could not skip
+        its checkpoint copied it into the file and removed it."""
         try:
             return os.stat(self._path + "-wal").st_size
         except OSError:
@@ -298,6 +314,11 @@ def _checkpoint_left_to_sqlite(conn: sqlite3.Connection) -> bool:
     except sqlite3.Error:  # an SQLite older than the headers Python was built with
         return False
     return True
+
+
+def _bound_the_wal(conn: sqlite3.Connection) -> None:
+    conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_PAGES}")
+    conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT}")
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
