@@ -372,6 +372,32 @@ def test_the_gateway_chooses_proxies_by_wires_rules():
     assert up.route("https://llm.internal.corp/v1/models") == {}      # NO_PROXY
     assert up.route("http://127.0.0.1:4000/v1/models") == {}          # loopback: never
     assert up.route("http://localhost:4000/v1/models") == {}
+    # looked up once per host: another path there, or the same again, is the same route
+    assert up.route("https://api.openai.com/v1/models") == up.route(
+        "https://api.openai.com:443/v1/embeddings") == {
+        "proxy": "http://proxy.corp:3128",
+        "proxy_headers": {"Proxy-Authorization": "Basic bWU6cEBzcw=="}}
+    assert up.route("http://api.openai.com/v1/models") == {}  # no HTTP_PROXY: its own
+
+
+def test_the_gateway_serves_on_uvloop_where_it_is_installed_else_on_asyncios_loop():
+    """uvloop (a dependency off Windows) runs the gateway's loop; without it, asyncio's."""
+    import subprocess
+    import sys
+
+    code = ("import asyncio, sys\n{}\n"
+            "from byok_cli.gateway.server import serve_until_done\n"
+            "async def which():\n"
+            "    print(type(asyncio.get_running_loop()).__module__)\n"
+            "serve_until_done(which())\n")
+    if sys.platform != "win32":
+        ran = subprocess.run([sys.executable, "-c", code.format("")], capture_output=True,
+                             text=True, timeout=60)
+        assert ran.stdout.strip().startswith("uvloop"), ran.stderr
+    hidden = "sys.modules['uvloop'] = None  # as where it is not installed"
+    ran = subprocess.run([sys.executable, "-c", code.format(hidden)], capture_output=True,
+                         text=True, timeout=60)
+    assert ran.stdout.strip().startswith("asyncio"), ran.stderr
 
 
 # -- a running gateway sees changes -----------------------------------------------------------

@@ -186,3 +186,56 @@ def test_while_the_writer_is_in_a_transaction_the_loop_does_not_wait_and_misses_
         assert changes == [1, 1, 1]
     finally:
         close_all(log, store, other)
+
+
+def test_an_open_streams_token_is_read_again_only_after_a_change_and_a_revocation_ends_it(
+        tmp_path):
+    """tokens.StillLive, asked between a stream's chunks: it looks at the database at most
+    every LIVE_EVERY (all streams together), reads the token again only when what is kept
+    was forgotten (whoever noticed the change: a new request's look counts), and finds a
+    revoked token dead however the change was noticed."""
+    from byok_cli.gateway import tokens
+
+    store, other = Store(tmp_path / "home"), Store(tmp_path / "home")
+    kept = KeptReads(store)
+    try:
+        secret = tokens.create(other, "default", "doomed", [])
+        tokens.create(other, "default", "other", [])
+        kept.fresh()
+        verdict = tokens.check(kept, "default", secret, "openai")
+        assert verdict.status == 200
+        live = tokens.StillLive(kept, verdict.token)
+        looks = []
+        real = store.token_by_digest
+        store.token_by_digest = lambda d: looks.append(d) or real(d)  # type: ignore
+        assert live() and live() and looks == []  # nothing changed: not read again
+        other.revoke_token("default", "other", NOW)  # a change, not to this token
+        kept.fresh()  # a new request notices it first
+        assert live() and looks == [verdict.token.digest]
+        assert live() and len(looks) == 1
+        other.revoke_token("default", "doomed", NOW)
+        kept.fresh()  # noticed by a request: the stream reads its token again
+        assert not live()
+    finally:
+        close_all(store, other)
+
+
+def test_a_stream_looks_for_a_revocation_once_live_every_has_passed(tmp_path):
+    """The bound docs/gateway.md states: a revocation committed more than LIVE_EVERY after
+    the last look is seen by the next chunk, with no request in between."""
+    import time
+
+    from byok_cli.gateway import tokens
+
+    store, other = Store(tmp_path / "home"), Store(tmp_path / "home")
+    kept = KeptReads(store)
+    try:
+        secret = tokens.create(other, "default", "doomed", [])
+        kept.fresh()
+        live = tokens.StillLive(kept, tokens.check(kept, "default", secret, "x").token)
+        assert live()
+        other.revoke_token("default", "doomed", NOW)
+        time.sleep(2 * tokens.LIVE_EVERY)
+        assert not live()
+    finally:
+        close_all(store, other)

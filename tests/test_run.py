@@ -234,7 +234,8 @@ def _modules_after(byok_env, *args, env=None):
             + FORGET_STARTUP_PATHLIB +  # an editable install's finder loads it at start
             "atexit.register(lambda: sys.__stderr__.write('MODULES=' + json.dumps("
             "sorted(m for m in sys.modules if m.split('.')[0] in ('openai', 'anthropic', 'rich',"
-            " 'keyring', 'cryptography', 'httpx', 'httpx2', 'aiohttp', 'dataclasses', 'inspect',"
+            " 'keyring', 'cryptography', 'httpx', 'httpx2', 'aiohttp', 'uvloop', 'dataclasses',"
+            " 'inspect',"
             " 'hashlib', 'pathlib', 'signal', 'zlib') or m.startswith('byok_cli.')))"
             " + '\\n'))\n"
             f"sys.argv = ['byok'] + {list(args)!r}\n"
@@ -263,7 +264,7 @@ def test_offline_commands_import_no_sdk(byok_env, fake):
                  ["config", "show"], ["run", "--explain"], ["token", "list"],
                  ["usage", "--by", "token"], ["budget", "list"]):
         loaded = _modules_after(byok_env, *args)
-        assert not loaded & {"openai", "anthropic", "aiohttp"}, (args, loaded)
+        assert not loaded & {"openai", "anthropic", "aiohttp", "uvloop"}, (args, loaded)
     assert "keyring" not in _modules_after(byok_env, "key", "list")
 
 
@@ -293,7 +294,8 @@ def test_run_and_chat_import_no_sdk(byok_env, fake):
     for args in (["run", "hi"], ["run", "-m", "haiku", "hi"], ["run", "--no-stream", "hi"],
                  ["key", "validate"], ["models", "list", "--remote", "--refresh"]):
         loaded = _modules_after(byok_env, *args, env=no_proxy if args[0] == "run" else None)
-        assert not loaded & {"openai", "anthropic", "httpx", "httpx2", "aiohttp"}, (args, loaded)
+        assert not loaded & {"openai", "anthropic", "httpx", "httpx2", "aiohttp",
+                                "uvloop"}, (args, loaded)
         if args[0] == "run":  # byok's records are plain classes: no dataclasses, no inspect;
             # the master key's id is hashed with cryptography (loaded anyway), not hashlib;
             # the store's, the prices' and the master key sources' paths are strings;
@@ -310,7 +312,7 @@ def test_run_and_chat_import_no_sdk(byok_env, fake):
             "from byok_cli.cli import main\n"
             "try:\n    main()\nfinally:\n"
             "    bad = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('openai', 'anthropic', 'httpx', 'httpx2', 'aiohttp'))\n"
+            "('openai', 'anthropic', 'httpx', 'httpx2', 'aiohttp', 'uvloop'))\n"
             "    sys.__stderr__.write('SDKS=' + ','.join(bad) + '\\n')\n")
     proc = subprocess.run([sys.executable, "-c", code], input=b"hello\nagain\n",
                           capture_output=True, env=byok_env.vars, timeout=30)

@@ -59,6 +59,9 @@ class Upstream:
         self.settings = settings
         self.env = env
         self.session: aiohttp.ClientSession | None = None
+        # (scheme, host, port) -> the proxy arguments: the environment is read once, and
+        # the hosts are the providers' (the client chooses only the path), so few
+        self._routes: dict[tuple, dict] = {}
 
     async def open(self) -> None:
         # The proxy is chosen per request by wire.proxy (trust_env would let aiohttp's own
@@ -74,8 +77,16 @@ class Upstream:
         """The proxy arguments for a request to ``url`` (none when it goes direct)."""
         parts = urlsplit(url)
         scheme = parts.scheme
-        port = parts.port or (443 if scheme == "https" else 80)
-        proxy = proxy_for(scheme, parts.hostname or "", port, self.env)
+        where = (scheme, parts.hostname or "", parts.port or (443 if scheme == "https" else 80))
+        found = self._routes.get(where)
+        if found is None:
+            if len(self._routes) >= 1024:
+                self._routes.clear()
+            found = self._routes[where] = self._proxy(*where)
+        return found
+
+    def _proxy(self, scheme: str, hostname: str, port: int) -> dict:
+        proxy = proxy_for(scheme, hostname, port, self.env)
         if proxy is None:
             return {}
         host = f"[{proxy.host}]" if ":" in proxy.host else proxy.host

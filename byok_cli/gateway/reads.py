@@ -21,6 +21,7 @@ and any move clears what is kept (the writer's commit cannot be told from anothe
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 from ..store import Store
@@ -46,6 +47,8 @@ class KeptReads:
         self._version: int | None = None  # the writer's data_version, if any, else own
         self._own_version: int | None = None  # this connection's
         self._kept: dict[tuple, Any] = {}
+        self._looked = float("-inf")  # when fresh() last looked (time.monotonic)
+        self.generation = 0  # moves each time what is kept is forgotten
         self.writer = None  # a gateway.usage_log.UsageLog, once the gateway has started
 
     def __getattr__(self, name: str):
@@ -58,9 +61,14 @@ class KeptReads:
             self._kept.clear()
         return found
 
-    def fresh(self) -> None:
+    def fresh(self, within: float = 0.0) -> None:
         """At the start of a request (and between a stream's chunks: tokens.StillLive):
-        forget what another connection has changed since."""
+        forget what another connection has changed since. ``within`` (seconds): not looked
+        again if this gateway looked that recently (for any request or stream)."""
+        now = time.monotonic()
+        if within and now - self._looked < within:
+            return
+        self._looked = now
         own = self._store.conn.execute("PRAGMA data_version").fetchone()[0]
         version = own if self.writer is None else self.writer.version()
         if version is None:
@@ -76,6 +84,7 @@ class KeptReads:
         self._own_version = own
 
     def _forget(self) -> None:
+        self.generation += 1
         self._kept.clear()
         self._on_change()
 

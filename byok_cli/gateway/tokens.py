@@ -104,22 +104,35 @@ def hidden(text: str) -> str:
         if PREFIX in text else text
 
 
+# How stale a stream's view of its token may be: the database is looked at (two PRAGMAs)
+# at most this often between chunks, by all open streams together, so a revocation ends an
+# open stream before any chunk that arrives later than this after its commit.
+LIVE_EVERY = 0.010
+
+
 class StillLive:
     """Whether a token admitted at a stream's start is still live, asked between its
     chunks: revoking a token ends its open streams too. Cheap: ``store`` is the gateway's
-    reads.KeptReads, which reads the token again only once another connection has
-    committed (PRAGMA data_version moved); expiry is checked against the clock."""
+    reads.KeptReads, which looks for another connection's commits at most every
+    LIVE_EVERY seconds here (PRAGMA data_version) and reads the token again only once one
+    has come (what is kept was forgotten); expiry is checked against the clock."""
 
     def __init__(self, store: KeptReads, token: ClientToken):
         self.store, self.token = store, token
+        self._seen = store.generation  # the token was read in this generation
 
     def __call__(self) -> bool:
         now = time.time()
         if self.token.expires_at is not None and now >= self.token.expires_at:
             return False
-        self.store.fresh()
+        self.store.fresh(LIVE_EVERY)
+        if self.store.generation == self._seen:
+            return True  # nothing changed since the token was read live
         found = self.store.token_by_digest(self.token.digest)
-        return found is not None and found.live(now)
+        if found is None or not found.live(now):
+            return False
+        self._seen = self.store.generation
+        return True
 
 
 class Verdict(NamedTuple):

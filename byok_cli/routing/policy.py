@@ -63,6 +63,7 @@ class Policy:
         self._foreign: dict[str, tuple] = {}  # URL -> the one key sent there, not its own
         self._held_back: list[Attempt] = []   # keys not sent: another went there first
         self._last: tuple[Endpoint, bool] | None = None  # the last attempt's: where, own
+        self._infos: dict[tuple, object] = {}  # (provider, model, keyless) -> model_info
 
     @property
     def attempt(self) -> Attempt:
@@ -106,11 +107,16 @@ class Policy:
         return key
 
     def model_info(self, a: Attempt, model: str | None = None):
-        from ..catalog.prices import load, model_info
+        """What the catalogue knows of the attempt's model (kept for this request: its
+        hold, bound and cost each ask)."""
+        where = (a.provider, model or a.model, a.key_source == "none")
+        if where not in self._infos:
+            from ..catalog.prices import load, model_info
 
-        record = self.keychain.registry.require(a.provider)
-        return model_info(load(self.keychain.store.home_dir), record, model or a.model,
-                          keyless=a.key_source == "none")
+            record = self.keychain.registry.require(a.provider)
+            self._infos[where] = model_info(load(self.keychain.store.home_dir), record,
+                                            where[1], keyless=where[2])
+        return self._infos[where]
 
     def hold(self, a: Attempt, system: str | None, messages: list[dict],
              max_tokens: int | None, model: str | None = None) -> int | None:
