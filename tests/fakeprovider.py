@@ -409,11 +409,24 @@ class Handler(Faults, BaseHTTPRequestHandler):
         self._start_sse()
         started = {**done, "status": "in_progress", "output": [], "usage": None}
         self._sse({"type": "response.created", "response": started}, "response.created")
+        # each output item and content part added before its deltas, as OpenAI writes
+        # them (the gateway refuses a delta to one not added: gateway.indexes)
+        where = {"item_id": "msg_fake", "output_index": 0, "content_index": 0}
+        part = {"type": "output_text", "text": "", "annotations": []}
+        for kind, event in (
+                ("response.output_item.added", {"output_index": 0, "item": {
+                    **item, "status": "in_progress", "content": []}}),
+                ("response.content_part.added", {**where, "part": part})):
+            self._sse({"type": kind, **event}, kind)
         for piece in _chunks(text):
-            self._sse({"type": "response.output_text.delta", "item_id": "msg_fake",
-                       "output_index": 0, "content_index": 0, "delta": piece},
+            self._sse({"type": "response.output_text.delta", **where, "delta": piece},
                       "response.output_text.delta")
-        self._sse({"type": "response.completed", "response": done}, "response.completed")
+        for kind, event in (
+                ("response.output_text.done", {**where, "text": text}),
+                ("response.content_part.done", {**where, "part": item["content"][0]}),
+                ("response.output_item.done", {"output_index": 0, "item": item}),
+                ("response.completed", {"response": done})):
+            self._sse({"type": kind, **event}, kind)
         self._end_sse()
 
     def _messages(self, key: str, body: dict, text: str) -> None:

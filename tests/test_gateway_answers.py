@@ -308,7 +308,13 @@ def test_a_key_split_across_responses_deltas_is_masked(byok_env, openai_upstream
     def script(key: str) -> list[bytes]:
         where = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
         parts = ["key ", key[:10], key[10:]]
-        return ([_event({"type": "response.output_text.delta", **where, "delta": p},
+        item = {"id": "msg_1", "type": "message", "role": "assistant", "content": []}
+        return ([_event({"type": "response.output_item.added", "output_index": 0,
+                         "item": item}, "response.output_item.added"),
+                 _event({"type": "response.content_part.added", **where, "part": {
+                     "type": "output_text", "text": "", "annotations": []}},
+                     "response.content_part.added")]
+                + [_event({"type": "response.output_text.delta", **where, "delta": p},
                         "response.output_text.delta") for p in parts]
                 + [_event({"type": "response.output_text.done", **where, "text": "…"},
                           "response.output_text.done"),

@@ -10,7 +10,8 @@ ends); it goes out with the next delta of the same text, or, when that text ends
 choice's finish, an Anthropic block's stop, a Responses part's ``.done``, the stream's
 end), in a delta made for it just before the event that ends it. The same pass bounds
 each line and event by byok's own limits (wire.limits): past one, the stream is ended as
-its API reports errors (LimitExceeded).
+its API reports errors (LimitExceeded), as is an event naming an index no honest
+upstream names (indexes.Indexes: a client could join a key's pieces across it).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 from ..redacting import RedactingStream
 from ..wire.limits import MAX_EVENT, LimitExceeded, loads, size
 from ..wire.sse import Lines
+from .indexes import Indexes
 
 # An Anthropic delta's type -> the field holding its text
 _MESSAGE_TEXT = {"text_delta": "text", "thinking_delta": "thinking",
@@ -47,8 +49,9 @@ _NOT_FOLLOWED = frozenset({"bytes", "top_logprobs"})
 class DeltaMasker:
     """One policed event stream (``kind``: chat | responses | messages), line by line."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, choices: int = 1):
         self.kind = kind
+        self.indexes = Indexes(kind, choices)  # (``choices``: a chat request's ``n``)
         self.texts: dict[tuple, RedactingStream] = {}  # by a text's id (what _made reads)
         self._lines = Lines()
         self._head: list[bytes] = []        # the event's other lines (event:, id:, comments)
@@ -110,6 +113,7 @@ class DeltaMasker:
             return came  # not JSON: passed on as it is (the key masked)
         if not isinstance(event, dict):
             return came
+        self.indexes.check(event)
         before, changed = getattr(self, "_" + self.kind)(event)
         if changed or len(lines) > 1:  # one line: what a client joins is what it reads
             return before + head + b"data: " + _dumped(event) + b"\n"
@@ -232,12 +236,46 @@ class DeltaMasker:
             shown = self._masked(("responses", kind) + where, value)
             event["delta"] = shown
             return b"", shown != value
+        if kind in ("response.output_item.added", "response.content_part.added"):
+            return b"", self._started(event)
         if kind.endswith(".done"):
             ended = ("responses", kind[:-5] + ".delta") + where
             return self._flush(lambda t: t == ended), False
         if kind in _RESPONSES_ENDED or kind == "error":
             return self._flush(lambda t: True), False
         return b"", False
+
+    def _started(self, event: dict) -> bool:
+        """The start text an added output item or content part carries (a message's
+        parts' text, a function call's arguments): the first piece of the text its
+        deltas continue, masked as such (as an Anthropic block's start text is)."""
+        item, part = event.get("item"), event.get("part")
+        if isinstance(item, dict):
+            item_id, changed = item.get("id"), False
+            if item.get("type") == "function_call":
+                changed |= self._start(item, "arguments", "function_call_arguments",
+                                       (item_id, event.get("output_index"), None, None))
+            for n, one in enumerate(item.get("content") if isinstance(
+                    item.get("content"), list) else ()):
+                if isinstance(one, dict):
+                    changed |= self._part(one, (item_id, event.get("output_index"), n, None))
+            return changed
+        if isinstance(part, dict):
+            return self._part(part, tuple(event.get(k) for k in _RESPONSES_WHERE))
+        return False
+
+    def _part(self, part: dict, where: tuple) -> bool:
+        field = "refusal" if part.get("type") == "refusal" else "text"
+        delta = {"output_text": "output_text", "refusal": "refusal",
+                 "reasoning_text": "reasoning_text"}.get(part.get("type"))
+        return self._start(part, field, delta, where) if delta else False
+
+    def _start(self, node: dict, field: str, delta: str, where: tuple) -> bool:
+        value = node.get(field)
+        if not isinstance(value, str) or not value:
+            return False
+        node[field] = self._masked(("responses", f"response.{delta}.delta") + where, value)
+        return node[field] != value
 
 
 def _value(line: bytes) -> bytes:

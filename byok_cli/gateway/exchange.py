@@ -69,6 +69,7 @@ class Policed:
     messages: list[dict]
     max_tokens: int | None
     stream: bool
+    choices: int = 1            # chat: the request's ``n`` (the choice indexes it may get)
 
 
 def policed(api: str, method: str, path: str, body: bytes) -> Policed | None:
@@ -102,7 +103,13 @@ def policed(api: str, method: str, path: str, body: bytes) -> Policed | None:
     return Policed(kind, data["model"], system if isinstance(system, str) else
                    (json.dumps(system) if system else None),
                    [m if isinstance(m, dict) else {"content": m} for m in messages],
-                   limit if limit and limit > 0 else None, data.get("stream") is True)
+                   limit if limit and limit > 0 else None, data.get("stream") is True,
+                   _choices(data) if kind == "chat" else 1)
+
+
+def _choices(data: dict) -> int:
+    n = data.get("n")
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
 
 
 @dataclass

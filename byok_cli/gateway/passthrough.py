@@ -304,7 +304,7 @@ async def _relay(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
     length = up.content_length
     # byok reads a policed answer (usage, cost, masking): within its own limits, a whole
     # one (not an event stream) read whole first, so that one past them is refused whole
-    deltas = (DeltaMasker(ex.spec.kind) if ex.spec is not None and up.status < 400
+    deltas = (DeltaMasker(ex.spec.kind, ex.spec.choices) if ex.spec is not None and up.status < 400
               else None)
     # a stream asked for is read as one, whatever type the upstream says it is (clients
     # read it so, by the request's flag)
@@ -357,7 +357,10 @@ async def _stream(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
             # the upstream broke off, or kept the request open without progress: end the
             # stream the way the API reports errors
-            held = masker.feed(deltas.end()) if deltas is not None else b""
+            try:
+                held = masker.feed(deltas.end()) if deltas is not None else b""
+            except LimitExceeded:  # (the unended event is dropped: the error says why)
+                held = b""
             why = (ex.watch.why if ex.watch is not None and ex.watch.stalled else
                    f"the connection to {ex.record.name} broke mid-answer")
             await _write(response, held + masker.end() + stream_error(ex.record.api, why))
@@ -390,7 +393,11 @@ async def _stream(request: web.Request, up: aiohttp.ClientResponse, ex: Exchange
         if out and not await _write(response, masked(out, ex.key, thorough) if thorough
                                     else out):
             return response, Code.INTERRUPTED.value  # the client left: upstream dropped
-    rest = (masker.feed(deltas.end()) if deltas is not None else b"") + masker.end()
+    try:
+        rest = (masker.feed(deltas.end()) if deltas is not None else b"") + masker.end()
+    except LimitExceeded as exc:  # the last event, unended, was one byok refuses
+        await _write(response, masker.end() + stream_error(ex.record.api, exc.detail))
+        return response, Code.LIMIT_EXCEEDED.value
     if rest:
         await _write(response, masked(rest, ex.key, thorough) if thorough else rest)
     return response, code
