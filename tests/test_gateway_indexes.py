@@ -207,3 +207,41 @@ def test_responses_start_texts_are_masked_as_their_texts_first_piece(
         elif event.type.endswith(".delta"):
             text += event.delta
     assert_masked(text, OPENAI_GOOD, "key ")
+
+
+def test_a_text_reopened_after_its_end_or_a_tool_call_out_of_turn_ends_the_stream(
+        gateway, openai_upstream):  # noqa: F811
+    """The masker ends a text at its choice's finish (a Responses text at its .done) and
+    follows a tool call by its index; an SDK or a naive client joins a later delta to the
+    same text (a new tool call's index past the next is appended as the next by the
+    SDK), so the key's second half there is refused, not passed on."""
+    import openai
+
+    def chat(key: str, reopened: bool) -> list[bytes]:
+        if reopened:
+            return [_chunk({"content": key[:12]}, 0, "stop"), _chunk({"content": key[12:]}),
+                    b"data: [DONE]\n\n"]
+        tool = {"id": "t1", "type": "function", "function": {"name": "f", "arguments": ""}}
+        return [_chunk({"tool_calls": [{"index": 3, **tool}]}), b"data: [DONE]\n\n"]
+
+    for reopened, said in ((True, "choice index"), (False, "tool call index 3")):
+        openai_upstream.script = lambda key, r=reopened: chat(key, r)
+        with pytest.raises(openai.APIError, match=said):
+            list(_openai(gateway).chat.completions.create(model="gpt-4o", messages=ASK,
+                                                          stream=True))
+
+    def responses(key: str) -> list[bytes]:
+        events = _responses_events("", 0, 1)[:-1]  # item and part added, "hello "
+        where = {"item_id": "msg_0", "output_index": 0, "content_index": 0}
+        return events + [_event({"type": kind, **where, **extra}, kind) for kind, extra in (
+            ("response.output_text.delta", {"delta": key[:12]}),
+            ("response.output_text.done", {"text": "hello " + key[:12]}),
+            ("response.output_text.delta", {"delta": key[12:]}))]
+
+    openai_upstream.script = responses
+    text = ""
+    with pytest.raises(openai.APIError, match="a text ended"):
+        for event in _openai(gateway).responses.create(model="gpt-4o", input="hi",
+                                                       stream=True):
+            text += getattr(event, "delta", "") or ""
+    _secret_absent(text, OPENAI_GOOD)

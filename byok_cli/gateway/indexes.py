@@ -9,12 +9,14 @@ upstream sends ends the stream, as an event past byok's limits does (LimitExceed
 passed on as the API's error event after the events before it):
 
 - chat: a choice index that is not an int in 0 <= i < the request's ``n``; a tool call's
-  (any delta list item's) index that is negative or not an int;
+  (any delta list item's) index that is negative, not an int, or past the next one (the
+  SDK appends a new one whatever its index); text for a choice after its finish;
 - messages: a block started out of turn (its index is not the number of blocks started
   before it), or a delta or stop for a block not started, or stopped;
 - responses: an output item or content part added out of turn, or an event naming an
   output item or part other than the one last added (an honest upstream writes them one
-  after another), or another item's id; a negative or non-int summary index.
+  after another), or another item's id; a negative or non-int summary index; a delta for
+  a text after its ``.done`` or its item's.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class Indexes:
         self.open: set[int] = set()  # messages: blocks started and not stopped
         self.item_id = None         # responses: the id of the output item last added
         self.parts = 0              # responses: content parts of that item
+        self.lists: dict[tuple, int] = {}  # chat: (choice, list) -> its items opened
+        self.ended: set = set()     # chat: finished choices; responses: texts .done
 
     def check(self, event: dict) -> None:
         getattr(self, "_" + self.kind)(event)
@@ -58,11 +62,20 @@ class Indexes:
             if not _count(index) or index >= self.choices:
                 raise _refused("choice index", index)
             delta = choice.get("delta")
-            for value in (delta.values() if isinstance(delta, dict) else ()):
+            if index in self.ended and _has_text(delta):
+                raise _refused("the finished choice index", index)
+            if choice.get("finish_reason"):
+                self.ended.add(index)
+            for key, value in (delta.items() if isinstance(delta, dict) else ()):
                 for item in (value if isinstance(value, list) else ()):
-                    if isinstance(item, dict) and "index" in item \
-                            and not _count(item["index"]):
-                        raise _refused("tool call index", item["index"])
+                    if isinstance(item, dict) and "index" in item:
+                        self._listed((index, key), item["index"])
+
+    def _listed(self, where: tuple, at) -> None:
+        opened = self.lists.get(where, 0)
+        if not _count(at) or at > opened:
+            raise _refused("tool call index", at)
+        self.lists[where] = max(opened, at + 1)
 
     def _messages(self, event: dict) -> None:
         kind, index = event.get("type"), event.get("index")
@@ -93,11 +106,20 @@ class Indexes:
             content = item.get("content")
             self.parts = len(content) if isinstance(content, list) else 0
             return
-        if not _count(output) or output != self.started - 1:
+        if not _count(output) or output != self.started - 1 \
+                or (kind.endswith(".delta") and output in self.ended):
             raise _refused("output index", output)
         if "item_id" in event and self.item_id is not None \
                 and event["item_id"] != self.item_id:
             raise _refused("item id", event["item_id"])
+        place = (kind.rsplit(".", 1)[0], output, event.get("content_index"),
+                 event.get("summary_index"))
+        if kind == "response.output_item.done":
+            self.ended.add(output)
+        elif kind.endswith(".done"):
+            self.ended.add(place)
+        elif kind.endswith(".delta") and place in self.ended:
+            raise _refused("a text ended, at output index", output)
         if "content_index" not in event:
             return
         part = event["content_index"]
@@ -107,3 +129,12 @@ class Indexes:
             self.parts += 1
         elif not _count(part) or part != self.parts - 1:
             raise _refused("content index", part)
+
+
+def _has_text(node) -> bool:
+    """Whether ``node`` holds a non-empty string anywhere (but a list item's index)."""
+    if isinstance(node, str):
+        return bool(node)
+    if isinstance(node, dict):
+        return any(_has_text(v) for k, v in node.items() if k not in ("index", "type"))
+    return isinstance(node, list) and any(_has_text(v) for v in node)
