@@ -245,3 +245,32 @@ def test_a_text_reopened_after_its_end_or_a_tool_call_out_of_turn_ends_the_strea
                                                        stream=True):
             text += getattr(event, "delta", "") or ""
     _secret_absent(text, OPENAI_GOOD)
+
+
+@pytest.mark.parametrize("kind", [None, 5, ["response.output_text.delta"]])
+def test_a_responses_event_without_a_string_type_is_passed_on_not_a_crash(kind):
+    """An event naming the open output but no string type: not a text byok follows, and
+    nothing the index rules can read as a kind; it passes as it came."""
+    from byok_cli.gateway.deltas import DeltaMasker
+    masker = DeltaMasker("responses")
+    added = _event({"type": "response.output_item.added", "output_index": 0,
+                    "item": {"id": "m1", "type": "message", "content": []}})
+    odd = _event({"output_index": 0, "delta": "hi"} | ({} if kind is None else {"type": kind}))
+    assert masker.feed(added + odd) == added + odd
+
+
+def test_a_closing_usage_chunk_that_repeats_the_role_after_the_finish_passes():
+    """OpenRouter ends a stream with a usage chunk whose delta repeats the role (and an
+    empty content) after the finish: no text a client joins, so not refused."""
+    from byok_cli.gateway.deltas import DeltaMasker
+    from byok_cli.wire.limits import LimitExceeded
+    masker = DeltaMasker("chat")
+    events = (_chunk({"role": "assistant", "content": "hi"}) + _chunk({}, 0, "stop")
+              + _event({"id": "c1", "object": "chat.completion.chunk", "created": 1,
+                        "model": "gpt-4o", "usage": {"prompt_tokens": 1},
+                        "choices": [{"index": 0, "delta": {"role": "assistant",
+                                                           "content": ""},
+                                     "finish_reason": None}]}))
+    assert masker.feed(events) == events
+    with pytest.raises(LimitExceeded, match="finished choice"):
+        masker.feed(_chunk({"content": "sk"}))

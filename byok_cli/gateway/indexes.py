@@ -91,7 +91,7 @@ class Indexes:
                 self.open.discard(index)
 
     def _responses(self, event: dict) -> None:
-        kind = event.get("type")
+        kind = event.get("type") if isinstance(event.get("type"), str) else ""
         if "summary_index" in event and not _count(event["summary_index"]):
             raise _refused("summary index", event["summary_index"])
         if "output_index" not in event:
@@ -132,9 +132,12 @@ class Indexes:
 
 
 def _has_text(node) -> bool:
-    """Whether ``node`` holds a non-empty string anywhere (but a list item's index)."""
+    """Whether ``node`` holds a non-empty string anywhere but a list item's index, a
+    union's type and a role (OpenRouter's closing usage chunk repeats the delta's
+    "role": "assistant" after the finish)."""
     if isinstance(node, str):
         return bool(node)
     if isinstance(node, dict):
-        return any(_has_text(v) for k, v in node.items() if k not in ("index", "type"))
+        return any(_has_text(v) for k, v in node.items()
+                   if k not in ("index", "type", "role"))
     return isinstance(node, list) and any(_has_text(v) for v in node)
