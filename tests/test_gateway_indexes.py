@@ -274,3 +274,24 @@ def test_a_closing_usage_chunk_that_repeats_the_role_after_the_finish_passes():
     assert masker.feed(events) == events
     with pytest.raises(LimitExceeded, match="finished choice"):
         masker.feed(_chunk({"content": "sk"}))
+
+
+def test_a_part_an_added_item_already_holds_may_be_announced_again():
+    """An item added with its (empty) part in it, then that part announced: the same
+    place, so the deltas that follow it pass; a part two back is still refused."""
+    from byok_cli.gateway.deltas import DeltaMasker
+    from byok_cli.wire.limits import LimitExceeded
+    masker = DeltaMasker("responses")
+    where = {"item_id": "m1", "output_index": 0, "content_index": 0}
+    events = (_event({"type": "response.output_item.added", "output_index": 0,
+                      "item": {"id": "m1", "type": "message",
+                               "content": [{"type": "output_text", "text": ""}]}})
+              + _event({"type": "response.content_part.added", **where,
+                        "part": {"type": "output_text", "text": ""}})
+              + _event({"type": "response.output_text.delta", **where, "delta": "hi"}))
+    assert masker.feed(events) == events
+    masker.feed(_event({"type": "response.content_part.added", **where, "content_index": 1,
+                        "part": {"type": "output_text", "text": ""}}))
+    with pytest.raises(LimitExceeded, match="content part added"):
+        masker.feed(_event({"type": "response.content_part.added", **where,
+                            "part": {"type": "output_text", "text": ""}}))

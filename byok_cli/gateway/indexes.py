@@ -124,9 +124,10 @@ class Indexes:
             return
         part = event["content_index"]
         if kind == "response.content_part.added":
-            if not _count(part) or part != self.parts:
+            # the next part, or the last again (an item added with its part already in it)
+            if not _count(part) or part > self.parts or part < self.parts - 1:
                 raise _refused("a content part added at index", part)
-            self.parts += 1
+            self.parts = part + 1
         elif not _count(part) or part != self.parts - 1:
             raise _refused("content index", part)
 
