@@ -219,6 +219,30 @@ def test_rotate_under_a_file_replaces_the_file_after_the_commit(keyless):
                        env={"BYOK_MASTER_KEY": old.strip()}).returncode != 0
 
 
+def test_a_running_gateway_reads_the_key_file_again_after_a_rotation(keyless, fake):
+    """`vault rotate` by another process rewrites the key file while a gateway runs: the
+    gateway's next request opens the re-sealed key with the file's new master key, not a
+    503 until it is restarted (tester6 #8)."""
+    from support.byok_gateway import RunningGateway
+    from test_gateway import CHAT, bearer, token
+
+    env = with_file(keyless)
+    store(keyless, "openai", OPENAI_GOOD, env=env)
+    keyless.vars.update(env)
+    t = token(keyless, "app", "-p", "openai")
+    gw = RunningGateway(keyless.vars)
+    try:
+        assert gw.request("POST", "/openai/chat/completions", CHAT, bearer(t))[0] == 200
+        r = keyless.run("vault", "rotate")
+        assert r.returncode == 0, r.stderr
+        status, _, body = gw.request("POST", "/openai/chat/completions", CHAT, bearer(t))
+        assert status == 200, body
+    finally:
+        code, said = gw.stop()
+    assert code == 0, said
+    assert_no_leak(OPENAI_GOOD, said)
+
+
 def test_rotate_between_environment_file_and_keyring(keyring_env, tmp_path):
     """keyring -> file -> environment-given key -> keyring, keys readable at every step."""
     keyring_env.set_key("openai", OPENAI_GOOD)

@@ -134,9 +134,15 @@ class Keychain(KeyReader, MasterKeys):
             return self._plain[sealed]
         what = f"the stored {row.provider} key {row.name!r} of profile {row.profile!r}"
         made_with = vault.sealed_with(row.ciphertext, what=what)
-        plain = vault.decrypt(self.master_for(made_with, what), row.ciphertext,
-                              vault.aad(row.profile, row.provider, row.hint, row.name),
-                              what=what)
+        associated = vault.aad(row.profile, row.provider, row.hint, row.name)
+        try:
+            plain = vault.decrypt(self.master_for(made_with, what), row.ciphertext,
+                                  associated, what=what)
+        except ByokError as err:  # rotated by another process since this one read it?
+            if err.code is not Code.DECRYPT_FAILED or not self.reread_own_master(made_with):
+                raise
+            plain = vault.decrypt(self.master_for(made_with, what), row.ciphertext,
+                                  associated, what=what)
         if not key_commands.is_command(plain):
             remember_secret(plain)
         self._plain[sealed] = plain

@@ -82,6 +82,18 @@ class MasterKeys:
         self.__dict__["_own_master"] = found or False
         return found
 
+    def reread_own_master(self, needed: str) -> bool:
+        """Forget the user's own master key read earlier when a row names another
+        (``needed``) and its source can have changed since: the key file or the unlock
+        agent, after a `byok vault rotate` by another process while this one (a gateway)
+        runs. True when the next use reads it again; never for BYOK_MASTER_KEY itself,
+        which no other process can change, nor a command, which may be slow to run."""
+        own = self.__dict__.get("_own_master")
+        if not own or own.id == needed or own.source not in ("file", "agent"):
+            return False
+        del self.__dict__["_own_master"]
+        return True
+
     @property
     def master_source(self) -> str:
         """Where the master key comes from: environment, file, command, agent or keyring."""
