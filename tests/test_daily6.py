@@ -183,6 +183,30 @@ def test_doctor_names_a_typo_in_a_chain_stored_before_it_was_checked(byok_env, f
     assert _chain_rows(byok_env) == []
 
 
+def test_doctors_fix_puts_a_misspelt_provider_right_instead_of_dropping_it(byok_env, fake):
+    """A stored chain's misspelt providers (which a run leaves out) get a "did you mean",
+    and the fix keeps their entries, put right, instead of shortening the chain
+    (tester6 #5); a provider like none is still left out of it."""
+    import shlex
+    import sqlite3
+
+    assert byok_env.set_key("openai", OPENAI_GOOD).returncode == 0
+    assert byok_env.run("config", "set", "fallback", "anthropic").returncode == 0
+    db = next(p for p in byok_env.files() if p.name.endswith(".db"))
+    with sqlite3.connect(db) as conn:  # as stored before the check
+        conn.execute("UPDATE profiles SET fallback = 'opnai/gpt-6.1-sl, anthropc, zzz/x'")
+    rows = _chain_rows(byok_env)
+    assert [r["status"] for r in rows] == ["warn"] * 3, rows
+    assert "did you mean 'openai'?" in rows[0]["detail"]
+    assert "did you mean 'anthropic'?" in rows[1]["detail"]
+    assert "did you mean" not in rows[2]["detail"]
+    fix = '`byok config set fallback "openai/gpt-6.1-sol, anthropic"`'
+    assert all(r["fix"] == "fix it with " + fix for r in rows), rows
+    fixed = byok_env.run(*shlex.split(fix.strip("`"))[1:])  # the fix, as printed
+    assert fixed.returncode == 0, fixed.stderr
+    assert _chain_rows(byok_env) == []
+
+
 def test_a_gateway_that_does_not_start_fails_its_test_with_what_it_said(byok_env):
     """The fixture's failure is the gateway's own one-line error, not a JSON parse error of
     the first line of its --json error object (closing4)."""

@@ -227,16 +227,18 @@ def _check_chain(st, r: Report, fix: bool) -> None:
     """Each fallback chain entry that `run` would leave out (its provider removed, say), and
     each one that `config set fallback` would refuse as a likely typo today (a chain stored
     before it checked), which `run` sends as written."""
-    from ..routing.addressing import ChainEntry, parse_chain
+    from ..routing.addressing import ChainEntry, chain_meant, parse_chain
     from ..routing.ask import synced_ids
     from ..catalog.curated import load
 
-    text = st.store.settings(st.profile).get("fallback")
+    text, registry = st.store.settings(st.profile).get("fallback") or "", st.byok.registry
     left_out: list[str] = []
     typos: list[tuple] = []
-    entries = parse_chain(text or "", load(), st.byok.registry, left_out,
-                          listed=synced_ids(st.keychain), typos=typos)
-    meant = {entry: ChainEntry(entry.provider, err.meant) for entry, err in typos}
+    parse_chain(text, load(), registry, left_out, listed=synced_ids(st.keychain), typos=typos)
+    fixable: list[tuple] = []  # the fix: providers put right, then models
+    entries = parse_chain(chain_meant(text, registry), load(), registry, [],
+                          listed=synced_ids(st.keychain), typos=fixable)
+    meant = {entry: ChainEntry(entry.provider, err.meant) for entry, err in fixable}
     fixed = ", ".join(str(meant.get(e, e)) for e in entries) or "..."
     fix = f"fix it with `byok config set fallback \"{fixed}\"`"
     for warning in left_out:

@@ -130,6 +130,27 @@ def near_miss(name: str, catalog: Catalog, catalog_name: str | None) -> str | No
     return found[0] if found else None
 
 
+def near_provider(name: str, registry: Registry) -> str | None:
+    """The provider of this profile that ``name`` looks like a typo of, or None."""
+    from difflib import get_close_matches
+
+    found = get_close_matches(name.strip().lower(), registry.names(), n=1, cutoff=0.75)
+    return found[0] if found else None
+
+
+def chain_meant(text: str, registry: Registry) -> str:
+    """A chain's text with each provider that looks like a typo of one of this profile's
+    put right (``opnai/gpt-4o`` -> ``openai/gpt-4o``): what doctor's fix offers, so that
+    the fix does not shorten the chain by the entries a run leaves out."""
+    parts = []
+    for part in (text or "").replace("\n", ",").split(","):
+        named, slash, rest = part.strip().partition("/")
+        if named and registry.get(named) is None:
+            named = near_provider(named, registry) or named
+        parts.append(named + slash + rest)
+    return ", ".join(p for p in parts if p)
+
+
 def _digits(name: str) -> str:
     return "".join(c for c in name if c.isdigit())
 
@@ -205,15 +226,18 @@ def parse_chain(text: str, catalog: Catalog, registry: Registry,
         try:
             named = part.partition("/")[0]
             provider = registry.get(named)
+            near = near_provider(named, registry) if provider is None else None
+            meant = f"; did you mean {near!r}?" if near else ""
             if provider is None and "/" in part:
                 raise ByokError(Code.USAGE, f"fallback entry {part!r} names the provider "
                                 f"{named.strip().lower()!r}, which no longer exists (or never "
-                                "did) in this profile", hint="providers: "
+                                f"did) in this profile{meant}", hint="providers: "
                                 + ", ".join(registry.names()))
             if provider is None:
                 raise ByokError(Code.USAGE, f"fallback entry {part!r} does not start with a "
-                                "provider", hint="write PROVIDER or PROVIDER/MODEL, e.g. "
-                                "anthropic/sonnet; providers: " + ", ".join(registry.names()))
+                                f"provider{meant}", hint="write PROVIDER or PROVIDER/MODEL, "
+                                "e.g. anthropic/sonnet; providers: "
+                                + ", ".join(registry.names()))
             if "/" in part:
                 target = resolve(part, catalog, registry)
                 entry = ChainEntry(target.provider, target.model, target.in_catalog)
