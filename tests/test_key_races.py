@@ -2,7 +2,9 @@
 `key set`, `key remove` and `run` at once, over a keyring whose writes are slow. Also the
 master key registry's tidiness, and `key remove`'s wipe while another process reads."""
 
+import base64
 import json
+import os
 import random
 import sqlite3
 import subprocess
@@ -187,6 +189,34 @@ def test_key_remove_wipes_even_while_another_process_reads(byok_env):
     assert byok_env.run("key", "list").returncode == 0  # the next run finishes the wipe
     assert ciphertext_on_disk() == []
     assert not (byok_env.home / "byok.db-wipe").exists()
+
+
+@pytest.mark.parametrize("command", ["rotate", "history rm", "history clear"])
+def test_a_rotation_or_a_deleted_conversation_warns_as_a_key_removal_does(byok_env, command):
+    """While another process reads, `vault rotate` leaves the old ciphertexts and `history
+    rm`/`clear` the deleted text in the file until the next byok: each says so, as `key
+    remove` does (tester6 #9)."""
+    byok_env.set_key("openai", OPENAI_GOOD)
+    assert byok_env.run("run", "remember MARKERZEBRA43").returncode == 0
+    db = byok_env.home / DB_NAME
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM api_keys").fetchone()  # a snapshot
+    try:
+        new_key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+        r = byok_env.run(*({"rotate": ["vault", "rotate"],
+                            "history rm": ["history", "rm", "1", "--yes"],
+                            "history clear": ["history", "clear", "--yes"]}[command]),
+                         env={"BYOK_NEW_MASTER_KEY": new_key})
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+    assert r.returncode == 0, r.stderr
+    assert "warning: another process is still reading the database, so the file still " \
+           "holds" in r.stderr
+    assert byok_env.run("key", "list").returncode == 0  # the next run finishes the wipe
+    assert not any(b"MARKERZEBRA43" in p.read_bytes() for p in byok_env.home.iterdir()
+                   if p.is_file()) or command == "rotate"
 
 
 def test_key_remove_wipes_at_once_when_nobody_reads(byok_env):

@@ -118,6 +118,7 @@ def remove(ctx: typer.Context,
     if not st.store.delete_conversations(st.profile, cid):  # gone meanwhile
         raise _missing(st, cid)
     output.info(f"deleted conversation {cid}")
+    output.warn_unwiped(st.store, "the deleted conversation's text")
 
 
 @app.command("clear")
@@ -134,3 +135,4 @@ def clear(ctx: typer.Context,
                    "delete the history")
     n = st.store.delete_conversations(st.profile)
     output.info(f"deleted {n} conversation(s)")
+    output.warn_unwiped(st.store, "the deleted conversations' text")

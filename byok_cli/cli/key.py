@@ -261,10 +261,7 @@ def remove_key(
     st.keychain.remove(provider, name)
     output.info(f"removed the {provider} key{named} {mask_hint(stored.hint)} from profile "
                 f"{st.profile!r}")
-    if st.store.wipe_pending():
-        output.warn("another process is still reading the database, so the removed key's "
-                    "ciphertext is still in the file; byok wipes it the next time it runs "
-                    "(or now: `byok doctor --fix`, once that process is done)")
+    output.warn_unwiped(st.store, "the removed key's ciphertext")
 
 
 @app.command("validate")

@@ -195,3 +195,13 @@ def confirm(question: str, yes: bool, what: str) -> None:
         agreed = False
     if not agreed:
         raise ByokError(Code.DECLINED, f"declined: did not {what}")
+
+
+def warn_unwiped(store, what: str) -> None:
+    """After a write that removed ``what`` (a key's ciphertext, a conversation's text): say
+    so when another process still reads an older snapshot, which keeps it in the file until
+    the next byok finishes the wipe (Store.wipe)."""
+    if store.wipe_pending():
+        warn(f"another process is still reading the database, so the file still holds {what}; "
+             "byok wipes it the next time it runs (or now: `byok doctor --fix`, once that "
+             "process is done)")

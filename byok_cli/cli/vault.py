@@ -196,6 +196,7 @@ def rotate(ctx: typer.Context,
     else:
         old_id, new_id, count = kc.rotate(_given_new_key(source), fault=FAULT)
     output.info(f"rotated the master key {old_id} -> {new_id}; re-encrypted {count} key(s)")
+    output.warn_unwiped(st.store, "a copy of the keys sealed with the old master key")
     _after_move(st, source, to, new_id, locals().get("path"))
 
 
