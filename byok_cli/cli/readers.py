@@ -86,9 +86,8 @@ def history_list(st: State, limit: int | None, as_json: bool, no_header: bool,
                   output.Column("first prompt", whole=False, drop=1, only="tty", clip=True),
                   output.Column("first prompt", only="tsv")],
                  [[r["id"], r["updated_at"], r["messages"], r["model"],
-                   one_line(redact(r["first_prompt"] or ""), newline=" ⏎ "),
-                   one_line(redact(r["first_prompt"] or ""))]
-                  for r in rows],
+                   one_line(first, newline=" ⏎ "), one_line(first)]
+                  for r in rows for first in (redact(r["first_prompt"] or ""),)],
                  header=not no_header, empty=f"no conversations in profile {st.profile!r} yet",
                  drop=not wide)
     if more and on_screen:
